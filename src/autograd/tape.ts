@@ -1,0 +1,152 @@
+import { fail, fmtShape } from "../tensor/errors.js";
+import { sameShape } from "../tensor/shape.js";
+import { Tensor, type Differentiable, type TapeNode } from "../tensor/tensor.js";
+import { addInto } from "../kernels/elementwise.js";
+
+let gradEnabled = true;
+let nextId = 0;
+
+/** Whether ops currently record onto the tape. */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` without recording anything (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** True when an op over these inputs must be recorded. */
+export function needsGrad(...inputs: readonly (Differentiable | null | undefined)[]): boolean {
+  if (!gradEnabled) return false;
+  for (const x of inputs) if (x && x.requiresGrad) return true;
+  return false;
+}
+
+/**
+ * Records `output = op(inputs)` with its backward. The closure is the only
+ * holder of what the op saved, so releasing it frees the saved tensors.
+ * Returns `output` for chaining. Does nothing when no input needs a gradient.
+ */
+export function record<T extends Differentiable>(
+  op: string,
+  output: T,
+  inputs: readonly Differentiable[],
+  backward: (grad: Tensor) => readonly (Tensor | null | undefined)[],
+): T {
+  if (!needsGrad(...inputs)) return output;
+  const node: TapeNode = { id: nextId++, op, inputs, backward };
+  output.node = node;
+  output.requiresGrad = true;
+  return output;
+}
+
+/** Options of {@link backward}. */
+export interface BackwardOptions {
+  /** Keep the saved tensors so backward can run again through the same graph. */
+  retainGraph?: boolean;
+}
+
+/**
+ * Reverse-mode differentiation from `root`. Walks the tape with an explicit
+ * stack (an unrolled network can be 100,000 nodes deep), runs each node once in
+ * reverse creation order, accumulates (`+=`) into `.grad` of leaves and of
+ * values marked `retainGrad`, then releases what the nodes saved.
+ */
+export function backward(root: Differentiable, grad?: Tensor, options: BackwardOptions = {}): void {
+  if (!root.requiresGrad) fail("backward", "the value does not require a gradient (no input had requiresGrad)");
+  if (grad === undefined) {
+    if (root.shape.length !== 0 && !(root.shape.length > 0 && root.shape.every((d) => d === 1))) {
+      fail("backward", `an implicit gradient needs a one-element output, got shape ${fmtShape(root.shape)}; pass the gradient`);
+    }
+    grad = Tensor.ones(root.shape, root.dtype);
+  } else if (!sameShape(grad.shape, root.shape)) {
+    fail("backward", `gradient shape ${fmtShape(grad.shape)} does not match the output shape ${fmtShape(root.shape)}`);
+  }
+  if (root.node === null) {
+    accumulateLeaf(root, grad);
+    return;
+  }
+
+  // Collect the reachable nodes (explicit stack, no recursion).
+  const seen = new Set<TapeNode>();
+  const stack: TapeNode[] = [root.node];
+  seen.add(root.node);
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    for (const x of n.inputs) {
+      if (x.node !== null && !seen.has(x.node)) {
+        seen.add(x.node);
+        stack.push(x.node);
+      }
+    }
+  }
+  const order = [...seen].sort((a, b) => b.id - a.id);
+
+  const pending = new Map<TapeNode, Tensor>();
+  const owners = new Map<TapeNode, Differentiable>();
+  pending.set(root.node, grad);
+  owners.set(root.node, root);
+  const prevEnabled = gradEnabled;
+  gradEnabled = false; // backward closures use ops; they must not record
+  try {
+    runNodes(order, pending, owners, options);
+  } finally {
+    gradEnabled = prevEnabled;
+  }
+}
+
+function runNodes(
+  order: readonly TapeNode[],
+  pending: Map<TapeNode, Tensor>,
+  owners: Map<TapeNode, Differentiable>,
+  options: BackwardOptions,
+): void {
+  for (const n of order) {
+    const g = pending.get(n);
+    pending.delete(n);
+    if (g === undefined) continue;
+    const out = owners.get(n);
+    if (out && out.retainsGrad) accumulateLeaf(out, g);
+    if (n.backward === null) {
+      fail("backward", `the graph through '${n.op}' was already released by an earlier backward; pass retainGraph: true to run backward twice`);
+    }
+    const grads = n.backward(g);
+    if (!options.retainGraph) n.backward = null;
+    for (let i = 0; i < n.inputs.length; i++) {
+      const x = n.inputs[i]!;
+      const gx = grads[i];
+      if (!x.requiresGrad || gx === null || gx === undefined) continue;
+      if (!sameShape(gx.shape, x.shape)) {
+        fail("backward", `op '${n.op}' returned a gradient of shape ${fmtShape(gx.shape)} for input ${i} of shape ${fmtShape(x.shape)}`);
+      }
+      if (x.node === null) {
+        accumulateLeaf(x, gx);
+      } else {
+        owners.set(x.node, x);
+        const prev = pending.get(x.node);
+        pending.set(x.node, prev === undefined ? gx : sumGrads(prev, gx));
+      }
+    }
+  }
+}
+
+function sumGrads(a: Tensor, b: Tensor): Tensor {
+  const out = a.clone();
+  addInto(out.data, b.data);
+  return out;
+}
+
+function accumulateLeaf(x: Differentiable, g: Tensor): void {
+  if (x.grad === null) {
+    x.grad = g.dtype === x.dtype ? g.clone() : g.clone(x.dtype);
+  } else {
+    addInto(x.grad.data, g.data);
+  }
+}

@@ -1,0 +1,38 @@
+/** Helpers shared by the ops: dtype agreement, output allocation, broadcast reduction. */
+import { fail, fmtShape } from "../tensor/errors.js";
+import { broadcastStrides, sameShape, sizeOf, stridesOf, type Shape } from "../tensor/shape.js";
+import { allocFloat, Tensor, type DType } from "../tensor/tensor.js";
+import { sumTo } from "../kernels/reduce.js";
+
+/** The dtype shared by all inputs; mixing float32 and float64 is an error. */
+export function commonDtype(op: string, ...xs: readonly { dtype: DType }[]): DType {
+  const d = xs[0]!.dtype;
+  for (const x of xs) if (x.dtype !== d) fail(op, `inputs mix dtypes ${d} and ${x.dtype}; convert one with clone(dtype)`);
+  return d;
+}
+
+/** A fresh output tensor. */
+export function empty(shape: Shape, dtype: DType): Tensor {
+  return new Tensor(allocFloat(dtype, sizeOf(shape)), shape);
+}
+
+/** Sums a gradient of a broadcast output back to an input's shape. */
+export function unbroadcast(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const out = empty(shape, g.dtype);
+  sumTo(g.data, g.shape, out.data, broadcastStrides(shape, g.shape));
+  return out;
+}
+
+/** Throws unless two shapes are equal. */
+export function expectSameShape(op: string, a: Shape, b: Shape): void {
+  if (!sameShape(a, b)) fail(op, `shapes ${fmtShape(a)} and ${fmtShape(b)} must be equal`);
+}
+
+/** Throws unless x has the given rank. */
+export function expectRank(op: string, name: string, shape: Shape, ranks: number | readonly number[]): void {
+  const ok = typeof ranks === "number" ? shape.length === ranks : ranks.includes(shape.length);
+  if (!ok) fail(op, `${name} must have rank ${typeof ranks === "number" ? ranks : ranks.join(" or ")}, got shape ${fmtShape(shape)}`);
+}
+
+export { stridesOf };
