@@ -36,7 +36,8 @@ export interface Differentiable {
 export function allocFloat(dtype: DType, n: number, shared = false): FloatArray {
   const Ctor = dtype === "float64" ? Float64Array : Float32Array;
   if (!shared) return new Ctor(n);
-  return new Ctor(new SharedArrayBuffer(n * Ctor.BYTES_PER_ELEMENT));
+  // A SharedArrayBuffer-backed array behaves as any other typed array.
+  return new Ctor(new SharedArrayBuffer(n * Ctor.BYTES_PER_ELEMENT) as unknown as ArrayBuffer);
 }
 
 export function dtypeOf(data: FloatArray): DType {
