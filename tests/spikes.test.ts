@@ -9,7 +9,7 @@ const arbBits = (maxRows = 4, maxCols = 300) =>
     let x = seed >>> 0;
     const vals = Array.from({ length: rows * cols }, () => {
       x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-      return x / 2 ** 32 < density ? 1 : 0;
+      return (x / 2 ** 32 < density ? 1 : 0) as number;
     });
     return { rows, cols, vals };
   });
