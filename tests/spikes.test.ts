@@ -25,7 +25,7 @@ describe("Spikes", () => {
 
   it("pack/unpack round trip and popcount == sum, for every length 0..300", () => {
     for (let cols = 0; cols <= 300; cols++) {
-      const vals = Array.from({ length: 3 * cols }, (_, i) => ((i * 7919 + cols) % 3 === 0 ? 1 : 0));
+      const vals: number[] = Array.from({ length: 3 * cols }, (_, i) => ((i * 7919 + cols) % 3 === 0 ? 1 : 0));
       const s = Spikes.fromValues(vals, [3, cols]);
       expect(Array.from(s.toFloat().data)).toEqual(vals);
       expect(s.count()).toBe(vals.reduce((a, b) => a + b, 0));
