@@ -1,0 +1,94 @@
+/**
+ * Reference kernels that move bits between layouts: splitting the packed
+ * channel axis into attention heads, and max-pooling spikes (an OR over the
+ * window). Work follows the set bits wherever it can.
+ */
+import { ctz32, wordsFor } from "./bits.js";
+
+/**
+ * src: `outer` blocks of [n, heads*d] bits; dst: `outer` blocks of
+ * [heads, n, d] bits. dst must be zeroed.
+ */
+export function splitHeadsBits(src: Uint32Array, dst: Uint32Array, outer: number, n: number, heads: number, d: number): void {
+  const sw = wordsFor(heads * d);
+  const dw = wordsFor(d);
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < n; i++) {
+      const so = (o * n + i) * sw;
+      for (let w = 0; w < sw; w++) {
+        let x = src[so + w]!;
+        while (x !== 0) {
+          const c = (w << 5) + ctz32(x);
+          x &= x - 1;
+          const h = (c / d) | 0;
+          const j = c - h * d;
+          dst[((o * heads + h) * n + i) * dw + (j >>> 5)]! |= 1 << (j & 31);
+        }
+      }
+    }
+  }
+}
+
+/** Float twin of the head split's backward: g [outer, heads, n, d] -> out [outer, n, heads*d]. */
+export function mergeHeadsFloat(g: Float32Array | Float64Array, out: Float32Array | Float64Array, outer: number, n: number, heads: number, d: number): void {
+  const D = heads * d;
+  for (let o = 0; o < outer; o++) {
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < n; i++) {
+        const gi = ((o * heads + h) * n + i) * d;
+        const oi = (o * n + i) * D + h * d;
+        for (let j = 0; j < d; j++) out[oi + j] = g[gi + j]!;
+      }
+    }
+  }
+}
+
+/** Geometry of a 2-D pooling window. */
+export interface PoolGeometry {
+  planes: number; // N * C
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  oh: number;
+  ow: number;
+}
+
+/**
+ * Max-pool on spikes: an output bit is the OR of its window. `argmax[o]`
+ * receives the flat input index (within the plane) that PyTorch's max_pool2d
+ * would pick: the first set bit in row-major window order, else the first
+ * in-bounds element (all values equal 0). dst must be zeroed.
+ */
+export function maxPoolBits(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry): void {
+  const siw = wordsFor(g.w);
+  const dow = wordsFor(g.ow);
+  for (let p = 0; p < g.planes; p++) {
+    for (let oy = 0; oy < g.oh; oy++) {
+      for (let ox = 0; ox < g.ow; ox++) {
+        let first = -1;
+        let hit = -1;
+        for (let ky = 0; ky < g.kh && hit < 0; ky++) {
+          const y = oy * g.sh - g.ph + ky;
+          if (y < 0 || y >= g.h) continue;
+          const row = (p * g.h + y) * siw;
+          for (let kx = 0; kx < g.kw; kx++) {
+            const x = ox * g.sw - g.pw + kx;
+            if (x < 0 || x >= g.w) continue;
+            if (first < 0) first = y * g.w + x;
+            if ((src[row + (x >>> 5)]! >>> (x & 31)) & 1) {
+              hit = y * g.w + x;
+              break;
+            }
+          }
+        }
+        if (hit >= 0) dst[(p * g.oh + oy) * dow + (ox >>> 5)]! |= 1 << (ox & 31);
+        if (argmax) argmax[(p * g.oh + oy) * g.ow + ox] = hit >= 0 ? hit : first;
+      }
+    }
+  }
+}

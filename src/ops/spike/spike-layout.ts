@@ -1,0 +1,72 @@
+/** Differentiable layout ops on Spikes: reshape, head split, max-pool (OR over the window). */
+import { fail, fmtShape } from "../../tensor/errors.js";
+import { sizeOf } from "../../tensor/shape.js";
+import { Spikes } from "../../tensor/spikes.js";
+import { Tensor } from "../../tensor/tensor.js";
+import { record } from "../../autograd/tape.js";
+import { maxPoolBits, mergeHeadsFloat, splitHeadsBits, type PoolGeometry } from "../../kernels/spike-layout.js";
+import { empty } from "../util.js";
+
+/** Same bits under a new shape whose last axis is unchanged (rows stay word-aligned). */
+export function reshapeSpikes(s: Spikes, shape: readonly number[]): Spikes {
+  const out = s.reshape(shape);
+  return record("reshapeSpikes", out, [s], (g) => [new Tensor(g.data, s.shape)]);
+}
+
+/**
+ * [..., N, heads*d] -> [..., heads, N, d]: channel c goes to head floor(c / d),
+ * as in Spikformer's reshape + permute. Bits are moved one set bit at a time.
+ */
+export function splitHeads(s: Spikes, heads: number): Spikes {
+  const op = "splitHeads";
+  if (s.rank < 2) fail(op, `needs spikes [..., N, C], got ${fmtShape(s.shape)}`);
+  const C = s.cols;
+  if (!Number.isInteger(heads) || heads < 1 || C % heads !== 0) fail(op, `${C} channels do not split into ${heads} heads`);
+  const d = C / heads;
+  const n = s.shape[s.rank - 2]!;
+  const outer = sizeOf(s.shape.slice(0, -2));
+  const out = Spikes.zeros([...s.shape.slice(0, -2), heads, n, d], s.dtype);
+  splitHeadsBits(s.words, out.words, outer, n, heads, d);
+  return record(op, out, [s], (g) => {
+    const gx = empty(s.shape, g.dtype);
+    mergeHeadsFloat(g.data, gx.data, outer, n, heads, d);
+    return [gx];
+  });
+}
+
+/** Options of {@link maxPool2dSpikes}, as PyTorch's MaxPool2d. */
+export interface SpikePoolOptions {
+  kernel: number;
+  stride?: number;
+  padding?: number;
+}
+
+/**
+ * Max-pool of spikes [N, C, H, W]: an OR over each window, so the output is
+ * spikes again. The gradient goes to the element PyTorch's max_pool2d picks
+ * (the first maximum in row-major window order).
+ */
+export function maxPool2dSpikes(s: Spikes, opts: SpikePoolOptions): Spikes {
+  const op = "maxPool2dSpikes";
+  if (s.rank !== 4) fail(op, `needs spikes [N, C, H, W], got ${fmtShape(s.shape)}`);
+  const k = opts.kernel;
+  const st = opts.stride ?? k;
+  const pad = opts.padding ?? 0;
+  if (!(k >= 1 && st >= 1 && pad >= 0 && pad <= k / 2)) fail(op, `kernel ${k}, stride ${st}, padding ${pad}: need kernel, stride >= 1 and 0 <= padding <= kernel/2`);
+  const [N, C, H, W] = s.shape as [number, number, number, number];
+  const oh = Math.floor((H + 2 * pad - k) / st) + 1;
+  const ow = Math.floor((W + 2 * pad - k) / st) + 1;
+  if (oh < 1 || ow < 1) fail(op, `input ${fmtShape(s.shape)} is smaller than the kernel ${k} with padding ${pad}`);
+  const geo: PoolGeometry = { planes: N * C, h: H, w: W, kh: k, kw: k, sh: st, sw: st, ph: pad, pw: pad, oh, ow };
+  const out = Spikes.zeros([N, C, oh, ow], s.dtype);
+  const argmax = s.requiresGrad ? new Int32Array(N * C * oh * ow) : null;
+  maxPoolBits(s.words, out.words, argmax, geo);
+  return record(op, out, [s], (g) => {
+    const gx = empty(s.shape, g.dtype);
+    const plane = oh * ow;
+    for (let p = 0; p < N * C; p++) {
+      for (let i = 0; i < plane; i++) gx.data[p * H * W + argmax![p * plane + i]!]! += g.data[p * plane + i]!;
+    }
+    return [gx];
+  });
+}
