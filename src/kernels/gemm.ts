@@ -42,8 +42,8 @@ const NR = 4;
 const NC_TARGET_BYTES = 256 * 1024;
 
 // Scratch for the packed panels, grown on demand and reused: no allocation per call.
-let packA = new Float64Array(0);
-let packB = new Float64Array(0);
+let packA: Float64Array = new Float64Array(0);
+let packB: Float64Array = new Float64Array(0);
 
 function scratch(buf: Float64Array, n: number): Float64Array {
   return buf.length >= n ? buf : new Float64Array(Math.max(n, buf.length * 2));
