@@ -1,0 +1,85 @@
+/**
+ * im2col / col2im for 2-D convolution (stride, zero padding, dilation). A
+ * column matrix for channels [c0, c0 + cn) of one image has rows ordered
+ * (c, ki, kj) and columns (oh, ow): `cols[((c - c0) kh + ki) kw + kj, oh OW + ow]`,
+ * which matches a weight slice [O, cn, kh, kw] read as [O, cn kh kw].
+ */
+import type { FloatArray } from "../tensor/tensor.js";
+
+/** Geometry of one 2-D convolution (or pooling) window sweep. */
+export interface ConvGeom {
+  /** Input height and width. */
+  h: number; w: number;
+  /** Kernel height and width. */
+  kh: number; kw: number;
+  sh: number; sw: number;
+  ph: number; pw: number;
+  dh: number; dw: number;
+  /** Output height and width. */
+  oh: number; ow: number;
+}
+
+/** First and one-past-last output index o with 0 <= o*s - p + off < size. */
+function validRange(size: number, out: number, s: number, p: number, off: number): [number, number] {
+  // o*s >= p - off  and  o*s <= size - 1 + p - off
+  const lo = Math.max(0, Math.ceil((p - off) / s));
+  const hi = Math.min(out, Math.floor((size - 1 + p - off) / s) + 1);
+  return [lo, Math.max(lo, hi)];
+}
+
+/**
+ * Fills `cols` (from `colsOff`, cn kh kw rows of oh ow) from channels
+ * c0..c0+cn-1 of the image at `xOff` (layout [C, h, w]); padding reads as 0.
+ */
+export function im2col(x: FloatArray, xOff: number, c0: number, cn: number, g: ConvGeom, cols: FloatArray, colsOff: number): void {
+  const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+  const plane = h * w;
+  let r = colsOff;
+  for (let c = 0; c < cn; c++) {
+    const xc = xOff + (c0 + c) * plane;
+    for (let ki = 0; ki < kh; ki++) {
+      const [ohLo, ohHi] = validRange(h, oh, sh, ph, ki * dh);
+      for (let kj = 0; kj < kw; kj++, r += oh * ow) {
+        const [owLo, owHi] = validRange(w, ow, sw, pw, kj * dw);
+        if (ohLo > 0) cols.fill(0, r, r + ohLo * ow);
+        if (ohHi < oh) cols.fill(0, r + ohHi * ow, r + oh * ow);
+        for (let o = ohLo; o < ohHi; o++) {
+          const row = r + o * ow;
+          const src = xc + (o * sh - ph + ki * dh) * w + kj * dw - pw;
+          if (owLo > 0) cols.fill(0, row, row + owLo);
+          if (owHi < ow) cols.fill(0, row + owHi, row + ow);
+          if (sw === 1) {
+            for (let q = owLo; q < owHi; q++) cols[row + q] = x[src + q]!;
+          } else {
+            for (let q = owLo; q < owHi; q++) cols[row + q] = x[src + q * sw]!;
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The adjoint of {@link im2col}: adds each column entry back onto the input
+ * position it was read from (`dx` layout [C, h, w] at `xOff`); padding
+ * entries are dropped. Fixed order: rows of cols in order.
+ */
+export function col2im(cols: FloatArray, colsOff: number, c0: number, cn: number, g: ConvGeom, dx: FloatArray, xOff: number): void {
+  const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+  const plane = h * w;
+  let r = colsOff;
+  for (let c = 0; c < cn; c++) {
+    const xc = xOff + (c0 + c) * plane;
+    for (let ki = 0; ki < kh; ki++) {
+      const [ohLo, ohHi] = validRange(h, oh, sh, ph, ki * dh);
+      for (let kj = 0; kj < kw; kj++, r += oh * ow) {
+        const [owLo, owHi] = validRange(w, ow, sw, pw, kj * dw);
+        for (let o = ohLo; o < ohHi; o++) {
+          const row = r + o * ow;
+          const dst = xc + (o * sh - ph + ki * dh) * w + kj * dw - pw;
+          for (let q = owLo; q < owHi; q++) dx[dst + q * sw]! += cols[row + q]!;
+        }
+      }
+    }
+  }
+}

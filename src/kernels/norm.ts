@@ -1,0 +1,151 @@
+/**
+ * Normalisation kernels. Batch norm sees x as [N, C, S] and reduces per
+ * channel over (n, s); layer norm sees x as [R, D] and reduces per row. All
+ * statistics use float64 accumulators in a fixed (source) order, two passes
+ * (mean, then squared deviations) for accuracy.
+ */
+import type { FloatArray } from "../tensor/tensor.js";
+
+/** Per-channel mean and biased variance of x [N, C, S]. */
+export function channelMeanVar(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
+  const count = n * s;
+  for (let ch = 0; ch < c; ch++) {
+    let t = 0;
+    for (let i = 0; i < n; i++) {
+      const o = (i * c + ch) * s;
+      for (let q = 0; q < s; q++) t += x[o + q]!;
+    }
+    const m = t / count;
+    let v = 0;
+    for (let i = 0; i < n; i++) {
+      const o = (i * c + ch) * s;
+      for (let q = 0; q < s; q++) {
+        const d = x[o + q]! - m;
+        v += d * d;
+      }
+    }
+    mean[ch] = m;
+    varB[ch] = v / count;
+  }
+}
+
+/** out[n, c, s] = x[n, c, s] * scale[c] + shift[c]. */
+export function channelAffine(x: FloatArray, out: FloatArray, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array): void {
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const a = scale[ch]!;
+      const b = shift[ch]!;
+      const end = o + s;
+      for (; o < end; o++) out[o] = x[o]! * a + b;
+    }
+  }
+}
+
+/**
+ * Per-channel sums for the batch-norm backward: sumG[c] = Σ g and
+ * sumGX[c] = Σ g (x - mean[c]) invStd[c] (= Σ g x̂).
+ */
+export function channelGradSums(
+  g: FloatArray, x: FloatArray, n: number, c: number, s: number,
+  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
+): void {
+  for (let ch = 0; ch < c; ch++) {
+    const m = mean[ch]!;
+    let tg = 0;
+    let tgx = 0;
+    for (let i = 0; i < n; i++) {
+      const o = (i * c + ch) * s;
+      for (let q = 0; q < s; q++) {
+        const gv = g[o + q]!;
+        tg += gv;
+        tgx += gv * (x[o + q]! - m);
+      }
+    }
+    sumG[ch] = tg;
+    sumGX[ch] = tgx * invStd[ch]!;
+  }
+}
+
+/**
+ * dx = k[c] (g - a[c] - x̂ b[c]) with x̂ = (x - mean[c]) invStd[c]; the batch-norm
+ * input gradient (a = b = 0 in eval mode).
+ */
+export function channelGradInput(
+  g: FloatArray, x: FloatArray, dx: FloatArray, n: number, c: number, s: number,
+  mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array,
+): void {
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const m = mean[ch]!, is = invStd[ch]!, kc = k[ch]!, ac = a[ch]!, bc = b[ch]!;
+      const end = o + s;
+      for (; o < end; o++) dx[o] = kc * (g[o]! - ac - (x[o]! - m) * is * bc);
+    }
+  }
+}
+
+/**
+ * Layer norm forward over rows of x [R, D]: out = x̂ w + b (w, b of length D,
+ * or null), saving per-row mean and 1/sqrt(var + eps).
+ */
+export function layerNormForward(
+  x: FloatArray, out: FloatArray, r: number, d: number, w: FloatArray | null, b: FloatArray | null, eps: number,
+  mean: Float64Array, rstd: Float64Array,
+): void {
+  for (let i = 0; i < r; i++) {
+    const o = i * d;
+    let t = 0;
+    for (let j = 0; j < d; j++) t += x[o + j]!;
+    const m = t / d;
+    let v = 0;
+    for (let j = 0; j < d; j++) {
+      const e = x[o + j]! - m;
+      v += e * e;
+    }
+    const is = 1 / Math.sqrt(v / d + eps);
+    mean[i] = m;
+    rstd[i] = is;
+    for (let j = 0; j < d; j++) {
+      let y = (x[o + j]! - m) * is;
+      if (w) y *= w[j]!;
+      if (b) y += b[j]!;
+      out[o + j] = y;
+    }
+  }
+}
+
+/**
+ * Layer norm backward. dx (if not null) = rstd (ĝ - mean(ĝ) - x̂ mean(ĝ x̂))
+ * with ĝ = g w; gw += Σ_rows g x̂ and gb += Σ_rows g (float64, row order).
+ */
+export function layerNormBackward(
+  g: FloatArray, x: FloatArray, r: number, d: number, w: FloatArray | null, mean: Float64Array, rstd: Float64Array,
+  dx: FloatArray | null, gw: Float64Array | null, gb: Float64Array | null,
+): void {
+  for (let i = 0; i < r; i++) {
+    const o = i * d;
+    const m = mean[i]!;
+    const is = rstd[i]!;
+    let sg = 0;
+    let sgx = 0;
+    for (let j = 0; j < d; j++) {
+      const xh = (x[o + j]! - m) * is;
+      const gv = g[o + j]!;
+      const gh = w ? gv * w[j]! : gv;
+      sg += gh;
+      sgx += gh * xh;
+      if (gw) gw[j]! += gv * xh;
+      if (gb) gb[j]! += gv;
+    }
+    if (dx) {
+      const mg = sg / d;
+      const mgx = sgx / d;
+      for (let j = 0; j < d; j++) {
+        const xh = (x[o + j]! - m) * is;
+        const gh = w ? g[o + j]! * w[j]! : g[o + j]!;
+        dx[o + j] = is * (gh - mg - xh * mgx);
+      }
+    }
+  }
+}

@@ -1,0 +1,137 @@
+/** Batch normalisation and layer normalisation (PyTorch semantics). */
+import { fail, fmtShape } from "../tensor/errors.js";
+import { sameShape, sizeOf } from "../tensor/shape.js";
+import { Tensor } from "../tensor/tensor.js";
+import {
+  channelAffine, channelGradInput, channelGradSums, channelMeanVar, layerNormBackward, layerNormForward,
+} from "../kernels/norm.js";
+import { record } from "../autograd/tape.js";
+import { commonDtype, empty } from "./util.js";
+
+/** Options of {@link batchNorm}. */
+export interface BatchNormOptions {
+  /** Normalise with batch statistics and update the running ones (true) or use the running ones (false). */
+  training: boolean;
+  /** Weight of the new batch statistic in the running average; default 0.1. */
+  momentum?: number;
+  /** Added to the variance; default 1e-5. */
+  eps?: number;
+}
+
+/**
+ * Batch norm over x `[N, C]`, `[N, C, L]` or `[N, C, H, W]` with per-channel
+ * statistics over all axes but C. Training: normalises with the batch mean
+ * and biased variance and updates `runningMean`/`runningVar` IN PLACE
+ * (running = (1 - m) running + m stat, the variance entering unbiased, as in
+ * PyTorch); the backward goes through the batch statistics. Eval: uses the
+ * running statistics. `weight`/`bias` `[C]` may be null (affine = false).
+ */
+export function batchNorm(
+  x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions,
+): Tensor {
+  const op = "batchNorm";
+  const dtype = commonDtype(op, ...[x, weight, bias].filter((t): t is Tensor => t !== null));
+  if (x.rank < 2 || x.rank > 4) fail(op, `input must be [N, C], [N, C, L] or [N, C, H, W], got ${fmtShape(x.shape)}`);
+  const n = x.shape[0]!;
+  const c = x.shape[1]!;
+  const s = sizeOf(x.shape.slice(2));
+  const check = (name: string, t: Tensor | null): void => {
+    if (t !== null && (t.rank !== 1 || t.shape[0] !== c)) {
+      fail(op, `${name} must be [${c}] for input ${fmtShape(x.shape)} (${c} channels), got ${fmtShape(t.shape)}`);
+    }
+  };
+  check("runningMean", runningMean);
+  check("runningVar", runningVar);
+  check("weight", weight);
+  check("bias", bias);
+  const momentum = opts.momentum ?? 0.1;
+  const eps = opts.eps ?? 1e-5;
+  const count = n * s;
+  const mean = new Float64Array(c);
+  const invStd = new Float64Array(c);
+  if (opts.training) {
+    if (count <= 1) fail(op, `training needs more than one value per channel, got input ${fmtShape(x.shape)}`);
+    const varB = new Float64Array(c);
+    channelMeanVar(x.data, n, c, s, mean, varB);
+    const rm = runningMean.data;
+    const rv = runningVar.data;
+    for (let ch = 0; ch < c; ch++) {
+      invStd[ch] = 1 / Math.sqrt(varB[ch]! + eps);
+      rm[ch] = (1 - momentum) * rm[ch]! + momentum * mean[ch]!;
+      rv[ch] = (1 - momentum) * rv[ch]! + momentum * (varB[ch]! * count / (count - 1));
+    }
+  } else {
+    for (let ch = 0; ch < c; ch++) {
+      mean[ch] = runningMean.data[ch]!;
+      invStd[ch] = 1 / Math.sqrt(runningVar.data[ch]! + eps);
+    }
+  }
+  const scale = new Float64Array(c);
+  const shift = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    const w = weight ? weight.data[ch]! : 1;
+    scale[ch] = w * invStd[ch]!;
+    shift[ch] = (bias ? bias.data[ch]! : 0) - mean[ch]! * scale[ch]!;
+  }
+  const out = empty(x.shape, dtype);
+  channelAffine(x.data, out.data, n, c, s, scale, shift);
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  const training = opts.training;
+  return record(op, out, inputs, (g) => {
+    const sumG = new Float64Array(c);
+    const sumGX = new Float64Array(c);
+    channelGradSums(g.data, x.data, n, c, s, mean, invStd, sumG, sumGX);
+    let gx: Tensor | null = null;
+    if (x.requiresGrad) {
+      gx = empty(x.shape, dtype);
+      const a = new Float64Array(c);
+      const b = new Float64Array(c);
+      if (training) {
+        for (let ch = 0; ch < c; ch++) {
+          a[ch] = sumG[ch]! / count;
+          b[ch] = sumGX[ch]! / count;
+        }
+      }
+      channelGradInput(g.data, x.data, gx.data, n, c, s, mean, invStd, scale, a, b);
+    }
+    const grads: (Tensor | null)[] = [gx];
+    if (weight) grads.push(weight.requiresGrad ? Tensor.from(sumGX, [c], dtype) : null);
+    if (bias) grads.push(bias.requiresGrad ? Tensor.from(sumG, [c], dtype) : null);
+    return grads;
+  });
+}
+
+/**
+ * Layer norm over the trailing axes `normalizedShape` of x: per row, subtract
+ * the mean, divide by sqrt(biased var + eps), then scale by `weight` and add
+ * `bias` (both of shape normalizedShape, optional).
+ */
+export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const op = "layerNorm";
+  const w = weight ?? null;
+  const b = bias ?? null;
+  const dtype = commonDtype(op, ...[x, w, b].filter((t): t is Tensor => t !== null));
+  const k = normalizedShape.length;
+  if (k === 0 || k > x.rank || !sameShape(x.shape.slice(x.rank - k), normalizedShape)) {
+    fail(op, `normalizedShape ${fmtShape(normalizedShape)} must be a non-empty suffix of the input shape ${fmtShape(x.shape)}`);
+  }
+  if (w && !sameShape(w.shape, normalizedShape)) fail(op, `weight must have shape ${fmtShape(normalizedShape)}, got ${fmtShape(w.shape)}`);
+  if (b && !sameShape(b.shape, normalizedShape)) fail(op, `bias must have shape ${fmtShape(normalizedShape)}, got ${fmtShape(b.shape)}`);
+  const d = sizeOf(normalizedShape);
+  const r = d === 0 ? 0 : x.size / d;
+  const mean = new Float64Array(r);
+  const rstd = new Float64Array(r);
+  const out = empty(x.shape, dtype);
+  layerNormForward(x.data, out.data, r, d, w ? w.data : null, b ? b.data : null, eps, mean, rstd);
+  const inputs = [x, w, b].filter((t): t is Tensor => t !== null);
+  return record(op, out, inputs, (g) => {
+    const gx = x.requiresGrad ? empty(x.shape, dtype) : null;
+    const gw = w && w.requiresGrad ? new Float64Array(d) : null;
+    const gb = b && b.requiresGrad ? new Float64Array(d) : null;
+    layerNormBackward(g.data, x.data, r, d, w ? w.data : null, mean, rstd, gx ? gx.data : null, gw, gb);
+    const grads: (Tensor | null)[] = [gx];
+    if (w) grads.push(gw ? Tensor.from(gw, w.shape, dtype) : null);
+    if (b) grads.push(gb ? Tensor.from(gb, b.shape, dtype) : null);
+    return grads;
+  });
+}
