@@ -28,9 +28,13 @@ export interface MnistOptions {
 
 let cache: Dataset | null = null;
 
-/** Directory of the package's digit files; fails with install advice when missing. */
-function digitsDir(): string {
-  const require = createRequire(import.meta.url);
+/**
+ * Directory of the package's digit files, resolved as Node would from `from`
+ * (a file URL or path; default this module); fails with install advice when the
+ * package is missing.
+ */
+export function mnistDigitsDir(from: string = import.meta.url): string {
+  const require = createRequire(from);
   let pkg: string;
   try {
     pkg = require.resolve("mnist/package.json");
@@ -43,7 +47,7 @@ function digitsDir(): string {
 /** All 10,000 digits, grouped by class 0..9 in the package's order, normalised. */
 export function loadMnistAll(): Dataset {
   if (cache) return cache;
-  const dir = digitsDir();
+  const dir = mnistDigitsDir();
   const chunks: Uint8Array[] = [];
   const labels: number[] = [];
   for (let d = 0; d < 10; d++) {
@@ -86,11 +90,15 @@ export function loadMnist(opts: MnistOptions = {}): { train: Dataset; test: Data
     fail("mnist", `trainSize ${trainSize} + testSize ${testSize} must be non-negative integers summing to at most ${MNIST_PACKAGE_SIZE}`);
   }
   const all = loadMnistAll();
-  const perm = new Int32Array(all.labels.length);
+  if (all.labels.length !== MNIST_PACKAGE_SIZE) fail("mnist", `the package holds ${all.labels.length} digits, expected ${MNIST_PACKAGE_SIZE}`);
+  const { train, test } = mnistSplit(opts.seed ?? 0, trainSize, testSize);
+  return { train: subset(all, train), test: subset(all, test) };
+}
+
+/** Indices into {@link loadMnistAll} of the seeded split: a shuffle of 0..9999 seeded by `seed`, cut in two. */
+export function mnistSplit(seed: number, trainSize: number, testSize: number): { train: Int32Array; test: Int32Array } {
+  const perm = new Int32Array(MNIST_PACKAGE_SIZE);
   for (let i = 0; i < perm.length; i++) perm[i] = i;
-  new Rng(deriveSeed(opts.seed ?? 0, 0x6d6e)).shuffle(perm);
-  return {
-    train: subset(all, perm.subarray(0, trainSize)),
-    test: subset(all, perm.subarray(trainSize, trainSize + testSize)),
-  };
+  new Rng(deriveSeed(seed, 0x6d6e)).shuffle(perm);
+  return { train: perm.slice(0, trainSize), test: perm.slice(trainSize, trainSize + testSize) };
 }
