@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -14,6 +14,7 @@ import { batches, epochPermutation, numBatches } from "../src/train/data/loader.
 import type { Dataset } from "../src/train/data/dataset.js";
 import { mixup, smoothOneHot } from "../src/train/mixup.js";
 import { sampleBeta, sampleGamma } from "../src/train/distributions.js";
+import { writeFileAtomic } from "../src/train/atomic.js";
 
 function expectBitspikeError(f: () => unknown, op: string, pattern: RegExp): void {
   try {
@@ -396,5 +397,22 @@ describe("mixup", () => {
     expectBitspikeError(() => mixup(Tensor.zeros([3, 2]), new Int32Array(2), 4, 1, new Rng(0)), "mixup", /shape \[3, 2\] need a leading batch axis matching 2 labels/);
     expectBitspikeError(() => mixup(Tensor.zeros([1, 2]), Int32Array.from([4]), 4, 1, new Rng(0)), "smoothOneHot", /label 4 at index 0 is out of range 0\.\.3/);
     expectBitspikeError(() => sampleGamma(new Rng(0), 0), "sampleGamma", /shape must be .* got 0/);
+  });
+});
+
+describe("writeFileAtomic", () => {
+  it("writes and replaces a file, leaving no temporary file behind", () => {
+    const dir = join(tmp, "atomic");
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, "ckpt.bin");
+    writeFileAtomic(path, Uint8Array.from([1, 2, 3]));
+    expect([...readFileSync(path)]).toEqual([1, 2, 3]);
+    writeFileAtomic(path, "hello");
+    expect(readFileSync(path, "utf8")).toBe("hello");
+    expect(readdirSync(dir)).toEqual(["ckpt.bin"]);
+  });
+
+  it("fails with a typed error naming the path when the directory is missing", () => {
+    expectBitspikeError(() => writeFileAtomic(join(tmp, "no-such-dir", "x.bin"), "x"), "writeFileAtomic", /cannot write .*no-such-dir.*x\.bin/);
   });
 });
