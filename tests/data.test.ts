@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -14,7 +14,8 @@ import { batches, epochPermutation, numBatches } from "../src/train/data/loader.
 import type { Dataset } from "../src/train/data/dataset.js";
 import { mixup, smoothOneHot } from "../src/train/mixup.js";
 import { sampleBeta, sampleGamma } from "../src/train/distributions.js";
-import { writeFileAtomic } from "../src/train/atomic.js";
+import { datasetFromSafetensors, loadDatasetFile } from "../src/train/data/file.js";
+import { writeSafetensorsFile } from "../src/io/safetensors-file.js";
 
 function expectBitspikeError(f: () => unknown, op: string, pattern: RegExp): void {
   try {
@@ -400,19 +401,97 @@ describe("mixup", () => {
   });
 });
 
-describe("writeFileAtomic", () => {
-  it("writes and replaces a file, leaving no temporary file behind", () => {
-    const dir = join(tmp, "atomic");
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, "ckpt.bin");
-    writeFileAtomic(path, Uint8Array.from([1, 2, 3]));
-    expect([...readFileSync(path)]).toEqual([1, 2, 3]);
-    writeFileAtomic(path, "hello");
-    expect(readFileSync(path, "utf8")).toBe("hello");
-    expect(readdirSync(dir)).toEqual(["ckpt.bin"]);
+/** A minimal safetensors writer for the tests (independent of src/io): header length, JSON header, data. */
+function safetensorsBytes(entries: { name: string; dtype: string; shape: number[]; bytes: Uint8Array }[], metadata?: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (metadata) header["__metadata__"] = metadata;
+  let off = 0;
+  for (const e of entries) {
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + e.bytes.length] };
+    off += e.bytes.length;
+  }
+  let json = JSON.stringify(header);
+  while ((8 + json.length) % 8 !== 0) json += " ";
+  const out = new Uint8Array(8 + json.length + off);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(new TextEncoder().encode(json), 8);
+  let at = 8 + json.length;
+  for (const e of entries) {
+    out.set(e.bytes, at);
+    at += e.bytes.length;
+  }
+  return out;
+}
+const u8 = (a: ArrayLike<number>): Uint8Array => Uint8Array.from(a);
+const f32bytes = (a: number[]): Uint8Array => new Uint8Array(Float32Array.from(a).buffer);
+const i64bytes = (a: number[]): Uint8Array => new Uint8Array(BigInt64Array.from(a.map(BigInt)).buffer);
+
+describe("safetensors data-set files", () => {
+  it("U8 images scaled by 1/255 then normalised with metadata mean/std; I64 labels", () => {
+    const pixels = Array.from({ length: 2 * 2 * 2 * 3 }, (_, i) => i * 10);
+    const path = join(tmp, "ds-u8.safetensors");
+    writeFileSync(
+      path,
+      safetensorsBytes(
+        [
+          { name: "images", dtype: "U8", shape: [2, 2, 2, 3], bytes: u8(pixels) },
+          { name: "labels", dtype: "I64", shape: [2], bytes: i64bytes([3, 1]) },
+        ],
+        { mean: "[0.5, 0.25]", std: "[0.5, 2]", num_classes: "5" },
+      ),
+    );
+    const ds = loadDatasetFile(path);
+    expect(ds.shape).toEqual([2, 2, 3]);
+    expect(ds.numClasses).toBe(5);
+    expect(ds.labels).toEqual(Int32Array.from([3, 1]));
+    expect(ds.mean).toEqual([0.5, 0.25]);
+    // sample 1, channel 1, pixel 2 -> flat 6 + 6 + ... index (1 * 2 + 1) * 6 + 2 = 20
+    expect(ds.images[20]).toBeCloseTo((200 / 255 - 0.25) / 2, 6);
+    expect(ds.images[0]).toBeCloseTo((0 - 0.5) / 0.5, 6);
   });
 
-  it("fails with a typed error naming the path when the directory is missing", () => {
-    expectBitspikeError(() => writeFileAtomic(join(tmp, "no-such-dir", "x.bin"), "x"), "writeFileAtomic", /cannot write .*no-such-dir.*x\.bin/);
+  it("F32 images are taken as they are; U8 labels; numClasses = max label + 1 by default", () => {
+    const vals = [0.5, -1, 2, 3.25];
+    const ds = datasetFromSafetensors(
+      safetensorsBytes([
+        { name: "images", dtype: "F32", shape: [4, 1, 1, 1], bytes: f32bytes(vals) },
+        { name: "labels", dtype: "U8", shape: [4], bytes: u8([0, 6, 2, 2]) },
+      ]),
+      "mem",
+    );
+    expect(Array.from(ds.images)).toEqual(vals);
+    expect(ds.numClasses).toBe(7);
+    expect(ds.mean).toBeUndefined();
+    // and the loader consumes it
+    expect([...batches(ds, 3, { shuffle: false })].map((b) => b.images.shape)).toEqual([[3, 1, 1, 1], [1, 1, 1, 1]]);
+  });
+
+  it("reads what src/io's writer writes (F32 images, I64 labels)", () => {
+    const ds = synthetic(6, [1, 2, 2], 3);
+    const path = join(tmp, "ds-io.safetensors");
+    writeSafetensorsFile(path, {
+      images: { shape: [6, 1, 2, 2], data: ds.images },
+      labels: { dtype: "I64", shape: [6], data: BigInt64Array.from([...ds.labels].map(BigInt)) },
+    }, { num_classes: "3" });
+    const back = loadDatasetFile(path);
+    expect(back.images).toEqual(ds.images);
+    expect(back.labels).toEqual(ds.labels);
+    expect(back.numClasses).toBe(3);
+  });
+
+  it("bad files: missing tensors, wrong ranks or dtypes, label counts, label range, metadata", () => {
+    const img = { name: "images", dtype: "U8", shape: [2, 1, 1, 1], bytes: u8([1, 2]) };
+    const lab = { name: "labels", dtype: "I64", shape: [2], bytes: i64bytes([0, 1]) };
+    const load = (entries: Parameters<typeof safetensorsBytes>[0], meta?: Record<string, string>) => () => datasetFromSafetensors(safetensorsBytes(entries, meta), "t.safetensors");
+    expectBitspikeError(load([lab]), "dataset-file", /t\.safetensors: no tensor named 'images' \(found: labels\)/);
+    expectBitspikeError(load([img]), "dataset-file", /no tensor named 'labels'/);
+    expectBitspikeError(load([{ ...img, shape: [2, 1] }, lab]), "dataset-file", /'images' has shape \[2, 1\], expected \[N, C, H, W\]/);
+    expectBitspikeError(load([{ ...img, dtype: "I64", bytes: i64bytes([1, 2]) }, lab]), "dataset-file", /'images' has dtype I64, expected F32 or U8/);
+    expectBitspikeError(load([img, { ...lab, shape: [1], bytes: i64bytes([0]) }]), "dataset-file", /'images' holds 2 samples but 'labels' holds 1/);
+    expectBitspikeError(load([img, { ...lab, bytes: i64bytes([0, -3]) }]), "dataset-file", /label -3 of sample 1 is negative/);
+    expectBitspikeError(load([img, { ...lab, bytes: i64bytes([0, 4]) }], { num_classes: "4" }), "dataset-file", /label 4 of sample 1 is out of range 0\.\.3/);
+    expectBitspikeError(load([img, lab], { mean: "[0.5]" }), "dataset-file", /both 'mean' and 'std' or neither/);
+    expectBitspikeError(load([img, lab], { mean: "[0.5, 1]", std: "[1, 1]" }), "dataset-file", /'mean' must be a JSON array of 1 finite numbers/);
+    expectBitspikeError(() => loadDatasetFile(join(tmp, "absent.safetensors")), "dataset-file", /cannot read .*absent\.safetensors/);
   });
 });

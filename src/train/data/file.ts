@@ -1,0 +1,109 @@
+/**
+ * The generic data-set format: one safetensors file holding
+ *   images  F32 or U8 (F64, F16, BF16 also read), [N, C, H, W]
+ *   labels  I64, I32 or U8, [N]
+ * and optional string metadata:
+ *   num_classes  an integer (default: max label + 1)
+ *   mean, std    JSON arrays with one number per channel
+ * U8 images are scaled by 1/255; float images are taken as they are. When the
+ * metadata gives mean and std, (x - mean[c]) / std[c] follows, for either
+ * dtype; without them no normalisation happens (store normalised F32 images,
+ * or U8 images plus mean/std).
+ */
+import { readFileSync } from "node:fs";
+import { fail, fmtShape } from "../../tensor/errors.js";
+import { parseSafetensors } from "../../io/safetensors.js";
+import type { Dataset } from "./dataset.js";
+
+const OP = "dataset-file";
+
+function parseChannelList(source: string, key: string, text: string, C: number): number[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    fail(OP, `${source}: metadata '${key}' is not JSON: ${text}`);
+  }
+  if (!Array.isArray(v) || v.length !== C || !v.every((x) => typeof x === "number" && Number.isFinite(x))) {
+    fail(OP, `${source}: metadata '${key}' must be a JSON array of ${C} finite numbers (one per channel), got ${text}`);
+  }
+  if (key === "std" && v.some((x) => x <= 0)) fail(OP, `${source}: metadata 'std' must be positive, got ${text}`);
+  return v as number[];
+}
+
+/** A data set from the bytes of a safetensors file; `source` names the file in errors. */
+export function datasetFromSafetensors(bytes: Uint8Array, source: string): Dataset {
+  const { tensors, metadata } = parseSafetensors(bytes, source);
+  const img = tensors.get("images");
+  const lab = tensors.get("labels");
+  if (!img) fail(OP, `${source}: no tensor named 'images' (found: ${[...tensors.keys()].join(", ") || "none"})`);
+  if (!lab) fail(OP, `${source}: no tensor named 'labels' (found: ${[...tensors.keys()].join(", ") || "none"})`);
+  if (img.shape.length !== 4) fail(OP, `${source}: 'images' has shape ${fmtShape(img.shape)}, expected [N, C, H, W]`);
+  if (lab.shape.length !== 1) fail(OP, `${source}: 'labels' has shape ${fmtShape(lab.shape)}, expected [N]`);
+  const [N, C, H, W] = img.shape as [number, number, number, number];
+  if (lab.shape[0] !== N) fail(OP, `${source}: 'images' holds ${N} samples but 'labels' holds ${lab.shape[0]}`);
+
+  const images = new Float32Array(N * C * H * W);
+  if (img.data instanceof Float32Array || img.data instanceof Float64Array) {
+    images.set(img.data);
+  } else if (img.dtype === "U8" && img.data instanceof Uint8Array) {
+    for (let i = 0; i < images.length; i++) images[i] = img.data[i]! / 255;
+  } else {
+    fail(OP, `${source}: 'images' has dtype ${img.dtype}, expected F32 or U8 (or F64, F16, BF16)`);
+  }
+
+  const labels = new Int32Array(N);
+  const ld = lab.data;
+  if ((lab.dtype === "I64" && ld instanceof BigInt64Array) || (lab.dtype === "I32" && ld instanceof Int32Array) || (lab.dtype === "U8" && ld instanceof Uint8Array)) {
+    for (let i = 0; i < N; i++) {
+      const y = Number(ld[i]!);
+      if (!(y >= 0 && y <= 0x7fffffff)) fail(OP, `${source}: label ${y} of sample ${i} is negative or too large`);
+      labels[i] = y;
+    }
+  } else {
+    fail(OP, `${source}: 'labels' has dtype ${lab.dtype}, expected I64, I32 or U8`);
+  }
+
+  let numClasses = 0;
+  for (let i = 0; i < N; i++) numClasses = Math.max(numClasses, labels[i]! + 1);
+  const meta = metadata ?? {};
+  if (meta["num_classes"] !== undefined) {
+    const k = Number(meta["num_classes"]);
+    if (!Number.isInteger(k) || k < 1) fail(OP, `${source}: metadata num_classes must be an integer >= 1, got '${meta["num_classes"]}'`);
+    for (let i = 0; i < N; i++) {
+      if (labels[i]! >= k) fail(OP, `${source}: label ${labels[i]} of sample ${i} is out of range 0..${k - 1} (num_classes ${k})`);
+    }
+    numClasses = k;
+  }
+  if (numClasses < 1) fail(OP, `${source}: no samples and no num_classes metadata`);
+
+  const ds: Dataset = { images, labels, shape: [C, H, W], numClasses };
+  const hasMean = meta["mean"] !== undefined;
+  if (hasMean !== (meta["std"] !== undefined)) fail(OP, `${source}: metadata must give both 'mean' and 'std' or neither`);
+  if (hasMean) {
+    const mean = parseChannelList(source, "mean", meta["mean"]!, C);
+    const std = parseChannelList(source, "std", meta["std"]!, C);
+    const plane = H * W;
+    for (let n = 0, i = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const m = mean[c]!;
+        const s = std[c]!;
+        for (let k = 0; k < plane; k++, i++) images[i] = (images[i]! - m) / s;
+      }
+    }
+    ds.mean = mean;
+    ds.std = std;
+  }
+  return ds;
+}
+
+/** A data set from a safetensors file on disk (see the module comment for the format). */
+export function loadDatasetFile(path: string): Dataset {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    fail(OP, `cannot read ${path}: ${(e as Error).message}`);
+  }
+  return datasetFromSafetensors(bytes, path);
+}
