@@ -46,7 +46,7 @@ export function erf(x: number): number {
   if (x !== x) return x;
   const a = Math.abs(x);
   const r = a < SPLIT ? erfSeries(a) : 1 - erfcFraction(a);
-  return x < 0 ? -r : r;
+  return x < 0 ? -r : x === 0 ? x : r; // keeps erf(-0) = -0
 }
 
 /** The complementary error function 1 - erf(x), accurate in the tail (no cancellation for large x). */
