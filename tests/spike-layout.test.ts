@@ -4,7 +4,8 @@ import { Spikes } from "../src/tensor/spikes.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
 import { backward } from "../src/autograd/tape.js";
-import { maxPool2dSpikes, reshapeSpikes, splitHeads } from "../src/ops/spike/spike-layout.js";
+import { maxPool2dSpikes, reshapeSpikes, splitHeads, transposeSpikes } from "../src/ops/spike/spike-layout.js";
+import { floatToSpikes } from "../src/ops/spike/cast.js";
 import { sum } from "../src/ops/reduce.js";
 import { mul } from "../src/ops/elementwise.js";
 import { spikesToFloat } from "../src/ops/spike/cast.js";
@@ -81,5 +82,27 @@ describe("reshapeSpikes", () => {
     expect(grad.shape).toEqual([2, 3, 33]);
     expect(Array.from(grad.data)).toEqual(Array.from(w.data));
     expect(() => reshapeSpikes(s, [3, 66])).toThrow(/Spikes.reshape/);
+  });
+});
+
+describe("transposeSpikes and floatToSpikes", () => {
+  it("transposes bits and routes the gradient through the float transpose", () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer(), (b, r, c, seed) => {
+      const rng = new Rng(seed);
+      const s = randomSpikes([b, r, c], 0.3, rng);
+      const { out, w, grad } = gradThrough(s, transposeSpikes, rng);
+      for (let i = 0; i < b; i++) for (let y = 0; y < r; y++) for (let x = 0; x < c; x++) {
+        expect(out.get(i, x, y)).toBe(s.get(i, y, x));
+        expect(grad.data[(i * r + y) * c + x]).toBe(w.data[(i * c + x) * r + y]);
+      }
+    }), { numRuns: 30 });
+  });
+  it("floatToSpikes accepts exact 0/1 and passes the gradient through", () => {
+    const x = Tensor.from([0, 1, 1, 0], [2, 2], "float64").requireGrad();
+    const s = floatToSpikes(x);
+    expect(s.count()).toBe(2);
+    backward(sum(mul(spikesToFloat(s), Tensor.from([1, 2, 3, 4], [2, 2], "float64"))));
+    expect(Array.from(x.grad!.data)).toEqual([1, 2, 3, 4]);
+    expect(() => floatToSpikes(Tensor.from([0, 2], [2]))).toThrow(/element 1 is 2/);
   });
 });

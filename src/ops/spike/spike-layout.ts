@@ -70,3 +70,19 @@ export function maxPool2dSpikes(s: Spikes, opts: SpikePoolOptions): Spikes {
     return [gx];
   });
 }
+
+/** Swaps the last two axes of spikes (a bit-matrix transpose); the gradient is the float transpose. */
+export function transposeSpikes(s: Spikes): Spikes {
+  const out = s.transposeLast2();
+  const r = s.shape[s.rank - 2]!;
+  const c = s.cols;
+  return record("transposeSpikes", out, [s], (g) => {
+    const gx = empty(s.shape, g.dtype);
+    const batch = sizeOf(s.shape.slice(0, -2));
+    for (let b = 0; b < batch; b++) {
+      const o = b * r * c;
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) gx.data[o + i * c + j] = g.data[o + j * r + i]!;
+    }
+    return [gx];
+  });
+}
