@@ -19,13 +19,20 @@ export function softmaxForward(x: FloatArray, outer: number, n: number, inner: n
       // all -inf: softmax is NaN in PyTorch too; keep m finite so exp(x - m) is defined
       if (m === -Infinity) m = 0;
       let s = 0;
-      for (let j = 0; j < n; j++) s += Math.exp(x[b + j * inner]! - m);
       if (log) {
+        for (let j = 0; j < n; j++) s += Math.exp(x[b + j * inner]! - m);
         const lse = m + Math.log(s);
         for (let j = 0; j < n; j++) y[b + j * inner] = x[b + j * inner]! - lse;
       } else {
+        // y holds exp(x - m) first (one exp per element), then is scaled; the
+        // sum uses the unrounded values, so float32 and float64 agree to rounding
+        for (let j = 0; j < n; j++) {
+          const e = Math.exp(x[b + j * inner]! - m);
+          y[b + j * inner] = e;
+          s += e;
+        }
         const inv = 1 / s;
-        for (let j = 0; j < n; j++) y[b + j * inner] = Math.exp(x[b + j * inner]! - m) * inv;
+        for (let j = 0; j < n; j++) y[b + j * inner]! *= inv;
       }
     }
   }
