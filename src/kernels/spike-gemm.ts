@@ -1,0 +1,230 @@
+/**
+ * Reference kernels for products with a spike (bit) operand. Bits are packed
+ * LSB-first along rows, rows word-aligned, pad bits zero (see bits.ts).
+ *
+ * Summation-order contract (the same as gemm.ts): every float output element
+ * is a float64 accumulator that starts at 0 (or at C with `accumulate`), adds
+ * its terms in increasing order of the summed index, and is rounded to C's
+ * element type once. Zero terms are skipped, which never changes a float64 sum
+ * (x + 0 = x, and +0 + ±0 = +0). So each kernel here equals `gemm` on the same
+ * 0/1 (or counts) values bit for bit, while its work follows the set bits.
+ */
+import type { FloatArray } from "../tensor/tensor.js";
+import { ctz32, popcnt32 } from "./bits.js";
+
+// One float64 row accumulator, grown on demand and reused (no allocation per call).
+let rowAcc = new Float64Array(0);
+function accRow(n: number): Float64Array {
+  if (rowAcc.length < n) rowAcc = new Float64Array(Math.max(n, rowAcc.length * 2));
+  return rowAcc;
+}
+
+/**
+ * C[i, j] = sum_w popcnt(A[i, w] & B[j, w]) for bit matrices A [m rows] and
+ * B [n rows] of `words` words each (offsets in words): the AND-popcount
+ * product A Bᵀ of two 0/1 matrices packed along the shared axis. Entries are
+ * integers <= 32 words, exact in every output type.
+ */
+export function andPopcountGemm(
+  a: Uint32Array, aOff: number,
+  b: Uint32Array, bOff: number,
+  c: Int32Array | FloatArray, cOff: number,
+  m: number, n: number, words: number,
+): void {
+  if (words === 1) {
+    // One word per row (d <= 32, Spikformer's head size): no inner loop.
+    for (let i = 0; i < m; i++) {
+      const ai = a[aOff + i]!;
+      const ci = cOff + i * n;
+      for (let j = 0; j < n; j++) c[ci + j] = popcnt32(ai & b[bOff + j]!);
+    }
+    return;
+  }
+  for (let i = 0; i < m; i++) {
+    const ai = aOff + i * words;
+    const ci = cOff + i * n;
+    for (let j = 0; j < n; j++) {
+      const bj = bOff + j * words;
+      let s = 0;
+      for (let w = 0; w < words; w++) s += popcnt32(a[ai + w]! & b[bj + w]!);
+      c[ci + j] = s;
+    }
+  }
+}
+
+/**
+ * Spikes [m, k] times dense W [k, n]: C[i, :] (+)= sum over the set bits p of
+ * row i of W[p, :]. `s` holds m rows of `wpr` words from `sOff`. Equals
+ * gemm(S, W) on the 0/1 values bit for bit; cost m·nnz-per-row·n adds.
+ * (For linear, pass Wᵀ = weight transposed to [in, out].)
+ */
+export function spikeGatherAdd(
+  s: Uint32Array, sOff: number, wpr: number,
+  w: FloatArray, wOff: number,
+  c: FloatArray, cOff: number,
+  m: number, n: number,
+  accumulate: boolean,
+): void {
+  const acc = accRow(n);
+  for (let i = 0; i < m; i++) {
+    const ci = cOff + i * n;
+    if (accumulate) for (let j = 0; j < n; j++) acc[j] = c[ci + j]!;
+    else acc.fill(0, 0, n);
+    const si = sOff + i * wpr;
+    for (let q = 0; q < wpr; q++) {
+      let x = s[si + q]!;
+      while (x !== 0) {
+        const p = (q << 5) + ctz32(x);
+        x &= x - 1;
+        const wp = wOff + p * n;
+        for (let j = 0; j < n; j++) acc[j] += w[wp + j]!;
+      }
+    }
+    for (let j = 0; j < n; j++) c[ci + j] = acc[j]!;
+  }
+}
+
+/**
+ * Dense counts X [m, k] times W [k, n], skipping zeros of X: C[i, :] (+)=
+ * sum over p with X[i, p] != 0 of X[i, p] W[p, :]. For the Spikformer residual
+ * stream (small integers, mostly 0). Equals gemm bit for bit.
+ */
+export function countsGatherAdd(
+  x: FloatArray, xOff: number,
+  w: FloatArray, wOff: number,
+  c: FloatArray, cOff: number,
+  m: number, k: number, n: number,
+  accumulate: boolean,
+): void {
+  const acc = accRow(n);
+  for (let i = 0; i < m; i++) {
+    const ci = cOff + i * n;
+    if (accumulate) for (let j = 0; j < n; j++) acc[j] = c[ci + j]!;
+    else acc.fill(0, 0, n);
+    const xi = xOff + i * k;
+    for (let p = 0; p < k; p++) {
+      const v = x[xi + p]!;
+      if (v === 0) continue;
+      const wp = wOff + p * n;
+      for (let j = 0; j < n; j++) acc[j] += v * w[wp + j]!;
+    }
+    for (let j = 0; j < n; j++) c[ci + j] = acc[j]!;
+  }
+}
+
+/**
+ * Dense X [m, k] times spikes B [k, n] (B packed along n, `wpr` words a row):
+ * C[i, j] (+)= sum over p with X[i, p] != 0 and B[p, j] = 1 of X[i, p].
+ * Used for (Q Kᵀ) V and for float-times-spikes in SSA backward. Equals gemm.
+ */
+export function countsTimesSpikes(
+  x: FloatArray, xOff: number,
+  b: Uint32Array, bOff: number, wpr: number,
+  c: FloatArray, cOff: number,
+  m: number, k: number, n: number,
+  accumulate: boolean,
+): void {
+  const acc = accRow(n);
+  for (let i = 0; i < m; i++) {
+    const ci = cOff + i * n;
+    if (accumulate) for (let j = 0; j < n; j++) acc[j] = c[ci + j]!;
+    else acc.fill(0, 0, n);
+    const xi = xOff + i * k;
+    for (let p = 0; p < k; p++) {
+      const v = x[xi + p]!;
+      if (v === 0) continue;
+      const bp = bOff + p * wpr;
+      for (let q = 0; q < wpr; q++) {
+        let bits = b[bp + q]!;
+        while (bits !== 0) {
+          acc[(q << 5) + ctz32(bits)] += v;
+          bits &= bits - 1;
+        }
+      }
+    }
+    for (let j = 0; j < n; j++) c[ci + j] = acc[j]!;
+  }
+}
+
+/**
+ * Dense X [m, k] times the transpose of spikes B [n, k] (B packed along k):
+ * C[i, j] = sum over the set bits p of B row j of X[i, p]. Equals gemm(X, Bᵀ).
+ */
+export function floatTimesSpikesT(
+  x: FloatArray, xOff: number,
+  b: Uint32Array, bOff: number, wpr: number,
+  c: FloatArray, cOff: number,
+  m: number, k: number, n: number,
+): void {
+  for (let i = 0; i < m; i++) {
+    const xi = xOff + i * k;
+    const ci = cOff + i * n;
+    for (let j = 0; j < n; j++) {
+      const bj = bOff + j * wpr;
+      let acc = 0;
+      for (let q = 0; q < wpr; q++) {
+        let bits = b[bj + q]!;
+        while (bits !== 0) {
+          acc += x[xi + (q << 5) + ctz32(bits)]!;
+          bits &= bits - 1;
+        }
+      }
+      c[ci + j] = acc;
+    }
+  }
+}
+
+/**
+ * Sᵀ G accumulated: for each row i of spikes S [m, k] (in order) and each set
+ * bit p, acc[p, :] += G[i, :] (G [m, n]). The weight gradient of an
+ * event-driven linear (dWᵀ = Sᵀ g); `acc` is float64 so the caller rounds once.
+ */
+export function spikeScatterRows(
+  s: Uint32Array, sOff: number, wpr: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, n: number,
+): void {
+  for (let i = 0; i < m; i++) {
+    const si = sOff + i * wpr;
+    const gi = gOff + i * n;
+    for (let q = 0; q < wpr; q++) {
+      let x = s[si + q]!;
+      while (x !== 0) {
+        const ap = accOff + ((q << 5) + ctz32(x)) * n;
+        x &= x - 1;
+        for (let j = 0; j < n; j++) acc[ap + j] += g[gi + j]!;
+      }
+    }
+  }
+}
+
+/**
+ * Xᵀ G accumulated, skipping zeros of X [m, k]: acc[p, :] += X[i, p] G[i, :]
+ * for rows i in order. The weight gradient of a counts linear.
+ */
+export function countsScatterRows(
+  x: FloatArray, xOff: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, k: number, n: number,
+): void {
+  for (let i = 0; i < m; i++) {
+    const xi = xOff + i * k;
+    const gi = gOff + i * n;
+    for (let p = 0; p < k; p++) {
+      const v = x[xi + p]!;
+      if (v === 0) continue;
+      const ap = accOff + p * n;
+      for (let j = 0; j < n; j++) acc[ap + j] += v * g[gi + j]!;
+    }
+  }
+}
+
+/** dst[c, r] = src[r, c] for one row-major [rows, cols] matrix (any element types). */
+export function transpose2d(src: FloatArray | Int32Array, sOff: number, rows: number, cols: number, dst: FloatArray | Int32Array, dOff: number): void {
+  for (let r = 0; r < rows; r++) {
+    const so = sOff + r * cols;
+    for (let c = 0; c < cols; c++) dst[dOff + c * rows + r] = src[so + c]!;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Event-driven convolution of spikes: every set input bit scatters its
+ * kernel-weighted contribution into the outputs it reaches, so the work follows
+ * the firing rate. Forward, weight and bias gradients equal the dense
+ * `conv2d`/`conv1d` bit for bit; the input gradient is dense (gemm + col2im,
+ * as in conv2d), since it feeds the surrogate of every neuron.
+ *
+ * Supported: stride, zero padding, dilation; groups = 1 only.
+ * Spikformer's 1x1 Conv1d (q/k/v, proj, MLP of the ImageNet/DVS variants) is
+ * {@link spikeConv1d} with k = 1; on [N, C, L] spikes packed along the tokens
+ * it is the same scatter with a 1x1 kernel (no re-packing along channels).
+ */
+import { fail, fmtShape } from "../../tensor/errors.js";
+import { Spikes } from "../../tensor/spikes.js";
+import { Tensor } from "../../tensor/tensor.js";
+import { gemm } from "../../kernels/gemm.js";
+import { col2im, type ConvGeom } from "../../kernels/conv.js";
+import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
+import { spikeConvScatter, spikeConvWeightGrad } from "../../kernels/spike-conv.js";
+import { transpose2d } from "../../kernels/spike-gemm.js";
+import { record } from "../../autograd/tape.js";
+import { commonDtype, empty } from "../util.js";
+import { convOutSize } from "../conv.js";
+
+type Pair = number | readonly [number, number];
+
+/** Options of {@link spikeConv2d}; each of stride, padding and dilation is one number or [h, w]. */
+export interface SpikeConv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  /** Must be 1 (grouped event-driven convolution is not implemented). */
+  groups?: number;
+}
+
+/** Options of {@link spikeConv1d}. */
+export interface SpikeConv1dOptions {
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+  /** Must be 1. */
+  groups?: number;
+}
+
+function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
+  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === "number" ? [v, v] : [v[0], v[1]];
+  for (const x of p) {
+    if (!Number.isInteger(x) || x < min) fail(op, `${name} must be an integer >= ${min} (or a pair of them), got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
+/** Shared core: spikes [N, C, H, W], weight data laid out [O, C, kh, kw]. */
+function spikeConvCore(
+  op: string, s: Spikes, weight: Tensor, bias: Tensor | null,
+  n: number, cIn: number, h: number, wd: number, o: number, kh: number, kw: number,
+  stride: [number, number], padding: [number, number], dilation: [number, number], groups: number | undefined,
+  outShape: (oh: number, ow: number) => number[],
+): Tensor {
+  const dtype = bias ? commonDtype(op, s, weight, bias) : commonDtype(op, s, weight);
+  if (groups !== undefined && groups !== 1) fail(op, `only groups = 1 is supported for spike input, got groups ${groups}`);
+  if (weight.shape[1] !== cIn) fail(op, `weight ${fmtShape(weight.shape)} expects ${weight.shape[1]} input channels but the spikes ${fmtShape(s.shape)} have ${cIn}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== o)) fail(op, `bias must be [${o}] for weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
+  const oh = convOutSize(op, h, kh, stride[0], padding[0], dilation[0], `height ${kh}`);
+  const ow = convOutSize(op, wd, kw, stride[1], padding[1], dilation[1], `width ${kw}`);
+  const g: ConvGeom = { h, w: wd, kh, kw, sh: stride[0], sw: stride[1], ph: padding[0], pw: padding[1], dh: dilation[0], dw: dilation[1], oh, ow };
+  const kk = cIn * kh * kw;
+  const ohw = oh * ow;
+  const wpr = s.wordsPerRow;
+  const imgWords = cIn * h * wpr;
+
+  // Weight [O, C kh kw] -> [C kh kw, O]: each tap's O weights contiguous.
+  const wT = empty([kk * o], dtype).data;
+  transpose2d(weight.data, 0, o, kk, wT, 0);
+  const out = empty(outShape(oh, ow), dtype);
+  const acc = new Float64Array(ohw * o);
+  for (let i = 0; i < n; i++) {
+    acc.fill(0);
+    spikeConvScatter(s.words, i * imgWords, wpr, cIn, g, wT, o, acc);
+    transpose2d(acc, 0, ohw, o, out.data, i * o * ohw);
+  }
+  if (bias) addChannelBias(out.data, bias.data, n, o, ohw);
+
+  const inputs = bias ? [s, weight, bias] : [s, weight];
+  return record(op, out, inputs, (gy) => {
+    let gs: Tensor | null = null;
+    let gw: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (s.requiresGrad) {
+      // Dense, as conv2d: columns = Wᵀ g, then col2im.
+      gs = empty(s.shape, dtype);
+      const dcols = empty([kk * ohw], dtype).data;
+      for (let i = 0; i < n; i++) {
+        gemm(weight.data, 0, true, gy.data, i * o * ohw, false, dcols, 0, kk, ohw, o, false);
+        col2im(dcols, 0, 0, cIn, g, gs.data, i * cIn * h * wd);
+      }
+    }
+    if (weight.requiresGrad) {
+      const accW = new Float64Array(kk * o);
+      const gT = empty([ohw * o], dtype).data;
+      for (let i = 0; i < n; i++) {
+        transpose2d(gy.data, i * o * ohw, o, ohw, gT, 0);
+        spikeConvWeightGrad(s.words, i * imgWords, wpr, cIn, g, gT, o, accW);
+      }
+      gw = empty(weight.shape, dtype);
+      transpose2d(accW, 0, kk, o, gw.data, 0);
+    }
+    if (bias && bias.requiresGrad) {
+      gb = empty(bias.shape, dtype);
+      sumPerChannel(gy.data, gb.data, n, o, ohw);
+    }
+    return [gs, gw, gb];
+  });
+}
+
+/**
+ * Event-driven 2-D convolution of spikes `[N, C, H, W]` (packed along W) with
+ * weight `[O, C, kh, kw]` and optional bias `[O]` -> float `[N, O, OH, OW]`,
+ * PyTorch semantics. Cost ~ spikes · kh · kw · O adds.
+ */
+export function spikeConv2d(s: Spikes, weight: Tensor, bias?: Tensor | null, opts: SpikeConv2dOptions = {}): Tensor {
+  const op = "spikeConv2d";
+  if (s.rank !== 4) fail(op, `input must be spikes [N, C, H, W], got ${fmtShape(s.shape)}`);
+  if (weight.rank !== 4) fail(op, `weight must be [O, C, kh, kw], got ${fmtShape(weight.shape)}`);
+  const [n, c, h, w] = s.shape as [number, number, number, number];
+  const [o, , kh, kw] = weight.shape as [number, number, number, number];
+  return spikeConvCore(
+    op, s, weight, bias ?? null, n, c, h, w, o, kh, kw,
+    pair(op, "stride", opts.stride, 1, 1), pair(op, "padding", opts.padding, 0, 0), pair(op, "dilation", opts.dilation, 1, 1),
+    opts.groups, (oh, ow) => [n, o, oh, ow],
+  );
+}
+
+/**
+ * Event-driven 1-D convolution of spikes `[N, C, L]` (packed along L) with
+ * weight `[O, C, k]`, optional bias `[O]` -> float `[N, O, OL]`; conv2d over a
+ * height of 1. With k = 1 this is Spikformer's token-wise Conv1d.
+ */
+export function spikeConv1d(s: Spikes, weight: Tensor, bias?: Tensor | null, opts: SpikeConv1dOptions = {}): Tensor {
+  const op = "spikeConv1d";
+  if (s.rank !== 3) fail(op, `input must be spikes [N, C, L], got ${fmtShape(s.shape)}`);
+  if (weight.rank !== 3) fail(op, `weight must be [O, C, k], got ${fmtShape(weight.shape)}`);
+  const [n, c, l] = s.shape as [number, number, number];
+  const [o, , k] = weight.shape as [number, number, number];
+  const [st] = pair(op, "stride", opts.stride, 1, 1);
+  const [p] = pair(op, "padding", opts.padding, 0, 0);
+  const [d] = pair(op, "dilation", opts.dilation, 1, 1);
+  return spikeConvCore(op, s, weight, bias ?? null, n, c, 1, l, o, 1, k, [1, st], [0, p], [1, d], opts.groups, (_oh, ol) => [n, o, ol]);
+}

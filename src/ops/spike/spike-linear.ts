@@ -1,0 +1,117 @@
+/**
+ * Event-driven fully connected layers: y = x Wᵀ + b where x is spikes (work
+ * per set bit) or a float tensor of mostly-zero counts (work per nonzero).
+ * Both equal the dense `linear` bit for bit (same float64 accumulation order,
+ * zero terms skipped), forward and weight/bias gradients alike.
+ */
+import { fail, fmtShape } from "../../tensor/errors.js";
+import { sizeOf } from "../../tensor/shape.js";
+import { Spikes } from "../../tensor/spikes.js";
+import { Tensor, type FloatArray } from "../../tensor/tensor.js";
+import { gemm } from "../../kernels/gemm.js";
+import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
+import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, transpose2d } from "../../kernels/spike-gemm.js";
+import { record } from "../../autograd/tape.js";
+import { commonDtype, empty } from "../util.js";
+
+/** Shape checks shared by both layers; returns [out, in]. */
+function checkLinear(op: string, xShape: readonly number[], weight: Tensor, bias: Tensor | null): [number, number] {
+  if (weight.rank !== 2) fail(op, `weight must be [out, in], got ${fmtShape(weight.shape)}`);
+  if (xShape.length < 1) fail(op, `input must have rank >= 1 ([..., in]), got ${fmtShape(xShape)}`);
+  const [nOut, nIn] = weight.shape as [number, number];
+  const inX = xShape[xShape.length - 1]!;
+  if (inX !== nIn) fail(op, `input ${fmtShape(xShape)} has ${inX} features but weight ${fmtShape(weight.shape)} expects ${nIn}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== nOut)) fail(op, `bias must be [${nOut}] for weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
+  return [nOut, nIn];
+}
+
+/** Weight [out, in] as Wᵀ [in, out], so each input feature's weights are one contiguous row. */
+function transposedWeight(weight: Tensor, nOut: number, nIn: number): FloatArray {
+  const wt = empty([nIn, nOut], weight.dtype).data;
+  transpose2d(weight.data, 0, nOut, nIn, wt, 0);
+  return wt;
+}
+
+/** dW [out, in] from a float64 accumulator of dWᵀ [in, out], rounded once. */
+function weightGrad(accT: Float64Array, weight: Tensor, nOut: number, nIn: number): Tensor {
+  const gw = empty(weight.shape, weight.dtype);
+  transpose2d(accT, 0, nIn, nOut, gw.data, 0);
+  return gw;
+}
+
+/**
+ * Linear on spikes `[..., in]` with weight `[out, in]`, optional bias `[out]`
+ * -> float `[..., out]`: y[m, :] = b + sum of the weight columns of the set
+ * bits of row m. Cost ~ rows · firing rate · in · out adds (plus one weight
+ * transpose per call). Backward: dW[o, k] = sum over rows with bit k set of
+ * g[m, o] (sparse, per spike); d spikes = g W (dense, it feeds the surrogate);
+ * db = sum of g over rows.
+ */
+export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Tensor {
+  const op = "spikeLinear";
+  const b = bias ?? null;
+  const dtype = b ? commonDtype(op, s, weight, b) : commonDtype(op, s, weight);
+  const [nOut, nIn] = checkLinear(op, s.shape, weight, b);
+  const rows = s.rows;
+  const out = empty([...s.shape.slice(0, -1), nOut], dtype);
+  spikeGatherAdd(s.words, 0, s.wordsPerRow, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nOut, false);
+  if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
+  const inputs = b ? [s, weight, b] : [s, weight];
+  return record(op, out, inputs, (g) => {
+    let gs: Tensor | null = null;
+    let gw: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (s.requiresGrad) {
+      gs = empty(s.shape, dtype);
+      gemm(g.data, 0, false, weight.data, 0, false, gs.data, 0, rows, nIn, nOut, false);
+    }
+    if (weight.requiresGrad) {
+      const accT = new Float64Array(nIn * nOut);
+      spikeScatterRows(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nOut);
+      gw = weightGrad(accT, weight, nOut, nIn);
+    }
+    if (b && b.requiresGrad) {
+      gb = empty(b.shape, dtype);
+      sumPerChannel(g.data, gb.data, rows, nOut, 1);
+    }
+    return [gs, gw, gb];
+  });
+}
+
+/**
+ * Linear on a float tensor `[..., in]` whose entries are mostly zero (the
+ * Spikformer residual stream: small integer spike counts), skipping zeros:
+ * any values are accepted and the result equals `linear` bit for bit; it is
+ * only faster when most entries are 0. Backward: dW sparse over the nonzeros
+ * of x, dx = g W dense, db = sum of g.
+ */
+export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const op = "countsLinear";
+  const b = bias ?? null;
+  const dtype = b ? commonDtype(op, x, weight, b) : commonDtype(op, x, weight);
+  const [nOut, nIn] = checkLinear(op, x.shape, weight, b);
+  const rows = sizeOf(x.shape.slice(0, -1));
+  const out = empty([...x.shape.slice(0, -1), nOut], dtype);
+  countsGatherAdd(x.data, 0, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
+  if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
+  const inputs = b ? [x, weight, b] : [x, weight];
+  return record(op, out, inputs, (g) => {
+    let gx: Tensor | null = null;
+    let gw: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (x.requiresGrad) {
+      gx = empty(x.shape, dtype);
+      gemm(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
+    }
+    if (weight.requiresGrad) {
+      const accT = new Float64Array(nIn * nOut);
+      countsScatterRows(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut);
+      gw = weightGrad(accT, weight, nOut, nIn);
+    }
+    if (b && b.requiresGrad) {
+      gb = empty(b.shape, dtype);
+      sumPerChannel(g.data, gb.data, rows, nOut, 1);
+    }
+    return [gx, gw, gb];
+  });
+}

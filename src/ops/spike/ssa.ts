@@ -1,0 +1,183 @@
+/**
+ * Spiking Self-Attention core: Q Kᵀ V · scale for spike Q, K, V, computed with
+ * AND-popcount and gather-add bit kernels in either association order.
+ *
+ * Why both orders give identical results: Q Kᵀ and Kᵀ V are AND-popcounts
+ * (integers <= d and <= N), and both triple products are the same integer
+ * matrix sum_{j,a} Q[i,a] K[j,a] V[j,c] <= N·d. The kernels accumulate in
+ * float64, where every partial sum is an integer < 2^53 and so exact; the order
+ * of additions cannot matter. The only rounding is the final multiply by
+ * `scale` (stored in the output dtype), applied to equal integers, so the two
+ * orders agree bit for bit. In float32 the integer itself is exact while
+ * N·d < 2^24, and with a power-of-two scale (0.125, 0.25) so is the product,
+ * which is why a float32 matmul of the 0/1 values gives the same bits too.
+ */
+import { fail, fmtShape } from "../../tensor/errors.js";
+import { sameShape } from "../../tensor/shape.js";
+import { Spikes } from "../../tensor/spikes.js";
+import { Tensor, type FloatArray } from "../../tensor/tensor.js";
+import { transposeBits, wordsFor } from "../../kernels/bits.js";
+import { gemm } from "../../kernels/gemm.js";
+import {
+  andPopcountGemm, countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows, transpose2d,
+} from "../../kernels/spike-gemm.js";
+import { record } from "../../autograd/tape.js";
+import { commonDtype, empty } from "../util.js";
+
+/** Association order: (Q Kᵀ) V costs O(N² d), Q (Kᵀ V) costs O(N d²). */
+export type SsaOrder = "auto" | "qk_v" | "q_kv";
+
+/** Options of {@link spikingSelfAttention}. */
+export interface SsaOptions {
+  /** The constant s of Q Kᵀ V · s (Spikformer: 0.125, DVS 0.25). */
+  scale: number;
+  /** Association order; "auto" (default) picks the cheaper one for N and d. */
+  order?: SsaOrder;
+}
+
+/**
+ * Estimated work of each order for one head (word-ANDs + adds, upper bounds
+ * at full density), used by "auto". Exported so benchmarks can print it.
+ */
+export function ssaCost(n: number, d: number): { qk_v: number; q_kv: number } {
+  return {
+    qk_v: n * n * wordsFor(d) + n * n * d,
+    q_kv: 2 * n * d + d * d * wordsFor(n) + n * d * d,
+  };
+}
+
+/** The order "auto" resolves to for N tokens and head size d. */
+export function resolveSsaOrder(order: SsaOrder, n: number, d: number): "qk_v" | "q_kv" {
+  if (order !== "auto") return order;
+  const c = ssaCost(n, d);
+  return c.qk_v <= c.q_kv ? "qk_v" : "q_kv";
+}
+
+/**
+ * Q Kᵀ V · scale for spikes q, k, v of one shape `[..., N, d]` (e.g.
+ * `[T, B, heads, N, d]`), as a float tensor `[..., N, d]` in the spikes'
+ * dtype. Both orders return the same bits (see the file comment).
+ *
+ * Backward (g = dL/dout, float): dQ = s g Vᵀ K, dK = s V gᵀ Q, dV = s K Qᵀ g,
+ * evaluated in the same order as the forward: for q_kv through the d x d
+ * matrices Kᵀ V (popcount) and Qᵀ g (scatter over Q's spikes); for qk_v
+ * through the N x N matrices Q Kᵀ (popcount) and g Vᵀ (gather over V's spikes).
+ */
+export function spikingSelfAttention(q: Spikes, k: Spikes, v: Spikes, opts: SsaOptions): Tensor {
+  const op = "spikingSelfAttention";
+  const dtype = commonDtype(op, q, k, v);
+  if (q.rank < 2) fail(op, `q must be [..., N, d] with rank >= 2, got ${fmtShape(q.shape)}`);
+  if (!sameShape(q.shape, k.shape) || !sameShape(q.shape, v.shape)) {
+    fail(op, `q, k and v must have one shape [..., N, d], got ${fmtShape(q.shape)}, ${fmtShape(k.shape)} and ${fmtShape(v.shape)}`);
+  }
+  const scale = opts.scale;
+  if (typeof scale !== "number" || !Number.isFinite(scale)) fail(op, `scale must be a finite number, got ${String(scale)}`);
+  const order0 = opts.order ?? "auto";
+  if (order0 !== "auto" && order0 !== "qk_v" && order0 !== "q_kv") fail(op, `order must be "auto", "qk_v" or "q_kv", got ${JSON.stringify(order0)}`);
+  const n = q.shape[q.rank - 2]!;
+  const d = q.cols;
+  const batch = n === 0 ? 0 : q.rows / n;
+  const order = resolveSsaOrder(order0, n, d);
+  const wpr = q.wordsPerRow;
+  const wpn = wordsFor(n);
+  const matWords = n * wpr;
+  const matFloats = n * d;
+
+  const out = empty(q.shape, dtype);
+  const tmp = new Float64Array(matFloats);
+  if (order === "qk_v") {
+    const a = new Float64Array(n * n);
+    for (let b = 0; b < batch; b++) {
+      const mo = b * matWords;
+      andPopcountGemm(q.words, mo, k.words, mo, a, 0, n, n, wpr);
+      countsTimesSpikes(a, 0, v.words, mo, wpr, tmp, 0, n, n, d, false);
+      scaleInto(tmp, scale, out.data, b * matFloats);
+    }
+  } else {
+    const kt = new Uint32Array(d * wpn);
+    const vt = new Uint32Array(d * wpn);
+    const kv = new Float64Array(d * d);
+    for (let b = 0; b < batch; b++) {
+      const mo = b * matWords;
+      transposeBits(k.words.subarray(mo, mo + matWords), 1, n, d, kt);
+      transposeBits(v.words.subarray(mo, mo + matWords), 1, n, d, vt);
+      andPopcountGemm(kt, 0, vt, 0, kv, 0, d, d, wpn);
+      spikeGatherAdd(q.words, mo, wpr, kv, 0, tmp, 0, n, d, false);
+      scaleInto(tmp, scale, out.data, b * matFloats);
+    }
+  }
+
+  return record(op, out, [q, k, v], (g) => {
+    const gq = q.requiresGrad ? empty(q.shape, dtype) : null;
+    const gk = k.requiresGrad ? empty(k.shape, dtype) : null;
+    const gv = v.requiresGrad ? empty(v.shape, dtype) : null;
+    if (order === "q_kv") {
+      const kt = new Uint32Array(d * wpn);
+      const vt = new Uint32Array(d * wpn);
+      const kv = new Float64Array(d * d);
+      const p = new Float64Array(d * d);
+      const pt = new Float64Array(d * d);
+      for (let b = 0; b < batch; b++) {
+        const mo = b * matWords;
+        const fo = b * matFloats;
+        if (gq) {
+          // dQ = s g (Kᵀ V)ᵀ
+          transposeBits(k.words.subarray(mo, mo + matWords), 1, n, d, kt);
+          transposeBits(v.words.subarray(mo, mo + matWords), 1, n, d, vt);
+          andPopcountGemm(kt, 0, vt, 0, kv, 0, d, d, wpn);
+          gemm(g.data, fo, false, kv, 0, true, tmp, 0, n, d, d, false);
+          scaleInto(tmp, scale, gq.data, fo);
+        }
+        if (gk || gv) {
+          // P = Qᵀ g (d x d); dV = s K P, dK = s V Pᵀ
+          p.fill(0);
+          spikeScatterRows(q.words, mo, wpr, g.data, fo, p, 0, n, d);
+          if (gv) {
+            spikeGatherAdd(k.words, mo, wpr, p, 0, tmp, 0, n, d, false);
+            scaleInto(tmp, scale, gv.data, fo);
+          }
+          if (gk) {
+            transpose2d(p, 0, d, d, pt, 0);
+            spikeGatherAdd(v.words, mo, wpr, pt, 0, tmp, 0, n, d, false);
+            scaleInto(tmp, scale, gk.data, fo);
+          }
+        }
+      }
+    } else {
+      const a = new Float64Array(n * n);
+      const at = new Float64Array(n * n);
+      const mm = new Float64Array(n * n);
+      const mt = new Float64Array(n * n);
+      for (let b = 0; b < batch; b++) {
+        const mo = b * matWords;
+        const fo = b * matFloats;
+        if (gv) {
+          // dV = s (Q Kᵀ)ᵀ g, skipping the zeros of the integer map
+          andPopcountGemm(q.words, mo, k.words, mo, a, 0, n, n, wpr);
+          transpose2d(a, 0, n, n, at, 0);
+          countsGatherAdd(at, 0, g.data, fo, tmp, 0, n, n, d, false);
+          scaleInto(tmp, scale, gv.data, fo);
+        }
+        if (gq || gk) {
+          // M = g Vᵀ (N x N); dQ = s M K, dK = s Mᵀ Q
+          floatTimesSpikesT(g.data, fo, v.words, mo, wpr, mm, 0, n, d, n);
+          if (gq) {
+            countsTimesSpikes(mm, 0, k.words, mo, wpr, tmp, 0, n, n, d, false);
+            scaleInto(tmp, scale, gq.data, fo);
+          }
+          if (gk) {
+            transpose2d(mm, 0, n, n, mt, 0);
+            countsTimesSpikes(mt, 0, q.words, mo, wpr, tmp, 0, n, n, d, false);
+            scaleInto(tmp, scale, gk.data, fo);
+          }
+        }
+      }
+    }
+    return [gq, gk, gv];
+  });
+}
+
+/** dst[off + i] = src[i] · scale, rounded once to dst's type. */
+function scaleInto(src: Float64Array, scale: number, dst: FloatArray, off: number): void {
+  for (let i = 0; i < src.length; i++) dst[off + i] = src[i]! * scale;
+}
