@@ -1,0 +1,146 @@
+/**
+ * Reference kernels of the fused multi-step spiking neuron (SpikingJelly's
+ * MultiStepLIFNode / IFNode / ParametricLIFNode), REFERENCE section 1.
+ * Input is [T, n] row-major with n = rows * cols per time step; spikes are
+ * written packed along the last axis (cols), every row word-aligned.
+ * With `f32` every elementary operation rounds to float32, so the forward is
+ * bit-equal to the same expression evaluated op by op on float32 tensors.
+ */
+import type { FloatArray } from "../tensor/tensor.js";
+import { wordsFor } from "./bits.js";
+
+/** How the membrane leaks: IF (none), LIF (divide by tau), PLIF (multiply by k = sigmoid(w)). */
+export const LEAK_NONE = 0;
+export const LEAK_DIV = 1;
+export const LEAK_MUL = 2;
+
+export interface NeuronKernelParams {
+  /** T: number of time steps. */
+  steps: number;
+  /** Rows per time step (product of the axes between T and the last). */
+  rows: number;
+  /** Length of the last axis. */
+  cols: number;
+  leak: number;
+  /** Divisor of LEAK_DIV. */
+  tau: number;
+  /** Multiplier of LEAK_MUL (and 1/tau for backward of LEAK_DIV). */
+  k: number;
+  decayInput: boolean;
+  vTh: number;
+  /** Reset value of a hard reset, and the rest potential of the charge equation (0 for a soft reset). */
+  vReset: number;
+  hardReset: boolean;
+  detachReset: boolean;
+  f32: boolean;
+}
+
+function id(v: number): number {
+  return v;
+}
+
+/**
+ * Forward over t = 0..T-1, membrane starting at vReset. Writes H of every step
+ * into `h` (when not null) and the packed spikes into `words` (zeroed first);
+ * `v` (length n) is scratch and ends holding the final membrane V[T-1].
+ */
+export function neuronForward(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray): void {
+  const r = p.f32 ? Math.fround : id;
+  const { steps, rows, cols, leak, tau, k, decayInput, vTh, vReset, hardReset } = p;
+  const n = rows * cols;
+  const wpr = wordsFor(cols);
+  words.fill(0);
+  v.fill(vReset);
+  for (let t = 0; t < steps; t++) {
+    const xo = t * n;
+    for (let row = 0; row < rows; row++) {
+      const io = row * cols;
+      const wo = (t * rows + row) * wpr;
+      for (let c = 0; c < cols; c++) {
+        const i = io + c;
+        const vp = v[i]!;
+        const xv = x[xo + i]!;
+        let hh: number;
+        if (leak === LEAK_NONE) {
+          hh = r(vp + xv);
+        } else {
+          const d = r(vp - vReset);
+          if (decayInput) {
+            const e = r(xv - d);
+            hh = r(vp + (leak === LEAK_DIV ? r(e / tau) : r(e * k)));
+          } else {
+            hh = r(r(vp - (leak === LEAK_DIV ? r(d / tau) : r(d * k))) + xv);
+          }
+        }
+        if (h !== null) h[xo + i] = hh;
+        const z = r(hh - vTh);
+        if (z >= 0) {
+          words[wo + (c >>> 5)]! |= 1 << (c & 31);
+          v[i] = hardReset ? vReset : z;
+        } else {
+          v[i] = hh;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The single reverse BPTT loop. gS = dL/dS for all steps, h = saved H,
+ * words = the spikes. Writes dL/dX into gx and returns dL/dk (the sum over
+ * all elements and steps of gH dH/dk; only meaningful for LEAK_MUL, where `x`
+ * must be the forward input). `gv` (length n, float64) is scratch.
+ */
+export function neuronBackward(
+  gS: FloatArray,
+  h: FloatArray,
+  words: Uint32Array,
+  x: FloatArray | null,
+  p: NeuronKernelParams,
+  derivative: (z: number) => number,
+  gx: FloatArray,
+  gv: Float64Array,
+): number {
+  const r = p.f32 ? Math.fround : id;
+  const { steps, rows, cols, leak, decayInput, vTh, vReset, hardReset, detachReset } = p;
+  const n = rows * cols;
+  const wpr = wordsFor(cols);
+  // dH/dV[t-1] and dH/dX as plain numbers; k = 1/tau for LIF, sigmoid(w) for PLIF.
+  const k = leak === LEAK_NONE ? 0 : p.k;
+  const dHdV = 1 - k;
+  const dHdX = leak !== LEAK_NONE && decayInput ? k : 1;
+  const wantK = leak === LEAK_MUL && x !== null;
+  let gk = 0;
+  gv.fill(0);
+  for (let t = steps - 1; t >= 0; t--) {
+    const xo = t * n;
+    for (let row = 0; row < rows; row++) {
+      const io = row * cols;
+      const wo = (t * rows + row) * wpr;
+      for (let c = 0; c < cols; c++) {
+        const i = io + c;
+        const hh = h[xo + i]!;
+        const sg = derivative(r(hh - vTh));
+        const s = (words[wo + (c >>> 5)]! >>> (c & 31)) & 1;
+        let dVdH: number;
+        if (hardReset) dVdH = detachReset ? 1 - s : 1 - s + (vReset - hh) * sg;
+        else dVdH = detachReset ? 1 : 1 - vTh * sg;
+        const gH = gS[xo + i]! * sg + gv[i]! * dVdH;
+        gx[xo + i] = gH * dHdX;
+        gv[i] = gH * dHdV;
+        if (wantK) {
+          // V[t-1] rebuilt from H[t-1] and S[t-1]; V[-1] = vReset.
+          let vp = vReset;
+          if (t > 0) {
+            const hp = h[xo - n + i]!;
+            const sp = (words[wo - rows * wpr + (c >>> 5)]! >>> (c & 31)) & 1;
+            vp = sp === 0 ? hp : hardReset ? vReset : r(hp - vTh);
+          }
+          const d = vp - vReset;
+          gk += gH * (decayInput ? x![xo + i]! - d : -d);
+        }
+      }
+    }
+  }
+  return gk;
+}

@@ -1,0 +1,152 @@
+/**
+ * The fused multi-step spiking neuron: [T, ...] float input to [T, ...] packed
+ * spikes in one autograd node (REFERENCE section 1). Forward saves H for every
+ * step and the packed spikes; backward is one reverse BPTT loop instead of
+ * T x 5 taped elementwise ops.
+ */
+import { fail, fmtShape } from "../../tensor/errors.js";
+import { sizeOf } from "../../tensor/shape.js";
+import { Spikes } from "../../tensor/spikes.js";
+import { allocFloat, Tensor, type DType } from "../../tensor/tensor.js";
+import { wordsFor } from "../../kernels/bits.js";
+import { LEAK_DIV, LEAK_MUL, LEAK_NONE, neuronBackward, neuronForward, type NeuronKernelParams } from "../../kernels/neuron.js";
+import { needsGrad, record } from "../../autograd/tape.js";
+import { sigmoidSurrogate, type Surrogate } from "./surrogate.js";
+
+/** Options of {@link multiStepNeuron}. Defaults are SpikingJelly's. */
+export interface NeuronOptions {
+  /** LIF (leaky), IF (no leak) or PLIF (leak 1/tau = sigmoid(w), w learnable). */
+  kind: "lif" | "if" | "plif";
+  /** LIF membrane time constant, must be > 1 (SpikingJelly asserts it). Default 2. Ignored by IF and PLIF. */
+  tau?: number;
+  /** Firing threshold: S = (H - vThreshold >= 0). Default 1. */
+  vThreshold?: number;
+  /** Hard-reset value (and rest potential); null = soft reset (subtract the threshold, rest at 0). Default 0. */
+  vReset?: number | null;
+  /**
+   * Cut the reset from the graph (gradients do not flow through S into V).
+   * Default false, as in SpikingJelly; Spikformer passes true.
+   */
+  detachReset?: boolean;
+  /** LIF/PLIF: the input is scaled by 1/tau too (H = V + (X - (V - v_reset)) / tau). Default true. */
+  decayInput?: boolean;
+  /** Backward stand-in for the step. Default sigmoid, alpha 4. */
+  surrogate?: Surrogate;
+  /** PLIF only (required there): the one-element parameter w, 1/tau = sigmoid(w). Gets a gradient. */
+  plifW?: Tensor;
+}
+
+/** What {@link multiStepNeuronTrace} returns. */
+export interface NeuronTrace {
+  /** The spikes, differentiable exactly as {@link multiStepNeuron}'s output. */
+  spikes: Spikes;
+  /** H (the membrane before firing) at every step, [T, ...]; not differentiable. */
+  h: Tensor;
+  /** The membrane after the last step's reset, [...] (without T); not differentiable. */
+  v: Tensor;
+}
+
+const OP = "multiStepNeuron";
+
+function sig(v: number): number {
+  if (v >= 0) return 1 / (1 + Math.exp(-v));
+  const e = Math.exp(v);
+  return e / (1 + e);
+}
+
+function checkOptions(x: Tensor, opts: NeuronOptions): void {
+  if (!(x instanceof Tensor)) fail(OP, "input must be a float Tensor [T, ...]");
+  if (x.rank < 2) fail(OP, `input must be [T, ...] with at least one feature axis (rank >= 2), got shape ${fmtShape(x.shape)}`);
+  const { kind } = opts;
+  if (kind !== "lif" && kind !== "if" && kind !== "plif") fail(OP, `kind must be "lif", "if" or "plif", got ${String(kind)}`);
+  if (kind === "lif") {
+    const tau = opts.tau ?? 2;
+    if (typeof tau !== "number" || !(tau > 1) || !Number.isFinite(tau)) fail(OP, `LIF tau must be a finite number > 1, got ${tau}`);
+  }
+  const vTh = opts.vThreshold ?? 1;
+  if (typeof vTh !== "number" || !Number.isFinite(vTh)) fail(OP, `vThreshold must be a finite number, got ${vTh}`);
+  const vr = opts.vReset === undefined ? 0 : opts.vReset;
+  if (vr !== null && (typeof vr !== "number" || !Number.isFinite(vr))) fail(OP, `vReset must be a finite number or null (soft reset), got ${vr}`);
+  if (kind === "plif") {
+    const w = opts.plifW;
+    if (!(w instanceof Tensor)) fail(OP, "kind \"plif\" needs plifW, a one-element Tensor (1/tau = sigmoid(w))");
+    if (w.size !== 1) fail(OP, `plifW must hold one element (a scalar), got shape ${fmtShape(w.shape)}`);
+    if (w.dtype !== x.dtype) fail(OP, `input ${fmtShape(x.shape)} is ${x.dtype} but plifW is ${w.dtype}; convert one with clone(dtype)`);
+    if (!Number.isFinite(w.data[0]!)) fail(OP, `plifW must be finite, got ${w.data[0]}`);
+  } else if (opts.plifW !== undefined) {
+    fail(OP, `plifW is only for kind "plif", got kind "${kind}"`);
+  }
+}
+
+/**
+ * Multi-step LIF / IF / PLIF neuron over x [T, ...] (time first), returning
+ * spikes [T, ...]. The membrane starts at v_reset (0 for a soft reset) on every
+ * call: no state survives between calls. Per element, for t = 0..T-1:
+ *
+ *     H[t] = V[t-1] + (X[t] - (V[t-1] - v_reset)) / tau     LIF, decayInput
+ *     H[t] = V[t-1] - (V[t-1] - v_reset) / tau + X[t]       LIF, !decayInput
+ *     H[t] = V[t-1] + X[t]                                  IF
+ *     S[t] = H[t] - v_th >= 0;  V[t] = S ? v_reset : H (hard), H - v_th S (soft)
+ *
+ * (PLIF multiplies by sigmoid(w) instead of dividing by tau.) Every operation
+ * rounds to the input dtype, so float32 results match SpikingJelly bit for bit
+ * for tau 2. Backward: dL/dS through the surrogate, reverse in time, into x and
+ * (PLIF) w. Note `detachReset` defaults to false like SpikingJelly; Spikformer
+ * sets it to true.
+ */
+export function multiStepNeuron(x: Tensor, opts: NeuronOptions): Spikes {
+  return run(x, opts, false).spikes;
+}
+
+/**
+ * {@link multiStepNeuron} that also returns H for every step and the final
+ * membrane, for inspection (costs one extra [T, ...] and [...] tensor).
+ */
+export function multiStepNeuronTrace(x: Tensor, opts: NeuronOptions): NeuronTrace {
+  const { spikes, h, v } = run(x, opts, true);
+  return { spikes, h: new Tensor(h!, x.shape), v: new Tensor(v, x.shape.slice(1)) };
+}
+
+function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; h: ReturnType<typeof allocFloat> | null; v: ReturnType<typeof allocFloat> } {
+  checkOptions(x, opts);
+  const dtype: DType = x.dtype;
+  const f32 = dtype === "float32";
+  const rd = f32 ? Math.fround : (v: number) => v;
+  const kind = opts.kind;
+  const w = kind === "plif" ? opts.plifW! : null;
+  const tau = kind === "lif" ? rd(opts.tau ?? 2) : 1;
+  const vr = opts.vReset === undefined ? 0 : opts.vReset;
+  const k = kind === "plif" ? rd(sig(w!.data[0]!)) : kind === "lif" ? 1 / tau : 0;
+  const steps = x.shape[0]!;
+  const cols = x.shape[x.rank - 1]!;
+  const n = sizeOf(x.shape.slice(1));
+  const p: NeuronKernelParams = {
+    steps,
+    rows: cols === 0 ? 0 : n / cols,
+    cols,
+    leak: kind === "if" ? LEAK_NONE : kind === "lif" ? LEAK_DIV : LEAK_MUL,
+    tau,
+    k,
+    decayInput: opts.decayInput ?? true,
+    vTh: rd(opts.vThreshold ?? 1),
+    vReset: vr === null ? 0 : rd(vr),
+    hardReset: vr !== null,
+    detachReset: opts.detachReset ?? false,
+    f32,
+  };
+  const surrogate = opts.surrogate ?? sigmoidSurrogate(4);
+  const inputs = w ? [x, w] : [x];
+  const grad = needsGrad(...inputs);
+  const h = grad || keepH ? allocFloat(dtype, x.size) : null;
+  const v = allocFloat(dtype, n);
+  const words = new Uint32Array(steps * p.rows * wordsFor(cols));
+  neuronForward(x.data, p, h, words, v);
+  const spikes = new Spikes(words, x.shape, dtype);
+  record(OP, spikes, inputs, (g) => {
+    const gx = allocFloat(dtype, x.size);
+    const gk = neuronBackward(g.data, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate.derivative, gx, new Float64Array(n));
+    const gw = w && w.requiresGrad ? Tensor.full(w.shape, gk * k * (1 - k), dtype) : null;
+    return [new Tensor(gx, x.shape), gw];
+  });
+  return { spikes, h, v };
+}

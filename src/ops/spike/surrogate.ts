@@ -1,0 +1,71 @@
+/**
+ * Surrogate gradients: a spike is Heaviside(z) forward, and backward uses the
+ * derivative of a smooth primitive that approximates the step (SpikingJelly's
+ * `surrogate.Sigmoid`, `surrogate.ATan`). Here z = H - v_th.
+ */
+import { fail } from "../../tensor/errors.js";
+
+/** A smooth stand-in for the Heaviside step, used only for its derivative. */
+export interface Surrogate {
+  /** Short name for messages and configs, e.g. `sigmoid(4)`. */
+  readonly name: string;
+  /** The smooth function the step stands for (goes from 0 to 1 around z = 0). */
+  primitive(z: number): number;
+  /** d primitive / dz: what backward multiplies dL/dS by. */
+  derivative(z: number): number;
+}
+
+/** sigmoid(v) without overflow for large |v| (the same formula as the sigmoid op). */
+function sig(v: number): number {
+  if (v >= 0) return 1 / (1 + Math.exp(-v));
+  const e = Math.exp(v);
+  return e / (1 + e);
+}
+
+function checkAlpha(op: string, alpha: number): void {
+  if (!Number.isFinite(alpha) || alpha <= 0) fail(op, `alpha must be a finite number > 0, got ${alpha}`);
+}
+
+/**
+ * SpikingJelly's `Sigmoid(alpha)` (the default, and Spikformer's, with alpha 4):
+ * primitive sigmoid(alpha z), derivative alpha s (1 - s) with s = sigmoid(alpha z).
+ */
+export function sigmoidSurrogate(alpha = 4): Surrogate {
+  checkAlpha("sigmoidSurrogate", alpha);
+  return {
+    name: `sigmoid(${alpha})`,
+    primitive: (z) => sig(alpha * z),
+    derivative: (z) => {
+      const s = sig(alpha * z);
+      return alpha * s * (1 - s);
+    },
+  };
+}
+
+/**
+ * SpikingJelly's `ATan(alpha)` (default alpha 2): primitive atan(pi/2 alpha z) / pi + 1/2,
+ * derivative alpha / (2 (1 + (pi/2 alpha z)^2)).
+ */
+export function atanSurrogate(alpha = 2): Surrogate {
+  checkAlpha("atanSurrogate", alpha);
+  const c = (Math.PI / 2) * alpha;
+  return {
+    name: `atan(${alpha})`,
+    primitive: (z) => Math.atan(c * z) / Math.PI + 0.5,
+    derivative: (z) => {
+      const u = c * z;
+      return alpha / (2 * (1 + u * u));
+    },
+  };
+}
+
+/**
+ * A user-defined surrogate. `derivative` must be the derivative of `primitive`
+ * (tests can check it numerically); it is what backward uses.
+ */
+export function customSurrogate(name: string, primitive: (z: number) => number, derivative: (z: number) => number): Surrogate {
+  if (typeof primitive !== "function" || typeof derivative !== "function") {
+    fail("customSurrogate", `primitive and derivative must be functions, got ${typeof primitive} and ${typeof derivative}`);
+  }
+  return { name, primitive, derivative };
+}
