@@ -9,8 +9,9 @@
  * of additions cannot matter. The only rounding is the final multiply by
  * `scale` (stored in the output dtype), applied to equal integers, so the two
  * orders agree bit for bit. In float32 the integer itself is exact while
- * N·d < 2^24, and with a power-of-two scale (0.125, 0.25) so is the product,
- * which is why a float32 matmul of the 0/1 values gives the same bits too.
+ * N·d < 2^24, and the scale is first rounded to float32 (as `mul(t, s)` and
+ * PyTorch do), so integer × scale is one correctly rounded float32 product:
+ * the same bits as a float32 matmul of the 0/1 values followed by `mul`.
  */
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { sameShape } from "../../tensor/shape.js";
@@ -70,8 +71,9 @@ export function spikingSelfAttention(q: Spikes, k: Spikes, v: Spikes, opts: SsaO
   if (!sameShape(q.shape, k.shape) || !sameShape(q.shape, v.shape)) {
     fail(op, `q, k and v must have one shape [..., N, d], got ${fmtShape(q.shape)}, ${fmtShape(k.shape)} and ${fmtShape(v.shape)}`);
   }
-  const scale = opts.scale;
-  if (typeof scale !== "number" || !Number.isFinite(scale)) fail(op, `scale must be a finite number, got ${String(scale)}`);
+  if (typeof opts.scale !== "number" || !Number.isFinite(opts.scale)) fail(op, `scale must be a finite number, got ${String(opts.scale)}`);
+  // The scale in the output dtype, as a float32 tensor times a number computes it (and PyTorch does).
+  const scale = dtype === "float32" ? Math.fround(opts.scale) : opts.scale;
   const order0 = opts.order ?? "auto";
   if (order0 !== "auto" && order0 !== "qk_v" && order0 !== "q_kv") fail(op, `order must be "auto", "qk_v" or "q_kv", got ${JSON.stringify(order0)}`);
   const n = q.shape[q.rank - 2]!;
