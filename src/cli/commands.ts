@@ -1,0 +1,171 @@
+/** The `bitspike` commands: train, eval, params, predict. */
+
+import { fail, fmtShape } from "../tensor/errors.js";
+import { Tensor } from "../tensor/tensor.js";
+import { noGrad } from "../autograd/tape.js";
+import { Spikformer } from "../models/spikformer.js";
+import { spikformerConfig, type SpikformerConfig } from "../models/config.js";
+import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-file.js";
+import { loadWeights } from "../train/checkpoint.js";
+import { train, type TrainOptions } from "../train/trainer.js";
+import { evaluate } from "../train/evaluate.js";
+import { loadData } from "../train/data/spec.js";
+import { parseArgs, type Flags } from "./args.js";
+import { MODEL_FLAGS, modelOverrides } from "./model-flags.js";
+import { Progress } from "./progress.js";
+
+/** Defaults of `bitspike train`: the MNIST main job that `npm start` runs. */
+export const TRAIN_FLAGS = {
+  model: { type: "string", default: "spikformer-cifar-1-64", help: "model name, spikformer-{cifar|imagenet|dvs|v2}-L-D" },
+  data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors" },
+  epochs: { type: "int", default: 3, help: "epochs" },
+  batch: { type: "int", default: 32, help: "batch size" },
+  lr: { type: "number", default: 2e-3, help: "peak learning rate (AdamW)" },
+  wd: { type: "number", default: 0.01, help: "weight decay (not on biases and 1-D parameters)" },
+  warmup: { type: "number", default: 0.2, help: "warm-up epochs" },
+  "min-lr": { type: "number", default: 1e-5, help: "floor of the cosine schedule" },
+  "label-smoothing": { type: "number", default: 0.1, help: "label smoothing" },
+  mixup: { type: "number", default: 0, help: "mixup alpha (0 = off)" },
+  crop: { type: "int", default: 0, help: "random-crop padding in pixels (0 = off)" },
+  hflip: { type: "number", default: 0, help: "horizontal-flip probability" },
+  erase: { type: "number", default: 0, help: "random-erasing probability" },
+  clip: { type: "number", default: 0, help: "gradient-norm clip (0 = off)" },
+  seed: { type: "int", default: 0, help: "seed of weights, data order and augmentation" },
+  out: { type: "string", default: "runs/mnist", help: "folder for log.jsonl, checkpoint.safetensors, weights.safetensors" },
+  resume: { type: "boolean", help: "continue from the checkpoint in --out" },
+  "checkpoint-every": { type: "int", default: 0, help: "also checkpoint every N steps" },
+  "stop-after": { type: "int", default: 0, help: "stop (resumably) after N steps" },
+  "eval-batch": { type: "int", default: 100, help: "evaluation batch size" },
+  threads: { type: "int", help: "worker threads (reserved: kernels run on the calling thread for now)" },
+  ...MODEL_FLAGS,
+} satisfies Flags;
+
+export function runTrain(argv: string[]): void {
+  const a = parseArgs("train", argv, TRAIN_FLAGS);
+  const opts: TrainOptions = {
+    model: a.model!,
+    modelOverrides: { T: a.T ?? 2, ...definedOnly(modelOverrides(a)) },
+    data: a.data!,
+    epochs: a.epochs!,
+    batch: a.batch!,
+    lr: a.lr!,
+    wd: a.wd!,
+    warmupEpochs: a.warmup!,
+    minLr: a["min-lr"]!,
+    labelSmoothing: a["label-smoothing"]!,
+    mixup: a.mixup!,
+    augment: {
+      ...(a.crop! > 0 ? { crop: { padding: a.crop! } } : {}),
+      ...(a.hflip! > 0 ? { hflip: a.hflip! } : {}),
+      ...(a.erase! > 0 ? { erasing: { p: a.erase! } } : {}),
+    },
+    clip: a.clip!,
+    seed: a.seed!,
+    out: a.out!,
+    resume: a.resume,
+    checkpointEvery: a["checkpoint-every"]!,
+    stopAfter: a["stop-after"]!,
+    evalBatch: a["eval-batch"]!,
+  };
+  const progress = new Progress();
+  const result = train(opts, {
+    onStart: (s) => {
+      console.log(`bitspike train: ${s.data}`);
+      console.log(`model ${opts.model} (${s.parameters.toLocaleString("en-US")} parameters, T = ${s.model.T}, ${s.model.numHeads} heads, ${s.model.imgSize}x${s.model.imgSize}x${s.model.inChannels})`);
+      console.log(`${opts.epochs} epochs of ${s.trainSize} images, batch ${opts.batch}, AdamW lr ${opts.lr}` + (s.resumedFrom ? `; resuming at epoch ${s.resumedFrom.epoch + 1}, step ${s.resumedFrom.batchIndex}` : ""));
+    },
+    onStep: (s) => progress.step(s),
+    onEpoch: (e) => progress.epoch(e),
+  });
+  if (!result.finished) {
+    console.log(`stopped after ${opts.stopAfter} steps at epoch ${result.position.epoch + 1}, step ${result.position.batchIndex}; continue with --resume`);
+    return;
+  }
+  const t = result.test!;
+  console.log(`test accuracy ${(100 * t.accuracy).toFixed(2)}% (${Math.round(t.accuracy * t.samples)}/${t.samples}), loss ${t.loss.toFixed(4)}; ${result.seconds.toFixed(1)} s in all; weights in ${opts.out}/weights.safetensors`);
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A model from a name and flags, or from the config stored in a weights file's metadata. */
+function modelFromFlags(name: string | undefined, a: Record<string, unknown>, weights?: string): Spikformer {
+  let stored: Partial<SpikformerConfig> = {};
+  if (weights) {
+    const meta = readSafetensorsFile(weights).metadata["bitspike_model"];
+    if (meta) stored = JSON.parse(meta) as SpikformerConfig;
+  }
+  const modelName = name ?? (stored.variant ? `spikformer-${stored.variant}-${stored.depths}-${stored.embedDims}` : undefined);
+  if (!modelName) fail("bitspike", "--model is required (the weights file does not name its model)");
+  const { variant: _v, depths: _d, embedDims: _e, ...rest } = stored;
+  const model = new Spikformer(spikformerConfig(modelName, { ...rest, ...definedOnly(modelOverrides(a)) }));
+  if (weights) loadWeights(weights, model);
+  return model;
+}
+
+const PARAMS_FLAGS = { ...MODEL_FLAGS } satisfies Flags;
+
+export function runParams(argv: string[]): void {
+  const a = parseArgs("params", argv, PARAMS_FLAGS);
+  const name = a._[0] ?? fail("bitspike params", "usage: bitspike params MODEL [--classes N ...]");
+  const m = modelFromFlags(name, a);
+  console.log(m.numParameters());
+}
+
+const EVAL_FLAGS = {
+  model: { type: "string", help: "model name (default: from the weights file)" },
+  weights: { type: "string", help: "weights .safetensors" },
+  data: { type: "string", default: "mnist", help: "data set (its test split is evaluated)" },
+  batch: { type: "int", default: 100, help: "batch size" },
+  limit: { type: "int", help: "evaluate at most N images" },
+  seed: { type: "int", default: 0, help: "seed of the data split" },
+  ...MODEL_FLAGS,
+} satisfies Flags;
+
+export function runEval(argv: string[]): void {
+  const a = parseArgs("eval", argv, EVAL_FLAGS);
+  if (!a.weights) fail("bitspike eval", "--weights is required");
+  const model = modelFromFlags(a.model, a, a.weights);
+  const data = loadData(a.data!, a.seed!);
+  const r = evaluate(model, data.test, a.batch!, a.limit ?? Infinity);
+  console.log(`accuracy ${(100 * r.accuracy).toFixed(2)}% loss ${r.loss.toFixed(4)} on ${r.samples} test images (${data.description})`);
+}
+
+const PREDICT_FLAGS = {
+  model: { type: "string", help: "model name (default: from the weights file)" },
+  weights: { type: "string", help: "weights .safetensors (official key names)" },
+  input: { type: "string", help: "input .safetensors with a float tensor [B, C, H, W] (or [T, B, C, H, W] frames)" },
+  key: { type: "string", help: "tensor name in the input file (default: its only tensor)" },
+  output: { type: "string", help: "where to write `logits` [B, classes] (F32)" },
+  ...MODEL_FLAGS,
+} satisfies Flags;
+
+/** Reads the input tensor of `predict`. */
+export function readInputTensor(path: string, key: string | undefined): Tensor {
+  const file = readSafetensorsFile(path);
+  const names = [...file.tensors.keys()];
+  const name = key ?? (names.length === 1 ? names[0]! : fail("bitspike predict", `${path} holds ${names.length} tensors (${names.join(", ")}); name one with --key`));
+  const e = file.tensors.get(name) ?? fail("bitspike predict", `${path} has no tensor '${name}' (it has ${names.join(", ")})`);
+  if (!(e.data instanceof Float32Array || e.data instanceof Float64Array)) fail("bitspike predict", `tensor '${name}' in ${path} is ${e.dtype}; expected a float tensor`);
+  return new Tensor(Float32Array.from(e.data), e.shape);
+}
+
+export function runPredict(argv: string[]): void {
+  const a = parseArgs("predict", argv, PREDICT_FLAGS);
+  for (const k of ["weights", "input", "output"] as const) if (!a[k]) fail("bitspike predict", `--${k} is required`);
+  const model = modelFromFlags(a.model, a, a.weights).eval();
+  const x = readInputTensor(a.input!, a.key);
+  const logits = noGrad(() => model.forward(x));
+  writeSafetensorsFile(a.output!, { logits: { shape: [...logits.shape], data: logits.data as Float32Array } });
+  console.log(`wrote logits ${fmtShape(logits.shape)} to ${a.output}`);
+}
+
+export const COMMANDS: Record<string, { run: (argv: string[]) => void; summary: string; flags: Flags }> = {
+  train: { run: runTrain, summary: "train a Spikformer (defaults: the MNIST main job)", flags: TRAIN_FLAGS },
+  eval: { run: runEval, summary: "accuracy and loss on a data set's test split", flags: EVAL_FLAGS },
+  params: { run: runParams, summary: "trainable-parameter count of a model: bitspike params MODEL", flags: PARAMS_FLAGS },
+  predict: { run: runPredict, summary: "eval-mode logits of a model on an input tensor", flags: PREDICT_FLAGS },
+};
+
+

@@ -1,0 +1,37 @@
+/** Runs a model over images with an energy probe attached and reports per-image energy. */
+import { noGrad } from "../autograd/tape.js";
+import { Tensor } from "../tensor/tensor.js";
+import type { Spikformer } from "../models/spikformer.js";
+import { batches } from "../train/data/loader.js";
+import type { Dataset } from "../train/data/dataset.js";
+import { EnergyProbe, energyReport, type EnergyReport } from "./energy.js";
+
+/** Eval-mode forward over up to `limit` images of `data`, counting every synaptic layer's input. */
+export function measureEnergy(model: Spikformer, data: Dataset, limit: number, batchSize = 50): EnergyReport {
+  const probe = new EnergyProbe();
+  const prev = model.compute.probe;
+  const wasTraining = model.training;
+  model.compute.probe = probe;
+  model.eval();
+  let n = 0;
+  try {
+    noGrad(() => {
+      for (const b of batches(data, batchSize, { shuffle: false })) {
+        if (n >= limit) break;
+        const take = Math.min(b.labels.length, limit - n);
+        model.forward(take === b.labels.length ? b.images : firstImages(b.images, take));
+        n += take;
+      }
+    });
+  } finally {
+    model.compute.probe = prev;
+    model.train(wasTraining);
+  }
+  return energyReport(probe, n);
+}
+
+/** The first `take` images of a batch. */
+function firstImages(x: Tensor, take: number): Tensor {
+  const per = x.size / x.shape[0]!;
+  return new Tensor(x.data.slice(0, take * per), [take, ...x.shape.slice(1)]);
+}

@@ -1,0 +1,79 @@
+/**
+ * How a model's synaptic layers compute: with bit kernels on spikes
+ * ("bits", the default: AND-popcount attention, event-driven Linear / conv),
+ * or with dense float kernels on the same values ("float", the oracle the
+ * tests compare against). A probe sees every activation entering a synaptic
+ * layer, which is how energy is counted from the actual spike bits.
+ */
+import { Spikes } from "../tensor/spikes.js";
+import { Tensor } from "../tensor/tensor.js";
+import { linear } from "../ops/linear.js";
+import { conv2d } from "../ops/conv.js";
+import { maxPool2d } from "../ops/pool.js";
+import { matmul } from "../ops/matmul.js";
+import { mul } from "../ops/elementwise.js";
+import { transpose } from "../ops/shape.js";
+import { floatToSpikes, spikesToFloat } from "../ops/spike/cast.js";
+import { maxPool2dSpikes } from "../ops/spike/spike-layout.js";
+import { countsLinear, spikeLinear } from "../ops/spike/spike-linear.js";
+import { spikeConv2d } from "../ops/spike/spike-conv.js";
+import { spikingSelfAttention } from "../ops/spike/ssa.js";
+
+/** What flows between layers: spikes, or float values (small-integer spike counts, or real inputs). */
+export type Activation = Spikes | Tensor;
+
+/** "bits": spike kernels; "float": dense float kernels on 0/1 values (the reference). */
+export type KernelMode = "bits" | "float";
+
+/** One synaptic layer about to run. */
+export type LayerEvent =
+  | { kind: "linear"; name: string; input: Activation; inFeatures: number; outFeatures: number }
+  | { kind: "conv2d"; name: string; input: Activation; weightShape: readonly number[]; stride: number; padding: number; outShape: readonly number[] }
+  | { kind: "attention"; name: string; q: Activation; k: Activation; v: Activation; scale: number };
+
+/** Observer of synaptic layers (energy counting, firing-rate monitors). */
+export interface LayerProbe {
+  onLayer(event: LayerEvent): void;
+}
+
+/** The kernel choice and probe shared by all layers of one model. */
+export class SpikeCompute {
+  mode: KernelMode = "bits";
+  probe: LayerProbe | null = null;
+
+  /** x [..., in] (spikes or floats) times weight [out, in] plus bias. */
+  linear(name: string, x: Activation, weight: Tensor, bias: Tensor | null): Tensor {
+    const [outF, inF] = weight.shape as [number, number];
+    this.probe?.onLayer({ kind: "linear", name, input: x, inFeatures: inF, outFeatures: outF });
+    if (x instanceof Spikes) return this.mode === "bits" ? spikeLinear(x, weight, bias) : linear(spikesToFloat(x), weight, bias);
+    return this.mode === "bits" ? countsLinear(x, weight, bias) : linear(x, weight, bias);
+  }
+
+  /** 2-D convolution (no bias in Spikformer stems). Real-valued inputs always use the dense kernel. */
+  conv2d(name: string, x: Activation, weight: Tensor, stride: number, padding: number): Tensor {
+    const [N, , H, W] = x.shape as [number, number, number, number];
+    const [O, , kh, kw] = weight.shape as [number, number, number, number];
+    const outShape = [N, O, Math.floor((H + 2 * padding - kh) / stride) + 1, Math.floor((W + 2 * padding - kw) / stride) + 1];
+    this.probe?.onLayer({ kind: "conv2d", name, input: x, weightShape: weight.shape, stride, padding, outShape });
+    if (x instanceof Spikes) {
+      return this.mode === "bits" ? spikeConv2d(x, weight, null, { stride, padding }) : conv2d(spikesToFloat(x), weight, null, { stride, padding });
+    }
+    return conv2d(x, weight, null, { stride, padding });
+  }
+
+  /** Max-pool of spikes: an OR over the window with bits, a float max-pool otherwise. */
+  maxPool(x: Spikes, kernel: number, stride: number, padding: number): Spikes {
+    if (this.mode === "bits") return maxPool2dSpikes(x, { kernel, stride, padding });
+    return floatToSpikes(maxPool2d(spikesToFloat(x), { kernel, stride, padding }));
+  }
+
+  /** Spiking self-attention Q Kᵀ V * scale on spikes [..., heads, N, d]. */
+  attention(name: string, q: Spikes, k: Spikes, v: Spikes, scale: number): Tensor {
+    this.probe?.onLayer({ kind: "attention", name, q, k, v, scale });
+    if (this.mode === "bits") return spikingSelfAttention(q, k, v, { scale });
+    const qf = spikesToFloat(q);
+    const kf = spikesToFloat(k);
+    const vf = spikesToFloat(v);
+    return mul(matmul(matmul(qf, transpose(kf, -1, -2)), vf), scale);
+  }
+}

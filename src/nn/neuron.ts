@@ -1,0 +1,42 @@
+/**
+ * Multi-step spiking neuron layers (SpikingJelly's MultiStepLIFNode and
+ * friends): input [T, ...] float, output Spikes [T, ...]. They own no state
+ * between calls, and only PLIF owns a parameter (its scalar `w`).
+ */
+import { Tensor } from "../tensor/tensor.js";
+import type { Spikes } from "../tensor/spikes.js";
+import { multiStepNeuron, type NeuronOptions } from "../ops/spike/neuron.js";
+import { Module } from "./module.js";
+
+/** Options of {@link SpikingNeuron}: those of the fused op, less the PLIF parameter (the layer owns it). */
+export type NeuronLayerOptions = Omit<NeuronOptions, "plifW"> & {
+  /** PLIF only: the initial tau; w starts at -ln(initTau - 1). Default 2 (w = 0). */
+  initTau?: number;
+};
+
+/** A multi-step LIF / IF / PLIF layer. */
+export class SpikingNeuron extends Module {
+  readonly options: NeuronLayerOptions;
+  /** PLIF's learnable w (1/tau = sigmoid(w)); null for LIF and IF. */
+  readonly w: Tensor | null;
+
+  constructor(options: NeuronLayerOptions) {
+    super();
+    this.options = { ...options };
+    this.w = options.kind === "plif" ? this.registerParameter("w", Tensor.scalar(-Math.log((options.initTau ?? 2) - 1))) : null;
+  }
+
+  /** x [T, ...] -> spikes [T, ...]; the membrane starts at v_reset on every call. */
+  forward(x: Tensor): Spikes {
+    const { initTau: _unused, ...opts } = this.options;
+    return multiStepNeuron(x, this.w ? { ...opts, plifW: this.w } : opts);
+  }
+}
+
+/**
+ * Spikformer's neuron: LIF, tau 2, v_reset 0, detach_reset, Sigmoid(4)
+ * surrogate, threshold 1 (0.5 for the attention LIF).
+ */
+export function spikformerLIF(vThreshold = 1): SpikingNeuron {
+  return new SpikingNeuron({ kind: "lif", tau: 2, vThreshold, vReset: 0, detachReset: true, decayInput: true });
+}

@@ -1,0 +1,192 @@
+/**
+ * The training loop: AdamW with timm's decay exclusions, a per-iteration
+ * warm-up + cosine schedule, label smoothing or mixup, optional augmentation
+ * and gradient clipping, JSON-lines logs, resumable checkpoints. Everything a
+ * step draws comes from (seed, epoch, batch), so a resumed run ends with
+ * weights bit-identical to an uninterrupted one.
+ */
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fail } from "../tensor/errors.js";
+import { backward } from "../autograd/tape.js";
+import { crossEntropy } from "../ops/loss.js";
+import { Spikformer } from "../models/spikformer.js";
+import { spikformerConfig, type SpikformerConfig, type SpikformerOverrides } from "../models/config.js";
+import { AdamW, paramGroupsWithDecayExclusions } from "./optim.js";
+import { CosineSchedule } from "./schedule.js";
+import { clipGradNorm } from "./clip.js";
+import { mixup } from "./mixup.js";
+import { batches, batchRng, numBatches } from "./data/loader.js";
+import { makeAugment, type AugmentOptions } from "./data/augment.js";
+import { loadData, type DataSplit } from "./data/spec.js";
+import { countCorrect, evaluate, type EvalResult } from "./evaluate.js";
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, saveWeights, WEIGHTS_FILE, type RunPosition } from "./checkpoint.js";
+
+/** Everything that defines a training run. */
+export interface TrainOptions {
+  model: string;
+  /** Model options on top of the name; image size, channels and classes come from the data. */
+  modelOverrides: SpikformerOverrides;
+  data: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  wd: number;
+  /** Warm-up length in epochs (may be fractional). */
+  warmupEpochs: number;
+  minLr: number;
+  labelSmoothing: number;
+  /** Mixup alpha; 0 disables mixup. */
+  mixup: number;
+  augment: AugmentOptions;
+  /** Global gradient-norm clip; 0 disables. */
+  clip: number;
+  seed: number;
+  /** Output folder for logs and checkpoints (null: nothing written). */
+  out: string | null;
+  resume: boolean;
+  /** Also checkpoint every this many steps (0: only at epoch ends). */
+  checkpointEvery: number;
+  /** Stop after this many optimizer steps in this process (0: run to the end); the run can be resumed. */
+  stopAfter: number;
+  evalBatch: number;
+}
+
+/** Reported after every optimizer step. */
+export interface StepInfo {
+  epoch: number;
+  step: number;
+  stepsPerEpoch: number;
+  iteration: number;
+  totalIterations: number;
+  loss: number;
+  accuracy: number;
+  lr: number;
+  imagesPerSecond: number;
+}
+
+/** Reported after every epoch. */
+export interface EpochInfo {
+  epoch: number;
+  epochs: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  test: EvalResult;
+  seconds: number;
+}
+
+export interface TrainHooks {
+  onStart?(info: { model: SpikformerConfig; parameters: number; data: string; trainSize: number; testSize: number; resumedFrom: RunPosition | null }): void;
+  onStep?(info: StepInfo): void;
+  onEpoch?(info: EpochInfo): void;
+}
+
+/** What a finished (or stopped) run leaves. */
+export interface TrainResult {
+  model: Spikformer;
+  /** Test-set result at the end (null when stopped early by stopAfter). */
+  test: EvalResult | null;
+  position: RunPosition;
+  seconds: number;
+  finished: boolean;
+}
+
+/** The model a training run builds: the name, the overrides, and the data's image geometry. */
+export function trainModelConfig(opts: Pick<TrainOptions, "model" | "modelOverrides" | "seed">, data: DataSplit): SpikformerConfig {
+  const [C, H, W] = data.train.shape;
+  if (H !== W) fail("train", `images are ${H}x${W}; Spikformer needs square images`);
+  return spikformerConfig(opts.model, { seed: opts.seed, ...opts.modelOverrides, imgSize: H, inChannels: C, numClasses: data.train.numClasses });
+}
+
+/** Trains a Spikformer as the options say; see the module comment. */
+export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: DataSplit): TrainResult {
+  const t0 = performance.now();
+  const data = preloaded ?? loadData(opts.data, opts.seed);
+  const cfg = trainModelConfig(opts, data);
+  const model = new Spikformer(cfg).train();
+  const named = [...model.namedParameters()];
+  const optimizer = new AdamW(paramGroupsWithDecayExclusions(named, { lr: opts.lr, weightDecay: opts.wd }), { lr: opts.lr, weightDecay: opts.wd });
+  const stepsPerEpoch = numBatches(data.train.labels.length, opts.batch, true);
+  if (stepsPerEpoch < 1) fail("train", `batch ${opts.batch} is larger than the ${data.train.labels.length} training samples`);
+  const totalIterations = stepsPerEpoch * opts.epochs;
+  const schedule = new CosineSchedule({
+    baseLr: opts.lr,
+    totalIters: totalIterations,
+    warmupIters: Math.min(totalIterations - 1, Math.round(opts.warmupEpochs * stepsPerEpoch)),
+    minLr: opts.minLr,
+  });
+  const augment = Object.keys(opts.augment).length ? makeAugment(opts.augment) : undefined;
+  const trainJson = { ...opts, resume: undefined, stopAfter: undefined, out: undefined } as Record<string, unknown>;
+
+  let pos: RunPosition = { epoch: 0, batchIndex: 0, iteration: 0 };
+  let resumedFrom: RunPosition | null = null;
+  if (opts.out) mkdirSync(opts.out, { recursive: true });
+  if (opts.resume) {
+    if (!opts.out || !hasCheckpoint(opts.out)) fail("train", `--resume: no checkpoint in ${opts.out ?? "(no --out)"}`);
+    const st = loadCheckpoint(opts.out, model, optimizer);
+    const saved = JSON.stringify(st.train);
+    if (saved !== JSON.stringify(JSON.parse(JSON.stringify(trainJson)))) {
+      fail("train", `--resume: the checkpoint in ${opts.out} was made with other settings (${saved}); resume with the same flags`);
+    }
+    pos = st.position;
+    resumedFrom = { ...pos };
+  }
+  const log = (obj: Record<string, unknown>): void => {
+    if (opts.out) appendFileSync(join(opts.out, "log.jsonl"), JSON.stringify(obj) + "\n");
+  };
+  const checkpoint = (): void => {
+    if (opts.out) saveCheckpoint(opts.out, model, optimizer, { position: pos, train: trainJson, model: cfg as unknown as Record<string, unknown> });
+  };
+  hooks.onStart?.({ model: cfg, parameters: model.numParameters(), data: data.description, trainSize: data.train.labels.length, testSize: data.test.labels.length, resumedFrom });
+  log({ event: resumedFrom ? "resume" : "start", position: pos, model: cfg, train: trainJson });
+
+  let stepsThisRun = 0;
+  let lastTest: EvalResult | null = null;
+  for (let epoch = pos.epoch; epoch < opts.epochs; epoch++) {
+    const te = performance.now();
+    let lossSum = 0;
+    let correct = 0;
+    let seen = 0;
+    for (const b of batches(data.train, opts.batch, { seed: opts.seed, epoch, startBatch: pos.batchIndex, dropLast: true, augment })) {
+      const ts = performance.now();
+      const lr = schedule.lrAt(pos.iteration);
+      optimizer.setLr(lr);
+      const logits = model.forward(b.images);
+      const loss = opts.mixup > 0
+        ? crossEntropy(logits, mixup(b.images, b.labels, cfg.numClasses, opts.mixup, batchRng(opts.seed ^ 0x5bd1e995, epoch, b.batchIndex), opts.labelSmoothing).targets)
+        : crossEntropy(logits, b.labels, { labelSmoothing: opts.labelSmoothing });
+      backward(loss);
+      if (opts.clip > 0) clipGradNorm(model.parameters(), opts.clip);
+      optimizer.step();
+      optimizer.zeroGrad();
+      const l = loss.item();
+      if (!Number.isFinite(l)) fail("train", `the loss became ${l} at epoch ${epoch} step ${b.batchIndex}; lower --lr or set --clip`);
+      const c = countCorrect(logits, b.labels);
+      lossSum += l * b.labels.length;
+      correct += c;
+      seen += b.labels.length;
+      pos = { epoch, batchIndex: b.batchIndex + 1, iteration: pos.iteration + 1 };
+      stepsThisRun++;
+      const info: StepInfo = {
+        epoch, step: b.batchIndex + 1, stepsPerEpoch, iteration: pos.iteration, totalIterations,
+        loss: l, accuracy: c / b.labels.length, lr, imagesPerSecond: b.labels.length / ((performance.now() - ts) / 1000),
+      };
+      log({ event: "step", ...info });
+      hooks.onStep?.(info);
+      const stopping = opts.stopAfter > 0 && stepsThisRun >= opts.stopAfter;
+      if (stopping || (opts.checkpointEvery > 0 && pos.iteration % opts.checkpointEvery === 0)) checkpoint();
+      if (stopping) return { model, test: null, position: pos, seconds: (performance.now() - t0) / 1000, finished: false };
+    }
+    pos = { epoch: epoch + 1, batchIndex: 0, iteration: pos.iteration };
+    lastTest = evaluate(model, data.test, opts.evalBatch);
+    const einfo: EpochInfo = { epoch, epochs: opts.epochs, trainLoss: seen ? lossSum / seen : NaN, trainAccuracy: seen ? correct / seen : NaN, test: lastTest, seconds: (performance.now() - te) / 1000 };
+    log({ event: "epoch", ...einfo });
+    hooks.onEpoch?.(einfo);
+    checkpoint();
+  }
+  if (lastTest === null) lastTest = evaluate(model, data.test, opts.evalBatch);
+  const seconds = (performance.now() - t0) / 1000;
+  log({ event: "end", test: lastTest, seconds });
+  if (opts.out) saveWeights(join(opts.out, WEIGHTS_FILE), model, cfg as unknown as Record<string, unknown>);
+  return { model, test: lastTest, position: pos, seconds, finished: true };
+}
