@@ -19,6 +19,18 @@ function accRow(n: number): Float64Array {
   return rowAcc;
 }
 
+let idxBuf = new Int32Array(0);
+function idxRow(n: number): Int32Array {
+  if (idxBuf.length < n) idxBuf = new Int32Array(Math.max(n, idxBuf.length * 2));
+  return idxBuf;
+}
+
+let valBuf = new Float64Array(0);
+function valRow(n: number): Float64Array {
+  if (valBuf.length < n) valBuf = new Float64Array(Math.max(n, valBuf.length * 2));
+  return valBuf;
+}
+
 /**
  * C[i, j] = sum_w popcnt(A[i, w] & B[j, w]) for bit matrices A [m rows] and
  * B [n rows] of `words` words each (offsets in words): the AND-popcount
@@ -66,19 +78,31 @@ export function spikeGatherAdd(
   accumulate: boolean,
 ): void {
   const acc = accRow(n);
+  const idx = idxRow(wpr * 32);
   for (let i = 0; i < m; i++) {
     const ci = cOff + i * n;
     if (accumulate) for (let j = 0; j < n; j++) acc[j] = c[ci + j]!;
     else acc.fill(0, 0, n);
+    // Row offsets of the weight rows of the set bits, in increasing order.
     const si = sOff + i * wpr;
+    let cnt = 0;
     for (let q = 0; q < wpr; q++) {
       let x = s[si + q]!;
       while (x !== 0) {
-        const p = (q << 5) + ctz32(x);
+        idx[cnt++] = wOff + ((q << 5) + ctz32(x)) * n;
         x &= x - 1;
-        const wp = wOff + p * n;
-        for (let j = 0; j < n; j++) acc[j] += w[wp + j]!;
       }
+    }
+    // Four rows per pass: the additions stay in order ((acc + w0) + w1) + ...,
+    // but acc is loaded and stored once per four rows.
+    let t = 0;
+    for (; t + 4 <= cnt; t += 4) {
+      const w0 = idx[t]!, w1 = idx[t + 1]!, w2 = idx[t + 2]!, w3 = idx[t + 3]!;
+      for (let j = 0; j < n; j++) acc[j] = acc[j]! + w[w0 + j]! + w[w1 + j]! + w[w2 + j]! + w[w3 + j]!;
+    }
+    for (; t < cnt; t++) {
+      const wp = idx[t]!;
+      for (let j = 0; j < n; j++) acc[j] += w[wp + j]!;
     }
     for (let j = 0; j < n; j++) c[ci + j] = acc[j]!;
   }
@@ -97,15 +121,30 @@ export function countsGatherAdd(
   accumulate: boolean,
 ): void {
   const acc = accRow(n);
+  const idx = idxRow(k);
+  const val = valRow(k);
   for (let i = 0; i < m; i++) {
     const ci = cOff + i * n;
     if (accumulate) for (let j = 0; j < n; j++) acc[j] = c[ci + j]!;
     else acc.fill(0, 0, n);
     const xi = xOff + i * k;
+    let cnt = 0;
     for (let p = 0; p < k; p++) {
       const v = x[xi + p]!;
       if (v === 0) continue;
-      const wp = wOff + p * n;
+      idx[cnt] = wOff + p * n;
+      val[cnt++] = v;
+    }
+    // Four nonzeros per pass, additions in order (see spikeGatherAdd).
+    let t = 0;
+    for (; t + 4 <= cnt; t += 4) {
+      const w0 = idx[t]!, w1 = idx[t + 1]!, w2 = idx[t + 2]!, w3 = idx[t + 3]!;
+      const v0 = val[t]!, v1 = val[t + 1]!, v2 = val[t + 2]!, v3 = val[t + 3]!;
+      for (let j = 0; j < n; j++) acc[j] = acc[j]! + v0 * w[w0 + j]! + v1 * w[w1 + j]! + v2 * w[w2 + j]! + v3 * w[w3 + j]!;
+    }
+    for (; t < cnt; t++) {
+      const wp = idx[t]!;
+      const v = val[t]!;
       for (let j = 0; j < n; j++) acc[j] += v * w[wp + j]!;
     }
     for (let j = 0; j < n; j++) c[ci + j] = acc[j]!;
