@@ -11,7 +11,7 @@ import { spikesToFloat } from "../src/ops/spike/cast.js";
 import { heaviside } from "../src/ops/spike/heaviside.js";
 import { iand } from "../src/ops/spike/iand.js";
 import { multiStepNeuron, multiStepNeuronTrace, type NeuronOptions } from "../src/ops/spike/neuron.js";
-import { atanSurrogate, sigmoidSurrogate } from "../src/ops/spike/surrogate.js";
+import { atanSurrogate, customSurrogate, sigmoidSurrogate } from "../src/ops/spike/surrogate.js";
 
 /**
  * The neuron built from taped elementwise ops, one step at a time, exactly as
@@ -286,5 +286,25 @@ describe("iand(a, s) = (1 - a) * s", () => {
     expect(() => iand(Spikes.zeros([2, 3]), Spikes.zeros([3, 2]))).toThrow(/iand: shapes \[2, 3\] and \[3, 2\] must be equal/);
     expect(() => iand(Spikes.zeros([2, 3]), Spikes.zeros([2, 3], "float64"))).toThrow(BitspikeError);
     expect(() => iand(Spikes.zeros([2, 3]), Spikes.zeros([2, 3], "float64"))).toThrow(/iand: .*float32.*float64/);
+  });
+});
+
+describe("fast neuron kernels equal the general loop", () => {
+  it("inlined LIF forward and sigmoid backward are bit-identical to the generic kernel (float32 and float64)", () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 70 }), fc.constantFrom<DType>("float32", "float64"), fc.constantFrom(0, null), fc.integer(), (T, n, dtype, vReset, seed) => {
+      const rng = new Rng(seed);
+      const x = Tensor.uniform([T, 2, n], rng, -1, 3, dtype);
+      const g = Tensor.uniform([T, 2, n], rng, -1, 1, dtype);
+      const sig = sigmoidSurrogate(4);
+      // the same function without the inlining hint takes the general path
+      const plain = customSurrogate("sigmoid-plain", sig.primitive, sig.derivative);
+      const run = (surrogate: typeof sig) => {
+        const leaf = x.clone().requireGrad();
+        const s = multiStepNeuron(leaf, { kind: "lif", tau: 2, vReset, detachReset: true, surrogate });
+        backward(spikesToFloat(s), g);
+        return { words: Array.from(s.words), grad: Array.from(leaf.grad!.data) };
+      };
+      expect(run(sig)).toEqual(run(plain));
+    }), { numRuns: 60 });
   });
 });

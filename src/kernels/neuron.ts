@@ -45,6 +45,10 @@ function id(v: number): number {
  * `v` (length n) is scratch and ends holding the final membrane V[T-1].
  */
 export function neuronForward(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray): void {
+  if (p.f32 && p.leak === LEAK_DIV && p.decayInput) {
+    lifForwardF32(x, p, h, words, v);
+    return;
+  }
   const r = p.f32 ? Math.fround : id;
   const { steps, rows, cols, leak, tau, k, decayInput, vTh, vReset, hardReset } = p;
   const n = rows * cols;
@@ -86,6 +90,40 @@ export function neuronForward(x: FloatArray, p: NeuronKernelParams, h: FloatArra
 }
 
 /**
+ * The LIF forward (decay_input, float32) with the rounding written out, so V8
+ * compiles it without a call per element. Same operations, same order and the
+ * same float32 roundings as the general loop above: bit-identical output.
+ */
+function lifForwardF32(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray): void {
+  const { steps, rows, cols, tau, vTh, vReset, hardReset } = p;
+  const f = Math.fround;
+  const n = rows * cols;
+  const wpr = wordsFor(cols);
+  words.fill(0);
+  v.fill(vReset);
+  for (let t = 0; t < steps; t++) {
+    const xo = t * n;
+    for (let row = 0; row < rows; row++) {
+      const io = row * cols;
+      const wo = (t * rows + row) * wpr;
+      for (let c = 0; c < cols; c++) {
+        const i = io + c;
+        const vp = v[i]!;
+        const hh = f(vp + f(f(x[xo + i]! - f(vp - vReset)) / tau));
+        if (h !== null) h[xo + i] = hh;
+        const z = f(hh - vTh);
+        if (z >= 0) {
+          words[wo + (c >>> 5)]! |= 1 << (c & 31);
+          v[i] = hardReset ? vReset : z;
+        } else {
+          v[i] = hh;
+        }
+      }
+    }
+  }
+}
+
+/**
  * The single reverse BPTT loop. gS = dL/dS for all steps, h = saved H,
  * words = the spikes. Writes dL/dX into gx and returns dL/dk (the sum over
  * all elements and steps of gH dH/dk; only meaningful for LEAK_MUL, where `x`
@@ -100,7 +138,12 @@ export function neuronBackward(
   derivative: (z: number) => number,
   gx: FloatArray,
   gv: Float64Array,
+  sigmoidAlpha?: number,
 ): number {
+  if (sigmoidAlpha !== undefined && p.hardReset && p.detachReset && !(p.leak === LEAK_MUL && x !== null)) {
+    hardDetachedSigmoidBackward(gS, h, words, p, sigmoidAlpha, gx, gv);
+    return 0;
+  }
   const r = p.f32 ? Math.fround : id;
   const { steps, rows, cols, leak, decayInput, vTh, vReset, hardReset, detachReset } = p;
   const n = rows * cols;
@@ -143,4 +186,42 @@ export function neuronBackward(
     }
   }
   return gk;
+}
+
+/**
+ * The backward of Spikformer's neuron (hard reset, detach_reset) with the
+ * sigmoid surrogate inlined: the same arithmetic as {@link neuronBackward}
+ * calling `sigmoidSurrogate(alpha).derivative`, without a call per element.
+ */
+function hardDetachedSigmoidBackward(gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array): void {
+  const { steps, rows, cols, leak, decayInput, vTh, f32 } = p;
+  const n = rows * cols;
+  const wpr = wordsFor(cols);
+  const k = leak === LEAK_NONE ? 0 : p.k;
+  const dHdV = 1 - k;
+  const dHdX = leak !== LEAK_NONE && decayInput ? k : 1;
+  gv.fill(0);
+  for (let t = steps - 1; t >= 0; t--) {
+    const xo = t * n;
+    for (let row = 0; row < rows; row++) {
+      const io = row * cols;
+      const wo = (t * rows + row) * wpr;
+      for (let c = 0; c < cols; c++) {
+        const i = io + c;
+        const z = f32 ? Math.fround(h[xo + i]! - vTh) : h[xo + i]! - vTh;
+        const a = alpha * z;
+        let s: number;
+        if (a >= 0) s = 1 / (1 + Math.exp(-a));
+        else {
+          const e = Math.exp(a);
+          s = e / (1 + e);
+        }
+        const sg = alpha * s * (1 - s);
+        const fired = (words[wo + (c >>> 5)]! >>> (c & 31)) & 1;
+        const gH = gS[xo + i]! * sg + (fired ? 0 : gv[i]!);
+        gx[xo + i] = gH * dHdX;
+        gv[i] = gH * dHdV;
+      }
+    }
+  }
 }

@@ -144,7 +144,7 @@ function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; 
   const spikes = new Spikes(words, x.shape, dtype);
   record(OP, spikes, inputs, (g) => {
     const gx = allocFloat(dtype, x.size);
-    const gk = neuronBackward(g.data, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate.derivative, gx, new Float64Array(n));
+    const gk = neuronBackward(g.data, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate.derivative, gx, new Float64Array(n), surrogate.sigmoidAlpha);
     const gw = w && w.requiresGrad ? Tensor.full(w.shape, gk * k * (1 - k), dtype) : null;
     return [new Tensor(gx, x.shape), gw];
   });

@@ -13,6 +13,8 @@ export interface Surrogate {
   primitive(z: number): number;
   /** d primitive / dz: what backward multiplies dL/dS by. */
   derivative(z: number): number;
+  /** Set by {@link sigmoidSurrogate}: lets kernels inline the same derivative instead of calling it per element. */
+  readonly sigmoidAlpha?: number;
 }
 
 /** sigmoid(v) without overflow for large |v| (the same formula as the sigmoid op). */
@@ -34,6 +36,7 @@ export function sigmoidSurrogate(alpha = 4): Surrogate {
   checkAlpha("sigmoidSurrogate", alpha);
   return {
     name: `sigmoid(${alpha})`,
+    sigmoidAlpha: alpha,
     primitive: (z) => sig(alpha * z),
     derivative: (z) => {
       const s = sig(alpha * z);
