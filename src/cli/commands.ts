@@ -13,6 +13,8 @@ import { loadData } from "../train/data/spec.js";
 import { parseArgs, type Flags } from "./args.js";
 import { MODEL_FLAGS, modelOverrides } from "./model-flags.js";
 import { Progress } from "./progress.js";
+import { measureEnergy } from "../energy/measure.js";
+import type { EnergyReport } from "../energy/energy.js";
 
 /** Defaults of `bitspike train`: the MNIST main job that `npm start` runs. */
 export const TRAIN_FLAGS = {
@@ -161,11 +163,47 @@ export function runPredict(argv: string[]): void {
   console.log(`wrote logits ${fmtShape(logits.shape)} to ${a.output}`);
 }
 
+const ENERGY_FLAGS = {
+  model: { type: "string", help: "model name (default: from the weights file)" },
+  weights: { type: "string", help: "weights .safetensors" },
+  data: { type: "string", default: "mnist", help: "data set (images from its test split)" },
+  limit: { type: "int", default: 200, help: "number of images" },
+  seed: { type: "int", default: 0, help: "seed of the data split" },
+  json: { type: "boolean", help: "print the report as JSON" },
+  ...MODEL_FLAGS,
+} satisfies Flags;
+
+/** The energy table: per layer, exact counts beside the papers' estimate. */
+export function formatEnergy(r: EnergyReport): string {
+  const num = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
+  const lines = [`per image, averaged over ${r.images} images (E_MAC 4.6 pJ, E_AC 0.9 pJ)`, ""];
+  lines.push(`${"layer".padEnd(28)} ${"input".padEnd(6)} ${"rate".padStart(6)} ${"SOPs exact".padStart(11)} ${"SOPs est.".padStart(11)} ${"MACs".padStart(9)} ${"uJ exact".padStart(9)} ${"uJ est.".padStart(9)}`);
+  for (const l of r.rows) {
+    lines.push(
+      `${l.name.padEnd(28)} ${l.input.padEnd(6)} ${l.input === "real" ? "   -  " : l.firingRate.toFixed(3).padStart(6)} ${num(l.sops / r.images).padStart(11)} ${num(l.estimatedSops / r.images).padStart(11)} ` +
+        `${num(l.macs / r.images).padStart(9)} ${(l.energyMj * 1e3).toFixed(3).padStart(9)} ${(l.estimatedEnergyMj * 1e3).toFixed(3).padStart(9)}`,
+    );
+  }
+  lines.push("", `total: ${num(r.totalSops / r.images)} SOPs exact (estimate ${num(r.estimatedSops / r.images)}), ${num(r.totalMacs / r.images)} MACs;` +
+    ` energy ${r.energyMj.toFixed(4)} mJ per image (papers' estimate ${r.estimatedEnergyMj.toFixed(4)} mJ)`);
+  return lines.join("\n");
+}
+
+export function runEnergy(argv: string[]): void {
+  const a = parseArgs("energy", argv, ENERGY_FLAGS);
+  if (!a.weights) fail("bitspike energy", "--weights is required");
+  const model = modelFromFlags(a.model, a, a.weights);
+  const data = loadData(a.data!, a.seed!);
+  const r = measureEnergy(model, data.test, a.limit!);
+  console.log(a.json ? JSON.stringify(r, null, 1) : formatEnergy(r));
+}
+
 export const COMMANDS: Record<string, { run: (argv: string[]) => void; summary: string; flags: Flags }> = {
   train: { run: runTrain, summary: "train a Spikformer (defaults: the MNIST main job)", flags: TRAIN_FLAGS },
   eval: { run: runEval, summary: "accuracy and loss on a data set's test split", flags: EVAL_FLAGS },
   params: { run: runParams, summary: "trainable-parameter count of a model: bitspike params MODEL", flags: PARAMS_FLAGS },
   predict: { run: runPredict, summary: "eval-mode logits of a model on an input tensor", flags: PREDICT_FLAGS },
+  energy: { run: runEnergy, summary: "per-layer firing rates, exact synaptic operations and energy per image", flags: ENERGY_FLAGS },
 };
 
 
