@@ -87,3 +87,15 @@ describe("Spikformer forward", () => {
     expect(() => m.forward(Tensor.zeros([2, 1, 16, 16]))).toThrow(/expected images \[B, 3, 16, 16\]/);
   });
 });
+
+describe("attention ablation (Table I)", () => {
+  for (const attention of ["softmax", "identity", "relu", "leakyrelu"] as const) {
+    it(`${attention}: trains end to end (finite loss, gradients reach q/k projections)`, () => {
+      const m = new Spikformer(spikformerConfig("spikformer-cifar-1-32", { imgSize: 16, T: 2, numClasses: 5, seed: 3, attention })).train();
+      const loss = crossEntropy(m.forward(Tensor.uniform([3, 3, 16, 16], new Rng(9), -2, 4)), Int32Array.from([0, 1, 2]));
+      expect(Number.isFinite(loss.item())).toBe(true);
+      backward(loss);
+      expect(m.getSubmodule("block.0.attn.q_linear").getParameter("weight")!.grad).not.toBeNull();
+    });
+  }
+});

@@ -10,14 +10,13 @@ import { fail, fmtShape } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
 import { Spikes } from "../tensor/spikes.js";
 import { Tensor } from "../tensor/tensor.js";
-import { add, mul, relu, leakyRelu } from "../ops/elementwise.js";
+import { add } from "../ops/elementwise.js";
 import { mean } from "../ops/reduce.js";
 import { expand, permute, reshape, transpose } from "../ops/shape.js";
-import { softmax } from "../ops/activation.js";
-import { matmul } from "../ops/matmul.js";
 import { linear } from "../ops/linear.js";
 import { floatToSpikes, spikesToFloat } from "../ops/spike/cast.js";
 import { iand } from "../ops/spike/iand.js";
+import { attentionVariant } from "../ops/spike/attention-variants.js";
 import { reshapeSpikes, splitHeads } from "../ops/spike/spike-layout.js";
 import { Module, ModuleList } from "../nn/module.js";
 import { Conv1d, Conv2d, Linear } from "../nn/layers.js";
@@ -273,7 +272,9 @@ export class SSA extends SpikformerPart {
     if (this.cfg.attention === "ssa") {
       y = this.compute.attention(`${pre}.ssa`, splitHeads(q, h), splitHeads(k, h), splitHeads(v, h), this.cfg.scale);
     } else {
-      y = ablationAttention(this.cfg.attention, headsFloat(qf, h), headsFloat(kf, h), spikesToFloat(splitHeads(v, h)), this.cfg.scale);
+      // Table I ablation: the map is built from the float Q, K (BN outputs before the neuron), V stays spikes.
+      const a = this.cfg.attention;
+      y = attentionVariant(a, headsFloat(qf, h), headsFloat(kf, h), splitHeads(v, h), a === "softmax" ? {} : { scale: this.cfg.scale });
     }
     // [T, B, h, N, d] -> [T, B, N, h*d]
     const merged = reshape(permute(y, [0, 1, 3, 2, 4]), [T, B, N, D]);
@@ -286,25 +287,6 @@ export class SSA extends SpikformerPart {
 function headsFloat(x: Tensor, h: number): Tensor {
   const [T, B, N, D] = x.shape as [number, number, number, number];
   return permute(reshape(x, [T, B, N, h, D / h]), [0, 1, 3, 2, 4]);
-}
-
-/**
- * The attention maps of the paper's Table I ablation, on float Q, K (the BN
- * outputs before the neuron) and spike V: A_I = Q Kᵀ (scaled by s), ReLU /
- * LeakyReLU of Q and K, or softmax(Q Kᵀ / sqrt(d)).
- */
-function ablationAttention(kind: "softmax" | "identity" | "relu" | "leakyrelu", q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
-  const d = q.shape[q.rank - 1]!;
-  switch (kind) {
-    case "softmax":
-      return matmul(softmax(mul(matmul(q, transpose(k, -1, -2)), 1 / Math.sqrt(d)), -1), v);
-    case "identity":
-      return mul(matmul(matmul(q, transpose(k, -1, -2)), v), scale);
-    case "relu":
-      return mul(matmul(matmul(relu(q), transpose(relu(k), -1, -2)), v), scale);
-    case "leakyrelu":
-      return mul(matmul(matmul(leakyRelu(q), transpose(leakyRelu(k), -1, -2)), v), scale);
-  }
 }
 
 /** The spiking MLP: 1x1 C -> rC - BN - LIF - 1x1 rC -> C - BN - LIF. */
