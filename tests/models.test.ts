@@ -22,6 +22,11 @@ describe("Spikformer parameter counts (official definitions, unused LayerNorms i
     ["spikformer-dvs-2-256", {}, 2_585_610],
   ];
   for (const [name, o, count] of cases) it(`${name}: ${count}`, () => expect(build(name, o).numParameters()).toBe(count));
+  // V2 against the paper's counts (1000 classes), within 0.005M; the larger ones (12-512 64.18M,
+  // 12-768 143.89M, 16-768 172.28M) agree too but take seconds each to initialise.
+  for (const [name, millions] of [["spikformer-v2-8-384", 29.11], ["spikformer-v2-8-512", 51.55]] as const) {
+    it(`${name}: ${millions}M (paper)`, () => expect(Math.abs(build(name).numParameters() / 1e6 - millions)).toBeLessThanOrEqual(0.005));
+  }
   it("spikformer-cifar-4-384 has 216 state-dict keys", () => expect(build("spikformer-cifar-4-384").stateDict().size).toBe(216));
 });
 
