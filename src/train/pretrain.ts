@@ -1,0 +1,282 @@
+/**
+ * Masked-autoencoder pre-training of Spikformer V2 and fine-tuning from it.
+ * The pre-training loop mirrors trainer.ts (AdamW with timm's decay
+ * exclusions, warm-up + cosine per iteration, JSON-lines log, atomic
+ * resumable checkpoints): every mask is drawn from (seed, epoch, batch), so a
+ * resumed run ends bit-identical to an uninterrupted one. At the end it writes
+ * DIR/encoder.safetensors (the classifier's key names, no head) and
+ * DIR/decoder.safetensors. Fine-tuning builds a classifier, loads the encoder
+ * (the head keeps its fresh initialisation) and trains with layer-wise lr
+ * decay (stem lowest, block i at layer i + 1, head at the full lr).
+ */
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fail } from "../tensor/errors.js";
+import { Rng } from "../tensor/random.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { backward, noGrad } from "../autograd/tape.js";
+import { Int64Buffer } from "../nn/module.js";
+import { spikformerConfig, type SpikformerConfig, type SpikformerOverrides } from "../models/config.js";
+import { loadEncoderInto, MaskedAutoencoder, type MAEOptions } from "../models/mae/mae.js";
+import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-file.js";
+import type { SafeInput } from "../io/safetensors.js";
+import { AdamW, paramGroupsWithDecayExclusions } from "./optim.js";
+import { CosineSchedule } from "./schedule.js";
+import { clipGradNorm } from "./clip.js";
+import { batches, numBatches } from "./data/loader.js";
+import { deriveSeed } from "./data/seed.js";
+import { loadData, type DataSplit } from "./data/spec.js";
+import type { Dataset } from "./data/dataset.js";
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type RunPosition } from "./checkpoint.js";
+import { train, type TrainHooks, type TrainOptions, type TrainResult } from "./trainer.js";
+
+export const ENCODER_FILE = "encoder.safetensors";
+export const DECODER_FILE = "decoder.safetensors";
+
+/** Everything that defines a pre-training run. */
+export interface PretrainOptions {
+  model: string;
+  /** Model options on top of the name (T defaults to 1); image size and channels come from the data. */
+  modelOverrides: SpikformerOverrides;
+  /** Mask ratio, pixel normalisation, decoder shape. */
+  mae: Partial<MAEOptions>;
+  data: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  wd: number;
+  warmupEpochs: number;
+  minLr: number;
+  /** Global gradient-norm clip; 0 disables. */
+  clip: number;
+  seed: number;
+  /** Output folder (null: nothing written). */
+  out: string | null;
+  resume: boolean;
+  checkpointEvery: number;
+  stopAfter: number;
+  /** Test images whose masked loss is reported after each epoch (fixed masks; 0 = none). */
+  evalImages: number;
+}
+
+export interface PretrainStepInfo {
+  epoch: number;
+  step: number;
+  stepsPerEpoch: number;
+  iteration: number;
+  totalIterations: number;
+  loss: number;
+  lr: number;
+  imagesPerSecond: number;
+}
+
+export interface PretrainEpochInfo {
+  epoch: number;
+  epochs: number;
+  trainLoss: number;
+  /** Masked loss on the first evalImages test images (NaN when none). */
+  testLoss: number;
+  seconds: number;
+}
+
+export interface PretrainHooks {
+  onStart?(info: { model: SpikformerConfig; mae: MAEOptions; parameters: number; data: string; trainSize: number; resumedFrom: RunPosition | null }): void;
+  onStep?(info: PretrainStepInfo): void;
+  onEpoch?(info: PretrainEpochInfo): void;
+}
+
+export interface PretrainResult {
+  mae: MaskedAutoencoder;
+  position: RunPosition;
+  seconds: number;
+  finished: boolean;
+  /** Mean training loss of the last epoch run in this process (NaN if none). */
+  lastTrainLoss: number;
+}
+
+/** The encoder config of a pre-training run: T = 1 unless overridden, geometry from the data. */
+export function pretrainModelConfig(opts: Pick<PretrainOptions, "model" | "modelOverrides" | "seed">, data: DataSplit): SpikformerConfig {
+  const [C, H, W] = data.train.shape;
+  if (H !== W) fail("pretrain", `images are ${H}x${W}; Spikformer needs square images`);
+  return spikformerConfig(opts.model, { T: 1, seed: opts.seed, ...definedOnly(opts.modelOverrides), imgSize: H, inChannels: C, numClasses: data.train.numClasses });
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The Rng a batch's mask is drawn from. */
+export function maskRng(seed: number, epoch: number, batchIndex: number): Rng {
+  return new Rng(deriveSeed(seed, epoch, batchIndex, 0x6d61736b));
+}
+
+function entries(state: Iterable<[string, Tensor | Int64Buffer]>): Map<string, SafeInput> {
+  const out = new Map<string, SafeInput>();
+  for (const [k, v] of state) out.set(k, v instanceof Int64Buffer ? { dtype: "I64", shape: [...v.shape], data: v.data } : { shape: [...v.shape], data: v.data });
+  return out;
+}
+
+/** Writes the encoder (classifier key names, no head) with the model config as `bitspike_model` metadata. */
+export function saveEncoder(path: string, mae: MaskedAutoencoder): void {
+  writeSafetensorsFile(path, entries(mae.encoderStateDict()), { format: "pt", bitspike_model: JSON.stringify(mae.config), bitspike_mae: JSON.stringify(mae.options) });
+}
+
+/** Writes the decoder's state dict (keys embed.*, mask_token, pos_embed, blocks.*, norm.*, pred.*) with its config. */
+export function saveDecoder(path: string, mae: MaskedAutoencoder): void {
+  writeSafetensorsFile(path, entries(mae.decoder.stateDict()), { format: "pt", bitspike_mae: JSON.stringify(mae.options), bitspike_decoder: JSON.stringify(mae.decoderConfig()) });
+}
+
+/** Rebuilds a pre-trained MAE from DIR/encoder.safetensors and DIR/decoder.safetensors (strict loads). */
+export function loadMaskedAutoencoder(dir: string): MaskedAutoencoder {
+  const enc = readSafetensorsFile(join(dir, ENCODER_FILE));
+  const dec = readSafetensorsFile(join(dir, DECODER_FILE));
+  const cfgRaw = enc.metadata["bitspike_model"];
+  const maeRaw = dec.metadata["bitspike_mae"] ?? enc.metadata["bitspike_mae"];
+  if (!cfgRaw || !maeRaw) fail("loadMaskedAutoencoder", `${dir} lacks the bitspike_model / bitspike_mae metadata of a bitspike pre-training run`);
+  const mae = new MaskedAutoencoder(JSON.parse(cfgRaw) as SpikformerConfig, JSON.parse(maeRaw) as MAEOptions);
+  loadEncoderInto(mae.encoder, enc.tensors);
+  mae.decoder.loadStateDict(dec.tensors, { strict: true });
+  return mae;
+}
+
+/** Masked loss on the first `n` test images, eval mode, masks from a fixed seed. */
+export function evalMaskedLoss(mae: MaskedAutoencoder, data: Dataset, n: number, batch: number, seed: number): number {
+  if (n <= 0) return NaN;
+  const was = mae.training;
+  mae.eval();
+  let sum = 0;
+  let seen = 0;
+  try {
+    noGrad(() => {
+      for (const b of batches(data, batch, { shuffle: false })) {
+        if (seen >= n) break;
+        const out = mae.forward(b.images, maskRng(seed, -1, b.batchIndex));
+        sum += out.loss.item() * b.labels.length;
+        seen += b.labels.length;
+      }
+    });
+  } finally {
+    mae.train(was);
+  }
+  return seen ? sum / seen : NaN;
+}
+
+/** Pre-trains a masked autoencoder as the options say; see the module comment. */
+export function pretrain(opts: PretrainOptions, hooks: PretrainHooks = {}, preloaded?: DataSplit): PretrainResult {
+  const t0 = performance.now();
+  const data = preloaded ?? loadData(opts.data, opts.seed);
+  const cfg = pretrainModelConfig(opts, data);
+  const mae = new MaskedAutoencoder(cfg, opts.mae).train();
+  const named = [...mae.namedParameters()];
+  const optimizer = new AdamW(paramGroupsWithDecayExclusions(named, { lr: opts.lr, weightDecay: opts.wd, noWeightDecay: ["decoder.mask_token"] }), { lr: opts.lr, weightDecay: opts.wd });
+  const stepsPerEpoch = numBatches(data.train.labels.length, opts.batch, true);
+  if (stepsPerEpoch < 1) fail("pretrain", `batch ${opts.batch} is larger than the ${data.train.labels.length} training samples`);
+  const totalIterations = stepsPerEpoch * opts.epochs;
+  const schedule = new CosineSchedule({
+    baseLr: opts.lr, totalIters: totalIterations, minLr: opts.minLr,
+    warmupIters: Math.min(totalIterations - 1, Math.round(opts.warmupEpochs * stepsPerEpoch)),
+  });
+  const trainJson = JSON.parse(JSON.stringify({ ...opts, resume: undefined, stopAfter: undefined, out: undefined })) as Record<string, unknown>;
+  const modelJson = { ...cfg, mae: mae.options } as unknown as Record<string, unknown>;
+
+  let pos: RunPosition = { epoch: 0, batchIndex: 0, iteration: 0 };
+  let resumedFrom: RunPosition | null = null;
+  if (opts.out) mkdirSync(opts.out, { recursive: true });
+  if (opts.resume) {
+    if (!opts.out || !hasCheckpoint(opts.out)) fail("pretrain", `--resume: no checkpoint in ${opts.out ?? "(no --out)"}`);
+    const st = loadCheckpoint(opts.out, mae, optimizer);
+    if (JSON.stringify(st.train) !== JSON.stringify(trainJson)) {
+      fail("pretrain", `--resume: the checkpoint in ${opts.out} was made with other settings (${JSON.stringify(st.train)}); resume with the same flags`);
+    }
+    pos = st.position;
+    resumedFrom = { ...pos };
+  }
+  const log = (obj: Record<string, unknown>): void => {
+    if (opts.out) appendFileSync(join(opts.out, "log.jsonl"), JSON.stringify(obj) + "\n");
+  };
+  // The checkpoint's weights.safetensors holds the whole MAE (patch_embed.*, block.*, decoder.*).
+  const checkpoint = (): void => {
+    if (opts.out) saveCheckpoint(opts.out, mae, optimizer, { position: pos, train: trainJson, model: modelJson });
+  };
+  hooks.onStart?.({ model: cfg, mae: mae.options, parameters: mae.numParameters(), data: data.description, trainSize: data.train.labels.length, resumedFrom });
+  log({ event: resumedFrom ? "resume" : "start", position: pos, model: modelJson, train: trainJson });
+
+  let stepsThisRun = 0;
+  let lastTrainLoss = NaN;
+  for (let epoch = pos.epoch; epoch < opts.epochs; epoch++) {
+    const te = performance.now();
+    let lossSum = 0;
+    let seen = 0;
+    for (const b of batches(data.train, opts.batch, { seed: opts.seed, epoch, startBatch: pos.batchIndex, dropLast: true })) {
+      const ts = performance.now();
+      const lr = schedule.lrAt(pos.iteration);
+      optimizer.setLr(lr);
+      const { loss } = mae.forward(b.images, maskRng(opts.seed, epoch, b.batchIndex));
+      backward(loss);
+      if (opts.clip > 0) clipGradNorm(mae.parameters(), opts.clip);
+      optimizer.step();
+      optimizer.zeroGrad();
+      const l = loss.item();
+      if (!Number.isFinite(l)) fail("pretrain", `the loss became ${l} at epoch ${epoch} step ${b.batchIndex}; lower --lr or set --clip`);
+      lossSum += l * b.labels.length;
+      seen += b.labels.length;
+      pos = { epoch, batchIndex: b.batchIndex + 1, iteration: pos.iteration + 1 };
+      stepsThisRun++;
+      const info: PretrainStepInfo = {
+        epoch, step: b.batchIndex + 1, stepsPerEpoch, iteration: pos.iteration, totalIterations, loss: l, lr,
+        imagesPerSecond: b.labels.length / ((performance.now() - ts) / 1000),
+      };
+      log({ event: "step", ...info });
+      hooks.onStep?.(info);
+      const stopping = opts.stopAfter > 0 && stepsThisRun >= opts.stopAfter;
+      if (stopping || (opts.checkpointEvery > 0 && pos.iteration % opts.checkpointEvery === 0)) checkpoint();
+      if (stopping) return { mae, position: pos, seconds: (performance.now() - t0) / 1000, finished: false, lastTrainLoss };
+    }
+    pos = { epoch: epoch + 1, batchIndex: 0, iteration: pos.iteration };
+    lastTrainLoss = seen ? lossSum / seen : NaN;
+    const testLoss = evalMaskedLoss(mae, data.test, opts.evalImages, opts.batch, opts.seed);
+    const einfo: PretrainEpochInfo = { epoch, epochs: opts.epochs, trainLoss: lastTrainLoss, testLoss, seconds: (performance.now() - te) / 1000 };
+    log({ event: "epoch", ...einfo });
+    hooks.onEpoch?.(einfo);
+    checkpoint();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  log({ event: "end", seconds });
+  if (opts.out) {
+    saveEncoder(join(opts.out, ENCODER_FILE), mae);
+    saveDecoder(join(opts.out, DECODER_FILE), mae);
+  }
+  return { mae, position: pos, seconds, finished: true, lastTrainLoss };
+}
+
+/** A fine-tuning run: a classifier run of trainer.ts started from a pre-trained encoder. */
+export interface FinetuneOptions extends TrainOptions {
+  /** Path of an encoder.safetensors written by {@link pretrain}. */
+  from: string;
+  /** Layer-wise lr decay (0.7 in the paper). */
+  layerDecay: number;
+}
+
+/** Reads an encoder file's tensors and its stored encoder config. */
+export function readEncoderFile(path: string): { tensors: Map<string, { shape: number[]; data: ArrayLike<number> | BigInt64Array }>; config: SpikformerConfig | null } {
+  const f = readSafetensorsFile(path);
+  const raw = f.metadata["bitspike_model"];
+  return { tensors: f.tensors as Map<string, { shape: number[]; data: ArrayLike<number> | BigInt64Array }>, config: raw ? (JSON.parse(raw) as SpikformerConfig) : null };
+}
+
+/**
+ * Fine-tunes a classifier from a pre-trained encoder: trainer.ts's `train`
+ * with the encoder loaded into the fresh model (only the head keys may be
+ * missing) and layer-wise lr decay. A resumed run loads its checkpoint over it.
+ */
+export function finetune(opts: FinetuneOptions, hooks: TrainHooks = {}, preloaded?: DataSplit): TrainResult {
+  const { tensors } = readEncoderFile(opts.from);
+  return train(opts, {
+    ...hooks,
+    onModel: (m) => {
+      loadEncoderInto(m, tensors);
+      hooks.onModel?.(m);
+    },
+  }, preloaded);
+}
+
