@@ -13,7 +13,7 @@ import { crossEntropy } from "../ops/loss.js";
 import { Spikformer } from "../models/spikformer.js";
 import { spikformerConfig, type SpikformerConfig, type SpikformerOverrides } from "../models/config.js";
 import { AdamW, paramGroupsWithDecayExclusions } from "./optim.js";
-import { CosineSchedule } from "./schedule.js";
+import { CosineSchedule, layerDecayScales, layerIdOf } from "./schedule.js";
 import { clipGradNorm } from "./clip.js";
 import { mixup } from "./mixup.js";
 import { batches, batchRng, numBatches } from "./data/loader.js";
@@ -50,6 +50,8 @@ export interface TrainOptions {
   /** Stop after this many optimizer steps in this process (0: run to the end); the run can be resumed. */
   stopAfter: number;
   evalBatch: number;
+  /** Layer-wise lr decay for fine-tuning (stem lowest, head at the full lr); absent: none. */
+  layerDecay?: number;
 }
 
 /** Reported after every optimizer step. */
@@ -76,6 +78,8 @@ export interface EpochInfo {
 }
 
 export interface TrainHooks {
+  /** Called on the freshly built model before the optimizer exists (e.g. to load pre-trained weights). */
+  onModel?(model: Spikformer): void;
   onStart?(info: { model: SpikformerConfig; parameters: number; data: string; trainSize: number; testSize: number; resumedFrom: RunPosition | null }): void;
   onStep?(info: StepInfo): void;
   onEpoch?(info: EpochInfo): void;
@@ -104,8 +108,11 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
   const data = preloaded ?? loadData(opts.data, opts.seed);
   const cfg = trainModelConfig(opts, data);
   const model = new Spikformer(cfg).train();
+  hooks.onModel?.(model);
   const named = [...model.namedParameters()];
-  const optimizer = new AdamW(paramGroupsWithDecayExclusions(named, { lr: opts.lr, weightDecay: opts.wd }), { lr: opts.lr, weightDecay: opts.wd });
+  const scales = opts.layerDecay === undefined ? null : layerDecayScales(cfg.depths, opts.layerDecay);
+  const layerScale = scales ? (n: string): number => scales[layerIdOf(n, cfg.depths)]! : undefined;
+  const optimizer = new AdamW(paramGroupsWithDecayExclusions(named, { lr: opts.lr, weightDecay: opts.wd, layerScale }), { lr: opts.lr, weightDecay: opts.wd });
   const stepsPerEpoch = numBatches(data.train.labels.length, opts.batch, true);
   if (stepsPerEpoch < 1) fail("train", `batch ${opts.batch} is larger than the ${data.train.labels.length} training samples`);
   const totalIterations = stepsPerEpoch * opts.epochs;
