@@ -1,4 +1,4 @@
-/** Batched matrix product with NumPy-style batch broadcasting, and linear. */
+/** Batched matrix product with NumPy-style batch broadcasting. */
 import { fail, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, sizeOf, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";

@@ -123,7 +123,8 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
     minLr: opts.minLr,
   });
   const augment = Object.keys(opts.augment).length ? makeAugment(opts.augment) : undefined;
-  const trainJson = { ...opts, resume: undefined, stopAfter: undefined, out: undefined } as Record<string, unknown>;
+  // What a resume must match: everything that shapes the weights (not where or how often to save, nor eval batching).
+  const trainJson = { ...opts, resume: undefined, stopAfter: undefined, out: undefined, checkpointEvery: undefined, evalBatch: undefined } as Record<string, unknown>;
 
   let pos: RunPosition = { epoch: 0, batchIndex: 0, iteration: 0 };
   let resumedFrom: RunPosition | null = null;
