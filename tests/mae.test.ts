@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inflateSync } from "node:zlib";
@@ -26,6 +26,8 @@ import { readSafetensorsFile } from "../src/io/safetensors-file.js";
 import type { DataSplit } from "../src/train/data/spec.js";
 import { ENCODER_FILE, finetune, loadMaskedAutoencoder, pretrain, saveEncoder, type PretrainOptions } from "../src/train/pretrain.js";
 import type { TrainOptions } from "../src/train/trainer.js";
+import { serializeSafetensors } from "../src/io/safetensors.js";
+import { runFinetune, runPretrain, runReconstruct } from "../src/cli/pretrain.js";
 import { GRAD_RUNS, gradcheck, rand64 } from "./helpers/gradcheck.js";
 
 /** Tiny V2: 16x16 gray images, patch 4 (two SCS stages, 8x8 then 4x4), 16 tokens. */
@@ -311,7 +313,7 @@ describe("decoder", () => {
     gradcheck((a) => blk.forward(a!), [x, ...params]);
   });
 
-  it("the whole decoder: gradients of the latent and the mask token; masked positions get the mask token", () => {
+  it("the whole decoder: gradients of the latent, the mask token, embed and prediction weights", () => {
     const dec = new MAEDecoder({ inDim: 6, dim: 8, depth: 1, heads: 2, mlpRatio: 2, gridH: 2, gridW: 3, patchPixels: 5, seed: 3 }, "float64");
     const mask = randomTokenMask(2, 2, 3, 0.5, new Rng(7));
     const lat = rand64([2, 3, 6], new Rng(8));
@@ -539,5 +541,37 @@ describe("PNG writer", () => {
     const p = join(dir, "a.png");
     writePng(p, 2, 2, 1, px);
     expect(new Uint8Array(readFileSync(p))).toEqual(encodePng(2, 2, 1, px));
+  });
+});
+
+describe("CLI: pretrain, reconstruct, finetune", () => {
+  it("runs end to end on a tiny data file and names missing flags", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bitspike-mae-cli-"));
+    const split = tinySplit(24, 16, 6);
+    const n = split.train.labels.length;
+    const data = join(dir, "tiny.safetensors");
+    writeFileSync(data, serializeSafetensors({
+      images: { shape: [n, 1, 16, 16], data: split.train.images },
+      labels: { shape: [n], data: BigInt64Array.from(split.train.labels, (v) => BigInt(v)) },
+    }));
+    const logs: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((...m: unknown[]) => { logs.push(m.join(" ")); });
+    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true); // the fine-tuning progress bar
+    try {
+      const common = ["--data", `file:${data}`, "--epochs", "1", "--batch", "8", "--patch", "4", "--heads", "2", "--seed", "1"];
+      runPretrain(["--model", "spikformer-v2-1-32", "--decoder-dim", "16", "--decoder-depth", "1", "--decoder-heads", "2", "--out", join(dir, "pre"), "--eval-images", "4", ...common]);
+      expect(readSafetensorsFile(join(dir, "pre", "encoder.safetensors")).tensors.has("head.weight")).toBe(false);
+      runReconstruct(["--from", join(dir, "pre"), "--data", `file:${data}`, "--images", "2", "--out", join(dir, "recon.png")]);
+      expect(Array.from(readFileSync(join(dir, "recon.png")).subarray(1, 4))).toEqual([80, 78, 71]);
+      runFinetune(["--from", join(dir, "pre", "encoder.safetensors"), "--out", join(dir, "ft"), "--eval-batch", "8", ...common]);
+      expect(readSafetensorsFile(join(dir, "ft", "weights.safetensors")).tensors.has("head.weight")).toBe(true);
+    } finally {
+      spy.mockRestore();
+      out.mockRestore();
+    }
+    expect(logs.some((l) => /test accuracy/.test(l))).toBe(true);
+    expect(() => runFinetune([])).toThrow(/bitspike finetune: --from DIR\/encoder.safetensors is required/);
+    expect(() => runReconstruct([])).toThrow(/bitspike reconstruct: --from DIR/);
+    expect(() => runPretrain(["--mask", "x"])).toThrow(/bitspike pretrain: --mask expects a number, got 'x'/);
   });
 });

@@ -79,7 +79,7 @@ export interface GridOptions {
   /** Per-channel mean and std the images were normalised with (to show real intensities); default 0 and 1. */
   mean?: readonly number[];
   std?: readonly number[];
-  /** Gap between tiles in pixels (default 2), filled with mid gray. */
+  /** Gap between tiles in pixels (default 2), white. */
   gap?: number;
   /** Upscaling factor of every pixel (default 4 for images up to 32 pixels, else 1). */
   scale?: number;
@@ -106,7 +106,7 @@ export function reconstructionGrid(original: Tensor, reconstruction: Tensor, pix
   const tileH = H * s;
   const width = 3 * tileW + 4 * gap;
   const height = B * tileH + (B + 1) * gap;
-  const px = new Uint8Array(width * height * C).fill(128);
+  const px = new Uint8Array(width * height * C).fill(255); // white gaps; masked pixels are mid gray
   const toByte = (v: number, c: number): number => Math.max(0, Math.min(255, Math.round((v * std[c]! + mean[c]!) * 255)));
   for (let b = 0; b < B; b++) {
     for (let col = 0; col < 3; col++) {
