@@ -8,6 +8,12 @@
  * Order: for a fixed output, input bits are visited in (c, y, x) order, which
  * is the (c, ki, kj) order of im2col + gemm; with float64 accumulators these
  * kernels equal the dense conv bit for bit.
+ *
+ * The `...Reference` kernels scatter one (bit, tap) at a time. The fast ones
+ * first sort the (bit, tap) pairs into buckets (per output position for the
+ * forward, per weight row for the weight gradient), in the same visiting
+ * order, and then sum each bucket's rows four per pass into one accumulator
+ * row: the same float64 additions in the same order, fewer loads and stores.
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32 } from "./bits.js";
@@ -18,7 +24,7 @@ import type { ConvGeom } from "./conv.js";
  * at word offset `sOff` and every kernel tap (ki, kj) that maps it onto an
  * output (oy sh - ph + ki dh = y, likewise for x). acc is [OH, OW, O] float64.
  */
-export function spikeConvScatter(
+export function spikeConvScatterReference(
   s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
   wT: FloatArray, o: number, acc: Float64Array,
 ): void {
@@ -57,7 +63,7 @@ export function spikeConvScatter(
  * accW[c, ki, kj, :] += gT[oy, ox, :] for the same (bit, tap, output) triples.
  * gT is one image's output gradient channels-last [OH, OW, O]; accW float64.
  */
-export function spikeConvWeightGrad(
+export function spikeConvWeightGradReference(
   s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
   gT: FloatArray, o: number, accW: Float64Array,
 ): void {
@@ -89,4 +95,119 @@ export function spikeConvWeightGrad(
       }
     }
   }
+}
+
+// Grow-only scratch (no allocation per call): bucket lengths and entries.
+let bucketCnt = new Int32Array(0);
+let bucketIdx = new Int32Array(0);
+function buckets(nb: number, cap: number): void {
+  if (bucketCnt.length < nb) bucketCnt = new Int32Array(nb);
+  bucketCnt.fill(0, 0, nb);
+  if (bucketIdx.length < nb * cap) bucketIdx = new Int32Array(nb * cap);
+}
+
+/**
+ * Sorts the (bit, tap) pairs of one image into buckets. byOutput: bucket
+ * `pos = oy OW + ox` gets the weight-row offset `p O` (p = (c kh + ki) kw + kj);
+ * else bucket `p` gets the output-row offset `pos O`. Bits are visited in
+ * (c, y, x) order, so every bucket lists its entries in the order the
+ * reference kernels add them. Returns the capacity of one bucket.
+ */
+function fillBuckets(s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom, o: number, byOutput: boolean): number {
+  const { h, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+  const kk = c * kh * kw;
+  const ohw = oh * ow;
+  const cap = byOutput ? kk : ohw;
+  buckets(byOutput ? ohw : kk, cap);
+  const cnt = bucketCnt;
+  const idx = bucketIdx;
+  for (let ci = 0; ci < c; ci++) {
+    for (let y = 0; y < h; y++) {
+      const ro = sOff + (ci * h + y) * wpr;
+      for (let q = 0; q < wpr; q++) {
+        let bits = s[ro + q]!;
+        while (bits !== 0) {
+          const x = (q << 5) + (31 - Math.clz32(bits & -bits));
+          bits &= bits - 1;
+          for (let ki = 0; ki < kh; ki++) {
+            let oy = y + ph - ki * dh;
+            if (oy < 0) break; // oy only falls as ki grows
+            if (sh !== 1) {
+              if (oy % sh !== 0) continue;
+              oy = oy / sh;
+            }
+            if (oy >= oh) continue;
+            const pRow = (ci * kh + ki) * kw;
+            for (let kj = 0; kj < kw; kj++) {
+              let ox = x + pw - kj * dw;
+              if (ox < 0) break;
+              if (sw !== 1) {
+                if (ox % sw !== 0) continue;
+                ox = ox / sw;
+              }
+              if (ox >= ow) continue;
+              const pos = oy * ow + ox;
+              const p = pRow + kj;
+              if (byOutput) idx[pos * cap + cnt[pos]!++] = p * o;
+              else idx[p * cap + cnt[p]!++] = pos * o;
+            }
+          }
+        }
+      }
+    }
+  }
+  return cap;
+}
+
+/**
+ * dst[r, :] += sum of src rows at the offsets in bucket r, in bucket order,
+ * for every bucket r < nb (rows of length o, dst float64 from 0). Four rows
+ * per pass: ((d + a) + b) + ... is the same sequence of additions.
+ */
+function sumBuckets(nb: number, cap: number, src: FloatArray, o: number, dst: Float64Array): void {
+  const cnt = bucketCnt;
+  const idx = bucketIdx;
+  for (let r = 0; r < nb; r++) {
+    const n = cnt[r]!;
+    if (n === 0) continue;
+    const d = r * o;
+    const b = r * cap;
+    let t = 0;
+    for (; t + 4 <= n; t += 4) {
+      const w0 = idx[b + t]!, w1 = idx[b + t + 1]!, w2 = idx[b + t + 2]!, w3 = idx[b + t + 3]!;
+      for (let j = 0; j < o; j++) dst[d + j] = dst[d + j]! + src[w0 + j]! + src[w1 + j]! + src[w2 + j]! + src[w3 + j]!;
+    }
+    for (; t < n; t++) {
+      const w0 = idx[b + t]!;
+      for (let j = 0; j < o; j++) dst[d + j] += src[w0 + j]!;
+    }
+  }
+}
+
+/**
+ * acc[oy, ox, :] += wT[c, ki, kj, :] for every set bit (c, y, x) of one image
+ * at word offset `sOff` and every kernel tap (ki, kj) that maps it onto an
+ * output (oy sh - ph + ki dh = y, likewise for x). acc is [OH, OW, O] float64.
+ * Bit-equal to {@link spikeConvScatterReference}.
+ */
+export function spikeConvScatter(
+  s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
+  wT: FloatArray, o: number, acc: Float64Array,
+): void {
+  const cap = fillBuckets(s, sOff, wpr, c, g, o, true);
+  sumBuckets(g.oh * g.ow, cap, wT, o, acc);
+}
+
+/**
+ * The weight gradient of {@link spikeConvScatter}, sparse over the spikes:
+ * accW[c, ki, kj, :] += gT[oy, ox, :] for the same (bit, tap, output) triples.
+ * gT is one image's output gradient channels-last [OH, OW, O]; accW float64.
+ * Bit-equal to {@link spikeConvWeightGradReference}.
+ */
+export function spikeConvWeightGrad(
+  s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
+  gT: FloatArray, o: number, accW: Float64Array,
+): void {
+  const cap = fillBuckets(s, sOff, wpr, c, g, o, false);
+  sumBuckets(c * g.kh * g.kw, cap, gT, o, accW);
 }

@@ -1,0 +1,92 @@
+/**
+ * Time of one training step (forward + cross-entropy + backward) of the MNIST
+ * main-job model, spikformer-cifar-1-64 at 28x28x1, T = 2, batch 32, on real
+ * MNIST digits, single thread. Prints the median of a few steps and a
+ * fingerprint of the loss and every gradient (FNV-1a over the float bits), so
+ * a speed change can be checked to leave the results bit-identical.
+ *
+ *   npx tsx bench/train-step.ts [steps]            timing + fingerprint
+ *   npx tsx bench/train-step.ts --profile [steps]  same under `node --cpu-prof`,
+ *                                                  then self time per function
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Spikformer } from "../src/models/spikformer.js";
+import { spikformerConfig } from "../src/models/config.js";
+import { Tensor } from "../src/tensor/tensor.js";
+import { crossEntropy } from "../src/ops/loss.js";
+import { backward } from "../src/autograd/tape.js";
+import { loadMnist } from "../src/train/data/mnist.js";
+
+const args = process.argv.slice(2);
+const profile = args.includes("--profile");
+const steps = Number(args.find((a) => /^\d+$/.test(a)) ?? 5);
+
+if (profile) runProfiled();
+else runSteps();
+
+function runSteps(): void {
+  const B = 32;
+  const model = new Spikformer(spikformerConfig("spikformer-cifar-1-64", { imgSize: 28, inChannels: 1, T: 2, numClasses: 10 }));
+  model.train();
+  const { train } = loadMnist({ trainSize: B, testSize: 1 });
+  const x = new Tensor(train.images.slice(0, B * 28 * 28), [B, 1, 28, 28]);
+  const labels = train.labels.slice(0, B);
+  const params = [...model.parameters()];
+  const times: number[] = [];
+  let fp = "";
+  for (let s = 0; s < steps + 1; s++) {
+    model.zeroGrad();
+    const t0 = performance.now();
+    const loss = crossEntropy(model.forward(x), labels);
+    backward(loss);
+    const ms = performance.now() - t0;
+    if (s > 0) times.push(ms); // step 0 warms up
+    if (s === 0) fp = fingerprint(loss, params);
+  }
+  times.sort((a, b) => a - b);
+  const med = times[times.length >> 1]!;
+  console.log(`train step (B=${B}): median ${med.toFixed(0)} ms over ${times.length} steps [${times.map((t) => t.toFixed(0)).join(", ")}], ${((B * 1000) / med).toFixed(1)} img/s`);
+  console.log(`fingerprint ${fp}`);
+}
+
+/** FNV-1a over the bytes of the loss and of every parameter gradient, in parameter order. */
+function fingerprint(loss: Tensor, params: Tensor[]): string {
+  let h = 0x811c9dc5;
+  const eat = (a: Float32Array | Float64Array): void => {
+    const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i]!, 0x01000193) >>> 0;
+  };
+  eat(loss.data);
+  for (const p of params) if (p.grad) eat(p.grad.data);
+  return `${loss.item().toPrecision(9)} ${h.toString(16).padStart(8, "0")}`;
+}
+
+interface ProfNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
+
+function runProfiled(): void {
+  const dir = mkdtempSync(join(tmpdir(), "bitspike-prof-"));
+  const self = fileURLToPath(import.meta.url);
+  execFileSync(process.execPath, ["--import", "tsx", "--cpu-prof", `--cpu-prof-dir=${dir}`, self, String(steps)], { stdio: "inherit" });
+  // The main-thread profile is the largest file.
+  const file = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+  const prof = JSON.parse(readFileSync(file, "utf8")) as { nodes: ProfNode[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map<number, ProfNode>();
+  for (const n of prof.nodes) byId.set(n.id, n);
+  const self_ = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < prof.samples.length; i++) {
+    const n = byId.get(prof.samples[i]!)!;
+    const dt = prof.timeDeltas[i] ?? 0;
+    const url = n.callFrame.url.replace(/^.*\/(src|bench|node_modules)\//, "$1/");
+    const key = `${n.callFrame.functionName || "(anonymous)"} ${url ? `${url}:${n.callFrame.lineNumber + 1}` : ""}`;
+    self_.set(key, (self_.get(key) ?? 0) + dt);
+    total += dt;
+  }
+  const rows = [...self_.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30);
+  console.log(`\nself time per function (${file}, total ${(total / 1000).toFixed(0)} ms incl. start-up):`);
+  for (const [k, us] of rows) console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+}

@@ -1,0 +1,107 @@
+/**
+ * The fast kernels equal their plain `...Reference` versions bit for bit
+ * (ragged sizes, rows that are not a multiple of 32 bits, non-zero starting
+ * accumulators, float32 and float64 operands).
+ */
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Rng } from "../src/tensor/random.js";
+import type { ConvGeom } from "../src/kernels/conv.js";
+import { wordsFor } from "../src/kernels/bits.js";
+import {
+  spikeConvScatter, spikeConvScatterReference, spikeConvWeightGrad, spikeConvWeightGradReference,
+} from "../src/kernels/spike-conv.js";
+
+/** Asserts identical bits element by element (Object.is: -0 != +0, NaN == NaN). */
+function expectSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) expect.fail(`${what} element ${i}: ${a[i]} vs ${b[i]}`);
+  }
+}
+
+function randFloats(n: number, rng: Rng, f32: boolean): Float32Array | Float64Array {
+  const a = f32 ? new Float32Array(n) : new Float64Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.uniform() * 2 - 1;
+  return a;
+}
+
+/** Random packed bits for `rows` rows of `cols` columns, density p, pad bits zero. */
+function randBits(rows: number, cols: number, p: number, rng: Rng): Uint32Array {
+  const wpr = wordsFor(cols);
+  const s = new Uint32Array(rows * wpr);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (rng.uniform() < p) s[r * wpr + (c >>> 5)]! |= 1 << (c & 31);
+  return s;
+}
+
+const arbGeom = fc
+  .record({
+    n: fc.integer({ min: 1, max: 3 }),
+    c: fc.integer({ min: 1, max: 4 }),
+    o: fc.integer({ min: 1, max: 37 }),
+    h: fc.integer({ min: 1, max: 7 }),
+    w: fc.integer({ min: 1, max: 70 }),
+    kh: fc.integer({ min: 1, max: 3 }),
+    kw: fc.integer({ min: 1, max: 3 }),
+    sh: fc.integer({ min: 1, max: 3 }),
+    sw: fc.integer({ min: 1, max: 3 }),
+    ph: fc.integer({ min: 0, max: 2 }),
+    pw: fc.integer({ min: 0, max: 2 }),
+    dh: fc.integer({ min: 1, max: 2 }),
+    dw: fc.integer({ min: 1, max: 2 }),
+    p: fc.double({ min: 0, max: 1, noNaN: true }),
+    f32: fc.boolean(),
+    seed: fc.integer(),
+  })
+  .filter((g) => g.h + 2 * g.ph >= g.dh * (g.kh - 1) + 1 && g.w + 2 * g.pw >= g.dw * (g.kw - 1) + 1);
+
+function geom(g: { h: number; w: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number }): ConvGeom {
+  const oh = Math.floor((g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh) + 1;
+  const ow = Math.floor((g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw) + 1;
+  return { h: g.h, w: g.w, kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, dh: g.dh, dw: g.dw, oh, ow };
+}
+
+describe("spike conv kernels", () => {
+  it("spikeConvScatter and spikeConvWeightGrad equal their references bit for bit", () => {
+    fc.assert(
+      fc.property(arbGeom, (cfg) => {
+        const rng = new Rng(cfg.seed);
+        const g = geom(cfg);
+        const wpr = wordsFor(cfg.w);
+        const imgWords = cfg.c * cfg.h * wpr;
+        const s = randBits(cfg.n * cfg.c * cfg.h, cfg.w, cfg.p, rng);
+        const kk = cfg.c * cfg.kh * cfg.kw;
+        const ohw = g.oh * g.ow;
+        const wT = randFloats(kk * cfg.o, rng, cfg.f32);
+        // Non-zero starting accumulators: the kernels add to what is there.
+        const acc0 = randFloats(ohw * cfg.o, rng, false) as Float64Array;
+        const accW0 = randFloats(kk * cfg.o, rng, false) as Float64Array;
+        const a1 = acc0.slice(), a2 = acc0.slice();
+        const w1 = accW0.slice(), w2 = accW0.slice();
+        for (let i = 0; i < cfg.n; i++) {
+          spikeConvScatter(s, i * imgWords, wpr, cfg.c, g, wT, cfg.o, a1);
+          spikeConvScatterReference(s, i * imgWords, wpr, cfg.c, g, wT, cfg.o, a2);
+          const gT = randFloats(ohw * cfg.o, rng, cfg.f32);
+          spikeConvWeightGrad(s, i * imgWords, wpr, cfg.c, g, gT, cfg.o, w1);
+          spikeConvWeightGradReference(s, i * imgWords, wpr, cfg.c, g, gT, cfg.o, w2);
+        }
+        expectSameBits(a1, a2, "scatter");
+        expectSameBits(w1, w2, "weight grad");
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("a dense image (every bit set) sums every tap in order", () => {
+    const g = geom({ h: 5, w: 33, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1 });
+    const rng = new Rng(3);
+    const s = randBits(2 * 5, 33, 1, rng);
+    const wT = randFloats(2 * 9 * 5, rng, true);
+    const a1 = new Float64Array(g.oh * g.ow * 5), a2 = new Float64Array(g.oh * g.ow * 5);
+    spikeConvScatter(s, 0, 2, 2, g, wT, 5, a1);
+    spikeConvScatterReference(s, 0, 2, 2, g, wT, 5, a2);
+    expectSameBits(a1, a2, "scatter");
+    // The centre output of channel-summed taps: every one of the 18 weight rows contributes.
+    expect(a1.some((v) => v !== 0)).toBe(true);
+  });
+});
