@@ -200,27 +200,30 @@ function hardDetachedSigmoidBackward(gS: FloatArray, h: FloatArray, words: Uint3
   const k = leak === LEAK_NONE ? 0 : p.k;
   const dHdV = 1 - k;
   const dHdX = leak !== LEAK_NONE && decayInput ? k : 1;
+  const f = Math.fround;
   gv.fill(0);
   for (let t = steps - 1; t >= 0; t--) {
     const xo = t * n;
     for (let row = 0; row < rows; row++) {
       const io = row * cols;
       const wo = (t * rows + row) * wpr;
-      for (let c = 0; c < cols; c++) {
-        const i = io + c;
-        const z = f32 ? Math.fround(h[xo + i]! - vTh) : h[xo + i]! - vTh;
-        const a = alpha * z;
-        let s: number;
-        if (a >= 0) s = 1 / (1 + Math.exp(-a));
-        else {
-          const e = Math.exp(a);
-          s = e / (1 + e);
+      // One spike word per 32 columns; the sigmoid as 1/(1+e^-a) (a >= 0) or
+      // e^a/(1+e^a) (a < 0), written with one exp call and a select so the
+      // sign test is not a hard-to-predict branch around the call.
+      for (let q = 0; q < wpr; q++) {
+        const bits = words[wo + q]!;
+        const c0 = q << 5;
+        const c1 = c0 + 32 < cols ? c0 + 32 : cols;
+        for (let c = c0; c < c1; c++) {
+          const i = io + c;
+          const a = alpha * (f32 ? f(h[xo + i]! - vTh) : h[xo + i]! - vTh);
+          const e = Math.exp(a >= 0 ? -a : a);
+          const s = (a >= 0 ? 1 : e) / (1 + e);
+          const sg = alpha * s * (1 - s);
+          const gH = gS[xo + i]! * sg + (((bits >>> (c & 31)) & 1) !== 0 ? 0 : gv[i]!);
+          gx[xo + i] = gH * dHdX;
+          gv[i] = gH * dHdV;
         }
-        const sg = alpha * s * (1 - s);
-        const fired = (words[wo + (c >>> 5)]! >>> (c & 31)) & 1;
-        const gH = gS[xo + i]! * sg + (fired ? 0 : gv[i]!);
-        gx[xo + i] = gH * dHdX;
-        gv[i] = gH * dHdV;
       }
     }
   }
