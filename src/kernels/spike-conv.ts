@@ -173,6 +173,13 @@ function sumBuckets(nb: number, cap: number, src: FloatArray, o: number, dst: Fl
     const d = r * o;
     const b = r * cap;
     let t = 0;
+    for (; t + 8 <= n; t += 8) {
+      const w0 = idx[b + t]!, w1 = idx[b + t + 1]!, w2 = idx[b + t + 2]!, w3 = idx[b + t + 3]!;
+      const w4 = idx[b + t + 4]!, w5 = idx[b + t + 5]!, w6 = idx[b + t + 6]!, w7 = idx[b + t + 7]!;
+      for (let j = 0; j < o; j++) {
+        dst[d + j] = dst[d + j]! + src[w0 + j]! + src[w1 + j]! + src[w2 + j]! + src[w3 + j]! + src[w4 + j]! + src[w5 + j]! + src[w6 + j]! + src[w7 + j]!;
+      }
+    }
     for (; t + 4 <= n; t += 4) {
       const w0 = idx[b + t]!, w1 = idx[b + t + 1]!, w2 = idx[b + t + 2]!, w3 = idx[b + t + 3]!;
       for (let j = 0; j < o; j++) dst[d + j] = dst[d + j]! + src[w0 + j]! + src[w1 + j]! + src[w2 + j]! + src[w3 + j]!;
