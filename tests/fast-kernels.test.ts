@@ -11,6 +11,9 @@ import { wordsFor } from "../src/kernels/bits.js";
 import {
   spikeConvScatter, spikeConvScatterReference, spikeConvWeightGrad, spikeConvWeightGradReference,
 } from "../src/kernels/spike-conv.js";
+import {
+  countsScatterRows, countsScatterRowsReference, spikeScatterRows, spikeScatterRowsReference,
+} from "../src/kernels/spike-gemm.js";
 
 /** Asserts identical bits element by element (Object.is: -0 != +0, NaN == NaN). */
 function expectSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
@@ -103,5 +106,55 @@ describe("spike conv kernels", () => {
     expectSameBits(a1, a2, "scatter");
     // The centre output of channel-summed taps: every one of the 18 weight rows contributes.
     expect(a1.some((v) => v !== 0)).toBe(true);
+  });
+});
+
+const arbRows = fc.record({
+  m: fc.integer({ min: 1, max: 40 }),
+  k: fc.integer({ min: 1, max: 80 }),
+  n: fc.integer({ min: 1, max: 37 }),
+  p: fc.double({ min: 0, max: 1, noNaN: true }),
+  off: fc.integer({ min: 0, max: 5 }),
+  f32: fc.boolean(),
+  seed: fc.integer(),
+});
+
+describe("spike / counts weight-gradient kernels", () => {
+  it("spikeScatterRows equals its reference bit for bit (offsets, ragged rows, non-zero accumulator)", () => {
+    fc.assert(
+      fc.property(arbRows, ({ m, k, n, p, off, f32, seed }) => {
+        const rng = new Rng(seed);
+        const wpr = wordsFor(k);
+        const s = new Uint32Array(off * wpr + m * wpr);
+        s.set(randBits(m, k, p, rng), off * wpr);
+        const g = randFloats(off + m * n, rng, f32);
+        const acc = randFloats(off + wpr * 32 * n, rng, false) as Float64Array;
+        const a1 = acc.slice(), a2 = acc.slice();
+        spikeScatterRows(s, off * wpr, wpr, g, off, a1, off, m, n);
+        spikeScatterRowsReference(s, off * wpr, wpr, g, off, a2, off, m, n);
+        expectSameBits(a1, a2, "spikeScatterRows");
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("countsScatterRows equals its reference bit for bit (small counts, signed zeros, NaN, fractions)", () => {
+    fc.assert(
+      fc.property(arbRows, ({ m, k, n, p, off, f32, seed }) => {
+        const rng = new Rng(seed);
+        const x = f32 ? new Float32Array(off + m * k) : new Float64Array(off + m * k);
+        for (let i = off; i < x.length; i++) {
+          const u = rng.uniform();
+          x[i] = u >= p ? (rng.uniform() < 0.5 ? 0 : -0) : u < p * 0.02 ? NaN : u < p * 0.3 ? rng.uniform() * 4 - 2 : 1 + rng.int(3);
+        }
+        const g = randFloats(off + m * n, rng, f32);
+        const acc = randFloats(off + k * n, rng, false) as Float64Array;
+        const a1 = acc.slice(), a2 = acc.slice();
+        countsScatterRows(x, off, g, off, a1, off, m, k, n);
+        countsScatterRowsReference(x, off, g, off, a2, off, m, k, n);
+        expectSameBits(a1, a2, "countsScatterRows");
+      }),
+      { numRuns: 150 },
+    );
   });
 });

@@ -218,7 +218,7 @@ export function floatTimesSpikesT(
  * bit p, acc[p, :] += G[i, :] (G [m, n]). The weight gradient of an
  * event-driven linear (dWᵀ = Sᵀ g); `acc` is float64 so the caller rounds once.
  */
-export function spikeScatterRows(
+export function spikeScatterRowsReference(
   s: Uint32Array, sOff: number, wpr: number,
   g: FloatArray, gOff: number,
   acc: Float64Array, accOff: number,
@@ -242,7 +242,7 @@ export function spikeScatterRows(
  * Xᵀ G accumulated, skipping zeros of X [m, k]: acc[p, :] += X[i, p] G[i, :]
  * for rows i in order. The weight gradient of a counts linear.
  */
-export function countsScatterRows(
+export function countsScatterRowsReference(
   x: FloatArray, xOff: number,
   g: FloatArray, gOff: number,
   acc: Float64Array, accOff: number,
@@ -258,6 +258,148 @@ export function countsScatterRows(
       for (let j = 0; j < n; j++) acc[ap + j] += v * g[gi + j]!;
     }
   }
+}
+
+// Column buckets of a sparse matrix (counting sort by column): for column p,
+// entries colStart[p] .. colStart[p + 1] - 1 of colRow (row offsets into G)
+// and colVal (the values), in increasing row order.
+let colStart = new Int32Array(0);
+let colRow = new Int32Array(0);
+let colVal = new Float64Array(0);
+function colBuckets(k: number, nnz: number): void {
+  if (colStart.length < k + 1) colStart = new Int32Array(k + 1);
+  colStart.fill(0, 0, k + 1);
+  if (colRow.length < nnz) {
+    colRow = new Int32Array(Math.max(nnz, colRow.length * 2));
+    colVal = new Float64Array(colRow.length);
+  }
+}
+
+/**
+ * acc[p, :] = acc[p, :] + sum over the bucket of p of colVal * G[row, :]
+ * (or G[row, :] alone when `ones`), in bucket order, eight / four rows per
+ * pass: the same additions in the same order as one row at a time.
+ */
+function sumColumnBuckets(k: number, g: FloatArray, acc: Float64Array, accOff: number, n: number, ones: boolean): void {
+  const start = colStart;
+  const rowOf = colRow;
+  const val = colVal;
+  for (let p = 0; p < k; p++) {
+    const e = start[p + 1]!;
+    let t = start[p]!;
+    if (t === e) continue;
+    const ap = accOff + p * n;
+    if (ones) {
+      for (; t + 8 <= e; t += 8) {
+        const r0 = rowOf[t]!, r1 = rowOf[t + 1]!, r2 = rowOf[t + 2]!, r3 = rowOf[t + 3]!;
+        const r4 = rowOf[t + 4]!, r5 = rowOf[t + 5]!, r6 = rowOf[t + 6]!, r7 = rowOf[t + 7]!;
+        for (let j = 0; j < n; j++) {
+          acc[ap + j] = acc[ap + j]! + g[r0 + j]! + g[r1 + j]! + g[r2 + j]! + g[r3 + j]! + g[r4 + j]! + g[r5 + j]! + g[r6 + j]! + g[r7 + j]!;
+        }
+      }
+      for (; t < e; t++) {
+        const r0 = rowOf[t]!;
+        for (let j = 0; j < n; j++) acc[ap + j] += g[r0 + j]!;
+      }
+    } else {
+      for (; t + 4 <= e; t += 4) {
+        const r0 = rowOf[t]!, r1 = rowOf[t + 1]!, r2 = rowOf[t + 2]!, r3 = rowOf[t + 3]!;
+        const v0 = val[t]!, v1 = val[t + 1]!, v2 = val[t + 2]!, v3 = val[t + 3]!;
+        for (let j = 0; j < n; j++) acc[ap + j] = acc[ap + j]! + v0 * g[r0 + j]! + v1 * g[r1 + j]! + v2 * g[r2 + j]! + v3 * g[r3 + j]!;
+      }
+      for (; t < e; t++) {
+        const r0 = rowOf[t]!;
+        const v = val[t]!;
+        for (let j = 0; j < n; j++) acc[ap + j] += v * g[r0 + j]!;
+      }
+    }
+  }
+}
+
+/**
+ * Sᵀ G accumulated: for each row i of spikes S [m, k] (in order) and each set
+ * bit p, acc[p, :] += G[i, :] (G [m, n]). The weight gradient of an
+ * event-driven linear (dWᵀ = Sᵀ g); `acc` is float64 so the caller rounds once.
+ * Bit-equal to {@link spikeScatterRowsReference}: the set bits are sorted by
+ * column first, then each acc row sums its G rows in row order.
+ */
+export function spikeScatterRows(
+  s: Uint32Array, sOff: number, wpr: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, n: number,
+): void {
+  const k = wpr * 32; // pad bits are zero, so their buckets stay empty
+  let nnz = 0;
+  for (let t = sOff, e = sOff + m * wpr; t < e; t++) nnz += popcnt32(s[t]!);
+  colBuckets(k, nnz);
+  const start = colStart;
+  for (let i = 0; i < m; i++) {
+    const si = sOff + i * wpr;
+    for (let q = 0; q < wpr; q++) {
+      let x = s[si + q]!;
+      while (x !== 0) {
+        start[(q << 5) + ctz32(x) + 1]!++;
+        x &= x - 1;
+      }
+    }
+  }
+  for (let p = 0; p < k; p++) start[p + 1]! += start[p]!;
+  // Fill, using start[p] as the cursor of bucket p; afterwards start[p] is the old start[p + 1].
+  const rowOf = colRow;
+  for (let i = 0; i < m; i++) {
+    const si = sOff + i * wpr;
+    const gi = gOff + i * n;
+    for (let q = 0; q < wpr; q++) {
+      let x = s[si + q]!;
+      while (x !== 0) {
+        rowOf[start[(q << 5) + ctz32(x)]!++] = gi;
+        x &= x - 1;
+      }
+    }
+  }
+  for (let p = k; p > 0; p--) start[p] = start[p - 1]!;
+  start[0] = 0;
+  sumColumnBuckets(k, g, acc, accOff, n, true);
+}
+
+/**
+ * Xᵀ G accumulated, skipping zeros of X [m, k]: acc[p, :] += X[i, p] G[i, :]
+ * for rows i in order. The weight gradient of a counts linear. Bit-equal to
+ * {@link countsScatterRowsReference} (nonzeros sorted by column first).
+ */
+export function countsScatterRows(
+  x: FloatArray, xOff: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, k: number, n: number,
+): void {
+  let nnz = 0;
+  const e = xOff + m * k;
+  for (let t = xOff; t < e; t++) if (x[t] !== 0) nnz++;
+  colBuckets(k, nnz);
+  const start = colStart;
+  for (let i = 0; i < m; i++) {
+    const xi = xOff + i * k;
+    for (let p = 0; p < k; p++) if (x[xi + p] !== 0) start[p + 1]!++;
+  }
+  for (let p = 0; p < k; p++) start[p + 1]! += start[p]!;
+  const rowOf = colRow;
+  const val = colVal;
+  for (let i = 0; i < m; i++) {
+    const xi = xOff + i * k;
+    const gi = gOff + i * n;
+    for (let p = 0; p < k; p++) {
+      const v = x[xi + p]!;
+      if (v === 0) continue;
+      const t = start[p]!++;
+      rowOf[t] = gi;
+      val[t] = v;
+    }
+  }
+  for (let p = k; p > 0; p--) start[p] = start[p - 1]!;
+  start[0] = 0;
+  sumColumnBuckets(k, g, acc, accOff, n, false);
 }
 
 /** dst[c, r] = src[r, c] for one row-major [rows, cols] matrix (any element types). */
