@@ -14,6 +14,7 @@ import {
 import {
   countsScatterRows, countsScatterRowsReference, spikeScatterRows, spikeScatterRowsReference,
 } from "../src/kernels/spike-gemm.js";
+import { channelGradSums, channelGradSumsReference, channelMeanVar, channelMeanVarReference } from "../src/kernels/norm.js";
 
 /** Asserts identical bits element by element (Object.is: -0 != +0, NaN == NaN). */
 function expectSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
@@ -154,6 +155,35 @@ describe("spike / counts weight-gradient kernels", () => {
         countsScatterRowsReference(x, off, g, off, a2, off, m, k, n);
         expectSameBits(a1, a2, "countsScatterRows");
       }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe("batch-norm statistics kernels", () => {
+  it("channelMeanVar and channelGradSums equal their references bit for bit (S = 1 and S > 1)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 40 }), fc.constantFrom(1, 1, 2, 7, 33), fc.boolean(), fc.integer(),
+        (n, c, s, f32, seed) => {
+          const rng = new Rng(seed);
+          const size = n * c * s;
+          const x = randFloats(size, rng, f32);
+          const g = randFloats(size, rng, f32);
+          for (let i = 0; i < size; i++) x[i] = x[i]! * 3 + 1;
+          const m1 = new Float64Array(c), v1 = new Float64Array(c), m2 = new Float64Array(c), v2 = new Float64Array(c);
+          channelMeanVar(x, n, c, s, m1, v1);
+          channelMeanVarReference(x, n, c, s, m2, v2);
+          expectSameBits(m1, m2, "mean");
+          expectSameBits(v1, v2, "var");
+          const inv = new Float64Array(c).map((_, i) => 1 / Math.sqrt(v1[i]! + 1e-5));
+          const g1 = new Float64Array(c), gx1 = new Float64Array(c), g2 = new Float64Array(c), gx2 = new Float64Array(c);
+          channelGradSums(g, x, n, c, s, m1, inv, g1, gx1);
+          channelGradSumsReference(g, x, n, c, s, m1, inv, g2, gx2);
+          expectSameBits(g1, g2, "sumG");
+          expectSameBits(gx1, gx2, "sumGX");
+        },
+      ),
       { numRuns: 150 },
     );
   });

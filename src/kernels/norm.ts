@@ -6,8 +6,8 @@
  */
 import type { FloatArray } from "../tensor/tensor.js";
 
-/** Per-channel mean and biased variance of x [N, C, S]. */
-export function channelMeanVar(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
+/** Per-channel mean and biased variance of x [N, C, S] (plain: one channel at a time). */
+export function channelMeanVarReference(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
   const count = n * s;
   for (let ch = 0; ch < c; ch++) {
     let t = 0;
@@ -29,6 +29,93 @@ export function channelMeanVar(x: FloatArray, n: number, c: number, s: number, m
   }
 }
 
+/**
+ * Per-channel mean and biased variance of x [N, C, S]. Reads x once per pass
+ * in memory order (one accumulator per channel, each run of S in a local), so
+ * [rows, C] inputs (S = 1) are not walked with stride C; every channel's sums
+ * still add in (n, s) order: bit-equal to {@link channelMeanVarReference}.
+ */
+export function channelMeanVar(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
+  const count = n * s;
+  const t = mean;
+  t.fill(0, 0, c);
+  let o = 0;
+  if (s === 1) {
+    for (let i = 0; i < n; i++) for (let ch = 0; ch < c; ch++) t[ch] += x[o++]!;
+  } else {
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        let a = t[ch]!;
+        for (const end = o + s; o < end; o++) a += x[o]!;
+        t[ch] = a;
+      }
+    }
+  }
+  for (let ch = 0; ch < c; ch++) mean[ch] = t[ch]! / count;
+  varB.fill(0, 0, c);
+  o = 0;
+  if (s === 1) {
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const d = x[o++]! - mean[ch]!;
+        varB[ch] += d * d;
+      }
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const m = mean[ch]!;
+        let v = varB[ch]!;
+        for (const end = o + s; o < end; o++) {
+          const d = x[o]! - m;
+          v += d * d;
+        }
+        varB[ch] = v;
+      }
+    }
+  }
+  for (let ch = 0; ch < c; ch++) varB[ch] = varB[ch]! / count;
+}
+
+/**
+ * Per-channel sums for the batch-norm backward: sumG[c] = Σ g and
+ * sumGX[c] = Σ g (x - mean[c]) invStd[c] (= Σ g x̂). Memory-order sweep as in
+ * {@link channelMeanVar}; bit-equal to {@link channelGradSumsReference}.
+ */
+export function channelGradSums(
+  g: FloatArray, x: FloatArray, n: number, c: number, s: number,
+  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
+): void {
+  sumG.fill(0, 0, c);
+  sumGX.fill(0, 0, c);
+  let o = 0;
+  if (s === 1) {
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const gv = g[o]!;
+        sumG[ch] += gv;
+        sumGX[ch] += gv * (x[o++]! - mean[ch]!);
+      }
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const m = mean[ch]!;
+        let tg = sumG[ch]!;
+        let tgx = sumGX[ch]!;
+        for (const end = o + s; o < end; o++) {
+          const gv = g[o]!;
+          tg += gv;
+          tgx += gv * (x[o]! - m);
+        }
+        sumG[ch] = tg;
+        sumGX[ch] = tgx;
+      }
+    }
+  }
+  for (let ch = 0; ch < c; ch++) sumGX[ch] = sumGX[ch]! * invStd[ch]!;
+}
+
 /** out[n, c, s] = x[n, c, s] * scale[c] + shift[c]. */
 export function channelAffine(x: FloatArray, out: FloatArray, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array): void {
   let o = 0;
@@ -44,9 +131,9 @@ export function channelAffine(x: FloatArray, out: FloatArray, n: number, c: numb
 
 /**
  * Per-channel sums for the batch-norm backward: sumG[c] = Σ g and
- * sumGX[c] = Σ g (x - mean[c]) invStd[c] (= Σ g x̂).
+ * sumGX[c] = Σ g (x - mean[c]) invStd[c] (= Σ g x̂). Plain: one channel at a time.
  */
-export function channelGradSums(
+export function channelGradSumsReference(
   g: FloatArray, x: FloatArray, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
