@@ -9,7 +9,7 @@ import { Rng } from "../src/tensor/random.js";
 import type { ConvGeom } from "../src/kernels/conv.js";
 import { wordsFor } from "../src/kernels/bits.js";
 import {
-  spikeConvScatter, spikeConvScatterReference, spikeConvWeightGrad, spikeConvWeightGradReference,
+  spikeConvForwardImage, spikeConvScatter, spikeConvScatterReference, spikeConvWeightGrad, spikeConvWeightGradReference,
 } from "../src/kernels/spike-conv.js";
 import {
   countsScatterRows, countsScatterRowsReference, spikeScatterRows, spikeScatterRowsReference,
@@ -91,6 +91,16 @@ describe("spike conv kernels", () => {
         }
         expectSameBits(a1, a2, "scatter");
         expectSameBits(w1, w2, "weight grad");
+        // Channels-first forward = reference scatter into zeros, then transposed and rounded.
+        const out = cfg.f32 ? new Float32Array(3 + cfg.n * cfg.o * ohw) : new Float64Array(3 + cfg.n * cfg.o * ohw);
+        const want = out.slice();
+        for (let i = 0; i < cfg.n; i++) {
+          spikeConvForwardImage(s, i * imgWords, wpr, cfg.c, g, wT, cfg.o, out, 3 + i * cfg.o * ohw);
+          const acc = new Float64Array(ohw * cfg.o);
+          spikeConvScatterReference(s, i * imgWords, wpr, cfg.c, g, wT, cfg.o, acc);
+          for (let pos = 0; pos < ohw; pos++) for (let j = 0; j < cfg.o; j++) want[3 + (i * cfg.o + j) * ohw + pos] = acc[pos * cfg.o + j]!;
+        }
+        expectSameBits(out, want, "channels-first forward");
       }),
       { numRuns: 150 },
     );

@@ -129,6 +129,24 @@ function fillBuckets(s: Uint32Array, sOff: number, wpr: number, c: number, g: Co
         while (bits !== 0) {
           const x = (q << 5) + (31 - Math.clz32(bits & -bits));
           bits &= bits - 1;
+          if (sh === 1 && sw === 1) {
+            // Stride 1: the taps that land inside the output are one range per axis.
+            const ty = y + ph, tx = x + pw;
+            const kiHi = Math.min(kh - 1, Math.floor(ty / dh));
+            const kjLo = tx >= ow ? Math.ceil((tx - ow + 1) / dw) : 0;
+            const kjHi = Math.min(kw - 1, Math.floor(tx / dw));
+            for (let ki = ty >= oh ? Math.ceil((ty - oh + 1) / dh) : 0; ki <= kiHi; ki++) {
+              const rowPos = (ty - ki * dh) * ow + tx;
+              const pRow = (ci * kh + ki) * kw;
+              for (let kj = kjLo; kj <= kjHi; kj++) {
+                const pos = rowPos - kj * dw;
+                const p = pRow + kj;
+                if (byOutput) idx[pos * cap + cnt[pos]!++] = p * o;
+                else idx[p * cap + cnt[p]!++] = pos * o;
+              }
+            }
+            continue;
+          }
           for (let ki = 0; ki < kh; ki++) {
             let oy = y + ph - ki * dh;
             if (oy < 0) break; // oy only falls as ki grows
@@ -217,4 +235,54 @@ export function spikeConvWeightGrad(
 ): void {
   const cap = fillBuckets(s, sOff, wpr, c, g, o, false);
   sumBuckets(c * g.kh * g.kw, cap, gT, o, accW);
+}
+
+let rowBuf = new Float64Array(0);
+
+/**
+ * One image's forward straight into the channels-first output:
+ * out[outOff + j OH OW + pos] = Σ wT rows of the bucket of pos (float64 from 0,
+ * rounded once on the store). Equals {@link spikeConvScatter} into a zeroed
+ * accumulator followed by a transpose, without the [OH, OW, O] buffer.
+ */
+export function spikeConvForwardImage(
+  s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
+  wT: FloatArray, o: number, out: FloatArray, outOff: number,
+): void {
+  const cap = fillBuckets(s, sOff, wpr, c, g, o, true);
+  const ohw = g.oh * g.ow;
+  if (rowBuf.length < o) rowBuf = new Float64Array(o);
+  const row = rowBuf;
+  const cnt = bucketCnt;
+  const idx = bucketIdx;
+  for (let pos = 0; pos < ohw; pos++) {
+    const n = cnt[pos]!;
+    const b = pos * cap;
+    let t = 0;
+    if (n >= 8) {
+      const w0 = idx[b]!, w1 = idx[b + 1]!, w2 = idx[b + 2]!, w3 = idx[b + 3]!;
+      const w4 = idx[b + 4]!, w5 = idx[b + 5]!, w6 = idx[b + 6]!, w7 = idx[b + 7]!;
+      // The accumulator starts at 0: the first pass adds to a literal 0 instead of a zeroed row.
+      for (let j = 0; j < o; j++) row[j] = 0 + wT[w0 + j]! + wT[w1 + j]! + wT[w2 + j]! + wT[w3 + j]! + wT[w4 + j]! + wT[w5 + j]! + wT[w6 + j]! + wT[w7 + j]!;
+      t = 8;
+    } else {
+      row.fill(0, 0, o);
+    }
+    for (; t + 8 <= n; t += 8) {
+      const w0 = idx[b + t]!, w1 = idx[b + t + 1]!, w2 = idx[b + t + 2]!, w3 = idx[b + t + 3]!;
+      const w4 = idx[b + t + 4]!, w5 = idx[b + t + 5]!, w6 = idx[b + t + 6]!, w7 = idx[b + t + 7]!;
+      for (let j = 0; j < o; j++) {
+        row[j] = row[j]! + wT[w0 + j]! + wT[w1 + j]! + wT[w2 + j]! + wT[w3 + j]! + wT[w4 + j]! + wT[w5 + j]! + wT[w6 + j]! + wT[w7 + j]!;
+      }
+    }
+    for (; t + 4 <= n; t += 4) {
+      const w0 = idx[b + t]!, w1 = idx[b + t + 1]!, w2 = idx[b + t + 2]!, w3 = idx[b + t + 3]!;
+      for (let j = 0; j < o; j++) row[j] = row[j]! + wT[w0 + j]! + wT[w1 + j]! + wT[w2 + j]! + wT[w3 + j]!;
+    }
+    for (; t < n; t++) {
+      const w0 = idx[b + t]!;
+      for (let j = 0; j < o; j++) row[j] += wT[w0 + j]!;
+    }
+    for (let j = 0, d = outOff + pos; j < o; j++, d += ohw) out[d] = row[j]!;
+  }
 }

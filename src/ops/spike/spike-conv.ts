@@ -16,7 +16,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import { gemm } from "../../kernels/gemm.js";
 import { col2im, type ConvGeom } from "../../kernels/conv.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
-import { spikeConvScatter, spikeConvWeightGrad } from "../../kernels/spike-conv.js";
+import { spikeConvForwardImage, spikeConvWeightGrad } from "../../kernels/spike-conv.js";
 import { transpose2d } from "../../kernels/spike-gemm.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";
@@ -73,12 +73,7 @@ function spikeConvCore(
   const wT = empty([kk * o], dtype).data;
   transpose2d(weight.data, 0, o, kk, wT, 0);
   const out = empty(outShape(oh, ow), dtype);
-  const acc = new Float64Array(ohw * o);
-  for (let i = 0; i < n; i++) {
-    acc.fill(0);
-    spikeConvScatter(s.words, i * imgWords, wpr, cIn, g, wT, o, acc);
-    transpose2d(acc, 0, ohw, o, out.data, i * o * ohw);
-  }
+  for (let i = 0; i < n; i++) spikeConvForwardImage(s.words, i * imgWords, wpr, cIn, g, wT, o, out.data, i * o * ohw);
   if (bias) addChannelBias(out.data, bias.data, n, o, ohw);
 
   const inputs = bias ? [s, weight, bias] : [s, weight];
