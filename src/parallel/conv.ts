@@ -1,0 +1,144 @@
+/**
+ * Threaded twins of the im2col + gemm convolution loops of src/ops/conv.ts.
+ * The forward pass and the input gradient split the batch (each image is
+ * computed whole by one thread); the weight gradient splits the output
+ * channels (rows of dW), each thread summing over every image in batch order,
+ * so each element sees exactly the additions, in exactly the order, of the
+ * single-thread loop. Results are bit-identical for any thread count.
+ */
+import type { FloatArray } from "../tensor/tensor.js";
+import { OP_CONV_DATA, OP_CONV_FORWARD, OP_CONV_WEIGHT } from "./protocol.js";
+import { isShared, partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "./pool.js";
+import { convDataRange, convForwardRange, convWeightRows, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./tasks.js";
+
+export type { ConvDims } from "./tasks.js";
+
+const noTick = (): void => {};
+
+/** Multiply-adds of one pass (forward, data or weight gradient). */
+function work(d: ConvDims): number {
+  return d.n * d.o * (d.cIn / d.groups) * d.g.kh * d.g.kw * d.g.oh * d.g.ow;
+}
+
+/** Even split of `units` into `parts` ranges: boundaries 0 = b[0] < ... < b[parts] = units. */
+function split(units: number, parts: number): number[] {
+  const cuts: number[] = [];
+  for (let j = 0; j <= parts; j++) cuts.push(Math.round((j * units) / parts));
+  return cuts;
+}
+
+function dimArgs(d: ConvDims): number[] {
+  const a = new Float64Array(CONV_DIM_ARGS);
+  encodeConv(d, a);
+  return Array.from(a);
+}
+
+/** A shared array to hand a worker: the array itself if shared, else a scratch view. */
+function pick(src: FloatArray, staged: FloatArray): FloatArray {
+  return isShared(src) ? src : staged;
+}
+
+/**
+ * y [N, o, oh, ow] = conv(x [N, cIn, h, w], w [o, cIn/groups, kh, kw]) without
+ * bias, the batch split over `threads` threads (default: by size and pool).
+ */
+export function convForwardAuto(d: ConvDims, x: FloatArray, w: FloatArray, y: FloatArray, threads?: number): void {
+  const parts = threads ?? partsFor(work(d), d.n);
+  let p = Math.min(parts, d.n);
+  if (p > 1) p = Math.min(p, usableThreads());
+  if (p <= 1) {
+    convForwardRange(d, x, 0, w, 0, y, 0, 0, d.n, noTick);
+    return;
+  }
+  const cuts = split(d.n, p);
+  const mine = cuts[1]!;
+  const xImg = d.cIn * d.g.h * d.g.w, yImg = d.o * d.g.oh * d.g.ow;
+  const rest = d.n - mine;
+  const [sx, sw, sy] = scratchViews([
+    [x instanceof Float64Array, isShared(x) ? 0 : rest * xImg],
+    [w instanceof Float64Array, isShared(w) ? 0 : w.length],
+    [y instanceof Float64Array, isShared(y) ? 0 : rest * yImg],
+  ]) as [FloatArray, FloatArray, FloatArray];
+  if (!isShared(x)) sx.set(x.subarray(mine * xImg, d.n * xImg));
+  if (!isShared(w)) sw.set(w);
+  const wx = pick(x, sx), ww = pick(w, sw), wy = pick(y, sy);
+  // Offsets of image 0 in the worker views (staged arrays start at image `mine`).
+  const xBase = isShared(x) ? sabBase(x) : sabBase(sx) - mine * xImg;
+  const yBase = isShared(y) ? sabBase(y) : sabBase(sy) - mine * yImg;
+  const dims = dimArgs(d);
+  const jobs: Part[] = [];
+  for (let j = 1; j < p; j++) {
+    jobs.push({ op: OP_CONV_FORWARD, args: [...dims, xBase, sabBase(ww), yBase, cuts[j]!, cuts[j + 1]!], bufs: [wx, ww, wy] });
+  }
+  runParts("conv2d", jobs, () => convForwardRange(d, x, 0, w, 0, y, 0, 0, mine, noTick));
+  if (!isShared(y)) y.set(sy.subarray(0, rest * yImg), mine * yImg);
+}
+
+/**
+ * gx [N, cIn, h, w] = the input gradient for output gradient gy [N, o, oh, ow]
+ * (gx is overwritten), the batch split over threads.
+ */
+export function convDataAuto(d: ConvDims, gy: FloatArray, w: FloatArray, gx: FloatArray, threads?: number): void {
+  const parts = threads ?? partsFor(work(d), d.n);
+  let p = Math.min(parts, d.n);
+  if (p > 1) p = Math.min(p, usableThreads());
+  if (p <= 1) {
+    convDataRange(d, gy, 0, w, 0, gx, 0, 0, d.n, noTick);
+    return;
+  }
+  const cuts = split(d.n, p);
+  const mine = cuts[1]!;
+  const xImg = d.cIn * d.g.h * d.g.w, yImg = d.o * d.g.oh * d.g.ow;
+  const rest = d.n - mine;
+  const [sgy, sw, sgx] = scratchViews([
+    [gy instanceof Float64Array, isShared(gy) ? 0 : rest * yImg],
+    [w instanceof Float64Array, isShared(w) ? 0 : w.length],
+    [gx instanceof Float64Array, isShared(gx) ? 0 : rest * xImg],
+  ]) as [FloatArray, FloatArray, FloatArray];
+  if (!isShared(gy)) sgy.set(gy.subarray(mine * yImg, d.n * yImg));
+  if (!isShared(w)) sw.set(w);
+  const wgy = pick(gy, sgy), ww = pick(w, sw), wgx = pick(gx, sgx);
+  const gyBase = isShared(gy) ? sabBase(gy) : sabBase(sgy) - mine * yImg;
+  const gxBase = isShared(gx) ? sabBase(gx) : sabBase(sgx) - mine * xImg;
+  const dims = dimArgs(d);
+  const jobs: Part[] = [];
+  for (let j = 1; j < p; j++) {
+    jobs.push({ op: OP_CONV_DATA, args: [...dims, gyBase, sabBase(ww), gxBase, cuts[j]!, cuts[j + 1]!], bufs: [wgy, ww, wgx] });
+  }
+  runParts("conv2d", jobs, () => convDataRange(d, gy, 0, w, 0, gx, 0, 0, mine, noTick));
+  if (!isShared(gx)) gx.set(sgx.subarray(0, rest * xImg), mine * xImg);
+}
+
+/**
+ * acc [o, cIn/groups kh kw] += the weight gradient summed over the batch in
+ * order (acc is a float64 accumulator), the output channels split over threads.
+ */
+export function convWeightAuto(d: ConvDims, gy: FloatArray, x: FloatArray, acc: Float64Array, threads?: number): void {
+  const parts = threads ?? partsFor(work(d), d.o);
+  let p = Math.min(parts, d.o);
+  if (p > 1) p = Math.min(p, usableThreads());
+  if (p <= 1) {
+    convWeightRows(d, gy, 0, x, 0, acc, 0, 0, d.o, noTick);
+    return;
+  }
+  const cuts = split(d.o, p);
+  const mine = cuts[1]!;
+  const kk = (d.cIn / d.groups) * d.g.kh * d.g.kw;
+  const [sgy, sx, sacc] = scratchViews([
+    [gy instanceof Float64Array, isShared(gy) ? 0 : gy.length],
+    [x instanceof Float64Array, isShared(x) ? 0 : x.length],
+    [true, isShared(acc) ? 0 : (d.o - mine) * kk],
+  ]) as [FloatArray, FloatArray, Float64Array];
+  if (!isShared(gy)) sgy.set(gy);
+  if (!isShared(x)) sx.set(x);
+  if (!isShared(acc)) sacc.set(acc.subarray(mine * kk, d.o * kk));
+  const wgy = pick(gy, sgy), wx = pick(x, sx), wacc = pick(acc, sacc);
+  const accBase = isShared(acc) ? sabBase(acc) : sabBase(sacc) - mine * kk;
+  const dims = dimArgs(d);
+  const jobs: Part[] = [];
+  for (let j = 1; j < p; j++) {
+    jobs.push({ op: OP_CONV_WEIGHT, args: [...dims, sabBase(wgy), sabBase(wx), accBase, cuts[j]!, cuts[j + 1]!], bufs: [wgy, wx, wacc] });
+  }
+  runParts("conv2d", jobs, () => convWeightRows(d, gy, 0, x, 0, acc, 0, 0, mine, noTick));
+  if (!isShared(acc)) acc.set(sacc.subarray(0, (d.o - mine) * kk), mine * kk);
+}

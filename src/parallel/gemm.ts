@@ -1,0 +1,114 @@
+/**
+ * Threaded twin of {@link gemm}: C is split into blocks of rows, and each
+ * thread runs the unchanged gemm on its block. Every output element keeps its
+ * summation order, so the result is bit-identical to gemm for any thread
+ * count. Operands not on a SharedArrayBuffer are copied into the pool's shared
+ * scratch for the workers (the calling thread's own block reads the originals).
+ */
+import type { FloatArray } from "../tensor/tensor.js";
+import { gemm } from "../kernels/gemm.js";
+import { OP_GEMM } from "./protocol.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
+
+/** Row blocks are multiples of gemm's 4-row register tile where possible. */
+const ROW_ALIGN = 4;
+
+/** Block boundaries 0 = b[0] < b[1] < ... < b[p] = m, as even as the alignment allows (empty blocks dropped). */
+function rowBlocks(m: number, parts: number): number[] {
+  const cuts = [0];
+  for (let j = 1; j < parts; j++) {
+    const r = Math.min(m, Math.round((j * m) / parts / ROW_ALIGN) * ROW_ALIGN);
+    if (r > cuts[cuts.length - 1]!) cuts.push(r);
+  }
+  if (m > cuts[cuts.length - 1]!) cuts.push(m);
+  return cuts;
+}
+
+/** Copies rows r0..r1-1 of op(A) (A [m,k], or [k,m] with transA) into dst as [r1-r0, k]. */
+function copyRowsOfA(a: FloatArray, aOff: number, transA: boolean, m: number, k: number, r0: number, r1: number, dst: FloatArray): void {
+  if (!transA) {
+    dst.set(a.subarray(aOff + r0 * k, aOff + r1 * k));
+    return;
+  }
+  const rows = r1 - r0;
+  for (let p = 0; p < k; p++) {
+    const src = aOff + p * m;
+    for (let i = 0; i < rows; i++) dst[i * k + p] = a[src + r0 + i]!;
+  }
+}
+
+/**
+ * C[m,n] (+)= op(A) op(B) with the contract and result of {@link gemm}, on up
+ * to `threads` threads (default: all usable), whatever the size.
+ */
+export function gemmThreaded(
+  a: FloatArray, aOff: number, transA: boolean,
+  b: FloatArray, bOff: number, transB: boolean,
+  c: FloatArray, cOff: number,
+  m: number, n: number, k: number,
+  accumulate: boolean,
+  threads = usableThreads(),
+): void {
+  const parts = Math.min(threads, usableThreads(), m);
+  if (parts <= 1 || n === 0 || k === 0) {
+    gemm(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+    return;
+  }
+  const cuts = rowBlocks(m, parts);
+  const mine = cuts[1]!; // the calling thread takes rows [0, mine)
+  const wRows = m - mine;
+  // A: the calling thread needs op(A) rows contiguous (a copy when transposed); workers need them shared.
+  const stageA = transA || !isShared(a);
+  const stageB = !isShared(b);
+  const stageC = !isShared(c);
+  const aRows = transA ? m : wRows;
+  const [sa, sb, sc] = scratchViews([
+    [a instanceof Float64Array, stageA ? aRows * k : 0],
+    [b instanceof Float64Array, stageB ? k * n : 0],
+    [c instanceof Float64Array, stageC ? wRows * n : 0],
+  ]) as [FloatArray, FloatArray, FloatArray];
+  // Element offset (in the worker's whole-buffer view) of op(A) row 0, B and C row 0.
+  let aBase: number;
+  if (stageA) {
+    const r0 = transA ? 0 : mine;
+    copyRowsOfA(a, aOff, transA, m, k, r0, m, sa);
+    aBase = sabBase(sa) - r0 * k;
+  } else {
+    aBase = sabBase(a) + aOff;
+  }
+  if (stageB) sb.set(b.subarray(bOff, bOff + k * n));
+  const bBase = stageB ? sabBase(sb) : sabBase(b) + bOff;
+  if (stageC && accumulate) sc.set(c.subarray(cOff + mine * n, cOff + m * n));
+  const cBase = stageC ? sabBase(sc) - mine * n : sabBase(c) + cOff;
+  const wa = stageA ? sa : a, wb = stageB ? sb : b, wc = stageC ? sc : c;
+  const jobs: Part[] = [];
+  for (let j = 1; j + 1 < cuts.length; j++) {
+    const r0 = cuts[j]!, r1 = cuts[j + 1]!;
+    jobs.push({
+      op: OP_GEMM,
+      args: [aBase + r0 * k, bBase, transB ? 1 : 0, cBase + r0 * n, r1 - r0, n, k, accumulate ? 1 : 0],
+      bufs: [wa, wb, wc],
+    });
+  }
+  runParts("gemm", jobs, () => {
+    if (transA) gemm(sa, 0, false, b, bOff, transB, c, cOff, mine, n, k, accumulate);
+    else gemm(a, aOff, false, b, bOff, transB, c, cOff, mine, n, k, accumulate);
+  });
+  if (stageC) c.set(sc.subarray(0, wRows * n), cOff + mine * n);
+}
+
+/**
+ * Drop-in for {@link gemm}: the threaded twin when threads > 1 and the product
+ * is big enough to pay for them, else gemm itself. Same bits either way.
+ */
+export function gemmAuto(
+  a: FloatArray, aOff: number, transA: boolean,
+  b: FloatArray, bOff: number, transB: boolean,
+  c: FloatArray, cOff: number,
+  m: number, n: number, k: number,
+  accumulate: boolean,
+): void {
+  const parts = partsFor(m * n * k, Math.ceil(m / ROW_ALIGN));
+  if (parts <= 1) gemm(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+  else gemmThreaded(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate, parts);
+}

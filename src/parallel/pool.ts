@@ -1,0 +1,341 @@
+/**
+ * A persistent pool of worker threads for the threaded kernel twins.
+ *
+ * Tasks are signalled through Atomics on a per-worker shared control block
+ * (the worker sleeps in Atomics.wait; the caller spins briefly, then waits),
+ * not by a postMessage per task. With `t` threads the calling thread runs one
+ * part itself and `t - 1` workers run the others. Workers start lazily and in
+ * the background: until they are ready the twins run on the calling thread,
+ * which gives the same bits, only slower. If workers cannot start (no way to
+ * load TypeScript in a worker, say) the pool quietly stays at one thread.
+ * Idle workers do not keep the process alive.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { fail } from "../tensor/errors.js";
+import type { FloatArray } from "../tensor/tensor.js";
+import {
+  BUF, CMD, DONE, LINE, MAX_ARGS, MAX_BUFS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PROGRESS, STATE, STATUS,
+  type PortMessage, type WorkerInit,
+} from "./protocol.js";
+
+/** One part of a parallel task, for a worker: op code, Float64 arguments, shared buffers. */
+export interface Part {
+  op: number;
+  args: readonly number[];
+  /** Arrays on SharedArrayBuffers; the worker sees each as a view of its whole buffer (see {@link sabBase}). */
+  bufs: readonly FloatArray[];
+}
+
+interface Slot {
+  worker: Worker;
+  ctrl: Int32Array;
+  args: Float64Array;
+  msg: Uint8Array;
+  seq: number;
+  /** Buffer ids this worker has been sent. */
+  known: Set<number>;
+  exited: boolean;
+  index: number;
+}
+
+let threads = Math.max(1, availableParallelism());
+let slots: Slot[] = [];
+/** Why workers are unavailable (set once start-up failed; the pool then stays at one thread). */
+let disabled: string | null = null;
+let nextWorker = 0;
+let workerParts = 0;
+/** A caller waiting on a worker gives up after this long without progress. */
+let stallMs = 120_000;
+/**
+ * Multiply-adds below which a part is not worth a thread: ~100-200 µs of gemm
+ * here (0.5-1 GMAC/s per thread), against ~15 µs to signal and wait plus the copies.
+ */
+let minPartWork = 1 << 17;
+
+const here = import.meta.url;
+const fromSource = here.endsWith(".ts");
+
+/** Sets the number of threads (the caller plus n - 1 workers); 1 means no workers at all. */
+export function setThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) fail("setThreads", `thread count must be an integer >= 1, got ${n}`);
+  threads = n;
+  if (slots.length > n - 1) {
+    for (const s of slots.slice(n - 1)) stopSlot(s);
+    slots = slots.slice(0, n - 1);
+  }
+}
+
+/** The configured number of threads (default `os.availableParallelism()`). */
+export function getThreads(): number {
+  return threads;
+}
+
+/**
+ * Pool state: configured threads, workers ready now, why workers are off (if
+ * they are), and how many parts workers have run so far.
+ */
+export function poolInfo(): { threads: number; readyWorkers: number; disabled: string | null; workerParts: number } {
+  return { threads, readyWorkers: readySlots().length, disabled, workerParts };
+}
+
+/** Starts the workers if needed and resolves, once each is ready or failed, to the number of usable threads. */
+export async function poolReady(timeoutMs = 60_000): Promise<number> {
+  ensureWorkers();
+  const t0 = Date.now();
+  while (slots.some((s) => !s.exited && Atomics.load(s.ctrl, STATE) === 0) && Date.now() - t0 < timeoutMs) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return usableThreads();
+}
+
+/** Stops every worker (the pool restarts lazily on the next threaded call). */
+export async function shutdownPool(): Promise<void> {
+  const old = slots;
+  slots = [];
+  await Promise.all(old.map((s) => stopSlot(s)));
+}
+
+/**
+ * Threads a twin may use right now: 1 plus the ready workers (never more than
+ * configured). Starts missing workers in the background.
+ */
+export function usableThreads(): number {
+  if (threads <= 1) return 1;
+  ensureWorkers();
+  return 1 + Math.min(threads - 1, readySlots().length);
+}
+
+/** Element index of a shared array's first element within its whole buffer (workers view whole buffers). */
+export function sabBase(a: FloatArray): number {
+  return a.byteOffset / a.BYTES_PER_ELEMENT;
+}
+
+/** True when an array lives on a SharedArrayBuffer (workers can use it without a copy). */
+export function isShared(a: FloatArray): boolean {
+  return typeof SharedArrayBuffer !== "undefined" && a.buffer instanceof SharedArrayBuffer;
+}
+
+let scratch: SharedArrayBuffer | null = null;
+
+/**
+ * Views on the pool's grow-only shared scratch, one per request
+ * ([float64?, length]), each 64-byte aligned. Valid until the next call.
+ */
+export function scratchViews(requests: readonly (readonly [boolean, number])[]): FloatArray[] {
+  let total = 0;
+  const offs: number[] = [];
+  for (const [, len] of requests) {
+    offs.push(total);
+    total += Math.ceil((len * 8) / 64) * 64;
+  }
+  if (scratch === null || scratch.byteLength < total) {
+    // Grow geometrically so a slowly growing workload does not reallocate every call.
+    scratch = new SharedArrayBuffer(Math.max(total, scratch === null ? 0 : Math.min(2 * scratch.byteLength, total * 2)));
+  }
+  const sab = scratch;
+  return requests.map(([f64, len], i) => (f64 ? new Float64Array(sab, offs[i]!, len) : new Float32Array(sab, offs[i]!, len)));
+}
+
+/**
+ * Runs `parts` on workers and `local` on the calling thread at the same time,
+ * and returns when all are done. Callers must pass at most usableThreads() - 1
+ * parts. A part that throws, or a worker that dies or stalls, raises a
+ * BitspikeError naming `op` (after every other part has finished); the pool is
+ * then restarted on the next call.
+ */
+export function runParts(op: string, parts: readonly Part[], local: () => void): void {
+  const ready = readySlots();
+  if (parts.length > ready.length) fail(op, `internal: ${parts.length} parts for ${ready.length} ready workers`);
+  const used: Slot[] = [];
+  const seqs: number[] = [];
+  let localError: unknown = null;
+  let dispatchError: unknown = null;
+  try {
+    for (let j = 0; j < parts.length; j++) {
+      seqs.push(dispatch(ready[j]!, parts[j]!));
+      used.push(ready[j]!);
+    }
+  } catch (e) {
+    dispatchError = e;
+  }
+  if (dispatchError === null) {
+    try {
+      local();
+    } catch (e) {
+      localError = e;
+    }
+  }
+  const problems: string[] = [];
+  let dead = false;
+  for (let j = 0; j < used.length; j++) {
+    const r = awaitSlot(used[j]!, seqs[j]!);
+    if (r !== null) {
+      problems.push(r.message);
+      dead ||= r.dead;
+    }
+  }
+  if (dead) void shutdownPool();
+  if (dispatchError !== null) throw dispatchError;
+  if (localError !== null) throw localError;
+  if (problems.length > 0) fail(op, `thread pool: ${problems.join("; ")}`);
+}
+
+/** Minimum multiply-adds per thread before a twin splits its work. */
+export function minWorkPerThread(): number {
+  return minPartWork;
+}
+
+/** Sets the minimum work per thread (tests lower it to thread small problems); returns the old value. */
+export function setMinWorkPerThread(macs: number): number {
+  const old = minPartWork;
+  minPartWork = macs;
+  return old;
+}
+
+/**
+ * Parts to split `work` multiply-adds into: at most `units` (rows, images),
+ * at most the usable threads, and only as many as each get minWorkPerThread().
+ */
+export function partsFor(work: number, units: number): number {
+  const byWork = Math.floor(work / minPartWork);
+  if (byWork < 2 || units < 2 || threads <= 1) return 1;
+  return Math.min(byWork, units, usableThreads());
+}
+
+/** Sets how long a caller waits for a worker that makes no progress (for tests); returns the old value. */
+export function setStallTimeout(ms: number): number {
+  const old = stallMs;
+  stallMs = ms;
+  return old;
+}
+
+function readySlots(): Slot[] {
+  return slots.filter((s) => !s.exited && Atomics.load(s.ctrl, STATE) === 1);
+}
+
+function ensureWorkers(): void {
+  if (disabled !== null) return;
+  slots = slots.filter((s) => !s.exited);
+  while (slots.length < threads - 1) {
+    const s = startSlot();
+    if (s === null) return;
+    slots.push(s);
+  }
+}
+
+function startSlot(): Slot | null {
+  const ctrlSab = new SharedArrayBuffer(LINE * 4);
+  const argsSab = new SharedArrayBuffer(MAX_ARGS * 8);
+  const msgSab = new SharedArrayBuffer(MSG_BYTES);
+  const index = nextWorker++;
+  const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", here).href;
+  const init: WorkerInit = { index, ctrl: ctrlSab, args: argsSab, msg: msgSab, entry, tsx: fromSource };
+  let worker: Worker;
+  try {
+    worker = fromSource
+      ? new Worker(new URL("./boot.mjs", here), { workerData: init })
+      : new Worker(new URL(entry), { workerData: init });
+  } catch (e) {
+    disabled = `workers cannot start: ${(e as Error).message}`;
+    return null;
+  }
+  const slot: Slot = {
+    worker, ctrl: new Int32Array(ctrlSab), args: new Float64Array(argsSab), msg: new Uint8Array(msgSab),
+    seq: 0, known: new Set(), exited: false, index,
+  };
+  worker.on("error", (e) => {
+    // A worker that fails while loading means workers cannot run here: stay at one thread.
+    if (Atomics.load(slot.ctrl, STATE) === 0) disabled = `worker failed to start: ${e.message}`;
+    markExited(slot);
+  });
+  worker.on("exit", () => markExited(slot));
+  worker.unref();
+  return slot;
+}
+
+function markExited(s: Slot): void {
+  s.exited = true;
+  Atomics.store(s.ctrl, STATE, -1);
+}
+
+function stopSlot(s: Slot): Promise<number> {
+  if (!s.exited && Atomics.load(s.ctrl, STATE) === 1) {
+    s.ctrl[OPCODE] = OP_QUIT;
+    Atomics.store(s.ctrl, CMD, ++s.seq);
+    Atomics.notify(s.ctrl, CMD);
+  }
+  s.exited = true;
+  return s.worker.terminate();
+}
+
+// Shared buffers get small ids; a worker is sent each buffer once, and told to forget it once it is collected here.
+const ids = new WeakMap<SharedArrayBuffer, number>();
+let nextId = 1;
+const forget = new FinalizationRegistry<number>((id) => {
+  for (const s of slots) {
+    if (s.known.delete(id) && !s.exited) s.worker.postMessage({ kind: "drop", id } satisfies PortMessage);
+  }
+});
+
+function bufCode(s: Slot, a: FloatArray): number {
+  const sab = a.buffer as SharedArrayBuffer;
+  let id = ids.get(sab);
+  if (id === undefined) {
+    id = nextId++;
+    ids.set(sab, id);
+    forget.register(sab, id);
+  }
+  if (!s.known.has(id)) {
+    s.worker.postMessage({ kind: "buf", id, sab } satisfies PortMessage);
+    s.known.add(id);
+  }
+  return id * 2 + (a instanceof Float64Array ? 1 : 0);
+}
+
+function dispatch(s: Slot, p: Part): number {
+  if (p.bufs.length > MAX_BUFS || p.args.length > MAX_ARGS) fail("thread pool", `internal: task too large`);
+  for (let j = 0; j < p.bufs.length; j++) {
+    if (!isShared(p.bufs[j]!)) fail("thread pool", "internal: a worker buffer is not on a SharedArrayBuffer");
+    s.ctrl[BUF + j] = bufCode(s, p.bufs[j]!);
+  }
+  s.ctrl[NBUF] = p.bufs.length;
+  s.ctrl[OPCODE] = p.op;
+  for (let j = 0; j < p.args.length; j++) s.args[j] = p.args[j]!;
+  const seq = ++s.seq;
+  workerParts++;
+  Atomics.store(s.ctrl, CMD, seq);
+  Atomics.notify(s.ctrl, CMD);
+  return seq;
+}
+
+/** Waits for task `seq` of a worker; null when it succeeded, else what went wrong. */
+function awaitSlot(s: Slot, seq: number): { message: string; dead: boolean } | null {
+  const c = s.ctrl;
+  // Spin a little first: the parts are balanced, so the worker is usually about done.
+  const spinEnd = performance.now() + 0.05;
+  while (Atomics.load(c, DONE) !== seq && performance.now() < spinEnd);
+  let progress = Atomics.load(c, PROGRESS);
+  let lastMove = Date.now();
+  for (;;) {
+    const done = Atomics.load(c, DONE);
+    if (done === seq) break;
+    if (Atomics.load(c, STATE) === -1) {
+      markExited(s);
+      return { message: `worker ${s.index} exited during the task`, dead: true };
+    }
+    Atomics.wait(c, DONE, done, 20);
+    const p = Atomics.load(c, PROGRESS);
+    if (p !== progress) {
+      progress = p;
+      lastMove = Date.now();
+    } else if (Date.now() - lastMove > stallMs) {
+      return { message: `worker ${s.index} made no progress for ${stallMs} ms`, dead: true };
+    }
+  }
+  if (c[STATUS] !== 0) {
+    const text = new TextDecoder().decode(s.msg.slice(0, c[MSGLEN]!));
+    return { message: `worker ${s.index} failed: ${text}`, dead: false };
+  }
+  return null;
+}

@@ -1,0 +1,60 @@
+/**
+ * Layout of the shared control block through which the pool talks to its
+ * workers (Atomics on an Int32Array; no postMessage per task). Each worker owns
+ * one 64-byte line of Int32 slots (so two workers never share a cache line),
+ * one line of Float64 task arguments and a byte area for an error message.
+ */
+
+/** Int32 slots of a control block. */
+export const LINE = 16;
+/** Sequence number of the latest task; the main thread bumps it, the worker waits on it. */
+export const CMD = 0;
+/** Sequence number of the latest finished task; the worker stores it, the main thread waits on it. */
+export const DONE = 1;
+/** 0: the last task succeeded; 1: it threw (message in the worker's message area). */
+export const STATUS = 2;
+/** 0 while loading, 1 once ready for tasks, -1 once the worker thread has exited. */
+export const STATE = 3;
+/** Bumped by the worker as a task advances (a stall watchdog reads it). */
+export const PROGRESS = 4;
+/** Op code of the task (see the OP_ constants). */
+export const OPCODE = 5;
+/** Number of buffer slots used by the task. */
+export const NBUF = 6;
+/** Byte length of the error message. */
+export const MSGLEN = 7;
+/** First buffer slot: `id * 2 + (float64 ? 1 : 0)`; slots BUF .. BUF + MAX_BUFS - 1. */
+export const BUF = 8;
+export const MAX_BUFS = LINE - BUF;
+
+/** Float64 task arguments per worker. */
+export const MAX_ARGS = 32;
+/** Bytes of error message per worker. */
+export const MSG_BYTES = 2048;
+
+export const OP_GEMM = 1;
+export const OP_CONV_FORWARD = 2;
+export const OP_CONV_DATA = 3;
+export const OP_CONV_WEIGHT = 4;
+/** Diagnostics for tests: throw inside the task / end the worker thread. */
+export const OP_TEST_THROW = 90;
+export const OP_TEST_EXIT = 91;
+export const OP_QUIT = 99;
+
+/** Messages posted (rarely) on a worker's port: a new shared buffer, or one to forget. */
+export type PortMessage =
+  | { kind: "buf"; id: number; sab: SharedArrayBuffer }
+  | { kind: "drop"; id: number };
+
+/** What a worker receives as workerData. */
+export interface WorkerInit {
+  /** Worker number (for messages). */
+  index: number;
+  ctrl: SharedArrayBuffer;
+  args: SharedArrayBuffer;
+  msg: SharedArrayBuffer;
+  /** Module URL of the worker entry (used by the bootstrap). */
+  entry: string;
+  /** Register the tsx loader before importing the entry (running from TypeScript sources). */
+  tsx: boolean;
+}

@@ -1,0 +1,123 @@
+/**
+ * A pool worker: waits on its line of the control block, runs the task it
+ * describes with the same kernel code as the calling thread, reports. Shared
+ * buffers arrive (rarely) as port messages, drained synchronously before a task.
+ */
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import type { FloatArray } from "../tensor/tensor.js";
+import {
+  BUF, CMD, DONE, MAX_ARGS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_CONV_DATA, OP_CONV_FORWARD, OP_CONV_WEIGHT,
+  OP_GEMM, OP_QUIT, OP_TEST_EXIT, OP_TEST_THROW, PROGRESS, STATE, STATUS, type PortMessage, type WorkerInit,
+} from "./protocol.js";
+import { CONV_DIM_ARGS, convDataRange, convForwardRange, convWeightRows, decodeConv, gemmRows } from "./tasks.js";
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const ctrl = new Int32Array(init.ctrl);
+// Each worker has its own control block, argument area and message area.
+const base = 0;
+const args = new Float64Array(init.args, 0, MAX_ARGS);
+const msg = new Uint8Array(init.msg, 0, MSG_BYTES);
+
+const buffers = new Map<number, SharedArrayBuffer>();
+const views = new Map<number, FloatArray>();
+
+function drainPort(): void {
+  for (;;) {
+    const m = receiveMessageOnPort(port);
+    if (m === undefined) return;
+    const pm = m.message as PortMessage;
+    if (pm.kind === "buf") buffers.set(pm.id, pm.sab);
+    else {
+      buffers.delete(pm.id);
+      views.delete(pm.id * 2);
+      views.delete(pm.id * 2 + 1);
+    }
+  }
+}
+
+/** The view for a buffer slot code `id * 2 + (float64 ? 1 : 0)`. */
+function view(code: number): FloatArray {
+  let v = views.get(code);
+  if (v) return v;
+  const id = code >> 1;
+  let sab = buffers.get(id);
+  for (let spins = 0; sab === undefined; spins++) {
+    // The main thread posts a buffer before it signals a task that uses it.
+    drainPort();
+    sab = buffers.get(id);
+    if (sab === undefined && spins > 1000) throw new Error(`buffer ${id} never arrived`);
+    if (sab === undefined) Atomics.wait(ctrl, base + STATE, 1, 1);
+  }
+  v = code & 1 ? new Float64Array(sab, 0, sab.byteLength >> 3) : new Float32Array(sab, 0, sab.byteLength >> 2);
+  views.set(code, v);
+  return v;
+}
+
+const tick = (): void => {
+  Atomics.add(ctrl, base + PROGRESS, 1);
+};
+
+function run(op: number): void {
+  drainPort();
+  const b: FloatArray[] = [];
+  const nb = ctrl[base + NBUF]!;
+  for (let j = 0; j < nb; j++) b.push(view(ctrl[base + BUF + j]!));
+  const a = args;
+  switch (op) {
+    case OP_GEMM:
+      gemmRows(b[0]!, a[0]!, b[1]!, a[1]!, a[2] === 1, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7] === 1);
+      return;
+    case OP_CONV_FORWARD:
+    case OP_CONV_DATA:
+    case OP_CONV_WEIGHT: {
+      const d = decodeConv(a);
+      const o = CONV_DIM_ARGS;
+      if (op === OP_CONV_FORWARD) convForwardRange(d, b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick);
+      else if (op === OP_CONV_DATA) convDataRange(d, b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick);
+      else convWeightRows(d, b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2] as Float64Array, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick);
+      return;
+    }
+    case OP_TEST_THROW:
+      throw new Error("test failure requested by the pool");
+    case OP_TEST_EXIT:
+      process.exit(3);
+    default:
+      throw new Error(`unknown op code ${op}`);
+  }
+}
+
+function report(e: unknown): void {
+  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const { written } = new TextEncoder().encodeInto(text, msg);
+  ctrl[base + MSGLEN] = written;
+  ctrl[base + STATUS] = 1;
+}
+
+// The thread is ending (process.exit, terminate, end of loop): tell a waiting caller at once.
+process.on("exit", () => {
+  Atomics.store(ctrl, base + STATE, -1);
+  Atomics.notify(ctrl, base + DONE);
+});
+
+let seen = Atomics.load(ctrl, base + CMD);
+Atomics.store(ctrl, base + STATE, 1);
+Atomics.notify(ctrl, base + STATE);
+for (;;) {
+  Atomics.wait(ctrl, base + CMD, seen);
+  const seq = Atomics.load(ctrl, base + CMD);
+  if (seq === seen) continue;
+  seen = seq;
+  const op = ctrl[base + OPCODE]!;
+  if (op === OP_QUIT) break;
+  ctrl[base + STATUS] = 0;
+  try {
+    run(op);
+  } catch (e) {
+    report(e);
+  }
+  Atomics.store(ctrl, base + DONE, seq);
+  Atomics.notify(ctrl, base + DONE);
+}
+Atomics.store(ctrl, base + STATE, -1);
+Atomics.notify(ctrl, base + DONE);
