@@ -30,11 +30,12 @@ import * as spikeConv from "./ops/spike/spike-conv.js";
 import * as spikeLayout from "./ops/spike/spike-layout.js";
 import * as iand from "./ops/spike/iand.js";
 import * as heaviside from "./ops/spike/heaviside.js";
+import * as maskedNorm from "./ops/masked-norm.js";
 
 /** Every differentiable op, flat: `ops.add`, `ops.conv2d`, `ops.multiStepNeuron`, `ops.spikingSelfAttention`, ... */
 export const ops = {
   ...elementwise, ...reduce, ...shape, ...matmulOps, ...linearOps, ...conv, ...pool, ...norm, ...activation, ...dropoutOps, ...loss,
-  ...cast, ...neuron, ...surrogate, ...ssa, ...attention, ...spikeLinear, ...spikeConv, ...spikeLayout, ...iand, ...heaviside,
+  ...cast, ...neuron, ...surrogate, ...ssa, ...attention, ...spikeLinear, ...spikeConv, ...spikeLayout, ...iand, ...heaviside, ...maskedNorm,
 };
 
 export { Module, ModuleList, Sequential, Int64Buffer } from "./nn/module.js";
@@ -66,3 +67,10 @@ export { saveWeights, loadWeights, saveCheckpoint, loadCheckpoint } from "./trai
 
 export { EnergyProbe, energyReport, type EnergyReport } from "./energy/energy.js";
 export { measureEnergy } from "./energy/measure.js";
+
+export { MaskedAutoencoder, loadEncoderInto } from "./models/mae/mae.js";
+export { randomTokenMask, upsampleMask, stageMasks } from "./models/mae/masking.js";
+export { MAEDecoder, sincosPosEmbed2d } from "./models/mae/decoder.js";
+export { patchify, unpatchify, maskedPatchLoss } from "./models/mae/loss.js";
+export { pretrain, finetune } from "./train/pretrain.js";
+export { encodePng, writePng } from "./io/png.js";

@@ -15,6 +15,7 @@ import { MODEL_FLAGS, modelOverrides } from "./model-flags.js";
 import { Progress } from "./progress.js";
 import { measureEnergy } from "../energy/measure.js";
 import type { EnergyReport } from "../energy/energy.js";
+import { FINETUNE_FLAGS, PRETRAIN_FLAGS, RECONSTRUCT_FLAGS, runFinetune, runPretrain, runReconstruct } from "./pretrain.js";
 
 /** Defaults of `bitspike train`: the MNIST main job that `npm start` runs. */
 export const TRAIN_FLAGS = {
@@ -203,6 +204,9 @@ export const COMMANDS: Record<string, { run: (argv: string[]) => void; summary: 
   eval: { run: runEval, summary: "accuracy and loss on a data set's test split", flags: EVAL_FLAGS },
   params: { run: runParams, summary: "trainable-parameter count of a model: bitspike params MODEL", flags: PARAMS_FLAGS },
   predict: { run: runPredict, summary: "eval-mode logits of a model on an input tensor", flags: PREDICT_FLAGS },
+  pretrain: { run: runPretrain, summary: "masked-autoencoder pre-training of a Spikformer V2 (writes encoder.safetensors, decoder.safetensors)", flags: PRETRAIN_FLAGS },
+  finetune: { run: runFinetune, summary: "fine-tune a classifier from a pre-trained encoder with layer-wise lr decay", flags: FINETUNE_FLAGS },
+  reconstruct: { run: runReconstruct, summary: "PNG of original | masked | reconstructed test images from a pre-training run", flags: RECONSTRUCT_FLAGS },
   energy: { run: runEnergy, summary: "per-layer firing rates, exact synaptic operations and energy per image", flags: ENERGY_FLAGS },
 };
 
