@@ -5,9 +5,9 @@
  * columns (accumulated over the batch in float64), db by a per-channel sum.
  */
 import { fail, fmtShape } from "../tensor/errors.js";
-import { Tensor, type FloatArray } from "../tensor/tensor.js";
-import { gemm } from "../kernels/gemm.js";
-import { col2im, im2col, type ConvGeom } from "../kernels/conv.js";
+import { Tensor } from "../tensor/tensor.js";
+import { type ConvGeom } from "../kernels/conv.js";
+import { convDataAuto, convForwardAuto, convWeightAuto, type ConvDims } from "../parallel/conv.js";
 import { addChannelBias, sumPerChannel } from "../kernels/bias.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";
@@ -61,7 +61,6 @@ function convCore(
     fail(op, `groups ${groups} must divide both the input channels ${cIn} (input ${fmtShape(x.shape)}) and the output channels ${o} (weight ${fmtShape(weight.shape)})`);
   }
   const cg = cIn / groups;
-  const og = o / groups;
   if (weight.shape[1] !== cg) {
     fail(op, `weight ${fmtShape(weight.shape)} expects ${weight.shape[1]! * groups} input channels (${weight.shape[1]} per group x ${groups} groups) but the input ${fmtShape(x.shape)} has ${cIn}`);
   }
@@ -71,23 +70,10 @@ function convCore(
   const g: ConvGeom = { h, w: wd, kh, kw, sh: stride[0], sw: stride[1], ph: padding[0], pw: padding[1], dh: dilation[0], dw: dilation[1], oh, ow };
   const kk = cg * kh * kw; // gemm depth
   const ohw = oh * ow;
-  const plane = h * wd;
-  // A 1x1 kernel without stride or padding reads the input as its own column matrix.
-  const direct = kh === 1 && kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
-  const cols: FloatArray | null = direct || n === 0 ? null : empty([kk * ohw], dtype).data;
-  /** Column matrix (array, offset) of image i, group gi. */
-  const columns = (i: number, gi: number): [FloatArray, number] => {
-    if (cols === null) return [x.data, i * cIn * plane + gi * cg * plane];
-    im2col(x.data, i * cIn * plane, gi * cg, cg, g, cols, 0);
-    return [cols, 0];
-  };
   const out = empty(outShape(oh, ow), dtype);
-  for (let i = 0; i < n; i++) {
-    for (let gi = 0; gi < groups; gi++) {
-      const [cm, co] = columns(i, gi);
-      gemm(weight.data, gi * og * kk, false, cm, co, false, out.data, (i * o + gi * og) * ohw, og, ohw, kk, false);
-    }
-  }
+  // The loops (im2col + gemm per image and group) live in src/parallel/tasks.ts; the twins split them over threads.
+  const dims: ConvDims = { n, cIn, o, groups, g };
+  convForwardAuto(dims, x.data, weight.data, out.data);
   if (bias) addChannelBias(out.data, bias.data, n, o, ohw);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(op, out, inputs, (gy) => {
@@ -96,29 +82,12 @@ function convCore(
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(x.shape, dtype);
-      const dcols = direct ? null : empty([kk * ohw], dtype).data;
-      for (let i = 0; i < n; i++) {
-        for (let gi = 0; gi < groups; gi++) {
-          const yo = (i * o + gi * og) * ohw;
-          const xo = i * cIn * plane;
-          if (dcols === null) {
-            gemm(weight.data, gi * og * kk, true, gy.data, yo, false, gx.data, xo + gi * cg * plane, kk, ohw, og, false);
-          } else {
-            gemm(weight.data, gi * og * kk, true, gy.data, yo, false, dcols, 0, kk, ohw, og, false);
-            col2im(dcols, 0, gi * cg, cg, g, gx.data, xo);
-          }
-        }
-      }
+      convDataAuto(dims, gy.data, weight.data, gx.data);
     }
     if (weight.requiresGrad) {
       // float64 accumulator over the batch: deterministic and no float32 drift.
       const acc = new Float64Array(o * kk);
-      for (let i = 0; i < n; i++) {
-        for (let gi = 0; gi < groups; gi++) {
-          const [cm, co] = columns(i, gi);
-          gemm(gy.data, (i * o + gi * og) * ohw, false, cm, co, true, acc, gi * og * kk, og, kk, ohw, true);
-        }
-      }
+      convWeightAuto(dims, gy.data, x.data, acc);
       gw = empty(weight.shape, dtype);
       gw.data.set(acc);
     }

@@ -2,7 +2,7 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { gemm } from "../kernels/gemm.js";
+import { gemmAuto } from "../parallel/gemm.js";
 import { addChannelBias, sumPerChannel } from "../kernels/bias.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";
@@ -24,7 +24,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (b && (b.rank !== 1 || b.shape[0] !== nOut)) fail(op, `bias must be [${nOut}] for weight ${fmtShape(weight.shape)}, got ${fmtShape(b.shape)}`);
   const rows = sizeOf(x.shape.slice(0, -1));
   const out = empty([...x.shape.slice(0, -1), nOut], dtype);
-  gemm(x.data, 0, false, weight.data, 0, true, out.data, 0, rows, nOut, nIn, false);
+  gemmAuto(x.data, 0, false, weight.data, 0, true, out.data, 0, rows, nOut, nIn, false);
   if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [x, weight, b] : [x, weight];
   return record(op, out, inputs, (g) => {
@@ -33,11 +33,11 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(x.shape, dtype);
-      gemm(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
+      gemmAuto(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
     }
     if (weight.requiresGrad) {
       gw = empty(weight.shape, dtype);
-      gemm(g.data, 0, true, x.data, 0, false, gw.data, 0, nOut, nIn, rows, false);
+      gemmAuto(g.data, 0, true, x.data, 0, false, gw.data, 0, nOut, nIn, rows, false);
     }
     if (b && b.requiresGrad) {
       gb = empty(b.shape, dtype);
