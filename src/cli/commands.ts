@@ -4,7 +4,7 @@ import { fail, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../autograd/tape.js";
 import { Spikformer } from "../models/spikformer.js";
-import { spikformerConfig, type SpikformerConfig } from "../models/config.js";
+import { definedOnly, spikformerConfig, type SpikformerConfig } from "../models/config.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-file.js";
 import { loadWeights } from "../train/checkpoint.js";
 import { train, type TrainOptions } from "../train/trainer.js";
@@ -88,9 +88,6 @@ export function runTrain(argv: string[]): void {
   console.log(`test accuracy ${(100 * t.accuracy).toFixed(2)}% (${Math.round(t.accuracy * t.samples)}/${t.samples}), loss ${t.loss.toFixed(4)}; ${result.seconds.toFixed(1)} s in all; weights in ${opts.out}/weights.safetensors`);
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
 
 /** A model from a name and flags, or from the config stored in a weights file's metadata. */
 function modelFromFlags(name: string | undefined, a: Record<string, unknown>, weights?: string): Spikformer {

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
 import { noGrad } from "../autograd/tape.js";
-import { modelName, type SpikformerOverrides } from "../models/config.js";
+import { definedOnly, modelName, type SpikformerOverrides } from "../models/config.js";
 import { reconstructImages } from "../models/mae/reconstruct.js";
 import { upsampleMask } from "../models/mae/masking.js";
 import { reconstructionGrid } from "../io/png.js";
@@ -14,9 +14,6 @@ import { parseArgs, type Flags } from "./args.js";
 import { MODEL_FLAGS, modelOverrides } from "./model-flags.js";
 import { Progress } from "./progress.js";
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
 
 const RUN_FLAGS = {
   data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors" },

@@ -47,6 +47,11 @@ function defaultHeads(variant: SpikformerVariant, dims: number): number {
   return Math.max(1, Math.round(dims / (variant === "cifar" ? 32 : 64)));
 }
 
+/** The overrides that are set: undefined fields are dropped so they cannot hide a default. */
+export function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** Parses `spikformer-{cifar|imagenet|dvs|v2}-L-D` and applies overrides; validates the result. */
 export function spikformerConfig(name: string, overrides: SpikformerOverrides = {}): SpikformerConfig {
   const m = /^spikformer-(cifar|imagenet|dvs|v2)-(\d+)-(\d+)$/.exec(name);
@@ -54,7 +59,7 @@ export function spikformerConfig(name: string, overrides: SpikformerOverrides = 
   const variant = m[1] as SpikformerVariant;
   const depths = Number(m[2]);
   const embedDims = Number(m[3]);
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const defined = definedOnly(overrides);
   const cfg: SpikformerConfig = {
     variant,
     depths,

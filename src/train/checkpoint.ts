@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
 
 import { Int64Buffer, type Module } from "../nn/module.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-file.js";
 import type { SafeInput } from "../io/safetensors.js";
 import type { Optimizer, OptimizerState } from "./optim.js";
@@ -38,22 +39,21 @@ export interface CheckpointState {
   optimizer: OptimizerState["json"];
 }
 
-function modelEntries(model: Module, prefix: string, into: Map<string, SafeInput>): void {
-  for (const [k, v] of model.stateDict()) into.set(prefix + k, v instanceof Int64Buffer ? { dtype: "I64", shape: [...v.shape], data: v.data } : { shape: [...v.shape], data: v.data });
+/** State-dict values as safetensors entries (int64 buffers as I64), keys prefixed. */
+export function stateEntries(state: Iterable<readonly [string, Tensor | Int64Buffer]>, prefix = "", into = new Map<string, SafeInput>()): Map<string, SafeInput> {
+  for (const [k, v] of state) into.set(prefix + k, v instanceof Int64Buffer ? { dtype: "I64", shape: [...v.shape], data: v.data } : { shape: [...v.shape], data: v.data });
+  return into;
 }
 
 /** Writes the model's weights under the official key names, with its config as metadata. */
 export function saveWeights(path: string, model: Module, modelConfig: Record<string, unknown>): void {
-  const entries = new Map<string, SafeInput>();
-  modelEntries(model, "", entries);
-  writeSafetensorsFile(path, entries, { format: "pt", bitspike_model: JSON.stringify(modelConfig) });
+  writeSafetensorsFile(path, stateEntries(model.stateDict()), { format: "pt", bitspike_model: JSON.stringify(modelConfig) });
 }
 
 /** Saves a checkpoint (atomically) and the weights file into `dir`. */
 export function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer, state: Omit<CheckpointState, "format" | "optimizer">): void {
   const opt = optimizer.stateDict();
-  const entries = new Map<string, SafeInput>();
-  modelEntries(model, "model.", entries);
+  const entries = stateEntries(model.stateDict(), "model.");
   for (const [k, v] of opt.tensors) entries.set(`optim.${k}`, { shape: [v.length], data: v });
   const json: CheckpointState = { format: "bitspike-checkpoint-1", ...state, optimizer: opt.json };
   writeSafetensorsFile(join(dir, CHECKPOINT_FILE), entries, { bitspike_checkpoint: JSON.stringify(json) });

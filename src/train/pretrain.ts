@@ -13,13 +13,10 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
-import type { Tensor } from "../tensor/tensor.js";
 import { backward, noGrad } from "../autograd/tape.js";
-import { Int64Buffer } from "../nn/module.js";
-import { spikformerConfig, type SpikformerConfig, type SpikformerOverrides } from "../models/config.js";
+import type { SpikformerConfig, SpikformerOverrides } from "../models/config.js";
 import { loadEncoderInto, MaskedAutoencoder, type MAEOptions } from "../models/mae/mae.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-file.js";
-import type { SafeInput } from "../io/safetensors.js";
 import { AdamW, paramGroupsWithDecayExclusions } from "./optim.js";
 import { CosineSchedule } from "./schedule.js";
 import { clipGradNorm } from "./clip.js";
@@ -27,8 +24,8 @@ import { batches, numBatches } from "./data/loader.js";
 import { deriveSeed } from "./data/seed.js";
 import { loadData, type DataSplit } from "./data/spec.js";
 import type { Dataset } from "./data/dataset.js";
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type RunPosition } from "./checkpoint.js";
-import { train, type TrainHooks, type TrainOptions, type TrainResult } from "./trainer.js";
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, stateEntries, type RunPosition } from "./checkpoint.js";
+import { train, trainModelConfig, type TrainHooks, type TrainOptions, type TrainResult } from "./trainer.js";
 
 export const ENCODER_FILE = "encoder.safetensors";
 export const DECODER_FILE = "decoder.safetensors";
@@ -96,13 +93,7 @@ export interface PretrainResult {
 
 /** The encoder config of a pre-training run: T = 1 unless overridden, geometry from the data. */
 export function pretrainModelConfig(opts: Pick<PretrainOptions, "model" | "modelOverrides" | "seed">, data: DataSplit): SpikformerConfig {
-  const [C, H, W] = data.train.shape;
-  if (H !== W) fail("pretrain", `images are ${H}x${W}; Spikformer needs square images`);
-  return spikformerConfig(opts.model, { T: 1, seed: opts.seed, ...definedOnly(opts.modelOverrides), imgSize: H, inChannels: C, numClasses: data.train.numClasses });
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return trainModelConfig(opts, data, { T: 1 });
 }
 
 /** The Rng a batch's mask is drawn from. */
@@ -110,20 +101,15 @@ export function maskRng(seed: number, epoch: number, batchIndex: number): Rng {
   return new Rng(deriveSeed(seed, epoch, batchIndex, 0x6d61736b));
 }
 
-function entries(state: Iterable<[string, Tensor | Int64Buffer]>): Map<string, SafeInput> {
-  const out = new Map<string, SafeInput>();
-  for (const [k, v] of state) out.set(k, v instanceof Int64Buffer ? { dtype: "I64", shape: [...v.shape], data: v.data } : { shape: [...v.shape], data: v.data });
-  return out;
-}
 
 /** Writes the encoder (classifier key names, no head) with the model config as `bitspike_model` metadata. */
 export function saveEncoder(path: string, mae: MaskedAutoencoder): void {
-  writeSafetensorsFile(path, entries(mae.encoderStateDict()), { format: "pt", bitspike_model: JSON.stringify(mae.config), bitspike_mae: JSON.stringify(mae.options) });
+  writeSafetensorsFile(path, stateEntries(mae.encoderStateDict()), { format: "pt", bitspike_model: JSON.stringify(mae.config), bitspike_mae: JSON.stringify(mae.options) });
 }
 
 /** Writes the decoder's state dict (keys embed.*, mask_token, pos_embed, blocks.*, norm.*, pred.*) with its config. */
 export function saveDecoder(path: string, mae: MaskedAutoencoder): void {
-  writeSafetensorsFile(path, entries(mae.decoder.stateDict()), { format: "pt", bitspike_mae: JSON.stringify(mae.options), bitspike_decoder: JSON.stringify(mae.decoderConfig()) });
+  writeSafetensorsFile(path, stateEntries(mae.decoder.stateDict()), { format: "pt", bitspike_mae: JSON.stringify(mae.options), bitspike_decoder: JSON.stringify(mae.decoderConfig()) });
 }
 
 /** Rebuilds a pre-trained MAE from DIR/encoder.safetensors and DIR/decoder.safetensors (strict loads). */

@@ -11,7 +11,7 @@ import { fail } from "../tensor/errors.js";
 import { backward } from "../autograd/tape.js";
 import { crossEntropy } from "../ops/loss.js";
 import { Spikformer } from "../models/spikformer.js";
-import { spikformerConfig, type SpikformerConfig, type SpikformerOverrides } from "../models/config.js";
+import { definedOnly, spikformerConfig, type SpikformerConfig, type SpikformerOverrides } from "../models/config.js";
 import { AdamW, paramGroupsWithDecayExclusions } from "./optim.js";
 import { CosineSchedule, layerDecayScales, layerIdOf } from "./schedule.js";
 import { clipGradNorm } from "./clip.js";
@@ -95,11 +95,14 @@ export interface TrainResult {
   finished: boolean;
 }
 
-/** The model a training run builds: the name, the overrides, and the data's image geometry. */
-export function trainModelConfig(opts: Pick<TrainOptions, "model" | "modelOverrides" | "seed">, data: DataSplit): SpikformerConfig {
+/**
+ * The model a run builds: the name, the job's defaults, the overrides that are set, and the data's
+ * image geometry and class count.
+ */
+export function trainModelConfig(opts: Pick<TrainOptions, "model" | "modelOverrides" | "seed">, data: DataSplit, defaults: SpikformerOverrides = {}): SpikformerConfig {
   const [C, H, W] = data.train.shape;
   if (H !== W) fail("train", `images are ${H}x${W}; Spikformer needs square images`);
-  return spikformerConfig(opts.model, { seed: opts.seed, ...opts.modelOverrides, imgSize: H, inChannels: C, numClasses: data.train.numClasses });
+  return spikformerConfig(opts.model, { ...defaults, seed: opts.seed, ...definedOnly(opts.modelOverrides), imgSize: H, inChannels: C, numClasses: data.train.numClasses });
 }
 
 /** Trains a Spikformer as the options say; see the module comment. */
