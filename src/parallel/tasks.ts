@@ -31,8 +31,8 @@ export function encodeConv(d: ConvDims, args: Float64Array): void {
   args[16] = 0;
 }
 
-/** Reads dims back from args[0..16]. */
-export function decodeConv(a: Float64Array): ConvDims {
+/** Reads dims back from args[0..16] (integers). */
+export function decodeConv(a: ArrayLike<number>): ConvDims {
   return {
     n: a[0]!, cIn: a[1]!, o: a[2]!, groups: a[3]!,
     g: { h: a[4]!, w: a[5]!, kh: a[6]!, kw: a[7]!, sh: a[8]!, sw: a[9]!, ph: a[10]!, pw: a[11]!, dh: a[12]!, dw: a[13]!, oh: a[14]!, ow: a[15]! },

@@ -19,6 +19,7 @@ const base = 0;
 const args = new Float64Array(init.args, 0, MAX_ARGS);
 const msg = new Uint8Array(init.msg, 0, MSG_BYTES);
 
+const ints: number[] = new Array<number>(MAX_ARGS).fill(0);
 const buffers = new Map<number, SharedArrayBuffer>();
 const views = new Map<number, FloatArray>();
 
@@ -63,7 +64,11 @@ function run(op: number): void {
   const b: FloatArray[] = [];
   const nb = ctrl[base + NBUF]!;
   for (let j = 0; j < nb; j++) b.push(view(ctrl[base + BUF + j]!));
-  const a = args;
+  // Arguments are integers: hand them on as small integers, not float64s. A kernel
+  // fed doubles indexes with doubles, which V8 compiles to code ~1.7x slower.
+  const na = ints.length;
+  for (let j = 0; j < na; j++) ints[j] = args[j]! | 0;
+  const a = ints;
   switch (op) {
     case OP_GEMM:
       gemmRows(b[0]!, a[0]!, b[1]!, a[1]!, a[2] === 1, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7] === 1);
