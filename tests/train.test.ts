@@ -72,7 +72,7 @@ describe("training", () => {
 describe("bitspike CLI", () => {
   const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" });
 
-  it("predict writes the same logits as the API", () => {
+  it("predict writes the same logits as the API, with 1 thread and with 2", () => {
     const dir = mkdtempSync(join(tmpdir(), "bitspike-predict-"));
     const cfg = spikformerConfig("spikformer-cifar-1-16", { imgSize: 8, inChannels: 1, numClasses: 3, T: 2, numHeads: 2, seed: 4 });
     const model = new Spikformer(cfg);
@@ -80,12 +80,14 @@ describe("bitspike CLI", () => {
     saveWeights(weights, model, cfg as unknown as Record<string, unknown>);
     const x = Tensor.uniform([2, 1, 8, 8], new Rng(2), -1, 3);
     writeFileSync(join(dir, "x.safetensors"), serializeSafetensors({ x: { shape: [2, 1, 8, 8], data: x.data as Float32Array } }));
-    const r = cli(["predict", "--weights", weights, "--input", join(dir, "x.safetensors"), "--output", join(dir, "y.safetensors")]);
-    expect(r.status, r.stderr).toBe(0);
-    const y = readSafetensorsFile(join(dir, "y.safetensors")).tensors.get("logits")!;
     const api = noGrad(() => model.eval().forward(x));
-    expect(y.shape).toEqual([2, 3]);
-    expect(Array.from(y.data as Float32Array)).toEqual(Array.from(api.data));
+    for (const threads of ["1", "2"]) {
+      const r = cli(["predict", "--weights", weights, "--input", join(dir, "x.safetensors"), "--output", join(dir, "y.safetensors"), "--threads", threads]);
+      expect(r.status, r.stderr).toBe(0);
+      const y = readSafetensorsFile(join(dir, "y.safetensors")).tensors.get("logits")!;
+      expect(y.shape).toEqual([2, 3]);
+      expect(Array.from(y.data as Float32Array)).toEqual(Array.from(api.data));
+    }
   });
 
   it("params prints the official count; bad input gives a clear error, not a stack trace", () => {
@@ -95,5 +97,7 @@ describe("bitspike CLI", () => {
     expect(bad.stderr).toMatch(/^error: model: embedDims 383 is not divisible by numHeads/);
     const flag = cli(["train", "--epochz", "3"]);
     expect(flag.stderr).toMatch(/unknown flag --epochz/);
+    const threads = cli(["params", "spikformer-cifar-1-16", "--threads", "0"]);
+    expect(threads.stderr).toMatch(/^error: setThreads: thread count must be an integer >= 1, got 0/);
   });
 });

@@ -11,7 +11,7 @@ import { train, type TrainOptions } from "../train/trainer.js";
 import { evaluate } from "../train/evaluate.js";
 import { loadData } from "../train/data/spec.js";
 import { parseArgs, type Flags } from "./args.js";
-import { MODEL_FLAGS, modelOverrides } from "./model-flags.js";
+import { MODEL_FLAGS, applyThreads, modelOverrides } from "./model-flags.js";
 import { Progress } from "./progress.js";
 import { measureEnergy } from "../energy/measure.js";
 import type { EnergyReport } from "../energy/energy.js";
@@ -39,12 +39,12 @@ export const TRAIN_FLAGS = {
   "checkpoint-every": { type: "int", default: 0, help: "also checkpoint every N steps" },
   "stop-after": { type: "int", default: 0, help: "stop (resumably) after N steps" },
   "eval-batch": { type: "int", default: 100, help: "evaluation batch size" },
-  threads: { type: "int", help: "worker threads (reserved: kernels run on the calling thread for now)" },
   ...MODEL_FLAGS,
 } satisfies Flags;
 
 export function runTrain(argv: string[]): void {
   const a = parseArgs("train", argv, TRAIN_FLAGS);
+  applyThreads(a);
   const opts: TrainOptions = {
     model: a.model!,
     // The main job runs one time step: in our MNIST runs T = 2 gave a similar accuracy per epoch at half the images per second.
@@ -109,6 +109,7 @@ const PARAMS_FLAGS = { ...MODEL_FLAGS } satisfies Flags;
 
 export function runParams(argv: string[]): void {
   const a = parseArgs("params", argv, PARAMS_FLAGS);
+  applyThreads(a);
   const name = a._[0] ?? fail("bitspike params", "usage: bitspike params MODEL [--classes N ...]");
   const m = modelFromFlags(name, a);
   console.log(m.numParameters());
@@ -126,6 +127,7 @@ const EVAL_FLAGS = {
 
 export function runEval(argv: string[]): void {
   const a = parseArgs("eval", argv, EVAL_FLAGS);
+  applyThreads(a);
   if (!a.weights) fail("bitspike eval", "--weights is required");
   const model = modelFromFlags(a.model, a, a.weights);
   const data = loadData(a.data!, a.seed!);
@@ -154,6 +156,7 @@ export function readInputTensor(path: string, key: string | undefined): Tensor {
 
 export function runPredict(argv: string[]): void {
   const a = parseArgs("predict", argv, PREDICT_FLAGS);
+  applyThreads(a);
   for (const k of ["weights", "input", "output"] as const) if (!a[k]) fail("bitspike predict", `--${k} is required`);
   const model = modelFromFlags(a.model, a, a.weights).eval();
   const x = readInputTensor(a.input!, a.key);
@@ -190,6 +193,7 @@ export function formatEnergy(r: EnergyReport): string {
 
 export function runEnergy(argv: string[]): void {
   const a = parseArgs("energy", argv, ENERGY_FLAGS);
+  applyThreads(a);
   if (!a.weights) fail("bitspike energy", "--weights is required");
   const model = modelFromFlags(a.model, a, a.weights);
   const data = loadData(a.data!, a.seed!);

@@ -1,6 +1,7 @@
 /** Model flags shared by the commands that build a model. */
 import type { Flags } from "./args.js";
 import type { AttentionKind, ResidualKind, SpikformerOverrides } from "../models/config.js";
+import { setThreads } from "../parallel/pool.js";
 
 export const MODEL_FLAGS = {
   T: { type: "int", help: "time steps" },
@@ -12,7 +13,13 @@ export const MODEL_FLAGS = {
   "mlp-ratio": { type: "number", help: "MLP hidden width / embed dims" },
   attention: { type: "string", help: "ssa | softmax | identity | relu | leakyrelu (Table I ablation)" },
   residual: { type: "string", help: "add | iand (Table VI)" },
+  threads: { type: "int", help: "threads for the kernels (default: os.availableParallelism()); results do not depend on it" },
 } satisfies Flags;
+
+/** Applies `--threads` (when given) to the kernel thread pool. */
+export function applyThreads(a: Record<string, unknown>): void {
+  if (a["threads"] !== undefined) setThreads(a["threads"] as number);
+}
 
 /** The overrides the model flags ask for (undefined where a flag is absent). */
 export function modelOverrides(a: Record<string, unknown>): SpikformerOverrides {

@@ -11,7 +11,7 @@ import { batches } from "../train/data/loader.js";
 import { loadData } from "../train/data/spec.js";
 import { DECODER_FILE, ENCODER_FILE, finetune, loadMaskedAutoencoder, maskRng, pretrain, readEncoderFile, type FinetuneOptions, type PretrainOptions } from "../train/pretrain.js";
 import { parseArgs, type Flags } from "./args.js";
-import { MODEL_FLAGS, modelOverrides } from "./model-flags.js";
+import { MODEL_FLAGS, applyThreads, modelOverrides } from "./model-flags.js";
 import { Progress } from "./progress.js";
 
 
@@ -46,6 +46,7 @@ export const PRETRAIN_FLAGS = {
 
 export function runPretrain(argv: string[]): void {
   const a = parseArgs("pretrain", argv, PRETRAIN_FLAGS);
+  applyThreads(a);
   const opts: PretrainOptions = {
     model: a.model!,
     modelOverrides: definedOnly(modelOverrides(a)),
@@ -94,6 +95,7 @@ export const FINETUNE_FLAGS = {
 
 export function runFinetune(argv: string[]): void {
   const a = parseArgs("finetune", argv, FINETUNE_FLAGS);
+  applyThreads(a);
   if (!a.from) fail("bitspike finetune", "--from DIR/encoder.safetensors is required");
   const stored = readEncoderFile(a.from).config;
   const name = a.model ?? (stored ? modelName(stored) : fail("bitspike finetune", "--model is required (the encoder file does not name its model)"));
@@ -137,6 +139,7 @@ export const RECONSTRUCT_FLAGS = {
 
 export function runReconstruct(argv: string[]): void {
   const a = parseArgs("reconstruct", argv, RECONSTRUCT_FLAGS);
+  applyThreads(a);
   if (!a.from) fail("bitspike reconstruct", "--from DIR (a pretrain output folder) is required");
   const mae = loadMaskedAutoencoder(a.from).eval();
   const data = loadData(a.data!, a.seed!);

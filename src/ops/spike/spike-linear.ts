@@ -8,7 +8,7 @@ import { fail, fmtShape } from "../../tensor/errors.js";
 import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type FloatArray } from "../../tensor/tensor.js";
-import { gemm } from "../../kernels/gemm.js";
+import { gemmAuto } from "../../parallel/gemm.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, transpose2d } from "../../kernels/spike-gemm.js";
 import { record } from "../../autograd/tape.js";
@@ -63,7 +63,7 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
     let gb: Tensor | null = null;
     if (s.requiresGrad) {
       gs = empty(s.shape, dtype);
-      gemm(g.data, 0, false, weight.data, 0, false, gs.data, 0, rows, nIn, nOut, false);
+      gemmAuto(g.data, 0, false, weight.data, 0, false, gs.data, 0, rows, nIn, nOut, false);
     }
     if (weight.requiresGrad) {
       const accT = new Float64Array(nIn * nOut);
@@ -101,7 +101,7 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(x.shape, dtype);
-      gemm(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
+      gemmAuto(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
     }
     if (weight.requiresGrad) {
       const accT = new Float64Array(nIn * nOut);
