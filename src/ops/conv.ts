@@ -12,7 +12,8 @@ import { addChannelBias, sumPerChannel } from "../kernels/bias.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";
 
-type Pair = number | readonly [number, number];
+/** One number for both spatial axes, or [h, w]. */
+export type Pair = number | readonly [number, number];
 
 /** Options of {@link conv2d}; each of stride, padding and dilation is one number or [h, w]. */
 export interface Conv2dOptions {
@@ -30,7 +31,8 @@ export interface Conv1dOptions {
   groups?: number;
 }
 
-function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
+/** A stride / padding / dilation option as [h, w], checked to be integers >= min. */
+export function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
   const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === "number" ? [v, v] : [v[0], v[1]];
   for (const x of p) {
     if (!Number.isInteger(x) || x < min) fail(op, `${name} must be an integer >= ${min} (or a pair of them), got ${JSON.stringify(v)}`);
@@ -45,6 +47,21 @@ export function convOutSize(op: string, size: number, k: number, s: number, p: n
     fail(op, `kernel ${what} (effective ${eff} with dilation ${d}) is bigger than the padded input ${size} + 2*${p} = ${size + 2 * p}`);
   }
   return Math.floor((size + 2 * p - eff) / s) + 1;
+}
+
+/**
+ * The geometry of a convolution over an h x wd input, after checking the bias
+ * against the weight's output channels and the kernel against the padded input.
+ */
+export function convGeometry(
+  op: string, weight: Tensor, bias: Tensor | null, h: number, wd: number, kh: number, kw: number,
+  stride: [number, number], padding: [number, number], dilation: [number, number],
+): ConvGeom {
+  const o = weight.shape[0]!;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== o)) fail(op, `bias must be [${o}] for weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
+  const oh = convOutSize(op, h, kh, stride[0], padding[0], dilation[0], `height ${kh}`);
+  const ow = convOutSize(op, wd, kw, stride[1], padding[1], dilation[1], `width ${kw}`);
+  return { h, w: wd, kh, kw, sh: stride[0], sw: stride[1], ph: padding[0], pw: padding[1], dh: dilation[0], dw: dilation[1], oh, ow };
 }
 
 /** The shared core: x [N, C, H, W], w [O, C/groups, kh, kw], results reshaped to the caller's ranks. */
@@ -64,10 +81,8 @@ function convCore(
   if (weight.shape[1] !== cg) {
     fail(op, `weight ${fmtShape(weight.shape)} expects ${weight.shape[1]! * groups} input channels (${weight.shape[1]} per group x ${groups} groups) but the input ${fmtShape(x.shape)} has ${cIn}`);
   }
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== o)) fail(op, `bias must be [${o}] for weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
-  const oh = convOutSize(op, h, kh, stride[0], padding[0], dilation[0], `height ${kh}`);
-  const ow = convOutSize(op, wd, kw, stride[1], padding[1], dilation[1], `width ${kw}`);
-  const g: ConvGeom = { h, w: wd, kh, kw, sh: stride[0], sw: stride[1], ph: padding[0], pw: padding[1], dh: dilation[0], dw: dilation[1], oh, ow };
+  const g = convGeometry(op, weight, bias, h, wd, kh, kw, stride, padding, dilation);
+  const { oh, ow } = g;
   const kk = cg * kh * kw; // gemm depth
   const ohw = oh * ow;
   const out = empty(outShape(oh, ow), dtype);

@@ -7,6 +7,17 @@ import { addChannelBias, sumPerChannel } from "../kernels/bias.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";
 
+/** Shape checks of a linear layer (dense, spike or counts input [..., in]); returns [out, in]. */
+export function checkLinear(op: string, xShape: readonly number[], weight: Tensor, bias: Tensor | null): [number, number] {
+  if (weight.rank !== 2) fail(op, `weight must be [out, in], got ${fmtShape(weight.shape)}`);
+  if (xShape.length < 1) fail(op, `input must have rank >= 1 ([..., in]), got ${fmtShape(xShape)}`);
+  const [nOut, nIn] = weight.shape as [number, number];
+  const inX = xShape[xShape.length - 1]!;
+  if (inX !== nIn) fail(op, `input ${fmtShape(xShape)} has ${inX} features but weight ${fmtShape(weight.shape)} expects ${nIn}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== nOut)) fail(op, `bias must be [${nOut}] for weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
+  return [nOut, nIn];
+}
+
 /**
  * y[..., out] = x[..., in] Wᵀ + b for weight `[out, in]` and optional bias
  * `[out]`. Backward: dx = g W, dW = gᵀ x (summed over all leading axes in
@@ -16,12 +27,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const op = "linear";
   const b = bias ?? null;
   const dtype = b ? commonDtype(op, x, weight, b) : commonDtype(op, x, weight);
-  if (weight.rank !== 2) fail(op, `weight must be [out, in], got ${fmtShape(weight.shape)}`);
-  if (x.rank < 1) fail(op, `input must have rank >= 1 ([..., in]), got ${fmtShape(x.shape)}`);
-  const [nOut, nIn] = weight.shape as [number, number];
-  const inX = x.shape[x.rank - 1]!;
-  if (inX !== nIn) fail(op, `input ${fmtShape(x.shape)} has ${inX} features but weight ${fmtShape(weight.shape)} expects ${nIn}`);
-  if (b && (b.rank !== 1 || b.shape[0] !== nOut)) fail(op, `bias must be [${nOut}] for weight ${fmtShape(weight.shape)}, got ${fmtShape(b.shape)}`);
+  const [nOut, nIn] = checkLinear(op, x.shape, weight, b);
   const rows = sizeOf(x.shape.slice(0, -1));
   const out = empty([...x.shape.slice(0, -1), nOut], dtype);
   gemmAuto(x.data, 0, false, weight.data, 0, true, out.data, 0, rows, nOut, nIn, false);

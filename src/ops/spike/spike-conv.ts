@@ -13,16 +13,13 @@
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
-import { gemm } from "../../kernels/gemm.js";
-import { col2im, type ConvGeom } from "../../kernels/conv.js";
+import { convDataAuto } from "../../parallel/conv.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
 import { spikeConvForwardImage, spikeConvWeightGrad } from "../../kernels/spike-conv.js";
 import { transpose2d } from "../../kernels/spike-gemm.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";
-import { convOutSize } from "../conv.js";
-
-type Pair = number | readonly [number, number];
+import { convGeometry, pair, type Pair } from "../conv.js";
 
 /** Options of {@link spikeConv2d}; each of stride, padding and dilation is one number or [h, w]. */
 export interface SpikeConv2dOptions {
@@ -42,14 +39,6 @@ export interface SpikeConv1dOptions {
   groups?: number;
 }
 
-function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
-  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === "number" ? [v, v] : [v[0], v[1]];
-  for (const x of p) {
-    if (!Number.isInteger(x) || x < min) fail(op, `${name} must be an integer >= ${min} (or a pair of them), got ${JSON.stringify(v)}`);
-  }
-  return p;
-}
-
 /** Shared core: spikes [N, C, H, W], weight data laid out [O, C, kh, kw]. */
 function spikeConvCore(
   op: string, s: Spikes, weight: Tensor, bias: Tensor | null,
@@ -60,10 +49,8 @@ function spikeConvCore(
   const dtype = bias ? commonDtype(op, s, weight, bias) : commonDtype(op, s, weight);
   if (groups !== undefined && groups !== 1) fail(op, `only groups = 1 is supported for spike input, got groups ${groups}`);
   if (weight.shape[1] !== cIn) fail(op, `weight ${fmtShape(weight.shape)} expects ${weight.shape[1]} input channels but the spikes ${fmtShape(s.shape)} have ${cIn}`);
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== o)) fail(op, `bias must be [${o}] for weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
-  const oh = convOutSize(op, h, kh, stride[0], padding[0], dilation[0], `height ${kh}`);
-  const ow = convOutSize(op, wd, kw, stride[1], padding[1], dilation[1], `width ${kw}`);
-  const g: ConvGeom = { h, w: wd, kh, kw, sh: stride[0], sw: stride[1], ph: padding[0], pw: padding[1], dh: dilation[0], dw: dilation[1], oh, ow };
+  const g = convGeometry(op, weight, bias, h, wd, kh, kw, stride, padding, dilation);
+  const { oh, ow } = g;
   const kk = cIn * kh * kw;
   const ohw = oh * ow;
   const wpr = s.wordsPerRow;
@@ -82,13 +69,9 @@ function spikeConvCore(
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (s.requiresGrad) {
-      // Dense, as conv2d: columns = Wᵀ g, then col2im.
+      // Dense, the very computation of conv2d's input gradient (columns = Wᵀ g, then col2im), threaded over images.
       gs = empty(s.shape, dtype);
-      const dcols = empty([kk * ohw], dtype).data;
-      for (let i = 0; i < n; i++) {
-        gemm(weight.data, 0, true, gy.data, i * o * ohw, false, dcols, 0, kk, ohw, o, false);
-        col2im(dcols, 0, 0, cIn, g, gs.data, i * cIn * h * wd);
-      }
+      convDataAuto({ n, cIn, o, groups: 1, g }, gy.data, weight.data, gs.data);
     }
     if (weight.requiresGrad) {
       const accW = new Float64Array(kk * o);

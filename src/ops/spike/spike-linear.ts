@@ -4,7 +4,6 @@
  * Both equal the dense `linear` bit for bit (same float64 accumulation order,
  * zero terms skipped), forward and weight/bias gradients alike.
  */
-import { fail, fmtShape } from "../../tensor/errors.js";
 import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type FloatArray } from "../../tensor/tensor.js";
@@ -13,17 +12,7 @@ import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, transpose2d } from "../../kernels/spike-gemm.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";
-
-/** Shape checks shared by both layers; returns [out, in]. */
-function checkLinear(op: string, xShape: readonly number[], weight: Tensor, bias: Tensor | null): [number, number] {
-  if (weight.rank !== 2) fail(op, `weight must be [out, in], got ${fmtShape(weight.shape)}`);
-  if (xShape.length < 1) fail(op, `input must have rank >= 1 ([..., in]), got ${fmtShape(xShape)}`);
-  const [nOut, nIn] = weight.shape as [number, number];
-  const inX = xShape[xShape.length - 1]!;
-  if (inX !== nIn) fail(op, `input ${fmtShape(xShape)} has ${inX} features but weight ${fmtShape(weight.shape)} expects ${nIn}`);
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== nOut)) fail(op, `bias must be [${nOut}] for weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
-  return [nOut, nIn];
-}
+import { checkLinear } from "../linear.js";
 
 /** Weight [out, in] as Wᵀ [in, out], so each input feature's weights are one contiguous row. */
 function transposedWeight(weight: Tensor, nOut: number, nIn: number): FloatArray {
