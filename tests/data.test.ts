@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Tensor } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
-import { BitspikeError } from "../src/tensor/errors.js";
 import { loadMnist, loadMnistAll, mnistDigitsDir, mnistSplit, MNIST_MEAN, MNIST_STD } from "../src/train/data/mnist.js";
 import { CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, loadCifar10, loadCifar100 } from "../src/train/data/cifar.js";
 import { hflipInPlace, makeAugment, randomErase, shiftCrop } from "../src/train/data/augment.js";
@@ -16,18 +15,7 @@ import { mixup, smoothOneHot } from "../src/train/mixup.js";
 import { sampleBeta, sampleGamma } from "../src/train/distributions.js";
 import { datasetFromSafetensors, loadDatasetFile } from "../src/train/data/file.js";
 import { writeSafetensorsFile } from "../src/io/safetensors-file.js";
-
-function expectBitspikeError(f: () => unknown, op: string, pattern: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BitspikeError);
-    expect((e as BitspikeError).op).toBe(op);
-    expect((e as Error).message).toMatch(pattern);
-    return;
-  }
-  throw new Error("expected a BitspikeError");
-}
+import { expectBitspikeError } from "./helpers/errors.js";
 
 let tmp = "";
 beforeAll(() => {

@@ -2,10 +2,10 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Tensor } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
-import { BitspikeError } from "../src/tensor/errors.js";
 import { AdamW, SGD, paramGroupsWithDecayExclusions, type Optimizer } from "../src/train/optim.js";
 import { clipGradNorm } from "../src/train/clip.js";
 import { layerDecayScales, layerIdOf } from "../src/train/schedule.js";
+import { expectBitspikeError } from "./helpers/errors.js";
 
 const leaf = (values: number[], shape: number[] = [values.length], dtype: "float32" | "float64" = "float64"): Tensor =>
   Tensor.from(values, shape, dtype).requireGrad();
@@ -21,18 +21,6 @@ function run(opt: Optimizer, p: Tensor, grads: number[]): number[] {
     out.push(p.data[0]!);
   }
   return out;
-}
-
-function expectBitspikeError(f: () => unknown, op: string, pattern: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BitspikeError);
-    expect((e as BitspikeError).op).toBe(op);
-    expect((e as Error).message).toMatch(pattern);
-    return;
-  }
-  throw new Error("expected a BitspikeError");
 }
 
 describe("SGD, hand-computed updates (PyTorch semantics)", () => {

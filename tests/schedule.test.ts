@@ -1,19 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { BitspikeError } from "../src/tensor/errors.js";
 import { CosineSchedule, layerDecayScales, layerIdOf } from "../src/train/schedule.js";
-
-function expectBitspikeError(f: () => unknown, op: string, pattern: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BitspikeError);
-    expect((e as BitspikeError).op).toBe(op);
-    expect((e as Error).message).toMatch(pattern);
-    return;
-  }
-  throw new Error("expected a BitspikeError");
-}
+import { expectBitspikeError } from "./helpers/errors.js";
 
 describe("CosineSchedule", () => {
   const s = new CosineSchedule({ baseLr: 1e-3, totalIters: 110, warmupIters: 10, warmupLr: 1e-6, minLr: 1e-5 });
