@@ -11,10 +11,9 @@ import { Tensor } from "../tensor/tensor.js";
 import {
   maskCount, maskedChannelAffine, maskedChannelGradInput, maskedChannelGradSums, maskedChannelMeanVar,
 } from "../kernels/masked-norm.js";
-import { record } from "../autograd/tape.js";
 import { mul } from "./elementwise.js";
-import type { BatchNormOptions } from "./norm.js";
-import { commonDtype, empty } from "./util.js";
+import { batchNormWith, type BatchNormOptions } from "./norm.js";
+import { empty } from "./util.js";
 
 /**
  * Batch norm of x `[N, C, ...spatial]` whose positions `mask` (length
@@ -30,7 +29,6 @@ export function maskedBatchNorm(
   x: Tensor, mask: Uint8Array, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions,
 ): Tensor {
   const op = "maskedBatchNorm";
-  const dtype = commonDtype(op, ...[x, weight, bias].filter((t): t is Tensor => t !== null));
   if (x.rank < 2) fail(op, `input must be [N, C, ...], got ${fmtShape(x.shape)}`);
   const n = x.shape[0]!;
   const c = x.shape[1]!;
@@ -38,63 +36,15 @@ export function maskedBatchNorm(
   if (!(mask instanceof Uint8Array) || mask.length !== n * s) {
     fail(op, `mask must be a Uint8Array of N * spatial = ${n * s} entries for input ${fmtShape(x.shape)}, got ${mask instanceof Uint8Array ? mask.length + " entries" : typeof mask}`);
   }
-  for (const [name, t] of [["runningMean", runningMean], ["runningVar", runningVar], ["weight", weight], ["bias", bias]] as const) {
-    if (t !== null && (t.rank !== 1 || t.shape[0] !== c)) fail(op, `${name} must be [${c}] for input ${fmtShape(x.shape)}, got ${fmtShape(t.shape)}`);
-  }
-  const momentum = opts.momentum ?? 0.1;
-  const eps = opts.eps ?? 1e-5;
-  const count = maskCount(mask);
-  const mean = new Float64Array(c);
-  const invStd = new Float64Array(c);
-  const training = opts.training;
-  if (training) {
-    if (count <= 1) fail(op, `training needs more than one visible value per channel, the mask of input ${fmtShape(x.shape)} has ${count} visible positions`);
-    const varB = new Float64Array(c);
-    maskedChannelMeanVar(x.data, mask, n, c, s, count, mean, varB);
-    const rm = runningMean.data;
-    const rv = runningVar.data;
-    for (let ch = 0; ch < c; ch++) {
-      invStd[ch] = 1 / Math.sqrt(varB[ch]! + eps);
-      rm[ch] = (1 - momentum) * rm[ch]! + momentum * mean[ch]!;
-      rv[ch] = (1 - momentum) * rv[ch]! + momentum * ((varB[ch]! * count) / (count - 1));
-    }
-  } else {
-    for (let ch = 0; ch < c; ch++) {
-      mean[ch] = runningMean.data[ch]!;
-      invStd[ch] = 1 / Math.sqrt(runningVar.data[ch]! + eps);
-    }
-  }
-  const scale = new Float64Array(c);
-  const shift = new Float64Array(c);
-  for (let ch = 0; ch < c; ch++) {
-    scale[ch] = (weight ? weight.data[ch]! : 1) * invStd[ch]!;
-    shift[ch] = (bias ? bias.data[ch]! : 0) - mean[ch]! * scale[ch]!;
-  }
   const m = mask.slice(); // the backward must not see later edits of the caller's mask
-  const out = empty(x.shape, dtype);
-  maskedChannelAffine(x.data, m, out.data, n, c, s, scale, shift);
-  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
-  return record(op, out, inputs, (g) => {
-    const sumG = new Float64Array(c);
-    const sumGX = new Float64Array(c);
-    maskedChannelGradSums(g.data, x.data, m, n, c, s, mean, invStd, sumG, sumGX);
-    let gx: Tensor | null = null;
-    if (x.requiresGrad) {
-      gx = empty(x.shape, dtype);
-      const a = new Float64Array(c);
-      const b = new Float64Array(c);
-      if (training) {
-        for (let ch = 0; ch < c; ch++) {
-          a[ch] = sumG[ch]! / count;
-          b[ch] = sumGX[ch]! / count;
-        }
-      }
-      maskedChannelGradInput(g.data, x.data, m, gx.data, n, c, s, mean, invStd, scale, a, b);
-    }
-    const grads: (Tensor | null)[] = [gx];
-    if (weight) grads.push(weight.requiresGrad ? Tensor.from(sumGX, [c], dtype) : null);
-    if (bias) grads.push(bias.requiresGrad ? Tensor.from(sumG, [c], dtype) : null);
-    return grads;
+  const count = maskCount(m);
+  return batchNormWith(op, x, runningMean, runningVar, weight, bias, opts, {
+    count,
+    what: "visible value",
+    meanVar: (mean, varB) => maskedChannelMeanVar(x.data, m, n, c, s, count, mean, varB),
+    affine: (out, scale, shift) => maskedChannelAffine(x.data, m, out.data, n, c, s, scale, shift),
+    gradSums: (g, mean, invStd, sumG, sumGX) => maskedChannelGradSums(g.data, x.data, m, n, c, s, mean, invStd, sumG, sumGX),
+    gradInput: (g, gx, mean, invStd, k, a, b) => maskedChannelGradInput(g.data, x.data, m, gx.data, n, c, s, mean, invStd, k, a, b),
   });
 }
 

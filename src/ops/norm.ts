@@ -19,40 +19,48 @@ export interface BatchNormOptions {
 }
 
 /**
- * Batch norm over x `[N, C]`, `[N, C, L]` or `[N, C, H, W]` with per-channel
- * statistics over all axes but C. Training: normalises with the batch mean
- * and biased variance and updates `runningMean`/`runningVar` IN PLACE
- * (running = (1 - m) running + m stat, the variance entering unbiased, as in
- * PyTorch); the backward goes through the batch statistics. Eval: uses the
- * running statistics. `weight`/`bias` `[C]` may be null (affine = false).
+ * The per-channel passes of a batch norm over x [N, C, S]: statistics, the
+ * affine map and the two backward passes. Plain batch norm sweeps every
+ * position; masked batch norm (./masked-norm.ts) only the visible ones.
  */
-export function batchNorm(
-  x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions,
+export interface ChannelPasses {
+  /** Values per channel that enter the statistics. */
+  count: number;
+  /** What those values are, for errors ("value", "visible value"). */
+  what: string;
+  meanVar(mean: Float64Array, varB: Float64Array): void;
+  affine(out: Tensor, scale: Float64Array, shift: Float64Array): void;
+  gradSums(g: Tensor, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array): void;
+  gradInput(g: Tensor, gx: Tensor, mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array): void;
+}
+
+/**
+ * Batch norm of x `[N, C, ...]` through `passes` (shape of x checked by the
+ * caller): the running-statistics update, the forward affine map and the
+ * backward through the batch statistics, shared by {@link batchNorm} and the
+ * masked batch norm.
+ */
+export function batchNormWith(
+  op: string, x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null,
+  opts: BatchNormOptions, passes: ChannelPasses,
 ): Tensor {
-  const op = "batchNorm";
   const dtype = commonDtype(op, ...[x, weight, bias].filter((t): t is Tensor => t !== null));
-  if (x.rank < 2 || x.rank > 4) fail(op, `input must be [N, C], [N, C, L] or [N, C, H, W], got ${fmtShape(x.shape)}`);
-  const n = x.shape[0]!;
   const c = x.shape[1]!;
-  const s = sizeOf(x.shape.slice(2));
-  const check = (name: string, t: Tensor | null): void => {
+  for (const [name, t] of [["runningMean", runningMean], ["runningVar", runningVar], ["weight", weight], ["bias", bias]] as const) {
     if (t !== null && (t.rank !== 1 || t.shape[0] !== c)) {
       fail(op, `${name} must be [${c}] for input ${fmtShape(x.shape)} (${c} channels), got ${fmtShape(t.shape)}`);
     }
-  };
-  check("runningMean", runningMean);
-  check("runningVar", runningVar);
-  check("weight", weight);
-  check("bias", bias);
+  }
   const momentum = opts.momentum ?? 0.1;
   const eps = opts.eps ?? 1e-5;
-  const count = n * s;
+  const count = passes.count;
   const mean = new Float64Array(c);
   const invStd = new Float64Array(c);
-  if (opts.training) {
-    if (count <= 1) fail(op, `training needs more than one value per channel, got input ${fmtShape(x.shape)}`);
+  const training = opts.training;
+  if (training) {
+    if (count <= 1) fail(op, `training needs more than one ${passes.what} per channel, got input ${fmtShape(x.shape)} with ${count}`);
     const varB = new Float64Array(c);
-    channelMeanVar(x.data, n, c, s, mean, varB);
+    passes.meanVar(mean, varB);
     const rm = runningMean.data;
     const rv = runningVar.data;
     for (let ch = 0; ch < c; ch++) {
@@ -69,18 +77,16 @@ export function batchNorm(
   const scale = new Float64Array(c);
   const shift = new Float64Array(c);
   for (let ch = 0; ch < c; ch++) {
-    const w = weight ? weight.data[ch]! : 1;
-    scale[ch] = w * invStd[ch]!;
+    scale[ch] = (weight ? weight.data[ch]! : 1) * invStd[ch]!;
     shift[ch] = (bias ? bias.data[ch]! : 0) - mean[ch]! * scale[ch]!;
   }
   const out = empty(x.shape, dtype);
-  channelAffine(x.data, out.data, n, c, s, scale, shift);
+  passes.affine(out, scale, shift);
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
-  const training = opts.training;
   return record(op, out, inputs, (g) => {
     const sumG = new Float64Array(c);
     const sumGX = new Float64Array(c);
-    channelGradSums(g.data, x.data, n, c, s, mean, invStd, sumG, sumGX);
+    passes.gradSums(g, mean, invStd, sumG, sumGX);
     let gx: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(x.shape, dtype);
@@ -92,12 +98,38 @@ export function batchNorm(
           b[ch] = sumGX[ch]! / count;
         }
       }
-      channelGradInput(g.data, x.data, gx.data, n, c, s, mean, invStd, scale, a, b);
+      passes.gradInput(g, gx, mean, invStd, scale, a, b);
     }
     const grads: (Tensor | null)[] = [gx];
     if (weight) grads.push(weight.requiresGrad ? Tensor.from(sumGX, [c], dtype) : null);
     if (bias) grads.push(bias.requiresGrad ? Tensor.from(sumG, [c], dtype) : null);
     return grads;
+  });
+}
+
+/**
+ * Batch norm over x `[N, C]`, `[N, C, L]` or `[N, C, H, W]` with per-channel
+ * statistics over all axes but C. Training: normalises with the batch mean
+ * and biased variance and updates `runningMean`/`runningVar` IN PLACE
+ * (running = (1 - m) running + m stat, the variance entering unbiased, as in
+ * PyTorch); the backward goes through the batch statistics. Eval: uses the
+ * running statistics. `weight`/`bias` `[C]` may be null (affine = false).
+ */
+export function batchNorm(
+  x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions,
+): Tensor {
+  const op = "batchNorm";
+  if (x.rank < 2 || x.rank > 4) fail(op, `input must be [N, C], [N, C, L] or [N, C, H, W], got ${fmtShape(x.shape)}`);
+  const n = x.shape[0]!;
+  const c = x.shape[1]!;
+  const s = sizeOf(x.shape.slice(2));
+  return batchNormWith(op, x, runningMean, runningVar, weight, bias, opts, {
+    count: n * s,
+    what: "value",
+    meanVar: (mean, varB) => channelMeanVar(x.data, n, c, s, mean, varB),
+    affine: (out, scale, shift) => channelAffine(x.data, out.data, n, c, s, scale, shift),
+    gradSums: (g, mean, invStd, sumG, sumGX) => channelGradSums(g.data, x.data, n, c, s, mean, invStd, sumG, sumGX),
+    gradInput: (g, gx, mean, invStd, k, a, b) => channelGradInput(g.data, x.data, gx.data, n, c, s, mean, invStd, k, a, b),
   });
 }
 
