@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
 import { backward, noGrad } from "../autograd/tape.js";
-import type { SpikformerConfig, SpikformerOverrides } from "../models/config.js";
+import type { SpikformerConfig } from "../models/config.js";
 import { loadEncoderInto, MaskedAutoencoder, type MAEOptions } from "../models/mae/mae.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-file.js";
 import { AdamW, paramGroupsWithDecayExclusions } from "./optim.js";
@@ -25,33 +25,15 @@ import { deriveSeed } from "./data/seed.js";
 import { loadData, type DataSplit } from "./data/spec.js";
 import type { Dataset } from "./data/dataset.js";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, stateEntries, type RunPosition } from "./checkpoint.js";
-import { train, trainModelConfig, type TrainHooks, type TrainOptions, type TrainResult } from "./trainer.js";
+import { train, trainModelConfig, type RunOptions, type TrainHooks, type TrainOptions, type TrainResult } from "./trainer.js";
 
 export const ENCODER_FILE = "encoder.safetensors";
 export const DECODER_FILE = "decoder.safetensors";
 
-/** Everything that defines a pre-training run. */
-export interface PretrainOptions {
-  model: string;
-  /** Model options on top of the name (T defaults to 1); image size and channels come from the data. */
-  modelOverrides: SpikformerOverrides;
+/** Everything that defines a pre-training run (T defaults to 1; no classes). */
+export interface PretrainOptions extends RunOptions {
   /** Mask ratio, pixel normalisation, decoder shape. */
   mae: Partial<MAEOptions>;
-  data: string;
-  epochs: number;
-  batch: number;
-  lr: number;
-  wd: number;
-  warmupEpochs: number;
-  minLr: number;
-  /** Global gradient-norm clip; 0 disables. */
-  clip: number;
-  seed: number;
-  /** Output folder (null: nothing written). */
-  out: string | null;
-  resume: boolean;
-  checkpointEvery: number;
-  stopAfter: number;
   /** Test images whose masked loss is reported after each epoch (fixed masks; 0 = none). */
   evalImages: number;
 }

@@ -22,10 +22,10 @@ import { loadData, type DataSplit } from "./data/spec.js";
 import { countCorrect, evaluate, type EvalResult } from "./evaluate.js";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, saveWeights, WEIGHTS_FILE, type RunPosition } from "./checkpoint.js";
 
-/** Everything that defines a training run. */
-export interface TrainOptions {
+/** What every training-like run (supervised training, MAE pre-training) is defined by. */
+export interface RunOptions {
   model: string;
-  /** Model options on top of the name; image size, channels and classes come from the data. */
+  /** Model options on top of the name; image size, channels (and classes) come from the data. */
   modelOverrides: SpikformerOverrides;
   data: string;
   epochs: number;
@@ -35,10 +35,6 @@ export interface TrainOptions {
   /** Warm-up length in epochs (may be fractional). */
   warmupEpochs: number;
   minLr: number;
-  labelSmoothing: number;
-  /** Mixup alpha; 0 disables mixup. */
-  mixup: number;
-  augment: AugmentOptions;
   /** Global gradient-norm clip; 0 disables. */
   clip: number;
   seed: number;
@@ -49,6 +45,14 @@ export interface TrainOptions {
   checkpointEvery: number;
   /** Stop after this many optimizer steps in this process (0: run to the end); the run can be resumed. */
   stopAfter: number;
+}
+
+/** Everything that defines a training run. */
+export interface TrainOptions extends RunOptions {
+  labelSmoothing: number;
+  /** Mixup alpha; 0 disables mixup. */
+  mixup: number;
+  augment: AugmentOptions;
   evalBatch: number;
   /** Layer-wise lr decay for fine-tuning (stem lowest, head at the full lr); absent: none. */
   layerDecay?: number;
