@@ -1,0 +1,32 @@
+/**
+ * `npm run build:wasm`: writes every WebAssembly module bitspike emits to
+ * dist/wasm/ for inspection (e.g. `wasm-objdump -d dist/wasm/gemm.wasm`),
+ * checking each with WebAssembly.validate. Nothing reads these files: the
+ * kernels emit the same bytes from TypeScript in-process at first use, so
+ * there is no build artifact to ship or to go stale.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gemmKernelModule } from "./gemm-kernel.js";
+import { spikeGemmModule } from "./spike-gemm-kernel.js";
+import { wasmApi } from "./runtime.js";
+
+const modules: Record<string, () => Uint8Array> = {
+  "gemm.wasm": gemmKernelModule,
+  "spike-gemm.wasm": spikeGemmModule,
+};
+
+const out = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "wasm");
+mkdirSync(out, { recursive: true });
+const api = wasmApi();
+let failed = 0;
+for (const [file, emit] of Object.entries(modules)) {
+  const bytes = emit();
+  const path = join(out, file);
+  writeFileSync(path, bytes);
+  const valid = api === null ? "not checked (no WebAssembly in this runtime)" : api.validate(bytes) ? "valid" : "INVALID";
+  if (valid === "INVALID") failed++;
+  console.log(`${path}: ${bytes.length} bytes, ${valid}`);
+}
+if (failed > 0) process.exit(1);

@@ -1,0 +1,204 @@
+/**
+ * A tiny WebAssembly module emitter: just enough of the binary format
+ * (https://webassembly.github.io/spec/core/binary/) to write bitspike's SIMD
+ * kernels from TypeScript, so the repository holds no opaque .wasm files and
+ * needs no toolchain: the bytes of every module are emitted by this code.
+ *
+ * A module here is a list of functions over one imported memory; each
+ * function body is written with {@link Code}, one method per instruction.
+ */
+
+/** Value types (binary encodings). */
+export const I32 = 0x7f;
+export const I64 = 0x7e;
+export const F32 = 0x7d;
+export const F64 = 0x7c;
+export const V128 = 0x7b;
+export type ValType = typeof I32 | typeof I64 | typeof F32 | typeof F64 | typeof V128;
+
+/**
+ * Unsigned LEB128 of a non-negative integer below 2^32 (sizes, indices,
+ * offsets): 7 bits a byte, low first, high bit set on all but the last byte.
+ */
+export function uleb(n: number): number[] {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`uleb: ${n} is not a u32`);
+  const out: number[] = [];
+  do {
+    let byte = n % 128; // arithmetic, not bit operators: n may exceed 2^31
+    n = Math.floor(n / 128);
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/**
+ * Signed LEB128 of an integer in [-2^31, 2^31) (i32.const immediates): stops
+ * once the remaining value is all sign bits and the last byte's bit 6 agrees.
+ */
+export function sleb(n: number): number[] {
+  if (!Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff) throw new RangeError(`sleb: ${n} is not an i32`);
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7; // arithmetic shift keeps the sign
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+/** A name as the binary format wants it: byte length, then UTF-8. */
+function name(s: string): number[] {
+  const b = [...new TextEncoder().encode(s)];
+  return [...uleb(b.length), ...b];
+}
+
+/** A vector: element count, then the elements' bytes. */
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/** A section: id, byte size, contents. */
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+/** Block type of a block / loop / if without results. */
+const EMPTY = 0x40;
+
+/**
+ * The body of one function, built one instruction at a time (each method
+ * appends its opcode and immediates and returns `this`, so code reads as a
+ * column of instructions). Memory accesses take a byte offset immediate and
+ * use natural alignment.
+ */
+export class Code {
+  readonly bytes: number[] = [];
+
+  private op(...b: number[]): this {
+    this.bytes.push(...b);
+    return this;
+  }
+  /** 0xFD-prefixed SIMD instruction (the sub-opcode is a u32 LEB). */
+  private simd(sub: number, ...imm: number[]): this {
+    return this.op(0xfd, ...uleb(sub), ...imm);
+  }
+  /** memarg: log2 alignment, then offset. */
+  private mem(alignLog2: number, offset: number): number[] {
+    return [...uleb(alignLog2), ...uleb(offset)];
+  }
+
+  // Control.
+  block(): this { return this.op(0x02, EMPTY); }
+  loop(): this { return this.op(0x03, EMPTY); }
+  if(): this { return this.op(0x04, EMPTY); }
+  else(): this { return this.op(0x05); }
+  end(): this { return this.op(0x0b); }
+  /** Branch to the enclosing block `depth` levels out (0 = innermost). */
+  br(depth: number): this { return this.op(0x0c, ...uleb(depth)); }
+  brIf(depth: number): this { return this.op(0x0d, ...uleb(depth)); }
+  return(): this { return this.op(0x0f); }
+
+  // Locals (parameters first, then declared locals).
+  get(i: number): this { return this.op(0x20, ...uleb(i)); }
+  set(i: number): this { return this.op(0x21, ...uleb(i)); }
+  tee(i: number): this { return this.op(0x22, ...uleb(i)); }
+
+  // Scalar memory.
+  i32Load(offset = 0): this { return this.op(0x28, ...this.mem(2, offset)); }
+  f64Load(offset = 0): this { return this.op(0x2b, ...this.mem(3, offset)); }
+  i32Store(offset = 0): this { return this.op(0x36, ...this.mem(2, offset)); }
+  f64Store(offset = 0): this { return this.op(0x39, ...this.mem(3, offset)); }
+
+  // i32 arithmetic.
+  i32Const(v: number): this { return this.op(0x41, ...sleb(v)); }
+  i32Eqz(): this { return this.op(0x45); }
+  i32Ne(): this { return this.op(0x47); }
+  i32LtU(): this { return this.op(0x49); }
+  i32Add(): this { return this.op(0x6a); }
+  i32Sub(): this { return this.op(0x6b); }
+  i32Mul(): this { return this.op(0x6c); }
+  i32Popcnt(): this { return this.op(0x69); }
+  i32And(): this { return this.op(0x71); }
+  i32Shl(): this { return this.op(0x74); }
+
+  // SIMD (v128) memory.
+  v128Load(offset = 0): this { return this.simd(0x00, ...this.mem(4, offset)); }
+  /** Loads one f64 and splats it to both lanes: a broadcast without a separate splat. */
+  v128Load64Splat(offset = 0): this { return this.simd(0x0a, ...this.mem(3, offset)); }
+  v128Store(offset = 0): this { return this.simd(0x0b, ...this.mem(4, offset)); }
+  /** A 16-byte constant (little-endian lanes). */
+  v128Const(bytes: readonly number[]): this {
+    if (bytes.length !== 16) throw new RangeError("v128.const takes 16 bytes");
+    return this.simd(0x0c, ...bytes);
+  }
+
+  // SIMD lanes and arithmetic.
+  i32x4Splat(): this { return this.simd(0x11); }
+  f64x2Splat(): this { return this.simd(0x14); }
+  i32x4ExtractLane(lane: number): this { return this.simd(0x1b, lane); }
+  f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
+  v128And(): this { return this.simd(0x4e); }
+  i8x16Popcnt(): this { return this.simd(0x62); }
+  /** Adds adjacent unsigned byte pairs into 16-bit lanes. */
+  i16x8ExtaddPairwiseI8x16U(): this { return this.simd(0x7d); }
+  /** Adds adjacent unsigned 16-bit pairs into 32-bit lanes. */
+  i32x4ExtaddPairwiseI16x8U(): this { return this.simd(0x7f); }
+  i32x4Add(): this { return this.simd(0xae); }
+  f64x2Add(): this { return this.simd(0xf0); }
+  f64x2Mul(): this { return this.simd(0xf2); }
+}
+
+/** One function of a module: signature, extra locals (in index order after the params), body. */
+export interface FuncDef {
+  /** Export name. */
+  name: string;
+  params: ValType[];
+  results: ValType[];
+  locals: ValType[];
+  body: Code;
+}
+
+/** A module: functions over one memory imported as `env.memory` (minimum `minPages` 64 KiB pages). */
+export interface ModuleDef {
+  minPages: number;
+  funcs: FuncDef[];
+}
+
+/** Run-length groups of equal local types, the form the code section stores. */
+function localGroups(locals: ValType[]): number[][] {
+  const groups: number[][] = [];
+  for (const t of locals) {
+    const last = groups[groups.length - 1];
+    if (last && last[1] === t) last[0] = last[0]! + 1;
+    else groups.push([1, t]);
+  }
+  return groups.map(([n, t]) => [...uleb(n!), t!]);
+}
+
+/**
+ * The bytes of a module: header, then the type, import (the memory), function,
+ * export and code sections, in the order the format requires. Each function
+ * gets its own type entry (duplicates are legal and keep this simple).
+ */
+export function emitModule(def: ModuleDef): Uint8Array {
+  const types = def.funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]);
+  // Memory import: kind 2, limits flag 0 = minimum only (the memory may grow without bound).
+  const imports = [[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(def.minPages)]];
+  const funcs = def.funcs.map((_, i) => uleb(i));
+  const exports = def.funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]);
+  const bodies = def.funcs.map((f) => {
+    const body = [...vec(localGroups(f.locals)), ...f.body.bytes, 0x0b];
+    return [...uleb(body.length), ...body];
+  });
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, // "\0asm"
+    0x01, 0x00, 0x00, 0x00, // version 1
+    ...section(1, vec(types)),
+    ...section(2, vec(imports)),
+    ...section(3, vec(funcs)),
+    ...section(7, vec(exports)),
+    ...section(10, vec(bodies)),
+  ]);
+}

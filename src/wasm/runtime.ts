@@ -1,0 +1,93 @@
+/**
+ * The slice of the WebAssembly JS API that bitspike uses, typed here because
+ * the project's TypeScript libs (ES2024 + @types/node) do not declare the
+ * `WebAssembly` global. Kept local (not a global declaration) so it can never
+ * clash with a DOM lib someone adds later.
+ */
+
+/** A linear memory: `buffer` is replaced (the old one detached) by every grow. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** What the kernels need of the `WebAssembly` namespace. */
+export interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+  Memory: new (desc: { initial: number; maximum?: number }) => WasmMemory;
+}
+
+/** The `WebAssembly` namespace, or null where it is missing (e.g. node --jitless). */
+export function wasmApi(): WasmApi | null {
+  const w = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  return w === undefined ? null : w;
+}
+
+/** Bytes in one WebAssembly page. */
+export const PAGE = 65536;
+
+/**
+ * Compiles and instantiates `bytes` synchronously over `memory` (imported as
+ * `env.memory`) and returns the exports. Synchronous so a kernel can build its
+ * module lazily at first use, in whatever thread (main or pool worker) calls it.
+ */
+export function instantiate(bytes: Uint8Array, memory: WasmMemory): Record<string, unknown> {
+  const api = wasmApi();
+  if (api === null) throw new Error("WebAssembly is not available in this runtime");
+  return new api.Instance(new api.Module(bytes), { env: { memory } }).exports;
+}
+
+/**
+ * One lazily built module instance with its own growable memory, per thread
+ * (module-level instances of this class live in each thread's copy of the
+ * module that creates them). The bytes are emitted and compiled at first use.
+ */
+export class LazyKernel {
+  private memory: WasmMemory | null = null;
+  private ex: Record<string, unknown> | null = null;
+
+  constructor(private readonly emit: () => Uint8Array) {}
+
+  /** The instance's exports, compiling the module on first call. */
+  exports(): Record<string, unknown> {
+    if (this.ex === null) {
+      const api = wasmApi();
+      if (api === null) throw new Error("WebAssembly is not available in this runtime");
+      this.memory = new api.Memory({ initial: 16 });
+      this.ex = instantiate(this.emit(), this.memory);
+    }
+    return this.ex;
+  }
+
+  /**
+   * The memory's buffer, grown first (at least doubling) to hold `bytes`; null
+   * when it cannot grow that far. A grow detaches the previous buffer, so
+   * callers re-take their views from the value returned here on every call.
+   */
+  reserve(bytes: number): ArrayBuffer | null {
+    this.exports();
+    const mem = this.memory!;
+    if (bytes > 0xffff0000) return null; // beyond 32-bit offsets
+    const have = mem.buffer.byteLength;
+    if (bytes > have) {
+      const need = Math.ceil((bytes - have) / PAGE);
+      try {
+        mem.grow(Math.min(Math.max(need, have / PAGE), 65536 - have / PAGE));
+      } catch {
+        try {
+          mem.grow(need);
+        } catch {
+          return null;
+        }
+      }
+    }
+    return mem.buffer;
+  }
+
+  /** Current memory size in bytes (0 before first use). */
+  bytes(): number {
+    return this.memory === null ? 0 : this.memory.buffer.byteLength;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The WebAssembly SIMD twin of the AND-popcount product (andPopcountGemm in
+ * src/kernels/spike-gemm.ts): C[i, j] = sum_w popcnt(A[i, w] & B[j, w]) over
+ * bit rows of `words` 32-bit words. Its bytes are emitted from TypeScript by
+ * {@link spikeGemmModule} at first use, per thread (no .wasm file is loaded).
+ *
+ * Counts are integers, so any summation order gives the same result; the twin
+ * equals the JS kernel exactly. Two exported functions:
+ *
+ *   pop1(a, b, c, m, n)         one word a row (Spikformer's head size d = 32):
+ *                               A[i] is splat to 4 lanes and ANDed with 4 rows
+ *                               of B at once, so 4 outputs per step;
+ *   popW(a, b, c, m, n, words)  any width: 4 words a step (v128.and,
+ *                               i8x16.popcnt, pairwise widening adds to i32x4),
+ *                               the words % 4 tail by scalar i32.popcnt.
+ *
+ * a, b, c are byte offsets of A [m][words], B [n][words] (u32) and C [m][n] (i32).
+ */
+import { Code, emitModule, I32, V128, type ValType } from "./emit.js";
+import { LazyKernel } from "./runtime.js";
+
+/** Appends `while (x < end) { body }` (the test at the top, so zero trips are fine). */
+function whileLt(c: Code, x: number, end: number, body: () => void): void {
+  c.block().loop();
+  c.get(x).get(end).i32LtU().i32Eqz().brIf(1);
+  body();
+  c.br(0).end().end();
+}
+
+function addConst(c: Code, local: number, v: number): void {
+  c.get(local).i32Const(v).i32Add().set(local);
+}
+
+/** Replaces the v128 on the stack by the popcounts of its four 32-bit lanes. */
+function popcnt32x4(c: Code): void {
+  c.i8x16Popcnt().i16x8ExtaddPairwiseI8x16U().i32x4ExtaddPairwiseI16x8U();
+}
+
+function pop1(): Code {
+  // params a b c m n; locals: i, x, ai, y, endV, endAll, out; v128 va
+  const [a, b, cc, m, n] = [0, 1, 2, 3, 4];
+  const [endA, x, ai, y, endV, endAll, out, va] = [5, 6, 7, 8, 9, 10, 11, 12];
+  const c = new Code();
+  c.get(a).get(m).i32Const(2).i32Shl().i32Add().set(endA);
+  c.get(a).set(x).get(cc).set(out);
+  whileLt(c, x, endA, () => {
+    c.get(x).i32Load().tee(ai).i32x4Splat().set(va);
+    c.get(b).set(y);
+    c.get(b).get(n).i32Const(-4).i32And().i32Const(2).i32Shl().i32Add().set(endV);
+    c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(endAll);
+    whileLt(c, y, endV, () => {
+      c.get(out).get(va).get(y).v128Load().v128And();
+      popcnt32x4(c);
+      c.v128Store();
+      addConst(c, y, 16);
+      addConst(c, out, 16);
+    });
+    whileLt(c, y, endAll, () => {
+      c.get(out).get(ai).get(y).i32Load().i32And().i32Popcnt().i32Store();
+      addConst(c, y, 4);
+      addConst(c, out, 4);
+    });
+    addConst(c, x, 4);
+  });
+  return c;
+}
+
+function popW(): Code {
+  const [a, b, cc, m, n, words] = [0, 1, 2, 3, 4, 5];
+  const [rowBytes, vecBytes, xRow, endA, yRow, endB, x, y, end4, endRow, s, out, acc] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
+  const c = new Code();
+  c.get(words).i32Const(2).i32Shl().set(rowBytes);
+  c.get(words).i32Const(-4).i32And().i32Const(2).i32Shl().set(vecBytes);
+  c.get(a).get(m).get(rowBytes).i32Mul().i32Add().set(endA);
+  c.get(b).get(n).get(rowBytes).i32Mul().i32Add().set(endB);
+  c.get(a).set(xRow).get(cc).set(out);
+  whileLt(c, xRow, endA, () => {
+    c.get(b).set(yRow);
+    whileLt(c, yRow, endB, () => {
+      c.get(xRow).set(x).get(yRow).set(y);
+      c.get(xRow).get(vecBytes).i32Add().set(end4);
+      c.get(xRow).get(rowBytes).i32Add().set(endRow);
+      c.v128Const(new Array<number>(16).fill(0)).set(acc);
+      whileLt(c, x, end4, () => {
+        c.get(acc).get(x).v128Load().get(y).v128Load().v128And();
+        popcnt32x4(c);
+        c.i32x4Add().set(acc);
+        addConst(c, x, 16);
+        addConst(c, y, 16);
+      });
+      c.get(acc).i32x4ExtractLane(0).get(acc).i32x4ExtractLane(1).i32Add();
+      c.get(acc).i32x4ExtractLane(2).i32Add().get(acc).i32x4ExtractLane(3).i32Add().set(s);
+      whileLt(c, x, endRow, () => {
+        c.get(s).get(x).i32Load().get(y).i32Load().i32And().i32Popcnt().i32Add().set(s);
+        addConst(c, x, 4);
+        addConst(c, y, 4);
+      });
+      c.get(out).get(s).i32Store();
+      addConst(c, out, 4);
+      c.get(yRow).get(rowBytes).i32Add().set(yRow);
+    });
+    c.get(xRow).get(rowBytes).i32Add().set(xRow);
+  });
+  return c;
+}
+
+/** The AND-popcount module's bytes (emitted from TypeScript, deterministic). */
+export function spikeGemmModule(): Uint8Array {
+  const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
+  return emitModule({
+    minPages: 1,
+    funcs: [
+      { name: "pop1", params: i32s(5), results: [], locals: [...i32s(7), V128], body: pop1() },
+      { name: "popW", params: i32s(6), results: [], locals: [...i32s(12), V128], body: popW() },
+    ],
+  });
+}
+
+type Pop1 = (a: number, b: number, c: number, m: number, n: number) => void;
+type PopW = (a: number, b: number, c: number, m: number, n: number, words: number) => void;
+
+const kernel = new LazyKernel(spikeGemmModule);
+let u32 = new Uint32Array(0);
+let i32 = new Int32Array(0);
+let runs = 0;
+
+/**
+ * C[i, j] = sum_w popcnt(A[i, w] & B[j, w]), the contract and result of
+ * andPopcountGemm (offsets in words / elements). Copies A and B into the
+ * kernel memory, runs there, and copies the counts out (exact in any C type).
+ * Throws where WebAssembly SIMD is unavailable or the memory cannot grow.
+ */
+export function andPopcountGemmWasm(
+  a: Uint32Array, aOff: number,
+  b: Uint32Array, bOff: number,
+  c: Int32Array | Float32Array | Float64Array, cOff: number,
+  m: number, n: number, words: number,
+): void {
+  if (m === 0 || n === 0) return;
+  if (words === 0) {
+    c.fill(0, cOff, cOff + m * n);
+    return;
+  }
+  const aw = m * words, bw = n * words;
+  // C starts on a 16-byte boundary so pop1's v128 stores stay aligned.
+  const cWord = (aw + bw + 3) & ~3;
+  const buf = kernel.reserve((cWord + m * n) * 4);
+  if (buf === null) throw new Error(`andPopcountGemmWasm: ${m}x${n}x${words} does not fit in WebAssembly memory`);
+  if (u32.buffer !== buf) {
+    u32 = new Uint32Array(buf);
+    i32 = new Int32Array(buf);
+  }
+  u32.set(a.subarray(aOff, aOff + aw), 0);
+  u32.set(b.subarray(bOff, bOff + bw), aw);
+  runs++;
+  const ex = kernel.exports();
+  if (words === 1) (ex.pop1 as Pop1)(0, aw * 4, cWord * 4, m, n);
+  else (ex.popW as PopW)(0, aw * 4, cWord * 4, m, n, words);
+  c.set(i32.subarray(cWord, cWord + m * n), cOff);
+}
+
+/** How many times this thread has run the WASM AND-popcount kernel. */
+export function andPopcountWasmRuns(): number {
+  return runs;
+}

@@ -1,0 +1,224 @@
+import { afterEach, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { execFileSync } from "node:child_process";
+import { gemm, gemmJs, gemmReference, gemmWasm } from "../src/kernels/gemm.js";
+import { getKernelBackend, setKernelBackend, wasmKernelsEnabled, wasmSimdAvailable } from "../src/wasm/backend.js";
+import { gemmKernelModule, gemmWasmMemoryBytes, gemmWasmRuns } from "../src/wasm/gemm-kernel.js";
+import { Code, emitModule, I32, sleb, uleb } from "../src/wasm/emit.js";
+import { wasmApi } from "../src/wasm/runtime.js";
+import { BitspikeError } from "../src/tensor/errors.js";
+import { Rng } from "../src/tensor/random.js";
+
+const simd = wasmSimdAvailable();
+const startBackend = getKernelBackend(); // from BITSPIKE_KERNELS, "auto" when unset
+const noSimd = "WebAssembly SIMD is unavailable in this runtime: the WASM twins cannot run";
+
+function randArray(n: number, rng: Rng, f64: boolean): Float32Array | Float64Array {
+  const a = f64 ? new Float64Array(n) : new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.uniform() * 2 - 1;
+  return a;
+}
+
+/** Same bits, element by element (Object.is also tells +0 from -0). */
+function sameBits(x: Float32Array | Float64Array, y: Float32Array | Float64Array): boolean {
+  if (x.length !== y.length || x.constructor !== y.constructor) return false;
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
+  return true;
+}
+
+describe("the WebAssembly emitter", () => {
+  it("encodes unsigned LEB128 at the byte boundaries and at 2^32 - 1", () => {
+    expect(uleb(0)).toEqual([0x00]);
+    expect(uleb(1)).toEqual([0x01]);
+    expect(uleb(127)).toEqual([0x7f]);
+    expect(uleb(128)).toEqual([0x80, 0x01]);
+    expect(uleb(16383)).toEqual([0xff, 0x7f]);
+    expect(uleb(16384)).toEqual([0x80, 0x80, 0x01]);
+    expect(uleb(624485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(uleb(0x7fffffff)).toEqual([0xff, 0xff, 0xff, 0xff, 0x07]);
+    expect(uleb(0xffffffff)).toEqual([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    expect(() => uleb(-1)).toThrow(RangeError);
+    expect(() => uleb(2 ** 32)).toThrow(RangeError);
+    expect(() => uleb(1.5)).toThrow(RangeError);
+  });
+
+  it("encodes signed LEB128 around the sign-bit boundaries and at the i32 extremes", () => {
+    expect(sleb(0)).toEqual([0x00]);
+    expect(sleb(63)).toEqual([0x3f]);
+    expect(sleb(64)).toEqual([0xc0, 0x00]); // bit 6 set would read as negative: one more byte
+    expect(sleb(-1)).toEqual([0x7f]);
+    expect(sleb(-64)).toEqual([0x40]);
+    expect(sleb(-65)).toEqual([0xbf, 0x7f]);
+    expect(sleb(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+    expect(sleb(0x7fffffff)).toEqual([0xff, 0xff, 0xff, 0xff, 0x07]);
+    expect(sleb(-0x80000000)).toEqual([0x80, 0x80, 0x80, 0x80, 0x78]);
+    expect(() => sleb(0x80000000)).toThrow(RangeError);
+  });
+
+  it("LEB128 round-trips every u32 / i32 it is given", () => {
+    const du = (b: number[]) => b.reduceRight((v, x) => v * 128 + (x & 0x7f), 0);
+    const ds = (b: number[]) => {
+      const u = du(b);
+      const bits = 7 * b.length;
+      return b[b.length - 1]! & 0x40 ? u - 2 ** bits : u;
+    };
+    fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), (n) => du(uleb(n)) === n));
+    fc.assert(fc.property(fc.integer({ min: -0x80000000, max: 0x7fffffff }), (n) => ds(sleb(n)) === n));
+  });
+
+  it.skipIf(!simd)("emits modules that validate; a corrupted module does not", () => {
+    const api = wasmApi()!;
+    const bytes = gemmKernelModule();
+    expect(api.validate(bytes)).toBe(true);
+    expect(gemmKernelModule()).toEqual(bytes); // deterministic
+    const bad = bytes.slice();
+    bad[0] = 0x01; // magic
+    expect(api.validate(bad)).toBe(false);
+    const truncated = bytes.slice(0, bytes.length - 3);
+    expect(api.validate(truncated)).toBe(false);
+    // An ill-typed body: i32.add with an empty stack.
+    const illTyped = emitModule({ minPages: 1, funcs: [{ name: "f", params: [], results: [I32], locals: [], body: new Code().i32Add() }] });
+    expect(api.validate(illTyped)).toBe(false);
+    // The same shape, well typed, validates (so it is the body that was refused).
+    const ok = emitModule({ minPages: 1, funcs: [{ name: "f", params: [], results: [I32], locals: [], body: new Code().i32Const(1).i32Const(2).i32Add() }] });
+    expect(api.validate(ok)).toBe(true);
+  });
+});
+
+describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`}`, () => {
+  afterEach(() => {
+    setKernelBackend(startBackend);
+  });
+
+  it("equals gemmReference and gemmJs bit for bit on ragged sizes 1..70, every transpose, offsets, accumulate, f32 and f64", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }),
+        fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(),
+        fc.nat({ max: 9 }), fc.nat({ max: 9 }), fc.nat({ max: 9 }), fc.integer(),
+        (m, n, k, ta, tb, acc, f64, ao, bo, co, seed) => {
+          const rng = new Rng(seed);
+          const a = randArray(ao + m * k + 3, rng, f64);
+          const b = randArray(bo + k * n + 3, rng, f64);
+          const c0 = randArray(co + m * n + 3, rng, f64);
+          const cw = c0.slice(), cr = c0.slice(), cj = c0.slice(), cg = c0.slice();
+          gemmWasm(a, ao, ta, b, bo, tb, cw, co, m, n, k, acc);
+          gemmReference(a, ao, ta, b, bo, tb, cr, co, m, n, k, acc);
+          gemmJs(a, ao, ta, b, bo, tb, cj, co, m, n, k, acc);
+          gemm(a, ao, ta, b, bo, tb, cg, co, m, n, k, acc);
+          // Whole arrays: nothing outside [co, co + m n) moved either.
+          return sameBits(cw, cr) && sameBits(cj, cr) && sameBits(cg, cr);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("matches on products with several column blocks and large k, and on k = 0", () => {
+    const rng = new Rng(11);
+    for (const [m, n, k, ta, tb] of [[37, 300, 260, false, true], [9, 1100, 70, true, false], [66, 45, 1500, true, true]] as const) {
+      for (const f64 of [false, true]) {
+        const a = randArray(m * k, rng, f64), b = randArray(k * n, rng, f64);
+        const c0 = randArray(m * n, rng, f64);
+        for (const acc of [false, true]) {
+          const cw = c0.slice(), cr = c0.slice();
+          gemmWasm(a, 0, ta, b, 0, tb, cw, 0, m, n, k, acc);
+          gemmReference(a, 0, ta, b, 0, tb, cr, 0, m, n, k, acc);
+          expect(sameBits(cw, cr)).toBe(true);
+        }
+      }
+    }
+    const c = new Float32Array([1, 2, 3, 4]);
+    gemmWasm(new Float32Array(0), 0, false, new Float32Array(0), 0, false, c, 0, 2, 2, 0, true);
+    expect([...c]).toEqual([1, 2, 3, 4]);
+    gemmWasm(new Float32Array(0), 0, false, new Float32Array(0), 0, false, c, 0, 2, 2, 0, false);
+    expect([...c]).toEqual([0, 0, 0, 0]);
+  });
+
+  it("keeps special values as the reference does (infinities, signed zeros, huge and tiny magnitudes)", () => {
+    const vals = [0, -0, 1, -1, Infinity, -Infinity, 1e308, -1e308, 5e-324, 3.4e38, 1e-45];
+    const rng = new Rng(4);
+    const m = 5, n = 7, k = 6;
+    const pick = (len: number) => Float64Array.from({ length: len }, () => vals[Math.floor(rng.uniform() * vals.length)]!);
+    for (let t = 0; t < 50; t++) {
+      const a = pick(m * k), b = pick(k * n), c0 = pick(m * n);
+      for (const acc of [false, true]) {
+        const cw = c0.slice(), cr = c0.slice();
+        gemmWasm(a, 0, false, b, 0, false, cw, 0, m, n, k, acc);
+        gemmReference(a, 0, false, b, 0, false, cr, 0, m, n, k, acc);
+        // NaN payloads may differ between engines' SIMD units; compare NaN-ness, and everything else exactly.
+        for (let i = 0; i < cw.length; i++) {
+          if (Number.isNaN(cr[i]!)) expect(Number.isNaN(cw[i]!)).toBe(true);
+          else expect(Object.is(cw[i], cr[i])).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("grows its memory on demand and stays right across big, small and big products", () => {
+    const rng = new Rng(5);
+    const run = (m: number, n: number, k: number) => {
+      const a = randArray(m * k, rng, false), b = randArray(k * n, rng, false);
+      const cw = new Float32Array(m * n), cj = new Float32Array(m * n);
+      gemmWasm(a, 0, false, b, 0, false, cw, 0, m, n, k, false);
+      gemmJs(a, 0, false, b, 0, false, cj, 0, m, n, k, false);
+      expect(sameBits(cw, cj)).toBe(true);
+    };
+    run(8, 8, 8);
+    const before = gemmWasmMemoryBytes();
+    run(600, 300, 700); // A panels alone are 600 * 700 * 8 bytes = 3.4 MB: the memory must grow
+    const grown = gemmWasmMemoryBytes();
+    expect(grown).toBeGreaterThan(before);
+    expect(grown).toBeGreaterThanOrEqual(600 * 700 * 8);
+    run(5, 3, 2);
+    run(900, 200, 800); // grows again (views over the old buffer would be detached)
+    expect(gemmWasmMemoryBytes()).toBeGreaterThanOrEqual(900 * 800 * 8);
+    run(7, 9, 11);
+  });
+
+  it("gemm honours the backend switch: js never runs the WASM kernel, wasm and auto do above the size threshold", () => {
+    const rng = new Rng(6);
+    const m = 40, n = 50, k = 30;
+    const a = randArray(m * k, rng, true), b = randArray(k * n, rng, true);
+    const want = new Float64Array(m * n);
+    gemmReference(a, 0, false, b, 0, false, want, 0, m, n, k, false);
+    const results: Record<string, number> = {};
+    for (const be of ["js", "wasm", "auto"] as const) {
+      expect(setKernelBackend(be)).toBeDefined();
+      expect(getKernelBackend()).toBe(be);
+      expect(wasmKernelsEnabled()).toBe(be !== "js");
+      const runs = gemmWasmRuns();
+      const c = new Float64Array(m * n);
+      gemm(a, 0, false, b, 0, false, c, 0, m, n, k, false);
+      results[be] = gemmWasmRuns() - runs;
+      expect(sameBits(c, want)).toBe(true);
+    }
+    expect(results.js).toBe(0);
+    expect(results.wasm).toBeGreaterThan(0);
+    expect(results.auto).toBeGreaterThan(0);
+    // Tiny products stay on the reference loop whatever the backend.
+    setKernelBackend("wasm");
+    const runs = gemmWasmRuns();
+    gemm(a, 0, false, b, 0, false, new Float64Array(16), 0, 4, 4, 4, false);
+    expect(gemmWasmRuns()).toBe(runs);
+  });
+
+  it("setKernelBackend returns the old setting and refuses unknown names", () => {
+    const old = setKernelBackend("js");
+    expect(old).toBe(startBackend);
+    expect(setKernelBackend("auto")).toBe("js");
+    expect(() => setKernelBackend("gpu" as never)).toThrow(BitspikeError);
+    expect(getKernelBackend()).toBe("auto");
+  });
+
+  it("reads BITSPIKE_KERNELS once at start-up and refuses a bad value", () => {
+    const script = 'import { getKernelBackend, wasmKernelsEnabled } from "./src/wasm/backend.ts"; console.log(getKernelBackend(), wasmKernelsEnabled());';
+    const run = (value: string) => execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      env: { ...process.env, BITSPIKE_KERNELS: value }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+    }).trim();
+    expect(run("js")).toBe("js false");
+    expect(run("wasm")).toBe("wasm true");
+    expect(run("")).toBe("auto true");
+    expect(() => run("gpu")).toThrow(/BITSPIKE_KERNELS must be "js", "wasm" or "auto"/);
+  });
+});

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { andPopcountGemm } from "../src/kernels/spike-gemm.js";
+import { packRows, wordsFor } from "../src/kernels/bits.js";
+import { wasmSimdAvailable } from "../src/wasm/backend.js";
+import { andPopcountGemmWasm, andPopcountWasmRuns, spikeGemmModule } from "../src/wasm/spike-gemm-kernel.js";
+import { wasmApi } from "../src/wasm/runtime.js";
+import { Rng } from "../src/tensor/random.js";
+
+const simd = wasmSimdAvailable();
+
+/** `rows` bit rows of `cols` bits (pad bits zero, as Spikes keeps them), at firing rate `rate`. */
+function bitRows(rows: number, cols: number, rate: number, rng: Rng): Uint32Array {
+  const v = new Uint8Array(rows * cols);
+  for (let i = 0; i < v.length; i++) v[i] = rng.uniform() < rate ? 1 : 0;
+  const out = new Uint32Array(rows * wordsFor(cols));
+  packRows(v, rows, cols, out);
+  return out;
+}
+
+describe.skipIf(!simd)(`WASM SIMD AND-popcount twin${simd ? "" : " (skipped: WebAssembly SIMD is unavailable in this runtime)"}`, () => {
+  it("its module validates", () => {
+    expect(wasmApi()!.validate(spikeGemmModule())).toBe(true);
+  });
+
+  it("equals andPopcountGemm on bit lengths that are not multiples of 32, with offsets, into every C type", () => {
+    const before = andPopcountWasmRuns();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 300 }),
+        fc.constantFrom("i32", "f32", "f64"), fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.nat({ max: 5 }), fc.integer(),
+        (m, n, cols, ctype, rate, off, seed) => {
+          const rng = new Rng(seed);
+          const words = wordsFor(cols);
+          // Offsets in whole rows, as SSA passes them (row starts stay on word boundaries).
+          const a = bitRows(m + off, cols, rate, rng);
+          const b = bitRows(n + 1, cols, rate, rng);
+          const make = () => (ctype === "i32" ? new Int32Array(m * n + off + 2) : ctype === "f32" ? new Float32Array(m * n + off + 2) : new Float64Array(m * n + off + 2)).fill(-7);
+          const cj = make(), cw = make();
+          andPopcountGemm(a, off * words, b, words, cj, off, m, n, words);
+          andPopcountGemmWasm(a, off * words, b, words, cw, off, m, n, words);
+          expect(cw).toEqual(cj); // the -7 guards outside [off, off + m n) too
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(andPopcountWasmRuns()).toBeGreaterThan(before);
+  });
+
+  it("handles all-ones rows (the largest counts), zero words, and Spikformer-sized products", () => {
+    const rng = new Rng(9);
+    for (const [m, n, cols] of [[64, 64, 32], [196, 196, 64], [32, 32, 196], [7, 5, 31], [3, 9, 129]] as const) {
+      const words = wordsFor(cols);
+      for (const rate of [0, 0.15, 1]) {
+        const a = bitRows(m, cols, rate, rng), b = bitRows(n, cols, rate, rng);
+        const cj = new Float32Array(m * n), cw = new Float32Array(m * n);
+        andPopcountGemm(a, 0, b, 0, cj, 0, m, n, words);
+        andPopcountGemmWasm(a, 0, b, 0, cw, 0, m, n, words);
+        expect(cw).toEqual(cj);
+        if (rate === 1) expect(cw[0]).toBe(cols);
+      }
+    }
+    const c = new Int32Array([5, 5, 5, 5]);
+    andPopcountGemmWasm(new Uint32Array(0), 0, new Uint32Array(0), 0, c, 0, 2, 2, 0);
+    expect([...c]).toEqual([0, 0, 0, 0]);
+  });
+});
