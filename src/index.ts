@@ -74,3 +74,6 @@ export { MAEDecoder, sincosPosEmbed2d } from "./models/mae/decoder.js";
 export { patchify, unpatchify, maskedPatchLoss } from "./models/mae/loss.js";
 export { pretrain, finetune } from "./train/pretrain.js";
 export { encodePng, writePng } from "./io/png.js";
+
+export { setKernelBackend, getKernelBackend, wasmSimdAvailable, type KernelBackend } from "./wasm/backend.js";
+export { setThreads, getThreads, poolReady, poolInfo, shutdownPool } from "./parallel/pool.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { andPopcountGemm } from "../src/kernels/spike-gemm.js";
+import { andPopcountGemmJs } from "../src/kernels/spike-gemm.js";
 import { packRows, wordsFor } from "../src/kernels/bits.js";
 import { wasmSimdAvailable } from "../src/wasm/backend.js";
 import { andPopcountGemmWasm, andPopcountWasmRuns, spikeGemmModule } from "../src/wasm/spike-gemm-kernel.js";
@@ -23,7 +23,7 @@ describe.skipIf(!simd)(`WASM SIMD AND-popcount twin${simd ? "" : " (skipped: Web
     expect(wasmApi()!.validate(spikeGemmModule())).toBe(true);
   });
 
-  it("equals andPopcountGemm on bit lengths that are not multiples of 32, with offsets, into every C type", () => {
+  it("equals the JS andPopcountGemm on bit lengths that are not multiples of 32, with offsets, into every C type", () => {
     const before = andPopcountWasmRuns();
     fc.assert(
       fc.property(
@@ -38,7 +38,7 @@ describe.skipIf(!simd)(`WASM SIMD AND-popcount twin${simd ? "" : " (skipped: Web
           const b = bitRows(n + 1, cols, rate, rng);
           const make = () => (ctype === "i32" ? new Int32Array(m * n + off + 2) : ctype === "f32" ? new Float32Array(m * n + off + 2) : new Float64Array(m * n + off + 2)).fill(-7);
           const cj = make(), cw = make();
-          andPopcountGemm(a, off * words, b, words, cj, off, m, n, words);
+          andPopcountGemmJs(a, off * words, b, words, cj, off, m, n, words);
           andPopcountGemmWasm(a, off * words, b, words, cw, off, m, n, words);
           expect(cw).toEqual(cj); // the -7 guards outside [off, off + m n) too
         },
@@ -55,7 +55,7 @@ describe.skipIf(!simd)(`WASM SIMD AND-popcount twin${simd ? "" : " (skipped: Web
       for (const rate of [0, 0.15, 1]) {
         const a = bitRows(m, cols, rate, rng), b = bitRows(n, cols, rate, rng);
         const cj = new Float32Array(m * n), cw = new Float32Array(m * n);
-        andPopcountGemm(a, 0, b, 0, cj, 0, m, n, words);
+        andPopcountGemmJs(a, 0, b, 0, cj, 0, m, n, words);
         andPopcountGemmWasm(a, 0, b, 0, cw, 0, m, n, words);
         expect(cw).toEqual(cj);
         if (rate === 1) expect(cw[0]).toBe(cols);

@@ -11,6 +11,8 @@
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32, popcnt32 } from "./bits.js";
+import { wasmKernelsEnabled } from "../wasm/backend.js";
+import { andPopcountGemmWasm } from "../wasm/spike-gemm-kernel.js";
 
 // One float64 row accumulator, grown on demand and reused (no allocation per call).
 let rowAcc = new Float64Array(0);
@@ -38,6 +40,18 @@ function valRow(n: number): Float64Array {
  * integers <= 32 words, exact in every output type.
  */
 export function andPopcountGemm(
+  a: Uint32Array, aOff: number,
+  b: Uint32Array, bOff: number,
+  c: Int32Array | FloatArray, cOff: number,
+  m: number, n: number, words: number,
+): void {
+  // Counts are integers, so the WASM SIMD twin gives the same values; below ~64 outputs the copies in and out cost more.
+  if (m * n >= 64 && words > 0 && wasmKernelsEnabled()) andPopcountGemmWasm(a, aOff, b, bOff, c, cOff, m, n, words);
+  else andPopcountGemmJs(a, aOff, b, bOff, c, cOff, m, n, words);
+}
+
+/** The plain-TypeScript twin of {@link andPopcountGemm}, whatever the kernel backend. */
+export function andPopcountGemmJs(
   a: Uint32Array, aOff: number,
   b: Uint32Array, bOff: number,
   c: Int32Array | FloatArray, cOff: number,

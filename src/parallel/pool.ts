@@ -15,9 +15,10 @@ import { Worker } from "node:worker_threads";
 import { fail } from "../tensor/errors.js";
 import type { FloatArray } from "../tensor/tensor.js";
 import {
-  BUF, CMD, DONE, LINE, MAX_ARGS, MAX_BUFS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PROGRESS, STATE, STATUS,
+  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, LINE, MAX_ARGS, MAX_BUFS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PROGRESS, STATE, STATUS,
   type PortMessage, type WorkerInit,
 } from "./protocol.js";
+import { getKernelBackend } from "../wasm/backend.js";
 
 /** One part of a parallel task, for a worker: op code, Float64 arguments, shared buffers. */
 export interface Part {
@@ -301,6 +302,8 @@ function dispatch(s: Slot, p: Part): number {
   }
   s.ctrl[NBUF] = p.bufs.length;
   s.ctrl[OPCODE] = p.op;
+  // Workers run the caller's kernel backend (the bits are the same either way; the choice is the user's).
+  s.ctrl[KERNELS] = KERNEL_BACKENDS.indexOf(getKernelBackend());
   for (let j = 0; j < p.args.length; j++) s.args[j] = p.args[j]!;
   const seq = ++s.seq;
   workerParts++;

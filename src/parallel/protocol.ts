@@ -23,9 +23,13 @@ export const OPCODE = 5;
 export const NBUF = 6;
 /** Byte length of the error message. */
 export const MSGLEN = 7;
+/** Kernel backend the caller runs (see KERNEL_BACKENDS); the worker switches to it before the task. */
+export const KERNELS = 8;
 /** First buffer slot: `id * 2 + (float64 ? 1 : 0)`; slots BUF .. BUF + MAX_BUFS - 1. */
-export const BUF = 8;
+export const BUF = 9;
 export const MAX_BUFS = LINE - BUF;
+/** Codes of the KERNELS slot. */
+export const KERNEL_BACKENDS = ["auto", "js", "wasm"] as const;
 
 /** Float64 task arguments per worker. */
 export const MAX_ARGS = 32;

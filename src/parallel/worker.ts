@@ -6,10 +6,11 @@
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import type { FloatArray } from "../tensor/tensor.js";
 import {
-  BUF, CMD, DONE, MAX_ARGS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_CONV_DATA, OP_CONV_FORWARD, OP_CONV_WEIGHT,
+  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, MAX_ARGS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_CONV_DATA, OP_CONV_FORWARD, OP_CONV_WEIGHT,
   OP_GEMM, OP_QUIT, OP_TEST_EXIT, OP_TEST_THROW, PROGRESS, STATE, STATUS, type PortMessage, type WorkerInit,
 } from "./protocol.js";
 import { CONV_DIM_ARGS, convDataRange, convForwardRange, convWeightRows, decodeConv, gemmRows } from "./tasks.js";
+import { getKernelBackend, setKernelBackend } from "../wasm/backend.js";
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -61,6 +62,8 @@ const tick = (): void => {
 
 function run(op: number): void {
   drainPort();
+  const kernels = KERNEL_BACKENDS[ctrl[base + KERNELS]!] ?? "auto";
+  if (kernels !== getKernelBackend()) setKernelBackend(kernels);
   const b: FloatArray[] = [];
   const nb = ctrl[base + NBUF]!;
   for (let j = 0; j < nb; j++) b.push(view(ctrl[base + BUF + j]!));
