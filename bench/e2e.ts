@@ -1,0 +1,411 @@
+/**
+ * End-to-end timings of whole Spikformer models on the workloads of the PyTorch
+ * peer (../shared/peers/torch_ref/bench.py), with the same definitions:
+ *
+ *   inference   model.eval(), noGrad(() => model.forward(x))
+ *   train step  model.train(), zeroGrad, crossEntropy(model.forward(x), y), backward
+ *               (no optimizer step; BN uses batch statistics and updates its running ones)
+ *
+ * on random inputs (x ~ N(0, 1), labels uniform in 0..9; the peer uses torch.randn,
+ * so the spike rates are comparable, but not the exact values). Warm-up iterations,
+ * then timed ones: median (min-max) ms per iteration. Peak memory per phase is the
+ * kernel's resident-set high-water mark (VmHWM in /proc/self/status, reset through
+ * /proc/self/clear_refs before each phase, so it covers the model, the inputs, the
+ * worker threads and every intermediate of that phase); where that reset is not
+ * possible it falls back to the highest process.memoryUsage().rss sampled after each
+ * iteration (a lower bound) and says so. process.resourceUsage().maxRSS (the
+ * process's lifetime peak) is printed as well.
+ *
+ *   npx tsx bench/e2e.ts [--configs cifar-b8,mnist-b64] [--iters 3] [--warmup 1]
+ *                        [--threads 2 | --threads 1,2] [--json]
+ *
+ * Each (workload, thread count) pair runs in its own Node process (this file
+ * with --in-process), so memory kept by an earlier workload or JIT state never
+ * colours the next one; --in-process runs them all in this process instead.
+ * Progress goes to stderr; results (a table, or JSON with --json) to stdout.
+ * bench/peers.ts imports {@link runAll}, {@link WORKLOADS} and the formatters.
+ */
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Spikformer } from "../src/models/spikformer.js";
+import { spikformerConfig, type SpikformerOverrides } from "../src/models/config.js";
+import { Tensor } from "../src/tensor/tensor.js";
+import { Rng } from "../src/tensor/random.js";
+import { crossEntropy } from "../src/ops/loss.js";
+import { backward, noGrad } from "../src/autograd/tape.js";
+import { poolInfo, poolReady, setThreads, shutdownPool } from "../src/parallel/pool.js";
+
+/** One workload of the peer's bench.py. */
+export interface Workload {
+  name: string;
+  /** The peer's description of it. */
+  desc: string;
+  model: string;
+  overrides: SpikformerOverrides;
+  batch: number;
+  /** Image shape [C, H, W]. */
+  input: readonly [number, number, number];
+  /** Parameter count the PyTorch peer prints for it (results-torch.md). */
+  peerParams: number;
+}
+
+/** The peer's configurations (bench.py CONFIGS), mapped onto our model names and overrides. */
+export const WORKLOADS: Record<string, Workload> = {
+  "cifar-b8": {
+    name: "cifar-b8",
+    desc: "Spikformer-4-384 V1, CIFAR 32x32x3, patch 4 (64 tokens), T=4, 12 heads",
+    model: "spikformer-cifar-4-384",
+    overrides: { imgSize: 32, inChannels: 3, patchSize: 4, T: 4, numHeads: 12, numClasses: 10, mlpRatio: 4 },
+    batch: 8,
+    input: [3, 32, 32],
+    peerParams: 9_324_730,
+  },
+  "cifar-b32": {
+    name: "cifar-b32",
+    desc: "Spikformer-4-384 V1, CIFAR 32x32x3, patch 4 (64 tokens), T=4, 12 heads",
+    model: "spikformer-cifar-4-384",
+    overrides: { imgSize: 32, inChannels: 3, patchSize: 4, T: 4, numHeads: 12, numClasses: 10, mlpRatio: 4 },
+    batch: 32,
+    input: [3, 32, 32],
+    peerParams: 9_324_730,
+  },
+  "mnist-b64": {
+    name: "mnist-b64",
+    desc: "Spikformer-2-128 V1, MNIST 28x28x1, patch 4 (49 tokens), T=4, 4 heads",
+    model: "spikformer-cifar-2-128",
+    overrides: { imgSize: 28, inChannels: 1, patchSize: 4, T: 4, numHeads: 4, numClasses: 10, mlpRatio: 4 },
+    batch: 64,
+    input: [1, 28, 28],
+    peerParams: 646_522,
+  },
+};
+
+export const DEFAULT_CONFIGS = ["cifar-b8", "mnist-b64"];
+
+/** Per-iteration times of one phase, ms. */
+export interface Timing {
+  median: number;
+  min: number;
+  max: number;
+  warmup: number;
+  times: number[];
+}
+
+/** Peak memory of one phase. */
+export interface PhaseMemory {
+  /** Peak resident set, MB (10^6 bytes). */
+  peakMB: number;
+  /** "VmHWM" (kernel high-water mark, reset at the start of the phase) or "rss-sampled" (lower bound). */
+  method: "VmHWM" | "rss-sampled";
+}
+
+export interface E2EResult {
+  name: string;
+  desc: string;
+  model: string;
+  batch: number;
+  /** Trainable parameter values of our model. */
+  params: number;
+  /** Of those, in the LayerNorms norm1 / norm2 the official code builds but never uses. */
+  unusedParams: number;
+  /** What the PyTorch peer prints (its model has no unused LayerNorms). */
+  peerParams: number;
+  threads: number;
+  /** Threads actually usable (1 + ready workers) after poolReady(). */
+  usableThreads: number;
+  infer: Timing;
+  train: Timing;
+  /** RSS before the workload's first phase (model and inputs built), MB. */
+  baselineMB: number;
+  inferMem: PhaseMemory;
+  trainMem: PhaseMemory;
+  /** process.resourceUsage().maxRSS after the workload, MB: the lifetime peak of the process that ran it. */
+  processMaxRssMB: number;
+  /** Loss of the last train step (a sanity value: about ln 10 = 2.30 at initialisation). */
+  loss: number;
+  /** Worker parts run during the workload (0 means everything ran on the main thread). */
+  workerParts: number;
+  /** True when the workload had a process of its own. */
+  isolated: boolean;
+}
+
+export interface RunOptions {
+  iters: number;
+  warmup: number;
+  threads: number;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+}
+
+const MB = 1e6;
+
+/** Resets the kernel's peak-RSS counter of this process; false where that is not allowed. */
+function resetPeak(): boolean {
+  try {
+    writeFileSync("/proc/self/clear_refs", "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** VmHWM of this process in bytes, or null where /proc is missing. */
+function readPeak(): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+function summarise(times: number[], warmup: number): Timing {
+  const s = [...times].sort((a, b) => a - b);
+  const n = s.length;
+  const median = n % 2 ? s[(n - 1) >> 1]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+  return { median, min: s[0]!, max: s[n - 1]!, warmup, times };
+}
+
+/** Builds the model and inputs of a workload and times inference, then a train step. */
+export async function runWorkload(name: string, opts: RunOptions): Promise<E2EResult> {
+  const w = WORKLOADS[name];
+  if (!w) throw new Error(`unknown workload '${name}'; known: ${Object.keys(WORKLOADS).join(", ")}`);
+  if (!(opts.iters >= 1)) throw new Error(`--iters must be >= 1, got ${opts.iters}`);
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
+
+  setThreads(opts.threads);
+  const usableThreads = await poolReady();
+  if (usableThreads < opts.threads) log(`  note: ${opts.threads} threads requested, ${usableThreads} usable${poolInfo().disabled ? ` (${poolInfo().disabled})` : ""}`);
+
+  const model = new Spikformer(spikformerConfig(w.model, w.overrides));
+  let params = 0, unusedParams = 0;
+  for (const [n, p] of model.namedParameters()) {
+    if (!p.requiresGrad) continue;
+    params += p.size;
+    if (/\.norm[12]\./.test(n)) unusedParams += p.size;
+  }
+  const rng = new Rng(0);
+  const x = Tensor.normal([w.batch, ...w.input], rng);
+  const labels = new Int32Array(w.batch);
+  for (let i = 0; i < w.batch; i++) labels[i] = Math.min(9, Math.floor(rng.uniform() * 10));
+  const parts0 = poolInfo().workerParts;
+  const baselineMB = process.memoryUsage().rss / MB;
+
+  const phase = (label: string, step: () => number | void): { timing: Timing; mem: PhaseMemory; last: number } => {
+    const exact = resetPeak() && readPeak() !== null;
+    let sampled = process.memoryUsage().rss;
+    const times: number[] = [];
+    let last = NaN;
+    const total = opts.warmup + opts.iters;
+    for (let i = 0; i < total; i++) {
+      const t0 = performance.now();
+      const v = step();
+      const ms = performance.now() - t0;
+      if (typeof v === "number") last = v;
+      sampled = Math.max(sampled, process.memoryUsage().rss);
+      const warm = i < opts.warmup;
+      if (!warm) times.push(ms);
+      log(`  ${w.name} ${label} ${warm ? `warm-up ${i + 1}/${opts.warmup}` : `${i - opts.warmup + 1}/${opts.iters}`}: ${ms.toFixed(0)} ms`);
+    }
+    const peak = exact ? readPeak() : null;
+    const mem: PhaseMemory = peak !== null ? { peakMB: peak / MB, method: "VmHWM" } : { peakMB: sampled / MB, method: "rss-sampled" };
+    return { timing: summarise(times, opts.warmup), mem, last };
+  };
+
+  log(`${w.name}: ${w.model} B=${w.batch}, ${params.toLocaleString("en-US")} params, ${opts.threads} thread(s) (usable ${usableThreads}), ${opts.warmup} warm-up + ${opts.iters} timed`);
+  const inf = phase("inference", () => {
+    model.eval();
+    noGrad(() => model.forward(x));
+  });
+  const tr = phase("train step", () => {
+    model.train();
+    model.zeroGrad();
+    const loss = crossEntropy(model.forward(x), labels);
+    backward(loss);
+    return loss.item();
+  });
+  model.zeroGrad();
+
+  return {
+    name: w.name, desc: w.desc, model: w.model, batch: w.batch, params, unusedParams, peerParams: w.peerParams,
+    threads: opts.threads, usableThreads,
+    infer: inf.timing, train: tr.timing,
+    baselineMB, inferMem: inf.mem, trainMem: tr.mem,
+    processMaxRssMB: (process.resourceUsage().maxRSS * 1024) / MB,
+    loss: tr.last,
+    workerParts: poolInfo().workerParts - parts0,
+    isolated: false,
+  };
+}
+
+/** "median (min-max)" in ms. */
+export function fmtTiming(t: Timing): string {
+  const d = t.median >= 100 ? 0 : 1;
+  return `${t.median.toFixed(d)} (${t.min.toFixed(d)}-${t.max.toFixed(d)})`;
+}
+
+export function fmtMem(m: PhaseMemory): string {
+  return `${m.peakMB.toFixed(0)}${m.method === "VmHWM" ? "" : "*"}`;
+}
+
+/** A markdown-style table of results, with the notes it needs. */
+export function formatResults(results: readonly E2EResult[]): string {
+  const lines = [
+    "| workload | threads | params (peer) | inference ms, median (min-max) | train step ms, median (min-max) | img/s infer / train | peak RSS MB infer / train (baseline) |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of results) {
+    const ips = (t: Timing): string => ((r.batch * 1000) / t.median).toFixed(1);
+    lines.push(`| ${r.name} (B=${r.batch}) | ${r.threads}${r.usableThreads !== r.threads ? ` (usable ${r.usableThreads})` : ""} | ` +
+      `${r.params.toLocaleString("en-US")} (${r.peerParams.toLocaleString("en-US")}) | ${fmtTiming(r.infer)} | ${fmtTiming(r.train)} | ` +
+      `${ips(r.infer)} / ${ips(r.train)} | ${fmtMem(r.inferMem)} / ${fmtMem(r.trainMem)} (${r.baselineMB.toFixed(0)}) |`);
+  }
+  const notes: string[] = [];
+  const iters = [...new Set(results.map((r) => `${r.infer.warmup} warm-up + ${r.infer.times.length} timed`))].join(", ");
+  notes.push(`Timing: ${iters} iterations per phase; inference = eval mode under noGrad, train step = train-mode forward + cross-entropy + backward (no optimizer step).`);
+  if (results.some((r) => r.inferMem.method === "VmHWM" || r.trainMem.method === "VmHWM")) {
+    notes.push("Peak RSS: kernel high-water mark (VmHWM, /proc/self/status) reset via /proc/self/clear_refs at the start of each phase: model, inputs, workers and every intermediate of the phase; baseline = RSS with model and inputs built.");
+  }
+  if (results.some((r) => r.inferMem.method === "rss-sampled" || r.trainMem.method === "rss-sampled")) {
+    notes.push("* = VmHWM could not be reset here: highest process.memoryUsage().rss sampled after each iteration (a lower bound).");
+  }
+  notes.push(`process.resourceUsage().maxRSS, lifetime peak of the process that ran the workload: ` +
+    results.map((r) => `${r.name} ${r.threads}t ${r.processMaxRssMB.toFixed(0)} MB`).join(", ") +
+    (results.some((r) => r.isolated === false) ? " (one process ran several workloads: later rows include earlier ones' retained memory)." : "."));
+  const unused = results.filter((r, i) => r.params !== r.peerParams && results.findIndex((q) => q.name === r.name) === i);
+  for (const r of unused) {
+    const diff = r.params - r.peerParams;
+    notes.push(`${r.name}: ${r.params.toLocaleString("en-US")} params vs the peer's ${r.peerParams.toLocaleString("en-US")} (+${diff.toLocaleString("en-US")}); ` +
+      `${r.unusedParams.toLocaleString("en-US")} are in the LayerNorms norm1/norm2 that the official model builds but never calls (kept for its state dict; the peer omits them)` +
+      `${diff === r.unusedParams ? ", so the models used are the same size" : ""}.`);
+  }
+  for (const r of results) if (r.threads > 1 && r.workerParts === 0) notes.push(`${r.name}: ${r.threads} threads requested but no part ran on a worker.`);
+  return [...lines, "", ...notes.map((n) => `- ${n}`)].join("\n");
+}
+
+export interface E2EArgs {
+  configs: string[];
+  iters: number;
+  warmup: number;
+  threads: number[];
+  json: boolean;
+  /** Run every workload in this process instead of one child process each. */
+  inProcess: boolean;
+}
+
+/** Parses the CLI flags shared by bench/e2e.ts and bench/peers.ts. */
+export function parseArgs(argv: readonly string[], defaults: Partial<E2EArgs> = {}): E2EArgs {
+  const a: E2EArgs = {
+    configs: defaults.configs ?? DEFAULT_CONFIGS,
+    iters: defaults.iters ?? 3,
+    warmup: defaults.warmup ?? 1,
+    threads: defaults.threads ?? [availableParallelism()],
+    json: defaults.json ?? false,
+    inProcess: defaults.inProcess ?? false,
+  };
+  const int = (flag: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < min) throw new Error(`${flag} needs an integer >= ${min}, got '${v ?? ""}'`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i]!;
+    const [flag, inline] = f.includes("=") ? [f.slice(0, f.indexOf("=")), f.slice(f.indexOf("=") + 1)] : [f, undefined];
+    const value = (): string | undefined => inline ?? argv[++i];
+    switch (flag) {
+      case "--configs": {
+        const v = value() ?? "";
+        a.configs = v.split(",").map((s) => s.trim()).filter(Boolean);
+        for (const c of a.configs) if (!WORKLOADS[c]) throw new Error(`unknown config '${c}'; known: ${Object.keys(WORKLOADS).join(", ")}`);
+        if (a.configs.length === 0) throw new Error("--configs needs at least one name");
+        break;
+      }
+      case "--iters": a.iters = int("--iters", value(), 1); break;
+      case "--warmup": a.warmup = int("--warmup", value(), 0); break;
+      case "--threads": a.threads = (value() ?? "").split(",").map((s) => int("--threads", s.trim(), 1)); break;
+      case "--json": a.json = true; break;
+      case "--in-process": a.inProcess = true; break;
+      case "-h": case "--help":
+        throw new Error("usage: [--configs cifar-b8,mnist-b64] [--iters N] [--warmup N] [--threads N|N,M] [--json] [--in-process]");
+      default: throw new Error(`unknown flag '${f}'`);
+    }
+  }
+  return a;
+}
+
+const self = fileURLToPath(import.meta.url);
+const repo = resolve(dirname(self), "..");
+
+/**
+ * {@link runWorkload} in a child process of its own (`node --import tsx bench/e2e.ts
+ * --in-process --json ...`): its progress lines are passed to `log` as they come.
+ */
+export function runWorkloadIsolated(name: string, opts: RunOptions): Promise<E2EResult> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
+  const argv = ["--import", "tsx", self, "--in-process", "--json", "--configs", name, "--threads", String(opts.threads),
+    "--iters", String(opts.iters), "--warmup", String(opts.warmup)];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, argv, { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "", errBuf = "", errAll = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      errBuf += d;
+      errAll += d;
+      let i: number;
+      while ((i = errBuf.indexOf("\n")) >= 0) { log(errBuf.slice(0, i)); errBuf = errBuf.slice(i + 1); }
+    });
+    child.on("error", (e) => reject(new Error(`bench/e2e.ts child for ${name} could not start: ${e.message}`)));
+    child.on("close", (code, signal) => {
+      if (errBuf) log(errBuf);
+      if (code !== 0) {
+        const tail = errAll.trim().split("\n").slice(-3).join(" | ");
+        reject(new Error(`bench/e2e.ts child for ${name} (${opts.threads} threads) ${signal ? `was killed by ${signal}` : `exited with status ${code}`}${tail ? `: ${tail}` : ""}`));
+        return;
+      }
+      try {
+        const r = (JSON.parse(stdout) as { results: E2EResult[] }).results[0]!;
+        resolvePromise({ ...r, isolated: true });
+      } catch (e) {
+        reject(new Error(`bench/e2e.ts child for ${name}: unreadable output (${(e as Error).message}): ${stdout.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+/** Runs every (config, thread count) pair in sequence, each in its own process unless args.inProcess. */
+export async function runAll(args: E2EArgs, log?: (line: string) => void): Promise<E2EResult[]> {
+  const out: E2EResult[] = [];
+  const run = args.inProcess ? runWorkload : runWorkloadIsolated;
+  for (const t of args.threads) for (const c of args.configs) out.push(await run(c, { iters: args.iters, warmup: args.warmup, threads: t, log }));
+  return out;
+}
+
+async function main(): Promise<void> {
+  let args: E2EArgs;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`bench/e2e.ts: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  const t0 = Date.now();
+  let results: E2EResult[];
+  try {
+    results = await runAll(args);
+  } catch (e) {
+    console.error(`bench/e2e.ts: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  await shutdownPool();
+  if (args.json) {
+    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), results }, null, 2));
+  } else {
+    console.log(`\nbitspike end-to-end (node ${process.version}, ${availableParallelism()} cores, ${((Date.now() - t0) / 1000).toFixed(0)} s in all)\n`);
+    console.log(formatResults(results));
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

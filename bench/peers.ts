@@ -1,0 +1,263 @@
+/**
+ * bitspike against its peers on the same workloads, in one run:
+ *
+ *   - bitspike: bench/e2e.ts (inference and a train step per workload);
+ *   - PyTorch: ../shared/peers/torch_ref/bench.py run by /usr/bin/python3 (Debian's
+ *     python3-torch), with the tuned environment of its run_bench.sh (OpenBLAS,
+ *     OMP_WAIT_POLICY=PASSIVE, ...) when run_bench.sh has unpacked OpenBLAS into
+ *     torch_ref/.openblas, else as installed (reference BLAS: much slower Linear layers);
+ *   - TensorFlow.js wasm: ../shared/peers/tfjs/bench.js, inference only (its training
+ *     step does not fit the 4 GiB wasm heap at these batches), when its node_modules exist.
+ *
+ * A peer that cannot run is reported as skipped with the reason, never silently; in that
+ * case the table also shows the peer's recorded numbers from ../shared/peers/results-*.md,
+ * marked as recorded (another run, other load on the machine), for orientation.
+ *
+ *   npm run bench:peers -- [--configs cifar-b8,mnist-b64] [--iters 3] [--warmup 1]
+ *                          [--threads 2] [--json]
+ *
+ * The same warm-up / timed iteration counts go to every peer. PyTorch runs with 2 threads
+ * (bench.py's default), tfjs-wasm with 1 (it cannot use more in Node).
+ */
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { shutdownPool } from "../src/parallel/pool.js";
+import { fmtTiming, formatResults, parseArgs, runAll, type E2EArgs, type E2EResult } from "./e2e.js";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const peersDir = resolve(repo, "../shared/peers");
+const torchDir = join(peersDir, "torch_ref");
+const tfjsDir = join(peersDir, "tfjs");
+const PY = "/usr/bin/python3";
+const OPENBLAS = join(torchDir, ".openblas/usr/lib/x86_64-linux-gnu/openblas-pthread");
+
+/** A peer's median (min-max) for one phase, ms. */
+interface PeerTiming { median: number; min: number; max: number }
+interface PeerRow { name: string; params: number; infer: PeerTiming | null; train: PeerTiming | null; inferNote?: string; trainNote?: string }
+interface PeerRun {
+  peer: "torch" | "tfjs-wasm";
+  /** How it ran (environment), or why not. */
+  setting: string;
+  skipped: string | null;
+  rows: PeerRow[];
+  /** Recorded numbers from results-*.md, when the live run was skipped or failed. */
+  recorded: { source: string; rows: PeerRow[] } | null;
+  output: string;
+}
+
+const log = (l: string): void => void process.stderr.write(l + "\n");
+
+function describeFailure(r: SpawnSyncReturns<string>, what: string): string {
+  if (r.error) return `${what} could not be started: ${r.error.message}`;
+  if (r.signal) return `${what} was killed by ${r.signal}`;
+  const tail = `${r.stderr ?? ""}\n${r.stdout ?? ""}`.trim().split("\n").filter(Boolean).slice(-3).join(" | ");
+  return `${what} exited with status ${r.status}${tail ? `: ${tail}` : ""}`;
+}
+
+const num = (s: string): number => Number(s.replace(/,/g, ""));
+
+/** torch: `cifar-b8      B=  8 params=9,324,730  fwd     444.0 ms (400.4-475.5)  fwd+bwd    1212.2 ms (1153.1-1295.0)  [12s]` */
+export function parseTorch(stdout: string): PeerRow[] {
+  const re = /^(\S+)\s+B=\s*\d+\s+params=([\d,]+)\s+fwd\s+([\d.]+) ms \(([\d.]+)-([\d.]+)\)\s+fwd\+bwd\s+([\d.]+) ms \(([\d.]+)-([\d.]+)\)/;
+  const rows: PeerRow[] = [];
+  for (const line of stdout.split("\n")) {
+    const m = re.exec(line.trim());
+    if (!m) continue;
+    rows.push({
+      name: m[1]!, params: num(m[2]!),
+      infer: { median: +m[3]!, min: +m[4]!, max: +m[5]! },
+      train: { median: +m[6]!, min: +m[7]!, max: +m[8]! },
+    });
+  }
+  return rows;
+}
+
+/** tfjs cells: `2613.9 (2479.5-2729.5; 2+5)`, `not run` or `FAILED: message`. */
+function parseTfjsCell(cell: string): { t: PeerTiming | null; note?: string } {
+  const m = /^([\d.]+) \(([\d.]+)-([\d.]+);/.exec(cell.trim());
+  if (m) return { t: { median: +m[1]!, min: +m[2]!, max: +m[3]! } };
+  return { t: null, note: cell.trim() };
+}
+
+/** tfjs: `cifar-b8     B=  8 params=9,324,730  fwd 2613.9 (2479.5-2729.5; 2+5) ms  fwd+bwd not run ms  leaked=0  [20 s]` */
+export function parseTfjs(stdout: string): PeerRow[] {
+  const re = /^(\S+)\s+B=\s*\d+\s+params=([\d,]+)\s+fwd (.+?) ms\s+fwd\+bwd (.+?) ms\s+leaked=/;
+  const rows: PeerRow[] = [];
+  for (const line of stdout.split("\n")) {
+    const m = re.exec(line.trim());
+    if (!m) continue;
+    const f = parseTfjsCell(m[3]!), b = parseTfjsCell(m[4]!);
+    rows.push({ name: m[1]!, params: num(m[2]!), infer: f.t, train: b.t, inferNote: f.note, trainNote: b.note });
+  }
+  return rows;
+}
+
+/** The first table of a results-*.md file (the tuned torch run / the wasm inference run). */
+function recordedRows(file: string, configs: readonly string[], tfjs: boolean): { source: string; rows: PeerRow[] } | null {
+  if (!existsSync(file)) return null;
+  const text = readFileSync(file, "utf8");
+  const section = text.split(/\n## /)[1];
+  if (!section) return null;
+  const rows: PeerRow[] = [];
+  for (const line of section.split("\n")) {
+    const cells = line.split("|").map((c) => c.trim());
+    if (cells.length < 8 || !configs.includes(cells[1]!)) continue;
+    const cell = (c: string): PeerTiming | null => {
+      const m = /^([\d.]+) \(([\d.]+)-([\d.]+)/.exec(c);
+      return m ? { median: +m[1]!, min: +m[2]!, max: +m[3]! } : null;
+    };
+    rows.push({ name: cells[1]!, params: num(cells[4]!), infer: cell(cells[5]!), train: tfjs ? null : cell(cells[6]!) });
+  }
+  const title = section.split("\n")[0]!.trim();
+  const date = /on (\d{4}-\d{2}-\d{2}T[\d:]+Z)/.exec(text)?.[1] ?? "unknown date";
+  return rows.length ? { source: `${file.replace(peersDir, "../shared/peers")}, "${title}", ${date}`, rows } : null;
+}
+
+function runTorch(a: E2EArgs): PeerRun {
+  const run: PeerRun = { peer: "torch", setting: "", skipped: null, rows: [], recorded: null, output: "" };
+  const skip = (why: string): PeerRun => {
+    log(`[torch] skipped: ${why}`);
+    run.skipped = why;
+    run.recorded = recordedRows(join(peersDir, "results-torch.md"), a.configs, false);
+    return run;
+  };
+  const bench = join(torchDir, "bench.py");
+  if (!existsSync(bench)) return skip(`${bench} not found (the peers checkout is expected at ../shared/peers beside the repo)`);
+  if (!existsSync(PY)) return skip(`${PY} not found (the torch peer needs Debian's python3 with python3-torch)`);
+  const probe = spawnSync(PY, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
+  if (probe.status !== 0) {
+    const why = (probe.stderr || probe.error?.message || "").trim().split("\n").pop() ?? "";
+    return skip(`${PY} cannot import torch (${why}); install Debian's python3-torch (apt-get install python3-torch) to run this peer`);
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
+  if (existsSync(join(OPENBLAS, "libblas.so.3"))) {
+    Object.assign(env, {
+      OMP_WAIT_POLICY: "PASSIVE",
+      OPENBLAS_THREAD_TIMEOUT: "4",
+      GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296",
+      LD_LIBRARY_PATH: OPENBLAS + (process.env.LD_LIBRARY_PATH ? `:${process.env.LD_LIBRARY_PATH}` : ""),
+    });
+    run.setting = `torch ${probe.stdout.trim()}, tuned (run_bench.sh environment: OpenBLAS from torch_ref/.openblas, OMP_WAIT_POLICY=PASSIVE, OPENBLAS_THREAD_TIMEOUT=4, malloc thresholds), 2 threads`;
+  } else {
+    run.setting = `torch ${probe.stdout.trim()}, AS INSTALLED (reference BLAS: Linear layers ~16x slower than tuned; ` +
+      `torch_ref/.openblas is missing, ../shared/peers/torch_ref/run_bench.sh unpacks it), 2 threads`;
+  }
+  const argv = [bench, "--configs", a.configs.join(","), "--no-micro", "--iters", String(a.iters), "--warmup", String(a.warmup)];
+  log(`\n[torch] ${PY} ${argv.map((s) => s.replace(repo + "/", "")).join(" ")}  (${run.setting}; a few minutes)`);
+  const r = spawnSync(PY, argv, { encoding: "utf8", env, cwd: repo, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20, timeout: 60 * 60_000 });
+  run.output = (r.stdout ?? "") + (r.stderr ? `\n[stderr]\n${r.stderr}` : "");
+  for (const l of (r.stdout ?? "").trim().split("\n")) if (l) log(`[torch] ${l}`);
+  if (r.status !== 0 || r.error || r.signal) return skip(describeFailure(r, "bench.py"));
+  run.rows = parseTorch(r.stdout);
+  const missing = a.configs.filter((c) => !run.rows.some((row) => row.name === c));
+  if (missing.length) return skip(`bench.py printed no result line for ${missing.join(", ")} (output above)`);
+  return run;
+}
+
+function runTfjs(a: E2EArgs): PeerRun {
+  const run: PeerRun = { peer: "tfjs-wasm", setting: "", skipped: null, rows: [], recorded: null, output: "" };
+  const skip = (why: string): PeerRun => {
+    log(`[tfjs] skipped: ${why}`);
+    run.skipped = why;
+    run.recorded = recordedRows(join(peersDir, "results-tfjs.md"), a.configs, true);
+    return run;
+  };
+  const bench = join(tfjsDir, "bench.js");
+  if (!existsSync(bench)) return skip(`${bench} not found (the peers checkout is expected at ../shared/peers beside the repo)`);
+  if (!existsSync(join(tfjsDir, "node_modules", "@tensorflow", "tfjs-backend-wasm"))) {
+    return skip("tfjs not installed (cd ../shared/peers/tfjs && npm install)");
+  }
+  run.setting = "@tensorflow/tfjs-backend-wasm (XNNPACK, 1 thread in Node), inference only (--skip-bwd)";
+  const argv = [bench, "--backends", "wasm", "--configs", a.configs.join(","), "--skip-bwd", "--no-micro", "--iters", String(a.iters), "--warmup", String(a.warmup)];
+  log(`\n[tfjs] node ${argv.join(" ")}`);
+  const r = spawnSync(process.execPath, argv, { encoding: "utf8", cwd: tfjsDir, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20, timeout: 60 * 60_000 });
+  run.output = (r.stdout ?? "") + (r.stderr ? `\n[stderr]\n${r.stderr}` : "");
+  for (const l of (r.stdout ?? "").trim().split("\n")) if (l) log(`[tfjs] ${l}`);
+  if (r.status !== 0 || r.error || r.signal) return skip(describeFailure(r, "tfjs bench.js"));
+  run.rows = parseTfjs(r.stdout);
+  const missing = a.configs.filter((c) => !run.rows.some((row) => row.name === c));
+  if (missing.length) return skip(`tfjs bench.js printed no result line for ${missing.join(", ")} (output above)`);
+  return run;
+}
+
+const fmtPeer = (t: PeerTiming | null | undefined): string => (t ? `${t.median.toFixed(t.median >= 100 ? 0 : 1)} (${t.min.toFixed(0)}-${t.max.toFixed(0)})` : "-");
+const ratio = (ours: number, theirs: PeerTiming | null | undefined): string => (theirs ? `${(ours / theirs.median).toFixed(2)}x` : "-");
+
+function table(ours: readonly E2EResult[], torch: PeerRun, tfjs: PeerRun): string {
+  const torchRows = torch.skipped ? torch.recorded?.rows ?? [] : torch.rows;
+  const tfjsRows = tfjs.skipped ? tfjs.recorded?.rows ?? [] : tfjs.rows;
+  const tTag = torch.skipped ? (torch.recorded ? " (recorded)" : " (skipped)") : "";
+  const fTag = tfjs.skipped ? (tfjs.recorded ? " (recorded)" : " (skipped)") : "";
+  const lines = [
+    `| workload | phase | bitspike threads | bitspike ms | torch ms${tTag} | bitspike / torch | tfjs-wasm ms${fTag} | bitspike / tfjs-wasm |`,
+    "|---|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of ours) {
+    const t = torchRows.find((x) => x.name === r.name);
+    const f = tfjsRows.find((x) => x.name === r.name);
+    for (const [phase, mine, th, fj, fjNote] of [
+      ["inference", r.infer, t?.infer, f?.infer, f?.inferNote],
+      ["train step", r.train, t?.train, f?.train, tfjs.skipped ? "not run" : f?.trainNote ?? "not run"],
+    ] as const) {
+      const tfCell = fj ? fmtPeer(fj) : fjNote && phase === "train step" ? "not run (4 GiB wasm heap)" : fjNote ?? "-";
+      lines.push(`| ${r.name} | ${phase} | ${r.threads} | ${fmtTiming(mine)} | ${fmtPeer(th)} | ${ratio(mine.median, th)} | ${tfCell} | ${ratio(mine.median, fj)} |`);
+    }
+  }
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  let args: E2EArgs;
+  try {
+    args = parseArgs(process.argv.slice(2), { threads: [availableParallelism()] });
+  } catch (e) {
+    console.error(`bench/peers.ts: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  const t0 = Date.now();
+  log(`[bitspike] ${args.configs.join(", ")}: ${args.warmup} warm-up + ${args.iters} timed iterations per phase, threads ${args.threads.join(",")}`);
+  let ours: E2EResult[];
+  try {
+    ours = await runAll(args, (l) => log(`[bitspike] ${l}`));
+  } catch (e) {
+    console.error(`bench/peers.ts: the bitspike run failed: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  await shutdownPool(); // no idle worker threads while the peers run
+  const torch = runTorch(args);
+  const tfjs = runTfjs(args);
+
+  if (args.json) {
+    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), args, bitspike: ours, torch, tfjs }, null, 2));
+    return;
+  }
+  const out: string[] = [];
+  out.push(`\nbitspike vs peers (node ${process.version}, ${availableParallelism()} cores, ${((Date.now() - t0) / 1000).toFixed(0)} s in all; ` +
+    `${args.warmup} warm-up + ${args.iters} timed iterations per phase; ms per iteration, median (min-max); ratio < 1 = bitspike faster)\n`);
+  out.push(table(ours, torch, tfjs));
+  out.push("");
+  for (const p of [torch, tfjs]) {
+    if (!p.skipped) out.push(`- ${p.peer}: ${p.setting}.`);
+    else {
+      out.push(`- ${p.peer} skipped: ${p.skipped}.`);
+      out.push(p.recorded
+        ? `  Its column shows RECORDED numbers instead (not this run; ${p.recorded.source}; that run's own iteration counts).`
+        : `  No recorded numbers found either; its column is empty.`);
+    }
+  }
+  out.push("- tfjs-wasm is timed for inference only: its training step runs out of the 4 GiB wasm32 heap at these batches (peers README).");
+  out.push("");
+  out.push("bitspike details:\n");
+  out.push(formatResults(ours));
+  const peerParams = [...(torch.skipped ? torch.recorded?.rows ?? [] : torch.rows)];
+  for (const r of ours) {
+    const pp = peerParams.find((x) => x.name === r.name)?.params;
+    if (pp !== undefined && pp !== r.peerParams) out.push(`- ${r.name}: the torch peer reports ${pp.toLocaleString("en-US")} params, not the expected ${r.peerParams.toLocaleString("en-US")}.`);
+  }
+  console.log(out.join("\n"));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
