@@ -15,6 +15,7 @@ import { matmul } from "../src/ops/matmul.js";
 import { sum } from "../src/ops/reduce.js";
 import { mul } from "../src/ops/elementwise.js";
 import { backward } from "../src/autograd/tape.js";
+import { randArray, useSplittingPool } from "./helpers/pool.js";
 
 /** Same bits (NaN payloads aside, none arise here). */
 function sameBits(a: FloatArray, b: FloatArray): boolean {
@@ -23,24 +24,7 @@ function sameBits(a: FloatArray, b: FloatArray): boolean {
   return true;
 }
 
-function randArray(f64: boolean, n: number, rng: Rng, shared: boolean): FloatArray {
-  const a = allocFloat(f64 ? "float64" : "float32", n, shared);
-  for (let i = 0; i < n; i++) a[i] = rng.uniform() * 2 - 1;
-  return a;
-}
-
-let oldMin = 0;
-beforeAll(async () => {
-  setThreads(3);
-  // Workers must start here (under vitest's forks, from TypeScript sources).
-  expect(await poolReady()).toBe(3);
-  expect(poolInfo().disabled).toBeNull();
-  oldMin = setMinWorkPerThread(1); // thread even tiny problems, so ragged splits get exercised
-});
-afterAll(async () => {
-  setMinWorkPerThread(oldMin);
-  await shutdownPool();
-});
+useSplittingPool();
 
 describe("threaded gemm", () => {
   it("equals gemm bit for bit on ragged shapes, any transposes, offsets, dtypes, for 1, 2 and 3 threads", () => {

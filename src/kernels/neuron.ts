@@ -45,22 +45,50 @@ function id(v: number): number {
  * `v` (length n) is scratch and ends holding the final membrane V[T-1].
  */
 export function neuronForward(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray): void {
+  neuronForwardUnits(x, p, h, words, v, 0, p.rows * wordsFor(p.cols));
+}
+
+/**
+ * Element index of the first column of spike unit `u`: units are the (row,
+ * spike word) pairs of one time step in row-major order, u = row wpr + q,
+ * covering columns 32 q .. min(32 q + 32, cols) - 1 of that row. A range of
+ * units is a contiguous range of elements (and of words) within every step.
+ */
+export function unitElem(u: number, cols: number, wpr: number): number {
+  if (wpr === 0) return 0;
+  const row = Math.floor(u / wpr);
+  return row * cols + (u - row * wpr) * 32;
+}
+
+/**
+ * {@link neuronForward} restricted to the neurons of spike units u0..u1-1
+ * (see {@link unitElem}): only their H, spike words and V are written (words
+ * of those units zeroed first). Neurons are independent, so running disjoint
+ * unit ranges (on any threads) gives exactly the whole-tensor result.
+ */
+export function neuronForwardUnits(
+  x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number,
+): void {
   if (p.f32 && p.leak === LEAK_DIV && p.decayInput) {
-    lifForwardF32(x, p, h, words, v);
+    lifForwardF32(x, p, h, words, v, u0, u1);
     return;
   }
   const r = p.f32 ? Math.fround : id;
   const { steps, rows, cols, leak, tau, k, decayInput, vTh, vReset, hardReset } = p;
   const n = rows * cols;
   const wpr = wordsFor(cols);
-  words.fill(0);
-  v.fill(vReset);
+  if (u1 <= u0) return;
+  const rowA = Math.floor(u0 / wpr), rowB = Math.ceil(u1 / wpr);
+  for (let t = 0; t < steps; t++) words.fill(0, t * rows * wpr + u0, t * rows * wpr + u1);
+  v.fill(vReset, unitElem(u0, cols, wpr), unitElem(u1, cols, wpr));
   for (let t = 0; t < steps; t++) {
     const xo = t * n;
-    for (let row = 0; row < rows; row++) {
+    for (let row = rowA; row < rowB; row++) {
       const io = row * cols;
       const wo = (t * rows + row) * wpr;
-      for (let c = 0; c < cols; c++) {
+      const cA = row === rowA ? (u0 - row * wpr) * 32 : 0;
+      const cB = row * wpr + wpr > u1 ? (u1 - row * wpr) * 32 : cols;
+      for (let c = cA; c < cB; c++) {
         const i = io + c;
         const vp = v[i]!;
         const xv = x[xo + i]!;
@@ -94,19 +122,23 @@ export function neuronForward(x: FloatArray, p: NeuronKernelParams, h: FloatArra
  * compiles it without a call per element. Same operations, same order and the
  * same float32 roundings as the general loop above: bit-identical output.
  */
-function lifForwardF32(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray): void {
+function lifForwardF32(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number): void {
   const { steps, rows, cols, tau, vTh, vReset, hardReset } = p;
   const f = Math.fround;
   const n = rows * cols;
   const wpr = wordsFor(cols);
-  words.fill(0);
-  v.fill(vReset);
+  if (u1 <= u0) return;
+  const rowA = Math.floor(u0 / wpr), rowB = Math.ceil(u1 / wpr);
+  for (let t = 0; t < steps; t++) words.fill(0, t * rows * wpr + u0, t * rows * wpr + u1);
+  v.fill(vReset, unitElem(u0, cols, wpr), unitElem(u1, cols, wpr));
   for (let t = 0; t < steps; t++) {
     const xo = t * n;
-    for (let row = 0; row < rows; row++) {
+    for (let row = rowA; row < rowB; row++) {
       const io = row * cols;
       const wo = (t * rows + row) * wpr;
-      for (let c = 0; c < cols; c++) {
+      const cA = row === rowA ? (u0 - row * wpr) * 32 : 0;
+      const cB = row * wpr + wpr > u1 ? (u1 - row * wpr) * 32 : cols;
+      for (let c = cA; c < cB; c++) {
         const i = io + c;
         const vp = v[i]!;
         const hh = f(vp + f(f(x[xo + i]! - f(vp - vReset)) / tau));
@@ -140,8 +172,8 @@ export function neuronBackward(
   gv: Float64Array,
   sigmoidAlpha?: number,
 ): number {
-  if (sigmoidAlpha !== undefined && p.hardReset && p.detachReset && !(p.leak === LEAK_MUL && x !== null)) {
-    hardDetachedSigmoidBackward(gS, h, words, p, sigmoidAlpha, gx, gv);
+  if (sigmoidAlpha !== undefined && splittableBackward(p, x !== null)) {
+    hardDetachedSigmoidBackwardUnits(gS, h, words, p, sigmoidAlpha, gx, gv, 0, p.rows * wordsFor(p.cols));
     return 0;
   }
   const r = p.f32 ? Math.fround : id;
@@ -189,11 +221,27 @@ export function neuronBackward(
 }
 
 /**
+ * True when the backward with a sigmoid surrogate takes the inlined path
+ * (hard reset, detach_reset, no PLIF weight gradient): a per-neuron loop with
+ * no cross-neuron sum, which {@link hardDetachedSigmoidBackwardUnits} can run
+ * on disjoint unit ranges.
+ */
+export function splittableBackward(p: NeuronKernelParams, wantK: boolean): boolean {
+  return p.hardReset && p.detachReset && !(p.leak === LEAK_MUL && wantK);
+}
+
+/**
  * The backward of Spikformer's neuron (hard reset, detach_reset) with the
  * sigmoid surrogate inlined: the same arithmetic as {@link neuronBackward}
  * calling `sigmoidSurrogate(alpha).derivative`, without a call per element.
+ * Only the neurons of spike units u0..u1-1 (see {@link unitElem}) are touched
+ * (gx and the scratch gv at their elements), so disjoint unit ranges on any
+ * threads give exactly the whole-tensor result.
  */
-function hardDetachedSigmoidBackward(gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array): void {
+export function hardDetachedSigmoidBackwardUnits(
+  gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array,
+  u0: number, u1: number,
+): void {
   const { steps, rows, cols, leak, decayInput, vTh, f32 } = p;
   const n = rows * cols;
   const wpr = wordsFor(cols);
@@ -201,16 +249,20 @@ function hardDetachedSigmoidBackward(gS: FloatArray, h: FloatArray, words: Uint3
   const dHdV = 1 - k;
   const dHdX = leak !== LEAK_NONE && decayInput ? k : 1;
   const f = Math.fround;
-  gv.fill(0);
+  if (u1 <= u0) return;
+  const rowA = Math.floor(u0 / wpr), rowB = Math.ceil(u1 / wpr);
+  gv.fill(0, unitElem(u0, cols, wpr), unitElem(u1, cols, wpr));
   for (let t = steps - 1; t >= 0; t--) {
     const xo = t * n;
-    for (let row = 0; row < rows; row++) {
+    for (let row = rowA; row < rowB; row++) {
       const io = row * cols;
       const wo = (t * rows + row) * wpr;
+      const qA = row === rowA ? u0 - row * wpr : 0;
+      const qB = row * wpr + wpr > u1 ? u1 - row * wpr : wpr;
       // One spike word per 32 columns; the sigmoid as 1/(1+e^-a) (a >= 0) or
       // e^a/(1+e^a) (a < 0), written with one exp call and a select so the
       // sign test is not a hard-to-predict branch around the call.
-      for (let q = 0; q < wpr; q++) {
+      for (let q = qA; q < qB; q++) {
         const bits = words[wo + q]!;
         const c0 = q << 5;
         const c1 = c0 + 32 < cols ? c0 + 32 : cols;

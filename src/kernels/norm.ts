@@ -36,34 +36,44 @@ export function channelMeanVarReference(x: FloatArray, n: number, c: number, s: 
  * still add in (n, s) order: bit-equal to {@link channelMeanVarReference}.
  */
 export function channelMeanVar(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
+  channelMeanVarRange(x, n, c, s, 0, c, mean, varB);
+}
+
+/**
+ * {@link channelMeanVar} of channels c0..c1-1 only (mean and varB written at
+ * those channels): each channel's sums are the same additions in the same
+ * order, so disjoint channel ranges on any threads give the whole result.
+ */
+export function channelMeanVarRange(x: FloatArray, n: number, c: number, s: number, c0: number, c1: number, mean: Float64Array, varB: Float64Array): void {
   const count = n * s;
   const t = mean;
-  t.fill(0, 0, c);
-  let o = 0;
+  const skip = (c - (c1 - c0)) * s;
+  t.fill(0, c0, c1);
+  let o = c0 * s;
   if (s === 1) {
-    for (let i = 0; i < n; i++) for (let ch = 0; ch < c; ch++) t[ch] += x[o++]!;
+    for (let i = 0; i < n; i++, o += skip) for (let ch = c0; ch < c1; ch++) t[ch] += x[o++]!;
   } else {
-    for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < c; ch++) {
+    for (let i = 0; i < n; i++, o += skip) {
+      for (let ch = c0; ch < c1; ch++) {
         let a = t[ch]!;
         for (const end = o + s; o < end; o++) a += x[o]!;
         t[ch] = a;
       }
     }
   }
-  for (let ch = 0; ch < c; ch++) mean[ch] = t[ch]! / count;
-  varB.fill(0, 0, c);
-  o = 0;
+  for (let ch = c0; ch < c1; ch++) mean[ch] = t[ch]! / count;
+  varB.fill(0, c0, c1);
+  o = c0 * s;
   if (s === 1) {
-    for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < c; ch++) {
+    for (let i = 0; i < n; i++, o += skip) {
+      for (let ch = c0; ch < c1; ch++) {
         const d = x[o++]! - mean[ch]!;
         varB[ch] += d * d;
       }
     }
   } else {
-    for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < c; ch++) {
+    for (let i = 0; i < n; i++, o += skip) {
+      for (let ch = c0; ch < c1; ch++) {
         const m = mean[ch]!;
         let v = varB[ch]!;
         for (const end = o + s; o < end; o++) {
@@ -74,7 +84,7 @@ export function channelMeanVar(x: FloatArray, n: number, c: number, s: number, m
       }
     }
   }
-  for (let ch = 0; ch < c; ch++) varB[ch] = varB[ch]! / count;
+  for (let ch = c0; ch < c1; ch++) varB[ch] = varB[ch]! / count;
 }
 
 /**
@@ -86,20 +96,29 @@ export function channelGradSums(
   g: FloatArray, x: FloatArray, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
-  sumG.fill(0, 0, c);
-  sumGX.fill(0, 0, c);
-  let o = 0;
+  channelGradSumsRange(g, x, n, c, s, 0, c, mean, invStd, sumG, sumGX);
+}
+
+/** {@link channelGradSums} of channels c0..c1-1 only (same additions, same order per channel). */
+export function channelGradSumsRange(
+  g: FloatArray, x: FloatArray, n: number, c: number, s: number, c0: number, c1: number,
+  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
+): void {
+  const skip = (c - (c1 - c0)) * s;
+  sumG.fill(0, c0, c1);
+  sumGX.fill(0, c0, c1);
+  let o = c0 * s;
   if (s === 1) {
-    for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < c; ch++) {
+    for (let i = 0; i < n; i++, o += skip) {
+      for (let ch = c0; ch < c1; ch++) {
         const gv = g[o]!;
         sumG[ch] += gv;
         sumGX[ch] += gv * (x[o++]! - mean[ch]!);
       }
     }
   } else {
-    for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < c; ch++) {
+    for (let i = 0; i < n; i++, o += skip) {
+      for (let ch = c0; ch < c1; ch++) {
         const m = mean[ch]!;
         let tg = sumG[ch]!;
         let tgx = sumGX[ch]!;
@@ -113,14 +132,22 @@ export function channelGradSums(
       }
     }
   }
-  for (let ch = 0; ch < c; ch++) sumGX[ch] = sumGX[ch]! * invStd[ch]!;
+  for (let ch = c0; ch < c1; ch++) sumGX[ch] = sumGX[ch]! * invStd[ch]!;
 }
 
 /** out[n, c, s] = x[n, c, s] * scale[c] + shift[c]. */
 export function channelAffine(x: FloatArray, out: FloatArray, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array): void {
-  let o = 0;
-  for (let i = 0; i < n; i++) {
-    for (let ch = 0; ch < c; ch++) {
+  channelAffineRange(x, out, n, c, s, 0, c, scale, shift);
+}
+
+/** {@link channelAffine} of channels c0..c1-1 only. */
+export function channelAffineRange(
+  x: FloatArray, out: FloatArray, n: number, c: number, s: number, c0: number, c1: number, scale: Float64Array, shift: Float64Array,
+): void {
+  const skip = (c - (c1 - c0)) * s;
+  let o = c0 * s;
+  for (let i = 0; i < n; i++, o += skip) {
+    for (let ch = c0; ch < c1; ch++) {
       const a = scale[ch]!;
       const b = shift[ch]!;
       const end = o + s;
@@ -162,9 +189,18 @@ export function channelGradInput(
   g: FloatArray, x: FloatArray, dx: FloatArray, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array,
 ): void {
-  let o = 0;
-  for (let i = 0; i < n; i++) {
-    for (let ch = 0; ch < c; ch++) {
+  channelGradInputRange(g, x, dx, n, c, s, 0, c, mean, invStd, k, a, b);
+}
+
+/** {@link channelGradInput} of channels c0..c1-1 only. */
+export function channelGradInputRange(
+  g: FloatArray, x: FloatArray, dx: FloatArray, n: number, c: number, s: number, c0: number, c1: number,
+  mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array,
+): void {
+  const skip = (c - (c1 - c0)) * s;
+  let o = c0 * s;
+  for (let i = 0; i < n; i++, o += skip) {
+    for (let ch = c0; ch < c1; ch++) {
       const m = mean[ch]!, is = invStd[ch]!, kc = k[ch]!, ac = a[ch]!, bc = b[ch]!;
       const end = o + s;
       for (; o < end; o++) dx[o] = kc * (g[o]! - ac - (x[o]! - m) * is * bc);

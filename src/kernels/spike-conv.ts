@@ -113,15 +113,17 @@ function buckets(nb: number, cap: number): void {
  * (c, y, x) order, so every bucket lists its entries in the order the
  * reference kernels add them. Returns the capacity of one bucket.
  */
-function fillBuckets(s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom, o: number, byOutput: boolean): number {
+function fillBuckets(s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom, o: number, byOutput: boolean, c0 = 0, c1 = c): number {
   const { h, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
   const kk = c * kh * kw;
   const ohw = oh * ow;
   const cap = byOutput ? kk : ohw;
-  buckets(byOutput ? ohw : kk, cap);
+  // By weight row, only channels c0..c1-1 are visited; their rows p are bucketed from pb = c0 kh kw on.
+  const pb = byOutput ? 0 : c0 * kh * kw;
+  buckets(byOutput ? ohw : (c1 - c0) * kh * kw, cap);
   const cnt = bucketCnt;
   const idx = bucketIdx;
-  for (let ci = 0; ci < c; ci++) {
+  for (let ci = c0; ci < c1; ci++) {
     for (let y = 0; y < h; y++) {
       const ro = sOff + (ci * h + y) * wpr;
       for (let q = 0; q < wpr; q++) {
@@ -142,7 +144,7 @@ function fillBuckets(s: Uint32Array, sOff: number, wpr: number, c: number, g: Co
                 const pos = rowPos - kj * dw;
                 const p = pRow + kj;
                 if (byOutput) idx[pos * cap + cnt[pos]!++] = p * o;
-                else idx[p * cap + cnt[p]!++] = pos * o;
+                else idx[(p - pb) * cap + cnt[p - pb]!++] = pos * o;
               }
             }
             continue;
@@ -167,7 +169,7 @@ function fillBuckets(s: Uint32Array, sOff: number, wpr: number, c: number, g: Co
               const pos = oy * ow + ox;
               const p = pRow + kj;
               if (byOutput) idx[pos * cap + cnt[pos]!++] = p * o;
-              else idx[p * cap + cnt[p]!++] = pos * o;
+              else idx[(p - pb) * cap + cnt[p - pb]!++] = pos * o;
             }
           }
         }
@@ -182,13 +184,13 @@ function fillBuckets(s: Uint32Array, sOff: number, wpr: number, c: number, g: Co
  * for every bucket r < nb (rows of length o, dst float64 from 0). Four rows
  * per pass: ((d + a) + b) + ... is the same sequence of additions.
  */
-function sumBuckets(nb: number, cap: number, src: FloatArray, o: number, dst: Float64Array): void {
+function sumBuckets(nb: number, cap: number, src: FloatArray, o: number, dst: Float64Array, dstOff = 0): void {
   const cnt = bucketCnt;
   const idx = bucketIdx;
   for (let r = 0; r < nb; r++) {
     const n = cnt[r]!;
     if (n === 0) continue;
-    const d = r * o;
+    const d = dstOff + r * o;
     const b = r * cap;
     let t = 0;
     for (; t + 8 <= n; t += 8) {
@@ -235,6 +237,22 @@ export function spikeConvWeightGrad(
 ): void {
   const cap = fillBuckets(s, sOff, wpr, c, g, o, false);
   sumBuckets(c * g.kh * g.kw, cap, gT, o, accW);
+}
+
+/**
+ * {@link spikeConvWeightGrad} restricted to input channels c0..c1-1: only the
+ * accW rows of those channels (p = (ci kh + ki) kw + kj, a contiguous block)
+ * are touched, each with the same additions in the same order as in the
+ * whole call, so disjoint channel ranges (on any threads) give its bits.
+ */
+export function spikeConvWeightGradChannels(
+  s: Uint32Array, sOff: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
+  gT: FloatArray, o: number, accW: Float64Array,
+): void {
+  if (c1 <= c0) return;
+  const cap = fillBuckets(s, sOff, wpr, c, g, o, false, c0, c1);
+  const khw = g.kh * g.kw;
+  sumBuckets((c1 - c0) * khw, cap, gT, o, accW, c0 * khw * o);
 }
 
 let rowBuf = new Float64Array(0);

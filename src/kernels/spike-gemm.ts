@@ -343,17 +343,36 @@ export function spikeScatterRows(
   acc: Float64Array, accOff: number,
   m: number, n: number,
 ): void {
-  const k = wpr * 32; // pad bits are zero, so their buckets stay empty
+  spikeScatterRowsWords(s, sOff, wpr, 0, wpr, g, gOff, acc, accOff, m, n);
+}
+
+/**
+ * {@link spikeScatterRows} restricted to the columns of spike words q0..q1-1
+ * (acc rows 32 q0 .. 32 q1 - 1, at most k): each of those acc rows gets the
+ * same additions in the same order as in the whole call, so disjoint word
+ * ranges (on any threads) give the whole result.
+ */
+export function spikeScatterRowsWords(
+  s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, n: number,
+): void {
+  const k = (q1 - q0) * 32; // pad bits are zero, so their buckets stay empty
   let nnz = 0;
-  for (let t = sOff, e = sOff + m * wpr; t < e; t++) nnz += popcnt32(s[t]!);
+  if (q0 === 0 && q1 === wpr) {
+    for (let t = sOff, e = sOff + m * wpr; t < e; t++) nnz += popcnt32(s[t]!);
+  } else {
+    for (let i = 0; i < m; i++) for (let t = sOff + i * wpr + q0, e = sOff + i * wpr + q1; t < e; t++) nnz += popcnt32(s[t]!);
+  }
   colBuckets(k, nnz);
   const start = colStart;
   for (let i = 0; i < m; i++) {
     const si = sOff + i * wpr;
-    for (let q = 0; q < wpr; q++) {
+    for (let q = q0; q < q1; q++) {
       let x = s[si + q]!;
       while (x !== 0) {
-        start[(q << 5) + ctz32(x) + 1]!++;
+        start[((q - q0) << 5) + ctz32(x) + 1]!++;
         x &= x - 1;
       }
     }
@@ -364,17 +383,17 @@ export function spikeScatterRows(
   for (let i = 0; i < m; i++) {
     const si = sOff + i * wpr;
     const gi = gOff + i * n;
-    for (let q = 0; q < wpr; q++) {
+    for (let q = q0; q < q1; q++) {
       let x = s[si + q]!;
       while (x !== 0) {
-        rowOf[start[(q << 5) + ctz32(x)]!++] = gi;
+        rowOf[start[((q - q0) << 5) + ctz32(x)]!++] = gi;
         x &= x - 1;
       }
     }
   }
   for (let p = k; p > 0; p--) start[p] = start[p - 1]!;
   start[0] = 0;
-  sumColumnBuckets(k, g, acc, accOff, n, true);
+  sumColumnBuckets(k, g, acc, accOff + q0 * 32 * n, n, true);
 }
 
 /**
@@ -388,32 +407,52 @@ export function countsScatterRows(
   acc: Float64Array, accOff: number,
   m: number, k: number, n: number,
 ): void {
+  countsScatterRowsCols(x, xOff, g, gOff, acc, accOff, m, k, 0, k, n);
+}
+
+/**
+ * {@link countsScatterRows} restricted to columns p0..p1-1 of x (acc rows
+ * p0..p1-1): each of those rows gets the same additions in the same order as
+ * in the whole call, so disjoint column ranges (on any threads) give the
+ * whole result.
+ */
+export function countsScatterRowsCols(
+  x: FloatArray, xOff: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, k: number, p0: number, p1: number, n: number,
+): void {
+  const kc = p1 - p0;
   let nnz = 0;
-  const e = xOff + m * k;
-  for (let t = xOff; t < e; t++) if (x[t] !== 0) nnz++;
-  colBuckets(k, nnz);
+  if (p0 === 0 && p1 === k) {
+    const e = xOff + m * k;
+    for (let t = xOff; t < e; t++) if (x[t] !== 0) nnz++;
+  } else {
+    for (let i = 0; i < m; i++) for (let t = xOff + i * k + p0, e = xOff + i * k + p1; t < e; t++) if (x[t] !== 0) nnz++;
+  }
+  colBuckets(kc, nnz);
   const start = colStart;
   for (let i = 0; i < m; i++) {
     const xi = xOff + i * k;
-    for (let p = 0; p < k; p++) if (x[xi + p] !== 0) start[p + 1]!++;
+    for (let p = p0; p < p1; p++) if (x[xi + p] !== 0) start[p - p0 + 1]!++;
   }
-  for (let p = 0; p < k; p++) start[p + 1]! += start[p]!;
+  for (let p = 0; p < kc; p++) start[p + 1]! += start[p]!;
   const rowOf = colRow;
   const val = colVal;
   for (let i = 0; i < m; i++) {
     const xi = xOff + i * k;
     const gi = gOff + i * n;
-    for (let p = 0; p < k; p++) {
+    for (let p = p0; p < p1; p++) {
       const v = x[xi + p]!;
       if (v === 0) continue;
-      const t = start[p]!++;
+      const t = start[p - p0]!++;
       rowOf[t] = gi;
       val[t] = v;
     }
   }
-  for (let p = k; p > 0; p--) start[p] = start[p - 1]!;
+  for (let p = kc; p > 0; p--) start[p] = start[p - 1]!;
   start[0] = 0;
-  sumColumnBuckets(k, g, acc, accOff, n, false);
+  sumColumnBuckets(kc, g, acc, accOff + p0 * n, n, false);
 }
 
 /** dst[c, r] = src[r, c] for one row-major [rows, cols] matrix (any element types). */

@@ -65,9 +65,14 @@ export interface PoolGeometry {
  * in-bounds element (all values equal 0). dst must be zeroed.
  */
 export function maxPoolBits(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry): void {
+  maxPoolBitsPlanes(src, dst, argmax, g, 0, g.planes);
+}
+
+/** {@link maxPoolBits} of planes p0..p1-1 only (their dst words must be zeroed); planes are independent. */
+export function maxPoolBitsPlanes(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
   const siw = wordsFor(g.w);
   const dow = wordsFor(g.ow);
-  for (let p = 0; p < g.planes; p++) {
+  for (let p = p0; p < p1; p++) {
     for (let oy = 0; oy < g.oh; oy++) {
       for (let ox = 0; ox < g.ow; ox++) {
         let first = -1;

@@ -2,9 +2,8 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import {
-  channelAffine, channelGradInput, channelGradSums, channelMeanVar, layerNormBackward, layerNormForward,
-} from "../kernels/norm.js";
+import { layerNormBackward, layerNormForward } from "../kernels/norm.js";
+import { channelAffineAuto, channelGradInputAuto, channelGradSumsAuto, channelMeanVarAuto } from "../parallel/norm.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";
 
@@ -126,10 +125,10 @@ export function batchNorm(
   return batchNormWith(op, x, runningMean, runningVar, weight, bias, opts, {
     count: n * s,
     what: "value",
-    meanVar: (mean, varB) => channelMeanVar(x.data, n, c, s, mean, varB),
-    affine: (out, scale, shift) => channelAffine(x.data, out.data, n, c, s, scale, shift),
-    gradSums: (g, mean, invStd, sumG, sumGX) => channelGradSums(g.data, x.data, n, c, s, mean, invStd, sumG, sumGX),
-    gradInput: (g, gx, mean, invStd, k, a, b) => channelGradInput(g.data, x.data, gx.data, n, c, s, mean, invStd, k, a, b),
+    meanVar: (mean, varB) => channelMeanVarAuto(x.data, n, c, s, mean, varB),
+    affine: (out, scale, shift) => channelAffineAuto(x.data, out.data, n, c, s, scale, shift),
+    gradSums: (g, mean, invStd, sumG, sumGX) => channelGradSumsAuto(g.data, x.data, n, c, s, mean, invStd, sumG, sumGX),
+    gradInput: (g, gx, mean, invStd, k, a, b) => channelGradInputAuto(g.data, x.data, gx.data, n, c, s, mean, invStd, k, a, b),
   });
 }
 

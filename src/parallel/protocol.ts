@@ -40,6 +40,13 @@ export const OP_GEMM = 1;
 export const OP_CONV_FORWARD = 2;
 export const OP_CONV_DATA = 3;
 export const OP_CONV_WEIGHT = 4;
+export const OP_NEURON_FORWARD = 5;
+export const OP_NEURON_BACKWARD = 6;
+export const OP_SPIKE_CONV_FORWARD = 7;
+export const OP_SPIKE_CONV_WEIGHT = 8;
+export const OP_CHANNEL_NORM = 9;
+export const OP_SPIKE_LINEAR = 10;
+export const OP_MAX_POOL_BITS = 11;
 /** Diagnostics for tests: throw inside the task / end the worker thread. */
 export const OP_TEST_THROW = 90;
 export const OP_TEST_EXIT = 91;

@@ -7,9 +7,11 @@ import { parentPort, receiveMessageOnPort, workerData } from "node:worker_thread
 import type { FloatArray } from "../tensor/tensor.js";
 import {
   BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, MAX_ARGS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_CONV_DATA, OP_CONV_FORWARD, OP_CONV_WEIGHT,
-  OP_GEMM, OP_QUIT, OP_TEST_EXIT, OP_TEST_THROW, PROGRESS, STATE, STATUS, type PortMessage, type WorkerInit,
+  OP_CHANNEL_NORM, OP_GEMM, OP_MAX_POOL_BITS, OP_NEURON_BACKWARD, OP_NEURON_FORWARD, OP_QUIT, OP_SPIKE_CONV_FORWARD, OP_SPIKE_LINEAR, OP_SPIKE_CONV_WEIGHT, OP_TEST_EXIT, OP_TEST_THROW,
+  PROGRESS, STATE, STATUS, type PortMessage, type WorkerInit,
 } from "./protocol.js";
 import { CONV_DIM_ARGS, convDataRange, convForwardRange, convWeightRows, decodeConv, gemmRows } from "./tasks.js";
+import { channelTask, linearTask, maxPoolTask, neuronBackwardTask, neuronForwardTask, spikeConvForwardTask, spikeConvWeightTask } from "./spike-tasks.js";
 import { getKernelBackend, setKernelBackend } from "../wasm/backend.js";
 
 const init = workerData as WorkerInit;
@@ -86,6 +88,28 @@ function run(op: number): void {
       else convWeightRows(d, b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2] as Float64Array, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick);
       return;
     }
+    // These read float parameters from the raw arguments as well.
+    case OP_NEURON_FORWARD:
+      neuronForwardTask(args, a, b);
+      return;
+    case OP_NEURON_BACKWARD:
+      neuronBackwardTask(args, a, b);
+      return;
+    case OP_SPIKE_CONV_FORWARD:
+      spikeConvForwardTask(a, b);
+      return;
+    case OP_SPIKE_CONV_WEIGHT:
+      spikeConvWeightTask(a, b);
+      return;
+    case OP_CHANNEL_NORM:
+      channelTask(a, b);
+      return;
+    case OP_SPIKE_LINEAR:
+      linearTask(a, b);
+      return;
+    case OP_MAX_POOL_BITS:
+      maxPoolTask(a, b);
+      return;
     case OP_TEST_THROW:
       throw new Error("test failure requested by the pool");
     case OP_TEST_EXIT:

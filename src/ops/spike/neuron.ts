@@ -9,7 +9,8 @@ import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { allocFloat, Tensor, type DType } from "../../tensor/tensor.js";
 import { wordsFor } from "../../kernels/bits.js";
-import { LEAK_DIV, LEAK_MUL, LEAK_NONE, neuronBackward, neuronForward, type NeuronKernelParams } from "../../kernels/neuron.js";
+import { LEAK_DIV, LEAK_MUL, LEAK_NONE, type NeuronKernelParams } from "../../kernels/neuron.js";
+import { neuronBackwardAuto, neuronForwardAuto } from "../../parallel/neuron.js";
 import { needsGrad, record } from "../../autograd/tape.js";
 import { sigmoidSurrogate, type Surrogate } from "./surrogate.js";
 
@@ -140,11 +141,11 @@ function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; 
   const h = grad || keepH ? allocFloat(dtype, x.size) : null;
   const v = allocFloat(dtype, n);
   const words = new Uint32Array(steps * p.rows * wordsFor(cols));
-  neuronForward(x.data, p, h, words, v);
+  neuronForwardAuto(x.data, p, h, words, v);
   const spikes = new Spikes(words, x.shape, dtype);
   record(OP, spikes, inputs, (g) => {
     const gx = allocFloat(dtype, x.size);
-    const gk = neuronBackward(g.data, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate.derivative, gx, new Float64Array(n), surrogate.sigmoidAlpha);
+    const gk = neuronBackwardAuto(g.data, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate.derivative, gx, new Float64Array(n), surrogate.sigmoidAlpha);
     const gw = w && w.requiresGrad ? Tensor.full(w.shape, gk * k * (1 - k), dtype) : null;
     return [new Tensor(gx, x.shape), gw];
   });

@@ -15,7 +15,7 @@ import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { convDataAuto } from "../../parallel/conv.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
-import { spikeConvForwardImage, spikeConvWeightGrad } from "../../kernels/spike-conv.js";
+import { spikeConvForwardAuto, spikeConvWeightAuto } from "../../parallel/spike-conv.js";
 import { transpose2d } from "../../kernels/spike-gemm.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";
@@ -54,13 +54,12 @@ function spikeConvCore(
   const kk = cIn * kh * kw;
   const ohw = oh * ow;
   const wpr = s.wordsPerRow;
-  const imgWords = cIn * h * wpr;
 
   // Weight [O, C kh kw] -> [C kh kw, O]: each tap's O weights contiguous.
   const wT = empty([kk * o], dtype).data;
   transpose2d(weight.data, 0, o, kk, wT, 0);
   const out = empty(outShape(oh, ow), dtype);
-  for (let i = 0; i < n; i++) spikeConvForwardImage(s.words, i * imgWords, wpr, cIn, g, wT, o, out.data, i * o * ohw);
+  spikeConvForwardAuto({ n, c: cIn, o, wpr, g }, s.words, wT, out.data);
   if (bias) addChannelBias(out.data, bias.data, n, o, ohw);
 
   const inputs = bias ? [s, weight, bias] : [s, weight];
@@ -75,11 +74,7 @@ function spikeConvCore(
     }
     if (weight.requiresGrad) {
       const accW = new Float64Array(kk * o);
-      const gT = empty([ohw * o], dtype).data;
-      for (let i = 0; i < n; i++) {
-        transpose2d(gy.data, i * o * ohw, o, ohw, gT, 0);
-        spikeConvWeightGrad(s.words, i * imgWords, wpr, cIn, g, gT, o, accW);
-      }
+      spikeConvWeightAuto({ n, c: cIn, o, wpr, g }, s.words, gy.data, accW);
       gw = empty(weight.shape, dtype);
       transpose2d(accW, 0, kk, o, gw.data, 0);
     }

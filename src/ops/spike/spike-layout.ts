@@ -4,7 +4,8 @@ import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { record } from "../../autograd/tape.js";
-import { maxPoolBits, mergeHeadsFloat, splitHeadsBits, type PoolGeometry } from "../../kernels/spike-layout.js";
+import { maxPoolBitsAuto } from "../../parallel/spike-layout.js";
+import { mergeHeadsFloat, splitHeadsBits, type PoolGeometry } from "../../kernels/spike-layout.js";
 import { empty } from "../util.js";
 
 /** Same bits under a new shape whose last axis is unchanged (rows stay word-aligned). */
@@ -60,7 +61,7 @@ export function maxPool2dSpikes(s: Spikes, opts: SpikePoolOptions): Spikes {
   const geo: PoolGeometry = { planes: N * C, h: H, w: W, kh: k, kw: k, sh: st, sw: st, ph: pad, pw: pad, oh, ow };
   const out = Spikes.zeros([N, C, oh, ow], s.dtype);
   const argmax = s.requiresGrad ? new Int32Array(N * C * oh * ow) : null;
-  maxPoolBits(s.words, out.words, argmax, geo);
+  maxPoolBitsAuto(s.words, out.words, argmax, geo);
   return record(op, out, [s], (g) => {
     const gx = empty(s.shape, g.dtype);
     const plane = oh * ow;

@@ -9,7 +9,8 @@ import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type FloatArray } from "../../tensor/tensor.js";
 import { gemmAuto } from "../../parallel/gemm.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
-import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, transpose2d } from "../../kernels/spike-gemm.js";
+import { transpose2d } from "../../kernels/spike-gemm.js";
+import { countsGatherAddAuto, countsScatterRowsAuto, spikeGatherAddAuto, spikeScatterRowsAuto } from "../../parallel/spike-linear.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";
 import { checkLinear } from "../linear.js";
@@ -43,7 +44,7 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
   const [nOut, nIn] = checkLinear(op, s.shape, weight, b);
   const rows = s.rows;
   const out = empty([...s.shape.slice(0, -1), nOut], dtype);
-  spikeGatherAdd(s.words, 0, s.wordsPerRow, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nOut, false);
+  spikeGatherAddAuto(s.words, 0, s.wordsPerRow, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
   if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [s, weight, b] : [s, weight];
   return record(op, out, inputs, (g) => {
@@ -56,7 +57,7 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
     }
     if (weight.requiresGrad) {
       const accT = new Float64Array(nIn * nOut);
-      spikeScatterRows(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nOut);
+      spikeScatterRowsAuto(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nIn, nOut);
       gw = weightGrad(accT, weight, nOut, nIn);
     }
     if (b && b.requiresGrad) {
@@ -81,7 +82,7 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
   const [nOut, nIn] = checkLinear(op, x.shape, weight, b);
   const rows = sizeOf(x.shape.slice(0, -1));
   const out = empty([...x.shape.slice(0, -1), nOut], dtype);
-  countsGatherAdd(x.data, 0, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
+  countsGatherAddAuto(x.data, 0, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
   if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [x, weight, b] : [x, weight];
   return record(op, out, inputs, (g) => {
@@ -94,7 +95,7 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
     }
     if (weight.requiresGrad) {
       const accT = new Float64Array(nIn * nOut);
-      countsScatterRows(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut);
+      countsScatterRowsAuto(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut);
       gw = weightGrad(accT, weight, nOut, nIn);
     }
     if (b && b.requiresGrad) {

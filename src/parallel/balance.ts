@@ -1,0 +1,44 @@
+/**
+ * Work-balanced splits for the event-driven twins, whose cost follows the
+ * spikes (an image or channel with twice the set bits takes about twice as
+ * long). Only where the cuts fall depends on the costs; each unit is still
+ * computed whole by one thread, so the results do not.
+ */
+import { popcnt32 } from "../kernels/bits.js";
+
+/** Even split of `units` into `parts` ranges: boundaries 0 = b[0] < ... < b[parts] = units. */
+export function evenCuts(units: number, parts: number): number[] {
+  const cuts: number[] = [];
+  for (let j = 0; j <= parts; j++) cuts.push(Math.round((j * units) / parts));
+  return cuts;
+}
+
+/**
+ * Boundaries 0 = b[0] < b[1] < ... < b[parts] = cost.length (parts <= units)
+ * that split the summed cost as evenly as whole units allow: cut j falls where
+ * the running cost first reaches j / parts of the total.
+ */
+export function weightedCuts(cost: ArrayLike<number>, parts: number): number[] {
+  const units = cost.length;
+  let total = 0;
+  for (let u = 0; u < units; u++) total += cost[u]!;
+  if (!(total > 0)) return evenCuts(units, parts);
+  const cuts = [0];
+  let acc = 0;
+  let u = 0;
+  for (let j = 1; j < parts; j++) {
+    const target = (j * total) / parts;
+    // At least one unit per part, and leave one for each part still to come.
+    while (u < units - (parts - j) && (u < cuts[j - 1]! + 1 || acc + cost[u]! / 2 < target)) acc += cost[u++]!;
+    cuts.push(u);
+  }
+  cuts.push(units);
+  return cuts;
+}
+
+/** Set bits in words[from .. to). */
+export function popcountRange(words: Uint32Array, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n += popcnt32(words[i]!);
+  return n;
+}

@@ -1,0 +1,135 @@
+/**
+ * Threaded twins of the multi-step neuron kernels (src/kernels/neuron.ts).
+ * Neurons are independent across T, so the work is split into ranges of
+ * spike units (one unit = one 32-bit spike word of one row: whole words, since
+ * spikes are written word by word); each thread runs the unchanged kernel on
+ * its range. Every element gets the same code in the same order: the results
+ * are bit-identical for any thread count. Arrays not on a SharedArrayBuffer
+ * are staged in the pool's shared scratch (only the workers' ranges are
+ * copied; the calling thread's range works on the originals).
+ */
+import type { FloatArray } from "../tensor/tensor.js";
+import { wordsFor } from "../kernels/bits.js";
+import {
+  hardDetachedSigmoidBackwardUnits, neuronBackward, neuronForward, neuronForwardUnits, splittableBackward, unitElem,
+  type NeuronKernelParams,
+} from "../kernels/neuron.js";
+import { OP_NEURON_BACKWARD, OP_NEURON_FORWARD } from "./protocol.js";
+import { evenCuts } from "./balance.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
+import { encodeNeuron } from "./spike-tasks.js";
+
+/** Work per neuron and step, in the pool's multiply-add units (a forward step ~ 2, a backward step with its exp ~ 4). */
+const FORWARD_COST = 2;
+const BACKWARD_COST = 4;
+
+/** A Float32 view of words on the same memory (what a Part carries for a Uint32 array). */
+function asF32(w: Uint32Array): Float32Array {
+  return new Float32Array(w.buffer, w.byteOffset, w.length);
+}
+
+function isSharedWords(w: Uint32Array): boolean {
+  return typeof SharedArrayBuffer !== "undefined" && w.buffer instanceof SharedArrayBuffer;
+}
+
+/** Copies elements [t stride + a, t stride + b) of every step t from src to dst (same layout, same element type). */
+function copySteps<A extends FloatArray | Uint32Array>(src: A, dst: A, steps: number, stride: number, a: number, b: number): void {
+  if (b <= a) return;
+  for (let t = 0; t < steps; t++) {
+    const o = t * stride;
+    (dst as Float64Array).set(src.subarray(o + a, o + b) as Float64Array, o + a);
+  }
+}
+
+/** Parts for `steps x n` neurons at `cost` per step, over `units` spike units (1 = stay on this thread). */
+function partsOf(p: NeuronKernelParams, cost: number, threads: number | undefined): number {
+  const units = p.rows * wordsFor(p.cols);
+  let parts = threads ?? partsFor(p.steps * p.rows * p.cols * cost, units);
+  parts = Math.min(parts, units);
+  if (parts > 1) parts = Math.min(parts, usableThreads());
+  return parts;
+}
+
+/**
+ * {@link neuronForward} (same contract, same bits) split over `threads`
+ * threads (default: by size and the pool).
+ */
+export function neuronForwardAuto(
+  x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, threads?: number,
+): void {
+  const parts = partsOf(p, FORWARD_COST, threads);
+  if (parts <= 1) {
+    neuronForward(x, p, h, words, v);
+    return;
+  }
+  const { steps, rows, cols } = p;
+  const wpr = wordsFor(cols);
+  const units = rows * wpr, n = rows * cols;
+  const cuts = evenCuts(units, parts);
+  const mine = cuts[1]!;
+  const e0 = unitElem(mine, cols, wpr);
+  const f64 = x instanceof Float64Array;
+  const stX = !isShared(x), stH = h !== null && !isShared(h), stW = !isSharedWords(words), stV = !isShared(v);
+  const [sx, sh, sw, sv] = scratchViews([
+    [f64, stX ? steps * n : 0], [f64, stH ? steps * n : 0], [false, stW ? steps * units : 0], [f64, stV ? n : 0],
+  ]) as [FloatArray, FloatArray, Float32Array, FloatArray];
+  if (stX) copySteps(x, sx, steps, n, e0, n);
+  const wx = stX ? sx : x, wh = h === null ? wx : stH ? sh : h, wv = stV ? sv : v;
+  const ww = stW ? sw : asF32(words);
+  const base = encodeNeuron(p);
+  const jobs: Part[] = [];
+  for (let j = 1; j < parts; j++) {
+    jobs.push({
+      op: OP_NEURON_FORWARD,
+      args: [...base, h === null ? 0 : 1, cuts[j]!, cuts[j + 1]!, sabBase(wx), sabBase(wh), sabBase(ww), sabBase(wv)],
+      bufs: [wx, wh, ww, wv],
+    });
+  }
+  runParts("multiStepNeuron", jobs, () => neuronForwardUnits(x, p, h, words, v, 0, mine));
+  if (stH) copySteps(sh, h!, steps, n, e0, n);
+  if (stW) copySteps(new Uint32Array(sw.buffer, sw.byteOffset, sw.length), words, steps, units, mine, units);
+  if (stV) v.set(sv.subarray(e0, n), e0);
+}
+
+/**
+ * {@link neuronBackward} (same contract, same bits). The inlined sigmoid path
+ * (Spikformer's neuron: hard reset, detach_reset, no PLIF gradient) is split
+ * over threads; the general path (a surrogate given as a function, or a PLIF
+ * weight gradient, a sum over all neurons) stays on the calling thread.
+ */
+export function neuronBackwardAuto(
+  gS: FloatArray, h: FloatArray, words: Uint32Array, x: FloatArray | null, p: NeuronKernelParams,
+  derivative: (z: number) => number, gx: FloatArray, gv: Float64Array, sigmoidAlpha?: number, threads?: number,
+): number {
+  const parts = sigmoidAlpha !== undefined && splittableBackward(p, x !== null) ? partsOf(p, BACKWARD_COST, threads) : 1;
+  if (parts <= 1) return neuronBackward(gS, h, words, x, p, derivative, gx, gv, sigmoidAlpha);
+  const alpha = sigmoidAlpha!;
+  const { steps, rows, cols } = p;
+  const wpr = wordsFor(cols);
+  const units = rows * wpr, n = rows * cols;
+  const cuts = evenCuts(units, parts);
+  const mine = cuts[1]!;
+  const e0 = unitElem(mine, cols, wpr);
+  const f64 = gS instanceof Float64Array;
+  const stG = !isShared(gS), stH = !isShared(h), stW = !isSharedWords(words), stX = !isShared(gx);
+  const [sg, sh, sw, sx] = scratchViews([
+    [f64, stG ? steps * n : 0], [h instanceof Float64Array, stH ? steps * n : 0], [false, stW ? steps * units : 0],
+    [gx instanceof Float64Array, stX ? steps * n : 0],
+  ]) as [FloatArray, FloatArray, Float32Array, FloatArray];
+  if (stG) copySteps(gS, sg, steps, n, e0, n);
+  if (stH) copySteps(h, sh, steps, n, e0, n);
+  if (stW) copySteps(words, new Uint32Array(sw.buffer, sw.byteOffset, sw.length), steps, units, mine, units);
+  const wg = stG ? sg : gS, wh = stH ? sh : h, ww = stW ? sw : asF32(words), wx = stX ? sx : gx;
+  const base = encodeNeuron(p);
+  const jobs: Part[] = [];
+  for (let j = 1; j < parts; j++) {
+    jobs.push({
+      op: OP_NEURON_BACKWARD,
+      args: [...base, alpha, cuts[j]!, cuts[j + 1]!, sabBase(wg), sabBase(wh), sabBase(ww), sabBase(wx)],
+      bufs: [wg, wh, ww, wx],
+    });
+  }
+  runParts("multiStepNeuron", jobs, () => hardDetachedSigmoidBackwardUnits(gS, h, words, p, alpha, gx, gv, 0, mine));
+  if (stX) copySteps(sx, gx, steps, n, e0, n);
+  return 0;
+}

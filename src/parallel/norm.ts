@@ -1,0 +1,129 @@
+/**
+ * Threaded twins of the batch-norm channel passes (src/kernels/norm.ts):
+ * the channels are split between threads, each thread running the unchanged
+ * pass on its channels, so each channel's sums keep their additions and their
+ * order: results are bit-identical for any thread count.
+ *
+ * The passes are memory-bound (one or two sweeps of x and g). Staging a
+ * worker's share in and out of the pool's shared scratch costs about as much
+ * as computing it (measured: no gain on the main thread, more total work), so
+ * by default a pass is split only when x, g and the output are already on
+ * SharedArrayBuffers; an explicit `threads` count always splits (staging what
+ * is not shared; the tests use this). The small per-channel float64 vectors
+ * always travel through the scratch.
+ */
+import type { FloatArray } from "../tensor/tensor.js";
+import { channelAffine, channelGradInput, channelGradSums, channelMeanVar } from "../kernels/norm.js";
+import { OP_CHANNEL_NORM } from "./protocol.js";
+import { evenCuts } from "./balance.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
+import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MEAN_VAR, channelPass } from "./spike-tasks.js";
+
+/** Work per element of a pass, in the pool's multiply-add units (a streaming pass ~ 1; mean-var reads x twice). */
+const COST = [2, 1, 1, 1];
+
+/**
+ * Runs pass `kind` on `parts` threads. ins: the per-channel input vectors (in
+ * segment order), outs: the output vectors (the segments after them).
+ */
+function threaded(
+  kind: number, parts: number, x: FloatArray, g: FloatArray | null, out: FloatArray | null, n: number, c: number, s: number,
+  ins: readonly Float64Array[], outs: readonly Float64Array[],
+): void {
+  const cuts = evenCuts(c, parts);
+  const mine = cuts[1]!;
+  const len = n * c * s;
+  const stX = !isShared(x), stG = g !== null && !isShared(g), stO = out !== null && !isShared(out);
+  const [sx, sg, so, vec] = scratchViews([
+    [x instanceof Float64Array, stX ? len : 0], [g instanceof Float64Array, stG ? len : 0],
+    [out instanceof Float64Array, stO ? len : 0], [true, 5 * c],
+  ]) as [FloatArray, FloatArray, FloatArray, Float64Array];
+  if (stX) stageChannels(x, sx, n, c, s, mine);
+  if (stG) stageChannels(g!, sg, n, c, s, mine);
+  for (let j = 0; j < ins.length; j++) vec.set(ins[j]!.subarray(0, c), j * c);
+  const wx = stX ? sx : x, wg = g === null ? wx : stG ? sg : g, wo = out === null ? wx : stO ? so : out;
+  const jobs: Part[] = [];
+  for (let j = 1; j < parts; j++) {
+    jobs.push({
+      op: OP_CHANNEL_NORM,
+      args: [kind, n, c, s, cuts[j]!, cuts[j + 1]!, sabBase(wx), sabBase(wg), sabBase(wo), sabBase(vec)],
+      bufs: [wx, wg, wo, vec],
+    });
+  }
+  // The calling thread works on the originals, with its own copy of the vectors laid out as the workers' segments.
+  const local = new Float64Array(5 * c);
+  local.set(vec.subarray(0, ins.length * c));
+  runParts("batchNorm", jobs, () => channelPass(kind, x, g ?? x, out ?? x, local, n, c, s, 0, mine));
+  for (let j = 0; j < outs.length; j++) {
+    const seg = (ins.length + j) * c;
+    const o = outs[j]!;
+    o.set(local.subarray(seg, seg + mine), 0);
+    o.set(vec.subarray(seg + mine, seg + c), mine);
+  }
+  if (stO) {
+    // Only the workers' channels: every sample's run of channels mine..c-1 (element by element when the runs are short).
+    const sm = mine * s, row = c * s;
+    if (row - sm < 256) {
+      const o = out!;
+      for (let i = 0; i < n; i++) for (let e = i * row + sm, end = (i + 1) * row; e < end; e++) o[e] = so[e]!;
+    } else {
+      for (let i = 0; i < n; i++) out!.set(so.subarray(i * row + sm, (i + 1) * row), i * row + sm);
+    }
+  }
+}
+
+/** Copies channels c0..c-1 of every sample of src [n, c, s] to dst (same layout); all of it when the runs are short. */
+function stageChannels(src: FloatArray, dst: FloatArray, n: number, c: number, s: number, c0: number): void {
+  const row = c * s, lo = c0 * s;
+  if (row - lo < 256) {
+    dst.set(src.subarray(0, n * row));
+    return;
+  }
+  for (let i = 0; i < n; i++) dst.set(src.subarray(i * row + lo, (i + 1) * row), i * row + lo);
+}
+
+/**
+ * Parts for a pass (1 = stay on this thread). The passes are memory-bound: a
+ * worker's share staged in and out costs about as much as computing it, so by
+ * default a pass is split only when its big arrays are already shared.
+ */
+function partsOf(kind: number, n: number, c: number, s: number, threads: number | undefined, big: readonly (FloatArray | null)[]): number {
+  if (threads === undefined && big.some((a) => a !== null && !isShared(a))) return 1;
+  let p = Math.min(threads ?? partsFor(n * c * s * COST[kind]!, c), c);
+  if (p > 1) p = Math.min(p, usableThreads());
+  return p;
+}
+
+/** {@link channelMeanVar}, channels split over `threads` threads (default: by size and the pool, when x is shared). */
+export function channelMeanVarAuto(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array, threads?: number): void {
+  const p = partsOf(BN_MEAN_VAR, n, c, s, threads, [x]);
+  if (p <= 1) channelMeanVar(x, n, c, s, mean, varB);
+  else threaded(BN_MEAN_VAR, p, x, null, null, n, c, s, [], [mean, varB]);
+}
+
+/** {@link channelAffine}, channels split over threads when big enough and its arrays are shared. */
+export function channelAffineAuto(x: FloatArray, out: FloatArray, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array, threads?: number): void {
+  const p = partsOf(BN_AFFINE, n, c, s, threads, [x, out]);
+  if (p <= 1) channelAffine(x, out, n, c, s, scale, shift);
+  else threaded(BN_AFFINE, p, x, null, out, n, c, s, [scale, shift], []);
+}
+
+/** {@link channelGradSums}, channels split over threads when big enough and its arrays are shared. */
+export function channelGradSumsAuto(
+  g: FloatArray, x: FloatArray, n: number, c: number, s: number,
+  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, threads?: number,
+): void {
+  const p = partsOf(BN_GRAD_SUMS, n, c, s, threads, [g, x]);
+  if (p <= 1) channelGradSums(g, x, n, c, s, mean, invStd, sumG, sumGX);
+  else threaded(BN_GRAD_SUMS, p, x, g, null, n, c, s, [mean, invStd], [sumG, sumGX]);
+}
+
+/** {@link channelGradInput}, channels split over threads when big enough and its arrays are shared. */
+export function channelGradInputAuto(
+  g: FloatArray, x: FloatArray, dx: FloatArray, n: number, c: number, s: number,
+  mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array, threads?: number,
+): void {
+  const p = partsOf(BN_GRAD_INPUT, n, c, s, threads, [g, x, dx]);
+  if (p <= 1) channelGradInput(g, x, dx, n, c, s, mean, invStd, k, a, b);
+  else threaded(BN_GRAD_INPUT, p, x, g, dx, n, c, s, [mean, invStd, k, a, b], []);
+}

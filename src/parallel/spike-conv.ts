@@ -1,0 +1,137 @@
+/**
+ * Threaded twins of the event-driven spike convolution loops of
+ * src/ops/spike/spike-conv.ts. The forward splits the batch (each image is
+ * computed whole by one thread, by the same per-image kernel). The weight
+ * gradient splits the input channels: the rows of the float64 accumulator
+ * accW [C kh kw, O] of channels c0..c1-1 are a contiguous block fed only by
+ * the spikes of those channels, and each thread still visits every image in
+ * batch order and its bits in (c, y, x) order, so each accumulator element
+ * sees the same additions in the same order as the single-thread loop.
+ * Results are bit-identical for any thread count.
+ */
+import type { FloatArray } from "../tensor/tensor.js";
+import type { ConvGeom } from "../kernels/conv.js";
+import { spikeConvWeightGrad } from "../kernels/spike-conv.js";
+import { transpose2d } from "../kernels/spike-gemm.js";
+import { OP_SPIKE_CONV_FORWARD, OP_SPIKE_CONV_WEIGHT } from "./protocol.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
+import { encodeSpikeConv, spikeConvForwardRange, spikeConvWeightRange } from "./spike-tasks.js";
+import { popcountRange, weightedCuts } from "./balance.js";
+
+/** A spike convolution as the twins see it: spikes [n, c, h, w] packed along w (wpr words per row), weight [o, c, kh, kw]. */
+export interface SpikeConvDims {
+  n: number;
+  c: number;
+  o: number;
+  wpr: number;
+  g: ConvGeom;
+}
+
+/** Work estimate: dense multiply-adds over 8 (the scatter only runs for set bits; firing rates are ~10-20%). */
+function work(d: SpikeConvDims): number {
+  return (d.n * d.c * d.g.h * d.g.w * d.g.kh * d.g.kw * d.o) / 8;
+}
+
+function isSharedWords(w: Uint32Array): boolean {
+  return typeof SharedArrayBuffer !== "undefined" && w.buffer instanceof SharedArrayBuffer;
+}
+
+function partsOf(d: SpikeConvDims, units: number, threads: number | undefined): number {
+  let p = threads ?? partsFor(work(d), units);
+  p = Math.min(p, units);
+  if (p > 1) p = Math.min(p, usableThreads());
+  return p;
+}
+
+/**
+ * out [n, o, OH, OW] = the spike convolution of `words` with wT [C kh kw, O]
+ * (the transposed weight), one image per spikeConvForwardImage call, the
+ * batch split over threads (default: by size and the pool).
+ */
+export function spikeConvForwardAuto(d: SpikeConvDims, words: Uint32Array, wT: FloatArray, out: FloatArray, threads?: number): void {
+  const { n, c, o, wpr, g } = d;
+  const imgWords = c * g.h * wpr;
+  const p = partsOf(d, n, threads);
+  if (p <= 1) {
+    spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, n);
+    return;
+  }
+  // Balanced by work: an image costs its set bits times the taps, plus writing its output.
+  const khw = g.kh * g.kw, ohw = g.oh * g.ow;
+  const cost = new Float64Array(n);
+  for (let i = 0; i < n; i++) cost[i] = popcountRange(words, i * imgWords, (i + 1) * imgWords) * khw + ohw;
+  const cuts = weightedCuts(cost, p);
+  const mine = cuts[1]!;
+  const outImg = o * ohw;
+  const stS = !isSharedWords(words), stW = !isShared(wT), stO = !isShared(out);
+  const f64 = out instanceof Float64Array;
+  const [ss, sw, so] = scratchViews([
+    [false, stS ? n * imgWords : 0], [wT instanceof Float64Array, stW ? wT.length : 0], [f64, stO ? n * outImg : 0],
+  ]) as [Float32Array, FloatArray, FloatArray];
+  if (stS) new Uint32Array(ss.buffer, ss.byteOffset, ss.length).set(words.subarray(mine * imgWords, n * imgWords), mine * imgWords);
+  if (stW) sw.set(wT);
+  const ws = stS ? ss : new Float32Array(words.buffer, words.byteOffset, words.length);
+  const ww = stW ? sw : wT, wo = stO ? so : out;
+  const dims = encodeSpikeConv(c, wpr, o, g);
+  const jobs: Part[] = [];
+  for (let j = 1; j < p; j++) {
+    jobs.push({ op: OP_SPIKE_CONV_FORWARD, args: [...dims, imgWords, sabBase(ws), sabBase(ww), sabBase(wo), cuts[j]!, cuts[j + 1]!], bufs: [ws, ww, wo] });
+  }
+  runParts("spikeConv2d", jobs, () => spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, mine));
+  if (stO) out.set(so.subarray(mine * outImg, n * outImg), mine * outImg);
+}
+
+let gTBuf = new Float32Array(0);
+let gTBuf64 = new Float64Array(0);
+
+/**
+ * accW [C kh kw, O] += the weight gradient for output gradient gy [n, o, OH, OW]
+ * (channels-first), summed over the batch in order, the input channels split
+ * over threads. On one thread this is the op's original loop (transpose one
+ * image's gradient, scatter); threaded, all images are transposed first.
+ */
+export function spikeConvWeightAuto(d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: Float64Array, threads?: number): void {
+  const { n, c, o, wpr, g } = d;
+  const imgWords = c * g.h * wpr;
+  const ohw = g.oh * g.ow;
+  const f64 = gy instanceof Float64Array;
+  const p = partsOf(d, c, threads);
+  if (p <= 1) {
+    let gT: FloatArray;
+    if (f64) gT = gTBuf64.length >= ohw * o ? gTBuf64 : (gTBuf64 = new Float64Array(ohw * o));
+    else gT = gTBuf.length >= ohw * o ? gTBuf : (gTBuf = new Float32Array(ohw * o));
+    for (let i = 0; i < n; i++) {
+      transpose2d(gy, i * o * ohw, o, ohw, gT, 0);
+      spikeConvWeightGrad(words, i * imgWords, wpr, c, g, gT, o, accW);
+    }
+    return;
+  }
+  // Balanced by work: a channel costs its set bits (over the batch) times the taps, plus scanning its words.
+  const khw = g.kh * g.kw;
+  const plane = g.h * wpr;
+  const cost = new Float64Array(c);
+  for (let i = 0; i < n; i++) {
+    for (let ci = 0; ci < c; ci++) cost[ci] += popcountRange(words, i * imgWords + ci * plane, i * imgWords + (ci + 1) * plane) * khw + plane;
+  }
+  const cuts = weightedCuts(cost, p);
+  const mine = cuts[1]!;
+  const stS = !isSharedWords(words), stA = !isShared(accW);
+  const [ss, sg, sa] = scratchViews([[false, stS ? n * imgWords : 0], [f64, n * ohw * o], [true, stA ? accW.length : 0]]) as [
+    Float32Array, FloatArray, Float64Array,
+  ];
+  if (stS) new Uint32Array(ss.buffer, ss.byteOffset, ss.length).set(words);
+  for (let i = 0; i < n; i++) transpose2d(gy, i * o * ohw, o, ohw, sg, i * ohw * o);
+  const rowLo = mine * khw * o;
+  if (stA) sa.set(accW.subarray(rowLo), rowLo);
+  const ws = stS ? ss : new Float32Array(words.buffer, words.byteOffset, words.length);
+  const wa = stA ? sa : accW;
+  const dims = encodeSpikeConv(c, wpr, o, g);
+  const jobs: Part[] = [];
+  for (let j = 1; j < p; j++) {
+    jobs.push({
+      op: OP_SPIKE_CONV_WEIGHT, args: [...dims, imgWords, n, sabBase(ws), sabBase(sg), sabBase(wa), cuts[j]!, cuts[j + 1]!], bufs: [ws, sg, wa],
+    });
+  }
+  runParts("spikeConv2d", jobs, () => spikeConvWeightRange(words, wpr, c, g, sg, o, accW, imgWords, n, 0, mine));
+  if (stA) accW.set(sa.subarray(rowLo, accW.length), rowLo);
+}

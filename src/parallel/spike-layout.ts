@@ -1,0 +1,52 @@
+/**
+ * Threaded twin of the spike max-pool (src/kernels/spike-layout.ts): the
+ * planes (N C) are split between threads, each running the unchanged kernel
+ * on its planes, so the output bits and argmax are the same for any thread
+ * count. Arrays not on a SharedArrayBuffer are staged in the pool's scratch.
+ */
+import { wordsFor } from "../kernels/bits.js";
+import { maxPoolBits, maxPoolBitsPlanes, type PoolGeometry } from "../kernels/spike-layout.js";
+import { OP_MAX_POOL_BITS } from "./protocol.js";
+import { evenCuts } from "./balance.js";
+import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
+import { encodePool } from "./spike-tasks.js";
+
+function shared(a: Uint32Array | Int32Array): boolean {
+  return typeof SharedArrayBuffer !== "undefined" && a.buffer instanceof SharedArrayBuffer;
+}
+
+function f32(a: Uint32Array | Int32Array): Float32Array {
+  return new Float32Array(a.buffer, a.byteOffset, a.length);
+}
+
+/** {@link maxPoolBits} (dst zeroed), planes split over `threads` threads (default: by size and the pool). */
+export function maxPoolBitsAuto(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, threads?: number): void {
+  // ~4 window probes per output, about a multiply-add each.
+  let p = Math.min(threads ?? partsFor(g.planes * g.oh * g.ow * 4, g.planes), g.planes);
+  if (p > 1) p = Math.min(p, usableThreads());
+  if (p <= 1) {
+    maxPoolBits(src, dst, argmax, g);
+    return;
+  }
+  const cuts = evenCuts(g.planes, p);
+  const mine = cuts[1]!;
+  const sPlane = g.h * wordsFor(g.w), dPlane = g.oh * wordsFor(g.ow), aPlane = g.oh * g.ow;
+  const stS = !shared(src), stD = !shared(dst), stA = argmax !== null && !shared(argmax);
+  const [ss, sd, sa] = scratchViews([[false, stS ? g.planes * sPlane : 0], [false, stD ? g.planes * dPlane : 0], [false, stA ? g.planes * aPlane : 0]]);
+  const us = new Uint32Array(ss!.buffer, ss!.byteOffset, ss!.length), ud = new Uint32Array(sd!.buffer, sd!.byteOffset, sd!.length);
+  if (stS) us.set(src.subarray(mine * sPlane, g.planes * sPlane), mine * sPlane);
+  if (stD) ud.fill(0, mine * dPlane, g.planes * dPlane);
+  const ws = stS ? ss! : f32(src), wd = stD ? sd! : f32(dst), wa = argmax === null ? ws : stA ? sa! : f32(argmax);
+  const geo = encodePool(g);
+  const jobs: Part[] = [];
+  for (let j = 1; j < p; j++) {
+    jobs.push({
+      op: OP_MAX_POOL_BITS,
+      args: [...geo, argmax === null ? 0 : 1, sabBase(ws), sabBase(wd), sabBase(wa), cuts[j]!, cuts[j + 1]!],
+      bufs: [ws, wd, wa],
+    });
+  }
+  runParts("maxPool2dSpikes", jobs, () => maxPoolBitsPlanes(src, dst, argmax, g, 0, mine));
+  if (stD) dst.set(ud.subarray(mine * dPlane, g.planes * dPlane), mine * dPlane);
+  if (stA) argmax!.set(new Int32Array(sa!.buffer, sa!.byteOffset, sa!.length).subarray(mine * aPlane, g.planes * aPlane), mine * aPlane);
+}

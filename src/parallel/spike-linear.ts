@@ -1,0 +1,166 @@
+/**
+ * Threaded twins of the event-driven linear kernels (src/kernels/spike-gemm.ts).
+ * Forward gathers split the rows of the output (each row is computed whole by
+ * one thread); weight-gradient scatters split the rows of the float64
+ * accumulator dWᵀ [k, n] (by spike word for spikes, by column for counts),
+ * each thread visiting every input row in order, so each accumulator row sees
+ * the same additions in the same order as the single-thread kernel. Results
+ * are bit-identical for any thread count. Operands not on a SharedArrayBuffer
+ * are staged in the pool's shared scratch.
+ */
+import type { FloatArray } from "../tensor/tensor.js";
+import { popcnt32 } from "../kernels/bits.js";
+import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows } from "../kernels/spike-gemm.js";
+import { OP_SPIKE_LINEAR } from "./protocol.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
+import { evenCuts, popcountRange, weightedCuts } from "./balance.js";
+import { LIN_COUNTS_GATHER, LIN_COUNTS_SCATTER, LIN_SPIKE_GATHER, LIN_SPIKE_SCATTER, linearPart } from "./spike-tasks.js";
+
+/** Dense multiply-adds over this, as the work estimate (only set bits / nonzeros cost anything). */
+const SPARSITY = 8;
+
+
+function partsOf(work: number, units: number, threads: number | undefined): number {
+  let p = Math.min(threads ?? partsFor(work / SPARSITY, units), units);
+  if (p > 1) p = Math.min(p, usableThreads());
+  return p;
+}
+
+/** A as the worker sees it: Float32 views for spike words. */
+type Operand = FloatArray | Uint32Array;
+
+function shared(a: Operand): boolean {
+  return typeof SharedArrayBuffer !== "undefined" && a.buffer instanceof SharedArrayBuffer;
+}
+
+function asFloat(a: Operand): FloatArray {
+  return a instanceof Uint32Array ? new Float32Array(a.buffer, a.byteOffset, a.length) : a;
+}
+
+/** Scratch request for an operand of `len` elements (spike words as Float32). */
+function req(a: Operand, len: number): [boolean, number] {
+  return [a instanceof Float64Array, shared(a) ? 0 : len];
+}
+
+/** Copies a[off + from .. off + to) to the scratch view at the same relative positions. */
+function stage(a: Operand, off: number, from: number, to: number, view: FloatArray): void {
+  if (a instanceof Uint32Array) new Uint32Array(view.buffer, view.byteOffset, view.length).set(a.subarray(off + from, off + to), from);
+  else view.set(a.subarray(off + from, off + to), from);
+}
+
+/**
+ * Shared gather driver: rows r0..r1-1 of C [m, n] from A rows of `aRow`
+ * elements (words or floats) and Wᵀ [k, n].
+ */
+function gather(
+  kind: number, a: Operand, aOff: number, aRow: number, w: FloatArray, wOff: number, wLen: number, c: FloatArray, cOff: number,
+  m: number, k: number, n: number, wpr: number, accumulate: boolean, parts: number,
+): void {
+  let cuts: number[];
+  if (kind === LIN_SPIKE_GATHER) {
+    // Balanced by work: a row costs its set bits (one weight row added each) plus its output row.
+    const cost = new Float64Array(m);
+    const s = a as Uint32Array;
+    for (let i = 0; i < m; i++) cost[i] = popcountRange(s, aOff + i * wpr, aOff + (i + 1) * wpr) + 1;
+    cuts = weightedCuts(cost, parts);
+  } else {
+    cuts = evenCuts(m, parts);
+  }
+  const mine = cuts[1]!;
+  const [sa, sw, sc] = scratchViews([req(a, m * aRow), req(w, wLen), req(c, m * n)]) as [FloatArray, FloatArray, FloatArray];
+  const stA = !shared(a), stW = !shared(w), stC = !shared(c);
+  if (stA) stage(a, aOff, mine * aRow, m * aRow, sa);
+  if (stW) stage(w, wOff, 0, wLen, sw);
+  if (stC && accumulate) stage(c, cOff, mine * n, m * n, sc);
+  const wa = stA ? sa : asFloat(a), ww = stW ? sw : w, wc = stC ? sc : c;
+  const aB = stA ? sabBase(sa) : sabBase(wa) + aOff, wB = stW ? sabBase(sw) : sabBase(w) + wOff, cB = stC ? sabBase(sc) : sabBase(c) + cOff;
+  const jobs: Part[] = [];
+  for (let j = 1; j < parts; j++) {
+    jobs.push({ op: OP_SPIKE_LINEAR, args: [kind, aB, wB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, accumulate ? 1 : 0], bufs: [wa, ww, wc] });
+  }
+  runParts(kind === LIN_SPIKE_GATHER ? "spikeLinear" : "countsLinear", jobs, () => {
+    if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(a as Uint32Array, aOff, wpr, w, wOff, c, cOff, mine, n, accumulate);
+    else countsGatherAdd(a as FloatArray, aOff, w, wOff, c, cOff, mine, k, n, accumulate);
+  });
+  if (stC) c.set(sc.subarray(mine * n, m * n), cOff + mine * n);
+}
+
+/** {@link spikeGatherAdd} (same contract and bits), rows split over threads when big enough. */
+export function spikeGatherAddAuto(
+  s: Uint32Array, sOff: number, wpr: number, w: FloatArray, wOff: number, c: FloatArray, cOff: number,
+  m: number, k: number, n: number, accumulate: boolean, threads?: number,
+): void {
+  const p = partsOf(m * k * n, m, threads);
+  if (p <= 1) spikeGatherAdd(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate);
+  else gather(LIN_SPIKE_GATHER, s, sOff, wpr, w, wOff, k * n, c, cOff, m, k, n, wpr, accumulate, p);
+}
+
+/** {@link countsGatherAdd} (same contract and bits), rows split over threads when big enough. */
+export function countsGatherAddAuto(
+  x: FloatArray, xOff: number, w: FloatArray, wOff: number, c: FloatArray, cOff: number,
+  m: number, k: number, n: number, accumulate: boolean, threads?: number,
+): void {
+  const p = partsOf(m * k * n, m, threads);
+  if (p <= 1) countsGatherAdd(x, xOff, w, wOff, c, cOff, m, k, n, accumulate);
+  else gather(LIN_COUNTS_GATHER, x, xOff, k, w, wOff, k * n, c, cOff, m, k, n, 0, accumulate, p);
+}
+
+/**
+ * Shared scatter driver: acc [k, n] rows of units r0..r1-1 (a unit is `per`
+ * accumulator rows: 32 for spike words, 1 for counts columns).
+ */
+function scatter(
+  kind: number, a: Operand, aOff: number, aLen: number, g: FloatArray, gOff: number, acc: Float64Array, accOff: number,
+  m: number, k: number, n: number, wpr: number, units: number, per: number, parts: number,
+): void {
+  let cuts: number[];
+  if (kind === LIN_SPIKE_SCATTER) {
+    // Balanced by work: a spike word column costs its set bits (one gradient row added each) plus the scan.
+    const cost = new Float64Array(units);
+    const s = a as Uint32Array;
+    for (let i = 0; i < m; i++) for (let q = 0; q < wpr; q++) cost[q] += popcnt32(s[aOff + i * wpr + q]!) + 0.1;
+    cuts = weightedCuts(cost, parts);
+  } else {
+    cuts = evenCuts(units, parts);
+  }
+  const mine = cuts[1]!;
+  const [sa, sg, sc] = scratchViews([req(a, aLen), req(g, m * n), req(acc, k * n)]) as [FloatArray, FloatArray, Float64Array];
+  const stA = !shared(a), stG = !shared(g), stC = !shared(acc);
+  if (stA) stage(a, aOff, 0, aLen, sa);
+  if (stG) stage(g, gOff, 0, m * n, sg);
+  const lo = Math.min(k, mine * per) * n;
+  if (stC) stage(acc, accOff, lo, k * n, sc);
+  const wa = stA ? sa : asFloat(a), wg = stG ? sg : g, wc = stC ? sc : acc;
+  const aB = stA ? sabBase(sa) : sabBase(wa) + aOff, gB = stG ? sabBase(sg) : sabBase(g) + gOff, cB = stC ? sabBase(sc) : sabBase(acc) + accOff;
+  const jobs: Part[] = [];
+  for (let j = 1; j < parts; j++) {
+    jobs.push({ op: OP_SPIKE_LINEAR, args: [kind, aB, gB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, 0], bufs: [wa, wg, wc] });
+  }
+  runParts(kind === LIN_SPIKE_SCATTER ? "spikeLinear" : "countsLinear", jobs, () => {
+    linearPart(kind, asFloat(a), aOff, g, gOff, acc, accOff, m, k, n, wpr, 0, mine, false);
+  });
+  if (stC) acc.set(sc.subarray(lo, k * n), accOff + lo);
+}
+
+/**
+ * {@link spikeScatterRows} (same contract and bits) for spikes [m, k] (wpr
+ * words per row) into acc [k, n], the spike words split over threads.
+ */
+export function spikeScatterRowsAuto(
+  s: Uint32Array, sOff: number, wpr: number, g: FloatArray, gOff: number, acc: Float64Array, accOff: number,
+  m: number, k: number, n: number, threads?: number,
+): void {
+  const p = partsOf(m * k * n, wpr, threads);
+  if (p <= 1) spikeScatterRows(s, sOff, wpr, g, gOff, acc, accOff, m, n);
+  else scatter(LIN_SPIKE_SCATTER, s, sOff, m * wpr, g, gOff, acc, accOff, m, k, n, wpr, wpr, 32, p);
+}
+
+/** {@link countsScatterRows} (same contract and bits), the columns of x split over threads. */
+export function countsScatterRowsAuto(
+  x: FloatArray, xOff: number, g: FloatArray, gOff: number, acc: Float64Array, accOff: number,
+  m: number, k: number, n: number, threads?: number,
+): void {
+  const p = partsOf(m * k * n, k, threads);
+  if (p <= 1) countsScatterRows(x, xOff, g, gOff, acc, accOff, m, k, n);
+  else scatter(LIN_COUNTS_SCATTER, x, xOff, m * k, g, gOff, acc, accOff, m, k, n, 0, k, 1, p);
+}
