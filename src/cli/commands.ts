@@ -19,9 +19,9 @@ import { FINETUNE_FLAGS, PRETRAIN_FLAGS, RECONSTRUCT_FLAGS, runFinetune, runPret
 
 /** Defaults of `bitspike train`: the MNIST main job that `npm start` runs. */
 export const TRAIN_FLAGS = {
-  model: { type: "string", default: "spikformer-cifar-1-48", help: "model name, spikformer-{cifar|imagenet|dvs|v2}-L-D" },
+  model: { type: "string", default: "spikformer-cifar-1-64", help: "model name, spikformer-{cifar|imagenet|dvs|v2}-L-D" },
   data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors" },
-  epochs: { type: "int", default: 5, help: "epochs" },
+  epochs: { type: "int", default: 6, help: "epochs" },
   batch: { type: "int", default: 32, help: "batch size" },
   lr: { type: "number", default: 5e-3, help: "peak learning rate (AdamW)" },
   wd: { type: "number", default: 0.01, help: "weight decay (not on biases and 1-D parameters)" },
