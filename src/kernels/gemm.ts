@@ -78,18 +78,27 @@ export function gemm(
   m: number, n: number, k: number,
   accumulate: boolean,
 ): void {
-  if (m === 0 || n === 0) return;
-  if (k === 0) {
-    if (!accumulate) c.fill(0, cOff, cOff + m * n);
-    return;
-  }
-  const work = m * n * k;
-  if (work < TINY) {
-    gemmReference(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
-    return;
-  }
+  if (smallDone(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) return;
   if (wasmKernelsEnabled() && wasmPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) return;
   jsPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+}
+
+/** Does empty and tiny products (the reference loop) and returns true; false leaves C untouched for a packed kernel. */
+function smallDone(
+  a: FloatArray, aOff: number, transA: boolean,
+  b: FloatArray, bOff: number, transB: boolean,
+  c: FloatArray, cOff: number,
+  m: number, n: number, k: number,
+  accumulate: boolean,
+): boolean {
+  if (m === 0 || n === 0) return true;
+  if (k === 0) {
+    if (!accumulate) c.fill(0, cOff, cOff + m * n);
+    return true;
+  }
+  if (m * n * k >= TINY) return false;
+  gemmReference(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+  return true;
 }
 
 /**
@@ -106,15 +115,7 @@ export function gemmJs(
   m: number, n: number, k: number,
   accumulate: boolean,
 ): void {
-  if (m === 0 || n === 0) return;
-  if (k === 0) {
-    if (!accumulate) c.fill(0, cOff, cOff + m * n);
-    return;
-  }
-  if (m * n * k < TINY) {
-    gemmReference(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
-    return;
-  }
+  if (smallDone(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) return;
   jsPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
 }
 
