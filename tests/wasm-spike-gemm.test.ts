@@ -1,22 +1,14 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { andPopcountGemmJs } from "../src/kernels/spike-gemm.js";
-import { packRows, wordsFor } from "../src/kernels/bits.js";
+import { wordsFor } from "../src/kernels/bits.js";
 import { wasmSimdAvailable } from "../src/wasm/backend.js";
 import { andPopcountGemmWasm, andPopcountWasmRuns, spikeGemmModule } from "../src/wasm/spike-gemm-kernel.js";
 import { wasmApi } from "../src/wasm/runtime.js";
 import { Rng } from "../src/tensor/random.js";
+import { bitRows } from "./helpers/random-spikes.js";
 
 const simd = wasmSimdAvailable();
-
-/** `rows` bit rows of `cols` bits (pad bits zero, as Spikes keeps them), at firing rate `rate`. */
-function bitRows(rows: number, cols: number, rate: number, rng: Rng): Uint32Array {
-  const v = new Uint8Array(rows * cols);
-  for (let i = 0; i < v.length; i++) v[i] = rng.uniform() < rate ? 1 : 0;
-  const out = new Uint32Array(rows * wordsFor(cols));
-  packRows(v, rows, cols, out);
-  return out;
-}
 
 describe.skipIf(!simd)(`WASM SIMD AND-popcount twin${simd ? "" : " (skipped: WebAssembly SIMD is unavailable in this runtime)"}`, () => {
   it("its module validates", () => {

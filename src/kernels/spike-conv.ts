@@ -18,6 +18,9 @@
 import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32 } from "./bits.js";
 import type { ConvGeom } from "./conv.js";
+import { transpose2d } from "./spike-gemm.js";
+import { wasmKernelsEnabled } from "../wasm/backend.js";
+import { align16, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
 
 /**
  * acc[oy, ox, :] += wT[c, ki, kj, :] for every set bit (c, y, x) of one image
@@ -102,8 +105,13 @@ let bucketCnt = new Int32Array(0);
 let bucketIdx = new Int32Array(0);
 function buckets(nb: number, cap: number): void {
   if (bucketCnt.length < nb) bucketCnt = new Int32Array(nb);
-  bucketCnt.fill(0, 0, nb);
   if (bucketIdx.length < nb * cap) bucketIdx = new Int32Array(nb * cap);
+}
+
+/** Bucket count and capacity of {@link fillBuckets} for these arguments. */
+function bucketShape(c: number, g: ConvGeom, byOutput: boolean, c0: number, c1: number): { nb: number; cap: number } {
+  const ohw = g.oh * g.ow;
+  return byOutput ? { nb: ohw, cap: c * g.kh * g.kw } : { nb: (c1 - c0) * g.kh * g.kw, cap: ohw };
 }
 
 /**
@@ -113,16 +121,21 @@ function buckets(nb: number, cap: number): void {
  * (c, y, x) order, so every bucket lists its entries in the order the
  * reference kernels add them. Returns the capacity of one bucket.
  */
-function fillBuckets(s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom, o: number, byOutput: boolean, c0 = 0, c1 = c): number {
+function fillBuckets(
+  s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom, o: number, byOutput: boolean, c0 = 0, c1 = c,
+  cnt?: Int32Array, idx?: Int32Array,
+): number {
   const { h, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
-  const kk = c * kh * kw;
-  const ohw = oh * ow;
-  const cap = byOutput ? kk : ohw;
   // By weight row, only channels c0..c1-1 are visited; their rows p are bucketed from pb = c0 kh kw on.
   const pb = byOutput ? 0 : c0 * kh * kw;
-  buckets(byOutput ? ohw : (c1 - c0) * kh * kw, cap);
-  const cnt = bucketCnt;
-  const idx = bucketIdx;
+  const { nb, cap } = bucketShape(c, g, byOutput, c0, c1);
+  if (cnt === undefined || idx === undefined) {
+    // Into the JS scratch; the WASM callers pass views of the kernel memory instead.
+    buckets(nb, cap);
+    cnt = bucketCnt;
+    idx = bucketIdx;
+  }
+  cnt.fill(0, 0, nb);
   for (let ci = c0; ci < c1; ci++) {
     for (let y = 0; y < h; y++) {
       const ro = sOff + (ci * h + y) * wpr;
@@ -181,12 +194,14 @@ function fillBuckets(s: Uint32Array, sOff: number, wpr: number, c: number, g: Co
 
 /**
  * dst[r, :] += sum of src rows at the offsets in bucket r, in bucket order,
- * for every bucket r < nb (rows of length o, dst float64 from 0). Four rows
- * per pass: ((d + a) + b) + ... is the same sequence of additions.
+ * for every bucket r < nb (rows of length o, dst float64 from dstOff; bucket r
+ * is idx[r cap ..], cnt[r] entries). Eight / four rows per pass:
+ * ((d + a) + b) + ... is the same sequence of additions. The plain-TypeScript
+ * reference of the WASM twin (src/wasm/spike-sum-kernel.ts), whatever the backend.
  */
-function sumBuckets(nb: number, cap: number, src: FloatArray, o: number, dst: Float64Array, dstOff = 0): void {
-  const cnt = bucketCnt;
-  const idx = bucketIdx;
+export function sumBucketsJs(
+  nb: number, cap: number, cnt: Int32Array, idx: Int32Array, src: FloatArray, o: number, dst: Float64Array, dstOff = 0,
+): void {
   for (let r = 0; r < nb; r++) {
     const n = cnt[r]!;
     if (n === 0) continue;
@@ -222,7 +237,7 @@ export function spikeConvScatter(
   wT: FloatArray, o: number, acc: Float64Array,
 ): void {
   const cap = fillBuckets(s, sOff, wpr, c, g, o, true);
-  sumBuckets(g.oh * g.ow, cap, wT, o, acc);
+  sumBucketsJs(g.oh * g.ow, cap, bucketCnt, bucketIdx, wT, o, acc);
 }
 
 /**
@@ -236,7 +251,7 @@ export function spikeConvWeightGrad(
   gT: FloatArray, o: number, accW: Float64Array,
 ): void {
   const cap = fillBuckets(s, sOff, wpr, c, g, o, false);
-  sumBuckets(c * g.kh * g.kw, cap, gT, o, accW);
+  sumBucketsJs(c * g.kh * g.kw, cap, bucketCnt, bucketIdx, gT, o, accW);
 }
 
 /**
@@ -252,7 +267,7 @@ export function spikeConvWeightGradChannels(
   if (c1 <= c0) return;
   const cap = fillBuckets(s, sOff, wpr, c, g, o, false, c0, c1);
   const khw = g.kh * g.kw;
-  sumBuckets((c1 - c0) * khw, cap, gT, o, accW, c0 * khw * o);
+  sumBucketsJs((c1 - c0) * khw, cap, bucketCnt, bucketIdx, gT, o, accW, c0 * khw * o);
 }
 
 let rowBuf = new Float64Array(0);
@@ -303,4 +318,144 @@ export function spikeConvForwardImage(
     }
     for (let j = 0, d = outOff + pos; j < o; j++, d += ohw) out[d] = row[j]!;
   }
+}
+
+// ---------------------------------------------------------------------------
+// WebAssembly SIMD twins (src/wasm/spike-sum-kernel.ts). Same buckets, same
+// additions in the same order: bit-identical to the JS loops above. The batch
+// forms keep the bucket scratch, the float64 accumulators and the source rows
+// in the kernel memory and only copy the (small) weight / one image's
+// gradient in, so the per-image copies stay a fraction of the adds.
+
+/**
+ * {@link sumBucketsJs} run by the WASM SIMD twin: copies the buckets, the
+ * source and the dst rows into the kernel memory, sums there and copies the
+ * rows back. Bit-equal to sumBucketsJs; for tests and one-off calls (the conv
+ * paths below keep their data resident instead). Throws where WebAssembly SIMD
+ * is unavailable or the memory cannot grow.
+ */
+export function sumBucketsWasm(
+  nb: number, cap: number, cnt: Int32Array, idx: Int32Array, src: FloatArray, o: number, dst: Float64Array, dstOff = 0,
+): void {
+  if (nb === 0 || o === 0) return;
+  const f32 = src instanceof Float32Array;
+  const srcB = 0;
+  const dstB = align16(src.length * (f32 ? 4 : 8));
+  const cntB = align16(dstB + nb * o * 8);
+  const idxB = align16(cntB + nb * 4);
+  const v = spikeSumReserve(idxB + nb * cap * 4);
+  if (v === null) throw new Error(`sumBucketsWasm: ${nb} buckets x ${o} do not fit in WebAssembly memory`);
+  (f32 ? v.f32 : v.f64).set(src, 0);
+  v.f64.set(dst.subarray(dstOff, dstOff + nb * o), dstB / 8);
+  v.i32.set(cnt.subarray(0, nb), cntB / 4);
+  v.i32.set(idx.subarray(0, nb * cap), idxB / 4);
+  spikeSumRun(f32, false, nb, cap, srcB, o, dstB, cntB, idxB, 0, false);
+  dst.set(v.f64.subarray(dstB / 8, dstB / 8 + nb * o), dstOff);
+}
+
+/** Below this many output values per image (O OH OW) the JS loop runs (measured: the WASM setup does not pay). */
+const WASM_MIN_OUT = 256;
+
+/**
+ * out [N, o, OH, OW] (channels-first) for images i0..i1-1 of `s` (image i at
+ * word i imgWords): one {@link spikeConvForwardImage} each, or, when the
+ * kernel backend enables WASM, the same buckets summed by the SIMD twin with
+ * wT copied into the kernel memory once for the whole range. Same bits.
+ */
+export function spikeConvForwardImages(
+  s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
+): void {
+  const ohw = g.oh * g.ow;
+  if (i1 > i0 && wasmKernelsEnabled() && o * ohw >= WASM_MIN_OUT && forwardWasm(s, wpr, c, g, wT, o, out, imgWords, i0, i1)) return;
+  for (let i = i0; i < i1; i++) spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out, i * o * ohw);
+}
+
+function forwardWasm(
+  s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
+): boolean {
+  const ohw = g.oh * g.ow;
+  const { nb, cap } = bucketShape(c, g, true, 0, c);
+  const kk = c * g.kh * g.kw;
+  const f32 = wT instanceof Float32Array;
+  const wB = 0;
+  const accB = align16(kk * o * (f32 ? 4 : 8));
+  const cntB = align16(accB + ohw * o * 8);
+  const idxB = align16(cntB + nb * 4);
+  const v = spikeSumReserve(idxB + nb * cap * 4);
+  if (v === null) return false;
+  (f32 ? v.f32 : v.f64).set(wT.subarray(0, kk * o), wB / (f32 ? 4 : 8));
+  const cnt = v.i32.subarray(cntB / 4, cntB / 4 + nb);
+  const idx = v.i32.subarray(idxB / 4, idxB / 4 + nb * cap);
+  const acc = v.f64;
+  const a0 = accB / 8;
+  for (let i = i0; i < i1; i++) {
+    fillBuckets(s, i * imgWords, wpr, c, g, o, true, 0, c, cnt, idx);
+    spikeSumRun(f32, false, nb, cap, wB, o, accB, cntB, idxB, 0, true);
+    // Channels-first store, rounded once (as spikeConvForwardImage's last loop).
+    const outOff = i * o * ohw;
+    for (let pos = 0; pos < ohw; pos++) {
+      const ap = a0 + pos * o;
+      for (let j = 0, d = outOff + pos; j < o; j++, d += ohw) out[d] = acc[ap + j]!;
+    }
+  }
+  return true;
+}
+
+/**
+ * accW rows of input channels c0..c1-1 += the weight gradient of images 0..n-1
+ * in batch order: {@link spikeConvWeightGradChannels} per image, where image
+ * i's channels-last gradient [OH OW, o] is gy's slice i (`channelsFirst`
+ * false) or the transpose of gy's [o, OH OW] slice i (true). When the kernel
+ * backend enables WASM, the accW block stays in the kernel memory over the
+ * whole batch and the SIMD twin sums the buckets. Same bits either way.
+ */
+export function spikeConvWeightImages(
+  s: Uint32Array, imgWords: number, n: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
+  gy: FloatArray, channelsFirst: boolean, o: number, accW: Float64Array,
+): void {
+  if (c1 <= c0 || n === 0) return;
+  const ohw = g.oh * g.ow;
+  const img = ohw * o;
+  if (wasmKernelsEnabled() && img >= WASM_MIN_OUT && weightWasm(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW)) return;
+  let gT: FloatArray;
+  if (!channelsFirst) gT = gy;
+  else if (gy instanceof Float64Array) gT = gTJs64.length >= img ? gTJs64 : (gTJs64 = new Float64Array(img));
+  else gT = gTJs32.length >= img ? gTJs32 : (gTJs32 = new Float32Array(img));
+  for (let i = 0; i < n; i++) {
+    if (channelsFirst) transpose2d(gy, i * img, o, ohw, gT, 0);
+    spikeConvWeightGradChannels(s, i * imgWords, wpr, c, c0, c1, g, channelsFirst ? gT : gy.subarray(i * img, (i + 1) * img), o, accW);
+  }
+}
+let gTJs32 = new Float32Array(0);
+let gTJs64 = new Float64Array(0);
+
+function weightWasm(
+  s: Uint32Array, imgWords: number, n: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
+  gy: FloatArray, channelsFirst: boolean, o: number, accW: Float64Array,
+): boolean {
+  const ohw = g.oh * g.ow;
+  const img = ohw * o;
+  const khw = g.kh * g.kw;
+  const { nb, cap } = bucketShape(c, g, false, c0, c1);
+  const f32 = gy instanceof Float32Array;
+  const accB = 0;
+  const rows = (c1 - c0) * khw * o;
+  const gB = align16(rows * 8);
+  const cntB = align16(gB + img * (f32 ? 4 : 8));
+  const idxB = align16(cntB + nb * 4);
+  const v = spikeSumReserve(idxB + nb * cap * 4);
+  if (v === null) return false;
+  const a0 = c0 * khw * o;
+  v.f64.set(accW.subarray(a0, a0 + rows), 0);
+  const gv = f32 ? v.f32.subarray(gB / 4, gB / 4 + img) : v.f64.subarray(gB / 8, gB / 8 + img);
+  const cnt = v.i32.subarray(cntB / 4, cntB / 4 + nb);
+  const idx = v.i32.subarray(idxB / 4, idxB / 4 + nb * cap);
+  for (let i = 0; i < n; i++) {
+    if (channelsFirst) transpose2d(gy, i * img, o, ohw, gv, 0);
+    else gv.set(gy.subarray(i * img, (i + 1) * img));
+    fillBuckets(s, i * imgWords, wpr, c, g, o, false, c0, c1, cnt, idx);
+    spikeSumRun(f32, false, nb, cap, gB, o, accB, cntB, idxB, 0, false);
+  }
+  accW.set(v.f64.subarray(0, rows), a0);
+  return true;
 }

@@ -13,6 +13,7 @@ import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32, popcnt32 } from "./bits.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
 import { andPopcountGemmWasm } from "../wasm/spike-gemm-kernel.js";
+import { align16, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
 
 // One float64 row accumulator, grown on demand and reused (no allocation per call).
 let rowAcc = new Float64Array(0);
@@ -91,6 +92,18 @@ export function spikeGatherAdd(
   m: number, n: number,
   accumulate: boolean,
 ): void {
+  if (m * n >= WASM_MIN_OUT && wasmKernelsEnabled() && spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate)) return;
+  spikeGatherAddJs(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate);
+}
+
+/** The plain-TypeScript twin of {@link spikeGatherAdd}, whatever the kernel backend. */
+export function spikeGatherAddJs(
+  s: Uint32Array, sOff: number, wpr: number,
+  w: FloatArray, wOff: number,
+  c: FloatArray, cOff: number,
+  m: number, n: number,
+  accumulate: boolean,
+): void {
   const acc = accRow(n);
   const idx = idxRow(wpr * 32);
   for (let i = 0; i < m; i++) {
@@ -128,6 +141,18 @@ export function spikeGatherAdd(
  * stream (small integers, mostly 0). Equals gemm bit for bit.
  */
 export function countsGatherAdd(
+  x: FloatArray, xOff: number,
+  w: FloatArray, wOff: number,
+  c: FloatArray, cOff: number,
+  m: number, k: number, n: number,
+  accumulate: boolean,
+): void {
+  if (m * n >= WASM_MIN_OUT && wasmKernelsEnabled() && countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate)) return;
+  countsGatherAddJs(x, xOff, w, wOff, c, cOff, m, k, n, accumulate);
+}
+
+/** The plain-TypeScript twin of {@link countsGatherAdd}, whatever the kernel backend. */
+export function countsGatherAddJs(
   x: FloatArray, xOff: number,
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
@@ -358,6 +383,35 @@ export function spikeScatterRowsWords(
   acc: Float64Array, accOff: number,
   m: number, n: number,
 ): void {
+  scatterWords(s, sOff, wpr, q0, q1, g, gOff, acc, accOff, m, n, AUTO);
+}
+
+/** {@link spikeScatterRowsWords} with the plain-TypeScript bucket sum, whatever the kernel backend. */
+export function spikeScatterRowsWordsJs(
+  s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, n: number,
+): void {
+  scatterWords(s, sOff, wpr, q0, q1, g, gOff, acc, accOff, m, n, JS);
+}
+
+/** {@link spikeScatterRowsWords} with the WASM SIMD bucket sum (throws where it is unavailable). */
+export function spikeScatterRowsWordsWasm(
+  s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, n: number,
+): void {
+  scatterWords(s, sOff, wpr, q0, q1, g, gOff, acc, accOff, m, n, WASM);
+}
+
+function scatterWords(
+  s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, n: number, mode: SumMode,
+): void {
   const k = (q1 - q0) * 32; // pad bits are zero, so their buckets stay empty
   let nnz = 0;
   if (q0 === 0 && q1 === wpr) {
@@ -393,7 +447,7 @@ export function spikeScatterRowsWords(
   }
   for (let p = k; p > 0; p--) start[p] = start[p - 1]!;
   start[0] = 0;
-  sumColumnBuckets(k, g, acc, accOff + q0 * 32 * n, n, true);
+  sumColumns(k, nnz, g, gOff, m, acc, accOff + q0 * 32 * n, n, true, mode);
 }
 
 /**
@@ -421,6 +475,35 @@ export function countsScatterRowsCols(
   g: FloatArray, gOff: number,
   acc: Float64Array, accOff: number,
   m: number, k: number, p0: number, p1: number, n: number,
+): void {
+  scatterCols(x, xOff, g, gOff, acc, accOff, m, k, p0, p1, n, AUTO);
+}
+
+/** {@link countsScatterRowsCols} with the plain-TypeScript bucket sum, whatever the kernel backend. */
+export function countsScatterRowsColsJs(
+  x: FloatArray, xOff: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, k: number, p0: number, p1: number, n: number,
+): void {
+  scatterCols(x, xOff, g, gOff, acc, accOff, m, k, p0, p1, n, JS);
+}
+
+/** {@link countsScatterRowsCols} with the WASM SIMD bucket sum (throws where it is unavailable). */
+export function countsScatterRowsColsWasm(
+  x: FloatArray, xOff: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, k: number, p0: number, p1: number, n: number,
+): void {
+  scatterCols(x, xOff, g, gOff, acc, accOff, m, k, p0, p1, n, WASM);
+}
+
+function scatterCols(
+  x: FloatArray, xOff: number,
+  g: FloatArray, gOff: number,
+  acc: Float64Array, accOff: number,
+  m: number, k: number, p0: number, p1: number, n: number, mode: SumMode,
 ): void {
   const kc = p1 - p0;
   let nnz = 0;
@@ -452,7 +535,7 @@ export function countsScatterRowsCols(
   }
   for (let p = kc; p > 0; p--) start[p] = start[p - 1]!;
   start[0] = 0;
-  sumColumnBuckets(kc, g, acc, accOff + p0 * n, n, false);
+  sumColumns(kc, nnz, g, gOff, m, acc, accOff + p0 * n, n, false, mode);
 }
 
 /** dst[c, r] = src[r, c] for one row-major [rows, cols] matrix (any element types). */
@@ -461,4 +544,152 @@ export function transpose2d(src: FloatArray | Int32Array, sOff: number, rows: nu
     const so = sOff + r * cols;
     for (let c = 0; c < cols; c++) dst[dOff + c * rows + r] = src[so + c]!;
   }
+}
+
+// ---------------------------------------------------------------------------
+// WebAssembly SIMD twins of the gather-add loops (src/wasm/spike-sum-kernel.ts):
+// the same terms added to the same float64 accumulators in the same order,
+// so bit-identical to the JS loops above whatever their unrolling.
+
+/** Below this many outputs (gathers) or bucket-entry columns (scatters) the JS loops run: the copies do not pay. */
+const WASM_MIN_OUT = 256;
+/** Bytes of float64 accumulator rows per WASM gather block (kept L2-sized). */
+const BLOCK_BYTES = 1 << 19;
+
+type SumMode = 0 | 1 | 2;
+const AUTO: SumMode = 0, JS: SumMode = 1, WASM: SumMode = 2;
+
+/** The sum of sumColumnBuckets by the backend `mode` asks for (AUTO: WASM when enabled and big enough). */
+function sumColumns(k: number, nnz: number, g: FloatArray, gOff: number, m: number, acc: Float64Array, accOff: number, n: number, ones: boolean, mode: SumMode): void {
+  if (mode === WASM || (mode === AUTO && nnz * n >= WASM_MIN_OUT && wasmKernelsEnabled())) {
+    if (sumColumnsWasm(k, nnz, g, gOff, m, acc, accOff, n, ones)) return;
+    if (mode === WASM) throw new Error(`sumColumnBuckets: ${k} x ${n} does not fit in WebAssembly memory`);
+  }
+  sumColumnBuckets(k, g, acc, accOff, n, ones);
+}
+
+/** {@link sumColumnBuckets} by the WASM twin: G rows, the acc rows and the buckets copied in; false if the memory cannot grow. */
+function sumColumnsWasm(k: number, nnz: number, g: FloatArray, gOff: number, m: number, acc: Float64Array, accOff: number, n: number, ones: boolean): boolean {
+  // Spike words may end in pad columns past acc's last row: their buckets are empty, leave them out.
+  k = Math.min(k, Math.floor((acc.length - accOff) / n));
+  if (k <= 0 || n === 0) return true;
+  const f32 = g instanceof Float32Array;
+  const gB = 0;
+  const accB = align16(m * n * (f32 ? 4 : 8));
+  const startB = align16(accB + k * n * 8);
+  const idxB = align16(startB + (k + 1) * 4);
+  const valB = align16(idxB + nnz * 4);
+  const v = spikeSumReserve(ones ? valB : valB + nnz * 8);
+  if (v === null) return false;
+  (f32 ? v.f32 : v.f64).set(g.subarray(gOff, gOff + m * n), gB);
+  v.f64.set(acc.subarray(accOff, accOff + k * n), accB / 8);
+  v.i32.set(colStart.subarray(0, k + 1), startB / 4);
+  const i32 = v.i32, i0 = idxB / 4;
+  for (let t = 0; t < nnz; t++) i32[i0 + t] = colRow[t]! - gOff;
+  if (!ones) v.f64.set(colVal.subarray(0, nnz), valB / 8);
+  spikeSumRun(f32, !ones, k, 0, gB, n, accB, startB, idxB, valB, false);
+  acc.set(v.f64.subarray(accB / 8, accB / 8 + k * n), accOff);
+  return true;
+}
+
+/**
+ * {@link spikeGatherAdd} by the WASM SIMD twin: W copied into the kernel memory
+ * once, then blocks of rows (set-bit buckets filled straight into the kernel
+ * memory, accumulators there, copied out rounded once). Bit-equal to
+ * {@link spikeGatherAddJs}. False when the memory cannot grow (nothing written).
+ */
+export function spikeGatherAddWasm(
+  s: Uint32Array, sOff: number, wpr: number,
+  w: FloatArray, wOff: number,
+  c: FloatArray, cOff: number,
+  m: number, n: number,
+  accumulate: boolean,
+): boolean {
+  if (m === 0 || n === 0) return true;
+  const f32 = w instanceof Float32Array;
+  // Rows of W that bits can reach: pad bits are zero, so never past W's end.
+  const kw = Math.min(wpr * 32, Math.floor((w.length - wOff) / n));
+  const cap = wpr * 32;
+  const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_BYTES / (n * 8)), Math.floor(BLOCK_BYTES / (cap * 4))));
+  const wB = 0;
+  const dstB = align16(kw * n * (f32 ? 4 : 8));
+  const cntB = align16(dstB + rows * n * 8);
+  const idxB = align16(cntB + rows * 4);
+  const v = spikeSumReserve(idxB + rows * cap * 4);
+  if (v === null) return false;
+  (f32 ? v.f32 : v.f64).set(w.subarray(wOff, wOff + kw * n), wB);
+  const i32 = v.i32, f64 = v.f64;
+  const cnt0 = cntB / 4, idx0 = idxB / 4, d0 = dstB / 8;
+  for (let r0 = 0; r0 < m; r0 += rows) {
+    const nb = Math.min(rows, m - r0);
+    for (let r = 0; r < nb; r++) {
+      const si = sOff + (r0 + r) * wpr;
+      const base = idx0 + r * cap;
+      let cnt = 0;
+      for (let q = 0; q < wpr; q++) {
+        let x = s[si + q]!;
+        while (x !== 0) {
+          i32[base + cnt++] = ((q << 5) + ctz32(x)) * n;
+          x &= x - 1;
+        }
+      }
+      i32[cnt0 + r] = cnt;
+    }
+    const ci = cOff + r0 * n;
+    if (accumulate) f64.set(c.subarray(ci, ci + nb * n), d0);
+    spikeSumRun(f32, false, nb, cap, wB, n, dstB, cntB, idxB, 0, !accumulate);
+    c.set(f64.subarray(d0, d0 + nb * n), ci);
+  }
+  return true;
+}
+
+/**
+ * {@link countsGatherAdd} by the WASM SIMD twin (weighted buckets: the nonzero
+ * values ride along as float64). Bit-equal to {@link countsGatherAddJs}. False
+ * when the memory cannot grow (nothing written).
+ */
+export function countsGatherAddWasm(
+  x: FloatArray, xOff: number,
+  w: FloatArray, wOff: number,
+  c: FloatArray, cOff: number,
+  m: number, k: number, n: number,
+  accumulate: boolean,
+): boolean {
+  if (m === 0 || n === 0) return true;
+  if (k === 0) {
+    if (!accumulate) c.fill(0, cOff, cOff + m * n);
+    return true;
+  }
+  const f32 = w instanceof Float32Array;
+  const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_BYTES / (n * 8)), Math.floor(BLOCK_BYTES / (k * 8))));
+  const wB = 0;
+  const dstB = align16(k * n * (f32 ? 4 : 8));
+  const cntB = align16(dstB + rows * n * 8);
+  const idxB = align16(cntB + rows * 4);
+  const valB = align16(idxB + rows * k * 4);
+  const v = spikeSumReserve(valB + rows * k * 8);
+  if (v === null) return false;
+  (f32 ? v.f32 : v.f64).set(w.subarray(wOff, wOff + k * n), wB);
+  const i32 = v.i32, f64 = v.f64;
+  const cnt0 = cntB / 4, idx0 = idxB / 4, val0 = valB / 8, d0 = dstB / 8;
+  for (let r0 = 0; r0 < m; r0 += rows) {
+    const nb = Math.min(rows, m - r0);
+    for (let r = 0; r < nb; r++) {
+      const xi = xOff + (r0 + r) * k;
+      const base = r * k;
+      let cnt = 0;
+      for (let p = 0; p < k; p++) {
+        const val = x[xi + p]!;
+        if (val === 0) continue;
+        i32[idx0 + base + cnt] = p * n;
+        f64[val0 + base + cnt++] = val;
+      }
+      i32[cnt0 + r] = cnt;
+    }
+    const ci = cOff + r0 * n;
+    if (accumulate) f64.set(c.subarray(ci, ci + nb * n), d0);
+    spikeSumRun(f32, true, nb, k, wB, n, dstB, cntB, idxB, valB, !accumulate);
+    c.set(f64.subarray(d0, d0 + nb * n), ci);
+  }
+  return true;
 }

@@ -11,7 +11,7 @@
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import type { ConvGeom } from "../kernels/conv.js";
-import { spikeConvWeightGrad } from "../kernels/spike-conv.js";
+import { spikeConvWeightImages } from "../kernels/spike-conv.js";
 import { transpose2d } from "../kernels/spike-gemm.js";
 import { OP_SPIKE_CONV_FORWARD, OP_SPIKE_CONV_WEIGHT } from "./protocol.js";
 import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
@@ -81,9 +81,6 @@ export function spikeConvForwardAuto(d: SpikeConvDims, words: Uint32Array, wT: F
   if (stO) out.set(so.subarray(mine * outImg, n * outImg), mine * outImg);
 }
 
-let gTBuf = new Float32Array(0);
-let gTBuf64 = new Float64Array(0);
-
 /**
  * accW [C kh kw, O] += the weight gradient for output gradient gy [n, o, OH, OW]
  * (channels-first), summed over the batch in order, the input channels split
@@ -97,13 +94,8 @@ export function spikeConvWeightAuto(d: SpikeConvDims, words: Uint32Array, gy: Fl
   const f64 = gy instanceof Float64Array;
   const p = partsOf(d, c, threads);
   if (p <= 1) {
-    let gT: FloatArray;
-    if (f64) gT = gTBuf64.length >= ohw * o ? gTBuf64 : (gTBuf64 = new Float64Array(ohw * o));
-    else gT = gTBuf.length >= ohw * o ? gTBuf : (gTBuf = new Float32Array(ohw * o));
-    for (let i = 0; i < n; i++) {
-      transpose2d(gy, i * o * ohw, o, ohw, gT, 0);
-      spikeConvWeightGrad(words, i * imgWords, wpr, c, g, gT, o, accW);
-    }
+    // The op's original loop (transpose one image's gradient, scatter), per image in batch order.
+    spikeConvWeightImages(words, imgWords, n, wpr, c, 0, c, g, gy, true, o, accW);
     return;
   }
   // Balanced by work: a channel costs its set bits (over the batch) times the taps, plus scanning its words.

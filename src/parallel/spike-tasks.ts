@@ -11,7 +11,7 @@ import type { FloatArray } from "../tensor/tensor.js";
 import {
   hardDetachedSigmoidBackwardUnits, neuronForwardUnits, type NeuronKernelParams,
 } from "../kernels/neuron.js";
-import { spikeConvForwardImage, spikeConvWeightGradChannels } from "../kernels/spike-conv.js";
+import { spikeConvForwardImages, spikeConvWeightImages } from "../kernels/spike-conv.js";
 import type { ConvGeom } from "../kernels/conv.js";
 import { maxPoolBitsPlanes, type PoolGeometry } from "../kernels/spike-layout.js";
 import { countsGatherAdd, countsScatterRowsCols, spikeGatherAdd, spikeScatterRowsWords } from "../kernels/spike-gemm.js";
@@ -79,14 +79,13 @@ function decodeGeom(a: ArrayLike<number>): ConvGeom {
 
 /**
  * Forward of spike-conv images i0..i1-1 straight into channels-first out
- * [N, o, OH, OW]: one {@link spikeConvForwardImage} per image (the very loop
+ * [N, o, OH, OW]: spikeConvForwardImages, one spikeConvForwardImage per image (the very loop
  * of the single-thread op). `s` holds the images' words, image i at i imgWords.
  */
 export function spikeConvForwardRange(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
 ): void {
-  const ohw = g.oh * g.ow;
-  for (let i = i0; i < i1; i++) spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out, i * o * ohw);
+  spikeConvForwardImages(s, wpr, c, g, wT, o, out, imgWords, i0, i1);
 }
 
 /**
@@ -98,8 +97,7 @@ export function spikeConvWeightRange(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, gT: FloatArray, o: number, accW: Float64Array, imgWords: number, n: number,
   c0: number, c1: number,
 ): void {
-  const img = g.oh * g.ow * o;
-  for (let i = 0; i < n; i++) spikeConvWeightGradChannels(s, i * imgWords, wpr, c, c0, c1, g, gT.subarray(i * img, (i + 1) * img), o, accW);
+  spikeConvWeightImages(s, imgWords, n, wpr, c, c0, c1, g, gT, false, o, accW);
 }
 
 /** Worker part of the spike-conv forward: buffers s (as Float32), wT, out. */

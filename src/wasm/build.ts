@@ -10,11 +10,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gemmKernelModule } from "./gemm-kernel.js";
 import { spikeGemmModule } from "./spike-gemm-kernel.js";
+import { spikeSumModule } from "./spike-sum-kernel.js";
 import { wasmApi } from "./runtime.js";
 
 const modules: Record<string, () => Uint8Array> = {
   "gemm.wasm": gemmKernelModule,
   "spike-gemm.wasm": spikeGemmModule,
+  "spike-sum.wasm": spikeSumModule,
 };
 
 const out = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "wasm");

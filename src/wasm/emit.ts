@@ -107,6 +107,7 @@ export class Code {
 
   // Scalar memory.
   i32Load(offset = 0): this { return this.op(0x28, ...this.mem(2, offset)); }
+  f32Load(offset = 0): this { return this.op(0x2a, ...this.mem(2, offset)); }
   f64Load(offset = 0): this { return this.op(0x2b, ...this.mem(3, offset)); }
   i32Store(offset = 0): this { return this.op(0x36, ...this.mem(2, offset)); }
   f64Store(offset = 0): this { return this.op(0x39, ...this.mem(3, offset)); }
@@ -121,7 +122,15 @@ export class Code {
   i32Mul(): this { return this.op(0x6c); }
   i32Popcnt(): this { return this.op(0x69); }
   i32And(): this { return this.op(0x71); }
+  i32Or(): this { return this.op(0x72); }
   i32Shl(): this { return this.op(0x74); }
+
+  // f64 arithmetic.
+  /** An f64 constant (the 8 bytes of its IEEE encoding, little-endian). */
+  f64Const(v: number): this { return this.op(0x44, ...new Uint8Array(new Float64Array([v]).buffer)); }
+  f64Add(): this { return this.op(0xa0); }
+  f64Mul(): this { return this.op(0xa2); }
+  f64PromoteF32(): this { return this.op(0xbb); }
 
   // SIMD (v128) memory.
   v128Load(offset = 0): this { return this.simd(0x00, ...this.mem(4, offset)); }
@@ -148,6 +157,8 @@ export class Code {
   i32x4Add(): this { return this.simd(0xae); }
   f64x2Add(): this { return this.simd(0xf0); }
   f64x2Mul(): this { return this.simd(0xf2); }
+  /** The two low f32 lanes widened to f64 (exact). */
+  f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
 }
 
 /** One function of a module: signature, extra locals (in index order after the params), body. */

@@ -3,6 +3,7 @@ import { expect } from "vitest";
 import { Spikes } from "../../src/tensor/spikes.js";
 import type { DType, Tensor } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
+import { packRows, wordsFor } from "../../src/kernels/bits.js";
 
 /** Spikes of a shape with each bit set with probability `density`. */
 export function randSpikes(shape: readonly number[], density: number, rng: Rng, dtype: DType = "float32"): Spikes {
@@ -39,4 +40,13 @@ export function expectClose(a: Tensor, b: Tensor, rtol: number, atol: number, wh
 export function leaf<T extends { requiresGrad: boolean }>(x: T, flag = true): T {
   x.requiresGrad = flag;
   return x;
+}
+
+/** `rows` packed bit rows of `cols` bits (pad bits zero, as Spikes keeps them), each set with probability `rate`. */
+export function bitRows(rows: number, cols: number, rate: number, rng: Rng): Uint32Array {
+  const v = new Uint8Array(rows * cols);
+  for (let i = 0; i < v.length; i++) v[i] = rng.uniform() < rate ? 1 : 0;
+  const out = new Uint32Array(rows * wordsFor(cols));
+  packRows(v, rows, cols, out);
+  return out;
 }

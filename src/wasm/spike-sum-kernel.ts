@@ -1,0 +1,187 @@
+/**
+ * The WebAssembly SIMD twin of the event-driven gather-add loops (sumBuckets
+ * in src/kernels/spike-conv.ts and the bucket sums of src/kernels/spike-gemm.ts):
+ *
+ *   for each bucket r < nb:  dst[r, :] = start + sum over the bucket's entries e of (v_e *) src[e.off + j]
+ *
+ * with `start` = dst[r, :] (accumulate) or +0 (`zero`), rows of o float64 in
+ * dst, src float32 or float64. Each output element dst[r, j] is one float64
+ * lane: it starts where the JS kernel starts and adds its terms one at a time
+ * in bucket order (f64x2.add, and f64x2.mul before it for the weighted form,
+ * never fused), float32 sources widened exactly by f64x2.promote_low_f32x4.
+ * JS's `d = d + a + b + c` is ((d + a) + b) + c, the same sequence; so the
+ * twin is bit-identical to the JS kernels whatever their unrolling.
+ *
+ * The j axis is cut into chunks of 16 columns (8 f64x2 accumulators held in
+ * registers over the whole bucket, so dst is read and written once per
+ * bucket), then chunks of 2, then one scalar column for odd o.
+ *
+ * Exports sum32 / sum64 (unweighted, src f32 / f64) and wsum32 / wsum64
+ * (weighted by a parallel float64 value per entry), all
+ *
+ *   (nb, cap, src, o, dst, cnt, idx, val, zero)
+ *
+ * src, dst, cnt, idx, val: byte offsets in the kernel memory. idx holds i32
+ * element offsets into src. cap > 0: bucket r is idx[r cap ..] with cnt[r]
+ * entries; cap = 0: cnt is a prefix array, bucket r is idx[cnt[r] .. cnt[r+1]).
+ * val (weighted only) holds one float64 per idx slot (same index). zero != 0:
+ * every row starts at +0 and is written even when its bucket is empty; zero =
+ * 0: empty buckets leave their rows untouched.
+ */
+import { Code, emitModule, F64, I32, V128, type ValType } from "./emit.js";
+import { LazyKernel } from "./runtime.js";
+
+/** Columns per wide chunk: 8 f64x2 accumulators. */
+const WIDE = 16;
+
+function sumBody(srcF32: boolean, weighted: boolean): Code {
+  const [nb, cap, src, o, dst, cnt, idx, val, zero] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [r, n, b, d, j, srcJ, t, tEnd, p, tv, dj] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+  const acc = [20, 21, 22, 23, 24, 25, 26, 27];
+  const vv = 28;
+  const [s, sv] = [29, 30];
+  const shift = srcF32 ? 2 : 3;
+  const c = new Code();
+
+  /** One pass over columns [j, j + 2 lanes): `lanes` accumulators (lanes * 2 columns), or the scalar column when lanes = 0. */
+  const chunk = (lanes: number): void => {
+    const cols = lanes === 0 ? 1 : lanes * 2;
+    c.get(d).get(j).i32Const(3).i32Shl().i32Add().set(dj);
+    // Start values.
+    c.get(zero).if();
+    if (lanes === 0) c.f64Const(0).set(s);
+    else for (let k = 0; k < lanes; k++) c.v128Const(new Array<number>(16).fill(0)).set(acc[k]!);
+    c.else();
+    if (lanes === 0) c.get(dj).f64Load(0).set(s);
+    else for (let k = 0; k < lanes; k++) c.get(dj).v128Load(16 * k).set(acc[k]!);
+    c.end();
+    c.get(src).get(j).i32Const(shift).i32Shl().i32Add().set(srcJ);
+    c.get(b).set(t);
+    if (weighted) c.get(val).get(b).get(idx).i32Sub().i32Const(1).i32Shl().i32Add().set(tv);
+    // The entries of the bucket, in order.
+    c.block().loop();
+    c.get(t).get(tEnd).i32LtU().i32Eqz().brIf(1);
+    c.get(srcJ).get(t).i32Load().i32Const(shift).i32Shl().i32Add().set(p);
+    if (lanes === 0) {
+      if (weighted) c.get(tv).f64Load().set(sv);
+      c.get(s);
+      if (weighted) c.get(sv);
+      if (srcF32) c.get(p).f32Load().f64PromoteF32();
+      else c.get(p).f64Load();
+      if (weighted) c.f64Mul();
+      c.f64Add().set(s);
+    } else {
+      if (weighted) c.get(tv).v128Load64Splat().set(vv);
+      for (let k = 0; k < lanes; k++) {
+        c.get(acc[k]!);
+        if (weighted) c.get(vv);
+        if (srcF32) c.get(p).v128Load64Splat(8 * k).f64x2PromoteLowF32x4();
+        else c.get(p).v128Load(16 * k);
+        if (weighted) c.f64x2Mul();
+        c.f64x2Add().set(acc[k]!);
+      }
+    }
+    c.get(t).i32Const(4).i32Add().set(t);
+    if (weighted) c.get(tv).i32Const(8).i32Add().set(tv);
+    c.br(0).end().end();
+    // Store.
+    if (lanes === 0) c.get(dj).get(s).f64Store(0);
+    else for (let k = 0; k < lanes; k++) c.get(dj).get(acc[k]!).v128Store(16 * k);
+    c.get(j).i32Const(cols).i32Add().set(j);
+  };
+
+  /** while (j + cols <= o) chunk(lanes) */
+  const chunks = (lanes: number): void => {
+    const cols = lanes === 0 ? 1 : lanes * 2;
+    c.block().loop();
+    c.get(o).get(j).i32Const(cols).i32Add().i32LtU().brIf(1);
+    chunk(lanes);
+    c.br(0).end().end();
+  };
+
+  c.i32Const(0).set(r).get(dst).set(d);
+  c.block().loop(); // over buckets
+  c.get(r).get(nb).i32LtU().i32Eqz().brIf(1);
+  c.get(cap).if();
+  c.get(idx).get(r).get(cap).i32Mul().i32Const(2).i32Shl().i32Add().set(b);
+  c.get(cnt).get(r).i32Const(2).i32Shl().i32Add().i32Load().set(n);
+  c.else();
+  c.get(cnt).get(r).i32Const(2).i32Shl().i32Add().tee(p).i32Load().set(n); // n = start[r] for now
+  c.get(idx).get(n).i32Const(2).i32Shl().i32Add().set(b);
+  c.get(p).i32Load(4).get(n).i32Sub().set(n);
+  c.end();
+  c.block(); // skip: empty bucket when accumulating
+  c.get(n).get(zero).i32Or().i32Eqz().brIf(0);
+  c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(tEnd);
+  c.i32Const(0).set(j);
+  chunks(WIDE / 2);
+  chunks(1);
+  chunks(0);
+  c.end();
+  c.get(r).i32Const(1).i32Add().set(r);
+  c.get(d).get(o).i32Const(3).i32Shl().i32Add().set(d);
+  c.br(0).end().end();
+  return c;
+}
+
+/** The gather-add module's bytes (emitted from TypeScript, deterministic). */
+export function spikeSumModule(): Uint8Array {
+  const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
+  const locals: ValType[] = [...i32s(11), ...new Array<ValType>(9).fill(V128), F64, F64];
+  const fn = (name: string, f32: boolean, w: boolean) => ({ name, params: i32s(9), results: [], locals, body: sumBody(f32, w) });
+  return emitModule({
+    minPages: 1,
+    funcs: [fn("sum32", true, false), fn("sum64", false, false), fn("wsum32", true, true), fn("wsum64", false, true)],
+  });
+}
+
+type SumFn = (nb: number, cap: number, src: number, o: number, dst: number, cnt: number, idx: number, val: number, zero: number) => void;
+
+const kernel = new LazyKernel(spikeSumModule);
+let runs = 0;
+
+/** Typed views of the whole kernel memory (re-taken by {@link spikeSumReserve} after every grow). */
+export interface SpikeSumViews {
+  buf: ArrayBuffer;
+  f64: Float64Array;
+  f32: Float32Array;
+  i32: Int32Array;
+}
+let views: SpikeSumViews | null = null;
+
+/**
+ * The kernel memory grown to at least `bytes`, as views; null when it cannot
+ * grow that far. A grow detaches every earlier view: callers lay out all their
+ * regions, reserve once, and take the views from the value returned here.
+ */
+export function spikeSumReserve(bytes: number): SpikeSumViews | null {
+  const buf = kernel.reserve(bytes);
+  if (buf === null) return null;
+  if (views === null || views.buf !== buf) views = { buf, f64: new Float64Array(buf), f32: new Float32Array(buf), i32: new Int32Array(buf) };
+  return views;
+}
+
+/**
+ * Runs one bucket sum (see the file comment); all offsets are BYTE offsets in
+ * the kernel memory, which the caller filled through {@link spikeSumReserve}.
+ */
+export function spikeSumRun(
+  srcF32: boolean, weighted: boolean,
+  nb: number, cap: number, src: number, o: number, dst: number, cnt: number, idx: number, val: number, zero: boolean,
+): void {
+  if (nb === 0 || o === 0) return;
+  runs++;
+  const ex = kernel.exports();
+  const f = (weighted ? (srcF32 ? ex.wsum32 : ex.wsum64) : srcF32 ? ex.sum32 : ex.sum64) as SumFn;
+  f(nb, cap, src, o, dst, cnt, idx, val, zero ? 1 : 0);
+}
+
+/** How many times this thread has run a WASM bucket sum (lets tests see which backend ran). */
+export function spikeSumWasmRuns(): number {
+  return runs;
+}
+
+/** Rounds a byte count up to a multiple of 16 (region starts stay v128-aligned). */
+export function align16(bytes: number): number {
+  return (bytes + 15) & ~15;
+}

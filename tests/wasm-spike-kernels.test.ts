@@ -1,0 +1,226 @@
+import { afterEach, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Tensor, type DType } from "../src/tensor/tensor.js";
+import { Rng } from "../src/tensor/random.js";
+import { backward } from "../src/autograd/tape.js";
+import { spikeConv1d, spikeConv2d } from "../src/ops/spike/spike-conv.js";
+import { countsLinear, spikeLinear } from "../src/ops/spike/spike-linear.js";
+import { spikeConvForwardImages, spikeConvWeightImages, sumBucketsJs, sumBucketsWasm } from "../src/kernels/spike-conv.js";
+import {
+  countsGatherAddJs, countsGatherAddWasm, countsScatterRowsColsJs, countsScatterRowsColsWasm,
+  spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWordsJs, spikeScatterRowsWordsWasm,
+} from "../src/kernels/spike-gemm.js";
+import { wordsFor } from "../src/kernels/bits.js";
+import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
+import { spikeSumModule, spikeSumWasmRuns } from "../src/wasm/spike-sum-kernel.js";
+import { wasmApi } from "../src/wasm/runtime.js";
+import { expectBitEqual, leaf, randCounts, randSpikes } from "./helpers/random-spikes.js";
+import { bitRows } from "./helpers/random-spikes.js";
+
+const simd = wasmSimdAvailable();
+
+/** Float values with varied exponents and signs (so rounding order matters), some exact zeros and negative zeros. */
+function values(n: number, rng: Rng, f32: boolean): Float32Array | Float64Array {
+  const a = f32 ? new Float32Array(n) : new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = rng.uniform();
+    a[i] = u < 0.05 ? 0 : u < 0.08 ? -0 : (rng.uniform() - 0.5) * 2 ** (rng.int(40) - 20);
+  }
+  return a;
+}
+
+function sameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what} element ${i}: ${a[i]} vs ${b[i]}`);
+}
+
+afterEach(() => {
+  setKernelBackend("auto");
+});
+
+describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebAssembly SIMD is unavailable in this runtime)"}`, () => {
+  it("the module validates", () => {
+    expect(wasmApi()!.validate(spikeSumModule())).toBe(true);
+  });
+
+  it("sumBucketsWasm equals sumBucketsJs (ragged o, bucket counts 0..>16, f32 / f64 sources, dst offsets)", () => {
+    const before = spikeSumWasmRuns();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 7 }), fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 41 }),
+        fc.integer({ min: 1, max: 9 }), fc.boolean(), fc.nat({ max: 7 }), fc.integer(),
+        (nb, cap, o, srcRows, f32, dstOff, seed) => {
+          const rng = new Rng(seed);
+          const srcShift = rng.int(3); // entries need not be whole rows apart
+          const src = values(srcRows * o + srcShift, rng, f32);
+          const cnt = new Int32Array(nb);
+          const idx = new Int32Array(nb * cap);
+          for (let r = 0; r < nb; r++) {
+            cnt[r] = rng.uniform() < 0.2 ? 0 : rng.uniform() < 0.3 ? cap : rng.int(cap + 1);
+            for (let t = 0; t < cnt[r]!; t++) idx[r * cap + t] = rng.int(srcRows) * o + rng.int(srcShift + 1);
+          }
+          const dst = values(dstOff + nb * o + 3, rng, false) as Float64Array;
+          const dj = dst.slice(), dw = dst.slice();
+          sumBucketsJs(nb, cap, cnt, idx, src, o, dj, dstOff);
+          sumBucketsWasm(nb, cap, cnt, idx, src, o, dw, dstOff);
+          sameBits(dw, dj, "dst");
+        },
+      ),
+      { numRuns: 400 },
+    );
+    expect(spikeSumWasmRuns()).toBeGreaterThan(before);
+  });
+
+  const arbGeom = fc
+    .record({
+      n: fc.integer({ min: 1, max: 3 }),
+      c: fc.integer({ min: 1, max: 5 }),
+      o: fc.integer({ min: 1, max: 37 }),
+      h: fc.integer({ min: 3, max: 9 }),
+      w: fc.integer({ min: 3, max: 40 }),
+      kh: fc.integer({ min: 1, max: 3 }),
+      kw: fc.integer({ min: 1, max: 3 }),
+      sh: fc.integer({ min: 1, max: 2 }),
+      sw: fc.integer({ min: 1, max: 2 }),
+      ph: fc.integer({ min: 0, max: 2 }),
+      pw: fc.integer({ min: 0, max: 2 }),
+      dh: fc.integer({ min: 1, max: 2 }),
+      dw: fc.integer({ min: 1, max: 2 }),
+      rate: fc.double({ min: 0, max: 1, noNaN: true }),
+      f32: fc.boolean(),
+      seed: fc.integer(),
+    })
+    .filter((c) => c.h + 2 * c.ph >= c.dh * (c.kh - 1) + 1 && c.w + 2 * c.pw >= c.dw * (c.kw - 1) + 1);
+
+  function geomOf(c: { h: number; w: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number }) {
+    const oh = Math.floor((c.h + 2 * c.ph - c.dh * (c.kh - 1) - 1) / c.sh) + 1;
+    const ow = Math.floor((c.w + 2 * c.pw - c.dw * (c.kw - 1) - 1) / c.sw) + 1;
+    return { h: c.h, w: c.w, kh: c.kh, kw: c.kw, sh: c.sh, sw: c.sw, ph: c.ph, pw: c.pw, dh: c.dh, dw: c.dw, oh, ow };
+  }
+
+  it("the spike-conv forward and weight-gradient batch loops give the same bits on both backends", () => {
+    fc.assert(
+      fc.property(arbGeom, fc.nat({ max: 4 }), fc.nat({ max: 4 }), fc.boolean(), (cfg, a, b, channelsFirst) => {
+        const rng = new Rng(cfg.seed);
+        const g = geomOf(cfg);
+        const { n, c, o } = cfg;
+        const wpr = wordsFor(cfg.w);
+        const imgWords = c * cfg.h * wpr;
+        const s = bitRows(n * c * cfg.h, cfg.w, cfg.rate, rng);
+        const kk = c * cfg.kh * cfg.kw;
+        const ohw = g.oh * g.ow;
+        const wT = values(kk * o, rng, cfg.f32);
+        const gy = values(n * ohw * o, rng, cfg.f32);
+        const c0 = Math.min(a, c - 1), c1 = Math.max(c0 + 1, Math.min(c, c0 + b + 1));
+        const run = (be: "js" | "wasm") => {
+          setKernelBackend(be);
+          const out = cfg.f32 ? new Float32Array(n * o * ohw) : new Float64Array(n * o * ohw);
+          spikeConvForwardImages(s, wpr, c, g, wT, o, out, imgWords, 0, n);
+          const accW = values(kk * o, new Rng(cfg.seed + 1), false) as Float64Array;
+          spikeConvWeightImages(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW);
+          return [out, accW] as const;
+        };
+        const before = spikeSumWasmRuns();
+        const [oj, aj] = run("js");
+        expect(spikeSumWasmRuns()).toBe(before);
+        const [ow, aw] = run("wasm");
+        if (o * ohw >= 256) expect(spikeSumWasmRuns()).toBeGreaterThan(before);
+        sameBits(ow, oj, "out");
+        sameBits(aw, aj, "accW");
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("gather-add twins (spike and counts rows, column-bucket scatters) equal their JS twins", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 37 }),
+        fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean(), fc.boolean(), fc.nat({ max: 3 }), fc.integer(),
+        (m, k, n, rate, f32, accumulate, off, seed) => {
+          const rng = new Rng(seed);
+          const wpr = wordsFor(k);
+          const s = bitRows(m + off, k, rate, rng);
+          const w = values(off + k * n, rng, f32);
+          const x = (f32 ? Float32Array : Float64Array).from(randCounts(off + m * k, rate, rng));
+          const g = values(off + m * n, rng, f32);
+          const c0 = values(off + m * n + 2, rng, f32);
+          const cj = c0.slice(), cw = c0.slice();
+          spikeGatherAddJs(s, off * wpr, wpr, w, off, cj, off, m, n, accumulate);
+          expect(spikeGatherAddWasm(s, off * wpr, wpr, w, off, cw, off, m, n, accumulate)).toBe(true);
+          sameBits(cw, cj, "spikeGatherAdd");
+          const dj = c0.slice(), dw = c0.slice();
+          countsGatherAddJs(x, off, w, off, dj, off, m, k, n, accumulate);
+          expect(countsGatherAddWasm(x, off, w, off, dw, off, m, k, n, accumulate)).toBe(true);
+          sameBits(dw, dj, "countsGatherAdd");
+          // Column buckets: the whole range and a sub-range of spike words / count columns.
+          const q0 = rng.int(wpr), q1 = q0 + 1 + rng.int(wpr - q0);
+          const p0 = rng.int(k), p1 = p0 + 1 + rng.int(k - p0);
+          for (const [lo, hi, plo, phi] of [[0, wpr, 0, k], [q0, q1, p0, p1]] as const) {
+            const a0 = values(off + k * n, rng, false) as Float64Array;
+            const aj = a0.slice(), aw = a0.slice();
+            spikeScatterRowsWordsJs(s, off * wpr, wpr, lo, hi, g, off, aj, off, m, n);
+            spikeScatterRowsWordsWasm(s, off * wpr, wpr, lo, hi, g, off, aw, off, m, n);
+            sameBits(aw, aj, "spikeScatterRows");
+            const bj = a0.slice(), bw = a0.slice();
+            countsScatterRowsColsJs(x, off, g, off, bj, off, m, k, plo, phi, n);
+            countsScatterRowsColsWasm(x, off, g, off, bw, off, m, k, plo, phi, n);
+            sameBits(bw, bj, "countsScatterRows");
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("whole ops (spikeConv2d / spikeConv1d / spikeLinear / countsLinear) forward and backward: js === wasm", () => {
+    const cases: { dtype: DType; seed: number }[] = [{ dtype: "float32", seed: 1 }, { dtype: "float64", seed: 2 }, { dtype: "float32", seed: 3 }];
+    for (const { dtype, seed } of cases) {
+      const run = (be: "js" | "wasm") => {
+        setKernelBackend(be);
+        const rng = new Rng(seed);
+        const out: Tensor[] = [];
+        // Conv 2-D: o not a multiple of 4, stride 1 and 2.
+        for (const [c, o, h, st] of [[3, 13, 12, 1], [4, 18, 9, 2], [6, 33, 7, 1]] as const) {
+          const s = leaf(randSpikes([2, c, h, h + 3], 0.3, rng, dtype));
+          const w = leaf(Tensor.uniform([o, c, 3, 3], rng, -1, 1, dtype));
+          const b = leaf(Tensor.uniform([o], rng, -1, 1, dtype));
+          const y = spikeConv2d(s, w, b, { stride: st, padding: 1 });
+          backward(y, Tensor.uniform(y.shape, new Rng(seed + 7), -1, 1, dtype));
+          out.push(y, w.grad!, b.grad!, s.grad!);
+        }
+        {
+          const s = leaf(randSpikes([3, 10, 45], 0.2, rng, dtype));
+          const w = leaf(Tensor.uniform([22, 10, 1], rng, -1, 1, dtype));
+          const y = spikeConv1d(s, w, null);
+          backward(y, Tensor.uniform(y.shape, new Rng(seed + 8), -1, 1, dtype));
+          out.push(y, w.grad!);
+        }
+        {
+          const s = leaf(randSpikes([37, 70], 0.2, rng, dtype));
+          const w = leaf(Tensor.uniform([27, 70], rng, -1, 1, dtype));
+          const b = leaf(Tensor.uniform([27], rng, -1, 1, dtype));
+          const y = spikeLinear(s, w, b);
+          backward(y, Tensor.uniform(y.shape, new Rng(seed + 9), -1, 1, dtype));
+          out.push(y, w.grad!, b.grad!);
+        }
+        {
+          const x = leaf(Tensor.from(randCounts(41 * 50, 0.3, rng), [41, 50], dtype));
+          const w = leaf(Tensor.uniform([19, 50], rng, -1, 1, dtype));
+          const y = countsLinear(x, w, null);
+          backward(y, Tensor.uniform(y.shape, new Rng(seed + 10), -1, 1, dtype));
+          out.push(y, w.grad!, x.grad!);
+        }
+        return out;
+      };
+      const before = spikeSumWasmRuns();
+      const js = run("js");
+      const mid = spikeSumWasmRuns();
+      expect(mid).toBe(before);
+      const wasm = run("wasm");
+      expect(spikeSumWasmRuns()).toBeGreaterThan(mid);
+      expect(wasm.length).toBe(js.length);
+      for (let i = 0; i < js.length; i++) expectBitEqual(wasm[i]!, js[i]!, `${dtype} #${i}`);
+    }
+  });
+});
