@@ -7,8 +7,8 @@ import { spikeConv1d, spikeConv2d } from "../src/ops/spike/spike-conv.js";
 import { countsLinear, spikeLinear } from "../src/ops/spike/spike-linear.js";
 import { spikeConvForwardImages, spikeConvWeightImages, sumBucketsJs, sumBucketsWasm } from "../src/kernels/spike-conv.js";
 import {
-  countsGatherAddJs, countsGatherAddWasm, countsScatterRowsColsJs, countsScatterRowsColsWasm,
-  spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWordsJs, spikeScatterRowsWordsWasm,
+  countsGatherAddJs, countsGatherAddWasm, countsScatterRowsCols,
+  spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWords,
 } from "../src/kernels/spike-gemm.js";
 import { wordsFor } from "../src/kernels/bits.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
@@ -159,12 +159,12 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           for (const [lo, hi, plo, phi] of [[0, wpr, 0, k], [q0, q1, p0, p1]] as const) {
             const a0 = values(off + k * n, rng, false) as Float64Array;
             const aj = a0.slice(), aw = a0.slice();
-            spikeScatterRowsWordsJs(s, off * wpr, wpr, lo, hi, g, off, aj, off, m, n);
-            spikeScatterRowsWordsWasm(s, off * wpr, wpr, lo, hi, g, off, aw, off, m, n);
+            spikeScatterRowsWords(s, off * wpr, wpr, lo, hi, g, off, aj, off, m, n, "js");
+            spikeScatterRowsWords(s, off * wpr, wpr, lo, hi, g, off, aw, off, m, n, "wasm");
             sameBits(aw, aj, "spikeScatterRows");
             const bj = a0.slice(), bw = a0.slice();
-            countsScatterRowsColsJs(x, off, g, off, bj, off, m, k, plo, phi, n);
-            countsScatterRowsColsWasm(x, off, g, off, bw, off, m, k, plo, phi, n);
+            countsScatterRowsCols(x, off, g, off, bj, off, m, k, plo, phi, n, "js");
+            countsScatterRowsCols(x, off, g, off, bw, off, m, k, plo, phi, n, "wasm");
             sameBits(bw, bj, "countsScatterRows");
           }
         },

@@ -20,7 +20,7 @@ import { ctz32 } from "./bits.js";
 import type { ConvGeom } from "./conv.js";
 import { transpose2d } from "./spike-gemm.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
-import { align16, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
+import { align16, SPIKE_SUM_MIN_OUT, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
 
 /**
  * acc[oy, ox, :] += wT[c, ki, kj, :] for every set bit (c, y, x) of one image
@@ -353,8 +353,6 @@ export function sumBucketsWasm(
   dst.set(v.f64.subarray(dstB / 8, dstB / 8 + nb * o), dstOff);
 }
 
-/** Below this many output values per image (O OH OW) the JS loop runs (measured: the WASM setup does not pay). */
-const WASM_MIN_OUT = 256;
 
 /**
  * out [N, o, OH, OW] (channels-first) for images i0..i1-1 of `s` (image i at
@@ -366,7 +364,7 @@ export function spikeConvForwardImages(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
 ): void {
   const ohw = g.oh * g.ow;
-  if (i1 > i0 && wasmKernelsEnabled() && o * ohw >= WASM_MIN_OUT && forwardWasm(s, wpr, c, g, wT, o, out, imgWords, i0, i1)) return;
+  if (i1 > i0 && wasmKernelsEnabled() && o * ohw >= SPIKE_SUM_MIN_OUT && forwardWasm(s, wpr, c, g, wT, o, out, imgWords, i0, i1)) return;
   for (let i = i0; i < i1; i++) spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out, i * o * ohw);
 }
 
@@ -416,7 +414,7 @@ export function spikeConvWeightImages(
   if (c1 <= c0 || n === 0) return;
   const ohw = g.oh * g.ow;
   const img = ohw * o;
-  if (wasmKernelsEnabled() && img >= WASM_MIN_OUT && weightWasm(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW)) return;
+  if (wasmKernelsEnabled() && img >= SPIKE_SUM_MIN_OUT && weightWasm(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW)) return;
   let gT: FloatArray;
   if (!channelsFirst) gT = gy;
   else if (gy instanceof Float64Array) gT = gTJs64.length >= img ? gTJs64 : (gTJs64 = new Float64Array(img));

@@ -13,7 +13,7 @@ import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32, popcnt32 } from "./bits.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
 import { andPopcountGemmWasm } from "../wasm/spike-gemm-kernel.js";
-import { align16, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
+import { align16, SPIKE_SUM_MIN_OUT, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
 
 // One float64 row accumulator, grown on demand and reused (no allocation per call).
 let rowAcc = new Float64Array(0);
@@ -92,7 +92,7 @@ export function spikeGatherAdd(
   m: number, n: number,
   accumulate: boolean,
 ): void {
-  if (m * n >= WASM_MIN_OUT && wasmKernelsEnabled() && spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate)) return;
+  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled() && spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate)) return;
   spikeGatherAddJs(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate);
 }
 
@@ -147,7 +147,7 @@ export function countsGatherAdd(
   m: number, k: number, n: number,
   accumulate: boolean,
 ): void {
-  if (m * n >= WASM_MIN_OUT && wasmKernelsEnabled() && countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate)) return;
+  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled() && countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate)) return;
   countsGatherAddJs(x, xOff, w, wOff, c, cOff, m, k, n, accumulate);
 }
 
@@ -381,44 +381,11 @@ export function spikeScatterRowsWords(
   s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number,
   g: FloatArray, gOff: number,
   acc: Float64Array, accOff: number,
-  m: number, n: number,
-): void {
-  scatterWords(s, sOff, wpr, q0, q1, g, gOff, acc, accOff, m, n, AUTO);
-}
-
-/** {@link spikeScatterRowsWords} with the plain-TypeScript bucket sum, whatever the kernel backend. */
-export function spikeScatterRowsWordsJs(
-  s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number,
-  g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
-  m: number, n: number,
-): void {
-  scatterWords(s, sOff, wpr, q0, q1, g, gOff, acc, accOff, m, n, JS);
-}
-
-/** {@link spikeScatterRowsWords} with the WASM SIMD bucket sum (throws where it is unavailable). */
-export function spikeScatterRowsWordsWasm(
-  s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number,
-  g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
-  m: number, n: number,
-): void {
-  scatterWords(s, sOff, wpr, q0, q1, g, gOff, acc, accOff, m, n, WASM);
-}
-
-function scatterWords(
-  s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number,
-  g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
-  m: number, n: number, mode: SumMode,
+  m: number, n: number, sum: SumBackend = "auto",
 ): void {
   const k = (q1 - q0) * 32; // pad bits are zero, so their buckets stay empty
   let nnz = 0;
-  if (q0 === 0 && q1 === wpr) {
-    for (let t = sOff, e = sOff + m * wpr; t < e; t++) nnz += popcnt32(s[t]!);
-  } else {
-    for (let i = 0; i < m; i++) for (let t = sOff + i * wpr + q0, e = sOff + i * wpr + q1; t < e; t++) nnz += popcnt32(s[t]!);
-  }
+  for (let i = 0; i < m; i++) for (let t = sOff + i * wpr + q0, e = sOff + i * wpr + q1; t < e; t++) nnz += popcnt32(s[t]!);
   colBuckets(k, nnz);
   const start = colStart;
   for (let i = 0; i < m; i++) {
@@ -447,7 +414,7 @@ function scatterWords(
   }
   for (let p = k; p > 0; p--) start[p] = start[p - 1]!;
   start[0] = 0;
-  sumColumns(k, nnz, g, gOff, m, acc, accOff + q0 * 32 * n, n, true, mode);
+  sumColumns(k, nnz, g, gOff, m, acc, accOff + q0 * 32 * n, n, true, sum);
 }
 
 /**
@@ -474,45 +441,11 @@ export function countsScatterRowsCols(
   x: FloatArray, xOff: number,
   g: FloatArray, gOff: number,
   acc: Float64Array, accOff: number,
-  m: number, k: number, p0: number, p1: number, n: number,
-): void {
-  scatterCols(x, xOff, g, gOff, acc, accOff, m, k, p0, p1, n, AUTO);
-}
-
-/** {@link countsScatterRowsCols} with the plain-TypeScript bucket sum, whatever the kernel backend. */
-export function countsScatterRowsColsJs(
-  x: FloatArray, xOff: number,
-  g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
-  m: number, k: number, p0: number, p1: number, n: number,
-): void {
-  scatterCols(x, xOff, g, gOff, acc, accOff, m, k, p0, p1, n, JS);
-}
-
-/** {@link countsScatterRowsCols} with the WASM SIMD bucket sum (throws where it is unavailable). */
-export function countsScatterRowsColsWasm(
-  x: FloatArray, xOff: number,
-  g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
-  m: number, k: number, p0: number, p1: number, n: number,
-): void {
-  scatterCols(x, xOff, g, gOff, acc, accOff, m, k, p0, p1, n, WASM);
-}
-
-function scatterCols(
-  x: FloatArray, xOff: number,
-  g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
-  m: number, k: number, p0: number, p1: number, n: number, mode: SumMode,
+  m: number, k: number, p0: number, p1: number, n: number, sum: SumBackend = "auto",
 ): void {
   const kc = p1 - p0;
   let nnz = 0;
-  if (p0 === 0 && p1 === k) {
-    const e = xOff + m * k;
-    for (let t = xOff; t < e; t++) if (x[t] !== 0) nnz++;
-  } else {
-    for (let i = 0; i < m; i++) for (let t = xOff + i * k + p0, e = xOff + i * k + p1; t < e; t++) if (x[t] !== 0) nnz++;
-  }
+  for (let i = 0; i < m; i++) for (let t = xOff + i * k + p0, e = xOff + i * k + p1; t < e; t++) if (x[t] !== 0) nnz++;
   colBuckets(kc, nnz);
   const start = colStart;
   for (let i = 0; i < m; i++) {
@@ -535,7 +468,7 @@ function scatterCols(
   }
   for (let p = kc; p > 0; p--) start[p] = start[p - 1]!;
   start[0] = 0;
-  sumColumns(kc, nnz, g, gOff, m, acc, accOff + p0 * n, n, false, mode);
+  sumColumns(kc, nnz, g, gOff, m, acc, accOff + p0 * n, n, false, sum);
 }
 
 /** dst[c, r] = src[r, c] for one row-major [rows, cols] matrix (any element types). */
@@ -551,19 +484,21 @@ export function transpose2d(src: FloatArray | Int32Array, sOff: number, rows: nu
 // the same terms added to the same float64 accumulators in the same order,
 // so bit-identical to the JS loops above whatever their unrolling.
 
-/** Below this many outputs (gathers) or bucket-entry columns (scatters) the JS loops run: the copies do not pay. */
-const WASM_MIN_OUT = 256;
 /** Bytes of float64 accumulator rows per WASM gather block (kept L2-sized). */
 const BLOCK_BYTES = 1 << 19;
 
-type SumMode = 0 | 1 | 2;
-const AUTO: SumMode = 0, JS: SumMode = 1, WASM: SumMode = 2;
+/**
+ * Which bucket sum the column scatters run: "auto" (WASM when the kernel
+ * backend enables it and the sum is big enough), or "js" / "wasm" whatever
+ * the backend (the tests compare the two).
+ */
+export type SumBackend = "auto" | "js" | "wasm";
 
-/** The sum of sumColumnBuckets by the backend `mode` asks for (AUTO: WASM when enabled and big enough). */
-function sumColumns(k: number, nnz: number, g: FloatArray, gOff: number, m: number, acc: Float64Array, accOff: number, n: number, ones: boolean, mode: SumMode): void {
-  if (mode === WASM || (mode === AUTO && nnz * n >= WASM_MIN_OUT && wasmKernelsEnabled())) {
+/** The sum of sumColumnBuckets by the backend `sum` asks for. */
+function sumColumns(k: number, nnz: number, g: FloatArray, gOff: number, m: number, acc: Float64Array, accOff: number, n: number, ones: boolean, sum: SumBackend): void {
+  if (sum === "wasm" || (sum === "auto" && nnz * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled())) {
     if (sumColumnsWasm(k, nnz, g, gOff, m, acc, accOff, n, ones)) return;
-    if (mode === WASM) throw new Error(`sumColumnBuckets: ${k} x ${n} does not fit in WebAssembly memory`);
+    if (sum === "wasm") throw new Error(`sumColumnBuckets: ${k} x ${n} does not fit in WebAssembly memory`);
   }
   sumColumnBuckets(k, g, acc, accOff, n, ones);
 }

@@ -124,6 +124,9 @@ function sumBody(srcF32: boolean, weighted: boolean): Code {
   return c;
 }
 
+/** Below this many float64 outputs per call (gathers, one conv image, bucket entries x columns) the JS loops run: the WASM setup and copies do not pay (measured). */
+export const SPIKE_SUM_MIN_OUT = 256;
+
 /** The gather-add module's bytes (emitted from TypeScript, deterministic). */
 export function spikeSumModule(): Uint8Array {
   const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
