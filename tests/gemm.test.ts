@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { gemm, gemmReference } from "../src/kernels/gemm.js";
+import { gemm, gemmJs, gemmReference } from "../src/kernels/gemm.js";
 import { Rng } from "../src/tensor/random.js";
 
 function randArray(n: number, rng: Rng, f64: boolean): Float32Array | Float64Array {
@@ -9,7 +9,7 @@ function randArray(n: number, rng: Rng, f64: boolean): Float32Array | Float64Arr
   return a;
 }
 
-describe("gemm (packed, tiled) equals gemmReference bit for bit", () => {
+describe("gemm (the backend's twin) and gemmJs (packed, tiled) equal gemmReference bit for bit", () => {
   it("on ragged sizes 1..70, every transpose, offsets and accumulate", () => {
     fc.assert(
       fc.property(
@@ -21,10 +21,13 @@ describe("gemm (packed, tiled) equals gemmReference bit for bit", () => {
           const a = randArray(ao + m * k + 3, rng, f64);
           const b = randArray(bo + k * n + 3, rng, f64);
           const c1 = randArray(co + m * n + 3, rng, f64);
-          const c2 = c1.slice();
+          const c2 = c1.slice(), c3 = c1.slice();
           gemm(a, ao, ta, b, bo, tb, c1, co, m, n, k, acc);
           gemmReference(a, ao, ta, b, bo, tb, c2, co, m, n, k, acc);
-          expect(c1).toEqual(c2); // also checks that nothing outside [co, co + m n) moved
+          gemmJs(a, ao, ta, b, bo, tb, c3, co, m, n, k, acc);
+          // Whole arrays: also checks that nothing outside [co, co + m n) moved.
+          expect(c1).toEqual(c2);
+          expect(c3).toEqual(c2);
         },
       ),
       { numRuns: 200 },

@@ -90,7 +90,7 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
     setKernelBackend(startBackend);
   });
 
-  it("equals gemmReference and gemmJs bit for bit on ragged sizes 1..70, every transpose, offsets, accumulate, f32 and f64", () => {
+  it("equals gemmReference bit for bit on ragged sizes 1..70, every transpose, offsets, accumulate, f32 and f64", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }),
@@ -101,13 +101,11 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
           const a = randArray(ao + m * k + 3, rng, f64);
           const b = randArray(bo + k * n + 3, rng, f64);
           const c0 = randArray(co + m * n + 3, rng, f64);
-          const cw = c0.slice(), cr = c0.slice(), cj = c0.slice(), cg = c0.slice();
+          const cw = c0.slice(), cr = c0.slice();
           gemmWasm(a, ao, ta, b, bo, tb, cw, co, m, n, k, acc);
           gemmReference(a, ao, ta, b, bo, tb, cr, co, m, n, k, acc);
-          gemmJs(a, ao, ta, b, bo, tb, cj, co, m, n, k, acc);
-          gemm(a, ao, ta, b, bo, tb, cg, co, m, n, k, acc);
-          // Whole arrays: nothing outside [co, co + m n) moved either.
-          return sameBits(cw, cr) && sameBits(cj, cr) && sameBits(cg, cr);
+          // Whole arrays: nothing outside [co, co + m n) moved either. (gemm and gemmJs: tests/gemm.test.ts.)
+          return sameBits(cw, cr);
         },
       ),
       { numRuns: 300 },
