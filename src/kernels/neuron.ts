@@ -7,7 +7,11 @@
  * bit-equal to the same expression evaluated op by op on float32 tensors.
  */
 import type { FloatArray } from "../tensor/tensor.js";
+import { BitspikeError } from "../tensor/errors.js";
+import { wasmKernelsEnabled, wasmSimdAvailable } from "../wasm/backend.js";
+import { neuronKernel, sigmoidBackwardWasmCall } from "../wasm/neuron-kernel.js";
 import { wordsFor } from "./bits.js";
+import { expFdlibm } from "./exp.js";
 
 /** How the membrane leaks: IF (none), LIF (divide by tau), PLIF (multiply by k = sigmoid(w)). */
 export const LEAK_NONE = 0;
@@ -180,10 +184,7 @@ export function neuronBackward(
   const { steps, rows, cols, leak, decayInput, vTh, vReset, hardReset, detachReset } = p;
   const n = rows * cols;
   const wpr = wordsFor(cols);
-  // dH/dV[t-1] and dH/dX as plain numbers; k = 1/tau for LIF, sigmoid(w) for PLIF.
-  const k = leak === LEAK_NONE ? 0 : p.k;
-  const dHdV = 1 - k;
-  const dHdX = leak !== LEAK_NONE && decayInput ? k : 1;
+  const { dHdV, dHdX } = chargeGrads(p);
   const wantK = leak === LEAK_MUL && x !== null;
   let gk = 0;
   gv.fill(0);
@@ -237,17 +238,41 @@ export function splittableBackward(p: NeuronKernelParams, wantK: boolean): boole
  * Only the neurons of spike units u0..u1-1 (see {@link unitElem}) are touched
  * (gx and the scratch gv at their elements), so disjoint unit ranges on any
  * threads give exactly the whole-tensor result.
+ *
+ * Runs the WebAssembly SIMD twin ({@link hardDetachedSigmoidBackwardUnitsWasm})
+ * where the kernel backend enables it and the data are float32, else
+ * {@link hardDetachedSigmoidBackwardUnitsJs}: the same bits either way.
  */
 export function hardDetachedSigmoidBackwardUnits(
   gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array,
   u0: number, u1: number,
 ): void {
-  const { steps, rows, cols, leak, decayInput, vTh, f32 } = p;
+  if (wasmKernelsEnabled() && p.f32 && gS instanceof Float32Array && h instanceof Float32Array && gx instanceof Float32Array) {
+    hardDetachedSigmoidBackwardUnitsWasm(gS, h, words, p, alpha, gx, u0, u1);
+  } else {
+    hardDetachedSigmoidBackwardUnitsJs(gS, h, words, p, alpha, gx, gv, u0, u1);
+  }
+}
+
+/** dH/dV[t-1] and dH/dX of the charge equation: k = 1/tau for LIF, sigmoid(w) for PLIF, none for IF. */
+function chargeGrads(p: NeuronKernelParams): { dHdV: number; dHdX: number } {
+  const k = p.leak === LEAK_NONE ? 0 : p.k;
+  return { dHdV: 1 - k, dHdX: p.leak !== LEAK_NONE && p.decayInput ? k : 1 };
+}
+
+/**
+ * The plain-TypeScript twin of {@link hardDetachedSigmoidBackwardUnits},
+ * whatever the backend. Its exp is {@link expFdlibm} (the same bits as V8's
+ * Math.exp, and reproducible in WASM).
+ */
+export function hardDetachedSigmoidBackwardUnitsJs(
+  gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array,
+  u0: number, u1: number,
+): void {
+  const { steps, rows, cols, vTh, f32 } = p;
   const n = rows * cols;
   const wpr = wordsFor(cols);
-  const k = leak === LEAK_NONE ? 0 : p.k;
-  const dHdV = 1 - k;
-  const dHdX = leak !== LEAK_NONE && decayInput ? k : 1;
+  const { dHdV, dHdX } = chargeGrads(p);
   const f = Math.fround;
   if (u1 <= u0) return;
   const rowA = Math.floor(u0 / wpr), rowB = Math.ceil(u1 / wpr);
@@ -269,7 +294,7 @@ export function hardDetachedSigmoidBackwardUnits(
         for (let c = c0; c < c1; c++) {
           const i = io + c;
           const a = alpha * (f32 ? f(h[xo + i]! - vTh) : h[xo + i]! - vTh);
-          const e = Math.exp(a >= 0 ? -a : a);
+          const e = expFdlibm(a >= 0 ? -a : a);
           const s = (a >= 0 ? 1 : e) / (1 + e);
           const sg = alpha * s * (1 - s);
           const gH = gS[xo + i]! * sg + (((bits >>> (c & 31)) & 1) !== 0 ? 0 : gv[i]!);
@@ -278,5 +303,49 @@ export function hardDetachedSigmoidBackwardUnits(
         }
       }
     }
+  }
+}
+
+/** Elements per step staged in the WASM memory per call: small enough to stay in cache, large enough to amortise the call. */
+const WASM_CHUNK = 8192;
+
+/**
+ * The WebAssembly SIMD twin of {@link hardDetachedSigmoidBackwardUnitsJs}
+ * (float32 data; src/wasm/neuron-kernel.ts): the unit range goes through in
+ * chunks, each staged (gS, H, spike words of every step) into the kernel's
+ * memory, run over all steps with a float64 gv there, and gx copied back.
+ * Neurons are independent, so chunking changes no bits. Throws where SIMD is
+ * unavailable.
+ */
+export function hardDetachedSigmoidBackwardUnitsWasm(
+  gS: Float32Array, h: Float32Array, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: Float32Array,
+  u0: number, u1: number,
+): void {
+  if (!wasmSimdAvailable()) throw new BitspikeError("hardDetachedSigmoidBackwardUnitsWasm", "this runtime has no WebAssembly SIMD");
+  if (!p.f32) throw new BitspikeError("hardDetachedSigmoidBackwardUnitsWasm", "needs float32 neuron semantics (p.f32)");
+  const { steps, rows, cols, vTh } = p;
+  const n = rows * cols;
+  const wpr = wordsFor(cols);
+  const stepWords = rows * wpr;
+  const { dHdV, dHdX } = chargeGrads(p);
+  const chunkUnits = Math.max(1, Math.floor(WASM_CHUNK / 32));
+  for (let ua = u0; ua < u1; ua += chunkUnits) {
+    const ub = Math.min(u1, ua + chunkUnits);
+    const ea = unitElem(ua, cols, wpr), eb = unitElem(ub, cols, wpr);
+    const units = ub - ua, elems = eb - ea;
+    // Layout (bytes): gs (gx written over it) | h | words | gv (8-aligned).
+    const gsB = 0, hB = steps * elems * 4, wB = 2 * steps * elems * 4;
+    const gvB = Math.ceil((wB + steps * units * 4) / 8) * 8;
+    const buf = neuronKernel.reserve(gvB + elems * 8);
+    if (buf === null) throw new BitspikeError("hardDetachedSigmoidBackwardUnitsWasm", `kernel memory cannot grow to ${gvB + elems * 8} bytes`);
+    const f32 = new Float32Array(buf), u32 = new Uint32Array(buf), f64 = new Float64Array(buf);
+    for (let t = 0; t < steps; t++) {
+      f32.set(gS.subarray(t * n + ea, t * n + eb), gsB / 4 + t * elems);
+      f32.set(h.subarray(t * n + ea, t * n + eb), hB / 4 + t * elems);
+      u32.set(words.subarray(t * stepWords + ua, t * stepWords + ub), wB / 4 + t * units);
+    }
+    f64.fill(0, gvB / 8, gvB / 8 + elems);
+    sigmoidBackwardWasmCall(gsB, hB, wB, gsB, gvB, steps, units, ua % wpr, cols, wpr, elems, alpha, vTh, dHdX, dHdV);
+    for (let t = 0; t < steps; t++) gx.set(f32.subarray(gsB / 4 + t * elems, gsB / 4 + (t + 1) * elems), t * n + ea);
   }
 }

@@ -136,6 +136,8 @@ export class Code {
   v128Load(offset = 0): this { return this.simd(0x00, ...this.mem(4, offset)); }
   /** Loads one f64 and splats it to both lanes: a broadcast without a separate splat. */
   v128Load64Splat(offset = 0): this { return this.simd(0x0a, ...this.mem(3, offset)); }
+  /** Loads one f32 and splats it to all four lanes: a broadcast without a separate splat. */
+  v128Load32Splat(offset = 0): this { return this.simd(0x09, ...this.mem(2, offset)); }
   v128Store(offset = 0): this { return this.simd(0x0b, ...this.mem(4, offset)); }
   /** A 16-byte constant (little-endian lanes). */
   v128Const(bytes: readonly number[]): this {
@@ -146,6 +148,7 @@ export class Code {
   // SIMD lanes and arithmetic.
   i32x4Splat(): this { return this.simd(0x11); }
   f64x2Splat(): this { return this.simd(0x14); }
+  f32x4Splat(): this { return this.simd(0x13); }
   i32x4ExtractLane(lane: number): this { return this.simd(0x1b, lane); }
   f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
   v128And(): this { return this.simd(0x4e); }
@@ -155,10 +158,64 @@ export class Code {
   /** Adds adjacent unsigned 16-bit pairs into 32-bit lanes. */
   i32x4ExtaddPairwiseI16x8U(): this { return this.simd(0x7f); }
   i32x4Add(): this { return this.simd(0xae); }
+  f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Mul(): this { return this.simd(0xe6); }
   f64x2Add(): this { return this.simd(0xf0); }
   f64x2Mul(): this { return this.simd(0xf2); }
   /** The two low f32 lanes widened to f64 (exact). */
   f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
+
+  // f64x2 math (the neuron kernels: element-wise float64 with lane masks).
+  /** Loads 4 bytes into lane 0 of an i32x4, other lanes 0. */
+  v128Load32Zero(offset = 0): this { return this.simd(0x5c, ...this.mem(2, offset)); }
+  /** Loads 8 bytes into the low half, the high half 0. */
+  v128Load64Zero(offset = 0): this { return this.simd(0x5d, ...this.mem(3, offset)); }
+  /** Stores 32-bit lane `lane`. */
+  v128Store32Lane(lane: number, offset = 0): this { return this.simd(0x5a, ...this.mem(2, offset), lane); }
+  /** Stores 64-bit lane `lane`. */
+  v128Store64Lane(lane: number, offset = 0): this { return this.simd(0x5b, ...this.mem(3, offset), lane); }
+  /** Both f64 lanes rounded to f32 into the two low lanes (round to nearest even, as Math.fround), high lanes 0. */
+  f32x4DemoteF64x2Zero(): this { return this.simd(0x5e); }
+  /** (a & mask) | (b & ~mask), with a, b, mask pushed in that order. */
+  v128Bitselect(): this { return this.simd(0x52); }
+  /** a & ~b. */
+  v128Andnot(): this { return this.simd(0x4f); }
+  i32x4Eq(): this { return this.simd(0x37); }
+  i64x2Add(): this { return this.simd(0xce); }
+  i64x2Shl(): this { return this.simd(0xcb); }
+  f64x2Eq(): this { return this.simd(0x47); }
+  f64x2Ne(): this { return this.simd(0x48); }
+  f64x2Lt(): this { return this.simd(0x49); }
+  f64x2Gt(): this { return this.simd(0x4a); }
+  f64x2Ge(): this { return this.simd(0x4c); }
+  f64x2Trunc(): this { return this.simd(0x7a); }
+  f64x2Abs(): this { return this.simd(0xec); }
+  f64x2Neg(): this { return this.simd(0xed); }
+  f64x2Sub(): this { return this.simd(0xf1); }
+  f64x2Div(): this { return this.simd(0xf3); }
+  i32ShrU(): this { return this.op(0x76); }
+  /** Pops a, b, cond: a when cond != 0, else b. */
+  select(): this { return this.op(0x1b); }
+  i32GeU(): this { return this.op(0x4f); }
+  i32Eq(): this { return this.op(0x46); }
+}
+
+/**
+ * Names a function's parameters and locals in declaration order, so a body
+ * can say `L.x` rather than a bare index; returns the indices and the type
+ * lists a {@link FuncDef} wants.
+ */
+export function frame<P extends string, Q extends string>(
+  params: readonly (readonly [P, ValType])[],
+  locals: readonly (readonly [Q, ValType])[],
+): { idx: Record<P | Q, number>; params: ValType[]; locals: ValType[] } {
+  const idx = {} as Record<P | Q, number>;
+  let n = 0;
+  for (const [s] of [...params, ...locals]) {
+    if ((idx as Record<string, number>)[s] !== undefined) throw new Error(`frame: '${s}' declared twice`);
+    (idx as Record<string, number>)[s] = n++;
+  }
+  return { idx, params: params.map(([, t]) => t), locals: locals.map(([, t]) => t) };
 }
 
 /** One function of a module: signature, extra locals (in index order after the params), body. */

@@ -4,6 +4,7 @@
  * `surrogate.Sigmoid`, `surrogate.ATan`). Here z = H - v_th.
  */
 import { fail } from "../../tensor/errors.js";
+import { expFdlibm } from "../../kernels/exp.js";
 
 /** A smooth stand-in for the Heaviside step, used only for its derivative. */
 export interface Surrogate {
@@ -17,10 +18,13 @@ export interface Surrogate {
   readonly sigmoidAlpha?: number;
 }
 
-/** sigmoid(v) without overflow for large |v| (the same formula as the sigmoid op). */
+/**
+ * sigmoid(v) without overflow for large |v| (the same formula as the sigmoid
+ * op), with the exp the neuron kernels inline (and their WASM twin reproduces).
+ */
 function sig(v: number): number {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
+  if (v >= 0) return 1 / (1 + expFdlibm(-v));
+  const e = expFdlibm(v);
   return e / (1 + e);
 }
 

@@ -1,0 +1,283 @@
+/**
+ * The WebAssembly SIMD twin of the neuron backward with the sigmoid surrogate
+ * (hardDetachedSigmoidBackwardUnitsJs in src/kernels/neuron.ts), and of the
+ * exp it needs (expFdlibm in src/kernels/exp.ts). Bytes emitted from
+ * TypeScript at first use in each thread (see emit.ts).
+ *
+ * Every element is one float64 lane (two per f64x2) doing the JS kernel's
+ * float64 operations in the JS order: float32 inputs are widened exactly
+ * (f64x2.promote_low_f32x4), float32 roundings are f32x4.demote_f64x2_zero
+ * (round to nearest even, as Math.fround and Float32Array stores), and the
+ * branches of the JS code become lane masks and selects. So the results are
+ * bit-identical to the JS twin; tests/wasm-neuron.test.ts checks it.
+ *
+ * The exp follows fdlibm step by step. Two liberties, both exact: the
+ * high-word tests become comparisons of |x| with doubles (bit patterns of
+ * non-negative doubles order like their values), and the k = 0 branch's
+ * `1 - ((x c) / (c - 2) - x)` is computed as the k != 0 form
+ * `1 - ((lo - (x c) / (2 - c)) - hi)` with hi = x, lo = +0, which is the same
+ * value: IEEE division and subtraction round symmetrically, so
+ * (x c) / (c - 2) = -((x c) / (2 - c)) exactly, and 0 - q differs from -q only
+ * in the sign of a zero q, which x (not 0: |x| >= 2^-28 here) absorbs.
+ *
+ * Exports:
+ *   exp(src, dst, pairs)  dst[i] = e^src[i] for 2 pairs float64 (for tests)
+ *   expNonPositive(src, dst, pairs)  the same for src <= 0 (the neuron's variant)
+ *   sigmoidBackward(gs, h, words, gx, gv, steps, units, q0, cols, wpr, elems, alpha, vTh, dHdX, dHdV)
+ *     one range of spike units (see unitElem in neuron.ts) over all steps,
+ *     t = steps-1 .. 0: gs, h, gx float32 [steps][elems]; words [steps][units];
+ *     gv float64 [elems], zero on entry; q0 = the first unit's word in its
+ *     row. gx may be gs (each element is read before it is written).
+ */
+import { Code, emitModule, F64, I32, V128, frame, type FuncDef, type ValType } from "./emit.js";
+import { EXP } from "../kernels/exp.js";
+import { LazyKernel } from "./runtime.js";
+
+const f64x2 = (v: number): number[] => [...new Uint8Array(new Float64Array([v, v]).buffer)];
+const i64x2 = (v: number): number[] => [...new Uint8Array(new BigInt64Array([BigInt(v), BigInt(v)]).buffer)];
+const i32x4 = (a: number, b: number, c: number, d: number): number[] => [...new Uint8Array(new Int32Array([a, b, c, d]).buffer)];
+/** k + MAGIC puts the integer k in the low mantissa bits (MAGIC = 1.5 2^52, so |k| < 2^51 stays exact). */
+const MAGIC = 1.5 * 2 ** 52;
+
+/** The v128 scratch locals the exp needs. */
+const EXP_TEMPS = ["ax", "m1", "neg", "k", "hi", "lo", "r", "t", "cc", "y", "lowK", "hiK"] as const;
+type ExpTemp = (typeof EXP_TEMPS)[number];
+
+/**
+ * Pushes a v128 constant. Kernels read their constants from locals set once
+ * before the loops: V8 builds a v128.const inside a loop anew each time
+ * (several instructions), which cost more than the arithmetic here.
+ */
+type PushConst = (bytes: number[]) => void;
+
+/**
+ * Builds a function whose body uses constants through `k`: a first pass
+ * collects the distinct constants, then the body is emitted again behind a
+ * prologue that sets one local per constant.
+ */
+function withConstLocals(
+  name: string,
+  params: readonly (readonly [string, ValType])[],
+  locals: readonly (readonly [string, ValType])[],
+  emitBody: (c: Code, L: Record<string, number>, k: PushConst) => void,
+): FuncDef {
+  const seen = new Map<string, number[]>();
+  const probe = frame(params, locals);
+  emitBody(new Code(), probe.idx, (b) => void seen.set(b.join(","), b));
+  const consts = [...seen.values()];
+  const f = frame(params, [...locals, ...consts.map((_, i) => [`const${i}`, V128] as const)]);
+  const c = new Code();
+  consts.forEach((b, i) => c.v128Const(b).set(f.idx[`const${i}`]!));
+  const local = new Map(consts.map((b, i) => [b.join(","), f.idx[`const${i}`]!]));
+  emitBody(c, f.idx, (b) => void c.get(local.get(b.join(","))!));
+  return { name, params: f.params, results: [], locals: f.locals, body: c };
+}
+
+/**
+ * Emits res = e^x lane-wise (x, res: v128 locals holding f64x2); see the
+ * header for the two exact liberties. With `nonPositive` the caller promises
+ * x <= 0 (or NaN): the branches only positive x can take are left out (k = 1024,
+ * overflow, x = 1, the +0.5 rounding), which changes no result for such x;
+ * a NaN then comes out as some NaN rather than x + x.
+ */
+function emitExp(c: Code, L: Record<string, number>, kc: PushConst, x: number, res: number, nonPositive: boolean): void {
+  const k = (v: number) => kc(f64x2(v));
+  /** Pushes `neg` where x < 0, else `pos` (x < 0 in every lane that reaches a select when nonPositive). */
+  const bySign = (neg: number, pos: number) => {
+    if (nonPositive) k(neg);
+    else { k(neg); k(pos); c.get(L.neg!).v128Bitselect(); }
+  };
+  c.get(x).f64x2Abs().set(L.ax!);
+  c.get(L.ax!); k(EXP.REDUCE); c.f64x2Ge().set(L.m1!);
+  if (!nonPositive) { c.get(x); k(0); c.f64x2Lt().set(L.neg!); }
+  // k = m1 ? (|x| < NEAR ? +-1 : trunc(INV_LN2 x +- 0.5)) : 0
+  bySign(-1, 1);
+  k(EXP.INV_LN2); c.get(x).f64x2Mul(); bySign(-0.5, 0.5); c.f64x2Add().f64x2Trunc();
+  c.get(L.ax!); k(EXP.NEAR); c.f64x2Lt().v128Bitselect();
+  c.get(L.m1!).v128And().set(L.k!);
+  // hi = x - k LN2_HI, lo = k LN2_LO, r = hi - lo (= x where k = 0)
+  c.get(x).get(L.k!); k(EXP.LN2_HI); c.f64x2Mul().f64x2Sub().set(L.hi!);
+  c.get(L.k!); k(EXP.LN2_LO); c.f64x2Mul().set(L.lo!);
+  c.get(L.hi!).get(L.lo!).f64x2Sub().set(L.r!);
+  // c = r - t (P1 + t (P2 + t (P3 + t (P4 + t P5)))), t = r r
+  c.get(L.r!).get(L.r!).f64x2Mul().set(L.t!);
+  c.get(L.r!);
+  for (const p of [EXP.P1, EXP.P2, EXP.P3, EXP.P4]) { c.get(L.t!); k(p); }
+  c.get(L.t!); k(EXP.P5); c.f64x2Mul();
+  for (let i = 0; i < 4; i++) c.f64x2Add().f64x2Mul();
+  c.f64x2Sub().set(L.cc!);
+  // y = 1 - ((lo - (r c) / (2 - c)) - hi)
+  k(1); c.get(L.lo!).get(L.r!).get(L.cc!).f64x2Mul(); k(2); c.get(L.cc!).f64x2Sub().f64x2Div().f64x2Sub();
+  c.get(L.hi!).f64x2Sub().f64x2Sub().set(L.y!);
+  // Scale by 2^k: (y 2^k') post, k' = k (+1000 below -1021, -1023 at 1024), post = 1, 2^-1000 or 2^1023.
+  c.get(L.k!); k(-1021); c.f64x2Lt().set(L.lowK!);
+  if (!nonPositive) { c.get(L.k!); k(1024); c.f64x2Eq().set(L.hiK!); }
+  c.get(L.y!);
+  c.get(L.k!); k(1000); c.get(L.lowK!).v128And().f64x2Add();
+  if (!nonPositive) { k(1023); c.get(L.hiK!).v128And().f64x2Sub(); }
+  k(MAGIC); c.f64x2Add(); kc(i64x2(1023)); c.i64x2Add().i32Const(52).i64x2Shl();
+  c.f64x2Mul();
+  k(EXP.TWO_M1000);
+  if (nonPositive) k(1);
+  else { k(EXP.TWO_1023); k(1); c.get(L.hiK!).v128Bitselect(); }
+  c.get(L.lowK!).v128Bitselect().f64x2Mul().set(res);
+  // The answers fdlibm gives before reducing, last wins: e at 1, 1 + x when tiny, 0, inf, NaN.
+  if (!nonPositive) { k(EXP.E); c.get(res).get(x); k(1); c.f64x2Eq().v128Bitselect().set(res); }
+  k(1); c.get(x).f64x2Add().get(res).get(L.ax!); k(EXP.TINY); c.f64x2Lt().v128Bitselect().set(res);
+  c.get(res).get(x); k(EXP.UNDER); c.f64x2Lt().v128Andnot().set(res);
+  if (!nonPositive) {
+    k(Infinity); c.get(res).get(x); k(EXP.OVER); c.f64x2Gt().v128Bitselect().set(res);
+    c.get(x).get(x).f64x2Add().get(res).get(x).get(x).f64x2Ne().v128Bitselect().set(res);
+  }
+}
+
+function expFunc(name: string, nonPositive: boolean): FuncDef {
+  return withConstLocals(
+    name,
+    [["src", I32], ["dst", I32], ["pairs", I32]],
+    [["end", I32], ["x", V128], ["res", V128], ...EXP_TEMPS.map((n) => [n, V128] as const)],
+    (c, L, kc) => {
+      c.get(L.src!).get(L.pairs!).i32Const(4).i32Shl().i32Add().set(L.end!);
+      c.block().loop();
+      c.get(L.src!).get(L.end!).i32LtU().i32Eqz().brIf(1);
+      c.get(L.src!).v128Load(0).set(L.x!);
+      emitExp(c, L, kc, L.x!, L.res!, nonPositive);
+      c.get(L.dst!).get(L.res!).v128Store(0);
+      c.get(L.src!).i32Const(16).i32Add().set(L.src!);
+      c.get(L.dst!).i32Const(16).i32Add().set(L.dst!);
+      c.br(0).end().end();
+    },
+  );
+}
+
+function sigmoidBackwardFunc(): FuncDef {
+  return withConstLocals(
+    "sigmoidBackward",
+    [
+      ["gs", I32], ["h", I32], ["words", I32], ["gx", I32], ["gv", I32], ["steps", I32], ["units", I32], ["q0", I32],
+      ["cols", I32], ["wpr", I32], ["elems", I32], ["alpha", F64], ["vTh", F64], ["dHdX", F64], ["dHdV", F64],
+    ],
+    [
+      ["step", I32], ["u", I32], ["q", I32], ["cnt", I32], ["bits", I32], ["j", I32],
+      ["ph", I32], ["pg", I32], ["po", I32], ["pv", I32], ["wp", I32], ["off", I32],
+      ["alpha2", V128], ["vTh2", V128], ["dHdX2", V128], ["dHdV2", V128],
+      ["a", V128], ["pos", V128], ["x", V128], ["e", V128], ["s", V128], ["gH", V128],
+      ...EXP_TEMPS.map((n) => [n, V128] as const),
+    ],
+    (c, L, kc) => sigmoidBackwardBody(c, L as Record<string, number>, kc),
+  );
+}
+
+function sigmoidBackwardBody(c: Code, L: Record<string, number>, kc: PushConst): void {
+  const k = (v: number) => kc(f64x2(v));
+  c.get(L.alpha!).f64x2Splat().set(L.alpha2!);
+  c.get(L.vTh!).f64x2Splat().set(L.vTh2!);
+  c.get(L.dHdX!).f64x2Splat().set(L.dHdX2!);
+  c.get(L.dHdV!).f64x2Splat().set(L.dHdV2!);
+
+  /** The elements at j (two, or one for an odd tail): the JS loop body with masks for its branches. */
+  const body = (two: boolean): void => {
+    const loadF32 = () => (two ? c.v128Load64Zero() : c.v128Load32Zero());
+    // a = alpha f32(h - vTh); x = a >= 0 ? -a : a
+    c.get(L.alpha2!).get(L.ph!); loadF32(); c.f64x2PromoteLowF32x4().get(L.vTh2!).f64x2Sub();
+    c.f32x4DemoteF64x2Zero().f64x2PromoteLowF32x4().f64x2Mul().set(L.a!);
+    c.get(L.a!); k(0); c.f64x2Ge().set(L.pos!);
+    c.get(L.a!).f64x2Neg().get(L.a!).get(L.pos!).v128Bitselect().set(L.x!);
+    emitExp(c, L, kc, L.x!, L.e!, true);
+    // s = (a >= 0 ? 1 : e) / (1 + e)
+    k(1); c.get(L.e!).get(L.pos!).v128Bitselect(); k(1); c.get(L.e!).f64x2Add().f64x2Div().set(L.s!);
+    // gH = gS (alpha s (1 - s)) + (spike ? 0 : gv)
+    c.get(L.pg!); loadF32(); c.f64x2PromoteLowF32x4();
+    c.get(L.alpha2!).get(L.s!).f64x2Mul(); k(1); c.get(L.s!).f64x2Sub().f64x2Mul();
+    c.f64x2Mul();
+    c.get(L.pv!);
+    if (two) c.v128Load(0); else c.v128Load64Zero();
+    c.get(L.bits!).get(L.j!).i32ShrU().i32x4Splat(); kc(i32x4(1, 1, 2, 2)); c.v128And();
+    kc(i32x4(0, 0, 0, 0)); c.i32x4Eq().v128And(); // all ones where the spike bit is 0
+    c.f64x2Add().set(L.gH!);
+    // gx = f32(gH dHdX); gv = gH dHdV
+    c.get(L.po!).get(L.gH!).get(L.dHdX2!).f64x2Mul().f32x4DemoteF64x2Zero();
+    if (two) c.v128Store64Lane(0); else c.v128Store32Lane(0);
+    c.get(L.pv!).get(L.gH!).get(L.dHdV2!).f64x2Mul();
+    if (two) c.v128Store(0); else c.v128Store64Lane(0);
+    const step = two ? 8 : 4;
+    for (const p of [L.ph!, L.pg!, L.po!]) c.get(p).i32Const(step).i32Add().set(p);
+    c.get(L.pv!).i32Const(2 * step).i32Add().set(L.pv!);
+  };
+
+  c.get(L.steps!).set(L.step!);
+  c.block().loop(); // t = steps-1 .. 0
+  c.get(L.step!).i32Eqz().brIf(1);
+  c.get(L.step!).i32Const(1).i32Sub().set(L.step!);
+  c.get(L.step!).get(L.elems!).i32Mul().i32Const(2).i32Shl().set(L.off!);
+  c.get(L.h!).get(L.off!).i32Add().set(L.ph!);
+  c.get(L.gs!).get(L.off!).i32Add().set(L.pg!);
+  c.get(L.gx!).get(L.off!).i32Add().set(L.po!);
+  c.get(L.gv!).set(L.pv!);
+  c.get(L.words!).get(L.step!).get(L.units!).i32Mul().i32Const(2).i32Shl().i32Add().set(L.wp!);
+  c.get(L.q0!).set(L.q!).i32Const(0).set(L.u!);
+  c.block().loop(); // units
+  c.get(L.u!).get(L.units!).i32LtU().i32Eqz().brIf(1);
+  // cnt = min(32, cols - 32 q)
+  c.get(L.cols!).get(L.q!).i32Const(5).i32Shl().i32Sub().set(L.cnt!);
+  c.get(L.cnt!).i32Const(32).get(L.cnt!).i32Const(32).i32LtU().select().set(L.cnt!);
+  c.get(L.wp!).i32Load(0).set(L.bits!);
+  c.i32Const(0).set(L.j!);
+  c.block().loop(); // pairs
+  c.get(L.j!).i32Const(1).i32Add().get(L.cnt!).i32GeU().brIf(1);
+  body(true);
+  c.get(L.j!).i32Const(2).i32Add().set(L.j!);
+  c.br(0).end().end();
+  c.get(L.j!).get(L.cnt!).i32LtU().if();
+  body(false);
+  c.end();
+  c.get(L.wp!).i32Const(4).i32Add().set(L.wp!);
+  c.get(L.u!).i32Const(1).i32Add().set(L.u!);
+  c.get(L.q!).i32Const(1).i32Add().tee(L.q!).get(L.wpr!).i32Eq().if().i32Const(0).set(L.q!).end();
+  c.br(0).end().end();
+  c.br(0).end().end();
+}
+
+/** The neuron kernel module's bytes (emitted from TypeScript, deterministic). */
+export function neuronKernelModule(): Uint8Array {
+  return emitModule({ minPages: 1, funcs: [expFunc("exp", false), expFunc("expNonPositive", true), sigmoidBackwardFunc()] });
+}
+
+type SigmoidBackward = (
+  gs: number, h: number, words: number, gx: number, gv: number, steps: number, units: number, q0: number,
+  cols: number, wpr: number, elems: number, alpha: number, vTh: number, dHdX: number, dHdV: number,
+) => void;
+
+/** This thread's instance. */
+export const neuronKernel = new LazyKernel(neuronKernelModule);
+let runs = 0;
+
+/** Runs sigmoidBackward (byte offsets into {@link neuronKernel}'s memory, laid out as the header says). */
+export function sigmoidBackwardWasmCall(
+  gs: number, h: number, words: number, gx: number, gv: number, steps: number, units: number, q0: number,
+  cols: number, wpr: number, elems: number, alpha: number, vTh: number, dHdX: number, dHdV: number,
+): void {
+  runs++;
+  (neuronKernel.exports().sigmoidBackward as SigmoidBackward)(gs, h, words, gx, gv, steps, units, q0, cols, wpr, elems, alpha, vTh, dHdX, dHdV);
+}
+
+/** How many times this thread has run the WASM neuron backward (lets tests see which backend ran). */
+export function neuronWasmRuns(): number {
+  return runs;
+}
+
+/**
+ * e^x of every element with the WASM lanes (the twin of expFdlibm, for
+ * tests); `nonPositive` runs the variant the neuron kernel inlines, valid for
+ * x <= 0 only.
+ */
+export function expWasm(src: Float64Array, nonPositive = false): Float64Array {
+  const pairs = Math.ceil(src.length / 2);
+  const buf = neuronKernel.reserve(pairs * 32);
+  if (buf === null) throw new Error("expWasm: kernel memory cannot grow");
+  const mem = new Float64Array(buf);
+  mem.fill(0, 0, 2 * pairs);
+  mem.set(src, 0);
+  (neuronKernel.exports()[nonPositive ? "expNonPositive" : "exp"] as (s: number, d: number, p: number) => void)(0, pairs * 16, pairs);
+  return new Float64Array(buf, pairs * 16, src.length).slice();
+}

@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { expFdlibm } from "../src/kernels/exp.js";
+import {
+  hardDetachedSigmoidBackwardUnits, hardDetachedSigmoidBackwardUnitsJs, hardDetachedSigmoidBackwardUnitsWasm,
+  LEAK_DIV, LEAK_MUL, LEAK_NONE, type NeuronKernelParams,
+} from "../src/kernels/neuron.js";
+import { wordsFor } from "../src/kernels/bits.js";
+import { Rng } from "../src/tensor/random.js";
+import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
+import { expWasm, neuronKernelModule, neuronWasmRuns } from "../src/wasm/neuron-kernel.js";
+import { wasmApi } from "../src/wasm/runtime.js";
+
+const simd = wasmSimdAvailable();
+
+afterEach(() => {
+  setKernelBackend("auto");
+});
+
+function expectSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what} element ${i}: ${a[i]} vs ${b[i]}`);
+}
+
+/** Inputs at every branch of fdlibm's exp: its thresholds and their neighbours, specials, and the subnormal range. */
+const EXP_EDGES = [
+  0, -0, 1, -1, 0.5, -0.5, 2 ** -28, -(2 ** -28), 2 ** -29, 1e-300, -1e-300, 5e-324,
+  Math.LN2 / 2, -Math.LN2 / 2, 0.34657359027997264, 0.3465735902799727, 1.5 * Math.LN2, -1.5 * Math.LN2, 1.0397207708399179,
+  709.782712893384, 709.7827128933841, 709.78, 709, 708.4, -708.39, -708.4, -709, -740, -745.1332191019411, -745.14, -746,
+  NaN, Infinity, -Infinity, Number.MAX_VALUE, -Number.MAX_VALUE,
+];
+
+describe("expFdlibm: the exp the sigmoid surrogate uses", () => {
+  it("equals V8's Math.exp bit for bit on arbitrary doubles and on every branch's edges", () => {
+    for (const x of EXP_EDGES) expect(Object.is(expFdlibm(x), Math.exp(x)), `x = ${x}`).toBe(true);
+    fc.assert(fc.property(fc.double(), (x) => Object.is(expFdlibm(x), Math.exp(x))), { numRuns: 20000 });
+    fc.assert(fc.property(fc.double({ min: -750, max: 750, noNaN: true }), (x) => Object.is(expFdlibm(x), Math.exp(x))), { numRuns: 20000 });
+  });
+
+  it("is e^x: exp(0) = 1, exp(1) = e, exp(-inf) = 0, and within 1 ulp-ish of e^a e^b = e^(a+b)", () => {
+    expect(expFdlibm(0)).toBe(1);
+    expect(expFdlibm(1)).toBe(Math.E);
+    expect(expFdlibm(-Infinity)).toBe(0);
+    expect(expFdlibm(710)).toBe(Infinity);
+    fc.assert(fc.property(fc.double({ min: -20, max: 20, noNaN: true }), fc.double({ min: -20, max: 20, noNaN: true }), (a, b) =>
+      Math.abs(expFdlibm(a) * expFdlibm(b) - expFdlibm(a + b)) <= 1e-14 * expFdlibm(a + b) + 1e-300,
+    ));
+  });
+});
+
+describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAssembly SIMD is unavailable in this runtime)"}`, () => {
+  it("the module validates", () => {
+    expect(wasmApi()!.validate(neuronKernelModule())).toBe(true);
+  });
+
+  it("exp lanes equal expFdlibm bit for bit (general variant on all doubles, odd counts; the neuron's variant on x <= 0)", () => {
+    expectSameBits(expWasm(Float64Array.from(EXP_EDGES)), EXP_EDGES.map(expFdlibm), "edges");
+    fc.assert(fc.property(fc.array(fc.double(), { minLength: 1, maxLength: 41 }), (xs) => {
+      expectSameBits(expWasm(Float64Array.from(xs)), xs.map(expFdlibm), "general");
+    }), { numRuns: 300 });
+    fc.assert(fc.property(fc.array(fc.double({ max: 0, noNaN: true }), { minLength: 1, maxLength: 41 }), fc.array(fc.double({ min: -760, max: 0 }), { maxLength: 9 }), (xs, ys) => {
+      const all = [...xs, ...ys];
+      expectSameBits(expWasm(Float64Array.from(all), true), all.map(expFdlibm), "non-positive");
+    }), { numRuns: 300 });
+  });
+
+  it("sigmoid backward: WASM twin equals the JS twin bit for bit on ragged shapes, unit ranges, leaks, thresholds and extreme H", () => {
+    fc.assert(fc.property(
+      fc.record({
+        steps: fc.integer({ min: 1, max: 4 }), rows: fc.integer({ min: 1, max: 5 }), cols: fc.integer({ min: 1, max: 70 }),
+        leak: fc.constantFrom(LEAK_NONE, LEAK_DIV, LEAK_MUL), decayInput: fc.boolean(),
+        vTh: fc.constantFrom(1, 0.5, 0.3), alpha: fc.constantFrom(4, 1, 2.5), rate: fc.constantFrom(0, 0.2, 0.7),
+        scale: fc.constantFrom(3, 400), seed: fc.integer(), a: fc.nat(), b: fc.nat(),
+      }),
+      (o) => {
+        const rng = new Rng(o.seed);
+        const n = o.rows * o.cols, wpr = wordsFor(o.cols), units = o.rows * wpr;
+        const p: NeuronKernelParams = {
+          steps: o.steps, rows: o.rows, cols: o.cols, leak: o.leak, tau: 2, k: o.leak === LEAK_MUL ? 0.37 : 0.5,
+          decayInput: o.decayInput, vTh: o.vTh, vReset: 0, hardReset: true, detachReset: true, f32: true,
+        };
+        const gS = new Float32Array(o.steps * n), h = new Float32Array(o.steps * n);
+        for (let i = 0; i < gS.length; i++) {
+          gS[i] = rng.uniform() < 0.05 ? 0 : rng.uniform() - 0.5;
+          h[i] = (rng.uniform() - 0.6) * o.scale; // scale 300: alpha (h - vTh) far below -708, fdlibm's subnormal branch
+        }
+        const words = new Uint32Array(o.steps * units);
+        for (let i = 0; i < words.length; i++) for (let bit = 0; bit < 32; bit++) if (rng.uniform() < o.rate) words[i]! |= 1 << bit;
+        const u0 = o.a % (units + 1), u1 = u0 + (o.b % (units - u0 + 1));
+        const gxJ = new Float32Array(o.steps * n).fill(7), gxW = new Float32Array(o.steps * n).fill(7);
+        hardDetachedSigmoidBackwardUnitsJs(gS, h, words, p, o.alpha, gxJ, new Float64Array(n), u0, u1);
+        hardDetachedSigmoidBackwardUnitsWasm(gS, h, words, p, o.alpha, gxW, u0, u1);
+        expectSameBits(gxW, gxJ, `units ${u0}..${u1} of ${units}`); // also: nothing outside the range written
+      },
+    ), { numRuns: 250 });
+  });
+
+  it("long rows go through the kernel in chunks with the same bits; the dispatcher follows the backend", () => {
+    const rng = new Rng(3);
+    const steps = 2, rows = 3, cols = 6001, n = rows * cols, wpr = wordsFor(cols);
+    const p: NeuronKernelParams = { steps, rows, cols, leak: LEAK_DIV, tau: 2, k: 0.5, decayInput: true, vTh: 1, vReset: 0, hardReset: true, detachReset: true, f32: true };
+    const gS = new Float32Array(steps * n).map(() => rng.uniform() - 0.5);
+    const h = new Float32Array(steps * n).map(() => rng.uniform() * 2 - 0.5);
+    const words = new Uint32Array(steps * rows * wpr).map(() => (rng.uniform() * 2 ** 32) >>> 0);
+    const run = (backend: "js" | "wasm"): { gx: Float32Array; wasmRuns: number } => {
+      setKernelBackend(backend);
+      const gx = new Float32Array(steps * n), before = neuronWasmRuns();
+      hardDetachedSigmoidBackwardUnits(gS, h, words, p, 4, gx, new Float64Array(n), 0, rows * wpr);
+      return { gx, wasmRuns: neuronWasmRuns() - before };
+    };
+    const js = run("js"), wasm = run("wasm");
+    expect(js.wasmRuns).toBe(0);
+    expect(wasm.wasmRuns).toBeGreaterThan(1); // 18,003 elements a step: more than one chunk
+    expectSameBits(wasm.gx, js.gx, "chunked");
+  });
+
+  it("errors name the kernel", () => {
+    const p: NeuronKernelParams = { steps: 1, rows: 1, cols: 2, leak: LEAK_DIV, tau: 2, k: 0.5, decayInput: true, vTh: 1, vReset: 0, hardReset: true, detachReset: true, f32: false };
+    expect(() => hardDetachedSigmoidBackwardUnitsWasm(new Float32Array(2), new Float32Array(2), new Uint32Array(1), p, 4, new Float32Array(2), 0, 1))
+      .toThrow(/hardDetachedSigmoidBackwardUnitsWasm: .*float32/);
+  });
+});
