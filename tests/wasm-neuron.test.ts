@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { expFdlibm } from "../src/kernels/exp.js";
 import {
   hardDetachedSigmoidBackwardUnits, hardDetachedSigmoidBackwardUnitsJs, hardDetachedSigmoidBackwardUnitsWasm,
-  LEAK_DIV, LEAK_MUL, LEAK_NONE, type NeuronKernelParams,
+  LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardUnitsJs, lifForwardUnitsWasm, neuronForwardUnits, type NeuronKernelParams,
 } from "../src/kernels/neuron.js";
 import { wordsFor } from "../src/kernels/bits.js";
 import { Rng } from "../src/tensor/random.js";
@@ -112,6 +112,54 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
     expect(js.wasmRuns).toBe(0);
     expect(wasm.wasmRuns).toBeGreaterThan(1); // 18,003 elements a step: more than one chunk
     expectSameBits(wasm.gx, js.gx, "chunked");
+  });
+
+  it("LIF forward: WASM twin equals the JS twin bit for bit (H, spike words, final V) on ragged shapes, unit ranges, resets and constants", () => {
+    fc.assert(fc.property(
+      fc.record({
+        steps: fc.integer({ min: 1, max: 4 }), rows: fc.integer({ min: 1, max: 5 }), cols: fc.integer({ min: 1, max: 70 }),
+        hardReset: fc.boolean(), vReset: fc.constantFrom(0, -0.5), vTh: fc.constantFrom(1, 0.5, 0.3), tau: fc.constantFrom(2, 1.5, 3),
+        writeH: fc.boolean(), seed: fc.integer(), a: fc.nat(), b: fc.nat(),
+      }),
+      (o) => {
+        const rng = new Rng(o.seed);
+        const n = o.rows * o.cols, wpr = wordsFor(o.cols), units = o.rows * wpr;
+        const vTh = Math.fround(o.vTh);
+        const p: NeuronKernelParams = {
+          steps: o.steps, rows: o.rows, cols: o.cols, leak: LEAK_DIV, tau: o.tau, k: 1 / o.tau, decayInput: true,
+          vTh, vReset: o.hardReset ? o.vReset : 0, hardReset: o.hardReset, detachReset: true, f32: true,
+        };
+        const x = new Float32Array(o.steps * n);
+        for (let i = 0; i < x.length; i++) x[i] = rng.uniform() < 0.05 ? vTh : (rng.uniform() - 0.3) * 3; // some exactly at threshold
+        const u0 = o.a % (units + 1), u1 = u0 + (o.b % (units - u0 + 1));
+        const run = (twin: typeof lifForwardUnitsJs) => {
+          const h = o.writeH ? new Float32Array(o.steps * n).fill(9) : null;
+          const words = new Uint32Array(o.steps * units).fill(0xdeadbeef);
+          const v = new Float32Array(n).fill(5);
+          twin(x, p, h, words, v, u0, u1);
+          return { h, words, v };
+        };
+        const js = run(lifForwardUnitsJs), wasm = run(lifForwardUnitsWasm as typeof lifForwardUnitsJs);
+        if (js.h) expectSameBits(wasm.h!, js.h, "H");
+        expectSameBits(wasm.words, js.words, "spike words"); // outside the range: untouched by both
+        expectSameBits(wasm.v, js.v, "V");
+      },
+    ), { numRuns: 250 });
+  });
+
+  it("LIF forward runs the WASM twin only for float32 constants; otherwise the JS twin, and the WASM twin refuses", () => {
+    const p: NeuronKernelParams = { steps: 2, rows: 2, cols: 40, leak: LEAK_DIV, tau: 2, k: 0.5, decayInput: true, vTh: 1, vReset: 0, hardReset: true, detachReset: true, f32: true };
+    const x = new Float32Array(160).map((_, i) => (i % 7) * 0.4);
+    const runs = (q: NeuronKernelParams): number => {
+      setKernelBackend("wasm");
+      const before = neuronWasmRuns();
+      neuronForwardUnits(x, q, null, new Uint32Array(8), new Float32Array(80), 0, 4);
+      return neuronWasmRuns() - before;
+    };
+    expect(runs(p)).toBe(1);
+    expect(runs({ ...p, tau: 1.3 })).toBe(0); // 1.3 is not a float32 value: the lanes would use another tau
+    expect(() => lifForwardUnitsWasm(x, { ...p, vTh: 0.1 }, null, new Uint32Array(8), new Float32Array(80), 0, 4))
+      .toThrow(/lifForwardUnitsWasm: needs float32 .* vTh 0\.1/);
   });
 
   it("errors name the kernel", () => {

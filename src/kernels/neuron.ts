@@ -9,7 +9,7 @@
 import type { FloatArray } from "../tensor/tensor.js";
 import { BitspikeError } from "../tensor/errors.js";
 import { wasmKernelsEnabled, wasmSimdAvailable } from "../wasm/backend.js";
-import { neuronKernel, sigmoidBackwardWasmCall } from "../wasm/neuron-kernel.js";
+import { lifForwardWasmCall, neuronKernel, sigmoidBackwardWasmCall } from "../wasm/neuron-kernel.js";
 import { wordsFor } from "./bits.js";
 import { expFdlibm } from "./exp.js";
 
@@ -74,7 +74,8 @@ export function neuronForwardUnits(
   x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number,
 ): void {
   if (p.f32 && p.leak === LEAK_DIV && p.decayInput) {
-    lifForwardF32(x, p, h, words, v, u0, u1);
+    if (wasmKernelsEnabled() && lifWasmFits(x, h, v, p)) lifForwardUnitsWasm(x as Float32Array, p, h as Float32Array | null, words, v as Float32Array, u0, u1);
+    else lifForwardUnitsJs(x, p, h, words, v, u0, u1);
     return;
   }
   const r = p.f32 ? Math.fround : id;
@@ -125,8 +126,9 @@ export function neuronForwardUnits(
  * The LIF forward (decay_input, float32) with the rounding written out, so V8
  * compiles it without a call per element. Same operations, same order and the
  * same float32 roundings as the general loop above: bit-identical output.
+ * The plain-TypeScript twin of {@link lifForwardUnitsWasm}.
  */
-function lifForwardF32(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number): void {
+export function lifForwardUnitsJs(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number): void {
   const { steps, rows, cols, tau, vTh, vReset, hardReset } = p;
   const f = Math.fround;
   const n = rows * cols;
@@ -303,6 +305,53 @@ export function hardDetachedSigmoidBackwardUnitsJs(
         }
       }
     }
+  }
+}
+
+/** True when the WASM LIF forward applies: float32 arrays, and constants that are float32 values (the lanes use them rounded). */
+function lifWasmFits(x: FloatArray, h: FloatArray | null, v: FloatArray, p: NeuronKernelParams): boolean {
+  const f = Math.fround;
+  return x instanceof Float32Array && (h === null || h instanceof Float32Array) && v instanceof Float32Array &&
+    f(p.tau) === p.tau && f(p.vTh) === p.vTh && f(p.vReset) === p.vReset;
+}
+
+/**
+ * The WebAssembly SIMD twin of {@link lifForwardUnitsJs} (f32x4 lanes,
+ * src/wasm/neuron-kernel.ts): chunks of the unit range are staged into the
+ * kernel's memory (X of every step; V starts at vReset there), run over all
+ * steps, and H, the spike words and V copied back. Same bits; tau, vTh and
+ * vReset must be float32 values.
+ */
+export function lifForwardUnitsWasm(
+  x: Float32Array, p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array, u0: number, u1: number,
+): void {
+  if (!wasmSimdAvailable()) throw new BitspikeError("lifForwardUnitsWasm", "this runtime has no WebAssembly SIMD");
+  if (!lifWasmFits(x, h, v, p)) {
+    throw new BitspikeError("lifForwardUnitsWasm", `needs float32 arrays and float32 constants, got tau ${p.tau}, vTh ${p.vTh}, vReset ${p.vReset}`);
+  }
+  const { steps, rows, cols, tau, vTh, vReset, hardReset } = p;
+  const n = rows * cols;
+  const wpr = wordsFor(cols);
+  const stepWords = rows * wpr;
+  const chunkUnits = Math.max(1, Math.floor(WASM_CHUNK / 32));
+  for (let ua = u0; ua < u1; ua += chunkUnits) {
+    const ub = Math.min(u1, ua + chunkUnits);
+    const ea = unitElem(ua, cols, wpr), eb = unitElem(ub, cols, wpr);
+    const units = ub - ua, elems = eb - ea;
+    // Layout (bytes): x (H written over it) | v | words, with 16 bytes of slack after each
+    // array (a ragged group of four lanes reads past its end; those lanes are not stored).
+    const xB = 0, vB = steps * elems * 4 + 16, wB = vB + elems * 4 + 16;
+    const buf = neuronKernel.reserve(wB + steps * units * 4);
+    if (buf === null) throw new BitspikeError("lifForwardUnitsWasm", `kernel memory cannot grow to ${wB + steps * units * 4} bytes`);
+    const f32 = new Float32Array(buf), u32 = new Uint32Array(buf);
+    for (let t = 0; t < steps; t++) f32.set(x.subarray(t * n + ea, t * n + eb), xB / 4 + t * elems);
+    f32.fill(vReset, vB / 4, vB / 4 + elems);
+    lifForwardWasmCall(xB, xB, vB, wB, steps, units, ua % wpr, cols, wpr, elems, h !== null, vReset, tau, vTh, hardReset);
+    for (let t = 0; t < steps; t++) {
+      if (h !== null) h.set(f32.subarray(xB / 4 + t * elems, xB / 4 + (t + 1) * elems), t * n + ea);
+      words.set(u32.subarray(wB / 4 + t * units, wB / 4 + (t + 1) * units), t * stepWords + ua);
+    }
+    v.set(f32.subarray(vB / 4, vB / 4 + elems), ea);
   }
 }
 

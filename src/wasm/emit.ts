@@ -193,6 +193,12 @@ export class Code {
   f64x2Neg(): this { return this.simd(0xed); }
   f64x2Sub(): this { return this.simd(0xf1); }
   f64x2Div(): this { return this.simd(0xf3); }
+  f32x4Sub(): this { return this.simd(0xe5); }
+  f32x4Div(): this { return this.simd(0xe7); }
+  f32x4Ge(): this { return this.simd(0x46); }
+  /** The sign bits of the four i32 lanes as an i32 (lane 0 in bit 0): a compare mask to spike bits. */
+  i32x4Bitmask(): this { return this.simd(0xa4); }
+  f32Const(v: number): this { return this.op(0x43, ...new Uint8Array(new Float32Array([v]).buffer)); }
   i32ShrU(): this { return this.op(0x76); }
   /** Pops a, b, cond: a when cond != 0, else b. */
   select(): this { return this.op(0x1b); }

@@ -20,6 +20,11 @@
  * (x c) / (c - 2) = -((x c) / (2 - c)) exactly, and 0 - q differs from -q only
  * in the sign of a zero q, which x (not 0: |x| >= 2^-28 here) absorbs.
  *
+ * The LIF forward twin (lifForwardUnitsJs) is float32 throughout: each JS
+ * step `Math.fround(a op b)` on float32 values is the float32 operation, so
+ * f32x4 lanes give the same bits (the caller checks that tau, vTh and vReset
+ * are float32 values, as the lanes use them rounded).
+ *
  * Exports:
  *   exp(src, dst, pairs)  dst[i] = e^src[i] for 2 pairs float64 (for tests)
  *   expNonPositive(src, dst, pairs)  the same for src <= 0 (the neuron's variant)
@@ -28,8 +33,12 @@
  *     t = steps-1 .. 0: gs, h, gx float32 [steps][elems]; words [steps][units];
  *     gv float64 [elems], zero on entry; q0 = the first unit's word in its
  *     row. gx may be gs (each element is read before it is written).
+ *   lifForward(x, h, v, words, steps, units, q0, cols, wpr, elems, writeH, vReset, tau, vTh, hardReset)
+ *     the same unit-range layout, t = 0 .. steps-1: x float32 [steps][elems]
+ *     (h, written when writeH != 0, may be x), v float32 [elems] holding
+ *     vReset on entry and V[T-1] on exit, words [steps][units] written whole.
  */
-import { Code, emitModule, F64, I32, V128, frame, type FuncDef, type ValType } from "./emit.js";
+import { Code, emitModule, F32, F64, I32, V128, frame, type FuncDef, type ValType } from "./emit.js";
 import { EXP } from "../kernels/exp.js";
 import { LazyKernel } from "./runtime.js";
 
@@ -238,9 +247,92 @@ function sigmoidBackwardBody(c: Code, L: Record<string, number>, kc: PushConst):
   c.br(0).end().end();
 }
 
+function lifForwardFunc(): FuncDef {
+  return withConstLocals(
+    "lifForward",
+    [
+      ["x", I32], ["h", I32], ["v", I32], ["words", I32], ["steps", I32], ["units", I32], ["q0", I32],
+      ["cols", I32], ["wpr", I32], ["elems", I32], ["writeH", I32], ["vReset", F32], ["tau", F32], ["vTh", F32], ["hardReset", I32],
+    ],
+    [
+      ["step", I32], ["u", I32], ["q", I32], ["cnt", I32], ["bits", I32], ["j", I32], ["rem", I32],
+      ["px", I32], ["ph", I32], ["pv", I32], ["wp", I32], ["off", I32],
+      ["vR4", V128], ["tau4", V128], ["vTh4", V128], ["soft", V128], ["vp", V128], ["hh", V128], ["z", V128], ["m", V128],
+    ],
+    (c, L) => lifForwardBody(c, L as Record<string, number>),
+  );
+}
+
+function lifForwardBody(c: Code, L: Record<string, number>): void {
+  c.get(L.vReset!).f32x4Splat().set(L.vR4!);
+  c.get(L.tau!).f32x4Splat().set(L.tau4!);
+  c.get(L.vTh!).f32x4Splat().set(L.vTh4!);
+  c.get(L.hardReset!).i32x4Splat().v128Const(new Array<number>(16).fill(0)).i32x4Eq().set(L.soft!); // all ones for a soft reset
+  /** Four lanes at j (`lanes` of them real: 4, or the 1-3 of a tail; the rest computed on neighbours and not stored). */
+  const group = (lanes: number): void => {
+    // hh = vp + (x - (vp - vReset)) / tau; z = hh - vTh (every op a float32 op)
+    c.get(L.pv!).v128Load(0).set(L.vp!);
+    c.get(L.vp!).get(L.px!).v128Load(0).get(L.vp!).get(L.vR4!).f32x4Sub().f32x4Sub().get(L.tau4!).f32x4Div().f32x4Add().set(L.hh!);
+    c.get(L.hh!).get(L.vTh4!).f32x4Sub().set(L.z!);
+    c.get(L.z!).v128Const(new Array<number>(16).fill(0)).f32x4Ge().set(L.m!);
+    // spikes: the mask's sign bits at columns j..j+3 of the word
+    c.get(L.bits!).get(L.m!).i32x4Bitmask();
+    if (lanes < 4) c.i32Const((1 << lanes) - 1).i32And();
+    c.get(L.j!).i32Shl().i32Or().set(L.bits!);
+    // v = spike ? (hard ? vReset : z) : hh
+    const store = (ptr: number, value: () => void) => {
+      if (lanes === 4) { c.get(ptr); value(); c.v128Store(0); return; }
+      if (lanes >= 2) { c.get(ptr); value(); c.v128Store64Lane(0); }
+      if (lanes !== 2) { c.get(ptr); value(); c.v128Store32Lane(lanes === 3 ? 2 : 0, lanes === 3 ? 8 : 0); }
+    };
+    c.get(L.writeH!).if();
+    store(L.ph!, () => c.get(L.hh!));
+    c.end();
+    store(L.pv!, () => {
+      c.get(L.z!).get(L.vR4!).get(L.soft!).v128Bitselect(); // hard ? vReset : z
+      c.get(L.hh!).get(L.m!).v128Bitselect();
+    });
+  };
+
+  c.i32Const(0).set(L.step!);
+  c.block().loop(); // t = 0 .. steps-1
+  c.get(L.step!).get(L.steps!).i32LtU().i32Eqz().brIf(1);
+  c.get(L.step!).get(L.elems!).i32Mul().i32Const(2).i32Shl().set(L.off!);
+  c.get(L.x!).get(L.off!).i32Add().set(L.px!);
+  c.get(L.h!).get(L.off!).i32Add().set(L.ph!);
+  c.get(L.v!).set(L.pv!);
+  c.get(L.words!).get(L.step!).get(L.units!).i32Mul().i32Const(2).i32Shl().i32Add().set(L.wp!);
+  c.get(L.q0!).set(L.q!).i32Const(0).set(L.u!);
+  c.block().loop(); // units
+  c.get(L.u!).get(L.units!).i32LtU().i32Eqz().brIf(1);
+  c.get(L.cols!).get(L.q!).i32Const(5).i32Shl().i32Sub().set(L.cnt!);
+  c.get(L.cnt!).i32Const(32).get(L.cnt!).i32Const(32).i32LtU().select().set(L.cnt!);
+  c.i32Const(0).set(L.bits!).i32Const(0).set(L.j!);
+  c.block().loop(); // groups of 4
+  c.get(L.j!).i32Const(3).i32Add().get(L.cnt!).i32GeU().brIf(1);
+  group(4);
+  c.get(L.j!).i32Const(4).i32Add().set(L.j!);
+  for (const p of [L.px!, L.ph!, L.pv!]) c.get(p).i32Const(16).i32Add().set(p);
+  c.br(0).end().end();
+  c.get(L.cnt!).get(L.j!).i32Sub().set(L.rem!);
+  for (const lanes of [1, 2, 3]) {
+    c.get(L.rem!).i32Const(lanes).i32Eq().if();
+    group(lanes);
+    for (const p of [L.px!, L.ph!, L.pv!]) c.get(p).i32Const(4 * lanes).i32Add().set(p);
+    c.end();
+  }
+  c.get(L.wp!).get(L.bits!).i32Store(0);
+  c.get(L.wp!).i32Const(4).i32Add().set(L.wp!);
+  c.get(L.u!).i32Const(1).i32Add().set(L.u!);
+  c.get(L.q!).i32Const(1).i32Add().tee(L.q!).get(L.wpr!).i32Eq().if().i32Const(0).set(L.q!).end();
+  c.br(0).end().end();
+  c.get(L.step!).i32Const(1).i32Add().set(L.step!);
+  c.br(0).end().end();
+}
+
 /** The neuron kernel module's bytes (emitted from TypeScript, deterministic). */
 export function neuronKernelModule(): Uint8Array {
-  return emitModule({ minPages: 1, funcs: [expFunc("exp", false), expFunc("expNonPositive", true), sigmoidBackwardFunc()] });
+  return emitModule({ minPages: 1, funcs: [expFunc("exp", false), expFunc("expNonPositive", true), sigmoidBackwardFunc(), lifForwardFunc()] });
 }
 
 type SigmoidBackward = (
@@ -261,7 +353,21 @@ export function sigmoidBackwardWasmCall(
   (neuronKernel.exports().sigmoidBackward as SigmoidBackward)(gs, h, words, gx, gv, steps, units, q0, cols, wpr, elems, alpha, vTh, dHdX, dHdV);
 }
 
-/** How many times this thread has run the WASM neuron backward (lets tests see which backend ran). */
+type LifForward = (
+  x: number, h: number, v: number, words: number, steps: number, units: number, q0: number,
+  cols: number, wpr: number, elems: number, writeH: number, vReset: number, tau: number, vTh: number, hardReset: number,
+) => void;
+
+/** Runs lifForward (byte offsets into {@link neuronKernel}'s memory, laid out as the header says). */
+export function lifForwardWasmCall(
+  x: number, h: number, v: number, words: number, steps: number, units: number, q0: number,
+  cols: number, wpr: number, elems: number, writeH: boolean, vReset: number, tau: number, vTh: number, hardReset: boolean,
+): void {
+  runs++;
+  (neuronKernel.exports().lifForward as LifForward)(x, h, v, words, steps, units, q0, cols, wpr, elems, writeH ? 1 : 0, vReset, tau, vTh, hardReset ? 1 : 0);
+}
+
+/** How many times this thread has run a WASM neuron kernel (lets tests see which backend ran). */
 export function neuronWasmRuns(): number {
   return runs;
 }
