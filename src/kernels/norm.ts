@@ -5,6 +5,8 @@
  * (mean, then squared deviations) for accuracy.
  */
 import type { FloatArray } from "../tensor/tensor.js";
+import { wasmKernelsEnabled } from "../wasm/backend.js";
+import { normKernel, normPassWasm } from "../wasm/norm-kernel.js";
 
 /** Per-channel mean and biased variance of x [N, C, S] (plain: one channel at a time). */
 export function channelMeanVarReference(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
@@ -46,6 +48,10 @@ export function channelMeanVar(x: FloatArray, n: number, c: number, s: number, m
  */
 export function channelMeanVarRange(x: FloatArray, n: number, c: number, s: number, c0: number, c1: number, mean: Float64Array, varB: Float64Array): void {
   const count = n * s;
+  if (tokensWasm(x, n, s, c, c0, c1)) {
+    channelMeanVarTokensWasm(x, n, c, mean, varB);
+    return;
+  }
   const t = mean;
   const skip = (c - (c1 - c0)) * s;
   t.fill(0, c0, c1);
@@ -104,6 +110,10 @@ export function channelGradSumsRange(
   g: FloatArray, x: FloatArray, n: number, c: number, s: number, c0: number, c1: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
+  if (tokensWasm(x, n, s, c, c0, c1) && g instanceof Float32Array) {
+    channelGradSumsTokensWasm(g, x, n, c, mean, invStd, sumG, sumGX);
+    return;
+  }
   const skip = (c - (c1 - c0)) * s;
   sumG.fill(0, c0, c1);
   sumGX.fill(0, c0, c1);
@@ -135,6 +145,81 @@ export function channelGradSumsRange(
   for (let ch = c0; ch < c1; ch++) sumGX[ch] = sumGX[ch]! * invStd[ch]!;
 }
 
+/**
+ * True when a pass goes to its WebAssembly SIMD twin (src/wasm/norm-kernel.ts):
+ * the kernel backend enables it, the data are float32 and the layout is the
+ * token one, [rows, C] (S = 1), whole channel range. Same bits as the JS loops.
+ */
+function tokensWasm(x: FloatArray, n: number, s: number, c: number, c0: number, c1: number): x is Float32Array {
+  return s === 1 && c0 === 0 && c1 === c && n * c >= WASM_MIN && x instanceof Float32Array && wasmKernelsEnabled();
+}
+
+/** Fewer values than this stay in JS: staging and the call cost more than the loop (measured: break-even near 300). */
+const WASM_MIN = 1024;
+
+/** Values per block of rows staged in the WASM memory: cache-sized. */
+const WASM_BLOCK = 16384;
+
+/**
+ * Runs a WASM norm pass over n rows of C in blocks: the per-channel vectors
+ * are copied in once (accumulators carry over between blocks), the row arrays
+ * `ins` block by block, `out` (if any) copied back block by block, and
+ * `done` gets the vectors as they stand after the last block.
+ */
+function runRowsWasm(
+  pass: "sums" | "sqDev" | "gradSums" | "affine" | "gradInput", ins: readonly Float32Array[], out: Float32Array | null,
+  n: number, c: number, vectors: readonly Float64Array[], done: ((v: Float64Array[]) => void) | null,
+): void {
+  const blockRows = Math.max(1, Math.min(n, Math.floor(WASM_BLOCK / c)));
+  const arrays = ins.length + (out ? 1 : 0);
+  const vecB = vectors.length * c * 8;
+  const buf = normKernel.reserve(vecB + arrays * blockRows * c * 4);
+  if (buf === null) throw new Error(`batch norm (${pass}): WASM kernel memory cannot grow to ${vecB + arrays * blockRows * c * 4} bytes`);
+  const f64 = new Float64Array(buf), f32 = new Float32Array(buf);
+  vectors.forEach((v, i) => f64.set(v.subarray(0, c), i * c));
+  const rowB = (i: number) => vecB + i * blockRows * c * 4;
+  const vecArgs = vectors.map((_, i) => i * c * 8);
+  for (let r0 = 0; r0 < n; r0 += blockRows) {
+    const rows = Math.min(blockRows, n - r0);
+    ins.forEach((a, i) => f32.set(a.subarray(r0 * c, (r0 + rows) * c), rowB(i) / 4));
+    normPassWasm(pass, ...ins.map((_, i) => rowB(i)), ...(out ? [rowB(ins.length)] : []), rows, c, ...vecArgs);
+    if (out) out.set(f32.subarray(rowB(ins.length) / 4, rowB(ins.length) / 4 + rows * c), r0 * c);
+  }
+  if (done) done(vectors.map((_, i) => f64.slice(i * c, (i + 1) * c)));
+}
+
+/** WASM twin of {@link channelMeanVar} for x [n, c] (S = 1), any size. */
+export function channelMeanVarTokensWasm(x: Float32Array, n: number, c: number, mean: Float64Array, varB: Float64Array): void {
+  const count = n, zero = new Float64Array(c);
+  runRowsWasm("sums", [x], null, n, c, [zero], (v) => { for (let ch = 0; ch < c; ch++) mean[ch] = v[0]![ch]! / count; });
+  runRowsWasm("sqDev", [x], null, n, c, [mean, zero], (v) => { for (let ch = 0; ch < c; ch++) varB[ch] = v[1]![ch]! / count; });
+}
+
+/** WASM twin of {@link channelGradSums} for [n, c] (S = 1), any size. */
+export function channelGradSumsTokensWasm(
+  g: Float32Array, x: Float32Array, n: number, c: number, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
+): void {
+  runRowsWasm("gradSums", [g, x], null, n, c, [mean, new Float64Array(c), new Float64Array(c)], (v) => {
+    for (let ch = 0; ch < c; ch++) {
+      sumG[ch] = v[1]![ch]!;
+      sumGX[ch] = v[2]![ch]! * invStd[ch]!;
+    }
+  });
+}
+
+/** WASM twin of {@link channelAffine} for [n, c] (S = 1), any size. */
+export function channelAffineTokensWasm(x: Float32Array, out: Float32Array, n: number, c: number, scale: Float64Array, shift: Float64Array): void {
+  runRowsWasm("affine", [x], out, n, c, [scale, shift], null);
+}
+
+/** WASM twin of {@link channelGradInput} for [n, c] (S = 1), any size. */
+export function channelGradInputTokensWasm(
+  g: Float32Array, x: Float32Array, dx: Float32Array, n: number, c: number,
+  mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array,
+): void {
+  runRowsWasm("gradInput", [g, x], dx, n, c, [mean, invStd, k, a, b], null);
+}
+
 /** out[n, c, s] = x[n, c, s] * scale[c] + shift[c]. */
 export function channelAffine(x: FloatArray, out: FloatArray, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array): void {
   channelAffineRange(x, out, n, c, s, 0, c, scale, shift);
@@ -144,6 +229,10 @@ export function channelAffine(x: FloatArray, out: FloatArray, n: number, c: numb
 export function channelAffineRange(
   x: FloatArray, out: FloatArray, n: number, c: number, s: number, c0: number, c1: number, scale: Float64Array, shift: Float64Array,
 ): void {
+  if (tokensWasm(x, n, s, c, c0, c1) && out instanceof Float32Array) {
+    channelAffineTokensWasm(x, out, n, c, scale, shift);
+    return;
+  }
   const skip = (c - (c1 - c0)) * s;
   let o = c0 * s;
   for (let i = 0; i < n; i++, o += skip) {
@@ -197,6 +286,10 @@ export function channelGradInputRange(
   g: FloatArray, x: FloatArray, dx: FloatArray, n: number, c: number, s: number, c0: number, c1: number,
   mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array,
 ): void {
+  if (tokensWasm(x, n, s, c, c0, c1) && g instanceof Float32Array && dx instanceof Float32Array) {
+    channelGradInputTokensWasm(g, x, dx, n, c, mean, invStd, k, a, b);
+    return;
+  }
   const skip = (c - (c1 - c0)) * s;
   let o = c0 * s;
   for (let i = 0; i < n; i++, o += skip) {

@@ -1,0 +1,157 @@
+/**
+ * The WebAssembly SIMD twins of the batch-norm channel passes
+ * (src/kernels/norm.ts) for the token layout [rows, C] (S = 1), where every
+ * row holds one element of each channel: f64x2 lanes run two channels side by
+ * side, each lane adding its channel's terms in row order, as the JS passes
+ * do. Float32 inputs are widened exactly (f64x2.promote_low_f32x4) and outputs
+ * rounded once (f32x4.demote_f64x2_zero, as a Float32Array store), every
+ * operation separate and in the JS order: the results are bit-identical.
+ *
+ * Functions over a block of `rows` rows of C float32 values; the per-channel
+ * float64 vectors (C each) are read and the accumulators added into, never
+ * cleared, so the caller can feed the rows in blocks:
+ *
+ *   sums(x, rows, c, acc)                      acc[ch] += x[r, ch]
+ *   sqDev(x, rows, c, mean, acc)               d = x[r, ch] - mean[ch]; acc[ch] += d d
+ *   gradSums(g, x, rows, c, mean, accG, accGX) accG[ch] += g; accGX[ch] += g (x - mean[ch])
+ *   affine(x, out, rows, c, scale, shift)      out = f32(x scale[ch] + shift[ch])
+ *   gradInput(g, x, dx, rows, c, mean, invStd, k, a, b)
+ *                                              dx = f32(k[ch] (g - a[ch] - (x - mean[ch]) invStd[ch] b[ch]))
+ *
+ * All arguments are byte offsets into the kernel memory, then counts.
+ */
+import { Code, emitModule, I32, V128, frame, type FuncDef } from "./emit.js";
+import { LazyKernel } from "./runtime.js";
+
+/** A pass: its float32 row arrays, its float64 per-channel vectors, and the lane arithmetic on them. */
+interface PassDef {
+  name: string;
+  /** float32 [rows, c] arrays read (and written, for outputs). */
+  rowArrays: readonly string[];
+  /** float64 [c] vectors. */
+  vectors: readonly string[];
+  /**
+   * Emits the lanes' work for channels at the current position: `row(name)`
+   * pushes a float32 array's two (or one) values widened to f64x2, `vec(name)`
+   * pushes a vector's, `storeRow` / `storeVec` write back.
+   */
+  body(e: LaneEmitter): void;
+}
+
+interface LaneEmitter {
+  c: Code;
+  row(name: string): void;
+  vec(name: string): void;
+  /** Pops an f64x2 and stores it rounded to float32 into a row array. */
+  storeRow(name: string, value: () => void): void;
+  /** Stores an f64x2 into a vector. */
+  storeVec(name: string, value: () => void): void;
+}
+
+const PASSES: readonly PassDef[] = [
+  {
+    name: "sums", rowArrays: ["x"], vectors: ["acc"],
+    body: (e) => e.storeVec("acc", () => { e.vec("acc"); e.row("x"); e.c.f64x2Add(); }),
+  },
+  {
+    name: "sqDev", rowArrays: ["x"], vectors: ["mean", "acc"],
+    body: (e) => e.storeVec("acc", () => {
+      e.vec("acc"); e.row("x"); e.vec("mean"); e.c.f64x2Sub();
+      e.row("x"); e.vec("mean"); e.c.f64x2Sub().f64x2Mul().f64x2Add();
+    }),
+  },
+  {
+    name: "gradSums", rowArrays: ["g", "x"], vectors: ["mean", "accG", "accGX"],
+    body: (e) => {
+      e.storeVec("accG", () => { e.vec("accG"); e.row("g"); e.c.f64x2Add(); });
+      e.storeVec("accGX", () => { e.vec("accGX"); e.row("g"); e.row("x"); e.vec("mean"); e.c.f64x2Sub().f64x2Mul().f64x2Add(); });
+    },
+  },
+  {
+    name: "affine", rowArrays: ["x", "out"], vectors: ["scale", "shift"],
+    body: (e) => e.storeRow("out", () => { e.row("x"); e.vec("scale"); e.c.f64x2Mul(); e.vec("shift"); e.c.f64x2Add(); }),
+  },
+  {
+    name: "gradInput", rowArrays: ["g", "x", "dx"], vectors: ["mean", "invStd", "k", "a", "b"],
+    body: (e) => e.storeRow("dx", () => {
+      e.vec("k");
+      e.row("g"); e.vec("a"); e.c.f64x2Sub();
+      e.row("x"); e.vec("mean"); e.c.f64x2Sub(); e.vec("invStd"); e.c.f64x2Mul(); e.vec("b"); e.c.f64x2Mul();
+      e.c.f64x2Sub().f64x2Mul();
+    }),
+  },
+];
+
+/**
+ * One pass as a function (rowArrays..., rows, c, vectors...): for each row,
+ * channel pairs with f64x2 lanes, then one lane for an odd C. Pointers walk
+ * the row arrays (4 bytes a value) and the vectors (8 bytes, back to the start
+ * every row).
+ */
+function passFunc(def: PassDef): FuncDef {
+  const ptr = (n: string) => `p_${n}`;
+  const f = frame(
+    [...def.rowArrays.map((n) => [n, I32] as const), ["rows", I32], ["c", I32], ...def.vectors.map((n) => [n, I32] as const)],
+    [["r", I32], ["j", I32], ...[...def.rowArrays, ...def.vectors].map((n) => [ptr(n), I32] as const), ["tmp", V128]],
+  );
+  const L = f.idx as Record<string, number>;
+  const c = new Code();
+  const lanes = (two: boolean): void => {
+    const e: LaneEmitter = {
+      c,
+      row: (n) => { c.get(L[ptr(n)]!); if (two) c.v128Load64Zero(); else c.v128Load32Zero(); c.f64x2PromoteLowF32x4(); },
+      vec: (n) => { c.get(L[ptr(n)]!); if (two) c.v128Load(0); else c.v128Load64Zero(); },
+      storeRow: (n, value) => {
+        value();
+        c.f32x4DemoteF64x2Zero().set(L.tmp!).get(L[ptr(n)]!).get(L.tmp!);
+        if (two) c.v128Store64Lane(0); else c.v128Store32Lane(0);
+      },
+      storeVec: (n, value) => {
+        value();
+        c.set(L.tmp!).get(L[ptr(n)]!).get(L.tmp!);
+        if (two) c.v128Store(0); else c.v128Store64Lane(0);
+      },
+    };
+    def.body(e);
+    const step = two ? 2 : 1;
+    for (const n of def.rowArrays) c.get(L[ptr(n)]!).i32Const(4 * step).i32Add().set(L[ptr(n)]!);
+    for (const n of def.vectors) c.get(L[ptr(n)]!).i32Const(8 * step).i32Add().set(L[ptr(n)]!);
+  };
+  for (const n of def.rowArrays) c.get(L[n]!).set(L[ptr(n)]!);
+  c.i32Const(0).set(L.r!);
+  c.block().loop(); // rows
+  c.get(L.r!).get(L.rows!).i32LtU().i32Eqz().brIf(1);
+  for (const n of def.vectors) c.get(L[n]!).set(L[ptr(n)]!);
+  c.i32Const(0).set(L.j!);
+  c.block().loop(); // channel pairs
+  c.get(L.j!).i32Const(1).i32Add().get(L.c!).i32GeU().brIf(1);
+  lanes(true);
+  c.get(L.j!).i32Const(2).i32Add().set(L.j!);
+  c.br(0).end().end();
+  c.get(L.j!).get(L.c!).i32LtU().if();
+  lanes(false);
+  c.end();
+  c.get(L.r!).i32Const(1).i32Add().set(L.r!);
+  c.br(0).end().end();
+  return { name: def.name, params: f.params, results: [], locals: f.locals, body: c };
+}
+
+/** The norm kernel module's bytes (emitted from TypeScript, deterministic). */
+export function normKernelModule(): Uint8Array {
+  return emitModule({ minPages: 1, funcs: PASSES.map(passFunc) });
+}
+
+/** This thread's instance. */
+export const normKernel = new LazyKernel(normKernelModule);
+let runs = 0;
+
+/** Runs pass `name` with byte offsets and counts as the header lists them. */
+export function normPassWasm(name: "sums" | "sqDev" | "gradSums" | "affine" | "gradInput", ...args: number[]): void {
+  runs++;
+  (normKernel.exports()[name] as (...a: number[]) => void)(...args);
+}
+
+/** How many times this thread has run a WASM norm pass (lets tests see which backend ran). */
+export function normWasmRuns(): number {
+  return runs;
+}
