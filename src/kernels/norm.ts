@@ -6,7 +6,7 @@
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
-import { normKernel, normPassWasm } from "../wasm/norm-kernel.js";
+import { normKernel, normPassWasm, type NormPass } from "../wasm/norm-kernel.js";
 
 /** Per-channel mean and biased variance of x [N, C, S] (plain: one channel at a time). */
 export function channelMeanVarReference(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
@@ -48,8 +48,8 @@ export function channelMeanVar(x: FloatArray, n: number, c: number, s: number, m
  */
 export function channelMeanVarRange(x: FloatArray, n: number, c: number, s: number, c0: number, c1: number, mean: Float64Array, varB: Float64Array): void {
   const count = n * s;
-  if (tokensWasm(x, n, s, c, c0, c1)) {
-    channelMeanVarTokensWasm(x, n, c, mean, varB);
+  if (passWasm(x, n, c, s, c0, c1)) {
+    channelMeanVarWasm(x, n, c, s, mean, varB);
     return;
   }
   const t = mean;
@@ -110,8 +110,8 @@ export function channelGradSumsRange(
   g: FloatArray, x: FloatArray, n: number, c: number, s: number, c0: number, c1: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
-  if (tokensWasm(x, n, s, c, c0, c1) && g instanceof Float32Array) {
-    channelGradSumsTokensWasm(g, x, n, c, mean, invStd, sumG, sumGX);
+  if (passWasm(x, n, c, s, c0, c1) && g instanceof Float32Array) {
+    channelGradSumsWasm(g, x, n, c, s, mean, invStd, sumG, sumGX);
     return;
   }
   const skip = (c - (c1 - c0)) * s;
@@ -147,59 +147,65 @@ export function channelGradSumsRange(
 
 /**
  * True when a pass goes to its WebAssembly SIMD twin (src/wasm/norm-kernel.ts):
- * the kernel backend enables it, the data are float32 and the layout is the
- * token one, [rows, C] (S = 1), whole channel range. Same bits as the JS loops.
+ * the kernel backend enables it, the data are float32, the whole channel
+ * range is asked for and the tensor is not tiny. Same bits as the JS loops.
  */
-function tokensWasm(x: FloatArray, n: number, s: number, c: number, c0: number, c1: number): x is Float32Array {
-  return s === 1 && c0 === 0 && c1 === c && n * c >= WASM_MIN && x instanceof Float32Array && wasmKernelsEnabled();
+function passWasm(x: FloatArray, n: number, c: number, s: number, c0: number, c1: number): x is Float32Array {
+  return c0 === 0 && c1 === c && n * c * s >= WASM_MIN && x instanceof Float32Array && wasmKernelsEnabled();
 }
 
 /** Fewer values than this stay in JS: staging and the call cost more than the loop (measured: break-even near 300). */
 const WASM_MIN = 1024;
 
-/** Values per block of rows staged in the WASM memory: cache-sized. */
+/** Values per block of samples staged in the WASM memory: cache-sized (at least one sample). */
 const WASM_BLOCK = 16384;
 
 /**
- * Runs a WASM norm pass over n rows of C in blocks: the per-channel vectors
- * are copied in once (accumulators carry over between blocks), the row arrays
- * `ins` block by block, `out` (if any) copied back block by block, and
- * `done` gets the vectors as they stand after the last block.
+ * Runs a WASM norm pass over x [n, c, s] in blocks of samples: the
+ * per-channel vectors are copied in once (accumulators carry over between
+ * blocks), the arrays `ins` block by block, `out` (if any) copied back block
+ * by block, and `done` gets the vectors as they stand after the last block.
+ * The token layout (s = 1) takes the kernel's row form, others its run form.
  */
-function runRowsWasm(
-  pass: "sums" | "sqDev" | "gradSums" | "affine" | "gradInput", ins: readonly Float32Array[], out: Float32Array | null,
-  n: number, c: number, vectors: readonly Float64Array[], done: ((v: Float64Array[]) => void) | null,
+function runBlocksWasm(
+  pass: NormPass, ins: readonly Float32Array[], out: Float32Array | null,
+  n: number, c: number, s: number, vectors: readonly Float64Array[], done: ((v: Float64Array[]) => void) | null,
 ): void {
-  const blockRows = Math.max(1, Math.min(n, Math.floor(WASM_BLOCK / c)));
+  const per = c * s;
+  const blockN = Math.max(1, Math.min(n, Math.floor(WASM_BLOCK / per)));
   const arrays = ins.length + (out ? 1 : 0);
   const vecB = vectors.length * c * 8;
-  const buf = normKernel.reserve(vecB + arrays * blockRows * c * 4);
-  if (buf === null) throw new Error(`batch norm (${pass}): WASM kernel memory cannot grow to ${vecB + arrays * blockRows * c * 4} bytes`);
+  const bytes = vecB + arrays * blockN * per * 4;
+  const buf = normKernel.reserve(bytes);
+  if (buf === null) throw new Error(`batch norm (${pass}): WASM kernel memory cannot grow to ${bytes} bytes`);
   const f64 = new Float64Array(buf), f32 = new Float32Array(buf);
   vectors.forEach((v, i) => f64.set(v.subarray(0, c), i * c));
-  const rowB = (i: number) => vecB + i * blockRows * c * 4;
+  const arrB = (i: number) => vecB + i * blockN * per * 4;
   const vecArgs = vectors.map((_, i) => i * c * 8);
-  for (let r0 = 0; r0 < n; r0 += blockRows) {
-    const rows = Math.min(blockRows, n - r0);
-    ins.forEach((a, i) => f32.set(a.subarray(r0 * c, (r0 + rows) * c), rowB(i) / 4));
-    normPassWasm(pass, ...ins.map((_, i) => rowB(i)), ...(out ? [rowB(ins.length)] : []), rows, c, ...vecArgs);
-    if (out) out.set(f32.subarray(rowB(ins.length) / 4, rowB(ins.length) / 4 + rows * c), r0 * c);
+  for (let i0 = 0; i0 < n; i0 += blockN) {
+    const m = Math.min(blockN, n - i0);
+    ins.forEach((a, i) => f32.set(a.subarray(i0 * per, (i0 + m) * per), arrB(i) / 4));
+    const arrArgs = [...ins.map((_, i) => arrB(i)), ...(out ? [arrB(ins.length)] : [])];
+    if (s === 1) normPassWasm(pass, ...arrArgs, m, c, ...vecArgs);
+    else normPassWasm(`${pass}Runs`, ...arrArgs, m, c, s, ...vecArgs);
+    if (out) out.set(f32.subarray(arrB(ins.length) / 4, arrB(ins.length) / 4 + m * per), i0 * per);
   }
   if (done) done(vectors.map((_, i) => f64.slice(i * c, (i + 1) * c)));
 }
 
-/** WASM twin of {@link channelMeanVar} for x [n, c] (S = 1), any size. */
-export function channelMeanVarTokensWasm(x: Float32Array, n: number, c: number, mean: Float64Array, varB: Float64Array): void {
-  const count = n, zero = new Float64Array(c);
-  runRowsWasm("sums", [x], null, n, c, [zero], (v) => { for (let ch = 0; ch < c; ch++) mean[ch] = v[0]![ch]! / count; });
-  runRowsWasm("sqDev", [x], null, n, c, [mean, zero], (v) => { for (let ch = 0; ch < c; ch++) varB[ch] = v[1]![ch]! / count; });
+/** WASM twin of {@link channelMeanVar} (x [n, c, s]), any size. */
+export function channelMeanVarWasm(x: Float32Array, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
+  const count = n * s, zero = new Float64Array(c);
+  runBlocksWasm("sums", [x], null, n, c, s, [zero], (v) => { for (let ch = 0; ch < c; ch++) mean[ch] = v[0]![ch]! / count; });
+  runBlocksWasm("sqDev", [x], null, n, c, s, [mean, zero], (v) => { for (let ch = 0; ch < c; ch++) varB[ch] = v[1]![ch]! / count; });
 }
 
-/** WASM twin of {@link channelGradSums} for [n, c] (S = 1), any size. */
-export function channelGradSumsTokensWasm(
-  g: Float32Array, x: Float32Array, n: number, c: number, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
+/** WASM twin of {@link channelGradSums} ([n, c, s]), any size. */
+export function channelGradSumsWasm(
+  g: Float32Array, x: Float32Array, n: number, c: number, s: number,
+  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
-  runRowsWasm("gradSums", [g, x], null, n, c, [mean, new Float64Array(c), new Float64Array(c)], (v) => {
+  runBlocksWasm("gradSums", [g, x], null, n, c, s, [mean, new Float64Array(c), new Float64Array(c)], (v) => {
     for (let ch = 0; ch < c; ch++) {
       sumG[ch] = v[1]![ch]!;
       sumGX[ch] = v[2]![ch]! * invStd[ch]!;
@@ -207,17 +213,17 @@ export function channelGradSumsTokensWasm(
   });
 }
 
-/** WASM twin of {@link channelAffine} for [n, c] (S = 1), any size. */
-export function channelAffineTokensWasm(x: Float32Array, out: Float32Array, n: number, c: number, scale: Float64Array, shift: Float64Array): void {
-  runRowsWasm("affine", [x], out, n, c, [scale, shift], null);
+/** WASM twin of {@link channelAffine} ([n, c, s]), any size. */
+export function channelAffineWasm(x: Float32Array, out: Float32Array, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array): void {
+  runBlocksWasm("affine", [x], out, n, c, s, [scale, shift], null);
 }
 
-/** WASM twin of {@link channelGradInput} for [n, c] (S = 1), any size. */
-export function channelGradInputTokensWasm(
-  g: Float32Array, x: Float32Array, dx: Float32Array, n: number, c: number,
+/** WASM twin of {@link channelGradInput} ([n, c, s]), any size. */
+export function channelGradInputWasm(
+  g: Float32Array, x: Float32Array, dx: Float32Array, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array,
 ): void {
-  runRowsWasm("gradInput", [g, x], dx, n, c, [mean, invStd, k, a, b], null);
+  runBlocksWasm("gradInput", [g, x], dx, n, c, s, [mean, invStd, k, a, b], null);
 }
 
 /** out[n, c, s] = x[n, c, s] * scale[c] + shift[c]. */
@@ -229,8 +235,8 @@ export function channelAffine(x: FloatArray, out: FloatArray, n: number, c: numb
 export function channelAffineRange(
   x: FloatArray, out: FloatArray, n: number, c: number, s: number, c0: number, c1: number, scale: Float64Array, shift: Float64Array,
 ): void {
-  if (tokensWasm(x, n, s, c, c0, c1) && out instanceof Float32Array) {
-    channelAffineTokensWasm(x, out, n, c, scale, shift);
+  if (passWasm(x, n, c, s, c0, c1) && out instanceof Float32Array) {
+    channelAffineWasm(x, out, n, c, s, scale, shift);
     return;
   }
   const skip = (c - (c1 - c0)) * s;
@@ -286,8 +292,8 @@ export function channelGradInputRange(
   g: FloatArray, x: FloatArray, dx: FloatArray, n: number, c: number, s: number, c0: number, c1: number,
   mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array,
 ): void {
-  if (tokensWasm(x, n, s, c, c0, c1) && g instanceof Float32Array && dx instanceof Float32Array) {
-    channelGradInputTokensWasm(g, x, dx, n, c, mean, invStd, k, a, b);
+  if (passWasm(x, n, c, s, c0, c1) && g instanceof Float32Array && dx instanceof Float32Array) {
+    channelGradInputWasm(g, x, dx, n, c, s, mean, invStd, k, a, b);
     return;
   }
   const skip = (c - (c1 - c0)) * s;

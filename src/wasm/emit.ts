@@ -170,6 +170,8 @@ export class Code {
   v128Load32Zero(offset = 0): this { return this.simd(0x5c, ...this.mem(2, offset)); }
   /** Loads 8 bytes into the low half, the high half 0. */
   v128Load64Zero(offset = 0): this { return this.simd(0x5d, ...this.mem(3, offset)); }
+  /** Replaces 32-bit lane `lane` of a v128 with 4 bytes from memory (pops the address, then the vector). */
+  v128Load32Lane(lane: number, offset = 0): this { return this.simd(0x56, ...this.mem(2, offset), lane); }
   /** Stores 32-bit lane `lane`. */
   v128Store32Lane(lane: number, offset = 0): this { return this.simd(0x5a, ...this.mem(2, offset), lane); }
   /** Stores 64-bit lane `lane`. */

@@ -18,7 +18,8 @@
  *   gradInput(g, x, dx, rows, c, mean, invStd, k, a, b)
  *                                              dx = f32(k[ch] (g - a[ch] - (x - mean[ch]) invStd[ch] b[ch]))
  *
- * All arguments are byte offsets into the kernel memory, then counts.
+ * All arguments are byte offsets into the kernel memory, then counts. Each
+ * has a `<name>Runs` form for x [N, C, S] (see runsFunc).
  */
 import { Code, emitModule, I32, V128, frame, type FuncDef } from "./emit.js";
 import { LazyKernel } from "./runtime.js";
@@ -26,6 +27,8 @@ import { LazyKernel } from "./runtime.js";
 /** A pass: its float32 row arrays, its float64 per-channel vectors, and the lane arithmetic on them. */
 interface PassDef {
   name: string;
+  /** The vectors that are sums over rows (kept in registers over a run in the [N, C, S] form). */
+  accs: readonly string[];
   /** float32 [rows, c] arrays read (and written, for outputs). */
   rowArrays: readonly string[];
   /** float64 [c] vectors. */
@@ -50,29 +53,29 @@ interface LaneEmitter {
 
 const PASSES: readonly PassDef[] = [
   {
-    name: "sums", rowArrays: ["x"], vectors: ["acc"],
+    name: "sums", accs: ["acc"], rowArrays: ["x"], vectors: ["acc"],
     body: (e) => e.storeVec("acc", () => { e.vec("acc"); e.row("x"); e.c.f64x2Add(); }),
   },
   {
-    name: "sqDev", rowArrays: ["x"], vectors: ["mean", "acc"],
+    name: "sqDev", accs: ["acc"], rowArrays: ["x"], vectors: ["mean", "acc"],
     body: (e) => e.storeVec("acc", () => {
       e.vec("acc"); e.row("x"); e.vec("mean"); e.c.f64x2Sub();
       e.row("x"); e.vec("mean"); e.c.f64x2Sub().f64x2Mul().f64x2Add();
     }),
   },
   {
-    name: "gradSums", rowArrays: ["g", "x"], vectors: ["mean", "accG", "accGX"],
+    name: "gradSums", accs: ["accG", "accGX"], rowArrays: ["g", "x"], vectors: ["mean", "accG", "accGX"],
     body: (e) => {
       e.storeVec("accG", () => { e.vec("accG"); e.row("g"); e.c.f64x2Add(); });
       e.storeVec("accGX", () => { e.vec("accGX"); e.row("g"); e.row("x"); e.vec("mean"); e.c.f64x2Sub().f64x2Mul().f64x2Add(); });
     },
   },
   {
-    name: "affine", rowArrays: ["x", "out"], vectors: ["scale", "shift"],
+    name: "affine", accs: [], rowArrays: ["x", "out"], vectors: ["scale", "shift"],
     body: (e) => e.storeRow("out", () => { e.row("x"); e.vec("scale"); e.c.f64x2Mul(); e.vec("shift"); e.c.f64x2Add(); }),
   },
   {
-    name: "gradInput", rowArrays: ["g", "x", "dx"], vectors: ["mean", "invStd", "k", "a", "b"],
+    name: "gradInput", accs: [], rowArrays: ["g", "x", "dx"], vectors: ["mean", "invStd", "k", "a", "b"],
     body: (e) => e.storeRow("dx", () => {
       e.vec("k");
       e.row("g"); e.vec("a"); e.c.f64x2Sub();
@@ -136,17 +139,138 @@ function passFunc(def: PassDef): FuncDef {
   return { name: def.name, params: f.params, results: [], locals: f.locals, body: c };
 }
 
+/**
+ * The same pass for x [N, C, S] (conv activations: a run of S values per
+ * sample and channel) as `<name>Runs(rowArrays..., n, c, s, vectors...)`.
+ * Element-wise passes run each run with f64x2 lanes (pairs, then one) and the
+ * channel's constants splatted. Sums keep two channels' accumulators in the
+ * two lanes of a register (lane 1 reads the next channel's run, S values on),
+ * adding along the runs in sample order: each channel's terms in the JS order.
+ */
+function runsFunc(def: PassDef): FuncDef {
+  const ptr = (n: string) => `p_${n}`;
+  const reg = (n: string) => `r_${n}`;
+  const f = frame(
+    [...def.rowArrays.map((n) => [n, I32] as const), ["n", I32], ["c", I32], ["s", I32], ...def.vectors.map((n) => [n, I32] as const)],
+    [
+      ["i", I32], ["ch", I32], ["q", I32], ["s4", I32],
+      ...[...def.rowArrays, ...def.vectors].map((n) => [ptr(n), I32] as const),
+      ...def.accs.map((n) => [reg(n), V128] as const), ["tmp", V128],
+    ],
+  );
+  const L = f.idx as Record<string, number>;
+  const c = new Code();
+  const P = (n: string) => L[ptr(n)]!;
+  const advance = (names: readonly string[], bytes: number | "s4") => {
+    for (const n of names) {
+      c.get(P(n));
+      if (bytes === "s4") c.get(L.s4!); else c.i32Const(bytes);
+      c.i32Add().set(P(n));
+    }
+  };
+  /** Loop `while (q + 1 < s)` (pairs) or `if (q < s)` (the last one) around `body`. */
+  const overRun = (body: (two: boolean) => void, pairs: boolean) => {
+    c.i32Const(0).set(L.q!);
+    if (pairs) {
+      c.block().loop();
+      c.get(L.q!).i32Const(1).i32Add().get(L.s!).i32GeU().brIf(1);
+      body(true);
+      c.get(L.q!).i32Const(2).i32Add().set(L.q!);
+      c.br(0).end().end();
+      c.get(L.q!).get(L.s!).i32LtU().if();
+      body(false);
+      c.end();
+    } else {
+      c.block().loop();
+      c.get(L.q!).get(L.s!).i32LtU().i32Eqz().brIf(1);
+      body(false);
+      c.get(L.q!).i32Const(1).i32Add().set(L.q!);
+      c.br(0).end().end();
+    }
+  };
+  const elementwise = def.accs.length === 0;
+  /** One channel (or a pair, for sums with `twoCh`): its constants or accumulators, then its run(s). */
+  const channel = (twoCh: boolean) => {
+    if (!elementwise) for (const a of def.accs) { c.get(P(a)); if (twoCh) c.v128Load(0); else c.v128Load64Zero(); c.set(L[reg(a)]!); }
+    overRun((two) => {
+      const e: LaneEmitter = elementwise
+        ? {
+          c,
+          row: (n) => { c.get(P(n)); if (two) c.v128Load64Zero(); else c.v128Load32Zero(); c.f64x2PromoteLowF32x4(); },
+          vec: (n) => { c.get(P(n)).v128Load64Splat(); },
+          storeRow: (n, value) => {
+            value();
+            c.f32x4DemoteF64x2Zero().set(L.tmp!).get(P(n)).get(L.tmp!);
+            if (two) c.v128Store64Lane(0); else c.v128Store32Lane(0);
+          },
+          storeVec: () => { throw new Error(`${def.name}: element-wise passes store no vectors`); },
+        }
+        : {
+          c,
+          row: (n) => {
+            if (twoCh) c.get(P(n)).get(L.s4!).i32Add();
+            c.get(P(n)).v128Load32Zero();
+            if (twoCh) c.v128Load32Lane(1);
+            c.f64x2PromoteLowF32x4();
+          },
+          vec: (n) => {
+            if (def.accs.includes(n)) { c.get(L[reg(n)]!); return; }
+            c.get(P(n)); if (twoCh) c.v128Load(0); else c.v128Load64Zero();
+          },
+          storeRow: () => { throw new Error(`${def.name}: sums store no rows`); },
+          storeVec: (n, value) => { value(); c.set(L[reg(n)]!); },
+        };
+      def.body(e);
+      advance(def.rowArrays, two ? 8 : 4);
+    }, elementwise);
+    if (!elementwise) {
+      for (const a of def.accs) { c.get(P(a)).get(L[reg(a)]!); if (twoCh) c.v128Store(0); else c.v128Store64Lane(0); }
+      if (twoCh) advance(def.rowArrays, "s4"); // past the second channel's run, read through lane 1
+    }
+    advance(def.vectors, twoCh ? 16 : 8);
+  };
+  c.get(L.s!).i32Const(2).i32Shl().set(L.s4!);
+  for (const n of def.rowArrays) c.get(L[n]!).set(P(n));
+  c.i32Const(0).set(L.i!);
+  c.block().loop(); // samples
+  c.get(L.i!).get(L.n!).i32LtU().i32Eqz().brIf(1);
+  for (const n of def.vectors) c.get(L[n]!).set(P(n));
+  c.i32Const(0).set(L.ch!);
+  c.block().loop(); // channels (pairs of them for sums)
+  if (elementwise) {
+    c.get(L.ch!).get(L.c!).i32LtU().i32Eqz().brIf(1);
+    channel(false);
+    c.get(L.ch!).i32Const(1).i32Add().set(L.ch!);
+  } else {
+    c.get(L.ch!).i32Const(1).i32Add().get(L.c!).i32GeU().brIf(1);
+    channel(true);
+    c.get(L.ch!).i32Const(2).i32Add().set(L.ch!);
+  }
+  c.br(0).end().end();
+  if (!elementwise) {
+    c.get(L.ch!).get(L.c!).i32LtU().if();
+    channel(false);
+    c.end();
+  }
+  c.get(L.i!).i32Const(1).i32Add().set(L.i!);
+  c.br(0).end().end();
+  return { name: `${def.name}Runs`, params: f.params, results: [], locals: f.locals, body: c };
+}
+
 /** The norm kernel module's bytes (emitted from TypeScript, deterministic). */
 export function normKernelModule(): Uint8Array {
-  return emitModule({ minPages: 1, funcs: PASSES.map(passFunc) });
+  return emitModule({ minPages: 1, funcs: [...PASSES.map(passFunc), ...PASSES.map(runsFunc)] });
 }
 
 /** This thread's instance. */
 export const normKernel = new LazyKernel(normKernelModule);
 let runs = 0;
 
-/** Runs pass `name` with byte offsets and counts as the header lists them. */
-export function normPassWasm(name: "sums" | "sqDev" | "gradSums" | "affine" | "gradInput", ...args: number[]): void {
+/** The passes by name. */
+export type NormPass = "sums" | "sqDev" | "gradSums" | "affine" | "gradInput";
+
+/** Runs pass `name` (or its [N, C, S] form `<name>Runs`) with byte offsets and counts as the header lists them. */
+export function normPassWasm(name: NormPass | `${NormPass}Runs`, ...args: number[]): void {
   runs++;
   (normKernel.exports()[name] as (...a: number[]) => void)(...args);
 }
