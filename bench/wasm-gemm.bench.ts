@@ -1,10 +1,14 @@
 /**
  * Dense gemm: the plain-TypeScript kernel (gemmJs) against its WebAssembly
- * SIMD twin (gemmWasm), single thread, float32 operands, on square products
- * and on the convolution-shaped products of a training step (forward W·cols,
- * input gradient Wᵀ·gy, weight gradient gy·colsᵀ). Prints GFLOP/s (2 m n k
- * flops a product, from benny's median time) and the WASM / JS ratio; then
- * the AND-popcount product of spiking self-attention, JS against its twin.
+ * SIMD twin (gemmWasm), single thread, on square products and on the
+ * convolution-shaped products of a training step (forward W·cols, input
+ * gradient Wᵀ·gy, weight gradient gy·colsᵀ), in both contract families of
+ * gemm.ts: float32 (A, B, C all float32: float32 accumulation, f32x4 lanes)
+ * and float64 (the same float32 A and B into a float64 C: float64
+ * accumulation, f64x2 lanes, what every float32 product used before the
+ * float32 family). Prints GFLOP/s (2 m n k flops a product, from benny's
+ * median time) and the ratios; then the AND-popcount product of spiking
+ * self-attention, JS against its twin.
  * Run: npx tsx bench/wasm-gemm.bench.ts
  */
 import b from "benny";
@@ -37,29 +41,39 @@ const shapes: Shape[] = [
 
 const rng = new Rng(3);
 const summary: string[] = [];
+const fmt = (x: number) => x.toFixed(2).padStart(6);
 for (const s of shapes) {
   const { m, n, k, transA, transB } = s;
   const a = randArray(m * k, rng), bm = randArray(k * n, rng);
-  const c1 = new Float32Array(m * n), c2 = new Float32Array(m * n);
+  const c32 = [new Float32Array(m * n), new Float32Array(m * n)];
+  const c64 = [new Float64Array(m * n), new Float64Array(m * n)];
   // Same bits first: a benchmark of a wrong kernel is worthless.
-  gemmJs(a, 0, transA, bm, 0, transB, c1, 0, m, n, k, false);
-  gemmWasm(a, 0, transA, bm, 0, transB, c2, 0, m, n, k, false);
-  for (let i = 0; i < m * n; i++) if (!Object.is(c1[i], c2[i])) throw new Error(`${s.name}: WASM and JS differ at ${i}`);
-  if (m * n * k <= 1 << 22) {
-    gemmReference(a, 0, transA, bm, 0, transB, c1, 0, m, n, k, false);
-    for (let i = 0; i < m * n; i++) if (!Object.is(c1[i], c2[i])) throw new Error(`${s.name}: WASM and reference differ at ${i}`);
+  for (const [cj, cw] of [c32, c64] as const) {
+    gemmJs(a, 0, transA, bm, 0, transB, cj, 0, m, n, k, false);
+    gemmWasm(a, 0, transA, bm, 0, transB, cw, 0, m, n, k, false);
+    for (let i = 0; i < m * n; i++) if (!Object.is(cj[i], cw[i])) throw new Error(`${s.name}: WASM and JS differ at ${i}`);
+    if (m * n * k <= 1 << 22) {
+      gemmReference(a, 0, transA, bm, 0, transB, cj, 0, m, n, k, false);
+      for (let i = 0; i < m * n; i++) if (!Object.is(cj[i], cw[i])) throw new Error(`${s.name}: WASM and reference differ at ${i}`);
+    }
   }
   const opts = s.slow ? { minSamples: 3, maxTime: 4, initCount: 1 } : { minSamples: 10, maxTime: 2 };
   const flops = 2 * m * n * k;
   await b.suite(
     `gemm ${s.name}`,
-    b.add("js", () => { gemmJs(a, 0, transA, bm, 0, transB, c1, 0, m, n, k, false); }, opts),
-    b.add("wasm", () => { gemmWasm(a, 0, transA, bm, 0, transB, c2, 0, m, n, k, false); }, opts),
+    b.add("js f32", () => { gemmJs(a, 0, transA, bm, 0, transB, c32[0]!, 0, m, n, k, false); }, opts),
+    b.add("wasm f32", () => { gemmWasm(a, 0, transA, bm, 0, transB, c32[1]!, 0, m, n, k, false); }, opts),
+    b.add("js f64", () => { gemmJs(a, 0, transA, bm, 0, transB, c64[0]!, 0, m, n, k, false); }, opts),
+    b.add("wasm f64", () => { gemmWasm(a, 0, transA, bm, 0, transB, c64[1]!, 0, m, n, k, false); }, opts),
     b.cycle(),
     b.complete((res) => {
       // Speed from the median seconds per run (benny rounds its ops/s display).
       const gf = Object.fromEntries(res.results.map((r) => [r.name, flops / r.details.median / 1e9]));
-      summary.push(`${s.name.padEnd(48)} js ${gf.js!.toFixed(2).padStart(6)} GFLOP/s   wasm ${gf.wasm!.toFixed(2).padStart(6)} GFLOP/s   wasm/js ${(gf.wasm! / gf.js!).toFixed(2)}x`);
+      const f32 = gf["wasm f32"]!, f64 = gf["wasm f64"]!;
+      summary.push(
+        `${s.name.padEnd(48)} f32 family: js ${fmt(gf["js f32"]!)}  wasm ${fmt(f32)}   ` +
+        `f64 family: js ${fmt(gf["js f64"]!)}  wasm ${fmt(f64)}   wasm f32/f64 ${(f32 / f64).toFixed(2)}x`,
+      );
     }),
   );
 }
@@ -90,5 +104,5 @@ for (const [name, m, n, words] of [["Q Kᵀ N64 d32 (1 word)", 64, 64, 1], ["K�
   );
 }
 
-console.log("\nSingle-thread float32 gemm (GFLOP/s from median time):\n  " + summary.join("\n  "));
+console.log("\nSingle-thread gemm on float32 A, B, GFLOP/s from median time (f32 family: float32 C and accumulation; f64 family: float64 C and accumulation):\n  " + summary.join("\n  "));
 console.log("\nAND-popcount into float32 (median time per product):\n  " + popSummary.join("\n  "));

@@ -2,11 +2,19 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { gemm, gemmJs, gemmReference } from "../src/kernels/gemm.js";
 import { Rng } from "../src/tensor/random.js";
+import { model32 } from "./helpers/gemm-model.js";
 
 function randArray(n: number, rng: Rng, f64: boolean): Float32Array | Float64Array {
   const a = f64 ? new Float64Array(n) : new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = rng.uniform() * 2 - 1;
   return a;
+}
+
+/** Same bits, element by element (Object.is also tells +0 from -0). */
+function sameBits(x: Float32Array | Float64Array, y: Float32Array | Float64Array): boolean {
+  if (x.length !== y.length || x.constructor !== y.constructor) return false;
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
+  return true;
 }
 
 describe("gemm (the backend's twin) and gemmJs (packed, tiled) equal gemmReference bit for bit", () => {
@@ -65,5 +73,67 @@ describe("gemm (the backend's twin) and gemmJs (packed, tiled) equal gemmReferen
     expect([...c]).toEqual([1, 2, 3, 4]);
     gemm(new Float32Array(0), 0, false, new Float32Array(0), 0, false, c, 0, 2, 2, 0, false);
     expect([...c]).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe("the float32 family (A, B and C all float32): float32 multiply, then float32 add, never fused", () => {
+  it("gemmReference, gemm and gemmJs equal an independent float32 model on ragged sizes 1..70, every transpose, offsets and accumulate", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }),
+        fc.boolean(), fc.boolean(), fc.boolean(),
+        fc.nat({ max: 9 }), fc.nat({ max: 9 }), fc.nat({ max: 9 }), fc.integer(),
+        (m, n, k, ta, tb, acc, ao, bo, co, seed) => {
+          const rng = new Rng(seed);
+          const a = randArray(ao + m * k + 3, rng, false) as Float32Array;
+          const b = randArray(bo + k * n + 3, rng, false) as Float32Array;
+          const c0 = randArray(co + m * n + 3, rng, false) as Float32Array;
+          const want = model32(a, ao, ta, b, bo, tb, c0, co, m, n, k, acc);
+          for (const f of [gemmReference, gemm, gemmJs]) {
+            const c = c0.slice();
+            f(a, ao, ta, b, bo, tb, c, co, m, n, k, acc);
+            if (!sameBits(c, want)) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("accumulates in float32 where float64 accumulation gives other bits, and only when all three are float32", () => {
+    // Row i of A is [1, 2^-24, 2^-24, ...], B is all ones. In float32 every 1 + 2^-24 is a tie that rounds
+    // back to 1 (to even); in float64 the small terms add up to 39 * 2^-24 before the one rounding.
+    const m = 6, n = 10, k = 40;
+    const a = new Float32Array(m * k).fill(2 ** -24);
+    for (let i = 0; i < m; i++) a[i * k] = 1;
+    const b = new Float32Array(k * n).fill(1);
+    const f64Sum = Math.fround(1 + 39 * 2 ** -24);
+    expect(f64Sum).not.toBe(1);
+    for (const f of [gemmReference, gemm, gemmJs]) {
+      const c32 = new Float32Array(m * n);
+      f(a, 0, false, b, 0, false, c32, 0, m, n, k, false);
+      expect([...new Set(c32)]).toEqual([1]);
+      // Any float64 operand selects the float64 family: here C, then A.
+      const c64 = new Float64Array(m * n);
+      f(a, 0, false, b, 0, false, c64, 0, m, n, k, false);
+      expect([...new Set(c64)]).toEqual([1 + 39 * 2 ** -24]);
+      const cMixed = new Float32Array(m * n);
+      f(Float64Array.from(a), 0, false, b, 0, false, cMixed, 0, m, n, k, false);
+      expect([...new Set(cMixed)]).toEqual([f64Sum]);
+    }
+  });
+
+  it("rounds the product before the add (no fused multiply-add)", () => {
+    // (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 rounds to 1 + 2^-11 in float32; adding C = -(1 + 2^-11) gives +0,
+    // where a fused multiply-add would keep 2^-24.
+    const m = 16, n = 16, k = 1;
+    const a = new Float32Array(m * k).fill(1 + 2 ** -12);
+    const b = new Float32Array(k * n).fill(1 + 2 ** -12);
+    for (const f of [gemmReference, gemm, gemmJs]) {
+      const c = new Float32Array(m * n).fill(-(1 + 2 ** -11));
+      f(a, 0, false, b, 0, false, c, 0, m, n, k, true);
+      for (const x of c) expect(Object.is(x, 0)).toBe(true);
+    }
   });
 });

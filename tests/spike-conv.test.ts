@@ -8,7 +8,7 @@ import { backward } from "../src/autograd/tape.js";
 import { conv1d, conv2d } from "../src/ops/conv.js";
 import { spikeConv1d, spikeConv2d } from "../src/ops/spike/spike-conv.js";
 import { gradcheck, GRAD_RUNS, rand64 } from "./helpers/gradcheck.js";
-import { expectBitEqual, leaf, randSpikes } from "./helpers/random-spikes.js";
+import { expectBitEqual, leaf, randSpikes, roundedPlusBias } from "./helpers/random-spikes.js";
 
 /** Random conv2d configuration (groups = 1) whose kernel fits the padded input; W crosses a word boundary. */
 const arbConv = fc
@@ -51,6 +51,12 @@ describe("spikeConv2d", () => {
         const opts = { stride: [cfg.sh, cfg.sw] as const, padding: [cfg.ph, cfg.pw] as const, dilation: [cfg.dh, cfg.dw] as const };
         const got = run((x, ww, bb) => spikeConv2d(x as Spikes, ww, bb, opts), s, w, b, 9);
         const want = run((x, ww, bb) => conv2d(x as Tensor, ww, bb, opts), s.toFloat(), w.clone(), b ? b.clone() : null, 9);
+        if (cfg.dtype === "float32") {
+          // Forward oracle for float32: float64 accumulation rounded once (see roundedPlusBias).
+          // The dense dW already accumulates in float64; dx is a dense gemm in both.
+          const y64 = conv2d(s.toFloat("float64"), w.clone("float64"), null, opts);
+          want[0] = roundedPlusBias(y64, b, cfg.o, y64.shape[2]! * y64.shape[3]!);
+        }
         const names = ["y", "dx", "dW", "db"];
         for (let i = 0; i < 4; i++) if (got[i]) expectBitEqual(got[i]!, want[i]!, names[i]);
       }),
@@ -102,6 +108,9 @@ describe("spikeConv1d", () => {
           if (l + 2 * pd < k) return;
           const got = run((x, ww, bb) => spikeConv1d(x as Spikes, ww, bb, { stride: st, padding: pd }), s, w, b, 4);
           const want = run((x, ww, bb) => conv1d(x as Tensor, ww, bb, { stride: st, padding: pd }), s.toFloat(), w.clone(), b ? b.clone() : null, 4);
+          // Float32 data: the forward oracle is float64 accumulation rounded once (see roundedPlusBias).
+          const y64 = conv1d(s.toFloat("float64"), w.clone("float64"), null, { stride: st, padding: pd });
+          want[0] = roundedPlusBias(y64, b, o, y64.shape[2]!);
           for (let i = 0; i < 4; i++) if (got[i]) expectBitEqual(got[i]!, want[i]!, `output ${i}`);
         },
       ),

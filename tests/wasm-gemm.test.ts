@@ -8,6 +8,7 @@ import { Code, emitModule, I32, sleb, uleb } from "../src/wasm/emit.js";
 import { wasmApi } from "../src/wasm/runtime.js";
 import { BitspikeError } from "../src/tensor/errors.js";
 import { Rng } from "../src/tensor/random.js";
+import { model32 } from "./helpers/gemm-model.js";
 
 const simd = wasmSimdAvailable();
 const startBackend = getKernelBackend(); // from BITSPIKE_KERNELS, "auto" when unset
@@ -90,7 +91,7 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
     setKernelBackend(startBackend);
   });
 
-  it("equals gemmReference bit for bit on ragged sizes 1..70, every transpose, offsets, accumulate, f32 and f64", () => {
+  it("equals gemmReference bit for bit on ragged sizes 1..70, every transpose, offsets, accumulate, both families (f32 and f64)", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }),
@@ -135,19 +136,27 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
 
   it("keeps special values as the reference does (infinities, signed zeros, huge and tiny magnitudes)", () => {
     const vals = [0, -0, 1, -1, Infinity, -Infinity, 1e308, -1e308, 5e-324, 3.4e38, 1e-45];
+    const vals32 = [0, -0, 1, -1, Infinity, -Infinity, 3.4e38, -3.4e38, 1e-45, -1e-45, 1.2e-38, 1e19, 1e-19];
     const rng = new Rng(4);
     const m = 5, n = 7, k = 6;
-    const pick = (len: number) => Float64Array.from({ length: len }, () => vals[Math.floor(rng.uniform() * vals.length)]!);
-    for (let t = 0; t < 50; t++) {
-      const a = pick(m * k), b = pick(k * n), c0 = pick(m * n);
+    const pick = (len: number, f32: boolean) => {
+      const v = f32 ? vals32 : vals;
+      const out = f32 ? new Float32Array(len) : new Float64Array(len);
+      for (let i = 0; i < len; i++) out[i] = v[Math.floor(rng.uniform() * v.length)]!;
+      return out;
+    };
+    for (let t = 0; t < 100; t++) {
+      const f32 = t % 2 === 1; // both families: float32 overflows, underflows and denormals too
+      const a = pick(m * k, f32), b = pick(k * n, f32), c0 = pick(m * n, f32);
       for (const acc of [false, true]) {
-        const cw = c0.slice(), cr = c0.slice();
+        const cw = c0.slice(), cr = c0.slice(), cj = c0.slice();
         gemmWasm(a, 0, false, b, 0, false, cw, 0, m, n, k, acc);
         gemmReference(a, 0, false, b, 0, false, cr, 0, m, n, k, acc);
+        gemmJs(a, 0, false, b, 0, false, cj, 0, m, n, k, acc);
         // NaN payloads may differ between engines' SIMD units; compare NaN-ness, and everything else exactly.
         for (let i = 0; i < cw.length; i++) {
-          if (Number.isNaN(cr[i]!)) expect(Number.isNaN(cw[i]!)).toBe(true);
-          else expect(Object.is(cw[i], cr[i])).toBe(true);
+          if (Number.isNaN(cr[i]!)) expect(Number.isNaN(cw[i]!) && Number.isNaN(cj[i]!)).toBe(true);
+          else expect(Object.is(cw[i], cr[i]) && Object.is(cj[i], cr[i])).toBe(true);
         }
       }
     }
@@ -155,8 +164,8 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
 
   it("grows its memory on demand and stays right across big, small and big products", () => {
     const rng = new Rng(5);
-    const run = (m: number, n: number, k: number) => {
-      const a = randArray(m * k, rng, false), b = randArray(k * n, rng, false);
+    const run = (m: number, n: number, k: number, f64 = false) => {
+      const a = randArray(m * k, rng, f64), b = randArray(k * n, rng, f64);
       const cw = new Float32Array(m * n), cj = new Float32Array(m * n);
       gemmWasm(a, 0, false, b, 0, false, cw, 0, m, n, k, false);
       gemmJs(a, 0, false, b, 0, false, cj, 0, m, n, k, false);
@@ -164,41 +173,77 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
     };
     run(8, 8, 8);
     const before = gemmWasmMemoryBytes();
-    run(600, 300, 700); // A panels alone are 600 * 700 * 8 bytes = 3.4 MB: the memory must grow
+    // Float32 operands: A is staged and packed as float32 (2 x 600 * 700 * 4 bytes = 3.4 MB): the memory must grow.
+    run(600, 300, 700);
     const grown = gemmWasmMemoryBytes();
     expect(grown).toBeGreaterThan(before);
-    expect(grown).toBeGreaterThanOrEqual(600 * 700 * 8);
+    expect(grown).toBeGreaterThanOrEqual(2 * 600 * 700 * 4);
     run(5, 3, 2);
     run(900, 200, 800); // grows again (views over the old buffer would be detached)
-    expect(gemmWasmMemoryBytes()).toBeGreaterThanOrEqual(900 * 800 * 8);
+    expect(gemmWasmMemoryBytes()).toBeGreaterThanOrEqual(2 * 900 * 800 * 4);
+    run(7, 9, 11);
+    run(1000, 300, 1000, true); // float64: packed A alone is 1000 * 1000 * 8 bytes
+    expect(gemmWasmMemoryBytes()).toBeGreaterThanOrEqual(1000 * 1000 * 8);
     run(7, 9, 11);
   });
 
   it("gemm honours the backend switch: js never runs the WASM kernel, wasm and auto do above the size threshold", () => {
     const rng = new Rng(6);
     const m = 40, n = 50, k = 30;
-    const a = randArray(m * k, rng, true), b = randArray(k * n, rng, true);
-    const want = new Float64Array(m * n);
-    gemmReference(a, 0, false, b, 0, false, want, 0, m, n, k, false);
-    const results: Record<string, number> = {};
-    for (const be of ["js", "wasm", "auto"] as const) {
-      expect(setKernelBackend(be)).toBeDefined();
-      expect(getKernelBackend()).toBe(be);
-      expect(wasmKernelsEnabled()).toBe(be !== "js");
+    for (const f64 of [true, false]) {
+      const a = randArray(m * k, rng, f64), b = randArray(k * n, rng, f64);
+      const like = (len: number) => (f64 ? new Float64Array(len) : new Float32Array(len));
+      const want = like(m * n);
+      gemmReference(a, 0, false, b, 0, false, want, 0, m, n, k, false);
+      const results: Record<string, number> = {};
+      for (const be of ["js", "wasm", "auto"] as const) {
+        expect(setKernelBackend(be)).toBeDefined();
+        expect(getKernelBackend()).toBe(be);
+        expect(wasmKernelsEnabled()).toBe(be !== "js");
+        const runs = gemmWasmRuns();
+        const c = like(m * n);
+        gemm(a, 0, false, b, 0, false, c, 0, m, n, k, false);
+        results[be] = gemmWasmRuns() - runs;
+        expect(sameBits(c, want)).toBe(true);
+      }
+      expect(results.js).toBe(0);
+      expect(results.wasm).toBeGreaterThan(0);
+      expect(results.auto).toBeGreaterThan(0);
+      // Tiny products stay on the reference loop whatever the backend (below 512 multiply-adds for float64, 128 for float32).
+      setKernelBackend("wasm");
       const runs = gemmWasmRuns();
-      const c = new Float64Array(m * n);
-      gemm(a, 0, false, b, 0, false, c, 0, m, n, k, false);
-      results[be] = gemmWasmRuns() - runs;
-      expect(sameBits(c, want)).toBe(true);
+      gemm(a, 0, false, b, 0, false, like(16), 0, 4, 4, f64 ? 4 : 2, false);
+      expect(gemmWasmRuns()).toBe(runs);
     }
-    expect(results.js).toBe(0);
-    expect(results.wasm).toBeGreaterThan(0);
-    expect(results.auto).toBeGreaterThan(0);
-    // Tiny products stay on the reference loop whatever the backend.
-    setKernelBackend("wasm");
-    const runs = gemmWasmRuns();
-    gemm(a, 0, false, b, 0, false, new Float64Array(16), 0, 4, 4, 4, false);
-    expect(gemmWasmRuns()).toBe(runs);
+  });
+
+  it("float32 family: equals an independent float32 model, where float64 accumulation would differ, without fused multiply-adds", () => {
+    // Ragged shapes across column blocks and both transposes, with accumulate.
+    const rng = new Rng(12);
+    for (const [m, n, k, ta, tb] of [[13, 29, 37, false, false], [6, 70, 5, true, true], [37, 300, 260, true, false], [66, 45, 1500, false, true]] as const) {
+      const a = randArray(m * k + 2, rng, false) as Float32Array, b = randArray(k * n + 1, rng, false) as Float32Array;
+      const c0 = randArray(m * n + 5, rng, false) as Float32Array;
+      for (const acc of [false, true]) {
+        const cw = c0.slice();
+        gemmWasm(a, 2, ta, b, 1, tb, cw, 3, m, n, k, acc);
+        expect(sameBits(cw, model32(a, 2, ta, b, 1, tb, c0, 3, m, n, k, acc))).toBe(true);
+      }
+    }
+    // 1 + 2^-24 + 2^-24 + ...: stays 1 in float32 (ties to even), not in float64.
+    const m = 6, n = 10, k = 40;
+    const a = new Float32Array(m * k).fill(2 ** -24);
+    for (let i = 0; i < m; i++) a[i * k] = 1;
+    const ones = new Float32Array(k * n).fill(1);
+    const c32 = new Float32Array(m * n), c64 = new Float64Array(m * n);
+    gemmWasm(a, 0, false, ones, 0, false, c32, 0, m, n, k, false);
+    gemmWasm(a, 0, false, ones, 0, false, c64, 0, m, n, k, false);
+    expect([...new Set(c32)]).toEqual([1]);
+    expect([...new Set(c64)]).toEqual([1 + 39 * 2 ** -24]);
+    // (1 + 2^-12)^2 rounds to 1 + 2^-11 before C = -(1 + 2^-11) is added: +0 (a fused multiply-add gives 2^-24).
+    const x = new Float32Array(16).fill(1 + 2 ** -12);
+    const c = new Float32Array(256).fill(-(1 + 2 ** -11));
+    gemmWasm(x, 0, false, x, 0, false, c, 0, 16, 16, 1, true);
+    for (const v of c) expect(Object.is(v, 0)).toBe(true);
   });
 
   it("setKernelBackend returns the old setting and refuses unknown names", () => {

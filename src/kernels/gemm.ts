@@ -2,11 +2,28 @@
  * Dense matrix products on row-major typed arrays: a blocked, packed kernel
  * (`gemm`) and its plain reference twin (`gemmReference`), the oracle in tests.
  *
- * Contract shared by both (and by future WASM twins): every output element is
- * `acc = accumulate ? C[i,j] : 0; for p = 0..k-1 in order: acc += A[i,p] B[p,j]`
- * with `acc` a float64, rounded to C's element type once at the end. The
- * summation order never depends on the transposes or the blocking, so the two
- * kernels agree bit for bit.
+ * Contract shared by all of them (gemmReference, gemmJs, gemmWasm, gemm), in
+ * two families chosen by the operands' element types:
+ *
+ * - float32 family, when A, B and C are ALL Float32Array: every output element
+ *   is `acc = accumulate ? C[i,j] : +0; for p = 0..k-1 in order:
+ *   acc = f32(acc + f32(A[i,p] B[p,j]))`: a float32 multiply, then a float32
+ *   add, each rounded to nearest even, never fused. That is exactly WASM's
+ *   `f32x4.mul` then `f32x4.add` per lane, and in JS `acc = Math.fround(acc +
+ *   Math.fround(a * b))`: the double product of two float32 is exact, so its
+ *   fround is the correctly rounded float32 product; the double sum of two
+ *   float32 rounded again to float32 equals the float32 sum (double rounding
+ *   is innocuous for + and * since 53 >= 2 * 24 + 2). Twice the SIMD lanes of
+ *   float64, hence about twice the speed; PyTorch's CPU float32 matmul also
+ *   accumulates in float32.
+ * - float64 family, whenever any operand is a Float64Array (gradient checks,
+ *   float64 accumulators such as the convolution weight gradient's): every
+ *   output element is `acc = accumulate ? C[i,j] : 0; for p = 0..k-1 in order:
+ *   acc += A[i,p] B[p,j]` with `acc` a float64, rounded to C's element type
+ *   once at the end.
+ *
+ * In both, the summation order never depends on the transposes, the blocking
+ * or the thread split, so all the kernels agree bit for bit.
  *
  * `gemm` runs one of two fast twins with that contract: `gemmJs` (plain
  * TypeScript) or `gemmWasm` (WebAssembly SIMD, src/wasm/gemm-kernel.ts), as
@@ -16,12 +33,17 @@
 import type { FloatArray } from "../tensor/tensor.js";
 import { BitspikeError } from "../tensor/errors.js";
 import { wasmKernelsEnabled, wasmSimdAvailable } from "../wasm/backend.js";
-import { gemmWasmMemory, gemmWasmTiles } from "../wasm/gemm-kernel.js";
+import {
+  gemmWasmCopy32, gemmWasmInterleave4, gemmWasmMemory, gemmWasmMemory32, gemmWasmStripsToPanels, gemmWasmRowsToPanels, gemmWasmTiles,
+  gemmWasmTilesF32,
+} from "../wasm/gemm-kernel.js";
 
 /**
  * C[m,n] (+)= op(A) op(B), where op(A) is A[m,k] or, with transA, A stored as
  * [k,m]; likewise B [k,n] or [n,k] with transB. Offsets select one matrix of a
- * batch. Reference twin: a triple loop, clear rather than fast.
+ * batch. Reference twin: a triple loop, clear rather than fast; float32
+ * accumulation when A, B and C are all float32, else float64 (see the top of
+ * this file).
  */
 export function gemmReference(
   a: FloatArray, aOff: number, transA: boolean,
@@ -30,6 +52,10 @@ export function gemmReference(
   m: number, n: number, k: number,
   accumulate: boolean,
 ): void {
+  if (a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array) {
+    reference32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+    return;
+  }
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let acc = accumulate ? c[cOff + i * n + j]! : 0;
@@ -37,6 +63,32 @@ export function gemmReference(
         const av = transA ? a[aOff + p * m + i]! : a[aOff + i * k + p]!;
         const bv = transB ? b[bOff + j * k + p]! : b[bOff + p * n + j]!;
         acc += av * bv;
+      }
+      c[cOff + i * n + j] = acc;
+    }
+  }
+}
+
+/**
+ * The float32-family reference: a float32 accumulator, each product and each
+ * sum rounded to float32 (Math.fround of the exact double product, then of
+ * the double sum, which double rounding cannot spoil at 53 >= 2 * 24 + 2 bits).
+ */
+function reference32(
+  a: Float32Array, aOff: number, transA: boolean,
+  b: Float32Array, bOff: number, transB: boolean,
+  c: Float32Array, cOff: number,
+  m: number, n: number, k: number,
+  accumulate: boolean,
+): void {
+  const fr = Math.fround;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = accumulate ? c[cOff + i * n + j]! : 0;
+      for (let p = 0; p < k; p++) {
+        const av = transA ? a[aOff + p * m + i]! : a[aOff + i * k + p]!;
+        const bv = transB ? b[bOff + j * k + p]! : b[bOff + p * n + j]!;
+        acc = fr(acc + fr(av * bv));
       }
       c[cOff + i * n + j] = acc;
     }
@@ -64,6 +116,13 @@ function scratch(buf: Float64Array, n: number): Float64Array {
  * threshold of its own.)
  */
 const TINY = 512;
+/**
+ * The same for the float32 family, lower: its reference loop (a Math.fround
+ * per operation) is slower. Measured: at 128 multiply-adds the packed twins
+ * and the loop are about even (0.5-0.9 us), at 256 the twins take 0.4-0.8 us
+ * and the loop 0.9-1.3 us, at 8 x 8 x 8 0.5-0.7 us against 1.9 us.
+ */
+const TINY32 = 128;
 
 /**
  * C[m,n] (+)= op(A) op(B); same contract and result as {@link gemmReference}.
@@ -79,6 +138,11 @@ export function gemm(
   accumulate: boolean,
 ): void {
   if (smallDone(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) return;
+  if (a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array) {
+    if (wasmKernelsEnabled() && wasmPacked32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) return;
+    jsPacked32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+    return;
+  }
   if (wasmKernelsEnabled() && wasmPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) return;
   jsPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
 }
@@ -96,17 +160,20 @@ function smallDone(
     if (!accumulate) c.fill(0, cOff, cOff + m * n);
     return true;
   }
-  if (m * n * k >= TINY) return false;
+  const f32 = a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array;
+  if (m * n * k >= (f32 ? TINY32 : TINY)) return false;
   gemmReference(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
   return true;
 }
 
 /**
  * The plain-TypeScript twin, whatever the backend: same contract and result
- * as {@link gemmReference}. B is packed per column block into k x 4 panels and
- * A into 4 x k panels (both as float64, zero padded at ragged edges), so one
- * inner loop serves every transpose; a 4x4 tile of C accumulates in locals
- * over the whole of k.
+ * as {@link gemmReference}. Float64 family: B is packed per column block into
+ * k x 4 panels and A into 4 x k panels (both as float64, zero padded at ragged
+ * edges), so one inner loop serves every transpose; a 4x4 tile of C
+ * accumulates in locals over the whole of k. Float32 family: the same with
+ * float32 panels in the WASM kernel's 4 x 8 layout and a Math.fround per
+ * operation (slower than the float64 loop: the fallback where SIMD is missing).
  */
 export function gemmJs(
   a: FloatArray, aOff: number, transA: boolean,
@@ -116,14 +183,19 @@ export function gemmJs(
   accumulate: boolean,
 ): void {
   if (smallDone(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) return;
+  if (a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array) {
+    jsPacked32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+    return;
+  }
   jsPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
 }
 
 /**
  * The WebAssembly SIMD twin, whatever the backend and size (even tiny
  * products, so tests reach its ragged edges): same contract and result as
- * {@link gemmReference}. Throws where SIMD is unavailable; falls back to the
- * JS kernel only if the WASM memory cannot grow to hold the packed panels.
+ * {@link gemmReference} (f64x2 lanes for the float64 family, f32x4 lanes for
+ * the float32 one). Throws where SIMD is unavailable; falls back to the JS
+ * kernel only if the WASM memory cannot grow to hold the packed panels.
  */
 export function gemmWasm(
   a: FloatArray, aOff: number, transA: boolean,
@@ -138,12 +210,18 @@ export function gemmWasm(
     if (!accumulate) c.fill(0, cOff, cOff + m * n);
     return;
   }
+  if (a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array) {
+    if (!wasmPacked32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) {
+      jsPacked32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+    }
+    return;
+  }
   if (!wasmPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) {
     jsPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
   }
 }
 
-/** Rows at least this long are copied between C and the WASM scratch with TypedArray.set (measured: faster from ~32). */
+/** Rows at least this long are copied between typed arrays and the WASM memory with TypedArray.set (measured: faster from ~32). */
 const SET_MIN = 32;
 
 /** Columns per block of B for k: a block (k x nc doubles) tends to stay in L2. */
@@ -347,3 +425,291 @@ function microKernel(
 
 /** Staging for ragged edge tiles (values, not references, so a float64 buffer is exact). */
 const edgeTile = new Float64Array(MR * NR);
+
+// ---------------------------------------------------------------------------
+// The float32 family: float32 panels (MR32 x NR32 = 4 x 8 tiles, the WASM
+// kernel's layout, src/wasm/gemm-kernel.ts), float32 accumulators.
+
+/**
+ * Register tile of the float32 family, the same as src/wasm/gemm-kernel.ts
+ * (the packed layouts must agree; see there for why 4 x 8). Local constants,
+ * not imports: an imported binding in a hot loop costs a load and a check.
+ */
+const MR32 = 4;
+const NR32 = 8;
+/** Columns of B packed per block for the float32 kernels: a block (k x NC floats) tends to stay in L2. */
+const NC32_TARGET_BYTES = 256 * 1024;
+
+/** Columns per block of B for k, a multiple of NR32. */
+function blockCols32(n: number, k: number): number {
+  let nc = Math.floor(NC32_TARGET_BYTES / (4 * k * NR32)) * NR32;
+  if (nc < 4 * NR32) nc = 4 * NR32;
+  if (nc > n) nc = Math.ceil(n / NR32) * NR32;
+  return nc;
+}
+
+/**
+ * Packs op(A) into ceil(m/4) panels at pa[po..], each laid out [k][4] (rows
+ * past m are zero). Full panels copy 4 elements a step, written out: a plain
+ * copy (float32 to float32), 2-3x faster than a loop over the rows.
+ */
+function packA32(a: Float32Array, aOff: number, transA: boolean, m: number, k: number, pa: Float32Array, po: number): void {
+  for (let i0 = 0; i0 < m; i0 += MR32) {
+    const base = po + i0 * k;
+    const rows = Math.min(MR32, m - i0);
+    if (rows < MR32) {
+      for (let r = 0; r < MR32; r++) {
+        for (let p = 0, d = base + r; p < k; p++, d += MR32) {
+          pa[d] = r >= rows ? 0 : transA ? a[aOff + p * m + i0 + r]! : a[aOff + (i0 + r) * k + p]!;
+        }
+      }
+    } else if (transA) {
+      for (let p = 0, d = base, src = aOff + i0; p < k; p++, d += MR32, src += m) {
+        pa[d] = a[src]!; pa[d + 1] = a[src + 1]!; pa[d + 2] = a[src + 2]!; pa[d + 3] = a[src + 3]!;
+      }
+    } else {
+      const s0 = aOff + i0 * k, s1 = s0 + k, s2 = s1 + k, s3 = s2 + k;
+      for (let p = 0, d = base; p < k; p++, d += MR32) {
+        pa[d] = a[s0 + p]!; pa[d + 1] = a[s1 + p]!; pa[d + 2] = a[s2 + p]!; pa[d + 3] = a[s3 + p]!;
+      }
+    }
+  }
+}
+
+/** Packs columns j0..j0+nb-1 of op(B) into panels at pb[po..] laid out [k][8] (columns past the block are zero). */
+function packB32(b: Float32Array, bOff: number, transB: boolean, n: number, k: number, j0: number, nb: number, pb: Float32Array, po: number): void {
+  for (let jp = 0; jp < nb; jp += NR32) {
+    const base = po + jp * k;
+    const cols = Math.min(NR32, nb - jp);
+    const j = j0 + jp;
+    if (cols < NR32) {
+      for (let q = 0; q < NR32; q++) {
+        for (let p = 0, d = base + q; p < k; p++, d += NR32) {
+          pb[d] = q >= cols ? 0 : transB ? b[bOff + (j + q) * k + p]! : b[bOff + p * n + j + q]!;
+        }
+      }
+    } else if (!transB) {
+      for (let p = 0, d = base, src = bOff + j; p < k; p++, d += NR32, src += n) {
+        pb[d] = b[src]!; pb[d + 1] = b[src + 1]!; pb[d + 2] = b[src + 2]!; pb[d + 3] = b[src + 3]!;
+        pb[d + 4] = b[src + 4]!; pb[d + 5] = b[src + 5]!; pb[d + 6] = b[src + 6]!; pb[d + 7] = b[src + 7]!;
+      }
+    } else {
+      const s0 = bOff + j * k, s1 = s0 + k, s2 = s1 + k, s3 = s2 + k, s4 = s3 + k, s5 = s4 + k, s6 = s5 + k, s7 = s6 + k;
+      for (let p = 0, d = base; p < k; p++, d += NR32) {
+        pb[d] = b[s0 + p]!; pb[d + 1] = b[s1 + p]!; pb[d + 2] = b[s2 + p]!; pb[d + 3] = b[s3 + p]!;
+        pb[d + 4] = b[s4 + p]!; pb[d + 5] = b[s5 + p]!; pb[d + 6] = b[s6 + p]!; pb[d + 7] = b[s7 + p]!;
+      }
+    }
+  }
+}
+
+/** Float offsets in the WASM memory start on a 64-byte line. */
+function line(x: number): number {
+  return Math.ceil(x / 16) * 16;
+}
+
+/**
+ * The float32 WASM path (m, n, k >= 1). A and B are copied into the kernel
+ * memory whole (one TypedArray.set each: float32 to float32, a memcpy), then
+ * packed there by WASM helpers into the panels of {@link packA32} and
+ * {@link packB32}; the tiles run per column block of B into one float32 C
+ * scratch [rows, n padded to 8], which goes back to C by row copies (a single
+ * copy when n is a multiple of 8). Copying element by element in JS costs
+ * 1.3-2 ns a float, several times the memcpy plus the WASM packing.
+ * Returns false (having touched nothing) when the memory cannot hold it all.
+ */
+function wasmPacked32(
+  a: Float32Array, aOff: number, transA: boolean,
+  b: Float32Array, bOff: number, transB: boolean,
+  c: Float32Array, cOff: number,
+  m: number, n: number, k: number,
+  accumulate: boolean,
+): boolean {
+  const nc = blockCols32(n, k);
+  const mPanels = Math.ceil(m / MR32);
+  const rowsP = mPanels * MR32;
+  const ldc = Math.ceil(n / NR32) * NR32;
+  // Layout (float offsets): raw A, raw B, packed A, a packed block of B, the C scratch.
+  const rawA = 0, rawB = line(m * k), pa = line(rawB + k * n), pb = line(pa + rowsP * k), cs = line(pb + nc * k);
+  const mem = gemmWasmMemory32(cs + rowsP * ldc);
+  if (mem === null) return false;
+  mem.set(a.subarray(aOff, aOff + m * k), rawA);
+  mem.set(b.subarray(bOff, bOff + k * n), rawB);
+  wasmPackA32(mem, rawA, transA, m, k, pa);
+  if (accumulate) {
+    // The tiles start from C; padding starts from 0 (never read back, but kept finite and normal).
+    if (ldc === n) mem.set(c.subarray(cOff, cOff + m * n), cs);
+    else for (let i = 0; i < m; i++) copyRow(c, cOff + i * n, mem, cs + i * ldc, n);
+    for (let i = 0; i < m && ldc > n; i++) mem.fill(0, cs + i * ldc + n, cs + (i + 1) * ldc);
+    mem.fill(0, cs + m * ldc, cs + rowsP * ldc);
+  }
+  for (let j0 = 0; j0 < n; j0 += nc) {
+    const nb = Math.min(nc, n - j0);
+    wasmPackB32(mem, rawB, transB, n, k, j0, nb, pb);
+    gemmWasmTilesF32(pa, pb, cs + j0, ldc, k, mPanels, Math.ceil(nb / NR32), accumulate);
+  }
+  if (ldc === n) c.set(mem.subarray(cs, cs + m * n), cOff);
+  else for (let i = 0; i < m; i++) copyRow(mem, cs + i * ldc, c, cOff + i * n, n);
+  return true;
+}
+
+/** dst[d .. d+len) = src[s .. s+len): TypedArray.set for long rows, a loop for short ones. */
+function copyRow(src: Float32Array, s: number, dst: Float32Array, d: number, len: number): void {
+  if (len >= SET_MIN) dst.set(src.subarray(s, s + len), d);
+  else for (let j = 0; j < len; j++) dst[d + j] = src[s + j]!;
+}
+
+/**
+ * {@link packA32} inside the WASM memory: op(A) stored at mem[rawA..] into
+ * panels at mem[pa..]. Rows of A [k, m] (transA) already hold panel rows, 16
+ * bytes a panel; full panels of A [m, k] are 4 rows transposed 4 x 4 at a
+ * time; a ragged last panel is zeroed, then filled a row at a time. (Measured
+ * at 1024^2, in the WASM memory: 0.1-0.2 ns a float, against 0.45 for the
+ * scalar strided copy and 1.2-1.6 for a row-by-row pass over A [k, m] that
+ * writes all the panels at once.)
+ */
+function wasmPackA32(mem: Float32Array, rawA: number, transA: boolean, m: number, k: number, pa: number): void {
+  const full = Math.floor(m / MR32);
+  if (transA) {
+    // 4 panels (a 64-byte strip of each row) at a time, then the rest.
+    const strips = full >> 2;
+    gemmWasmStripsToPanels(MR32, rawA, m, pa, k, strips);
+    gemmWasmRowsToPanels(MR32, rawA + 4 * strips * MR32, m, pa + 4 * strips * MR32 * k, k, full & 3);
+  } else {
+    const groups = Math.floor(k / 4), tail = groups * 4;
+    for (let i0 = 0; i0 < full * MR32; i0 += MR32) {
+      const src = rawA + i0 * k, d = pa + i0 * k;
+      gemmWasmInterleave4(src, k, d, MR32, groups);
+      if (tail < k) for (let r = 0; r < MR32; r++) gemmWasmCopy32(src + r * k + tail, 1, d + tail * MR32 + r, MR32, k - tail);
+    }
+  }
+  if (full * MR32 < m) {
+    const i0 = full * MR32, rows = m - i0, d = pa + i0 * k;
+    mem.fill(0, d, d + MR32 * k);
+    for (let r = 0; r < rows; r++) {
+      if (transA) gemmWasmCopy32(rawA + i0 + r, m, d + r, MR32, k);
+      else gemmWasmCopy32(rawA + (i0 + r) * k, 1, d + r, MR32, k);
+    }
+  }
+}
+
+/**
+ * {@link packB32} inside the WASM memory: columns j0..j0+nb-1 of op(B) stored
+ * at mem[rawB..] into panels at mem[pb..]. Rows of B [k, n] hold panel rows
+ * side by side; full panels from B [n, k] are two 4-row transposes (columns
+ * 0-3, 4-7); a ragged last panel is zeroed, then filled a column at a time.
+ */
+function wasmPackB32(mem: Float32Array, rawB: number, transB: boolean, n: number, k: number, j0: number, nb: number, pb: number): void {
+  const full = Math.floor(nb / NR32);
+  if (!transB) {
+    // 2 panels (a 64-byte strip of each row) at a time, then the odd one.
+    const strips = full >> 1;
+    gemmWasmStripsToPanels(NR32, rawB + j0, n, pb, k, strips);
+    gemmWasmRowsToPanels(NR32, rawB + j0 + 2 * strips * NR32, n, pb + 2 * strips * NR32 * k, k, full & 1);
+  } else {
+    const groups = Math.floor(k / 4), tail = groups * 4;
+    for (let jp = 0; jp < full * NR32; jp += NR32) {
+      const d = pb + jp * k;
+      for (let h = 0; h < NR32; h += 4) {
+        const src = rawB + (j0 + jp + h) * k;
+        gemmWasmInterleave4(src, k, d + h, NR32, groups);
+        if (tail < k) for (let q = 0; q < 4; q++) gemmWasmCopy32(src + q * k + tail, 1, d + tail * NR32 + h + q, NR32, k - tail);
+      }
+    }
+  }
+  if (full * NR32 < nb) {
+    const jp = full * NR32, cols = nb - jp, d = pb + jp * k, j = j0 + jp;
+    mem.fill(0, d, d + NR32 * k);
+    for (let q = 0; q < cols; q++) {
+      if (transB) gemmWasmCopy32(rawB + (j + q) * k, 1, d + q, NR32, k);
+      else gemmWasmCopy32(rawB + j + q, n, d + q, NR32, k);
+    }
+  }
+}
+
+// Float32 panel scratch of the JS path, grown on demand and reused.
+let packA32Buf = new Float32Array(0);
+let packB32Buf = new Float32Array(0);
+
+/**
+ * The float32 JS path (m, n, k >= 1): the WASM path's packing and tiles, with
+ * each 4x8 tile done as two 4x4 halves by {@link microKernel32} straight into C.
+ */
+function jsPacked32(
+  a: Float32Array, aOff: number, transA: boolean,
+  b: Float32Array, bOff: number, transB: boolean,
+  c: Float32Array, cOff: number,
+  m: number, n: number, k: number,
+  accumulate: boolean,
+): void {
+  const nc = blockCols32(n, k);
+  const mPanels = Math.ceil(m / MR32);
+  if (packA32Buf.length < mPanels * MR32 * k) packA32Buf = new Float32Array(Math.max(mPanels * MR32 * k, packA32Buf.length * 2));
+  if (packB32Buf.length < nc * k) packB32Buf = new Float32Array(Math.max(nc * k, packB32Buf.length * 2));
+  const pa = packA32Buf;
+  const pb = packB32Buf;
+  packA32(a, aOff, transA, m, k, pa, 0);
+  for (let j0 = 0; j0 < n; j0 += nc) {
+    const nb = Math.min(nc, n - j0);
+    packB32(b, bOff, transB, n, k, j0, nb, pb, 0);
+    const halves = Math.ceil(nb / 4);
+    for (let ip = 0; ip < mPanels; ip++) {
+      const i0 = ip * MR32;
+      const rows = Math.min(MR32, m - i0);
+      for (let h = 0; h < halves; h++) {
+        const jj = j0 + 4 * h;
+        // Half h is columns 4(h & 1) .. +3 of panel h >> 1.
+        const bo = (h >> 1) * NR32 * k + 4 * (h & 1);
+        microKernel32(pa, ip * MR32 * k, pb, bo, k, c, cOff + i0 * n + jj, n, rows, Math.min(4, n - jj), accumulate);
+      }
+    }
+  }
+}
+
+/**
+ * One 4x4 block of C from a packed A panel ([k][4]) and four columns of a
+ * packed B panel ([k][8], from bo), in float32: every product and every sum
+ * rounded by Math.fround, p in order; only the first rows x cols entries are
+ * stored.
+ */
+function microKernel32(
+  pa: Float32Array, ao: number, pb: Float32Array, bo: number, k: number,
+  c: Float32Array, co: number, ldc: number, rows: number, cols: number, accumulate: boolean,
+): void {
+  const fr = Math.fround;
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+  let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+  if (accumulate) {
+    const t = edgeTile;
+    for (let r = 0; r < 4; r++) for (let q = 0; q < 4; q++) t[r * 4 + q] = r < rows && q < cols ? c[co + r * ldc + q]! : 0;
+    c00 = t[0]!; c01 = t[1]!; c02 = t[2]!; c03 = t[3]!;
+    c10 = t[4]!; c11 = t[5]!; c12 = t[6]!; c13 = t[7]!;
+    c20 = t[8]!; c21 = t[9]!; c22 = t[10]!; c23 = t[11]!;
+    c30 = t[12]!; c31 = t[13]!; c32 = t[14]!; c33 = t[15]!;
+  }
+  const end = ao + k * MR32;
+  for (let x = ao, y = bo; x < end; x += MR32, y += NR32) {
+    const a0 = pa[x]!, a1 = pa[x + 1]!, a2 = pa[x + 2]!, a3 = pa[x + 3]!;
+    const b0 = pb[y]!, b1 = pb[y + 1]!, b2 = pb[y + 2]!, b3 = pb[y + 3]!;
+    c00 = fr(c00 + fr(a0 * b0)); c01 = fr(c01 + fr(a0 * b1)); c02 = fr(c02 + fr(a0 * b2)); c03 = fr(c03 + fr(a0 * b3));
+    c10 = fr(c10 + fr(a1 * b0)); c11 = fr(c11 + fr(a1 * b1)); c12 = fr(c12 + fr(a1 * b2)); c13 = fr(c13 + fr(a1 * b3));
+    c20 = fr(c20 + fr(a2 * b0)); c21 = fr(c21 + fr(a2 * b1)); c22 = fr(c22 + fr(a2 * b2)); c23 = fr(c23 + fr(a2 * b3));
+    c30 = fr(c30 + fr(a3 * b0)); c31 = fr(c31 + fr(a3 * b1)); c32 = fr(c32 + fr(a3 * b2)); c33 = fr(c33 + fr(a3 * b3));
+  }
+  if (rows === 4 && cols === 4) {
+    const r1 = co + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
+    c[co] = c00; c[co + 1] = c01; c[co + 2] = c02; c[co + 3] = c03;
+    c[r1] = c10; c[r1 + 1] = c11; c[r1 + 2] = c12; c[r1 + 3] = c13;
+    c[r2] = c20; c[r2 + 1] = c21; c[r2 + 2] = c22; c[r2 + 3] = c23;
+    c[r3] = c30; c[r3 + 1] = c31; c[r3 + 2] = c32; c[r3 + 3] = c33;
+    return;
+  }
+  const t = edgeTile;
+  t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03;
+  t[4] = c10; t[5] = c11; t[6] = c12; t[7] = c13;
+  t[8] = c20; t[9] = c21; t[10] = c22; t[11] = c23;
+  t[12] = c30; t[13] = c31; t[14] = c32; t[15] = c33;
+  for (let r = 0; r < rows; r++) for (let q = 0; q < cols; q++) c[co + r * ldc + q] = t[r * 4 + q]!;
+}

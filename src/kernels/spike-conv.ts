@@ -7,7 +7,9 @@
  *
  * Order: for a fixed output, input bits are visited in (c, y, x) order, which
  * is the (c, ki, kj) order of im2col + gemm; with float64 accumulators these
- * kernels equal the dense conv bit for bit.
+ * kernels equal the dense conv bit for bit when gemm accumulates in float64
+ * too (float64 data). On float32 data gemm accumulates in float32 (gemm.ts),
+ * and they equal the dense conv of float64 copies, rounded once.
  *
  * The `...Reference` kernels scatter one (bit, tap) at a time. The fast ones
  * first sort the (bit, tap) pairs into buckets (per output position for the

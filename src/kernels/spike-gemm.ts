@@ -7,7 +7,10 @@
  * its terms in increasing order of the summed index, and is rounded to C's
  * element type once. Zero terms are skipped, which never changes a float64 sum
  * (x + 0 = x, and +0 + ±0 = +0). So each kernel here equals `gemm` on the same
- * 0/1 (or counts) values bit for bit, while its work follows the set bits.
+ * 0/1 (or counts) values bit for bit, while its work follows the set bits,
+ * whenever gemm runs its float64 family (any float64 operand). With every
+ * operand float32, gemm accumulates in float32 instead (see gemm.ts), and
+ * these kernels equal gemmReference with a float64 C, rounded once.
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32, popcnt32 } from "./bits.js";
@@ -82,7 +85,8 @@ export function andPopcountGemmJs(
 /**
  * Spikes [m, k] times dense W [k, n]: C[i, :] (+)= sum over the set bits p of
  * row i of W[p, :]. `s` holds m rows of `wpr` words from `sOff`. Equals
- * gemm(S, W) on the 0/1 values bit for bit; cost m·nnz-per-row·n adds.
+ * gemm(S, W) on the 0/1 values bit for bit (in gemm's float64 family, see the
+ * file comment); cost m·nnz-per-row·n adds.
  * (For linear, pass Wᵀ = weight transposed to [in, out].)
  */
 export function spikeGatherAdd(
@@ -138,7 +142,8 @@ export function spikeGatherAddJs(
 /**
  * Dense counts X [m, k] times W [k, n], skipping zeros of X: C[i, :] (+)=
  * sum over p with X[i, p] != 0 of X[i, p] W[p, :]. For the Spikformer residual
- * stream (small integers, mostly 0). Equals gemm bit for bit.
+ * stream (small integers, mostly 0). Equals gemm bit for bit (in its float64
+ * family, see the file comment).
  */
 export function countsGatherAdd(
   x: FloatArray, xOff: number,

@@ -149,6 +149,14 @@ export class Code {
   i32x4Splat(): this { return this.simd(0x11); }
   f64x2Splat(): this { return this.simd(0x14); }
   f32x4Splat(): this { return this.simd(0x13); }
+  /**
+   * Byte shuffle of two vectors a, b (pushed in that order): result byte i is
+   * byte lanes[i] of a (0-15) or of b (16-31).
+   */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) throw new RangeError("i8x16.shuffle takes 16 lane indices in 0..31");
+    return this.simd(0x0d, ...lanes);
+  }
   i32x4ExtractLane(lane: number): this { return this.simd(0x1b, lane); }
   f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
   v128And(): this { return this.simd(0x4e); }

@@ -2,8 +2,11 @@
  * Event-driven convolution of spikes: every set input bit scatters its
  * kernel-weighted contribution into the outputs it reaches, so the work follows
  * the firing rate. Forward, weight and bias gradients equal the dense
- * `conv2d`/`conv1d` bit for bit; the input gradient is dense (gemm + col2im,
- * as in conv2d), since it feeds the surrogate of every neuron.
+ * `conv2d`/`conv1d` bit for bit on float64 data; on float32 data the forward
+ * keeps its float64 accumulation (rounded once) while the dense conv's gemm
+ * accumulates in float32, so y may differ from it in the last bits. The input
+ * gradient is dense (gemm + col2im, as in conv2d), since it feeds the
+ * surrogate of every neuron.
  *
  * Supported: stride, zero padding, dilation; groups = 1 only.
  * Spikformer's 1x1 Conv1d (q/k/v, proj, MLP of the ImageNet/DVS variants) is

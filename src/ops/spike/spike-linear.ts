@@ -1,8 +1,11 @@
 /**
  * Event-driven fully connected layers: y = x Wᵀ + b where x is spikes (work
  * per set bit) or a float tensor of mostly-zero counts (work per nonzero).
- * Both equal the dense `linear` bit for bit (same float64 accumulation order,
- * zero terms skipped), forward and weight/bias gradients alike.
+ * Both equal the dense `linear` bit for bit on float64 data (same float64
+ * accumulation order, zero terms skipped), forward and weight/bias gradients
+ * alike. On float32 data they keep that float64 accumulation (rounded once)
+ * while the dense `linear` accumulates in float32 (gemm's float32 family), so
+ * y and dW may differ from it in the last bits.
  */
 import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
@@ -71,8 +74,9 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
 /**
  * Linear on a float tensor `[..., in]` whose entries are mostly zero (the
  * Spikformer residual stream: small integer spike counts), skipping zeros:
- * any values are accepted and the result equals `linear` bit for bit; it is
- * only faster when most entries are 0. Backward: dW sparse over the nonzeros
+ * any values are accepted and the result equals `linear` bit for bit on
+ * float64 data (on float32 data, see the file comment); it is only faster
+ * when most entries are 0. Backward: dW sparse over the nonzeros
  * of x, dx = g W dense, db = sum of g.
  */
 export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
