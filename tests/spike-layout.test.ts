@@ -9,6 +9,8 @@ import { floatToSpikes } from "../src/ops/spike/cast.js";
 import { sum } from "../src/ops/reduce.js";
 import { mul } from "../src/ops/elementwise.js";
 import { spikesToFloat } from "../src/ops/spike/cast.js";
+import { maxPoolBitsPlanes, maxPoolBitsPlanesReference } from "../src/kernels/spike-layout.js";
+import { wordsFor } from "../src/kernels/bits.js";
 
 function randomSpikes(shape: number[], density: number, rng: Rng): Spikes {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -104,5 +106,31 @@ describe("transposeSpikes and floatToSpikes", () => {
     backward(sum(mul(spikesToFloat(s), Tensor.from([1, 2, 3, 4], [2, 2], "float64"))));
     expect(Array.from(x.grad!.data)).toEqual([1, 2, 3, 4]);
     expect(() => floatToSpikes(Tensor.from([0, 2], [2]))).toThrow(/element 1 is 2/);
+  });
+});
+
+describe("spike max-pool kernel: window rows read as words", () => {
+  it("equals the bit-by-bit reference (bits and argmax) on ragged widths, windows up to 33 wide, strides and padding", () => {
+    fc.assert(fc.property(
+      fc.record({
+        planes: fc.integer({ min: 1, max: 4 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 100 }),
+        kh: fc.integer({ min: 1, max: 4 }), kw: fc.constantFrom(1, 2, 3, 5, 31, 33), sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }),
+        ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }), density: fc.constantFrom(0, 0.05, 0.3, 1), seed: fc.integer(),
+      }),
+      (o) => {
+        if (o.h + 2 * o.ph < o.kh || o.w + 2 * o.pw < o.kw) return;
+        const oh = Math.floor((o.h + 2 * o.ph - o.kh) / o.sh) + 1, ow = Math.floor((o.w + 2 * o.pw - o.kw) / o.sw) + 1;
+        const g = { planes: o.planes, h: o.h, w: o.w, kh: o.kh, kw: o.kw, sh: o.sh, sw: o.sw, ph: o.ph, pw: o.pw, oh, ow };
+        const rng = new Rng(o.seed);
+        const src = randomSpikes([o.planes * o.h, o.w], o.density, rng).words;
+        const nd = o.planes * oh * wordsFor(ow);
+        const fast = { d: new Uint32Array(nd), a: new Int32Array(o.planes * oh * ow) };
+        const ref = { d: new Uint32Array(nd), a: new Int32Array(o.planes * oh * ow) };
+        maxPoolBitsPlanes(src, fast.d, fast.a, g, 0, o.planes);
+        maxPoolBitsPlanesReference(src, ref.d, ref.a, g, 0, o.planes);
+        expect(Array.from(fast.d)).toEqual(Array.from(ref.d));
+        expect(Array.from(fast.a)).toEqual(Array.from(ref.a));
+      },
+    ), { numRuns: 300 });
   });
 });

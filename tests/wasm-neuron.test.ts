@@ -10,17 +10,13 @@ import { Rng } from "../src/tensor/random.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
 import { expWasm, neuronKernelModule, neuronWasmRuns } from "../src/wasm/neuron-kernel.js";
 import { wasmApi } from "../src/wasm/runtime.js";
+import { expectSameBits } from "./helpers/random-spikes.js";
 
 const simd = wasmSimdAvailable();
 
 afterEach(() => {
   setKernelBackend("auto");
 });
-
-function expectSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
-  expect(a.length, what).toBe(b.length);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what} element ${i}: ${a[i]} vs ${b[i]}`);
-}
 
 /** Inputs at every branch of fdlibm's exp: its thresholds and their neighbours, specials, and the subnormal range. */
 const EXP_EDGES = [

@@ -14,7 +14,7 @@ import { wordsFor } from "../src/kernels/bits.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
 import { spikeSumModule, spikeSumWasmRuns } from "../src/wasm/spike-sum-kernel.js";
 import { wasmApi } from "../src/wasm/runtime.js";
-import { expectBitEqual, leaf, randCounts, randSpikes } from "./helpers/random-spikes.js";
+import { expectBitEqual, expectSameBits, leaf, randCounts, randSpikes } from "./helpers/random-spikes.js";
 import { bitRows } from "./helpers/random-spikes.js";
 
 const simd = wasmSimdAvailable();
@@ -27,11 +27,6 @@ function values(n: number, rng: Rng, f32: boolean): Float32Array | Float64Array 
     a[i] = u < 0.05 ? 0 : u < 0.08 ? -0 : (rng.uniform() - 0.5) * 2 ** (rng.int(40) - 20);
   }
   return a;
-}
-
-function sameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
-  expect(a.length, what).toBe(b.length);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what} element ${i}: ${a[i]} vs ${b[i]}`);
 }
 
 afterEach(() => {
@@ -63,7 +58,7 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           const dj = dst.slice(), dw = dst.slice();
           sumBucketsJs(nb, cap, cnt, idx, src, o, dj, dstOff);
           sumBucketsWasm(nb, cap, cnt, idx, src, o, dw, dstOff);
-          sameBits(dw, dj, "dst");
+          expectSameBits(dw, dj, "dst");
         },
       ),
       { numRuns: 400 },
@@ -125,8 +120,8 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
         expect(spikeSumWasmRuns()).toBe(before);
         const [ow, aw] = run("wasm");
         if (o * ohw >= 256) expect(spikeSumWasmRuns()).toBeGreaterThan(before);
-        sameBits(ow, oj, "out");
-        sameBits(aw, aj, "accW");
+        expectSameBits(ow, oj, "out");
+        expectSameBits(aw, aj, "accW");
       }),
       { numRuns: 150 },
     );
@@ -148,11 +143,11 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           const cj = c0.slice(), cw = c0.slice();
           spikeGatherAddJs(s, off * wpr, wpr, w, off, cj, off, m, n, accumulate);
           expect(spikeGatherAddWasm(s, off * wpr, wpr, w, off, cw, off, m, n, accumulate)).toBe(true);
-          sameBits(cw, cj, "spikeGatherAdd");
+          expectSameBits(cw, cj, "spikeGatherAdd");
           const dj = c0.slice(), dw = c0.slice();
           countsGatherAddJs(x, off, w, off, dj, off, m, k, n, accumulate);
           expect(countsGatherAddWasm(x, off, w, off, dw, off, m, k, n, accumulate)).toBe(true);
-          sameBits(dw, dj, "countsGatherAdd");
+          expectSameBits(dw, dj, "countsGatherAdd");
           // Column buckets: the whole range and a sub-range of spike words / count columns.
           const q0 = rng.int(wpr), q1 = q0 + 1 + rng.int(wpr - q0);
           const p0 = rng.int(k), p1 = p0 + 1 + rng.int(k - p0);
@@ -161,11 +156,11 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
             const aj = a0.slice(), aw = a0.slice();
             spikeScatterRowsWords(s, off * wpr, wpr, lo, hi, g, off, aj, off, m, n, "js");
             spikeScatterRowsWords(s, off * wpr, wpr, lo, hi, g, off, aw, off, m, n, "wasm");
-            sameBits(aw, aj, "spikeScatterRows");
+            expectSameBits(aw, aj, "spikeScatterRows");
             const bj = a0.slice(), bw = a0.slice();
             countsScatterRowsCols(x, off, g, off, bj, off, m, k, plo, phi, n, "js");
             countsScatterRowsCols(x, off, g, off, bw, off, m, k, plo, phi, n, "wasm");
-            sameBits(bw, bj, "countsScatterRows");
+            expectSameBits(bw, bj, "countsScatterRows");
           }
         },
       ),

@@ -68,8 +68,55 @@ export function maxPoolBits(src: Uint32Array, dst: Uint32Array, argmax: Int32Arr
   maxPoolBitsPlanes(src, dst, argmax, g, 0, g.planes);
 }
 
-/** {@link maxPoolBits} of planes p0..p1-1 only (their dst words must be zeroed); planes are independent. */
+/**
+ * {@link maxPoolBits} of planes p0..p1-1 only (their dst words must be zeroed);
+ * planes are independent. Reads each window row's bits at once (a shift of
+ * one or two words) instead of bit by bit: the first set bit in (ky, kx)
+ * order is the first nonzero row's lowest bit. Same output as
+ * {@link maxPoolBitsPlanesReference}; windows wider than 31 go there.
+ */
 export function maxPoolBitsPlanes(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
+  if (g.kw > 31) {
+    maxPoolBitsPlanesReference(src, dst, argmax, g, p0, p1);
+    return;
+  }
+  const { h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
+  const siw = wordsFor(w);
+  const dow = wordsFor(ow);
+  for (let p = p0; p < p1; p++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const yA = Math.max(0, oy * sh - ph), yB = Math.min(h, oy * sh - ph + kh);
+      const drow = (p * oh + oy) * dow;
+      for (let ox = 0; ox < ow; ox++) {
+        const xA = Math.max(0, ox * sw - pw), xB = Math.min(w, ox * sw - pw + kw);
+        const len = xB - xA;
+        let hit = -1;
+        if (len > 0) {
+          const q = xA >>> 5, off = xA & 31;
+          const mask = (2 ** len - 1) >>> 0;
+          for (let y = yA; y < yB; y++) {
+            const row = (p * h + y) * siw + q;
+            let bits = src[row]! >>> off;
+            if (off + len > 32) bits |= src[row + 1]! << (32 - off);
+            bits &= mask;
+            if (bits !== 0) {
+              hit = y * w + xA + (31 - Math.clz32(bits & -bits));
+              break;
+            }
+          }
+        }
+        if (hit >= 0) dst[drow + (ox >>> 5)]! |= 1 << (ox & 31);
+        // No spike in the window: the gradient goes to its first element, as a float max-pool's tie rule says.
+        if (argmax) argmax[(p * oh + oy) * ow + ox] = hit >= 0 ? hit : yA < yB && len > 0 ? yA * w + xA : -1;
+      }
+    }
+  }
+}
+
+/** The plain bit-by-bit loop of {@link maxPoolBitsPlanes}: the tests' oracle. */
+export function maxPoolBitsPlanesReference(
+  src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number,
+): void {
   const siw = wordsFor(g.w);
   const dow = wordsFor(g.ow);
   for (let p = p0; p < p1; p++) {

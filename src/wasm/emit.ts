@@ -75,6 +75,8 @@ const EMPTY = 0x40;
  */
 export class Code {
   readonly bytes: number[] = [];
+  /** Where statements end (after each local.set and store), when recording for {@link interleave}. */
+  private marks: number[] | null = null;
 
   private op(...b: number[]): this {
     this.bytes.push(...b);
@@ -84,6 +86,42 @@ export class Code {
   private simd(sub: number, ...imm: number[]): this {
     return this.op(0xfd, ...uleb(sub), ...imm);
   }
+  private stmtEnd(): this {
+    this.marks?.push(this.bytes.length);
+    return this;
+  }
+
+  /**
+   * Starts recording where statements end: after every local.set and store,
+   * which in the kernels here always leave the operand stack empty.
+   */
+  statements(): this {
+    this.marks = [];
+    return this;
+  }
+
+  /**
+   * Appends the statements of `parts` (each recorded with {@link statements})
+   * round-robin: the first of each, then the second of each, and so on. For
+   * independent chains of work on disjoint locals and memory, the result
+   * computes the same values, with the chains' instructions side by side so
+   * the processor can overlap them (a long dependent chain alone is latency
+   * bound).
+   */
+  interleave(parts: readonly Code[]): this {
+    const split = parts.map((p) => {
+      if (p.marks === null) throw new Error("interleave: record the parts with statements()");
+      const out: number[][] = [];
+      let a = 0;
+      for (const m of p.marks) { out.push(p.bytes.slice(a, m)); a = m; }
+      if (a < p.bytes.length) throw new Error("interleave: a part ends inside a statement");
+      return out;
+    });
+    const n = Math.max(0, ...split.map((s) => s.length));
+    for (let i = 0; i < n; i++) for (const s of split) if (i < s.length) this.bytes.push(...s[i]!);
+    return this;
+  }
+
   /** memarg: log2 alignment, then offset. */
   private mem(alignLog2: number, offset: number): number[] {
     return [...uleb(alignLog2), ...uleb(offset)];
@@ -102,15 +140,15 @@ export class Code {
 
   // Locals (parameters first, then declared locals).
   get(i: number): this { return this.op(0x20, ...uleb(i)); }
-  set(i: number): this { return this.op(0x21, ...uleb(i)); }
+  set(i: number): this { return this.op(0x21, ...uleb(i)).stmtEnd(); }
   tee(i: number): this { return this.op(0x22, ...uleb(i)); }
 
   // Scalar memory.
   i32Load(offset = 0): this { return this.op(0x28, ...this.mem(2, offset)); }
   f32Load(offset = 0): this { return this.op(0x2a, ...this.mem(2, offset)); }
   f64Load(offset = 0): this { return this.op(0x2b, ...this.mem(3, offset)); }
-  i32Store(offset = 0): this { return this.op(0x36, ...this.mem(2, offset)); }
-  f64Store(offset = 0): this { return this.op(0x39, ...this.mem(3, offset)); }
+  i32Store(offset = 0): this { return this.op(0x36, ...this.mem(2, offset)).stmtEnd(); }
+  f64Store(offset = 0): this { return this.op(0x39, ...this.mem(3, offset)).stmtEnd(); }
 
   // i32 arithmetic.
   i32Const(v: number): this { return this.op(0x41, ...sleb(v)); }
@@ -138,7 +176,7 @@ export class Code {
   v128Load64Splat(offset = 0): this { return this.simd(0x0a, ...this.mem(3, offset)); }
   /** Loads one f32 and splats it to all four lanes: a broadcast without a separate splat. */
   v128Load32Splat(offset = 0): this { return this.simd(0x09, ...this.mem(2, offset)); }
-  v128Store(offset = 0): this { return this.simd(0x0b, ...this.mem(4, offset)); }
+  v128Store(offset = 0): this { return this.simd(0x0b, ...this.mem(4, offset)).stmtEnd(); }
   /** A 16-byte constant (little-endian lanes). */
   v128Const(bytes: readonly number[]): this {
     if (bytes.length !== 16) throw new RangeError("v128.const takes 16 bytes");
@@ -181,9 +219,9 @@ export class Code {
   /** Replaces 32-bit lane `lane` of a v128 with 4 bytes from memory (pops the address, then the vector). */
   v128Load32Lane(lane: number, offset = 0): this { return this.simd(0x56, ...this.mem(2, offset), lane); }
   /** Stores 32-bit lane `lane`. */
-  v128Store32Lane(lane: number, offset = 0): this { return this.simd(0x5a, ...this.mem(2, offset), lane); }
+  v128Store32Lane(lane: number, offset = 0): this { return this.simd(0x5a, ...this.mem(2, offset), lane).stmtEnd(); }
   /** Stores 64-bit lane `lane`. */
-  v128Store64Lane(lane: number, offset = 0): this { return this.simd(0x5b, ...this.mem(3, offset), lane); }
+  v128Store64Lane(lane: number, offset = 0): this { return this.simd(0x5b, ...this.mem(3, offset), lane).stmtEnd(); }
   /** Both f64 lanes rounded to f32 into the two low lanes (round to nearest even, as Math.fround), high lanes 0. */
   f32x4DemoteF64x2Zero(): this { return this.simd(0x5e); }
   /** (a & mask) | (b & ~mask), with a, b, mask pushed in that order. */

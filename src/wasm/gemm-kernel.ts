@@ -33,7 +33,7 @@
  * never fused, which is `acc = fround(acc + fround(a * b))`, the float32
  * contract of gemmReference, bit for bit.
  */
-import { Code, emitModule, I32, V128, type FuncDef, type ValType } from "./emit.js";
+import { Code, emitModule, frame, I32, V128, type FuncDef } from "./emit.js";
 import { LazyKernel } from "./runtime.js";
 
 /** Register tile, the same as gemm.ts (the packed layouts must agree). */
@@ -57,13 +57,10 @@ const ROW = 8 * MR;
 const MR32 = 4;
 const NR32 = 8;
 
-/** Names locals in declaration order, so the body can say `L.x` rather than a bare index. */
+/** {@link frame} for kernels whose parameters are all i32 and locals i32 then v128, in declaration order. */
 function locals<P extends string, I extends string, V extends string>(params: readonly P[], i32s: readonly I[], v128s: readonly V[]) {
-  const idx = {} as Record<P | I | V, number>;
-  let n = 0;
-  for (const s of [...params, ...i32s, ...v128s]) idx[s as P | I | V] = n++;
-  const types: ValType[] = [...i32s.map((): ValType => I32), ...v128s.map((): ValType => V128)];
-  return { idx, types, params: params.map((): ValType => I32) };
+  const f = frame<P, I | V>(params.map((p) => [p, I32] as const), [...i32s.map((n) => [n, I32] as const), ...v128s.map((n) => [n, V128] as const)]);
+  return { idx: f.idx, types: f.locals, params: f.params };
 }
 
 /** The gemm kernel module's bytes (emitted from TypeScript, deterministic). */

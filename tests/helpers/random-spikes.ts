@@ -41,6 +41,12 @@ export function roundedPlusBias(y64: Tensor, bias: Tensor | null, channels: numb
   return y;
 }
 
+/** Asserts two arrays have the same length and identical values (Object.is per element, so -0 != +0). */
+export function expectSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what} element ${i}: ${a[i]} vs ${b[i]}`);
+}
+
 /** Asserts |a - b| <= atol + rtol |b| elementwise. */
 export function expectClose(a: Tensor, b: Tensor, rtol: number, atol: number, what = ""): void {
   expect(a.shape, what).toEqual(b.shape);
