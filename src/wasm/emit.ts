@@ -204,6 +204,8 @@ export class Code {
   /** Adds adjacent unsigned 16-bit pairs into 32-bit lanes. */
   i32x4ExtaddPairwiseI16x8U(): this { return this.simd(0x7f); }
   i32x4Add(): this { return this.simd(0xae); }
+  /** Lane-wise byte add, wrapping. */
+  i8x16Add(): this { return this.simd(0x6e); }
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Mul(): this { return this.simd(0xe6); }
   f64x2Add(): this { return this.simd(0xf0); }

@@ -11,7 +11,8 @@
  *                               A[i] is splat to 4 lanes and ANDed with 4 rows
  *                               of B at once, so 4 outputs per step;
  *   popW(a, b, c, m, n, words)  any width: 4 words a step (v128.and,
- *                               i8x16.popcnt, pairwise widening adds to i32x4),
+ *                               i8x16.popcnt, summed in bytes for up to 31
+ *                               steps, then pairwise widening adds to i32x4),
  *                               the words % 4 tail by scalar i32.popcnt.
  *
  * a, b, c are byte offsets of A [m][words], B [n][words] (u32) and C [m][n] (i32).
@@ -65,9 +66,12 @@ function pop1(): Code {
   return c;
 }
 
+/** 128-bit steps whose byte popcounts (8 at most each) can add up in an i8x16 without overflow. */
+const BYTE_STEPS = 31;
+
 function popW(): Code {
   const [a, b, cc, m, n, words] = [0, 1, 2, 3, 4, 5];
-  const [rowBytes, vecBytes, xRow, endA, yRow, endB, x, y, end4, endRow, s, out, acc] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
+  const [rowBytes, vecBytes, xRow, endA, yRow, endB, x, y, end4, endRow, s, out, chunkEnd, acc, acc8] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
   const c = new Code();
   c.get(words).i32Const(2).i32Shl().set(rowBytes);
   c.get(words).i32Const(-4).i32And().i32Const(2).i32Shl().set(vecBytes);
@@ -81,12 +85,16 @@ function popW(): Code {
       c.get(xRow).get(vecBytes).i32Add().set(end4);
       c.get(xRow).get(rowBytes).i32Add().set(endRow);
       c.v128Const(new Array<number>(16).fill(0)).set(acc);
+      // Byte counts add up in i8x16 lanes for up to 31 steps (at most 8 a step: 248 < 256), then widen into acc.
       whileLt(c, x, end4, () => {
-        c.get(acc).get(x).v128Load().get(y).v128Load().v128And();
-        popcnt32x4(c);
-        c.i32x4Add().set(acc);
-        addConst(c, x, 16);
-        addConst(c, y, 16);
+        c.get(x).i32Const(16 * BYTE_STEPS).i32Add().get(end4).get(x).i32Const(16 * BYTE_STEPS).i32Add().get(end4).i32LtU().select().set(chunkEnd);
+        c.v128Const(new Array<number>(16).fill(0)).set(acc8);
+        whileLt(c, x, chunkEnd, () => {
+          c.get(acc8).get(x).v128Load().get(y).v128Load().v128And().i8x16Popcnt().i8x16Add().set(acc8);
+          addConst(c, x, 16);
+          addConst(c, y, 16);
+        });
+        c.get(acc).get(acc8).i16x8ExtaddPairwiseI8x16U().i32x4ExtaddPairwiseI16x8U().i32x4Add().set(acc);
       });
       c.get(acc).i32x4ExtractLane(0).get(acc).i32x4ExtractLane(1).i32Add();
       c.get(acc).i32x4ExtractLane(2).i32Add().get(acc).i32x4ExtractLane(3).i32Add().set(s);
@@ -111,7 +119,7 @@ export function spikeGemmModule(): Uint8Array {
     minPages: 1,
     funcs: [
       { name: "pop1", params: i32s(5), results: [], locals: [...i32s(7), V128], body: pop1() },
-      { name: "popW", params: i32s(6), results: [], locals: [...i32s(12), V128], body: popW() },
+      { name: "popW", params: i32s(6), results: [], locals: [...i32s(13), V128, V128], body: popW() },
     ],
   });
 }

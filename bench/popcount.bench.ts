@@ -5,7 +5,7 @@
  * and the plain-TypeScript twin on square products and on Spikformer's
  * attention shape (d = 32 bits, one word a row).
  *
- *   npx tsx bench/popcount-throughput.ts
+ *   npx tsx bench/popcount.bench.ts
  */
 import { andPopcountGemm, andPopcountGemmJs } from "../src/kernels/spike-gemm.js";
 import { Rng } from "../src/tensor/random.js";
