@@ -84,20 +84,25 @@ export function maxPoolBitsPlanes(src: Uint32Array, dst: Uint32Array, argmax: In
   const siw = wordsFor(w);
   const dow = wordsFor(ow);
   for (let p = p0; p < p1; p++) {
+    const plane = p * h * siw;
     for (let oy = 0; oy < oh; oy++) {
-      const yA = Math.max(0, oy * sh - ph), yB = Math.min(h, oy * sh - ph + kh);
+      const y0 = oy * sh - ph;
+      const yA = y0 < 0 ? 0 : y0, yB = y0 + kh > h ? h : y0 + kh;
       const drow = (p * oh + oy) * dow;
+      const arow = (p * oh + oy) * ow;
       for (let ox = 0; ox < ow; ox++) {
-        const xA = Math.max(0, ox * sw - pw), xB = Math.min(w, ox * sw - pw + kw);
+        const x0 = ox * sw - pw;
+        const xA = x0 < 0 ? 0 : x0, xB = x0 + kw > w ? w : x0 + kw;
         const len = xB - xA;
         let hit = -1;
         if (len > 0) {
           const q = xA >>> 5, off = xA & 31;
-          const mask = (2 ** len - 1) >>> 0;
+          const mask = ((1 << len) - 1) | 0; // len <= 31
+          const cross = off + len > 32;
           for (let y = yA; y < yB; y++) {
-            const row = (p * h + y) * siw + q;
+            const row = plane + y * siw + q;
             let bits = src[row]! >>> off;
-            if (off + len > 32) bits |= src[row + 1]! << (32 - off);
+            if (cross) bits |= src[row + 1]! << (32 - off);
             bits &= mask;
             if (bits !== 0) {
               hit = y * w + xA + (31 - Math.clz32(bits & -bits));
@@ -107,7 +112,7 @@ export function maxPoolBitsPlanes(src: Uint32Array, dst: Uint32Array, argmax: In
         }
         if (hit >= 0) dst[drow + (ox >>> 5)]! |= 1 << (ox & 31);
         // No spike in the window: the gradient goes to its first element, as a float max-pool's tie rule says.
-        if (argmax) argmax[(p * oh + oy) * ow + ox] = hit >= 0 ? hit : yA < yB && len > 0 ? yA * w + xA : -1;
+        if (argmax) argmax[arow + ox] = hit >= 0 ? hit : yA < yB && len > 0 ? yA * w + xA : -1;
       }
     }
   }
