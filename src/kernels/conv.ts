@@ -5,6 +5,9 @@
  * which matches a weight slice [O, cn, kh, kw] read as [O, cn kh kw].
  */
 import type { FloatArray } from "../tensor/tensor.js";
+import { BitspikeError } from "../tensor/errors.js";
+import { wasmKernelsEnabled, wasmSimdAvailable } from "../wasm/backend.js";
+import { col2imWasmCall, convKernel } from "../wasm/conv-kernel.js";
 
 /** Geometry of one 2-D convolution (or pooling) window sweep. */
 export interface ConvGeom {
@@ -62,9 +65,53 @@ export function im2col(x: FloatArray, xOff: number, c0: number, cn: number, g: C
 /**
  * The adjoint of {@link im2col}: adds each column entry back onto the input
  * position it was read from (`dx` layout [C, h, w] at `xOff`); padding
- * entries are dropped. Fixed order: rows of cols in order.
+ * entries are dropped. Fixed order: rows of cols in order. Runs the
+ * WebAssembly SIMD twin ({@link col2imWasm}) where the kernel backend enables
+ * it and both arrays are float32, else {@link col2imJs}: the same bits.
  */
 export function col2im(cols: FloatArray, colsOff: number, c0: number, cn: number, g: ConvGeom, dx: FloatArray, xOff: number): void {
+  if (cols instanceof Float32Array && dx instanceof Float32Array && cn * g.kh * g.kw * g.oh * g.ow >= COL2IM_WASM_MIN && wasmKernelsEnabled()) {
+    col2imWasm(cols, colsOff, c0, cn, g, dx, xOff);
+  } else {
+    col2imJs(cols, colsOff, c0, cn, g, dx, xOff);
+  }
+}
+
+/** Column entries below which col2im stays in JS (the copies in and out cost more). */
+const COL2IM_WASM_MIN = 1024;
+
+/**
+ * The WebAssembly SIMD twin of {@link col2imJs} (src/wasm/conv-kernel.ts):
+ * cols and the touched channels of dx are copied into the kernel memory with
+ * the valid ranges, scattered there (float32 adds, four at a time where the
+ * column stride is 1) and dx copied back. Same bits.
+ */
+export function col2imWasm(cols: Float32Array, colsOff: number, c0: number, cn: number, g: ConvGeom, dx: Float32Array, xOff: number): void {
+  if (!wasmSimdAvailable()) throw new BitspikeError("col2imWasm", "this runtime has no WebAssembly SIMD");
+  const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+  const plane = h * w, colsLen = cn * kh * kw * oh * ow, dxLen = cn * plane;
+  const tableB = (kh + kw) * 12;
+  const colsB = Math.ceil(tableB / 16) * 16, dxB = colsB + colsLen * 4;
+  const buf = convKernel.reserve(dxB + dxLen * 4);
+  if (buf === null) throw new BitspikeError("col2imWasm", `kernel memory cannot grow to ${dxB + dxLen * 4} bytes`);
+  const i32 = new Int32Array(buf), f32 = new Float32Array(buf);
+  for (let ki = 0; ki < kh; ki++) {
+    [i32[2 * ki], i32[2 * ki + 1]] = validRange(h, oh, sh, ph, ki * dh);
+    i32[2 * (kh + kw) + ki] = (ki * dh - ph) * w;
+  }
+  for (let kj = 0; kj < kw; kj++) {
+    [i32[2 * (kh + kj)], i32[2 * (kh + kj) + 1]] = validRange(w, ow, sw, pw, kj * dw);
+    i32[2 * (kh + kw) + kh + kj] = kj * dw - pw;
+  }
+  const x0 = xOff + c0 * plane;
+  f32.set(cols.subarray(colsOff, colsOff + colsLen), colsB / 4);
+  f32.set(dx.subarray(x0, x0 + dxLen), dxB / 4);
+  col2imWasmCall(colsB, dxB, 0, cn, plane, w, kh, kw, oh, ow, sh, sw);
+  dx.set(f32.subarray(dxB / 4, dxB / 4 + dxLen), x0);
+}
+
+/** The plain-TypeScript twin of {@link col2im}, whatever the backend. */
+export function col2imJs(cols: FloatArray, colsOff: number, c0: number, cn: number, g: ConvGeom, dx: FloatArray, xOff: number): void {
   const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
   const plane = h * w;
   let r = colsOff;

@@ -146,6 +146,8 @@ export class Code {
   // Scalar memory.
   i32Load(offset = 0): this { return this.op(0x28, ...this.mem(2, offset)); }
   f32Load(offset = 0): this { return this.op(0x2a, ...this.mem(2, offset)); }
+  f32Store(offset = 0): this { return this.op(0x38, ...this.mem(2, offset)).stmtEnd(); }
+  f32Add(): this { return this.op(0x92); }
   f64Load(offset = 0): this { return this.op(0x2b, ...this.mem(3, offset)); }
   i32Store(offset = 0): this { return this.op(0x36, ...this.mem(2, offset)).stmtEnd(); }
   f64Store(offset = 0): this { return this.op(0x39, ...this.mem(3, offset)).stmtEnd(); }
