@@ -8,7 +8,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { convKernelModule } from "./conv-kernel.js";
 import { gemmKernelModule } from "./gemm-kernel.js";
+import { neuronKernelModule } from "./neuron-kernel.js";
+import { normKernelModule } from "./norm-kernel.js";
 import { spikeGemmModule } from "./spike-gemm-kernel.js";
 import { spikeSumModule } from "./spike-sum-kernel.js";
 import { wasmApi } from "./runtime.js";
@@ -17,6 +20,9 @@ const modules: Record<string, () => Uint8Array> = {
   "gemm.wasm": gemmKernelModule,
   "spike-gemm.wasm": spikeGemmModule,
   "spike-sum.wasm": spikeSumModule,
+  "neuron.wasm": neuronKernelModule,
+  "norm.wasm": normKernelModule,
+  "conv.wasm": convKernelModule,
 };
 
 const out = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "wasm");
