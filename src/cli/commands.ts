@@ -19,7 +19,7 @@ import { FINETUNE_FLAGS, PRETRAIN_FLAGS, RECONSTRUCT_FLAGS, runFinetune, runPret
 
 /** Defaults of `bitspike train`: the MNIST main job that `npm start` runs. */
 export const TRAIN_FLAGS = {
-  model: { type: "string", default: "spikformer-cifar-1-64", help: "model name, spikformer-{cifar|imagenet|dvs|v2}-L-D" },
+  model: { type: "string", default: "spikformer-cifar-1-96", help: "model name, spikformer-{cifar|imagenet|dvs|v2}-L-D" },
   data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors" },
   epochs: { type: "int", default: 6, help: "epochs" },
   batch: { type: "int", default: 32, help: "batch size" },
