@@ -15,7 +15,7 @@ import b from "benny";
 import { gemmJs, gemmReference, gemmWasm } from "../src/kernels/gemm.js";
 import { wasmSimdAvailable } from "../src/wasm/backend.js";
 import { andPopcountGemmWasm } from "../src/wasm/spike-gemm-kernel.js";
-import { andPopcountGemm } from "../src/kernels/spike-gemm.js";
+import { andPopcountGemmJs } from "../src/kernels/spike-gemm.js";
 import { Rng } from "../src/tensor/random.js";
 
 if (!wasmSimdAvailable()) {
@@ -88,13 +88,13 @@ for (const [name, m, n, words] of [["Q Káµ€ N64 d32 (1 word)", 64, 64, 1], ["Káµ
   });
   const a = bits(m * words), bm = bits(n * words);
   const c1 = new Float32Array(m * n), c2 = new Float32Array(m * n);
-  andPopcountGemm(a, 0, bm, 0, c1, 0, m, n, words);
+  andPopcountGemmJs(a, 0, bm, 0, c1, 0, m, n, words);
   andPopcountGemmWasm(a, 0, bm, 0, c2, 0, m, n, words);
   for (let i = 0; i < m * n; i++) if (c1[i] !== c2[i]) throw new Error(`${name}: WASM and JS AND-popcount differ at ${i}`);
   const opts = { minSamples: 10, maxTime: 1 };
   await b.suite(
     `AND-popcount ${name}`,
-    b.add("js", () => { andPopcountGemm(a, 0, bm, 0, c1, 0, m, n, words); }, opts),
+    b.add("js", () => { andPopcountGemmJs(a, 0, bm, 0, c1, 0, m, n, words); }, opts),
     b.add("wasm", () => { andPopcountGemmWasm(a, 0, bm, 0, c2, 0, m, n, words); }, opts),
     b.cycle(),
     b.complete((res) => {

@@ -407,7 +407,20 @@ function microKernel(
     c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
     c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
   }
-  if (rows === MR && cols === NR) {
+  storeTile(c, co, ldc, rows, cols, c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33);
+}
+
+/**
+ * Stores a 4x4 tile held in locals into C at co (row stride ldc), only its
+ * first rows x cols entries at a ragged edge. Shared by the float64 and
+ * float32 micro-kernels (C's element store does the final rounding).
+ */
+function storeTile(
+  c: FloatArray, co: number, ldc: number, rows: number, cols: number,
+  c00: number, c01: number, c02: number, c03: number, c10: number, c11: number, c12: number, c13: number,
+  c20: number, c21: number, c22: number, c23: number, c30: number, c31: number, c32: number, c33: number,
+): void {
+  if (rows === 4 && cols === 4) {
     const r1 = co + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
     c[co] = c00; c[co + 1] = c01; c[co + 2] = c02; c[co + 3] = c03;
     c[r1] = c10; c[r1 + 1] = c11; c[r1 + 2] = c12; c[r1 + 3] = c13;
@@ -420,7 +433,7 @@ function microKernel(
   t[4] = c10; t[5] = c11; t[6] = c12; t[7] = c13;
   t[8] = c20; t[9] = c21; t[10] = c22; t[11] = c23;
   t[12] = c30; t[13] = c31; t[14] = c32; t[15] = c33;
-  for (let r = 0; r < rows; r++) for (let q = 0; q < cols; q++) c[co + r * ldc + q] = t[r * NR + q]!;
+  for (let r = 0; r < rows; r++) for (let q = 0; q < cols; q++) c[co + r * ldc + q] = t[r * 4 + q]!;
 }
 
 /** Staging for ragged edge tiles (values, not references, so a float64 buffer is exact). */
@@ -698,18 +711,5 @@ function microKernel32(
     c20 = fr(c20 + fr(a2 * b0)); c21 = fr(c21 + fr(a2 * b1)); c22 = fr(c22 + fr(a2 * b2)); c23 = fr(c23 + fr(a2 * b3));
     c30 = fr(c30 + fr(a3 * b0)); c31 = fr(c31 + fr(a3 * b1)); c32 = fr(c32 + fr(a3 * b2)); c33 = fr(c33 + fr(a3 * b3));
   }
-  if (rows === 4 && cols === 4) {
-    const r1 = co + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
-    c[co] = c00; c[co + 1] = c01; c[co + 2] = c02; c[co + 3] = c03;
-    c[r1] = c10; c[r1 + 1] = c11; c[r1 + 2] = c12; c[r1 + 3] = c13;
-    c[r2] = c20; c[r2 + 1] = c21; c[r2 + 2] = c22; c[r2 + 3] = c23;
-    c[r3] = c30; c[r3 + 1] = c31; c[r3 + 2] = c32; c[r3 + 3] = c33;
-    return;
-  }
-  const t = edgeTile;
-  t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03;
-  t[4] = c10; t[5] = c11; t[6] = c12; t[7] = c13;
-  t[8] = c20; t[9] = c21; t[10] = c22; t[11] = c23;
-  t[12] = c30; t[13] = c31; t[14] = c32; t[15] = c33;
-  for (let r = 0; r < rows; r++) for (let q = 0; q < cols; q++) c[co + r * ldc + q] = t[r * 4 + q]!;
+  storeTile(c, co, ldc, rows, cols, c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33);
 }

@@ -159,6 +159,26 @@ function expFunc(name: string, nonPositive: boolean): FuncDef {
   );
 }
 
+/**
+ * The loop over the spike units of one step shared by the neuron kernels:
+ * u = 0 .. units-1 with q the unit's word in its row (from q0, wrapping at
+ * wpr), cnt = its columns (32, or fewer at a row's end); `body` runs per unit
+ * and the word pointer wp moves on after it. Locals: u, q, cnt, wp, units,
+ * q0, cols, wpr.
+ */
+function eachUnit(c: Code, L: Record<string, number>, body: () => void): void {
+  c.get(L.q0!).set(L.q!).i32Const(0).set(L.u!);
+  c.block().loop();
+  c.get(L.u!).get(L.units!).i32LtU().i32Eqz().brIf(1);
+  c.get(L.cols!).get(L.q!).i32Const(5).i32Shl().i32Sub().set(L.cnt!); // cnt = min(32, cols - 32 q)
+  c.get(L.cnt!).i32Const(32).get(L.cnt!).i32Const(32).i32LtU().select().set(L.cnt!);
+  body();
+  c.get(L.wp!).i32Const(4).i32Add().set(L.wp!);
+  c.get(L.u!).i32Const(1).i32Add().set(L.u!);
+  c.get(L.q!).i32Const(1).i32Add().tee(L.q!).get(L.wpr!).i32Eq().if().i32Const(0).set(L.q!).end();
+  c.br(0).end().end();
+}
+
 /** The v128 locals one chain of the sigmoid backward needs, besides the exp's. */
 const CHAIN_TEMPS = ["a", "pos", "x", "e", "s", "gH"] as const;
 /** Independent chains the sigmoid backward runs side by side, a pair of elements each (measured: 2 chains 1.25x one, 4 chains 1.45x). */
@@ -253,29 +273,21 @@ function sigmoidBackwardBody(c: Code, L: Record<string, number>, kc: ConstLocal)
   c.get(L.gx!).get(L.off!).i32Add().set(L.po!);
   c.get(L.gv!).set(L.pv!);
   c.get(L.words!).get(L.step!).get(L.units!).i32Mul().i32Const(2).i32Shl().i32Add().set(L.wp!);
-  c.get(L.q0!).set(L.q!).i32Const(0).set(L.u!);
-  c.block().loop(); // units
-  c.get(L.u!).get(L.units!).i32LtU().i32Eqz().brIf(1);
-  // cnt = min(32, cols - 32 q)
-  c.get(L.cols!).get(L.q!).i32Const(5).i32Shl().i32Sub().set(L.cnt!);
-  c.get(L.cnt!).i32Const(32).get(L.cnt!).i32Const(32).i32LtU().select().set(L.cnt!);
-  c.get(L.wp!).i32Load(0).set(L.bits!);
-  c.i32Const(0).set(L.j!);
-  // 2 CHAINS elements at a time as interleaved chains, then a pair, then an odd one.
-  loopWhile(2 * CHAINS, () => c.interleave(Array.from({ length: CHAINS }, (_, i) => {
-    const part = new Code().statements();
-    body(part, i, true);
-    return part;
-  })));
-  loopWhile(2, () => body(c, 0, true));
-  c.get(L.j!).get(L.cnt!).i32LtU().if();
-  body(c, 0, false);
-  advance(1);
-  c.end();
-  c.get(L.wp!).i32Const(4).i32Add().set(L.wp!);
-  c.get(L.u!).i32Const(1).i32Add().set(L.u!);
-  c.get(L.q!).i32Const(1).i32Add().tee(L.q!).get(L.wpr!).i32Eq().if().i32Const(0).set(L.q!).end();
-  c.br(0).end().end();
+  eachUnit(c, L, () => {
+    c.get(L.wp!).i32Load(0).set(L.bits!);
+    c.i32Const(0).set(L.j!);
+    // 2 CHAINS elements at a time as interleaved chains, then a pair, then an odd one.
+    loopWhile(2 * CHAINS, () => c.interleave(Array.from({ length: CHAINS }, (_, i) => {
+      const part = new Code().statements();
+      body(part, i, true);
+      return part;
+    })));
+    loopWhile(2, () => body(c, 0, true));
+    c.get(L.j!).get(L.cnt!).i32LtU().if();
+    body(c, 0, false);
+    advance(1);
+    c.end();
+  });
   c.br(0).end().end();
 }
 
@@ -334,30 +346,23 @@ function lifForwardBody(c: Code, L: Record<string, number>): void {
   c.get(L.h!).get(L.off!).i32Add().set(L.ph!);
   c.get(L.v!).set(L.pv!);
   c.get(L.words!).get(L.step!).get(L.units!).i32Mul().i32Const(2).i32Shl().i32Add().set(L.wp!);
-  c.get(L.q0!).set(L.q!).i32Const(0).set(L.u!);
-  c.block().loop(); // units
-  c.get(L.u!).get(L.units!).i32LtU().i32Eqz().brIf(1);
-  c.get(L.cols!).get(L.q!).i32Const(5).i32Shl().i32Sub().set(L.cnt!);
-  c.get(L.cnt!).i32Const(32).get(L.cnt!).i32Const(32).i32LtU().select().set(L.cnt!);
-  c.i32Const(0).set(L.bits!).i32Const(0).set(L.j!);
-  c.block().loop(); // groups of 4
-  c.get(L.j!).i32Const(3).i32Add().get(L.cnt!).i32GeU().brIf(1);
-  group(4);
-  c.get(L.j!).i32Const(4).i32Add().set(L.j!);
-  for (const p of [L.px!, L.ph!, L.pv!]) c.get(p).i32Const(16).i32Add().set(p);
-  c.br(0).end().end();
-  c.get(L.cnt!).get(L.j!).i32Sub().set(L.rem!);
-  for (const lanes of [1, 2, 3]) {
-    c.get(L.rem!).i32Const(lanes).i32Eq().if();
-    group(lanes);
-    for (const p of [L.px!, L.ph!, L.pv!]) c.get(p).i32Const(4 * lanes).i32Add().set(p);
-    c.end();
-  }
-  c.get(L.wp!).get(L.bits!).i32Store(0);
-  c.get(L.wp!).i32Const(4).i32Add().set(L.wp!);
-  c.get(L.u!).i32Const(1).i32Add().set(L.u!);
-  c.get(L.q!).i32Const(1).i32Add().tee(L.q!).get(L.wpr!).i32Eq().if().i32Const(0).set(L.q!).end();
-  c.br(0).end().end();
+  eachUnit(c, L, () => {
+    c.i32Const(0).set(L.bits!).i32Const(0).set(L.j!);
+    c.block().loop(); // groups of 4
+    c.get(L.j!).i32Const(3).i32Add().get(L.cnt!).i32GeU().brIf(1);
+    group(4);
+    c.get(L.j!).i32Const(4).i32Add().set(L.j!);
+    for (const p of [L.px!, L.ph!, L.pv!]) c.get(p).i32Const(16).i32Add().set(p);
+    c.br(0).end().end();
+    c.get(L.cnt!).get(L.j!).i32Sub().set(L.rem!);
+    for (const lanes of [1, 2, 3]) {
+      c.get(L.rem!).i32Const(lanes).i32Eq().if();
+      group(lanes);
+      for (const p of [L.px!, L.ph!, L.pv!]) c.get(p).i32Const(4 * lanes).i32Add().set(p);
+      c.end();
+    }
+    c.get(L.wp!).get(L.bits!).i32Store(0);
+  });
   c.get(L.step!).i32Const(1).i32Add().set(L.step!);
   c.br(0).end().end();
 }
