@@ -55,6 +55,8 @@ const arbGeom = fc
     dw: fc.integer({ min: 1, max: 2 }),
     p: fc.double({ min: 0, max: 1, noNaN: true }),
     f32: fc.boolean(),
+    // With float32 sources, float32 accumulators too (the float32 family) or float64 ones.
+    acc32: fc.boolean(),
     seed: fc.integer(),
   })
   .filter((g) => g.h + 2 * g.ph >= g.dh * (g.kh - 1) + 1 && g.w + 2 * g.pw >= g.dw * (g.kw - 1) + 1);
@@ -78,8 +80,9 @@ describe("spike conv kernels", () => {
         const ohw = g.oh * g.ow;
         const wT = randFloats(kk * cfg.o, rng, cfg.f32);
         // Non-zero starting accumulators: the kernels add to what is there.
-        const acc0 = randFloats(ohw * cfg.o, rng, false) as Float64Array;
-        const accW0 = randFloats(kk * cfg.o, rng, false) as Float64Array;
+        const fam32 = cfg.f32 && cfg.acc32;
+        const acc0 = randFloats(ohw * cfg.o, rng, fam32);
+        const accW0 = randFloats(kk * cfg.o, rng, fam32);
         const a1 = acc0.slice(), a2 = acc0.slice();
         const w1 = accW0.slice(), w2 = accW0.slice();
         for (let i = 0; i < cfg.n; i++) {
@@ -91,12 +94,12 @@ describe("spike conv kernels", () => {
         }
         expectSameBits(a1, a2, "scatter");
         expectSameBits(w1, w2, "weight grad");
-        // Channels-first forward = reference scatter into zeros, then transposed and rounded.
+        // Channels-first forward = reference scatter into zeros of out's family, then transposed (and rounded).
         const out = cfg.f32 ? new Float32Array(3 + cfg.n * cfg.o * ohw) : new Float64Array(3 + cfg.n * cfg.o * ohw);
         const want = out.slice();
         for (let i = 0; i < cfg.n; i++) {
           spikeConvForwardImage(s, i * imgWords, wpr, cfg.c, g, wT, cfg.o, out, 3 + i * cfg.o * ohw);
-          const acc = new Float64Array(ohw * cfg.o);
+          const acc = cfg.f32 ? new Float32Array(ohw * cfg.o) : new Float64Array(ohw * cfg.o);
           spikeConvScatterReference(s, i * imgWords, wpr, cfg.c, g, wT, cfg.o, acc);
           for (let pos = 0; pos < ohw; pos++) for (let j = 0; j < cfg.o; j++) want[3 + (i * cfg.o + j) * ohw + pos] = acc[pos * cfg.o + j]!;
         }
@@ -127,19 +130,20 @@ const arbRows = fc.record({
   p: fc.double({ min: 0, max: 1, noNaN: true }),
   off: fc.integer({ min: 0, max: 5 }),
   f32: fc.boolean(),
+  acc32: fc.boolean(),
   seed: fc.integer(),
 });
 
 describe("spike / counts weight-gradient kernels", () => {
   it("spikeScatterRows equals its reference bit for bit (offsets, ragged rows, non-zero accumulator)", () => {
     fc.assert(
-      fc.property(arbRows, ({ m, k, n, p, off, f32, seed }) => {
+      fc.property(arbRows, ({ m, k, n, p, off, f32, acc32, seed }) => {
         const rng = new Rng(seed);
         const wpr = wordsFor(k);
         const s = new Uint32Array(off * wpr + m * wpr);
         s.set(randBits(m, k, p, rng), off * wpr);
         const g = randFloats(off + m * n, rng, f32);
-        const acc = randFloats(off + wpr * 32 * n, rng, false) as Float64Array;
+        const acc = randFloats(off + wpr * 32 * n, rng, f32 && acc32);
         const a1 = acc.slice(), a2 = acc.slice();
         spikeScatterRows(s, off * wpr, wpr, g, off, a1, off, m, n);
         spikeScatterRowsReference(s, off * wpr, wpr, g, off, a2, off, m, n);
@@ -151,7 +155,7 @@ describe("spike / counts weight-gradient kernels", () => {
 
   it("countsScatterRows equals its reference bit for bit (small counts, signed zeros, NaN, fractions)", () => {
     fc.assert(
-      fc.property(arbRows, ({ m, k, n, p, off, f32, seed }) => {
+      fc.property(arbRows, ({ m, k, n, p, off, f32, acc32, seed }) => {
         const rng = new Rng(seed);
         const x = f32 ? new Float32Array(off + m * k) : new Float64Array(off + m * k);
         for (let i = off; i < x.length; i++) {
@@ -159,7 +163,7 @@ describe("spike / counts weight-gradient kernels", () => {
           x[i] = u >= p ? (rng.uniform() < 0.5 ? 0 : -0) : u < p * 0.02 ? NaN : u < p * 0.3 ? rng.uniform() * 4 - 2 : 1 + rng.int(3);
         }
         const g = randFloats(off + m * n, rng, f32);
-        const acc = randFloats(off + k * n, rng, false) as Float64Array;
+        const acc = randFloats(off + k * n, rng, f32 && acc32);
         const a1 = acc.slice(), a2 = acc.slice();
         countsScatterRows(x, off, g, off, a1, off, m, k, n);
         countsScatterRowsReference(x, off, g, off, a2, off, m, k, n);

@@ -234,16 +234,18 @@ describe("batch-norm passes by default", () => {
 });
 
 describe("threaded spike / counts linear", () => {
-  it("gathers and scatters equal the kernels bit for bit for 1, 2 and 3 threads", () => {
+  it("gathers and scatters equal the kernels bit for bit for 1, 2 and 3 threads (both families)", () => {
     const before = poolInfo().workerParts;
     fc.assert(
       fc.property(
         fc.record({
           m: fc.integer({ min: 1, max: 13 }), k: fc.integer({ min: 1, max: 100 }), n: fc.integer({ min: 1, max: 9 }),
-          rate: fc.constantFrom(0.1, 0.5), accumulate: fc.boolean(), f64: fc.boolean(), shared: fc.boolean(),
+          rate: fc.constantFrom(0.1, 0.5), accumulate: fc.boolean(), f64: fc.boolean(), acc32: fc.boolean(), shared: fc.boolean(),
           off: fc.integer({ min: 0, max: 3 }), seed: fc.integer(),
         }),
-        ({ m, k, n, rate, accumulate, f64, shared, off, seed }) => {
+        ({ m, k, n, rate, accumulate, f64, acc32, shared, off, seed }) => {
+          // Scatter accumulators: float32 (the float32 family, with float32 data) or float64.
+          const accType = !f64 && acc32 ? "float32" : "float64";
           const rng = new Rng(seed);
           const wpr = wordsFor(k);
           const sw = randSpikes(m, k, rate, rng, shared);
@@ -254,7 +256,7 @@ describe("threaded spike / counts linear", () => {
           const w = randArray(f64, off + k * n, rng, shared);
           const g = randArray(f64, off + m * n, rng, shared);
           const c0 = randArray(f64, off + m * n, rng, shared);
-          const acc0 = randArray(true, off + k * n, rng, false) as Float64Array;
+          const acc0 = randArray(accType === "float64", off + k * n, rng, false);
           const cs = c0.slice(), cc = c0.slice(), as = acc0.slice(), ac = acc0.slice();
           spikeGatherAdd(s, off, wpr, w, off, cs, off, m, n, accumulate);
           countsGatherAdd(x, off, w, off, cc, off, m, k, n, accumulate);
@@ -264,7 +266,7 @@ describe("threaded spike / counts linear", () => {
             const c1 = allocFloat(f64 ? "float64" : "float32", c0.length, shared), c2 = allocFloat(f64 ? "float64" : "float32", c0.length, shared);
             c1.set(c0);
             c2.set(c0);
-            const a1 = allocFloat("float64", acc0.length, shared) as Float64Array, a2 = allocFloat("float64", acc0.length, shared) as Float64Array;
+            const a1 = allocFloat(accType, acc0.length, shared), a2 = allocFloat(accType, acc0.length, shared);
             a1.set(acc0);
             a2.set(acc0);
             spikeGatherAddAuto(s, off, wpr, w, off, c1, off, m, k, n, accumulate, t);

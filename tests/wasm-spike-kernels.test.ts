@@ -11,6 +11,7 @@ import {
   spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWords,
 } from "../src/kernels/spike-gemm.js";
 import { wordsFor } from "../src/kernels/bits.js";
+import { gemmReference } from "../src/kernels/gemm.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
 import { spikeSumModule, spikeSumWasmRuns } from "../src/wasm/spike-sum-kernel.js";
 import { wasmApi } from "../src/wasm/runtime.js";
@@ -38,13 +39,13 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
     expect(wasmApi()!.validate(spikeSumModule())).toBe(true);
   });
 
-  it("sumBucketsWasm equals sumBucketsJs (ragged o, bucket counts 0..>16, f32 / f64 sources, dst offsets)", () => {
+  it("sumBucketsWasm equals sumBucketsJs (ragged o, bucket counts 0..>16, both families, f32 / f64 sources, dst offsets)", () => {
     const before = spikeSumWasmRuns();
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 7 }), fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 41 }),
-        fc.integer({ min: 1, max: 9 }), fc.boolean(), fc.nat({ max: 7 }), fc.integer(),
-        (nb, cap, o, srcRows, f32, dstOff, seed) => {
+        fc.integer({ min: 1, max: 9 }), fc.boolean(), fc.boolean(), fc.nat({ max: 7 }), fc.integer(),
+        (nb, cap, o, srcRows, f32, acc32, dstOff, seed) => {
           const rng = new Rng(seed);
           const srcShift = rng.int(3); // entries need not be whole rows apart
           const src = values(srcRows * o + srcShift, rng, f32);
@@ -54,7 +55,8 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
             cnt[r] = rng.uniform() < 0.2 ? 0 : rng.uniform() < 0.3 ? cap : rng.int(cap + 1);
             for (let t = 0; t < cnt[r]!; t++) idx[r * cap + t] = rng.int(srcRows) * o + rng.int(srcShift + 1);
           }
-          const dst = values(dstOff + nb * o + 3, rng, false) as Float64Array;
+          // Float32 family (float32 src and dst) or float64 (float64 dst).
+          const dst = values(dstOff + nb * o + 3, rng, f32 && acc32);
           const dj = dst.slice(), dw = dst.slice();
           sumBucketsJs(nb, cap, cnt, idx, src, o, dj, dstOff);
           sumBucketsWasm(nb, cap, cnt, idx, src, o, dw, dstOff);
@@ -83,6 +85,7 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
       dw: fc.integer({ min: 1, max: 2 }),
       rate: fc.double({ min: 0, max: 1, noNaN: true }),
       f32: fc.boolean(),
+      acc32: fc.boolean(),
       seed: fc.integer(),
     })
     .filter((c) => c.h + 2 * c.ph >= c.dh * (c.kh - 1) + 1 && c.w + 2 * c.pw >= c.dw * (c.kw - 1) + 1);
@@ -111,7 +114,7 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           setKernelBackend(be);
           const out = cfg.f32 ? new Float32Array(n * o * ohw) : new Float64Array(n * o * ohw);
           spikeConvForwardImages(s, wpr, c, g, wT, o, out, imgWords, 0, n);
-          const accW = values(kk * o, new Rng(cfg.seed + 1), false) as Float64Array;
+          const accW = values(kk * o, new Rng(cfg.seed + 1), cfg.f32 && cfg.acc32);
           spikeConvWeightImages(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW);
           return [out, accW] as const;
         };
@@ -127,19 +130,20 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
     );
   });
 
-  it("gather-add twins (spike and counts rows, column-bucket scatters) equal their JS twins", () => {
+  it("gather-add twins (spike and counts rows, column-bucket scatters) equal their JS twins, both families", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 37 }),
-        fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean(), fc.boolean(), fc.nat({ max: 3 }), fc.integer(),
-        (m, k, n, rate, f32, accumulate, off, seed) => {
+        fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.nat({ max: 3 }), fc.integer(),
+        (m, k, n, rate, f32, acc32, countsF32, accumulate, off, seed) => {
           const rng = new Rng(seed);
           const wpr = wordsFor(k);
           const s = bitRows(m + off, k, rate, rng);
           const w = values(off + k * n, rng, f32);
-          const x = (f32 ? Float32Array : Float64Array).from(randCounts(off + m * k, rate, rng));
+          // Float32 family only when every float operand is float32; float32 sources with float64 outputs are the float64 family.
+          const x = (countsF32 ? Float32Array : Float64Array).from(randCounts(off + m * k, rate, rng));
           const g = values(off + m * n, rng, f32);
-          const c0 = values(off + m * n + 2, rng, f32);
+          const c0 = values(off + m * n + 2, rng, f32 && acc32);
           const cj = c0.slice(), cw = c0.slice();
           spikeGatherAddJs(s, off * wpr, wpr, w, off, cj, off, m, n, accumulate);
           expect(spikeGatherAddWasm(s, off * wpr, wpr, w, off, cw, off, m, n, accumulate)).toBe(true);
@@ -148,11 +152,35 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           countsGatherAddJs(x, off, w, off, dj, off, m, k, n, accumulate);
           expect(countsGatherAddWasm(x, off, w, off, dw, off, m, k, n, accumulate)).toBe(true);
           expectSameBits(dw, dj, "countsGatherAdd");
+          if (!accumulate) {
+            // From +0, skipping the zero terms changes nothing: the dense gemm of the
+            // same family (float32 iff every operand is) on the 0/1 values and counts.
+            // (w, g and c0 share one element type here, so a01 of w's type puts gemm in the kernels' family.)
+            const a01 = w instanceof Float32Array ? new Float32Array(off + m * k) : new Float64Array(off + m * k);
+            for (let r = 0; r < m; r++) for (let p = 0; p < k; p++) a01[off + r * k + p] = (s[(off + r) * wpr + (p >>> 5)]! >>> (p & 31)) & 1;
+            const sj = c0.slice(), xj = c0.slice();
+            gemmReference(a01, off, false, w, off, false, sj, off, m, n, k, false);
+            gemmReference(x, off, false, w, off, false, xj, off, m, n, k, false);
+            expectSameBits(cj, sj, "spikeGatherAdd = gemm");
+            expectSameBits(dj, xj, "countsGatherAdd = gemm");
+            // Scatters into zeros = gemm of the transposed 0/1 values / counts with G.
+            const z = g instanceof Float32Array && c0 instanceof Float32Array ? new Float32Array(off + k * n) : new Float64Array(off + k * n);
+            const zs = z.slice(), zsRef = z.slice();
+            spikeScatterRowsWords(s, off * wpr, wpr, 0, wpr, g, off, zs, off, m, n, "wasm");
+            gemmReference(a01, off, true, g, off, false, zsRef, off, k, n, m, false);
+            expectSameBits(zs, zsRef, "spikeScatterRows = gemm");
+            if (!(z instanceof Float32Array) || x instanceof Float32Array) {
+              const zc = z.slice(), zcRef = z.slice();
+              countsScatterRowsCols(x, off, g, off, zc, off, m, k, 0, k, n, "wasm");
+              gemmReference(x, off, true, g, off, false, zcRef, off, k, n, m, false);
+              expectSameBits(zc, zcRef, "countsScatterRows = gemm");
+            }
+          }
           // Column buckets: the whole range and a sub-range of spike words / count columns.
           const q0 = rng.int(wpr), q1 = q0 + 1 + rng.int(wpr - q0);
           const p0 = rng.int(k), p1 = p0 + 1 + rng.int(k - p0);
           for (const [lo, hi, plo, phi] of [[0, wpr, 0, k], [q0, q1, p0, p1]] as const) {
-            const a0 = values(off + k * n, rng, false) as Float64Array;
+            const a0 = values(off + k * n, rng, f32 && acc32 && countsF32);
             const aj = a0.slice(), aw = a0.slice();
             spikeScatterRowsWords(s, off * wpr, wpr, lo, hi, g, off, aj, off, m, n, "js");
             spikeScatterRowsWords(s, off * wpr, wpr, lo, hi, g, off, aw, off, m, n, "wasm");

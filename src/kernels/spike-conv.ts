@@ -6,32 +6,39 @@
  * one contiguous run of O values.
  *
  * Order: for a fixed output, input bits are visited in (c, y, x) order, which
- * is the (c, ki, kj) order of im2col + gemm; with float64 accumulators these
- * kernels equal the dense conv bit for bit when gemm accumulates in float64
- * too (float64 data). On float32 data gemm accumulates in float32 (gemm.ts),
- * and they equal the dense conv of float64 copies, rounded once.
+ * is the (c, ki, kj) order of im2col + gemm (for a fixed output position, y
+ * and x grow with ki and kj). Two families, as gemm's (gemm.ts): when the
+ * source rows (wT or gT) and the accumulator / output are all float32, each
+ * element does acc = f32(acc + term) from +0 (or its current value); else it
+ * accumulates in float64 (a float64 accumulator, or rounded once on the
+ * store). Skipped zero terms would add ±0 to an accumulator that starts at +0
+ * and can never become -0, so nothing changes: the forward equals the dense
+ * conv (gemm in the same family) bit for bit, and the weight gradient equals
+ * it too (the dense conv's weight gradient accumulates in float64, and so do
+ * the ops here: they pass a float64 accW).
  *
  * The `...Reference` kernels scatter one (bit, tap) at a time. The fast ones
  * first sort the (bit, tap) pairs into buckets (per output position for the
  * forward, per weight row for the weight gradient), in the same visiting
  * order, and then sum each bucket's rows four per pass into one accumulator
- * row: the same float64 additions in the same order, fewer loads and stores.
+ * row: the same additions in the same order, fewer loads and stores.
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32 } from "./bits.js";
 import type { ConvGeom } from "./conv.js";
-import { transpose2d } from "./spike-gemm.js";
+import { spikeF32Family, transpose2d } from "./spike-gemm.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
 import { align16, SPIKE_SUM_MIN_OUT, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
 
 /**
  * acc[oy, ox, :] += wT[c, ki, kj, :] for every set bit (c, y, x) of one image
  * at word offset `sOff` and every kernel tap (ki, kj) that maps it onto an
- * output (oy sh - ph + ki dh = y, likewise for x). acc is [OH, OW, O] float64.
+ * output (oy sh - ph + ki dh = y, likewise for x). acc is [OH, OW, O]: float32
+ * (float32 adds, with a float32 wT) or float64.
  */
 export function spikeConvScatterReference(
   s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
-  wT: FloatArray, o: number, acc: Float64Array,
+  wT: FloatArray, o: number, acc: FloatArray,
 ): void {
   const { h, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
   for (let ci = 0; ci < c; ci++) {
@@ -66,11 +73,12 @@ export function spikeConvScatterReference(
 /**
  * The weight gradient of {@link spikeConvScatter}, sparse over the spikes:
  * accW[c, ki, kj, :] += gT[oy, ox, :] for the same (bit, tap, output) triples.
- * gT is one image's output gradient channels-last [OH, OW, O]; accW float64.
+ * gT is one image's output gradient channels-last [OH, OW, O]; accW float64
+ * (or float32, float32 adds, with a float32 gT).
  */
 export function spikeConvWeightGradReference(
   s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
-  gT: FloatArray, o: number, accW: Float64Array,
+  gT: FloatArray, o: number, accW: FloatArray,
 ): void {
   const { h, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
   for (let ci = 0; ci < c; ci++) {
@@ -100,6 +108,15 @@ export function spikeConvWeightGradReference(
       }
     }
   }
+}
+
+const fr = Math.fround;
+
+/** The family of a sum from `src` rows into `dst`: float32 when both are; else dst must be float64. */
+function family32(src: FloatArray, dst: FloatArray): boolean {
+  if (spikeF32Family(src, dst)) return true;
+  if (!(dst instanceof Float64Array)) throw new Error("spike conv: a float32 accumulator needs float32 source rows (else pass a float64 one)");
+  return false;
 }
 
 // Grow-only scratch (no allocation per call): bucket lengths and entries.
@@ -196,20 +213,30 @@ function fillBuckets(
 
 /**
  * dst[r, :] += sum of src rows at the offsets in bucket r, in bucket order,
- * for every bucket r < nb (rows of length o, dst float64 from dstOff; bucket r
- * is idx[r cap ..], cnt[r] entries). Eight / four rows per pass:
- * ((d + a) + b) + ... is the same sequence of additions. The plain-TypeScript
- * reference of the WASM twin (src/wasm/spike-sum-kernel.ts), whatever the backend.
+ * for every bucket r < nb (rows of length o from dstOff; bucket r is
+ * idx[r cap ..], cnt[r] entries). Float32 family when src and dst are both
+ * float32 (each add rounded to float32), else dst must be float64 (float64
+ * adds). Eight / four rows per pass: ((d + a) + b) + ... is the same sequence
+ * of additions. The plain-TypeScript reference of the WASM twin
+ * (src/wasm/spike-sum-kernel.ts), whatever the backend.
  */
 export function sumBucketsJs(
-  nb: number, cap: number, cnt: Int32Array, idx: Int32Array, src: FloatArray, o: number, dst: Float64Array, dstOff = 0,
+  nb: number, cap: number, cnt: Int32Array, idx: Int32Array, src: FloatArray, o: number, dst: FloatArray, dstOff = 0,
 ): void {
+  const f32 = family32(src, dst);
   for (let r = 0; r < nb; r++) {
     const n = cnt[r]!;
     if (n === 0) continue;
     const d = dstOff + r * o;
     const b = r * cap;
     let t = 0;
+    if (f32) {
+      // dst is float32: each store rounds the last sum of the pass.
+      for (; t + 4 <= n; t += 4) {
+        const w0 = idx[b + t]!, w1 = idx[b + t + 1]!, w2 = idx[b + t + 2]!, w3 = idx[b + t + 3]!;
+        for (let j = 0; j < o; j++) dst[d + j] = fr(fr(fr(dst[d + j]! + src[w0 + j]!) + src[w1 + j]!) + src[w2 + j]!) + src[w3 + j]!;
+      }
+    }
     for (; t + 8 <= n; t += 8) {
       const w0 = idx[b + t]!, w1 = idx[b + t + 1]!, w2 = idx[b + t + 2]!, w3 = idx[b + t + 3]!;
       const w4 = idx[b + t + 4]!, w5 = idx[b + t + 5]!, w6 = idx[b + t + 6]!, w7 = idx[b + t + 7]!;
@@ -231,12 +258,13 @@ export function sumBucketsJs(
 /**
  * acc[oy, ox, :] += wT[c, ki, kj, :] for every set bit (c, y, x) of one image
  * at word offset `sOff` and every kernel tap (ki, kj) that maps it onto an
- * output (oy sh - ph + ki dh = y, likewise for x). acc is [OH, OW, O] float64.
+ * output (oy sh - ph + ki dh = y, likewise for x). acc is [OH, OW, O], float64
+ * or (with a float32 wT, float32 family) float32.
  * Bit-equal to {@link spikeConvScatterReference}.
  */
 export function spikeConvScatter(
   s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
-  wT: FloatArray, o: number, acc: Float64Array,
+  wT: FloatArray, o: number, acc: FloatArray,
 ): void {
   const cap = fillBuckets(s, sOff, wpr, c, g, o, true);
   sumBucketsJs(g.oh * g.ow, cap, bucketCnt, bucketIdx, wT, o, acc);
@@ -245,12 +273,13 @@ export function spikeConvScatter(
 /**
  * The weight gradient of {@link spikeConvScatter}, sparse over the spikes:
  * accW[c, ki, kj, :] += gT[oy, ox, :] for the same (bit, tap, output) triples.
- * gT is one image's output gradient channels-last [OH, OW, O]; accW float64.
+ * gT is one image's output gradient channels-last [OH, OW, O]; accW float64
+ * or (with a float32 gT, float32 family) float32.
  * Bit-equal to {@link spikeConvWeightGradReference}.
  */
 export function spikeConvWeightGrad(
   s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
-  gT: FloatArray, o: number, accW: Float64Array,
+  gT: FloatArray, o: number, accW: FloatArray,
 ): void {
   const cap = fillBuckets(s, sOff, wpr, c, g, o, false);
   sumBucketsJs(c * g.kh * g.kw, cap, bucketCnt, bucketIdx, gT, o, accW);
@@ -264,7 +293,7 @@ export function spikeConvWeightGrad(
  */
 export function spikeConvWeightGradChannels(
   s: Uint32Array, sOff: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
-  gT: FloatArray, o: number, accW: Float64Array,
+  gT: FloatArray, o: number, accW: FloatArray,
 ): void {
   if (c1 <= c0) return;
   const cap = fillBuckets(s, sOff, wpr, c, g, o, false, c0, c1);
@@ -274,11 +303,14 @@ export function spikeConvWeightGradChannels(
 
 let rowBuf = new Float64Array(0);
 
+let rowBuf32 = new Float32Array(0);
+
 /**
  * One image's forward straight into the channels-first output:
- * out[outOff + j OH OW + pos] = Σ wT rows of the bucket of pos (float64 from 0,
- * rounded once on the store). Equals {@link spikeConvScatter} into a zeroed
- * accumulator followed by a transpose, without the [OH, OW, O] buffer.
+ * out[outOff + j OH OW + pos] = Σ wT rows of the bucket of pos, from +0: in
+ * float32 when wT and out are both float32, else in float64 rounded once on
+ * the store. Equals {@link spikeConvScatter} into a zeroed accumulator of
+ * out's family followed by a transpose, without the [OH, OW, O] buffer.
  */
 export function spikeConvForwardImage(
   s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
@@ -286,6 +318,29 @@ export function spikeConvForwardImage(
 ): void {
   const cap = fillBuckets(s, sOff, wpr, c, g, o, true);
   const ohw = g.oh * g.ow;
+  if (spikeF32Family(wT, out)) {
+    if (rowBuf32.length < o) rowBuf32 = new Float32Array(o);
+    const row = rowBuf32;
+    const cnt = bucketCnt;
+    const idx = bucketIdx;
+    for (let pos = 0; pos < ohw; pos++) {
+      const n = cnt[pos]!;
+      const b = pos * cap;
+      row.fill(0, 0, o);
+      // row is float32: each store rounds the last sum of the pass.
+      let t = 0;
+      for (; t + 4 <= n; t += 4) {
+        const w0 = idx[b + t]!, w1 = idx[b + t + 1]!, w2 = idx[b + t + 2]!, w3 = idx[b + t + 3]!;
+        for (let j = 0; j < o; j++) row[j] = fr(fr(fr(row[j]! + wT[w0 + j]!) + wT[w1 + j]!) + wT[w2 + j]!) + wT[w3 + j]!;
+      }
+      for (; t < n; t++) {
+        const w0 = idx[b + t]!;
+        for (let j = 0; j < o; j++) row[j] = row[j]! + wT[w0 + j]!;
+      }
+      for (let j = 0, d = outOff + pos; j < o; j++, d += ohw) out[d] = row[j]!;
+    }
+    return;
+  }
   if (rowBuf.length < o) rowBuf = new Float64Array(o);
   const row = rowBuf;
   const cnt = bucketCnt;
@@ -324,35 +379,38 @@ export function spikeConvForwardImage(
 
 // ---------------------------------------------------------------------------
 // WebAssembly SIMD twins (src/wasm/spike-sum-kernel.ts). Same buckets, same
-// additions in the same order: bit-identical to the JS loops above. The batch
-// forms keep the bucket scratch, the float64 accumulators and the source rows
+// additions in the same family and order: bit-identical to the JS loops above. The batch
+// forms keep the bucket scratch, the accumulators and the source rows
 // in the kernel memory and only copy the (small) weight / one image's
 // gradient in, so the per-image copies stay a fraction of the adds.
 
 /**
- * {@link sumBucketsJs} run by the WASM SIMD twin: copies the buckets, the
- * source and the dst rows into the kernel memory, sums there and copies the
- * rows back. Bit-equal to sumBucketsJs; for tests and one-off calls (the conv
+ * {@link sumBucketsJs} run by the WASM SIMD twin (same family): copies the
+ * buckets, the source and the dst rows into the kernel memory, sums there and
+ * copies the rows back. Bit-equal to sumBucketsJs; for tests and one-off calls (the conv
  * paths below keep their data resident instead). Throws where WebAssembly SIMD
  * is unavailable or the memory cannot grow.
  */
 export function sumBucketsWasm(
-  nb: number, cap: number, cnt: Int32Array, idx: Int32Array, src: FloatArray, o: number, dst: Float64Array, dstOff = 0,
+  nb: number, cap: number, cnt: Int32Array, idx: Int32Array, src: FloatArray, o: number, dst: FloatArray, dstOff = 0,
 ): void {
   if (nb === 0 || o === 0) return;
   const f32 = src instanceof Float32Array;
+  const fam32 = family32(src, dst);
+  const es = fam32 ? 4 : 8;
   const srcB = 0;
   const dstB = align16(src.length * (f32 ? 4 : 8));
-  const cntB = align16(dstB + nb * o * 8);
+  const cntB = align16(dstB + nb * o * es);
   const idxB = align16(cntB + nb * 4);
   const v = spikeSumReserve(idxB + nb * cap * 4);
   if (v === null) throw new Error(`sumBucketsWasm: ${nb} buckets x ${o} do not fit in WebAssembly memory`);
   (f32 ? v.f32 : v.f64).set(src, 0);
-  v.f64.set(dst.subarray(dstOff, dstOff + nb * o), dstB / 8);
+  const dv = fam32 ? v.f32 : v.f64;
+  dv.set(dst.subarray(dstOff, dstOff + nb * o), dstB / es);
   v.i32.set(cnt.subarray(0, nb), cntB / 4);
   v.i32.set(idx.subarray(0, nb * cap), idxB / 4);
-  spikeSumRun(f32, false, nb, cap, srcB, o, dstB, cntB, idxB, 0, false);
-  dst.set(v.f64.subarray(dstB / 8, dstB / 8 + nb * o), dstOff);
+  spikeSumRun(f32, false, nb, cap, srcB, o, dstB, cntB, idxB, 0, false, fam32);
+  dst.set(dv.subarray(dstB / es, dstB / es + nb * o), dstOff);
 }
 
 
@@ -377,21 +435,23 @@ function forwardWasm(
   const { nb, cap } = bucketShape(c, g, true, 0, c);
   const kk = c * g.kh * g.kw;
   const f32 = wT instanceof Float32Array;
+  const fam32 = spikeF32Family(wT, out);
+  const es = fam32 ? 4 : 8;
   const wB = 0;
   const accB = align16(kk * o * (f32 ? 4 : 8));
-  const cntB = align16(accB + ohw * o * 8);
+  const cntB = align16(accB + ohw * o * es);
   const idxB = align16(cntB + nb * 4);
   const v = spikeSumReserve(idxB + nb * cap * 4);
   if (v === null) return false;
   (f32 ? v.f32 : v.f64).set(wT.subarray(0, kk * o), wB / (f32 ? 4 : 8));
   const cnt = v.i32.subarray(cntB / 4, cntB / 4 + nb);
   const idx = v.i32.subarray(idxB / 4, idxB / 4 + nb * cap);
-  const acc = v.f64;
-  const a0 = accB / 8;
+  const acc = fam32 ? v.f32 : v.f64;
+  const a0 = accB / es;
   for (let i = i0; i < i1; i++) {
     fillBuckets(s, i * imgWords, wpr, c, g, o, true, 0, c, cnt, idx);
-    spikeSumRun(f32, false, nb, cap, wB, o, accB, cntB, idxB, 0, true);
-    // Channels-first store, rounded once (as spikeConvForwardImage's last loop).
+    spikeSumRun(f32, false, nb, cap, wB, o, accB, cntB, idxB, 0, true, fam32);
+    // Channels-first store (float64 sums rounded once, as spikeConvForwardImage's last loop).
     const outOff = i * o * ohw;
     for (let pos = 0; pos < ohw; pos++) {
       const ap = a0 + pos * o;
@@ -411,7 +471,7 @@ function forwardWasm(
  */
 export function spikeConvWeightImages(
   s: Uint32Array, imgWords: number, n: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
-  gy: FloatArray, channelsFirst: boolean, o: number, accW: Float64Array,
+  gy: FloatArray, channelsFirst: boolean, o: number, accW: FloatArray,
 ): void {
   if (c1 <= c0 || n === 0) return;
   const ohw = g.oh * g.ow;
@@ -431,22 +491,25 @@ let gTJs64 = new Float64Array(0);
 
 function weightWasm(
   s: Uint32Array, imgWords: number, n: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
-  gy: FloatArray, channelsFirst: boolean, o: number, accW: Float64Array,
+  gy: FloatArray, channelsFirst: boolean, o: number, accW: FloatArray,
 ): boolean {
   const ohw = g.oh * g.ow;
   const img = ohw * o;
   const khw = g.kh * g.kw;
   const { nb, cap } = bucketShape(c, g, false, c0, c1);
   const f32 = gy instanceof Float32Array;
+  const fam32 = family32(gy, accW);
+  const es = fam32 ? 4 : 8;
   const accB = 0;
   const rows = (c1 - c0) * khw * o;
-  const gB = align16(rows * 8);
+  const gB = align16(rows * es);
   const cntB = align16(gB + img * (f32 ? 4 : 8));
   const idxB = align16(cntB + nb * 4);
   const v = spikeSumReserve(idxB + nb * cap * 4);
   if (v === null) return false;
   const a0 = c0 * khw * o;
-  v.f64.set(accW.subarray(a0, a0 + rows), 0);
+  const av = fam32 ? v.f32 : v.f64;
+  av.set(accW.subarray(a0, a0 + rows), 0);
   const gv = f32 ? v.f32.subarray(gB / 4, gB / 4 + img) : v.f64.subarray(gB / 8, gB / 8 + img);
   const cnt = v.i32.subarray(cntB / 4, cntB / 4 + nb);
   const idx = v.i32.subarray(idxB / 4, idxB / 4 + nb * cap);
@@ -454,8 +517,8 @@ function weightWasm(
     if (channelsFirst) transpose2d(gy, i * img, o, ohw, gv, 0);
     else gv.set(gy.subarray(i * img, (i + 1) * img));
     fillBuckets(s, i * imgWords, wpr, c, g, o, false, c0, c1, cnt, idx);
-    spikeSumRun(f32, false, nb, cap, gB, o, accB, cntB, idxB, 0, false);
+    spikeSumRun(f32, false, nb, cap, gB, o, accB, cntB, idxB, 0, false, fam32);
   }
-  accW.set(v.f64.subarray(0, rows), a0);
+  accW.set(av.subarray(0, rows), a0);
   return true;
 }

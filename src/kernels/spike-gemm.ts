@@ -2,15 +2,26 @@
  * Reference kernels for products with a spike (bit) operand. Bits are packed
  * LSB-first along rows, rows word-aligned, pad bits zero (see bits.ts).
  *
- * Summation-order contract (the same as gemm.ts): every float output element
- * is a float64 accumulator that starts at 0 (or at C with `accumulate`), adds
- * its terms in increasing order of the summed index, and is rounded to C's
- * element type once. Zero terms are skipped, which never changes a float64 sum
- * (x + 0 = x, and +0 + ±0 = +0). So each kernel here equals `gemm` on the same
- * 0/1 (or counts) values bit for bit, while its work follows the set bits,
- * whenever gemm runs its float64 family (any float64 operand). With every
- * operand float32, gemm accumulates in float32 instead (see gemm.ts), and
- * these kernels equal gemmReference with a float64 C, rounded once.
+ * Summation-order contract (the same two families as gemm.ts), for the
+ * gather / scatter-add kernels (spikeGatherAdd*, countsGatherAdd*, the
+ * scatters and their references): every float output element starts at +0
+ * (or at its current value where the kernel accumulates) and adds its terms
+ * in increasing order of the summed index, where
+ *
+ * - float32 family, when the float operands (source, destination and, for
+ *   counts, the counts) are ALL Float32Array: acc = f32(acc + term), term =
+ *   the source value (spikes) or f32(v * src) (counts v), each rounded to
+ *   nearest even (Math.fround per op; f32x4 in WASM);
+ * - float64 family otherwise: a float64 accumulator, rounded to the
+ *   destination type once at the end.
+ *
+ * Zero terms are skipped. That never changes the sum: a skipped term is ±0
+ * (f32(0 w) or 0 w), and an accumulator that starts at +0 can never become -0
+ * by round-to-nearest additions (x + -x = +0), so adding ±0 to it is the
+ * identity. So each kernel equals `gemm` on the same 0/1 (or counts) values
+ * bit for bit in either family, while its work follows the set bits. (With
+ * `accumulate` onto a -0 the skipped +0 terms would matter; the ops never
+ * accumulate.) countsTimesSpikes and floatTimesSpikesT keep float64 sums.
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32, popcnt32 } from "./bits.js";
@@ -23,6 +34,21 @@ let rowAcc = new Float64Array(0);
 function accRow(n: number): Float64Array {
   if (rowAcc.length < n) rowAcc = new Float64Array(Math.max(n, rowAcc.length * 2));
   return rowAcc;
+}
+
+// The float32 family's row accumulator: a store rounds to float32, which is the f32(acc + term) of the contract.
+let rowAcc32 = new Float32Array(0);
+function accRow32(n: number): Float32Array {
+  if (rowAcc32.length < n) rowAcc32 = new Float32Array(Math.max(n, rowAcc32.length * 2));
+  return rowAcc32;
+}
+
+const fr = Math.fround;
+
+/** True when every float operand is float32: the kernels then run the float32 family (see the file comment). */
+export function spikeF32Family(...xs: readonly (FloatArray | Uint32Array)[]): boolean {
+  for (const x of xs) if (!(x instanceof Float32Array)) return false;
+  return true;
 }
 
 let idxBuf = new Int32Array(0);
@@ -85,8 +111,8 @@ export function andPopcountGemmJs(
 /**
  * Spikes [m, k] times dense W [k, n]: C[i, :] (+)= sum over the set bits p of
  * row i of W[p, :]. `s` holds m rows of `wpr` words from `sOff`. Equals
- * gemm(S, W) on the 0/1 values bit for bit (in gemm's float64 family, see the
- * file comment); cost m·nnz-per-row·n adds.
+ * gemm(S, W) on the 0/1 values bit for bit (in either family, see the file
+ * comment); cost m·nnz-per-row·n adds.
  * (For linear, pass Wᵀ = weight transposed to [in, out].)
  */
 export function spikeGatherAdd(
@@ -108,7 +134,8 @@ export function spikeGatherAddJs(
   m: number, n: number,
   accumulate: boolean,
 ): void {
-  const acc = accRow(n);
+  const f32 = spikeF32Family(w, c);
+  const acc = f32 ? accRow32(n) : accRow(n);
   const idx = idxRow(wpr * 32);
   for (let i = 0; i < m; i++) {
     const ci = cOff + i * n;
@@ -127,6 +154,12 @@ export function spikeGatherAddJs(
     // Four rows per pass: the additions stay in order ((acc + w0) + w1) + ...,
     // but acc is loaded and stored once per four rows.
     let t = 0;
+    if (f32) {
+      for (; t + 4 <= cnt; t += 4) {
+        const w0 = idx[t]!, w1 = idx[t + 1]!, w2 = idx[t + 2]!, w3 = idx[t + 3]!;
+        for (let j = 0; j < n; j++) acc[j] = fr(fr(fr(acc[j]! + w[w0 + j]!) + w[w1 + j]!) + w[w2 + j]!) + w[w3 + j]!;
+      }
+    }
     for (; t + 4 <= cnt; t += 4) {
       const w0 = idx[t]!, w1 = idx[t + 1]!, w2 = idx[t + 2]!, w3 = idx[t + 3]!;
       for (let j = 0; j < n; j++) acc[j] = acc[j]! + w[w0 + j]! + w[w1 + j]! + w[w2 + j]! + w[w3 + j]!;
@@ -142,7 +175,7 @@ export function spikeGatherAddJs(
 /**
  * Dense counts X [m, k] times W [k, n], skipping zeros of X: C[i, :] (+)=
  * sum over p with X[i, p] != 0 of X[i, p] W[p, :]. For the Spikformer residual
- * stream (small integers, mostly 0). Equals gemm bit for bit (in its float64
+ * stream (small integers, mostly 0). Equals gemm bit for bit (in either
  * family, see the file comment).
  */
 export function countsGatherAdd(
@@ -164,7 +197,8 @@ export function countsGatherAddJs(
   m: number, k: number, n: number,
   accumulate: boolean,
 ): void {
-  const acc = accRow(n);
+  const f32 = spikeF32Family(x, w, c);
+  const acc = f32 ? accRow32(n) : accRow(n);
   const idx = idxRow(k);
   const val = valRow(k);
   for (let i = 0; i < m; i++) {
@@ -181,6 +215,21 @@ export function countsGatherAddJs(
     }
     // Four nonzeros per pass, additions in order (see spikeGatherAdd).
     let t = 0;
+    if (f32) {
+      // acc is a Float32Array: each store rounds the sum; products rounded by fr.
+      for (; t + 4 <= cnt; t += 4) {
+        const w0 = idx[t]!, w1 = idx[t + 1]!, w2 = idx[t + 2]!, w3 = idx[t + 3]!;
+        const v0 = val[t]!, v1 = val[t + 1]!, v2 = val[t + 2]!, v3 = val[t + 3]!;
+        for (let j = 0; j < n; j++) {
+          acc[j] = fr(fr(fr(acc[j]! + fr(v0 * w[w0 + j]!)) + fr(v1 * w[w1 + j]!)) + fr(v2 * w[w2 + j]!)) + fr(v3 * w[w3 + j]!);
+        }
+      }
+      for (; t < cnt; t++) {
+        const wp = idx[t]!;
+        const v = val[t]!;
+        for (let j = 0; j < n; j++) acc[j] = acc[j]! + fr(v * w[wp + j]!);
+      }
+    }
     for (; t + 4 <= cnt; t += 4) {
       const w0 = idx[t]!, w1 = idx[t + 1]!, w2 = idx[t + 2]!, w3 = idx[t + 3]!;
       const v0 = val[t]!, v1 = val[t + 1]!, v2 = val[t + 2]!, v3 = val[t + 3]!;
@@ -260,14 +309,16 @@ export function floatTimesSpikesT(
 /**
  * Sᵀ G accumulated: for each row i of spikes S [m, k] (in order) and each set
  * bit p, acc[p, :] += G[i, :] (G [m, n]). The weight gradient of an
- * event-driven linear (dWᵀ = Sᵀ g); `acc` is float64 so the caller rounds once.
+ * event-driven linear (dWᵀ = Sᵀ g): float32 adds when G and acc are both
+ * float32, else float64 adds (give a float64 acc and round once).
  */
 export function spikeScatterRowsReference(
   s: Uint32Array, sOff: number, wpr: number,
   g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
+  acc: FloatArray, accOff: number,
   m: number, n: number,
 ): void {
+  // A float32 acc rounds each stored sum; a float64 acc with float32 G is the float64 family.
   for (let i = 0; i < m; i++) {
     const si = sOff + i * wpr;
     const gi = gOff + i * n;
@@ -289,9 +340,10 @@ export function spikeScatterRowsReference(
 export function countsScatterRowsReference(
   x: FloatArray, xOff: number,
   g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
+  acc: FloatArray, accOff: number,
   m: number, k: number, n: number,
 ): void {
+  const f32 = spikeF32Family(x, g, acc);
   for (let i = 0; i < m; i++) {
     const xi = xOff + i * k;
     const gi = gOff + i * n;
@@ -299,7 +351,8 @@ export function countsScatterRowsReference(
       const v = x[xi + p]!;
       if (v === 0) continue;
       const ap = accOff + p * n;
-      for (let j = 0; j < n; j++) acc[ap + j] += v * g[gi + j]!;
+      if (f32) for (let j = 0; j < n; j++) acc[ap + j] = fr(acc[ap + j]! + fr(v * g[gi + j]!));
+      else for (let j = 0; j < n; j++) acc[ap + j] += v * g[gi + j]!;
     }
   }
 }
@@ -322,9 +375,11 @@ function colBuckets(k: number, nnz: number): void {
 /**
  * acc[p, :] = acc[p, :] + sum over the bucket of p of colVal * G[row, :]
  * (or G[row, :] alone when `ones`), in bucket order, eight / four rows per
- * pass: the same additions in the same order as one row at a time.
+ * pass: the same additions in the same order as one row at a time. In the
+ * float32 family (G, acc and the values float32) every add and product is
+ * rounded to float32.
  */
-function sumColumnBuckets(k: number, g: FloatArray, acc: Float64Array, accOff: number, n: number, ones: boolean): void {
+function sumColumnBuckets(k: number, g: FloatArray, acc: FloatArray, accOff: number, n: number, ones: boolean, f32: boolean): void {
   const start = colStart;
   const rowOf = colRow;
   const val = colVal;
@@ -333,7 +388,30 @@ function sumColumnBuckets(k: number, g: FloatArray, acc: Float64Array, accOff: n
     let t = start[p]!;
     if (t === e) continue;
     const ap = accOff + p * n;
-    if (ones) {
+    if (f32 && ones) {
+      // acc is float32 here: the last fround of each pass is its store.
+      for (; t + 4 <= e; t += 4) {
+        const r0 = rowOf[t]!, r1 = rowOf[t + 1]!, r2 = rowOf[t + 2]!, r3 = rowOf[t + 3]!;
+        for (let j = 0; j < n; j++) acc[ap + j] = fr(fr(fr(acc[ap + j]! + g[r0 + j]!) + g[r1 + j]!) + g[r2 + j]!) + g[r3 + j]!;
+      }
+      for (; t < e; t++) {
+        const r0 = rowOf[t]!;
+        for (let j = 0; j < n; j++) acc[ap + j] = acc[ap + j]! + g[r0 + j]!;
+      }
+    } else if (f32) {
+      for (; t + 4 <= e; t += 4) {
+        const r0 = rowOf[t]!, r1 = rowOf[t + 1]!, r2 = rowOf[t + 2]!, r3 = rowOf[t + 3]!;
+        const v0 = val[t]!, v1 = val[t + 1]!, v2 = val[t + 2]!, v3 = val[t + 3]!;
+        for (let j = 0; j < n; j++) {
+          acc[ap + j] = fr(fr(fr(acc[ap + j]! + fr(v0 * g[r0 + j]!)) + fr(v1 * g[r1 + j]!)) + fr(v2 * g[r2 + j]!)) + fr(v3 * g[r3 + j]!);
+        }
+      }
+      for (; t < e; t++) {
+        const r0 = rowOf[t]!;
+        const v = val[t]!;
+        for (let j = 0; j < n; j++) acc[ap + j] = acc[ap + j]! + fr(v * g[r0 + j]!);
+      }
+    } else if (ones) {
       for (; t + 8 <= e; t += 8) {
         const r0 = rowOf[t]!, r1 = rowOf[t + 1]!, r2 = rowOf[t + 2]!, r3 = rowOf[t + 3]!;
         const r4 = rowOf[t + 4]!, r5 = rowOf[t + 5]!, r6 = rowOf[t + 6]!, r7 = rowOf[t + 7]!;
@@ -363,14 +441,14 @@ function sumColumnBuckets(k: number, g: FloatArray, acc: Float64Array, accOff: n
 /**
  * Sᵀ G accumulated: for each row i of spikes S [m, k] (in order) and each set
  * bit p, acc[p, :] += G[i, :] (G [m, n]). The weight gradient of an
- * event-driven linear (dWᵀ = Sᵀ g); `acc` is float64 so the caller rounds once.
- * Bit-equal to {@link spikeScatterRowsReference}: the set bits are sorted by
+ * event-driven linear (dWᵀ = Sᵀ g), in the float32 family when G and acc are
+ * float32, else in float64 (a float64 acc, rounded by the caller). Bit-equal to {@link spikeScatterRowsReference}: the set bits are sorted by
  * column first, then each acc row sums its G rows in row order.
  */
 export function spikeScatterRows(
   s: Uint32Array, sOff: number, wpr: number,
   g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
+  acc: FloatArray, accOff: number,
   m: number, n: number,
 ): void {
   spikeScatterRowsWords(s, sOff, wpr, 0, wpr, g, gOff, acc, accOff, m, n);
@@ -385,7 +463,7 @@ export function spikeScatterRows(
 export function spikeScatterRowsWords(
   s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number,
   g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
+  acc: FloatArray, accOff: number,
   m: number, n: number, sum: SumBackend = "auto",
 ): void {
   const k = (q1 - q0) * 32; // pad bits are zero, so their buckets stay empty
@@ -419,7 +497,7 @@ export function spikeScatterRowsWords(
   }
   for (let p = k; p > 0; p--) start[p] = start[p - 1]!;
   start[0] = 0;
-  sumColumns(k, nnz, g, gOff, m, acc, accOff + q0 * 32 * n, n, true, sum);
+  sumColumns(k, nnz, g, gOff, m, acc, accOff + q0 * 32 * n, n, true, scatterFamily32(acc, g), sum);
 }
 
 /**
@@ -430,7 +508,7 @@ export function spikeScatterRowsWords(
 export function countsScatterRows(
   x: FloatArray, xOff: number,
   g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
+  acc: FloatArray, accOff: number,
   m: number, k: number, n: number,
 ): void {
   countsScatterRowsCols(x, xOff, g, gOff, acc, accOff, m, k, 0, k, n);
@@ -445,7 +523,7 @@ export function countsScatterRows(
 export function countsScatterRowsCols(
   x: FloatArray, xOff: number,
   g: FloatArray, gOff: number,
-  acc: Float64Array, accOff: number,
+  acc: FloatArray, accOff: number,
   m: number, k: number, p0: number, p1: number, n: number, sum: SumBackend = "auto",
 ): void {
   const kc = p1 - p0;
@@ -473,7 +551,7 @@ export function countsScatterRowsCols(
   }
   for (let p = kc; p > 0; p--) start[p] = start[p - 1]!;
   start[0] = 0;
-  sumColumns(kc, nnz, g, gOff, m, acc, accOff + p0 * n, n, false, sum);
+  sumColumns(kc, nnz, g, gOff, m, acc, accOff + p0 * n, n, false, scatterFamily32(acc, g, x), sum);
 }
 
 /** dst[c, r] = src[r, c] for one row-major [rows, cols] matrix (any element types). */
@@ -486,10 +564,11 @@ export function transpose2d(src: FloatArray | Int32Array, sOff: number, rows: nu
 
 // ---------------------------------------------------------------------------
 // WebAssembly SIMD twins of the gather-add loops (src/wasm/spike-sum-kernel.ts):
-// the same terms added to the same float64 accumulators in the same order,
-// so bit-identical to the JS loops above whatever their unrolling.
+// the same terms added to accumulators of the same family (float32 lanes over a
+// float32 scratch, or float64 lanes) in the same order, so bit-identical to the
+// JS loops above whatever their unrolling.
 
-/** Bytes of float64 accumulator rows per WASM gather block (kept L2-sized). */
+/** Bytes of accumulator rows per WASM gather block (kept L2-sized). */
 const BLOCK_BYTES = 1 << 19;
 
 /**
@@ -499,43 +578,61 @@ const BLOCK_BYTES = 1 << 19;
  */
 export type SumBackend = "auto" | "js" | "wasm";
 
+/**
+ * The family of a scatter into `acc`: float32 when acc and the sources are
+ * float32; else acc must be float64 (the float64 family's accumulator, which
+ * the caller rounds once).
+ */
+function scatterFamily32(acc: FloatArray, ...src: readonly FloatArray[]): boolean {
+  if (spikeF32Family(acc, ...src)) return true;
+  if (!(acc instanceof Float64Array)) throw new Error("spike scatter: a float32 accumulator needs float32 sources (else pass a float64 one)");
+  return false;
+}
+
 /** The sum of sumColumnBuckets by the backend `sum` asks for. */
-function sumColumns(k: number, nnz: number, g: FloatArray, gOff: number, m: number, acc: Float64Array, accOff: number, n: number, ones: boolean, sum: SumBackend): void {
+function sumColumns(
+  k: number, nnz: number, g: FloatArray, gOff: number, m: number, acc: FloatArray, accOff: number, n: number, ones: boolean, f32: boolean, sum: SumBackend,
+): void {
   if (sum === "wasm" || (sum === "auto" && nnz * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled())) {
-    if (sumColumnsWasm(k, nnz, g, gOff, m, acc, accOff, n, ones)) return;
+    if (sumColumnsWasm(k, nnz, g, gOff, m, acc, accOff, n, ones, f32)) return;
     if (sum === "wasm") throw new Error(`sumColumnBuckets: ${k} x ${n} does not fit in WebAssembly memory`);
   }
-  sumColumnBuckets(k, g, acc, accOff, n, ones);
+  sumColumnBuckets(k, g, acc, accOff, n, ones, f32);
 }
 
 /** {@link sumColumnBuckets} by the WASM twin: G rows, the acc rows and the buckets copied in; false if the memory cannot grow. */
-function sumColumnsWasm(k: number, nnz: number, g: FloatArray, gOff: number, m: number, acc: Float64Array, accOff: number, n: number, ones: boolean): boolean {
+function sumColumnsWasm(
+  k: number, nnz: number, g: FloatArray, gOff: number, m: number, acc: FloatArray, accOff: number, n: number, ones: boolean, fam32: boolean,
+): boolean {
   // Spike words may end in pad columns past acc's last row: their buckets are empty, leave them out.
   k = Math.min(k, Math.floor((acc.length - accOff) / n));
   if (k <= 0 || n === 0) return true;
   const f32 = g instanceof Float32Array;
+  const es = fam32 ? 4 : 8; // bytes per acc / val element
   const gB = 0;
   const accB = align16(m * n * (f32 ? 4 : 8));
-  const startB = align16(accB + k * n * 8);
+  const startB = align16(accB + k * n * es);
   const idxB = align16(startB + (k + 1) * 4);
   const valB = align16(idxB + nnz * 4);
-  const v = spikeSumReserve(ones ? valB : valB + nnz * 8);
+  const v = spikeSumReserve(ones ? valB : valB + nnz * es);
   if (v === null) return false;
   (f32 ? v.f32 : v.f64).set(g.subarray(gOff, gOff + m * n), gB);
-  v.f64.set(acc.subarray(accOff, accOff + k * n), accB / 8);
+  const av = fam32 ? v.f32 : v.f64;
+  av.set(acc.subarray(accOff, accOff + k * n), accB / es);
   v.i32.set(colStart.subarray(0, k + 1), startB / 4);
   const i32 = v.i32, i0 = idxB / 4;
   for (let t = 0; t < nnz; t++) i32[i0 + t] = colRow[t]! - gOff;
-  if (!ones) v.f64.set(colVal.subarray(0, nnz), valB / 8);
-  spikeSumRun(f32, !ones, k, 0, gB, n, accB, startB, idxB, valB, false);
-  acc.set(v.f64.subarray(accB / 8, accB / 8 + k * n), accOff);
+  // Values of a float32 x are float32, so the narrowing copy is exact.
+  if (!ones) av.set(colVal.subarray(0, nnz), valB / es);
+  spikeSumRun(f32, !ones, k, 0, gB, n, accB, startB, idxB, valB, false, fam32);
+  acc.set(av.subarray(accB / es, accB / es + k * n), accOff);
   return true;
 }
 
 /**
  * {@link spikeGatherAdd} by the WASM SIMD twin: W copied into the kernel memory
  * once, then blocks of rows (set-bit buckets filled straight into the kernel
- * memory, accumulators there, copied out rounded once). Bit-equal to
+ * memory, accumulators there in C's family, copied out). Bit-equal to
  * {@link spikeGatherAddJs}. False when the memory cannot grow (nothing written).
  */
 export function spikeGatherAddWasm(
@@ -547,19 +644,21 @@ export function spikeGatherAddWasm(
 ): boolean {
   if (m === 0 || n === 0) return true;
   const f32 = w instanceof Float32Array;
+  const fam32 = spikeF32Family(w, c);
+  const es = fam32 ? 4 : 8; // bytes per dst element
   // Rows of W that bits can reach: pad bits are zero, so never past W's end.
   const kw = Math.min(wpr * 32, Math.floor((w.length - wOff) / n));
   const cap = wpr * 32;
-  const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_BYTES / (n * 8)), Math.floor(BLOCK_BYTES / (cap * 4))));
+  const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_BYTES / (n * es)), Math.floor(BLOCK_BYTES / (cap * 4))));
   const wB = 0;
   const dstB = align16(kw * n * (f32 ? 4 : 8));
-  const cntB = align16(dstB + rows * n * 8);
+  const cntB = align16(dstB + rows * n * es);
   const idxB = align16(cntB + rows * 4);
   const v = spikeSumReserve(idxB + rows * cap * 4);
   if (v === null) return false;
   (f32 ? v.f32 : v.f64).set(w.subarray(wOff, wOff + kw * n), wB);
-  const i32 = v.i32, f64 = v.f64;
-  const cnt0 = cntB / 4, idx0 = idxB / 4, d0 = dstB / 8;
+  const i32 = v.i32, dv = fam32 ? v.f32 : v.f64;
+  const cnt0 = cntB / 4, idx0 = idxB / 4, d0 = dstB / es;
   for (let r0 = 0; r0 < m; r0 += rows) {
     const nb = Math.min(rows, m - r0);
     for (let r = 0; r < nb; r++) {
@@ -576,16 +675,16 @@ export function spikeGatherAddWasm(
       i32[cnt0 + r] = cnt;
     }
     const ci = cOff + r0 * n;
-    if (accumulate) f64.set(c.subarray(ci, ci + nb * n), d0);
-    spikeSumRun(f32, false, nb, cap, wB, n, dstB, cntB, idxB, 0, !accumulate);
-    c.set(f64.subarray(d0, d0 + nb * n), ci);
+    if (accumulate) dv.set(c.subarray(ci, ci + nb * n), d0);
+    spikeSumRun(f32, false, nb, cap, wB, n, dstB, cntB, idxB, 0, !accumulate, fam32);
+    c.set(dv.subarray(d0, d0 + nb * n), ci);
   }
   return true;
 }
 
 /**
  * {@link countsGatherAdd} by the WASM SIMD twin (weighted buckets: the nonzero
- * values ride along as float64). Bit-equal to {@link countsGatherAddJs}. False
+ * values ride along in C's family). Bit-equal to {@link countsGatherAddJs}. False
  * when the memory cannot grow (nothing written).
  */
 export function countsGatherAddWasm(
@@ -601,17 +700,19 @@ export function countsGatherAddWasm(
     return true;
   }
   const f32 = w instanceof Float32Array;
-  const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_BYTES / (n * 8)), Math.floor(BLOCK_BYTES / (k * 8))));
+  const fam32 = spikeF32Family(x, w, c);
+  const es = fam32 ? 4 : 8; // bytes per dst / val element
+  const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_BYTES / (n * es)), Math.floor(BLOCK_BYTES / (k * 8))));
   const wB = 0;
   const dstB = align16(k * n * (f32 ? 4 : 8));
-  const cntB = align16(dstB + rows * n * 8);
+  const cntB = align16(dstB + rows * n * es);
   const idxB = align16(cntB + rows * 4);
   const valB = align16(idxB + rows * k * 4);
-  const v = spikeSumReserve(valB + rows * k * 8);
+  const v = spikeSumReserve(valB + rows * k * es);
   if (v === null) return false;
   (f32 ? v.f32 : v.f64).set(w.subarray(wOff, wOff + k * n), wB);
-  const i32 = v.i32, f64 = v.f64;
-  const cnt0 = cntB / 4, idx0 = idxB / 4, val0 = valB / 8, d0 = dstB / 8;
+  const i32 = v.i32, dv = fam32 ? v.f32 : v.f64;
+  const cnt0 = cntB / 4, idx0 = idxB / 4, val0 = valB / es, d0 = dstB / es;
   for (let r0 = 0; r0 < m; r0 += rows) {
     const nb = Math.min(rows, m - r0);
     for (let r = 0; r < nb; r++) {
@@ -622,14 +723,14 @@ export function countsGatherAddWasm(
         const val = x[xi + p]!;
         if (val === 0) continue;
         i32[idx0 + base + cnt] = p * n;
-        f64[val0 + base + cnt++] = val;
+        dv[val0 + base + cnt++] = val;
       }
       i32[cnt0 + r] = cnt;
     }
     const ci = cOff + r0 * n;
-    if (accumulate) f64.set(c.subarray(ci, ci + nb * n), d0);
-    spikeSumRun(f32, true, nb, k, wB, n, dstB, cntB, idxB, valB, !accumulate);
-    c.set(f64.subarray(d0, d0 + nb * n), ci);
+    if (accumulate) dv.set(c.subarray(ci, ci + nb * n), d0);
+    spikeSumRun(f32, true, nb, k, wB, n, dstB, cntB, idxB, valB, !accumulate, fam32);
+    c.set(dv.subarray(d0, d0 + nb * n), ci);
   }
   return true;
 }

@@ -1,8 +1,9 @@
 /**
  * Threaded twins of the event-driven linear kernels (src/kernels/spike-gemm.ts).
  * Forward gathers split the rows of the output (each row is computed whole by
- * one thread); weight-gradient scatters split the rows of the float64
- * accumulator dWᵀ [k, n] (by spike word for spikes, by column for counts),
+ * one thread); weight-gradient scatters split the rows of the accumulator
+ * dWᵀ [k, n] (float32 or float64, the kernels' two families; by spike word
+ * for spikes, by column for counts),
  * each thread visiting every input row in order, so each accumulator row sees
  * the same additions in the same order as the single-thread kernel. Results
  * are bit-identical for any thread count. Operands not on a SharedArrayBuffer
@@ -110,7 +111,7 @@ export function countsGatherAddAuto(
  * accumulator rows: 32 for spike words, 1 for counts columns).
  */
 function scatter(
-  kind: number, a: Operand, aOff: number, aLen: number, g: FloatArray, gOff: number, acc: Float64Array, accOff: number,
+  kind: number, a: Operand, aOff: number, aLen: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
   m: number, k: number, n: number, wpr: number, units: number, per: number, parts: number,
 ): void {
   let cuts: number[];
@@ -124,7 +125,7 @@ function scatter(
     cuts = evenCuts(units, parts);
   }
   const mine = cuts[1]!;
-  const [sa, sg, sc] = scratchViews([req(a, aLen), req(g, m * n), req(acc, k * n)]) as [FloatArray, FloatArray, Float64Array];
+  const [sa, sg, sc] = scratchViews([req(a, aLen), req(g, m * n), req(acc, k * n)]) as [FloatArray, FloatArray, FloatArray];
   const stA = !shared(a), stG = !shared(g), stC = !shared(acc);
   if (stA) stage(a, aOff, 0, aLen, sa);
   if (stG) stage(g, gOff, 0, m * n, sg);
@@ -147,7 +148,7 @@ function scatter(
  * words per row) into acc [k, n], the spike words split over threads.
  */
 export function spikeScatterRowsAuto(
-  s: Uint32Array, sOff: number, wpr: number, g: FloatArray, gOff: number, acc: Float64Array, accOff: number,
+  s: Uint32Array, sOff: number, wpr: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
   m: number, k: number, n: number, threads?: number,
 ): void {
   const p = partsOf(m * k * n, wpr, threads);
@@ -157,7 +158,7 @@ export function spikeScatterRowsAuto(
 
 /** {@link countsScatterRows} (same contract and bits), the columns of x split over threads. */
 export function countsScatterRowsAuto(
-  x: FloatArray, xOff: number, g: FloatArray, gOff: number, acc: Float64Array, accOff: number,
+  x: FloatArray, xOff: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
   m: number, k: number, n: number, threads?: number,
 ): void {
   const p = partsOf(m * k * n, k, threads);

@@ -162,8 +162,8 @@ export function linearPart(
 ): void {
   if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(wordsView(a, 0), aOff + r0 * wpr, wpr, b, bOff, c, cOff + r0 * n, r1 - r0, n, accumulate);
   else if (kind === LIN_COUNTS_GATHER) countsGatherAdd(a, aOff + r0 * k, b, bOff, c, cOff + r0 * n, r1 - r0, k, n, accumulate);
-  else if (kind === LIN_SPIKE_SCATTER) spikeScatterRowsWords(wordsView(a, 0), aOff, wpr, r0, r1, b, bOff, c as Float64Array, cOff, m, n);
-  else countsScatterRowsCols(a, aOff, b, bOff, c as Float64Array, cOff, m, k, r0, r1, n);
+  else if (kind === LIN_SPIKE_SCATTER) spikeScatterRowsWords(wordsView(a, 0), aOff, wpr, r0, r1, b, bOff, c, cOff, m, n);
+  else countsScatterRowsCols(a, aOff, b, bOff, c, cOff, m, k, r0, r1, n);
 }
 
 /** Worker part of a linear piece: args kind, aOff, bOff, cOff, m, k, n, wpr, r0, r1, accumulate; buffers a, b, c. */

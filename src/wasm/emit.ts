@@ -148,6 +148,7 @@ export class Code {
   f32Load(offset = 0): this { return this.op(0x2a, ...this.mem(2, offset)); }
   f32Store(offset = 0): this { return this.op(0x38, ...this.mem(2, offset)).stmtEnd(); }
   f32Add(): this { return this.op(0x92); }
+  f32Mul(): this { return this.op(0x94); }
   f64Load(offset = 0): this { return this.op(0x2b, ...this.mem(3, offset)); }
   i32Store(offset = 0): this { return this.op(0x36, ...this.mem(2, offset)).stmtEnd(); }
   f64Store(offset = 0): this { return this.op(0x39, ...this.mem(3, offset)).stmtEnd(); }

@@ -4,31 +4,31 @@
  *
  *   for each bucket r < nb:  dst[r, :] = start + sum over the bucket's entries e of (v_e *) src[e.off + j]
  *
- * with `start` = dst[r, :] (accumulate) or +0 (`zero`), rows of o float64 in
- * dst, src float32 or float64. Each output element dst[r, j] is one float64
- * lane: it starts where the JS kernel starts and adds its terms one at a time
- * in bucket order (f64x2.add, and f64x2.mul before it for the weighted form,
- * never fused), float32 sources widened exactly by f64x2.promote_low_f32x4.
+ * with `start` = dst[r, :] (accumulate) or +0 (`zero`). Two families, as gemm's:
+ *
+ * - float64 (sum32 / sum64 / wsum32 / wsum64): dst rows of o float64, src
+ *   float32 or float64, val float64. Each dst[r, j] is one float64 lane that
+ *   adds its terms one at a time in bucket order (f64x2.add, after f64x2.mul
+ *   for the weighted form, never fused), float32 sources widened exactly by
+ *   f64x2.promote_low_f32x4. Chunks of 16 columns (8 f64x2 accumulators held
+ *   in registers over the whole bucket), then 2, then one scalar column.
+ * - float32 (sum32f / wsum32f): src, dst and val all float32; each lane does
+ *   acc = f32(acc + src) or acc = f32(acc + f32(v * src)) (f32x4.mul then
+ *   f32x4.add, never fused: gemm's float32 family with a = v). Chunks of 32
+ *   columns (8 f32x4 accumulators), then 4, then scalar (f32.mul / f32.add).
+ *
  * JS's `d = d + a + b + c` is ((d + a) + b) + c, the same sequence; so the
  * twin is bit-identical to the JS kernels whatever their unrolling.
  *
- * The j axis is cut into chunks of 16 columns (8 f64x2 accumulators held in
- * registers over the whole bucket, so dst is read and written once per
- * bucket), then chunks of 2, then one scalar column for odd o.
- *
- * Exports sum32 / sum64 (unweighted, src f32 / f64) and wsum32 / wsum64
- * (weighted by a parallel float64 value per entry), all
- *
- *   (nb, cap, src, o, dst, cnt, idx, val, zero)
- *
+ * All take (nb, cap, src, o, dst, cnt, idx, val, zero).
  * src, dst, cnt, idx, val: byte offsets in the kernel memory. idx holds i32
  * element offsets into src. cap > 0: bucket r is idx[r cap ..] with cnt[r]
  * entries; cap = 0: cnt is a prefix array, bucket r is idx[cnt[r] .. cnt[r+1]).
- * val (weighted only) holds one float64 per idx slot (same index). zero != 0:
+ * val (weighted only) holds one value per idx slot (same index). zero != 0:
  * every row starts at +0 and is written even when its bucket is empty; zero =
  * 0: empty buckets leave their rows untouched.
  */
-import { Code, emitModule, F64, I32, V128, type ValType } from "./emit.js";
+import { Code, emitModule, F32, F64, I32, V128, type ValType } from "./emit.js";
 import { LazyKernel } from "./runtime.js";
 
 /** Columns per wide chunk: 8 f64x2 accumulators. */
@@ -124,17 +124,111 @@ function sumBody(srcF32: boolean, weighted: boolean): Code {
   return c;
 }
 
-/** Below this many float64 outputs per call (gathers, one conv image, bucket entries x columns) the JS loops run: the WASM setup and copies do not pay (measured). */
+/** Columns per wide chunk of the float32 family: 8 f32x4 accumulators. */
+const WIDE32 = 32;
+
+/**
+ * The float32 family (src and dst float32, see the file comment): same walk as
+ * {@link sumBody}, f32x4 lanes, dst rows of o float32, val one float32 per entry.
+ */
+function sumBody32(weighted: boolean): Code {
+  const [nb, cap, src, o, dst, cnt, idx, val, zero] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [r, n, b, d, j, srcJ, t, tEnd, p, tv, dj] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+  const acc = [20, 21, 22, 23, 24, 25, 26, 27];
+  const vv = 28;
+  const [s, sv] = [29, 30];
+  const c = new Code();
+
+  /** One pass over columns [j, j + 4 lanes): `lanes` accumulators (lanes * 4 columns), or the scalar column when lanes = 0. */
+  const chunk = (lanes: number): void => {
+    const cols = lanes === 0 ? 1 : lanes * 4;
+    c.get(d).get(j).i32Const(2).i32Shl().i32Add().set(dj);
+    c.get(zero).if();
+    if (lanes === 0) c.f32Const(0).set(s);
+    else for (let k = 0; k < lanes; k++) c.v128Const(new Array<number>(16).fill(0)).set(acc[k]!);
+    c.else();
+    if (lanes === 0) c.get(dj).f32Load(0).set(s);
+    else for (let k = 0; k < lanes; k++) c.get(dj).v128Load(16 * k).set(acc[k]!);
+    c.end();
+    c.get(src).get(j).i32Const(2).i32Shl().i32Add().set(srcJ);
+    c.get(b).set(t);
+    // val has one float32 per idx slot: the same byte distance from its base.
+    if (weighted) c.get(val).get(b).get(idx).i32Sub().i32Add().set(tv);
+    c.block().loop();
+    c.get(t).get(tEnd).i32LtU().i32Eqz().brIf(1);
+    c.get(srcJ).get(t).i32Load().i32Const(2).i32Shl().i32Add().set(p);
+    if (lanes === 0) {
+      c.get(s);
+      if (weighted) c.get(tv).f32Load().get(p).f32Load().f32Mul();
+      else c.get(p).f32Load();
+      c.f32Add().set(s);
+    } else {
+      if (weighted) c.get(tv).v128Load32Splat().set(vv);
+      for (let k = 0; k < lanes; k++) {
+        c.get(acc[k]!);
+        if (weighted) c.get(vv);
+        c.get(p).v128Load(16 * k);
+        if (weighted) c.f32x4Mul();
+        c.f32x4Add().set(acc[k]!);
+      }
+    }
+    c.get(t).i32Const(4).i32Add().set(t);
+    if (weighted) c.get(tv).i32Const(4).i32Add().set(tv);
+    c.br(0).end().end();
+    if (lanes === 0) c.get(dj).get(s).f32Store(0);
+    else for (let k = 0; k < lanes; k++) c.get(dj).get(acc[k]!).v128Store(16 * k);
+    c.get(j).i32Const(cols).i32Add().set(j);
+  };
+
+  const chunks = (lanes: number): void => {
+    const cols = lanes === 0 ? 1 : lanes * 4;
+    c.block().loop();
+    c.get(o).get(j).i32Const(cols).i32Add().i32LtU().brIf(1);
+    chunk(lanes);
+    c.br(0).end().end();
+  };
+
+  c.i32Const(0).set(r).get(dst).set(d);
+  c.block().loop();
+  c.get(r).get(nb).i32LtU().i32Eqz().brIf(1);
+  c.get(cap).if();
+  c.get(idx).get(r).get(cap).i32Mul().i32Const(2).i32Shl().i32Add().set(b);
+  c.get(cnt).get(r).i32Const(2).i32Shl().i32Add().i32Load().set(n);
+  c.else();
+  c.get(cnt).get(r).i32Const(2).i32Shl().i32Add().tee(p).i32Load().set(n);
+  c.get(idx).get(n).i32Const(2).i32Shl().i32Add().set(b);
+  c.get(p).i32Load(4).get(n).i32Sub().set(n);
+  c.end();
+  c.block();
+  c.get(n).get(zero).i32Or().i32Eqz().brIf(0);
+  c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(tEnd);
+  c.i32Const(0).set(j);
+  chunks(WIDE32 / 4);
+  chunks(1);
+  chunks(0);
+  c.end();
+  c.get(r).i32Const(1).i32Add().set(r);
+  c.get(d).get(o).i32Const(2).i32Shl().i32Add().set(d);
+  c.br(0).end().end();
+  return c;
+}
+
+/** Below this many outputs per call (gathers, one conv image, bucket entries x columns) the JS loops run: the WASM setup and copies do not pay (measured). */
 export const SPIKE_SUM_MIN_OUT = 256;
 
 /** The gather-add module's bytes (emitted from TypeScript, deterministic). */
 export function spikeSumModule(): Uint8Array {
   const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
   const locals: ValType[] = [...i32s(11), ...new Array<ValType>(9).fill(V128), F64, F64];
+  const locals32: ValType[] = [...i32s(11), ...new Array<ValType>(9).fill(V128), F32, F32];
   const fn = (name: string, f32: boolean, w: boolean) => ({ name, params: i32s(9), results: [], locals, body: sumBody(f32, w) });
+  const fn32 = (name: string, w: boolean) => ({ name, params: i32s(9), results: [], locals: locals32, body: sumBody32(w) });
   return emitModule({
     minPages: 1,
-    funcs: [fn("sum32", true, false), fn("sum64", false, false), fn("wsum32", true, true), fn("wsum64", false, true)],
+    funcs: [
+      fn("sum32", true, false), fn("sum64", false, false), fn("wsum32", true, true), fn("wsum64", false, true),
+      fn32("sum32f", false), fn32("wsum32f", true),
+    ],
   });
 }
 
@@ -167,15 +261,18 @@ export function spikeSumReserve(bytes: number): SpikeSumViews | null {
 /**
  * Runs one bucket sum (see the file comment); all offsets are BYTE offsets in
  * the kernel memory, which the caller filled through {@link spikeSumReserve}.
+ * `family32`: the float32 family (dst and val float32; srcF32 must be true).
  */
 export function spikeSumRun(
   srcF32: boolean, weighted: boolean,
   nb: number, cap: number, src: number, o: number, dst: number, cnt: number, idx: number, val: number, zero: boolean,
+  family32 = false,
 ): void {
   if (nb === 0 || o === 0) return;
+  if (family32 && !srcF32) throw new Error("spikeSumRun: the float32 family needs a float32 source");
   runs++;
   const ex = kernel.exports();
-  const f = (weighted ? (srcF32 ? ex.wsum32 : ex.wsum64) : srcF32 ? ex.sum32 : ex.sum64) as SumFn;
+  const f = (family32 ? (weighted ? ex.wsum32f : ex.sum32f) : weighted ? (srcF32 ? ex.wsum32 : ex.wsum64) : srcF32 ? ex.sum32 : ex.sum64) as SumFn;
   f(nb, cap, src, o, dst, cnt, idx, val, zero ? 1 : 0);
 }
 

@@ -27,20 +27,6 @@ export function expectBitEqual(a: Tensor, b: Tensor, what = ""): void {
   }
 }
 
-/**
- * The forward oracle of the spike kernels on float32 data, from the dense op
- * run on float64 copies without bias (`y64`, shape [..., channels, inner]):
- * each element rounded to float32 once, then the bias added in float32, as
- * the ops add it. The spike kernels accumulate in float64 and round once;
- * gemm's float32 family (all operands float32) accumulates in float32, so for
- * float32 data the dense op itself is no longer bit-identical to them.
- */
-export function roundedPlusBias(y64: Tensor, bias: Tensor | null, channels: number, inner: number): Tensor {
-  const y = y64.clone("float32");
-  if (bias) for (let i = 0; i < y.data.length; i++) y.data[i] = Math.fround(y.data[i]! + bias.data[Math.floor(i / inner) % channels]!);
-  return y;
-}
-
 /** Asserts two arrays have the same length and identical values (Object.is per element, so -0 != +0). */
 export function expectSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
   expect(a.length, what).toBe(b.length);

@@ -2,9 +2,9 @@
  * Event-driven convolution of spikes: every set input bit scatters its
  * kernel-weighted contribution into the outputs it reaches, so the work follows
  * the firing rate. Forward, weight and bias gradients equal the dense
- * `conv2d`/`conv1d` bit for bit on float64 data; on float32 data the forward
- * keeps its float64 accumulation (rounded once) while the dense conv's gemm
- * accumulates in float32, so y may differ from it in the last bits. The input
+ * `conv2d`/`conv1d` bit for bit on float32 and float64 data: the forward sums
+ * in gemm's family (float32 adds on float32 data), the weight gradient in a
+ * float64 accumulator as the dense conv's does (src/kernels/spike-conv.ts). The input
  * gradient is dense (gemm + col2im, as in conv2d), since it feeds the
  * surrogate of every neuron.
  *

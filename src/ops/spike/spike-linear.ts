@@ -1,15 +1,15 @@
 /**
  * Event-driven fully connected layers: y = x Wᵀ + b where x is spikes (work
  * per set bit) or a float tensor of mostly-zero counts (work per nonzero).
- * Both equal the dense `linear` bit for bit on float64 data (same float64
- * accumulation order, zero terms skipped), forward and weight/bias gradients
- * alike. On float32 data they keep that float64 accumulation (rounded once)
- * while the dense `linear` accumulates in float32 (gemm's float32 family), so
- * y and dW may differ from it in the last bits.
+ * Both equal the dense `linear` bit for bit, forward and weight/bias
+ * gradients alike, on float32 and float64 data: the kernels accumulate in
+ * gemm's family (float32 adds of float32 data, float64 otherwise) in the same
+ * order, and the zero terms they skip cannot change such a sum (see
+ * src/kernels/spike-gemm.ts).
  */
 import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
-import { Tensor, type FloatArray } from "../../tensor/tensor.js";
+import { Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
 import { gemmAuto } from "../../parallel/gemm.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
 import { transpose2d } from "../../kernels/spike-gemm.js";
@@ -25,8 +25,13 @@ function transposedWeight(weight: Tensor, nOut: number, nIn: number): FloatArray
   return wt;
 }
 
-/** dW [out, in] from a float64 accumulator of dWᵀ [in, out], rounded once. */
-function weightGrad(accT: Float64Array, weight: Tensor, nOut: number, nIn: number): Tensor {
+/** A zeroed accumulator of dWᵀ [in, out] in the kernels' family: float32 for float32 data, float64 (rounded once later) else. */
+function weightAcc(dtype: DType, nIn: number, nOut: number): FloatArray {
+  return dtype === "float32" ? new Float32Array(nIn * nOut) : new Float64Array(nIn * nOut);
+}
+
+/** dW [out, in] from the accumulator of dWᵀ [in, out] (rounded to the weight's type). */
+function weightGrad(accT: FloatArray, weight: Tensor, nOut: number, nIn: number): Tensor {
   const gw = empty(weight.shape, weight.dtype);
   transpose2d(accT, 0, nIn, nOut, gw.data, 0);
   return gw;
@@ -59,7 +64,7 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
       gemmAuto(g.data, 0, false, weight.data, 0, false, gs.data, 0, rows, nIn, nOut, false);
     }
     if (weight.requiresGrad) {
-      const accT = new Float64Array(nIn * nOut);
+      const accT = weightAcc(dtype, nIn, nOut);
       spikeScatterRowsAuto(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nIn, nOut);
       gw = weightGrad(accT, weight, nOut, nIn);
     }
@@ -74,8 +79,7 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
 /**
  * Linear on a float tensor `[..., in]` whose entries are mostly zero (the
  * Spikformer residual stream: small integer spike counts), skipping zeros:
- * any values are accepted and the result equals `linear` bit for bit on
- * float64 data (on float32 data, see the file comment); it is only faster
+ * any values are accepted and the result equals `linear` bit for bit; it is only faster
  * when most entries are 0. Backward: dW sparse over the nonzeros
  * of x, dx = g W dense, db = sum of g.
  */
@@ -98,7 +102,7 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
       gemmAuto(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
     }
     if (weight.requiresGrad) {
-      const accT = new Float64Array(nIn * nOut);
+      const accT = weightAcc(dtype, nIn, nOut);
       countsScatterRowsAuto(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut);
       gw = weightGrad(accT, weight, nOut, nIn);
     }
