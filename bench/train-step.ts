@@ -1,6 +1,7 @@
 /**
  * Time of one training step (forward + cross-entropy + backward) of the MNIST
- * main-job model, spikformer-cifar-1-64 at 28x28x1, T = 2, batch 32, on real
+ * main job's former model (kept so the fingerprints stay comparable across
+ * sessions), spikformer-cifar-1-64 at 28x28x1, T = 2, batch 32, on real
  * MNIST digits, single thread. Prints the median of a few steps and a
  * fingerprint of the loss and every gradient (FNV-1a over the float bits), so
  * a speed change can be checked to leave the results bit-identical.
