@@ -3,19 +3,9 @@ import fc from "fast-check";
 import { gemm, gemmJs, gemmReference } from "../src/kernels/gemm.js";
 import { Rng } from "../src/tensor/random.js";
 import { model32 } from "./helpers/gemm-model.js";
-
-function randArray(n: number, rng: Rng, f64: boolean): Float32Array | Float64Array {
-  const a = f64 ? new Float64Array(n) : new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.uniform() * 2 - 1;
-  return a;
-}
+import { randArray, sameBits } from "./helpers/arrays.js";
 
 /** Same bits, element by element (Object.is also tells +0 from -0). */
-function sameBits(x: Float32Array | Float64Array, y: Float32Array | Float64Array): boolean {
-  if (x.length !== y.length || x.constructor !== y.constructor) return false;
-  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
-  return true;
-}
 
 describe("gemm (the backend's twin) and gemmJs (packed, tiled) equal gemmReference bit for bit", () => {
   it("on ragged sizes 1..70, every transpose, offsets and accumulate", () => {
@@ -26,9 +16,9 @@ describe("gemm (the backend's twin) and gemmJs (packed, tiled) equal gemmReferen
         fc.nat({ max: 9 }), fc.nat({ max: 9 }), fc.nat({ max: 9 }), fc.integer(),
         (m, n, k, ta, tb, acc, f64, ao, bo, co, seed) => {
           const rng = new Rng(seed);
-          const a = randArray(ao + m * k + 3, rng, f64);
-          const b = randArray(bo + k * n + 3, rng, f64);
-          const c1 = randArray(co + m * n + 3, rng, f64);
+          const a = randArray(f64, ao + m * k + 3, rng, false);
+          const b = randArray(f64, bo + k * n + 3, rng, false);
+          const c1 = randArray(f64, co + m * n + 3, rng, false);
           const c2 = c1.slice(), c3 = c1.slice();
           gemm(a, ao, ta, b, bo, tb, c1, co, m, n, k, acc);
           gemmReference(a, ao, ta, b, bo, tb, c2, co, m, n, k, acc);
@@ -58,8 +48,8 @@ describe("gemm (the backend's twin) and gemmJs (packed, tiled) equal gemmReferen
   it("a large product (several column blocks) matches too", () => {
     const rng = new Rng(7);
     const m = 37, n = 300, k = 260;
-    const a = randArray(m * k, rng, false);
-    const b = randArray(k * n, rng, false);
+    const a = randArray(false, m * k, rng, false);
+    const b = randArray(false, k * n, rng, false);
     const c1 = new Float32Array(m * n);
     const c2 = new Float32Array(m * n);
     gemm(a, 0, false, b, 0, true, c1, 0, m, n, k, false);
@@ -85,9 +75,9 @@ describe("the float32 family (A, B and C all float32): float32 multiply, then fl
         fc.nat({ max: 9 }), fc.nat({ max: 9 }), fc.nat({ max: 9 }), fc.integer(),
         (m, n, k, ta, tb, acc, ao, bo, co, seed) => {
           const rng = new Rng(seed);
-          const a = randArray(ao + m * k + 3, rng, false) as Float32Array;
-          const b = randArray(bo + k * n + 3, rng, false) as Float32Array;
-          const c0 = randArray(co + m * n + 3, rng, false) as Float32Array;
+          const a = randArray(false, ao + m * k + 3, rng, false) as Float32Array;
+          const b = randArray(false, bo + k * n + 3, rng, false) as Float32Array;
+          const c0 = randArray(false, co + m * n + 3, rng, false) as Float32Array;
           const want = model32(a, ao, ta, b, bo, tb, c0, co, m, n, k, acc);
           for (const f of [gemmReference, gemm, gemmJs]) {
             const c = c0.slice();

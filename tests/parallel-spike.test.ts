@@ -17,14 +17,10 @@ import { maxPoolBitsAuto } from "../src/parallel/spike-layout.js";
 import { sigmoidSurrogate } from "../src/ops/spike/surrogate.js";
 import { channelAffine, channelGradInput, channelGradSums, channelMeanVar } from "../src/kernels/norm.js";
 import { channelAffineAuto, channelGradInputAuto, channelGradSumsAuto, channelMeanVarAuto } from "../src/parallel/norm.js";
-import { randArray, useSplittingPool } from "./helpers/pool.js";
+import { useSplittingPool } from "./helpers/pool.js";
+import { randArray, sameBits } from "./helpers/arrays.js";
 
 /** Same bits (NaN payloads aside, none arise here). */
-function sameBits(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
-  if (a.length !== b.length || a.constructor !== b.constructor) return false;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
-  return true;
-}
 
 function words(n: number, shared: boolean): Uint32Array {
   return shared ? new Uint32Array(new SharedArrayBuffer(n * 4)) : new Uint32Array(n);

@@ -15,14 +15,10 @@ import { matmul } from "../src/ops/matmul.js";
 import { sum } from "../src/ops/reduce.js";
 import { mul } from "../src/ops/elementwise.js";
 import { backward } from "../src/autograd/tape.js";
-import { randArray, useSplittingPool } from "./helpers/pool.js";
+import { useSplittingPool } from "./helpers/pool.js";
+import { randArray, sameBits } from "./helpers/arrays.js";
 
 /** Same bits (NaN payloads aside, none arise here). */
-function sameBits(a: FloatArray, b: FloatArray): boolean {
-  if (a.length !== b.length || a.constructor !== b.constructor) return false;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
-  return true;
-}
 
 useSplittingPool();
 

@@ -5,7 +5,7 @@ import { Rng } from "../src/tensor/random.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
 import { convKernelModule, convWasmRuns } from "../src/wasm/conv-kernel.js";
 import { wasmApi } from "../src/wasm/runtime.js";
-import { expectSameBits } from "./helpers/random-spikes.js";
+import { expectSameBits } from "./helpers/arrays.js";
 
 const simd = wasmSimdAvailable();
 

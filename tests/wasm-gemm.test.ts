@@ -9,23 +9,13 @@ import { wasmApi } from "../src/wasm/runtime.js";
 import { BitspikeError } from "../src/tensor/errors.js";
 import { Rng } from "../src/tensor/random.js";
 import { model32 } from "./helpers/gemm-model.js";
+import { randArray, sameBits } from "./helpers/arrays.js";
 
 const simd = wasmSimdAvailable();
 const startBackend = getKernelBackend(); // from BITSPIKE_KERNELS, "auto" when unset
 const noSimd = "WebAssembly SIMD is unavailable in this runtime: the WASM twins cannot run";
 
-function randArray(n: number, rng: Rng, f64: boolean): Float32Array | Float64Array {
-  const a = f64 ? new Float64Array(n) : new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.uniform() * 2 - 1;
-  return a;
-}
-
 /** Same bits, element by element (Object.is also tells +0 from -0). */
-function sameBits(x: Float32Array | Float64Array, y: Float32Array | Float64Array): boolean {
-  if (x.length !== y.length || x.constructor !== y.constructor) return false;
-  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
-  return true;
-}
 
 describe("the WebAssembly emitter", () => {
   it("encodes unsigned LEB128 at the byte boundaries and at 2^32 - 1", () => {
@@ -99,9 +89,9 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
         fc.nat({ max: 9 }), fc.nat({ max: 9 }), fc.nat({ max: 9 }), fc.integer(),
         (m, n, k, ta, tb, acc, f64, ao, bo, co, seed) => {
           const rng = new Rng(seed);
-          const a = randArray(ao + m * k + 3, rng, f64);
-          const b = randArray(bo + k * n + 3, rng, f64);
-          const c0 = randArray(co + m * n + 3, rng, f64);
+          const a = randArray(f64, ao + m * k + 3, rng, false);
+          const b = randArray(f64, bo + k * n + 3, rng, false);
+          const c0 = randArray(f64, co + m * n + 3, rng, false);
           const cw = c0.slice(), cr = c0.slice();
           gemmWasm(a, ao, ta, b, bo, tb, cw, co, m, n, k, acc);
           gemmReference(a, ao, ta, b, bo, tb, cr, co, m, n, k, acc);
@@ -117,8 +107,8 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
     const rng = new Rng(11);
     for (const [m, n, k, ta, tb] of [[37, 300, 260, false, true], [9, 1100, 70, true, false], [66, 45, 1500, true, true]] as const) {
       for (const f64 of [false, true]) {
-        const a = randArray(m * k, rng, f64), b = randArray(k * n, rng, f64);
-        const c0 = randArray(m * n, rng, f64);
+        const a = randArray(f64, m * k, rng, false), b = randArray(f64, k * n, rng, false);
+        const c0 = randArray(f64, m * n, rng, false);
         for (const acc of [false, true]) {
           const cw = c0.slice(), cr = c0.slice();
           gemmWasm(a, 0, ta, b, 0, tb, cw, 0, m, n, k, acc);
@@ -165,7 +155,7 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
   it("grows its memory on demand and stays right across big, small and big products", () => {
     const rng = new Rng(5);
     const run = (m: number, n: number, k: number, f64 = false) => {
-      const a = randArray(m * k, rng, f64), b = randArray(k * n, rng, f64);
+      const a = randArray(f64, m * k, rng, false), b = randArray(f64, k * n, rng, false);
       const cw = new Float32Array(m * n), cj = new Float32Array(m * n);
       gemmWasm(a, 0, false, b, 0, false, cw, 0, m, n, k, false);
       gemmJs(a, 0, false, b, 0, false, cj, 0, m, n, k, false);
@@ -191,7 +181,7 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
     const rng = new Rng(6);
     const m = 40, n = 50, k = 30;
     for (const f64 of [true, false]) {
-      const a = randArray(m * k, rng, f64), b = randArray(k * n, rng, f64);
+      const a = randArray(f64, m * k, rng, false), b = randArray(f64, k * n, rng, false);
       const like = (len: number) => (f64 ? new Float64Array(len) : new Float32Array(len));
       const want = like(m * n);
       gemmReference(a, 0, false, b, 0, false, want, 0, m, n, k, false);
@@ -221,8 +211,8 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
     // Ragged shapes across column blocks and both transposes, with accumulate.
     const rng = new Rng(12);
     for (const [m, n, k, ta, tb] of [[13, 29, 37, false, false], [6, 70, 5, true, true], [37, 300, 260, true, false], [66, 45, 1500, false, true]] as const) {
-      const a = randArray(m * k + 2, rng, false) as Float32Array, b = randArray(k * n + 1, rng, false) as Float32Array;
-      const c0 = randArray(m * n + 5, rng, false) as Float32Array;
+      const a = randArray(false, m * k + 2, rng, false) as Float32Array, b = randArray(false, k * n + 1, rng, false) as Float32Array;
+      const c0 = randArray(false, m * n + 5, rng, false) as Float32Array;
       for (const acc of [false, true]) {
         const cw = c0.slice();
         gemmWasm(a, 2, ta, b, 1, tb, cw, 3, m, n, k, acc);

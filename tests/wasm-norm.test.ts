@@ -8,7 +8,7 @@ import { Rng } from "../src/tensor/random.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
 import { normKernelModule, normWasmRuns } from "../src/wasm/norm-kernel.js";
 import { wasmApi } from "../src/wasm/runtime.js";
-import { expectSameBits } from "./helpers/random-spikes.js";
+import { expectSameBits } from "./helpers/arrays.js";
 
 const simd = wasmSimdAvailable();
 

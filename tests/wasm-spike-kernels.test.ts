@@ -15,7 +15,8 @@ import { gemmReference } from "../src/kernels/gemm.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
 import { spikeSumModule, spikeSumWasmRuns } from "../src/wasm/spike-sum-kernel.js";
 import { wasmApi } from "../src/wasm/runtime.js";
-import { expectBitEqual, expectSameBits, leaf, randCounts, randSpikes } from "./helpers/random-spikes.js";
+import { expectBitEqual, leaf, randCounts, randSpikes } from "./helpers/random-spikes.js";
+import { expectSameBits } from "./helpers/arrays.js";
 import { bitRows } from "./helpers/random-spikes.js";
 
 const simd = wasmSimdAvailable();

@@ -27,12 +27,6 @@ export function expectBitEqual(a: Tensor, b: Tensor, what = ""): void {
   }
 }
 
-/** Asserts two arrays have the same length and identical values (Object.is per element, so -0 != +0). */
-export function expectSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
-  expect(a.length, what).toBe(b.length);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what} element ${i}: ${a[i]} vs ${b[i]}`);
-}
-
 /** Asserts |a - b| <= atol + rtol |b| elementwise. */
 export function expectClose(a: Tensor, b: Tensor, rtol: number, atol: number, what = ""): void {
   expect(a.shape, what).toEqual(b.shape);
