@@ -52,8 +52,8 @@ export function gemmReference(
   m: number, n: number, k: number,
   accumulate: boolean,
 ): void {
-  if (a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array) {
-    reference32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+  if (float32Family(a, b, c)) {
+    reference32(a as Float32Array, aOff, transA, b as Float32Array, bOff, transB, c as Float32Array, cOff, m, n, k, accumulate);
     return;
   }
   for (let i = 0; i < m; i++) {
@@ -138,13 +138,51 @@ export function gemm(
   accumulate: boolean,
 ): void {
   if (smallDone(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) return;
-  if (a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array) {
-    if (wasmKernelsEnabled() && wasmPacked32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) return;
-    jsPacked32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+  packed(wasmKernelsEnabled(), a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+}
+
+/**
+ * True when every operand is a Float32Array: gemm's float32 family (see the
+ * top of this file). The spike kernels use the same test for theirs.
+ */
+export function float32Family(...xs: readonly (FloatArray | Uint32Array)[]): boolean {
+  for (const x of xs) if (!(x instanceof Float32Array)) return false;
+  return true;
+}
+
+/**
+ * Does an empty product (m or n = 0: nothing; k = 0: C = 0 unless
+ * accumulating) and returns true; false for a product with work to do.
+ */
+export function emptyProductDone(c: FloatArray, cOff: number, m: number, n: number, k: number, accumulate: boolean): boolean {
+  if (m === 0 || n === 0) return true;
+  if (k !== 0) return false;
+  if (!accumulate) c.fill(0, cOff, cOff + m * n);
+  return true;
+}
+
+/**
+ * A product with m, n, k >= 1 by the packed kernels of its family: the WASM
+ * twin when `wasm` (falling back to JS only if its memory cannot grow), else JS.
+ */
+function packed(
+  wasm: boolean,
+  a: FloatArray, aOff: number, transA: boolean,
+  b: FloatArray, bOff: number, transB: boolean,
+  c: FloatArray, cOff: number,
+  m: number, n: number, k: number,
+  accumulate: boolean,
+): void {
+  if (float32Family(a, b, c)) {
+    const [a32, b32, c32] = [a as Float32Array, b as Float32Array, c as Float32Array];
+    if (!wasm || !wasmPacked32(a32, aOff, transA, b32, bOff, transB, c32, cOff, m, n, k, accumulate)) {
+      jsPacked32(a32, aOff, transA, b32, bOff, transB, c32, cOff, m, n, k, accumulate);
+    }
     return;
   }
-  if (wasmKernelsEnabled() && wasmPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) return;
-  jsPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+  if (!wasm || !wasmPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) {
+    jsPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+  }
 }
 
 /** Does empty and tiny products (the reference loop) and returns true; false leaves C untouched for a packed kernel. */
@@ -155,13 +193,8 @@ function smallDone(
   m: number, n: number, k: number,
   accumulate: boolean,
 ): boolean {
-  if (m === 0 || n === 0) return true;
-  if (k === 0) {
-    if (!accumulate) c.fill(0, cOff, cOff + m * n);
-    return true;
-  }
-  const f32 = a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array;
-  if (m * n * k >= (f32 ? TINY32 : TINY)) return false;
+  if (emptyProductDone(c, cOff, m, n, k, accumulate)) return true;
+  if (m * n * k >= (float32Family(a, b, c) ? TINY32 : TINY)) return false;
   gemmReference(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
   return true;
 }
@@ -183,11 +216,7 @@ export function gemmJs(
   accumulate: boolean,
 ): void {
   if (smallDone(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) return;
-  if (a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array) {
-    jsPacked32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
-    return;
-  }
-  jsPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
+  packed(false, a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
 }
 
 /**
@@ -205,20 +234,8 @@ export function gemmWasm(
   accumulate: boolean,
 ): void {
   if (!wasmSimdAvailable()) throw new BitspikeError("gemmWasm", "this runtime has no WebAssembly SIMD");
-  if (m === 0 || n === 0) return;
-  if (k === 0) {
-    if (!accumulate) c.fill(0, cOff, cOff + m * n);
-    return;
-  }
-  if (a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array) {
-    if (!wasmPacked32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) {
-      jsPacked32(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
-    }
-    return;
-  }
-  if (!wasmPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate)) {
-    jsPacked(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
-  }
+  if (emptyProductDone(c, cOff, m, n, k, accumulate)) return;
+  packed(true, a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
 }
 
 /** Rows at least this long are copied between typed arrays and the WASM memory with TypedArray.set (measured: faster from ~32). */

@@ -26,7 +26,8 @@
 import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32 } from "./bits.js";
 import type { ConvGeom } from "./conv.js";
-import { spikeF32Family, transpose2d } from "./spike-gemm.js";
+import { transpose2d } from "./spike-gemm.js";
+import { float32Family } from "./gemm.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
 import { align16, SPIKE_SUM_MIN_OUT, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
 
@@ -114,7 +115,7 @@ const fr = Math.fround;
 
 /** The family of a sum from `src` rows into `dst`: float32 when both are; else dst must be float64. */
 function family32(src: FloatArray, dst: FloatArray): boolean {
-  if (spikeF32Family(src, dst)) return true;
+  if (float32Family(src, dst)) return true;
   if (!(dst instanceof Float64Array)) throw new Error("spike conv: a float32 accumulator needs float32 source rows (else pass a float64 one)");
   return false;
 }
@@ -318,7 +319,7 @@ export function spikeConvForwardImage(
 ): void {
   const cap = fillBuckets(s, sOff, wpr, c, g, o, true);
   const ohw = g.oh * g.ow;
-  if (spikeF32Family(wT, out)) {
+  if (float32Family(wT, out)) {
     if (rowBuf32.length < o) rowBuf32 = new Float32Array(o);
     const row = rowBuf32;
     const cnt = bucketCnt;
@@ -435,7 +436,7 @@ function forwardWasm(
   const { nb, cap } = bucketShape(c, g, true, 0, c);
   const kk = c * g.kh * g.kw;
   const f32 = wT instanceof Float32Array;
-  const fam32 = spikeF32Family(wT, out);
+  const fam32 = float32Family(wT, out);
   const es = fam32 ? 4 : 8;
   const wB = 0;
   const accB = align16(kk * o * (f32 ? 4 : 8));

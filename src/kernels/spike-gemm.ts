@@ -25,6 +25,7 @@
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32, popcnt32 } from "./bits.js";
+import { emptyProductDone, float32Family } from "./gemm.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
 import { andPopcountGemmWasm } from "../wasm/spike-gemm-kernel.js";
 import { align16, SPIKE_SUM_MIN_OUT, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
@@ -45,11 +46,6 @@ function accRow32(n: number): Float32Array {
 
 const fr = Math.fround;
 
-/** True when every float operand is float32: the kernels then run the float32 family (see the file comment). */
-export function spikeF32Family(...xs: readonly (FloatArray | Uint32Array)[]): boolean {
-  for (const x of xs) if (!(x instanceof Float32Array)) return false;
-  return true;
-}
 
 let idxBuf = new Int32Array(0);
 function idxRow(n: number): Int32Array {
@@ -134,7 +130,7 @@ export function spikeGatherAddJs(
   m: number, n: number,
   accumulate: boolean,
 ): void {
-  const f32 = spikeF32Family(w, c);
+  const f32 = float32Family(w, c);
   const acc = f32 ? accRow32(n) : accRow(n);
   const idx = idxRow(wpr * 32);
   for (let i = 0; i < m; i++) {
@@ -197,7 +193,7 @@ export function countsGatherAddJs(
   m: number, k: number, n: number,
   accumulate: boolean,
 ): void {
-  const f32 = spikeF32Family(x, w, c);
+  const f32 = float32Family(x, w, c);
   const acc = f32 ? accRow32(n) : accRow(n);
   const idx = idxRow(k);
   const val = valRow(k);
@@ -343,7 +339,7 @@ export function countsScatterRowsReference(
   acc: FloatArray, accOff: number,
   m: number, k: number, n: number,
 ): void {
-  const f32 = spikeF32Family(x, g, acc);
+  const f32 = float32Family(x, g, acc);
   for (let i = 0; i < m; i++) {
     const xi = xOff + i * k;
     const gi = gOff + i * n;
@@ -584,7 +580,7 @@ export type SumBackend = "auto" | "js" | "wasm";
  * the caller rounds once).
  */
 function scatterFamily32(acc: FloatArray, ...src: readonly FloatArray[]): boolean {
-  if (spikeF32Family(acc, ...src)) return true;
+  if (float32Family(acc, ...src)) return true;
   if (!(acc instanceof Float64Array)) throw new Error("spike scatter: a float32 accumulator needs float32 sources (else pass a float64 one)");
   return false;
 }
@@ -644,7 +640,7 @@ export function spikeGatherAddWasm(
 ): boolean {
   if (m === 0 || n === 0) return true;
   const f32 = w instanceof Float32Array;
-  const fam32 = spikeF32Family(w, c);
+  const fam32 = float32Family(w, c);
   const es = fam32 ? 4 : 8; // bytes per dst element
   // Rows of W that bits can reach: pad bits are zero, so never past W's end.
   const kw = Math.min(wpr * 32, Math.floor((w.length - wOff) / n));
@@ -694,13 +690,9 @@ export function countsGatherAddWasm(
   m: number, k: number, n: number,
   accumulate: boolean,
 ): boolean {
-  if (m === 0 || n === 0) return true;
-  if (k === 0) {
-    if (!accumulate) c.fill(0, cOff, cOff + m * n);
-    return true;
-  }
+  if (emptyProductDone(c, cOff, m, n, k, accumulate)) return true;
   const f32 = w instanceof Float32Array;
-  const fam32 = spikeF32Family(x, w, c);
+  const fam32 = float32Family(x, w, c);
   const es = fam32 ? 4 : 8; // bytes per dst / val element
   const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_BYTES / (n * es)), Math.floor(BLOCK_BYTES / (k * 8))));
   const wB = 0;
