@@ -52,26 +52,20 @@ export interface Workload {
   peerParams: number;
 }
 
+const CIFAR_B8: Workload = {
+  name: "cifar-b8",
+  desc: "Spikformer-4-384 V1, CIFAR 32x32x3, patch 4 (64 tokens), T=4, 12 heads",
+  model: "spikformer-cifar-4-384",
+  overrides: { imgSize: 32, inChannels: 3, patchSize: 4, T: 4, numHeads: 12, numClasses: 10, mlpRatio: 4 },
+  batch: 8,
+  input: [3, 32, 32],
+  peerParams: 9_324_730,
+};
+
 /** The peer's configurations (bench.py CONFIGS), mapped onto our model names and overrides. */
 export const WORKLOADS: Record<string, Workload> = {
-  "cifar-b8": {
-    name: "cifar-b8",
-    desc: "Spikformer-4-384 V1, CIFAR 32x32x3, patch 4 (64 tokens), T=4, 12 heads",
-    model: "spikformer-cifar-4-384",
-    overrides: { imgSize: 32, inChannels: 3, patchSize: 4, T: 4, numHeads: 12, numClasses: 10, mlpRatio: 4 },
-    batch: 8,
-    input: [3, 32, 32],
-    peerParams: 9_324_730,
-  },
-  "cifar-b32": {
-    name: "cifar-b32",
-    desc: "Spikformer-4-384 V1, CIFAR 32x32x3, patch 4 (64 tokens), T=4, 12 heads",
-    model: "spikformer-cifar-4-384",
-    overrides: { imgSize: 32, inChannels: 3, patchSize: 4, T: 4, numHeads: 12, numClasses: 10, mlpRatio: 4 },
-    batch: 32,
-    input: [3, 32, 32],
-    peerParams: 9_324_730,
-  },
+  "cifar-b8": CIFAR_B8,
+  "cifar-b32": { ...CIFAR_B8, name: "cifar-b32", batch: 32 },
   "mnist-b64": {
     name: "mnist-b64",
     desc: "Spikformer-2-128 V1, MNIST 28x28x1, patch 4 (49 tokens), T=4, 4 heads",

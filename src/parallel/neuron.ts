@@ -51,6 +51,19 @@ function partsOf(p: NeuronKernelParams, cost: number, threads: number | undefine
 }
 
 /**
+ * The split of a neuron layer's spike units into `parts` ranges: cuts, the
+ * calling thread's share (units 0..mine-1, elements 0..e0-1 of every step)
+ * and the sizes the staging needs.
+ */
+function splitUnits(p: NeuronKernelParams, parts: number) {
+  const wpr = wordsFor(p.cols);
+  const units = p.rows * wpr;
+  const cuts = evenCuts(units, parts);
+  const mine = cuts[1]!;
+  return { steps: p.steps, n: p.rows * p.cols, units, cuts, mine, e0: unitElem(mine, p.cols, wpr) };
+}
+
+/**
  * {@link neuronForward} (same contract, same bits) split over `threads`
  * threads (default: by size and the pool).
  */
@@ -62,12 +75,7 @@ export function neuronForwardAuto(
     neuronForward(x, p, h, words, v);
     return;
   }
-  const { steps, rows, cols } = p;
-  const wpr = wordsFor(cols);
-  const units = rows * wpr, n = rows * cols;
-  const cuts = evenCuts(units, parts);
-  const mine = cuts[1]!;
-  const e0 = unitElem(mine, cols, wpr);
+  const { steps, n, units, cuts, mine, e0 } = splitUnits(p, parts);
   const f64 = x instanceof Float64Array;
   const stX = !isShared(x), stH = h !== null && !isShared(h), stW = !isSharedWords(words), stV = !isShared(v);
   const [sx, sh, sw, sv] = scratchViews([
@@ -104,12 +112,7 @@ export function neuronBackwardAuto(
   const parts = sigmoidAlpha !== undefined && splittableBackward(p, x !== null) ? partsOf(p, BACKWARD_COST, threads) : 1;
   if (parts <= 1) return neuronBackward(gS, h, words, x, p, derivative, gx, gv, sigmoidAlpha);
   const alpha = sigmoidAlpha!;
-  const { steps, rows, cols } = p;
-  const wpr = wordsFor(cols);
-  const units = rows * wpr, n = rows * cols;
-  const cuts = evenCuts(units, parts);
-  const mine = cuts[1]!;
-  const e0 = unitElem(mine, cols, wpr);
+  const { steps, n, units, cuts, mine, e0 } = splitUnits(p, parts);
   const f64 = gS instanceof Float64Array;
   const stG = !isShared(gS), stH = !isShared(h), stW = !isSharedWords(words), stX = !isShared(gx);
   const [sg, sh, sw, sx] = scratchViews([
