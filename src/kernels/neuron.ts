@@ -329,14 +329,8 @@ export function lifForwardUnitsWasm(
   if (!lifWasmFits(x, h, v, p)) {
     throw new BitspikeError("lifForwardUnitsWasm", `needs float32 arrays and float32 constants, got tau ${p.tau}, vTh ${p.vTh}, vReset ${p.vReset}`);
   }
-  const { steps, rows, cols, tau, vTh, vReset, hardReset } = p;
-  const n = rows * cols;
-  const wpr = wordsFor(cols);
-  const stepWords = rows * wpr;
-  const chunkUnits = Math.max(1, Math.floor(WASM_CHUNK / 32));
-  for (let ua = u0; ua < u1; ua += chunkUnits) {
-    const ub = Math.min(u1, ua + chunkUnits);
-    const ea = unitElem(ua, cols, wpr), eb = unitElem(ub, cols, wpr);
+  const { steps, cols, tau, vTh, vReset, hardReset } = p;
+  wasmChunks(p, u0, u1, (ua, ub, ea, eb, n, wpr, stepWords) => {
     const units = ub - ua, elems = eb - ea;
     // Layout (bytes): x (H written over it) | v | words, with 16 bytes of slack after each
     // array (a ragged group of four lanes reads past its end; those lanes are not stored).
@@ -352,11 +346,30 @@ export function lifForwardUnitsWasm(
       words.set(u32.subarray(wB / 4 + t * units, wB / 4 + (t + 1) * units), t * stepWords + ua);
     }
     v.set(f32.subarray(vB / 4, vB / 4 + elems), ea);
-  }
+  });
 }
 
 /** Elements per step staged in the WASM memory per call: small enough to stay in cache, large enough to amortise the call. */
 const WASM_CHUNK = 8192;
+
+/**
+ * Runs `chunk` over units u0..u1-1 in pieces of about WASM_CHUNK elements a
+ * step: units ua..ub-1, elements ea..eb-1 of each step (plus n, wpr and the
+ * words a step, which the stagings need). Neurons are independent, so the
+ * pieces change no bits.
+ */
+function wasmChunks(
+  p: NeuronKernelParams, u0: number, u1: number,
+  chunk: (ua: number, ub: number, ea: number, eb: number, n: number, wpr: number, stepWords: number) => void,
+): void {
+  const wpr = wordsFor(p.cols);
+  const n = p.rows * p.cols, stepWords = p.rows * wpr;
+  const chunkUnits = Math.max(1, Math.floor(WASM_CHUNK / 32));
+  for (let ua = u0; ua < u1; ua += chunkUnits) {
+    const ub = Math.min(u1, ua + chunkUnits);
+    chunk(ua, ub, unitElem(ua, p.cols, wpr), unitElem(ub, p.cols, wpr), n, wpr, stepWords);
+  }
+}
 
 /**
  * The WebAssembly SIMD twin of {@link hardDetachedSigmoidBackwardUnitsJs}
@@ -372,15 +385,9 @@ export function hardDetachedSigmoidBackwardUnitsWasm(
 ): void {
   if (!wasmSimdAvailable()) throw new BitspikeError("hardDetachedSigmoidBackwardUnitsWasm", "this runtime has no WebAssembly SIMD");
   if (!p.f32) throw new BitspikeError("hardDetachedSigmoidBackwardUnitsWasm", "needs float32 neuron semantics (p.f32)");
-  const { steps, rows, cols, vTh } = p;
-  const n = rows * cols;
-  const wpr = wordsFor(cols);
-  const stepWords = rows * wpr;
+  const { steps, cols, vTh } = p;
   const { dHdV, dHdX } = chargeGrads(p);
-  const chunkUnits = Math.max(1, Math.floor(WASM_CHUNK / 32));
-  for (let ua = u0; ua < u1; ua += chunkUnits) {
-    const ub = Math.min(u1, ua + chunkUnits);
-    const ea = unitElem(ua, cols, wpr), eb = unitElem(ub, cols, wpr);
+  wasmChunks(p, u0, u1, (ua, ub, ea, eb, n, wpr, stepWords) => {
     const units = ub - ua, elems = eb - ea;
     // Layout (bytes): gs (gx written over it) | h | words | gv (8-aligned).
     const gsB = 0, hB = steps * elems * 4, wB = 2 * steps * elems * 4;
@@ -396,5 +403,5 @@ export function hardDetachedSigmoidBackwardUnitsWasm(
     f64.fill(0, gvB / 8, gvB / 8 + elems);
     sigmoidBackwardWasmCall(gsB, hB, wB, gsB, gvB, steps, units, ua % wpr, cols, wpr, elems, alpha, vTh, dHdX, dHdV);
     for (let t = 0; t < steps; t++) gx.set(f32.subarray(gsB / 4 + t * elems, gsB / 4 + (t + 1) * elems), t * n + ea);
-  }
+  });
 }
