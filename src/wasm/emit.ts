@@ -136,7 +136,6 @@ export class Code {
   /** Branch to the enclosing block `depth` levels out (0 = innermost). */
   br(depth: number): this { return this.op(0x0c, ...uleb(depth)); }
   brIf(depth: number): this { return this.op(0x0d, ...uleb(depth)); }
-  return(): this { return this.op(0x0f); }
 
   // Locals (parameters first, then declared locals).
   get(i: number): this { return this.op(0x20, ...uleb(i)); }
@@ -156,7 +155,6 @@ export class Code {
   // i32 arithmetic.
   i32Const(v: number): this { return this.op(0x41, ...sleb(v)); }
   i32Eqz(): this { return this.op(0x45); }
-  i32Ne(): this { return this.op(0x47); }
   i32LtU(): this { return this.op(0x49); }
   i32Add(): this { return this.op(0x6a); }
   i32Sub(): this { return this.op(0x6b); }
@@ -199,7 +197,6 @@ export class Code {
     return this.simd(0x0d, ...lanes);
   }
   i32x4ExtractLane(lane: number): this { return this.simd(0x1b, lane); }
-  f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
   v128And(): this { return this.simd(0x4e); }
   i8x16Popcnt(): this { return this.simd(0x62); }
   /** Adds adjacent unsigned byte pairs into 16-bit lanes. */
