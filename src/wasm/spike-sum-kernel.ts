@@ -31,68 +31,102 @@
 import { Code, emitModule, F32, F64, I32, V128, type ValType } from "./emit.js";
 import { LazyKernel } from "./runtime.js";
 
-/** Columns per wide chunk: 8 f64x2 accumulators. */
-const WIDE = 16;
+/** Accumulators held in registers over a bucket: 8 v128 (16 columns of float64, 32 of float32). */
+const WIDE_ACCS = 8;
 
-function sumBody(srcF32: boolean, weighted: boolean): Code {
+/**
+ * One bucket-sum function. `f32` picks the family (float32: f32x4 lanes,
+ * float32 dst and val; float64: f64x2 lanes, float64 dst and val); `srcF32`
+ * the source type (float32 sources of the float64 family are widened
+ * exactly by f64x2.promote_low_f32x4); `weighted` the v * src form.
+ */
+function sumBody(f32: boolean, srcF32: boolean, weighted: boolean): Code {
   const [nb, cap, src, o, dst, cnt, idx, val, zero] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [r, n, b, d, j, srcJ, t, tEnd, p, tv, dj] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
   const acc = [20, 21, 22, 23, 24, 25, 26, 27];
   const vv = 28;
-  const [s, sv] = [29, 30];
-  const shift = srcF32 ? 2 : 3;
+  const s = 29;
+  const per = f32 ? 4 : 2; // values per v128
+  const es = f32 ? 2 : 3; // log2 bytes per dst (and val) element
+  const srcShift = srcF32 ? 2 : 3;
   const c = new Code();
+  // The scalar and lane operations of the family.
+  const sLoad = () => (f32 ? c.f32Load() : c.f64Load());
+  const sAdd = () => (f32 ? c.f32Add() : c.f64Add());
+  const sMul = () => (f32 ? c.f32Mul() : c.f64Mul());
+  const vAdd = () => (f32 ? c.f32x4Add() : c.f64x2Add());
+  const vMul = () => (f32 ? c.f32x4Mul() : c.f64x2Mul());
+  /** Pushes the source value(s) at p: one scalar, or the `per` lanes of chunk k. */
+  const loadSrc = (k: number | null): void => {
+    c.get(p);
+    if (k === null) {
+      if (srcF32 && !f32) c.f32Load().f64PromoteF32();
+      else sLoad();
+    } else if (srcF32 && !f32) {
+      c.v128Load64Splat(8 * k).f64x2PromoteLowF32x4();
+    } else {
+      c.v128Load(16 * k);
+    }
+  };
 
-  /** One pass over columns [j, j + 2 lanes): `lanes` accumulators (lanes * 2 columns), or the scalar column when lanes = 0. */
+  /** One pass over columns [j, j + lanes per): `lanes` accumulators, or the scalar column when lanes = 0. */
   const chunk = (lanes: number): void => {
-    const cols = lanes === 0 ? 1 : lanes * 2;
-    c.get(d).get(j).i32Const(3).i32Shl().i32Add().set(dj);
+    const cols = lanes === 0 ? 1 : lanes * per;
+    c.get(d).get(j).i32Const(es).i32Shl().i32Add().set(dj);
     // Start values.
     c.get(zero).if();
-    if (lanes === 0) c.f64Const(0).set(s);
+    if (lanes === 0) (f32 ? c.f32Const(0) : c.f64Const(0)).set(s);
     else for (let k = 0; k < lanes; k++) c.v128Const(new Array<number>(16).fill(0)).set(acc[k]!);
     c.else();
-    if (lanes === 0) c.get(dj).f64Load(0).set(s);
+    if (lanes === 0) { c.get(dj); sLoad(); c.set(s); }
     else for (let k = 0; k < lanes; k++) c.get(dj).v128Load(16 * k).set(acc[k]!);
     c.end();
-    c.get(src).get(j).i32Const(shift).i32Shl().i32Add().set(srcJ);
+    c.get(src).get(j).i32Const(srcShift).i32Shl().i32Add().set(srcJ);
     c.get(b).set(t);
-    if (weighted) c.get(val).get(b).get(idx).i32Sub().i32Const(1).i32Shl().i32Add().set(tv);
-    // The entries of the bucket, in order.
+    // val holds one dst-typed value per idx slot (4 bytes): tv = val + (b - idx) es / 4 bytes.
+    if (weighted) {
+      c.get(val).get(b).get(idx).i32Sub();
+      if (es === 3) c.i32Const(1).i32Shl();
+      c.i32Add().set(tv);
+    }
+    // The entries of the bucket, in order: acc = acc + (v *) src.
     c.block().loop();
     c.get(t).get(tEnd).i32LtU().i32Eqz().brIf(1);
-    c.get(srcJ).get(t).i32Load().i32Const(shift).i32Shl().i32Add().set(p);
+    c.get(srcJ).get(t).i32Load().i32Const(srcShift).i32Shl().i32Add().set(p);
     if (lanes === 0) {
-      if (weighted) c.get(tv).f64Load().set(sv);
       c.get(s);
-      if (weighted) c.get(sv);
-      if (srcF32) c.get(p).f32Load().f64PromoteF32();
-      else c.get(p).f64Load();
-      if (weighted) c.f64Mul();
-      c.f64Add().set(s);
+      if (weighted) { c.get(tv); sLoad(); }
+      loadSrc(null);
+      if (weighted) sMul();
+      sAdd();
+      c.set(s);
     } else {
-      if (weighted) c.get(tv).v128Load64Splat().set(vv);
+      if (weighted) {
+        c.get(tv);
+        if (f32) c.v128Load32Splat(); else c.v128Load64Splat();
+        c.set(vv);
+      }
       for (let k = 0; k < lanes; k++) {
         c.get(acc[k]!);
         if (weighted) c.get(vv);
-        if (srcF32) c.get(p).v128Load64Splat(8 * k).f64x2PromoteLowF32x4();
-        else c.get(p).v128Load(16 * k);
-        if (weighted) c.f64x2Mul();
-        c.f64x2Add().set(acc[k]!);
+        loadSrc(k);
+        if (weighted) vMul();
+        vAdd();
+        c.set(acc[k]!);
       }
     }
     c.get(t).i32Const(4).i32Add().set(t);
-    if (weighted) c.get(tv).i32Const(8).i32Add().set(tv);
+    if (weighted) c.get(tv).i32Const(1 << es).i32Add().set(tv);
     c.br(0).end().end();
     // Store.
-    if (lanes === 0) c.get(dj).get(s).f64Store(0);
+    if (lanes === 0) { c.get(dj).get(s); if (f32) c.f32Store(0); else c.f64Store(0); }
     else for (let k = 0; k < lanes; k++) c.get(dj).get(acc[k]!).v128Store(16 * k);
     c.get(j).i32Const(cols).i32Add().set(j);
   };
 
   /** while (j + cols <= o) chunk(lanes) */
   const chunks = (lanes: number): void => {
-    const cols = lanes === 0 ? 1 : lanes * 2;
+    const cols = lanes === 0 ? 1 : lanes * per;
     c.block().loop();
     c.get(o).get(j).i32Const(cols).i32Add().i32LtU().brIf(1);
     chunk(lanes);
@@ -114,101 +148,12 @@ function sumBody(srcF32: boolean, weighted: boolean): Code {
   c.get(n).get(zero).i32Or().i32Eqz().brIf(0);
   c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(tEnd);
   c.i32Const(0).set(j);
-  chunks(WIDE / 2);
+  chunks(WIDE_ACCS);
   chunks(1);
   chunks(0);
   c.end();
   c.get(r).i32Const(1).i32Add().set(r);
-  c.get(d).get(o).i32Const(3).i32Shl().i32Add().set(d);
-  c.br(0).end().end();
-  return c;
-}
-
-/** Columns per wide chunk of the float32 family: 8 f32x4 accumulators. */
-const WIDE32 = 32;
-
-/**
- * The float32 family (src and dst float32, see the file comment): same walk as
- * {@link sumBody}, f32x4 lanes, dst rows of o float32, val one float32 per entry.
- */
-function sumBody32(weighted: boolean): Code {
-  const [nb, cap, src, o, dst, cnt, idx, val, zero] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [r, n, b, d, j, srcJ, t, tEnd, p, tv, dj] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
-  const acc = [20, 21, 22, 23, 24, 25, 26, 27];
-  const vv = 28;
-  const [s, sv] = [29, 30];
-  const c = new Code();
-
-  /** One pass over columns [j, j + 4 lanes): `lanes` accumulators (lanes * 4 columns), or the scalar column when lanes = 0. */
-  const chunk = (lanes: number): void => {
-    const cols = lanes === 0 ? 1 : lanes * 4;
-    c.get(d).get(j).i32Const(2).i32Shl().i32Add().set(dj);
-    c.get(zero).if();
-    if (lanes === 0) c.f32Const(0).set(s);
-    else for (let k = 0; k < lanes; k++) c.v128Const(new Array<number>(16).fill(0)).set(acc[k]!);
-    c.else();
-    if (lanes === 0) c.get(dj).f32Load(0).set(s);
-    else for (let k = 0; k < lanes; k++) c.get(dj).v128Load(16 * k).set(acc[k]!);
-    c.end();
-    c.get(src).get(j).i32Const(2).i32Shl().i32Add().set(srcJ);
-    c.get(b).set(t);
-    // val has one float32 per idx slot: the same byte distance from its base.
-    if (weighted) c.get(val).get(b).get(idx).i32Sub().i32Add().set(tv);
-    c.block().loop();
-    c.get(t).get(tEnd).i32LtU().i32Eqz().brIf(1);
-    c.get(srcJ).get(t).i32Load().i32Const(2).i32Shl().i32Add().set(p);
-    if (lanes === 0) {
-      c.get(s);
-      if (weighted) c.get(tv).f32Load().get(p).f32Load().f32Mul();
-      else c.get(p).f32Load();
-      c.f32Add().set(s);
-    } else {
-      if (weighted) c.get(tv).v128Load32Splat().set(vv);
-      for (let k = 0; k < lanes; k++) {
-        c.get(acc[k]!);
-        if (weighted) c.get(vv);
-        c.get(p).v128Load(16 * k);
-        if (weighted) c.f32x4Mul();
-        c.f32x4Add().set(acc[k]!);
-      }
-    }
-    c.get(t).i32Const(4).i32Add().set(t);
-    if (weighted) c.get(tv).i32Const(4).i32Add().set(tv);
-    c.br(0).end().end();
-    if (lanes === 0) c.get(dj).get(s).f32Store(0);
-    else for (let k = 0; k < lanes; k++) c.get(dj).get(acc[k]!).v128Store(16 * k);
-    c.get(j).i32Const(cols).i32Add().set(j);
-  };
-
-  const chunks = (lanes: number): void => {
-    const cols = lanes === 0 ? 1 : lanes * 4;
-    c.block().loop();
-    c.get(o).get(j).i32Const(cols).i32Add().i32LtU().brIf(1);
-    chunk(lanes);
-    c.br(0).end().end();
-  };
-
-  c.i32Const(0).set(r).get(dst).set(d);
-  c.block().loop();
-  c.get(r).get(nb).i32LtU().i32Eqz().brIf(1);
-  c.get(cap).if();
-  c.get(idx).get(r).get(cap).i32Mul().i32Const(2).i32Shl().i32Add().set(b);
-  c.get(cnt).get(r).i32Const(2).i32Shl().i32Add().i32Load().set(n);
-  c.else();
-  c.get(cnt).get(r).i32Const(2).i32Shl().i32Add().tee(p).i32Load().set(n);
-  c.get(idx).get(n).i32Const(2).i32Shl().i32Add().set(b);
-  c.get(p).i32Load(4).get(n).i32Sub().set(n);
-  c.end();
-  c.block();
-  c.get(n).get(zero).i32Or().i32Eqz().brIf(0);
-  c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(tEnd);
-  c.i32Const(0).set(j);
-  chunks(WIDE32 / 4);
-  chunks(1);
-  chunks(0);
-  c.end();
-  c.get(r).i32Const(1).i32Add().set(r);
-  c.get(d).get(o).i32Const(2).i32Shl().i32Add().set(d);
+  c.get(d).get(o).i32Const(es).i32Shl().i32Add().set(d);
   c.br(0).end().end();
   return c;
 }
@@ -219,15 +164,16 @@ export const SPIKE_SUM_MIN_OUT = 256;
 /** The gather-add module's bytes (emitted from TypeScript, deterministic). */
 export function spikeSumModule(): Uint8Array {
   const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
-  const locals: ValType[] = [...i32s(11), ...new Array<ValType>(9).fill(V128), F64, F64];
-  const locals32: ValType[] = [...i32s(11), ...new Array<ValType>(9).fill(V128), F32, F32];
-  const fn = (name: string, f32: boolean, w: boolean) => ({ name, params: i32s(9), results: [], locals, body: sumBody(f32, w) });
-  const fn32 = (name: string, w: boolean) => ({ name, params: i32s(9), results: [], locals: locals32, body: sumBody32(w) });
+  const fn = (name: string, f32: boolean, srcF32: boolean, w: boolean) => ({
+    name, params: i32s(9), results: [],
+    locals: [...i32s(11), ...new Array<ValType>(9).fill(V128), f32 ? F32 : F64] as ValType[],
+    body: sumBody(f32, srcF32, w),
+  });
   return emitModule({
     minPages: 1,
     funcs: [
-      fn("sum32", true, false), fn("sum64", false, false), fn("wsum32", true, true), fn("wsum64", false, true),
-      fn32("sum32f", false), fn32("wsum32f", true),
+      fn("sum32", false, true, false), fn("sum64", false, false, false), fn("wsum32", false, true, true), fn("wsum64", false, false, true),
+      fn("sum32f", true, true, false), fn("wsum32f", true, true, true),
     ],
   });
 }
