@@ -20,6 +20,7 @@ import { spikformerConfig } from "../src/models/config.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { crossEntropy } from "../src/ops/loss.js";
 import { backward } from "../src/autograd/tape.js";
+import { stepScope } from "../src/tensor/retain.js";
 import { loadMnist } from "../src/train/data/mnist.js";
 
 const args = process.argv.slice(2);
@@ -42,11 +43,13 @@ function runSteps(): void {
   for (let s = 0; s < steps + 1; s++) {
     model.zeroGrad();
     const t0 = performance.now();
-    const loss = crossEntropy(model.forward(x), labels);
-    backward(loss);
-    const ms = performance.now() - t0;
-    if (s > 0) times.push(ms); // step 0 warms up
-    if (s === 0) fp = fingerprint(loss, params);
+    stepScope(() => {
+      const loss = crossEntropy(model.forward(x), labels);
+      backward(loss);
+      const ms = performance.now() - t0;
+      if (s > 0) times.push(ms); // step 0 warms up
+      if (s === 0) fp = fingerprint(loss, params);
+    }, model);
   }
   times.sort((a, b) => a - b);
   const med = times[times.length >> 1]!;

@@ -2,6 +2,7 @@ import { fail, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor, type Differentiable, type TapeNode } from "../tensor/tensor.js";
 import { addInto } from "../kernels/elementwise.js";
+import { heapScope } from "../tensor/heap.js";
 
 let gradEnabled = true;
 let nextId = 0;
@@ -95,8 +96,15 @@ export function backward(root: Differentiable, grad?: Tensor, options: BackwardO
   owners.set(root.node, root);
   const prevEnabled = gradEnabled;
   gradEnabled = false; // backward closures use ops; they must not record
+  // The gradients flowing between nodes are the tape's own: they go back to the
+  // heap when backward ends; the accumulated .grad of leaves and retained values stay.
+  const touched: Differentiable[] = [];
   try {
-    runNodes(order, pending, owners, options);
+    heapScope(
+      () => runNodes(order, pending, owners, options, touched),
+      () => touched.map((x) => x.grad?.data),
+      "released by backward() (an intermediate gradient)",
+    );
   } finally {
     gradEnabled = prevEnabled;
   }
@@ -107,13 +115,17 @@ function runNodes(
   pending: Map<TapeNode, Tensor>,
   owners: Map<TapeNode, Differentiable>,
   options: BackwardOptions,
+  touched: Differentiable[],
 ): void {
   for (const n of order) {
     const g = pending.get(n);
     pending.delete(n);
     if (g === undefined) continue;
     const out = owners.get(n);
-    if (out && out.retainsGrad) accumulateLeaf(out, g);
+    if (out && out.retainsGrad) {
+      accumulateLeaf(out, g);
+      touched.push(out);
+    }
     if (n.backward === null) {
       fail("backward", `the graph through '${n.op}' was already released by an earlier backward; pass retainGraph: true to run backward twice`);
     }
@@ -128,6 +140,7 @@ function runNodes(
       }
       if (x.node === null) {
         accumulateLeaf(x, gx);
+        touched.push(x);
       } else {
         owners.set(x.node, x);
         const prev = pending.get(x.node);

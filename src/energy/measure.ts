@@ -1,4 +1,6 @@
 /** Runs a model over images with an energy probe attached and reports per-image energy. */
+import { freeArray } from "../tensor/heap.js";
+import { stepScope } from "../tensor/retain.js";
 import { noGrad } from "../autograd/tape.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { Spikformer } from "../models/spikformer.js";
@@ -19,7 +21,8 @@ export function measureEnergy(model: Spikformer, data: Dataset, limit: number, b
       for (const b of batches(data, batchSize, { shuffle: false })) {
         if (n >= limit) break;
         const take = Math.min(b.labels.length, limit - n);
-        model.forward(take === b.labels.length ? b.images : firstImages(b.images, take));
+        stepScope(() => model.forward(take === b.labels.length ? b.images : firstImages(b.images, take)), model, probe);
+        freeArray(b.images.data, "released after its batch");
         n += take;
       }
     });

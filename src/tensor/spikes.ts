@@ -1,6 +1,7 @@
 import { fail, fmtShape } from "./errors.js";
 import { checkShape, normAxis, sameShape, sizeOf, type Shape } from "./shape.js";
-import { allocFloat, Tensor, type DType, type Differentiable, type TapeNode } from "./tensor.js";
+import { allocFloat, releasedError, Tensor, type DType, type Differentiable, type TapeNode } from "./tensor.js";
+import { blockOf, heapArray, holdBlock, type Block } from "./heap.js";
 import { packRows, popcountAll, tailMask, transposeBits, unpackRows, wordsFor } from "../kernels/bits.js";
 
 /**
@@ -11,7 +12,9 @@ import { packRows, popcountAll, tailMask, transposeBits, unpackRows, wordsFor } 
  */
 export class Spikes implements Differentiable {
   readonly shape: Shape;
-  readonly words: Uint32Array;
+  private readonly _words: Uint32Array;
+  /** The heap block the words start (null for a foreign array or a view into a block). */
+  private readonly block: Block | null;
   /** Length of the last axis (bits per row). */
   readonly cols: number;
   /** Number of rows (product of all axes but the last). */
@@ -41,8 +44,23 @@ export class Spikes implements Differentiable {
         if ((words[r * this.wordsPerRow + this.wordsPerRow - 1]! & bad) !== 0) fail("Spikes", `row ${r} has pad bits set beyond column ${this.cols}`);
       }
     }
-    this.words = words;
+    this._words = words;
+    this.block = blockOf(words);
+    if (this.block !== null) holdBlock(this, this.block);
     this.dtype = dtype;
+  }
+
+  /** The packed words. Throws once the engine has released the memory (see src/tensor/heap.ts). */
+  get words(): Uint32Array {
+    if (this.block !== null && !this.block.live) releasedError(`Spikes${fmtShape(this.shape)}`, this.block);
+    return this._words;
+  }
+
+  /** A zeroed word array in the heap, for spike tensors made by kernels. */
+  static allocWords(n: number): Uint32Array {
+    const a = heapArray(Uint32Array, n);
+    holdBlock(a, blockOf(a)!);
+    return a;
   }
 
   /** Number of elements. */
@@ -57,7 +75,7 @@ export class Spikes implements Differentiable {
   static zeros(shape: Shape, dtype: DType = "float32"): Spikes {
     checkShape("Spikes.zeros", shape);
     if (shape.length === 0) fail("Spikes.zeros", "spikes need at least one axis");
-    return new Spikes(new Uint32Array(sizeOf(shape.slice(0, -1)) * wordsFor(shape[shape.length - 1]!)), shape, dtype);
+    return new Spikes(Spikes.allocWords(sizeOf(shape.slice(0, -1)) * wordsFor(shape[shape.length - 1]!)), shape, dtype);
   }
 
   /** Packs a float tensor whose values are all 0 or 1; any other value is an error. */
@@ -111,7 +129,7 @@ export class Spikes implements Differentiable {
 
   private bitwise(op: string, other: Spikes, f: (a: number, b: number) => number): Spikes {
     if (!sameShape(this.shape, other.shape)) fail(op, `shapes ${fmtShape(this.shape)} and ${fmtShape(other.shape)} must be equal`);
-    const out = new Uint32Array(this.words.length);
+    const out = Spikes.allocWords(this.words.length);
     for (let i = 0; i < out.length; i++) out[i] = f(this.words[i]!, other.words[i]!);
     return new Spikes(out, this.shape, this.dtype);
   }
@@ -152,7 +170,7 @@ export class Spikes implements Differentiable {
     const inner = sizeOf(this.shape.slice(ax + 1, -1)) * this.wordsPerRow;
     const shape = [...this.shape];
     shape[ax] = end - start;
-    const out = new Uint32Array(outer * (end - start) * inner);
+    const out = Spikes.allocWords(outer * (end - start) * inner);
     for (let o = 0; o < outer; o++) {
       out.set(this.words.subarray((o * n + start) * inner, (o * n + end) * inner), o * (end - start) * inner);
     }
@@ -166,7 +184,7 @@ export class Spikes implements Differentiable {
     const c = this.cols;
     const batch = sizeOf(this.shape.slice(0, -2));
     const shape = [...this.shape.slice(0, -2), c, r];
-    const out = new Uint32Array(batch * c * wordsFor(r));
+    const out = Spikes.allocWords(batch * c * wordsFor(r));
     transposeBits(this.words, batch, r, c, out);
     return new Spikes(out, shape, this.dtype);
   }

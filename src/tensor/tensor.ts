@@ -1,6 +1,7 @@
 import { fail, fmtShape } from "./errors.js";
 import { checkShape, sizeOf, type Shape } from "./shape.js";
 import type { Rng } from "./random.js";
+import { blockOf, heapArray, holdBlock, type Block } from "./heap.js";
 
 /** Element types of float tensors. float64 exists for gradient checks. */
 export type DType = "float32" | "float64";
@@ -32,12 +33,22 @@ export interface Differentiable {
   retainsGrad: boolean;
 }
 
-/** Allocates a zeroed float array, optionally on a SharedArrayBuffer (for the thread pool). */
-export function allocFloat(dtype: DType, n: number, shared = false): FloatArray {
+/**
+ * Allocates a zeroed float array in the heap (src/tensor/heap.ts), where every
+ * kernel and pool worker uses it in place; `inHeap = false` gives an ordinary
+ * array instead (kernels then copy it, counted as staged bytes).
+ */
+export function allocFloat(dtype: DType, n: number, inHeap = true): FloatArray {
   const Ctor = dtype === "float64" ? Float64Array : Float32Array;
-  if (!shared) return new Ctor(n);
-  // A SharedArrayBuffer-backed array behaves as any other typed array.
-  return new Ctor(new SharedArrayBuffer(n * Ctor.BYTES_PER_ELEMENT) as unknown as ArrayBuffer);
+  if (!inHeap) return new Ctor(n);
+  const a = heapArray(Ctor, n) as FloatArray;
+  holdBlock(a, blockOf(a)!);
+  return a;
+}
+
+/** The error a released value gives when its data is read. */
+export function releasedError(what: string, b: Block): never {
+  fail(what, `its memory was ${b.freedBy}; clone() a value you want to keep past that point`);
 }
 
 export function dtypeOf(data: FloatArray): DType {
@@ -53,7 +64,9 @@ type Nested = number | readonly Nested[];
  */
 export class Tensor implements Differentiable {
   readonly shape: Shape;
-  readonly data: FloatArray;
+  private readonly _data: FloatArray;
+  /** The heap block the data starts (null for a foreign array or a view into a block). */
+  private readonly block: Block | null;
   requiresGrad = false;
   grad: Tensor | null = null;
   node: TapeNode | null = null;
@@ -64,8 +77,16 @@ export class Tensor implements Differentiable {
     if (data.length !== sizeOf(shape)) {
       fail("Tensor", `data has ${data.length} elements but shape ${fmtShape(shape)} needs ${sizeOf(shape)}`);
     }
-    this.data = data;
+    this._data = data;
+    this.block = blockOf(data);
+    if (this.block !== null) holdBlock(this, this.block);
     this.shape = Object.freeze([...shape]);
+  }
+
+  /** The elements, row-major. Throws once the engine has released the memory (see src/tensor/heap.ts). */
+  get data(): FloatArray {
+    if (this.block !== null && !this.block.live) releasedError(`Tensor${fmtShape(this.shape)}`, this.block);
+    return this._data;
   }
 
   get dtype(): DType {
@@ -79,9 +100,9 @@ export class Tensor implements Differentiable {
   }
 
   /** A tensor of zeros. */
-  static zeros(shape: Shape, dtype: DType = "float32", shared = false): Tensor {
+  static zeros(shape: Shape, dtype: DType = "float32"): Tensor {
     checkShape("zeros", shape);
-    return new Tensor(allocFloat(dtype, sizeOf(shape), shared), shape);
+    return new Tensor(allocFloat(dtype, sizeOf(shape)), shape);
   }
 
   /** A tensor filled with one value. */

@@ -1,4 +1,6 @@
 /** Accuracy and loss of a classifier on a data set, in eval mode without a tape. */
+import { freeArray } from "../tensor/heap.js";
+import { stepScope } from "../tensor/retain.js";
 import { noGrad } from "../autograd/tape.js";
 import { crossEntropy } from "../ops/loss.js";
 import type { Module } from "../nn/module.js";
@@ -36,9 +38,12 @@ export function evaluate(model: Module & { forward(x: Tensor): Tensor }, data: D
     noGrad(() => {
       for (const b of batches(data, batchSize, { shuffle: false })) {
         if (n >= limit) break;
-        const logits = model.forward(b.images);
-        correct += countCorrect(logits, b.labels);
-        lossSum += crossEntropy(logits, b.labels, { reduction: "sum" }).item();
+        stepScope(() => {
+          const logits = model.forward(b.images);
+          correct += countCorrect(logits, b.labels);
+          lossSum += crossEntropy(logits, b.labels, { reduction: "sum" }).item();
+        }, model);
+        freeArray(b.images.data, "released after its batch");
         n += b.labels.length;
       }
     });

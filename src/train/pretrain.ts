@@ -9,6 +9,8 @@
  * (the head keeps its fresh initialisation) and trains with layer-wise lr
  * decay (stem lowest, block i at layer i + 1, head at the full lr).
  */
+import { freeArray } from "../tensor/heap.js";
+import { stepScope } from "../tensor/retain.js";
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
@@ -118,8 +120,8 @@ export function evalMaskedLoss(mae: MaskedAutoencoder, data: Dataset, n: number,
     noGrad(() => {
       for (const b of batches(data, batch, { shuffle: false })) {
         if (seen >= n) break;
-        const out = mae.forward(b.images, maskRng(seed, -1, b.batchIndex));
-        sum += out.loss.item() * b.labels.length;
+        sum += stepScope(() => mae.forward(b.images, maskRng(seed, -1, b.batchIndex)).loss.item(), mae) * b.labels.length;
+        freeArray(b.images.data, "released after its batch");
         seen += b.labels.length;
       }
     });
@@ -179,12 +181,16 @@ export function pretrain(opts: PretrainOptions, hooks: PretrainHooks = {}, prelo
       const ts = performance.now();
       const lr = schedule.lrAt(pos.iteration);
       optimizer.setLr(lr);
-      const { loss } = mae.forward(b.images, maskRng(opts.seed, epoch, b.batchIndex));
-      backward(loss);
-      if (opts.clip > 0) clipGradNorm(mae.parameters(), opts.clip);
-      optimizer.step();
-      optimizer.zeroGrad();
-      const l = loss.item();
+      // One heap scope a step: its activations and gradients go back to the heap at its end.
+      const l = stepScope(() => {
+        const { loss } = mae.forward(b.images, maskRng(opts.seed, epoch, b.batchIndex));
+        backward(loss);
+        if (opts.clip > 0) clipGradNorm(mae.parameters(), opts.clip);
+        optimizer.step();
+        optimizer.zeroGrad();
+        return loss.item();
+      }, mae, optimizer);
+      freeArray(b.images.data, "released after its batch");
       if (!Number.isFinite(l)) fail("pretrain", `the loss became ${l} at epoch ${epoch} step ${b.batchIndex}; lower --lr or set --clip`);
       lossSum += l * b.labels.length;
       seen += b.labels.length;

@@ -9,6 +9,8 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
 import { backward } from "../autograd/tape.js";
+import { freeArray } from "../tensor/heap.js";
+import { stepScope } from "../tensor/retain.js";
 import { crossEntropy } from "../ops/loss.js";
 import { Spikformer } from "../models/spikformer.js";
 import { definedOnly, spikformerConfig, type SpikformerConfig, type SpikformerOverrides } from "../models/config.js";
@@ -166,17 +168,20 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
       const ts = performance.now();
       const lr = schedule.lrAt(pos.iteration);
       optimizer.setLr(lr);
-      const logits = model.forward(b.images);
-      const loss = opts.mixup > 0
-        ? crossEntropy(logits, mixup(b.images, b.labels, cfg.numClasses, opts.mixup, batchRng(opts.seed ^ 0x5bd1e995, epoch, b.batchIndex), opts.labelSmoothing).targets)
-        : crossEntropy(logits, b.labels, { labelSmoothing: opts.labelSmoothing });
-      backward(loss);
-      if (opts.clip > 0) clipGradNorm(model.parameters(), opts.clip);
-      optimizer.step();
-      optimizer.zeroGrad();
-      const l = loss.item();
+      // One heap scope a step: its activations and gradients go back to the heap at its end.
+      const { l, c } = stepScope(() => {
+        const logits = model.forward(b.images);
+        const loss = opts.mixup > 0
+          ? crossEntropy(logits, mixup(b.images, b.labels, cfg.numClasses, opts.mixup, batchRng(opts.seed ^ 0x5bd1e995, epoch, b.batchIndex), opts.labelSmoothing).targets)
+          : crossEntropy(logits, b.labels, { labelSmoothing: opts.labelSmoothing });
+        backward(loss);
+        if (opts.clip > 0) clipGradNorm(model.parameters(), opts.clip);
+        optimizer.step();
+        optimizer.zeroGrad();
+        return { l: loss.item(), c: countCorrect(logits, b.labels) };
+      }, model, optimizer);
+      freeArray(b.images.data, "released after its batch");
       if (!Number.isFinite(l)) fail("train", `the loss became ${l} at epoch ${epoch} step ${b.batchIndex}; lower --lr or set --clip`);
-      const c = countCorrect(logits, b.labels);
       lossSum += l * b.labels.length;
       correct += c;
       seen += b.labels.length;

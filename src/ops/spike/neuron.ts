@@ -140,7 +140,7 @@ function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; 
   const grad = needsGrad(...inputs);
   const h = grad || keepH ? allocFloat(dtype, x.size) : null;
   const v = allocFloat(dtype, n);
-  const words = new Uint32Array(steps * p.rows * wordsFor(cols));
+  const words = Spikes.allocWords(steps * p.rows * wordsFor(cols));
   neuronForwardAuto(x.data, p, h, words, v);
   const spikes = new Spikes(words, x.shape, dtype);
   record(OP, spikes, inputs, (g) => {

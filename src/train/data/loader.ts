@@ -6,7 +6,7 @@
  */
 import { fail } from "../../tensor/errors.js";
 import { Rng } from "../../tensor/random.js";
-import { Tensor } from "../../tensor/tensor.js";
+import { allocFloat, Tensor } from "../../tensor/tensor.js";
 import type { Augment } from "./augment.js";
 import { checkDataset, type Dataset } from "./dataset.js";
 import { deriveSeed } from "./seed.js";
@@ -79,7 +79,7 @@ export function* batches(dataset: Dataset, batchSize: number, opts: BatchOptions
     const hi = Math.min(n, lo + batchSize);
     const B = hi - lo;
     const indices = order.slice(lo, hi);
-    const images = new Float32Array(B * per);
+    const images = allocFloat("float32", B * per) as Float32Array;
     const labels = new Int32Array(B);
     const rng = opts.augment ? batchRng(seed, epoch, b) : null;
     for (let i = 0; i < B; i++) {
