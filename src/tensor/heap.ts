@@ -385,37 +385,43 @@ export function resetHeapCounters(): void {
   staged = 0;
 }
 
-// Per-thread scratch: one grow-only block a kernel may use between its entry and exit.
-let scratchOff = -1;
-let scratchLen = 0;
-
 /**
- * Byte offset of this thread's scratch of at least `bytes` (64-byte aligned),
- * valid until the next call. In a worker it comes from the bump pointer (the
- * old one is abandoned when it grows: at most as much again); in the main
- * thread from the allocator.
+ * A grow-only scratch region of one kernel module in one thread: the module's
+ * packed panels, tables and accumulators between its entry and its exit.
+ * In a pool worker it comes from the bump pointer (an outgrown region is
+ * abandoned: at most as much again), in the main thread from the allocator,
+ * outside any scope.
  */
-export function threadScratch(bytes: number): number {
-  if (bytes <= scratchLen) return scratchOff;
-  const want = Math.max(bytes, Math.min(2 * scratchLen, bytes * 2), 1 << 16);
-  const size = Math.ceil(want / ALIGN) * ALIGN;
-  if (adopted) {
-    const off = bump(size);
-    if (off < 0) throw new BitspikeError("heap", `cannot take ${mb(size)} of kernel scratch: the 4 GiB memory is full`);
-    scratchOff = off;
-  } else {
-    if (scratchOff >= 0) freeBlock(liveBlocks.get(scratchOff)!, "scratch grown");
-    // The scratch is the thread's own: it must not belong to whatever scope is open.
-    const s = scopes.splice(0);
-    try {
-      scratchOff = allocBlock(size, false).offset;
-    } finally {
-      scopes.push(...s);
+export class Scratch {
+  private off = -1;
+  private len = 0;
+
+  /** Byte offset of at least `bytes` of scratch (64-byte aligned); valid until the next take() on this region. */
+  take(bytes: number): number {
+    if (bytes <= this.len) return this.off;
+    const size = Math.ceil(Math.max(bytes, Math.min(2 * this.len, bytes * 2), 1 << 16) / ALIGN) * ALIGN;
+    if (adopted) {
+      const off = bump(size);
+      if (off < 0) throw new BitspikeError("heap", `cannot take ${mb(size)} of kernel scratch: the 4 GiB memory is full`);
+      this.off = off;
+    } else {
+      if (this.off >= 0) freeBlock(liveBlocks.get(this.off)!, "scratch grown");
+      const open = scopes.splice(0); // the scratch outlives whatever scope is open
+      try {
+        this.off = allocBlock(size, false).offset;
+      } finally {
+        scopes.push(...open);
+      }
     }
+    this.len = size;
+    refresh();
+    return this.off;
   }
-  scratchLen = size;
-  refresh();
-  return scratchOff;
+
+  /** Bytes held now. */
+  bytes(): number {
+    return this.len;
+  }
 }
 
 // The safety net: a block whose every holder was collected goes back to its free list.

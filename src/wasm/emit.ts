@@ -287,6 +287,8 @@ export interface FuncDef {
 /** A module: functions over one memory imported as `env.memory` (minimum `minPages` 64 KiB pages). */
 export interface ModuleDef {
   minPages: number;
+  /** Import a shared memory (the heap, src/tensor/heap.ts) instead of a private one. */
+  shared?: boolean;
   funcs: FuncDef[];
 }
 
@@ -308,8 +310,10 @@ function localGroups(locals: ValType[]): number[][] {
  */
 export function emitModule(def: ModuleDef): Uint8Array {
   const types = def.funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]);
-  // Memory import: kind 2, limits flag 0 = minimum only (the memory may grow without bound).
-  const imports = [[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(def.minPages)]];
+  // Memory import: kind 2, limits flag 0 = minimum only (a private memory may grow without bound),
+  // or flag 3 = shared with a maximum (shared memories must declare one: the 4 GiB of wasm32).
+  const limits = def.shared ? [0x03, ...uleb(def.minPages), ...uleb(65536)] : [0x00, ...uleb(def.minPages)];
+  const imports = [[...name("env"), ...name("memory"), 0x02, ...limits]];
   const funcs = def.funcs.map((_, i) => uleb(i));
   const exports = def.funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]);
   const bodies = def.funcs.map((f) => {

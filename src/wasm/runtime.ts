@@ -4,6 +4,7 @@
  * `WebAssembly` global. Kept local (not a global declaration) so it can never
  * clash with a DOM lib someone adds later.
  */
+import { countStaged, heapIsWasm, heapMemory, heapU8, inHeap, Scratch } from "../tensor/heap.js";
 
 /** A linear memory: `buffer` is replaced (the old one detached) by every grow. */
 export interface WasmMemory {
@@ -90,4 +91,53 @@ export class LazyKernel {
   bytes(): number {
     return this.memory === null ? 0 : this.memory.buffer.byteLength;
   }
+}
+
+/**
+ * A kernel module instantiated over the heap (src/tensor/heap.ts): the
+ * module's functions take byte offsets into the one memory every tensor lives
+ * in, so a wrapper passes `array.byteOffset` of a heap array and nothing is
+ * copied. Emitted (with `shared: true` in its ModuleDef) and compiled at first
+ * use in each thread; each thread's instance also has its own {@link Scratch}
+ * for packed panels, tables and accumulators.
+ */
+export class HeapKernel {
+  private ex: Record<string, unknown> | null = null;
+  /** This thread's scratch for this module. */
+  readonly scratch = new Scratch();
+
+  constructor(private readonly emit: () => Uint8Array) {}
+
+  /** The instance's exports, compiling the module on first call. */
+  exports(): Record<string, unknown> {
+    if (this.ex === null) {
+      if (!heapIsWasm()) throw new Error("WebAssembly is not available in this runtime");
+      this.ex = instantiate(this.emit(), heapMemory() as WasmMemory);
+    }
+    return this.ex;
+  }
+}
+
+/**
+ * Byte offset of `a`'s data for a kernel: where it is when `a` is a heap
+ * array; otherwise `a` (elements from..from+len) is copied to `stage` (a byte
+ * offset in the heap the caller reserved) when `copyIn`, and the bytes counted
+ * as staged, and `stage` is returned. A caller whose kernel writes a staged
+ * array copies it back with {@link unstage}.
+ */
+export function heapPtr(a: ArrayBufferView & ArrayLike<number> & { subarray(b: number, e: number): ArrayBufferView }, from: number, len: number, stage: number, copyIn: boolean): number {
+  const bpe = (a as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  if (inHeap(a)) return a.byteOffset + from * bpe;
+  if (copyIn) {
+    heapU8().set(new Uint8Array(a.buffer, a.byteOffset + from * bpe, len * bpe), stage);
+    countStaged(len * bpe);
+  }
+  return stage;
+}
+
+/** Copies `len` elements back from heap offset `stage` into foreign `a` at `from` (counted as staged). */
+export function unstage(a: ArrayBufferView, from: number, len: number, stage: number): void {
+  const bpe = (a as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  new Uint8Array(a.buffer, a.byteOffset + from * bpe, len * bpe).set(heapU8().subarray(stage, stage + len * bpe));
+  countStaged(len * bpe);
 }
