@@ -2,7 +2,7 @@
  * Threaded twin of {@link gemm}: C is split into blocks of rows, and each
  * thread runs the unchanged gemm on its block. Every output element keeps its
  * summation order, so the result is bit-identical to gemm for any thread
- * count. Operands not on a SharedArrayBuffer are copied into the pool's shared
+ * count. Operands not in the heap are copied into the pool's shared
  * scratch for the workers (the calling thread's own block reads the originals).
  */
 import type { FloatArray } from "../tensor/tensor.js";

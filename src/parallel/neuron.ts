@@ -4,7 +4,7 @@
  * spike units (one unit = one 32-bit spike word of one row: whole words, since
  * spikes are written word by word); each thread runs the unchanged kernel on
  * its range. Every element gets the same code in the same order: the results
- * are bit-identical for any thread count. Arrays not on a SharedArrayBuffer
+ * are bit-identical for any thread count. Arrays not in the heap
  * are staged in the pool's shared scratch (only the workers' ranges are
  * copied; the calling thread's range works on the originals).
  */
@@ -26,10 +26,6 @@ const BACKWARD_COST = 4;
 /** A Float32 view of words on the same memory (what a Part carries for a Uint32 array). */
 function asF32(w: Uint32Array): Float32Array {
   return new Float32Array(w.buffer, w.byteOffset, w.length);
-}
-
-function isSharedWords(w: Uint32Array): boolean {
-  return typeof SharedArrayBuffer !== "undefined" && w.buffer instanceof SharedArrayBuffer;
 }
 
 /** Copies elements [t stride + a, t stride + b) of every step t from src to dst (same layout, same element type). */
@@ -77,7 +73,7 @@ export function neuronForwardAuto(
   }
   const { steps, n, units, cuts, mine, e0 } = splitUnits(p, parts);
   const f64 = x instanceof Float64Array;
-  const stX = !isShared(x), stH = h !== null && !isShared(h), stW = !isSharedWords(words), stV = !isShared(v);
+  const stX = !isShared(x), stH = h !== null && !isShared(h), stW = !isShared(words), stV = !isShared(v);
   const [sx, sh, sw, sv] = scratchViews([
     [f64, stX ? steps * n : 0], [f64, stH ? steps * n : 0], [false, stW ? steps * units : 0], [f64, stV ? n : 0],
   ]) as [FloatArray, FloatArray, Float32Array, FloatArray];
@@ -114,7 +110,7 @@ export function neuronBackwardAuto(
   const alpha = sigmoidAlpha!;
   const { steps, n, units, cuts, mine, e0 } = splitUnits(p, parts);
   const f64 = gS instanceof Float64Array;
-  const stG = !isShared(gS), stH = !isShared(h), stW = !isSharedWords(words), stX = !isShared(gx);
+  const stG = !isShared(gS), stH = !isShared(h), stW = !isShared(words), stX = !isShared(gx);
   const [sg, sh, sw, sx] = scratchViews([
     [f64, stG ? steps * n : 0], [h instanceof Float64Array, stH ? steps * n : 0], [false, stW ? steps * units : 0],
     [gx instanceof Float64Array, stX ? steps * n : 0],

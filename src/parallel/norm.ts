@@ -7,9 +7,9 @@
  * The passes are memory-bound (one or two sweeps of x and g). Staging a
  * worker's share in and out of the pool's shared scratch costs about as much
  * as computing it (measured: no gain on the main thread, more total work), so
- * by default a pass is split only when x, g and the output are already on
- * SharedArrayBuffers; an explicit `threads` count always splits (staging what
- * is not shared; the tests use this). The small per-channel float64 vectors
+ * by default a pass is split only when x, g and the output are already in
+ * the heap (as every tensor the engine makes is); an explicit `threads` count
+ * always splits (staging what is not in the heap; the tests use this). The small per-channel float64 vectors
  * always travel through the scratch.
  */
 import type { FloatArray } from "../tensor/tensor.js";
@@ -36,7 +36,7 @@ function threaded(
   const stX = !isShared(x), stG = g !== null && !isShared(g), stO = out !== null && !isShared(out);
   const [sx, sg, so, vec] = scratchViews([
     [x instanceof Float64Array, stX ? len : 0], [g instanceof Float64Array, stG ? len : 0],
-    [out instanceof Float64Array, stO ? len : 0], [true, 5 * c],
+    [out instanceof Float64Array, stO ? len : 0], [true, 5 * c, true],
   ]) as [FloatArray, FloatArray, FloatArray, Float64Array];
   if (stX) stageChannels(x, sx, n, c, s, mine);
   if (stG) stageChannels(g!, sg, n, c, s, mine);

@@ -14,17 +14,18 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { fail } from "../tensor/errors.js";
 import type { FloatArray } from "../tensor/tensor.js";
+import { countStaged, heapF32, heapF64, heapHandle, inHeap, Scratch } from "../tensor/heap.js";
 import {
   BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, LINE, MAX_ARGS, MAX_BUFS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PROGRESS, STATE, STATUS,
-  type PortMessage, type WorkerInit,
+  type WorkerInit,
 } from "./protocol.js";
 import { getKernelBackend } from "../wasm/backend.js";
 
-/** One part of a parallel task, for a worker: op code, Float64 arguments, shared buffers. */
+/** One part of a parallel task, for a worker: op code, Float64 arguments, heap arrays. */
 export interface Part {
   op: number;
   args: readonly number[];
-  /** Arrays on SharedArrayBuffers; the worker sees each as a view of its whole buffer (see {@link sabBase}). */
+  /** Heap arrays; the worker sees each as a whole-heap view of its element type (see {@link sabBase}). */
   bufs: readonly FloatArray[];
 }
 
@@ -34,8 +35,6 @@ interface Slot {
   args: Float64Array;
   msg: Uint8Array;
   seq: number;
-  /** Buffer ids this worker has been sent. */
-  known: Set<number>;
   exited: boolean;
   index: number;
 }
@@ -107,35 +106,35 @@ export function usableThreads(): number {
   return 1 + Math.min(threads - 1, readySlots().length);
 }
 
-/** Element index of a shared array's first element within its whole buffer (workers view whole buffers). */
+/** Element index of a heap array's first element in the whole heap (workers view the whole heap). */
 export function sabBase(a: FloatArray): number {
   return a.byteOffset / a.BYTES_PER_ELEMENT;
 }
 
-/** True when an array lives on a SharedArrayBuffer (workers can use it without a copy). */
-export function isShared(a: FloatArray): boolean {
-  return typeof SharedArrayBuffer !== "undefined" && a.buffer instanceof SharedArrayBuffer;
+/** True when an array lives in the heap, where workers use it without a copy (src/tensor/heap.ts). */
+export function isShared(a: ArrayBufferView): boolean {
+  return inHeap(a);
 }
 
-let scratch: SharedArrayBuffer | null = null;
+const staging = new Scratch();
 
 /**
- * Views on the pool's grow-only shared scratch, one per request
- * ([float64?, length]), each 64-byte aligned. Valid until the next call.
+ * Heap views for staging foreign arrays, one per request ([float64?, length,
+ * working?]), each 64-byte aligned. Valid until the next call. The requested
+ * bytes are counted as staged (a twin asks only for the arrays that are not
+ * in the heap), except those marked `working`: the pool's own exchange areas.
  */
-export function scratchViews(requests: readonly (readonly [boolean, number])[]): FloatArray[] {
+export function scratchViews(requests: readonly (readonly [boolean, number, boolean?])[]): FloatArray[] {
   let total = 0;
   const offs: number[] = [];
   for (const [, len] of requests) {
     offs.push(total);
     total += Math.ceil((len * 8) / 64) * 64;
   }
-  if (scratch === null || scratch.byteLength < total) {
-    // Grow geometrically so a slowly growing workload does not reallocate every call.
-    scratch = new SharedArrayBuffer(Math.max(total, scratch === null ? 0 : Math.min(2 * scratch.byteLength, total * 2)));
-  }
-  const sab = scratch;
-  return requests.map(([f64, len], i) => (f64 ? new Float64Array(sab, offs[i]!, len) : new Float32Array(sab, offs[i]!, len)));
+  const base = staging.take(total);
+  const staged = requests.reduce((t, [f64, len, working]) => t + (working ? 0 : len * (f64 ? 8 : 4)), 0);
+  if (staged > 0) countStaged(staged);
+  return requests.map(([f64, len], i) => (f64 ? heapF64().subarray((base + offs[i]!) / 8, (base + offs[i]!) / 8 + len) : heapF32().subarray((base + offs[i]!) / 4, (base + offs[i]!) / 4 + len)));
 }
 
 /**
@@ -231,7 +230,7 @@ function startSlot(): Slot | null {
   const msgSab = new SharedArrayBuffer(MSG_BYTES);
   const index = nextWorker++;
   const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", here).href;
-  const init: WorkerInit = { index, ctrl: ctrlSab, args: argsSab, msg: msgSab, entry, tsx: fromSource };
+  const init: WorkerInit = { index, ctrl: ctrlSab, args: argsSab, msg: msgSab, entry, tsx: fromSource, heap: heapHandle() };
   let worker: Worker;
   try {
     worker = fromSource
@@ -243,7 +242,7 @@ function startSlot(): Slot | null {
   }
   const slot: Slot = {
     worker, ctrl: new Int32Array(ctrlSab), args: new Float64Array(argsSab), msg: new Uint8Array(msgSab),
-    seq: 0, known: new Set(), exited: false, index,
+    seq: 0, exited: false, index,
   };
   worker.on("error", (e) => {
     // A worker that fails while loading means workers cannot run here: stay at one thread.
@@ -270,35 +269,11 @@ function stopSlot(s: Slot): Promise<number> {
   return s.worker.terminate();
 }
 
-// Shared buffers get small ids; a worker is sent each buffer once, and told to forget it once it is collected here.
-const ids = new WeakMap<SharedArrayBuffer, number>();
-let nextId = 1;
-const forget = new FinalizationRegistry<number>((id) => {
-  for (const s of slots) {
-    if (s.known.delete(id) && !s.exited) s.worker.postMessage({ kind: "drop", id } satisfies PortMessage);
-  }
-});
-
-function bufCode(s: Slot, a: FloatArray): number {
-  const sab = a.buffer as SharedArrayBuffer;
-  let id = ids.get(sab);
-  if (id === undefined) {
-    id = nextId++;
-    ids.set(sab, id);
-    forget.register(sab, id);
-  }
-  if (!s.known.has(id)) {
-    s.worker.postMessage({ kind: "buf", id, sab } satisfies PortMessage);
-    s.known.add(id);
-  }
-  return id * 2 + (a instanceof Float64Array ? 1 : 0);
-}
-
 function dispatch(s: Slot, p: Part): number {
   if (p.bufs.length > MAX_BUFS || p.args.length > MAX_ARGS) fail("thread pool", `internal: task too large`);
   for (let j = 0; j < p.bufs.length; j++) {
-    if (!isShared(p.bufs[j]!)) fail("thread pool", "internal: a worker buffer is not on a SharedArrayBuffer");
-    s.ctrl[BUF + j] = bufCode(s, p.bufs[j]!);
+    if (!inHeap(p.bufs[j]!)) fail("thread pool", "internal: a worker buffer is not in the heap");
+    s.ctrl[BUF + j] = p.bufs[j] instanceof Float64Array ? 1 : 0;
   }
   s.ctrl[NBUF] = p.bufs.length;
   s.ctrl[OPCODE] = p.op;

@@ -5,6 +5,8 @@
  * one line of Float64 task arguments and a byte area for an error message.
  */
 
+import type { HeapHandle } from "../tensor/heap.js";
+
 /** Int32 slots of a control block. */
 export const LINE = 16;
 /** Sequence number of the latest task; the main thread bumps it, the worker waits on it. */
@@ -25,7 +27,7 @@ export const NBUF = 6;
 export const MSGLEN = 7;
 /** Kernel backend the caller runs (see KERNEL_BACKENDS); the worker switches to it before the task. */
 export const KERNELS = 8;
-/** First buffer slot: `id * 2 + (float64 ? 1 : 0)`; slots BUF .. BUF + MAX_BUFS - 1. */
+/** First buffer slot: 1 for a float64 view of the heap, 0 for float32; slots BUF .. BUF + MAX_BUFS - 1. */
 export const BUF = 9;
 export const MAX_BUFS = LINE - BUF;
 /** Codes of the KERNELS slot. */
@@ -52,11 +54,6 @@ export const OP_TEST_THROW = 90;
 export const OP_TEST_EXIT = 91;
 export const OP_QUIT = 99;
 
-/** Messages posted (rarely) on a worker's port: a new shared buffer, or one to forget. */
-export type PortMessage =
-  | { kind: "buf"; id: number; sab: SharedArrayBuffer }
-  | { kind: "drop"; id: number };
-
 /** What a worker receives as workerData. */
 export interface WorkerInit {
   /** Worker number (for messages). */
@@ -68,4 +65,6 @@ export interface WorkerInit {
   entry: string;
   /** Register the tsx loader before importing the entry (running from TypeScript sources). */
   tsx: boolean;
+  /** The main thread's heap (src/tensor/heap.ts), adopted before anything runs. */
+  heap: HeapHandle;
 }

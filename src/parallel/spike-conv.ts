@@ -32,10 +32,6 @@ function work(d: SpikeConvDims): number {
   return (d.n * d.c * d.g.h * d.g.w * d.g.kh * d.g.kw * d.o) / 8;
 }
 
-function isSharedWords(w: Uint32Array): boolean {
-  return typeof SharedArrayBuffer !== "undefined" && w.buffer instanceof SharedArrayBuffer;
-}
-
 function partsOf(d: SpikeConvDims, units: number, threads: number | undefined): number {
   let p = threads ?? partsFor(work(d), units);
   p = Math.min(p, units);
@@ -63,7 +59,7 @@ export function spikeConvForwardAuto(d: SpikeConvDims, words: Uint32Array, wT: F
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
   const outImg = o * ohw;
-  const stS = !isSharedWords(words), stW = !isShared(wT), stO = !isShared(out);
+  const stS = !isShared(words), stW = !isShared(wT), stO = !isShared(out);
   const f64 = out instanceof Float64Array;
   const [ss, sw, so] = scratchViews([
     [false, stS ? n * imgWords : 0], [wT instanceof Float64Array, stW ? wT.length : 0], [f64, stO ? n * outImg : 0],
@@ -107,7 +103,7 @@ export function spikeConvWeightAuto(d: SpikeConvDims, words: Uint32Array, gy: Fl
   }
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
-  const stS = !isSharedWords(words), stA = !isShared(accW);
+  const stS = !isShared(words), stA = !isShared(accW);
   const [ss, sg, sa] = scratchViews([[false, stS ? n * imgWords : 0], [f64, n * ohw * o], [true, stA ? accW.length : 0]]) as [
     Float32Array, FloatArray, Float64Array,
   ];

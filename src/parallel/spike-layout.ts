@@ -2,18 +2,14 @@
  * Threaded twin of the spike max-pool (src/kernels/spike-layout.ts): the
  * planes (N C) are split between threads, each running the unchanged kernel
  * on its planes, so the output bits and argmax are the same for any thread
- * count. Arrays not on a SharedArrayBuffer are staged in the pool's scratch.
+ * count. Arrays not in the heap are staged in the pool's scratch.
  */
 import { wordsFor } from "../kernels/bits.js";
 import { maxPoolBits, maxPoolBitsPlanes, type PoolGeometry } from "../kernels/spike-layout.js";
 import { OP_MAX_POOL_BITS } from "./protocol.js";
 import { evenCuts } from "./balance.js";
-import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
 import { encodePool } from "./spike-tasks.js";
-
-function shared(a: Uint32Array | Int32Array): boolean {
-  return typeof SharedArrayBuffer !== "undefined" && a.buffer instanceof SharedArrayBuffer;
-}
 
 function f32(a: Uint32Array | Int32Array): Float32Array {
   return new Float32Array(a.buffer, a.byteOffset, a.length);
@@ -31,7 +27,7 @@ export function maxPoolBitsAuto(src: Uint32Array, dst: Uint32Array, argmax: Int3
   const cuts = evenCuts(g.planes, p);
   const mine = cuts[1]!;
   const sPlane = g.h * wordsFor(g.w), dPlane = g.oh * wordsFor(g.ow), aPlane = g.oh * g.ow;
-  const stS = !shared(src), stD = !shared(dst), stA = argmax !== null && !shared(argmax);
+  const stS = !isShared(src), stD = !isShared(dst), stA = argmax !== null && !isShared(argmax);
   const [ss, sd, sa] = scratchViews([[false, stS ? g.planes * sPlane : 0], [false, stD ? g.planes * dPlane : 0], [false, stA ? g.planes * aPlane : 0]]);
   const us = new Uint32Array(ss!.buffer, ss!.byteOffset, ss!.length), ud = new Uint32Array(sd!.buffer, sd!.byteOffset, sd!.length);
   if (stS) us.set(src.subarray(mine * sPlane, g.planes * sPlane), mine * sPlane);

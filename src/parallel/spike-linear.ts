@@ -6,7 +6,7 @@
  * for spikes, by column for counts),
  * each thread visiting every input row in order, so each accumulator row sees
  * the same additions in the same order as the single-thread kernel. Results
- * are bit-identical for any thread count. Operands not on a SharedArrayBuffer
+ * are bit-identical for any thread count. Operands not in the heap
  * are staged in the pool's shared scratch.
  */
 import type { FloatArray } from "../tensor/tensor.js";
@@ -30,17 +30,13 @@ function partsOf(work: number, units: number, threads: number | undefined): numb
 /** A as the worker sees it: Float32 views for spike words. */
 type Operand = FloatArray | Uint32Array;
 
-function shared(a: Operand): boolean {
-  return typeof SharedArrayBuffer !== "undefined" && a.buffer instanceof SharedArrayBuffer;
-}
-
 function asFloat(a: Operand): FloatArray {
   return a instanceof Uint32Array ? new Float32Array(a.buffer, a.byteOffset, a.length) : a;
 }
 
 /** Scratch request for an operand of `len` elements (spike words as Float32). */
 function req(a: Operand, len: number): [boolean, number] {
-  return [a instanceof Float64Array, shared(a) ? 0 : len];
+  return [a instanceof Float64Array, isShared(a) ? 0 : len];
 }
 
 /** Copies a[off + from .. off + to) to the scratch view at the same relative positions. */
@@ -69,7 +65,7 @@ function gather(
   }
   const mine = cuts[1]!;
   const [sa, sw, sc] = scratchViews([req(a, m * aRow), req(w, wLen), req(c, m * n)]) as [FloatArray, FloatArray, FloatArray];
-  const stA = !shared(a), stW = !shared(w), stC = !shared(c);
+  const stA = !isShared(a), stW = !isShared(w), stC = !isShared(c);
   if (stA) stage(a, aOff, mine * aRow, m * aRow, sa);
   if (stW) stage(w, wOff, 0, wLen, sw);
   if (stC && accumulate) stage(c, cOff, mine * n, m * n, sc);
@@ -126,7 +122,7 @@ function scatter(
   }
   const mine = cuts[1]!;
   const [sa, sg, sc] = scratchViews([req(a, aLen), req(g, m * n), req(acc, k * n)]) as [FloatArray, FloatArray, FloatArray];
-  const stA = !shared(a), stG = !shared(g), stC = !shared(acc);
+  const stA = !isShared(a), stG = !isShared(g), stC = !isShared(acc);
   if (stA) stage(a, aOff, 0, aLen, sa);
   if (stG) stage(g, gOff, 0, m * n, sg);
   const lo = Math.min(k, mine * per) * n;

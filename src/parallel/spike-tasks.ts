@@ -5,7 +5,7 @@
  * kernel on a range of independent units, so every
  * output element is computed by the same code in the same order whatever the
  * split. Arguments travel as float64s (see protocol.ts); buffers as
- * whole-SharedArrayBuffer views plus element offsets.
+ * whole-heap views plus element offsets.
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import {

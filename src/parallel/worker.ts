@@ -3,19 +3,21 @@
  * describes with the same kernel code as the calling thread, reports. Shared
  * buffers arrive (rarely) as port messages, drained synchronously before a task.
  */
-import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import type { FloatArray } from "../tensor/tensor.js";
+import { adoptHeap, heapF32, heapF64 } from "../tensor/heap.js";
 import {
   BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, MAX_ARGS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_CONV_DATA, OP_CONV_FORWARD, OP_CONV_WEIGHT,
   OP_CHANNEL_NORM, OP_GEMM, OP_MAX_POOL_BITS, OP_NEURON_BACKWARD, OP_NEURON_FORWARD, OP_QUIT, OP_SPIKE_CONV_FORWARD, OP_SPIKE_LINEAR, OP_SPIKE_CONV_WEIGHT, OP_TEST_EXIT, OP_TEST_THROW,
-  PROGRESS, STATE, STATUS, type PortMessage, type WorkerInit,
+  PROGRESS, STATE, STATUS, type WorkerInit,
 } from "./protocol.js";
 import { CONV_DIM_ARGS, convDataRange, convForwardRange, convWeightRows, decodeConv, gemmRows } from "./tasks.js";
 import { channelTask, linearTask, maxPoolTask, neuronBackwardTask, neuronForwardTask, spikeConvForwardTask, spikeConvWeightTask } from "./spike-tasks.js";
 import { getKernelBackend, setKernelBackend } from "../wasm/backend.js";
 
 const init = workerData as WorkerInit;
-const port = parentPort!;
+// Every array a task names is in the main thread's heap: use that memory, never one of our own.
+adoptHeap(init.heap);
 const ctrl = new Int32Array(init.ctrl);
 // Each worker has its own control block, argument area and message area.
 const base = 0;
@@ -23,39 +25,10 @@ const args = new Float64Array(init.args, 0, MAX_ARGS);
 const msg = new Uint8Array(init.msg, 0, MSG_BYTES);
 
 const ints: number[] = new Array<number>(MAX_ARGS).fill(0);
-const buffers = new Map<number, SharedArrayBuffer>();
-const views = new Map<number, FloatArray>();
 
-function drainPort(): void {
-  for (;;) {
-    const m = receiveMessageOnPort(port);
-    if (m === undefined) return;
-    const pm = m.message as PortMessage;
-    if (pm.kind === "buf") buffers.set(pm.id, pm.sab);
-    else {
-      buffers.delete(pm.id);
-      views.delete(pm.id * 2);
-      views.delete(pm.id * 2 + 1);
-    }
-  }
-}
-
-/** The view for a buffer slot code `id * 2 + (float64 ? 1 : 0)`. */
+/** The whole-heap view for a buffer slot code (1: float64, 0: float32), re-taken when the heap has grown. */
 function view(code: number): FloatArray {
-  let v = views.get(code);
-  if (v) return v;
-  const id = code >> 1;
-  let sab = buffers.get(id);
-  for (let spins = 0; sab === undefined; spins++) {
-    // The main thread posts a buffer before it signals a task that uses it.
-    drainPort();
-    sab = buffers.get(id);
-    if (sab === undefined && spins > 1000) throw new Error(`buffer ${id} never arrived`);
-    if (sab === undefined) Atomics.wait(ctrl, base + STATE, 1, 1);
-  }
-  v = code & 1 ? new Float64Array(sab, 0, sab.byteLength >> 3) : new Float32Array(sab, 0, sab.byteLength >> 2);
-  views.set(code, v);
-  return v;
+  return code === 1 ? heapF64() : heapF32();
 }
 
 const tick = (): void => {
@@ -63,7 +36,6 @@ const tick = (): void => {
 };
 
 function run(op: number): void {
-  drainPort();
   const kernels = KERNEL_BACKENDS[ctrl[base + KERNELS]!] ?? "auto";
   if (kernels !== getKernelBackend()) setKernelBackend(kernels);
   const b: FloatArray[] = [];

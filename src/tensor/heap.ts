@@ -37,6 +37,9 @@ interface WasmMemoryCtor {
   Memory: new (desc: { initial: number; maximum: number; shared: boolean }) => SharedMemory;
 }
 
+/** What a pool worker is handed to share the heap. */
+export type HeapHandle = SharedMemory | SharedArrayBuffer;
+
 /** Bytes in one WebAssembly page. */
 export const PAGE = 65536;
 /** wasm32 addresses 4 GiB at most. */
@@ -144,7 +147,7 @@ export function heapIsWasm(): boolean {
 }
 
 /** What a pool worker needs to use this heap: the WebAssembly.Memory, or the SharedArrayBuffer where WebAssembly is missing. */
-export function heapHandle(): SharedMemory | SharedArrayBuffer {
+export function heapHandle(): HeapHandle {
   init();
   return plainSab ?? memory!;
 }
@@ -153,7 +156,7 @@ export function heapHandle(): SharedMemory | SharedArrayBuffer {
  * Makes this thread use the main thread's heap (from {@link heapHandle})
  * instead of creating its own: called by a pool worker before anything allocates.
  */
-export function adoptHeap(h: SharedMemory | SharedArrayBuffer): void {
+export function adoptHeap(h: HeapHandle): void {
   if (h instanceof SharedArrayBuffer) overSab(h);
   else memory = h;
   buffer = null;
