@@ -37,6 +37,8 @@ import { Rng } from "../src/tensor/random.js";
 import { crossEntropy } from "../src/ops/loss.js";
 import { backward, noGrad } from "../src/autograd/tape.js";
 import { poolInfo, poolReady, setThreads, shutdownPool } from "../src/parallel/pool.js";
+import { heapStats, resetHeapCounters } from "../src/tensor/heap.js";
+import { stepScope } from "../src/tensor/retain.js";
 
 /** One workload of the peer's bench.py. */
 export interface Workload {
@@ -92,6 +94,10 @@ export interface Timing {
 export interface PhaseMemory {
   /** Peak resident set, MB (10^6 bytes). */
   peakMB: number;
+  /** Peak bytes live in the heap (src/tensor/heap.ts) during the phase, MB. */
+  heapPeakMB: number;
+  /** Bytes kernels copied into or out of the heap during the phase (foreign arrays): 0 when every operand is a heap array. */
+  stagedBytes: number;
   /** "VmHWM" (kernel high-water mark, reset at the start of the phase) or "rss-sampled" (lower bound). */
   method: "VmHWM" | "rss-sampled";
 }
@@ -190,13 +196,14 @@ export async function runWorkload(name: string, opts: RunOptions): Promise<E2ERe
 
   const phase = (label: string, step: () => number | void): { timing: Timing; mem: PhaseMemory; last: number } => {
     const exact = resetPeak() && readPeak() !== null;
+    resetHeapCounters();
     let sampled = process.memoryUsage().rss;
     const times: number[] = [];
     let last = NaN;
     const total = opts.warmup + opts.iters;
     for (let i = 0; i < total; i++) {
       const t0 = performance.now();
-      const v = step();
+      const v = stepScope(step, model);
       const ms = performance.now() - t0;
       if (typeof v === "number") last = v;
       sampled = Math.max(sampled, process.memoryUsage().rss);
@@ -205,7 +212,9 @@ export async function runWorkload(name: string, opts: RunOptions): Promise<E2ERe
       log(`  ${w.name} ${label} ${warm ? `warm-up ${i + 1}/${opts.warmup}` : `${i - opts.warmup + 1}/${opts.iters}`}: ${ms.toFixed(0)} ms`);
     }
     const peak = exact ? readPeak() : null;
-    const mem: PhaseMemory = peak !== null ? { peakMB: peak / MB, method: "VmHWM" } : { peakMB: sampled / MB, method: "rss-sampled" };
+    const hs = heapStats();
+    const heap = { heapPeakMB: hs.peakBytes / MB, stagedBytes: hs.stagedBytes };
+    const mem: PhaseMemory = peak !== null ? { peakMB: peak / MB, method: "VmHWM", ...heap } : { peakMB: sampled / MB, method: "rss-sampled", ...heap };
     return { timing: summarise(times, opts.warmup), mem, last };
   };
 
@@ -248,14 +257,15 @@ export function fmtMem(m: PhaseMemory): string {
 /** A markdown-style table of results, with the notes it needs. */
 export function formatResults(results: readonly E2EResult[]): string {
   const lines = [
-    "| workload | threads | params (peer) | inference ms, median (min-max) | train step ms, median (min-max) | img/s infer / train | peak RSS MB infer / train (baseline) |",
-    "|---|---:|---:|---:|---:|---:|---:|",
+    "| workload | threads | params (peer) | inference ms, median (min-max) | train step ms, median (min-max) | img/s infer / train | peak RSS MB infer / train (baseline) | peak heap MB infer / train | bytes staged infer / train |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const r of results) {
     const ips = (t: Timing): string => ((r.batch * 1000) / t.median).toFixed(1);
     lines.push(`| ${r.name} (B=${r.batch}) | ${r.threads}${r.usableThreads !== r.threads ? ` (usable ${r.usableThreads})` : ""} | ` +
       `${r.params.toLocaleString("en-US")} (${r.peerParams.toLocaleString("en-US")}) | ${fmtTiming(r.infer)} | ${fmtTiming(r.train)} | ` +
-      `${ips(r.infer)} / ${ips(r.train)} | ${fmtMem(r.inferMem)} / ${fmtMem(r.trainMem)} (${r.baselineMB.toFixed(0)}) |`);
+      `${ips(r.infer)} / ${ips(r.train)} | ${fmtMem(r.inferMem)} / ${fmtMem(r.trainMem)} (${r.baselineMB.toFixed(0)}) | ` +
+      `${r.inferMem.heapPeakMB.toFixed(0)} / ${r.trainMem.heapPeakMB.toFixed(0)} | ${r.inferMem.stagedBytes} / ${r.trainMem.stagedBytes} |`);
   }
   const notes: string[] = [];
   const iters = [...new Set(results.map((r) => `${r.infer.warmup} warm-up + ${r.infer.times.length} timed`))].join(", ");

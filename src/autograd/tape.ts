@@ -2,7 +2,7 @@ import { fail, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
 import { Tensor, type Differentiable, type TapeNode } from "../tensor/tensor.js";
 import { addInto } from "../kernels/elementwise.js";
-import { heapScope } from "../tensor/heap.js";
+import { blockOf, freeArray, freeBlock, heapScope, nextSerial, type Block } from "../tensor/heap.js";
 
 let gradEnabled = true;
 let nextId = 0;
@@ -32,7 +32,9 @@ export function needsGrad(...inputs: readonly (Differentiable | null | undefined
 
 /**
  * Records `output = op(inputs)` with its backward. The closure is the only
- * holder of what the op saved, so releasing it frees the saved tensors.
+ * holder of what the op saved, so releasing it frees the saved tensors;
+ * `release` lists heap arrays only the closure can see (the op's private
+ * saved values), which go back to the heap as soon as the node has run.
  * Returns `output` for chaining. Does nothing when no input needs a gradient.
  */
 export function record<T extends Differentiable>(
@@ -40,9 +42,10 @@ export function record<T extends Differentiable>(
   output: T,
   inputs: readonly Differentiable[],
   backward: (grad: Tensor) => readonly (Tensor | null | undefined)[],
+  release?: readonly ArrayBufferView[],
 ): T {
   if (!needsGrad(...inputs)) return output;
-  const node: TapeNode = { id: nextId++, op, inputs, backward };
+  const node: TapeNode = { id: nextId++, op, inputs, backward, release };
   output.node = node;
   output.requiresGrad = true;
   return output;
@@ -110,6 +113,34 @@ export function backward(root: Differentiable, grad?: Tensor, options: BackwardO
   }
 }
 
+/**
+ * How many pending gradients view each heap block, so a gradient can go back
+ * to the heap as soon as its node has used it (a backward may pass its
+ * incoming gradient on unchanged, to several inputs).
+ */
+class GradRefs {
+  private readonly refs = new Map<Block, number>();
+  constructor(private readonly firstSerial: number) {}
+
+  hold(t: Tensor): void {
+    const b = blockOf(t.data);
+    if (b !== null) this.refs.set(b, (this.refs.get(b) ?? 0) + 1);
+  }
+
+  /** Drops one reference; frees the block when it was made by this backward and nothing else views it. */
+  drop(t: Tensor): void {
+    const b = blockOf(t.data);
+    if (b === null) return;
+    const r = (this.refs.get(b) ?? 1) - 1;
+    if (r > 0) {
+      this.refs.set(b, r);
+      return;
+    }
+    this.refs.delete(b);
+    if (b.serial >= this.firstSerial) freeBlock(b, "released by backward() (an intermediate gradient)");
+  }
+}
+
 function runNodes(
   order: readonly TapeNode[],
   pending: Map<TapeNode, Tensor>,
@@ -117,6 +148,8 @@ function runNodes(
   options: BackwardOptions,
   touched: Differentiable[],
 ): void {
+  const refs = new GradRefs(nextSerial());
+  for (const g of pending.values()) refs.hold(g);
   for (const n of order) {
     const g = pending.get(n);
     pending.delete(n);
@@ -130,7 +163,16 @@ function runNodes(
       fail("backward", `the graph through '${n.op}' was already released by an earlier backward; pass retainGraph: true to run backward twice`);
     }
     const grads = n.backward(g);
-    if (!options.retainGraph) n.backward = null;
+    if (!options.retainGraph) {
+      n.backward = null;
+      if (n.release) for (const a of n.release) freeArray(a, `released by backward() (saved by '${n.op}')`);
+    }
+    // Hold what the node returned before dropping its input: a returned gradient may be the same block.
+    for (let i = 0; i < n.inputs.length; i++) {
+      const gx = grads[i];
+      if (gx && n.inputs[i]!.requiresGrad) refs.hold(gx);
+    }
+    refs.drop(g);
     for (let i = 0; i < n.inputs.length; i++) {
       const x = n.inputs[i]!;
       const gx = grads[i];
@@ -141,10 +183,19 @@ function runNodes(
       if (x.node === null) {
         accumulateLeaf(x, gx);
         touched.push(x);
+        refs.drop(gx);
       } else {
         owners.set(x.node, x);
         const prev = pending.get(x.node);
-        pending.set(x.node, prev === undefined ? gx : sumGrads(prev, gx));
+        if (prev === undefined) {
+          pending.set(x.node, gx);
+        } else {
+          const sum = sumGrads(prev, gx);
+          refs.hold(sum);
+          refs.drop(prev);
+          refs.drop(gx);
+          pending.set(x.node, sum);
+        }
       }
     }
   }

@@ -4,6 +4,7 @@
  * height of 1. Backward: dx by gemm + col2im, dW by gemm over recomputed
  * columns (accumulated over the batch in float64), db by a per-channel sum.
  */
+import { freeArray, heapArray } from "../tensor/heap.js";
 import { fail, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { type ConvGeom } from "../kernels/conv.js";
@@ -101,10 +102,11 @@ function convCore(
     }
     if (weight.requiresGrad) {
       // float64 accumulator over the batch: deterministic and no float32 drift.
-      const acc = new Float64Array(o * kk);
+      const acc = heapArray(Float64Array, o * kk);
       convWeightAuto(dims, gy.data, x.data, acc);
       gw = empty(weight.shape, dtype);
       gw.data.set(acc);
+      freeArray(acc, "released by conv2d backward (its accumulator)");
     }
     if (bias && bias.requiresGrad) {
       gb = empty(bias.shape, dtype);

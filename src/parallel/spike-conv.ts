@@ -104,7 +104,7 @@ export function spikeConvWeightAuto(d: SpikeConvDims, words: Uint32Array, gy: Fl
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
   const stS = !isShared(words), stA = !isShared(accW);
-  const [ss, sg, sa] = scratchViews([[false, stS ? n * imgWords : 0], [f64, n * ohw * o], [true, stA ? accW.length : 0]]) as [
+  const [ss, sg, sa] = scratchViews([[false, stS ? n * imgWords : 0], [f64, n * ohw * o, true], [true, stA ? accW.length : 0]]) as [
     Float32Array, FloatArray, Float64Array,
   ];
   if (stS) new Uint32Array(ss.buffer, ss.byteOffset, ss.length).set(words);

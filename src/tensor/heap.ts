@@ -329,7 +329,7 @@ export function freeArray(a: ArrayBufferView | null | undefined, why = "released
 }
 
 /** Typed-array constructors the heap hands out. */
-type HeapCtor = Float32ArrayConstructor | Float64ArrayConstructor | Uint32ArrayConstructor | Uint8ArrayConstructor;
+type HeapCtor = Float32ArrayConstructor | Float64ArrayConstructor | Uint32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor;
 
 /** A zeroed typed array of `n` elements in the heap. */
 export function heapArray<C extends HeapCtor>(C: C, n: number, zero = true): InstanceType<C> {
@@ -369,6 +369,11 @@ export function heapScope<T>(fn: () => T, keep: () => Iterable<ArrayBufferView |
       else freeBlock(b, why);
     }
   }
+}
+
+/** The serial number the next allocation will get (blocks with a serial >= it were made after this call). */
+export function nextSerial(): number {
+  return serial;
 }
 
 /** Counts bytes a kernel had to copy into or out of the heap (foreign arrays); see {@link heapStats}. */

@@ -18,6 +18,8 @@ export interface TapeNode {
   readonly inputs: readonly Differentiable[];
   /** Gradients of the inputs from the output's gradient; null once released. */
   backward: ((grad: Tensor) => readonly (Tensor | null | undefined)[]) | null;
+  /** Heap arrays private to the backward closure, freed once it has run (see record()). */
+  readonly release?: readonly ArrayBufferView[] | undefined;
 }
 
 /** Anything autograd can differentiate through: float tensors and packed spikes. */

@@ -8,6 +8,7 @@ import { fail, fmtShape } from "../../tensor/errors.js";
 import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { allocFloat, Tensor, type DType } from "../../tensor/tensor.js";
+import { freeArray } from "../../tensor/heap.js";
 import { wordsFor } from "../../kernels/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, type NeuronKernelParams } from "../../kernels/neuron.js";
 import { neuronBackwardAuto, neuronForwardAuto } from "../../parallel/neuron.js";
@@ -143,11 +144,15 @@ function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; 
   const words = Spikes.allocWords(steps * p.rows * wordsFor(cols));
   neuronForwardAuto(x.data, p, h, words, v);
   const spikes = new Spikes(words, x.shape, dtype);
+  // H is the closure's own (unless traced): it goes back to the heap once the backward has run.
   record(OP, spikes, inputs, (g) => {
     const gx = allocFloat(dtype, x.size);
-    const gk = neuronBackwardAuto(g.data, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate.derivative, gx, new Float64Array(n), surrogate.sigmoidAlpha);
+    const gv = allocFloat("float64", n) as Float64Array;
+    const gk = neuronBackwardAuto(g.data, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate.derivative, gx, gv, surrogate.sigmoidAlpha);
+    freeArray(gv, "released by the neuron backward (its membrane-gradient scratch)");
     const gw = w && w.requiresGrad ? Tensor.full(w.shape, gk * k * (1 - k), dtype) : null;
     return [new Tensor(gx, x.shape), gw];
-  });
+  }, h !== null && !keepH ? [h] : undefined);
+  if (!keepH) freeArray(v, "released by the neuron (its final membrane is not returned)");
   return { spikes, h, v };
 }

@@ -13,6 +13,7 @@
  * {@link spikeConv1d} with k = 1; on [N, C, L] spikes packed along the tokens
  * it is the same scatter with a 1x1 kernel (no re-packing along channels).
  */
+import { freeArray, heapArray } from "../../tensor/heap.js";
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
@@ -76,10 +77,11 @@ function spikeConvCore(
       convDataAuto({ n, cIn, o, groups: 1, g }, gy.data, weight.data, gs.data);
     }
     if (weight.requiresGrad) {
-      const accW = new Float64Array(kk * o);
+      const accW = heapArray(Float64Array, kk * o);
       spikeConvWeightAuto({ n, c: cIn, o, wpr, g }, s.words, gy.data, accW);
       gw = empty(weight.shape, dtype);
       transpose2d(accW, 0, kk, o, gw.data, 0);
+      freeArray(accW, "released by the spike conv backward (its accumulator)");
     }
     if (bias && bias.requiresGrad) {
       gb = empty(bias.shape, dtype);

@@ -1,4 +1,5 @@
 /** Differentiable layout ops on Spikes: reshape, head split, max-pool (OR over the window). */
+import { freeArray, heapArray } from "../../tensor/heap.js";
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
@@ -60,7 +61,7 @@ export function maxPool2dSpikes(s: Spikes, opts: SpikePoolOptions): Spikes {
   if (oh < 1 || ow < 1) fail(op, `input ${fmtShape(s.shape)} is smaller than the kernel ${k} with padding ${pad}`);
   const geo: PoolGeometry = { planes: N * C, h: H, w: W, kh: k, kw: k, sh: st, sw: st, ph: pad, pw: pad, oh, ow };
   const out = Spikes.zeros([N, C, oh, ow], s.dtype);
-  const argmax = s.requiresGrad ? new Int32Array(N * C * oh * ow) : null;
+  const argmax = s.requiresGrad ? heapArray(Int32Array, N * C * oh * ow) : null;
   maxPoolBitsAuto(s.words, out.words, argmax, geo);
   return record(op, out, [s], (g) => {
     const gx = empty(s.shape, g.dtype);
@@ -69,7 +70,7 @@ export function maxPool2dSpikes(s: Spikes, opts: SpikePoolOptions): Spikes {
       for (let i = 0; i < plane; i++) gx.data[p * H * W + argmax![p * plane + i]!]! += g.data[p * plane + i]!;
     }
     return [gx];
-  });
+  }, argmax ? [argmax] : undefined);
 }
 
 /** Swaps the last two axes of spikes (a bit-matrix transpose); the gradient is the float transpose. */

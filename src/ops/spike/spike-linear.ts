@@ -7,6 +7,7 @@
  * order, and the zero terms they skip cannot change such a sum (see
  * src/kernels/spike-gemm.ts).
  */
+import { freeArray, heapArray } from "../../tensor/heap.js";
 import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
@@ -27,13 +28,14 @@ function transposedWeight(weight: Tensor, nOut: number, nIn: number): FloatArray
 
 /** A zeroed accumulator of dWᵀ [in, out] in the kernels' family: float32 for float32 data, float64 (rounded once later) else. */
 function weightAcc(dtype: DType, nIn: number, nOut: number): FloatArray {
-  return dtype === "float32" ? new Float32Array(nIn * nOut) : new Float64Array(nIn * nOut);
+  return heapArray(dtype === "float32" ? Float32Array : Float64Array, nIn * nOut);
 }
 
 /** dW [out, in] from the accumulator of dWᵀ [in, out] (rounded to the weight's type). */
 function weightGrad(accT: FloatArray, weight: Tensor, nOut: number, nIn: number): Tensor {
   const gw = empty(weight.shape, weight.dtype);
   transpose2d(accT, 0, nIn, nOut, gw.data, 0);
+  freeArray(accT, "released by the spike linear backward (its accumulator)");
   return gw;
 }
 
