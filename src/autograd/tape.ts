@@ -69,7 +69,14 @@ export function backward(root: Differentiable, grad?: Tensor, options: BackwardO
     if (root.shape.length !== 0 && !(root.shape.length > 0 && root.shape.every((d) => d === 1))) {
       fail("backward", `an implicit gradient needs a one-element output, got shape ${fmtShape(root.shape)}; pass the gradient`);
     }
-    grad = Tensor.ones(root.shape, root.dtype);
+    // Made here, so it is the tape's own: backward() releases it with the other gradients.
+    const ones = Tensor.ones(root.shape, root.dtype);
+    try {
+      backward(root, ones, options);
+    } finally {
+      freeArray(ones.data, "released by backward() (the implicit output gradient)");
+    }
+    return;
   } else if (!sameShape(grad.shape, root.shape)) {
     fail("backward", `gradient shape ${fmtShape(grad.shape)} does not match the output shape ${fmtShape(root.shape)}`);
   }
