@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Rng } from "../src/tensor/random.js";
 import type { ConvGeom } from "../src/kernels/conv.js";
-import { wordsFor } from "../src/kernels/bits.js";
+import { wordsFor } from "../src/tensor/bits.js";
 import {
   spikeConvForwardImage, spikeConvScatter, spikeConvScatterReference, spikeConvWeightGrad, spikeConvWeightGradReference,
 } from "../src/kernels/spike-conv.js";

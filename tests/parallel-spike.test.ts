@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { allocFloat, type FloatArray } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
-import { wordsFor } from "../src/kernels/bits.js";
+import { wordsFor } from "../src/tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, neuronBackward, neuronForward, type NeuronKernelParams } from "../src/kernels/neuron.js";
 import { spikeConvForwardImage, spikeConvWeightGrad } from "../src/kernels/spike-conv.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, transpose2d } from "../src/kernels/spike-gemm.js";

@@ -10,7 +10,7 @@ import { sum } from "../src/ops/reduce.js";
 import { mul } from "../src/ops/elementwise.js";
 import { spikesToFloat } from "../src/ops/spike/cast.js";
 import { maxPoolBitsPlanes, maxPoolBitsPlanesReference } from "../src/kernels/spike-layout.js";
-import { wordsFor } from "../src/kernels/bits.js";
+import { wordsFor } from "../src/tensor/bits.js";
 
 function randomSpikes(shape: number[], density: number, rng: Rng): Spikes {
   const n = shape.reduce((a, b) => a * b, 1);

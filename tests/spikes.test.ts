@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Spikes } from "../src/tensor/spikes.js";
 import { Tensor } from "../src/tensor/tensor.js";
-import { popcnt32 } from "../src/kernels/bits.js";
+import { popcnt32 } from "../src/tensor/bits.js";
 
 const arbBits = (maxRows = 4, maxCols = 300) =>
   fc.tuple(fc.integer({ min: 1, max: maxRows }), fc.integer({ min: 0, max: maxCols }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer()).map(([rows, cols, density, seed]) => {

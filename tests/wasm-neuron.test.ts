@@ -5,7 +5,7 @@ import {
   hardDetachedSigmoidBackwardUnits, hardDetachedSigmoidBackwardUnitsJs, hardDetachedSigmoidBackwardUnitsWasm,
   LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardUnitsJs, lifForwardUnitsWasm, neuronForwardUnits, type NeuronKernelParams,
 } from "../src/kernels/neuron.js";
-import { wordsFor } from "../src/kernels/bits.js";
+import { wordsFor } from "../src/tensor/bits.js";
 import { Rng } from "../src/tensor/random.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
 import { expWasm, neuronKernelModule, neuronWasmRuns } from "../src/wasm/neuron-kernel.js";

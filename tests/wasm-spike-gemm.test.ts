@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { andPopcountGemmJs } from "../src/kernels/spike-gemm.js";
-import { wordsFor } from "../src/kernels/bits.js";
+import { wordsFor } from "../src/tensor/bits.js";
 import { wasmSimdAvailable } from "../src/wasm/backend.js";
 import { andPopcountGemmWasm, andPopcountWasmRuns, spikeGemmModule } from "../src/wasm/spike-gemm-kernel.js";
 import { wasmApi } from "../src/wasm/runtime.js";

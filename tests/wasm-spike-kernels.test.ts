@@ -10,7 +10,7 @@ import {
   countsGatherAddJs, countsGatherAddWasm, countsScatterRowsCols,
   spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWords,
 } from "../src/kernels/spike-gemm.js";
-import { wordsFor } from "../src/kernels/bits.js";
+import { wordsFor } from "../src/tensor/bits.js";
 import { gemmReference } from "../src/kernels/gemm.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
 import { spikeSumModule, spikeSumWasmRuns } from "../src/wasm/spike-sum-kernel.js";

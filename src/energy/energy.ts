@@ -12,7 +12,7 @@
  * static image is convolved once for all T steps, as bitspike computes it.
  */
 import { Spikes } from "../tensor/spikes.js";
-import { popcnt32 } from "../kernels/bits.js";
+import { popcnt32 } from "../tensor/bits.js";
 import type { Activation, LayerEvent, LayerProbe } from "../models/compute.js";
 
 export const E_MAC_PJ = 4.6;

@@ -10,7 +10,7 @@ import type { FloatArray } from "../tensor/tensor.js";
 import { BitspikeError } from "../tensor/errors.js";
 import { wasmKernelsEnabled, wasmSimdAvailable } from "../wasm/backend.js";
 import { lifForwardWasmCall, neuronKernel, sigmoidBackwardWasmCall } from "../wasm/neuron-kernel.js";
-import { wordsFor } from "./bits.js";
+import { wordsFor } from "../tensor/bits.js";
 import { expFdlibm } from "./exp.js";
 
 /** How the membrane leaks: IF (none), LIF (divide by tau), PLIF (multiply by k = sigmoid(w)). */

@@ -24,7 +24,7 @@
  * row: the same additions in the same order, fewer loads and stores.
  */
 import type { FloatArray } from "../tensor/tensor.js";
-import { ctz32 } from "./bits.js";
+import { ctz32 } from "../tensor/bits.js";
 import type { ConvGeom } from "./conv.js";
 import { transpose2d } from "./spike-gemm.js";
 import { float32Family } from "./gemm.js";

@@ -24,7 +24,7 @@
  * accumulate.) countsTimesSpikes and floatTimesSpikesT keep float64 sums.
  */
 import type { FloatArray } from "../tensor/tensor.js";
-import { ctz32, popcnt32 } from "./bits.js";
+import { ctz32, popcnt32 } from "../tensor/bits.js";
 import { emptyProductDone, float32Family } from "./gemm.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
 import { andPopcountGemmWasm } from "../wasm/spike-gemm-kernel.js";

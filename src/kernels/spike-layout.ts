@@ -3,7 +3,7 @@
  * channel axis into attention heads, and max-pooling spikes (an OR over the
  * window). Work follows the set bits wherever it can.
  */
-import { ctz32, wordsFor } from "./bits.js";
+import { ctz32, wordsFor } from "../tensor/bits.js";
 
 /**
  * src: `outer` blocks of [n, heads*d] bits; dst: `outer` blocks of

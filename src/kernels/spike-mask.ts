@@ -1,6 +1,6 @@
 /** Gradients that a packed spike mask gates (reference kernels for spike logic ops). */
 import type { FloatArray } from "../tensor/tensor.js";
-import { wordsFor } from "./bits.js";
+import { wordsFor } from "../tensor/bits.js";
 
 /**
  * out[i] = scale * g[i] * m[i], where m is the packed bit (rows x cols), or

@@ -4,7 +4,7 @@
  * long). Only where the cuts fall depends on the costs; each unit is still
  * computed whole by one thread, so the results do not.
  */
-import { popcnt32 } from "../kernels/bits.js";
+import { popcnt32 } from "../tensor/bits.js";
 
 /** Even split of `units` into `parts` ranges: boundaries 0 = b[0] < ... < b[parts] = units. */
 export function evenCuts(units: number, parts: number): number[] {

@@ -9,7 +9,7 @@
  * copied; the calling thread's range works on the originals).
  */
 import type { FloatArray } from "../tensor/tensor.js";
-import { wordsFor } from "../kernels/bits.js";
+import { wordsFor } from "../tensor/bits.js";
 import {
   hardDetachedSigmoidBackwardUnits, neuronBackward, neuronForward, neuronForwardUnits, splittableBackward, unitElem,
   type NeuronKernelParams,

@@ -4,7 +4,7 @@
  * on its planes, so the output bits and argmax are the same for any thread
  * count. Arrays not in the heap are staged in the pool's scratch.
  */
-import { wordsFor } from "../kernels/bits.js";
+import { wordsFor } from "../tensor/bits.js";
 import { maxPoolBits, maxPoolBitsPlanes, type PoolGeometry } from "../kernels/spike-layout.js";
 import { OP_MAX_POOL_BITS } from "./protocol.js";
 import { evenCuts } from "./balance.js";

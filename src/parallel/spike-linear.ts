@@ -10,7 +10,7 @@
  * are staged in the pool's shared scratch.
  */
 import type { FloatArray } from "../tensor/tensor.js";
-import { popcnt32 } from "../kernels/bits.js";
+import { popcnt32 } from "../tensor/bits.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows } from "../kernels/spike-gemm.js";
 import { OP_SPIKE_LINEAR } from "./protocol.js";
 import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";

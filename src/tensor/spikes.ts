@@ -2,7 +2,7 @@ import { fail, fmtShape } from "./errors.js";
 import { checkShape, normAxis, sameShape, sizeOf, type Shape } from "./shape.js";
 import { allocFloat, releasedError, Tensor, type DType, type Differentiable, type TapeNode } from "./tensor.js";
 import { blockOf, heapArray, holdBlock, type Block } from "./heap.js";
-import { packRows, popcountAll, tailMask, transposeBits, unpackRows, wordsFor } from "../kernels/bits.js";
+import { packRows, popcountAll, tailMask, transposeBits, unpackRows, wordsFor } from "./bits.js";
 
 /**
  * A tensor of 0/1 values packed 32 to a word along the last axis. Rows (all

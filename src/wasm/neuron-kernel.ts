@@ -39,7 +39,7 @@
  *     vReset on entry and V[T-1] on exit, words [steps][units] written whole.
  */
 import { Code, emitModule, F32, F64, I32, V128, frame, type FuncDef, type ValType } from "./emit.js";
-import { EXP } from "../kernels/exp.js";
+import { EXP } from "./exp-constants.js";
 import { LazyKernel } from "./runtime.js";
 
 const f64x2 = (v: number): number[] => [...new Uint8Array(new Float64Array([v, v]).buffer)];

@@ -3,7 +3,7 @@ import { expect } from "vitest";
 import { Spikes } from "../../src/tensor/spikes.js";
 import type { DType, Tensor } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
-import { packRows, wordsFor } from "../../src/kernels/bits.js";
+import { packRows, wordsFor } from "../../src/tensor/bits.js";
 
 /** Spikes of a shape with each bit set with probability `density`. */
 export function randSpikes(shape: readonly number[], density: number, rng: Rng, dtype: DType = "float32"): Spikes {

@@ -9,7 +9,7 @@ import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { allocFloat, Tensor, type DType } from "../../tensor/tensor.js";
 import { freeArray } from "../../tensor/heap.js";
-import { wordsFor } from "../../kernels/bits.js";
+import { wordsFor } from "../../tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, type NeuronKernelParams } from "../../kernels/neuron.js";
 import { neuronBackwardAuto, neuronForwardAuto } from "../../parallel/neuron.js";
 import { needsGrad, record } from "../../autograd/tape.js";

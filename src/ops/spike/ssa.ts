@@ -17,7 +17,7 @@ import { fail, fmtShape } from "../../tensor/errors.js";
 import { sameShape } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type FloatArray } from "../../tensor/tensor.js";
-import { transposeBits, wordsFor } from "../../kernels/bits.js";
+import { transposeBits, wordsFor } from "../../tensor/bits.js";
 import { gemm } from "../../kernels/gemm.js";
 import {
   andPopcountGemm, countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows, transpose2d,
