@@ -4,6 +4,8 @@
  */
 export { Tensor, allocFloat, type DType, type FloatArray, type Differentiable } from "./tensor/tensor.js";
 export { Spikes } from "./tensor/spikes.js";
+export { heapStats, resetHeapCounters } from "./tensor/heap.js";
+export { stepScope } from "./tensor/retain.js";
 export { Rng } from "./tensor/random.js";
 export { BitspikeError } from "./tensor/errors.js";
 export { broadcastShapes, sizeOf, type Shape } from "./tensor/shape.js";
