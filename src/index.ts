@@ -1,81 +1,17 @@
 /**
- * bitspike's public API. The engine layers (tensor, ops, nn, models) use no
- * Node-only module; io, train, energy measurement and the CLI do.
+ * bitspike's public API for Node: everything of the browser-safe entry (`src/browser.ts`) plus
+ * what needs Node: safetensors files and data sets on disk, the training loops with their logs and
+ * checkpoints, PNG output and the worker-thread pool.
  */
-export { Tensor, allocFloat, type DType, type FloatArray, type Differentiable } from "./tensor/tensor.js";
-export { Spikes } from "./tensor/spikes.js";
-export { heapStats, resetHeapCounters } from "./tensor/heap.js";
-export { stepScope } from "./tensor/retain.js";
-export { Rng } from "./tensor/random.js";
-export { BitspikeError } from "./tensor/errors.js";
-export { broadcastShapes, sizeOf, type Shape } from "./tensor/shape.js";
-export { backward, noGrad, isGradEnabled, record, needsGrad } from "./autograd/tape.js";
+export * from "./browser.js";
 
-import * as elementwise from "./ops/elementwise.js";
-import * as reduce from "./ops/reduce.js";
-import * as shape from "./ops/shape.js";
-import * as matmulOps from "./ops/matmul.js";
-import * as linearOps from "./ops/linear.js";
-import * as conv from "./ops/conv.js";
-import * as pool from "./ops/pool.js";
-import * as norm from "./ops/norm.js";
-import * as activation from "./ops/activation.js";
-import * as dropoutOps from "./ops/dropout.js";
-import * as loss from "./ops/loss.js";
-import * as cast from "./ops/spike/cast.js";
-import * as neuron from "./ops/spike/neuron.js";
-import * as surrogate from "./ops/spike/surrogate.js";
-import * as ssa from "./ops/spike/ssa.js";
-import * as attention from "./ops/spike/attention-variants.js";
-import * as spikeLinear from "./ops/spike/spike-linear.js";
-import * as spikeConv from "./ops/spike/spike-conv.js";
-import * as spikeLayout from "./ops/spike/spike-layout.js";
-import * as iand from "./ops/spike/iand.js";
-import * as heaviside from "./ops/spike/heaviside.js";
-import * as maskedNorm from "./ops/masked-norm.js";
-
-/** Every differentiable op, flat: `ops.add`, `ops.conv2d`, `ops.multiStepNeuron`, `ops.spikingSelfAttention`, ... */
-export const ops = {
-  ...elementwise, ...reduce, ...shape, ...matmulOps, ...linearOps, ...conv, ...pool, ...norm, ...activation, ...dropoutOps, ...loss,
-  ...cast, ...neuron, ...surrogate, ...ssa, ...attention, ...spikeLinear, ...spikeConv, ...spikeLayout, ...iand, ...heaviside, ...maskedNorm,
-};
-
-export { Module, ModuleList, Sequential, Int64Buffer } from "./nn/module.js";
-export { Linear, Conv1d, Conv2d, MaxPool2d, Identity } from "./nn/layers.js";
-export { BatchNorm1d, BatchNorm2d, LayerNorm } from "./nn/norm.js";
-export { SpikingNeuron, spikformerLIF } from "./nn/neuron.js";
-export * as init from "./nn/init.js";
-
-export { Spikformer, SPS, SCS, SSA, MLP, Block } from "./models/spikformer.js";
-export { spikformerConfig, modelName, type SpikformerConfig, type SpikformerOverrides, type SpikformerVariant } from "./models/config.js";
-export { SpikeCompute, type LayerProbe, type LayerEvent, type KernelMode } from "./models/compute.js";
-
-export { parseSafetensors, serializeSafetensors } from "./io/safetensors.js";
 export { readSafetensorsFile, writeSafetensorsFile, writeFileAtomic } from "./io/safetensors-file.js";
-
-export { SGD, AdamW, paramGroupsWithDecayExclusions } from "./train/optim.js";
-export { CosineSchedule, layerDecayScales, layerIdOf } from "./train/schedule.js";
-export { clipGradNorm } from "./train/clip.js";
-export { mixup } from "./train/mixup.js";
 export { loadMnist } from "./train/data/mnist.js";
 export { loadCifar10, loadCifar100 } from "./train/data/cifar.js";
 export { loadDatasetFile } from "./train/data/file.js";
 export { loadData } from "./train/data/spec.js";
-export { batches } from "./train/data/loader.js";
-export { makeAugment } from "./train/data/augment.js";
 export { train, type TrainOptions } from "./train/trainer.js";
-export { evaluate } from "./train/evaluate.js";
 export { saveWeights, loadWeights, saveCheckpoint, loadCheckpoint } from "./train/checkpoint.js";
-
-export { EnergyProbe, energyReport, type EnergyReport } from "./energy/energy.js";
-export { measureEnergy } from "./energy/measure.js";
-
-export { MaskedAutoencoder, loadEncoderInto } from "./models/mae/mae.js";
-export { randomTokenMask, upsampleMask, stageMasks } from "./models/mae/masking.js";
-export { MAEDecoder, sincosPosEmbed2d } from "./models/mae/decoder.js";
-export { patchify, unpatchify, maskedPatchLoss } from "./models/mae/loss.js";
 export { pretrain, finetune } from "./train/pretrain.js";
 export { encodePng, writePng } from "./io/png.js";
-
-export { setKernelBackend, getKernelBackend, wasmSimdAvailable, type KernelBackend } from "./wasm/backend.js";
 export { setThreads, getThreads, poolReady, poolInfo, shutdownPool } from "./parallel/pool.js";

@@ -12,21 +12,7 @@ import { train, type TrainOptions } from "../src/train/trainer.js";
 import { Spikformer } from "../src/models/spikformer.js";
 import { spikformerConfig } from "../src/models/config.js";
 import { saveWeights } from "../src/train/checkpoint.js";
-
-/** A tiny labelled data set file: class c images are noise plus a bright c-th row band. */
-function tinyDataset(dir: string, n = 48, size = 8): string {
-  const rng = new Rng(5);
-  const images = new Float32Array(n * size * size);
-  const labels = new BigInt64Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % 3;
-    labels[i] = BigInt(c);
-    for (let p = 0; p < size * size; p++) images[i * size * size + p] = 0.3 * rng.normal() + (Math.floor(p / size / 3) === c ? 2 : 0);
-  }
-  const path = join(dir, "tiny.safetensors");
-  writeFileSync(path, serializeSafetensors({ images: { shape: [n, 1, size, size], data: images }, labels: { shape: [n], data: labels } }));
-  return path;
-}
+import { tinyDataset } from "./helpers/tiny-data.js";
 
 function options(data: string, out: string): TrainOptions {
   return {

@@ -10,8 +10,6 @@
  * load TypeScript in a worker, say) the pool quietly stays at one thread.
  * Idle workers do not keep the process alive.
  */
-import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
 import { fail } from "../tensor/errors.js";
 import type { FloatArray } from "../tensor/tensor.js";
 import { countStaged, heapF32, heapF64, heapHandle, inHeap, Scratch } from "../tensor/heap.js";
@@ -20,6 +18,13 @@ import {
   type WorkerInit,
 } from "./protocol.js";
 import { getKernelBackend } from "../wasm/backend.js";
+
+// node:os and node:worker_threads come from process.getBuiltinModule, not a static import, so this
+// module (and the engine above it) also loads where they do not exist, in a browser: one thread there.
+const builtin = (id: string): unknown => (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process?.getBuiltinModule?.(id);
+const { availableParallelism } = (builtin("node:os") ?? { availableParallelism: () => 1 }) as Pick<typeof import("node:os"), "availableParallelism">;
+const { Worker } = (builtin("node:worker_threads") ?? {}) as typeof import("node:worker_threads");
+type Worker = import("node:worker_threads").Worker;
 
 /** One part of a parallel task, for a worker: op code, Float64 arguments, heap arrays. */
 export interface Part {

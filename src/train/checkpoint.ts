@@ -46,7 +46,7 @@ export function stateEntries(state: Iterable<readonly [string, Tensor | Int64Buf
 }
 
 /** Writes the model's weights under the official key names, with its config as metadata. */
-export function saveWeights(path: string, model: Module, modelConfig: Record<string, unknown>): void {
+export function saveWeights(path: string, model: Module, modelConfig: object): void {
   writeSafetensorsFile(path, stateEntries(model.stateDict()), { format: "pt", bitspike_model: JSON.stringify(modelConfig) });
 }
 
