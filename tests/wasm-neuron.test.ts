@@ -11,8 +11,28 @@ import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
 import { expWasm, neuronKernelModule, neuronWasmRuns } from "../src/wasm/neuron-kernel.js";
 import { wasmApi } from "../src/wasm/runtime.js";
 import { expectSameBits } from "./helpers/arrays.js";
+import { allocFloat } from "../src/tensor/tensor.js";
+import { Spikes } from "../src/tensor/spikes.js";
+import { heapStats } from "../src/tensor/heap.js";
 
 const simd = wasmSimdAvailable();
+
+/** Where a test puts the kernels' arrays: all in the heap (run in place), all foreign (staged), or each at random. */
+const PLACES = ["heap", "foreign", "mixed"] as const;
+type Place = (typeof PLACES)[number];
+/** A chooser of heap (true) or foreign (false) for each array of one case. */
+const placer = (place: Place, rng: Rng) => (): boolean => (place === "mixed" ? rng.uniform() < 0.5 : place === "heap");
+/** Initial values: copied from an array, or made per index (typed-array map() would make a foreign array). */
+type Init = ArrayLike<number> | ((i: number) => number);
+function fill<A extends Float32Array | Uint32Array>(a: A, init?: Init): A {
+  if (typeof init === "function") for (let i = 0; i < a.length; i++) a[i] = init(i);
+  else if (init) a.set(init);
+  return a;
+}
+/** A float32 array of `n` values (zeros unless `init`) in the heap or foreign. */
+const f32 = (n: number, heap: boolean, init?: Init): Float32Array => fill(allocFloat("float32", n, heap) as Float32Array, init);
+/** A word array (zeros unless `init`) in the heap or foreign. */
+const u32 = (n: number, heap: boolean, init?: Init): Uint32Array => fill(heap ? Spikes.allocWords(n) : new Uint32Array(n), init);
 
 afterEach(() => {
   setKernelBackend("auto");
@@ -67,6 +87,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
         leak: fc.constantFrom(LEAK_NONE, LEAK_DIV, LEAK_MUL), decayInput: fc.boolean(),
         vTh: fc.constantFrom(1, 0.5, 0.3), alpha: fc.constantFrom(4, 1, 2.5), rate: fc.constantFrom(0, 0.2, 0.7),
         scale: fc.constantFrom(3, 400), seed: fc.integer(), a: fc.nat(), b: fc.nat(),
+        place: fc.constantFrom(...PLACES), alias: fc.boolean(),
       }),
       (o) => {
         const rng = new Rng(o.seed);
@@ -83,31 +104,37 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
         const words = new Uint32Array(o.steps * units);
         for (let i = 0; i < words.length; i++) for (let bit = 0; bit < 32; bit++) if (rng.uniform() < o.rate) words[i]! |= 1 << bit;
         const u0 = o.a % (units + 1), u1 = u0 + (o.b % (units - u0 + 1));
-        const gxJ = new Float32Array(o.steps * n).fill(7), gxW = new Float32Array(o.steps * n).fill(7);
-        hardDetachedSigmoidBackwardUnitsJs(gS, h, words, p, o.alpha, gxJ, new Float64Array(n), u0, u1);
-        hardDetachedSigmoidBackwardUnitsWasm(gS, h, words, p, o.alpha, gxW, u0, u1);
-        expectSameBits(gxW, gxJ, `units ${u0}..${u1} of ${units}`); // also: nothing outside the range written
+        // The WASM twin's arrays in the heap (in place) or foreign (staged); with `alias`, gx is gS (written over it).
+        const at = placer(o.place, rng);
+        const gSW = f32(gS.length, at(), gS), hW = f32(h.length, at(), h), wordsW = u32(words.length, at(), words);
+        const gxJ = o.alias ? gS.slice() : new Float32Array(o.steps * n).fill(7);
+        const gxW = o.alias ? gSW : f32(o.steps * n, at(), gxJ);
+        hardDetachedSigmoidBackwardUnitsJs(o.alias ? gxJ : gS, h, words, p, o.alpha, gxJ, new Float64Array(n), u0, u1);
+        hardDetachedSigmoidBackwardUnitsWasm(gSW, hW, wordsW, p, o.alpha, gxW, u0, u1);
+        expectSameBits(gxW, gxJ, `units ${u0}..${u1} of ${units}, ${o.place}`); // also: nothing outside the range written
+        expectSameBits(hW, h, "H unchanged");
+        expectSameBits(wordsW, words, "words unchanged");
       },
     ), { numRuns: 250 });
   });
 
-  it("long rows go through the kernel in chunks with the same bits; the dispatcher follows the backend", () => {
+  it("long rows run in place in one call with the same bits; the dispatcher follows the backend", () => {
     const rng = new Rng(3);
     const steps = 2, rows = 3, cols = 6001, n = rows * cols, wpr = wordsFor(cols);
     const p: NeuronKernelParams = { steps, rows, cols, leak: LEAK_DIV, tau: 2, k: 0.5, decayInput: true, vTh: 1, vReset: 0, hardReset: true, detachReset: true, f32: true };
-    const gS = new Float32Array(steps * n).map(() => rng.uniform() - 0.5);
-    const h = new Float32Array(steps * n).map(() => rng.uniform() * 2 - 0.5);
-    const words = new Uint32Array(steps * rows * wpr).map(() => (rng.uniform() * 2 ** 32) >>> 0);
+    const gS = f32(steps * n, true, () => rng.uniform() - 0.5);
+    const h = f32(steps * n, true, () => rng.uniform() * 2 - 0.5);
+    const words = u32(steps * rows * wpr, true, () => (rng.uniform() * 2 ** 32) >>> 0);
     const run = (backend: "js" | "wasm"): { gx: Float32Array; wasmRuns: number } => {
       setKernelBackend(backend);
-      const gx = new Float32Array(steps * n), before = neuronWasmRuns();
+      const gx = f32(steps * n, true), before = neuronWasmRuns();
       hardDetachedSigmoidBackwardUnits(gS, h, words, p, 4, gx, new Float64Array(n), 0, rows * wpr);
       return { gx, wasmRuns: neuronWasmRuns() - before };
     };
     const js = run("js"), wasm = run("wasm");
     expect(js.wasmRuns).toBe(0);
-    expect(wasm.wasmRuns).toBeGreaterThan(1); // 18,003 elements a step: more than one chunk
-    expectSameBits(wasm.gx, js.gx, "chunked");
+    expect(wasm.wasmRuns).toBe(1); // 18,003 elements a step, all steps: one call
+    expectSameBits(wasm.gx, js.gx, "long rows");
   });
 
   it("LIF forward: WASM twin equals the JS twin bit for bit (H, spike words, final V) on ragged shapes, unit ranges, resets and constants", () => {
@@ -115,7 +142,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
       fc.record({
         steps: fc.integer({ min: 1, max: 4 }), rows: fc.integer({ min: 1, max: 5 }), cols: fc.integer({ min: 1, max: 70 }),
         hardReset: fc.boolean(), vReset: fc.constantFrom(0, -0.5), vTh: fc.constantFrom(1, 0.5, 0.3), tau: fc.constantFrom(2, 1.5, 3),
-        writeH: fc.boolean(), seed: fc.integer(), a: fc.nat(), b: fc.nat(),
+        writeH: fc.boolean(), seed: fc.integer(), a: fc.nat(), b: fc.nat(), place: fc.constantFrom(...PLACES), hOverX: fc.boolean(),
       }),
       (o) => {
         const rng = new Rng(o.seed);
@@ -128,14 +155,16 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
         const x = new Float32Array(o.steps * n);
         for (let i = 0; i < x.length; i++) x[i] = rng.uniform() < 0.05 ? vTh : (rng.uniform() - 0.3) * 3; // some exactly at threshold
         const u0 = o.a % (units + 1), u1 = u0 + (o.b % (units - u0 + 1));
-        const run = (twin: typeof lifForwardUnitsJs) => {
-          const h = o.writeH ? new Float32Array(o.steps * n).fill(9) : null;
-          const words = new Uint32Array(o.steps * units).fill(0xdeadbeef);
-          const v = new Float32Array(n).fill(5);
-          twin(x, p, h, words, v, u0, u1);
+        // Each twin's arrays in the heap (in place) or foreign (staged); with `hOverX`, H is written over X.
+        const run = (twin: typeof lifForwardUnitsJs, at: () => boolean) => {
+          const xa = f32(x.length, at(), x);
+          const h = !o.writeH ? null : o.hOverX ? xa : f32(o.steps * n, at()).fill(9);
+          const words = u32(o.steps * units, at()).fill(0xdeadbeef);
+          const v = f32(n, at()).fill(5);
+          twin(xa, p, h, words, v, u0, u1);
           return { h, words, v };
         };
-        const js = run(lifForwardUnitsJs), wasm = run(lifForwardUnitsWasm as typeof lifForwardUnitsJs);
+        const js = run(lifForwardUnitsJs, () => false), wasm = run(lifForwardUnitsWasm as typeof lifForwardUnitsJs, placer(o.place, rng));
         if (js.h) expectSameBits(wasm.h!, js.h, "H");
         expectSameBits(wasm.words, js.words, "spike words"); // outside the range: untouched by both
         expectSameBits(wasm.v, js.v, "V");
@@ -156,6 +185,22 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
     expect(runs({ ...p, tau: 1.3 })).toBe(0); // 1.3 is not a float32 value: the lanes would use another tau
     expect(() => lifForwardUnitsWasm(x, { ...p, vTh: 0.1 }, null, new Uint32Array(8), new Float32Array(80), 0, 4))
       .toThrow(/lifForwardUnitsWasm: needs float32 .* vTh 0\.1/);
+  });
+
+  it("on heap arrays both kernels run in place: no staged bytes; foreign arrays are staged and counted", () => {
+    const rng = new Rng(5);
+    const steps = 3, rows = 7, cols = 45, n = rows * cols, wpr = wordsFor(cols), units = rows * wpr;
+    const p: NeuronKernelParams = { steps, rows, cols, leak: LEAK_DIV, tau: 2, k: 0.5, decayInput: true, vTh: 1, vReset: 0, hardReset: true, detachReset: true, f32: true };
+    const staged = (heap: boolean): number => {
+      const x = f32(steps * n, heap, () => rng.uniform() * 3 - 1), h = f32(steps * n, heap), v = f32(n, heap), gx = f32(steps * n, heap);
+      const words = u32(steps * units, heap);
+      const before = heapStats().stagedBytes;
+      lifForwardUnitsWasm(x, p, h, words, v, 0, units);
+      hardDetachedSigmoidBackwardUnitsWasm(x, h, words, p, 4, gx, 1, units);
+      return heapStats().stagedBytes - before;
+    };
+    expect(staged(true)).toBe(0);
+    expect(staged(false)).toBeGreaterThan(0);
   });
 
   it("errors name the kernel", () => {

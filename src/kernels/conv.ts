@@ -8,6 +8,8 @@ import type { FloatArray } from "../tensor/tensor.js";
 import { BitspikeError } from "../tensor/errors.js";
 import { wasmKernelsEnabled, wasmSimdAvailable } from "../wasm/backend.js";
 import { col2imWasmCall, convKernel } from "../wasm/conv-kernel.js";
+import { heapPtr, unstage } from "../wasm/runtime.js";
+import { heapU8, inHeap } from "../tensor/heap.js";
 
 /** Geometry of one 2-D convolution (or pooling) window sweep. */
 export interface ConvGeom {
@@ -81,20 +83,21 @@ export function col2im(cols: FloatArray, colsOff: number, c0: number, cn: number
 const COL2IM_WASM_MIN = 1024;
 
 /**
- * The WebAssembly SIMD twin of {@link col2imJs} (src/wasm/conv-kernel.ts):
- * cols and the touched channels of dx are copied into the kernel memory with
- * the valid ranges, scattered there (float32 adds, four at a time where the
- * column stride is 1) and dx copied back. Same bits.
+ * The WebAssembly SIMD twin of {@link col2imJs} (src/wasm/conv-kernel.ts),
+ * in place: reads cols and adds into dx where they are in the heap (float32
+ * adds, four at a time where the column stride is 1), with the small table of
+ * valid ranges and shifts in the kernel's scratch. A foreign array is staged
+ * there too (counted), dx copied back. Same bits.
  */
 export function col2imWasm(cols: Float32Array, colsOff: number, c0: number, cn: number, g: ConvGeom, dx: Float32Array, xOff: number): void {
   if (!wasmSimdAvailable()) throw new BitspikeError("col2imWasm", "this runtime has no WebAssembly SIMD");
   const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
-  const plane = h * w, colsLen = cn * kh * kw * oh * ow, dxLen = cn * plane;
-  const tableB = (kh + kw) * 12;
-  const colsB = Math.ceil(tableB / 16) * 16, dxB = colsB + colsLen * 4;
-  const buf = convKernel.reserve(dxB + dxLen * 4);
-  if (buf === null) throw new BitspikeError("col2imWasm", `kernel memory cannot grow to ${dxB + dxLen * 4} bytes`);
-  const i32 = new Int32Array(buf), f32 = new Float32Array(buf);
+  const plane = h * w, colsLen = cn * kh * kw * oh * ow, dxLen = cn * plane, x0 = xOff + c0 * plane;
+  const round16 = (b: number) => Math.ceil(b / 16) * 16;
+  const tableB = round16((kh + kw) * 12);
+  const colsStage = inHeap(cols) ? 0 : round16(colsLen * 4);
+  const at = convKernel.scratch.take(tableB + colsStage + (inHeap(dx) ? 0 : dxLen * 4));
+  const i32 = new Int32Array(heapU8().buffer, at, tableB / 4);
   for (let ki = 0; ki < kh; ki++) {
     [i32[2 * ki], i32[2 * ki + 1]] = validRange(h, oh, sh, ph, ki * dh);
     i32[2 * (kh + kw) + ki] = (ki * dh - ph) * w;
@@ -103,11 +106,10 @@ export function col2imWasm(cols: Float32Array, colsOff: number, c0: number, cn: 
     [i32[2 * (kh + kj)], i32[2 * (kh + kj) + 1]] = validRange(w, ow, sw, pw, kj * dw);
     i32[2 * (kh + kw) + kh + kj] = kj * dw - pw;
   }
-  const x0 = xOff + c0 * plane;
-  f32.set(cols.subarray(colsOff, colsOff + colsLen), colsB / 4);
-  f32.set(dx.subarray(x0, x0 + dxLen), dxB / 4);
-  col2imWasmCall(colsB, dxB, 0, cn, plane, w, kh, kw, oh, ow, sh, sw);
-  dx.set(f32.subarray(dxB / 4, dxB / 4 + dxLen), x0);
+  const colsB = heapPtr(cols, colsOff, colsLen, at + tableB, true);
+  const dxB = heapPtr(dx, x0, dxLen, at + tableB + colsStage, true);
+  col2imWasmCall(colsB, dxB, at, cn, plane, w, kh, kw, oh, ow, sh, sw);
+  if (!inHeap(dx)) unstage(dx, x0, dxLen, dxB);
 }
 
 /** The plain-TypeScript twin of {@link col2im}, whatever the backend. */

@@ -10,6 +10,8 @@ import type { FloatArray } from "../tensor/tensor.js";
 import { BitspikeError } from "../tensor/errors.js";
 import { wasmKernelsEnabled, wasmSimdAvailable } from "../wasm/backend.js";
 import { lifForwardWasmCall, neuronKernel, sigmoidBackwardWasmCall } from "../wasm/neuron-kernel.js";
+import { heapPtr, unstage } from "../wasm/runtime.js";
+import { heapF64, inHeap } from "../tensor/heap.js";
 import { wordsFor } from "../tensor/bits.js";
 import { expFdlibm } from "./exp.js";
 
@@ -315,12 +317,80 @@ function lifWasmFits(x: FloatArray, h: FloatArray | null, v: FloatArray, p: Neur
     f(p.tau) === p.tau && f(p.vTh) === p.vTh && f(p.vReset) === p.vReset;
 }
 
+/** A typed array a kernel can take in place or staged (see {@link heapPtr}). */
+type KernelArray = Float32Array | Uint32Array;
+
+/**
+ * Where the WASM neuron kernels find a unit range of a [T, ...] array: for
+ * each of `steps` steps t, `len` elements from element from + t stride. A
+ * heap array is used in place (its own stride); a foreign one gets compact
+ * `len`-element steps in the kernel's scratch, at byte offset `stage`.
+ */
+interface Stepped {
+  a: KernelArray;
+  steps: number;
+  from: number;
+  stride: number;
+  len: number;
+  stage: number;
+}
+
+/**
+ * Lays out a neuron kernel call's scratch: `fixed` bytes first (the kernel's
+ * working memory), then one compact staging per foreign array of `arrays`
+ * (16-byte aligned); takes it and returns the scratch offset. Sets each
+ * array's `stage`.
+ */
+function takeScratch(fixed: number, arrays: readonly (Stepped | null)[]): number {
+  let top = Math.ceil(fixed / 16) * 16;
+  const foreign = arrays.filter((s): s is Stepped => s !== null && !inHeap(s.a));
+  for (const s of foreign) {
+    s.stage = top;
+    top += Math.ceil((s.steps * s.len * s.a.BYTES_PER_ELEMENT) / 16) * 16;
+  }
+  const at = neuronKernel.scratch.take(top);
+  for (const s of foreign) s.stage += at;
+  return at;
+}
+
+/**
+ * Byte pointer and byte step stride of `s` for the kernel: in place for a
+ * heap array; a foreign one's steps are copied into its staging when
+ * `copyIn` (counted as staged bytes).
+ */
+function stepPtr(s: Stepped, copyIn: boolean): [number, number] {
+  const bpe = s.a.BYTES_PER_ELEMENT;
+  if (inHeap(s.a)) return [s.a.byteOffset + s.from * bpe, s.stride * bpe];
+  if (copyIn) for (let t = 0; t < s.steps; t++) heapPtr(s.a, s.from + t * s.stride, s.len, s.stage + t * s.len * bpe, true);
+  return [s.stage, s.len * bpe];
+}
+
+/** Copies a kernel's output steps back into a foreign array (counted); nothing for a heap array. */
+function stepUnstage(s: Stepped): void {
+  if (inHeap(s.a)) return;
+  for (let t = 0; t < s.steps; t++) unstage(s.a, s.from + t * s.stride, s.len, s.stage + t * s.len * s.a.BYTES_PER_ELEMENT);
+}
+
+/** The elements and spike words of units u0..u1-1 in every step, as {@link Stepped} views of an element and a word array. */
+function unitRange(p: NeuronKernelParams, u0: number, u1: number): {
+  wpr: number; ea: number; elems: number; units: number;
+  el: (a: KernelArray) => Stepped; wd: (a: Uint32Array) => Stepped;
+} {
+  const wpr = wordsFor(p.cols);
+  const ea = unitElem(u0, p.cols, wpr), elems = unitElem(u1, p.cols, wpr) - ea, units = u1 - u0;
+  return {
+    wpr, ea, elems, units,
+    el: (a) => ({ a, steps: p.steps, from: ea, stride: p.rows * p.cols, len: elems, stage: 0 }),
+    wd: (a) => ({ a, steps: p.steps, from: u0, stride: p.rows * wpr, len: units, stage: 0 }),
+  };
+}
+
 /**
  * The WebAssembly SIMD twin of {@link lifForwardUnitsJs} (f32x4 lanes,
- * src/wasm/neuron-kernel.ts): chunks of the unit range are staged into the
- * kernel's memory (X of every step; V starts at vReset there), run over all
- * steps, and H, the spike words and V copied back. Same bits; tau, vTh and
- * vReset must be float32 values.
+ * src/wasm/neuron-kernel.ts), run in place over all steps: reads X and
+ * writes H, the spike words and V where they are (V set to vReset first).
+ * Foreign arrays are staged in the kernel's scratch and copied back (counted).
+ * Same bits; tau, vTh and vReset must be float32 values.
  */
 export function lifForwardUnitsWasm(
   x: Float32Array, p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array, u0: number, u1: number,
@@ -329,55 +399,27 @@ export function lifForwardUnitsWasm(
   if (!lifWasmFits(x, h, v, p)) {
     throw new BitspikeError("lifForwardUnitsWasm", `needs float32 arrays and float32 constants, got tau ${p.tau}, vTh ${p.vTh}, vReset ${p.vReset}`);
   }
+  if (u1 <= u0) return;
   const { steps, cols, tau, vTh, vReset, hardReset } = p;
-  wasmChunks(p, u0, u1, (ua, ub, ea, eb, n, wpr, stepWords) => {
-    const units = ub - ua, elems = eb - ea;
-    // Layout (bytes): x (H written over it) | v | words, with 16 bytes of slack after each
-    // array (a ragged group of four lanes reads past its end; those lanes are not stored).
-    const xB = 0, vB = steps * elems * 4 + 16, wB = vB + elems * 4 + 16;
-    const buf = neuronKernel.reserve(wB + steps * units * 4);
-    if (buf === null) throw new BitspikeError("lifForwardUnitsWasm", `kernel memory cannot grow to ${wB + steps * units * 4} bytes`);
-    const f32 = new Float32Array(buf), u32 = new Uint32Array(buf);
-    for (let t = 0; t < steps; t++) f32.set(x.subarray(t * n + ea, t * n + eb), xB / 4 + t * elems);
-    f32.fill(vReset, vB / 4, vB / 4 + elems);
-    lifForwardWasmCall(xB, xB, vB, wB, steps, units, ua % wpr, cols, wpr, elems, h !== null, vReset, tau, vTh, hardReset);
-    for (let t = 0; t < steps; t++) {
-      if (h !== null) h.set(f32.subarray(xB / 4 + t * elems, xB / 4 + (t + 1) * elems), t * n + ea);
-      words.set(u32.subarray(wB / 4 + t * units, wB / 4 + (t + 1) * units), t * stepWords + ua);
-    }
-    v.set(f32.subarray(vB / 4, vB / 4 + elems), ea);
-  });
-}
-
-/** Elements per step staged in the WASM memory per call: small enough to stay in cache, large enough to amortise the call. */
-const WASM_CHUNK = 8192;
-
-/**
- * Runs `chunk` over units u0..u1-1 in pieces of about WASM_CHUNK elements a
- * step: units ua..ub-1, elements ea..eb-1 of each step (plus n, wpr and the
- * words a step, which the stagings need). Neurons are independent, so the
- * pieces change no bits.
- */
-function wasmChunks(
-  p: NeuronKernelParams, u0: number, u1: number,
-  chunk: (ua: number, ub: number, ea: number, eb: number, n: number, wpr: number, stepWords: number) => void,
-): void {
-  const wpr = wordsFor(p.cols);
-  const n = p.rows * p.cols, stepWords = p.rows * wpr;
-  const chunkUnits = Math.max(1, Math.floor(WASM_CHUNK / 32));
-  for (let ua = u0; ua < u1; ua += chunkUnits) {
-    const ub = Math.min(u1, ua + chunkUnits);
-    chunk(ua, ub, unitElem(ua, p.cols, wpr), unitElem(ub, p.cols, wpr), n, wpr, stepWords);
-  }
+  const r = unitRange(p, u0, u1);
+  v.fill(vReset, r.ea, r.ea + r.elems);
+  const X = r.el(x), H = h === null ? null : r.el(h), W = r.wd(words), V: Stepped = { a: v, steps: 1, from: r.ea, stride: 0, len: r.elems, stage: 0 };
+  takeScratch(0, [X, H, W, V]);
+  const [px, xs] = stepPtr(X, true), [ph, hs] = H === null ? [0, 0] : stepPtr(H, false);
+  const [pw, ws] = stepPtr(W, false), [pv] = stepPtr(V, true);
+  lifForwardWasmCall(px, xs, ph, hs, pv, pw, ws, steps, r.units, u0 % r.wpr, cols, r.wpr, h !== null, vReset, tau, vTh, hardReset);
+  if (H !== null) stepUnstage(H);
+  stepUnstage(W);
+  stepUnstage(V);
 }
 
 /**
  * The WebAssembly SIMD twin of {@link hardDetachedSigmoidBackwardUnitsJs}
- * (float32 data; src/wasm/neuron-kernel.ts): the unit range goes through in
- * chunks, each staged (gS, H, spike words of every step) into the kernel's
- * memory, run over all steps with a float64 gv there, and gx copied back.
- * Neurons are independent, so chunking changes no bits. Throws where SIMD is
- * unavailable.
+ * (float32 data; src/wasm/neuron-kernel.ts), run in place over all steps:
+ * reads gS, H and the spike words and writes gx where they are, with the
+ * float64 gv (the backward's running state) in the kernel's scratch.
+ * Foreign arrays are staged there too and gx copied back (counted). Throws
+ * where SIMD is unavailable.
  */
 export function hardDetachedSigmoidBackwardUnitsWasm(
   gS: Float32Array, h: Float32Array, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: Float32Array,
@@ -385,23 +427,15 @@ export function hardDetachedSigmoidBackwardUnitsWasm(
 ): void {
   if (!wasmSimdAvailable()) throw new BitspikeError("hardDetachedSigmoidBackwardUnitsWasm", "this runtime has no WebAssembly SIMD");
   if (!p.f32) throw new BitspikeError("hardDetachedSigmoidBackwardUnitsWasm", "needs float32 neuron semantics (p.f32)");
+  if (u1 <= u0) return;
   const { steps, cols, vTh } = p;
   const { dHdV, dHdX } = chargeGrads(p);
-  wasmChunks(p, u0, u1, (ua, ub, ea, eb, n, wpr, stepWords) => {
-    const units = ub - ua, elems = eb - ea;
-    // Layout (bytes): gs (gx written over it) | h | words | gv (8-aligned).
-    const gsB = 0, hB = steps * elems * 4, wB = 2 * steps * elems * 4;
-    const gvB = Math.ceil((wB + steps * units * 4) / 8) * 8;
-    const buf = neuronKernel.reserve(gvB + elems * 8);
-    if (buf === null) throw new BitspikeError("hardDetachedSigmoidBackwardUnitsWasm", `kernel memory cannot grow to ${gvB + elems * 8} bytes`);
-    const f32 = new Float32Array(buf), u32 = new Uint32Array(buf), f64 = new Float64Array(buf);
-    for (let t = 0; t < steps; t++) {
-      f32.set(gS.subarray(t * n + ea, t * n + eb), gsB / 4 + t * elems);
-      f32.set(h.subarray(t * n + ea, t * n + eb), hB / 4 + t * elems);
-      u32.set(words.subarray(t * stepWords + ua, t * stepWords + ub), wB / 4 + t * units);
-    }
-    f64.fill(0, gvB / 8, gvB / 8 + elems);
-    sigmoidBackwardWasmCall(gsB, hB, wB, gsB, gvB, steps, units, ua % wpr, cols, wpr, elems, alpha, vTh, dHdX, dHdV);
-    for (let t = 0; t < steps; t++) gx.set(f32.subarray(gsB / 4 + t * elems, gsB / 4 + (t + 1) * elems), t * n + ea);
-  });
+  const r = unitRange(p, u0, u1);
+  const G = r.el(gS), H = r.el(h), W = r.wd(words), GX = r.el(gx);
+  const gv = takeScratch(r.elems * 8, [G, H, W, GX]);
+  heapF64().fill(0, gv / 8, gv / 8 + r.elems);
+  const [pg, gs] = stepPtr(G, true), [ph, hs] = stepPtr(H, true), [pw, ws] = stepPtr(W, true);
+  const [po, os] = stepPtr(GX, false);
+  sigmoidBackwardWasmCall(pg, gs, ph, hs, pw, ws, po, os, gv, steps, r.units, u0 % r.wpr, cols, r.wpr, alpha, vTh, dHdX, dHdV);
+  stepUnstage(GX);
 }

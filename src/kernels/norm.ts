@@ -7,6 +7,8 @@
 import type { FloatArray } from "../tensor/tensor.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
 import { normKernel, normPassWasm, type NormPass } from "../wasm/norm-kernel.js";
+import { heapPtr, unstage } from "../wasm/runtime.js";
+import { heapF64, inHeap } from "../tensor/heap.js";
 
 /** Per-channel mean and biased variance of x [N, C, S] (plain: one channel at a time). */
 export function channelMeanVarReference(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
@@ -157,47 +159,42 @@ function passWasm(x: FloatArray, n: number, c: number, s: number, c0: number, c1
 /** Fewer values than this stay in JS: staging and the call cost more than the loop (measured: break-even near 300). */
 const WASM_MIN = 1024;
 
-/** Values per block of samples staged in the WASM memory: cache-sized (at least one sample). */
-const WASM_BLOCK = 16384;
-
 /**
- * Runs a WASM norm pass over x [n, c, s] in blocks of samples: the
- * per-channel vectors are copied in once (accumulators carry over between
- * blocks), the arrays `ins` block by block, `out` (if any) copied back block
- * by block, and `done` gets the vectors as they stand after the last block.
- * The token layout (s = 1) takes the kernel's row form, others its run form.
+ * Runs a WASM norm pass over the whole of x [n, c, s] in place: the arrays
+ * `ins` are read and `out` (if any) written where they are in the heap (a
+ * foreign one is staged in the kernel's scratch, counted, and `out` copied
+ * back). The per-channel float64 vectors (c values each) are copied into the
+ * scratch (the pass adds into its accumulators there), and `done` gets them
+ * as they stand after the pass. The token layout (s = 1) takes the kernel's
+ * row form, others its run form.
  */
-function runBlocksWasm(
+function runPassWasm(
   pass: NormPass, ins: readonly Float32Array[], out: Float32Array | null,
   n: number, c: number, s: number, vectors: readonly Float64Array[], done: ((v: Float64Array[]) => void) | null,
 ): void {
-  const per = c * s;
-  const blockN = Math.max(1, Math.min(n, Math.floor(WASM_BLOCK / per)));
-  const arrays = ins.length + (out ? 1 : 0);
-  const vecB = vectors.length * c * 8;
-  const bytes = vecB + arrays * blockN * per * 4;
-  const buf = normKernel.reserve(bytes);
-  if (buf === null) throw new Error(`batch norm (${pass}): WASM kernel memory cannot grow to ${bytes} bytes`);
-  const f64 = new Float64Array(buf), f32 = new Float32Array(buf);
-  vectors.forEach((v, i) => f64.set(v.subarray(0, c), i * c));
-  const arrB = (i: number) => vecB + i * blockN * per * 4;
-  const vecArgs = vectors.map((_, i) => i * c * 8);
-  for (let i0 = 0; i0 < n; i0 += blockN) {
-    const m = Math.min(blockN, n - i0);
-    ins.forEach((a, i) => f32.set(a.subarray(i0 * per, (i0 + m) * per), arrB(i) / 4));
-    const arrArgs = [...ins.map((_, i) => arrB(i)), ...(out ? [arrB(ins.length)] : [])];
-    if (s === 1) normPassWasm(pass, ...arrArgs, m, c, ...vecArgs);
-    else normPassWasm(`${pass}Runs`, ...arrArgs, m, c, s, ...vecArgs);
-    if (out) out.set(f32.subarray(arrB(ins.length) / 4, arrB(ins.length) / 4 + m * per), i0 * per);
-  }
-  if (done) done(vectors.map((_, i) => f64.slice(i * c, (i + 1) * c)));
+  const len = n * c * s, arrayB = Math.ceil((len * 4) / 16) * 16, vecB = Math.ceil((vectors.length * c * 8) / 16) * 16;
+  const arrays = out ? [...ins, out] : ins;
+  const at = normKernel.scratch.take(vecB + arrays.filter((a) => !inHeap(a)).length * arrayB);
+  const f64 = heapF64();
+  vectors.forEach((v, i) => f64.set(v.subarray(0, c), at / 8 + i * c));
+  let stage = at + vecB;
+  const ptrs = arrays.map((a, i) => {
+    const p = heapPtr(a, 0, len, stage, i < ins.length);
+    if (!inHeap(a)) stage += arrayB;
+    return p;
+  });
+  const vecArgs = vectors.map((_, i) => at + i * c * 8);
+  if (s === 1) normPassWasm(pass, ...ptrs, n, c, ...vecArgs);
+  else normPassWasm(`${pass}Runs`, ...ptrs, n, c, s, ...vecArgs);
+  if (out && !inHeap(out)) unstage(out, 0, len, ptrs[ins.length]!);
+  if (done) done(vectors.map((_, i) => heapF64().slice(at / 8 + i * c, at / 8 + (i + 1) * c)));
 }
 
 /** WASM twin of {@link channelMeanVar} (x [n, c, s]), any size. */
 export function channelMeanVarWasm(x: Float32Array, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
   const count = n * s, zero = new Float64Array(c);
-  runBlocksWasm("sums", [x], null, n, c, s, [zero], (v) => { for (let ch = 0; ch < c; ch++) mean[ch] = v[0]![ch]! / count; });
-  runBlocksWasm("sqDev", [x], null, n, c, s, [mean, zero], (v) => { for (let ch = 0; ch < c; ch++) varB[ch] = v[1]![ch]! / count; });
+  runPassWasm("sums", [x], null, n, c, s, [zero], (v) => { for (let ch = 0; ch < c; ch++) mean[ch] = v[0]![ch]! / count; });
+  runPassWasm("sqDev", [x], null, n, c, s, [mean, zero], (v) => { for (let ch = 0; ch < c; ch++) varB[ch] = v[1]![ch]! / count; });
 }
 
 /** WASM twin of {@link channelGradSums} ([n, c, s]), any size. */
@@ -205,7 +202,7 @@ export function channelGradSumsWasm(
   g: Float32Array, x: Float32Array, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
-  runBlocksWasm("gradSums", [g, x], null, n, c, s, [mean, new Float64Array(c), new Float64Array(c)], (v) => {
+  runPassWasm("gradSums", [g, x], null, n, c, s, [mean, new Float64Array(c), new Float64Array(c)], (v) => {
     for (let ch = 0; ch < c; ch++) {
       sumG[ch] = v[1]![ch]!;
       sumGX[ch] = v[2]![ch]! * invStd[ch]!;
@@ -215,7 +212,7 @@ export function channelGradSumsWasm(
 
 /** WASM twin of {@link channelAffine} ([n, c, s]), any size. */
 export function channelAffineWasm(x: Float32Array, out: Float32Array, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array): void {
-  runBlocksWasm("affine", [x], out, n, c, s, [scale, shift], null);
+  runPassWasm("affine", [x], out, n, c, s, [scale, shift], null);
 }
 
 /** WASM twin of {@link channelGradInput} ([n, c, s]), any size. */
@@ -223,7 +220,7 @@ export function channelGradInputWasm(
   g: Float32Array, x: Float32Array, dx: Float32Array, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array,
 ): void {
-  runBlocksWasm("gradInput", [g, x], dx, n, c, s, [mean, invStd, k, a, b], null);
+  runPassWasm("gradInput", [g, x], dx, n, c, s, [mean, invStd, k, a, b], null);
 }
 
 /** out[n, c, s] = x[n, c, s] * scale[c] + shift[c]. */

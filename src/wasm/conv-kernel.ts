@@ -14,10 +14,11 @@
  * offset (computed by the caller), followed by i32 rowShift[kh] then
  * colShift[kw]: the input position of (o, q) at offset (ki, kj) is
  * o sh w + rowShift[ki] + q sw + colShift[kj], with rowShift[ki] =
- * (ki dh - ph) w and colShift[kj] = kj dw - pw. Offsets in bytes.
+ * (ki dh - ph) w and colShift[kj] = kj dw - pw. Offsets in bytes into
+ * the heap: cols and dx where they are, the table in the kernel's scratch.
  */
 import { Code, emitModule, frame, I32, V128, type FuncDef } from "./emit.js";
-import { LazyKernel } from "./runtime.js";
+import { HeapKernel } from "./runtime.js";
 
 function col2imFunc(): FuncDef {
   const f = frame(
@@ -95,14 +96,14 @@ function col2imFunc(): FuncDef {
 
 /** The conv kernel module's bytes (emitted from TypeScript, deterministic). */
 export function convKernelModule(): Uint8Array {
-  return emitModule({ minPages: 1, funcs: [col2imFunc()] });
+  return emitModule({ minPages: 1, shared: true, funcs: [col2imFunc()] });
 }
 
-/** This thread's instance. */
-export const convKernel = new LazyKernel(convKernelModule);
+/** This thread's instance, over the heap; its scratch holds the range table and the stagings of foreign arrays. */
+export const convKernel = new HeapKernel(convKernelModule);
 let runs = 0;
 
-/** Runs col2im on the kernel memory (byte offsets and counts as the header says). */
+/** Runs col2im (byte offsets into the heap and counts, as the header says). */
 export function col2imWasmCall(
   cols: number, dx: number, ranges: number, cn: number, plane: number, w: number, kh: number, kw: number,
   oh: number, ow: number, sh: number, sw: number,

@@ -28,19 +28,27 @@
  * Exports:
  *   exp(src, dst, pairs)  dst[i] = e^src[i] for 2 pairs float64 (for tests)
  *   expNonPositive(src, dst, pairs)  the same for src <= 0 (the neuron's variant)
- *   sigmoidBackward(gs, h, words, gx, gv, steps, units, q0, cols, wpr, elems, alpha, vTh, dHdX, dHdV)
+ *   sigmoidBackward(gs, gsStep, h, hStep, words, wStep, gx, gxStep, gv, steps, units, q0, cols, wpr, alpha, vTh, dHdX, dHdV)
  *     one range of spike units (see unitElem in neuron.ts) over all steps,
- *     t = steps-1 .. 0: gs, h, gx float32 [steps][elems]; words [steps][units];
- *     gv float64 [elems], zero on entry; q0 = the first unit's word in its
- *     row. gx may be gs (each element is read before it is written).
- *   lifForward(x, h, v, words, steps, units, q0, cols, wpr, elems, writeH, vReset, tau, vTh, hardReset)
- *     the same unit-range layout, t = 0 .. steps-1: x float32 [steps][elems]
- *     (h, written when writeH != 0, may be x), v float32 [elems] holding
- *     vReset on entry and V[T-1] on exit, words [steps][units] written whole.
+ *     t = steps-1 .. 0: gs, h, gx float32, `elems` values a step (the range's
+ *     elements) with step t at byte offset ptr + t step; words one per unit a
+ *     step, likewise; gv float64 [elems], zero on entry; q0 = the first unit's
+ *     word in its row. gx may be gs (each element is read before it is
+ *     written).
+ *   lifForward(x, xStep, h, hStep, v, words, wStep, steps, units, q0, cols, wpr, writeH, vReset, tau, vTh, hardReset)
+ *     the same unit-range layout, t = 0 .. steps-1: x float32 (h, written
+ *     when writeH != 0, may be x), v float32 [elems] holding vReset on entry
+ *     and V[T-1] on exit, words written whole.
+ *
+ * The step strides (bytes) let the functions run in place on whole [T, n]
+ * tensors in the heap (stride n values, rows wpr words) as well as on a
+ * compact staged copy (stride elems values, units words). Nothing is read
+ * outside the range's elements and words.
  */
 import { Code, emitModule, F32, F64, I32, V128, frame, type FuncDef, type ValType } from "./emit.js";
 import { EXP } from "./exp-constants.js";
-import { LazyKernel } from "./runtime.js";
+import { HeapKernel } from "./runtime.js";
+import { heapF64 } from "../tensor/heap.js";
 
 const f64x2 = (v: number): number[] => [...new Uint8Array(new Float64Array([v, v]).buffer)];
 const i64x2 = (v: number): number[] => [...new Uint8Array(new BigInt64Array([BigInt(v), BigInt(v)]).buffer)];
@@ -159,6 +167,11 @@ function expFunc(name: string, nonPositive: boolean): FuncDef {
   );
 }
 
+/** Sets each pointer local to its array's base plus `step` times its step stride (bytes). */
+function atStep(c: Code, L: Record<string, number>, arrays: readonly (readonly [base: string, stride: string, ptr: string])[]): void {
+  for (const [base, stride, ptr] of arrays) c.get(L[base]!).get(L.step!).get(L[stride]!).i32Mul().i32Add().set(L[ptr]!);
+}
+
 /**
  * The loop over the spike units of one step shared by the neuron kernels:
  * u = 0 .. units-1 with q the unit's word in its row (from q0, wrapping at
@@ -189,12 +202,13 @@ function sigmoidBackwardFunc(): FuncDef {
   return withConstLocals(
     "sigmoidBackward",
     [
-      ["gs", I32], ["h", I32], ["words", I32], ["gx", I32], ["gv", I32], ["steps", I32], ["units", I32], ["q0", I32],
-      ["cols", I32], ["wpr", I32], ["elems", I32], ["alpha", F64], ["vTh", F64], ["dHdX", F64], ["dHdV", F64],
+      ["gs", I32], ["gsStep", I32], ["h", I32], ["hStep", I32], ["words", I32], ["wStep", I32], ["gx", I32], ["gxStep", I32],
+      ["gv", I32], ["steps", I32], ["units", I32], ["q0", I32], ["cols", I32], ["wpr", I32],
+      ["alpha", F64], ["vTh", F64], ["dHdX", F64], ["dHdV", F64],
     ],
     [
       ["step", I32], ["u", I32], ["q", I32], ["cnt", I32], ["bits", I32], ["j", I32],
-      ["ph", I32], ["pg", I32], ["po", I32], ["pv", I32], ["wp", I32], ["off", I32],
+      ["ph", I32], ["pg", I32], ["po", I32], ["pv", I32], ["wp", I32],
       ["alpha2", V128], ["vTh2", V128], ["dHdX2", V128], ["dHdV2", V128],
       ...Array.from({ length: CHAINS }, (_, i) => perChain.map((n) => [`${n}${i}`, V128] as const)).flat(),
     ],
@@ -267,12 +281,8 @@ function sigmoidBackwardBody(c: Code, L: Record<string, number>, kc: ConstLocal)
   c.block().loop(); // t = steps-1 .. 0
   c.get(L.step!).i32Eqz().brIf(1);
   c.get(L.step!).i32Const(1).i32Sub().set(L.step!);
-  c.get(L.step!).get(L.elems!).i32Mul().i32Const(2).i32Shl().set(L.off!);
-  c.get(L.h!).get(L.off!).i32Add().set(L.ph!);
-  c.get(L.gs!).get(L.off!).i32Add().set(L.pg!);
-  c.get(L.gx!).get(L.off!).i32Add().set(L.po!);
+  atStep(c, L, [["h", "hStep", "ph"], ["gs", "gsStep", "pg"], ["gx", "gxStep", "po"], ["words", "wStep", "wp"]]);
   c.get(L.gv!).set(L.pv!);
-  c.get(L.words!).get(L.step!).get(L.units!).i32Mul().i32Const(2).i32Shl().i32Add().set(L.wp!);
   eachUnit(c, L, () => {
     c.get(L.wp!).i32Load(0).set(L.bits!);
     c.i32Const(0).set(L.j!);
@@ -295,12 +305,13 @@ function lifForwardFunc(): FuncDef {
   return withConstLocals(
     "lifForward",
     [
-      ["x", I32], ["h", I32], ["v", I32], ["words", I32], ["steps", I32], ["units", I32], ["q0", I32],
-      ["cols", I32], ["wpr", I32], ["elems", I32], ["writeH", I32], ["vReset", F32], ["tau", F32], ["vTh", F32], ["hardReset", I32],
+      ["x", I32], ["xStep", I32], ["h", I32], ["hStep", I32], ["v", I32], ["words", I32], ["wStep", I32],
+      ["steps", I32], ["units", I32], ["q0", I32], ["cols", I32], ["wpr", I32],
+      ["writeH", I32], ["vReset", F32], ["tau", F32], ["vTh", F32], ["hardReset", I32],
     ],
     [
       ["step", I32], ["u", I32], ["q", I32], ["cnt", I32], ["bits", I32], ["j", I32], ["rem", I32],
-      ["px", I32], ["ph", I32], ["pv", I32], ["wp", I32], ["off", I32],
+      ["px", I32], ["ph", I32], ["pv", I32], ["wp", I32],
       ["vR4", V128], ["tau4", V128], ["vTh4", V128], ["soft", V128], ["vp", V128], ["hh", V128], ["z", V128], ["m", V128],
     ],
     (c, L) => lifForwardBody(c, L as Record<string, number>),
@@ -312,11 +323,23 @@ function lifForwardBody(c: Code, L: Record<string, number>): void {
   c.get(L.tau!).f32x4Splat().set(L.tau4!);
   c.get(L.vTh!).f32x4Splat().set(L.vTh4!);
   c.get(L.hardReset!).i32x4Splat().v128Const(new Array<number>(16).fill(0)).i32x4Eq().set(L.soft!); // all ones for a soft reset
-  /** Four lanes at j (`lanes` of them real: 4, or the 1-3 of a tail; the rest computed on neighbours and not stored). */
+  /**
+   * Pushes `lanes` float32 values at ptr (zeros in the other lanes): a tail
+   * reads nothing past the range, which in place is another tensor's data
+   * or the end of the memory.
+   */
+  const load = (ptr: number, lanes: number): void => {
+    if (lanes === 4) { c.get(ptr).v128Load(0); return; }
+    if (lanes === 3) c.get(ptr);
+    c.get(ptr);
+    if (lanes === 1) c.v128Load32Zero(0); else c.v128Load64Zero(0);
+    if (lanes === 3) c.v128Load32Lane(2, 8);
+  };
+  /** Four lanes at j (`lanes` of them real: 4, or the 1-3 of a tail; the rest computed on zeros and not stored). */
   const group = (lanes: number): void => {
     // hh = vp + (x - (vp - vReset)) / tau; z = hh - vTh (every op a float32 op)
-    c.get(L.pv!).v128Load(0).set(L.vp!);
-    c.get(L.vp!).get(L.px!).v128Load(0).get(L.vp!).get(L.vR4!).f32x4Sub().f32x4Sub().get(L.tau4!).f32x4Div().f32x4Add().set(L.hh!);
+    load(L.pv!, lanes); c.set(L.vp!);
+    c.get(L.vp!); load(L.px!, lanes); c.get(L.vp!).get(L.vR4!).f32x4Sub().f32x4Sub().get(L.tau4!).f32x4Div().f32x4Add().set(L.hh!);
     c.get(L.hh!).get(L.vTh4!).f32x4Sub().set(L.z!);
     c.get(L.z!).v128Const(new Array<number>(16).fill(0)).f32x4Ge().set(L.m!);
     // spikes: the mask's sign bits at columns j..j+3 of the word
@@ -341,11 +364,8 @@ function lifForwardBody(c: Code, L: Record<string, number>): void {
   c.i32Const(0).set(L.step!);
   c.block().loop(); // t = 0 .. steps-1
   c.get(L.step!).get(L.steps!).i32LtU().i32Eqz().brIf(1);
-  c.get(L.step!).get(L.elems!).i32Mul().i32Const(2).i32Shl().set(L.off!);
-  c.get(L.x!).get(L.off!).i32Add().set(L.px!);
-  c.get(L.h!).get(L.off!).i32Add().set(L.ph!);
+  atStep(c, L, [["x", "xStep", "px"], ["h", "hStep", "ph"], ["words", "wStep", "wp"]]);
   c.get(L.v!).set(L.pv!);
-  c.get(L.words!).get(L.step!).get(L.units!).i32Mul().i32Const(2).i32Shl().i32Add().set(L.wp!);
   eachUnit(c, L, () => {
     c.i32Const(0).set(L.bits!).i32Const(0).set(L.j!);
     c.block().loop(); // groups of 4
@@ -369,39 +389,39 @@ function lifForwardBody(c: Code, L: Record<string, number>): void {
 
 /** The neuron kernel module's bytes (emitted from TypeScript, deterministic). */
 export function neuronKernelModule(): Uint8Array {
-  return emitModule({ minPages: 1, funcs: [expFunc("exp", false), expFunc("expNonPositive", true), sigmoidBackwardFunc(), lifForwardFunc()] });
+  return emitModule({ minPages: 1, shared: true, funcs: [expFunc("exp", false), expFunc("expNonPositive", true), sigmoidBackwardFunc(), lifForwardFunc()] });
 }
 
 type SigmoidBackward = (
-  gs: number, h: number, words: number, gx: number, gv: number, steps: number, units: number, q0: number,
-  cols: number, wpr: number, elems: number, alpha: number, vTh: number, dHdX: number, dHdV: number,
+  gs: number, gsStep: number, h: number, hStep: number, words: number, wStep: number, gx: number, gxStep: number,
+  gv: number, steps: number, units: number, q0: number, cols: number, wpr: number, alpha: number, vTh: number, dHdX: number, dHdV: number,
 ) => void;
 
-/** This thread's instance. */
-export const neuronKernel = new LazyKernel(neuronKernelModule);
+/** This thread's instance, over the heap; its scratch holds gv and the stagings of foreign arrays. */
+export const neuronKernel = new HeapKernel(neuronKernelModule);
 let runs = 0;
 
-/** Runs sigmoidBackward (byte offsets into {@link neuronKernel}'s memory, laid out as the header says). */
+/** Runs sigmoidBackward (byte offsets into the heap and step strides in bytes, as the header says). */
 export function sigmoidBackwardWasmCall(
-  gs: number, h: number, words: number, gx: number, gv: number, steps: number, units: number, q0: number,
-  cols: number, wpr: number, elems: number, alpha: number, vTh: number, dHdX: number, dHdV: number,
+  gs: number, gsStep: number, h: number, hStep: number, words: number, wStep: number, gx: number, gxStep: number,
+  gv: number, steps: number, units: number, q0: number, cols: number, wpr: number, alpha: number, vTh: number, dHdX: number, dHdV: number,
 ): void {
   runs++;
-  (neuronKernel.exports().sigmoidBackward as SigmoidBackward)(gs, h, words, gx, gv, steps, units, q0, cols, wpr, elems, alpha, vTh, dHdX, dHdV);
+  (neuronKernel.exports().sigmoidBackward as SigmoidBackward)(gs, gsStep, h, hStep, words, wStep, gx, gxStep, gv, steps, units, q0, cols, wpr, alpha, vTh, dHdX, dHdV);
 }
 
 type LifForward = (
-  x: number, h: number, v: number, words: number, steps: number, units: number, q0: number,
-  cols: number, wpr: number, elems: number, writeH: number, vReset: number, tau: number, vTh: number, hardReset: number,
+  x: number, xStep: number, h: number, hStep: number, v: number, words: number, wStep: number, steps: number, units: number,
+  q0: number, cols: number, wpr: number, writeH: number, vReset: number, tau: number, vTh: number, hardReset: number,
 ) => void;
 
-/** Runs lifForward (byte offsets into {@link neuronKernel}'s memory, laid out as the header says). */
+/** Runs lifForward (byte offsets into the heap and step strides in bytes, as the header says). */
 export function lifForwardWasmCall(
-  x: number, h: number, v: number, words: number, steps: number, units: number, q0: number,
-  cols: number, wpr: number, elems: number, writeH: boolean, vReset: number, tau: number, vTh: number, hardReset: boolean,
+  x: number, xStep: number, h: number, hStep: number, v: number, words: number, wStep: number, steps: number, units: number,
+  q0: number, cols: number, wpr: number, writeH: boolean, vReset: number, tau: number, vTh: number, hardReset: boolean,
 ): void {
   runs++;
-  (neuronKernel.exports().lifForward as LifForward)(x, h, v, words, steps, units, q0, cols, wpr, elems, writeH ? 1 : 0, vReset, tau, vTh, hardReset ? 1 : 0);
+  (neuronKernel.exports().lifForward as LifForward)(x, xStep, h, hStep, v, words, wStep, steps, units, q0, cols, wpr, writeH ? 1 : 0, vReset, tau, vTh, hardReset ? 1 : 0);
 }
 
 /** How many times this thread has run a WASM neuron kernel (lets tests see which backend ran). */
@@ -412,15 +432,14 @@ export function neuronWasmRuns(): number {
 /**
  * e^x of every element with the WASM lanes (the twin of expFdlibm, for
  * tests); `nonPositive` runs the variant the neuron kernel inlines, valid for
- * x <= 0 only.
+ * x <= 0 only. Works in the kernel's scratch.
  */
 export function expWasm(src: Float64Array, nonPositive = false): Float64Array {
   const pairs = Math.ceil(src.length / 2);
-  const buf = neuronKernel.reserve(pairs * 32);
-  if (buf === null) throw new Error("expWasm: kernel memory cannot grow");
-  const mem = new Float64Array(buf);
-  mem.fill(0, 0, 2 * pairs);
-  mem.set(src, 0);
-  (neuronKernel.exports()[nonPositive ? "expNonPositive" : "exp"] as (s: number, d: number, p: number) => void)(0, pairs * 16, pairs);
-  return new Float64Array(buf, pairs * 16, src.length).slice();
+  const at = neuronKernel.scratch.take(pairs * 32);
+  const mem = heapF64();
+  mem.fill(0, at / 8, at / 8 + 2 * pairs);
+  mem.set(src, at / 8);
+  (neuronKernel.exports()[nonPositive ? "expNonPositive" : "exp"] as (s: number, d: number, p: number) => void)(at, at + pairs * 16, pairs);
+  return heapF64().slice(at / 8 + 2 * pairs, at / 8 + 2 * pairs + src.length);
 }

@@ -7,9 +7,8 @@
  * rounded once (f32x4.demote_f64x2_zero, as a Float32Array store), every
  * operation separate and in the JS order: the results are bit-identical.
  *
- * Functions over a block of `rows` rows of C float32 values; the per-channel
- * float64 vectors (C each) are read and the accumulators added into, never
- * cleared, so the caller can feed the rows in blocks:
+ * Functions over `rows` rows of C float32 values; the per-channel float64
+ * vectors (C each) are read and the accumulators added into, never cleared:
  *
  *   sums(x, rows, c, acc)                      acc[ch] += x[r, ch]
  *   sqDev(x, rows, c, mean, acc)               d = x[r, ch] - mean[ch]; acc[ch] += d d
@@ -18,11 +17,12 @@
  *   gradInput(g, x, dx, rows, c, mean, invStd, k, a, b)
  *                                              dx = f32(k[ch] (g - a[ch] - (x - mean[ch]) invStd[ch] b[ch]))
  *
- * All arguments are byte offsets into the kernel memory, then counts. Each
+ * All arguments are byte offsets into the heap (src/tensor/heap.ts: the
+ * arrays in place, the vectors in the kernel's scratch), then counts. Each
  * has a `<name>Runs` form for x [N, C, S] (see runsFunc).
  */
 import { Code, emitModule, I32, V128, frame, type FuncDef } from "./emit.js";
-import { LazyKernel } from "./runtime.js";
+import { HeapKernel } from "./runtime.js";
 
 /** A pass: its float32 row arrays, its float64 per-channel vectors, and the lane arithmetic on them. */
 interface PassDef {
@@ -259,11 +259,11 @@ function runsFunc(def: PassDef): FuncDef {
 
 /** The norm kernel module's bytes (emitted from TypeScript, deterministic). */
 export function normKernelModule(): Uint8Array {
-  return emitModule({ minPages: 1, funcs: [...PASSES.map(passFunc), ...PASSES.map(runsFunc)] });
+  return emitModule({ minPages: 1, shared: true, funcs: [...PASSES.map(passFunc), ...PASSES.map(runsFunc)] });
 }
 
-/** This thread's instance. */
-export const normKernel = new LazyKernel(normKernelModule);
+/** This thread's instance, over the heap; its scratch holds the per-channel vectors and the stagings of foreign arrays. */
+export const normKernel = new HeapKernel(normKernelModule);
 let runs = 0;
 
 /** The passes by name. */
