@@ -3,12 +3,13 @@ import fc from "fast-check";
 import { execFileSync } from "node:child_process";
 import { gemm, gemmJs, gemmReference, gemmWasm } from "../src/kernels/gemm.js";
 import { getKernelBackend, setKernelBackend, wasmKernelsEnabled, wasmSimdAvailable } from "../src/wasm/backend.js";
-import { gemmKernelModule, gemmWasmMemoryBytes, gemmWasmRuns } from "../src/wasm/gemm-kernel.js";
+import { gemmKernelModule, gemmScratchBytes, gemmWasmRuns } from "../src/wasm/gemm-kernel.js";
+import { heapStats } from "../src/tensor/heap.js";
 import { Code, emitModule, I32, sleb, uleb } from "../src/wasm/emit.js";
 import { wasmApi } from "../src/wasm/runtime.js";
 import { BitspikeError } from "../src/tensor/errors.js";
 import { Rng } from "../src/tensor/random.js";
-import { arbGemmCase, model32 } from "./helpers/gemm-model.js";
+import { arbGemmCase, copyTo, model32 } from "./helpers/gemm-model.js";
 import { randArray, sameBits } from "./helpers/arrays.js";
 
 const simd = wasmSimdAvailable();
@@ -80,10 +81,10 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
     setKernelBackend(startBackend);
   });
 
-  it("equals gemmReference bit for bit on ragged sizes 1..70, every transpose, offsets, accumulate, both families (f32 and f64)", () => {
+  it("equals gemmReference bit for bit on ragged sizes 1..70, every transpose, offsets, accumulate, both families (f32 and f64), operands in the heap or foreign", () => {
     fc.assert(
-      fc.property(arbGemmCase(), ({ m, n, k, ta, tb, acc, ao, bo, co, a, b, c }) => {
-        const cw = c.slice(), cr = c.slice();
+      fc.property(arbGemmCase(), ({ m, n, k, ta, tb, acc, ao, bo, co, heapC, a, b, c }) => {
+        const cw = copyTo(c, heapC), cr = c.slice();
         gemmWasm(a, ao, ta, b, bo, tb, cw, co, m, n, k, acc);
         gemmReference(a, ao, ta, b, bo, tb, cr, co, m, n, k, acc);
         // Whole arrays: nothing outside [co, co + m n) moved either. (gemm and gemmJs: tests/gemm.test.ts.)
@@ -142,28 +143,53 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
     }
   });
 
-  it("grows its memory on demand and stays right across big, small and big products", () => {
+  it("reads and writes heap operands in place: running on heap arrays stages 0 bytes; foreign ones are staged and counted", () => {
+    const rng = new Rng(9);
+    // Whole tiles only, a ragged right edge, a ragged bottom edge, both; several column blocks (n 1100).
+    for (const [m, n, k] of [[16, 32, 24], [12, 29, 7], [13, 40, 9], [37, 300, 260], [9, 1100, 70], [1, 1, 130]] as const) {
+      for (const f64 of [false, true]) {
+        for (const [ta, tb, acc] of [[false, false, false], [true, true, true], [false, true, true], [true, false, false]] as const) {
+          const a = randArray(f64, m * k, rng, true), b = randArray(f64, k * n, rng, true), c0 = randArray(f64, m * n, rng, true);
+          const cr = c0.slice();
+          gemmReference(a, 0, ta, b, 0, tb, cr, 0, m, n, k, acc);
+          const before = heapStats().stagedBytes;
+          const cw = copyTo(c0, true);
+          gemmWasm(a, 0, ta, b, 0, tb, cw, 0, m, n, k, acc);
+          expect(heapStats().stagedBytes).toBe(before);
+          expect(sameBits(cw, cr)).toBe(true);
+          // The same operands foreign: the float32 family stages A, B and C in (when accumulating) and C out; the float64 one packs from JS.
+          const cf = copyTo(c0, false);
+          gemmWasm(copyTo(a, false), 0, ta, copyTo(b, false), 0, tb, cf, 0, m, n, k, acc);
+          const staged = f64 ? 0 : 4 * (m * k + k * n + m * n * (acc ? 2 : 1));
+          expect(heapStats().stagedBytes - before).toBe(staged);
+          expect(sameBits(cf, cr)).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("grows its heap scratch on demand and stays right across big, small and big products", () => {
     const rng = new Rng(5);
-    const run = (m: number, n: number, k: number, f64 = false) => {
-      const a = randArray(f64, m * k, rng, false), b = randArray(f64, k * n, rng, false);
+    const run = (m: number, n: number, k: number, f64 = false, heap = true) => {
+      const a = randArray(f64, m * k, rng, heap), b = randArray(f64, k * n, rng, heap);
       const cw = new Float32Array(m * n), cj = new Float32Array(m * n);
       gemmWasm(a, 0, false, b, 0, false, cw, 0, m, n, k, false);
       gemmJs(a, 0, false, b, 0, false, cj, 0, m, n, k, false);
       expect(sameBits(cw, cj)).toBe(true);
     };
     run(8, 8, 8);
-    const before = gemmWasmMemoryBytes();
-    // Float32 operands: A is staged and packed as float32 (2 x 600 * 700 * 4 bytes = 3.4 MB): the memory must grow.
+    const before = gemmScratchBytes();
+    // Heap operands: the scratch holds packed A (600 * 700 * 4 bytes = 1.7 MB) and a block of B, not A or B themselves.
     run(600, 300, 700);
-    const grown = gemmWasmMemoryBytes();
+    const grown = gemmScratchBytes();
     expect(grown).toBeGreaterThan(before);
-    expect(grown).toBeGreaterThanOrEqual(2 * 600 * 700 * 4);
+    expect(grown).toBeGreaterThanOrEqual(600 * 700 * 4);
     run(5, 3, 2);
-    run(900, 200, 800); // grows again (views over the old buffer would be detached)
-    expect(gemmWasmMemoryBytes()).toBeGreaterThanOrEqual(2 * 900 * 800 * 4);
+    run(900, 200, 800, false, false); // foreign: staged A and B too; grows again (old views would be stale)
+    expect(gemmScratchBytes()).toBeGreaterThanOrEqual(2 * 900 * 800 * 4);
     run(7, 9, 11);
     run(1000, 300, 1000, true); // float64: packed A alone is 1000 * 1000 * 8 bytes
-    expect(gemmWasmMemoryBytes()).toBeGreaterThanOrEqual(1000 * 1000 * 8);
+    expect(gemmScratchBytes()).toBeGreaterThanOrEqual(1000 * 1000 * 8);
     run(7, 9, 11);
   });
 

@@ -34,9 +34,10 @@ import type { FloatArray } from "../tensor/tensor.js";
 import { BitspikeError } from "../tensor/errors.js";
 import { wasmKernelsEnabled, wasmSimdAvailable } from "../wasm/backend.js";
 import {
-  gemmWasmCopy32, gemmWasmInterleave4, gemmWasmMemory, gemmWasmMemory32, gemmWasmStripsToPanels, gemmWasmRowsToPanels, gemmWasmTiles,
-  gemmWasmTilesF32,
+  gemmScratch, gemmWasmCopy32, gemmWasmInterleave4, gemmWasmStripsToPanels, gemmWasmRowsToPanels, gemmWasmTiles, gemmWasmTilesF32,
 } from "../wasm/gemm-kernel.js";
+import { heapF32, heapF64, inHeap } from "../tensor/heap.js";
+import { heapPtr, unstage } from "../wasm/runtime.js";
 
 /**
  * C[m,n] (+)= op(A) op(B), where op(A) is A[m,k] or, with transA, A stored as
@@ -250,10 +251,24 @@ function blockCols(n: number, k: number): number {
 }
 
 /**
+ * Byte offset of `bytes` of the gemm kernel's heap scratch, or -1 when the
+ * heap cannot hold them (the caller then falls back to the JS kernel).
+ */
+function scratchAt(bytes: number): number {
+  try {
+    return gemmScratch(bytes);
+  } catch (e) {
+    if (e instanceof BitspikeError) return -1;
+    throw e;
+  }
+}
+
+/**
  * The WASM path (m, n, k >= 1): packs op(A) and each column block of op(B)
- * into the kernel's memory with the JS packers, runs every tile of the block
- * in one WASM call into a float64 C scratch, then rounds into C. Returns false
- * (having touched nothing) when the memory cannot hold the panels.
+ * into the kernel's heap scratch with the JS packers (packing is the
+ * algorithm here: any element type in, float64 panels out), runs every tile
+ * of the block in one WASM call into a float64 C scratch, then rounds into C.
+ * Returns false (having touched nothing) when the heap cannot hold the panels.
  */
 function wasmPacked(
   a: FloatArray, aOff: number, transA: boolean,
@@ -266,11 +281,12 @@ function wasmPacked(
   const mPanels = Math.ceil(m / MR);
   const rowsP = mPanels * MR;
   const aLen = rowsP * k, bLen = nc * k;
-  const mem = gemmWasmMemory(aLen + bLen + rowsP * nc);
-  if (mem === null) return false;
-  const pa = mem.subarray(0, aLen);
-  const pb = mem.subarray(aLen, aLen + bLen);
-  const cs = aLen + bLen;
+  const base = scratchAt(8 * (aLen + bLen + rowsP * nc));
+  if (base < 0) return false;
+  const mem = heapF64();
+  const pa0 = base / 8, pb0 = pa0 + aLen, cs = pb0 + bLen;
+  const pa = mem.subarray(pa0, pb0);
+  const pb = mem.subarray(pb0, cs);
   packPanelsA(a, aOff, transA, m, k, pa);
   for (let j0 = 0; j0 < n; j0 += nc) {
     const nb = Math.min(nc, n - j0);
@@ -291,7 +307,7 @@ function wasmPacked(
         }
       }
     }
-    gemmWasmTiles(0, aLen, cs, k, mPanels, nPanels, accumulate);
+    gemmWasmTiles(pa0, pb0, cs, k, mPanels, nPanels, accumulate);
     // Round into C. Long rows go by TypedArray.set (a native loop, with the
     // same float64 -> float32 rounding as an element store); short rows by hand.
     for (let i = 0; i < m; i++) {
@@ -533,20 +549,23 @@ function packB32(b: Float32Array, bOff: number, transB: boolean, n: number, k: n
   }
 }
 
-/** Float offsets in the WASM memory start on a 64-byte line. */
-function line(x: number): number {
-  return Math.ceil(x / 16) * 16;
+/** Bytes rounded up to a 64-byte line (scratch regions start on one). */
+function line(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
 }
 
 /**
- * The float32 WASM path (m, n, k >= 1). A and B are copied into the kernel
- * memory whole (one TypedArray.set each: float32 to float32, a memcpy), then
- * packed there by WASM helpers into the panels of {@link packA32} and
- * {@link packB32}; the tiles run per column block of B into one float32 C
- * scratch [rows, n padded to 8], which goes back to C by row copies (a single
- * copy when n is a multiple of 8). Copying element by element in JS costs
- * 1.3-2 ns a float, several times the memcpy plus the WASM packing.
- * Returns false (having touched nothing) when the memory cannot hold it all.
+ * The float32 WASM path (m, n, k >= 1). WASM helpers pack op(A) and each
+ * column block of op(B) straight from where A and B are in the heap into the
+ * panels of {@link packA32} and {@link packB32} (a foreign A or B is first
+ * copied into the kernel's scratch, counted as staged); the tiles write the
+ * whole 4 x 8 tiles of C in place (row stride n). Only C's ragged edges, when
+ * n is not a multiple of 8 or m not one of 4, go through small scratches: the
+ * right edge [mFull][8] and the bottom edge [4][n padded to 8], filled from C
+ * first when accumulating and copied back after. A foreign C is staged whole.
+ * Copying element by element in JS costs 1.3-2 ns a float, several times the
+ * WASM packing. Returns false (having touched nothing) when the heap cannot
+ * hold the scratch.
  */
 function wasmPacked32(
   a: Float32Array, aOff: number, transA: boolean,
@@ -557,30 +576,71 @@ function wasmPacked32(
 ): boolean {
   const nc = blockCols32(n, k);
   const mPanels = Math.ceil(m / MR32);
-  const rowsP = mPanels * MR32;
-  const ldc = Math.ceil(n / NR32) * NR32;
-  // Layout (float offsets): raw A, raw B, packed A, a packed block of B, the C scratch.
-  const rawA = 0, rawB = line(m * k), pa = line(rawB + k * n), pb = line(pa + rowsP * k), cs = line(pb + nc * k);
-  const mem = gemmWasmMemory32(cs + rowsP * ldc);
-  if (mem === null) return false;
-  mem.set(a.subarray(aOff, aOff + m * k), rawA);
-  mem.set(b.subarray(bOff, bOff + k * n), rawB);
-  wasmPackA32(mem, rawA, transA, m, k, pa);
-  if (accumulate) {
-    // The tiles start from C; padding starts from 0 (never read back, but kept finite and normal).
-    if (ldc === n) mem.set(c.subarray(cOff, cOff + m * n), cs);
-    else for (let i = 0; i < m; i++) copyRow(c, cOff + i * n, mem, cs + i * ldc, n);
-    for (let i = 0; i < m && ldc > n; i++) mem.fill(0, cs + i * ldc + n, cs + (i + 1) * ldc);
-    mem.fill(0, cs + m * ldc, cs + rowsP * ldc);
-  }
+  const mFull = m - (m % MR32), nFull = n - (n % NR32), nPad = Math.ceil(n / NR32) * NR32;
+  // Scratch regions (bytes from its start): staged foreign operands, packed A, a packed block of B, C's ragged edges.
+  let end = 0;
+  const region = (bytes: number) => {
+    const at = end;
+    end += line(bytes);
+    return at;
+  };
+  const stA = region(inHeap(a) ? 0 : 4 * m * k), stB = region(inHeap(b) ? 0 : 4 * k * n), stC = region(inHeap(c) ? 0 : 4 * m * n);
+  const paAt = region(4 * mPanels * MR32 * k), pbAt = region(4 * nc * k);
+  const rightAt = region(nFull < n ? 4 * mFull * NR32 : 0), bottomAt = region(mFull < m ? 4 * MR32 * nPad : 0);
+  const base = scratchAt(end);
+  if (base < 0) return false;
+  // Float32 indices in the heap from here on (heap arrays' byte offsets are multiples of 4).
+  const ap = heapPtr(a, aOff, m * k, base + stA, true) / 4;
+  const bp = heapPtr(b, bOff, k * n, base + stB, true) / 4;
+  const cp = heapPtr(c, cOff, m * n, base + stC, accumulate) / 4;
+  const pa = (base + paAt) / 4, pb = (base + pbAt) / 4, right = (base + rightAt) / 4, bottom = (base + bottomAt) / 4;
+  wasmPackA32(ap, transA, m, k, pa);
+  if (accumulate) edges(true, cp, m, n, right, bottom);
   for (let j0 = 0; j0 < n; j0 += nc) {
     const nb = Math.min(nc, n - j0);
-    wasmPackB32(mem, rawB, transB, n, k, j0, nb, pb);
-    gemmWasmTilesF32(pa, pb, cs + j0, ldc, k, mPanels, Math.ceil(nb / NR32), accumulate);
+    const panels = Math.ceil(nb / NR32), whole = Math.floor(nb / NR32);
+    wasmPackB32(bp, transB, n, k, j0, nb, pb);
+    if (mFull > 0 && whole > 0) gemmWasmTilesF32(pa, pb, cp + j0, n, k, mFull / MR32, whole, accumulate);
+    if (mFull > 0 && whole < panels) gemmWasmTilesF32(pa, pb + whole * NR32 * k, right, NR32, k, mFull / MR32, 1, accumulate);
+    if (mFull < m) gemmWasmTilesF32(pa + mFull * k, pb, bottom + j0, nPad, k, 1, panels, accumulate);
   }
-  if (ldc === n) c.set(mem.subarray(cs, cs + m * n), cOff);
-  else for (let i = 0; i < m; i++) copyRow(mem, cs + i * ldc, c, cOff + i * n, n);
+  edges(false, cp, m, n, right, bottom);
+  if (!inHeap(c)) unstage(c, cOff, m * n, cp * 4);
   return true;
+}
+
+/**
+ * Moves C's ragged edges (float32 C [m, n] at heap index cp) between C and
+ * the edge scratches of {@link wasmPacked32}: into them (`fill`, with zero
+ * padding: never read back, but kept finite and normal) or back out. The
+ * right edge holds columns nFull.. of the rows above mFull; the bottom edge
+ * the rows from mFull, all columns.
+ */
+function edges(fill: boolean, cp: number, m: number, n: number, right: number, bottom: number): void {
+  const mFull = m - (m % MR32), nFull = n - (n % NR32), nPad = Math.ceil(n / NR32) * NR32;
+  const mem = heapF32();
+  if (nFull < n) {
+    const cols = n - nFull;
+    for (let i = 0; i < mFull; i++) {
+      const s = cp + i * n + nFull, d = right + i * NR32;
+      if (fill) {
+        for (let q = 0; q < NR32; q++) mem[d + q] = q < cols ? mem[s + q]! : 0;
+      } else {
+        for (let q = 0; q < cols; q++) mem[s + q] = mem[d + q]!;
+      }
+    }
+  }
+  for (let r = 0; r < MR32 && mFull < m; r++) {
+    const d = bottom + r * nPad, s = cp + (mFull + r) * n;
+    if (!fill) {
+      if (mFull + r < m) copyRow(mem, d, mem, s, n);
+    } else if (mFull + r < m) {
+      copyRow(mem, s, mem, d, n);
+      mem.fill(0, d + n, d + nPad);
+    } else {
+      mem.fill(0, d, d + nPad);
+    }
+  }
 }
 
 /** dst[d .. d+len) = src[s .. s+len): TypedArray.set for long rows, a loop for short ones. */
@@ -590,58 +650,59 @@ function copyRow(src: Float32Array, s: number, dst: Float32Array, d: number, len
 }
 
 /**
- * {@link packA32} inside the WASM memory: op(A) stored at mem[rawA..] into
- * panels at mem[pa..]. Rows of A [k, m] (transA) already hold panel rows, 16
- * bytes a panel; full panels of A [m, k] are 4 rows transposed 4 x 4 at a
- * time; a ragged last panel is zeroed, then filled a row at a time. (Measured
- * at 1024^2, in the WASM memory: 0.1-0.2 ns a float, against 0.45 for the
- * scalar strided copy and 1.2-1.6 for a row-by-row pass over A [k, m] that
- * writes all the panels at once.)
+ * {@link packA32} with WASM helpers, in the heap (float32 indices): op(A)
+ * at a into panels at pa. Rows of A [k, m] (transA) already hold panel rows,
+ * 16 bytes a panel; full panels of A [m, k] are 4 rows transposed 4 x 4 at a
+ * time; a ragged last panel is zeroed, then filled a row at a time.
+ * (Measured at 1024^2, in the WASM memory: 0.1-0.2 ns a float, against 0.45
+ * for the scalar strided copy and 1.2-1.6 for a row-by-row pass over A [k, m]
+ * that writes all the panels at once.)
  */
-function wasmPackA32(mem: Float32Array, rawA: number, transA: boolean, m: number, k: number, pa: number): void {
+function wasmPackA32(a: number, transA: boolean, m: number, k: number, pa: number): void {
   const full = Math.floor(m / MR32);
   if (transA) {
     // 4 panels (a 64-byte strip of each row) at a time, then the rest.
     const strips = full >> 2;
-    gemmWasmStripsToPanels(MR32, rawA, m, pa, k, strips);
-    gemmWasmRowsToPanels(MR32, rawA + 4 * strips * MR32, m, pa + 4 * strips * MR32 * k, k, full & 3);
+    gemmWasmStripsToPanels(MR32, a, m, pa, k, strips);
+    gemmWasmRowsToPanels(MR32, a + 4 * strips * MR32, m, pa + 4 * strips * MR32 * k, k, full & 3);
   } else {
     const groups = Math.floor(k / 4), tail = groups * 4;
     for (let i0 = 0; i0 < full * MR32; i0 += MR32) {
-      const src = rawA + i0 * k, d = pa + i0 * k;
+      const src = a + i0 * k, d = pa + i0 * k;
       gemmWasmInterleave4(src, k, d, MR32, groups);
       if (tail < k) for (let r = 0; r < MR32; r++) gemmWasmCopy32(src + r * k + tail, 1, d + tail * MR32 + r, MR32, k - tail);
     }
   }
   if (full * MR32 < m) {
     const i0 = full * MR32, rows = m - i0, d = pa + i0 * k;
-    mem.fill(0, d, d + MR32 * k);
+    heapF32().fill(0, d, d + MR32 * k);
     for (let r = 0; r < rows; r++) {
-      if (transA) gemmWasmCopy32(rawA + i0 + r, m, d + r, MR32, k);
-      else gemmWasmCopy32(rawA + (i0 + r) * k, 1, d + r, MR32, k);
+      if (transA) gemmWasmCopy32(a + i0 + r, m, d + r, MR32, k);
+      else gemmWasmCopy32(a + (i0 + r) * k, 1, d + r, MR32, k);
     }
   }
 }
 
 /**
- * {@link packB32} inside the WASM memory: columns j0..j0+nb-1 of op(B) stored
- * at mem[rawB..] into panels at mem[pb..]. Rows of B [k, n] hold panel rows
- * side by side; full panels from B [n, k] are two 4-row transposes (columns
- * 0-3, 4-7); a ragged last panel is zeroed, then filled a column at a time.
+ * {@link packB32} with WASM helpers, in the heap (float32 indices): columns
+ * j0..j0+nb-1 of op(B) at b into panels at pb. Rows of B [k, n] hold panel
+ * rows side by side; full panels from B [n, k] are two 4-row transposes
+ * (columns 0-3, 4-7); a ragged last panel is zeroed, then filled a column at
+ * a time.
  */
-function wasmPackB32(mem: Float32Array, rawB: number, transB: boolean, n: number, k: number, j0: number, nb: number, pb: number): void {
+function wasmPackB32(b: number, transB: boolean, n: number, k: number, j0: number, nb: number, pb: number): void {
   const full = Math.floor(nb / NR32);
   if (!transB) {
     // 2 panels (a 64-byte strip of each row) at a time, then the odd one.
     const strips = full >> 1;
-    gemmWasmStripsToPanels(NR32, rawB + j0, n, pb, k, strips);
-    gemmWasmRowsToPanels(NR32, rawB + j0 + 2 * strips * NR32, n, pb + 2 * strips * NR32 * k, k, full & 1);
+    gemmWasmStripsToPanels(NR32, b + j0, n, pb, k, strips);
+    gemmWasmRowsToPanels(NR32, b + j0 + 2 * strips * NR32, n, pb + 2 * strips * NR32 * k, k, full & 1);
   } else {
     const groups = Math.floor(k / 4), tail = groups * 4;
     for (let jp = 0; jp < full * NR32; jp += NR32) {
       const d = pb + jp * k;
       for (let h = 0; h < NR32; h += 4) {
-        const src = rawB + (j0 + jp + h) * k;
+        const src = b + (j0 + jp + h) * k;
         gemmWasmInterleave4(src, k, d + h, NR32, groups);
         if (tail < k) for (let q = 0; q < 4; q++) gemmWasmCopy32(src + q * k + tail, 1, d + tail * NR32 + h + q, NR32, k - tail);
       }
@@ -649,10 +710,10 @@ function wasmPackB32(mem: Float32Array, rawB: number, transB: boolean, n: number
   }
   if (full * NR32 < nb) {
     const jp = full * NR32, cols = nb - jp, d = pb + jp * k, j = j0 + jp;
-    mem.fill(0, d, d + NR32 * k);
+    heapF32().fill(0, d, d + NR32 * k);
     for (let q = 0; q < cols; q++) {
-      if (transB) gemmWasmCopy32(rawB + (j + q) * k, 1, d + q, NR32, k);
-      else gemmWasmCopy32(rawB + j + q, n, d + q, NR32, k);
+      if (transB) gemmWasmCopy32(b + (j + q) * k, 1, d + q, NR32, k);
+      else gemmWasmCopy32(b + j + q, n, d + q, NR32, k);
     }
   }
 }

@@ -414,6 +414,9 @@ export class Scratch {
       this.off = off;
     } else {
       if (this.off >= 0) freeBlock(liveBlocks.get(this.off)!, "scratch grown");
+      // Forget the freed block now: if the allocation below throws, a later take() must not hand it out.
+      this.off = -1;
+      this.len = 0;
       const open = scopes.splice(0); // the scratch outlives whatever scope is open
       try {
         this.off = allocBlock(size, false).offset;

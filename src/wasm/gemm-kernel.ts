@@ -4,15 +4,16 @@
  * use, in each thread that needs it: no .wasm file is shipped or loaded, and
  * `npm run build:wasm` only writes a copy to dist/wasm/ for inspection.
  *
- * The module exports a tile loop per contract family of gemm.ts, over its
- * imported memory,
+ * The module imports the heap (src/tensor/heap.ts: the one memory every
+ * tensor lives in) and exports a tile loop per contract family of gemm.ts,
  *
  *   gemmTiles(pa, pb, cs, k, mPanels, nPanels, accumulate)          float64
  *   gemmTilesF32(pa, pb, cs, ldc, k, mPanels, nPanels, accumulate)  float32
  *
  * and, for the float32 family, the packing helpers copy32, interleave4,
- * rowsToPanels4/8 and stripsToPanels4/8 (gemm.ts copies A and B into the
- * memory whole and packs them there: JS element loops cost several times more).
+ * rowsToPanels4/8 and stripsToPanels4/8 (gemm.ts packs A and B with them
+ * straight from where they are in the heap: JS element loops cost several
+ * times more). Panels and scratch live in the module's heap scratch.
  *
  * gemmTiles: pa holds mPanels packed A panels, each [k][4] float64 (gemm.ts's
  * layout); pb nPanels packed B panels, each [k][4] float64; cs a float64 C
@@ -26,15 +27,15 @@
  * same order as gemmReference: the results are bit-identical.
  *
  * gemmTilesF32: the same over float32: A panels [k][4], B panels [k][8], a
- * float32 C scratch of `ldc` bytes per row (tile (ip, jp) at row 4 ip,
- * column 8 jp, so one scratch can hold all of C). Each 4x8 tile keeps 8 f32x4
+ * float32 C of `ldc` bytes per row (tile (ip, jp) at row 4 ip, column 8 jp:
+ * C itself where whole tiles fit, else a scratch). Each 4x8 tile keeps 8 f32x4
  * accumulators (row r, columns 0-3 and 4-7) and does, per lane and for p in
  * order, f32x4.mul then f32x4.add: IEEE float32 operations, each rounded,
  * never fused, which is `acc = fround(acc + fround(a * b))`, the float32
  * contract of gemmReference, bit for bit.
  */
 import { Code, emitModule, frame, I32, V128, type FuncDef } from "./emit.js";
-import { LazyKernel } from "./runtime.js";
+import { HeapKernel } from "./runtime.js";
 
 /** Register tile, the same as gemm.ts (the packed layouts must agree). */
 const MR = 4;
@@ -131,6 +132,7 @@ export function gemmKernelModule(): Uint8Array {
 
   return emitModule({
     minPages: 1,
+    shared: true,
     funcs: [
       { name: "gemmTiles", params, results: [], locals: types, body: c },
       tilesF32(MR32, NR32),
@@ -323,7 +325,7 @@ function tilesF32(mr: number, nr: number): FuncDef {
   c.get(L.x).get(L.end).i32LtU().brIf(0);
   c.end();
 
-  // Store the tile into the scratch.
+  // Store the tile into C (or the scratch).
   c.get(L.ct).set(L.t);
   for (let r = 0; r < mr; r++) {
     if (r > 0) addTo(L.t, L.ldc);
@@ -343,90 +345,72 @@ function tilesF32(mr: number, nr: number): FuncDef {
 }
 
 type GemmTiles = (pa: number, pb: number, cs: number, k: number, mPanels: number, nPanels: number, accumulate: number) => void;
-
-/** This thread's instance (each pool worker loads its own copy of this file, hence its own instance). */
-const kernel = new LazyKernel(gemmKernelModule);
-let view = new Float64Array(0);
-let runs = 0;
-
-/**
- * A float64 view of the whole kernel memory holding at least `doubles`
- * elements, growing the memory if needed (a grow detaches the old buffer, so
- * callers must take the view again after every call). Null when the memory
- * cannot grow that far (the caller then falls back to the JS kernel).
- */
-export function gemmWasmMemory(doubles: number): Float64Array | null {
-  const buf = kernel.reserve(doubles * 8);
-  if (buf === null) return null;
-  if (view.buffer !== buf) view = new Float64Array(buf);
-  return view;
-}
-
-let view32 = new Float32Array(0);
-
-/**
- * A float32 view of the whole kernel memory holding at least `floats`
- * elements: {@link gemmWasmMemory} for the float32 kernel (the same memory,
- * and the same rule: take the view again after every call).
- */
-export function gemmWasmMemory32(floats: number): Float32Array | null {
-  const buf = kernel.reserve(floats * 4);
-  if (buf === null) return null;
-  if (view32.buffer !== buf) view32 = new Float32Array(buf);
-  return view32;
-}
-
+type GemmTilesF32 = (pa: number, pb: number, cs: number, ldc: number, k: number, mPanels: number, nPanels: number, accumulate: number) => void;
 type Copy32 = (src: number, srcStride: number, dst: number, dstStride: number, count: number) => void;
 type RowsToPanels = (src: number, ld: number, dst: number, k: number, panels: number) => void;
 type Interleave4 = (src: number, ld: number, dst: number, dstStride: number, groups: number) => void;
 
 /**
- * interleave4 in the kernel memory, in float32 elements: out row p (dstStride
- * apart from dst) = column p of the 4 rows (ld apart) at src, p < 4 * groups.
+ * This thread's instance over the heap, with its scratch (each pool worker
+ * loads its own copy of this file, hence its own instance and scratch).
  */
+const kernel = new HeapKernel(gemmKernelModule);
+let runs = 0;
+
+/**
+ * Byte offset of at least `bytes` of this thread's gemm scratch in the heap
+ * (64-byte aligned), for packed panels, C scratch and staged foreign
+ * operands; valid until the next call. Throws when the heap cannot hold it.
+ */
+export function gemmScratch(bytes: number): number {
+  return kernel.scratch.take(bytes);
+}
+
+/** Bytes of this thread's gemm scratch (0 before first use); for tests of its growth. */
+export function gemmScratchBytes(): number {
+  return kernel.scratch.bytes();
+}
+
+/*
+ * The wrappers below take offsets and strides in elements: float32 indices
+ * into heapF32() (a heap Float32Array's byteOffset / 4), float64 indices into
+ * heapF64() for gemmWasmTiles (src/tensor/heap.ts).
+ */
+
+/** interleave4: out row p (dstStride apart from dst) = column p of the 4 rows (ld apart) at src, p < 4 * groups. */
 export function gemmWasmInterleave4(src: number, ld: number, dst: number, dstStride: number, groups: number): void {
   (kernel.exports().interleave4 as Interleave4)(src * 4, ld * 4, dst * 4, dstStride * 4, groups);
 }
 
 /**
- * stripsToPanels4 / stripsToPanels8 in the kernel memory, in float32
- * elements: as {@link gemmWasmRowsToPanels} for strips * 16 / width panels,
- * a 16-float strip of the rows at a time.
+ * stripsToPanels4 / stripsToPanels8: as {@link gemmWasmRowsToPanels} for
+ * strips * 16 / width panels, a 16-float strip of the rows at a time.
  */
 export function gemmWasmStripsToPanels(width: 4 | 8, src: number, ld: number, dst: number, k: number, strips: number): void {
   (kernel.exports()[width === 4 ? "stripsToPanels4" : "stripsToPanels8"] as RowsToPanels)(src * 4, ld * 4, dst * 4, k, strips);
 }
 
-type GemmTilesF32 = (pa: number, pb: number, cs: number, ldc: number, k: number, mPanels: number, nPanels: number, accumulate: number) => void;
-
 /**
- * Runs gemmTilesF32 on panels already packed in the kernel memory: the tile
- * at panel row ip, panel column jp lands at scratch row 4 ip, column 8 jp of
- * a C scratch with `ldc` floats per row. Offsets and ldc are element indices
- * and counts in the float32 view of {@link gemmWasmMemory32}.
+ * Runs gemmTilesF32 on packed panels: the tile at panel row ip, panel column
+ * jp lands at row 4 ip, column 8 jp of a float32 C of `ldc` floats per row
+ * (C itself, in place, or a scratch).
  */
 export function gemmWasmTilesF32(pa: number, pb: number, cs: number, ldc: number, k: number, mPanels: number, nPanels: number, accumulate: boolean): void {
   runs++;
   (kernel.exports().gemmTilesF32 as GemmTilesF32)(pa * 4, pb * 4, cs * 4, ldc * 4, k, mPanels, nPanels, accumulate ? 1 : 0);
 }
 
-/** copy32 in the kernel memory, in float32 elements: dst[i dstStride] = src[i srcStride] for i < count. */
+/** copy32: the 4-byte value at src + i srcStride to dst + i dstStride, for i < count. */
 export function gemmWasmCopy32(src: number, srcStride: number, dst: number, dstStride: number, count: number): void {
   (kernel.exports().copy32 as Copy32)(src * 4, srcStride * 4, dst * 4, dstStride * 4, count);
 }
 
-/**
- * rowsToPanels4 / rowsToPanels8 in the kernel memory, in float32 elements:
- * k rows, ld apart, of panels * width floats at src into panels [k][width] at dst.
- */
+/** rowsToPanels4 / rowsToPanels8: k rows, ld apart, of panels * width floats at src into panels [k][width] at dst. */
 export function gemmWasmRowsToPanels(width: 4 | 8, src: number, ld: number, dst: number, k: number, panels: number): void {
   (kernel.exports()[width === 4 ? "rowsToPanels4" : "rowsToPanels8"] as RowsToPanels)(src * 4, ld * 4, dst * 4, k, panels);
 }
 
-/**
- * Runs gemmTiles on panels already packed in the kernel memory; offsets are
- * element indices into the float64 view of {@link gemmWasmMemory}.
- */
+/** Runs gemmTiles (float64) on panels packed at pa and pb into the C scratch [4 mPanels][4 nPanels] at cs. */
 export function gemmWasmTiles(pa: number, pb: number, cs: number, k: number, mPanels: number, nPanels: number, accumulate: boolean): void {
   runs++;
   (kernel.exports().gemmTiles as GemmTiles)(pa * 8, pb * 8, cs * 8, k, mPanels, nPanels, accumulate ? 1 : 0);
@@ -435,9 +419,4 @@ export function gemmWasmTiles(pa: number, pb: number, cs: number, k: number, mPa
 /** How many times this thread has run the WASM gemm kernel (lets tests see which backend ran). */
 export function gemmWasmRuns(): number {
   return runs;
-}
-
-/** Size of this thread's kernel memory in bytes (0 before first use); for tests of growth. */
-export function gemmWasmMemoryBytes(): number {
-  return kernel.bytes();
 }

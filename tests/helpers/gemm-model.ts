@@ -1,28 +1,42 @@
 /** gemm test support: random problems, and an independent model of the float32 contract (the float32 family's oracle). */
 import fc from "fast-check";
-import type { FloatArray } from "../../src/tensor/tensor.js";
+import { allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { randArray } from "./arrays.js";
 
-/** One random gemm problem: C (+)= op(A) op(B) with its operands (each with 3 slack elements after it). */
+/**
+ * One random gemm problem: C (+)= op(A) op(B) with its operands (each with 3
+ * slack elements after it), each in the heap (kernels use it in place) or
+ * foreign (kernels stage it) as heapA / heapB / heapC say.
+ */
 export interface GemmCase {
   m: number; n: number; k: number;
   ta: boolean; tb: boolean; acc: boolean; f64: boolean;
   ao: number; bo: number; co: number;
+  heapA: boolean; heapB: boolean; heapC: boolean;
   a: FloatArray; b: FloatArray; c: FloatArray;
 }
 
-/** Ragged sizes 1..70, every transpose, accumulate or not, float32 or float64, offsets 0..9. */
+/** Ragged sizes 1..70, every transpose, accumulate or not, float32 or float64, offsets 0..9, each operand in the heap or not. */
 export function arbGemmCase(): fc.Arbitrary<GemmCase> {
   const size = fc.integer({ min: 1, max: 70 }), off = fc.nat({ max: 9 });
-  return fc.record({ m: size, n: size, k: size, ta: fc.boolean(), tb: fc.boolean(), acc: fc.boolean(), f64: fc.boolean(), ao: off, bo: off, co: off, seed: fc.integer() })
-    .map(({ seed, ...g }) => {
-      const rng = new Rng(seed);
-      const a = randArray(g.f64, g.ao + g.m * g.k + 3, rng, false);
-      const b = randArray(g.f64, g.bo + g.k * g.n + 3, rng, false);
-      const c = randArray(g.f64, g.co + g.m * g.n + 3, rng, false);
-      return { ...g, a, b, c };
-    });
+  return fc.record({
+    m: size, n: size, k: size, ta: fc.boolean(), tb: fc.boolean(), acc: fc.boolean(), f64: fc.boolean(), ao: off, bo: off, co: off,
+    heapA: fc.boolean(), heapB: fc.boolean(), heapC: fc.boolean(), seed: fc.integer(),
+  }).map(({ seed, ...g }) => {
+    const rng = new Rng(seed);
+    const a = randArray(g.f64, g.ao + g.m * g.k + 3, rng, g.heapA);
+    const b = randArray(g.f64, g.bo + g.k * g.n + 3, rng, g.heapB);
+    const c = randArray(g.f64, g.co + g.m * g.n + 3, rng, g.heapC);
+    return { ...g, a, b, c };
+  });
+}
+
+/** A copy of x in the heap (heap = true) or a foreign array (false). */
+export function copyTo(x: FloatArray, heap: boolean): FloatArray {
+  const y = allocFloat(x instanceof Float64Array ? "float64" : "float32", x.length, heap);
+  y.set(x);
+  return y;
 }
 
 /**
