@@ -7,6 +7,7 @@
  * src/kernels/gemm.ts: results do not depend on the thread count.
  */
 import type { FloatArray } from "../tensor/tensor.js";
+import { heapF32, heapF64, Scratch } from "../tensor/heap.js";
 import { gemm } from "../kernels/gemm.js";
 import { col2im, im2col, type ConvGeom } from "../kernels/conv.js";
 
@@ -44,18 +45,14 @@ export function isDirect(g: ConvGeom): boolean {
   return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
 }
 
-// Per-thread column scratch, grown on demand (one per dtype so values stay exact).
-let cols32 = new Float32Array(0);
-let cols64 = new Float64Array(0);
+// Per-thread column scratch in the heap (so the gemm and col2im kernels use it in place), grown on demand.
+const colScratch = new Scratch();
 
-/** Column scratch of at least n elements with x's element type. */
+/** Column scratch of at least n elements with x's element type (valid until the next call in this thread). */
 function colsLike(x: FloatArray, n: number): FloatArray {
-  if (x instanceof Float64Array) {
-    if (cols64.length < n) cols64 = new Float64Array(n);
-    return cols64;
-  }
-  if (cols32.length < n) cols32 = new Float32Array(n);
-  return cols32;
+  const f64 = x instanceof Float64Array;
+  const off = colScratch.take(n * (f64 ? 8 : 4));
+  return f64 ? heapF64().subarray(off / 8, off / 8 + n) : heapF32().subarray(off / 4, off / 4 + n);
 }
 
 /** C rows = A rows (stored [rows, k], not transposed) times op(B); a plain call of {@link gemm}. */
