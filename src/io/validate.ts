@@ -23,11 +23,12 @@ export function memoryBudgetBytes(): number {
   return totalmem();
 }
 
-/** Bounds of a number; `min` / `max` are inclusive, `above` is an exclusive lower bound. */
+/** Bounds of a number; `min` / `max` are inclusive, `above` / `below` exclusive. */
 export interface Range {
   min?: number;
   max?: number;
   above?: number;
+  below?: number;
   /** Why `max` is what it is, appended to the message (e.g. "the machine has 2 cores"). */
   maxReason?: string;
 }
@@ -45,11 +46,12 @@ function describeRange(r: Range): string {
   if (r.above !== undefined) parts.push(`> ${r.above}`);
   if (r.min !== undefined) parts.push(`>= ${r.min}`);
   if (r.max !== undefined) parts.push(`<= ${r.max}`);
+  if (r.below !== undefined) parts.push(`< ${r.below}`);
   return parts.join(" and ");
 }
 
 function checkRange(op: string, what: string, v: number, kind: string, r: Range): number {
-  if ((r.above !== undefined && !(v > r.above)) || (r.min !== undefined && !(v >= r.min)) || (r.max !== undefined && !(v <= r.max))) {
+  if ((r.above !== undefined && !(v > r.above)) || (r.min !== undefined && !(v >= r.min)) || (r.max !== undefined && !(v <= r.max)) || (r.below !== undefined && !(v < r.below))) {
     fail(op, `${what} must be ${kind} ${describeRange(r)}${r.max !== undefined && r.maxReason ? ` (${r.maxReason})` : ""}, got ${preview(v)}`);
   }
   return v;
@@ -57,13 +59,13 @@ function checkRange(op: string, what: string, v: number, kind: string, r: Range)
 
 /** A finite number in the range, else a BitspikeError `op: what must be a number ..., got v`. */
 export function checkNumber(op: string, what: string, v: unknown, r: Range = {}): number {
-  if (typeof v !== "number" || !Number.isFinite(v)) fail(op, `${what} must be a finite number${r.min !== undefined || r.max !== undefined || r.above !== undefined ? " " + describeRange(r) : ""}, got ${preview(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v)) fail(op, `${what} must be a finite number${describeRange(r) ? " " + describeRange(r) : ""}, got ${preview(v)}`);
   return checkRange(op, what, v, "a number", r);
 }
 
 /** A safe integer in the range (see {@link checkNumber}). */
 export function checkInt(op: string, what: string, v: unknown, r: Range = {}): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v)) fail(op, `${what} must be an integer${r.min !== undefined || r.max !== undefined ? " " + describeRange(r) : ""}, got ${preview(v)}`);
+  if (typeof v !== "number" || !Number.isSafeInteger(v)) fail(op, `${what} must be an integer${describeRange(r) ? " " + describeRange(r) : ""}, got ${preview(v)}`);
   return checkRange(op, what, v, "an integer", r);
 }
 
