@@ -4,7 +4,7 @@
  * flag's range are errors naming the flag, never silently ignored or misread.
  */
 import { fail } from "../tensor/errors.js";
-import { checkInt, checkNumber, preview, type Range } from "../io/validate.js";
+import { checkInt, checkNumber, type Range } from "../io/validate.js";
 
 export interface FlagSpec extends Range {
   /** "string" | "number" | "int" | "boolean" */
@@ -15,6 +15,11 @@ export interface FlagSpec extends Range {
 
 export type Flags = Record<string, FlagSpec>;
 export type Parsed<F extends Flags> = { [K in keyof F]: F[K]["type"] extends "boolean" ? boolean : F[K]["type"] extends "string" ? string | undefined : number | undefined } & { _: string[] };
+
+/** A command-line word as messages quote it: 'word', cut at 40 characters. */
+function quote(s: string): string {
+  return `'${s.length > 40 ? s.slice(0, 40) + "..." : s}'`;
+}
 
 /** Options of {@link parseArgs}. */
 export interface ParseOptions {
@@ -34,9 +39,9 @@ export function parseArgs<F extends Flags>(command: string, argv: readonly strin
     const a = argv[i]!;
     if (!a.startsWith("--")) {
       // A single dash is a typo of a flag (`-epochs 3`), not an argument to pass on.
-      if (a.startsWith("-") && a.length > 1) fail(op, `unknown flag ${preview(a)}: flags start with two dashes (--${a.replace(/^-+/, "")})`);
+      if (a.startsWith("-") && a.length > 1) fail(op, `unknown flag ${quote(a)}: flags start with two dashes (--${a.replace(/^-+/, "").slice(0, 40)})`);
       const positional = out._ as string[];
-      if (positional.length >= (opts.positionals ?? 0)) fail(op, `unexpected argument ${preview(a)}${opts.positionals ? "" : ` (${command} takes only --flags)`}`);
+      if (positional.length >= (opts.positionals ?? 0)) fail(op, `unexpected argument ${quote(a)}${opts.positionals ? "" : ` (${command} takes only --flags)`}`);
       positional.push(a);
       continue;
     }
@@ -47,7 +52,7 @@ export function parseArgs<F extends Flags>(command: string, argv: readonly strin
     const flag = `--${name}`;
     if (spec.type === "boolean") {
       const raw = eq >= 0 ? a.slice(eq + 1) : "true";
-      if (raw !== "true" && raw !== "false") fail(op, `${flag} takes true or false, got ${preview(raw)}`);
+      if (raw !== "true" && raw !== "false") fail(op, `${flag} takes true or false, got ${quote(raw)}`);
       out[name] = raw === "true";
       continue;
     }
@@ -60,10 +65,10 @@ export function parseArgs<F extends Flags>(command: string, argv: readonly strin
       // Number("") and Number(" ") are 0: an empty value must not pass as zero.
       const v = raw.trim() === "" ? NaN : Number(raw);
       if (spec.type === "int") {
-        if (!Number.isSafeInteger(v)) fail(op, `${flag} expects an integer, got ${preview(raw)}`);
+        if (!Number.isSafeInteger(v)) fail(op, `${flag} expects an integer, got ${quote(raw)}`);
         checkInt(op, flag, v, spec);
       } else {
-        if (!Number.isFinite(v)) fail(op, `${flag} expects a number, got ${preview(raw)}`);
+        if (!Number.isFinite(v)) fail(op, `${flag} expects a number, got ${quote(raw)}`);
         checkNumber(op, flag, v, spec);
       }
       out[name] = v;
