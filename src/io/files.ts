@@ -45,7 +45,8 @@ export function makeOutputDir(op: string, dir: string): void {
       st = statSync(p);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== "ENOENT") fail(op, `cannot create ${what}: ${reason(e)}`);
+      // ENOTDIR: some ancestor is a file; walking up finds it and names it below.
+      if (code !== "ENOENT" && code !== "ENOTDIR") fail(op, `cannot create ${what}: ${reason(e)}`);
       const up = dirname(p);
       if (up === p) fail(op, `cannot create ${what}: no existing parent folder`);
       missing.push(p);

@@ -140,6 +140,8 @@ export function evalMaskedLoss(mae: MaskedAutoencoder, data: Dataset, n: number,
 export function pretrain(opts: PretrainOptions, hooks: PretrainHooks = {}, preloaded?: DataSplit): PretrainResult {
   const t0 = performance.now();
   checkRunOptions("pretrain", opts);
+  // Before the data load, so a bad --out fails at once.
+  if (opts.out) makeOutputDir("pretrain", opts.out);
   checkMaeOptions("pretrain", opts.mae);
   const data = preloaded ?? loadData(opts.data, opts.seed);
   const cfg = pretrainModelConfig(opts, data);
@@ -159,7 +161,6 @@ export function pretrain(opts: PretrainOptions, hooks: PretrainHooks = {}, prelo
 
   let pos: RunPosition = { epoch: 0, batchIndex: 0, iteration: 0 };
   let resumedFrom: RunPosition | null = null;
-  if (opts.out) makeOutputDir("pretrain", opts.out);
   if (opts.resume) {
     if (!opts.out || !hasCheckpoint(opts.out)) fail("pretrain", `--resume: no checkpoint in ${opts.out ?? "(no --out)"}`);
     const st = loadCheckpoint(opts.out, mae, optimizer, { epochs: opts.epochs, stepsPerEpoch });

@@ -167,6 +167,8 @@ function checkAugment(op: string, augment: AugmentOptions, data: DataSplit): voi
 export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: DataSplit): TrainResult {
   const t0 = performance.now();
   checkRunOptions("train", opts);
+  // Before the data load, so a bad --out fails at once.
+  if (opts.out) makeOutputDir("train", opts.out);
   const data = preloaded ?? loadData(opts.data, opts.seed);
   checkAugment("train", opts.augment, data);
   const cfg = trainModelConfig(opts, data);
@@ -192,7 +194,6 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
 
   let pos: RunPosition = { epoch: 0, batchIndex: 0, iteration: 0 };
   let resumedFrom: RunPosition | null = null;
-  if (opts.out) makeOutputDir("train", opts.out);
   if (opts.resume) {
     if (!opts.out || !hasCheckpoint(opts.out)) fail("train", `--resume: no checkpoint in ${opts.out ?? "(no --out)"}`);
     const st = loadCheckpoint(opts.out, model, optimizer, { epochs: opts.epochs, stepsPerEpoch } satisfies RunExtent);
