@@ -10,6 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Tensor } from "../src/tensor/tensor.js";
+import { BitspikeError } from "../src/tensor/errors.js";
+import { describeError } from "../src/cli/run.js";
 import { parseSafetensors, serializeSafetensors, type SafeInput } from "../src/io/safetensors.js";
 import { readSafetensorsFile, writeFileAtomic } from "../src/io/safetensors-file.js";
 import { spikformerConfig } from "../src/models/config.js";
@@ -144,7 +146,7 @@ describe("issue 14: bad input is refused", () => {
     beforeAll(() => {
       run = join(dir, "run");
       train({ ...runOptions(data, run), stopAfter: 2 });
-      ckpt = readFileSync(join(run, CHECKPOINT_FILE));
+      ckpt = new Uint8Array(readFileSync(join(run, CHECKPOINT_FILE))); // a copy: Buffer.slice() would be a view
     });
     /** Resumes from a checkpoint whose bytes are `bytes`; returns the refusal. */
     const resumeWith = (bytes: Uint8Array, name: string, opts: Partial<TrainOptions> = {}) => {
@@ -273,6 +275,19 @@ describe("issue 14: bad input is refused", () => {
     writeFileSync(x, serializeSafetensors({ x: { shape: [1, 3, 8, 8], data: new Float32Array(192) } }));
     expectCliError(await cliInProcess(["predict", "--weights", weights, "--input", x, "--output", join(dir, "y.safetensors")]), /input \[1, 3, 8, 8\] from .*x-wrong\.safetensors does not fit/);
     expectCliError(await cliInProcess(["eval", "--weights", weights, "--data", "mnist"]), /--data mnist: images are 28x28x1, the model takes 8x8x1/);
+  });
+});
+
+describe("issue 14: one place maps every error to one line", () => {
+  it("issue 14 #4: user errors print one line without a stack; internal bugs one line too, with the stack only under BITSPIKE_DEBUG=1", () => {
+    expect(describeError(new BitspikeError("model", "depths must be\nan integer"))).toEqual({ message: "error: model: depths must be an integer", code: 1 });
+    const enoent = Object.assign(new Error("ENOENT: no such file or directory, open 'x'"), { code: "ENOENT" });
+    expect(describeError(enoent)).toEqual({ message: "error: ENOENT: no such file or directory, open 'x'", code: 1 });
+    const bug = describeError(new TypeError("cannot read properties of undefined"), false);
+    expect(bug.code).toBe(70);
+    expect(bug.message).toMatch(/^error: internal error \(TypeError: cannot read properties of undefined\); please report it/);
+    expect(bug.message).not.toContain("\n");
+    expect(describeError(new TypeError("x"), true).message.split("\n").length).toBeGreaterThan(1);
   });
 });
 
