@@ -20,7 +20,7 @@ export const MODEL_FLAGS = {
   attention: { type: "string", help: "ssa | softmax | identity | relu | leakyrelu (Table I ablation)" },
   residual: { type: "string", help: "add | iand (Table VI)" },
   // The lower bound is setThreads' own check.
-  threads: { type: "int", max: MAX_THREADS, maxReason: `8 per core, at most 256`, help: "threads for the kernels (default: os.availableParallelism()); results do not depend on it" },
+  threads: { type: "int", max: MAX_THREADS, maxReason: "8 per core, at least 16, at most 256", help: "threads for the kernels (default: os.availableParallelism()); results do not depend on it" },
 } satisfies Flags;
 
 
