@@ -3,7 +3,7 @@
  * with the defaults of the official variants (REFERENCE.md sections 3, 4).
  */
 import { fail } from "../tensor/errors.js";
-import { checkInt, checkNumber, checkObject, checkOneOf, MAX_TENSOR_ELEMENTS, memoryBudgetBytes, parseJson, preview } from "../io/validate.js";
+import { checkInt, checkNumber, checkObject, checkOneOf, MAX_TENSOR_ELEMENTS, memoryBudgetBytes, parseJson } from "../io/validate.js";
 
 /** The four stems/layouts: V1 CIFAR, V1 ImageNet, V1 DVS, V2 (SCS stem). */
 export type SpikformerVariant = "cifar" | "imagenet" | "dvs" | "v2";
@@ -103,9 +103,7 @@ const CONFIG_FIELDS = ["variant", "depths", "embedDims", "numHeads", "mlpRatio",
 export function validateConfig(cfg: SpikformerConfig, op = "model"): void {
   checkOneOf(op, "variant", cfg.variant, ["cifar", "imagenet", "dvs", "v2"]);
   for (const k of ["depths", "embedDims", "numHeads", "T", "numClasses", "imgSize", "patchSize", "inChannels"] as const) {
-    const v = cfg[k];
-    if (!Number.isInteger(v) || v < 1) fail(op, `${k} must be a positive integer, got ${preview(v)}`);
-    checkInt(op, k, v, { max: CONFIG_LIMITS[k] });
+    checkInt(op, k, cfg[k], { min: 1, max: CONFIG_LIMITS[k] });
   }
   checkNumber(op, "mlpRatio", cfg.mlpRatio, { above: 0, max: CONFIG_LIMITS.mlpRatio });
   checkNumber(op, "scale", cfg.scale, {});
