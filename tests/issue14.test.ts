@@ -292,7 +292,7 @@ describe("issue 14: one place maps every error to one line", () => {
 });
 
 describe("issue 14: signals and the in-process CLI", () => {
-  it("issue 14 #11: SIGTERM during `bitspike train` leaves no process, no stale temp file after the next write, and a valid last checkpoint", async () => {
+  it.each(["SIGTERM", "SIGINT"] as const)("issue 14 #11: %s during `bitspike train` leaves no process, no stale temp file after the next write, and a valid last checkpoint", async (signal) => {
     const dir = tmp();
     const data = tinyDataFile(dir);
     const out = join(dir, "run");
@@ -302,7 +302,7 @@ describe("issue 14: signals and the in-process CLI", () => {
     const deadline = Date.now() + 30_000;
     while (!existsSync(join(out, CHECKPOINT_FILE)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 700)); // mid-run: checkpoints are being written every step
-    child.kill("SIGTERM");
+    child.kill(signal);
     const end = await exited;
     expect(end.signal ?? end.code).not.toBe(0);
     expect(() => process.kill(child.pid!, 0)).toThrow(); // no process left
