@@ -4,14 +4,15 @@ import { fail, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../autograd/tape.js";
 import { Spikformer } from "../models/spikformer.js";
-import { definedOnly, spikformerConfig, type SpikformerConfig } from "../models/config.js";
+import { checkModelFits, configFromJson, definedOnly, spikformerConfig, type SpikformerConfig } from "../models/config.js";
+import { checkFinite } from "../io/validate.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-file.js";
 import { loadWeights } from "../train/checkpoint.js";
 import { train, type TrainOptions } from "../train/trainer.js";
 import { evaluate } from "../train/evaluate.js";
-import { loadData } from "../train/data/spec.js";
+import { loadData, type DataSplit } from "../train/data/spec.js";
 import { parseArgs, type Flags } from "./args.js";
-import { MODEL_FLAGS, applyThreads, modelOverrides } from "./model-flags.js";
+import { MODEL_FLAGS, RUN_RANGES as R, applyThreads, modelOverrides } from "./model-flags.js";
 import { Progress } from "./progress.js";
 import { measureEnergy } from "../energy/measure.js";
 import type { EnergyReport } from "../energy/energy.js";
@@ -21,24 +22,24 @@ import { FINETUNE_FLAGS, PRETRAIN_FLAGS, RECONSTRUCT_FLAGS, runFinetune, runPret
 export const TRAIN_FLAGS = {
   model: { type: "string", default: "spikformer-cifar-1-96", help: "model name, spikformer-{cifar|imagenet|dvs|v2}-L-D" },
   data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors" },
-  epochs: { type: "int", default: 6, help: "epochs" },
-  batch: { type: "int", default: 32, help: "batch size" },
-  lr: { type: "number", default: 5e-3, help: "peak learning rate (AdamW)" },
-  wd: { type: "number", default: 0.01, help: "weight decay (not on biases and 1-D parameters)" },
-  warmup: { type: "number", default: 0.2, help: "warm-up epochs" },
-  "min-lr": { type: "number", default: 1e-5, help: "floor of the cosine schedule" },
-  "label-smoothing": { type: "number", default: 0.1, help: "label smoothing" },
-  mixup: { type: "number", default: 0, help: "mixup alpha (0 = off)" },
-  crop: { type: "int", default: 0, help: "random-crop padding in pixels (0 = off)" },
-  hflip: { type: "number", default: 0, help: "horizontal-flip probability" },
-  erase: { type: "number", default: 0, help: "random-erasing probability" },
-  clip: { type: "number", default: 0, help: "gradient-norm clip (0 = off)" },
-  seed: { type: "int", default: 0, help: "seed of weights, data order and augmentation" },
+  epochs: { type: "int", default: 6, ...R.epochs, help: "epochs" },
+  batch: { type: "int", default: 32, ...R.batch, help: "batch size" },
+  lr: { type: "number", default: 5e-3, ...R.lr, help: "peak learning rate (AdamW)" },
+  wd: { type: "number", default: 0.01, ...R.rate, help: "weight decay (not on biases and 1-D parameters)" },
+  warmup: { type: "number", default: 0.2, ...R.rate, help: "warm-up epochs" },
+  "min-lr": { type: "number", default: 1e-5, ...R.rate, help: "floor of the cosine schedule" },
+  "label-smoothing": { type: "number", default: 0.1, ...R.probability, help: "label smoothing" },
+  mixup: { type: "number", default: 0, ...R.rate, help: "mixup alpha (0 = off)" },
+  crop: { type: "int", default: 0, ...R.count, help: "random-crop padding in pixels (0 = off; less than the image size)" },
+  hflip: { type: "number", default: 0, ...R.probability, help: "horizontal-flip probability" },
+  erase: { type: "number", default: 0, ...R.probability, help: "random-erasing probability" },
+  clip: { type: "number", default: 0, ...R.rate, help: "gradient-norm clip (0 = off)" },
+  seed: { type: "int", default: 0, ...R.seed, help: "seed of weights, data order and augmentation" },
   out: { type: "string", default: "runs/mnist", help: "folder for log.jsonl, checkpoint.safetensors, weights.safetensors" },
   resume: { type: "boolean", help: "continue from the checkpoint in --out" },
-  "checkpoint-every": { type: "int", default: 0, help: "also checkpoint every N steps" },
-  "stop-after": { type: "int", default: 0, help: "stop (resumably) after N steps" },
-  "eval-batch": { type: "int", default: 100, help: "evaluation batch size" },
+  "checkpoint-every": { type: "int", default: 0, ...R.count, help: "also checkpoint every N steps" },
+  "stop-after": { type: "int", default: 0, ...R.count, help: "stop (resumably) after N steps" },
+  "eval-batch": { type: "int", default: 100, ...R.batch, help: "evaluation batch size" },
   ...MODEL_FLAGS,
 } satisfies Flags;
 
@@ -90,25 +91,40 @@ export function runTrain(argv: string[]): void {
 }
 
 
-/** A model from a name and flags, or from the config stored in a weights file's metadata. */
+/**
+ * A model from a name and flags, or from the config stored in a weights file's
+ * metadata (validated, sizes checked, before anything is built), with the
+ * weights loaded (strictly, finite values only).
+ */
 function modelFromFlags(name: string | undefined, a: Record<string, unknown>, weights?: string): Spikformer {
-  let stored: Partial<SpikformerConfig> = {};
+  let stored: SpikformerConfig | null = null;
   if (weights) {
     const meta = readSafetensorsFile(weights).metadata["bitspike_model"];
-    if (meta) stored = JSON.parse(meta) as SpikformerConfig;
+    if (meta !== undefined) stored = configFromJson(`weights(${weights})`, meta);
   }
-  const modelName = name ?? (stored.variant ? `spikformer-${stored.variant}-${stored.depths}-${stored.embedDims}` : undefined);
+  const modelName = name ?? (stored ? `spikformer-${stored.variant}-${stored.depths}-${stored.embedDims}` : undefined);
   if (!modelName) fail("bitspike", "--model is required (the weights file does not name its model)");
-  const { variant: _v, depths: _d, embedDims: _e, ...rest } = stored;
+  const { variant: _v, depths: _d, embedDims: _e, ...rest } = stored ?? {};
   const model = new Spikformer(spikformerConfig(modelName, { ...rest, ...definedOnly(modelOverrides(a)) }));
   if (weights) loadWeights(weights, model);
   return model;
 }
 
+/** Refuses data whose images do not fit the model, naming both (before any batch runs). */
+function checkDataFits(model: Spikformer, data: DataSplit, spec: string, batch: number, batchWhat: string): void {
+  const c = model.config;
+  const [C, H, W] = data.test.shape;
+  if (C !== c.inChannels || H !== c.imgSize || W !== c.imgSize) {
+    fail("bitspike", `--data ${spec}: images are ${H}x${W}x${C}, the model takes ${c.imgSize}x${c.imgSize}x${c.inChannels}`);
+  }
+  if (data.test.numClasses > c.numClasses) fail("bitspike", `--data ${spec}: ${data.test.numClasses} classes, the model has ${c.numClasses}`);
+  checkModelFits("bitspike", c, batch, batchWhat, false);
+}
+
 const PARAMS_FLAGS = { ...MODEL_FLAGS } satisfies Flags;
 
 export function runParams(argv: string[]): void {
-  const a = parseArgs("params", argv, PARAMS_FLAGS);
+  const a = parseArgs("params", argv, PARAMS_FLAGS, { positionals: 1 });
   applyThreads(a);
   const name = a._[0] ?? fail("bitspike params", "usage: bitspike params MODEL [--classes N ...]");
   const m = modelFromFlags(name, a);
@@ -119,9 +135,9 @@ const EVAL_FLAGS = {
   model: { type: "string", help: "model name (default: from the weights file)" },
   weights: { type: "string", help: "weights .safetensors" },
   data: { type: "string", default: "mnist", help: "data set (its test split is evaluated)" },
-  batch: { type: "int", default: 100, help: "batch size" },
-  limit: { type: "int", help: "evaluate at most N images" },
-  seed: { type: "int", default: 0, help: "seed of the data split" },
+  batch: { type: "int", default: 100, ...R.batch, help: "batch size" },
+  limit: { type: "int", min: 1, help: "evaluate at most N images" },
+  seed: { type: "int", default: 0, ...R.seed, help: "seed of the data split" },
   ...MODEL_FLAGS,
 } satisfies Flags;
 
@@ -131,6 +147,8 @@ export function runEval(argv: string[]): void {
   if (!a.weights) fail("bitspike eval", "--weights is required");
   const model = modelFromFlags(a.model, a, a.weights);
   const data = loadData(a.data!, a.seed!);
+  checkDataFits(model, data, a.data!, a.batch!, "--batch");
+  if (data.test.labels.length === 0) fail("bitspike eval", `--data ${a.data}: the test split is empty`);
   const r = evaluate(model, data.test, a.batch!, a.limit ?? Infinity);
   console.log(`accuracy ${(100 * r.accuracy).toFixed(2)}% loss ${r.loss.toFixed(4)} on ${r.samples} test images (${data.description})`);
 }
@@ -151,6 +169,7 @@ export function readInputTensor(path: string, key: string | undefined): Tensor {
   const name = key ?? (names.length === 1 ? names[0]! : fail("bitspike predict", `${path} holds ${names.length} tensors (${names.join(", ")}); name one with --key`));
   const e = file.tensors.get(name) ?? fail("bitspike predict", `${path} has no tensor '${name}' (it has ${names.join(", ")})`);
   if (!(e.data instanceof Float32Array || e.data instanceof Float64Array)) fail("bitspike predict", `tensor '${name}' in ${path} is ${e.dtype}; expected a float tensor`);
+  checkFinite("bitspike predict", `tensor '${name}' in ${path}`, e.data);
   return new Tensor(Float32Array.from(e.data), e.shape);
 }
 
@@ -160,6 +179,8 @@ export function runPredict(argv: string[]): void {
   for (const k of ["weights", "input", "output"] as const) if (!a[k]) fail("bitspike predict", `--${k} is required`);
   const model = modelFromFlags(a.model, a, a.weights).eval();
   const x = readInputTensor(a.input!, a.key);
+  model.checkInput(x, a.input);
+  checkModelFits("bitspike predict", model.config, x.rank === 5 ? x.shape[1]! : x.shape[0]!, `the batch of ${a.input}`, false);
   const logits = noGrad(() => model.forward(x));
   writeSafetensorsFile(a.output!, { logits: { shape: [...logits.shape], data: logits.data as Float32Array } });
   console.log(`wrote logits ${fmtShape(logits.shape)} to ${a.output}`);
@@ -169,8 +190,8 @@ const ENERGY_FLAGS = {
   model: { type: "string", help: "model name (default: from the weights file)" },
   weights: { type: "string", help: "weights .safetensors" },
   data: { type: "string", default: "mnist", help: "data set (images from its test split)" },
-  limit: { type: "int", default: 200, help: "number of images" },
-  seed: { type: "int", default: 0, help: "seed of the data split" },
+  limit: { type: "int", default: 200, min: 1, help: "number of images" },
+  seed: { type: "int", default: 0, ...R.seed, help: "seed of the data split" },
   json: { type: "boolean", help: "print the report as JSON" },
   ...MODEL_FLAGS,
 } satisfies Flags;
@@ -197,6 +218,8 @@ export function runEnergy(argv: string[]): void {
   if (!a.weights) fail("bitspike energy", "--weights is required");
   const model = modelFromFlags(a.model, a, a.weights);
   const data = loadData(a.data!, a.seed!);
+  checkDataFits(model, data, a.data!, 50, "batch");
+  if (data.test.labels.length === 0) fail("bitspike energy", `--data ${a.data}: the test split is empty`);
   const r = measureEnergy(model, data.test, a.limit!);
   console.log(a.json ? JSON.stringify(r, null, 1) : formatEnergy(r));
 }

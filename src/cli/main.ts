@@ -1,28 +1,15 @@
-/** Entry point of the `bitspike` command. */
-import { BitspikeError } from "../tensor/errors.js";
-import { COMMANDS } from "./commands.js";
-import { usage } from "./args.js";
+/** Entry point of the `bitspike` command: runs it (see run.ts) and exits with its code. */
+import { describeError, runCli } from "./run.js";
 
-function help(): string {
-  return ["usage: bitspike COMMAND [flags]", "", ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(10)} ${c.summary}`), "", "bitspike help COMMAND prints a command's flags."].join("\n");
-}
+// Errors that escape the synchronous run (a worker's late failure) get the same one-line treatment.
+const last = (e: unknown): void => {
+  const { message, code } = describeError(e);
+  console.error(message);
+  process.exit(code);
+};
+process.on("uncaughtException", last);
+process.on("unhandledRejection", last);
 
-const [cmd, ...rest] = process.argv.slice(2);
-try {
-  if (cmd === undefined || cmd === "help" || cmd === "--help") {
-    const c = rest[0] && COMMANDS[rest[0]];
-    console.log(c ? usage(rest[0]!, c.summary, c.flags) : help());
-  } else if (COMMANDS[cmd]) {
-    if (rest.includes("--help")) console.log(usage(cmd, COMMANDS[cmd]!.summary, COMMANDS[cmd]!.flags));
-    else COMMANDS[cmd]!.run(rest);
-  } else {
-    console.error(`bitspike: unknown command '${cmd}'\n\n${help()}`);
-    process.exit(2);
-  }
-} catch (e) {
-  if (e instanceof BitspikeError) {
-    console.error(`error: ${e.message}`);
-    process.exit(1);
-  }
-  throw e;
-}
+const code = await runCli(process.argv.slice(2));
+// On success let the process end by itself, so buffered stdout is flushed.
+if (code !== 0) process.exit(code);

@@ -1,20 +1,28 @@
 /** Model flags shared by the commands that build a model. */
+import { availableParallelism } from "node:os";
 import type { Flags } from "./args.js";
-import type { AttentionKind, ResidualKind, SpikformerOverrides } from "../models/config.js";
+import { CONFIG_LIMITS, type AttentionKind, type ResidualKind, type SpikformerOverrides } from "../models/config.js";
 import { setThreads } from "../parallel/pool.js";
+export { RUN_RANGES } from "../train/trainer.js";
 
+/** Most kernel threads: more than 8 per core only adds workers that wait (and each costs memory). */
+export const MAX_THREADS = Math.min(256, Math.max(16, 8 * availableParallelism()));
+
+const L = CONFIG_LIMITS;
 export const MODEL_FLAGS = {
-  T: { type: "int", help: "time steps" },
-  heads: { type: "int", help: "attention heads" },
-  classes: { type: "int", help: "number of classes" },
-  "img-size": { type: "int", help: "input image size" },
-  "in-channels": { type: "int", help: "input channels" },
-  patch: { type: "int", help: "patch size (a power of two)" },
-  "mlp-ratio": { type: "number", help: "MLP hidden width / embed dims" },
+  T: { type: "int", min: 1, max: L.T, help: "time steps" },
+  heads: { type: "int", min: 1, max: L.numHeads, help: "attention heads" },
+  classes: { type: "int", min: 1, max: L.numClasses, help: "number of classes" },
+  "img-size": { type: "int", min: 1, max: L.imgSize, help: "input image size" },
+  "in-channels": { type: "int", min: 1, max: L.inChannels, help: "input channels" },
+  patch: { type: "int", min: 1, max: L.patchSize, help: "patch size (a power of two)" },
+  "mlp-ratio": { type: "number", above: 0, max: L.mlpRatio, help: "MLP hidden width / embed dims" },
   attention: { type: "string", help: "ssa | softmax | identity | relu | leakyrelu (Table I ablation)" },
   residual: { type: "string", help: "add | iand (Table VI)" },
-  threads: { type: "int", help: "threads for the kernels (default: os.availableParallelism()); results do not depend on it" },
+  // The lower bound is setThreads' own check.
+  threads: { type: "int", max: MAX_THREADS, maxReason: "8 per core, at least 16, at most 256", help: "threads for the kernels (default: os.availableParallelism()); results do not depend on it" },
 } satisfies Flags;
+
 
 /** Applies `--threads` (when given) to the kernel thread pool. */
 export function applyThreads(a: Record<string, unknown>): void {

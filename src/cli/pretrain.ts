@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
 import { noGrad } from "../autograd/tape.js";
-import { definedOnly, modelName, type SpikformerOverrides } from "../models/config.js";
+import { CONFIG_LIMITS, definedOnly, modelName, type SpikformerOverrides } from "../models/config.js";
 import { reconstructImages } from "../models/mae/reconstruct.js";
 import { upsampleMask } from "../models/mae/masking.js";
 import { reconstructionGrid } from "../io/png.js";
@@ -11,36 +11,36 @@ import { batches } from "../train/data/loader.js";
 import { loadData } from "../train/data/spec.js";
 import { DECODER_FILE, ENCODER_FILE, finetune, loadMaskedAutoencoder, maskRng, pretrain, readEncoderFile, type FinetuneOptions, type PretrainOptions } from "../train/pretrain.js";
 import { parseArgs, type Flags } from "./args.js";
-import { MODEL_FLAGS, applyThreads, modelOverrides } from "./model-flags.js";
+import { MODEL_FLAGS, RUN_RANGES as R, applyThreads, modelOverrides } from "./model-flags.js";
 import { Progress } from "./progress.js";
 
 
 const RUN_FLAGS = {
   data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors" },
-  epochs: { type: "int", default: 3, help: "epochs" },
-  batch: { type: "int", default: 32, help: "batch size" },
-  wd: { type: "number", default: 0.05, help: "weight decay (not on biases and 1-D parameters)" },
-  warmup: { type: "number", default: 0.2, help: "warm-up epochs" },
-  "min-lr": { type: "number", default: 1e-5, help: "floor of the cosine schedule" },
-  clip: { type: "number", default: 0, help: "gradient-norm clip (0 = off)" },
-  seed: { type: "int", default: 0, help: "seed of weights, data order and masks" },
+  epochs: { type: "int", default: 3, ...R.epochs, help: "epochs" },
+  batch: { type: "int", default: 32, ...R.batch, help: "batch size" },
+  wd: { type: "number", default: 0.05, ...R.rate, help: "weight decay (not on biases and 1-D parameters)" },
+  warmup: { type: "number", default: 0.2, ...R.rate, help: "warm-up epochs" },
+  "min-lr": { type: "number", default: 1e-5, ...R.rate, help: "floor of the cosine schedule" },
+  clip: { type: "number", default: 0, ...R.rate, help: "gradient-norm clip (0 = off)" },
+  seed: { type: "int", default: 0, ...R.seed, help: "seed of weights, data order and masks" },
   resume: { type: "boolean", help: "continue from the checkpoint in --out" },
-  "checkpoint-every": { type: "int", default: 0, help: "also checkpoint every N steps" },
-  "stop-after": { type: "int", default: 0, help: "stop (resumably) after N steps" },
+  "checkpoint-every": { type: "int", default: 0, ...R.count, help: "also checkpoint every N steps" },
+  "stop-after": { type: "int", default: 0, ...R.count, help: "stop (resumably) after N steps" },
   ...MODEL_FLAGS,
 } satisfies Flags;
 
 /** Flags of `bitspike pretrain`. */
 export const PRETRAIN_FLAGS = {
   model: { type: "string", default: "spikformer-v2-1-64", help: "V2 model name, spikformer-v2-L-D (use --patch for small images)" },
-  mask: { type: "number", default: 0.75, help: "fraction of tokens hidden" },
+  mask: { type: "number", default: 0.75, above: 0, below: 1, help: "fraction of tokens hidden" },
   "raw-pixels": { type: "boolean", help: "predict raw pixels instead of per-patch normalised ones" },
-  "decoder-dim": { type: "int", default: 256, help: "decoder width" },
-  "decoder-depth": { type: "int", default: 4, help: "decoder blocks" },
-  "decoder-heads": { type: "int", default: 4, help: "decoder attention heads" },
-  lr: { type: "number", default: 1e-3, help: "peak learning rate (AdamW)" },
+  "decoder-dim": { type: "int", default: 256, min: 1, max: CONFIG_LIMITS.embedDims, help: "decoder width" },
+  "decoder-depth": { type: "int", default: 4, min: 1, max: CONFIG_LIMITS.depths, help: "decoder blocks" },
+  "decoder-heads": { type: "int", default: 4, min: 1, max: CONFIG_LIMITS.numHeads, help: "decoder attention heads" },
+  lr: { type: "number", default: 1e-3, ...R.lr, help: "peak learning rate (AdamW)" },
   out: { type: "string", default: "runs/mae", help: "folder for log.jsonl, checkpoint, encoder.safetensors, decoder.safetensors" },
-  "eval-images": { type: "int", default: 200, help: "test images whose masked loss is reported per epoch" },
+  "eval-images": { type: "int", default: 200, ...R.count, help: "test images whose masked loss is reported per epoch" },
   ...RUN_FLAGS,
 } satisfies Flags;
 
@@ -82,14 +82,14 @@ export function runPretrain(argv: string[]): void {
 export const FINETUNE_FLAGS = {
   from: { type: "string", help: "encoder.safetensors written by bitspike pretrain (required)" },
   model: { type: "string", help: "model name (default: the encoder's)" },
-  "layer-decay": { type: "number", default: 0.7, help: "layer-wise lr decay (stem lowest, head at the full lr)" },
-  lr: { type: "number", default: 2e-3, help: "peak learning rate (AdamW)" },
-  "label-smoothing": { type: "number", default: 0.1, help: "label smoothing" },
-  mixup: { type: "number", default: 0, help: "mixup alpha (0 = off)" },
-  crop: { type: "int", default: 0, help: "random-crop padding in pixels (0 = off)" },
-  hflip: { type: "number", default: 0, help: "horizontal-flip probability" },
+  "layer-decay": { type: "number", default: 0.7, above: 0, max: 1, help: "layer-wise lr decay (stem lowest, head at the full lr)" },
+  lr: { type: "number", default: 2e-3, ...R.lr, help: "peak learning rate (AdamW)" },
+  "label-smoothing": { type: "number", default: 0.1, ...R.probability, help: "label smoothing" },
+  mixup: { type: "number", default: 0, ...R.rate, help: "mixup alpha (0 = off)" },
+  crop: { type: "int", default: 0, ...R.count, help: "random-crop padding in pixels (0 = off; less than the image size)" },
+  hflip: { type: "number", default: 0, ...R.probability, help: "horizontal-flip probability" },
   out: { type: "string", default: "runs/finetune", help: "folder for log.jsonl, checkpoint.safetensors, weights.safetensors" },
-  "eval-batch": { type: "int", default: 100, help: "evaluation batch size" },
+  "eval-batch": { type: "int", default: 100, ...R.batch, help: "evaluation batch size" },
   ...RUN_FLAGS,
 } satisfies Flags;
 
@@ -133,8 +133,8 @@ export const RECONSTRUCT_FLAGS = {
   from: { type: "string", help: "pre-training folder holding encoder.safetensors and decoder.safetensors (required)" },
   data: { type: "string", default: "mnist", help: "data set (images from its test split)" },
   out: { type: "string", default: "recon.png", help: "PNG to write: original | masked | reconstruction per row" },
-  images: { type: "int", default: 8, help: "number of images" },
-  seed: { type: "int", default: 0, help: "seed of the data split and the masks" },
+  images: { type: "int", default: 8, min: 1, max: 1024, help: "number of images" },
+  seed: { type: "int", default: 0, ...R.seed, help: "seed of the data split and the masks" },
 } satisfies Flags;
 
 export function runReconstruct(argv: string[]): void {

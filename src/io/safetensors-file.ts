@@ -1,18 +1,14 @@
 /** safetensors files on disk: whole-file reads and crash-safe (atomic) writes. */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fail } from "../tensor/errors.js";
+import { readFileChecked, removeStaleTemps } from "./files.js";
+import { oneLine } from "./validate.js";
 import { parseSafetensors, serializeSafetensors, type SafeFile, type SafeInput } from "./safetensors.js";
 
 /** Reads and parses a safetensors file; errors name the path. */
 export function readSafetensorsFile(path: string): SafeFile {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    return fail(`safetensors(${path})`, `cannot read the file: ${(e as Error).message}`);
-  }
-  return parseSafetensors(bytes, path);
+  return parseSafetensors(readFileChecked(`safetensors(${path})`, path), path);
 }
 
 /**
@@ -31,9 +27,14 @@ export function writeSafetensorsFile(
 
 let counter = 0;
 
-/** Writes bytes to `path` via temp file + fsync + rename (see {@link writeSafetensorsFile}). */
+/**
+ * Writes bytes to `path` via temp file + fsync + rename (see
+ * {@link writeSafetensorsFile}). Temporary files that a killed earlier write
+ * of the same path left behind are removed first.
+ */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const dir = dirname(path);
+  removeStaleTemps(dir, basename(path));
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.${counter++}.tmp`);
   let fd: number | null = null;
   try {
@@ -49,7 +50,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
       try { closeSync(fd); } catch { /* already failing */ }
     }
     try { unlinkSync(tmp); } catch { /* may not exist */ }
-    return fail(`safetensors(${path})`, `cannot write the file: ${(e as Error).message}`);
+    return fail(`safetensors(${path})`, `cannot write the file: ${oneLine((e as Error).message)}`);
   }
   // Make the rename itself durable; not every platform lets a directory be fsynced.
   try {

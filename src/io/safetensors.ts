@@ -9,6 +9,7 @@
  * and nothing is ever read outside the given bytes.
  */
 import { fail } from "../tensor/errors.js";
+import { checkJsonDepth, oneLine, preview } from "./validate.js";
 
 /** The dtypes this module reads. F16 and BF16 are widened to float32 on read. */
 export type SafeDType = "F32" | "F64" | "F16" | "BF16" | "I64" | "U8" | "I32";
@@ -85,9 +86,11 @@ export function parseSafetensors(bytes: Uint8Array, source = "safetensors"): Saf
   try {
     header = JSON.parse(text);
   } catch (e) {
-    return bad(`header is not valid JSON (${(e as Error).message})`);
+    return bad(`header is not valid JSON (${oneLine((e as Error).message)})`);
   }
   if (header === null || typeof header !== "object" || Array.isArray(header)) bad("header is not a JSON object");
+  // Before any message quotes a value: a deep value would overflow the stack of JSON.stringify.
+  checkJsonDepth(op, "header", header);
 
   const dataStart = 8 + headerLen;
   const bufferLen = bytes.length - dataStart;
@@ -98,29 +101,29 @@ export function parseSafetensors(bytes: Uint8Array, source = "safetensors"): Saf
       if (raw === null || typeof raw !== "object" || Array.isArray(raw)) bad("__metadata__ must be an object of strings");
       const pairs: [string, string][] = [];
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== "string") bad(`__metadata__[${JSON.stringify(k)}] must be a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== "string") bad(`__metadata__[${preview(k, 80)}] must be a string, got ${preview(v)}`);
         pairs.push([k, v as string]);
       }
       metadata = Object.fromEntries(pairs);
       continue;
     }
-    const where = `tensor ${JSON.stringify(name)}`;
+    const where = `tensor ${preview(name, 80)}`;
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) bad(`${where}: entry must be an object {dtype, shape, data_offsets}`);
     const info = raw as Record<string, unknown>;
     for (const k of Object.keys(info)) {
-      if (k !== "dtype" && k !== "shape" && k !== "data_offsets") bad(`${where}: unknown field ${JSON.stringify(k)}`);
+      if (k !== "dtype" && k !== "shape" && k !== "data_offsets") bad(`${where}: unknown field ${preview(k, 80)}`);
     }
     const dtype = info.dtype;
     if (typeof dtype !== "string" || !Object.hasOwn(ITEM_SIZE, dtype)) {
-      bad(`${where}: unknown or unsupported dtype ${JSON.stringify(dtype)} (readable: ${Object.keys(ITEM_SIZE).join(", ")})`);
+      bad(`${where}: unknown or unsupported dtype ${preview(dtype)} (readable: ${Object.keys(ITEM_SIZE).join(", ")})`);
     }
     const shape = info.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-      bad(`${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+      bad(`${where}: shape must be a list of non-negative integers, got ${Array.isArray(shape) && shape.length <= 8 ? `[${shape.map((d) => preview(d)).join(", ")}]` : preview(shape)}`);
     }
     const offs = info.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-      bad(`${where}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offs)}`);
+      bad(`${where}: data_offsets must be [begin, end] non-negative integers, got ${Array.isArray(offs) && offs.length <= 8 ? `[${offs.map((d) => preview(d)).join(", ")}]` : preview(offs)}`);
     }
     const [begin, end] = offs as [number, number];
     if (end < begin) bad(`${where}: data_offsets [${begin}, ${end}] end before begin`);
@@ -138,8 +141,8 @@ export function parseSafetensors(bytes: Uint8Array, source = "safetensors"): Saf
   const sorted = [...infos].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let pos = 0;
   for (const t of sorted) {
-    if (t.begin < pos) bad(`tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] overlap another tensor's bytes (which end at ${pos})`);
-    if (t.begin > pos) bad(`tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}] leave a gap of unused bytes [${pos}, ${t.begin})`);
+    if (t.begin < pos) bad(`tensor ${preview(t.name, 80)}: data_offsets [${t.begin}, ${t.end}] overlap another tensor's bytes (which end at ${pos})`);
+    if (t.begin > pos) bad(`tensor ${preview(t.name, 80)}: data_offsets [${t.begin}, ${t.end}] leave a gap of unused bytes [${pos}, ${t.begin})`);
     pos = t.end;
   }
   if (pos !== bufferLen) bad(`tensors cover ${pos} bytes of the ${bufferLen}-byte data buffer; the rest is unaccounted for`);

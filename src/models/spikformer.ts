@@ -383,12 +383,13 @@ export class Spikformer extends Module {
     return linear(mean(xf, [0, 2]), this.head.weight, this.head.bias);
   }
 
-  private checkInput(x: Tensor): void {
+  /** Refuses an input of the wrong shape; `source` (a file) is named in the error when given. */
+  checkInput(x: Tensor, source?: string): void {
     const c = this.config;
     const img = x.rank === 5 ? x.shape.slice(2) : x.shape.slice(1);
     const ok = (x.rank === 4 || (x.rank === 5 && x.shape[0] === c.T)) && img[0] === c.inChannels && img[1] === c.imgSize && img[2] === c.imgSize;
     if (!ok) {
-      fail("Spikformer", `input ${fmtShape(x.shape)} does not fit the model: expected images [B, ${c.inChannels}, ${c.imgSize}, ${c.imgSize}] or frames [${c.T}, B, ${c.inChannels}, ${c.imgSize}, ${c.imgSize}]`);
+      fail("Spikformer", `input ${fmtShape(x.shape)}${source ? ` from ${source}` : ""} does not fit the model: expected images [B, ${c.inChannels}, ${c.imgSize}, ${c.imgSize}] or frames [${c.T}, B, ${c.inChannels}, ${c.imgSize}, ${c.imgSize}]`);
     }
   }
 }

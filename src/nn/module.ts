@@ -50,6 +50,8 @@ export interface StateSource {
 export interface LoadStateDictOptions {
   /** Refuse missing and unexpected keys (default true). Shape mismatches are refused either way. */
   strict?: boolean;
+  /** Where the values come from (a file), named in errors: `loadStateDict(FILE)`. */
+  source?: string;
 }
 
 export interface LoadStateDictResult {
@@ -223,7 +225,7 @@ export class Module {
    * but still refuses mismatches.
    */
   loadStateDict(dict: Map<string, StateSource> | Iterable<readonly [string, StateSource]> | Record<string, StateSource>, opts: LoadStateDictOptions = {}): LoadStateDictResult {
-    const op = "loadStateDict";
+    const op = opts.source === undefined ? "loadStateDict" : `loadStateDict(${opts.source})`;
     const strict = opts.strict ?? true;
     const source: Map<string, StateSource> = dict instanceof Map ? dict
       : Symbol.iterator in (dict as object) ? new Map(dict as Iterable<readonly [string, StateSource]>)

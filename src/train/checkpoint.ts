@@ -6,6 +6,7 @@
  * parts disagree. `weights.safetensors` beside it holds only the model, under
  * the official names, for `predict`, `eval` or PyTorch.
  */
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
@@ -13,7 +14,8 @@ import { fail } from "../tensor/errors.js";
 import { Int64Buffer, type Module } from "../nn/module.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-file.js";
-import type { SafeInput } from "../io/safetensors.js";
+import type { SafeFile, SafeInput } from "../io/safetensors.js";
+import { checkFinite, checkInt, checkObject, parseJson, preview } from "../io/validate.js";
 import type { Optimizer, OptimizerState } from "./optim.js";
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
@@ -28,15 +30,26 @@ export interface RunPosition {
   iteration: number;
 }
 
+/** The checkpoint format this version writes and reads: format 1 plus a payload checksum. */
+export const CHECKPOINT_FORMAT = "bitspike-checkpoint-2";
+
 /** The JSON part of a checkpoint. */
 export interface CheckpointState {
-  format: "bitspike-checkpoint-1";
+  format: typeof CHECKPOINT_FORMAT;
   position: RunPosition;
   /** The training configuration (so a resume can refuse a changed one). */
   train: Record<string, unknown>;
   /** The model configuration. */
   model: Record<string, unknown>;
   optimizer: OptimizerState["json"];
+  /** sha256 of every tensor (name, dtype, shape, bytes) and of this JSON without the checksum, so a flipped byte is caught on resume. */
+  checksum: string;
+}
+
+/** The run a checkpoint is resumed into: its position must lie inside it. */
+export interface RunExtent {
+  epochs: number;
+  stepsPerEpoch: number;
 }
 
 /** State-dict values as safetensors entries (int64 buffers as I64), keys prefixed. */
@@ -45,18 +58,47 @@ export function stateEntries(state: Iterable<readonly [string, Tensor | Int64Buf
   return into;
 }
 
-/** Writes the model's weights under the official key names, with its config as metadata. */
-export function saveWeights(path: string, model: Module, modelConfig: object): void {
-  writeSafetensorsFile(path, stateEntries(model.stateDict()), { format: "pt", bitspike_model: JSON.stringify(modelConfig) });
+/** The safetensors dtype of an array (what the file will say). */
+function dtypeOf(d: SafeInput["data"]): string {
+  return d instanceof Float32Array ? "F32" : d instanceof Float64Array ? "F64" : d instanceof BigInt64Array ? "I64" : d instanceof Int32Array ? "I32" : "U8";
 }
 
-/** Saves a checkpoint (atomically) and the weights file into `dir`. */
-export function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer, state: Omit<CheckpointState, "format" | "optimizer">): void {
+/** sha256 over the tensors in name order (name, dtype, shape, bytes) and the JSON text. */
+function payloadChecksum(tensors: Iterable<readonly [string, { dtype: string; shape: readonly number[]; data: SafeInput["data"] }]>, json: string): string {
+  const h = createHash("sha256");
+  for (const [name, t] of [...tensors].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    h.update(`${name}\0${t.dtype}\0${t.shape.join(",")}\0`);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  h.update(json);
+  return `sha256:${h.digest("hex")}`;
+}
+
+/** Refuses to write NaN or infinity: names the first non-finite tensor of `entries`. */
+function checkEntriesFinite(op: string, entries: Iterable<readonly [string, { data: SafeInput["data"] }]>): void {
+  for (const [k, e] of entries) {
+    if (e.data instanceof Float32Array || e.data instanceof Float64Array) checkFinite(op, `tensor '${k}'`, e.data);
+  }
+}
+
+/** Writes the model's weights under the official key names, with its config as metadata; refuses non-finite weights. */
+export function saveWeights(path: string, model: Module, modelConfig: object): void {
+  const entries = stateEntries(model.stateDict());
+  checkEntriesFinite(`weights(${path})`, entries);
+  writeSafetensorsFile(path, entries, { format: "pt", bitspike_model: JSON.stringify(modelConfig) });
+}
+
+/** Saves a checkpoint (atomically, with its checksum) and the weights file into `dir`; refuses non-finite values. */
+export function saveCheckpoint(dir: string, model: Module, optimizer: Optimizer, state: Omit<CheckpointState, "format" | "optimizer" | "checksum">): void {
+  const path = join(dir, CHECKPOINT_FILE);
   const opt = optimizer.stateDict();
   const entries = stateEntries(model.stateDict(), "model.");
   for (const [k, v] of opt.tensors) entries.set(`optim.${k}`, { shape: [v.length], data: v });
-  const json: CheckpointState = { format: "bitspike-checkpoint-1", ...state, optimizer: opt.json };
-  writeSafetensorsFile(join(dir, CHECKPOINT_FILE), entries, { bitspike_checkpoint: JSON.stringify(json) });
+  checkEntriesFinite(`checkpoint(${path})`, entries);
+  const body = { format: CHECKPOINT_FORMAT as typeof CHECKPOINT_FORMAT, ...state, optimizer: opt.json };
+  const checksum = payloadChecksum([...entries].map(([k, e]) => [k, { dtype: dtypeOf(e.data), shape: e.shape, data: e.data }] as const), JSON.stringify(body));
+  const json: CheckpointState = { ...body, checksum };
+  writeSafetensorsFile(path, entries, { bitspike_checkpoint: JSON.stringify(json) });
   saveWeights(join(dir, WEIGHTS_FILE), model, state.model);
 }
 
@@ -65,37 +107,64 @@ export function hasCheckpoint(dir: string): boolean {
   return existsSync(join(dir, CHECKPOINT_FILE));
 }
 
-/** Loads a checkpoint into the model and optimizer (strictly) and returns its state. */
-export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer): CheckpointState {
+/** Checks the structure of a checkpoint's JSON and its position against the run. */
+function checkState(op: string, raw: string, run?: RunExtent): CheckpointState {
+  const st = checkObject(op, "metadata bitspike_checkpoint", parseJson(op, "metadata bitspike_checkpoint", raw));
+  if (st["format"] !== CHECKPOINT_FORMAT) fail(op, `unknown checkpoint format ${preview(st["format"])} (this version reads ${CHECKPOINT_FORMAT}); start the run again without --resume`);
+  const pos = checkObject(op, "checkpoint field position", st["position"]);
+  const epoch = checkInt(op, "position.epoch", pos["epoch"], { min: 0, ...(run ? { max: run.epochs } : {}) });
+  const batchIndex = checkInt(op, "position.batchIndex", pos["batchIndex"], { min: 0, ...(run ? { max: epoch === run.epochs ? 0 : run.stepsPerEpoch } : {}) });
+  const iteration = checkInt(op, "position.iteration", pos["iteration"], { min: 0 });
+  if (run && iteration !== epoch * run.stepsPerEpoch + batchIndex) {
+    fail(op, `position.iteration ${iteration} does not match epoch ${epoch}, batch ${batchIndex} of ${run.stepsPerEpoch} steps an epoch (expected ${epoch * run.stepsPerEpoch + batchIndex})`);
+  }
+  checkObject(op, "checkpoint field train", st["train"]);
+  checkObject(op, "checkpoint field model", st["model"]);
+  checkObject(op, "checkpoint field optimizer", st["optimizer"]);
+  if (typeof st["checksum"] !== "string") fail(op, `checkpoint field checksum must be a string, got ${preview(st["checksum"])}`);
+  return st as unknown as CheckpointState;
+}
+
+/**
+ * Loads a checkpoint into the model and optimizer (strictly) and returns its
+ * state. Before anything changes: the metadata's structure is checked, the
+ * position must lie inside `run` (when given), the payload checksum must
+ * match, and every value must be finite.
+ */
+export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer, run?: RunExtent): CheckpointState {
   const path = join(dir, CHECKPOINT_FILE);
+  const op = `checkpoint(${path})`;
   const file = readSafetensorsFile(path);
   const raw = file.metadata["bitspike_checkpoint"];
-  if (raw === undefined) fail(`checkpoint(${path})`, "the file has no bitspike_checkpoint metadata; it is not a bitspike training checkpoint");
-  let state: CheckpointState;
-  try {
-    state = JSON.parse(raw) as CheckpointState;
-  } catch {
-    return fail(`checkpoint(${path})`, "the bitspike_checkpoint metadata is not valid JSON");
-  }
-  if (state.format !== "bitspike-checkpoint-1") fail(`checkpoint(${path})`, `unknown checkpoint format '${String(state.format)}'`);
+  if (raw === undefined) fail(op, "the file has no bitspike_checkpoint metadata; it is not a bitspike training checkpoint");
+  const state = checkState(op, raw, run);
+  const { checksum, ...body } = state;
+  if (payloadChecksum(file.tensors, JSON.stringify(body)) !== checksum) fail(op, "checksum mismatch: the file was changed or damaged after it was written; start the run again without --resume");
+  checkEntriesFinite(op, file.tensors);
   const modelDict = new Map<string, { shape: number[]; data: Float32Array | Float64Array | BigInt64Array | Uint8Array | Int32Array }>();
   const tensors = new Map<string, Float32Array | Float64Array>();
   for (const [k, e] of file.tensors) {
     if (k.startsWith("model.")) modelDict.set(k.slice(6), e);
     else if (k.startsWith("optim.")) {
-      if (!(e.data instanceof Float32Array || e.data instanceof Float64Array)) fail(`checkpoint(${path})`, `optimizer buffer ${k} has dtype ${e.dtype}, expected a float type`);
+      if (!(e.data instanceof Float32Array || e.data instanceof Float64Array)) fail(op, `optimizer buffer ${k} has dtype ${e.dtype}, expected a float type`);
       tensors.set(k.slice(6), e.data);
-    } else fail(`checkpoint(${path})`, `unexpected tensor '${k}' (expected model.* or optim.*)`);
+    } else fail(op, `unexpected tensor '${k}' (expected model.* or optim.*)`);
   }
-  model.loadStateDict(modelDict, { strict: true });
-  optimizer.loadStateDict({ json: state.optimizer, tensors });
+  model.loadStateDict(modelDict, { strict: true, source: path });
+  optimizer.loadStateDict({ json: state.optimizer, tensors }, path);
   return state;
 }
 
-/** Loads a weights file (official key names) into a model, strictly. */
-export function loadWeights(path: string, model: Module): Record<string, string> {
+/** Reads a file of weights, refusing NaN and infinite values (named by key and file). */
+export function readWeightsFile(path: string): SafeFile {
   const file = readSafetensorsFile(path);
-  model.loadStateDict(file.tensors, { strict: true });
-  return file.metadata;
+  checkEntriesFinite(`weights(${path})`, file.tensors);
+  return file;
 }
 
+/** Loads a weights file (official key names) into a model, strictly; errors name the file. */
+export function loadWeights(path: string, model: Module): Record<string, string> {
+  const file = readWeightsFile(path);
+  model.loadStateDict(file.tensors, { strict: true, source: path });
+  return file.metadata;
+}

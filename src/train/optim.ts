@@ -7,6 +7,7 @@
  * State is exported as JSON plus named moment buffers, so a checkpoint can keep
  * the buffers in a safetensors file and the rest in its metadata.
  */
+import { checkArray, checkInt, checkNumber, checkObject, preview } from "../io/validate.js";
 import { fail } from "../tensor/errors.js";
 import { allocFloat, type FloatArray, type Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../autograd/tape.js";
@@ -49,6 +50,25 @@ function checkHyper(op: string, name: string, v: number, lo: number, hiExclusive
   if (!Number.isFinite(v) || v < lo || v >= hiExclusive) {
     fail(op, `${name} must be a finite number in [${lo}, ${hiExclusive}), got ${v}`);
   }
+}
+
+/** Checks the structure of a stored optimizer state's JSON part (types and ranges, not yet the fit). */
+function checkStateJson(op: string, json: unknown): asserts json is OptimizerState["json"] {
+  const o = checkObject(op, "optimizer state", json);
+  if (typeof o["type"] !== "string") fail(op, `optimizer state field type must be a string, got ${preview(o["type"])}`);
+  checkArray(op, "optimizer state field groups", o["groups"]).forEach((g, i) => {
+    const group = checkObject(op, `optimizer group ${i}`, g);
+    checkNumber(op, `optimizer group ${i} lr`, group["lr"], { min: 0 });
+    checkNumber(op, `optimizer group ${i} weightDecay`, group["weightDecay"], { min: 0 });
+    checkInt(op, `optimizer group ${i} numParams`, group["numParams"], { min: 0 });
+  });
+  checkArray(op, "optimizer state field params", o["params"]).forEach((p, i) => {
+    const param = checkObject(op, `optimizer param ${i}`, p);
+    checkInt(op, `optimizer param ${i} step`, param["step"], { min: 0 });
+    for (const b of checkArray(op, `optimizer param ${i} buffers`, param["buffers"])) {
+      if (typeof b !== "string") fail(op, `optimizer param ${i} buffers must be names, got ${preview(b)}`);
+    }
+  });
 }
 
 /** The common part of SGD and AdamW: groups, per-param state, lr setting, state export. */
@@ -164,10 +184,13 @@ export abstract class Optimizer {
    * Restores a state from {@link stateDict}. The group layout (number of groups,
    * params per group, buffer lengths) must match; group lr and weight decay are
    * restored. Hyper-parameters (momentum, betas, ...) stay those of this optimizer.
+   * The JSON part is checked field by field first (it may come from a file);
+   * `source` names that file in errors.
    */
-  loadStateDict(state: OptimizerState): void {
-    const op = `${this.type}.loadStateDict`;
+  loadStateDict(state: OptimizerState, source?: string): void {
+    const op = source === undefined ? `${this.type}.loadStateDict` : `${this.type}.loadStateDict(${source})`;
     const { json, tensors } = state;
+    checkStateJson(op, json);
     if (json.type !== this.type) fail(op, `state is for ${json.type}, this optimizer is ${this.type}`);
     if (json.groups.length !== this.groups.length) fail(op, `state has ${json.groups.length} groups, optimizer has ${this.groups.length}`);
     json.groups.forEach((sg, i) => {

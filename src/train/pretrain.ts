@@ -11,14 +11,17 @@
  */
 import { freeArray } from "../tensor/heap.js";
 import { stepScope } from "../tensor/retain.js";
-import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
+import { parseJson } from "../io/validate.js";
 import { Rng } from "../tensor/random.js";
 import { backward, noGrad } from "../autograd/tape.js";
 import type { SpikformerConfig } from "../models/config.js";
 import { loadEncoderInto, MaskedAutoencoder, type MAEOptions } from "../models/mae/mae.js";
-import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-file.js";
+import { writeSafetensorsFile } from "../io/safetensors-file.js";
+import { appendFileChecked, makeOutputDir } from "../io/files.js";
+import { checkMaeOptions } from "../models/mae/mae.js";
+import { checkModelFits, configFromJson } from "../models/config.js";
 import { AdamW, paramGroupsWithDecayExclusions } from "./optim.js";
 import { CosineSchedule } from "./schedule.js";
 import { clipGradNorm } from "./clip.js";
@@ -26,8 +29,8 @@ import { batches, numBatches } from "./data/loader.js";
 import { deriveSeed } from "./data/seed.js";
 import { loadData, type DataSplit } from "./data/spec.js";
 import type { Dataset } from "./data/dataset.js";
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, stateEntries, type RunPosition } from "./checkpoint.js";
-import { train, trainModelConfig, type RunOptions, type TrainHooks, type TrainOptions, type TrainResult } from "./trainer.js";
+import { hasCheckpoint, loadCheckpoint, readWeightsFile, saveCheckpoint, stateEntries, type RunPosition } from "./checkpoint.js";
+import { checkGradientsFinite, checkRunOptions, train, trainModelConfig, type RunOptions, type TrainHooks, type TrainOptions, type TrainResult } from "./trainer.js";
 
 export const ENCODER_FILE = "encoder.safetensors";
 export const DECODER_FILE = "decoder.safetensors";
@@ -98,14 +101,18 @@ export function saveDecoder(path: string, mae: MaskedAutoencoder): void {
 
 /** Rebuilds a pre-trained MAE from DIR/encoder.safetensors and DIR/decoder.safetensors (strict loads). */
 export function loadMaskedAutoencoder(dir: string): MaskedAutoencoder {
-  const enc = readSafetensorsFile(join(dir, ENCODER_FILE));
-  const dec = readSafetensorsFile(join(dir, DECODER_FILE));
+  const encPath = join(dir, ENCODER_FILE);
+  const decPath = join(dir, DECODER_FILE);
+  const enc = readWeightsFile(encPath);
+  const dec = readWeightsFile(decPath);
   const cfgRaw = enc.metadata["bitspike_model"];
   const maeRaw = dec.metadata["bitspike_mae"] ?? enc.metadata["bitspike_mae"];
   if (!cfgRaw || !maeRaw) fail("loadMaskedAutoencoder", `${dir} lacks the bitspike_model / bitspike_mae metadata of a bitspike pre-training run`);
-  const mae = new MaskedAutoencoder(JSON.parse(cfgRaw) as SpikformerConfig, JSON.parse(maeRaw) as MAEOptions);
-  loadEncoderInto(mae.encoder, enc.tensors);
-  mae.decoder.loadStateDict(dec.tensors, { strict: true });
+  const cfg = configFromJson(`weights(${encPath})`, cfgRaw);
+  const maeOptions = checkMaeOptions(`weights(${decPath})`, parseJson(`weights(${decPath})`, "metadata bitspike_mae", maeRaw));
+  const mae = new MaskedAutoencoder(cfg, maeOptions);
+  loadEncoderInto(mae.encoder, enc.tensors, encPath);
+  mae.decoder.loadStateDict(dec.tensors, { strict: true, source: decPath });
   return mae;
 }
 
@@ -134,8 +141,13 @@ export function evalMaskedLoss(mae: MaskedAutoencoder, data: Dataset, n: number,
 /** Pre-trains a masked autoencoder as the options say; see the module comment. */
 export function pretrain(opts: PretrainOptions, hooks: PretrainHooks = {}, preloaded?: DataSplit): PretrainResult {
   const t0 = performance.now();
+  checkRunOptions("pretrain", opts);
+  // Before the data load, so a bad --out fails at once.
+  if (opts.out) makeOutputDir("pretrain", opts.out);
+  checkMaeOptions("pretrain", opts.mae);
   const data = preloaded ?? loadData(opts.data, opts.seed);
   const cfg = pretrainModelConfig(opts, data);
+  checkModelFits("pretrain", cfg, opts.batch, "batch");
   const mae = new MaskedAutoencoder(cfg, opts.mae).train();
   const named = [...mae.namedParameters()];
   const optimizer = new AdamW(paramGroupsWithDecayExclusions(named, { lr: opts.lr, weightDecay: opts.wd, noWeightDecay: ["decoder.mask_token"] }), { lr: opts.lr, weightDecay: opts.wd });
@@ -151,10 +163,9 @@ export function pretrain(opts: PretrainOptions, hooks: PretrainHooks = {}, prelo
 
   let pos: RunPosition = { epoch: 0, batchIndex: 0, iteration: 0 };
   let resumedFrom: RunPosition | null = null;
-  if (opts.out) mkdirSync(opts.out, { recursive: true });
   if (opts.resume) {
     if (!opts.out || !hasCheckpoint(opts.out)) fail("pretrain", `--resume: no checkpoint in ${opts.out ?? "(no --out)"}`);
-    const st = loadCheckpoint(opts.out, mae, optimizer);
+    const st = loadCheckpoint(opts.out, mae, optimizer, { epochs: opts.epochs, stepsPerEpoch });
     if (JSON.stringify(st.train) !== JSON.stringify(trainJson)) {
       fail("pretrain", `--resume: the checkpoint in ${opts.out} was made with other settings (${JSON.stringify(st.train)}); resume with the same flags`);
     }
@@ -162,7 +173,7 @@ export function pretrain(opts: PretrainOptions, hooks: PretrainHooks = {}, prelo
     resumedFrom = { ...pos };
   }
   const log = (obj: Record<string, unknown>): void => {
-    if (opts.out) appendFileSync(join(opts.out, "log.jsonl"), JSON.stringify(obj) + "\n");
+    if (opts.out) appendFileChecked("pretrain", join(opts.out, "log.jsonl"), JSON.stringify(obj) + "\n");
   };
   // The checkpoint's weights.safetensors holds the whole MAE (patch_embed.*, block.*, decoder.*).
   const checkpoint = (): void => {
@@ -184,14 +195,17 @@ export function pretrain(opts: PretrainOptions, hooks: PretrainHooks = {}, prelo
       // One heap scope a step: its activations and gradients go back to the heap at its end.
       const l = stepScope(() => {
         const { loss } = mae.forward(b.images, maskRng(opts.seed, epoch, b.batchIndex));
+        // Checked before the optimizer step, so a bad step never reaches the weights or a checkpoint.
+        const l = loss.item();
+        if (!Number.isFinite(l)) fail("pretrain", `the loss became ${l} at epoch ${epoch} step ${b.batchIndex}; lower --lr or set --clip`);
         backward(loss);
+        checkGradientsFinite("pretrain", named, `at epoch ${epoch} step ${b.batchIndex}`);
         if (opts.clip > 0) clipGradNorm(mae.parameters(), opts.clip);
         optimizer.step();
         optimizer.zeroGrad();
-        return loss.item();
+        return l;
       }, mae, optimizer);
       freeArray(b.images.data, "released after its batch");
-      if (!Number.isFinite(l)) fail("pretrain", `the loss became ${l} at epoch ${epoch} step ${b.batchIndex}; lower --lr or set --clip`);
       lossSum += l * b.labels.length;
       seen += b.labels.length;
       pos = { epoch, batchIndex: b.batchIndex + 1, iteration: pos.iteration + 1 };
@@ -233,9 +247,9 @@ export interface FinetuneOptions extends TrainOptions {
 
 /** Reads an encoder file's tensors and its stored encoder config. */
 export function readEncoderFile(path: string): { tensors: Map<string, { shape: number[]; data: ArrayLike<number> | BigInt64Array }>; config: SpikformerConfig | null } {
-  const f = readSafetensorsFile(path);
+  const f = readWeightsFile(path);
   const raw = f.metadata["bitspike_model"];
-  return { tensors: f.tensors as Map<string, { shape: number[]; data: ArrayLike<number> | BigInt64Array }>, config: raw ? (JSON.parse(raw) as SpikformerConfig) : null };
+  return { tensors: f.tensors as Map<string, { shape: number[]; data: ArrayLike<number> | BigInt64Array }>, config: raw === undefined ? null : configFromJson(`weights(${path})`, raw) };
 }
 
 /**
@@ -248,7 +262,7 @@ export function finetune(opts: FinetuneOptions, hooks: TrainHooks = {}, preloade
   return train(opts, {
     ...hooks,
     onModel: (m) => {
-      loadEncoderInto(m, tensors);
+      loadEncoderInto(m, tensors, opts.from);
       hooks.onModel?.(m);
     },
   }, preloaded);

@@ -5,15 +5,17 @@
  * step draws comes from (seed, epoch, batch), so a resumed run ends with
  * weights bit-identical to an uninterrupted one.
  */
-import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { backward } from "../autograd/tape.js";
 import { freeArray } from "../tensor/heap.js";
 import { stepScope } from "../tensor/retain.js";
+import { appendFileChecked, makeOutputDir } from "../io/files.js";
+import { checkInt, checkNumber, firstNonFinite } from "../io/validate.js";
 import { crossEntropy } from "../ops/loss.js";
 import { Spikformer } from "../models/spikformer.js";
-import { definedOnly, spikformerConfig, type SpikformerConfig, type SpikformerOverrides } from "../models/config.js";
+import { checkModelFits, definedOnly, spikformerConfig, type SpikformerConfig, type SpikformerOverrides } from "../models/config.js";
 import { AdamW, paramGroupsWithDecayExclusions } from "./optim.js";
 import { CosineSchedule, layerDecayScales, layerIdOf } from "./schedule.js";
 import { clipGradNorm } from "./clip.js";
@@ -22,7 +24,7 @@ import { batches, batchRng, numBatches } from "./data/loader.js";
 import { makeAugment, type AugmentOptions } from "./data/augment.js";
 import { loadData, type DataSplit } from "./data/spec.js";
 import { countCorrect, evaluate, type EvalResult } from "./evaluate.js";
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, saveWeights, WEIGHTS_FILE, type RunPosition } from "./checkpoint.js";
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, saveWeights, WEIGHTS_FILE, type RunExtent, type RunPosition } from "./checkpoint.js";
 
 /** What every training-like run (supervised training, MAE pre-training) is defined by. */
 export interface RunOptions {
@@ -101,21 +103,78 @@ export interface TrainResult {
   finished: boolean;
 }
 
+/** Ranges of the numeric run options (the CLI's flags use the same). */
+export const RUN_RANGES = {
+  epochs: { min: 1, max: 1_000_000 },
+  batch: { min: 1, max: 65536 },
+  lr: { above: 0 },
+  rate: { min: 0 },
+  probability: { min: 0, max: 1 },
+  count: { min: 0 },
+  seed: { min: 0, max: 2 ** 32 - 1 },
+} as const;
+
+/** Checks the numeric options of a run (they may come from an API caller as well as from flags). */
+export function checkRunOptions(op: string, o: RunOptions & Partial<Pick<TrainOptions, "labelSmoothing" | "mixup" | "evalBatch">>): void {
+  const R = RUN_RANGES;
+  checkInt(op, "epochs", o.epochs, R.epochs);
+  checkInt(op, "batch", o.batch, R.batch);
+  checkNumber(op, "lr", o.lr, R.lr);
+  for (const k of ["wd", "warmupEpochs", "minLr", "clip"] as const) checkNumber(op, k, o[k], R.rate);
+  checkInt(op, "seed", o.seed, {});
+  checkInt(op, "checkpointEvery", o.checkpointEvery, R.count);
+  checkInt(op, "stopAfter", o.stopAfter, R.count);
+  if (o.labelSmoothing !== undefined) checkNumber(op, "labelSmoothing", o.labelSmoothing, R.probability);
+  if (o.mixup !== undefined) checkNumber(op, "mixup", o.mixup, R.rate);
+  if (o.evalBatch !== undefined) checkInt(op, "evalBatch", o.evalBatch, R.batch);
+}
+
 /**
  * The model a run builds: the name, the job's defaults, the overrides that are set, and the data's
- * image geometry and class count.
+ * image geometry and class count. An image size or channel count that is set must match the data
+ * (nothing is resized); a class count that is set must hold the data's labels.
  */
 export function trainModelConfig(opts: Pick<TrainOptions, "model" | "modelOverrides" | "seed">, data: DataSplit, defaults: SpikformerOverrides = {}): SpikformerConfig {
   const [C, H, W] = data.train.shape;
   if (H !== W) fail("train", `images are ${H}x${W}; Spikformer needs square images`);
-  return spikformerConfig(opts.model, { ...defaults, seed: opts.seed, ...definedOnly(opts.modelOverrides), imgSize: H, inChannels: C, numClasses: data.train.numClasses });
+  const o = opts.modelOverrides;
+  if (o.imgSize !== undefined && o.imgSize !== H) fail("train", `imgSize (--img-size) ${o.imgSize} does not match the data's ${H}x${W} images; images are not resized`);
+  if (o.inChannels !== undefined && o.inChannels !== C) fail("train", `inChannels (--in-channels) ${o.inChannels} does not match the data's ${C}-channel images`);
+  const classes = data.train.numClasses;
+  if (o.numClasses !== undefined && o.numClasses < classes) fail("train", `numClasses (--classes) ${o.numClasses} is fewer than the data's ${classes} classes`);
+  return spikformerConfig(opts.model, { ...defaults, seed: opts.seed, ...definedOnly(o), imgSize: H, inChannels: C, numClasses: o.numClasses ?? classes });
+}
+
+/**
+ * Fails the step when a gradient holds NaN or infinity, naming the first such
+ * parameter: one pass over the gradients, before the optimizer can write the
+ * value into the weights (a neuron reads NaN as "no spike", so a NaN would
+ * otherwise train on silently).
+ */
+export function checkGradientsFinite(op: string, named: readonly (readonly [string, Tensor])[], where: string): void {
+  for (const [name, p] of named) {
+    if (p.grad === null) continue;
+    const i = firstNonFinite(p.grad.data);
+    if (i >= 0) fail(op, `the gradient of ${name} holds ${p.grad.data[i]} (index ${i}) ${where}; check the inputs for NaN, lower --lr or set --clip`);
+  }
+}
+
+/** Refuses a crop padding that is not below the image size (crops would be mostly or wholly padding). */
+function checkAugment(op: string, augment: AugmentOptions, data: DataSplit): void {
+  const H = data.train.shape[1];
+  if (augment.crop && augment.crop.padding >= H) fail(op, `crop padding (--crop) ${augment.crop.padding} must be less than the image size ${H}`);
 }
 
 /** Trains a Spikformer as the options say; see the module comment. */
 export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: DataSplit): TrainResult {
   const t0 = performance.now();
+  checkRunOptions("train", opts);
+  // Before the data load, so a bad --out fails at once.
+  if (opts.out) makeOutputDir("train", opts.out);
   const data = preloaded ?? loadData(opts.data, opts.seed);
+  checkAugment("train", opts.augment, data);
   const cfg = trainModelConfig(opts, data);
+  checkModelFits("train", cfg, opts.batch, "batch");
   const model = new Spikformer(cfg).train();
   hooks.onModel?.(model);
   const named = [...model.namedParameters()];
@@ -137,10 +196,9 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
 
   let pos: RunPosition = { epoch: 0, batchIndex: 0, iteration: 0 };
   let resumedFrom: RunPosition | null = null;
-  if (opts.out) mkdirSync(opts.out, { recursive: true });
   if (opts.resume) {
     if (!opts.out || !hasCheckpoint(opts.out)) fail("train", `--resume: no checkpoint in ${opts.out ?? "(no --out)"}`);
-    const st = loadCheckpoint(opts.out, model, optimizer);
+    const st = loadCheckpoint(opts.out, model, optimizer, { epochs: opts.epochs, stepsPerEpoch } satisfies RunExtent);
     const saved = JSON.stringify(st.train);
     if (saved !== JSON.stringify(JSON.parse(JSON.stringify(trainJson)))) {
       fail("train", `--resume: the checkpoint in ${opts.out} was made with other settings (${saved}); resume with the same flags`);
@@ -149,7 +207,7 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
     resumedFrom = { ...pos };
   }
   const log = (obj: Record<string, unknown>): void => {
-    if (opts.out) appendFileSync(join(opts.out, "log.jsonl"), JSON.stringify(obj) + "\n");
+    if (opts.out) appendFileChecked("train", join(opts.out, "log.jsonl"), JSON.stringify(obj) + "\n");
   };
   const checkpoint = (): void => {
     if (opts.out) saveCheckpoint(opts.out, model, optimizer, { position: pos, train: trainJson, model: cfg as unknown as Record<string, unknown> });
@@ -174,14 +232,17 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
         const loss = opts.mixup > 0
           ? crossEntropy(logits, mixup(b.images, b.labels, cfg.numClasses, opts.mixup, batchRng(opts.seed ^ 0x5bd1e995, epoch, b.batchIndex), opts.labelSmoothing).targets)
           : crossEntropy(logits, b.labels, { labelSmoothing: opts.labelSmoothing });
+        // Checked before the optimizer step, so a bad step never reaches the weights or a checkpoint.
+        const l = loss.item();
+        if (!Number.isFinite(l)) fail("train", `the loss became ${l} at epoch ${epoch} step ${b.batchIndex}; lower --lr or set --clip`);
         backward(loss);
+        checkGradientsFinite("train", named, `at epoch ${epoch} step ${b.batchIndex}`);
         if (opts.clip > 0) clipGradNorm(model.parameters(), opts.clip);
         optimizer.step();
         optimizer.zeroGrad();
-        return { l: loss.item(), c: countCorrect(logits, b.labels) };
+        return { l, c: countCorrect(logits, b.labels) };
       }, model, optimizer);
       freeArray(b.images.data, "released after its batch");
-      if (!Number.isFinite(l)) fail("train", `the loss became ${l} at epoch ${epoch} step ${b.batchIndex}; lower --lr or set --clip`);
       lossSum += l * b.labels.length;
       correct += c;
       seen += b.labels.length;

@@ -16,7 +16,8 @@ import { gather, indices } from "../../ops/shape.js";
 import { floatToSpikes, spikesToFloat } from "../../ops/spike/cast.js";
 import { Module, ModuleList } from "../../nn/module.js";
 import { Block, SCS, Spikformer } from "../spikformer.js";
-import { stemStages, type SpikformerConfig } from "../config.js";
+import { CONFIG_LIMITS, stemStages, type SpikformerConfig } from "../config.js";
+import { checkInt, checkNumber, checkObject, preview } from "../../io/validate.js";
 import type { Activation } from "../compute.js";
 import { DECODER_DEFAULTS, MAEDecoder, type DecoderConfig } from "./decoder.js";
 import { keptIndices, randomTokenMask, type GridMask } from "./masking.js";
@@ -39,6 +40,26 @@ export const MAE_DEFAULTS: MAEOptions = {
   maskRatio: 0.75, normPixLoss: true,
   decoderDim: DECODER_DEFAULTS.dim, decoderDepth: DECODER_DEFAULTS.depth, decoderHeads: DECODER_DEFAULTS.heads, decoderMlpRatio: DECODER_DEFAULTS.mlpRatio,
 };
+
+/**
+ * Checks MAE options that come from outside (flags, a file's `bitspike_mae`
+ * metadata): an object whose known fields, when present, have the right types
+ * and ranges; returns those fields. `op` names the flag set or file.
+ */
+export function checkMaeOptions(op: string, raw: unknown): Partial<MAEOptions> {
+  const o = checkObject(op, "MAE options", raw);
+  const out: Partial<MAEOptions> = {};
+  if (o["maskRatio"] !== undefined) out.maskRatio = checkNumber(op, "maskRatio", o["maskRatio"], { above: 0, below: 1 });
+  if (o["normPixLoss"] !== undefined) {
+    if (typeof o["normPixLoss"] !== "boolean") fail(op, `normPixLoss must be true or false, got ${preview(o["normPixLoss"])}`);
+    out.normPixLoss = o["normPixLoss"];
+  }
+  if (o["decoderDim"] !== undefined) out.decoderDim = checkInt(op, "decoderDim", o["decoderDim"], { min: 1, max: CONFIG_LIMITS.embedDims });
+  if (o["decoderDepth"] !== undefined) out.decoderDepth = checkInt(op, "decoderDepth", o["decoderDepth"], { min: 1, max: CONFIG_LIMITS.depths });
+  if (o["decoderHeads"] !== undefined) out.decoderHeads = checkInt(op, "decoderHeads", o["decoderHeads"], { min: 1, max: CONFIG_LIMITS.numHeads });
+  if (o["decoderMlpRatio"] !== undefined) out.decoderMlpRatio = checkNumber(op, "decoderMlpRatio", o["decoderMlpRatio"], { above: 0, max: CONFIG_LIMITS.mlpRatio });
+  return out;
+}
 
 /** What {@link MaskedAutoencoder.forward} returns. */
 export interface MAEOutput {
@@ -146,12 +167,12 @@ function gatherTokens(tokens: Activation, idx: Int32Array, B: number): Activatio
  * every key but the head must be present and fit; the head keeps its fresh
  * initialisation. Fails on anything else missing or unexpected.
  */
-export function loadEncoderInto(model: Spikformer, state: Map<string, { shape: readonly number[]; data: ArrayLike<number> | BigInt64Array }>): void {
+export function loadEncoderInto(model: Spikformer, state: Map<string, { shape: readonly number[]; data: ArrayLike<number> | BigInt64Array }>, source?: string): void {
   const own = model.stateDict();
   const missing = [...own.keys()].filter((k) => !state.has(k) && !(HEAD_KEYS as readonly string[]).includes(k));
   const unexpected = [...state.keys()].filter((k) => !own.has(k));
   if (missing.length || unexpected.length) {
-    fail("loadEncoderInto", `the encoder state does not fit the classifier: missing ${JSON.stringify(missing)}, unexpected ${JSON.stringify(unexpected)} (only ${HEAD_KEYS.join(", ")} may be missing)`);
+    fail(source === undefined ? "loadEncoderInto" : `loadEncoderInto(${source})`, `the encoder state does not fit the classifier: missing ${JSON.stringify(missing)}, unexpected ${JSON.stringify(unexpected)} (only ${HEAD_KEYS.join(", ")} may be missing)`);
   }
-  model.loadStateDict(state, { strict: false }); // still refuses shape mismatches, before changing anything
+  model.loadStateDict(state, { strict: false, source }); // still refuses shape mismatches, before changing anything
 }

@@ -5,9 +5,10 @@
  * byte, a fine label byte, 3072 pixel bytes. Pixels are 1024 R, 1024 G, 1024 B,
  * each 32x32 row-major: already [C, H, W].
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fail } from "../../tensor/errors.js";
+import { readFileChecked } from "../../io/files.js";
 import { fromBytes, type Dataset } from "./dataset.js";
 
 /** The usual CIFAR-10 normalisation (as the Spikformer CIFAR code). */
@@ -55,7 +56,7 @@ function readAll(dir: string, files: readonly string[], kind: CifarKind): { pixe
   const parts = files.map((f) => {
     const path = join(dir, f);
     if (!existsSync(path)) fail("cifar", `missing file ${path} (expected ${files.join(", ")} in ${dir})`);
-    return parseCifarRecords(new Uint8Array(readFileSync(path)), kind, path);
+    return parseCifarRecords(readFileChecked("cifar", path), kind, path);
   });
   const n = parts.reduce((s, p) => s + p.labels.length, 0);
   const pixels = new Uint8Array(n * PIXELS);

@@ -10,22 +10,19 @@
  * dtype; without them no normalisation happens (store normalised F32 images,
  * or U8 images plus mean/std).
  */
-import { readFileSync } from "node:fs";
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { parseSafetensors } from "../../io/safetensors.js";
+import { readFileChecked } from "../../io/files.js";
+import { checkInt, firstNonFinite, parseJson, preview } from "../../io/validate.js";
+import { CONFIG_LIMITS } from "../../models/config.js";
 import type { Dataset } from "./dataset.js";
 
 const OP = "dataset-file";
 
 function parseChannelList(source: string, key: string, text: string, C: number): number[] {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    fail(OP, `${source}: metadata '${key}' is not JSON: ${text}`);
-  }
+  const v = parseJson(OP, `${source}: metadata '${key}'`, text);
   if (!Array.isArray(v) || v.length !== C || !v.every((x) => typeof x === "number" && Number.isFinite(x))) {
-    fail(OP, `${source}: metadata '${key}' must be a JSON array of ${C} finite numbers (one per channel), got ${text}`);
+    fail(OP, `${source}: metadata '${key}' must be a JSON array of ${C} finite numbers (one per channel), got ${preview(text)}`);
   }
   if (key === "std" && v.some((x) => x <= 0)) fail(OP, `${source}: metadata 'std' must be positive, got ${text}`);
   return v as number[];
@@ -46,6 +43,9 @@ export function datasetFromSafetensors(bytes: Uint8Array, source: string): Datas
   const images = new Float32Array(N * C * H * W);
   if (img.data instanceof Float32Array || img.data instanceof Float64Array) {
     images.set(img.data);
+    // A neuron reads NaN as "no spike": one NaN pixel would train on silently, so refuse it here.
+    const bad = firstNonFinite(images);
+    if (bad >= 0) fail(OP, `${source}: 'images' holds ${images[bad]} at sample ${Math.floor(bad / (C * H * W))} (index ${bad}); expected finite pixels`);
   } else if (img.dtype === "U8" && img.data instanceof Uint8Array) {
     for (let i = 0; i < images.length; i++) images[i] = img.data[i]! / 255;
   } else {
@@ -57,7 +57,7 @@ export function datasetFromSafetensors(bytes: Uint8Array, source: string): Datas
   if ((lab.dtype === "I64" && ld instanceof BigInt64Array) || (lab.dtype === "I32" && ld instanceof Int32Array) || (lab.dtype === "U8" && ld instanceof Uint8Array)) {
     for (let i = 0; i < N; i++) {
       const y = Number(ld[i]!);
-      if (!(y >= 0 && y <= 0x7fffffff)) fail(OP, `${source}: label ${y} of sample ${i} is negative or too large`);
+      if (!(y >= 0 && y < CONFIG_LIMITS.numClasses)) fail(OP, `${source}: label ${y} of sample ${i} is negative or too large (expected 0..${CONFIG_LIMITS.numClasses - 1})`);
       labels[i] = y;
     }
   } else {
@@ -68,8 +68,9 @@ export function datasetFromSafetensors(bytes: Uint8Array, source: string): Datas
   for (let i = 0; i < N; i++) numClasses = Math.max(numClasses, labels[i]! + 1);
   const meta = metadata ?? {};
   if (meta["num_classes"] !== undefined) {
-    const k = Number(meta["num_classes"]);
-    if (!Number.isInteger(k) || k < 1) fail(OP, `${source}: metadata num_classes must be an integer >= 1, got '${meta["num_classes"]}'`);
+    // Digits only: Number() would also take "1e9", " 7" or "0x10".
+    const text = meta["num_classes"];
+    const k = checkInt(OP, `${source}: metadata num_classes`, /^[0-9]{1,9}$/.test(text) ? Number(text) : text, { min: 1, max: CONFIG_LIMITS.numClasses });
     for (let i = 0; i < N; i++) {
       if (labels[i]! >= k) fail(OP, `${source}: label ${labels[i]} of sample ${i} is out of range 0..${k - 1} (num_classes ${k})`);
     }
@@ -99,11 +100,5 @@ export function datasetFromSafetensors(bytes: Uint8Array, source: string): Datas
 
 /** A data set from a safetensors file on disk (see the module comment for the format). */
 export function loadDatasetFile(path: string): Dataset {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (e) {
-    fail(OP, `cannot read ${path}: ${(e as Error).message}`);
-  }
-  return datasetFromSafetensors(bytes, path);
+  return datasetFromSafetensors(readFileChecked(OP, path), path);
 }

@@ -28,6 +28,7 @@ export function loadData(spec: string, seed = 0): DataSplit {
   const need = (): string => arg || fail("data", `'${kind}' needs a path: ${kind}:PATH`);
   switch (kind) {
     case "mnist": {
+      if (colon >= 0) fail("data", `'mnist' takes no path or options, got '${spec}'`);
       const { train, test } = loadMnist({ seed });
       return { train, test, description: "MNIST (mnist package): 8,000 train / 2,000 test digits" };
     }

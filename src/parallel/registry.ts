@@ -1,0 +1,52 @@
+/**
+ * The thread tasks, registered by the kernel families that own them. A family
+ * calls {@link defineTask} at module load with its module's URL; the pool
+ * hands every registered URL to each worker it starts, and the worker imports
+ * them, so both sides hold the same table. Adding a threaded twin touches
+ * only its family folder.
+ */
+import type { FloatArray } from "../tensor/tensor.js";
+import { OP_QUIT, OP_TEST_EXIT, OP_TEST_THROW } from "./protocol.js";
+
+/**
+ * One thread's part of a task: `raw` the float64 arguments as sent, `ints`
+ * the same as small integers (indexing with doubles compiles to slower code),
+ * `bufs` whole-heap views (float32 or float64, as the caller's arrays were),
+ * `tick` to call now and then so a stall watchdog sees progress.
+ */
+export type TaskBody = (raw: Float64Array, ints: readonly number[], bufs: readonly FloatArray[], tick: () => void) => void;
+
+const bodies = new Map<number, { name: string; body: TaskBody }>();
+const modules = new Set<string>();
+
+/** Op code of a task name: FNV-1a, kept positive and clear of the pool's reserved codes. */
+function codeOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return 1000 + (h % 1_000_000_000);
+}
+
+/**
+ * Registers a task under `name` (unique across families); `moduleUrl` is the
+ * defining module's `import.meta.url`, which workers import to register it
+ * too. Returns the op code a {@link Part} names it by.
+ */
+export function defineTask(name: string, moduleUrl: string, body: TaskBody): number {
+  const op = codeOf(name);
+  const had = bodies.get(op);
+  if (had !== undefined && had.name !== name) throw new Error(`thread task '${name}' collides with '${had.name}'; rename one`);
+  if ([OP_QUIT, OP_TEST_EXIT, OP_TEST_THROW].includes(op)) throw new Error(`thread task '${name}' hits a reserved op code`);
+  bodies.set(op, { name, body });
+  modules.add(moduleUrl);
+  return op;
+}
+
+/** The body of a registered task, or undefined. */
+export function taskBody(op: number): TaskBody | undefined {
+  return bodies.get(op)?.body;
+}
+
+/** URLs of the modules that defined tasks here, in registration order (workers import them at start). */
+export function taskModules(): string[] {
+  return [...modules];
+}
