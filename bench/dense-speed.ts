@@ -2,7 +2,7 @@
  * Quick speed check of the dense kernels: gemm GFLOP/s (packed vs reference)
  * and a Spikformer-like conv2d forward/backward. Run: npx tsx bench/dense-speed.ts
  */
-import { gemm, gemmReference } from "../src/kernels/gemm.js";
+import { gemm, gemmReference } from "../src/kernels/gemm/gemm.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
 import { conv2d } from "../src/ops/conv.js";

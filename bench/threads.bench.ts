@@ -9,8 +9,8 @@
 import b from "benny";
 import { Tensor } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
-import { gemm } from "../src/kernels/gemm.js";
-import { gemmThreaded } from "../src/parallel/gemm.js";
+import { gemm } from "../src/kernels/gemm/gemm.js";
+import { gemmThreaded } from "../src/kernels/gemm/threads.js";
 import { poolReady, scratchViews, setMinWorkPerThread, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import { conv2d } from "../src/ops/conv.js";
 import { sum } from "../src/ops/reduce.js";

@@ -12,7 +12,7 @@
  * Run: npx tsx bench/wasm-gemm.bench.ts
  */
 import b from "benny";
-import { gemmJs, gemmReference, gemmWasm } from "../src/kernels/gemm.js";
+import { gemmJs, gemmReference, gemmWasm } from "../src/kernels/gemm/gemm.js";
 import { wasmSimdAvailable } from "../src/wasm/backend.js";
 import { andPopcountGemmWasm } from "../src/wasm/spike-gemm-kernel.js";
 import { andPopcountGemmJs } from "../src/kernels/spike-gemm.js";

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Rng } from "../src/tensor/random.js";
-import type { ConvGeom } from "../src/kernels/conv.js";
+import type { ConvGeom } from "../src/kernels/conv/conv.js";
 import { wordsFor } from "../src/tensor/bits.js";
 import {
   spikeConvForwardImage, spikeConvScatter, spikeConvScatterReference, spikeConvWeightGrad, spikeConvWeightGradReference,
@@ -14,7 +14,7 @@ import {
 import {
   countsScatterRows, countsScatterRowsReference, spikeScatterRows, spikeScatterRowsReference,
 } from "../src/kernels/spike-gemm.js";
-import { channelGradSums, channelGradSumsReference, channelMeanVar, channelMeanVarReference } from "../src/kernels/norm.js";
+import { channelGradSums, channelGradSumsReference, channelMeanVar, channelMeanVarReference } from "../src/kernels/norm/norm.js";
 import { addChannelBias, sumPerChannel } from "../src/kernels/bias.js";
 
 /** Asserts identical bits element by element (Object.is: -0 != +0, NaN == NaN). */

@@ -3,8 +3,8 @@ import fc from "fast-check";
 import { Tensor, allocFloat, type FloatArray } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
 import { BitspikeError } from "../src/tensor/errors.js";
-import { gemm } from "../src/kernels/gemm.js";
-import { gemmAuto, gemmThreaded } from "../src/parallel/gemm.js";
+import { gemm } from "../src/kernels/gemm/gemm.js";
+import { gemmAuto, gemmThreaded } from "../src/kernels/gemm/threads.js";
 import {
   getThreads, minWorkPerThread, poolInfo, poolReady, runParts, setMinWorkPerThread, setThreads, shutdownPool, usableThreads,
 } from "../src/parallel/pool.js";

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { col2im, col2imJs, col2imWasm } from "../src/kernels/conv.js";
+import { col2im, col2imJs, col2imWasm } from "../src/kernels/conv/conv.js";
 import { Rng } from "../src/tensor/random.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
-import { convKernelModule, convWasmRuns } from "../src/wasm/conv-kernel.js";
+import { convKernelModule, convWasmRuns } from "../src/kernels/conv/wasm.js";
 import { wasmApi } from "../src/wasm/runtime.js";
 import { expectSameBits } from "./helpers/arrays.js";
 import { allocFloat } from "../src/tensor/tensor.js";

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { execFileSync } from "node:child_process";
-import { gemm, gemmJs, gemmReference, gemmWasm } from "../src/kernels/gemm.js";
+import { gemm, gemmJs, gemmReference, gemmWasm } from "../src/kernels/gemm/gemm.js";
 import { getKernelBackend, setKernelBackend, wasmKernelsEnabled, wasmSimdAvailable } from "../src/wasm/backend.js";
-import { gemmKernelModule, gemmScratchBytes, gemmWasmRuns } from "../src/wasm/gemm-kernel.js";
+import { gemmKernelModule, gemmScratchBytes, gemmWasmRuns } from "../src/kernels/gemm/wasm.js";
 import { heapStats } from "../src/tensor/heap.js";
 import { Code, emitModule, I32, sleb, uleb } from "../src/wasm/emit.js";
 import { wasmApi } from "../src/wasm/runtime.js";

@@ -1,14 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { expFdlibm } from "../src/kernels/exp.js";
+import { expFdlibm } from "../src/kernels/neuron/exp.js";
 import {
   hardDetachedSigmoidBackwardUnits, hardDetachedSigmoidBackwardUnitsJs, hardDetachedSigmoidBackwardUnitsWasm,
   LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardUnitsJs, lifForwardUnitsWasm, neuronForwardUnits, type NeuronKernelParams,
-} from "../src/kernels/neuron.js";
+} from "../src/kernels/neuron/neuron.js";
 import { wordsFor } from "../src/tensor/bits.js";
 import { Rng } from "../src/tensor/random.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
-import { expWasm, neuronKernelModule, neuronWasmRuns } from "../src/wasm/neuron-kernel.js";
+import { expWasm, neuronKernelModule, neuronWasmRuns } from "../src/kernels/neuron/wasm.js";
 import { wasmApi } from "../src/wasm/runtime.js";
 import { expectSameBits } from "./helpers/arrays.js";
 import { allocFloat } from "../src/tensor/tensor.js";

@@ -3,10 +3,10 @@ import fc from "fast-check";
 import {
   channelAffine, channelAffineWasm, channelGradInput, channelGradInputWasm, channelGradSumsReference,
   channelGradSumsWasm, channelMeanVar, channelMeanVarReference, channelMeanVarWasm,
-} from "../src/kernels/norm.js";
+} from "../src/kernels/norm/norm.js";
 import { Rng } from "../src/tensor/random.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
-import { normKernelModule, normWasmRuns } from "../src/wasm/norm-kernel.js";
+import { normKernelModule, normWasmRuns } from "../src/kernels/norm/wasm.js";
 import { wasmApi } from "../src/wasm/runtime.js";
 import { expectSameBits } from "./helpers/arrays.js";
 import { allocFloat } from "../src/tensor/tensor.js";

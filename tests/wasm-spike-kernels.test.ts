@@ -11,7 +11,7 @@ import {
   spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWords,
 } from "../src/kernels/spike-gemm.js";
 import { wordsFor } from "../src/tensor/bits.js";
-import { gemmReference } from "../src/kernels/gemm.js";
+import { gemmReference } from "../src/kernels/gemm/gemm.js";
 import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
 import { spikeSumModule, spikeSumWasmRuns } from "../src/wasm/spike-sum-kernel.js";
 import { wasmApi } from "../src/wasm/runtime.js";

@@ -3,7 +3,7 @@
  * floor output size. Window geometry reuses {@link ConvGeom} (dilation 1).
  */
 import type { FloatArray } from "../tensor/tensor.js";
-import type { ConvGeom } from "./conv.js";
+import type { ConvGeom } from "./conv/conv.js";
 
 /**
  * Max pooling. Padding counts as -inf. `arg[o]` receives the flat index in

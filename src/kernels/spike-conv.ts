@@ -25,9 +25,9 @@
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32 } from "../tensor/bits.js";
-import type { ConvGeom } from "./conv.js";
+import type { ConvGeom } from "./conv/conv.js";
 import { transpose2d } from "./spike-gemm.js";
-import { float32Family } from "./gemm.js";
+import { float32Family } from "./gemm/gemm.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
 import { align16, SPIKE_SUM_MIN_OUT, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
 

@@ -25,7 +25,7 @@
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import { ctz32, popcnt32 } from "../tensor/bits.js";
-import { emptyProductDone, float32Family } from "./gemm.js";
+import { emptyProductDone, float32Family } from "./gemm/gemm.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
 import { andPopcountGemmWasm } from "../wasm/spike-gemm-kernel.js";
 import { align16, SPIKE_SUM_MIN_OUT, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";

@@ -7,8 +7,8 @@
 import { freeArray, heapArray } from "../tensor/heap.js";
 import { fail, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
-import { type ConvGeom } from "../kernels/conv.js";
-import { convDataAuto, convForwardAuto, convWeightAuto, type ConvDims } from "../parallel/conv.js";
+import { type ConvGeom } from "../kernels/conv/conv.js";
+import { convDataAuto, convForwardAuto, convWeightAuto, type ConvDims } from "../kernels/conv/threads.js";
 import { addChannelBias, sumPerChannel } from "../kernels/bias.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";

@@ -2,7 +2,7 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { gemmAuto } from "../parallel/gemm.js";
+import { gemmAuto } from "../kernels/gemm/threads.js";
 import { addChannelBias, sumPerChannel } from "../kernels/bias.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";

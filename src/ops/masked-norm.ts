@@ -10,7 +10,7 @@ import { sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import {
   maskCount, maskedChannelAffine, maskedChannelGradInput, maskedChannelGradSums, maskedChannelMeanVar,
-} from "../kernels/masked-norm.js";
+} from "../kernels/norm/masked-norm.js";
 import { mul } from "./elementwise.js";
 import { batchNormWith, type BatchNormOptions } from "./norm.js";
 import { empty } from "./util.js";

@@ -2,8 +2,8 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { layerNormBackward, layerNormForward } from "../kernels/norm.js";
-import { channelAffineAuto, channelGradInputAuto, channelGradSumsAuto, channelMeanVarAuto } from "../parallel/norm.js";
+import { layerNormBackward, layerNormForward } from "../kernels/norm/norm.js";
+import { channelAffineAuto, channelGradInputAuto, channelGradSumsAuto, channelMeanVarAuto } from "../kernels/norm/threads.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";
 

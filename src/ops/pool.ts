@@ -1,7 +1,7 @@
 /** 2-D max and average pooling with PyTorch semantics (floor output size, no dilation). */
 import { fail, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
-import type { ConvGeom } from "../kernels/conv.js";
+import type { ConvGeom } from "../kernels/conv/conv.js";
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from "../kernels/pool.js";
 import { record } from "../autograd/tape.js";
 import { empty } from "./util.js";

@@ -18,6 +18,7 @@ import {
   type WorkerInit,
 } from "./protocol.js";
 import { getKernelBackend } from "../wasm/backend.js";
+import { taskModules } from "./registry.js";
 
 // node:os and node:worker_threads come from process.getBuiltinModule, not a static import, so this
 // module (and the engine above it) also loads where they do not exist, in a browser: one thread there.
@@ -41,6 +42,8 @@ interface Slot {
   msg: Uint8Array;
   seq: number;
   exited: boolean;
+  /** How many task modules the worker was started with. */
+  tasks: number;
   index: number;
 }
 
@@ -221,6 +224,9 @@ function readySlots(): Slot[] {
 
 function ensureWorkers(): void {
   if (disabled !== null) return;
+  // A family whose tasks registered after a worker started is unknown to it: replace such workers.
+  const known = taskModules().length;
+  for (const s of slots) if (!s.exited && s.tasks < known) void stopSlot(s);
   slots = slots.filter((s) => !s.exited);
   while (slots.length < threads - 1) {
     const s = startSlot();
@@ -235,7 +241,7 @@ function startSlot(): Slot | null {
   const msgSab = new SharedArrayBuffer(MSG_BYTES);
   const index = nextWorker++;
   const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", here).href;
-  const init: WorkerInit = { index, ctrl: ctrlSab, args: argsSab, msg: msgSab, entry, tsx: fromSource, heap: heapHandle() };
+  const init: WorkerInit = { index, ctrl: ctrlSab, args: argsSab, msg: msgSab, entry, tsx: fromSource, heap: heapHandle(), tasks: taskModules() };
   let worker: Worker;
   try {
     worker = fromSource
@@ -247,7 +253,7 @@ function startSlot(): Slot | null {
   }
   const slot: Slot = {
     worker, ctrl: new Int32Array(ctrlSab), args: new Float64Array(argsSab), msg: new Uint8Array(msgSab),
-    seq: 0, exited: false, index,
+    seq: 0, exited: false, index, tasks: init.tasks.length,
   };
   worker.on("error", (e) => {
     // A worker that fails while loading means workers cannot run here: stay at one thread.

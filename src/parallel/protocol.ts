@@ -19,7 +19,7 @@ export const STATUS = 2;
 export const STATE = 3;
 /** Bumped by the worker as a task advances (a stall watchdog reads it). */
 export const PROGRESS = 4;
-/** Op code of the task (see the OP_ constants). */
+/** Op code of the task (src/parallel/registry.ts; the pool's own below). */
 export const OPCODE = 5;
 /** Number of buffer slots used by the task. */
 export const NBUF = 6;
@@ -38,17 +38,6 @@ export const MAX_ARGS = 32;
 /** Bytes of error message per worker. */
 export const MSG_BYTES = 2048;
 
-export const OP_GEMM = 1;
-export const OP_CONV_FORWARD = 2;
-export const OP_CONV_DATA = 3;
-export const OP_CONV_WEIGHT = 4;
-export const OP_NEURON_FORWARD = 5;
-export const OP_NEURON_BACKWARD = 6;
-export const OP_SPIKE_CONV_FORWARD = 7;
-export const OP_SPIKE_CONV_WEIGHT = 8;
-export const OP_CHANNEL_NORM = 9;
-export const OP_SPIKE_LINEAR = 10;
-export const OP_MAX_POOL_BITS = 11;
 /** Diagnostics for tests: throw inside the task / end the worker thread. */
 export const OP_TEST_THROW = 90;
 export const OP_TEST_EXIT = 91;
@@ -65,6 +54,8 @@ export interface WorkerInit {
   entry: string;
   /** Register the tsx loader before importing the entry (running from TypeScript sources). */
   tsx: boolean;
+  /** URLs of the modules defining thread tasks (src/parallel/registry.ts), imported before the first task. */
+  tasks: string[];
   /** The main thread's heap (src/tensor/heap.ts), adopted before anything runs. */
   heap: HeapHandle;
 }

@@ -1,23 +1,24 @@
 /**
- * A pool worker: waits on its line of the control block, runs the task it
- * describes with the same kernel code as the calling thread, reports. Shared
- * buffers arrive (rarely) as port messages, drained synchronously before a task.
+ * A pool worker: adopts the main thread's heap, imports the modules that
+ * define thread tasks (src/parallel/registry.ts), then waits on its line of
+ * the control block, runs the task it describes with the same kernel code as
+ * the calling thread, and reports.
  */
 import { workerData } from "node:worker_threads";
 import type { FloatArray } from "../tensor/tensor.js";
 import { adoptHeap, heapF32, heapF64 } from "../tensor/heap.js";
 import {
-  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, MAX_ARGS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_CONV_DATA, OP_CONV_FORWARD, OP_CONV_WEIGHT,
-  OP_CHANNEL_NORM, OP_GEMM, OP_MAX_POOL_BITS, OP_NEURON_BACKWARD, OP_NEURON_FORWARD, OP_QUIT, OP_SPIKE_CONV_FORWARD, OP_SPIKE_LINEAR, OP_SPIKE_CONV_WEIGHT, OP_TEST_EXIT, OP_TEST_THROW,
+  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, MAX_ARGS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, OP_TEST_EXIT, OP_TEST_THROW,
   PROGRESS, STATE, STATUS, type WorkerInit,
 } from "./protocol.js";
-import { CONV_DIM_ARGS, convDataRange, convForwardRange, convWeightRows, decodeConv, gemmRows } from "./tasks.js";
-import { channelTask, linearTask, maxPoolTask, neuronBackwardTask, neuronForwardTask, spikeConvForwardTask, spikeConvWeightTask } from "./spike-tasks.js";
+import { taskBody } from "./registry.js";
 import { getKernelBackend, setKernelBackend } from "../wasm/backend.js";
 
 const init = workerData as WorkerInit;
 // Every array a task names is in the main thread's heap: use that memory, never one of our own.
 adoptHeap(init.heap);
+// The families' task modules register their tasks as they load (the same table as the main thread's).
+for (const url of init.tasks) await import(url);
 const ctrl = new Int32Array(init.ctrl);
 // Each worker has its own control block, argument area and message area.
 const base = 0;
@@ -46,49 +47,11 @@ function run(op: number): void {
   const na = ints.length;
   for (let j = 0; j < na; j++) ints[j] = args[j]! | 0;
   const a = ints;
-  switch (op) {
-    case OP_GEMM:
-      gemmRows(b[0]!, a[0]!, b[1]!, a[1]!, a[2] === 1, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7] === 1);
-      return;
-    case OP_CONV_FORWARD:
-    case OP_CONV_DATA:
-    case OP_CONV_WEIGHT: {
-      const d = decodeConv(a);
-      const o = CONV_DIM_ARGS;
-      if (op === OP_CONV_FORWARD) convForwardRange(d, b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick);
-      else if (op === OP_CONV_DATA) convDataRange(d, b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick);
-      else convWeightRows(d, b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2] as Float64Array, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick);
-      return;
-    }
-    // These read float parameters from the raw arguments as well.
-    case OP_NEURON_FORWARD:
-      neuronForwardTask(args, a, b);
-      return;
-    case OP_NEURON_BACKWARD:
-      neuronBackwardTask(args, a, b);
-      return;
-    case OP_SPIKE_CONV_FORWARD:
-      spikeConvForwardTask(a, b);
-      return;
-    case OP_SPIKE_CONV_WEIGHT:
-      spikeConvWeightTask(a, b);
-      return;
-    case OP_CHANNEL_NORM:
-      channelTask(a, b);
-      return;
-    case OP_SPIKE_LINEAR:
-      linearTask(a, b);
-      return;
-    case OP_MAX_POOL_BITS:
-      maxPoolTask(a, b);
-      return;
-    case OP_TEST_THROW:
-      throw new Error("test failure requested by the pool");
-    case OP_TEST_EXIT:
-      process.exit(3);
-    default:
-      throw new Error(`unknown op code ${op}`);
-  }
+  if (op === OP_TEST_THROW) throw new Error("test failure requested by the pool");
+  if (op === OP_TEST_EXIT) process.exit(3);
+  const body = taskBody(op);
+  if (body === undefined) throw new Error(`unknown op code ${op} (its family's module was not among the worker's task modules)`);
+  body(args, a, b, tick);
 }
 
 function report(e: unknown): void {

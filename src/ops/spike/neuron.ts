@@ -10,8 +10,8 @@ import { Spikes } from "../../tensor/spikes.js";
 import { allocFloat, Tensor, type DType } from "../../tensor/tensor.js";
 import { freeArray } from "../../tensor/heap.js";
 import { wordsFor } from "../../tensor/bits.js";
-import { LEAK_DIV, LEAK_MUL, LEAK_NONE, type NeuronKernelParams } from "../../kernels/neuron.js";
-import { neuronBackwardAuto, neuronForwardAuto } from "../../parallel/neuron.js";
+import { LEAK_DIV, LEAK_MUL, LEAK_NONE, type NeuronKernelParams } from "../../kernels/neuron/neuron.js";
+import { neuronBackwardAuto, neuronForwardAuto } from "../../kernels/neuron/threads.js";
 import { needsGrad, record } from "../../autograd/tape.js";
 import { sigmoidSurrogate, type Surrogate } from "./surrogate.js";
 

@@ -5,7 +5,7 @@ import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { record } from "../../autograd/tape.js";
-import { maxPoolBitsAuto } from "../../parallel/spike-layout.js";
+import { maxPoolBitsAuto } from "../../kernels/spike-pool/threads.js";
 import { mergeHeadsFloat, splitHeadsBits, type PoolGeometry } from "../../kernels/spike-layout.js";
 import { empty } from "../util.js";
 

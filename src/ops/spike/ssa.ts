@@ -18,7 +18,7 @@ import { sameShape } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type FloatArray } from "../../tensor/tensor.js";
 import { transposeBits, wordsFor } from "../../tensor/bits.js";
-import { gemm } from "../../kernels/gemm.js";
+import { gemm } from "../../kernels/gemm/gemm.js";
 import {
   andPopcountGemm, countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows, transpose2d,
 } from "../../kernels/spike-gemm.js";

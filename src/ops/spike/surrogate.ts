@@ -4,7 +4,7 @@
  * `surrogate.Sigmoid`, `surrogate.ATan`). Here z = H - v_th.
  */
 import { fail } from "../../tensor/errors.js";
-import { expFdlibm } from "../../kernels/exp.js";
+import { expFdlibm } from "../../kernels/neuron/exp.js";
 
 /** A smooth stand-in for the Heaviside step, used only for its derivative. */
 export interface Surrogate {

@@ -17,8 +17,8 @@
  * (ki dh - ph) w and colShift[kj] = kj dw - pw. Offsets in bytes into
  * the heap: cols and dx where they are, the table in the kernel's scratch.
  */
-import { Code, emitModule, frame, I32, V128, type FuncDef } from "./emit.js";
-import { HeapKernel } from "./runtime.js";
+import { Code, emitModule, frame, I32, V128, type FuncDef } from "../../wasm/emit.js";
+import { HeapKernel } from "../../wasm/runtime.js";
 
 function col2imFunc(): FuncDef {
   const f = frame(

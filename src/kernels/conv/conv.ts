@@ -4,12 +4,12 @@
  * (c, ki, kj) and columns (oh, ow): `cols[((c - c0) kh + ki) kw + kj, oh OW + ow]`,
  * which matches a weight slice [O, cn, kh, kw] read as [O, cn kh kw].
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { BitspikeError } from "../tensor/errors.js";
-import { wasmKernelsEnabled, wasmSimdAvailable } from "../wasm/backend.js";
-import { col2imWasmCall, convKernel } from "../wasm/conv-kernel.js";
-import { heapPtr, unstage } from "../wasm/runtime.js";
-import { heapU8, inHeap } from "../tensor/heap.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { BitspikeError } from "../../tensor/errors.js";
+import { wasmKernelsEnabled, wasmSimdAvailable } from "../../wasm/backend.js";
+import { col2imWasmCall, convKernel } from "./wasm.js";
+import { heapPtr, unstage } from "../../wasm/runtime.js";
+import { heapU8, inHeap } from "../../tensor/heap.js";
 
 /** Geometry of one 2-D convolution (or pooling) window sweep. */
 export interface ConvGeom {

@@ -5,10 +5,23 @@
  * count. Operands not in the heap are copied into the pool's shared
  * scratch for the workers (the calling thread's own block reads the originals).
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { gemm } from "../kernels/gemm.js";
-import { OP_GEMM } from "./protocol.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { gemm } from "./gemm.js";
+import { defineTask } from "../../parallel/registry.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+
+/** C rows = A rows (stored [rows, k], not transposed) times op(B); a plain call of {@link gemm}. */
+export function gemmRows(
+  a: FloatArray, aOff: number, b: FloatArray, bOff: number, transB: boolean,
+  c: FloatArray, cOff: number, rows: number, n: number, k: number, accumulate: boolean,
+): void {
+  gemm(a, aOff, false, b, bOff, transB, c, cOff, rows, n, k, accumulate);
+}
+
+/** One thread's block of rows (see {@link gemmThreaded}). */
+const OP_GEMM = defineTask("gemm.rows", import.meta.url, (_raw, a, b) =>
+  gemmRows(b[0]!, a[0]!, b[1]!, a[1]!, a[2] === 1, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7] === 1),
+);
 
 /** Row blocks are multiples of gemm's 4-row register tile where possible. */
 const ROW_ALIGN = 4;

@@ -9,15 +9,19 @@
  * sees the same additions in the same order as the single-thread loop.
  * Results are bit-identical for any thread count.
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import type { ConvGeom } from "../kernels/conv.js";
-import { spikeConvWeightImages } from "../kernels/spike-conv.js";
-import { transpose2d } from "../kernels/spike-gemm.js";
-import { OP_SPIKE_CONV_FORWARD, OP_SPIKE_CONV_WEIGHT } from "./protocol.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
-import { encodeSpikeConv, spikeConvForwardRange, spikeConvWeightRange } from "./spike-tasks.js";
-import { popcountRange, weightedCuts } from "./balance.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import type { ConvGeom } from "../conv/conv.js";
+import { spikeConvWeightImages } from "../spike-conv.js";
+import { transpose2d } from "../spike-gemm.js";
+import { defineTask } from "../../parallel/registry.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { encodeSpikeConv, spikeConvForwardRange, spikeConvForwardTask, spikeConvWeightRange, spikeConvWeightTask } from "../spike-tasks.js";
+import { popcountRange, weightedCuts } from "../../parallel/balance.js";
 
+
+// One thread's range of images (forward) or of input channels (weight gradient).
+const OP_SPIKE_CONV_FORWARD = defineTask("spikeConv.forward", import.meta.url, (_raw, a, b) => spikeConvForwardTask(a, b));
+const OP_SPIKE_CONV_WEIGHT = defineTask("spikeConv.weight", import.meta.url, (_raw, a, b) => spikeConvWeightTask(a, b));
 /** A spike convolution as the twins see it: spikes [n, c, h, w] packed along w (wpr words per row), weight [o, c, kh, kw]. */
 export interface SpikeConvDims {
   n: number;

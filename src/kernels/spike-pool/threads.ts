@@ -4,17 +4,20 @@
  * on its planes, so the output bits and argmax are the same for any thread
  * count. Arrays not in the heap are staged in the pool's scratch.
  */
-import { wordsFor } from "../tensor/bits.js";
-import { maxPoolBits, maxPoolBitsPlanes, type PoolGeometry } from "../kernels/spike-layout.js";
-import { OP_MAX_POOL_BITS } from "./protocol.js";
-import { evenCuts } from "./balance.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
-import { encodePool } from "./spike-tasks.js";
+import { wordsFor } from "../../tensor/bits.js";
+import { maxPoolBits, maxPoolBitsPlanes, type PoolGeometry } from "../spike-layout.js";
+import { defineTask } from "../../parallel/registry.js";
+import { evenCuts } from "../../parallel/balance.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { encodePool, maxPoolTask } from "../spike-tasks.js";
 
 function f32(a: Uint32Array | Int32Array): Float32Array {
   return new Float32Array(a.buffer, a.byteOffset, a.length);
 }
 
+
+// One thread's range of planes.
+const OP_MAX_POOL_BITS = defineTask("spikePool.max", import.meta.url, (_raw, a, b) => maxPoolTask(a, b));
 /** {@link maxPoolBits} (dst zeroed), planes split over `threads` threads (default: by size and the pool). */
 export function maxPoolBitsAuto(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, threads?: number): void {
   // ~4 window probes per output, about a multiply-add each.

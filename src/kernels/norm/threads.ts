@@ -12,13 +12,16 @@
  * always splits (staging what is not in the heap; the tests use this). The small per-channel float64 vectors
  * always travel through the scratch.
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { channelAffine, channelGradInput, channelGradSums, channelMeanVar } from "../kernels/norm.js";
-import { OP_CHANNEL_NORM } from "./protocol.js";
-import { evenCuts } from "./balance.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
-import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MEAN_VAR, channelPass } from "./spike-tasks.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { channelAffine, channelGradInput, channelGradSums, channelMeanVar } from "./norm.js";
+import { defineTask } from "../../parallel/registry.js";
+import { evenCuts } from "../../parallel/balance.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MEAN_VAR, channelPass, channelTask } from "../spike-tasks.js";
 
+
+// One thread's range of channels of a pass.
+const OP_CHANNEL_NORM = defineTask("norm.channels", import.meta.url, (_raw, a, b) => channelTask(a, b));
 /** Work per element of a pass, in the pool's multiply-add units (a streaming pass ~ 1; mean-var reads x twice). */
 const COST = [2, 1, 1, 1];
 

@@ -11,7 +11,7 @@
  * by 2^k. The tests check it equals Math.exp on V8 bit for bit.
  */
 
-import { EXP } from "../wasm/exp-constants.js";
+import { EXP } from "./exp-constants.js";
 
 export { EXP };
 

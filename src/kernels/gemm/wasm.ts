@@ -34,8 +34,8 @@
  * never fused, which is `acc = fround(acc + fround(a * b))`, the float32
  * contract of gemmReference, bit for bit.
  */
-import { Code, emitModule, frame, I32, V128, type FuncDef } from "./emit.js";
-import { HeapKernel } from "./runtime.js";
+import { Code, emitModule, frame, I32, V128, type FuncDef } from "../../wasm/emit.js";
+import { HeapKernel } from "../../wasm/runtime.js";
 
 /** Register tile, the same as gemm.ts (the packed layouts must agree). */
 const MR = 4;

@@ -21,8 +21,8 @@
  * arrays in place, the vectors in the kernel's scratch), then counts. Each
  * has a `<name>Runs` form for x [N, C, S] (see runsFunc).
  */
-import { Code, emitModule, I32, V128, frame, type FuncDef } from "./emit.js";
-import { HeapKernel } from "./runtime.js";
+import { Code, emitModule, I32, V128, frame, type FuncDef } from "../../wasm/emit.js";
+import { HeapKernel } from "../../wasm/runtime.js";
 
 /** A pass: its float32 row arrays, its float64 per-channel vectors, and the lane arithmetic on them. */
 interface PassDef {

@@ -6,14 +6,27 @@
  * so each element sees exactly the additions, in exactly the order, of the
  * single-thread loop. Results are bit-identical for any thread count.
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { OP_CONV_DATA, OP_CONV_FORWARD, OP_CONV_WEIGHT } from "./protocol.js";
-import { isShared, partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "./pool.js";
-import { convDataRange, convForwardRange, convWeightRows, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./tasks.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { defineTask } from "../../parallel/registry.js";
+import { isShared, partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
+import { convDataRange, convForwardRange, convWeightRows, decodeConv, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
 
-export type { ConvDims } from "./tasks.js";
+export type { ConvDims } from "./ranges.js";
 
 const noTick = (): void => {};
+
+
+// One thread's range of images (forward, input gradient) or of weight-gradient rows; arguments: the dims, then offsets and the range.
+const o = CONV_DIM_ARGS;
+const OP_CONV_FORWARD = defineTask("conv.forward", import.meta.url, (_raw, a, b, tick) =>
+  convForwardRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
+);
+const OP_CONV_DATA = defineTask("conv.data", import.meta.url, (_raw, a, b, tick) =>
+  convDataRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
+);
+const OP_CONV_WEIGHT = defineTask("conv.weight", import.meta.url, (_raw, a, b, tick) =>
+  convWeightRows(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2] as Float64Array, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
+);
 
 /** Multiply-adds of one pass (forward, data or weight gradient). */
 function work(d: ConvDims): number {

@@ -30,14 +30,14 @@
  * the kernel backend says (src/wasm/backend.ts: BITSPIKE_KERNELS or
  * setKernelBackend; by default the WASM twin wherever SIMD exists).
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { BitspikeError } from "../tensor/errors.js";
-import { wasmKernelsEnabled, wasmSimdAvailable } from "../wasm/backend.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { BitspikeError } from "../../tensor/errors.js";
+import { wasmKernelsEnabled, wasmSimdAvailable } from "../../wasm/backend.js";
 import {
   gemmScratch, gemmWasmCopy32, gemmWasmInterleave4, gemmWasmStripsToPanels, gemmWasmRowsToPanels, gemmWasmTiles, gemmWasmTilesF32,
-} from "../wasm/gemm-kernel.js";
-import { heapF32, heapF64, inHeap } from "../tensor/heap.js";
-import { heapPtr, unstage } from "../wasm/runtime.js";
+} from "./wasm.js";
+import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
+import { heapPtr, unstage } from "../../wasm/runtime.js";
 
 /**
  * C[m,n] (+)= op(A) op(B), where op(A) is A[m,k] or, with transA, A stored as

@@ -6,13 +6,13 @@
  * With `f32` every elementary operation rounds to float32, so the forward is
  * bit-equal to the same expression evaluated op by op on float32 tensors.
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { BitspikeError } from "../tensor/errors.js";
-import { wasmKernelsEnabled, wasmSimdAvailable } from "../wasm/backend.js";
-import { lifForwardWasmCall, neuronKernel, sigmoidBackwardWasmCall } from "../wasm/neuron-kernel.js";
-import { heapPtr, unstage } from "../wasm/runtime.js";
-import { heapF64, inHeap } from "../tensor/heap.js";
-import { wordsFor } from "../tensor/bits.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { BitspikeError } from "../../tensor/errors.js";
+import { wasmKernelsEnabled, wasmSimdAvailable } from "../../wasm/backend.js";
+import { lifForwardWasmCall, neuronKernel, sigmoidBackwardWasmCall } from "./wasm.js";
+import { heapPtr, unstage } from "../../wasm/runtime.js";
+import { heapF64, inHeap } from "../../tensor/heap.js";
+import { wordsFor } from "../../tensor/bits.js";
 import { expFdlibm } from "./exp.js";
 
 /** How the membrane leaks: IF (none), LIF (divide by tau), PLIF (multiply by k = sigmoid(w)). */

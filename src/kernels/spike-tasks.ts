@@ -10,12 +10,12 @@
 import type { FloatArray } from "../tensor/tensor.js";
 import {
   hardDetachedSigmoidBackwardUnits, neuronForwardUnits, type NeuronKernelParams,
-} from "../kernels/neuron.js";
-import { spikeConvForwardImages, spikeConvWeightImages } from "../kernels/spike-conv.js";
-import type { ConvGeom } from "../kernels/conv.js";
-import { maxPoolBitsPlanes, type PoolGeometry } from "../kernels/spike-layout.js";
-import { countsGatherAdd, countsScatterRowsCols, spikeGatherAdd, spikeScatterRowsWords } from "../kernels/spike-gemm.js";
-import { channelAffineRange, channelGradInputRange, channelGradSumsRange, channelMeanVarRange } from "../kernels/norm.js";
+} from "./neuron/neuron.js";
+import { spikeConvForwardImages, spikeConvWeightImages } from "./spike-conv.js";
+import type { ConvGeom } from "./conv/conv.js";
+import { maxPoolBitsPlanes, type PoolGeometry } from "./spike-layout.js";
+import { countsGatherAdd, countsScatterRowsCols, spikeGatherAdd, spikeScatterRowsWords } from "./spike-gemm.js";
+import { channelAffineRange, channelGradInputRange, channelGradSumsRange, channelMeanVarRange } from "./norm/norm.js";
 
 /** Slots of a neuron task's arguments holding the kernel parameters; task arguments follow. */
 export const NEURON_ARGS = 12;

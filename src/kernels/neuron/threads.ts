@@ -8,17 +8,21 @@
  * are staged in the pool's shared scratch (only the workers' ranges are
  * copied; the calling thread's range works on the originals).
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { wordsFor } from "../tensor/bits.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { wordsFor } from "../../tensor/bits.js";
 import {
   hardDetachedSigmoidBackwardUnits, neuronBackward, neuronForward, neuronForwardUnits, splittableBackward, unitElem,
   type NeuronKernelParams,
-} from "../kernels/neuron.js";
-import { OP_NEURON_BACKWARD, OP_NEURON_FORWARD } from "./protocol.js";
-import { evenCuts } from "./balance.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
-import { encodeNeuron } from "./spike-tasks.js";
+} from "./neuron.js";
+import { defineTask } from "../../parallel/registry.js";
+import { evenCuts } from "../../parallel/balance.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { encodeNeuron, neuronBackwardTask, neuronForwardTask } from "../spike-tasks.js";
 
+
+// One thread's range of spike units, forward or backward.
+const OP_NEURON_FORWARD = defineTask("neuron.forward", import.meta.url, (raw, a, b) => neuronForwardTask(raw, a, b));
+const OP_NEURON_BACKWARD = defineTask("neuron.backward", import.meta.url, (raw, a, b) => neuronBackwardTask(raw, a, b));
 /** Work per neuron and step, in the pool's multiply-add units (a forward step ~ 2, a backward step with its exp ~ 4). */
 const FORWARD_COST = 2;
 const BACKWARD_COST = 4;

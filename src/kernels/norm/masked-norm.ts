@@ -4,7 +4,7 @@
  * statistics; masked positions produce 0 and receive 0 gradient. Float64
  * accumulators, fixed (source) order, two passes for the variance.
  */
-import type { FloatArray } from "../tensor/tensor.js";
+import type { FloatArray } from "../../tensor/tensor.js";
 
 /** Number of visible positions of a mask (per channel count of the statistics). */
 export function maskCount(mask: Uint8Array): number {

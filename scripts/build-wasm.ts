@@ -8,13 +8,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { convKernelModule } from "./conv-kernel.js";
-import { gemmKernelModule } from "./gemm-kernel.js";
-import { neuronKernelModule } from "./neuron-kernel.js";
-import { normKernelModule } from "./norm-kernel.js";
-import { spikeGemmModule } from "./spike-gemm-kernel.js";
-import { spikeSumModule } from "./spike-sum-kernel.js";
-import { wasmApi } from "./runtime.js";
+import { convKernelModule } from "../src/kernels/conv/wasm.js";
+import { gemmKernelModule } from "../src/kernels/gemm/wasm.js";
+import { neuronKernelModule } from "../src/kernels/neuron/wasm.js";
+import { normKernelModule } from "../src/kernels/norm/wasm.js";
+import { spikeGemmModule } from "../src/wasm/spike-gemm-kernel.js";
+import { spikeSumModule } from "../src/wasm/spike-sum-kernel.js";
+import { wasmApi } from "../src/wasm/runtime.js";
 
 const modules: Record<string, () => Uint8Array> = {
   "gemm.wasm": gemmKernelModule,
@@ -25,7 +25,7 @@ const modules: Record<string, () => Uint8Array> = {
   "conv.wasm": convKernelModule,
 };
 
-const out = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "wasm");
+const out = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "wasm");
 mkdirSync(out, { recursive: true });
 const api = wasmApi();
 let failed = 0;

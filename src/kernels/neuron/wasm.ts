@@ -45,10 +45,10 @@
  * compact staged copy (stride elems values, units words). Nothing is read
  * outside the range's elements and words.
  */
-import { Code, emitModule, F32, F64, I32, V128, frame, type FuncDef, type ValType } from "./emit.js";
+import { Code, emitModule, F32, F64, I32, V128, frame, type FuncDef, type ValType } from "../../wasm/emit.js";
 import { EXP } from "./exp-constants.js";
-import { HeapKernel } from "./runtime.js";
-import { heapF64 } from "../tensor/heap.js";
+import { HeapKernel } from "../../wasm/runtime.js";
+import { heapF64 } from "../../tensor/heap.js";
 
 const f64x2 = (v: number): number[] => [...new Uint8Array(new Float64Array([v, v]).buffer)];
 const i64x2 = (v: number): number[] => [...new Uint8Array(new BigInt64Array([BigInt(v), BigInt(v)]).buffer)];

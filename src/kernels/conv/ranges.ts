@@ -6,10 +6,10 @@
  * (and in exactly the order) of the single-thread path in src/ops/conv.ts and
  * src/kernels/gemm.ts: results do not depend on the thread count.
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { heapF32, heapF64, Scratch } from "../tensor/heap.js";
-import { gemm } from "../kernels/gemm.js";
-import { col2im, im2col, type ConvGeom } from "../kernels/conv.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { heapF32, heapF64, Scratch } from "../../tensor/heap.js";
+import { gemm } from "../gemm/gemm.js";
+import { col2im, im2col, type ConvGeom } from "./conv.js";
 
 /** A convolution as the tasks see it: x [N, cIn, h, w], weight [o, cIn/groups, kh, kw]. */
 export interface ConvDims {
@@ -53,14 +53,6 @@ function colsLike(x: FloatArray, n: number): FloatArray {
   const f64 = x instanceof Float64Array;
   const off = colScratch.take(n * (f64 ? 8 : 4));
   return f64 ? heapF64().subarray(off / 8, off / 8 + n) : heapF32().subarray(off / 4, off / 4 + n);
-}
-
-/** C rows = A rows (stored [rows, k], not transposed) times op(B); a plain call of {@link gemm}. */
-export function gemmRows(
-  a: FloatArray, aOff: number, b: FloatArray, bOff: number, transB: boolean,
-  c: FloatArray, cOff: number, rows: number, n: number, k: number, accumulate: boolean,
-): void {
-  gemm(a, aOff, false, b, bOff, transB, c, cOff, rows, n, k, accumulate);
 }
 
 /**

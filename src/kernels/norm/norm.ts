@@ -4,11 +4,11 @@
  * statistics use float64 accumulators in a fixed (source) order, two passes
  * (mean, then squared deviations) for accuracy.
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { wasmKernelsEnabled } from "../wasm/backend.js";
-import { normKernel, normPassWasm, type NormPass } from "../wasm/norm-kernel.js";
-import { heapPtr, unstage } from "../wasm/runtime.js";
-import { heapF64, inHeap } from "../tensor/heap.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { wasmKernelsEnabled } from "../../wasm/backend.js";
+import { normKernel, normPassWasm, type NormPass } from "./wasm.js";
+import { heapPtr, unstage } from "../../wasm/runtime.js";
+import { heapF64, inHeap } from "../../tensor/heap.js";
 
 /** Per-channel mean and biased variance of x [N, C, S] (plain: one channel at a time). */
 export function channelMeanVarReference(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {

@@ -9,14 +9,17 @@
  * are bit-identical for any thread count. Operands not in the heap
  * are staged in the pool's shared scratch.
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { popcnt32 } from "../tensor/bits.js";
-import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows } from "../kernels/spike-gemm.js";
-import { OP_SPIKE_LINEAR } from "./protocol.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "./pool.js";
-import { evenCuts, popcountRange, weightedCuts } from "./balance.js";
-import { LIN_COUNTS_GATHER, LIN_COUNTS_SCATTER, LIN_SPIKE_GATHER, LIN_SPIKE_SCATTER, linearPart } from "./spike-tasks.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { popcnt32 } from "../../tensor/bits.js";
+import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows } from "../spike-gemm.js";
+import { defineTask } from "../../parallel/registry.js";
+import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { evenCuts, popcountRange, weightedCuts } from "../../parallel/balance.js";
+import { LIN_COUNTS_GATHER, LIN_COUNTS_SCATTER, LIN_SPIKE_GATHER, LIN_SPIKE_SCATTER, linearPart, linearTask } from "../spike-tasks.js";
 
+
+// One thread's rows of a gather or of a scatter's accumulator.
+const OP_SPIKE_LINEAR = defineTask("spikeSum.rows", import.meta.url, (_raw, a, b) => linearTask(a, b));
 /** Dense multiply-adds over this, as the work estimate (only set bits / nonzeros cost anything). */
 const SPARSITY = 8;
 
