@@ -10,7 +10,7 @@ import b from "benny";
 import { Tensor } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
 import { gemm } from "../src/kernels/gemm/gemm.js";
-import { gemmThreaded } from "../src/kernels/gemm/threads.js";
+import { gemmThreads } from "../src/kernels/gemm/threads.js";
 import { poolReady, scratchViews, setMinWorkPerThread, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import { conv2d } from "../src/ops/conv.js";
 import { sum } from "../src/ops/reduce.js";
@@ -39,7 +39,7 @@ for (const s of [512, 1024]) {
   await b.suite(
     `gemm ${s}x${s}x${s} float32`,
     b.add("1 thread (gemm)", () => { gemm(a, 0, false, bb, 0, false, c, 0, s, s, s, false); }, opts),
-    b.add("2 threads (gemmThreaded)", () => { gemmThreaded(a, 0, false, bb, 0, false, c, 0, s, s, s, false, 2); }, opts),
+    b.add("2 threads (gemmThreads)", () => { gemmThreads(a, 0, false, bb, 0, false, c, 0, s, s, s, false, 2); }, opts),
     b.add("copies alone (A half, B, C half)", () => {
       const [sa, sb, sc] = scratchViews([[false, (s * s) / 2], [false, s * s], [false, (s * s) / 2]]);
       sa!.set(a.subarray(0, (s * s) / 2)); sb!.set(bb); c.set(sc!, 0);

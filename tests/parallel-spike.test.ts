@@ -6,17 +6,17 @@ import { wordsFor } from "../src/tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, neuronBackward, neuronForward, type NeuronKernelParams } from "../src/kernels/neuron/neuron.js";
 import { spikeConvForwardImage, spikeConvWeightGrad } from "../src/kernels/spike-conv.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, transpose2d } from "../src/kernels/spike-gemm.js";
-import { countsGatherAddAuto, countsScatterRowsAuto, spikeGatherAddAuto, spikeScatterRowsAuto } from "../src/kernels/spike-sum/threads.js";
+import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../src/kernels/spike-sum/threads.js";
 import type { ConvGeom } from "../src/kernels/conv/conv.js";
-import { neuronBackwardAuto, neuronForwardAuto } from "../src/kernels/neuron/threads.js";
-import { spikeConvForwardAuto, spikeConvWeightAuto } from "../src/kernels/spike-conv/threads.js";
+import { neuronBackwardThreads, neuronForwardThreads } from "../src/kernels/neuron/threads.js";
+import { spikeConvForwardThreads, spikeConvWeightThreads } from "../src/kernels/spike-conv/threads.js";
 import { poolInfo, poolReady, setMinWorkPerThread, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import { weightedCuts } from "../src/parallel/balance.js";
 import { maxPoolBits } from "../src/kernels/spike-layout.js";
-import { maxPoolBitsAuto } from "../src/kernels/spike-pool/threads.js";
+import { maxPoolBitsThreads } from "../src/kernels/spike-pool/threads.js";
 import { sigmoidSurrogate } from "../src/ops/spike/surrogate.js";
 import { channelAffine, channelGradInput, channelGradSums, channelMeanVar } from "../src/kernels/norm/norm.js";
-import { channelAffineAuto, channelGradInputAuto, channelGradSumsAuto, channelMeanVarAuto } from "../src/kernels/norm/threads.js";
+import { channelAffineThreads, channelGradInputThreads, channelGradSumsThreads, channelMeanVarThreads } from "../src/kernels/norm/threads.js";
 import { useSplittingPool } from "./helpers/pool.js";
 import { randArray, sameBits } from "./helpers/arrays.js";
 
@@ -67,7 +67,7 @@ describe("threaded neuron", () => {
           const w = words(nw, c.shared);
           w.fill(0xffffffff); // stale words must be cleared
           const v = allocFloat(c.f64 ? "float64" : "float32", n, c.shared);
-          neuronForwardAuto(x, p, h, w, v, t);
+          neuronForwardThreads(x, p, h, w, v, t);
           if (!sameBits(w, w0) || !sameBits(v, v0) || (h !== null && !sameBits(h, h0!))) return false;
         }
         return true;
@@ -96,7 +96,7 @@ describe("threaded neuron", () => {
         for (const t of [1, 2, 3]) {
           const gx = allocFloat(c.f64 ? "float64" : "float32", c.steps * n, c.shared);
           const gv = new Float64Array(n).fill(7); // stale scratch must not matter
-          const k = neuronBackwardAuto(gS, h, w, xk, p, sur.derivative, gx, gv, sur.sigmoidAlpha, t);
+          const k = neuronBackwardThreads(gS, h, w, xk, p, sur.derivative, gx, gv, sur.sigmoidAlpha, t);
           if (!sameBits(gx, gx0) || !Object.is(k, k0)) return false;
         }
         return true;
@@ -152,10 +152,10 @@ describe("threaded spike conv", () => {
         const d = { n, c, o, wpr, g };
         for (const t of [1, 2, 3]) {
           const out = allocFloat(cs.f64 ? "float64" : "float32", n * o * ohw, cs.shared);
-          spikeConvForwardAuto(d, s, wT, out, t);
+          spikeConvForwardThreads(d, s, wT, out, t);
           const acc = cs.shared ? (allocFloat("float64", kk * o, true) as Float64Array) : new Float64Array(kk * o);
           acc.set(acc0);
-          spikeConvWeightAuto(d, s, gy, acc, t);
+          spikeConvWeightThreads(d, s, gy, acc, t);
           if (!sameBits(out, out0) || !sameBits(acc, accRef)) return false;
         }
         return true;
@@ -193,13 +193,13 @@ describe("threaded batch-norm passes", () => {
           channelGradInput(g, x, dx0, n, c, s, m0, invStd, k, a, b);
           for (const t of [1, 2, 3]) {
             const m = new Float64Array(c).fill(9), v = new Float64Array(c).fill(9);
-            channelMeanVarAuto(x, n, c, s, m, v, t);
+            channelMeanVarThreads(x, n, c, s, m, v, t);
             const out = allocFloat(f64 ? "float64" : "float32", len, shared);
-            channelAffineAuto(x, out, n, c, s, scale, shift, t);
+            channelAffineThreads(x, out, n, c, s, scale, shift, t);
             const sg = new Float64Array(c).fill(9), sgx = new Float64Array(c).fill(9);
-            channelGradSumsAuto(g, x, n, c, s, m0, invStd, sg, sgx, t);
+            channelGradSumsThreads(g, x, n, c, s, m0, invStd, sg, sgx, t);
             const dx = allocFloat(f64 ? "float64" : "float32", len, shared);
-            channelGradInputAuto(g, x, dx, n, c, s, m0, invStd, k, a, b, t);
+            channelGradInputThreads(g, x, dx, n, c, s, m0, invStd, k, a, b, t);
             if (!sameBits(m, m0) || !sameBits(v, v0) || !sameBits(out, out0) || !sameBits(sg, sg0) || !sameBits(sgx, sgx0) || !sameBits(dx, dx0)) {
               return false;
             }
@@ -222,7 +222,7 @@ describe("batch-norm passes by default", () => {
       const m0 = new Float64Array(c), v0 = new Float64Array(c), m = new Float64Array(c), v = new Float64Array(c);
       channelMeanVar(x, n, c, s, m0, v0);
       const before = poolInfo().workerParts;
-      channelMeanVarAuto(x, n, c, s, m, v);
+      channelMeanVarThreads(x, n, c, s, m, v);
       expect(poolInfo().workerParts > before).toBe(shared);
       expect(sameBits(m, m0) && sameBits(v, v0)).toBe(true);
     }
@@ -265,10 +265,10 @@ describe("threaded spike / counts linear", () => {
             const a1 = allocFloat(accType, acc0.length, shared), a2 = allocFloat(accType, acc0.length, shared);
             a1.set(acc0);
             a2.set(acc0);
-            spikeGatherAddAuto(s, off, wpr, w, off, c1, off, m, k, n, accumulate, t);
-            countsGatherAddAuto(x, off, w, off, c2, off, m, k, n, accumulate, t);
-            spikeScatterRowsAuto(s, off, wpr, g, off, a1, off, m, k, n, t);
-            countsScatterRowsAuto(x, off, g, off, a2, off, m, k, n, t);
+            spikeGatherAddThreads(s, off, wpr, w, off, c1, off, m, k, n, accumulate, t);
+            countsGatherAddThreads(x, off, w, off, c2, off, m, k, n, accumulate, t);
+            spikeScatterRowsThreads(s, off, wpr, g, off, a1, off, m, k, n, t);
+            countsScatterRowsThreads(x, off, g, off, a2, off, m, k, n, t);
             if (!sameBits(c1, cs) || !sameBits(c2, cc) || !sameBits(a1, as) || !sameBits(a2, ac)) return false;
           }
           return true;
@@ -317,7 +317,7 @@ describe("threaded spike max-pool", () => {
           for (const t of [1, 2, 3]) {
             const d = words(nd, shared);
             const a = withArgmax ? (shared ? new Int32Array(new SharedArrayBuffer(planes * oh * ow * 4)) : new Int32Array(planes * oh * ow)) : null;
-            maxPoolBitsAuto(src, d, a, g, t);
+            maxPoolBitsThreads(src, d, a, g, t);
             if (!sameBits(d, d0) || (a !== null && !sameBits(a, a0!))) return false;
           }
           return true;

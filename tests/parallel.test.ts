@@ -4,7 +4,7 @@ import { Tensor, allocFloat, type FloatArray } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
 import { BitspikeError } from "../src/tensor/errors.js";
 import { gemm } from "../src/kernels/gemm/gemm.js";
-import { gemmAuto, gemmThreaded } from "../src/kernels/gemm/threads.js";
+import { gemmThreads } from "../src/kernels/gemm/threads.js";
 import {
   getThreads, minWorkPerThread, poolInfo, poolReady, runParts, setMinWorkPerThread, setThreads, shutdownPool, usableThreads,
 } from "../src/parallel/pool.js";
@@ -41,7 +41,7 @@ describe("threaded gemm", () => {
           gemm(a, off, transA, b, off, transB, want, off, m, n, k, accumulate);
           for (const t of [1, 2, 3]) {
             const c = c0.slice();
-            gemmThreaded(a, off, transA, b, off, transB, c, off, m, n, k, accumulate, t);
+            gemmThreads(a, off, transA, b, off, transB, c, off, m, n, k, accumulate, t);
             if (!sameBits(c, want)) return false;
           }
           return true;
@@ -52,7 +52,7 @@ describe("threaded gemm", () => {
     expect(poolInfo().workerParts).toBeGreaterThan(before); // the workers really took part
   });
 
-  it("gemmAuto keeps small products on the calling thread and splits big ones, with the same bits", () => {
+  it("gemmThreads keeps small products on the calling thread and splits big ones, with the same bits", () => {
     const old = setMinWorkPerThread(1 << 17);
     try {
       const rng = new Rng(5);
@@ -63,7 +63,7 @@ describe("threaded gemm", () => {
         const got = new Float32Array(m * n);
         gemm(a, 0, false, b, 0, true, want, 0, m, n, k, false);
         const before = poolInfo().workerParts;
-        gemmAuto(a, 0, false, b, 0, true, got, 0, m, n, k, false);
+        gemmThreads(a, 0, false, b, 0, true, got, 0, m, n, k, false);
         expect(sameBits(got, want)).toBe(true);
         expect(poolInfo().workerParts > before).toBe(m * n * k >= 2 * minWorkPerThread());
       }
@@ -205,7 +205,7 @@ describe("pool", () => {
     expect(usableThreads()).toBe(3);
     const c = new Float32Array(40 * 40);
     const a = new Float32Array(40 * 40).fill(1);
-    gemmThreaded(a, 0, false, a, 0, false, c, 0, 40, 40, 40, false, 3);
+    gemmThreads(a, 0, false, a, 0, false, c, 0, 40, 40, 40, false, 3);
     expect(c.every((v) => v === 40)).toBe(true);
   });
 
@@ -226,7 +226,7 @@ describe("pool", () => {
     // Until workers are back, threaded calls run on the calling thread (same bits).
     const a = new Float64Array(30 * 30).fill(0.5);
     const c = new Float64Array(30 * 30);
-    gemmThreaded(a, 0, false, a, 0, false, c, 0, 30, 30, 30, false);
+    gemmThreads(a, 0, false, a, 0, false, c, 0, 30, 30, 30, false, usableThreads());
     expect(c.every((v) => v === 7.5)).toBe(true);
     expect(await poolReady()).toBe(3);
   });

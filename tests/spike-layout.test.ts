@@ -9,7 +9,7 @@ import { floatToSpikes } from "../src/ops/spike/cast.js";
 import { sum } from "../src/ops/reduce.js";
 import { mul } from "../src/ops/elementwise.js";
 import { spikesToFloat } from "../src/ops/spike/cast.js";
-import { maxPoolBitsPlanes, maxPoolBitsPlanesReference } from "../src/kernels/spike-layout.js";
+import { maxPoolBitsRange, maxPoolBitsRangeReference } from "../src/kernels/spike-layout.js";
 import { wordsFor } from "../src/tensor/bits.js";
 
 function randomSpikes(shape: number[], density: number, rng: Rng): Spikes {
@@ -126,8 +126,8 @@ describe("spike max-pool kernel: window rows read as words", () => {
         const nd = o.planes * oh * wordsFor(ow);
         const fast = { d: new Uint32Array(nd), a: new Int32Array(o.planes * oh * ow) };
         const ref = { d: new Uint32Array(nd), a: new Int32Array(o.planes * oh * ow) };
-        maxPoolBitsPlanes(src, fast.d, fast.a, g, 0, o.planes);
-        maxPoolBitsPlanesReference(src, ref.d, ref.a, g, 0, o.planes);
+        maxPoolBitsRange(src, fast.d, fast.a, g, 0, o.planes);
+        maxPoolBitsRangeReference(src, ref.d, ref.a, g, 0, o.planes);
         expect(Array.from(fast.d)).toEqual(Array.from(ref.d));
         expect(Array.from(fast.a)).toEqual(Array.from(ref.a));
       },

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { expFdlibm } from "../src/kernels/neuron/exp.js";
 import {
-  hardDetachedSigmoidBackwardUnits, hardDetachedSigmoidBackwardUnitsJs, hardDetachedSigmoidBackwardUnitsWasm,
-  LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardUnitsJs, lifForwardUnitsWasm, neuronForwardUnits, type NeuronKernelParams,
+  hardDetachedSigmoidBackwardRange, hardDetachedSigmoidBackwardRangeJs, hardDetachedSigmoidBackwardRangeWasm,
+  LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardRangeJs, lifForwardRangeWasm, neuronForwardRange, type NeuronKernelParams,
 } from "../src/kernels/neuron/neuron.js";
 import { wordsFor } from "../src/tensor/bits.js";
 import { Rng } from "../src/tensor/random.js";
@@ -109,8 +109,8 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
         const gSW = f32(gS.length, at(), gS), hW = f32(h.length, at(), h), wordsW = u32(words.length, at(), words);
         const gxJ = o.alias ? gS.slice() : new Float32Array(o.steps * n).fill(7);
         const gxW = o.alias ? gSW : f32(o.steps * n, at(), gxJ);
-        hardDetachedSigmoidBackwardUnitsJs(o.alias ? gxJ : gS, h, words, p, o.alpha, gxJ, new Float64Array(n), u0, u1);
-        hardDetachedSigmoidBackwardUnitsWasm(gSW, hW, wordsW, p, o.alpha, gxW, u0, u1);
+        hardDetachedSigmoidBackwardRangeJs(o.alias ? gxJ : gS, h, words, p, o.alpha, gxJ, new Float64Array(n), u0, u1);
+        hardDetachedSigmoidBackwardRangeWasm(gSW, hW, wordsW, p, o.alpha, gxW, u0, u1);
         expectSameBits(gxW, gxJ, `units ${u0}..${u1} of ${units}, ${o.place}`); // also: nothing outside the range written
         expectSameBits(hW, h, "H unchanged");
         expectSameBits(wordsW, words, "words unchanged");
@@ -128,7 +128,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
     const run = (backend: "js" | "wasm"): { gx: Float32Array; wasmRuns: number } => {
       setKernelBackend(backend);
       const gx = f32(steps * n, true), before = neuronWasmRuns();
-      hardDetachedSigmoidBackwardUnits(gS, h, words, p, 4, gx, new Float64Array(n), 0, rows * wpr);
+      hardDetachedSigmoidBackwardRange(gS, h, words, p, 4, gx, new Float64Array(n), 0, rows * wpr);
       return { gx, wasmRuns: neuronWasmRuns() - before };
     };
     const js = run("js"), wasm = run("wasm");
@@ -156,7 +156,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
         for (let i = 0; i < x.length; i++) x[i] = rng.uniform() < 0.05 ? vTh : (rng.uniform() - 0.3) * 3; // some exactly at threshold
         const u0 = o.a % (units + 1), u1 = u0 + (o.b % (units - u0 + 1));
         // Each twin's arrays in the heap (in place) or foreign (staged); with `hOverX`, H is written over X.
-        const run = (twin: typeof lifForwardUnitsJs, at: () => boolean) => {
+        const run = (twin: typeof lifForwardRangeJs, at: () => boolean) => {
           const xa = f32(x.length, at(), x);
           const h = !o.writeH ? null : o.hOverX ? xa : f32(o.steps * n, at()).fill(9);
           const words = u32(o.steps * units, at()).fill(0xdeadbeef);
@@ -164,7 +164,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
           twin(xa, p, h, words, v, u0, u1);
           return { h, words, v };
         };
-        const js = run(lifForwardUnitsJs, () => false), wasm = run(lifForwardUnitsWasm as typeof lifForwardUnitsJs, placer(o.place, rng));
+        const js = run(lifForwardRangeJs, () => false), wasm = run(lifForwardRangeWasm as typeof lifForwardRangeJs, placer(o.place, rng));
         if (js.h) expectSameBits(wasm.h!, js.h, "H");
         expectSameBits(wasm.words, js.words, "spike words"); // outside the range: untouched by both
         expectSameBits(wasm.v, js.v, "V");
@@ -178,13 +178,13 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
     const runs = (q: NeuronKernelParams): number => {
       setKernelBackend("wasm");
       const before = neuronWasmRuns();
-      neuronForwardUnits(x, q, null, new Uint32Array(8), new Float32Array(80), 0, 4);
+      neuronForwardRange(x, q, null, new Uint32Array(8), new Float32Array(80), 0, 4);
       return neuronWasmRuns() - before;
     };
     expect(runs(p)).toBe(1);
     expect(runs({ ...p, tau: 1.3 })).toBe(0); // 1.3 is not a float32 value: the lanes would use another tau
-    expect(() => lifForwardUnitsWasm(x, { ...p, vTh: 0.1 }, null, new Uint32Array(8), new Float32Array(80), 0, 4))
-      .toThrow(/lifForwardUnitsWasm: needs float32 .* vTh 0\.1/);
+    expect(() => lifForwardRangeWasm(x, { ...p, vTh: 0.1 }, null, new Uint32Array(8), new Float32Array(80), 0, 4))
+      .toThrow(/lifForwardRangeWasm: needs float32 .* vTh 0\.1/);
   });
 
   it("on heap arrays both kernels run in place: no staged bytes; foreign arrays are staged and counted", () => {
@@ -195,8 +195,8 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
       const x = f32(steps * n, heap, () => rng.uniform() * 3 - 1), h = f32(steps * n, heap), v = f32(n, heap), gx = f32(steps * n, heap);
       const words = u32(steps * units, heap);
       const before = heapStats().stagedBytes;
-      lifForwardUnitsWasm(x, p, h, words, v, 0, units);
-      hardDetachedSigmoidBackwardUnitsWasm(x, h, words, p, 4, gx, 1, units);
+      lifForwardRangeWasm(x, p, h, words, v, 0, units);
+      hardDetachedSigmoidBackwardRangeWasm(x, h, words, p, 4, gx, 1, units);
       return heapStats().stagedBytes - before;
     };
     expect(staged(true)).toBe(0);
@@ -205,7 +205,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
 
   it("errors name the kernel", () => {
     const p: NeuronKernelParams = { steps: 1, rows: 1, cols: 2, leak: LEAK_DIV, tau: 2, k: 0.5, decayInput: true, vTh: 1, vReset: 0, hardReset: true, detachReset: true, f32: false };
-    expect(() => hardDetachedSigmoidBackwardUnitsWasm(new Float32Array(2), new Float32Array(2), new Uint32Array(1), p, 4, new Float32Array(2), 0, 1))
-      .toThrow(/hardDetachedSigmoidBackwardUnitsWasm: .*float32/);
+    expect(() => hardDetachedSigmoidBackwardRangeWasm(new Float32Array(2), new Float32Array(2), new Uint32Array(1), p, 4, new Float32Array(2), 0, 1))
+      .toThrow(/hardDetachedSigmoidBackwardRangeWasm: .*float32/);
   });
 });

@@ -219,7 +219,7 @@ function fillBuckets(
  * float32 (each add rounded to float32), else dst must be float64 (float64
  * adds). Eight / four rows per pass: ((d + a) + b) + ... is the same sequence
  * of additions. The plain-TypeScript reference of the WASM twin
- * (src/wasm/spike-sum-kernel.ts), whatever the backend.
+ * (src/kernels/spike-sum/wasm.ts), whatever the backend.
  */
 export function sumBucketsJs(
   nb: number, cap: number, cnt: Int32Array, idx: Int32Array, src: FloatArray, o: number, dst: FloatArray, dstOff = 0,
@@ -379,7 +379,7 @@ export function spikeConvForwardImage(
 }
 
 // ---------------------------------------------------------------------------
-// WebAssembly SIMD twins (src/wasm/spike-sum-kernel.ts). Same buckets, same
+// WebAssembly SIMD twins (src/kernels/spike-sum/wasm.ts). Same buckets, same
 // additions in the same family and order: bit-identical to the JS loops above. The batch
 // forms keep the bucket scratch, the accumulators and the source rows
 // in the kernel memory and only copy the (small) weight / one image's

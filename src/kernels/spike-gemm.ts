@@ -559,7 +559,7 @@ export function transpose2d(src: FloatArray | Int32Array, sOff: number, rows: nu
 }
 
 // ---------------------------------------------------------------------------
-// WebAssembly SIMD twins of the gather-add loops (src/wasm/spike-sum-kernel.ts):
+// WebAssembly SIMD twins of the gather-add loops (src/kernels/spike-sum/wasm.ts):
 // the same terms added to accumulators of the same family (float32 lanes over a
 // float32 scratch, or float64 lanes) in the same order, so bit-identical to the
 // JS loops above whatever their unrolling.

@@ -65,7 +65,7 @@ export interface PoolGeometry {
  * in-bounds element (all values equal 0). dst must be zeroed.
  */
 export function maxPoolBits(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry): void {
-  maxPoolBitsPlanes(src, dst, argmax, g, 0, g.planes);
+  maxPoolBitsRange(src, dst, argmax, g, 0, g.planes);
 }
 
 /**
@@ -73,11 +73,11 @@ export function maxPoolBits(src: Uint32Array, dst: Uint32Array, argmax: Int32Arr
  * planes are independent. Reads each window row's bits at once (a shift of
  * one or two words) instead of bit by bit: the first set bit in (ky, kx)
  * order is the first nonzero row's lowest bit. Same output as
- * {@link maxPoolBitsPlanesReference}; windows wider than 31 go there.
+ * {@link maxPoolBitsRangeReference}; windows wider than 31 go there.
  */
-export function maxPoolBitsPlanes(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
+export function maxPoolBitsRange(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
   if (g.kw > 31) {
-    maxPoolBitsPlanesReference(src, dst, argmax, g, p0, p1);
+    maxPoolBitsRangeReference(src, dst, argmax, g, p0, p1);
     return;
   }
   const { h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
@@ -118,8 +118,8 @@ export function maxPoolBitsPlanes(src: Uint32Array, dst: Uint32Array, argmax: In
   }
 }
 
-/** The plain bit-by-bit loop of {@link maxPoolBitsPlanes}: the tests' oracle. */
-export function maxPoolBitsPlanesReference(
+/** The plain bit-by-bit loop of {@link maxPoolBitsRange}: the tests' oracle. */
+export function maxPoolBitsRangeReference(
   src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number,
 ): void {
   const siw = wordsFor(g.w);

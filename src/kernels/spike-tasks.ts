@@ -9,11 +9,11 @@
  */
 import type { FloatArray } from "../tensor/tensor.js";
 import {
-  hardDetachedSigmoidBackwardUnits, neuronForwardUnits, type NeuronKernelParams,
+  hardDetachedSigmoidBackwardRange, neuronForwardRange, type NeuronKernelParams,
 } from "./neuron/neuron.js";
 import { spikeConvForwardImages, spikeConvWeightImages } from "./spike-conv.js";
 import type { ConvGeom } from "./conv/conv.js";
-import { maxPoolBitsPlanes, type PoolGeometry } from "./spike-layout.js";
+import { maxPoolBitsRange, type PoolGeometry } from "./spike-layout.js";
 import { countsGatherAdd, countsScatterRowsCols, spikeGatherAdd, spikeScatterRowsWords } from "./spike-gemm.js";
 import { channelAffineRange, channelGradInputRange, channelGradSumsRange, channelMeanVarRange } from "./norm/norm.js";
 
@@ -50,7 +50,7 @@ export function neuronForwardTask(raw: ArrayLike<number>, ints: ArrayLike<number
   const p = decodeNeuron(raw);
   const o = NEURON_ARGS;
   const [hasH, u0, u1, xB, hB, wB, vB] = [ints[o]!, ints[o + 1]!, ints[o + 2]!, ints[o + 3]!, ints[o + 4]!, ints[o + 5]!, ints[o + 6]!];
-  neuronForwardUnits(from(b[0]!, xB), p, hasH === 1 ? from(b[1]!, hB) : null, wordsView(b[2]!, wB), from(b[3]!, vB), u0, u1);
+  neuronForwardRange(from(b[0]!, xB), p, hasH === 1 ? from(b[1]!, hB) : null, wordsView(b[2]!, wB), from(b[3]!, vB), u0, u1);
 }
 
 let gvScratch = new Float64Array(0);
@@ -63,7 +63,7 @@ export function neuronBackwardTask(raw: ArrayLike<number>, ints: ArrayLike<numbe
   const [u0, u1, gB, hB, wB, xB] = [ints[o + 1]!, ints[o + 2]!, ints[o + 3]!, ints[o + 4]!, ints[o + 5]!, ints[o + 6]!];
   const n = p.rows * p.cols;
   if (gvScratch.length < n) gvScratch = new Float64Array(n);
-  hardDetachedSigmoidBackwardUnits(from(b[0]!, gB), from(b[1]!, hB), wordsView(b[2]!, wB), p, alpha, from(b[3]!, xB), gvScratch, u0, u1);
+  hardDetachedSigmoidBackwardRange(from(b[0]!, gB), from(b[1]!, hB), wordsView(b[2]!, wB), p, alpha, from(b[3]!, xB), gvScratch, u0, u1);
 }
 
 /** Slots of a spike-conv task's arguments holding c, wpr, o and the geometry; task arguments follow. */
@@ -183,5 +183,5 @@ export function maxPoolTask(a: ArrayLike<number>, b: readonly FloatArray[]): voi
   const g: PoolGeometry = { planes: a[0]!, h: a[1]!, w: a[2]!, kh: a[3]!, kw: a[4]!, sh: a[5]!, sw: a[6]!, ph: a[7]!, pw: a[8]!, oh: a[9]!, ow: a[10]! };
   const o = POOL_ARGS;
   const am = a[o] === 1 ? new Int32Array(b[2]!.buffer, b[2]!.byteOffset + a[o + 3]! * 4, b[2]!.length - a[o + 3]!) : null;
-  maxPoolBitsPlanes(wordsView(b[0]!, a[o + 1]!), wordsView(b[1]!, a[o + 2]!), am, g, a[o + 4]!, a[o + 5]!);
+  maxPoolBitsRange(wordsView(b[0]!, a[o + 1]!), wordsView(b[1]!, a[o + 2]!), am, g, a[o + 4]!, a[o + 5]!);
 }

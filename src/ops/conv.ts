@@ -8,7 +8,7 @@ import { freeArray, heapArray } from "../tensor/heap.js";
 import { fail, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { type ConvGeom } from "../kernels/conv/conv.js";
-import { convDataAuto, convForwardAuto, convWeightAuto, type ConvDims } from "../kernels/conv/threads.js";
+import { convDataThreads, convForwardThreads, convWeightThreads, type ConvDims } from "../kernels/conv/threads.js";
 import { addChannelBias, sumPerChannel } from "../kernels/bias.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";
@@ -87,9 +87,9 @@ function convCore(
   const kk = cg * kh * kw; // gemm depth
   const ohw = oh * ow;
   const out = empty(outShape(oh, ow), dtype);
-  // The loops (im2col + gemm per image and group) live in src/parallel/tasks.ts; the twins split them over threads.
+  // The loops (im2col + gemm per image and group) live in src/kernels/conv/ranges.ts; the twins split them over threads.
   const dims: ConvDims = { n, cIn, o, groups, g };
-  convForwardAuto(dims, x.data, weight.data, out.data);
+  convForwardThreads(dims, x.data, weight.data, out.data);
   if (bias) addChannelBias(out.data, bias.data, n, o, ohw);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(op, out, inputs, (gy) => {
@@ -98,12 +98,12 @@ function convCore(
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(x.shape, dtype);
-      convDataAuto(dims, gy.data, weight.data, gx.data);
+      convDataThreads(dims, gy.data, weight.data, gx.data);
     }
     if (weight.requiresGrad) {
       // float64 accumulator over the batch: deterministic and no float32 drift.
       const acc = heapArray(Float64Array, o * kk);
-      convWeightAuto(dims, gy.data, x.data, acc);
+      convWeightThreads(dims, gy.data, x.data, acc);
       gw = empty(weight.shape, dtype);
       gw.data.set(acc);
       freeArray(acc, "released by conv2d backward (its accumulator)");

@@ -2,7 +2,7 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { gemmAuto } from "../kernels/gemm/threads.js";
+import { gemmThreads } from "../kernels/gemm/threads.js";
 import { addChannelBias, sumPerChannel } from "../kernels/bias.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";
@@ -30,7 +30,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const [nOut, nIn] = checkLinear(op, x.shape, weight, b);
   const rows = sizeOf(x.shape.slice(0, -1));
   const out = empty([...x.shape.slice(0, -1), nOut], dtype);
-  gemmAuto(x.data, 0, false, weight.data, 0, true, out.data, 0, rows, nOut, nIn, false);
+  gemmThreads(x.data, 0, false, weight.data, 0, true, out.data, 0, rows, nOut, nIn, false);
   if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [x, weight, b] : [x, weight];
   return record(op, out, inputs, (g) => {
@@ -39,11 +39,11 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(x.shape, dtype);
-      gemmAuto(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
+      gemmThreads(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
     }
     if (weight.requiresGrad) {
       gw = empty(weight.shape, dtype);
-      gemmAuto(g.data, 0, true, x.data, 0, false, gw.data, 0, nOut, nIn, rows, false);
+      gemmThreads(g.data, 0, true, x.data, 0, false, gw.data, 0, nOut, nIn, rows, false);
     }
     if (b && b.requiresGrad) {
       gb = empty(b.shape, dtype);

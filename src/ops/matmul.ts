@@ -2,7 +2,7 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, sizeOf, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { gemmAuto } from "../kernels/gemm/threads.js";
+import { gemmThreads } from "../kernels/gemm/threads.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty, unbroadcast } from "./util.js";
 
@@ -54,18 +54,18 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const batch = broadcastShapes(op, aBatch, bBatch);
   const out = empty([...batch, m, n], dtype);
   const [ao, bo] = batchOffsets(batch, aBatch, bBatch, m * k, k * n);
-  for (let i = 0; i < ao.length; i++) gemmAuto(a.data, ao[i]!, false, b.data, bo[i]!, false, out.data, i * m * n, m, n, k, false);
+  for (let i = 0; i < ao.length; i++) gemmThreads(a.data, ao[i]!, false, b.data, bo[i]!, false, out.data, i * m * n, m, n, k, false);
   return record(op, out, [a, b], (g) => {
     let ga: Tensor | null = null;
     let gb: Tensor | null = null;
     if (a.requiresGrad) {
       const full = empty([...batch, m, k], dtype);
-      for (let i = 0; i < ao.length; i++) gemmAuto(g.data, i * m * n, false, b.data, bo[i]!, true, full.data, i * m * k, m, k, n, false);
+      for (let i = 0; i < ao.length; i++) gemmThreads(g.data, i * m * n, false, b.data, bo[i]!, true, full.data, i * m * k, m, k, n, false);
       ga = unbroadcast(full, a.shape);
     }
     if (b.requiresGrad) {
       const full = empty([...batch, k, n], dtype);
-      for (let i = 0; i < ao.length; i++) gemmAuto(a.data, ao[i]!, true, g.data, i * m * n, false, full.data, i * k * n, k, n, m, false);
+      for (let i = 0; i < ao.length; i++) gemmThreads(a.data, ao[i]!, true, g.data, i * m * n, false, full.data, i * k * n, k, n, m, false);
       gb = unbroadcast(full, b.shape);
     }
     return [ga, gb];

@@ -3,7 +3,7 @@ import { fail, fmtShape } from "../tensor/errors.js";
 import { sameShape, sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { layerNormBackward, layerNormForward } from "../kernels/norm/norm.js";
-import { channelAffineAuto, channelGradInputAuto, channelGradSumsAuto, channelMeanVarAuto } from "../kernels/norm/threads.js";
+import { channelAffineThreads, channelGradInputThreads, channelGradSumsThreads, channelMeanVarThreads } from "../kernels/norm/threads.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";
 
@@ -125,10 +125,10 @@ export function batchNorm(
   return batchNormWith(op, x, runningMean, runningVar, weight, bias, opts, {
     count: n * s,
     what: "value",
-    meanVar: (mean, varB) => channelMeanVarAuto(x.data, n, c, s, mean, varB),
-    affine: (out, scale, shift) => channelAffineAuto(x.data, out.data, n, c, s, scale, shift),
-    gradSums: (g, mean, invStd, sumG, sumGX) => channelGradSumsAuto(g.data, x.data, n, c, s, mean, invStd, sumG, sumGX),
-    gradInput: (g, gx, mean, invStd, k, a, b) => channelGradInputAuto(g.data, x.data, gx.data, n, c, s, mean, invStd, k, a, b),
+    meanVar: (mean, varB) => channelMeanVarThreads(x.data, n, c, s, mean, varB),
+    affine: (out, scale, shift) => channelAffineThreads(x.data, out.data, n, c, s, scale, shift),
+    gradSums: (g, mean, invStd, sumG, sumGX) => channelGradSumsThreads(g.data, x.data, n, c, s, mean, invStd, sumG, sumGX),
+    gradInput: (g, gx, mean, invStd, k, a, b) => channelGradInputThreads(g.data, x.data, gx.data, n, c, s, mean, invStd, k, a, b),
   });
 }
 

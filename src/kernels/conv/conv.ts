@@ -83,7 +83,7 @@ export function col2im(cols: FloatArray, colsOff: number, c0: number, cn: number
 const COL2IM_WASM_MIN = 1024;
 
 /**
- * The WebAssembly SIMD twin of {@link col2imJs} (src/wasm/conv-kernel.ts),
+ * The WebAssembly SIMD twin of {@link col2imJs} (src/kernels/conv/wasm.ts),
  * in place: reads cols and adds into dx where they are in the heap (float32
  * adds, four at a time where the column stride is 1), with the small table of
  * valid ranges and shifts in the kernel's scratch. A foreign array is staged

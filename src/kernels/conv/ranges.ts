@@ -4,7 +4,7 @@
  * convolution weight gradient. The same functions run on the calling thread
  * and in the workers, so each output element is computed by exactly the code
  * (and in exactly the order) of the single-thread path in src/ops/conv.ts and
- * src/kernels/gemm.ts: results do not depend on the thread count.
+ * src/kernels/gemm/gemm.ts: results do not depend on the thread count.
  */
 import type { FloatArray } from "../../tensor/tensor.js";
 import { heapF32, heapF64, Scratch } from "../../tensor/heap.js";
@@ -118,7 +118,7 @@ export function convDataRange(
  * element sees the same additions in the same order as the whole-matrix loop
  * of src/ops/conv.ts (images outer, then positions), whatever the row split.
  */
-export function convWeightRows(
+export function convWeightRange(
   d: ConvDims, gy: FloatArray, gyOff: number, x: FloatArray, xOff: number, acc: Float64Array, accOff: number,
   r0: number, r1: number, tick: () => void,
 ): void {

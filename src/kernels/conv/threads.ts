@@ -9,7 +9,7 @@
 import type { FloatArray } from "../../tensor/tensor.js";
 import { defineTask } from "../../parallel/registry.js";
 import { isShared, partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
-import { convDataRange, convForwardRange, convWeightRows, decodeConv, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
+import { convDataRange, convForwardRange, convWeightRange, decodeConv, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
 
 export type { ConvDims } from "./ranges.js";
 
@@ -25,7 +25,7 @@ const OP_CONV_DATA = defineTask("conv.data", import.meta.url, (_raw, a, b, tick)
   convDataRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
 );
 const OP_CONV_WEIGHT = defineTask("conv.weight", import.meta.url, (_raw, a, b, tick) =>
-  convWeightRows(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2] as Float64Array, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
+  convWeightRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2] as Float64Array, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
 );
 
 /** Multiply-adds of one pass (forward, data or weight gradient). */
@@ -55,7 +55,7 @@ function pick(src: FloatArray, staged: FloatArray): FloatArray {
  * y [N, o, oh, ow] = conv(x [N, cIn, h, w], w [o, cIn/groups, kh, kw]) without
  * bias, the batch split over `threads` threads (default: by size and pool).
  */
-export function convForwardAuto(d: ConvDims, x: FloatArray, w: FloatArray, y: FloatArray, threads?: number): void {
+export function convForwardThreads(d: ConvDims, x: FloatArray, w: FloatArray, y: FloatArray, threads?: number): void {
   const parts = threads ?? partsFor(work(d), d.n);
   let p = Math.min(parts, d.n);
   if (p > 1) p = Math.min(p, usableThreads());
@@ -91,7 +91,7 @@ export function convForwardAuto(d: ConvDims, x: FloatArray, w: FloatArray, y: Fl
  * gx [N, cIn, h, w] = the input gradient for output gradient gy [N, o, oh, ow]
  * (gx is overwritten), the batch split over threads.
  */
-export function convDataAuto(d: ConvDims, gy: FloatArray, w: FloatArray, gx: FloatArray, threads?: number): void {
+export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: FloatArray, threads?: number): void {
   const parts = threads ?? partsFor(work(d), d.n);
   let p = Math.min(parts, d.n);
   if (p > 1) p = Math.min(p, usableThreads());
@@ -126,12 +126,12 @@ export function convDataAuto(d: ConvDims, gy: FloatArray, w: FloatArray, gx: Flo
  * acc [o, cIn/groups kh kw] += the weight gradient summed over the batch in
  * order (acc is a float64 accumulator), the output channels split over threads.
  */
-export function convWeightAuto(d: ConvDims, gy: FloatArray, x: FloatArray, acc: Float64Array, threads?: number): void {
+export function convWeightThreads(d: ConvDims, gy: FloatArray, x: FloatArray, acc: Float64Array, threads?: number): void {
   const parts = threads ?? partsFor(work(d), d.o);
   let p = Math.min(parts, d.o);
   if (p > 1) p = Math.min(p, usableThreads());
   if (p <= 1) {
-    convWeightRows(d, gy, 0, x, 0, acc, 0, 0, d.o, noTick);
+    convWeightRange(d, gy, 0, x, 0, acc, 0, 0, d.o, noTick);
     return;
   }
   const cuts = split(d.o, p);
@@ -152,6 +152,6 @@ export function convWeightAuto(d: ConvDims, gy: FloatArray, x: FloatArray, acc: 
   for (let j = 1; j < p; j++) {
     jobs.push({ op: OP_CONV_WEIGHT, args: [...dims, sabBase(wgy), sabBase(wx), accBase, cuts[j]!, cuts[j + 1]!], bufs: [wgy, wx, wacc] });
   }
-  runParts("conv2d", jobs, () => convWeightRows(d, gy, 0, x, 0, acc, 0, 0, mine, noTick));
+  runParts("conv2d", jobs, () => convWeightRange(d, gy, 0, x, 0, acc, 0, 0, mine, noTick));
   if (!isShared(acc)) acc.set(sacc.subarray(0, (d.o - mine) * kk), mine * kk);
 }

@@ -1,5 +1,5 @@
 /**
- * The WebAssembly SIMD twin of col2im (src/kernels/conv.ts), the scatter of
+ * The WebAssembly SIMD twin of col2im (src/kernels/conv/conv.ts), the scatter of
  * a convolution's column gradient back onto the input: for each channel,
  * kernel offset (ki, kj) and output row o in order, the row's valid entries
  * are added onto their input positions. Each addition is a float32 add (JS's

@@ -26,7 +26,7 @@
  * or the thread split, so all the kernels agree bit for bit.
  *
  * `gemm` runs one of two fast twins with that contract: `gemmJs` (plain
- * TypeScript) or `gemmWasm` (WebAssembly SIMD, src/wasm/gemm-kernel.ts), as
+ * TypeScript) or `gemmWasm` (WebAssembly SIMD, src/kernels/gemm/wasm.ts), as
  * the kernel backend says (src/wasm/backend.ts: BITSPIKE_KERNELS or
  * setKernelBackend; by default the WASM twin wherever SIMD exists).
  */
@@ -474,10 +474,10 @@ const edgeTile = new Float64Array(MR * NR);
 
 // ---------------------------------------------------------------------------
 // The float32 family: float32 panels (MR32 x NR32 = 4 x 8 tiles, the WASM
-// kernel's layout, src/wasm/gemm-kernel.ts), float32 accumulators.
+// kernel's layout, src/kernels/gemm/wasm.ts), float32 accumulators.
 
 /**
- * Register tile of the float32 family, the same as src/wasm/gemm-kernel.ts
+ * Register tile of the float32 family, the same as src/kernels/gemm/wasm.ts
  * (the packed layouts must agree; see there for why 4 x 8). Local constants,
  * not imports: an imported binding in a hot loop costs a load and a check.
  */

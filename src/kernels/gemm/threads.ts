@@ -11,16 +11,16 @@ import { defineTask } from "../../parallel/registry.js";
 import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
 /** C rows = A rows (stored [rows, k], not transposed) times op(B); a plain call of {@link gemm}. */
-export function gemmRows(
+export function gemmRange(
   a: FloatArray, aOff: number, b: FloatArray, bOff: number, transB: boolean,
   c: FloatArray, cOff: number, rows: number, n: number, k: number, accumulate: boolean,
 ): void {
   gemm(a, aOff, false, b, bOff, transB, c, cOff, rows, n, k, accumulate);
 }
 
-/** One thread's block of rows (see {@link gemmThreaded}). */
+/** One thread's block of rows (see {@link gemmThreads}). */
 const OP_GEMM = defineTask("gemm.rows", import.meta.url, (_raw, a, b) =>
-  gemmRows(b[0]!, a[0]!, b[1]!, a[1]!, a[2] === 1, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7] === 1),
+  gemmRange(b[0]!, a[0]!, b[1]!, a[1]!, a[2] === 1, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7] === 1),
 );
 
 /** Row blocks are multiples of gemm's 4-row register tile where possible. */
@@ -51,18 +51,20 @@ function copyRowsOfA(a: FloatArray, aOff: number, transA: boolean, m: number, k:
 }
 
 /**
- * C[m,n] (+)= op(A) op(B) with the contract and result of {@link gemm}, on up
- * to `threads` threads (default: all usable), whatever the size.
+ * C[m,n] (+)= op(A) op(B) with the contract and result of {@link gemm}: what
+ * the ops call. Split over the pool when the product pays for threads, or
+ * over `threads` threads when given (at most the usable ones), whatever the
+ * size. Same bits either way.
  */
-export function gemmThreaded(
+export function gemmThreads(
   a: FloatArray, aOff: number, transA: boolean,
   b: FloatArray, bOff: number, transB: boolean,
   c: FloatArray, cOff: number,
   m: number, n: number, k: number,
   accumulate: boolean,
-  threads = usableThreads(),
+  threads?: number,
 ): void {
-  const parts = Math.min(threads, usableThreads(), m);
+  const parts = Math.min(threads ?? partsFor(m * n * k, Math.ceil(m / ROW_ALIGN)), usableThreads(), m);
   if (parts <= 1 || n === 0 || k === 0) {
     gemm(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
     return;
@@ -108,20 +110,4 @@ export function gemmThreaded(
     else gemm(a, aOff, false, b, bOff, transB, c, cOff, mine, n, k, accumulate);
   });
   if (stageC) c.set(sc.subarray(0, wRows * n), cOff + mine * n);
-}
-
-/**
- * Drop-in for {@link gemm}: the threaded twin when threads > 1 and the product
- * is big enough to pay for them, else gemm itself. Same bits either way.
- */
-export function gemmAuto(
-  a: FloatArray, aOff: number, transA: boolean,
-  b: FloatArray, bOff: number, transB: boolean,
-  c: FloatArray, cOff: number,
-  m: number, n: number, k: number,
-  accumulate: boolean,
-): void {
-  const parts = partsFor(m * n * k, Math.ceil(m / ROW_ALIGN));
-  if (parts <= 1) gemm(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
-  else gemmThreaded(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate, parts);
 }

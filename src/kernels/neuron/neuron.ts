@@ -51,7 +51,7 @@ function id(v: number): number {
  * `v` (length n) is scratch and ends holding the final membrane V[T-1].
  */
 export function neuronForward(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray): void {
-  neuronForwardUnits(x, p, h, words, v, 0, p.rows * wordsFor(p.cols));
+  neuronForwardRange(x, p, h, words, v, 0, p.rows * wordsFor(p.cols));
 }
 
 /**
@@ -72,12 +72,12 @@ export function unitElem(u: number, cols: number, wpr: number): number {
  * of those units zeroed first). Neurons are independent, so running disjoint
  * unit ranges (on any threads) gives exactly the whole-tensor result.
  */
-export function neuronForwardUnits(
+export function neuronForwardRange(
   x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number,
 ): void {
   if (p.f32 && p.leak === LEAK_DIV && p.decayInput) {
-    if (wasmKernelsEnabled() && lifWasmFits(x, h, v, p)) lifForwardUnitsWasm(x as Float32Array, p, h as Float32Array | null, words, v as Float32Array, u0, u1);
-    else lifForwardUnitsJs(x, p, h, words, v, u0, u1);
+    if (wasmKernelsEnabled() && lifWasmFits(x, h, v, p)) lifForwardRangeWasm(x as Float32Array, p, h as Float32Array | null, words, v as Float32Array, u0, u1);
+    else lifForwardRangeJs(x, p, h, words, v, u0, u1);
     return;
   }
   const r = p.f32 ? Math.fround : id;
@@ -128,9 +128,9 @@ export function neuronForwardUnits(
  * The LIF forward (decay_input, float32) with the rounding written out, so V8
  * compiles it without a call per element. Same operations, same order and the
  * same float32 roundings as the general loop above: bit-identical output.
- * The plain-TypeScript twin of {@link lifForwardUnitsWasm}.
+ * The plain-TypeScript twin of {@link lifForwardRangeWasm}.
  */
-export function lifForwardUnitsJs(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number): void {
+export function lifForwardRangeJs(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number): void {
   const { steps, rows, cols, tau, vTh, vReset, hardReset } = p;
   const f = Math.fround;
   const n = rows * cols;
@@ -181,7 +181,7 @@ export function neuronBackward(
   sigmoidAlpha?: number,
 ): number {
   if (sigmoidAlpha !== undefined && splittableBackward(p, x !== null)) {
-    hardDetachedSigmoidBackwardUnits(gS, h, words, p, sigmoidAlpha, gx, gv, 0, p.rows * wordsFor(p.cols));
+    hardDetachedSigmoidBackwardRange(gS, h, words, p, sigmoidAlpha, gx, gv, 0, p.rows * wordsFor(p.cols));
     return 0;
   }
   const r = p.f32 ? Math.fround : id;
@@ -228,7 +228,7 @@ export function neuronBackward(
 /**
  * True when the backward with a sigmoid surrogate takes the inlined path
  * (hard reset, detach_reset, no PLIF weight gradient): a per-neuron loop with
- * no cross-neuron sum, which {@link hardDetachedSigmoidBackwardUnits} can run
+ * no cross-neuron sum, which {@link hardDetachedSigmoidBackwardRange} can run
  * on disjoint unit ranges.
  */
 export function splittableBackward(p: NeuronKernelParams, wantK: boolean): boolean {
@@ -243,18 +243,18 @@ export function splittableBackward(p: NeuronKernelParams, wantK: boolean): boole
  * (gx and the scratch gv at their elements), so disjoint unit ranges on any
  * threads give exactly the whole-tensor result.
  *
- * Runs the WebAssembly SIMD twin ({@link hardDetachedSigmoidBackwardUnitsWasm})
+ * Runs the WebAssembly SIMD twin ({@link hardDetachedSigmoidBackwardRangeWasm})
  * where the kernel backend enables it and the data are float32, else
- * {@link hardDetachedSigmoidBackwardUnitsJs}: the same bits either way.
+ * {@link hardDetachedSigmoidBackwardRangeJs}: the same bits either way.
  */
-export function hardDetachedSigmoidBackwardUnits(
+export function hardDetachedSigmoidBackwardRange(
   gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array,
   u0: number, u1: number,
 ): void {
   if (wasmKernelsEnabled() && p.f32 && gS instanceof Float32Array && h instanceof Float32Array && gx instanceof Float32Array) {
-    hardDetachedSigmoidBackwardUnitsWasm(gS, h, words, p, alpha, gx, u0, u1);
+    hardDetachedSigmoidBackwardRangeWasm(gS, h, words, p, alpha, gx, u0, u1);
   } else {
-    hardDetachedSigmoidBackwardUnitsJs(gS, h, words, p, alpha, gx, gv, u0, u1);
+    hardDetachedSigmoidBackwardRangeJs(gS, h, words, p, alpha, gx, gv, u0, u1);
   }
 }
 
@@ -265,11 +265,11 @@ function chargeGrads(p: NeuronKernelParams): { dHdV: number; dHdX: number } {
 }
 
 /**
- * The plain-TypeScript twin of {@link hardDetachedSigmoidBackwardUnits},
+ * The plain-TypeScript twin of {@link hardDetachedSigmoidBackwardRange},
  * whatever the backend. Its exp is {@link expFdlibm} (the same bits as V8's
  * Math.exp, and reproducible in WASM).
  */
-export function hardDetachedSigmoidBackwardUnitsJs(
+export function hardDetachedSigmoidBackwardRangeJs(
   gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array,
   u0: number, u1: number,
 ): void {
@@ -386,18 +386,18 @@ function unitRange(p: NeuronKernelParams, u0: number, u1: number): {
 }
 
 /**
- * The WebAssembly SIMD twin of {@link lifForwardUnitsJs} (f32x4 lanes,
- * src/wasm/neuron-kernel.ts), run in place over all steps: reads X and
+ * The WebAssembly SIMD twin of {@link lifForwardRangeJs} (f32x4 lanes,
+ * src/kernels/neuron/wasm.ts), run in place over all steps: reads X and
  * writes H, the spike words and V where they are (V set to vReset first).
  * Foreign arrays are staged in the kernel's scratch and copied back (counted).
  * Same bits; tau, vTh and vReset must be float32 values.
  */
-export function lifForwardUnitsWasm(
+export function lifForwardRangeWasm(
   x: Float32Array, p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array, u0: number, u1: number,
 ): void {
-  if (!wasmSimdAvailable()) throw new BitspikeError("lifForwardUnitsWasm", "this runtime has no WebAssembly SIMD");
+  if (!wasmSimdAvailable()) throw new BitspikeError("lifForwardRangeWasm", "this runtime has no WebAssembly SIMD");
   if (!lifWasmFits(x, h, v, p)) {
-    throw new BitspikeError("lifForwardUnitsWasm", `needs float32 arrays and float32 constants, got tau ${p.tau}, vTh ${p.vTh}, vReset ${p.vReset}`);
+    throw new BitspikeError("lifForwardRangeWasm", `needs float32 arrays and float32 constants, got tau ${p.tau}, vTh ${p.vTh}, vReset ${p.vReset}`);
   }
   if (u1 <= u0) return;
   const { steps, cols, tau, vTh, vReset, hardReset } = p;
@@ -414,19 +414,19 @@ export function lifForwardUnitsWasm(
 }
 
 /**
- * The WebAssembly SIMD twin of {@link hardDetachedSigmoidBackwardUnitsJs}
- * (float32 data; src/wasm/neuron-kernel.ts), run in place over all steps:
+ * The WebAssembly SIMD twin of {@link hardDetachedSigmoidBackwardRangeJs}
+ * (float32 data; src/kernels/neuron/wasm.ts), run in place over all steps:
  * reads gS, H and the spike words and writes gx where they are, with the
  * float64 gv (the backward's running state) in the kernel's scratch.
  * Foreign arrays are staged there too and gx copied back (counted). Throws
  * where SIMD is unavailable.
  */
-export function hardDetachedSigmoidBackwardUnitsWasm(
+export function hardDetachedSigmoidBackwardRangeWasm(
   gS: Float32Array, h: Float32Array, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: Float32Array,
   u0: number, u1: number,
 ): void {
-  if (!wasmSimdAvailable()) throw new BitspikeError("hardDetachedSigmoidBackwardUnitsWasm", "this runtime has no WebAssembly SIMD");
-  if (!p.f32) throw new BitspikeError("hardDetachedSigmoidBackwardUnitsWasm", "needs float32 neuron semantics (p.f32)");
+  if (!wasmSimdAvailable()) throw new BitspikeError("hardDetachedSigmoidBackwardRangeWasm", "this runtime has no WebAssembly SIMD");
+  if (!p.f32) throw new BitspikeError("hardDetachedSigmoidBackwardRangeWasm", "needs float32 neuron semantics (p.f32)");
   if (u1 <= u0) return;
   const { steps, cols, vTh } = p;
   const { dHdV, dHdX } = chargeGrads(p);

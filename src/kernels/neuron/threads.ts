@@ -1,5 +1,5 @@
 /**
- * Threaded twins of the multi-step neuron kernels (src/kernels/neuron.ts).
+ * Threaded twins of the multi-step neuron kernels (src/kernels/neuron/neuron.ts).
  * Neurons are independent across T, so the work is split into ranges of
  * spike units (one unit = one 32-bit spike word of one row: whole words, since
  * spikes are written word by word); each thread runs the unchanged kernel on
@@ -11,7 +11,7 @@
 import type { FloatArray } from "../../tensor/tensor.js";
 import { wordsFor } from "../../tensor/bits.js";
 import {
-  hardDetachedSigmoidBackwardUnits, neuronBackward, neuronForward, neuronForwardUnits, splittableBackward, unitElem,
+  hardDetachedSigmoidBackwardRange, neuronBackward, neuronForward, neuronForwardRange, splittableBackward, unitElem,
   type NeuronKernelParams,
 } from "./neuron.js";
 import { defineTask } from "../../parallel/registry.js";
@@ -67,7 +67,7 @@ function splitUnits(p: NeuronKernelParams, parts: number) {
  * {@link neuronForward} (same contract, same bits) split over `threads`
  * threads (default: by size and the pool).
  */
-export function neuronForwardAuto(
+export function neuronForwardThreads(
   x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, threads?: number,
 ): void {
   const parts = partsOf(p, FORWARD_COST, threads);
@@ -93,7 +93,7 @@ export function neuronForwardAuto(
       bufs: [wx, wh, ww, wv],
     });
   }
-  runParts("multiStepNeuron", jobs, () => neuronForwardUnits(x, p, h, words, v, 0, mine));
+  runParts("multiStepNeuron", jobs, () => neuronForwardRange(x, p, h, words, v, 0, mine));
   if (stH) copySteps(sh, h!, steps, n, e0, n);
   if (stW) copySteps(new Uint32Array(sw.buffer, sw.byteOffset, sw.length), words, steps, units, mine, units);
   if (stV) v.set(sv.subarray(e0, n), e0);
@@ -105,7 +105,7 @@ export function neuronForwardAuto(
  * over threads; the general path (a surrogate given as a function, or a PLIF
  * weight gradient, a sum over all neurons) stays on the calling thread.
  */
-export function neuronBackwardAuto(
+export function neuronBackwardThreads(
   gS: FloatArray, h: FloatArray, words: Uint32Array, x: FloatArray | null, p: NeuronKernelParams,
   derivative: (z: number) => number, gx: FloatArray, gv: Float64Array, sigmoidAlpha?: number, threads?: number,
 ): number {
@@ -132,7 +132,7 @@ export function neuronBackwardAuto(
       bufs: [wg, wh, ww, wx],
     });
   }
-  runParts("multiStepNeuron", jobs, () => hardDetachedSigmoidBackwardUnits(gS, h, words, p, alpha, gx, gv, 0, mine));
+  runParts("multiStepNeuron", jobs, () => hardDetachedSigmoidBackwardRange(gS, h, words, p, alpha, gx, gv, 0, mine));
   if (stX) copySteps(sx, gx, steps, n, e0, n);
   return 0;
 }

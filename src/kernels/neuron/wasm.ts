@@ -1,7 +1,7 @@
 /**
  * The WebAssembly SIMD twin of the neuron backward with the sigmoid surrogate
- * (hardDetachedSigmoidBackwardUnitsJs in src/kernels/neuron.ts), and of the
- * exp it needs (expFdlibm in src/kernels/exp.ts). Bytes emitted from
+ * (hardDetachedSigmoidBackwardRangeJs in src/kernels/neuron/neuron.ts), and of the
+ * exp it needs (expFdlibm in src/kernels/neuron/exp.ts). Bytes emitted from
  * TypeScript at first use in each thread (see emit.ts).
  *
  * Every element is one float64 lane (two per f64x2) doing the JS kernel's
@@ -20,7 +20,7 @@
  * (x c) / (c - 2) = -((x c) / (2 - c)) exactly, and 0 - q differs from -q only
  * in the sign of a zero q, which x (not 0: |x| >= 2^-28 here) absorbs.
  *
- * The LIF forward twin (lifForwardUnitsJs) is float32 throughout: each JS
+ * The LIF forward twin (lifForwardRangeJs) is float32 throughout: each JS
  * step `Math.fround(a op b)` on float32 values is the float32 operation, so
  * f32x4 lanes give the same bits (the caller checks that tau, vTh and vReset
  * are float32 values, as the lanes use them rounded).
@@ -46,7 +46,7 @@
  * outside the range's elements and words.
  */
 import { Code, emitModule, F32, F64, I32, V128, frame, type FuncDef, type ValType } from "../../wasm/emit.js";
-import { EXP } from "./exp-constants.js";
+import { EXP } from "./exp.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 import { heapF64 } from "../../tensor/heap.js";
 

@@ -148,7 +148,7 @@ export function channelGradSumsRange(
 }
 
 /**
- * True when a pass goes to its WebAssembly SIMD twin (src/wasm/norm-kernel.ts):
+ * True when a pass goes to its WebAssembly SIMD twin (src/kernels/norm/wasm.ts):
  * the kernel backend enables it, the data are float32, the whole channel
  * range is asked for and the tensor is not tiny. Same bits as the JS loops.
  */

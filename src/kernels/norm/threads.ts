@@ -1,5 +1,5 @@
 /**
- * Threaded twins of the batch-norm channel passes (src/kernels/norm.ts):
+ * Threaded twins of the batch-norm channel passes (src/kernels/norm/norm.ts):
  * the channels are split between threads, each thread running the unchanged
  * pass on its channels, so each channel's sums keep their additions and their
  * order: results are bit-identical for any thread count.
@@ -98,21 +98,21 @@ function partsOf(kind: number, n: number, c: number, s: number, threads: number 
 }
 
 /** {@link channelMeanVar}, channels split over `threads` threads (default: by size and the pool, when x is shared). */
-export function channelMeanVarAuto(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array, threads?: number): void {
+export function channelMeanVarThreads(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array, threads?: number): void {
   const p = partsOf(BN_MEAN_VAR, n, c, s, threads, [x]);
   if (p <= 1) channelMeanVar(x, n, c, s, mean, varB);
   else threaded(BN_MEAN_VAR, p, x, null, null, n, c, s, [], [mean, varB]);
 }
 
 /** {@link channelAffine}, channels split over threads when big enough and its arrays are shared. */
-export function channelAffineAuto(x: FloatArray, out: FloatArray, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array, threads?: number): void {
+export function channelAffineThreads(x: FloatArray, out: FloatArray, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array, threads?: number): void {
   const p = partsOf(BN_AFFINE, n, c, s, threads, [x, out]);
   if (p <= 1) channelAffine(x, out, n, c, s, scale, shift);
   else threaded(BN_AFFINE, p, x, null, out, n, c, s, [scale, shift], []);
 }
 
 /** {@link channelGradSums}, channels split over threads when big enough and its arrays are shared. */
-export function channelGradSumsAuto(
+export function channelGradSumsThreads(
   g: FloatArray, x: FloatArray, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, threads?: number,
 ): void {
@@ -122,7 +122,7 @@ export function channelGradSumsAuto(
 }
 
 /** {@link channelGradInput}, channels split over threads when big enough and its arrays are shared. */
-export function channelGradInputAuto(
+export function channelGradInputThreads(
   g: FloatArray, x: FloatArray, dx: FloatArray, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array, threads?: number,
 ): void {

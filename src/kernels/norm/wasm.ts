@@ -1,6 +1,6 @@
 /**
  * The WebAssembly SIMD twins of the batch-norm channel passes
- * (src/kernels/norm.ts) for the token layout [rows, C] (S = 1), where every
+ * (src/kernels/norm/norm.ts) for the token layout [rows, C] (S = 1), where every
  * row holds one element of each channel: f64x2 lanes run two channels side by
  * side, each lane adding its channel's terms in row order, as the JS passes
  * do. Float32 inputs are widened exactly (f64x2.promote_low_f32x4) and outputs

@@ -48,7 +48,7 @@ function partsOf(d: SpikeConvDims, units: number, threads: number | undefined): 
  * (the transposed weight), one image per spikeConvForwardImage call, the
  * batch split over threads (default: by size and the pool).
  */
-export function spikeConvForwardAuto(d: SpikeConvDims, words: Uint32Array, wT: FloatArray, out: FloatArray, threads?: number): void {
+export function spikeConvForwardThreads(d: SpikeConvDims, words: Uint32Array, wT: FloatArray, out: FloatArray, threads?: number): void {
   const { n, c, o, wpr, g } = d;
   const imgWords = c * g.h * wpr;
   const p = partsOf(d, n, threads);
@@ -87,7 +87,7 @@ export function spikeConvForwardAuto(d: SpikeConvDims, words: Uint32Array, wT: F
  * over threads. On one thread this is the op's original loop (transpose one
  * image's gradient, scatter); threaded, all images are transposed first.
  */
-export function spikeConvWeightAuto(d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: Float64Array, threads?: number): void {
+export function spikeConvWeightThreads(d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: Float64Array, threads?: number): void {
   const { n, c, o, wpr, g } = d;
   const imgWords = c * g.h * wpr;
   const ohw = g.oh * g.ow;

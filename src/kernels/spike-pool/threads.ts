@@ -5,7 +5,7 @@
  * count. Arrays not in the heap are staged in the pool's scratch.
  */
 import { wordsFor } from "../../tensor/bits.js";
-import { maxPoolBits, maxPoolBitsPlanes, type PoolGeometry } from "../spike-layout.js";
+import { maxPoolBits, maxPoolBitsRange, type PoolGeometry } from "../spike-layout.js";
 import { defineTask } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
 import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
@@ -19,7 +19,7 @@ function f32(a: Uint32Array | Int32Array): Float32Array {
 // One thread's range of planes.
 const OP_MAX_POOL_BITS = defineTask("spikePool.max", import.meta.url, (_raw, a, b) => maxPoolTask(a, b));
 /** {@link maxPoolBits} (dst zeroed), planes split over `threads` threads (default: by size and the pool). */
-export function maxPoolBitsAuto(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, threads?: number): void {
+export function maxPoolBitsThreads(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, threads?: number): void {
   // ~4 window probes per output, about a multiply-add each.
   let p = Math.min(threads ?? partsFor(g.planes * g.oh * g.ow * 4, g.planes), g.planes);
   if (p > 1) p = Math.min(p, usableThreads());
@@ -45,7 +45,7 @@ export function maxPoolBitsAuto(src: Uint32Array, dst: Uint32Array, argmax: Int3
       bufs: [ws, wd, wa],
     });
   }
-  runParts("maxPool2dSpikes", jobs, () => maxPoolBitsPlanes(src, dst, argmax, g, 0, mine));
+  runParts("maxPool2dSpikes", jobs, () => maxPoolBitsRange(src, dst, argmax, g, 0, mine));
   if (stD) dst.set(ud.subarray(mine * dPlane, g.planes * dPlane), mine * dPlane);
   if (stA) argmax!.set(new Int32Array(sa!.buffer, sa!.byteOffset, sa!.length).subarray(mine * aPlane, g.planes * aPlane), mine * aPlane);
 }

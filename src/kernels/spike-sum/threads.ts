@@ -86,7 +86,7 @@ function gather(
 }
 
 /** {@link spikeGatherAdd} (same contract and bits), rows split over threads when big enough. */
-export function spikeGatherAddAuto(
+export function spikeGatherAddThreads(
   s: Uint32Array, sOff: number, wpr: number, w: FloatArray, wOff: number, c: FloatArray, cOff: number,
   m: number, k: number, n: number, accumulate: boolean, threads?: number,
 ): void {
@@ -96,7 +96,7 @@ export function spikeGatherAddAuto(
 }
 
 /** {@link countsGatherAdd} (same contract and bits), rows split over threads when big enough. */
-export function countsGatherAddAuto(
+export function countsGatherAddThreads(
   x: FloatArray, xOff: number, w: FloatArray, wOff: number, c: FloatArray, cOff: number,
   m: number, k: number, n: number, accumulate: boolean, threads?: number,
 ): void {
@@ -146,7 +146,7 @@ function scatter(
  * {@link spikeScatterRows} (same contract and bits) for spikes [m, k] (wpr
  * words per row) into acc [k, n], the spike words split over threads.
  */
-export function spikeScatterRowsAuto(
+export function spikeScatterRowsThreads(
   s: Uint32Array, sOff: number, wpr: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
   m: number, k: number, n: number, threads?: number,
 ): void {
@@ -156,7 +156,7 @@ export function spikeScatterRowsAuto(
 }
 
 /** {@link countsScatterRows} (same contract and bits), the columns of x split over threads. */
-export function countsScatterRowsAuto(
+export function countsScatterRowsThreads(
   x: FloatArray, xOff: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
   m: number, k: number, n: number, threads?: number,
 ): void {

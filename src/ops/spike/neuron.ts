@@ -11,7 +11,7 @@ import { allocFloat, Tensor, type DType } from "../../tensor/tensor.js";
 import { freeArray } from "../../tensor/heap.js";
 import { wordsFor } from "../../tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, type NeuronKernelParams } from "../../kernels/neuron/neuron.js";
-import { neuronBackwardAuto, neuronForwardAuto } from "../../kernels/neuron/threads.js";
+import { neuronBackwardThreads, neuronForwardThreads } from "../../kernels/neuron/threads.js";
 import { needsGrad, record } from "../../autograd/tape.js";
 import { sigmoidSurrogate, type Surrogate } from "./surrogate.js";
 
@@ -142,13 +142,13 @@ function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; 
   const h = grad || keepH ? allocFloat(dtype, x.size) : null;
   const v = allocFloat(dtype, n);
   const words = Spikes.allocWords(steps * p.rows * wordsFor(cols));
-  neuronForwardAuto(x.data, p, h, words, v);
+  neuronForwardThreads(x.data, p, h, words, v);
   const spikes = new Spikes(words, x.shape, dtype);
   // H is the closure's own (unless traced): it goes back to the heap once the backward has run.
   record(OP, spikes, inputs, (g) => {
     const gx = allocFloat(dtype, x.size);
     const gv = allocFloat("float64", n) as Float64Array;
-    const gk = neuronBackwardAuto(g.data, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate.derivative, gx, gv, surrogate.sigmoidAlpha);
+    const gk = neuronBackwardThreads(g.data, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate.derivative, gx, gv, surrogate.sigmoidAlpha);
     freeArray(gv, "released by the neuron backward (its membrane-gradient scratch)");
     const gw = w && w.requiresGrad ? Tensor.full(w.shape, gk * k * (1 - k), dtype) : null;
     return [new Tensor(gx, x.shape), gw];

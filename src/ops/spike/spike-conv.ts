@@ -17,9 +17,9 @@ import { freeArray, heapArray } from "../../tensor/heap.js";
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
-import { convDataAuto } from "../../kernels/conv/threads.js";
+import { convDataThreads } from "../../kernels/conv/threads.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
-import { spikeConvForwardAuto, spikeConvWeightAuto } from "../../kernels/spike-conv/threads.js";
+import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../kernels/spike-conv/threads.js";
 import { transpose2d } from "../../kernels/spike-gemm.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";
@@ -63,7 +63,7 @@ function spikeConvCore(
   const wT = empty([kk * o], dtype).data;
   transpose2d(weight.data, 0, o, kk, wT, 0);
   const out = empty(outShape(oh, ow), dtype);
-  spikeConvForwardAuto({ n, c: cIn, o, wpr, g }, s.words, wT, out.data);
+  spikeConvForwardThreads({ n, c: cIn, o, wpr, g }, s.words, wT, out.data);
   if (bias) addChannelBias(out.data, bias.data, n, o, ohw);
 
   const inputs = bias ? [s, weight, bias] : [s, weight];
@@ -74,11 +74,11 @@ function spikeConvCore(
     if (s.requiresGrad) {
       // Dense, the very computation of conv2d's input gradient (columns = Wᵀ g, then col2im), threaded over images.
       gs = empty(s.shape, dtype);
-      convDataAuto({ n, cIn, o, groups: 1, g }, gy.data, weight.data, gs.data);
+      convDataThreads({ n, cIn, o, groups: 1, g }, gy.data, weight.data, gs.data);
     }
     if (weight.requiresGrad) {
       const accW = heapArray(Float64Array, kk * o);
-      spikeConvWeightAuto({ n, c: cIn, o, wpr, g }, s.words, gy.data, accW);
+      spikeConvWeightThreads({ n, c: cIn, o, wpr, g }, s.words, gy.data, accW);
       gw = empty(weight.shape, dtype);
       transpose2d(accW, 0, kk, o, gw.data, 0);
       freeArray(accW, "released by the spike conv backward (its accumulator)");

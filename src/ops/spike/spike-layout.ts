@@ -5,7 +5,7 @@ import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { record } from "../../autograd/tape.js";
-import { maxPoolBitsAuto } from "../../kernels/spike-pool/threads.js";
+import { maxPoolBitsThreads } from "../../kernels/spike-pool/threads.js";
 import { mergeHeadsFloat, splitHeadsBits, type PoolGeometry } from "../../kernels/spike-layout.js";
 import { empty } from "../util.js";
 
@@ -62,7 +62,7 @@ export function maxPool2dSpikes(s: Spikes, opts: SpikePoolOptions): Spikes {
   const geo: PoolGeometry = { planes: N * C, h: H, w: W, kh: k, kw: k, sh: st, sw: st, ph: pad, pw: pad, oh, ow };
   const out = Spikes.zeros([N, C, oh, ow], s.dtype);
   const argmax = s.requiresGrad ? heapArray(Int32Array, N * C * oh * ow) : null;
-  maxPoolBitsAuto(s.words, out.words, argmax, geo);
+  maxPoolBitsThreads(s.words, out.words, argmax, geo);
   return record(op, out, [s], (g) => {
     const gx = empty(s.shape, g.dtype);
     const plane = oh * ow;

@@ -11,10 +11,10 @@ import { freeArray, heapArray } from "../../tensor/heap.js";
 import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
-import { gemmAuto } from "../../kernels/gemm/threads.js";
+import { gemmThreads } from "../../kernels/gemm/threads.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
 import { transpose2d } from "../../kernels/spike-gemm.js";
-import { countsGatherAddAuto, countsScatterRowsAuto, spikeGatherAddAuto, spikeScatterRowsAuto } from "../../kernels/spike-sum/threads.js";
+import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../../kernels/spike-sum/threads.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";
 import { checkLinear } from "../linear.js";
@@ -54,7 +54,7 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
   const [nOut, nIn] = checkLinear(op, s.shape, weight, b);
   const rows = s.rows;
   const out = empty([...s.shape.slice(0, -1), nOut], dtype);
-  spikeGatherAddAuto(s.words, 0, s.wordsPerRow, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
+  spikeGatherAddThreads(s.words, 0, s.wordsPerRow, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
   if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [s, weight, b] : [s, weight];
   return record(op, out, inputs, (g) => {
@@ -63,11 +63,11 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
     let gb: Tensor | null = null;
     if (s.requiresGrad) {
       gs = empty(s.shape, dtype);
-      gemmAuto(g.data, 0, false, weight.data, 0, false, gs.data, 0, rows, nIn, nOut, false);
+      gemmThreads(g.data, 0, false, weight.data, 0, false, gs.data, 0, rows, nIn, nOut, false);
     }
     if (weight.requiresGrad) {
       const accT = weightAcc(dtype, nIn, nOut);
-      spikeScatterRowsAuto(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nIn, nOut);
+      spikeScatterRowsThreads(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nIn, nOut);
       gw = weightGrad(accT, weight, nOut, nIn);
     }
     if (b && b.requiresGrad) {
@@ -92,7 +92,7 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
   const [nOut, nIn] = checkLinear(op, x.shape, weight, b);
   const rows = sizeOf(x.shape.slice(0, -1));
   const out = empty([...x.shape.slice(0, -1), nOut], dtype);
-  countsGatherAddAuto(x.data, 0, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
+  countsGatherAddThreads(x.data, 0, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
   if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [x, weight, b] : [x, weight];
   return record(op, out, inputs, (g) => {
@@ -101,11 +101,11 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
       gx = empty(x.shape, dtype);
-      gemmAuto(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
+      gemmThreads(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
     }
     if (weight.requiresGrad) {
       const accT = weightAcc(dtype, nIn, nOut);
-      countsScatterRowsAuto(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut);
+      countsScatterRowsThreads(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut);
       gw = weightGrad(accT, weight, nOut, nIn);
     }
     if (b && b.requiresGrad) {
