@@ -6,6 +6,8 @@
  * (see `compute.ts`); the residual stream holds small integers (sums of
  * spikes), or spikes when the IAND residual is chosen.
  */
+import { inferenceScope, releaseUnlessShared } from "../nn/scope.js";
+import { isGradEnabled } from "../autograd/tape.js";
 import { fail, fmtShape } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
 import { Spikes } from "../tensor/spikes.js";
@@ -63,7 +65,7 @@ abstract class SpikformerPart extends Module {
 
   /** Linear-or-1x1 on tokens [T, B, N, C] (flattened to rows), BN1d over all rows, neuron over time. */
   protected projectFire(name: string, x: Activation, proj: TokenProjection, bn: BatchNorm1d, lif: SpikingNeuron): Spikes {
-    return lif.forward(this.projectNorm(name, x, proj, bn));
+    return inferenceScope(() => lif.forward(this.projectNorm(name, x, proj, bn)), this);
   }
 
   /** The float BN output of a projection, [T, B, N, C_out]. */
@@ -76,8 +78,10 @@ abstract class SpikformerPart extends Module {
 
   /** conv - BN2d - neuron on spikes or floats [T*B, C, H, W] -> spikes [T, B, C', H', W']. */
   convFire(name: string, x: Activation, T: number, conv: Conv2d, bn: BatchNorm2d, lif: SpikingNeuron): Spikes {
-    const y = bn.forward(this.compute.conv2d(name, x, conv.weight, conv.stride[0], conv.padding[0]));
-    return lif.forward(reshape(y, [T, y.shape[0]! / T, ...y.shape.slice(1)]));
+    return inferenceScope(() => {
+      const y = bn.forward(this.compute.conv2d(name, x, conv.weight, conv.stride[0], conv.padding[0]));
+      return lif.forward(reshape(y, [T, y.shape[0]! / T, ...y.shape.slice(1)]));
+    }, this);
   }
 }
 
@@ -151,10 +155,12 @@ function firstConvFire(part: SPS | SCS, input: Tensor, T: number, conv: Conv2d, 
     if (input.shape[0] !== T) fail("Spikformer", `frames ${fmtShape(input.shape)} have T = ${input.shape[0]}, the model was built with T = ${T}`);
     return part.convFire(name, reshape(input, [T * input.shape[1]!, ...input.shape.slice(2)]), T, conv, bn, lif);
   }
-  const once = part.compute.conv2d(name, input, conv.weight, conv.stride[0], conv.padding[0]);
-  const rep = reshape(expand(reshape(once, [1, ...once.shape]), [T, ...once.shape]), [T * once.shape[0]!, ...once.shape.slice(1)]);
-  const y = bn.forward(rep);
-  return lif.forward(reshape(y, [T, once.shape[0]!, ...y.shape.slice(1)]));
+  return inferenceScope(() => {
+    const once = part.compute.conv2d(name, input, conv.weight, conv.stride[0], conv.padding[0]);
+    const rep = reshape(expand(reshape(once, [1, ...once.shape]), [T, ...once.shape]), [T * once.shape[0]!, ...once.shape.slice(1)]);
+    const y = bn.forward(rep);
+    return lif.forward(reshape(y, [T, once.shape[0]!, ...y.shape.slice(1)]));
+  }, part);
 }
 
 /** [T, B, D, H, W] -> tokens [T, B, H*W, D] (spikes stay spikes). */
@@ -372,8 +378,13 @@ export class Spikformer extends Module {
   /** Token features [T, B, N, D] after the blocks. */
   forwardFeatures(input: Tensor): Activation {
     this.checkInput(input);
-    let x = this.patch_embed.forward(input);
-    for (const blk of this.block) x = blk.forward(x);
+    let x = inferenceScope(() => this.patch_embed.forward(input), this.patch_embed);
+    for (const blk of this.block) {
+      const xin = x;
+      x = inferenceScope(() => blk.forward(xin), blk);
+      // Inference: the previous features were made here and nothing else saw them.
+      if (!isGradEnabled()) releaseUnlessShared(xin, x, "released after the next block in an inference pass");
+    }
     return x;
   }
 
