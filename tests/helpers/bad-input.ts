@@ -3,13 +3,12 @@
  * a tiny labelled data file, the CLI run in this process or as a child, and
  * the assertions every bad input must meet.
  */
+import { tinyData, tinyDataFile } from "./tiny-data.js";
+export { tinyData, tinyDataFile };
 import { expect, vi } from "vitest";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Rng } from "../../src/tensor/random.js";
 import { BitspikeError } from "../../src/tensor/errors.js";
-import { serializeSafetensors } from "../../src/io/safetensors.js";
 import { spikformerConfig, type SpikformerConfig } from "../../src/models/config.js";
 import { Spikformer } from "../../src/models/spikformer.js";
 import { saveWeights } from "../../src/train/checkpoint.js";
@@ -22,28 +21,6 @@ export const TINY: SpikformerConfig = spikformerConfig("spikformer-cifar-1-16", 
 export function tinyWeights(dir: string): string {
   const path = join(dir, "w.safetensors");
   saveWeights(path, new Spikformer(TINY), TINY as unknown as Record<string, unknown>);
-  return path;
-}
-
-/** Images and labels of a tiny 3-class data set (class c: a bright band at row block c). */
-export function tinyData(n = 48, size = 8): { images: Float32Array; labels: BigInt64Array; shape: number[] } {
-  const rng = new Rng(5);
-  const images = new Float32Array(n * size * size);
-  const labels = new BigInt64Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % 3;
-    labels[i] = BigInt(c);
-    for (let p = 0; p < size * size; p++) images[i * size * size + p] = 0.3 * rng.normal() + (Math.floor(p / size / 3) === c ? 2 : 0);
-  }
-  return { images, labels, shape: [n, 1, size, size] };
-}
-
-/** Writes a data file (see {@link tinyData}), optionally changed by `edit` first. */
-export function tinyDataFile(dir: string, name = "tiny.safetensors", edit?: (d: ReturnType<typeof tinyData>) => Record<string, string> | void): string {
-  const d = tinyData();
-  const meta = edit?.(d) ?? undefined;
-  const path = join(dir, name);
-  writeFileSync(path, serializeSafetensors({ images: { shape: d.shape, data: d.images }, labels: { shape: [d.labels.length], data: d.labels } }, meta));
   return path;
 }
 

@@ -1,5 +1,5 @@
 /** Differentiable layout ops on Spikes: reshape, head split, max-pool (OR over the window). */
-import { freeArray, heapArray } from "../../tensor/heap.js";
+import { heapArray } from "../../tensor/heap.js";
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
