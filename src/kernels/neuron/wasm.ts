@@ -9,7 +9,7 @@
  * (f64x2.promote_low_f32x4), float32 roundings are f32x4.demote_f64x2_zero
  * (round to nearest even, as Math.fround and Float32Array stores), and the
  * branches of the JS code become lane masks and selects. So the results are
- * bit-identical to the JS twin; tests/wasm-neuron.test.ts checks it.
+ * bit-identical to the JS twin; tests/kernels/neuron-wasm.test.ts checks it.
  *
  * The exp follows fdlibm step by step. Two liberties, both exact: the
  * high-word tests become comparisons of |x| with doubles (bit patterns of

@@ -1,0 +1,330 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
+import { Rng } from "../../src/tensor/random.js";
+import { wordsFor } from "../../src/tensor/bits.js";
+import { LEAK_DIV, LEAK_MUL, LEAK_NONE, neuronBackward, neuronForward, type NeuronKernelParams } from "../../src/kernels/neuron/neuron.js";
+import { spikeConvForwardImage, spikeConvWeightGrad } from "../../src/kernels/spike-conv.js";
+import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, transpose2d } from "../../src/kernels/spike-gemm.js";
+import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../../src/kernels/spike-sum/threads.js";
+import type { ConvGeom } from "../../src/kernels/conv/conv.js";
+import { neuronBackwardThreads, neuronForwardThreads } from "../../src/kernels/neuron/threads.js";
+import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../src/kernels/spike-conv/threads.js";
+import { poolInfo, poolReady, setMinWorkPerThread, setThreads, shutdownPool } from "../../src/parallel/pool.js";
+import { weightedCuts } from "../../src/parallel/balance.js";
+import { maxPoolBits } from "../../src/kernels/spike-layout.js";
+import { maxPoolBitsThreads } from "../../src/kernels/spike-pool/threads.js";
+import { sigmoidSurrogate } from "../../src/ops/spike/surrogate.js";
+import { channelAffine, channelGradInput, channelGradSums, channelMeanVar } from "../../src/kernels/norm/norm.js";
+import { channelAffineThreads, channelGradInputThreads, channelGradSumsThreads, channelMeanVarThreads } from "../../src/kernels/norm/threads.js";
+import { useSplittingPool } from "../helpers/pool.js";
+import { randArray, sameBits } from "../helpers/arrays.js";
+
+/** Same bits (NaN payloads aside, none arise here). */
+
+function words(n: number, shared: boolean): Uint32Array {
+  return shared ? new Uint32Array(new SharedArrayBuffer(n * 4)) : new Uint32Array(n);
+}
+
+/** Random spikes: `rows` rows of `cols` bits (pad bits zero), each bit set with probability `rate`. */
+function randSpikes(rows: number, cols: number, rate: number, rng: Rng, shared: boolean): Uint32Array {
+  const wpr = wordsFor(cols);
+  const w = words(rows * wpr, shared);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (rng.uniform() < rate) w[r * wpr + (c >>> 5)]! |= 1 << (c & 31);
+  return w;
+}
+
+useSplittingPool();
+
+const neuronCase = fc.record({
+  steps: fc.integer({ min: 1, max: 4 }), rows: fc.integer({ min: 1, max: 5 }), cols: fc.integer({ min: 1, max: 100 }),
+  leak: fc.constantFrom(LEAK_NONE, LEAK_DIV, LEAK_MUL), decayInput: fc.boolean(), hard: fc.boolean(), detach: fc.boolean(),
+  f64: fc.boolean(), shared: fc.boolean(), keepH: fc.boolean(), seed: fc.integer(),
+});
+
+function params(c: { steps: number; rows: number; cols: number; leak: number; decayInput: boolean; hard: boolean; detach: boolean; f64: boolean }): NeuronKernelParams {
+  const r = c.f64 ? (v: number) => v : Math.fround;
+  return {
+    steps: c.steps, rows: c.rows, cols: c.cols, leak: c.leak, tau: r(2), k: c.leak === LEAK_MUL ? r(0.37) : c.leak === LEAK_DIV ? 0.5 : 0,
+    decayInput: c.decayInput, vTh: r(0.6), vReset: c.hard ? r(0.1) : 0, hardReset: c.hard, detachReset: c.detach, f32: !c.f64,
+  };
+}
+
+describe("threaded neuron", () => {
+  it("forward equals neuronForward bit for bit on ragged shapes for 1, 2 and 3 threads", () => {
+    const before = poolInfo().workerParts;
+    fc.assert(
+      fc.property(neuronCase, (c) => {
+        const p = params(c);
+        const rng = new Rng(c.seed);
+        const n = c.rows * c.cols, nw = c.steps * c.rows * wordsFor(c.cols);
+        const x = randArray(c.f64, c.steps * n, rng, c.shared, 1.5);
+        const h0 = c.keepH ? allocFloat(c.f64 ? "float64" : "float32", c.steps * n) : null;
+        const w0 = new Uint32Array(nw), v0 = allocFloat(c.f64 ? "float64" : "float32", n);
+        neuronForward(x, p, h0, w0, v0);
+        for (const t of [1, 2, 3]) {
+          const h = c.keepH ? allocFloat(c.f64 ? "float64" : "float32", c.steps * n, c.shared) : null;
+          const w = words(nw, c.shared);
+          w.fill(0xffffffff); // stale words must be cleared
+          const v = allocFloat(c.f64 ? "float64" : "float32", n, c.shared);
+          neuronForwardThreads(x, p, h, w, v, t);
+          if (!sameBits(w, w0) || !sameBits(v, v0) || (h !== null && !sameBits(h, h0!))) return false;
+        }
+        return true;
+      }),
+      { numRuns: 80 },
+    );
+    expect(poolInfo().workerParts).toBeGreaterThan(before);
+  });
+
+  it("backward equals neuronBackward bit for bit (the split sigmoid path and the general one) for 1, 2 and 3 threads", () => {
+    const before = poolInfo().workerParts;
+    const sur = sigmoidSurrogate(4);
+    fc.assert(
+      fc.property(neuronCase, fc.boolean(), (c, wantK) => {
+        const p = params(c);
+        const rng = new Rng(c.seed);
+        const n = c.rows * c.cols, nw = c.steps * c.rows * wordsFor(c.cols);
+        const x = randArray(c.f64, c.steps * n, rng, c.shared, 1.5);
+        const h = allocFloat(c.f64 ? "float64" : "float32", c.steps * n, c.shared);
+        const w = words(nw, c.shared);
+        neuronForward(x, p, h, w, allocFloat(c.f64 ? "float64" : "float32", n));
+        const gS = randArray(c.f64, c.steps * n, rng, c.shared);
+        const xk = wantK ? x : null;
+        const gx0 = allocFloat(c.f64 ? "float64" : "float32", c.steps * n);
+        const k0 = neuronBackward(gS, h, w, xk, p, sur.derivative, gx0, new Float64Array(n), sur.sigmoidAlpha);
+        for (const t of [1, 2, 3]) {
+          const gx = allocFloat(c.f64 ? "float64" : "float32", c.steps * n, c.shared);
+          const gv = new Float64Array(n).fill(7); // stale scratch must not matter
+          const k = neuronBackwardThreads(gS, h, w, xk, p, sur.derivative, gx, gv, sur.sigmoidAlpha, t);
+          if (!sameBits(gx, gx0) || !Object.is(k, k0)) return false;
+        }
+        return true;
+      }),
+      { numRuns: 80 },
+    );
+    expect(poolInfo().workerParts).toBeGreaterThan(before);
+  });
+});
+
+const convCase = fc.record({
+  n: fc.integer({ min: 1, max: 5 }), c: fc.integer({ min: 1, max: 5 }), o: fc.integer({ min: 1, max: 9 }),
+  h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 40 }), kh: fc.integer({ min: 1, max: 3 }), kw: fc.integer({ min: 1, max: 3 }),
+  sh: fc.integer({ min: 1, max: 2 }), sw: fc.integer({ min: 1, max: 2 }), ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }),
+  dh: fc.integer({ min: 1, max: 2 }), dw: fc.integer({ min: 1, max: 2 }), rate: fc.constantFrom(0.1, 0.5, 0.9),
+  f64: fc.boolean(), shared: fc.boolean(), seed: fc.integer(),
+});
+
+function geom(c: { h: number; w: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number }): ConvGeom | null {
+  const oh = Math.floor((c.h + 2 * c.ph - c.dh * (c.kh - 1) - 1) / c.sh) + 1;
+  const ow = Math.floor((c.w + 2 * c.pw - c.dw * (c.kw - 1) - 1) / c.sw) + 1;
+  if (oh < 1 || ow < 1) return null;
+  return { ...c, oh, ow };
+}
+
+describe("threaded spike conv", () => {
+  it("forward and weight gradient equal the per-image kernels bit for bit for 1, 2 and 3 threads", () => {
+    const before = poolInfo().workerParts;
+    let ran = 0;
+    fc.assert(
+      fc.property(convCase, (cs) => {
+        const g = geom(cs);
+        if (g === null) return true;
+        ran++;
+        const { n, c, o } = cs;
+        const rng = new Rng(cs.seed);
+        const wpr = wordsFor(g.w);
+        const imgWords = c * g.h * wpr;
+        const s = randSpikes(n * c * g.h, g.w, cs.rate, rng, cs.shared);
+        const kk = c * g.kh * g.kw, ohw = g.oh * g.ow;
+        const wT = randArray(cs.f64, kk * o, rng, cs.shared);
+        const gy = randArray(cs.f64, n * o * ohw, rng, cs.shared);
+        const acc0 = randArray(true, kk * o, rng, false) as Float64Array;
+        // Reference: the op's original loops.
+        const out0 = allocFloat(cs.f64 ? "float64" : "float32", n * o * ohw);
+        for (let i = 0; i < n; i++) spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out0, i * o * ohw);
+        const accRef = acc0.slice();
+        const gT = allocFloat(cs.f64 ? "float64" : "float32", ohw * o);
+        for (let i = 0; i < n; i++) {
+          transpose2d(gy, i * o * ohw, o, ohw, gT, 0);
+          spikeConvWeightGrad(s, i * imgWords, wpr, c, g, gT, o, accRef);
+        }
+        const d = { n, c, o, wpr, g };
+        for (const t of [1, 2, 3]) {
+          const out = allocFloat(cs.f64 ? "float64" : "float32", n * o * ohw, cs.shared);
+          spikeConvForwardThreads(d, s, wT, out, t);
+          const acc = cs.shared ? (allocFloat("float64", kk * o, true) as Float64Array) : new Float64Array(kk * o);
+          acc.set(acc0);
+          spikeConvWeightThreads(d, s, gy, acc, t);
+          if (!sameBits(out, out0) || !sameBits(acc, accRef)) return false;
+        }
+        return true;
+      }),
+      { numRuns: 80 },
+    );
+    expect(ran).toBeGreaterThan(20);
+    expect(poolInfo().workerParts).toBeGreaterThan(before);
+  });
+});
+
+describe("threaded batch-norm passes", () => {
+  it("mean-var, affine, grad sums and grad input equal the kernels bit for bit for 1, 2 and 3 threads", () => {
+    const before = poolInfo().workerParts;
+    fc.assert(
+      fc.property(
+        fc.record({
+          n: fc.integer({ min: 1, max: 7 }), c: fc.integer({ min: 1, max: 9 }), s: fc.constantFrom(1, 2, 5, 33, 300),
+          f64: fc.boolean(), shared: fc.boolean(), seed: fc.integer(),
+        }),
+        ({ n, c, s, f64, shared, seed }) => {
+          const rng = new Rng(seed);
+          const len = n * c * s;
+          const x = randArray(f64, len, rng, shared, 3);
+          const g = randArray(f64, len, rng, shared);
+          const vec = (): Float64Array => Float64Array.from({ length: c }, () => rng.uniform() * 2 - 0.5);
+          const scale = vec(), shift = vec(), k = vec(), a = vec(), b = vec(), invStd = vec();
+          const m0 = new Float64Array(c), v0 = new Float64Array(c);
+          channelMeanVar(x, n, c, s, m0, v0);
+          const out0 = allocFloat(f64 ? "float64" : "float32", len);
+          channelAffine(x, out0, n, c, s, scale, shift);
+          const sg0 = new Float64Array(c), sgx0 = new Float64Array(c);
+          channelGradSums(g, x, n, c, s, m0, invStd, sg0, sgx0);
+          const dx0 = allocFloat(f64 ? "float64" : "float32", len);
+          channelGradInput(g, x, dx0, n, c, s, m0, invStd, k, a, b);
+          for (const t of [1, 2, 3]) {
+            const m = new Float64Array(c).fill(9), v = new Float64Array(c).fill(9);
+            channelMeanVarThreads(x, n, c, s, m, v, t);
+            const out = allocFloat(f64 ? "float64" : "float32", len, shared);
+            channelAffineThreads(x, out, n, c, s, scale, shift, t);
+            const sg = new Float64Array(c).fill(9), sgx = new Float64Array(c).fill(9);
+            channelGradSumsThreads(g, x, n, c, s, m0, invStd, sg, sgx, t);
+            const dx = allocFloat(f64 ? "float64" : "float32", len, shared);
+            channelGradInputThreads(g, x, dx, n, c, s, m0, invStd, k, a, b, t);
+            if (!sameBits(m, m0) || !sameBits(v, v0) || !sameBits(out, out0) || !sameBits(sg, sg0) || !sameBits(sgx, sgx0) || !sameBits(dx, dx0)) {
+              return false;
+            }
+          }
+          return true;
+        },
+      ),
+      { numRuns: 80 },
+    );
+    expect(poolInfo().workerParts).toBeGreaterThan(before);
+  });
+});
+
+describe("batch-norm passes by default", () => {
+  it("stay on the calling thread for unshared arrays and split shared ones, with the same bits", () => {
+    const rng = new Rng(3);
+    const [n, c, s] = [3, 5, 40];
+    for (const shared of [false, true]) {
+      const x = randArray(false, n * c * s, rng, shared, 2);
+      const m0 = new Float64Array(c), v0 = new Float64Array(c), m = new Float64Array(c), v = new Float64Array(c);
+      channelMeanVar(x, n, c, s, m0, v0);
+      const before = poolInfo().workerParts;
+      channelMeanVarThreads(x, n, c, s, m, v);
+      expect(poolInfo().workerParts > before).toBe(shared);
+      expect(sameBits(m, m0) && sameBits(v, v0)).toBe(true);
+    }
+  });
+});
+
+describe("threaded spike / counts linear", () => {
+  it("gathers and scatters equal the kernels bit for bit for 1, 2 and 3 threads (both families)", () => {
+    const before = poolInfo().workerParts;
+    fc.assert(
+      fc.property(
+        fc.record({
+          m: fc.integer({ min: 1, max: 13 }), k: fc.integer({ min: 1, max: 100 }), n: fc.integer({ min: 1, max: 9 }),
+          rate: fc.constantFrom(0.1, 0.5), accumulate: fc.boolean(), f64: fc.boolean(), acc32: fc.boolean(), shared: fc.boolean(),
+          off: fc.integer({ min: 0, max: 3 }), seed: fc.integer(),
+        }),
+        ({ m, k, n, rate, accumulate, f64, acc32, shared, off, seed }) => {
+          // Scatter accumulators: float32 (the float32 family, with float32 data) or float64.
+          const accType = !f64 && acc32 ? "float32" : "float64";
+          const rng = new Rng(seed);
+          const wpr = wordsFor(k);
+          const sw = randSpikes(m, k, rate, rng, shared);
+          const s = words(off + m * wpr, shared);
+          s.set(sw, off);
+          const x = randArray(f64, off + m * k, rng, shared, 2);
+          for (let i = off; i < x.length; i++) if (rng.uniform() > rate) x[i] = 0;
+          const w = randArray(f64, off + k * n, rng, shared);
+          const g = randArray(f64, off + m * n, rng, shared);
+          const c0 = randArray(f64, off + m * n, rng, shared);
+          const acc0 = randArray(accType === "float64", off + k * n, rng, false);
+          const cs = c0.slice(), cc = c0.slice(), as = acc0.slice(), ac = acc0.slice();
+          spikeGatherAdd(s, off, wpr, w, off, cs, off, m, n, accumulate);
+          countsGatherAdd(x, off, w, off, cc, off, m, k, n, accumulate);
+          spikeScatterRows(s, off, wpr, g, off, as, off, m, n);
+          countsScatterRows(x, off, g, off, ac, off, m, k, n);
+          for (const t of [1, 2, 3]) {
+            const c1 = allocFloat(f64 ? "float64" : "float32", c0.length, shared), c2 = allocFloat(f64 ? "float64" : "float32", c0.length, shared);
+            c1.set(c0);
+            c2.set(c0);
+            const a1 = allocFloat(accType, acc0.length, shared), a2 = allocFloat(accType, acc0.length, shared);
+            a1.set(acc0);
+            a2.set(acc0);
+            spikeGatherAddThreads(s, off, wpr, w, off, c1, off, m, k, n, accumulate, t);
+            countsGatherAddThreads(x, off, w, off, c2, off, m, k, n, accumulate, t);
+            spikeScatterRowsThreads(s, off, wpr, g, off, a1, off, m, k, n, t);
+            countsScatterRowsThreads(x, off, g, off, a2, off, m, k, n, t);
+            if (!sameBits(c1, cs) || !sameBits(c2, cc) || !sameBits(a1, as) || !sameBits(a2, ac)) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 80 },
+    );
+    expect(poolInfo().workerParts).toBeGreaterThan(before);
+  });
+});
+
+describe("work-balanced cuts", () => {
+  it("are strictly increasing from 0 to the unit count and follow the cost", () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 50 }), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 5 }), (cost, p) => {
+        const parts = Math.min(p, cost.length);
+        const cuts = weightedCuts(cost, parts);
+        if (cuts.length !== parts + 1 || cuts[0] !== 0 || cuts[parts] !== cost.length) return false;
+        for (let j = 1; j <= parts; j++) if (cuts[j]! <= cuts[j - 1]!) return false;
+        return true;
+      }),
+    );
+    expect(weightedCuts([10, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 2)).toEqual([0, 1, 11]);
+    expect(weightedCuts([0, 0, 0, 0], 2)).toEqual([0, 2, 4]);
+  });
+});
+
+describe("threaded spike max-pool", () => {
+  it("equals maxPoolBits (bits and argmax) for 1, 2 and 3 threads", () => {
+    const before = poolInfo().workerParts;
+    fc.assert(
+      fc.property(
+        fc.record({
+          planes: fc.integer({ min: 1, max: 7 }), h: fc.integer({ min: 2, max: 9 }), w: fc.integer({ min: 2, max: 70 }),
+          k: fc.integer({ min: 1, max: 3 }), st: fc.integer({ min: 1, max: 3 }), pad: fc.integer({ min: 0, max: 1 }),
+          withArgmax: fc.boolean(), shared: fc.boolean(), seed: fc.integer(),
+        }),
+        ({ planes, h, w, k, st, pad, withArgmax, shared, seed }) => {
+          if (pad > k / 2 || h + 2 * pad < k || w + 2 * pad < k) return true;
+          const oh = Math.floor((h + 2 * pad - k) / st) + 1, ow = Math.floor((w + 2 * pad - k) / st) + 1;
+          const g = { planes, h, w, kh: k, kw: k, sh: st, sw: st, ph: pad, pw: pad, oh, ow };
+          const src = randSpikes(planes * h, w, 0.2, new Rng(seed), shared);
+          const nd = planes * oh * wordsFor(ow);
+          const d0 = new Uint32Array(nd), a0 = withArgmax ? new Int32Array(planes * oh * ow) : null;
+          maxPoolBits(src, d0, a0, g);
+          for (const t of [1, 2, 3]) {
+            const d = words(nd, shared);
+            const a = withArgmax ? (shared ? new Int32Array(new SharedArrayBuffer(planes * oh * ow * 4)) : new Int32Array(planes * oh * ow)) : null;
+            maxPoolBitsThreads(src, d, a, g, t);
+            if (!sameBits(d, d0) || (a !== null && !sameBits(a, a0!))) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 80 },
+    );
+    expect(poolInfo().workerParts).toBeGreaterThan(before);
+  });
+});

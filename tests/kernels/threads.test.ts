@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Tensor, allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
+import { Rng } from "../../src/tensor/random.js";
+import { BitspikeError } from "../../src/tensor/errors.js";
+import { gemm } from "../../src/kernels/gemm/gemm.js";
+import { gemmThreads } from "../../src/kernels/gemm/threads.js";
+import {
+  getThreads, minWorkPerThread, poolInfo, poolReady, runParts, setMinWorkPerThread, setThreads, shutdownPool, usableThreads,
+} from "../../src/parallel/pool.js";
+import { OP_TEST_EXIT, OP_TEST_THROW } from "../../src/parallel/protocol.js";
+import { conv2d } from "../../src/ops/conv.js";
+import { linear } from "../../src/ops/linear.js";
+import { matmul } from "../../src/ops/matmul.js";
+import { sum } from "../../src/ops/reduce.js";
+import { mul } from "../../src/ops/elementwise.js";
+import { backward } from "../../src/autograd/tape.js";
+import { useSplittingPool } from "../helpers/pool.js";
+import { randArray, sameBits } from "../helpers/arrays.js";
+
+/** Same bits (NaN payloads aside, none arise here). */
+
+useSplittingPool();
+
+describe("threaded gemm", () => {
+  it("gemmThreads keeps small products on the calling thread and splits big ones, with the same bits", () => {
+    const old = setMinWorkPerThread(1 << 17);
+    try {
+      const rng = new Rng(5);
+      for (const [m, n, k] of [[8, 8, 8], [130, 67, 99]] as const) {
+        const a = randArray(false, m * k, rng, false);
+        const b = randArray(false, n * k, rng, false);
+        const want = new Float32Array(m * n);
+        const got = new Float32Array(m * n);
+        gemm(a, 0, false, b, 0, true, want, 0, m, n, k, false);
+        const before = poolInfo().workerParts;
+        gemmThreads(a, 0, false, b, 0, true, got, 0, m, n, k, false);
+        expect(sameBits(got, want)).toBe(true);
+        expect(poolInfo().workerParts > before).toBe(m * n * k >= 2 * minWorkPerThread());
+      }
+    } finally {
+      setMinWorkPerThread(old);
+    }
+  });
+});
+
+/**
+ * Output and every gradient of f(inputs) under the loss sum(y * r), the work
+ * (`work` multiply-adds per pass) split into `parts` (1: the calling thread alone).
+ * The pool keeps 3 threads; the split is steered by the work threshold.
+ */
+function runWith(parts: number, work: number, f: (xs: Tensor[]) => Tensor, make: () => Tensor[]): FloatArray[] {
+  const old = setMinWorkPerThread(parts === 1 ? Infinity : Math.max(1, Math.floor(work / parts)));
+  try {
+    const xs = make().map((t) => t.requireGrad());
+    const y = f(xs);
+    const r = Tensor.uniform(y.shape, new Rng(99), -1, 1);
+    backward(sum(mul(y, r.clone(y.dtype))));
+    return [y.data, ...xs.map((t) => t.grad!.data)];
+  } finally {
+    setMinWorkPerThread(old);
+  }
+}
+
+/** Runs with 1, 2 and 3 parts give the same bits. */
+function expectSameRuns(work: number, f: (xs: Tensor[]) => Tensor, make: () => Tensor[]): void {
+  const one = runWith(1, work, f, make);
+  for (const parts of [2, 3]) {
+    const got = runWith(parts, work, f, make);
+    for (let i = 0; i < one.length; i++) expect(sameBits(got[i]!, one[i]!)).toBe(true);
+  }
+}
+
+describe("threaded ops give the single-thread bits", () => {
+  it("conv2d forward and the gradients of x, weight and bias (groups, stride, padding, dilation, 1x1)", () => {
+    const before = poolInfo().workerParts;
+    fc.assert(
+      fc.property(
+        fc.record({
+          n: fc.integer({ min: 1, max: 5 }), groups: fc.integer({ min: 1, max: 2 }), cg: fc.integer({ min: 1, max: 3 }),
+          og: fc.integer({ min: 1, max: 4 }), h: fc.integer({ min: 1, max: 7 }), w: fc.integer({ min: 1, max: 7 }),
+          k: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 2 }), p: fc.integer({ min: 0, max: 1 }),
+          d: fc.integer({ min: 1, max: 2 }), f64: fc.boolean(), seed: fc.integer(),
+        }).filter((c) => c.h + 2 * c.p >= c.d * (c.k - 1) + 1 && c.w + 2 * c.p >= c.d * (c.k - 1) + 1),
+        (c) => {
+          const dtype = c.f64 ? "float64" : "float32";
+          const make = (): Tensor[] => {
+            const rng = new Rng(c.seed);
+            return [
+              Tensor.uniform([c.n, c.groups * c.cg, c.h, c.w], rng, -1, 1).clone(dtype),
+              Tensor.uniform([c.groups * c.og, c.cg, c.k, c.k], rng, -1, 1).clone(dtype),
+              Tensor.uniform([c.groups * c.og], rng, -1, 1).clone(dtype),
+            ];
+          };
+          const oh = Math.floor((c.h + 2 * c.p - c.d * (c.k - 1) - 1) / c.s) + 1;
+          const ow = Math.floor((c.w + 2 * c.p - c.d * (c.k - 1) - 1) / c.s) + 1;
+          const work = c.n * c.groups * c.og * c.cg * c.k * c.k * oh * ow;
+          expectSameRuns(work, (xs) => conv2d(xs[0]!, xs[1]!, xs[2]!, { stride: c.s, padding: c.p, dilation: c.d, groups: c.groups }), make);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    expect(poolInfo().workerParts).toBeGreaterThan(before);
+  });
+
+  it("conv2d ([8, 16, 16, 16] -> 32, 3x3, pad 1): forward and all gradients equal with setThreads(1) and setThreads(2)", async () => {
+    const make = (): Tensor[] => {
+      const rng = new Rng(1);
+      return [Tensor.uniform([8, 16, 16, 16], rng, -1, 1), Tensor.uniform([32, 16, 3, 3], rng, -0.2, 0.2), Tensor.uniform([32], rng, -1, 1)];
+    };
+    const f = (xs: Tensor[]): Tensor => conv2d(xs[0]!, xs[1]!, xs[2]!, { padding: 1 });
+    const old = setMinWorkPerThread(1 << 17); // the default: this layer is big enough to split
+    try {
+      const run = (): FloatArray[] => {
+        const xs = make().map((t) => t.requireGrad());
+        const y = f(xs);
+        backward(sum(mul(y, Tensor.uniform(y.shape, new Rng(99), -1, 1))));
+        return [y.data, ...xs.map((t) => t.grad!.data)];
+      };
+      setThreads(1);
+      const one = run();
+      setThreads(2);
+      expect(await poolReady()).toBe(2);
+      const before = poolInfo().workerParts;
+      const two = run();
+      expect(poolInfo().workerParts - before).toBe(3); // forward, input and weight gradient each sent one part
+      for (let i = 0; i < one.length; i++) expect(sameBits(two[i]!, one[i]!)).toBe(true);
+    } finally {
+      setMinWorkPerThread(old);
+      setThreads(3);
+      await poolReady();
+    }
+  });
+
+  it("linear and matmul forward and gradients", () => {
+    const rng = new Rng(2);
+    const x = Tensor.uniform([3, 13, 21], rng, -1, 1);
+    const w = Tensor.uniform([11, 21], rng, -1, 1);
+    const bias = Tensor.uniform([11], rng, -1, 1);
+    const before = poolInfo().workerParts;
+    expectSameRuns(3 * 13 * 21 * 11, (xs) => linear(xs[0]!, xs[1]!, xs[2]!), () => [x.clone(), w.clone(), bias.clone()]);
+    const a = Tensor.uniform([2, 1, 17, 9], rng, -1, 1);
+    const b = Tensor.uniform([3, 9, 14], rng, -1, 1);
+    expectSameRuns(17 * 9 * 14, (xs) => matmul(xs[0]!, xs[1]!), () => [a.clone(), b.clone()]);
+    expect(poolInfo().workerParts).toBeGreaterThan(before);
+  });
+});
+
+describe("pool", () => {
+  it("setThreads validates, 1 thread means no workers", async () => {
+    expect(() => setThreads(0)).toThrow(BitspikeError);
+    expect(() => setThreads(1.5)).toThrow(/setThreads: thread count must be an integer >= 1, got 1.5/);
+    setThreads(1);
+    expect(getThreads()).toBe(1);
+    expect(usableThreads()).toBe(1);
+    expect(poolInfo().readyWorkers).toBe(0);
+    setThreads(3);
+    expect(await poolReady()).toBe(3);
+  });
+
+  it("a task that throws in a worker surfaces as a BitspikeError, and the pool keeps working", async () => {
+    setThreads(3);
+    await poolReady();
+    let ranLocal = false;
+    const err = (() => {
+      try {
+        runParts("probe", [{ op: OP_TEST_THROW, args: [], bufs: [] }], () => { ranLocal = true; });
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(err).toBeInstanceOf(BitspikeError);
+    expect((err as Error).message).toMatch(/^probe: thread pool: worker \d+ failed: Error: test failure requested by the pool/);
+    expect(ranLocal).toBe(true);
+    expect(usableThreads()).toBe(3);
+    const c = new Float32Array(40 * 40);
+    const a = new Float32Array(40 * 40).fill(1);
+    gemmThreads(a, 0, false, a, 0, false, c, 0, 40, 40, 40, false, 3);
+    expect(c.every((v) => v === 40)).toBe(true);
+  });
+
+  it("a worker that dies mid-task is an error, not a hang, and the pool restarts", async () => {
+    setThreads(2);
+    await poolReady();
+    expect(() => runParts("probe", [{ op: OP_TEST_EXIT, args: [], bufs: [] }], () => {})).toThrow(/probe: thread pool: worker \d+ exited during the task/);
+    expect(await poolReady()).toBe(2);
+    setThreads(3);
+    expect(await poolReady()).toBe(3);
+  });
+
+  it("shutdown stops every worker; the next threaded call restarts them", async () => {
+    setThreads(3);
+    await poolReady();
+    await shutdownPool();
+    expect(poolInfo().readyWorkers).toBe(0);
+    // Until workers are back, threaded calls run on the calling thread (same bits).
+    const a = new Float64Array(30 * 30).fill(0.5);
+    const c = new Float64Array(30 * 30);
+    gemmThreads(a, 0, false, a, 0, false, c, 0, 30, 30, 30, false, usableThreads());
+    expect(c.every((v) => v === 7.5)).toBe(true);
+    expect(await poolReady()).toBe(3);
+  });
+});

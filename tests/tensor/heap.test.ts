@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import {
+  allocBlock, blockOf, freeArray, freeBlock, heapArray, heapScope, heapStats, inHeap, resetHeapCounters,
+} from "../../src/tensor/heap.js";
+import { allocFloat, Tensor } from "../../src/tensor/tensor.js";
+import { Spikes } from "../../src/tensor/spikes.js";
+import { stepScope } from "../../src/tensor/retain.js";
+import { backward } from "../../src/autograd/tape.js";
+import { add, mul } from "../../src/ops/elementwise.js";
+import { sum } from "../../src/ops/reduce.js";
+import { expectBitspikeError } from "../helpers/errors.js";
+
+describe("the one heap", () => {
+  it("hands out 64-byte aligned, zeroed, non-overlapping blocks, and reuses freed ones of the same class", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 70_000 }), { minLength: 1, maxLength: 40 }), fc.array(fc.boolean(), { maxLength: 40 }), (sizes, frees) => {
+        const live: { off: number; end: number; b: ReturnType<typeof allocBlock> }[] = [];
+        for (let i = 0; i < sizes.length; i++) {
+          const b = allocBlock(sizes[i]!);
+          expect(b.offset % 64).toBe(0);
+          expect(b.bytes).toBeGreaterThanOrEqual(sizes[i]!);
+          const a = heapArray(Uint8Array, 0); // a zero-length request is a block too
+          freeArray(a);
+          const view = new Uint8Array(heapArray(Uint8Array, 1).buffer, b.offset, sizes[i]!);
+          expect(view.every((v) => v === 0)).toBe(true);
+          view.fill(7);
+          for (const o of live) expect(b.offset >= o.end || b.offset + b.bytes <= o.off).toBe(true);
+          live.push({ off: b.offset, end: b.offset + b.bytes, b });
+          if (frees[i]) {
+            const victim = live.shift()!;
+            freeBlock(victim.b);
+            const again = allocBlock(victim.b.bytes);
+            expect(again.offset).toBe(victim.off); // the free list gives the block back
+            live.push({ off: again.offset, end: again.offset + again.bytes, b: again });
+          }
+        }
+        for (const o of live) freeBlock(o.b);
+      }),
+      { seed: 12, numRuns: 30 },
+    );
+  });
+
+  it("tensors and spikes made by the engine live in the heap; foreign arrays are accepted as they are", () => {
+    expect(inHeap(Tensor.zeros([3, 5]).data)).toBe(true);
+    expect(inHeap(Spikes.zeros([2, 33]).words)).toBe(true);
+    const own = new Float32Array(4);
+    const t = new Tensor(own, [4]);
+    expect(inHeap(t.data)).toBe(false);
+    expect(t.data).toBe(own);
+    expect(inHeap(allocFloat("float64", 3, false))).toBe(false);
+  });
+
+  it("a scope frees what it made except what keep() names, and a released tensor throws instead of reading reused bytes", () => {
+    const kept = Tensor.zeros([4]);
+    let inner: Tensor | null = null;
+    let kept2: Tensor | null = null;
+    const before = heapStats().liveBytes;
+    heapScope(() => {
+      inner = Tensor.full([1000], 3);
+      kept2 = Tensor.full([10], 5);
+    }, () => [kept2!.data]);
+    expect(kept.data.length).toBe(4);
+    expect(kept2!.data[0]).toBe(5);
+    expectBitspikeError(() => inner!.data, "Tensor[1000]", /released at the end of its scope/);
+    expect(heapStats().liveBytes).toBeLessThanOrEqual(before + 64 * 2);
+  });
+
+  it("stepScope keeps what the roots reach (parameters, their gradients, optimizer-like state) and frees the step's activations", () => {
+    const w = Tensor.full([8], 2).requireGrad();
+    const state = { moments: new Map<string, Float32Array>() };
+    let act: Tensor | null = null;
+    stepScope(() => {
+      act = mul(w, Tensor.full([8], 3));
+      backward(sum(act));
+      state.moments.set("w", allocFloat("float32", 8) as Float32Array);
+    }, w, state);
+    expect(Array.from(w.grad!.data)).toEqual(new Array(8).fill(3));
+    expect(state.moments.get("w")!.length).toBe(8);
+    expectBitspikeError(() => act!.data, "Tensor[8]", /released at the end of its step/);
+  });
+
+  it("backward frees intermediate gradients but keeps leaf and retained ones", () => {
+    const x = Tensor.full([5], 1.5).requireGrad();
+    const y = add(mul(x, x), x).retainGrad();
+    const loss = sum(y);
+    const live0 = heapStats().liveBytes;
+    backward(loss);
+    expect(Array.from(x.grad!.data)).toEqual(new Array(5).fill(4));
+    expect(Array.from(y.grad!.data)).toEqual(new Array(5).fill(1));
+    // Only the two kept gradients (a 64-byte block each) remain of what backward made.
+    expect(heapStats().liveBytes - live0).toBeLessThanOrEqual(2 * 64);
+  });
+
+  it("an allocation past 4 GiB is a clear error naming the request and the live total, not a crash", () => {
+    expectBitspikeError(() => allocBlock(5 * 2 ** 30), "heap", /cannot allocate 5120\.0 MB: .* live in the heap .*4 GiB/);
+    expectBitspikeError(() => allocBlock(-1), "heap", /non-negative integer/);
+  });
+
+  it("counts staged bytes only for foreign arrays", () => {
+    resetHeapCounters();
+    expect(heapStats().stagedBytes).toBe(0);
+    expect(blockOf(new Float32Array(3))).toBeNull();
+  });
+});
