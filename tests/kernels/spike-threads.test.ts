@@ -167,52 +167,6 @@ describe("threaded spike conv", () => {
   });
 });
 
-describe("threaded batch-norm passes", () => {
-  it("mean-var, affine, grad sums and grad input equal the kernels bit for bit for 1, 2 and 3 threads", () => {
-    const before = poolInfo().workerParts;
-    fc.assert(
-      fc.property(
-        fc.record({
-          n: fc.integer({ min: 1, max: 7 }), c: fc.integer({ min: 1, max: 9 }), s: fc.constantFrom(1, 2, 5, 33, 300),
-          f64: fc.boolean(), shared: fc.boolean(), seed: fc.integer(),
-        }),
-        ({ n, c, s, f64, shared, seed }) => {
-          const rng = new Rng(seed);
-          const len = n * c * s;
-          const x = randArray(f64, len, rng, shared, 3);
-          const g = randArray(f64, len, rng, shared);
-          const vec = (): Float64Array => Float64Array.from({ length: c }, () => rng.uniform() * 2 - 0.5);
-          const scale = vec(), shift = vec(), k = vec(), a = vec(), b = vec(), invStd = vec();
-          const m0 = new Float64Array(c), v0 = new Float64Array(c);
-          channelMeanVar(x, n, c, s, m0, v0);
-          const out0 = allocFloat(f64 ? "float64" : "float32", len);
-          channelAffine(x, out0, n, c, s, scale, shift);
-          const sg0 = new Float64Array(c), sgx0 = new Float64Array(c);
-          channelGradSums(g, x, n, c, s, m0, invStd, sg0, sgx0);
-          const dx0 = allocFloat(f64 ? "float64" : "float32", len);
-          channelGradInput(g, x, dx0, n, c, s, m0, invStd, k, a, b);
-          for (const t of [1, 2, 3]) {
-            const m = new Float64Array(c).fill(9), v = new Float64Array(c).fill(9);
-            channelMeanVarThreads(x, n, c, s, m, v, t);
-            const out = allocFloat(f64 ? "float64" : "float32", len, shared);
-            channelAffineThreads(x, out, n, c, s, scale, shift, t);
-            const sg = new Float64Array(c).fill(9), sgx = new Float64Array(c).fill(9);
-            channelGradSumsThreads(g, x, n, c, s, m0, invStd, sg, sgx, t);
-            const dx = allocFloat(f64 ? "float64" : "float32", len, shared);
-            channelGradInputThreads(g, x, dx, n, c, s, m0, invStd, k, a, b, t);
-            if (!sameBits(m, m0) || !sameBits(v, v0) || !sameBits(out, out0) || !sameBits(sg, sg0) || !sameBits(sgx, sgx0) || !sameBits(dx, dx0)) {
-              return false;
-            }
-          }
-          return true;
-        },
-      ),
-      { numRuns: 80 },
-    );
-    expect(poolInfo().workerParts).toBeGreaterThan(before);
-  });
-});
-
 describe("batch-norm passes by default", () => {
   it("stay on the calling thread for unshared arrays and split shared ones, with the same bits", () => {
     const rng = new Rng(3);
