@@ -93,4 +93,38 @@ function runProfiled(): void {
   const rows = [...self_.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30);
   console.log(`\nself time per function (${file}, total ${(total / 1000).toFixed(0)} ms incl. start-up):`);
   for (const [k, us] of rows) console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+  const fam = new Map<string, number>();
+  for (const [k, us] of self_) fam.set(familyOf(k), (fam.get(familyOf(k)) ?? 0) + us);
+  console.log(`\nself time by kernel family (JS and WASM code of each family together; the rest by folder):`);
+  for (const [k, us] of [...fam.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+  }
+}
+
+/**
+ * The kernel family of a profile row "function url:line": a src/kernels/<family>/ folder, or the
+ * family of a file of the older flat layout (kernels/gemm.ts, wasm/gemm-kernel.ts, parallel/gemm.ts),
+ * WASM functions by name; anything else by its src/ folder (ops, autograd, ...) or V8's own label.
+ */
+function familyOf(key: string): string {
+  const [fn, where = ""] = key.split(" ");
+  const wasm: [RegExp, string][] = [
+    [/^(gemmTiles|gemmTilesF32|rowsToPanels|stripsToPanels|interleave4|copy32)/, "gemm"], [/^(lifForward|sigmoidBackward|exp)/, "neuron"],
+    [/^(sums|sqDev|gradSums|affine|gradInput)/, "norm"], [/^col2im/, "conv"], [/^pop(1|W)$/, "popcount"], [/^w?sum(32|64)f?$/, "spike-sum"],
+  ];
+  if (where.startsWith("wasm://") || where === "") for (const [re, f] of wasm) if (re.test(fn!.replace(/^\$/, ""))) return `${f} (kernels)`;
+  const m = /^src\/kernels\/([\w-]+)\//.exec(where);
+  if (m) return `${m[1]} (kernels)`;
+  const stem = /^src\/(kernels|wasm|parallel)\/([\w-]+)\.ts/.exec(where);
+  if (stem) {
+    const flat: Record<string, string> = {
+      gemm: "gemm", "gemm-kernel": "gemm", conv: "conv", "conv-kernel": "conv", tasks: "conv", neuron: "neuron", "neuron-kernel": "neuron",
+      exp: "neuron", norm: "norm", "norm-kernel": "norm", "masked-norm": "norm", "spike-gemm": "spike-sum", "spike-gemm-kernel": "popcount",
+      "spike-sum-kernel": "spike-sum", "spike-linear": "spike-sum", "spike-conv": "spike-conv", "spike-layout": "spike-pool", "spike-tasks": "spike tasks",
+    };
+    if (flat[stem[2]!]) return `${flat[stem[2]!]} (kernels)`;
+    return `${stem[1]}/${stem[2]}`;
+  }
+  const folder = /^src\/([\w-]+)\//.exec(where);
+  return folder ? `src/${folder[1]}` : where.startsWith("wasm://") ? "other WASM" : fn!;
 }

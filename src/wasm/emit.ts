@@ -328,5 +328,10 @@ export function emitModule(def: ModuleDef): Uint8Array {
     ...section(3, vec(funcs)),
     ...section(7, vec(exports)),
     ...section(10, vec(bodies)),
+    // The name section (function names): profiles and stack traces then show gemmTiles, not wasm-function[3].
+    ...section(0, [...name("name"), ...[1].flatMap((sub) => {
+      const body = vec(def.funcs.map((f, i) => [...uleb(i), ...name(f.name)]));
+      return [sub, ...uleb(body.length), ...body];
+    })]),
   ]);
 }
