@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
 import fc from "fast-check";
 import {
   allocBlock, blockOf, freeArray, freeBlock, heapArray, heapScope, heapStats, inHeap, resetHeapCounters,
@@ -102,4 +103,32 @@ describe("the one heap", () => {
     expect(heapStats().stagedBytes).toBe(0);
     expect(blockOf(new Float32Array(3))).toBeNull();
   });
+});
+
+describe("without WebAssembly (node --jitless)", () => {
+  it("the heap runs over a growable SharedArrayBuffer, with the TypeScript twins and the workers, and gives the same bits", () => {
+    const script = `
+      import { Spikformer } from "./src/models/spikformer.ts";
+      import { spikformerConfig } from "./src/models/config.ts";
+      import { Tensor } from "./src/tensor/tensor.ts";
+      import { Rng } from "./src/tensor/random.ts";
+      import { heapIsWasm } from "./src/tensor/heap.ts";
+      import { crossEntropy } from "./src/ops/loss.ts";
+      import { backward } from "./src/autograd/tape.ts";
+      import { setThreads, poolReady, setMinWorkPerThread } from "./src/parallel/pool.ts";
+      setThreads(2); await poolReady(); setMinWorkPerThread(1);
+      const m = new Spikformer(spikformerConfig("spikformer-cifar-1-16", { imgSize: 8, inChannels: 1, T: 2, numClasses: 3 }));
+      const loss = crossEntropy(m.forward(Tensor.normal([4, 1, 8, 8], new Rng(1))), new Int32Array([0, 1, 2, 0]));
+      backward(loss);
+      let h = 0;
+      for (const p of m.parameters()) for (const v of p.grad ? p.grad.data : []) h = (Math.imul(h, 31) + Math.round(v * 1e9)) | 0;
+      console.log(JSON.stringify({ wasm: heapIsWasm(), loss: loss.item(), h }));`;
+    const run = (flags: string[]) =>
+      JSON.parse(execFileSync(process.execPath, [...flags, "--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim());
+    const jitless = run(["--jitless"]), wasm = run([]);
+    expect(jitless.wasm).toBe(false);
+    expect(wasm.wasm).toBe(true);
+    expect(jitless.loss).toBe(wasm.loss);
+    expect(jitless.h).toBe(wasm.h);
+  }, 120_000);
 });
