@@ -1,5 +1,6 @@
 /** The `bitspike` commands: train, eval, params, predict. */
 
+import { heapSummary } from "./heap-summary.js";
 import { fail, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../autograd/tape.js";
@@ -84,10 +85,12 @@ export function runTrain(argv: string[]): void {
   });
   if (!result.finished) {
     console.log(`stopped after ${opts.stopAfter} steps at epoch ${result.position.epoch + 1}, step ${result.position.batchIndex}; continue with --resume`);
+    console.log(heapSummary());
     return;
   }
   const t = result.test!;
   console.log(`test accuracy ${(100 * t.accuracy).toFixed(2)}% (${Math.round(t.accuracy * t.samples)}/${t.samples}), loss ${t.loss.toFixed(4)}; ${result.seconds.toFixed(1)} s in all; weights in ${opts.out}/weights.safetensors`);
+  console.log(heapSummary());
 }
 
 

@@ -1,4 +1,5 @@
 /** The `bitspike pretrain`, `finetune` and `reconstruct` commands (masked-autoencoder pre-training of V2). */
+import { heapSummary } from "./heap-summary.js";
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
 import { noGrad } from "../autograd/tape.js";
@@ -76,6 +77,7 @@ export function runPretrain(argv: string[]): void {
     return;
   }
   console.log(`done in ${r.seconds.toFixed(1)} s; encoder in ${join(opts.out!, ENCODER_FILE)}, decoder in ${join(opts.out!, DECODER_FILE)}`);
+  console.log(heapSummary());
 }
 
 /** Flags of `bitspike finetune`. */
@@ -126,6 +128,7 @@ export function runFinetune(argv: string[]): void {
   }
   const t = r.test!;
   console.log(`test accuracy ${(100 * t.accuracy).toFixed(2)}% (${Math.round(t.accuracy * t.samples)}/${t.samples}), loss ${t.loss.toFixed(4)}; ${r.seconds.toFixed(1)} s; weights in ${opts.out}/weights.safetensors`);
+  console.log(heapSummary());
 }
 
 /** Flags of `bitspike reconstruct`. */
