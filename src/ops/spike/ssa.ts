@@ -16,12 +16,10 @@
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { sameShape } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
-import { Tensor, type FloatArray } from "../../tensor/tensor.js";
-import { transposeBits, wordsFor } from "../../tensor/bits.js";
-import { gemm } from "../../kernels/gemm/gemm.js";
-import {
-  andPopcountGemm, countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows, transpose2d,
-} from "../../kernels/spike-gemm.js";
+import type { Tensor } from "../../tensor/tensor.js";
+import { wordsFor } from "../../tensor/bits.js";
+import type { SsaDims } from "../../kernels/ssa/ssa.js";
+import { ssaBackwardThreads, ssaForwardThreads } from "../../kernels/ssa/threads.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";
 
@@ -78,108 +76,16 @@ export function spikingSelfAttention(q: Spikes, k: Spikes, v: Spikes, opts: SsaO
   if (order0 !== "auto" && order0 !== "qk_v" && order0 !== "q_kv") fail(op, `order must be "auto", "qk_v" or "q_kv", got ${JSON.stringify(order0)}`);
   const n = q.shape[q.rank - 2]!;
   const d = q.cols;
-  const batch = n === 0 ? 0 : q.rows / n;
-  const order = resolveSsaOrder(order0, n, d);
-  const wpr = q.wordsPerRow;
-  const wpn = wordsFor(n);
-  const matWords = n * wpr;
-  const matFloats = n * d;
-
+  const heads = n === 0 ? 0 : q.rows / n;
+  const dims: SsaDims = { n, d, order: resolveSsaOrder(order0, n, d), scale };
+  // The head loops, and their split over threads, are the ssa kernel family's (src/kernels/ssa/).
   const out = empty(q.shape, dtype);
-  const tmp = new Float64Array(matFloats);
-  if (order === "qk_v") {
-    const a = new Float64Array(n * n);
-    for (let b = 0; b < batch; b++) {
-      const mo = b * matWords;
-      andPopcountGemm(q.words, mo, k.words, mo, a, 0, n, n, wpr);
-      countsTimesSpikes(a, 0, v.words, mo, wpr, tmp, 0, n, n, d, false);
-      scaleInto(tmp, scale, out.data, b * matFloats);
-    }
-  } else {
-    const kt = new Uint32Array(d * wpn);
-    const vt = new Uint32Array(d * wpn);
-    const kv = new Float64Array(d * d);
-    for (let b = 0; b < batch; b++) {
-      const mo = b * matWords;
-      transposeBits(k.words.subarray(mo, mo + matWords), 1, n, d, kt);
-      transposeBits(v.words.subarray(mo, mo + matWords), 1, n, d, vt);
-      andPopcountGemm(kt, 0, vt, 0, kv, 0, d, d, wpn);
-      spikeGatherAdd(q.words, mo, wpr, kv, 0, tmp, 0, n, d, false);
-      scaleInto(tmp, scale, out.data, b * matFloats);
-    }
-  }
-
+  ssaForwardThreads(q.words, k.words, v.words, out.data, dims, heads);
   return record(op, out, [q, k, v], (g) => {
     const gq = q.requiresGrad ? empty(q.shape, dtype) : null;
     const gk = k.requiresGrad ? empty(k.shape, dtype) : null;
     const gv = v.requiresGrad ? empty(v.shape, dtype) : null;
-    if (order === "q_kv") {
-      const kt = new Uint32Array(d * wpn);
-      const vt = new Uint32Array(d * wpn);
-      const kv = new Float64Array(d * d);
-      const p = new Float64Array(d * d);
-      const pt = new Float64Array(d * d);
-      for (let b = 0; b < batch; b++) {
-        const mo = b * matWords;
-        const fo = b * matFloats;
-        if (gq) {
-          // dQ = s g (Kᵀ V)ᵀ
-          transposeBits(k.words.subarray(mo, mo + matWords), 1, n, d, kt);
-          transposeBits(v.words.subarray(mo, mo + matWords), 1, n, d, vt);
-          andPopcountGemm(kt, 0, vt, 0, kv, 0, d, d, wpn);
-          gemm(g.data, fo, false, kv, 0, true, tmp, 0, n, d, d, false);
-          scaleInto(tmp, scale, gq.data, fo);
-        }
-        if (gk || gv) {
-          // P = Qᵀ g (d x d); dV = s K P, dK = s V Pᵀ
-          p.fill(0);
-          spikeScatterRows(q.words, mo, wpr, g.data, fo, p, 0, n, d);
-          if (gv) {
-            spikeGatherAdd(k.words, mo, wpr, p, 0, tmp, 0, n, d, false);
-            scaleInto(tmp, scale, gv.data, fo);
-          }
-          if (gk) {
-            transpose2d(p, 0, d, d, pt, 0);
-            spikeGatherAdd(v.words, mo, wpr, pt, 0, tmp, 0, n, d, false);
-            scaleInto(tmp, scale, gk.data, fo);
-          }
-        }
-      }
-    } else {
-      const a = new Float64Array(n * n);
-      const at = new Float64Array(n * n);
-      const mm = new Float64Array(n * n);
-      const mt = new Float64Array(n * n);
-      for (let b = 0; b < batch; b++) {
-        const mo = b * matWords;
-        const fo = b * matFloats;
-        if (gv) {
-          // dV = s (Q Kᵀ)ᵀ g, skipping the zeros of the integer map
-          andPopcountGemm(q.words, mo, k.words, mo, a, 0, n, n, wpr);
-          transpose2d(a, 0, n, n, at, 0);
-          countsGatherAdd(at, 0, g.data, fo, tmp, 0, n, n, d, false);
-          scaleInto(tmp, scale, gv.data, fo);
-        }
-        if (gq || gk) {
-          // M = g Vᵀ (N x N); dQ = s M K, dK = s Mᵀ Q
-          floatTimesSpikesT(g.data, fo, v.words, mo, wpr, mm, 0, n, d, n);
-          if (gq) {
-            countsTimesSpikes(mm, 0, k.words, mo, wpr, tmp, 0, n, n, d, false);
-            scaleInto(tmp, scale, gq.data, fo);
-          }
-          if (gk) {
-            transpose2d(mm, 0, n, n, mt, 0);
-            countsTimesSpikes(mt, 0, q.words, mo, wpr, tmp, 0, n, n, d, false);
-            scaleInto(tmp, scale, gk.data, fo);
-          }
-        }
-      }
-    }
+    ssaBackwardThreads(q.words, k.words, v.words, g.data, gq && gq.data, gk && gk.data, gv && gv.data, dims, heads);
     return [gq, gk, gv];
   });
-}
-
-/** dst[off + i] = src[i] · scale, rounded once to dst's type. */
-function scaleInto(src: Float64Array, scale: number, dst: FloatArray, off: number): void {
-  for (let i = 0; i < src.length; i++) dst[off + i] = src[i]! * scale;
 }

@@ -1,0 +1,139 @@
+/**
+ * The head loops of spiking self-attention (src/ops/spike/ssa.ts has the op
+ * and why both association orders give the same bits): Q Kᵀ V · scale for
+ * spike Q, K, V [heads, N, d], and its backward, on a range of heads. Heads
+ * are independent, so a thread runs a range (see threads.ts) and the bits do
+ * not depend on the split. The products are the AND-popcount and the
+ * event-driven gather / scatter sums (kernels/spike-gemm.ts); the float64
+ * matrices between them live in this thread's heap scratch, where the WASM
+ * twins use them in place.
+ */
+import type { FloatArray } from "../../tensor/tensor.js";
+import { heapF64, heapU32, Scratch } from "../../tensor/heap.js";
+import { transposeBits, wordsFor } from "../../tensor/bits.js";
+import { gemm } from "../gemm/gemm.js";
+import {
+  andPopcountGemm, countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows, transpose2d,
+} from "../spike-gemm.js";
+
+/** One attention problem: N tokens, head size d (wpr words a row), the association order and the scale (in the output's type). */
+export interface SsaDims {
+  n: number;
+  d: number;
+  order: "qk_v" | "q_kv";
+  scale: number;
+}
+
+const scratch = new Scratch();
+
+/** Float64 matrices (and bit matrices) of this thread's scratch, laid out one after another. */
+function carve(f64Lens: readonly number[], u32Lens: readonly number[]): { f: Float64Array[]; u: Uint32Array[] } {
+  let bytes = 0;
+  const at = (len: number, size: number): number => {
+    const o = bytes;
+    bytes += Math.ceil((len * size) / 64) * 64;
+    return o;
+  };
+  const fo = f64Lens.map((l) => at(l, 8)), uo = u32Lens.map((l) => at(l, 4));
+  const base = scratch.take(Math.max(bytes, 64));
+  const f64 = heapF64(), u32 = heapU32();
+  return {
+    f: f64Lens.map((l, i) => f64.subarray((base + fo[i]!) / 8, (base + fo[i]!) / 8 + l)),
+    u: u32Lens.map((l, i) => u32.subarray((base + uo[i]!) / 4, (base + uo[i]!) / 4 + l)),
+  };
+}
+
+/** dst[off + i] = src[i] · scale, rounded once to dst's type. */
+function scaleInto(src: Float64Array, scale: number, dst: FloatArray, off: number): void {
+  for (let i = 0; i < src.length; i++) dst[off + i] = src[i]! * scale;
+}
+
+/** Forward of heads b0..b1-1: out[b] = Q_b K_bᵀ V_b · scale. Words and out index from head 0. */
+export function ssaForwardRange(q: Uint32Array, k: Uint32Array, v: Uint32Array, out: FloatArray, dims: SsaDims, b0: number, b1: number): void {
+  const { n, d, order, scale } = dims;
+  const wpr = wordsFor(d), wpn = wordsFor(n), matWords = n * wpr, matFloats = n * d;
+  if (order === "qk_v") {
+    const { f: [tmp, a] } = carve([matFloats, n * n], []);
+    for (let b = b0; b < b1; b++) {
+      const mo = b * matWords;
+      andPopcountGemm(q, mo, k, mo, a!, 0, n, n, wpr);
+      countsTimesSpikes(a!, 0, v, mo, wpr, tmp!, 0, n, n, d, false);
+      scaleInto(tmp!, scale, out, b * matFloats);
+    }
+  } else {
+    const { f: [tmp, kv], u: [kt, vt] } = carve([matFloats, d * d], [d * wpn, d * wpn]);
+    for (let b = b0; b < b1; b++) {
+      const mo = b * matWords;
+      transposeBits(k.subarray(mo, mo + matWords), 1, n, d, kt!);
+      transposeBits(v.subarray(mo, mo + matWords), 1, n, d, vt!);
+      andPopcountGemm(kt!, 0, vt!, 0, kv!, 0, d, d, wpn);
+      spikeGatherAdd(q, mo, wpr, kv!, 0, tmp!, 0, n, d, false);
+      scaleInto(tmp!, scale, out, b * matFloats);
+    }
+  }
+}
+
+/**
+ * Backward of heads b0..b1-1 (g = dL/dout): dQ = s g Vᵀ K, dK = s V gᵀ Q,
+ * dV = s K Qᵀ g, in the forward's association order. A null gradient is not computed.
+ */
+export function ssaBackwardRange(
+  q: Uint32Array, k: Uint32Array, v: Uint32Array, g: FloatArray,
+  gq: FloatArray | null, gk: FloatArray | null, gv: FloatArray | null, dims: SsaDims, b0: number, b1: number,
+): void {
+  const { n, d, order, scale } = dims;
+  const wpr = wordsFor(d), wpn = wordsFor(n), matWords = n * wpr, matFloats = n * d;
+  if (order === "q_kv") {
+    const { f: [tmp, kv, p, pt], u: [kt, vt] } = carve([matFloats, d * d, d * d, d * d], [d * wpn, d * wpn]);
+    for (let b = b0; b < b1; b++) {
+      const mo = b * matWords, fo = b * matFloats;
+      if (gq) {
+        // dQ = s g (Kᵀ V)ᵀ
+        transposeBits(k.subarray(mo, mo + matWords), 1, n, d, kt!);
+        transposeBits(v.subarray(mo, mo + matWords), 1, n, d, vt!);
+        andPopcountGemm(kt!, 0, vt!, 0, kv!, 0, d, d, wpn);
+        gemm(g, fo, false, kv!, 0, true, tmp!, 0, n, d, d, false);
+        scaleInto(tmp!, scale, gq, fo);
+      }
+      if (gk || gv) {
+        // P = Qᵀ g (d x d); dV = s K P, dK = s V Pᵀ
+        p!.fill(0);
+        spikeScatterRows(q, mo, wpr, g, fo, p!, 0, n, d);
+        if (gv) {
+          spikeGatherAdd(k, mo, wpr, p!, 0, tmp!, 0, n, d, false);
+          scaleInto(tmp!, scale, gv, fo);
+        }
+        if (gk) {
+          transpose2d(p!, 0, d, d, pt!, 0);
+          spikeGatherAdd(v, mo, wpr, pt!, 0, tmp!, 0, n, d, false);
+          scaleInto(tmp!, scale, gk, fo);
+        }
+      }
+    }
+  } else {
+    const { f: [tmp, a, at, mm, mt] } = carve([matFloats, n * n, n * n, n * n, n * n], []);
+    for (let b = b0; b < b1; b++) {
+      const mo = b * matWords, fo = b * matFloats;
+      if (gv) {
+        // dV = s (Q Kᵀ)ᵀ g, skipping the zeros of the integer map
+        andPopcountGemm(q, mo, k, mo, a!, 0, n, n, wpr);
+        transpose2d(a!, 0, n, n, at!, 0);
+        countsGatherAdd(at!, 0, g, fo, tmp!, 0, n, n, d, false);
+        scaleInto(tmp!, scale, gv, fo);
+      }
+      if (gq || gk) {
+        // M = g Vᵀ (N x N); dQ = s M K, dK = s Mᵀ Q
+        floatTimesSpikesT(g, fo, v, mo, wpr, mm!, 0, n, d, n);
+        if (gq) {
+          countsTimesSpikes(mm!, 0, k, mo, wpr, tmp!, 0, n, n, d, false);
+          scaleInto(tmp!, scale, gq, fo);
+        }
+        if (gk) {
+          transpose2d(mm!, 0, n, n, mt!, 0);
+          countsTimesSpikes(mt!, 0, q, mo, wpr, tmp!, 0, n, n, d, false);
+          scaleInto(tmp!, scale, gk, fo);
+        }
+      }
+    }
+  }
+}

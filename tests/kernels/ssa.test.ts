@@ -1,0 +1,91 @@
+import { describe, it } from "vitest";
+import fc from "fast-check";
+import { ssaBackwardRange, ssaForwardRange, type SsaDims } from "../../src/kernels/ssa/ssa.js";
+import { ssaBackwardThreads, ssaForwardThreads } from "../../src/kernels/ssa/threads.js";
+import { setKernelBackend, type KernelBackend } from "../../src/wasm/backend.js";
+import { Spikes } from "../../src/tensor/spikes.js";
+import { Rng } from "../../src/tensor/random.js";
+import { allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
+import { describeTwins } from "../helpers/twins.js";
+import { useSplittingPool } from "../helpers/pool.js";
+import { expectSameBits } from "../helpers/arrays.js";
+
+/** Spike Q, K, V [heads, N, d] at a random firing rate (ragged N and d, both orders), and an output gradient. */
+interface SsaCase { heads: number; dims: SsaDims; f64: boolean; q: Spikes; k: Spikes; v: Spikes; g: FloatArray }
+
+const arbSsa: fc.Arbitrary<SsaCase> = fc
+  .record({
+    heads: fc.integer({ min: 1, max: 6 }), n: fc.integer({ min: 1, max: 40 }), d: fc.integer({ min: 1, max: 40 }),
+    order: fc.constantFrom("qk_v" as const, "q_kv" as const), f64: fc.boolean(), rate: fc.double({ min: 0, max: 1, noNaN: true }), seed: fc.integer(),
+  })
+  .map(({ heads, n, d, order, f64, rate, seed }) => {
+    const rng = new Rng(seed);
+    const bits = () => Spikes.fromValues(Array.from({ length: heads * n * d }, () => (rng.uniform() < rate ? 1 : 0)), [heads, n, d]);
+    const g = allocFloat(f64 ? "float64" : "float32", heads * n * d);
+    for (let i = 0; i < g.length; i++) g[i] = rng.uniform() * 2 - 1;
+    const scale = f64 ? 0.125 : Math.fround(0.125);
+    return { heads, dims: { n, d, order, scale }, f64, q: bits(), k: bits(), v: bits(), g };
+  });
+
+const outLike = (c: SsaCase): FloatArray => allocFloat(c.f64 ? "float64" : "float32", c.heads * c.dims.n * c.dims.d);
+
+/** The forward on one thread under a kernel backend. */
+const forwardWith = (backend: KernelBackend) => (c: SsaCase) => {
+  setKernelBackend(backend);
+  try {
+    const out = outLike(c);
+    ssaForwardRange(c.q.words, c.k.words, c.v.words, out, c.dims, 0, c.heads);
+    return [out];
+  } finally {
+    setKernelBackend("auto");
+  }
+};
+
+// Q Kᵀ V is an integer matrix (exact in either order); times the scale, rounded once to the output type: the definition.
+describeTwins("spiking self-attention heads", arbSsa, {
+  reference: (c) => {
+    const { n, d, scale } = c.dims;
+    const out = outLike(c);
+    for (let h = 0; h < c.heads; h++) {
+      const bit = (s: Spikes, i: number, j: number) => s.get(h, i, j);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < d; j++) {
+          let acc = 0;
+          for (let t = 0; t < n; t++) {
+            if (!bit(c.v, t, j)) continue;
+            for (let a = 0; a < d; a++) acc += bit(c.q, i, a) & bit(c.k, t, a);
+          }
+          out[(h * n + i) * d + j] = acc * scale;
+        }
+      }
+    }
+    return [out];
+  },
+  js: forwardWith("js"),
+  wasm: forwardWith("wasm"),
+  dispatch: forwardWith("auto"),
+  threads: (c, t) => {
+    const out = outLike(c);
+    ssaForwardThreads(c.q.words, c.k.words, c.v.words, out, c.dims, c.heads, t);
+    return [out];
+  },
+}, 60);
+
+describe("spiking self-attention heads, backward", () => {
+  useSplittingPool(3);
+  it("the threaded backward writes the single-thread bits (both orders, any subset of gradients) on 2 and 3 threads", () => {
+    fc.assert(
+      fc.property(arbSsa, fc.integer({ min: 1, max: 7 }), (c, which) => {
+        const grads = () => [1, 2, 4].map((bit) => (which & bit ? outLike(c) : null));
+        const [q1, k1, v1] = grads();
+        ssaBackwardRange(c.q.words, c.k.words, c.v.words, c.g, q1!, k1!, v1!, c.dims, 0, c.heads);
+        for (const t of [2, 3]) {
+          const [q2, k2, v2] = grads();
+          ssaBackwardThreads(c.q.words, c.k.words, c.v.words, c.g, q2!, k2!, v2!, c.dims, c.heads, t);
+          [[q1, q2], [k1, k2], [v1, v2]].forEach(([a, b], i) => { if (a) expectSameBits(b!, a, `gradient ${i} on ${t} threads`); });
+        }
+      }),
+      { numRuns: 60, seed: 12 },
+    );
+  });
+});
