@@ -80,6 +80,17 @@ export function neuronForwardRange(
     else lifForwardRangeJs(x, p, h, words, v, u0, u1);
     return;
   }
+  neuronForwardRangeReference(x, p, h, words, v, u0, u1);
+}
+
+/**
+ * The general loop of the multi-step neuron (IF, LIF, PLIF; any reset), one
+ * element at a time in SpikingJelly's order: the definition the fast LIF twins
+ * ({@link lifForwardRangeJs}, {@link lifForwardRangeWasm}) are tested against.
+ */
+export function neuronForwardRangeReference(
+  x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number,
+): void {
   const r = p.f32 ? Math.fround : id;
   const { steps, rows, cols, leak, tau, k, decayInput, vTh, vReset, hardReset } = p;
   const n = rows * cols;

@@ -1,0 +1,65 @@
+import fc from "fast-check";
+import {
+  LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardRangeJs, lifForwardRangeWasm, neuronForward, neuronForwardRangeReference, type NeuronKernelParams,
+} from "../../src/kernels/neuron/neuron.js";
+import { neuronForwardThreads } from "../../src/kernels/neuron/threads.js";
+import { wordsFor } from "../../src/tensor/bits.js";
+import { Rng } from "../../src/tensor/random.js";
+import { Spikes } from "../../src/tensor/spikes.js";
+import { allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
+import { describeTwins } from "../helpers/twins.js";
+
+/** A multi-step neuron layer: X [steps, rows, cols] (ragged cols), its kernel parameters, and where its arrays live. */
+interface NeuronCase { p: NeuronKernelParams; x: FloatArray; keepH: boolean; heap: boolean; lif32: boolean }
+
+const arbNeuron: fc.Arbitrary<NeuronCase> = fc
+  .record({
+    steps: fc.integer({ min: 1, max: 4 }), rows: fc.integer({ min: 1, max: 5 }), cols: fc.integer({ min: 1, max: 100 }),
+    // LIF with decay_input on float32 (the fast twins' case) half the time; every other neuron and dtype the rest.
+    lif32: fc.boolean(), leak: fc.constantFrom(LEAK_NONE, LEAK_DIV, LEAK_MUL), decayInput: fc.boolean(), hard: fc.boolean(),
+    f64: fc.boolean(), keepH: fc.boolean(), heap: fc.boolean(), seed: fc.integer(),
+  })
+  .map((c) => {
+    const f64 = c.lif32 ? false : c.f64, leak = c.lif32 ? LEAK_DIV : c.leak, decayInput = c.lif32 || c.decayInput;
+    const r = f64 ? (v: number) => v : Math.fround;
+    const p: NeuronKernelParams = {
+      steps: c.steps, rows: c.rows, cols: c.cols, leak, tau: r(2), k: leak === LEAK_MUL ? r(0.37) : leak === LEAK_DIV ? 0.5 : 0,
+      decayInput, vTh: r(0.6), vReset: c.hard ? r(0.1) : 0, hardReset: c.hard, detachReset: true, f32: !f64,
+    };
+    const rng = new Rng(c.seed);
+    const x = allocFloat(f64 ? "float64" : "float32", c.steps * c.rows * c.cols, c.heap);
+    for (let i = 0; i < x.length; i++) x[i] = rng.uniform() < 0.05 ? p.vTh : (rng.uniform() - 0.3) * 3; // some exactly at threshold
+    return { p, x, keepH: c.keepH, heap: c.heap, lif32: c.lif32 };
+  });
+
+/** Fresh outputs (stale values a twin must overwrite): H (or null), the spike words, the final membrane. */
+function outputs(c: NeuronCase): { h: FloatArray | null; words: Uint32Array; v: FloatArray } {
+  const { steps, rows, cols, f32 } = c.p;
+  const dtype = f32 ? "float32" : "float64";
+  const h = c.keepH ? allocFloat(dtype, steps * rows * cols, c.heap).fill(9) : null;
+  const words = (c.heap ? Spikes.allocWords(steps * rows * wordsFor(cols)) : new Uint32Array(steps * rows * wordsFor(cols))).fill(0xffffffff);
+  return { h, words, v: allocFloat(dtype, rows * cols, c.heap).fill(5) };
+}
+
+/** A twin over every spike unit, returning all it wrote. */
+const over = (twin: typeof neuronForwardRangeReference) => (c: NeuronCase) => {
+  const o = outputs(c);
+  twin(c.x, c.p, o.h, o.words, o.v, 0, c.p.rows * wordsFor(c.p.cols));
+  return [o.words, o.v, ...(o.h ? [o.h] : [])];
+};
+
+describeTwins("neuron forward", arbNeuron, {
+  reference: over(neuronForwardRangeReference),
+  js: (c) => (fc.pre(c.lif32), over(lifForwardRangeJs)(c)), // the fast TypeScript twin exists for LIF float32
+  wasm: (c) => (fc.pre(c.lif32), over(lifForwardRangeWasm as typeof lifForwardRangeJs)(c)),
+  dispatch: (c) => {
+    const o = outputs(c);
+    neuronForward(c.x, c.p, o.h, o.words, o.v);
+    return [o.words, o.v, ...(o.h ? [o.h] : [])];
+  },
+  threads: (c, t) => {
+    const o = outputs(c);
+    neuronForwardThreads(c.x, c.p, o.h, o.words, o.v, t);
+    return [o.words, o.v, ...(o.h ? [o.h] : [])];
+  },
+}, 120);
