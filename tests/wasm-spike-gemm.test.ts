@@ -7,6 +7,8 @@ import { andPopcountGemmWasm, andPopcountWasmRuns, spikeGemmModule } from "../sr
 import { wasmApi } from "../src/wasm/runtime.js";
 import { Rng } from "../src/tensor/random.js";
 import { bitRows } from "./helpers/random-spikes.js";
+import { placed } from "./helpers/placed.js";
+import { heapStats } from "../src/tensor/heap.js";
 
 const simd = wasmSimdAvailable();
 
@@ -15,29 +17,50 @@ describe.skipIf(!simd)(`WASM SIMD AND-popcount twin${simd ? "" : " (skipped: Web
     expect(wasmApi()!.validate(spikeGemmModule())).toBe(true);
   });
 
-  it("equals the JS andPopcountGemm on bit lengths that are not multiples of 32, with offsets, into every C type", () => {
+  it("equals the JS andPopcountGemm on bit lengths that are not multiples of 32, with offsets, into every C type, heap or foreign operands", () => {
     const before = andPopcountWasmRuns();
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 300 }),
         fc.constantFrom("i32", "f32", "f64"), fc.double({ min: 0, max: 1, noNaN: true }),
-        fc.nat({ max: 5 }), fc.integer(),
-        (m, n, cols, ctype, rate, off, seed) => {
+        fc.nat({ max: 5 }), fc.nat({ max: 7 }), fc.integer(),
+        (m, n, cols, ctype, rate, off, heap, seed) => {
           const rng = new Rng(seed);
           const words = wordsFor(cols);
           // Offsets in whole rows, as SSA passes them (row starts stay on word boundaries).
-          const a = bitRows(m + off, cols, rate, rng);
-          const b = bitRows(n + 1, cols, rate, rng);
+          // heap bits 0-2: A, B, C in the heap (read / written in place) or foreign (staged).
+          const a = placed(bitRows(m + off, cols, rate, rng), (heap & 1) !== 0);
+          const b = placed(bitRows(n + 1, cols, rate, rng), (heap & 2) !== 0);
           const make = () => (ctype === "i32" ? new Int32Array(m * n + off + 2) : ctype === "f32" ? new Float32Array(m * n + off + 2) : new Float64Array(m * n + off + 2)).fill(-7);
-          const cj = make(), cw = make();
+          const cj = make(), cw = placed(make(), (heap & 4) !== 0);
           andPopcountGemmJs(a, off * words, b, words, cj, off, m, n, words);
           andPopcountGemmWasm(a, off * words, b, words, cw, off, m, n, words);
-          expect(cw).toEqual(cj); // the -7 guards outside [off, off + m n) too
+          expect([...cw]).toEqual([...cj]); // the -7 guards outside [off, off + m n) too
         },
       ),
       { numRuns: 300 },
     );
     expect(andPopcountWasmRuns()).toBeGreaterThan(before);
+  });
+
+  it("reads and writes heap arrays in place (0 staged bytes, every C type); foreign ones are staged and counted", () => {
+    const rng = new Rng(4);
+    for (const [m, n, cols] of [[9, 7, 32], [5, 6, 200]] as const) {
+      const words = wordsFor(cols);
+      for (const heap of [true, false]) {
+        const a = placed(bitRows(m, cols, 0.3, rng), heap), b = placed(bitRows(n, cols, 0.3, rng), heap);
+        for (const c of [new Int32Array(m * n), new Float32Array(m * n), new Float64Array(m * n)]) {
+          const cw = placed(c, heap), cj = c.slice();
+          const staged = heapStats().stagedBytes;
+          andPopcountGemmWasm(a, 0, b, 0, cw, 0, m, n, words);
+          const grew = heapStats().stagedBytes - staged;
+          if (heap) expect(grew).toBe(0);
+          else expect(grew).toBe((m + n) * words * 4 + m * n * c.BYTES_PER_ELEMENT);
+          andPopcountGemmJs(a, 0, b, 0, cj, 0, m, n, words);
+          expect([...cw]).toEqual([...cj]);
+        }
+      }
+    }
   });
 
   it("handles all-ones rows (the largest counts), zero words, Spikformer-sized products and rows past the 31-step byte sums", () => {

@@ -18,6 +18,9 @@ import { wasmApi } from "../src/wasm/runtime.js";
 import { expectBitEqual, leaf, randCounts, randSpikes } from "./helpers/random-spikes.js";
 import { expectSameBits } from "./helpers/arrays.js";
 import { bitRows } from "./helpers/random-spikes.js";
+import { placed } from "./helpers/placed.js";
+import { heapStats } from "../src/tensor/heap.js";
+import type { FloatArray } from "../src/tensor/tensor.js";
 
 const simd = wasmSimdAvailable();
 
@@ -40,16 +43,16 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
     expect(wasmApi()!.validate(spikeSumModule())).toBe(true);
   });
 
-  it("sumBucketsWasm equals sumBucketsJs (ragged o, bucket counts 0..>16, both families, f32 / f64 sources, dst offsets)", () => {
+  it("sumBucketsWasm equals sumBucketsJs (ragged o, bucket counts 0..>16, both families, f32 / f64 sources, dst offsets, heap or foreign)", () => {
     const before = spikeSumWasmRuns();
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 7 }), fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 41 }),
-        fc.integer({ min: 1, max: 9 }), fc.boolean(), fc.boolean(), fc.nat({ max: 7 }), fc.integer(),
-        (nb, cap, o, srcRows, f32, acc32, dstOff, seed) => {
+        fc.integer({ min: 1, max: 9 }), fc.boolean(), fc.boolean(), fc.nat({ max: 7 }), fc.boolean(), fc.boolean(), fc.integer(),
+        (nb, cap, o, srcRows, f32, acc32, dstOff, srcHeap, dstHeap, seed) => {
           const rng = new Rng(seed);
           const srcShift = rng.int(3); // entries need not be whole rows apart
-          const src = values(srcRows * o + srcShift, rng, f32);
+          const src = placed(values(srcRows * o + srcShift, rng, f32), srcHeap);
           const cnt = new Int32Array(nb);
           const idx = new Int32Array(nb * cap);
           for (let r = 0; r < nb; r++) {
@@ -58,7 +61,7 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           }
           // Float32 family (float32 src and dst) or float64 (float64 dst).
           const dst = values(dstOff + nb * o + 3, rng, f32 && acc32);
-          const dj = dst.slice(), dw = dst.slice();
+          const dj = dst.slice(), dw = placed(dst, dstHeap);
           sumBucketsJs(nb, cap, cnt, idx, src, o, dj, dstOff);
           sumBucketsWasm(nb, cap, cnt, idx, src, o, dw, dstOff);
           expectSameBits(dw, dj, "dst");
@@ -99,23 +102,24 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
 
   it("the spike-conv forward and weight-gradient batch loops give the same bits on both backends", () => {
     fc.assert(
-      fc.property(arbGeom, fc.nat({ max: 4 }), fc.nat({ max: 4 }), fc.boolean(), (cfg, a, b, channelsFirst) => {
+      fc.property(arbGeom, fc.nat({ max: 4 }), fc.nat({ max: 4 }), fc.boolean(), fc.boolean(), (cfg, a, b, channelsFirst, heap) => {
         const rng = new Rng(cfg.seed);
         const g = geomOf(cfg);
         const { n, c, o } = cfg;
         const wpr = wordsFor(cfg.w);
         const imgWords = c * cfg.h * wpr;
-        const s = bitRows(n * c * cfg.h, cfg.w, cfg.rate, rng);
+        // Operands in the heap (used in place) or foreign (staged).
+        const s = placed(bitRows(n * c * cfg.h, cfg.w, cfg.rate, rng), heap);
         const kk = c * cfg.kh * cfg.kw;
         const ohw = g.oh * g.ow;
-        const wT = values(kk * o, rng, cfg.f32);
-        const gy = values(n * ohw * o, rng, cfg.f32);
+        const wT = placed(values(kk * o, rng, cfg.f32), heap);
+        const gy = placed(values(n * ohw * o, rng, cfg.f32), heap);
         const c0 = Math.min(a, c - 1), c1 = Math.max(c0 + 1, Math.min(c, c0 + b + 1));
         const run = (be: "js" | "wasm") => {
           setKernelBackend(be);
-          const out = cfg.f32 ? new Float32Array(n * o * ohw) : new Float64Array(n * o * ohw);
+          const out = placed(cfg.f32 ? new Float32Array(n * o * ohw) : new Float64Array(n * o * ohw), heap);
           spikeConvForwardImages(s, wpr, c, g, wT, o, out, imgWords, 0, n);
-          const accW = values(kk * o, new Rng(cfg.seed + 1), cfg.f32 && cfg.acc32);
+          const accW = placed(values(kk * o, new Rng(cfg.seed + 1), cfg.f32 && cfg.acc32), heap);
           spikeConvWeightImages(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW);
           return [out, accW] as const;
         };
@@ -135,23 +139,26 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 37 }),
-        fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.nat({ max: 3 }), fc.integer(),
-        (m, k, n, rate, f32, acc32, countsF32, accumulate, off, seed) => {
+        fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.nat({ max: 3 }), fc.nat({ max: 31 }), fc.integer(),
+        (m, k, n, rate, f32, acc32, countsF32, accumulate, off, heap, seed) => {
           const rng = new Rng(seed);
           const wpr = wordsFor(k);
-          const s = bitRows(m + off, k, rate, rng);
-          const w = values(off + k * n, rng, f32);
+          // heap bits 0-4: s, w, x, g and the outputs in the heap (used in place) or foreign (staged).
+          const inHeapBit = (i: number) => ((heap >> i) & 1) !== 0;
+          const out = <T extends FloatArray>(a: T): T => placed(a, inHeapBit(4));
+          const s = placed(bitRows(m + off, k, rate, rng), inHeapBit(0));
+          const w = placed(values(off + k * n, rng, f32), inHeapBit(1));
           // Float32 family only when every float operand is float32; float32 sources with float64 outputs are the float64 family.
-          const x = (countsF32 ? Float32Array : Float64Array).from(randCounts(off + m * k, rate, rng));
-          const g = values(off + m * n, rng, f32);
+          const x = placed((countsF32 ? Float32Array : Float64Array).from(randCounts(off + m * k, rate, rng)), inHeapBit(2));
+          const g = placed(values(off + m * n, rng, f32), inHeapBit(3));
           const c0 = values(off + m * n + 2, rng, f32 && acc32);
-          const cj = c0.slice(), cw = c0.slice();
+          const cj = c0.slice(), cw = out(c0);
           spikeGatherAddJs(s, off * wpr, wpr, w, off, cj, off, m, n, accumulate);
-          expect(spikeGatherAddWasm(s, off * wpr, wpr, w, off, cw, off, m, n, accumulate)).toBe(true);
+          spikeGatherAddWasm(s, off * wpr, wpr, w, off, cw, off, m, n, accumulate);
           expectSameBits(cw, cj, "spikeGatherAdd");
-          const dj = c0.slice(), dw = c0.slice();
+          const dj = c0.slice(), dw = out(c0);
           countsGatherAddJs(x, off, w, off, dj, off, m, k, n, accumulate);
-          expect(countsGatherAddWasm(x, off, w, off, dw, off, m, k, n, accumulate)).toBe(true);
+          countsGatherAddWasm(x, off, w, off, dw, off, m, k, n, accumulate);
           expectSameBits(dw, dj, "countsGatherAdd");
           if (!accumulate) {
             // From +0, skipping the zero terms changes nothing: the dense gemm of the
@@ -166,12 +173,12 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
             expectSameBits(dj, xj, "countsGatherAdd = gemm");
             // Scatters into zeros = gemm of the transposed 0/1 values / counts with G.
             const z = g instanceof Float32Array && c0 instanceof Float32Array ? new Float32Array(off + k * n) : new Float64Array(off + k * n);
-            const zs = z.slice(), zsRef = z.slice();
+            const zs = out(z), zsRef = z.slice();
             spikeScatterRowsWords(s, off * wpr, wpr, 0, wpr, g, off, zs, off, m, n, "wasm");
             gemmReference(a01, off, true, g, off, false, zsRef, off, k, n, m, false);
             expectSameBits(zs, zsRef, "spikeScatterRows = gemm");
             if (!(z instanceof Float32Array) || x instanceof Float32Array) {
-              const zc = z.slice(), zcRef = z.slice();
+              const zc = out(z), zcRef = z.slice();
               countsScatterRowsCols(x, off, g, off, zc, off, m, k, 0, k, n, "wasm");
               gemmReference(x, off, true, g, off, false, zcRef, off, k, n, m, false);
               expectSameBits(zc, zcRef, "countsScatterRows = gemm");
@@ -182,11 +189,11 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           const p0 = rng.int(k), p1 = p0 + 1 + rng.int(k - p0);
           for (const [lo, hi, plo, phi] of [[0, wpr, 0, k], [q0, q1, p0, p1]] as const) {
             const a0 = values(off + k * n, rng, f32 && acc32 && countsF32);
-            const aj = a0.slice(), aw = a0.slice();
+            const aj = a0.slice(), aw = out(a0);
             spikeScatterRowsWords(s, off * wpr, wpr, lo, hi, g, off, aj, off, m, n, "js");
             spikeScatterRowsWords(s, off * wpr, wpr, lo, hi, g, off, aw, off, m, n, "wasm");
             expectSameBits(aw, aj, "spikeScatterRows");
-            const bj = a0.slice(), bw = a0.slice();
+            const bj = a0.slice(), bw = out(a0);
             countsScatterRowsCols(x, off, g, off, bj, off, m, k, plo, phi, n, "js");
             countsScatterRowsCols(x, off, g, off, bw, off, m, k, plo, phi, n, "wasm");
             expectSameBits(bw, bj, "countsScatterRows");
@@ -195,6 +202,47 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("on heap operands the gathers, scatters and conv loops stage nothing (0 staged bytes); foreign operands are staged and counted", () => {
+    setKernelBackend("wasm");
+    const rng = new Rng(12);
+    const m = 37, k = 70, n = 29, wpr = wordsFor(k);
+    const g = { h: 9, w: 11, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 9, ow: 11 };
+    const c = 3, o = 13, imgs = 2, cw = wordsFor(g.w), ohw = g.oh * g.ow;
+    const run = (heap: boolean, f32: boolean, out32: boolean): number => {
+      const before = heapStats().stagedBytes;
+      const s = placed(bitRows(m, k, 0.3, rng), heap);
+      const w = placed(values(k * n, rng, f32), heap);
+      const x = placed((f32 ? Float32Array : Float64Array).from(randCounts(m * k, 0.3, rng)), heap);
+      const gr = placed(values(m * n, rng, f32), heap);
+      // out32 with float64 sources: a float32 output of the float64 family (summed in a float64 scratch, converted once).
+      const y = placed(values(m * n, rng, out32), heap);
+      const setup = heapStats().stagedBytes;
+      spikeGatherAddWasm(s, 0, wpr, w, 0, y, 0, m, n, true);
+      countsGatherAddWasm(x, 0, w, 0, y, 0, m, k, n, false);
+      const acc = placed(values(k * n, rng, f32 && out32), heap);
+      spikeScatterRowsWords(s, 0, wpr, 0, wpr, gr, 0, acc, 0, m, n, "wasm");
+      countsScatterRowsCols(x, 0, gr, 0, acc, 0, m, k, 0, k, n, "wasm");
+      const si = placed(bitRows(imgs * c * g.h, g.w, 0.3, rng), heap);
+      const wT = placed(values(c * 9 * o, rng, f32), heap);
+      const gy = placed(values(imgs * ohw * o, rng, f32), heap);
+      const outC = placed(values(imgs * o * ohw, rng, f32 && out32), heap);
+      const accW = placed(values(c * 9 * o, rng, f32 && out32), heap);
+      spikeConvForwardImages(si, cw, c, g, wT, o, outC, c * g.h * cw, 0, imgs);
+      for (const channelsFirst of [false, true]) spikeConvWeightImages(si, c * g.h * cw, imgs, cw, c, 0, c, g, gy, channelsFirst, o, accW);
+      const cnt = Int32Array.from({ length: 5 }, () => rng.int(4));
+      const idx = Int32Array.from({ length: 5 * 3 }, () => rng.int(k) * n);
+      sumBucketsWasm(5, 3, cnt, idx, w, n, acc, 0);
+      expect(setup).toBe(before);
+      return heapStats().stagedBytes - setup;
+    };
+    for (const f32 of [true, false]) {
+      for (const out32 of [true, false]) {
+        expect(run(true, f32, out32)).toBe(0);
+        expect(run(false, f32, out32)).toBeGreaterThan(0);
+      }
+    }
   });
 
   it("whole ops (spikeConv2d / spikeConv1d / spikeLinear / countsLinear) forward and backward: js === wasm", () => {

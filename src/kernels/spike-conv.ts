@@ -29,7 +29,9 @@ import type { ConvGeom } from "./conv/conv.js";
 import { transpose2d } from "./spike-gemm.js";
 import { float32Family } from "./gemm/gemm.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
-import { align16, SPIKE_SUM_MIN_OUT, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
+import { heapPtr } from "../wasm/runtime.js";
+import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "../wasm/spike-sum-kernel.js";
+import { heapF32, heapF64 } from "../tensor/heap.js";
 
 /**
  * acc[oy, ox, :] += wT[c, ki, kj, :] for every set bit (c, y, x) of one image
@@ -150,7 +152,7 @@ function fillBuckets(
   const pb = byOutput ? 0 : c0 * kh * kw;
   const { nb, cap } = bucketShape(c, g, byOutput, c0, c1);
   if (cnt === undefined || idx === undefined) {
-    // Into the JS scratch; the WASM callers pass views of the kernel memory instead.
+    // Into the JS scratch; the WASM callers pass views of the kernel's heap scratch instead.
     buckets(nb, cap);
     cnt = bucketCnt;
     idx = bucketIdx;
@@ -380,17 +382,17 @@ export function spikeConvForwardImage(
 
 // ---------------------------------------------------------------------------
 // WebAssembly SIMD twins (src/kernels/spike-sum/wasm.ts). Same buckets, same
-// additions in the same family and order: bit-identical to the JS loops above. The batch
-// forms keep the bucket scratch, the accumulators and the source rows
-// in the kernel memory and only copy the (small) weight / one image's
-// gradient in, so the per-image copies stay a fraction of the adds.
+// additions in the same family and order: bit-identical to the JS loops above.
+// Weights, gradients and accumulators in the heap are used in place; the
+// bucket tables are filled straight into the kernel's scratch, and so are the
+// rows whose layout the sum cannot use as they are (the forward's channels-last
+// accumulator, a channels-first gradient's transpose).
 
 /**
- * {@link sumBucketsJs} run by the WASM SIMD twin (same family): copies the
- * buckets, the source and the dst rows into the kernel memory, sums there and
- * copies the rows back. Bit-equal to sumBucketsJs; for tests and one-off calls (the conv
- * paths below keep their data resident instead). Throws where WebAssembly SIMD
- * is unavailable or the memory cannot grow.
+ * {@link sumBucketsJs} run by the WASM SIMD twin (same family): src and the
+ * dst rows in place (staged when foreign), the buckets copied into scratch.
+ * Bit-equal to sumBucketsJs; for tests and one-off calls. Throws where
+ * WebAssembly SIMD is unavailable.
  */
 export function sumBucketsWasm(
   nb: number, cap: number, cnt: Int32Array, idx: Int32Array, src: FloatArray, o: number, dst: FloatArray, dstOff = 0,
@@ -398,60 +400,58 @@ export function sumBucketsWasm(
   if (nb === 0 || o === 0) return;
   const f32 = src instanceof Float32Array;
   const fam32 = family32(src, dst);
-  const es = fam32 ? 4 : 8;
-  const srcB = 0;
-  const dstB = align16(src.length * (f32 ? 4 : 8));
-  const cntB = align16(dstB + nb * o * es);
-  const idxB = align16(cntB + nb * 4);
-  const v = spikeSumReserve(idxB + nb * cap * 4);
-  if (v === null) throw new Error(`sumBucketsWasm: ${nb} buckets x ${o} do not fit in WebAssembly memory`);
-  (f32 ? v.f32 : v.f64).set(src, 0);
-  const dv = fam32 ? v.f32 : v.f64;
-  dv.set(dst.subarray(dstOff, dstOff + nb * o), dstB / es);
-  v.i32.set(cnt.subarray(0, nb), cntB / 4);
-  v.i32.set(idx.subarray(0, nb * cap), idxB / 4);
-  spikeSumRun(f32, false, nb, cap, srcB, o, dstB, cntB, idxB, 0, false, fam32);
-  dst.set(dv.subarray(dstB / es, dstB / es + nb * o), dstOff);
+  const srcS = 0;
+  const dstS = stageBytes(src, src.length);
+  const cntS = dstS + dstBytes(dst, nb * o, fam32);
+  const idxS = cntS + align16(nb * 4);
+  const base = spikeSumScratch(idxS + nb * cap * 4);
+  const srcB = heapPtr(src, 0, src.length, base + srcS, true);
+  const dstB = dstPtr(dst, dstOff, nb * o, fam32, base + dstS, true);
+  const i32 = heapI32();
+  i32.set(cnt.subarray(0, nb), (base + cntS) / 4);
+  i32.set(idx.subarray(0, nb * cap), (base + idxS) / 4);
+  spikeSumRun(f32, false, nb, cap, srcB, o, dstB, base + cntS, base + idxS, 0, false, fam32);
+  dstDone(dst, dstOff, nb * o, fam32, dstB);
 }
-
 
 /**
  * out [N, o, OH, OW] (channels-first) for images i0..i1-1 of `s` (image i at
  * word i imgWords): one {@link spikeConvForwardImage} each, or, when the
- * kernel backend enables WASM, the same buckets summed by the SIMD twin with
- * wT copied into the kernel memory once for the whole range. Same bits.
+ * kernel backend enables WASM, the same buckets summed by the SIMD twin
+ * (wT read in place). Same bits.
  */
 export function spikeConvForwardImages(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
 ): void {
   const ohw = g.oh * g.ow;
-  if (i1 > i0 && wasmKernelsEnabled() && o * ohw >= SPIKE_SUM_MIN_OUT && forwardWasm(s, wpr, c, g, wT, o, out, imgWords, i0, i1)) return;
-  for (let i = i0; i < i1; i++) spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out, i * o * ohw);
+  if (i1 > i0 && wasmKernelsEnabled() && o * ohw >= SPIKE_SUM_MIN_OUT) forwardWasm(s, wpr, c, g, wT, o, out, imgWords, i0, i1);
+  else for (let i = i0; i < i1; i++) spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out, i * o * ohw);
 }
 
 function forwardWasm(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
-): boolean {
+): void {
   const ohw = g.oh * g.ow;
   const { nb, cap } = bucketShape(c, g, true, 0, c);
   const kk = c * g.kh * g.kw;
   const f32 = wT instanceof Float32Array;
   const fam32 = float32Family(wT, out);
   const es = fam32 ? 4 : 8;
-  const wB = 0;
-  const accB = align16(kk * o * (f32 ? 4 : 8));
-  const cntB = align16(accB + ohw * o * es);
-  const idxB = align16(cntB + nb * 4);
-  const v = spikeSumReserve(idxB + nb * cap * 4);
-  if (v === null) return false;
-  (f32 ? v.f32 : v.f64).set(wT.subarray(0, kk * o), wB / (f32 ? 4 : 8));
-  const cnt = v.i32.subarray(cntB / 4, cntB / 4 + nb);
-  const idx = v.i32.subarray(idxB / 4, idxB / 4 + nb * cap);
-  const acc = fam32 ? v.f32 : v.f64;
-  const a0 = accB / es;
+  // The accumulator is channels-last [OH OW, o] (the sum's row layout), out channels-first: it stays in scratch.
+  const wS = 0;
+  const accS = stageBytes(wT, kk * o);
+  const cntS = align16(accS + ohw * o * es);
+  const idxS = align16(cntS + nb * 4);
+  const base = spikeSumScratch(idxS + nb * cap * 4);
+  const wB = heapPtr(wT, 0, kk * o, base + wS, true);
+  const i32 = heapI32();
+  const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
+  const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
+  const acc = fam32 ? heapF32() : heapF64();
+  const a0 = (base + accS) / es;
   for (let i = i0; i < i1; i++) {
     fillBuckets(s, i * imgWords, wpr, c, g, o, true, 0, c, cnt, idx);
-    spikeSumRun(f32, false, nb, cap, wB, o, accB, cntB, idxB, 0, true, fam32);
+    spikeSumRun(f32, false, nb, cap, wB, o, base + accS, base + cntS, base + idxS, 0, true, fam32);
     // Channels-first store (float64 sums rounded once, as spikeConvForwardImage's last loop).
     const outOff = i * o * ohw;
     for (let pos = 0; pos < ohw; pos++) {
@@ -459,7 +459,6 @@ function forwardWasm(
       for (let j = 0, d = outOff + pos; j < o; j++, d += ohw) out[d] = acc[ap + j]!;
     }
   }
-  return true;
 }
 
 /**
@@ -467,8 +466,8 @@ function forwardWasm(
  * in batch order: {@link spikeConvWeightGradChannels} per image, where image
  * i's channels-last gradient [OH OW, o] is gy's slice i (`channelsFirst`
  * false) or the transpose of gy's [o, OH OW] slice i (true). When the kernel
- * backend enables WASM, the accW block stays in the kernel memory over the
- * whole batch and the SIMD twin sums the buckets. Same bits either way.
+ * backend enables WASM, the SIMD twin sums the buckets into the accW block
+ * in place (gy too, when channels-last). Same bits either way.
  */
 export function spikeConvWeightImages(
   s: Uint32Array, imgWords: number, n: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
@@ -477,7 +476,10 @@ export function spikeConvWeightImages(
   if (c1 <= c0 || n === 0) return;
   const ohw = g.oh * g.ow;
   const img = ohw * o;
-  if (wasmKernelsEnabled() && img >= SPIKE_SUM_MIN_OUT && weightWasm(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW)) return;
+  if (wasmKernelsEnabled() && img >= SPIKE_SUM_MIN_OUT) {
+    weightWasm(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW);
+    return;
+  }
   let gT: FloatArray;
   if (!channelsFirst) gT = gy;
   else if (gy instanceof Float64Array) gT = gTJs64.length >= img ? gTJs64 : (gTJs64 = new Float64Array(img));
@@ -493,33 +495,32 @@ let gTJs64 = new Float64Array(0);
 function weightWasm(
   s: Uint32Array, imgWords: number, n: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
   gy: FloatArray, channelsFirst: boolean, o: number, accW: FloatArray,
-): boolean {
+): void {
   const ohw = g.oh * g.ow;
   const img = ohw * o;
   const khw = g.kh * g.kw;
   const { nb, cap } = bucketShape(c, g, false, c0, c1);
   const f32 = gy instanceof Float32Array;
   const fam32 = family32(gy, accW);
-  const es = fam32 ? 4 : 8;
-  const accB = 0;
   const rows = (c1 - c0) * khw * o;
-  const gB = align16(rows * es);
-  const cntB = align16(gB + img * (f32 ? 4 : 8));
-  const idxB = align16(cntB + nb * 4);
-  const v = spikeSumReserve(idxB + nb * cap * 4);
-  if (v === null) return false;
   const a0 = c0 * khw * o;
-  const av = fam32 ? v.f32 : v.f64;
-  av.set(accW.subarray(a0, a0 + rows), 0);
-  const gv = f32 ? v.f32.subarray(gB / 4, gB / 4 + img) : v.f64.subarray(gB / 8, gB / 8 + img);
-  const cnt = v.i32.subarray(cntB / 4, cntB / 4 + nb);
-  const idx = v.i32.subarray(idxB / 4, idxB / 4 + nb * cap);
+  // One image's channels-last gradient: gy's slice itself, or its transpose in scratch (channels-first gy, or a foreign one staged).
+  const accS = 0;
+  const gS = dstBytes(accW, rows, fam32);
+  const cntS = gS + (channelsFirst ? align16(img * (f32 ? 4 : 8)) : stageBytes(gy, img));
+  const idxS = align16(cntS + nb * 4);
+  const base = spikeSumScratch(idxS + nb * cap * 4);
+  const accB = dstPtr(accW, a0, rows, fam32, base + accS, true);
+  const i32 = heapI32();
+  const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
+  const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
+  const gv = f32 ? heapF32().subarray((base + gS) / 4, (base + gS) / 4 + img) : heapF64().subarray((base + gS) / 8, (base + gS) / 8 + img);
   for (let i = 0; i < n; i++) {
+    let gB = base + gS;
     if (channelsFirst) transpose2d(gy, i * img, o, ohw, gv, 0);
-    else gv.set(gy.subarray(i * img, (i + 1) * img));
+    else gB = heapPtr(gy, i * img, img, gB, true);
     fillBuckets(s, i * imgWords, wpr, c, g, o, false, c0, c1, cnt, idx);
-    spikeSumRun(f32, false, nb, cap, gB, o, accB, cntB, idxB, 0, false, fam32);
+    spikeSumRun(f32, false, nb, cap, gB, o, accB, base + cntS, base + idxS, 0, false, fam32);
   }
-  accW.set(av.subarray(0, rows), a0);
-  return true;
+  dstDone(accW, a0, rows, fam32, accB);
 }

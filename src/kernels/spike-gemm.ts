@@ -28,7 +28,9 @@ import { ctz32, popcnt32 } from "../tensor/bits.js";
 import { emptyProductDone, float32Family } from "./gemm/gemm.js";
 import { wasmKernelsEnabled } from "../wasm/backend.js";
 import { andPopcountGemmWasm } from "../wasm/spike-gemm-kernel.js";
-import { align16, SPIKE_SUM_MIN_OUT, spikeSumReserve, spikeSumRun } from "../wasm/spike-sum-kernel.js";
+import { heapPtr } from "../wasm/runtime.js";
+import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "../wasm/spike-sum-kernel.js";
+import { heapF32, heapF64 } from "../tensor/heap.js";
 
 // One float64 row accumulator, grown on demand and reused (no allocation per call).
 let rowAcc = new Float64Array(0);
@@ -71,7 +73,7 @@ export function andPopcountGemm(
   c: Int32Array | FloatArray, cOff: number,
   m: number, n: number, words: number,
 ): void {
-  // Counts are integers, so the WASM SIMD twin gives the same values; below ~64 outputs the copies in and out cost more.
+  // Counts are integers, so the WASM SIMD twin gives the same values; below ~64 outputs the call costs more than it saves.
   if (m * n >= 64 && words > 0 && wasmKernelsEnabled()) andPopcountGemmWasm(a, aOff, b, bOff, c, cOff, m, n, words);
   else andPopcountGemmJs(a, aOff, b, bOff, c, cOff, m, n, words);
 }
@@ -118,8 +120,8 @@ export function spikeGatherAdd(
   m: number, n: number,
   accumulate: boolean,
 ): void {
-  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled() && spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate)) return;
-  spikeGatherAddJs(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate);
+  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate);
+  else spikeGatherAddJs(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate);
 }
 
 /** The plain-TypeScript twin of {@link spikeGatherAdd}, whatever the kernel backend. */
@@ -181,8 +183,8 @@ export function countsGatherAdd(
   m: number, k: number, n: number,
   accumulate: boolean,
 ): void {
-  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled() && countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate)) return;
-  countsGatherAddJs(x, xOff, w, wOff, c, cOff, m, k, n, accumulate);
+  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate);
+  else countsGatherAddJs(x, xOff, w, wOff, c, cOff, m, k, n, accumulate);
 }
 
 /** The plain-TypeScript twin of {@link countsGatherAdd}, whatever the kernel backend. */
@@ -355,16 +357,95 @@ export function countsScatterRowsReference(
 
 // Column buckets of a sparse matrix (counting sort by column): for column p,
 // entries colStart[p] .. colStart[p + 1] - 1 of colRow (row offsets into G)
-// and colVal (the values), in increasing row order.
+// and colVal (the values), in increasing row order. Each pass over the matrix
+// is a function of its own: V8 compiles a long loop on its first call
+// (on-stack replacement) before the code after it has run, and a function
+// whose later loops had no type feedback then bails out on every call.
 let colStart = new Int32Array(0);
 let colRow = new Int32Array(0);
 let colVal = new Float64Array(0);
-function colBuckets(k: number, nnz: number): void {
+
+/** Zeroes colStart[0..k] (grown as needed): the per-column counts go to colStart[p + 1]. */
+function colStarts(k: number): Int32Array {
   if (colStart.length < k + 1) colStart = new Int32Array(k + 1);
   colStart.fill(0, 0, k + 1);
+  return colStart;
+}
+
+/**
+ * Turns the counts in colStart[1..k] into bucket starts, makes room for the
+ * entries and returns their number (nnz); the fill then uses colStart[p] as
+ * the cursor of bucket p, and {@link colCursorsBack} restores the starts.
+ */
+function colPrefix(k: number): number {
+  const start = colStart;
+  for (let p = 0; p < k; p++) start[p + 1]! += start[p]!;
+  const nnz = start[k]!;
   if (colRow.length < nnz) {
     colRow = new Int32Array(Math.max(nnz, colRow.length * 2));
     colVal = new Float64Array(colRow.length);
+  }
+  return nnz;
+}
+
+/** After the fill each cursor colStart[p] sits at the old colStart[p + 1]: shifts them back to the starts. */
+function colCursorsBack(k: number): void {
+  const start = colStart;
+  for (let p = k; p > 0; p--) start[p] = start[p - 1]!;
+  start[0] = 0;
+}
+
+/** colStart[p + 1] += the set bits of column p (spike words q0..q1-1 of each row). */
+function countSpikeColumns(s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number, m: number, start: Int32Array): void {
+  for (let i = 0; i < m; i++) {
+    const si = sOff + i * wpr;
+    for (let q = q0; q < q1; q++) {
+      let x = s[si + q]!;
+      while (x !== 0) {
+        start[((q - q0) << 5) + ctz32(x) + 1]!++;
+        x &= x - 1;
+      }
+    }
+  }
+}
+
+/** Appends G row offset gOff + i n to the bucket of each set bit of row i, rows in order (colStart as cursors). */
+function fillSpikeColumns(s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number, m: number, gOff: number, n: number, start: Int32Array, rowOf: Int32Array): void {
+  for (let i = 0; i < m; i++) {
+    const si = sOff + i * wpr;
+    const gi = gOff + i * n;
+    for (let q = q0; q < q1; q++) {
+      let x = s[si + q]!;
+      while (x !== 0) {
+        rowOf[start[((q - q0) << 5) + ctz32(x)]!++] = gi;
+        x &= x - 1;
+      }
+    }
+  }
+}
+
+/** colStart[p - p0 + 1] += the nonzeros of column p of X [m, k], for p in p0..p1-1. */
+function countColumns(x: FloatArray, xOff: number, k: number, p0: number, p1: number, m: number, start: Int32Array): void {
+  for (let i = 0; i < m; i++) {
+    const xi = xOff + i * k;
+    for (let p = p0; p < p1; p++) if (x[xi + p] !== 0) start[p - p0 + 1]!++;
+  }
+}
+
+/** Appends (G row offset gOff + i n, X[i, p]) to the bucket of each nonzero, rows in order (colStart as cursors). */
+function fillColumns(
+  x: FloatArray, xOff: number, k: number, p0: number, p1: number, m: number, gOff: number, n: number, start: Int32Array, rowOf: Int32Array, val: Float64Array,
+): void {
+  for (let i = 0; i < m; i++) {
+    const xi = xOff + i * k;
+    const gi = gOff + i * n;
+    for (let p = p0; p < p1; p++) {
+      const v = x[xi + p]!;
+      if (v === 0) continue;
+      const t = start[p - p0]!++;
+      rowOf[t] = gi;
+      val[t] = v;
+    }
   }
 }
 
@@ -463,36 +544,10 @@ export function spikeScatterRowsWords(
   m: number, n: number, sum: SumBackend = "auto",
 ): void {
   const k = (q1 - q0) * 32; // pad bits are zero, so their buckets stay empty
-  let nnz = 0;
-  for (let i = 0; i < m; i++) for (let t = sOff + i * wpr + q0, e = sOff + i * wpr + q1; t < e; t++) nnz += popcnt32(s[t]!);
-  colBuckets(k, nnz);
-  const start = colStart;
-  for (let i = 0; i < m; i++) {
-    const si = sOff + i * wpr;
-    for (let q = q0; q < q1; q++) {
-      let x = s[si + q]!;
-      while (x !== 0) {
-        start[((q - q0) << 5) + ctz32(x) + 1]!++;
-        x &= x - 1;
-      }
-    }
-  }
-  for (let p = 0; p < k; p++) start[p + 1]! += start[p]!;
-  // Fill, using start[p] as the cursor of bucket p; afterwards start[p] is the old start[p + 1].
-  const rowOf = colRow;
-  for (let i = 0; i < m; i++) {
-    const si = sOff + i * wpr;
-    const gi = gOff + i * n;
-    for (let q = q0; q < q1; q++) {
-      let x = s[si + q]!;
-      while (x !== 0) {
-        rowOf[start[((q - q0) << 5) + ctz32(x)]!++] = gi;
-        x &= x - 1;
-      }
-    }
-  }
-  for (let p = k; p > 0; p--) start[p] = start[p - 1]!;
-  start[0] = 0;
+  countSpikeColumns(s, sOff, wpr, q0, q1, m, colStarts(k));
+  const nnz = colPrefix(k);
+  fillSpikeColumns(s, sOff, wpr, q0, q1, m, gOff, n, colStart, colRow);
+  colCursorsBack(k);
   sumColumns(k, nnz, g, gOff, m, acc, accOff + q0 * 32 * n, n, true, scatterFamily32(acc, g), sum);
 }
 
@@ -523,30 +578,10 @@ export function countsScatterRowsCols(
   m: number, k: number, p0: number, p1: number, n: number, sum: SumBackend = "auto",
 ): void {
   const kc = p1 - p0;
-  let nnz = 0;
-  for (let i = 0; i < m; i++) for (let t = xOff + i * k + p0, e = xOff + i * k + p1; t < e; t++) if (x[t] !== 0) nnz++;
-  colBuckets(kc, nnz);
-  const start = colStart;
-  for (let i = 0; i < m; i++) {
-    const xi = xOff + i * k;
-    for (let p = p0; p < p1; p++) if (x[xi + p] !== 0) start[p - p0 + 1]!++;
-  }
-  for (let p = 0; p < kc; p++) start[p + 1]! += start[p]!;
-  const rowOf = colRow;
-  const val = colVal;
-  for (let i = 0; i < m; i++) {
-    const xi = xOff + i * k;
-    const gi = gOff + i * n;
-    for (let p = p0; p < p1; p++) {
-      const v = x[xi + p]!;
-      if (v === 0) continue;
-      const t = start[p - p0]!++;
-      rowOf[t] = gi;
-      val[t] = v;
-    }
-  }
-  for (let p = kc; p > 0; p--) start[p] = start[p - 1]!;
-  start[0] = 0;
+  countColumns(x, xOff, k, p0, p1, m, colStarts(kc));
+  const nnz = colPrefix(kc);
+  fillColumns(x, xOff, k, p0, p1, m, gOff, n, colStart, colRow, colVal);
+  colCursorsBack(kc);
   sumColumns(kc, nnz, g, gOff, m, acc, accOff + p0 * n, n, false, scatterFamily32(acc, g, x), sum);
 }
 
@@ -561,10 +596,15 @@ export function transpose2d(src: FloatArray | Int32Array, sOff: number, rows: nu
 // ---------------------------------------------------------------------------
 // WebAssembly SIMD twins of the gather-add loops (src/kernels/spike-sum/wasm.ts):
 // the same terms added to accumulators of the same family (float32 lanes over a
-// float32 scratch, or float64 lanes) in the same order, so bit-identical to the
-// JS loops above whatever their unrolling.
+// float32 destination, or float64 lanes) in the same order, so bit-identical to the
+// JS loops above whatever their unrolling. Sources and destinations in the heap
+// are used in place; the bucket tables are built in the kernel's scratch.
 
-/** Bytes of accumulator rows per WASM gather block (kept L2-sized). */
+/**
+ * Bytes of bucket tables (and scratch accumulator rows) per WASM gather block:
+ * bounds the scratch (a table has a slot per input column a row). With C summed
+ * in place, 128 KiB blocks, 512 KiB blocks and one block ran at the same speed.
+ */
 const BLOCK_BYTES = 1 << 19;
 
 /**
@@ -589,47 +629,52 @@ function scatterFamily32(acc: FloatArray, ...src: readonly FloatArray[]): boolea
 function sumColumns(
   k: number, nnz: number, g: FloatArray, gOff: number, m: number, acc: FloatArray, accOff: number, n: number, ones: boolean, f32: boolean, sum: SumBackend,
 ): void {
-  if (sum === "wasm" || (sum === "auto" && nnz * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled())) {
-    if (sumColumnsWasm(k, nnz, g, gOff, m, acc, accOff, n, ones, f32)) return;
-    if (sum === "wasm") throw new Error(`sumColumnBuckets: ${k} x ${n} does not fit in WebAssembly memory`);
-  }
-  sumColumnBuckets(k, g, acc, accOff, n, ones, f32);
+  if (sum === "wasm" || (sum === "auto" && nnz * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled())) sumColumnsWasm(k, nnz, g, gOff, m, acc, accOff, n, ones, f32);
+  else sumColumnBuckets(k, g, acc, accOff, n, ones, f32);
 }
 
-/** {@link sumColumnBuckets} by the WASM twin: G rows, the acc rows and the buckets copied in; false if the memory cannot grow. */
+/** {@link sumColumnBuckets} by the WASM twin: G and the acc rows in place (staged when foreign), the buckets copied into scratch. */
 function sumColumnsWasm(
   k: number, nnz: number, g: FloatArray, gOff: number, m: number, acc: FloatArray, accOff: number, n: number, ones: boolean, fam32: boolean,
-): boolean {
+): void {
   // Spike words may end in pad columns past acc's last row: their buckets are empty, leave them out.
   k = Math.min(k, Math.floor((acc.length - accOff) / n));
-  if (k <= 0 || n === 0) return true;
+  if (k <= 0 || n === 0) return;
   const f32 = g instanceof Float32Array;
   const es = fam32 ? 4 : 8; // bytes per acc / val element
-  const gB = 0;
-  const accB = align16(m * n * (f32 ? 4 : 8));
-  const startB = align16(accB + k * n * es);
-  const idxB = align16(startB + (k + 1) * 4);
-  const valB = align16(idxB + nnz * 4);
-  const v = spikeSumReserve(ones ? valB : valB + nnz * es);
-  if (v === null) return false;
-  (f32 ? v.f32 : v.f64).set(g.subarray(gOff, gOff + m * n), gB);
-  const av = fam32 ? v.f32 : v.f64;
-  av.set(acc.subarray(accOff, accOff + k * n), accB / es);
-  v.i32.set(colStart.subarray(0, k + 1), startB / 4);
-  const i32 = v.i32, i0 = idxB / 4;
-  for (let t = 0; t < nnz; t++) i32[i0 + t] = colRow[t]! - gOff;
+  const gS = 0;
+  const accS = stageBytes(g, m * n);
+  const startS = accS + dstBytes(acc, k * n, fam32);
+  const idxS = startS + align16((k + 1) * 4);
+  const valS = idxS + align16(nnz * 4);
+  const base = spikeSumScratch(ones ? valS : valS + nnz * es);
+  // colRow holds element offsets from g[0], so the kernel gets g[0]'s address: gOff elements before G's rows
+  // (below the staging region for a foreign g: the kernel's i32 address sums wrap mod 2^32 and come out exact).
+  const gB = heapPtr(g, gOff, m * n, base + gS, true) - gOff * g.BYTES_PER_ELEMENT;
+  const accB = dstPtr(acc, accOff, k * n, fam32, base + accS, true);
+  const i32 = heapI32();
+  i32.set(colStart.subarray(0, k + 1), (base + startS) / 4);
+  i32.set(colRow.subarray(0, nnz), (base + idxS) / 4);
   // Values of a float32 x are float32, so the narrowing copy is exact.
-  if (!ones) av.set(colVal.subarray(0, nnz), valB / es);
-  spikeSumRun(f32, !ones, k, 0, gB, n, accB, startB, idxB, valB, false, fam32);
-  acc.set(av.subarray(accB / es, accB / es + k * n), accOff);
-  return true;
+  if (!ones) (fam32 ? heapF32() : heapF64()).set(colVal.subarray(0, nnz), (base + valS) / es);
+  spikeSumRun(f32, !ones, k, 0, gB, n, accB, base + startS, base + idxS, base + valS, false, fam32);
+  dstDone(acc, accOff, k * n, fam32, accB);
 }
 
 /**
- * {@link spikeGatherAdd} by the WASM SIMD twin: W copied into the kernel memory
- * once, then blocks of rows (set-bit buckets filled straight into the kernel
- * memory, accumulators there in C's family, copied out). Bit-equal to
- * {@link spikeGatherAddJs}. False when the memory cannot grow (nothing written).
+ * Rows per block of a WASM gather with `tableBytes` of bucket tables a row:
+ * the tables and (when C is not summed in place) `dstRowBytes` of accumulator
+ * row stay within {@link BLOCK_BYTES}.
+ */
+function gatherRows(m: number, tableBytes: number, dstRowBytes: number): number {
+  return Math.max(1, Math.min(m, Math.floor(BLOCK_BYTES / Math.max(1, tableBytes + dstRowBytes))));
+}
+
+/**
+ * {@link spikeGatherAdd} by the WASM SIMD twin: W and C in place (staged when
+ * foreign; C summed in a float64 scratch row block when it is float32 in the
+ * float64 family), blocks of rows whose set-bit buckets are filled straight
+ * into the kernel's scratch. Bit-equal to {@link spikeGatherAddJs}.
  */
 export function spikeGatherAddWasm(
   s: Uint32Array, sOff: number, wpr: number,
@@ -637,51 +682,48 @@ export function spikeGatherAddWasm(
   c: FloatArray, cOff: number,
   m: number, n: number,
   accumulate: boolean,
-): boolean {
-  if (m === 0 || n === 0) return true;
+): void {
+  if (m === 0 || n === 0) return;
   const f32 = w instanceof Float32Array;
   const fam32 = float32Family(w, c);
-  const es = fam32 ? 4 : 8; // bytes per dst element
   // Rows of W that bits can reach: pad bits are zero, so never past W's end.
   const kw = Math.min(wpr * 32, Math.floor((w.length - wOff) / n));
   const cap = wpr * 32;
-  const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_BYTES / (n * es)), Math.floor(BLOCK_BYTES / (cap * 4))));
-  const wB = 0;
-  const dstB = align16(kw * n * (f32 ? 4 : 8));
-  const cntB = align16(dstB + rows * n * es);
-  const idxB = align16(cntB + rows * 4);
-  const v = spikeSumReserve(idxB + rows * cap * 4);
-  if (v === null) return false;
-  (f32 ? v.f32 : v.f64).set(w.subarray(wOff, wOff + kw * n), wB);
-  const i32 = v.i32, dv = fam32 ? v.f32 : v.f64;
-  const cnt0 = cntB / 4, idx0 = idxB / 4, d0 = dstB / es;
+  const rows = gatherRows(m, (cap + 1) * 4, dstBytes(c, n, fam32));
+  const wS = 0;
+  const dstS = stageBytes(w, kw * n);
+  const cntS = dstS + dstBytes(c, rows * n, fam32);
+  const idxS = cntS + align16(rows * 4);
+  const base = spikeSumScratch(idxS + rows * cap * 4);
+  const wB = heapPtr(w, wOff, kw * n, base + wS, true);
+  const i32 = heapI32();
+  const cnt0 = (base + cntS) / 4, idx0 = (base + idxS) / 4;
   for (let r0 = 0; r0 < m; r0 += rows) {
     const nb = Math.min(rows, m - r0);
     for (let r = 0; r < nb; r++) {
       const si = sOff + (r0 + r) * wpr;
-      const base = idx0 + r * cap;
+      const b = idx0 + r * cap;
       let cnt = 0;
       for (let q = 0; q < wpr; q++) {
         let x = s[si + q]!;
         while (x !== 0) {
-          i32[base + cnt++] = ((q << 5) + ctz32(x)) * n;
+          i32[b + cnt++] = ((q << 5) + ctz32(x)) * n;
           x &= x - 1;
         }
       }
       i32[cnt0 + r] = cnt;
     }
     const ci = cOff + r0 * n;
-    if (accumulate) dv.set(c.subarray(ci, ci + nb * n), d0);
-    spikeSumRun(f32, false, nb, cap, wB, n, dstB, cntB, idxB, 0, !accumulate, fam32);
-    c.set(dv.subarray(d0, d0 + nb * n), ci);
+    const dstB = dstPtr(c, ci, nb * n, fam32, base + dstS, accumulate);
+    spikeSumRun(f32, false, nb, cap, wB, n, dstB, base + cntS, base + idxS, 0, !accumulate, fam32);
+    dstDone(c, ci, nb * n, fam32, dstB);
   }
-  return true;
 }
 
 /**
  * {@link countsGatherAdd} by the WASM SIMD twin (weighted buckets: the nonzero
- * values ride along in C's family). Bit-equal to {@link countsGatherAddJs}. False
- * when the memory cannot grow (nothing written).
+ * values ride along in C's family; W and C as in {@link spikeGatherAddWasm}).
+ * Bit-equal to {@link countsGatherAddJs}.
  */
 export function countsGatherAddWasm(
   x: FloatArray, xOff: number,
@@ -689,40 +731,38 @@ export function countsGatherAddWasm(
   c: FloatArray, cOff: number,
   m: number, k: number, n: number,
   accumulate: boolean,
-): boolean {
-  if (emptyProductDone(c, cOff, m, n, k, accumulate)) return true;
+): void {
+  if (emptyProductDone(c, cOff, m, n, k, accumulate)) return;
   const f32 = w instanceof Float32Array;
   const fam32 = float32Family(x, w, c);
   const es = fam32 ? 4 : 8; // bytes per dst / val element
-  const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_BYTES / (n * es)), Math.floor(BLOCK_BYTES / (k * 8))));
-  const wB = 0;
-  const dstB = align16(k * n * (f32 ? 4 : 8));
-  const cntB = align16(dstB + rows * n * es);
-  const idxB = align16(cntB + rows * 4);
-  const valB = align16(idxB + rows * k * 4);
-  const v = spikeSumReserve(valB + rows * k * es);
-  if (v === null) return false;
-  (f32 ? v.f32 : v.f64).set(w.subarray(wOff, wOff + k * n), wB);
-  const i32 = v.i32, dv = fam32 ? v.f32 : v.f64;
-  const cnt0 = cntB / 4, idx0 = idxB / 4, val0 = valB / es, d0 = dstB / es;
+  const rows = gatherRows(m, 4 + k * (4 + es), dstBytes(c, n, fam32));
+  const wS = 0;
+  const dstS = stageBytes(w, k * n);
+  const cntS = dstS + dstBytes(c, rows * n, fam32);
+  const idxS = cntS + align16(rows * 4);
+  const valS = idxS + align16(rows * k * 4);
+  const base = spikeSumScratch(valS + rows * k * es);
+  const wB = heapPtr(w, wOff, k * n, base + wS, true);
+  const i32 = heapI32(), vv = fam32 ? heapF32() : heapF64();
+  const cnt0 = (base + cntS) / 4, idx0 = (base + idxS) / 4, val0 = (base + valS) / es;
   for (let r0 = 0; r0 < m; r0 += rows) {
     const nb = Math.min(rows, m - r0);
     for (let r = 0; r < nb; r++) {
       const xi = xOff + (r0 + r) * k;
-      const base = r * k;
+      const b = r * k;
       let cnt = 0;
       for (let p = 0; p < k; p++) {
         const val = x[xi + p]!;
         if (val === 0) continue;
-        i32[idx0 + base + cnt] = p * n;
-        dv[val0 + base + cnt++] = val;
+        i32[idx0 + b + cnt] = p * n;
+        vv[val0 + b + cnt++] = val;
       }
       i32[cnt0 + r] = cnt;
     }
     const ci = cOff + r0 * n;
-    if (accumulate) dv.set(c.subarray(ci, ci + nb * n), d0);
-    spikeSumRun(f32, true, nb, k, wB, n, dstB, cntB, idxB, valB, !accumulate, fam32);
-    c.set(dv.subarray(d0, d0 + nb * n), ci);
+    const dstB = dstPtr(c, ci, nb * n, fam32, base + dstS, accumulate);
+    spikeSumRun(f32, true, nb, k, wB, n, dstB, base + cntS, base + idxS, base + valS, !accumulate, fam32);
+    dstDone(c, ci, nb * n, fam32, dstB);
   }
-  return true;
 }

@@ -212,6 +212,12 @@ export class Code {
   f64x2Mul(): this { return this.simd(0xf2); }
   /** The two low f32 lanes widened to f64 (exact). */
   f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
+  /** The four i32 lanes to f32 (signed; exact below 2^24). */
+  f32x4ConvertI32x4S(): this { return this.simd(0xfa); }
+  /** The two low i32 lanes to f64 (signed, exact). */
+  f64x2ConvertLowI32x4S(): this { return this.simd(0xfe); }
+  f32ConvertI32S(): this { return this.op(0xb2); }
+  f64ConvertI32S(): this { return this.op(0xb7); }
 
   // f64x2 math (the neuron kernels: element-wise float64 with lane masks).
   /** Loads 4 bytes into lane 0 of an i32x4, other lanes 0. */

@@ -2,10 +2,13 @@
  * The WebAssembly SIMD twin of the AND-popcount product (andPopcountGemm in
  * src/kernels/spike-gemm.ts): C[i, j] = sum_w popcnt(A[i, w] & B[j, w]) over
  * bit rows of `words` 32-bit words. Its bytes are emitted from TypeScript by
- * {@link spikeGemmModule} at first use, per thread (no .wasm file is loaded).
+ * {@link spikeGemmModule} at first use, per thread (no .wasm file is loaded),
+ * over the heap memory: A, B and C are read and written where they are.
  *
  * Counts are integers, so any summation order gives the same result; the twin
- * equals the JS kernel exactly. Two exported functions:
+ * equals the JS kernel exactly. Two function shapes, each in three output
+ * types (suffix _i32, _f32, _f64: the count is converted on the store, exact
+ * since counts stay far below 2^24):
  *
  *   pop1(a, b, c, m, n)         one word a row (Spikformer's head size d = 32):
  *                               A[i] is splat to 4 lanes and ANDed with 4 rows
@@ -15,10 +18,12 @@
  *                               steps, then pairwise widening adds to i32x4),
  *                               the words % 4 tail by scalar i32.popcnt.
  *
- * a, b, c are byte offsets of A [m][words], B [n][words] (u32) and C [m][n] (i32).
+ * a, b, c are heap byte offsets of A [m][words], B [n][words] (u32) and
+ * C [m][n] (i32, f32 or f64), any element alignment.
  */
 import { Code, emitModule, I32, V128, type ValType } from "./emit.js";
-import { LazyKernel } from "./runtime.js";
+import { inHeap } from "../tensor/heap.js";
+import { HeapKernel, heapPtr, unstage } from "./runtime.js";
 
 /** Appends `while (x < end) { body }` (the test at the top, so zero trips are fine). */
 function whileLt(c: Code, x: number, end: number, body: () => void): void {
@@ -37,10 +42,21 @@ function popcnt32x4(c: Code): void {
   c.i8x16Popcnt().i16x8ExtaddPairwiseI8x16U().i32x4ExtaddPairwiseI16x8U();
 }
 
-function pop1(): Code {
-  // params a b c m n; locals: i, x, ai, y, endV, endAll, out; v128 va
+/** The element type C is stored in. */
+type Out = "i32" | "f32" | "f64";
+
+/** Stores the i32 count on the stack (after the address) as one `out` element. */
+function storeCount(c: Code, out: Out): void {
+  if (out === "i32") c.i32Store();
+  else if (out === "f32") c.f32ConvertI32S().f32Store();
+  else c.f64ConvertI32S().f64Store();
+}
+
+function pop1(outType: Out): Code {
+  // params a b c m n; locals: endA, x, ai, y, endV, endAll, out; v128 va, cnt
   const [a, b, cc, m, n] = [0, 1, 2, 3, 4];
-  const [endA, x, ai, y, endV, endAll, out, va] = [5, 6, 7, 8, 9, 10, 11, 12];
+  const [endA, x, ai, y, endV, endAll, out, va, cnt] = [5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const es = outType === "f64" ? 8 : 4;
   const c = new Code();
   c.get(a).get(m).i32Const(2).i32Shl().i32Add().set(endA);
   c.get(a).set(x).get(cc).set(out);
@@ -50,16 +66,26 @@ function pop1(): Code {
     c.get(b).get(n).i32Const(-4).i32And().i32Const(2).i32Shl().i32Add().set(endV);
     c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(endAll);
     whileLt(c, y, endV, () => {
-      c.get(out).get(va).get(y).v128Load().v128And();
+      c.get(va).get(y).v128Load().v128And();
       popcnt32x4(c);
-      c.v128Store();
+      c.set(cnt);
+      if (outType === "f64") {
+        // Two f64x2 stores: lanes 0-1, then lanes 2-3 moved down.
+        c.get(out).get(cnt).f64x2ConvertLowI32x4S().v128Store(0);
+        c.get(out).get(cnt).get(cnt).i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]).f64x2ConvertLowI32x4S().v128Store(16);
+      } else {
+        c.get(out).get(cnt);
+        if (outType === "f32") c.f32x4ConvertI32x4S();
+        c.v128Store();
+      }
       addConst(c, y, 16);
-      addConst(c, out, 16);
+      addConst(c, out, 4 * es);
     });
     whileLt(c, y, endAll, () => {
-      c.get(out).get(ai).get(y).i32Load().i32And().i32Popcnt().i32Store();
+      c.get(out).get(ai).get(y).i32Load().i32And().i32Popcnt();
+      storeCount(c, outType);
       addConst(c, y, 4);
-      addConst(c, out, 4);
+      addConst(c, out, es);
     });
     addConst(c, x, 4);
   });
@@ -69,8 +95,9 @@ function pop1(): Code {
 /** 128-bit steps whose byte popcounts (8 at most each) can add up in an i8x16 without overflow. */
 const BYTE_STEPS = 31;
 
-function popW(): Code {
+function popW(outType: Out): Code {
   const [a, b, cc, m, n, words] = [0, 1, 2, 3, 4, 5];
+  const es = outType === "f64" ? 8 : 4;
   const [rowBytes, vecBytes, xRow, endA, yRow, endB, x, y, end4, endRow, s, out, chunkEnd, acc, acc8] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
   const c = new Code();
   c.get(words).i32Const(2).i32Shl().set(rowBytes);
@@ -103,8 +130,9 @@ function popW(): Code {
         addConst(c, x, 4);
         addConst(c, y, 4);
       });
-      c.get(out).get(s).i32Store();
-      addConst(c, out, 4);
+      c.get(out).get(s);
+      storeCount(c, outType);
+      addConst(c, out, es);
       c.get(yRow).get(rowBytes).i32Add().set(yRow);
     });
     c.get(xRow).get(rowBytes).i32Add().set(xRow);
@@ -117,26 +145,31 @@ export function spikeGemmModule(): Uint8Array {
   const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
   return emitModule({
     minPages: 1,
-    funcs: [
-      { name: "pop1", params: i32s(5), results: [], locals: [...i32s(7), V128], body: pop1() },
-      { name: "popW", params: i32s(6), results: [], locals: [...i32s(13), V128, V128], body: popW() },
-    ],
+    shared: true,
+    funcs: (["i32", "f32", "f64"] as const).flatMap((t) => [
+      { name: `pop1_${t}`, params: i32s(5), results: [], locals: [...i32s(7), V128, V128], body: pop1(t) },
+      { name: `popW_${t}`, params: i32s(6), results: [], locals: [...i32s(13), V128, V128], body: popW(t) },
+    ]),
   });
 }
 
 type Pop1 = (a: number, b: number, c: number, m: number, n: number) => void;
 type PopW = (a: number, b: number, c: number, m: number, n: number, words: number) => void;
 
-const kernel = new LazyKernel(spikeGemmModule);
-let u32 = new Uint32Array(0);
-let i32 = new Int32Array(0);
+const kernel = new HeapKernel(spikeGemmModule);
 let runs = 0;
+
+/** Bytes a foreign array of `bytes` needs in scratch (16-byte steps), 0 for a heap array (used in place). */
+function stageBytes(a: ArrayBufferView, bytes: number): number {
+  return inHeap(a) ? 0 : (bytes + 15) & ~15;
+}
 
 /**
  * C[i, j] = sum_w popcnt(A[i, w] & B[j, w]), the contract and result of
- * andPopcountGemm (offsets in words / elements). Copies A and B into the
- * kernel memory, runs there, and copies the counts out (exact in any C type).
- * Throws where WebAssembly SIMD is unavailable or the memory cannot grow.
+ * andPopcountGemm (offsets in words / elements). Heap arrays are read and
+ * written in place, counts converted to C's type on the store; foreign ones
+ * are staged through the module's scratch (counted in heapStats().stagedBytes).
+ * Throws where WebAssembly SIMD is unavailable.
  */
 export function andPopcountGemmWasm(
   a: Uint32Array, aOff: number,
@@ -149,22 +182,25 @@ export function andPopcountGemmWasm(
     c.fill(0, cOff, cOff + m * n);
     return;
   }
-  const aw = m * words, bw = n * words;
-  // C starts on a 16-byte boundary so pop1's v128 stores stay aligned.
-  const cWord = (aw + bw + 3) & ~3;
-  const buf = kernel.reserve((cWord + m * n) * 4);
-  if (buf === null) throw new Error(`andPopcountGemmWasm: ${m}x${n}x${words} does not fit in WebAssembly memory`);
-  if (u32.buffer !== buf) {
-    u32 = new Uint32Array(buf);
-    i32 = new Int32Array(buf);
-  }
-  u32.set(a.subarray(aOff, aOff + aw), 0);
-  u32.set(b.subarray(bOff, bOff + bw), aw);
+  const aw = m * words, bw = n * words, mn = m * n;
+  const sa = stageBytes(a, aw * 4), sb = stageBytes(b, bw * 4), sc = stageBytes(c, mn * c.BYTES_PER_ELEMENT);
+  const base = sa + sb + sc > 0 ? kernel.scratch.take(sa + sb + sc) : 0;
+  const aP = heapPtr(a, aOff, aw, base, true);
+  const bP = heapPtr(b, bOff, bw, base + sa, true);
+  const cP = heapPtr(c, cOff, mn, base + sa + sb, false);
   runs++;
-  const ex = kernel.exports();
-  if (words === 1) (ex.pop1 as Pop1)(0, aw * 4, cWord * 4, m, n);
-  else (ex.popW as PopW)(0, aw * 4, cWord * 4, m, n, words);
-  c.set(i32.subarray(cWord, cWord + m * n), cOff);
+  const f = fns ??= funcsOf(kernel.exports());
+  const t = c instanceof Float64Array ? 2 : c instanceof Float32Array ? 1 : 0;
+  if (words === 1) f.pop1[t]!(aP, bP, cP, m, n);
+  else f.popW[t]!(aP, bP, cP, m, n, words);
+  if (sc > 0) unstage(c, cOff, mn, cP);
+}
+
+/** The exported functions by C type (0 int32, 1 float32, 2 float64), looked up once per thread. */
+let fns: { pop1: Pop1[]; popW: PopW[] } | null = null;
+function funcsOf(ex: Record<string, unknown>): { pop1: Pop1[]; popW: PopW[] } {
+  const types = ["i32", "f32", "f64"];
+  return { pop1: types.map((t) => ex[`pop1_${t}`] as Pop1), popW: types.map((t) => ex[`popW_${t}`] as PopW) };
 }
 
 /** How many times this thread has run the WASM AND-popcount kernel. */

@@ -21,7 +21,9 @@
  * twin is bit-identical to the JS kernels whatever their unrolling.
  *
  * All take (nb, cap, src, o, dst, cnt, idx, val, zero).
- * src, dst, cnt, idx, val: byte offsets in the kernel memory. idx holds i32
+ * src, dst, cnt, idx, val: byte offsets in the heap (src/tensor/heap.ts), which
+ * the module imports: sources and destinations are used where they are, the
+ * tables sit in the module's scratch (any element alignment). idx holds i32
  * element offsets into src. cap > 0: bucket r is idx[r cap ..] with cnt[r]
  * entries; cap = 0: cnt is a prefix array, bucket r is idx[cnt[r] .. cnt[r+1]).
  * val (weighted only) holds one value per idx slot (same index). zero != 0:
@@ -29,7 +31,9 @@
  * 0: empty buckets leave their rows untouched.
  */
 import { Code, emitModule, F32, F64, I32, V128, type ValType } from "./emit.js";
-import { LazyKernel } from "./runtime.js";
+import type { FloatArray } from "../tensor/tensor.js";
+import { countStaged, heapF32, heapF64, heapU32, inHeap } from "../tensor/heap.js";
+import { HeapKernel } from "./runtime.js";
 
 /** Accumulators held in registers over a bucket: 8 v128 (16 columns of float64, 32 of float32). */
 const WIDE_ACCS = 8;
@@ -158,7 +162,7 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean): Code {
   return c;
 }
 
-/** Below this many outputs per call (gathers, one conv image, bucket entries x columns) the JS loops run: the WASM setup and copies do not pay (measured). */
+/** Below this many outputs per call (gathers, one conv image, bucket entries x columns) the JS loops run: the WASM setup does not pay (measured). */
 export const SPIKE_SUM_MIN_OUT = 256;
 
 /** The gather-add module's bytes (emitted from TypeScript, deterministic). */
@@ -171,6 +175,7 @@ export function spikeSumModule(): Uint8Array {
   });
   return emitModule({
     minPages: 1,
+    shared: true,
     funcs: [
       fn("sum32", false, true, false), fn("sum64", false, false, false), fn("wsum32", false, true, true), fn("wsum64", false, false, true),
       fn("sum32f", true, true, false), fn("wsum32f", true, true, true),
@@ -180,33 +185,70 @@ export function spikeSumModule(): Uint8Array {
 
 type SumFn = (nb: number, cap: number, src: number, o: number, dst: number, cnt: number, idx: number, val: number, zero: number) => void;
 
-const kernel = new LazyKernel(spikeSumModule);
+const kernel = new HeapKernel(spikeSumModule);
 let runs = 0;
 
-/** Typed views of the whole kernel memory (re-taken by {@link spikeSumReserve} after every grow). */
-export interface SpikeSumViews {
-  buf: ArrayBuffer;
-  f64: Float64Array;
-  f32: Float32Array;
-  i32: Int32Array;
+/**
+ * Byte offset (in the heap) of at least `bytes` of this thread's bucket-sum
+ * scratch, 16-byte aligned: the tables (counts, entries, values) and the
+ * working rows of one call. Valid until the next call; take the heap views
+ * ({@link heapI32}, heapF32, heapF64) after it.
+ */
+export function spikeSumScratch(bytes: number): number {
+  return kernel.scratch.take(bytes);
 }
-let views: SpikeSumViews | null = null;
+
+let i32: Int32Array = new Int32Array(0);
+/** The whole heap as int32 (for the bucket tables), re-taken when the heap has grown. */
+export function heapI32(): Int32Array {
+  const u = heapU32();
+  if (i32.buffer !== u.buffer || i32.length !== u.length) i32 = new Int32Array(u.buffer, 0, u.length);
+  return i32;
+}
+
+/** Scratch bytes to stage `len` elements of `a` (16-byte steps): 0 for a heap array, which is used in place. */
+export function stageBytes(a: FloatArray | Uint32Array, len: number): number {
+  return inHeap(a) ? 0 : align16(len * a.BYTES_PER_ELEMENT);
+}
+
+/** True when the sums can go straight into `a`: a heap array of the family's type (float32 for `f32`, else float64). */
+function dstInPlace(a: FloatArray, f32: boolean): boolean {
+  return inHeap(a) && a instanceof Float32Array === f32;
+}
+
+/** Scratch bytes for `len` destination elements of `a` in the family `f32`: 0 when they are summed in place. */
+export function dstBytes(a: FloatArray, len: number, f32: boolean): number {
+  return dstInPlace(a, f32) ? 0 : align16(len * (f32 ? 4 : 8));
+}
 
 /**
- * The kernel memory grown to at least `bytes`, as views; null when it cannot
- * grow that far. A grow detaches every earlier view: callers lay out all their
- * regions, reserve once, and take the views from the value returned here.
+ * Heap byte offset of the destination rows a[from .. from + len) for a bucket
+ * sum of the family `f32`: where they are for a heap array of the family's
+ * type; else the scratch region at `region` (sized by {@link dstBytes}), filled
+ * from `a` (converted to the family's type) when `load`. A foreign `a` counts
+ * as staged; a heap `a` of the other type (a float32 output of a float64 sum)
+ * is the sum's own float64 accumulator, converted once. Pair with {@link dstDone}.
  */
-export function spikeSumReserve(bytes: number): SpikeSumViews | null {
-  const buf = kernel.reserve(bytes);
-  if (buf === null) return null;
-  if (views === null || views.buf !== buf) views = { buf, f64: new Float64Array(buf), f32: new Float32Array(buf), i32: new Int32Array(buf) };
-  return views;
+export function dstPtr(a: FloatArray, from: number, len: number, f32: boolean, region: number, load: boolean): number {
+  if (dstInPlace(a, f32)) return a.byteOffset + from * a.BYTES_PER_ELEMENT;
+  if (load) {
+    (f32 ? heapF32() : heapF64()).set(a.subarray(from, from + len), region / (f32 ? 4 : 8));
+    if (!inHeap(a)) countStaged(len * a.BYTES_PER_ELEMENT);
+  }
+  return region;
+}
+
+/** Copies the rows summed at `ptr` (from {@link dstPtr}) back into `a` unless they were summed in place. */
+export function dstDone(a: FloatArray, from: number, len: number, f32: boolean, ptr: number): void {
+  if (dstInPlace(a, f32)) return;
+  const e = ptr / (f32 ? 4 : 8);
+  a.set((f32 ? heapF32() : heapF64()).subarray(e, e + len), from);
+  if (!inHeap(a)) countStaged(len * a.BYTES_PER_ELEMENT);
 }
 
 /**
  * Runs one bucket sum (see the file comment); all offsets are BYTE offsets in
- * the kernel memory, which the caller filled through {@link spikeSumReserve}.
+ * the heap (operands in place or staged, tables in {@link spikeSumScratch}).
  * `family32`: the float32 family (dst and val float32; srcF32 must be true).
  */
 export function spikeSumRun(
