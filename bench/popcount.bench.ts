@@ -7,7 +7,7 @@
  *
  *   npx tsx bench/popcount.bench.ts
  */
-import { andPopcountGemm, andPopcountGemmJs } from "../src/kernels/spike-gemm.js";
+import { andPopcountGemm, andPopcountGemmJs } from "../src/kernels/popcount/popcount.js";
 import { Rng } from "../src/tensor/random.js";
 
 const rng = new Rng(5);

@@ -14,8 +14,8 @@
 import b from "benny";
 import { gemmJs, gemmReference, gemmWasm } from "../src/kernels/gemm/gemm.js";
 import { wasmSimdAvailable } from "../src/wasm/backend.js";
-import { andPopcountGemmWasm } from "../src/wasm/spike-gemm-kernel.js";
-import { andPopcountGemmJs } from "../src/kernels/spike-gemm.js";
+import { andPopcountGemmWasm } from "../src/kernels/popcount/wasm.js";
+import { andPopcountGemmJs } from "../src/kernels/popcount/popcount.js";
 import { Rng } from "../src/tensor/random.js";
 
 if (!wasmSimdAvailable()) {

@@ -12,8 +12,8 @@ import { convKernelModule } from "../src/kernels/conv/wasm.js";
 import { gemmKernelModule } from "../src/kernels/gemm/wasm.js";
 import { neuronKernelModule } from "../src/kernels/neuron/wasm.js";
 import { normKernelModule } from "../src/kernels/norm/wasm.js";
-import { spikeGemmModule } from "../src/wasm/spike-gemm-kernel.js";
-import { spikeSumModule } from "../src/wasm/spike-sum-kernel.js";
+import { spikeGemmModule } from "../src/kernels/popcount/wasm.js";
+import { spikeSumModule } from "../src/kernels/spike-sum/wasm.js";
 import { wasmApi } from "../src/wasm/runtime.js";
 
 const modules: Record<string, () => Uint8Array> = {

@@ -50,3 +50,13 @@ export function taskBody(op: number): TaskBody | undefined {
 export function taskModules(): string[] {
   return [...modules];
 }
+
+/** The spike words a task received as a whole-heap float32 view, from element `base` on. */
+export function wordsView(buf: FloatArray, base: number): Uint32Array {
+  return new Uint32Array(buf.buffer, buf.byteOffset + base * 4, buf.length - base);
+}
+
+/** A whole-heap view from element `base` on. */
+export function from(a: FloatArray, base: number): FloatArray {
+  return base === 0 ? a : a.subarray(base);
+}

@@ -10,10 +10,10 @@ import type { ConvGeom } from "../../src/kernels/conv/conv.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import {
   spikeConvForwardImage, spikeConvScatter, spikeConvScatterReference, spikeConvWeightGrad, spikeConvWeightGradReference,
-} from "../../src/kernels/spike-conv.js";
+} from "../../src/kernels/spike-conv/spike-conv.js";
 import {
   countsScatterRows, countsScatterRowsReference, spikeScatterRows, spikeScatterRowsReference,
-} from "../../src/kernels/spike-gemm.js";
+} from "../../src/kernels/spike-sum/spike-sum.js";
 import { channelGradSums, channelGradSumsReference, channelMeanVar, channelMeanVarReference } from "../../src/kernels/norm/norm.js";
 import { addChannelBias, sumPerChannel } from "../../src/kernels/bias.js";
 

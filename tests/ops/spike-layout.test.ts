@@ -9,7 +9,7 @@ import { floatToSpikes } from "../../src/ops/spike/cast.js";
 import { sum } from "../../src/ops/reduce.js";
 import { mul } from "../../src/ops/elementwise.js";
 import { spikesToFloat } from "../../src/ops/spike/cast.js";
-import { maxPoolBitsRange, maxPoolBitsRangeReference } from "../../src/kernels/spike-layout.js";
+import { maxPoolBitsRange, maxPoolBitsRangeReference } from "../../src/kernels/spike-pool/spike-pool.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 
 function randomSpikes(shape: number[], density: number, rng: Rng): Spikes {

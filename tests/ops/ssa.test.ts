@@ -9,7 +9,7 @@ import { matmul } from "../../src/ops/matmul.js";
 import { mul } from "../../src/ops/elementwise.js";
 import { sum } from "../../src/ops/reduce.js";
 import { transpose } from "../../src/ops/shape.js";
-import { andPopcountGemm } from "../../src/kernels/spike-gemm.js";
+import { andPopcountGemm } from "../../src/kernels/popcount/popcount.js";
 import { resolveSsaOrder, spikingSelfAttention, ssaCost } from "../../src/ops/spike/ssa.js";
 import { attentionVariant } from "../../src/ops/spike/attention-variants.js";
 import { gradcheck, GRAD_RUNS, rand64 } from "../helpers/gradcheck.js";

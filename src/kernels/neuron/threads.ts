@@ -14,10 +14,49 @@ import {
   hardDetachedSigmoidBackwardRange, neuronBackward, neuronForward, neuronForwardRange, splittableBackward, unitElem,
   type NeuronKernelParams,
 } from "./neuron.js";
-import { defineTask } from "../../parallel/registry.js";
+import { defineTask, from, wordsView } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
 import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { encodeNeuron, neuronBackwardTask, neuronForwardTask } from "../spike-tasks.js";
+
+
+/** Slots of a neuron task's arguments holding the kernel parameters; task arguments follow. */
+const NEURON_ARGS = 12;
+
+function encodeNeuron(p: NeuronKernelParams): number[] {
+  return [
+    p.steps, p.rows, p.cols, p.leak, p.tau, p.k, p.decayInput ? 1 : 0, p.vTh, p.vReset,
+    p.hardReset ? 1 : 0, p.detachReset ? 1 : 0, p.f32 ? 1 : 0,
+  ];
+}
+
+/** Parameters back from raw (float64) arguments: tau, k, vTh and vReset are not integers. */
+function decodeNeuron(a: ArrayLike<number>): NeuronKernelParams {
+  return {
+    steps: a[0]! | 0, rows: a[1]! | 0, cols: a[2]! | 0, leak: a[3]! | 0, tau: a[4]!, k: a[5]!, decayInput: a[6] === 1,
+    vTh: a[7]!, vReset: a[8]!, hardReset: a[9] === 1, detachReset: a[10] === 1, f32: a[11] === 1,
+  };
+}
+
+/** Forward of spike units u0..u1-1 (a worker part): buffers x, h (or any when hasH = 0), words, v. */
+function neuronForwardTask(raw: ArrayLike<number>, ints: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const p = decodeNeuron(raw);
+  const o = NEURON_ARGS;
+  const [hasH, u0, u1, xB, hB, wB, vB] = [ints[o]!, ints[o + 1]!, ints[o + 2]!, ints[o + 3]!, ints[o + 4]!, ints[o + 5]!, ints[o + 6]!];
+  neuronForwardRange(from(b[0]!, xB), p, hasH === 1 ? from(b[1]!, hB) : null, wordsView(b[2]!, wB), from(b[3]!, vB), u0, u1);
+}
+
+let gvScratch = new Float64Array(0);
+
+/** Backward (inlined sigmoid path) of spike units u0..u1-1: buffers gS, h, words, gx; gv is per-thread scratch. */
+function neuronBackwardTask(raw: ArrayLike<number>, ints: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const p = decodeNeuron(raw);
+  const o = NEURON_ARGS;
+  const alpha = raw[o]!;
+  const [u0, u1, gB, hB, wB, xB] = [ints[o + 1]!, ints[o + 2]!, ints[o + 3]!, ints[o + 4]!, ints[o + 5]!, ints[o + 6]!];
+  const n = p.rows * p.cols;
+  if (gvScratch.length < n) gvScratch = new Float64Array(n);
+  hardDetachedSigmoidBackwardRange(from(b[0]!, gB), from(b[1]!, hB), wordsView(b[2]!, wB), p, alpha, from(b[3]!, xB), gvScratch, u0, u1);
+}
 
 
 // One thread's range of spike units, forward or backward.

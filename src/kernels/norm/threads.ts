@@ -13,11 +13,38 @@
  * always travel through the scratch.
  */
 import type { FloatArray } from "../../tensor/tensor.js";
-import { channelAffine, channelGradInput, channelGradSums, channelMeanVar } from "./norm.js";
-import { defineTask } from "../../parallel/registry.js";
+import { channelAffine, channelGradInput, channelGradSums, channelMeanVar, channelMeanVarRange, channelAffineRange, channelGradSumsRange, channelGradInputRange } from "./norm.js";
+import { defineTask, from } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
 import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { BN_AFFINE, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_MEAN_VAR, channelPass, channelTask } from "../spike-tasks.js";
+
+
+/** Batch-norm passes a channel task can run (see {@link channelTask}). */
+export const BN_MEAN_VAR = 0;
+export const BN_AFFINE = 1;
+export const BN_GRAD_SUMS = 2;
+export const BN_GRAD_INPUT = 3;
+
+/**
+ * One batch-norm pass over channels c0..c1-1 of x [n, c, s]. `vec` packs the
+ * per-channel float64 vectors as five segments of length c:
+ * mean-var: mean, varB (out); affine: scale, shift; grad sums: mean, invStd,
+ * sumG, sumGX (out); grad input: mean, invStd, k, a, b.
+ */
+export function channelPass(
+  kind: number, x: FloatArray, g: FloatArray, out: FloatArray, vec: Float64Array, n: number, c: number, s: number, c0: number, c1: number,
+): void {
+  const v = (j: number): Float64Array => vec.subarray(j * c, (j + 1) * c);
+  if (kind === BN_MEAN_VAR) channelMeanVarRange(x, n, c, s, c0, c1, v(0), v(1));
+  else if (kind === BN_AFFINE) channelAffineRange(x, out, n, c, s, c0, c1, v(0), v(1));
+  else if (kind === BN_GRAD_SUMS) channelGradSumsRange(g, x, n, c, s, c0, c1, v(0), v(1), v(2), v(3));
+  else channelGradInputRange(g, x, out, n, c, s, c0, c1, v(0), v(1), v(2), v(3), v(4));
+}
+
+/** Worker part of a batch-norm pass: args kind, n, c, s, c0, c1, bases of x, g, out, vec; buffers x, g, out, vec. */
+function channelTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
+  channelPass(a[0]!, from(b[0]!, a[6]!), from(b[1]!, a[7]!), from(b[2]!, a[8]!), from(b[3]!, a[9]!) as Float64Array, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!);
+}
 
 
 // One thread's range of channels of a pass.

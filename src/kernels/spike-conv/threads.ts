@@ -11,13 +11,37 @@
  */
 import type { FloatArray } from "../../tensor/tensor.js";
 import type { ConvGeom } from "../conv/conv.js";
-import { spikeConvWeightImages } from "../spike-conv.js";
-import { transpose2d } from "../spike-gemm.js";
-import { defineTask } from "../../parallel/registry.js";
+import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
+import { transpose2d } from "../spike-sum/spike-sum.js";
+import { defineTask, from, wordsView } from "../../parallel/registry.js";
 import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { encodeSpikeConv, spikeConvForwardRange, spikeConvForwardTask, spikeConvWeightRange, spikeConvWeightTask } from "../spike-tasks.js";
 import { popcountRange, weightedCuts } from "../../parallel/balance.js";
 
+
+/** Slots of a spike-conv task's arguments holding c, wpr, o and the geometry; task arguments follow. */
+const SPIKE_CONV_ARGS = 15;
+
+function encodeSpikeConv(c: number, wpr: number, o: number, g: ConvGeom): number[] {
+  return [c, wpr, o, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
+}
+
+function decodeGeom(a: ArrayLike<number>): ConvGeom {
+  return { h: a[3]!, w: a[4]!, kh: a[5]!, kw: a[6]!, sh: a[7]!, sw: a[8]!, ph: a[9]!, pw: a[10]!, dh: a[11]!, dw: a[12]!, oh: a[13]!, ow: a[14]! };
+}
+
+/** Worker part of the spike-conv forward: buffers s (as Float32), wT, out. */
+function spikeConvForwardTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const o = SPIKE_CONV_ARGS;
+  const [imgWords, sB, wB, outB, i0, i1] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!];
+  spikeConvForwardRange(wordsView(b[0]!, sB), a[1]!, a[0]!, decodeGeom(a), from(b[1]!, wB), a[2]!, from(b[2]!, outB), imgWords, i0, i1);
+}
+
+/** Worker part of the spike-conv weight gradient: buffers s (as Float32), gT, accW (float64). */
+function spikeConvWeightTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const o = SPIKE_CONV_ARGS;
+  const [imgWords, n, sB, gB, accB, c0, c1] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!];
+  spikeConvWeightRange(wordsView(b[0]!, sB), imgWords, n, a[1]!, a[0]!, c0, c1, decodeGeom(a), from(b[1]!, gB), false, a[2]!, from(b[2]!, accB) as Float64Array);
+}
 
 // One thread's range of images (forward) or of input channels (weight gradient).
 const OP_SPIKE_CONV_FORWARD = defineTask("spikeConv.forward", import.meta.url, (_raw, a, b) => spikeConvForwardTask(a, b));
@@ -95,7 +119,7 @@ export function spikeConvWeightThreads(d: SpikeConvDims, words: Uint32Array, gy:
   const p = partsOf(d, c, threads);
   if (p <= 1) {
     // The op's original loop (transpose one image's gradient, scatter), per image in batch order.
-    spikeConvWeightImages(words, imgWords, n, wpr, c, 0, c, g, gy, true, o, accW);
+    spikeConvWeightRange(words, imgWords, n, wpr, c, 0, c, g, gy, true, o, accW);
     return;
   }
   // Balanced by work: a channel costs its set bits (over the batch) times the taps, plus scanning its words.
@@ -124,6 +148,6 @@ export function spikeConvWeightThreads(d: SpikeConvDims, words: Uint32Array, gy:
       op: OP_SPIKE_CONV_WEIGHT, args: [...dims, imgWords, n, sabBase(ws), sabBase(sg), sabBase(wa), cuts[j]!, cuts[j + 1]!], bufs: [ws, sg, wa],
     });
   }
-  runParts("spikeConv2d", jobs, () => spikeConvWeightRange(words, wpr, c, g, sg, o, accW, imgWords, n, 0, mine));
+  runParts("spikeConv2d", jobs, () => spikeConvWeightRange(words, imgWords, n, wpr, c, 0, mine, g, sg, false, o, accW));
   if (stA) accW.set(sa.subarray(rowLo, accW.length), rowLo);
 }

@@ -4,12 +4,28 @@
  * on its planes, so the output bits and argmax are the same for any thread
  * count. Arrays not in the heap are staged in the pool's scratch.
  */
+import type { FloatArray } from "../../tensor/tensor.js";
 import { wordsFor } from "../../tensor/bits.js";
-import { maxPoolBits, maxPoolBitsRange, type PoolGeometry } from "../spike-layout.js";
-import { defineTask } from "../../parallel/registry.js";
+import { maxPoolBits, maxPoolBitsRange, type PoolGeometry } from "./spike-pool.js";
+import { defineTask, wordsView } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
 import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { encodePool, maxPoolTask } from "../spike-tasks.js";
+
+
+/** Slots of a max-pool task's arguments holding the geometry; task arguments follow. */
+const POOL_ARGS = 11;
+
+function encodePool(g: PoolGeometry): number[] {
+  return [g.planes, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow];
+}
+
+/** Worker part of a spike max-pool: args geometry, hasArgmax, bases of src, dst, argmax, p0, p1; buffers src, dst, argmax (all as Float32). */
+function maxPoolTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const g: PoolGeometry = { planes: a[0]!, h: a[1]!, w: a[2]!, kh: a[3]!, kw: a[4]!, sh: a[5]!, sw: a[6]!, ph: a[7]!, pw: a[8]!, oh: a[9]!, ow: a[10]! };
+  const o = POOL_ARGS;
+  const am = a[o] === 1 ? new Int32Array(b[2]!.buffer, b[2]!.byteOffset + a[o + 3]! * 4, b[2]!.length - a[o + 3]!) : null;
+  maxPoolBitsRange(wordsView(b[0]!, a[o + 1]!), wordsView(b[1]!, a[o + 2]!), am, g, a[o + 4]!, a[o + 5]!);
+}
 
 function f32(a: Uint32Array | Int32Array): Float32Array {
   return new Float32Array(a.buffer, a.byteOffset, a.length);

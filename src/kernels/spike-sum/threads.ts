@@ -11,11 +11,39 @@
  */
 import type { FloatArray } from "../../tensor/tensor.js";
 import { popcnt32 } from "../../tensor/bits.js";
-import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows } from "../spike-gemm.js";
-import { defineTask } from "../../parallel/registry.js";
+import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, spikeScatterRowsWords, countsScatterRowsCols } from "./spike-sum.js";
+import { defineTask, wordsView } from "../../parallel/registry.js";
 import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { evenCuts, popcountRange, weightedCuts } from "../../parallel/balance.js";
-import { LIN_COUNTS_GATHER, LIN_COUNTS_SCATTER, LIN_SPIKE_GATHER, LIN_SPIKE_SCATTER, linearPart, linearTask } from "../spike-tasks.js";
+
+
+/** Spike / counts linear pieces a linear task can run (see {@link linearPart}). */
+export const LIN_SPIKE_GATHER = 0;
+export const LIN_COUNTS_GATHER = 1;
+export const LIN_SPIKE_SCATTER = 2;
+export const LIN_COUNTS_SCATTER = 3;
+
+/**
+ * One piece of an event-driven linear. Gathers (forward) run rows r0..r1-1 of
+ * C [m, n] = A Wᵀ (A spikes [m, wpr words] or counts [m, k], W given as
+ * Wᵀ [k, n]); scatters (weight gradient) run the accumulator rows of spike
+ * words r0..r1-1 (spikes) or of columns r0..r1-1 (counts) of acc [k, n] += Aᵀ G.
+ * Offsets locate row 0 of each array.
+ */
+export function linearPart(
+  kind: number, a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number,
+  m: number, k: number, n: number, wpr: number, r0: number, r1: number, accumulate: boolean,
+): void {
+  if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(wordsView(a, 0), aOff + r0 * wpr, wpr, b, bOff, c, cOff + r0 * n, r1 - r0, n, accumulate);
+  else if (kind === LIN_COUNTS_GATHER) countsGatherAdd(a, aOff + r0 * k, b, bOff, c, cOff + r0 * n, r1 - r0, k, n, accumulate);
+  else if (kind === LIN_SPIKE_SCATTER) spikeScatterRowsWords(wordsView(a, 0), aOff, wpr, r0, r1, b, bOff, c, cOff, m, n);
+  else countsScatterRowsCols(a, aOff, b, bOff, c, cOff, m, k, r0, r1, n);
+}
+
+/** Worker part of a linear piece: args kind, aOff, bOff, cOff, m, k, n, wpr, r0, r1, accumulate; buffers a, b, c. */
+function linearTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
+  linearPart(a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10] === 1);
+}
 
 
 // One thread's rows of a gather or of a scatter's accumulator.

@@ -4,7 +4,7 @@
  * spike Q, K, V [heads, N, d], and its backward, on a range of heads. Heads
  * are independent, so a thread runs a range (see threads.ts) and the bits do
  * not depend on the split. The products are the AND-popcount and the
- * event-driven gather / scatter sums (kernels/spike-gemm.ts); the float64
+ * event-driven gather / scatter sums (popcount/, spike-sum/); the float64
  * matrices between them live in this thread's heap scratch, where the WASM
  * twins use them in place.
  */
@@ -12,9 +12,10 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import { heapF64, heapU32, Scratch } from "../../tensor/heap.js";
 import { transposeBits, wordsFor } from "../../tensor/bits.js";
 import { gemm } from "../gemm/gemm.js";
+import { andPopcountGemm } from "../popcount/popcount.js";
 import {
-  andPopcountGemm, countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows, transpose2d,
-} from "../spike-gemm.js";
+  countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows, transpose2d,
+} from "../spike-sum/spike-sum.js";
 
 /** One attention problem: N tokens, head size d (wpr words a row), the association order and the scale (in the output's type). */
 export interface SsaDims {

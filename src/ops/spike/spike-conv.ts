@@ -20,7 +20,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import { convDataThreads } from "../../kernels/conv/threads.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../kernels/spike-conv/threads.js";
-import { transpose2d } from "../../kernels/spike-gemm.js";
+import { transpose2d } from "../../kernels/spike-sum/spike-sum.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";
 import { convGeometry, pair, type Pair } from "../conv.js";

@@ -6,7 +6,8 @@ import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { record } from "../../autograd/tape.js";
 import { maxPoolBitsThreads } from "../../kernels/spike-pool/threads.js";
-import { mergeHeadsFloat, splitHeadsBits, type PoolGeometry } from "../../kernels/spike-layout.js";
+import { mergeHeadsFloat, splitHeadsBits } from "../../kernels/spike-layout.js";
+import type { PoolGeometry } from "../../kernels/spike-pool/spike-pool.js";
 import { empty } from "../util.js";
 
 /** Same bits under a new shape whose last axis is unchanged (rows stay word-aligned). */

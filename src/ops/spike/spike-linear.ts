@@ -13,7 +13,7 @@ import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
 import { gemmThreads } from "../../kernels/gemm/threads.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
-import { transpose2d } from "../../kernels/spike-gemm.js";
+import { transpose2d } from "../../kernels/spike-sum/spike-sum.js";
 import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../../kernels/spike-sum/threads.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";

@@ -30,10 +30,10 @@
  * every row starts at +0 and is written even when its bucket is empty; zero =
  * 0: empty buckets leave their rows untouched.
  */
-import { Code, emitModule, F32, F64, I32, V128, type ValType } from "./emit.js";
-import type { FloatArray } from "../tensor/tensor.js";
-import { countStaged, heapF32, heapF64, heapU32, inHeap } from "../tensor/heap.js";
-import { HeapKernel } from "./runtime.js";
+import { Code, emitModule, F32, F64, I32, V128, type ValType } from "../../wasm/emit.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { countStaged, heapF32, heapF64, heapU32, inHeap } from "../../tensor/heap.js";
+import { HeapKernel } from "../../wasm/runtime.js";
 
 /** Accumulators held in registers over a bucket: 8 v128 (16 columns of float64, 32 of float32). */
 const WIDE_ACCS = 8;

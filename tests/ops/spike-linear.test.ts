@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { Tensor, type DType } from "../src/tensor/tensor.js";
-import { Spikes } from "../src/tensor/spikes.js";
-import { Rng } from "../src/tensor/random.js";
-import { BitspikeError } from "../src/tensor/errors.js";
-import { backward } from "../src/autograd/tape.js";
-import { linear } from "../src/ops/linear.js";
-import { countsLinear, spikeLinear } from "../src/ops/spike/spike-linear.js";
-import { arbShape, gradcheck, GRAD_RUNS, rand64 } from "./helpers/gradcheck.js";
-import { expectBitEqual, leaf, randCounts, randSpikes } from "./helpers/random-spikes.js";
+import { Tensor, type DType } from "../../src/tensor/tensor.js";
+import { Spikes } from "../../src/tensor/spikes.js";
+import { Rng } from "../../src/tensor/random.js";
+import { BitspikeError } from "../../src/tensor/errors.js";
+import { backward } from "../../src/autograd/tape.js";
+import { linear } from "../../src/ops/linear.js";
+import { countsLinear, spikeLinear } from "../../src/ops/spike/spike-linear.js";
+import { arbShape, gradcheck, GRAD_RUNS, rand64 } from "../helpers/gradcheck.js";
+import { expectBitEqual, leaf, randCounts, randSpikes } from "../helpers/random-spikes.js";
 
 const arbCase = fc.record({
   lead: arbShape(0, 2, 5),

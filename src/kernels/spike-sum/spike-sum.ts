@@ -23,14 +23,13 @@
  * `accumulate` onto a -0 the skipped +0 terms would matter; the ops never
  * accumulate.) countsTimesSpikes and floatTimesSpikesT keep float64 sums.
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { ctz32, popcnt32 } from "../tensor/bits.js";
-import { emptyProductDone, float32Family } from "./gemm/gemm.js";
-import { wasmKernelsEnabled } from "../wasm/backend.js";
-import { andPopcountGemmWasm } from "../wasm/spike-gemm-kernel.js";
-import { heapPtr } from "../wasm/runtime.js";
-import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "../wasm/spike-sum-kernel.js";
-import { heapF32, heapF64 } from "../tensor/heap.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { ctz32 } from "../../tensor/bits.js";
+import { emptyProductDone, float32Family } from "../gemm/gemm.js";
+import { wasmKernelsEnabled } from "../../wasm/backend.js";
+import { heapPtr } from "../../wasm/runtime.js";
+import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "./wasm.js";
+import { heapF32, heapF64 } from "../../tensor/heap.js";
 
 // One float64 row accumulator, grown on demand and reused (no allocation per call).
 let rowAcc = new Float64Array(0);
@@ -59,51 +58,6 @@ let valBuf = new Float64Array(0);
 function valRow(n: number): Float64Array {
   if (valBuf.length < n) valBuf = new Float64Array(Math.max(n, valBuf.length * 2));
   return valBuf;
-}
-
-/**
- * C[i, j] = sum_w popcnt(A[i, w] & B[j, w]) for bit matrices A [m rows] and
- * B [n rows] of `words` words each (offsets in words): the AND-popcount
- * product A Bᵀ of two 0/1 matrices packed along the shared axis. Entries are
- * integers <= 32 words, exact in every output type.
- */
-export function andPopcountGemm(
-  a: Uint32Array, aOff: number,
-  b: Uint32Array, bOff: number,
-  c: Int32Array | FloatArray, cOff: number,
-  m: number, n: number, words: number,
-): void {
-  // Counts are integers, so the WASM SIMD twin gives the same values; below ~64 outputs the call costs more than it saves.
-  if (m * n >= 64 && words > 0 && wasmKernelsEnabled()) andPopcountGemmWasm(a, aOff, b, bOff, c, cOff, m, n, words);
-  else andPopcountGemmJs(a, aOff, b, bOff, c, cOff, m, n, words);
-}
-
-/** The plain-TypeScript twin of {@link andPopcountGemm}, whatever the kernel backend. */
-export function andPopcountGemmJs(
-  a: Uint32Array, aOff: number,
-  b: Uint32Array, bOff: number,
-  c: Int32Array | FloatArray, cOff: number,
-  m: number, n: number, words: number,
-): void {
-  if (words === 1) {
-    // One word per row (d <= 32, Spikformer's head size): no inner loop.
-    for (let i = 0; i < m; i++) {
-      const ai = a[aOff + i]!;
-      const ci = cOff + i * n;
-      for (let j = 0; j < n; j++) c[ci + j] = popcnt32(ai & b[bOff + j]!);
-    }
-    return;
-  }
-  for (let i = 0; i < m; i++) {
-    const ai = aOff + i * words;
-    const ci = cOff + i * n;
-    for (let j = 0; j < n; j++) {
-      const bj = bOff + j * words;
-      let s = 0;
-      for (let w = 0; w < words; w++) s += popcnt32(a[ai + w]! & b[bj + w]!);
-      c[ci + j] = s;
-    }
-  }
 }
 
 /**

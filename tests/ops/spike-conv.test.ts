@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { Tensor, type DType } from "../src/tensor/tensor.js";
-import { Spikes } from "../src/tensor/spikes.js";
-import { Rng } from "../src/tensor/random.js";
-import { BitspikeError } from "../src/tensor/errors.js";
-import { backward } from "../src/autograd/tape.js";
-import { conv1d, conv2d } from "../src/ops/conv.js";
-import { spikeConv1d, spikeConv2d } from "../src/ops/spike/spike-conv.js";
-import { gradcheck, GRAD_RUNS, rand64 } from "./helpers/gradcheck.js";
-import { expectBitEqual, leaf, randSpikes } from "./helpers/random-spikes.js";
+import { Tensor, type DType } from "../../src/tensor/tensor.js";
+import { Spikes } from "../../src/tensor/spikes.js";
+import { Rng } from "../../src/tensor/random.js";
+import { BitspikeError } from "../../src/tensor/errors.js";
+import { backward } from "../../src/autograd/tape.js";
+import { conv1d, conv2d } from "../../src/ops/conv.js";
+import { spikeConv1d, spikeConv2d } from "../../src/ops/spike/spike-conv.js";
+import { gradcheck, GRAD_RUNS, rand64 } from "../helpers/gradcheck.js";
+import { expectBitEqual, leaf, randSpikes } from "../helpers/random-spikes.js";
 
 /** Random conv2d configuration (groups = 1) whose kernel fits the padded input; W crosses a word boundary. */
 const arbConv = fc

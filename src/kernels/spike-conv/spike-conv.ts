@@ -23,15 +23,15 @@
  * order, and then sum each bucket's rows four per pass into one accumulator
  * row: the same additions in the same order, fewer loads and stores.
  */
-import type { FloatArray } from "../tensor/tensor.js";
-import { ctz32 } from "../tensor/bits.js";
-import type { ConvGeom } from "./conv/conv.js";
-import { transpose2d } from "./spike-gemm.js";
-import { float32Family } from "./gemm/gemm.js";
-import { wasmKernelsEnabled } from "../wasm/backend.js";
-import { heapPtr } from "../wasm/runtime.js";
-import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "../wasm/spike-sum-kernel.js";
-import { heapF32, heapF64 } from "../tensor/heap.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { ctz32 } from "../../tensor/bits.js";
+import type { ConvGeom } from "../conv/conv.js";
+import { transpose2d } from "../spike-sum/spike-sum.js";
+import { float32Family } from "../gemm/gemm.js";
+import { wasmKernelsEnabled } from "../../wasm/backend.js";
+import { heapPtr } from "../../wasm/runtime.js";
+import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "../spike-sum/wasm.js";
+import { heapF32, heapF64 } from "../../tensor/heap.js";
 
 /**
  * acc[oy, ox, :] += wT[c, ki, kj, :] for every set bit (c, y, x) of one image
@@ -420,7 +420,7 @@ export function sumBucketsWasm(
  * kernel backend enables WASM, the same buckets summed by the SIMD twin
  * (wT read in place). Same bits.
  */
-export function spikeConvForwardImages(
+export function spikeConvForwardRange(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
 ): void {
   const ohw = g.oh * g.ow;
@@ -469,7 +469,7 @@ function forwardWasm(
  * backend enables WASM, the SIMD twin sums the buckets into the accW block
  * in place (gy too, when channels-last). Same bits either way.
  */
-export function spikeConvWeightImages(
+export function spikeConvWeightRange(
   s: Uint32Array, imgWords: number, n: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
   gy: FloatArray, channelsFirst: boolean, o: number, accW: FloatArray,
 ): void {

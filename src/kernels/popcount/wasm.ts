@@ -21,9 +21,9 @@
  * a, b, c are heap byte offsets of A [m][words], B [n][words] (u32) and
  * C [m][n] (i32, f32 or f64), any element alignment.
  */
-import { Code, emitModule, I32, V128, type ValType } from "./emit.js";
-import { inHeap } from "../tensor/heap.js";
-import { HeapKernel, heapPtr, unstage } from "./runtime.js";
+import { Code, emitModule, I32, V128, type ValType } from "../../wasm/emit.js";
+import { inHeap } from "../../tensor/heap.js";
+import { HeapKernel, heapPtr, unstage } from "../../wasm/runtime.js";
 
 /** Appends `while (x < end) { body }` (the test at the top, so zero trips are fine). */
 function whileLt(c: Code, x: number, end: number, body: () => void): void {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { andPopcountGemmJs } from "../src/kernels/spike-gemm.js";
-import { wordsFor } from "../src/tensor/bits.js";
-import { wasmSimdAvailable } from "../src/wasm/backend.js";
-import { andPopcountGemmWasm, andPopcountWasmRuns, spikeGemmModule } from "../src/wasm/spike-gemm-kernel.js";
-import { wasmApi } from "../src/wasm/runtime.js";
-import { Rng } from "../src/tensor/random.js";
-import { bitRows } from "./helpers/random-spikes.js";
-import { placed } from "./helpers/placed.js";
-import { heapStats } from "../src/tensor/heap.js";
+import { andPopcountGemmJs } from "../../src/kernels/popcount/popcount.js";
+import { wordsFor } from "../../src/tensor/bits.js";
+import { wasmSimdAvailable } from "../../src/wasm/backend.js";
+import { andPopcountGemmWasm, andPopcountWasmRuns, spikeGemmModule } from "../../src/kernels/popcount/wasm.js";
+import { wasmApi } from "../../src/wasm/runtime.js";
+import { Rng } from "../../src/tensor/random.js";
+import { bitRows } from "../helpers/random-spikes.js";
+import { placed } from "../helpers/placed.js";
+import { heapStats } from "../../src/tensor/heap.js";
 
 const simd = wasmSimdAvailable();
 

@@ -1,26 +1,26 @@
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { Tensor, type DType } from "../src/tensor/tensor.js";
-import { Rng } from "../src/tensor/random.js";
-import { backward } from "../src/autograd/tape.js";
-import { spikeConv1d, spikeConv2d } from "../src/ops/spike/spike-conv.js";
-import { countsLinear, spikeLinear } from "../src/ops/spike/spike-linear.js";
-import { spikeConvForwardImages, spikeConvWeightImages, sumBucketsJs, sumBucketsWasm } from "../src/kernels/spike-conv.js";
+import { Tensor, type DType } from "../../src/tensor/tensor.js";
+import { Rng } from "../../src/tensor/random.js";
+import { backward } from "../../src/autograd/tape.js";
+import { spikeConv1d, spikeConv2d } from "../../src/ops/spike/spike-conv.js";
+import { countsLinear, spikeLinear } from "../../src/ops/spike/spike-linear.js";
+import { spikeConvForwardRange, spikeConvWeightRange, sumBucketsJs, sumBucketsWasm } from "../../src/kernels/spike-conv/spike-conv.js";
 import {
   countsGatherAddJs, countsGatherAddWasm, countsScatterRowsCols,
   spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWords,
-} from "../src/kernels/spike-gemm.js";
-import { wordsFor } from "../src/tensor/bits.js";
-import { gemmReference } from "../src/kernels/gemm/gemm.js";
-import { setKernelBackend, wasmSimdAvailable } from "../src/wasm/backend.js";
-import { spikeSumModule, spikeSumWasmRuns } from "../src/wasm/spike-sum-kernel.js";
-import { wasmApi } from "../src/wasm/runtime.js";
-import { expectBitEqual, leaf, randCounts, randSpikes } from "./helpers/random-spikes.js";
-import { expectSameBits } from "./helpers/arrays.js";
-import { bitRows } from "./helpers/random-spikes.js";
-import { placed } from "./helpers/placed.js";
-import { heapStats } from "../src/tensor/heap.js";
-import type { FloatArray } from "../src/tensor/tensor.js";
+} from "../../src/kernels/spike-sum/spike-sum.js";
+import { wordsFor } from "../../src/tensor/bits.js";
+import { gemmReference } from "../../src/kernels/gemm/gemm.js";
+import { setKernelBackend, wasmSimdAvailable } from "../../src/wasm/backend.js";
+import { spikeSumModule, spikeSumWasmRuns } from "../../src/kernels/spike-sum/wasm.js";
+import { wasmApi } from "../../src/wasm/runtime.js";
+import { expectBitEqual, leaf, randCounts, randSpikes } from "../helpers/random-spikes.js";
+import { expectSameBits } from "../helpers/arrays.js";
+import { bitRows } from "../helpers/random-spikes.js";
+import { placed } from "../helpers/placed.js";
+import { heapStats } from "../../src/tensor/heap.js";
+import type { FloatArray } from "../../src/tensor/tensor.js";
 
 const simd = wasmSimdAvailable();
 
@@ -118,9 +118,9 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
         const run = (be: "js" | "wasm") => {
           setKernelBackend(be);
           const out = placed(cfg.f32 ? new Float32Array(n * o * ohw) : new Float64Array(n * o * ohw), heap);
-          spikeConvForwardImages(s, wpr, c, g, wT, o, out, imgWords, 0, n);
+          spikeConvForwardRange(s, wpr, c, g, wT, o, out, imgWords, 0, n);
           const accW = placed(values(kk * o, new Rng(cfg.seed + 1), cfg.f32 && cfg.acc32), heap);
-          spikeConvWeightImages(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW);
+          spikeConvWeightRange(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW);
           return [out, accW] as const;
         };
         const before = spikeSumWasmRuns();
@@ -229,8 +229,8 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
       const gy = placed(values(imgs * ohw * o, rng, f32), heap);
       const outC = placed(values(imgs * o * ohw, rng, f32 && out32), heap);
       const accW = placed(values(c * 9 * o, rng, f32 && out32), heap);
-      spikeConvForwardImages(si, cw, c, g, wT, o, outC, c * g.h * cw, 0, imgs);
-      for (const channelsFirst of [false, true]) spikeConvWeightImages(si, c * g.h * cw, imgs, cw, c, 0, c, g, gy, channelsFirst, o, accW);
+      spikeConvForwardRange(si, cw, c, g, wT, o, outC, c * g.h * cw, 0, imgs);
+      for (const channelsFirst of [false, true]) spikeConvWeightRange(si, c * g.h * cw, imgs, cw, c, 0, c, g, gy, channelsFirst, o, accW);
       const cnt = Int32Array.from({ length: 5 }, () => rng.int(4));
       const idx = Int32Array.from({ length: 5 * 3 }, () => rng.int(k) * n);
       sumBucketsWasm(5, 3, cnt, idx, w, n, acc, 0);

@@ -1,0 +1,113 @@
+/**
+ * Max-pooling spikes: an OR over each window, read a window row as a word
+ * (the dispatch, its range form and the reference twin); threads.ts splits
+ * the planes over the pool.
+ */
+import { wordsFor } from "../../tensor/bits.js";
+
+/** Geometry of a 2-D pooling window. */
+export interface PoolGeometry {
+  planes: number; // N * C
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  oh: number;
+  ow: number;
+}
+
+/**
+ * Max-pool on spikes: an output bit is the OR of its window. `argmax[o]`
+ * receives the flat input index (within the plane) that PyTorch's max_pool2d
+ * would pick: the first set bit in row-major window order, else the first
+ * in-bounds element (all values equal 0). dst must be zeroed.
+ */
+export function maxPoolBits(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry): void {
+  maxPoolBitsRange(src, dst, argmax, g, 0, g.planes);
+}
+
+/**
+ * {@link maxPoolBits} of planes p0..p1-1 only (their dst words must be zeroed);
+ * planes are independent. Reads each window row's bits at once (a shift of
+ * one or two words) instead of bit by bit: the first set bit in (ky, kx)
+ * order is the first nonzero row's lowest bit. Same output as
+ * {@link maxPoolBitsRangeReference}; windows wider than 31 go there.
+ */
+export function maxPoolBitsRange(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
+  if (g.kw > 31) {
+    maxPoolBitsRangeReference(src, dst, argmax, g, p0, p1);
+    return;
+  }
+  const { h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
+  const siw = wordsFor(w);
+  const dow = wordsFor(ow);
+  for (let p = p0; p < p1; p++) {
+    const plane = p * h * siw;
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - ph;
+      const yA = y0 < 0 ? 0 : y0, yB = y0 + kh > h ? h : y0 + kh;
+      const drow = (p * oh + oy) * dow;
+      const arow = (p * oh + oy) * ow;
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - pw;
+        const xA = x0 < 0 ? 0 : x0, xB = x0 + kw > w ? w : x0 + kw;
+        const len = xB - xA;
+        let hit = -1;
+        if (len > 0) {
+          const q = xA >>> 5, off = xA & 31;
+          const mask = ((1 << len) - 1) | 0; // len <= 31
+          const cross = off + len > 32;
+          for (let y = yA; y < yB; y++) {
+            const row = plane + y * siw + q;
+            let bits = src[row]! >>> off;
+            if (cross) bits |= src[row + 1]! << (32 - off);
+            bits &= mask;
+            if (bits !== 0) {
+              hit = y * w + xA + (31 - Math.clz32(bits & -bits));
+              break;
+            }
+          }
+        }
+        if (hit >= 0) dst[drow + (ox >>> 5)]! |= 1 << (ox & 31);
+        // No spike in the window: the gradient goes to its first element, as a float max-pool's tie rule says.
+        if (argmax) argmax[arow + ox] = hit >= 0 ? hit : yA < yB && len > 0 ? yA * w + xA : -1;
+      }
+    }
+  }
+}
+
+/** The plain bit-by-bit loop of {@link maxPoolBitsRange}: the tests' oracle. */
+export function maxPoolBitsRangeReference(
+  src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number,
+): void {
+  const siw = wordsFor(g.w);
+  const dow = wordsFor(g.ow);
+  for (let p = p0; p < p1; p++) {
+    for (let oy = 0; oy < g.oh; oy++) {
+      for (let ox = 0; ox < g.ow; ox++) {
+        let first = -1;
+        let hit = -1;
+        for (let ky = 0; ky < g.kh && hit < 0; ky++) {
+          const y = oy * g.sh - g.ph + ky;
+          if (y < 0 || y >= g.h) continue;
+          const row = (p * g.h + y) * siw;
+          for (let kx = 0; kx < g.kw; kx++) {
+            const x = ox * g.sw - g.pw + kx;
+            if (x < 0 || x >= g.w) continue;
+            if (first < 0) first = y * g.w + x;
+            if ((src[row + (x >>> 5)]! >>> (x & 31)) & 1) {
+              hit = y * g.w + x;
+              break;
+            }
+          }
+        }
+        if (hit >= 0) dst[(p * g.oh + oy) * dow + (ox >>> 5)]! |= 1 << (ox & 31);
+        if (argmax) argmax[(p * g.oh + oy) * g.ow + ox] = hit >= 0 ? hit : first;
+      }
+    }
+  }
+}
