@@ -26,8 +26,6 @@ export function wasmApi(): WasmApi | null {
   return w === undefined ? null : w;
 }
 
-/** Bytes in one WebAssembly page. */
-export const PAGE = 65536;
 
 /**
  * Compiles and instantiates `bytes` synchronously over `memory` (imported as
@@ -38,59 +36,6 @@ export function instantiate(bytes: Uint8Array, memory: WasmMemory): Record<strin
   const api = wasmApi();
   if (api === null) throw new Error("WebAssembly is not available in this runtime");
   return new api.Instance(new api.Module(bytes), { env: { memory } }).exports;
-}
-
-/**
- * One lazily built module instance with its own growable memory, per thread
- * (module-level instances of this class live in each thread's copy of the
- * module that creates them). The bytes are emitted and compiled at first use.
- */
-export class LazyKernel {
-  private memory: WasmMemory | null = null;
-  private ex: Record<string, unknown> | null = null;
-
-  constructor(private readonly emit: () => Uint8Array) {}
-
-  /** The instance's exports, compiling the module on first call. */
-  exports(): Record<string, unknown> {
-    if (this.ex === null) {
-      const api = wasmApi();
-      if (api === null) throw new Error("WebAssembly is not available in this runtime");
-      this.memory = new api.Memory({ initial: 16 });
-      this.ex = instantiate(this.emit(), this.memory);
-    }
-    return this.ex;
-  }
-
-  /**
-   * The memory's buffer, grown first (at least doubling) to hold `bytes`; null
-   * when it cannot grow that far. A grow detaches the previous buffer, so
-   * callers re-take their views from the value returned here on every call.
-   */
-  reserve(bytes: number): ArrayBuffer | null {
-    this.exports();
-    const mem = this.memory!;
-    if (bytes > 0xffff0000) return null; // beyond 32-bit offsets
-    const have = mem.buffer.byteLength;
-    if (bytes > have) {
-      const need = Math.ceil((bytes - have) / PAGE);
-      try {
-        mem.grow(Math.min(Math.max(need, have / PAGE), 65536 - have / PAGE));
-      } catch {
-        try {
-          mem.grow(need);
-        } catch {
-          return null;
-        }
-      }
-    }
-    return mem.buffer;
-  }
-
-  /** Current memory size in bytes (0 before first use). */
-  bytes(): number {
-    return this.memory === null ? 0 : this.memory.buffer.byteLength;
-  }
 }
 
 /**

@@ -6,16 +6,11 @@
  */
 import type { FloatArray } from "../../tensor/tensor.js";
 import { isShared, partsFor, runParts, sabBase, usableThreads, type Part } from "../../parallel/pool.js";
-import { defineTask } from "../../parallel/registry.js";
+import { defineTask, from, wordsView as words } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
 import { ssaBackwardRange, ssaForwardRange, type SsaDims } from "./ssa.js";
 
-/** A whole-heap float32 view read as the spike words it holds, from element `base` on. */
-function words(view: FloatArray, base: number): Uint32Array {
-  return new Uint32Array(view.buffer, view.byteOffset + base * 4, view.length - base);
-}
 const f32 = (w: Uint32Array): Float32Array => new Float32Array(w.buffer, w.byteOffset, w.length);
-const from = (a: FloatArray, base: number): FloatArray => a.subarray(base);
 
 // Arguments: n, d, order (1 = q_kv), scale (a float: read raw), b0, b1, then element offsets.
 const decode = (raw: Float64Array, a: readonly number[]): SsaDims => ({ n: a[0]!, d: a[1]!, order: a[2] === 1 ? "q_kv" : "qk_v", scale: raw[3]! });
