@@ -20,12 +20,10 @@ import {
 import { getKernelBackend } from "../wasm/backend.js";
 import { taskModules } from "./registry.js";
 
-// node:os and node:worker_threads come from process.getBuiltinModule, not a static import, so this
-// module (and the engine above it) also loads where they do not exist, in a browser: one thread there.
-const builtin = (id: string): unknown => (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process?.getBuiltinModule?.(id);
-const { availableParallelism } = (builtin("node:os") ?? { availableParallelism: () => 1 }) as Pick<typeof import("node:os"), "availableParallelism">;
-const { Worker } = (builtin("node:worker_threads") ?? {}) as typeof import("node:worker_threads");
-type Worker = import("node:worker_threads").Worker;
+import { nodeThreadHost, type ThreadHost, type WorkerHandle } from "./host.js";
+
+/** The platform's threads: Node's where it exists; none (one thread) elsewhere until a host is set. */
+let host: ThreadHost | null = nodeThreadHost();
 
 /** One part of a parallel task, for a worker: op code, Float64 arguments, heap arrays. */
 export interface Part {
@@ -36,7 +34,7 @@ export interface Part {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: WorkerHandle;
   ctrl: Int32Array;
   args: Float64Array;
   msg: Uint8Array;
@@ -47,7 +45,7 @@ interface Slot {
   index: number;
 }
 
-let threads = Math.max(1, availableParallelism());
+let threads = host === null ? 1 : host.cores();
 let slots: Slot[] = [];
 /** Why workers are unavailable (set once start-up failed; the pool then stays at one thread). */
 let disabled: string | null = null;
@@ -61,8 +59,18 @@ let stallMs = 120_000;
  */
 let minPartWork = 1 << 17;
 
-const here = import.meta.url;
-const fromSource = here.endsWith(".ts");
+
+/**
+ * Runs the pool's workers on another platform's threads (a browser's Web
+ * Workers): stops the current workers; the pool restarts on the next threaded
+ * call. The thread count becomes the host's core count.
+ */
+export async function setThreadHost(h: ThreadHost): Promise<void> {
+  await shutdownPool();
+  host = h;
+  disabled = null;
+  threads = h.cores();
+}
 
 /** Sets the number of threads (the caller plus n - 1 workers); 1 means no workers at all. */
 export function setThreads(n: number): void {
@@ -236,32 +244,40 @@ function ensureWorkers(): void {
 }
 
 function startSlot(): Slot | null {
+  if (host === null) {
+    disabled = "this platform has no worker threads (set one with setThreadHost)";
+    return null;
+  }
   const ctrlSab = new SharedArrayBuffer(LINE * 4);
   const argsSab = new SharedArrayBuffer(MAX_ARGS * 8);
   const msgSab = new SharedArrayBuffer(MSG_BYTES);
   const index = nextWorker++;
-  const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", here).href;
-  const init: WorkerInit = { index, ctrl: ctrlSab, args: argsSab, msg: msgSab, entry, tsx: fromSource, heap: heapHandle(), tasks: taskModules() };
-  let worker: Worker;
+  const init: WorkerInit = { index, ctrl: ctrlSab, args: argsSab, msg: msgSab, heap: heapHandle(), tasks: taskModules() };
+  const ctrl = new Int32Array(ctrlSab);
+  let slot: Slot | null = null;
+  const exited = (): void => {
+    if (slot) markExited(slot);
+    else Atomics.store(ctrl, STATE, -1);
+  };
+  let worker: WorkerHandle;
   try {
-    worker = fromSource
-      ? new Worker(new URL("./boot.mjs", here), { workerData: init })
-      : new Worker(new URL(entry), { workerData: init });
+    worker = host.start(
+      init,
+      (message) => {
+        // A worker that fails while loading means workers cannot run here: stay at one thread.
+        if (Atomics.load(ctrl, STATE) === 0) disabled = `worker failed to start: ${message}`;
+        exited();
+      },
+      exited,
+    );
   } catch (e) {
     disabled = `workers cannot start: ${(e as Error).message}`;
     return null;
   }
-  const slot: Slot = {
-    worker, ctrl: new Int32Array(ctrlSab), args: new Float64Array(argsSab), msg: new Uint8Array(msgSab),
-    seq: 0, exited: false, index, tasks: init.tasks.length,
+  slot = {
+    worker, ctrl, args: new Float64Array(argsSab), msg: new Uint8Array(msgSab),
+    seq: 0, exited: Atomics.load(ctrl, STATE) === -1, index, tasks: init.tasks.length,
   };
-  worker.on("error", (e) => {
-    // A worker that fails while loading means workers cannot run here: stay at one thread.
-    if (Atomics.load(slot.ctrl, STATE) === 0) disabled = `worker failed to start: ${e.message}`;
-    markExited(slot);
-  });
-  worker.on("exit", () => markExited(slot));
-  worker.unref();
   return slot;
 }
 
@@ -270,7 +286,7 @@ function markExited(s: Slot): void {
   Atomics.store(s.ctrl, STATE, -1);
 }
 
-function stopSlot(s: Slot): Promise<number> {
+function stopSlot(s: Slot): Promise<unknown> {
   if (!s.exited && Atomics.load(s.ctrl, STATE) === 1) {
     s.ctrl[OPCODE] = OP_QUIT;
     Atomics.store(s.ctrl, CMD, ++s.seq);

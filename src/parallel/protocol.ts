@@ -50,10 +50,6 @@ export interface WorkerInit {
   ctrl: SharedArrayBuffer;
   args: SharedArrayBuffer;
   msg: SharedArrayBuffer;
-  /** Module URL of the worker entry (used by the bootstrap). */
-  entry: string;
-  /** Register the tsx loader before importing the entry (running from TypeScript sources). */
-  tsx: boolean;
   /** URLs of the modules defining thread tasks (src/parallel/registry.ts), imported before the first task. */
   tasks: string[];
   /** The main thread's heap (src/tensor/heap.ts), adopted before anything runs. */
