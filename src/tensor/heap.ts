@@ -84,6 +84,20 @@ let f64: Float64Array = new Float64Array(0);
 let u32: Uint32Array = new Uint32Array(0);
 let u8: Uint8Array = new Uint8Array(0);
 
+/**
+ * Zeroes `bytes` from byte offset `off` (64-aligned; the block holds the rounding up to 8).
+ * Element stores into shared memory go one atomic store at a time in V8, so a Float64 fill
+ * (8 bytes a store) beats a byte fill 8x; the WASM runtime swaps in memory.fill (a memset).
+ */
+const f64Fill = (off: number, bytes: number): void => void heapF64().fill(0, off / 8, (off + bytes + 7) >> 3);
+let wasmFill: ((off: number, bytes: number) => void) | null = null;
+const zeroFill = (off: number, bytes: number): void => (wasmFill !== null && plainSab === null ? wasmFill : f64Fill)(off, bytes);
+
+/** Sets the zero fill of reused blocks over a WebAssembly heap (src/wasm/runtime.ts installs memory.fill). */
+export function setZeroFill(f: (off: number, bytes: number) => void): void {
+  wasmFill = f;
+}
+
 const liveBlocks = new Map<number, Block>();
 const freeLists: number[][] = [];
 let liveBytes = 0;
@@ -287,7 +301,7 @@ export function allocBlock(bytes: number, zero = true): Block {
       );
     }
   }
-  if (zero && reused) heapU8().fill(0, off, off + bytes);
+  if (zero && reused) zeroFill(off, bytes);
   const b = new Block(off, size, cls, serial++);
   liveBlocks.set(off, b);
   liveBytes += size;

@@ -146,6 +146,8 @@ export class Code {
   i32Load(offset = 0): this { return this.op(0x28, ...this.mem(2, offset)); }
   f32Load(offset = 0): this { return this.op(0x2a, ...this.mem(2, offset)); }
   f32Store(offset = 0): this { return this.op(0x38, ...this.mem(2, offset)).stmtEnd(); }
+  /** memory.fill (bulk memory): pops the address, the byte value and the count. */
+  memoryFill(): this { return this.op(0xfc, ...uleb(11), 0x00).stmtEnd(); }
   f32Add(): this { return this.op(0x92); }
   f32Mul(): this { return this.op(0x94); }
   f64Load(offset = 0): this { return this.op(0x2b, ...this.mem(3, offset)); }

@@ -6,9 +6,10 @@ import { BitspikeError } from "../../src/tensor/errors.js";
 import { gemm } from "../../src/kernels/gemm/gemm.js";
 import { gemmThreads } from "../../src/kernels/gemm/threads.js";
 import {
-  getThreads, minWorkPerThread, poolInfo, poolReady, runParts, setMinWorkPerThread, setThreads, shutdownPool, usableThreads,
+  getThreads, minWorkPerThread, poolInfo, poolReady, runParts, setMinWorkPerThread, setThreadHost, setThreads, shutdownPool, usableThreads,
 } from "../../src/parallel/pool.js";
 import { OP_TEST_EXIT, OP_TEST_THROW } from "../../src/parallel/protocol.js";
+import { nodeThreadHost } from "../../src/parallel/host.js";
 import { conv2d } from "../../src/ops/conv.js";
 import { linear } from "../../src/ops/linear.js";
 import { matmul } from "../../src/ops/matmul.js";
@@ -200,5 +201,28 @@ describe("pool", () => {
     gemmThreads(a, 0, false, a, 0, false, c, 0, 30, 30, 30, false, usableThreads());
     expect(c.every((v) => v === 7.5)).toBe(true);
     expect(await poolReady()).toBe(3);
+  });
+});
+
+describe("thread hosts", () => {
+  it("the pool runs on whatever host is set (here a counting wrapper of Node's), with the same bits", async () => {
+    const node = nodeThreadHost()!;
+    let started = 0;
+    await setThreadHost({ cores: () => 3, start: (init, failed, exited) => (started++, node.start(init, failed, exited)) });
+    try {
+      setThreads(3);
+      expect(await poolReady()).toBe(3);
+      expect(started).toBe(2);
+      const rng = new Rng(4);
+      const a = randArray(false, 64 * 48, rng, true), b = randArray(false, 48 * 40, rng, true);
+      const c1 = allocFloat("float32", 64 * 40), c2 = allocFloat("float32", 64 * 40);
+      gemm(a, 0, false, b, 0, false, c1, 0, 64, 40, 48, false);
+      const before = poolInfo().workerParts;
+      gemmThreads(a, 0, false, b, 0, false, c2, 0, 64, 40, 48, false, 3);
+      expect(poolInfo().workerParts - before).toBe(2);
+      expect(sameBits(c2, c1)).toBe(true);
+    } finally {
+      await setThreadHost(node);
+    }
   });
 });
