@@ -227,8 +227,9 @@ export async function runWorkload(name: string, opts: RunOptions): Promise<E2ERe
     model.train();
     model.zeroGrad();
     const loss = crossEntropy(model.forward(x), labels);
-    backward(loss);
-    return loss.item();
+    const l = loss.item();
+    backward(loss, undefined, { releaseActivations: true }); // as the training loop does
+    return l;
   });
   model.zeroGrad();
 

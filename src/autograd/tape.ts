@@ -55,6 +55,14 @@ export function record<T extends Differentiable>(
 export interface BackwardOptions {
   /** Keep the saved tensors so backward can run again through the same graph. */
   retainGraph?: boolean;
+  /**
+   * Free each op's output once its node has run (the tape needs it no more;
+   * outputs that view an input's memory are left to whoever owns that): the
+   * training loops' way to give activations back during backward, lowering the
+   * peak. Only for a caller that reads no intermediate value after backward
+   * (reading one then throws); ignored with retainGraph.
+   */
+  releaseActivations?: boolean;
 }
 
 /**
@@ -173,6 +181,7 @@ function runNodes(
     if (!options.retainGraph) {
       n.backward = null;
       if (n.release) for (const a of n.release) freeArray(a, `released by backward() (saved by '${n.op}')`);
+      if (options.releaseActivations && out) releaseOutput(n, out);
     }
     // Hold what the node returned before dropping its input: a returned gradient may be the same block.
     for (let i = 0; i < n.inputs.length; i++) {
@@ -206,6 +215,13 @@ function runNodes(
       }
     }
   }
+}
+
+/** Frees the memory of `n`'s output unless it views one of n's inputs' (a reshape, say: then its producer owns it). */
+function releaseOutput(n: TapeNode, out: Differentiable): void {
+  const b = blockOf(out.storage);
+  if (b === null || n.inputs.some((x) => blockOf(x.storage) === b)) return;
+  freeBlock(b, `released by backward() (the output of '${n.op}'; read values before backward or clone them)`);
 }
 
 function sumGrads(a: Tensor, b: Tensor): Tensor {

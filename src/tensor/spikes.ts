@@ -50,6 +50,10 @@ export class Spikes implements Differentiable {
     this.dtype = dtype;
   }
 
+  get storage(): Uint32Array {
+    return this._words;
+  }
+
   /** The packed words. Throws once the engine has released the memory (see src/tensor/heap.ts). */
   get words(): Uint32Array {
     if (this.block !== null && !this.block.live) releasedError(`Spikes${fmtShape(this.shape)}`, this.block);

@@ -33,6 +33,8 @@ export interface Differentiable {
   node: TapeNode | null;
   /** Keep `grad` on a non-leaf value too (like PyTorch's `retain_grad()`). */
   retainsGrad: boolean;
+  /** The array holding the values (floats or spike words), without the released check: for the engine's bookkeeping. */
+  readonly storage: ArrayBufferView;
 }
 
 /**
@@ -83,6 +85,10 @@ export class Tensor implements Differentiable {
     this.block = blockOf(data);
     if (this.block !== null) holdBlock(this, this.block);
     this.shape = Object.freeze([...shape]);
+  }
+
+  get storage(): FloatArray {
+    return this._data;
   }
 
   /** The elements, row-major. Throws once the engine has released the memory (see src/tensor/heap.ts). */

@@ -198,7 +198,7 @@ export function pretrain(opts: PretrainOptions, hooks: PretrainHooks = {}, prelo
         // Checked before the optimizer step, so a bad step never reaches the weights or a checkpoint.
         const l = loss.item();
         if (!Number.isFinite(l)) fail("pretrain", `the loss became ${l} at epoch ${epoch} step ${b.batchIndex}; lower --lr or set --clip`);
-        backward(loss);
+        backward(loss, undefined, { releaseActivations: true }); // the forward pass is not read after this
         checkGradientsFinite("pretrain", named, `at epoch ${epoch} step ${b.batchIndex}`);
         if (opts.clip > 0) clipGradNorm(mae.parameters(), opts.clip);
         optimizer.step();

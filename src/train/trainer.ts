@@ -235,12 +235,14 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
         // Checked before the optimizer step, so a bad step never reaches the weights or a checkpoint.
         const l = loss.item();
         if (!Number.isFinite(l)) fail("train", `the loss became ${l} at epoch ${epoch} step ${b.batchIndex}; lower --lr or set --clip`);
-        backward(loss);
+        const c = countCorrect(logits, b.labels);
+        // Nothing of the forward pass is read after this: each activation goes back to the heap once its node has run.
+        backward(loss, undefined, { releaseActivations: true });
         checkGradientsFinite("train", named, `at epoch ${epoch} step ${b.batchIndex}`);
         if (opts.clip > 0) clipGradNorm(model.parameters(), opts.clip);
         optimizer.step();
         optimizer.zeroGrad();
-        return { l, c: countCorrect(logits, b.labels) };
+        return { l, c };
       }, model, optimizer);
       freeArray(b.images.data, "released after its batch");
       lossSum += l * b.labels.length;
