@@ -1,6 +1,6 @@
 /** gemm test support: random problems, and an independent model of the float32 contract (the float32 family's oracle). */
 import fc from "fast-check";
-import { allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
+import type { FloatArray } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { randArray } from "./arrays.js";
 
@@ -30,13 +30,6 @@ export function arbGemmCase(): fc.Arbitrary<GemmCase> {
     const c = randArray(g.f64, g.co + g.m * g.n + 3, rng, g.heapC);
     return { ...g, a, b, c };
   });
-}
-
-/** A copy of x in the heap (heap = true) or a foreign array (false). */
-export function copyTo(x: FloatArray, heap: boolean): FloatArray {
-  const y = allocFloat(x instanceof Float64Array ? "float64" : "float32", x.length, heap);
-  y.set(x);
-  return y;
 }
 
 /**

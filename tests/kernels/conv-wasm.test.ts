@@ -1,3 +1,4 @@
+import { placed } from "../helpers/placed.js";
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { col2im, col2imJs, col2imWasm } from "../../src/kernels/conv/conv.js";
@@ -6,17 +7,9 @@ import { setKernelBackend, wasmSimdAvailable } from "../../src/wasm/backend.js";
 import { convKernelModule, convWasmRuns } from "../../src/kernels/conv/wasm.js";
 import { wasmApi } from "../../src/wasm/runtime.js";
 import { expectSameBits } from "../helpers/arrays.js";
-import { allocFloat } from "../../src/tensor/tensor.js";
 import { heapStats } from "../../src/tensor/heap.js";
 
 const simd = wasmSimdAvailable();
-
-/** A float32 copy of `a` in the heap (col2im runs in place) or foreign (staged). */
-function placed(heap: boolean, a: Float32Array): Float32Array {
-  const out = allocFloat("float32", a.length, heap) as Float32Array;
-  out.set(a);
-  return out;
-}
 
 afterEach(() => {
   setKernelBackend("auto");
@@ -45,9 +38,9 @@ describe.skipIf(!simd)(`WASM SIMD col2im${simd ? "" : " (skipped: WebAssembly SI
         const rng = new Rng(o.seed);
         const cols = new Float32Array(o.colsOff + cn * o.kh * o.kw * oh * ow).map(() => (rng.uniform() - 0.5) * 2 ** (rng.int(16) - 8));
         const dx0 = new Float32Array(o.xOff + o.c * o.h * o.w + 3).map(() => rng.uniform() - 0.5); // nonzero: col2im adds onto dx
-        const js = dx0.slice(), wasm = placed(o.dxInHeap, dx0);
+        const js = dx0.slice(), wasm = placed(dx0, o.dxInHeap);
         col2imJs(cols, o.colsOff, c0, cn, g, js, o.xOff);
-        col2imWasm(placed(o.colsInHeap, cols), o.colsOff, c0, cn, g, wasm, o.xOff);
+        col2imWasm(placed(cols, o.colsInHeap), o.colsOff, c0, cn, g, wasm, o.xOff);
         expectSameBits(wasm, js, "dx"); // also: the channels before c0 and the slack after are untouched
       },
     ), { numRuns: 300 });
@@ -58,7 +51,7 @@ describe.skipIf(!simd)(`WASM SIMD col2im${simd ? "" : " (skipped: WebAssembly SI
     const cols = new Float32Array(3 * 6 * 50).map((_, i) => i % 5), dx = new Float32Array(4 * 99);
     const staged = (heap: boolean): number => {
       const before = heapStats().stagedBytes;
-      col2imWasm(placed(heap, cols), 0, 1, 3, g, placed(heap, dx), 0);
+      col2imWasm(placed(cols, heap), 0, 1, 3, g, placed(dx, heap), 0);
       return heapStats().stagedBytes - before;
     };
     expect(staged(true)).toBe(0);

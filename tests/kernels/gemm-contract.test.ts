@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { gemm, gemmJs, gemmReference } from "../../src/kernels/gemm/gemm.js";
 import { Rng } from "../../src/tensor/random.js";
-import { arbGemmCase, copyTo, model32 } from "../helpers/gemm-model.js";
+import { model32 } from "../helpers/gemm-model.js";
 import { randArray, sameBits } from "../helpers/arrays.js";
 
 

@@ -9,7 +9,8 @@ import { Code, emitModule, I32, sleb, uleb } from "../../src/wasm/emit.js";
 import { wasmApi } from "../../src/wasm/runtime.js";
 import { BitspikeError } from "../../src/tensor/errors.js";
 import { Rng } from "../../src/tensor/random.js";
-import { arbGemmCase, copyTo, model32 } from "../helpers/gemm-model.js";
+import { model32 } from "../helpers/gemm-model.js";
+import { placed } from "../helpers/placed.js";
 import { randArray, sameBits } from "../helpers/arrays.js";
 
 const simd = wasmSimdAvailable();
@@ -140,13 +141,13 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
           const cr = c0.slice();
           gemmReference(a, 0, ta, b, 0, tb, cr, 0, m, n, k, acc);
           const before = heapStats().stagedBytes;
-          const cw = copyTo(c0, true);
+          const cw = placed(c0, true);
           gemmWasm(a, 0, ta, b, 0, tb, cw, 0, m, n, k, acc);
           expect(heapStats().stagedBytes).toBe(before);
           expect(sameBits(cw, cr)).toBe(true);
           // The same operands foreign: the float32 family stages A, B and C in (when accumulating) and C out; the float64 one packs from JS.
-          const cf = copyTo(c0, false);
-          gemmWasm(copyTo(a, false), 0, ta, copyTo(b, false), 0, tb, cf, 0, m, n, k, acc);
+          const cf = placed(c0, false);
+          gemmWasm(placed(a, false), 0, ta, placed(b, false), 0, tb, cf, 0, m, n, k, acc);
           const staged = f64 ? 0 : 4 * (m * k + k * n + m * n * (acc ? 2 : 1));
           expect(heapStats().stagedBytes - before).toBe(staged);
           expect(sameBits(cf, cr)).toBe(true);

@@ -1,13 +1,14 @@
 import { gemm, gemmJs, gemmReference, gemmWasm } from "../../src/kernels/gemm/gemm.js";
 import { gemmThreads } from "../../src/kernels/gemm/threads.js";
-import { arbGemmCase, copyTo, type GemmCase } from "../helpers/gemm-model.js";
+import { arbGemmCase, type GemmCase } from "../helpers/gemm-model.js";
+import { placed } from "../helpers/placed.js";
 import { describeTwins } from "../helpers/twins.js";
 
 type GemmFn = typeof gemmReference;
 
 /** Runs one gemm twin on a fresh copy of C (placed in the heap or not as the case says): every element checked, slack included. */
 const run = (f: GemmFn) => ({ m, n, k, ta, tb, acc, ao, bo, co, heapC, a, b, c }: GemmCase) => {
-  const out = copyTo(c, heapC);
+  const out = placed(c, heapC);
   f(a, ao, ta, b, bo, tb, out, co, m, n, k, acc);
   return [out];
 };

@@ -1,3 +1,4 @@
+import { placed } from "../helpers/placed.js";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   channelAffineWasm, channelGradInputWasm, channelGradSumsWasm, channelMeanVar, channelMeanVarWasm,
@@ -6,7 +7,6 @@ import { Rng } from "../../src/tensor/random.js";
 import { setKernelBackend, wasmSimdAvailable } from "../../src/wasm/backend.js";
 import { normKernelModule, normWasmRuns } from "../../src/kernels/norm/wasm.js";
 import { wasmApi } from "../../src/wasm/runtime.js";
-import { allocFloat } from "../../src/tensor/tensor.js";
 import { heapStats } from "../../src/tensor/heap.js";
 
 const simd = wasmSimdAvailable();
@@ -20,13 +20,6 @@ function values(n: number, rng: Rng): Float32Array {
   return new Float32Array(n).map(() => (rng.uniform() < 0.05 ? 0 : (rng.uniform() - 0.3) * 2 ** (rng.int(20) - 10)));
 }
 const vec = (c: number, rng: Rng, lo: number) => new Float64Array(c).map(() => lo + rng.uniform());
-/** A float32 copy of `a` (or n zeros) in the heap (the passes run in place) or foreign (staged). */
-function placed(heap: boolean, a: Float32Array | number): Float32Array {
-  const out = allocFloat("float32", typeof a === "number" ? a : a.length, heap) as Float32Array;
-  if (typeof a !== "number") out.set(a);
-  return out;
-}
-
 // Bit-equality with the other twins: tests/kernels/norm.test.ts.
 describe.skipIf(!simd)(`WASM SIMD batch-norm passes${simd ? "" : " (skipped: WebAssembly SIMD is unavailable in this runtime)"}`, () => {
   it("the module validates", () => {
@@ -37,7 +30,7 @@ describe.skipIf(!simd)(`WASM SIMD batch-norm passes${simd ? "" : " (skipped: Web
     const rng = new Rng(2);
     for (const [n, c, s] of [[37, 9, 1], [5, 7, 13]] as const) {
       const staged = (heap: boolean): number => {
-        const x = placed(heap, values(n * c * s, rng)), g = placed(heap, values(n * c * s, rng)), out = placed(heap, n * c * s);
+        const x = placed(values(n * c * s, rng), heap), g = placed(values(n * c * s, rng), heap), out = placed(new Float32Array(n * c * s), heap);
         const m = new Float64Array(c), v = vec(c, rng, 0.5), before = heapStats().stagedBytes;
         channelMeanVarWasm(x, n, c, s, m, new Float64Array(c));
         channelGradSumsWasm(g, x, n, c, s, m, v, new Float64Array(c), new Float64Array(c));
