@@ -12,8 +12,6 @@ import { neuronBackwardThreads } from "../../src/kernels/neuron/threads.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../src/kernels/spike-conv/threads.js";
 import { poolInfo } from "../../src/parallel/pool.js";
 import { weightedCuts } from "../../src/parallel/balance.js";
-import { maxPoolBits } from "../../src/kernels/spike-pool/spike-pool.js";
-import { maxPoolBitsThreads } from "../../src/kernels/spike-pool/threads.js";
 import { sigmoidSurrogate } from "../../src/ops/spike/surrogate.js";
 import { channelMeanVar } from "../../src/kernels/norm/norm.js";
 import { channelMeanVarThreads } from "../../src/kernels/norm/threads.js";
@@ -224,35 +222,3 @@ describe("work-balanced cuts", () => {
   });
 });
 
-describe("threaded spike max-pool", () => {
-  it("equals maxPoolBits (bits and argmax) for 1, 2 and 3 threads", () => {
-    const before = poolInfo().workerParts;
-    fc.assert(
-      fc.property(
-        fc.record({
-          planes: fc.integer({ min: 1, max: 7 }), h: fc.integer({ min: 2, max: 9 }), w: fc.integer({ min: 2, max: 70 }),
-          k: fc.integer({ min: 1, max: 3 }), st: fc.integer({ min: 1, max: 3 }), pad: fc.integer({ min: 0, max: 1 }),
-          withArgmax: fc.boolean(), shared: fc.boolean(), seed: fc.integer(),
-        }),
-        ({ planes, h, w, k, st, pad, withArgmax, shared, seed }) => {
-          if (pad > k / 2 || h + 2 * pad < k || w + 2 * pad < k) return true;
-          const oh = Math.floor((h + 2 * pad - k) / st) + 1, ow = Math.floor((w + 2 * pad - k) / st) + 1;
-          const g = { planes, h, w, kh: k, kw: k, sh: st, sw: st, ph: pad, pw: pad, oh, ow };
-          const src = randSpikes(planes * h, w, 0.2, new Rng(seed), shared);
-          const nd = planes * oh * wordsFor(ow);
-          const d0 = new Uint32Array(nd), a0 = withArgmax ? new Int32Array(planes * oh * ow) : null;
-          maxPoolBits(src, d0, a0, g);
-          for (const t of [1, 2, 3]) {
-            const d = words(nd, shared);
-            const a = withArgmax ? (shared ? new Int32Array(new SharedArrayBuffer(planes * oh * ow * 4)) : new Int32Array(planes * oh * ow)) : null;
-            maxPoolBitsThreads(src, d, a, g, t);
-            if (!sameBits(d, d0) || (a !== null && !sameBits(a, a0!))) return false;
-          }
-          return true;
-        },
-      ),
-      { numRuns: 80 },
-    );
-    expect(poolInfo().workerParts).toBeGreaterThan(before);
-  });
-});

@@ -1,0 +1,54 @@
+import fc from "fast-check";
+import { maxPoolBits, maxPoolBitsRange, maxPoolBitsRangeReference, type PoolGeometry } from "../../src/kernels/spike-pool/spike-pool.js";
+import { maxPoolBitsThreads } from "../../src/kernels/spike-pool/threads.js";
+import { wordsFor } from "../../src/tensor/bits.js";
+import { Rng } from "../../src/tensor/random.js";
+import { bitRows } from "../helpers/random-spikes.js";
+import { placed } from "../helpers/placed.js";
+import { describeTwins } from "../helpers/twins.js";
+
+/** Spike planes and a pooling window: ragged widths, windows up to 33 wide, strides, padding, any density; argmax or not. */
+interface PoolCase { g: PoolGeometry; src: Uint32Array; argmax: boolean; heap: boolean }
+
+const arbPool: fc.Arbitrary<PoolCase> = fc
+  .record({
+    planes: fc.integer({ min: 1, max: 5 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 100 }),
+    kh: fc.integer({ min: 1, max: 4 }), kw: fc.constantFrom(1, 2, 3, 5, 31, 33), sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }),
+    ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }), density: fc.constantFrom(0, 0.05, 0.3, 1),
+    argmax: fc.boolean(), heap: fc.boolean(), seed: fc.integer(),
+  })
+  .filter((o) => o.h + 2 * o.ph >= o.kh && o.w + 2 * o.pw >= o.kw)
+  .map((o) => {
+    const oh = Math.floor((o.h + 2 * o.ph - o.kh) / o.sh) + 1, ow = Math.floor((o.w + 2 * o.pw - o.kw) / o.sw) + 1;
+    const g = { planes: o.planes, h: o.h, w: o.w, kh: o.kh, kw: o.kw, sh: o.sh, sw: o.sw, ph: o.ph, pw: o.pw, oh, ow };
+    return { g, src: placed(bitRows(o.planes * o.h, o.w, o.density, new Rng(o.seed)), o.heap), argmax: o.argmax, heap: o.heap };
+  });
+
+/** Fresh outputs: the pooled bits (zeroed, as the kernels require) and, when asked, the argmax (stale values a twin must overwrite). */
+function outputs(c: PoolCase): { d: Uint32Array; a: Int32Array | null } {
+  const { planes, oh, ow } = c.g;
+  const d = placed(new Uint32Array(planes * oh * wordsFor(ow)), c.heap);
+  return { d, a: c.argmax ? placed(new Int32Array(planes * oh * ow).fill(-5), c.heap) : null };
+}
+
+const range = (f: typeof maxPoolBitsRange) => (c: PoolCase) => {
+  const o = outputs(c);
+  f(c.src, o.d, o.a, c.g, 0, c.g.planes);
+  return o.a ? [o.d, o.a] : [o.d];
+};
+
+describeTwins("spike max-pool", arbPool, {
+  reference: range(maxPoolBitsRangeReference),
+  js: range(maxPoolBitsRange),
+  dispatch: (c) => {
+    const o = outputs(c);
+    maxPoolBits(c.src, o.d, o.a, c.g);
+    return o.a ? [o.d, o.a] : [o.d];
+  },
+  threads: (c, t) => {
+    const o = outputs(c);
+    maxPoolBitsThreads(c.src, o.d, o.a, c.g, t);
+    return o.a ? [o.d, o.a] : [o.d];
+  },
+}, 150);
+
