@@ -127,11 +127,6 @@ export function sabBase(a: FloatArray): number {
   return a.byteOffset / a.BYTES_PER_ELEMENT;
 }
 
-/** True when an array lives in the heap, where workers use it without a copy (src/tensor/heap.ts). */
-export function isShared(a: ArrayBufferView): boolean {
-  return inHeap(a);
-}
-
 const staging = new Scratch();
 
 /**

@@ -41,7 +41,7 @@ interface WasmMemoryCtor {
 export type HeapHandle = SharedMemory | SharedArrayBuffer;
 
 /** Bytes in one WebAssembly page. */
-export const PAGE = 65536;
+const PAGE = 65536;
 /** wasm32 addresses 4 GiB at most. */
 const MAX_PAGES = 65536;
 /** Bytes of the header line at offset 0 (the bump pointer lives there; offset 0 is never a block). */

@@ -27,7 +27,6 @@ export function wasmApi(): WasmApi | null {
   return w === undefined ? null : w;
 }
 
-
 /**
  * Compiles and instantiates `bytes` synchronously over `memory` (imported as
  * `env.memory`) and returns the exports. Synchronous so a kernel can build its
@@ -64,18 +63,23 @@ export class HeapKernel {
   }
 }
 
+/** A typed array of any element type (its constructor makes views of the same type). */
+type Typed = ArrayBufferView & ArrayLike<number> & { constructor: new (buffer: ArrayBufferLike, offset: number, length: number) => Typed; set(a: Typed): void; subarray(b: number, e: number): Typed };
+
 /**
  * Byte offset of `a`'s data for a kernel: where it is when `a` is a heap
  * array; otherwise `a` (elements from..from+len) is copied to `stage` (a byte
- * offset in the heap the caller reserved) when `copyIn`, and the bytes counted
- * as staged, and `stage` is returned. A caller whose kernel writes a staged
- * array copies it back with {@link unstage}.
+ * offset in the heap the caller reserved, aligned for a's type) when
+ * `copyIn`, and the bytes counted as staged, and `stage` is returned. A
+ * caller whose kernel writes a staged array copies it back with {@link unstage}.
+ * (The copies go element by element of a's own type: V8 stores into shared
+ * memory one element at a time, so byte views would be 4-8x slower.)
  */
-export function heapPtr(a: ArrayBufferView & ArrayLike<number> & { subarray(b: number, e: number): ArrayBufferView }, from: number, len: number, stage: number, copyIn: boolean): number {
-  const bpe = (a as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+export function heapPtr(a: ArrayBufferView, from: number, len: number, stage: number, copyIn: boolean): number {
+  const t = a as Typed, bpe = (a as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
   if (inHeap(a)) return a.byteOffset + from * bpe;
   if (copyIn) {
-    heapU8().set(new Uint8Array(a.buffer, a.byteOffset + from * bpe, len * bpe), stage);
+    new t.constructor(heapU8().buffer, stage, len).set(t.subarray(from, from + len));
     countStaged(len * bpe);
   }
   return stage;
@@ -83,8 +87,8 @@ export function heapPtr(a: ArrayBufferView & ArrayLike<number> & { subarray(b: n
 
 /** Copies `len` elements back from heap offset `stage` into foreign `a` at `from` (counted as staged). */
 export function unstage(a: ArrayBufferView, from: number, len: number, stage: number): void {
-  const bpe = (a as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-  new Uint8Array(a.buffer, a.byteOffset + from * bpe, len * bpe).set(heapU8().subarray(stage, stage + len * bpe));
+  const t = a as Typed, bpe = (a as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  t.subarray(from, from + len).set(new t.constructor(heapU8().buffer, stage, len));
   countStaged(len * bpe);
 }
 

@@ -7,6 +7,7 @@ import {
 import { allocFloat, Tensor } from "../../src/tensor/tensor.js";
 import { Spikes } from "../../src/tensor/spikes.js";
 import { stepScope } from "../../src/tensor/retain.js";
+import { heapPtr, unstage } from "../../src/wasm/runtime.js";
 import { backward } from "../../src/autograd/tape.js";
 import { add, mul } from "../../src/ops/elementwise.js";
 import { sum } from "../../src/ops/reduce.js";
@@ -98,10 +99,23 @@ describe("the one heap", () => {
     expectBitspikeError(() => allocBlock(-1), "heap", /non-negative integer/);
   });
 
-  it("counts staged bytes only for foreign arrays", () => {
+  it("heapPtr passes a heap array by address and stages a foreign one (counting its bytes); unstage copies back", () => {
+    const scratch = heapArray(Float64Array, 16);
+    const stage = scratch.byteOffset;
+    const inside = allocFloat("float64", 10), outside = allocFloat("float64", 10, false);
+    for (let i = 0; i < 10; i++) inside[i] = outside[i] = i + 0.5;
     resetHeapCounters();
+    expect(heapPtr(inside, 3, 5, stage, true)).toBe(inside.byteOffset + 3 * 8);
     expect(heapStats().stagedBytes).toBe(0);
-    expect(blockOf(new Float32Array(3))).toBeNull();
+    expect(blockOf(outside)).toBeNull();
+    expect(heapPtr(outside, 3, 5, stage, true)).toBe(stage);
+    expect(heapStats().stagedBytes).toBe(5 * 8);
+    expect(Array.from(scratch.subarray(0, 5))).toEqual([3.5, 4.5, 5.5, 6.5, 7.5]);
+    scratch[0] = -1;
+    unstage(outside, 3, 5, stage);
+    expect(outside[3]).toBe(-1);
+    expect(heapStats().stagedBytes).toBe(2 * 5 * 8);
+    freeArray(scratch);
   });
 });
 

@@ -6,9 +6,10 @@
  * so each element sees exactly the additions, in exactly the order, of the
  * single-thread loop. Results are bit-identical for any thread count.
  */
+import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { defineTask } from "../../parallel/registry.js";
-import { isShared, partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
+import { partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
 import { convDataRange, convForwardRange, convWeightRange, decodeConv, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
 
 export type { ConvDims } from "./ranges.js";
@@ -48,7 +49,7 @@ function dimArgs(d: ConvDims): number[] {
 
 /** A shared array to hand a worker: the array itself if shared, else a scratch view. */
 function pick(src: FloatArray, staged: FloatArray): FloatArray {
-  return isShared(src) ? src : staged;
+  return inHeap(src) ? src : staged;
 }
 
 /**
@@ -68,23 +69,23 @@ export function convForwardThreads(d: ConvDims, x: FloatArray, w: FloatArray, y:
   const xImg = d.cIn * d.g.h * d.g.w, yImg = d.o * d.g.oh * d.g.ow;
   const rest = d.n - mine;
   const [sx, sw, sy] = scratchViews([
-    [x instanceof Float64Array, isShared(x) ? 0 : rest * xImg],
-    [w instanceof Float64Array, isShared(w) ? 0 : w.length],
-    [y instanceof Float64Array, isShared(y) ? 0 : rest * yImg],
+    [x instanceof Float64Array, inHeap(x) ? 0 : rest * xImg],
+    [w instanceof Float64Array, inHeap(w) ? 0 : w.length],
+    [y instanceof Float64Array, inHeap(y) ? 0 : rest * yImg],
   ]) as [FloatArray, FloatArray, FloatArray];
-  if (!isShared(x)) sx.set(x.subarray(mine * xImg, d.n * xImg));
-  if (!isShared(w)) sw.set(w);
+  if (!inHeap(x)) sx.set(x.subarray(mine * xImg, d.n * xImg));
+  if (!inHeap(w)) sw.set(w);
   const wx = pick(x, sx), ww = pick(w, sw), wy = pick(y, sy);
   // Offsets of image 0 in the worker views (staged arrays start at image `mine`).
-  const xBase = isShared(x) ? sabBase(x) : sabBase(sx) - mine * xImg;
-  const yBase = isShared(y) ? sabBase(y) : sabBase(sy) - mine * yImg;
+  const xBase = inHeap(x) ? sabBase(x) : sabBase(sx) - mine * xImg;
+  const yBase = inHeap(y) ? sabBase(y) : sabBase(sy) - mine * yImg;
   const dims = dimArgs(d);
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) {
     jobs.push({ op: OP_CONV_FORWARD, args: [...dims, xBase, sabBase(ww), yBase, cuts[j]!, cuts[j + 1]!], bufs: [wx, ww, wy] });
   }
   runParts("conv2d", jobs, () => convForwardRange(d, x, 0, w, 0, y, 0, 0, mine, noTick));
-  if (!isShared(y)) y.set(sy.subarray(0, rest * yImg), mine * yImg);
+  if (!inHeap(y)) y.set(sy.subarray(0, rest * yImg), mine * yImg);
 }
 
 /**
@@ -104,22 +105,22 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
   const xImg = d.cIn * d.g.h * d.g.w, yImg = d.o * d.g.oh * d.g.ow;
   const rest = d.n - mine;
   const [sgy, sw, sgx] = scratchViews([
-    [gy instanceof Float64Array, isShared(gy) ? 0 : rest * yImg],
-    [w instanceof Float64Array, isShared(w) ? 0 : w.length],
-    [gx instanceof Float64Array, isShared(gx) ? 0 : rest * xImg],
+    [gy instanceof Float64Array, inHeap(gy) ? 0 : rest * yImg],
+    [w instanceof Float64Array, inHeap(w) ? 0 : w.length],
+    [gx instanceof Float64Array, inHeap(gx) ? 0 : rest * xImg],
   ]) as [FloatArray, FloatArray, FloatArray];
-  if (!isShared(gy)) sgy.set(gy.subarray(mine * yImg, d.n * yImg));
-  if (!isShared(w)) sw.set(w);
+  if (!inHeap(gy)) sgy.set(gy.subarray(mine * yImg, d.n * yImg));
+  if (!inHeap(w)) sw.set(w);
   const wgy = pick(gy, sgy), ww = pick(w, sw), wgx = pick(gx, sgx);
-  const gyBase = isShared(gy) ? sabBase(gy) : sabBase(sgy) - mine * yImg;
-  const gxBase = isShared(gx) ? sabBase(gx) : sabBase(sgx) - mine * xImg;
+  const gyBase = inHeap(gy) ? sabBase(gy) : sabBase(sgy) - mine * yImg;
+  const gxBase = inHeap(gx) ? sabBase(gx) : sabBase(sgx) - mine * xImg;
   const dims = dimArgs(d);
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) {
     jobs.push({ op: OP_CONV_DATA, args: [...dims, gyBase, sabBase(ww), gxBase, cuts[j]!, cuts[j + 1]!], bufs: [wgy, ww, wgx] });
   }
   runParts("conv2d", jobs, () => convDataRange(d, gy, 0, w, 0, gx, 0, 0, mine, noTick));
-  if (!isShared(gx)) gx.set(sgx.subarray(0, rest * xImg), mine * xImg);
+  if (!inHeap(gx)) gx.set(sgx.subarray(0, rest * xImg), mine * xImg);
 }
 
 /**
@@ -138,20 +139,20 @@ export function convWeightThreads(d: ConvDims, gy: FloatArray, x: FloatArray, ac
   const mine = cuts[1]!;
   const kk = (d.cIn / d.groups) * d.g.kh * d.g.kw;
   const [sgy, sx, sacc] = scratchViews([
-    [gy instanceof Float64Array, isShared(gy) ? 0 : gy.length],
-    [x instanceof Float64Array, isShared(x) ? 0 : x.length],
-    [true, isShared(acc) ? 0 : (d.o - mine) * kk],
+    [gy instanceof Float64Array, inHeap(gy) ? 0 : gy.length],
+    [x instanceof Float64Array, inHeap(x) ? 0 : x.length],
+    [true, inHeap(acc) ? 0 : (d.o - mine) * kk],
   ]) as [FloatArray, FloatArray, Float64Array];
-  if (!isShared(gy)) sgy.set(gy);
-  if (!isShared(x)) sx.set(x);
-  if (!isShared(acc)) sacc.set(acc.subarray(mine * kk, d.o * kk));
+  if (!inHeap(gy)) sgy.set(gy);
+  if (!inHeap(x)) sx.set(x);
+  if (!inHeap(acc)) sacc.set(acc.subarray(mine * kk, d.o * kk));
   const wgy = pick(gy, sgy), wx = pick(x, sx), wacc = pick(acc, sacc);
-  const accBase = isShared(acc) ? sabBase(acc) : sabBase(sacc) - mine * kk;
+  const accBase = inHeap(acc) ? sabBase(acc) : sabBase(sacc) - mine * kk;
   const dims = dimArgs(d);
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) {
     jobs.push({ op: OP_CONV_WEIGHT, args: [...dims, sabBase(wgy), sabBase(wx), accBase, cuts[j]!, cuts[j + 1]!], bufs: [wgy, wx, wacc] });
   }
   runParts("conv2d", jobs, () => convWeightRange(d, gy, 0, x, 0, acc, 0, 0, mine, noTick));
-  if (!isShared(acc)) acc.set(sacc.subarray(0, (d.o - mine) * kk), mine * kk);
+  if (!inHeap(acc)) acc.set(sacc.subarray(0, (d.o - mine) * kk), mine * kk);
 }

@@ -5,10 +5,11 @@
  * count. Operands not in the heap are copied into the pool's shared
  * scratch for the workers (the calling thread's own block reads the originals).
  */
+import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { gemm } from "./gemm.js";
 import { defineTask } from "../../parallel/registry.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
 /** C rows = A rows (stored [rows, k], not transposed) times op(B); a plain call of {@link gemm}. */
 export function gemmRange(
@@ -73,9 +74,9 @@ export function gemmThreads(
   const mine = cuts[1]!; // the calling thread takes rows [0, mine)
   const wRows = m - mine;
   // A: the calling thread needs op(A) rows contiguous (a copy when transposed); workers need them shared.
-  const stageA = transA || !isShared(a);
-  const stageB = !isShared(b);
-  const stageC = !isShared(c);
+  const stageA = transA || !inHeap(a);
+  const stageB = !inHeap(b);
+  const stageC = !inHeap(c);
   const aRows = transA ? m : wRows;
   const [sa, sb, sc] = scratchViews([
     [a instanceof Float64Array, stageA ? aRows * k : 0],

@@ -8,6 +8,7 @@
  * are staged in the pool's shared scratch (only the workers' ranges are
  * copied; the calling thread's range works on the originals).
  */
+import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { wordsFor } from "../../tensor/bits.js";
 import {
@@ -16,7 +17,7 @@ import {
 } from "./neuron.js";
 import { defineTask, from, wordsView } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
 
 /** Slots of a neuron task's arguments holding the kernel parameters; task arguments follow. */
@@ -116,7 +117,7 @@ export function neuronForwardThreads(
   }
   const { steps, n, units, cuts, mine, e0 } = splitUnits(p, parts);
   const f64 = x instanceof Float64Array;
-  const stX = !isShared(x), stH = h !== null && !isShared(h), stW = !isShared(words), stV = !isShared(v);
+  const stX = !inHeap(x), stH = h !== null && !inHeap(h), stW = !inHeap(words), stV = !inHeap(v);
   const [sx, sh, sw, sv] = scratchViews([
     [f64, stX ? steps * n : 0], [f64, stH ? steps * n : 0], [false, stW ? steps * units : 0], [f64, stV ? n : 0],
   ]) as [FloatArray, FloatArray, Float32Array, FloatArray];
@@ -153,7 +154,7 @@ export function neuronBackwardThreads(
   const alpha = sigmoidAlpha!;
   const { steps, n, units, cuts, mine, e0 } = splitUnits(p, parts);
   const f64 = gS instanceof Float64Array;
-  const stG = !isShared(gS), stH = !isShared(h), stW = !isShared(words), stX = !isShared(gx);
+  const stG = !inHeap(gS), stH = !inHeap(h), stW = !inHeap(words), stX = !inHeap(gx);
   const [sg, sh, sw, sx] = scratchViews([
     [f64, stG ? steps * n : 0], [h instanceof Float64Array, stH ? steps * n : 0], [false, stW ? steps * units : 0],
     [gx instanceof Float64Array, stX ? steps * n : 0],

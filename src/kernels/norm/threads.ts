@@ -12,11 +12,12 @@
  * always splits (staging what is not in the heap; the tests use this). The small per-channel float64 vectors
  * always travel through the scratch.
  */
+import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { channelAffine, channelGradInput, channelGradSums, channelMeanVar, channelMeanVarRange, channelAffineRange, channelGradSumsRange, channelGradInputRange } from "./norm.js";
 import { defineTask, from } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
 
 /** Batch-norm passes a channel task can run (see {@link channelTask}). */
@@ -63,7 +64,7 @@ function threaded(
   const cuts = evenCuts(c, parts);
   const mine = cuts[1]!;
   const len = n * c * s;
-  const stX = !isShared(x), stG = g !== null && !isShared(g), stO = out !== null && !isShared(out);
+  const stX = !inHeap(x), stG = g !== null && !inHeap(g), stO = out !== null && !inHeap(out);
   const [sx, sg, so, vec] = scratchViews([
     [x instanceof Float64Array, stX ? len : 0], [g instanceof Float64Array, stG ? len : 0],
     [out instanceof Float64Array, stO ? len : 0], [true, 5 * c, true],
@@ -118,7 +119,7 @@ function stageChannels(src: FloatArray, dst: FloatArray, n: number, c: number, s
  * default a pass is split only when its big arrays are already shared.
  */
 function partsOf(kind: number, n: number, c: number, s: number, threads: number | undefined, big: readonly (FloatArray | null)[]): number {
-  if (threads === undefined && big.some((a) => a !== null && !isShared(a))) return 1;
+  if (threads === undefined && big.some((a) => a !== null && !inHeap(a))) return 1;
   let p = Math.min(threads ?? partsFor(n * c * s * COST[kind]!, c), c);
   if (p > 1) p = Math.min(p, usableThreads());
   return p;

@@ -9,12 +9,13 @@
  * sees the same additions in the same order as the single-thread loop.
  * Results are bit-identical for any thread count.
  */
+import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import type { ConvGeom } from "../conv/conv.js";
 import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
 import { transpose2d } from "../spike-sum/spike-sum.js";
 import { defineTask, from, wordsView } from "../../parallel/registry.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { popcountRange, weightedCuts } from "../../parallel/balance.js";
 
 
@@ -87,7 +88,7 @@ export function spikeConvForwardThreads(d: SpikeConvDims, words: Uint32Array, wT
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
   const outImg = o * ohw;
-  const stS = !isShared(words), stW = !isShared(wT), stO = !isShared(out);
+  const stS = !inHeap(words), stW = !inHeap(wT), stO = !inHeap(out);
   const f64 = out instanceof Float64Array;
   const [ss, sw, so] = scratchViews([
     [false, stS ? n * imgWords : 0], [wT instanceof Float64Array, stW ? wT.length : 0], [f64, stO ? n * outImg : 0],
@@ -131,7 +132,7 @@ export function spikeConvWeightThreads(d: SpikeConvDims, words: Uint32Array, gy:
   }
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
-  const stS = !isShared(words), stA = !isShared(accW);
+  const stS = !inHeap(words), stA = !inHeap(accW);
   const [ss, sg, sa] = scratchViews([[false, stS ? n * imgWords : 0], [f64, n * ohw * o, true], [true, stA ? accW.length : 0]]) as [
     Float32Array, FloatArray, Float64Array,
   ];

@@ -4,12 +4,13 @@
  * on its planes, so the output bits and argmax are the same for any thread
  * count. Arrays not in the heap are staged in the pool's scratch.
  */
+import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { wordsFor } from "../../tensor/bits.js";
 import { maxPoolBits, maxPoolBitsRange, type PoolGeometry } from "./spike-pool.js";
 import { defineTask, wordsView } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
 
 /** Slots of a max-pool task's arguments holding the geometry; task arguments follow. */
@@ -46,7 +47,7 @@ export function maxPoolBitsThreads(src: Uint32Array, dst: Uint32Array, argmax: I
   const cuts = evenCuts(g.planes, p);
   const mine = cuts[1]!;
   const sPlane = g.h * wordsFor(g.w), dPlane = g.oh * wordsFor(g.ow), aPlane = g.oh * g.ow;
-  const stS = !isShared(src), stD = !isShared(dst), stA = argmax !== null && !isShared(argmax);
+  const stS = !inHeap(src), stD = !inHeap(dst), stA = argmax !== null && !inHeap(argmax);
   const [ss, sd, sa] = scratchViews([[false, stS ? g.planes * sPlane : 0], [false, stD ? g.planes * dPlane : 0], [false, stA ? g.planes * aPlane : 0]]);
   const us = new Uint32Array(ss!.buffer, ss!.byteOffset, ss!.length), ud = new Uint32Array(sd!.buffer, sd!.byteOffset, sd!.length);
   if (stS) us.set(src.subarray(mine * sPlane, g.planes * sPlane), mine * sPlane);

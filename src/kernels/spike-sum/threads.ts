@@ -9,11 +9,12 @@
  * are bit-identical for any thread count. Operands not in the heap
  * are staged in the pool's shared scratch.
  */
+import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { popcnt32 } from "../../tensor/bits.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, spikeScatterRowsWords, countsScatterRowsCols } from "./spike-sum.js";
 import { defineTask, wordsView } from "../../parallel/registry.js";
-import { isShared, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { evenCuts, popcountRange, weightedCuts } from "../../parallel/balance.js";
 
 
@@ -67,7 +68,7 @@ function asFloat(a: Operand): FloatArray {
 
 /** Scratch request for an operand of `len` elements (spike words as Float32). */
 function req(a: Operand, len: number): [boolean, number] {
-  return [a instanceof Float64Array, isShared(a) ? 0 : len];
+  return [a instanceof Float64Array, inHeap(a) ? 0 : len];
 }
 
 /** Copies a[off + from .. off + to) to the scratch view at the same relative positions. */
@@ -96,7 +97,7 @@ function gather(
   }
   const mine = cuts[1]!;
   const [sa, sw, sc] = scratchViews([req(a, m * aRow), req(w, wLen), req(c, m * n)]) as [FloatArray, FloatArray, FloatArray];
-  const stA = !isShared(a), stW = !isShared(w), stC = !isShared(c);
+  const stA = !inHeap(a), stW = !inHeap(w), stC = !inHeap(c);
   if (stA) stage(a, aOff, mine * aRow, m * aRow, sa);
   if (stW) stage(w, wOff, 0, wLen, sw);
   if (stC && accumulate) stage(c, cOff, mine * n, m * n, sc);
@@ -153,7 +154,7 @@ function scatter(
   }
   const mine = cuts[1]!;
   const [sa, sg, sc] = scratchViews([req(a, aLen), req(g, m * n), req(acc, k * n)]) as [FloatArray, FloatArray, FloatArray];
-  const stA = !isShared(a), stG = !isShared(g), stC = !isShared(acc);
+  const stA = !inHeap(a), stG = !inHeap(g), stC = !inHeap(acc);
   if (stA) stage(a, aOff, 0, aLen, sa);
   if (stG) stage(g, gOff, 0, m * n, sg);
   const lo = Math.min(k, mine * per) * n;

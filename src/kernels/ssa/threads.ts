@@ -4,8 +4,9 @@
  * result is bit-identical for any split. Arrays outside the heap keep the work
  * on the calling thread (nothing is staged).
  */
+import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
-import { isShared, partsFor, runParts, sabBase, usableThreads, type Part } from "../../parallel/pool.js";
+import { partsFor, runParts, sabBase, usableThreads, type Part } from "../../parallel/pool.js";
 import { defineTask, from, wordsView as words } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
 import { ssaBackwardRange, ssaForwardRange, type SsaDims } from "./ssa.js";
@@ -37,7 +38,7 @@ function headWork(dm: SsaDims): number {
 }
 
 function partsOf(heads: number, dm: SsaDims, arrays: readonly (ArrayBufferView | null)[], threads: number | undefined): number {
-  if (arrays.some((x) => x !== null && !isShared(x))) return 1;
+  if (arrays.some((x) => x !== null && !inHeap(x))) return 1;
   const p = Math.min(threads ?? partsFor(heads * headWork(dm), heads), heads);
   return p > 1 ? Math.min(p, usableThreads()) : 1;
 }
