@@ -50,8 +50,8 @@ export function channelMeanVar(x: FloatArray, n: number, c: number, s: number, m
  */
 export function channelMeanVarRange(x: FloatArray, n: number, c: number, s: number, c0: number, c1: number, mean: Float64Array, varB: Float64Array): void {
   const count = n * s;
-  if (passWasm(x, n, c, s, c0, c1)) {
-    channelMeanVarWasm(x, n, c, s, mean, varB);
+  if (passWasm(x, n, s, c0, c1)) {
+    channelMeanVarWasm(x, n, c, s, mean, varB, c0, c1);
     return;
   }
   const t = mean;
@@ -112,8 +112,8 @@ export function channelGradSumsRange(
   g: FloatArray, x: FloatArray, n: number, c: number, s: number, c0: number, c1: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
-  if (passWasm(x, n, c, s, c0, c1) && g instanceof Float32Array) {
-    channelGradSumsWasm(g, x, n, c, s, mean, invStd, sumG, sumGX);
+  if (passWasm(x, n, s, c0, c1) && g instanceof Float32Array) {
+    channelGradSumsWasm(g, x, n, c, s, mean, invStd, sumG, sumGX, c0, c1);
     return;
   }
   const skip = (c - (c1 - c0)) * s;
@@ -148,79 +148,85 @@ export function channelGradSumsRange(
 }
 
 /**
- * True when a pass goes to its WebAssembly SIMD twin (src/kernels/norm/wasm.ts):
- * the kernel backend enables it, the data are float32, the whole channel
- * range is asked for and the tensor is not tiny. Same bits as the JS loops.
+ * True when a pass over channels c0..c1-1 goes to its WebAssembly SIMD twin
+ * (src/kernels/norm/wasm.ts): the kernel backend enables it, the data are
+ * float32 and the share is not tiny. Same bits as the JS loops.
  */
-function passWasm(x: FloatArray, n: number, c: number, s: number, c0: number, c1: number): x is Float32Array {
-  return c0 === 0 && c1 === c && n * c * s >= WASM_MIN && x instanceof Float32Array && wasmKernelsEnabled();
+function passWasm(x: FloatArray, n: number, s: number, c0: number, c1: number): x is Float32Array {
+  return n * (c1 - c0) * s >= WASM_MIN && x instanceof Float32Array && wasmKernelsEnabled();
 }
 
 /** Fewer values than this stay in JS: staging and the call cost more than the loop (measured: break-even near 300). */
 const WASM_MIN = 1024;
 
 /**
- * Runs a WASM norm pass over the whole of x [n, c, s] in place: the arrays
- * `ins` are read and `out` (if any) written where they are in the heap (a
- * foreign one is staged in the kernel's scratch, counted, and `out` copied
- * back). The per-channel float64 vectors (c values each) are copied into the
- * scratch (the pass adds into its accumulators there), and `done` gets them
- * as they stand after the pass. The token layout (s = 1) takes the kernel's
- * row form, others its run form.
+ * Runs a WASM norm pass over channels c0..c1-1 of x [n, c, s] in place: the
+ * arrays `ins` are read and `out` (if any) written where they are in the heap
+ * (a foreign one is staged in the kernel's scratch, counted, and `out` copied
+ * back). The per-channel float64 vectors' values at c0..c1-1 are copied into
+ * the scratch (the pass adds into its accumulators there), and `done` gets
+ * them (c1 - c0 values each) as they stand after the pass. The token layout
+ * (s = 1) takes the kernel's row form, others its run form; rows (samples)
+ * are c values (c s) apart, the pass covering c1 - c0 (runs) of each.
  */
 function runPassWasm(
   pass: NormPass, ins: readonly Float32Array[], out: Float32Array | null,
-  n: number, c: number, s: number, vectors: readonly Float64Array[], done: ((v: Float64Array[]) => void) | null,
+  n: number, c: number, s: number, c0: number, c1: number, vectors: readonly Float64Array[], done: ((v: Float64Array[]) => void) | null,
 ): void {
-  const len = n * c * s, arrayB = Math.ceil((len * 4) / 16) * 16, vecB = Math.ceil((vectors.length * c * 8) / 16) * 16;
+  const w = c1 - c0, len = n * c * s, arrayB = Math.ceil((len * 4) / 16) * 16, vecB = Math.ceil((vectors.length * w * 8) / 16) * 16;
   const arrays = out ? [...ins, out] : ins;
   const at = normKernel.scratch.take(vecB + arrays.filter((a) => !inHeap(a)).length * arrayB);
   const f64 = heapF64();
-  vectors.forEach((v, i) => f64.set(v.subarray(0, c), at / 8 + i * c));
+  vectors.forEach((v, i) => f64.set(v.subarray(c0, c1), at / 8 + i * w));
   let stage = at + vecB;
+  const whole = c0 === 0 && c1 === c;
   const ptrs = arrays.map((a, i) => {
-    const p = heapPtr(a, 0, len, stage, i < ins.length);
+    // A foreign output of a channel range is staged with its values: copying it back keeps the other channels.
+    const p = heapPtr(a, 0, len, stage, i < ins.length || !whole);
     if (!inHeap(a)) stage += arrayB;
     return p;
   });
-  const vecArgs = vectors.map((_, i) => at + i * c * 8);
-  if (s === 1) normPassWasm(pass, ...ptrs, n, c, ...vecArgs);
-  else normPassWasm(`${pass}Runs`, ...ptrs, n, c, s, ...vecArgs);
+  const first = ptrs.map((p) => p + c0 * s * 4);
+  const vecArgs = vectors.map((_, i) => at + i * w * 8);
+  if (s === 1) normPassWasm(pass, ...first, n, w, c, ...vecArgs);
+  else normPassWasm(`${pass}Runs`, ...first, n, w, s, c * s, ...vecArgs);
   if (out && !inHeap(out)) unstage(out, 0, len, ptrs[ins.length]!);
-  if (done) done(vectors.map((_, i) => heapF64().slice(at / 8 + i * c, at / 8 + (i + 1) * c)));
+  if (done) done(vectors.map((_, i) => heapF64().slice(at / 8 + i * w, at / 8 + (i + 1) * w)));
 }
 
-/** WASM twin of {@link channelMeanVar} (x [n, c, s]), any size. */
-export function channelMeanVarWasm(x: Float32Array, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
+/** WASM twin of {@link channelMeanVarRange} (x [n, c, s]; all channels by default), any size. */
+export function channelMeanVarWasm(x: Float32Array, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array, c0 = 0, c1 = c): void {
   const count = n * s, zero = new Float64Array(c);
-  runPassWasm("sums", [x], null, n, c, s, [zero], (v) => { for (let ch = 0; ch < c; ch++) mean[ch] = v[0]![ch]! / count; });
-  runPassWasm("sqDev", [x], null, n, c, s, [mean, zero], (v) => { for (let ch = 0; ch < c; ch++) varB[ch] = v[1]![ch]! / count; });
+  runPassWasm("sums", [x], null, n, c, s, c0, c1, [zero], (v) => { for (let ch = c0; ch < c1; ch++) mean[ch] = v[0]![ch - c0]! / count; });
+  runPassWasm("sqDev", [x], null, n, c, s, c0, c1, [mean, zero], (v) => { for (let ch = c0; ch < c1; ch++) varB[ch] = v[1]![ch - c0]! / count; });
 }
 
-/** WASM twin of {@link channelGradSums} ([n, c, s]), any size. */
+/** WASM twin of {@link channelGradSumsRange} ([n, c, s]; all channels by default), any size. */
 export function channelGradSumsWasm(
   g: Float32Array, x: Float32Array, n: number, c: number, s: number,
-  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
+  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, c0 = 0, c1 = c,
 ): void {
-  runPassWasm("gradSums", [g, x], null, n, c, s, [mean, new Float64Array(c), new Float64Array(c)], (v) => {
-    for (let ch = 0; ch < c; ch++) {
-      sumG[ch] = v[1]![ch]!;
-      sumGX[ch] = v[2]![ch]! * invStd[ch]!;
+  runPassWasm("gradSums", [g, x], null, n, c, s, c0, c1, [mean, new Float64Array(c), new Float64Array(c)], (v) => {
+    for (let ch = c0; ch < c1; ch++) {
+      sumG[ch] = v[1]![ch - c0]!;
+      sumGX[ch] = v[2]![ch - c0]! * invStd[ch]!;
     }
   });
 }
 
-/** WASM twin of {@link channelAffine} ([n, c, s]), any size. */
-export function channelAffineWasm(x: Float32Array, out: Float32Array, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array): void {
-  runPassWasm("affine", [x], out, n, c, s, [scale, shift], null);
+/** WASM twin of {@link channelAffineRange} ([n, c, s]; all channels by default), any size. */
+export function channelAffineWasm(
+  x: Float32Array, out: Float32Array, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array, c0 = 0, c1 = c,
+): void {
+  runPassWasm("affine", [x], out, n, c, s, c0, c1, [scale, shift], null);
 }
 
-/** WASM twin of {@link channelGradInput} ([n, c, s]), any size. */
+/** WASM twin of {@link channelGradInputRange} ([n, c, s]; all channels by default), any size. */
 export function channelGradInputWasm(
   g: Float32Array, x: Float32Array, dx: Float32Array, n: number, c: number, s: number,
-  mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array,
+  mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array, c0 = 0, c1 = c,
 ): void {
-  runPassWasm("gradInput", [g, x], dx, n, c, s, [mean, invStd, k, a, b], null);
+  runPassWasm("gradInput", [g, x], dx, n, c, s, c0, c1, [mean, invStd, k, a, b], null);
 }
 
 /** out[n, c, s] = x[n, c, s] * scale[c] + shift[c]. */
@@ -232,8 +238,8 @@ export function channelAffine(x: FloatArray, out: FloatArray, n: number, c: numb
 export function channelAffineRange(
   x: FloatArray, out: FloatArray, n: number, c: number, s: number, c0: number, c1: number, scale: Float64Array, shift: Float64Array,
 ): void {
-  if (passWasm(x, n, c, s, c0, c1) && out instanceof Float32Array) {
-    channelAffineWasm(x, out, n, c, s, scale, shift);
+  if (passWasm(x, n, s, c0, c1) && out instanceof Float32Array) {
+    channelAffineWasm(x, out, n, c, s, scale, shift, c0, c1);
     return;
   }
   const skip = (c - (c1 - c0)) * s;
@@ -289,8 +295,8 @@ export function channelGradInputRange(
   g: FloatArray, x: FloatArray, dx: FloatArray, n: number, c: number, s: number, c0: number, c1: number,
   mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array,
 ): void {
-  if (passWasm(x, n, c, s, c0, c1) && g instanceof Float32Array && dx instanceof Float32Array) {
-    channelGradInputWasm(g, x, dx, n, c, s, mean, invStd, k, a, b);
+  if (passWasm(x, n, s, c0, c1) && g instanceof Float32Array && dx instanceof Float32Array) {
+    channelGradInputWasm(g, x, dx, n, c, s, mean, invStd, k, a, b, c0, c1);
     return;
   }
   const skip = (c - (c1 - c0)) * s;

@@ -7,8 +7,11 @@
  * rounded once (f32x4.demote_f64x2_zero, as a Float32Array store), every
  * operation separate and in the JS order: the results are bit-identical.
  *
- * Functions over `rows` rows of C float32 values; the per-channel float64
- * vectors (C each) are read and the accumulators added into, never cleared:
+ * Functions over `rows` rows of c float32 values, consecutive rows `stride`
+ * values apart (stride = c for a whole tensor; a channel range c0..c1 of a
+ * [rows, C] tensor passes pointers at channel c0, c = c1 - c0 and stride C, so
+ * threads can split the channels and still run here); the per-channel float64
+ * vectors (c each) are read and the accumulators added into, never cleared:
  *
  *   sums(x, rows, c, acc)                      acc[ch] += x[r, ch]
  *   sqDev(x, rows, c, mean, acc)               d = x[r, ch] - mean[ch]; acc[ch] += d d
@@ -86,16 +89,17 @@ const PASSES: readonly PassDef[] = [
 ];
 
 /**
- * One pass as a function (rowArrays..., rows, c, vectors...): for each row,
- * channel pairs with f64x2 lanes, then one lane for an odd C. Pointers walk
- * the row arrays (4 bytes a value) and the vectors (8 bytes, back to the start
+ * One pass as a function (rowArrays..., rows, c, stride, vectors...): for each
+ * row, channel pairs with f64x2 lanes, then one lane for an odd c. Pointers
+ * walk the row arrays (4 bytes a value, then on to the next row's start,
+ * stride values after this one's) and the vectors (8 bytes, back to the start
  * every row).
  */
 function passFunc(def: PassDef): FuncDef {
   const ptr = (n: string) => `p_${n}`;
   const f = frame(
-    [...def.rowArrays.map((n) => [n, I32] as const), ["rows", I32], ["c", I32], ...def.vectors.map((n) => [n, I32] as const)],
-    [["r", I32], ["j", I32], ...[...def.rowArrays, ...def.vectors].map((n) => [ptr(n), I32] as const), ["tmp", V128]],
+    [...def.rowArrays.map((n) => [n, I32] as const), ["rows", I32], ["c", I32], ["stride", I32], ...def.vectors.map((n) => [n, I32] as const)],
+    [["r", I32], ["j", I32], ["skip", I32], ...[...def.rowArrays, ...def.vectors].map((n) => [ptr(n), I32] as const), ["tmp", V128]],
   );
   const L = f.idx as Record<string, number>;
   const c = new Code();
@@ -121,6 +125,7 @@ function passFunc(def: PassDef): FuncDef {
     for (const n of def.vectors) c.get(L[ptr(n)]!).i32Const(8 * step).i32Add().set(L[ptr(n)]!);
   };
   for (const n of def.rowArrays) c.get(L[n]!).set(L[ptr(n)]!);
+  c.get(L.stride!).get(L.c!).i32Sub().i32Const(2).i32Shl().set(L.skip!); // bytes from a row's end to the next row's start
   c.i32Const(0).set(L.r!);
   c.block().loop(); // rows
   c.get(L.r!).get(L.rows!).i32LtU().i32Eqz().brIf(1);
@@ -134,6 +139,7 @@ function passFunc(def: PassDef): FuncDef {
   c.get(L.j!).get(L.c!).i32LtU().if();
   lanes(false);
   c.end();
+  for (const n of def.rowArrays) c.get(L[ptr(n)]!).get(L.skip!).i32Add().set(L[ptr(n)]!);
   c.get(L.r!).i32Const(1).i32Add().set(L.r!);
   c.br(0).end().end();
   return { name: def.name, params: f.params, results: [], locals: f.locals, body: c };
@@ -141,7 +147,8 @@ function passFunc(def: PassDef): FuncDef {
 
 /**
  * The same pass for x [N, C, S] (conv activations: a run of S values per
- * sample and channel) as `<name>Runs(rowArrays..., n, c, s, vectors...)`.
+ * sample and channel) as `<name>Runs(rowArrays..., n, c, s, stride, vectors...)`,
+ * samples `stride` values apart (c s for a whole tensor, C s for a channel range).
  * Element-wise passes run each run with f64x2 lanes (pairs, then one) and the
  * channel's constants splatted. Sums keep two channels' accumulators in the
  * two lanes of a register (lane 1 reads the next channel's run, S values on),
@@ -151,9 +158,9 @@ function runsFunc(def: PassDef): FuncDef {
   const ptr = (n: string) => `p_${n}`;
   const reg = (n: string) => `r_${n}`;
   const f = frame(
-    [...def.rowArrays.map((n) => [n, I32] as const), ["n", I32], ["c", I32], ["s", I32], ...def.vectors.map((n) => [n, I32] as const)],
+    [...def.rowArrays.map((n) => [n, I32] as const), ["n", I32], ["c", I32], ["s", I32], ["stride", I32], ...def.vectors.map((n) => [n, I32] as const)],
     [
-      ["i", I32], ["ch", I32], ["q", I32], ["s4", I32],
+      ["i", I32], ["ch", I32], ["q", I32], ["s4", I32], ["skip", I32],
       ...[...def.rowArrays, ...def.vectors].map((n) => [ptr(n), I32] as const),
       ...def.accs.map((n) => [reg(n), V128] as const), ["tmp", V128],
     ],
@@ -161,10 +168,10 @@ function runsFunc(def: PassDef): FuncDef {
   const L = f.idx as Record<string, number>;
   const c = new Code();
   const P = (n: string) => L[ptr(n)]!;
-  const advance = (names: readonly string[], bytes: number | "s4") => {
+  const advance = (names: readonly string[], bytes: number | "s4" | "skip") => {
     for (const n of names) {
       c.get(P(n));
-      if (bytes === "s4") c.get(L.s4!); else c.i32Const(bytes);
+      if (typeof bytes === "string") c.get(L[bytes]!); else c.i32Const(bytes);
       c.i32Add().set(P(n));
     }
   };
@@ -230,6 +237,7 @@ function runsFunc(def: PassDef): FuncDef {
     advance(def.vectors, twoCh ? 16 : 8);
   };
   c.get(L.s!).i32Const(2).i32Shl().set(L.s4!);
+  c.get(L.stride!).get(L.c!).get(L.s!).i32Mul().i32Sub().i32Const(2).i32Shl().set(L.skip!); // a sample's end to the next one's start
   for (const n of def.rowArrays) c.get(L[n]!).set(P(n));
   c.i32Const(0).set(L.i!);
   c.block().loop(); // samples
@@ -252,6 +260,7 @@ function runsFunc(def: PassDef): FuncDef {
     channel(false);
     c.end();
   }
+  advance(def.rowArrays, "skip");
   c.get(L.i!).i32Const(1).i32Add().set(L.i!);
   c.br(0).end().end();
   return { name: `${def.name}Runs`, params: f.params, results: [], locals: f.locals, body: c };
@@ -269,7 +278,7 @@ let runs = 0;
 /** The passes by name. */
 export type NormPass = "sums" | "sqDev" | "gradSums" | "affine" | "gradInput";
 
-/** Runs pass `name` (or its [N, C, S] form `<name>Runs`) with byte offsets and counts as the header lists them. */
+/** Runs pass `name` (or its [N, C, S] form `<name>Runs`) with byte offsets, counts and stride as the header lists them. */
 export function normPassWasm(name: NormPass | `${NormPass}Runs`, ...args: number[]): void {
   runs++;
   (normKernel.exports()[name] as (...a: number[]) => void)(...args);
