@@ -1,22 +1,25 @@
 /**
  * Batch norm followed by a multi-step neuron as one autograd node: Spikformer's
  * conv / linear -> BN -> LIF, whose float BN output only the neuron reads.
- * The node keeps that output for the length of the neuron's forward only (one
- * [T, ...] float array less alive per layer until the backward, the largest
- * share of a training step's memory), and its backward runs the neuron's
- * gradient straight into the batch norm's, in place. The passes are those of
+ * The node keeps that output for the length of the neuron's forward only, and
+ * not the neuron's membrane H either: its backward makes both again from x
+ * (which the batch norm's backward needs anyway) with the same passes, so two
+ * [T, ...] float arrays per layer less stay alive until the backward (most of
+ * a training step's memory), for one more affine and neuron pass. The
+ * backward then runs the neuron's gradient into the batch norm's, in place. The passes are those of
  * {@link batchNorm} and {@link multiStepNeuron}, in the same order on the same
  * values: the spikes and every gradient are bit-identical to the two ops.
  */
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { sameShape } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
-import { allocFloat, Tensor } from "../../tensor/tensor.js";
+import { allocFloat, Tensor, type FloatArray } from "../../tensor/tensor.js";
 import { freeArray } from "../../tensor/heap.js";
 import { wordsFor } from "../../tensor/bits.js";
 import { neuronForwardThreads } from "../../kernels/neuron/threads.js";
+import type { NeuronKernelParams } from "../../kernels/neuron/neuron.js";
 import { needsGrad, record } from "../../autograd/tape.js";
-import { batchNormBackward, batchNormState, plainChannelPasses, type BatchNormOptions } from "../norm.js";
+import { batchNormBackward, batchNormState, plainChannelPasses, type BatchNormOptions, type BatchNormState, type ChannelPasses } from "../norm.js";
 import { checkNeuronOptions, neuronBackwardInto, neuronPlan, type NeuronOptions } from "./neuron.js";
 
 /** The batch norm of {@link batchNormNeuron}: its parameters and buffers, as {@link batchNorm} takes them. */
@@ -54,24 +57,36 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
   const st = batchNormState(OP, x, runningMean, runningVar, weight, bias, bn.opts, passes);
   const { p, surrogate } = neuronPlan(shape, st.dtype, neuron);
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
-  const grad = needsGrad(...inputs);
+  const words = Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols));
+  fire(x, st, passes, p, null, words);
+  const spikes = new Spikes(words, shape, st.dtype);
+  if (!needsGrad(...inputs)) return spikes;
+  return record(OP, spikes, inputs, (g) => {
+    if (!sameShape(g.shape, shape)) fail(OP, `gradient ${fmtShape(g.shape)} does not match the spikes ${fmtShape(shape)}`);
+    // H again from x (the batch norm's backward keeps x anyway): the same passes on the same values give the same bits.
+    const h = allocFloat(st.dtype, x.size, true, false);
+    fire(x, st, passes, p, h, null);
+    // dL/dy from the neuron, then the batch norm's input gradient over it in place.
+    const gy = new Tensor(allocFloat(st.dtype, x.size), x.shape);
+    neuronBackwardInto(g, h, words, null, p, surrogate, gy.data);
+    freeArray(h, `released by ${OP}'s backward (the membrane it recomputed)`);
+    return batchNormBackward(st, passes, gy, x.requiresGrad ? gy : null, weight, bias);
+  });
+}
 
+/**
+ * The forward passes: y = x scale + shift, then the neuron over y, writing H
+ * (when h is given) and the spike words (when given; a backward recomputing H
+ * passes its own scratch words, since the spikes are already made).
+ */
+function fire(x: Tensor, st: BatchNormState, passes: ChannelPasses, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array | null): void {
   // The normalised values live only while the neuron reads them; every element is written, so no zero fill.
   const y = new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape);
   passes.affine(y, st.scale, st.shift);
-  const h = grad ? allocFloat(st.dtype, x.size, true, false) : null;
   const v = allocFloat(st.dtype, p.rows * p.cols);
-  const words = Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols));
-  neuronForwardThreads(y.data, p, h, words, v);
+  const w = words ?? Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols));
+  neuronForwardThreads(y.data, p, h, w, v);
   freeArray(y.data, `released by ${OP} (the normalised values, read by its neuron only)`);
   freeArray(v, `released by ${OP} (the final membrane is not returned)`);
-  const spikes = new Spikes(words, shape, st.dtype);
-  if (!grad) return spikes;
-  return record(OP, spikes, inputs, (g) => {
-    if (!sameShape(g.shape, shape)) fail(OP, `gradient ${fmtShape(g.shape)} does not match the spikes ${fmtShape(shape)}`);
-    // dL/dy from the neuron, then the batch norm's input gradient over it in place.
-    const gy = new Tensor(allocFloat(st.dtype, x.size), x.shape);
-    neuronBackwardInto(g, h!, words, null, p, surrogate, gy.data);
-    return batchNormBackward(st, passes, gy, x.requiresGrad ? gy : null, weight, bias);
-  }, [h!]); // H is the node's own: the tape frees it once the backward has run
+  if (!words) freeArray(w, `released by ${OP}'s backward (spikes made again with H)`);
 }
