@@ -67,7 +67,8 @@ export const DIFFERENCES: readonly string[] = [
   "evaluation: the same (eval-mode batch norm with running statistics, no gradients, batch 64, the 2,000 test digits)",
   "model size: bitspike counts 647,546 parameters, the peer 646,522; the 1,024 more are the LayerNorms norm1 / norm2 " +
     "that the official model builds but never calls (no gradient, no update)",
-  "start-up: bitspike in this checkout starts through tsx (the TypeScript compiled as it loads); both walls run from launch to exit",
+  "start-up and files: bitspike in this checkout starts through tsx (the TypeScript compiled as it loads), and writes a log line a step, " +
+    "a checkpoint after every epoch and the weights at the end; the peer writes nothing; both walls run from launch to exit",
 ];
 
 /** The bench's own flags. */
