@@ -57,9 +57,8 @@ export const DIFFERENCES: readonly string[] = [
     "(1e-6 + it (lr - 1e-6) / W against lr (it + 1) / W, W = 125 iterations, the first epoch); the cosine after it is the same " +
     "(lr at iteration W, 0 at the end of the last epoch, which neither runs); with --epochs 1 bitspike warms up over 124 " +
     "iterations and takes one cosine step, the peer warms up over all 125",
-  "random shift: both move each training image by dy, dx uniform in -2..2; the peer pads the raw image with black " +
-    "(0, i.e. -0.424 after normalisation), bitspike's --crop pads the normalised image with 0 (the mean grey, raw 0.1307); " +
-    "`bitspike train` has no flag for the fill",
+  "random shift: both move each training image by dy, dx uniform in -2..2 and pad with black (raw 0, -0.424 after " +
+    "normalisation): the peer pads the raw image before normalising, bitspike (--crop-fill black) the normalised one with that value",
   "normalisation: the same (x - 0.1307) / 0.3081 on the same float32 pixels; bitspike computes it in float64 " +
     "and rounds once, torch in float32 (normalised pixels differ by 2.4e-7 at most)",
   "random streams: initial weights (same laws: trunc-normal 0.02 Linear, PyTorch's kaiming-uniform convs, BN 1 / 0), " +
@@ -129,7 +128,7 @@ export function bitspikeArgs(a: RecipeArgs, trainFile: string, testFile: string,
     "--lr", String(R.lr), "--wd", String(R.wd),
     "--warmup", String(R.warmupEpochs), "--min-lr", String(R.minLr),
     "--label-smoothing", String(R.labelSmoothing),
-    "--crop", String(R.shift), "--hflip", "0", "--erase", "0", "--mixup", "0", "--clip", "0",
+    "--crop", String(R.shift), "--crop-fill", "black", "--hflip", "0", "--erase", "0", "--mixup", "0", "--clip", "0",
     "--seed", String(R.seed), "--eval-batch", String(R.evalBatch),
     "--threads", String(a.threads), "--out", out,
     ...(a.steps ? ["--stop-after", String(a.steps)] : []),

@@ -112,7 +112,7 @@ describe("the recipe in both frameworks' flags", () => {
       model: "spikformer-cifar-2-128", data: "file:/r/train.safetensors,/r/test.safetensors",
       "img-size": 28, "in-channels": 1, classes: 10, patch: 4, heads: 4, T: 2, "mlp-ratio": 4,
       epochs: 5, batch: 64, lr: 1e-3, wd: 0.01, warmup: 1, "min-lr": 0, "label-smoothing": 0.1,
-      crop: 2, hflip: 0, erase: 0, mixup: 0, clip: 0, seed: 0, "eval-batch": 64, threads: 2, out: "/r/out", "stop-after": 0,
+      crop: 2, "crop-fill": "black", hflip: 0, erase: 0, mixup: 0, clip: 0, seed: 0, "eval-batch": 64, threads: 2, out: "/r/out", "stop-after": 0,
     });
     expect(parseArgs("train", bitspikeArgs({ ...a, steps: 3 }, "t", "u", "o").slice(1), TRAIN_FLAGS)["stop-after"]).toBe(3);
   });
