@@ -6,7 +6,7 @@
  * (see `compute.ts`); the residual stream holds small integers (sums of
  * spikes), or spikes when the IAND residual is chosen.
  */
-import { inferenceScope, releaseUnlessShared } from "../nn/scope.js";
+import { inferenceScope, releaseDead, releaseUnlessShared } from "../nn/scope.js";
 import { isGradEnabled } from "../autograd/tape.js";
 import { fail, fmtShape } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
@@ -107,7 +107,12 @@ function residual(kind: "add" | "iand", shortcut: Activation, branch: Spikes): A
     if (!(shortcut instanceof Spikes)) fail("residual", "the IAND residual needs a spike shortcut");
     return iand(branch, shortcut);
   }
-  return add(shortcut instanceof Spikes ? spikesToFloat(shortcut) : shortcut, spikesToFloat(branch));
+  const a = shortcut instanceof Spikes ? spikesToFloat(shortcut) : shortcut;
+  const b = spikesToFloat(branch);
+  const sum = add(a, b);
+  // The float copies of spikes only fed the add, whose backward reads neither.
+  releaseDead(sum, b, ...(a === shortcut ? [] : [a]));
+  return sum;
 }
 
 /** Spiking Patch Splitting (V1): 4 x conv3x3-BN-LIF (D/8, D/4, D/2, D), max-pools, then the RPE conv. */
@@ -150,7 +155,10 @@ export class SPS extends SpikformerPart {
       }
     }
     const rpe = this.convFire("patch_embed.rpe_conv", mergeTB(s), T, this.rpe_conv, this.rpe_bn, this.rpe_lif);
-    return tokens(residual(this.cfg.residual, s, rpe));
+    const joined = residual(this.cfg.residual, s, rpe);
+    const t = tokens(joined);
+    if (joined instanceof Tensor) releaseDead(t, joined); // a float join is only transposed into tokens
+    return t;
   }
 }
 
@@ -292,7 +300,9 @@ export class SSA extends SpikformerPart {
     }
     // [T, B, h, N, d] -> [T, B, N, h*d]
     const merged = reshape(permute(y, [0, 1, 3, 2, 4]), [T, B, N, D]);
+    releaseDead(merged, y); // the permute's backward reads only its gradient
     const a = this.attn_lif.forward(merged);
+    if (this.attn_lif.w === null) releaseDead(a, merged); // a LIF's backward reads its saved H, not its input
     return this.projectFire(`${pre}.proj`, a, this.projs.proj, this.bns.proj, this.lifs.proj);
   }
 }

@@ -195,12 +195,14 @@ describe("augmentation", () => {
   });
 
   it("crop fill \"black\" pads with what raw 0 becomes after the data set's normalisation (torchvision's order)", () => {
-    const mnist = { shape: [1, 28, 28] as [number, number, number], mean: [MNIST_MEAN], std: [MNIST_STD] };
+    const mnist = { shape: [1, 28, 28] as [number, number, number], mean: [...MNIST_MEAN], std: [...MNIST_STD] };
+    const black = (0 - MNIST_MEAN[0]!) / MNIST_STD[0]!;
     const opts = resolveCropFill({ crop: { padding: 2, fill: "black" }, hflip: 0.5 }, mnist);
-    expect(opts.crop!.fill).toEqual([(0 - MNIST_MEAN) / MNIST_STD]);
+    expect(opts.crop!.fill).toEqual([black]);
+    expect(black).toBeCloseTo(-0.4242, 4);
     expect(opts.hflip).toBe(0.5);
     // A blank (raw 0) normalised digit stays blank wherever the crop moves it.
-    const blank = new Float32Array(28 * 28).fill(Math.fround((0 - MNIST_MEAN) / MNIST_STD));
+    const blank = new Float32Array(28 * 28).fill(black);
     const img = blank.slice();
     makeAugment(opts)(img, [1, 28, 28], new Rng(1));
     expect(img).toEqual(blank);
