@@ -26,7 +26,8 @@ export interface BatchNormLayerOptions {
 abstract class BatchNormBase extends Module implements TensorModule {
   readonly numFeatures: number;
   readonly eps: number;
-  readonly momentum: number | null;
+  /** Weight of a batch's statistics in the running ones; null = their cumulative average (settable, as in PyTorch). */
+  momentum: number | null;
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly runningMean: Tensor | null;
@@ -61,6 +62,14 @@ abstract class BatchNormBase extends Module implements TensorModule {
   forward(x: Tensor): Tensor {
     const a = this.normArgs(x);
     return batchNorm(x, a.runningMean, a.runningVar, a.weight, a.bias, a.opts);
+  }
+
+  /** Running mean 0, variance 1 and no batches counted, as PyTorch's reset_running_stats(). */
+  resetRunningStats(): void {
+    if (this.runningMean === null || this.runningVar === null) return;
+    this.runningMean.data.fill(0);
+    this.runningVar.data.fill(1);
+    this.numBatchesTracked!.data[0] = 0n;
   }
 
   /**
