@@ -20,7 +20,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import { convDataThreads } from "../../kernels/conv/threads.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../kernels/spike-conv/threads.js";
-import { transpose2d } from "../../kernels/spike-sum/spike-sum.js";
+import { transposeThreads } from "../../kernels/transpose/threads.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";
 import { convGeometry, pair, type Pair } from "../conv.js";
@@ -61,7 +61,7 @@ function spikeConvCore(
 
   // Weight [O, C kh kw] -> [C kh kw, O]: each tap's O weights contiguous.
   const wT = empty([kk * o], dtype).data;
-  transpose2d(weight.data, 0, o, kk, wT, 0);
+  transposeThreads(weight.data, 0, o, kk, wT, 0);
   const out = empty(outShape(oh, ow), dtype);
   spikeConvForwardThreads({ n, c: cIn, o, wpr, g }, s.words, wT, out.data);
   if (bias) addChannelBias(out.data, bias.data, n, o, ohw);
@@ -80,7 +80,7 @@ function spikeConvCore(
       const accW = heapArray(Float64Array, kk * o);
       spikeConvWeightThreads({ n, c: cIn, o, wpr, g }, s.words, gy.data, accW);
       gw = empty(weight.shape, dtype);
-      transpose2d(accW, 0, kk, o, gw.data, 0);
+      transposeThreads(accW, 0, kk, o, gw.data, 0);
       freeArray(accW, "released by the spike conv backward (its accumulator)");
     }
     if (bias && bias.requiresGrad) {

@@ -6,6 +6,7 @@ import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { record } from "../../autograd/tape.js";
 import { maxPoolBitsThreads } from "../../kernels/spike-pool/threads.js";
+import { transposeThreads } from "../../kernels/transpose/threads.js";
 import { mergeHeadsFloat, splitHeadsBits } from "../../kernels/spike-layout.js";
 import type { PoolGeometry } from "../../kernels/spike-pool/spike-pool.js";
 import { empty } from "../util.js";
@@ -66,9 +67,11 @@ export function maxPool2dSpikes(s: Spikes, opts: SpikePoolOptions): Spikes {
   maxPoolBitsThreads(s.words, out.words, argmax, geo);
   return record(op, out, [s], (g) => {
     const gx = empty(s.shape, g.dtype);
+    // Locals, not the `data` getters: the getter's liveness check per element cost more than the scatter.
+    const gd = g.data, xd = gx.data, am = argmax!;
     const plane = oh * ow;
     for (let p = 0; p < N * C; p++) {
-      for (let i = 0; i < plane; i++) gx.data[p * H * W + argmax![p * plane + i]!]! += g.data[p * plane + i]!;
+      for (let i = 0; i < plane; i++) xd[p * H * W + am[p * plane + i]!]! += gd[p * plane + i]!;
     }
     return [gx];
   }, argmax ? [argmax] : undefined);
@@ -81,11 +84,8 @@ export function transposeSpikes(s: Spikes): Spikes {
   const c = s.cols;
   return record("transposeSpikes", out, [s], (g) => {
     const gx = empty(s.shape, g.dtype);
-    const batch = sizeOf(s.shape.slice(0, -2));
-    for (let b = 0; b < batch; b++) {
-      const o = b * r * c;
-      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) gx.data[o + i * c + j] = g.data[o + j * r + i]!;
-    }
+    // g [..., c, r] back to [..., r, c].
+    transposeThreads(g.data, 0, c, r, gx.data, 0, sizeOf(s.shape.slice(0, -2)));
     return [gx];
   });
 }

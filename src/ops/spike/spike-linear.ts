@@ -13,7 +13,7 @@ import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
 import { gemmThreads } from "../../kernels/gemm/threads.js";
 import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
-import { transpose2d } from "../../kernels/spike-sum/spike-sum.js";
+import { transposeThreads } from "../../kernels/transpose/threads.js";
 import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../../kernels/spike-sum/threads.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, empty } from "../util.js";
@@ -22,7 +22,7 @@ import { checkLinear } from "../linear.js";
 /** Weight [out, in] as Wᵀ [in, out], so each input feature's weights are one contiguous row. */
 function transposedWeight(weight: Tensor, nOut: number, nIn: number): FloatArray {
   const wt = empty([nIn, nOut], weight.dtype).data;
-  transpose2d(weight.data, 0, nOut, nIn, wt, 0);
+  transposeThreads(weight.data, 0, nOut, nIn, wt, 0);
   return wt;
 }
 
@@ -34,7 +34,7 @@ function weightAcc(dtype: DType, nIn: number, nOut: number): FloatArray {
 /** dW [out, in] from the accumulator of dWᵀ [in, out] (rounded to the weight's type). */
 function weightGrad(accT: FloatArray, weight: Tensor, nOut: number, nIn: number): Tensor {
   const gw = empty(weight.shape, weight.dtype);
-  transpose2d(accT, 0, nIn, nOut, gw.data, 0);
+  transposeThreads(accT, 0, nIn, nOut, gw.data, 0);
   freeArray(accT, "released by the spike linear backward (its accumulator)");
   return gw;
 }
