@@ -18,7 +18,7 @@ import { fail, fmtShape } from "../../tensor/errors.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { convDataThreads } from "../../kernels/conv/threads.js";
-import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
+import { addChannelBiasThreads, sumPerChannelThreads } from "../../kernels/bias/threads.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../kernels/spike-conv/threads.js";
 import { transposeThreads } from "../../kernels/transpose/threads.js";
 import { record } from "../../autograd/tape.js";
@@ -64,7 +64,7 @@ function spikeConvCore(
   transposeThreads(weight.data, 0, o, kk, wT, 0);
   const out = empty(outShape(oh, ow), dtype);
   spikeConvForwardThreads({ n, c: cIn, o, wpr, g }, s.words, wT, out.data);
-  if (bias) addChannelBias(out.data, bias.data, n, o, ohw);
+  if (bias) addChannelBiasThreads(out.data, bias.data, n, o, ohw);
 
   const inputs = bias ? [s, weight, bias] : [s, weight];
   return record(op, out, inputs, (gy) => {
@@ -85,7 +85,7 @@ function spikeConvCore(
     }
     if (bias && bias.requiresGrad) {
       gb = empty(bias.shape, dtype);
-      sumPerChannel(gy.data, gb.data, n, o, ohw);
+      sumPerChannelThreads(gy.data, gb.data, n, o, ohw);
     }
     return [gs, gw, gb];
   });

@@ -12,7 +12,7 @@ import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
 import { gemmThreads } from "../../kernels/gemm/threads.js";
-import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
+import { addChannelBiasThreads, sumPerChannelThreads } from "../../kernels/bias/threads.js";
 import { transposeThreads } from "../../kernels/transpose/threads.js";
 import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../../kernels/spike-sum/threads.js";
 import { record } from "../../autograd/tape.js";
@@ -55,7 +55,7 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
   const rows = s.rows;
   const out = empty([...s.shape.slice(0, -1), nOut], dtype);
   spikeGatherAddThreads(s.words, 0, s.wordsPerRow, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
-  if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
+  if (b) addChannelBiasThreads(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [s, weight, b] : [s, weight];
   return record(op, out, inputs, (g) => {
     let gs: Tensor | null = null;
@@ -72,7 +72,7 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
     }
     if (b && b.requiresGrad) {
       gb = empty(b.shape, dtype);
-      sumPerChannel(g.data, gb.data, rows, nOut, 1);
+      sumPerChannelThreads(g.data, gb.data, rows, nOut, 1);
     }
     return [gs, gw, gb];
   });
@@ -93,7 +93,7 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
   const rows = sizeOf(x.shape.slice(0, -1));
   const out = empty([...x.shape.slice(0, -1), nOut], dtype);
   countsGatherAddThreads(x.data, 0, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
-  if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
+  if (b) addChannelBiasThreads(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [x, weight, b] : [x, weight];
   return record(op, out, inputs, (g) => {
     let gx: Tensor | null = null;
@@ -110,7 +110,7 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
     }
     if (b && b.requiresGrad) {
       gb = empty(b.shape, dtype);
-      sumPerChannel(g.data, gb.data, rows, nOut, 1);
+      sumPerChannelThreads(g.data, gb.data, rows, nOut, 1);
     }
     return [gx, gw, gb];
   });
