@@ -9,7 +9,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { copyStrided } from "../kernels/copy.js";
 import { gatherBlocks, scatterAddBlocks } from "../kernels/gather.js";
 import { record } from "../autograd/tape.js";
-import { commonDtype, empty, unbroadcast } from "./util.js";
+import { commonDtype, empty, unbroadcast, unzeroed } from "./util.js";
 
 /** Integer indices with a shape (row-major), e.g. token indices `[B, K]` for {@link gather}. */
 export interface Indices {
@@ -73,7 +73,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   if (new Set(p).size !== p.length) fail(op, `perm [${perm.join(", ")}] repeats an axis`);
   const st = stridesOf(x.shape);
   const shape = p.map((a) => x.shape[a]!);
-  const out = empty(shape, x.dtype);
+  const out = unzeroed(shape, x.dtype);
   copyStrided(x.data, 0, p.map((a) => st[a]!), out.data, 0, stridesOf(shape), shape);
   return record(op, out, [x], (g) => {
     const inv = new Array<number>(p.length);
@@ -111,7 +111,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number = Infi
   const st = stridesOf(x.shape);
   const view = [...st];
   view[ax] = st[ax]! * step;
-  const out = empty(shape, x.dtype);
+  const out = unzeroed(shape, x.dtype);
   copyStrided(x.data, lo * st[ax]!, view, out.data, 0, stridesOf(shape), shape);
   return record(op, out, [x], (g) => {
     const gx = empty(x.shape, x.dtype);
@@ -137,7 +137,8 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   }
   const shape = [...first.shape];
   shape[ax] = total;
-  const out = empty(shape, dtype);
+  // The inputs' blocks along the axis cover the output.
+  const out = unzeroed(shape, dtype);
   const ost = stridesOf(shape);
   const offsets: number[] = [];
   let at = 0;
@@ -149,7 +150,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   return record(op, out, xs, (g) =>
     xs.map((x, i) => {
       if (!x.requiresGrad) return null;
-      const gx = empty(x.shape, x.dtype);
+      const gx = unzeroed(x.shape, x.dtype);
       copyStrided(g.data, offsets[i]!, ost, gx.data, 0, stridesOf(x.shape), x.shape);
       return gx;
     }),
@@ -195,7 +196,7 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   if (value !== 0) out.data.fill(value);
   copyStrided(x.data, 0, stridesOf(x.shape), out.data, off, st, x.shape);
   return record(op, out, [x], (g) => {
-    const gx = empty(x.shape, x.dtype);
+    const gx = unzeroed(x.shape, x.dtype);
     copyStrided(g.data, off, st, gx.data, 0, stridesOf(x.shape), x.shape);
     return [gx];
   });
@@ -219,7 +220,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   });
   const b = broadcastShapes(op, x.shape, target);
   if (!sameShape(b, target)) fail(op, `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
-  const out = empty(target, x.dtype);
+  const out = unzeroed(target, x.dtype);
   copyStrided(x.data, 0, broadcastStrides(x.shape, target), out.data, 0, stridesOf(target), target);
   return record(op, out, [x], (g) => [unbroadcast(g, x.shape)]);
 }

@@ -11,9 +11,18 @@ export function commonDtype(op: string, ...xs: readonly { dtype: DType }[]): DTy
   return d;
 }
 
-/** A fresh output tensor. */
+/** A fresh output tensor (zeroed). */
 export function empty(shape: Shape, dtype: DType): Tensor {
   return new Tensor(allocFloat(dtype, sizeOf(shape)), shape);
+}
+
+/**
+ * A fresh output tensor whose memory is not zeroed (a reused heap block keeps
+ * its old bytes): only for an output the next kernel writes in every element,
+ * where zeroing it first was a whole extra pass over the memory.
+ */
+export function unzeroed(shape: Shape, dtype: DType): Tensor {
+  return new Tensor(allocFloat(dtype, sizeOf(shape), true, false), shape);
 }
 
 /** Sums a gradient of a broadcast output back to an input's shape. */

@@ -102,7 +102,7 @@ export class Spikes implements Differentiable {
 
   /** Unpacks to a float tensor of 0/1 (no gradient; see ops for the differentiable cast). */
   toFloat(dtype: DType = this.dtype): Tensor {
-    const out = allocFloat(dtype, this.size);
+    const out = allocFloat(dtype, this.size, true, false); // unpackRows writes every element
     unpackRows(this.words, this.rows, this.cols, out);
     return new Tensor(out, this.shape);
   }

@@ -40,12 +40,14 @@ export interface Differentiable {
 /**
  * Allocates a zeroed float array in the heap (src/tensor/heap.ts), where every
  * kernel and pool worker uses it in place; `inHeap = false` gives an ordinary
- * array instead (kernels then copy it, counted as staged bytes).
+ * array instead (kernels then copy it, counted as staged bytes). `zero =
+ * false` skips zeroing a reused heap block: its elements hold whatever was
+ * there, so only for an output that a kernel then writes in full.
  */
-export function allocFloat(dtype: DType, n: number, inHeap = true): FloatArray {
+export function allocFloat(dtype: DType, n: number, inHeap = true, zero = true): FloatArray {
   const Ctor = dtype === "float64" ? Float64Array : Float32Array;
   if (!inHeap) return new Ctor(n);
-  const a = heapArray(Ctor, n) as FloatArray;
+  const a = heapArray(Ctor, n, zero) as FloatArray;
   holdBlock(a, blockOf(a)!);
   return a;
 }

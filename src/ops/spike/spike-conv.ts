@@ -22,7 +22,7 @@ import { addChannelBiasThreads, sumPerChannelThreads } from "../../kernels/bias/
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../kernels/spike-conv/threads.js";
 import { transposeThreads } from "../../kernels/transpose/threads.js";
 import { record } from "../../autograd/tape.js";
-import { commonDtype, empty } from "../util.js";
+import { commonDtype, unzeroed } from "../util.js";
 import { convGeometry, pair, type Pair } from "../conv.js";
 
 /** Options of {@link spikeConv2d}; each of stride, padding and dilation is one number or [h, w]. */
@@ -60,9 +60,9 @@ function spikeConvCore(
   const wpr = s.wordsPerRow;
 
   // Weight [O, C kh kw] -> [C kh kw, O]: each tap's O weights contiguous.
-  const wT = empty([kk * o], dtype).data;
+  const wT = unzeroed([kk * o], dtype).data;
   transposeThreads(weight.data, 0, o, kk, wT, 0);
-  const out = empty(outShape(oh, ow), dtype);
+  const out = unzeroed(outShape(oh, ow), dtype);
   spikeConvForwardThreads({ n, c: cIn, o, wpr, g }, s.words, wT, out.data);
   if (bias) addChannelBiasThreads(out.data, bias.data, n, o, ohw);
 
@@ -73,18 +73,18 @@ function spikeConvCore(
     let gb: Tensor | null = null;
     if (s.requiresGrad) {
       // Dense, the very computation of conv2d's input gradient (columns = Wᵀ g, then col2im), threaded over images.
-      gs = empty(s.shape, dtype);
+      gs = unzeroed(s.shape, dtype);
       convDataThreads({ n, cIn, o, groups: 1, g }, gy.data, weight.data, gs.data);
     }
     if (weight.requiresGrad) {
       const accW = heapArray(Float64Array, kk * o);
       spikeConvWeightThreads({ n, c: cIn, o, wpr, g }, s.words, gy.data, accW);
-      gw = empty(weight.shape, dtype);
+      gw = unzeroed(weight.shape, dtype);
       transposeThreads(accW, 0, kk, o, gw.data, 0);
       freeArray(accW, "released by the spike conv backward (its accumulator)");
     }
     if (bias && bias.requiresGrad) {
-      gb = empty(bias.shape, dtype);
+      gb = unzeroed(bias.shape, dtype);
       sumPerChannelThreads(gy.data, gb.data, n, o, ohw);
     }
     return [gs, gw, gb];

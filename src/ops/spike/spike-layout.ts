@@ -9,7 +9,7 @@ import { maxPoolBitsThreads } from "../../kernels/spike-pool/threads.js";
 import { transposeThreads } from "../../kernels/transpose/threads.js";
 import { mergeHeadsFloat, splitHeadsBits } from "../../kernels/spike-layout.js";
 import type { PoolGeometry } from "../../kernels/spike-pool/spike-pool.js";
-import { empty } from "../util.js";
+import { empty, unzeroed } from "../util.js";
 
 /** Same bits under a new shape whose last axis is unchanged (rows stay word-aligned). */
 export function reshapeSpikes(s: Spikes, shape: readonly number[]): Spikes {
@@ -32,7 +32,7 @@ export function splitHeads(s: Spikes, heads: number): Spikes {
   const out = Spikes.zeros([...s.shape.slice(0, -2), heads, n, d], s.dtype);
   splitHeadsBits(s.words, out.words, outer, n, heads, d);
   return record(op, out, [s], (g) => {
-    const gx = empty(s.shape, g.dtype);
+    const gx = unzeroed(s.shape, g.dtype);
     mergeHeadsFloat(g.data, gx.data, outer, n, heads, d);
     return [gx];
   });
@@ -83,7 +83,7 @@ export function transposeSpikes(s: Spikes): Spikes {
   const r = s.shape[s.rank - 2]!;
   const c = s.cols;
   return record("transposeSpikes", out, [s], (g) => {
-    const gx = empty(s.shape, g.dtype);
+    const gx = unzeroed(s.shape, g.dtype);
     // g [..., c, r] back to [..., r, c].
     transposeThreads(g.data, 0, c, r, gx.data, 0, sizeOf(s.shape.slice(0, -2)));
     return [gx];
