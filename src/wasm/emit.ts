@@ -172,6 +172,8 @@ export class Code {
   f64Add(): this { return this.op(0xa0); }
   f64Mul(): this { return this.op(0xa2); }
   f64PromoteF32(): this { return this.op(0xbb); }
+  /** f32.demote_f64: round to nearest even, as a JS store of a double into a Float32Array. */
+  f32DemoteF64(): this { return this.op(0xb6); }
 
   // SIMD (v128) memory.
   v128Load(offset = 0): this { return this.simd(0x00, ...this.mem(4, offset)); }

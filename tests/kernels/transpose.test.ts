@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { transpose, transposeRangeJs, transposeRangeReference } from "../../src/kernels/transpose/transpose.js";
+import { transpose, transposeRangeJs, transposeRangeReference, transposeRangeWasm } from "../../src/kernels/transpose/transpose.js";
 import { transposeThreads } from "../../src/kernels/transpose/threads.js";
 import { Rng } from "../../src/tensor/random.js";
 import { placed } from "../helpers/placed.js";
@@ -8,7 +8,8 @@ import { describeTwins } from "../helpers/twins.js";
 /**
  * Batches of matrices at offsets, ragged sizes (tiles of 32 cut at every edge),
  * float32 or float64 source and destination (float64 into float32 rounds), in
- * the heap or foreign; destinations hold stale values every twin must overwrite.
+ * the heap or foreign (staged by the WASM twin); destinations hold stale values
+ * every twin must overwrite, and keep them outside the matrices.
  */
 interface TransposeCase { batch: number; rows: number; cols: number; sOff: number; dOff: number; src: Float32Array | Float64Array; dst64: boolean; heap: boolean }
 
@@ -45,6 +46,7 @@ describeTwins("transpose", arbTranspose, {
     return [d];
   },
   js: range(transposeRangeJs),
+  wasm: range(transposeRangeWasm),
   dispatch: (c) => {
     const d = dstOf(c);
     transpose(c.src, c.sOff, c.rows, c.cols, d, c.dOff, c.batch);
