@@ -4,6 +4,7 @@
  * the planes over the pool.
  */
 import { wordsFor } from "../../tensor/bits.js";
+import type { FloatArray } from "../../tensor/tensor.js";
 
 /** Geometry of a 2-D pooling window. */
 export interface PoolGeometry {
@@ -109,5 +110,29 @@ export function maxPoolBitsRangeReference(
         if (argmax) argmax[(p * g.oh + oy) * g.ow + ox] = hit >= 0 ? hit : first;
       }
     }
+  }
+}
+
+/**
+ * The spike max-pool's gradient for planes p0..p1-1: gx [planes, inPlane]
+ * (zeroed) += each output's gradient g [planes, outPlane] at the input element
+ * its argmax names, outputs in order (overlapping windows sum onto an element
+ * in output order). Planes are independent.
+ */
+export function maxPoolGradRange(
+  g: FloatArray, argmax: Int32Array, gx: FloatArray, inPlane: number, outPlane: number, p0: number, p1: number,
+): void {
+  for (let p = p0; p < p1; p++) {
+    const gi = p * outPlane, xi = p * inPlane;
+    for (let i = 0; i < outPlane; i++) gx[xi + argmax[gi + i]!]! += g[gi + i]!;
+  }
+}
+
+/** {@link maxPoolGradRange} as a gather, input element by element (quadratic): the tests' oracle. */
+export function maxPoolGradRangeReference(
+  g: FloatArray, argmax: Int32Array, gx: FloatArray, inPlane: number, outPlane: number, p0: number, p1: number,
+): void {
+  for (let p = p0; p < p1; p++) {
+    for (let e = 0; e < inPlane; e++) for (let i = 0; i < outPlane; i++) if (argmax[p * outPlane + i] === e) gx[p * inPlane + e]! += g[p * outPlane + i]!;
   }
 }

@@ -5,7 +5,7 @@ import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { record } from "../../autograd/tape.js";
-import { maxPoolBitsThreads } from "../../kernels/spike-pool/threads.js";
+import { maxPoolBitsThreads, maxPoolGradThreads } from "../../kernels/spike-pool/threads.js";
 import { transposeThreads } from "../../kernels/transpose/threads.js";
 import { mergeHeadsFloat, splitHeadsBits } from "../../kernels/spike-layout.js";
 import type { PoolGeometry } from "../../kernels/spike-pool/spike-pool.js";
@@ -66,13 +66,8 @@ export function maxPool2dSpikes(s: Spikes, opts: SpikePoolOptions): Spikes {
   const argmax = s.requiresGrad ? heapArray(Int32Array, N * C * oh * ow) : null;
   maxPoolBitsThreads(s.words, out.words, argmax, geo);
   return record(op, out, [s], (g) => {
-    const gx = empty(s.shape, g.dtype);
-    // Locals, not the `data` getters: the getter's liveness check per element cost more than the scatter.
-    const gd = g.data, xd = gx.data, am = argmax!;
-    const plane = oh * ow;
-    for (let p = 0; p < N * C; p++) {
-      for (let i = 0; i < plane; i++) xd[p * H * W + am[p * plane + i]!]! += gd[p * plane + i]!;
-    }
+    const gx = empty(s.shape, g.dtype); // zeroed: the gradient is scattered onto it
+    maxPoolGradThreads(g.data, argmax!, gx.data, N * C, H * W, oh * ow);
     return [gx];
   }, argmax ? [argmax] : undefined);
 }
