@@ -3,7 +3,7 @@ import { fail, fmtShape } from "../tensor/errors.js";
 import { broadcastStrides, normAxes, sizeOf, stridesOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { sumTo } from "../kernels/reduce.js";
-import { offsetsOf } from "../kernels/copy.js";
+import { offsetsOf } from "../kernels/copy/copy.js";
 import { maxOverOffsets, scatterAddAt, varBackward, varOverOffsets } from "../kernels/reduce-axes.js";
 import { record } from "../autograd/tape.js";
 import { empty } from "./util.js";

@@ -6,7 +6,7 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides, normAxis, sameShape, sizeOf, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { copyStrided } from "../kernels/copy.js";
+import { copyStridedThreads } from "../kernels/copy/threads.js";
 import { gatherBlocks, scatterAddBlocks } from "../kernels/gather.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty, unbroadcast, unzeroed } from "./util.js";
@@ -74,7 +74,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const st = stridesOf(x.shape);
   const shape = p.map((a) => x.shape[a]!);
   const out = unzeroed(shape, x.dtype);
-  copyStrided(x.data, 0, p.map((a) => st[a]!), out.data, 0, stridesOf(shape), shape);
+  copyStridedThreads(x.data, 0, p.map((a) => st[a]!), out.data, 0, stridesOf(shape), shape);
   return record(op, out, [x], (g) => {
     const inv = new Array<number>(p.length);
     for (let i = 0; i < p.length; i++) inv[p[i]!] = i;
@@ -112,10 +112,10 @@ export function slice(x: Tensor, axis: number, start: number, end: number = Infi
   const view = [...st];
   view[ax] = st[ax]! * step;
   const out = unzeroed(shape, x.dtype);
-  copyStrided(x.data, lo * st[ax]!, view, out.data, 0, stridesOf(shape), shape);
+  copyStridedThreads(x.data, lo * st[ax]!, view, out.data, 0, stridesOf(shape), shape);
   return record(op, out, [x], (g) => {
     const gx = empty(x.shape, x.dtype);
-    copyStrided(g.data, 0, stridesOf(shape), gx.data, lo * st[ax]!, view, shape);
+    copyStridedThreads(g.data, 0, stridesOf(shape), gx.data, lo * st[ax]!, view, shape);
     return [gx];
   });
 }
@@ -144,14 +144,14 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   let at = 0;
   for (const x of xs) {
     offsets.push(at * ost[ax]!);
-    copyStrided(x.data, 0, stridesOf(x.shape), out.data, at * ost[ax]!, ost, x.shape);
+    copyStridedThreads(x.data, 0, stridesOf(x.shape), out.data, at * ost[ax]!, ost, x.shape);
     at += x.shape[ax]!;
   }
   return record(op, out, xs, (g) =>
     xs.map((x, i) => {
       if (!x.requiresGrad) return null;
       const gx = unzeroed(x.shape, x.dtype);
-      copyStrided(g.data, offsets[i]!, ost, gx.data, 0, stridesOf(x.shape), x.shape);
+      copyStridedThreads(g.data, offsets[i]!, ost, gx.data, 0, stridesOf(x.shape), x.shape);
       return gx;
     }),
   );
@@ -194,10 +194,10 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   for (let i = 0; i < x.rank; i++) off += before[i]! * st[i]!;
   const out = empty(shape, x.dtype);
   if (value !== 0) out.data.fill(value);
-  copyStrided(x.data, 0, stridesOf(x.shape), out.data, off, st, x.shape);
+  copyStridedThreads(x.data, 0, stridesOf(x.shape), out.data, off, st, x.shape);
   return record(op, out, [x], (g) => {
     const gx = unzeroed(x.shape, x.dtype);
-    copyStrided(g.data, off, st, gx.data, 0, stridesOf(x.shape), x.shape);
+    copyStridedThreads(g.data, off, st, gx.data, 0, stridesOf(x.shape), x.shape);
     return [gx];
   });
 }
@@ -221,7 +221,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   const b = broadcastShapes(op, x.shape, target);
   if (!sameShape(b, target)) fail(op, `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   const out = unzeroed(target, x.dtype);
-  copyStrided(x.data, 0, broadcastStrides(x.shape, target), out.data, 0, stridesOf(target), target);
+  copyStridedThreads(x.data, 0, broadcastStrides(x.shape, target), out.data, 0, stridesOf(target), target);
   return record(op, out, [x], (g) => [unbroadcast(g, x.shape)]);
 }
 

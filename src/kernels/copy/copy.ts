@@ -1,0 +1,125 @@
+/**
+ * Strided copies: the one loop behind permute, slice, concat, pad and expand.
+ * A view is (offset, strides) over a flat array; stride 0 repeats (broadcast).
+ * Ranges are rows of the copy: row u is the index over every axis but the
+ * last (row-major), each row one run along the last axis; every element is
+ * written once, by one row, so any split of the rows gives the same bits.
+ */
+import type { FloatArray } from "../../tensor/tensor.js";
+
+/** Rows of a copy of `shape`: the product of all axes but the last (1 for rank 0 and 1). */
+export function copyRows(shape: readonly number[]): number {
+  let rows = 1;
+  for (let d = 0; d < shape.length - 1; d++) rows *= shape[d]!;
+  return rows;
+}
+
+/**
+ * dst[dstOff + idx . dstStrides] = src[srcOff + idx . srcStrides] for every
+ * index idx of `shape` in rows u0..u1-1, each element's offsets computed from
+ * scratch: the plain loop that defines the result.
+ */
+export function copyStridedRangeReference(
+  src: FloatArray, srcOff: number, srcStrides: readonly number[],
+  dst: FloatArray, dstOff: number, dstStrides: readonly number[],
+  shape: readonly number[], u0: number, u1: number,
+): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    if (u0 < u1) dst[dstOff] = src[srcOff]!;
+    return;
+  }
+  const inner = shape[rank - 1]!;
+  for (let e = u0 * inner; e < u1 * inner; e++) {
+    let rest = e, s = srcOff, o = dstOff;
+    for (let d = rank - 1; d >= 0; d--) {
+      const i = rest % shape[d]!;
+      rest = (rest - i) / shape[d]!;
+      s += i * srcStrides[d]!;
+      o += i * dstStrides[d]!;
+    }
+    dst[o] = src[s]!;
+  }
+}
+
+/**
+ * {@link copyStridedRangeReference} with the innermost axis as a tight loop
+ * and the outer axes advancing an odometer (started at row u0).
+ */
+export function copyStridedRangeJs(
+  src: FloatArray, srcOff: number, srcStrides: readonly number[],
+  dst: FloatArray, dstOff: number, dstStrides: readonly number[],
+  shape: readonly number[], u0: number, u1: number,
+): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    if (u0 < u1) dst[dstOff] = src[srcOff]!;
+    return;
+  }
+  const inner = shape[rank - 1]!;
+  if (u1 <= u0 || inner === 0) return;
+  const ss = srcStrides[rank - 1]!;
+  const ds = dstStrides[rank - 1]!;
+  // The odometer at row u0.
+  const idx = new Array<number>(rank).fill(0);
+  let s = srcOff;
+  let o = dstOff;
+  for (let d = rank - 2, rest = u0; d >= 0; d--) {
+    const i = rest % shape[d]!;
+    rest = (rest - i) / shape[d]!;
+    idx[d] = i;
+    s += i * srcStrides[d]!;
+    o += i * dstStrides[d]!;
+  }
+  for (let u = u0; u < u1; u++) {
+    if (ss === 1 && ds === 1) {
+      for (let j = 0; j < inner; j++) dst[o + j] = src[s + j]!;
+    } else {
+      for (let j = 0; j < inner; j++) dst[o + j * ds] = src[s + j * ss]!;
+    }
+    for (let d = rank - 2; d >= 0; d--) {
+      idx[d]!++;
+      s += srcStrides[d]!;
+      o += dstStrides[d]!;
+      if (idx[d]! < shape[d]!) break;
+      s -= srcStrides[d]! * shape[d]!;
+      o -= dstStrides[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+/** One thread's dispatch on rows u0..u1-1 (the TypeScript twin; no WASM twin). */
+export const copyStridedRange = copyStridedRangeJs;
+
+/** The whole copy of `shape` (see {@link copyStridedRangeReference}), on this thread. */
+export function copyStrided(
+  src: FloatArray, srcOff: number, srcStrides: readonly number[],
+  dst: FloatArray, dstOff: number, dstStrides: readonly number[],
+  shape: readonly number[],
+): void {
+  for (const n of shape) if (n === 0) return;
+  copyStridedRangeJs(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, 0, copyRows(shape));
+}
+
+/** The offsets idx . strides of every index of `shape`, in row-major order. */
+export function offsetsOf(shape: readonly number[], strides: readonly number[]): Int32Array {
+  let total = 1;
+  for (const d of shape) total *= d;
+  const out = new Int32Array(total);
+  if (total === 0) return out;
+  const rank = shape.length;
+  const idx = new Array<number>(rank).fill(0);
+  let off = 0;
+  for (let i = 0; i < total; i++) {
+    out[i] = off;
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      off += strides[d]!;
+      if (idx[d]! < shape[d]!) break;
+      off -= strides[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
