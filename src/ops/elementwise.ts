@@ -5,7 +5,7 @@
 import { fail } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { binaryBroadcast, mapUnary } from "../kernels/elementwise.js";
+import { binaryBroadcast, mapUnary } from "../kernels/elementwise/elementwise.js";
 import { geluBackward, geluForward } from "../kernels/unary.js";
 import { selectBroadcast } from "../kernels/select.js";
 import { needsGrad, record } from "../autograd/tape.js";

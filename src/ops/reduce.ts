@@ -7,7 +7,7 @@ import { offsetsOf } from "../kernels/copy/copy.js";
 import { maxOverOffsets, scatterAddAt, varBackward, varOverOffsets } from "../kernels/reduce-axes.js";
 import { record } from "../autograd/tape.js";
 import { empty } from "./util.js";
-import { binaryBroadcast } from "../kernels/elementwise.js";
+import { binaryBroadcast } from "../kernels/elementwise/elementwise.js";
 
 /** Shape with the given axes set to 1 (keepdims) or removed. */
 export function reducedShape(shape: readonly number[], axes: readonly number[], keepdims: boolean): number[] {

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import {
-  addChannelBias, addChannelBiasRangeJs, addChannelBiasRangeReference, sumPerChannel, sumPerChannelRangeJs, sumPerChannelRangeReference,
+  addChannelBias, addChannelBiasRangeJs, addChannelBiasRangeReference, addChannelBiasRangeWasm,
+  sumPerChannel, sumPerChannelRangeJs, sumPerChannelRangeReference, sumPerChannelRangeWasm,
 } from "../../src/kernels/bias/bias.js";
 import { addChannelBiasThreads, sumPerChannelThreads } from "../../src/kernels/bias/threads.js";
 import { Rng } from "../../src/tensor/random.js";
@@ -40,23 +41,28 @@ function both(
 
 const split = (units: number) => Math.floor(units / 2) + 1;
 
+/** A range twin pair run in two pieces each. */
+const pieces = (add: typeof addChannelBiasRangeJs, sum: typeof sumPerChannelRangeJs) => both(
+  (out, c) => {
+    const k = Math.min(split(c.outer), c.outer);
+    add(out, c.bias, c.outer, c.channels, c.inner, 0, k);
+    add(out, c.bias, c.outer, c.channels, c.inner, k, c.outer);
+  },
+  (dst, c, g) => {
+    const k = Math.min(split(c.channels), c.channels);
+    sum(g, dst, c.outer, c.channels, c.inner, 0, k);
+    sum(g, dst, c.outer, c.channels, c.inner, k, c.channels);
+  },
+);
+
 describeTwins("bias", arbBias, {
   reference: both(
     (out, c) => addChannelBiasRangeReference(out, c.bias, c.outer, c.channels, c.inner, 0, c.outer),
     (dst, c, g) => sumPerChannelRangeReference(g, dst, c.outer, c.channels, c.inner, 0, c.channels),
   ),
-  js: both(
-    (out, c) => {
-      const k = Math.min(split(c.outer), c.outer);
-      addChannelBiasRangeJs(out, c.bias, c.outer, c.channels, c.inner, 0, k);
-      addChannelBiasRangeJs(out, c.bias, c.outer, c.channels, c.inner, k, c.outer);
-    },
-    (dst, c, g) => {
-      const k = Math.min(split(c.channels), c.channels);
-      sumPerChannelRangeJs(g, dst, c.outer, c.channels, c.inner, 0, k);
-      sumPerChannelRangeJs(g, dst, c.outer, c.channels, c.inner, k, c.channels);
-    },
-  ),
+  js: pieces(addChannelBiasRangeJs, sumPerChannelRangeJs),
+  // The linear layout (inner = 1) on heap arrays runs SIMD; other cases fall back to the TypeScript twin inside.
+  wasm: pieces(addChannelBiasRangeWasm, sumPerChannelRangeWasm),
   dispatch: both(
     (out, c) => addChannelBias(out, c.bias, c.outer, c.channels, c.inner),
     (dst, c, g) => sumPerChannel(g, dst, c.outer, c.channels, c.inner),
