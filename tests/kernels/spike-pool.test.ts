@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { maxPoolBits, maxPoolBitsRange, maxPoolBitsRangeReference, maxPoolGradRange, maxPoolGradRangeReference, type PoolGeometry } from "../../src/kernels/spike-pool/spike-pool.js";
+import { maxPoolBits, maxPoolBitsRange, maxPoolBitsRangeReference, maxPoolGradRange, maxPoolGradRangeJs, maxPoolGradRangeReference, maxPoolGradRangeWasm, type PoolGeometry } from "../../src/kernels/spike-pool/spike-pool.js";
 import { maxPoolBitsThreads, maxPoolGradThreads } from "../../src/kernels/spike-pool/threads.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import { Rng } from "../../src/tensor/random.js";
@@ -69,18 +69,24 @@ const arbGrad: fc.Arbitrary<GradCase> = fc
 
 const gradOut = (c: GradCase) => placed(c.g instanceof Float32Array ? new Float32Array(c.planes * c.inPlane) : new Float64Array(c.planes * c.inPlane), c.heap);
 
+/** A range twin over two ranges of planes. */
+const gradHalves = (f: typeof maxPoolGradRangeJs) => (c: GradCase) => {
+  const gx = gradOut(c), k = Math.ceil(c.planes / 2);
+  f(c.g, c.argmax, gx, c.inPlane, c.outPlane, 0, k);
+  f(c.g, c.argmax, gx, c.inPlane, c.outPlane, k, c.planes);
+  return [gx];
+};
+
 describeTwins("spike max-pool gradient", arbGrad, {
   reference: (c) => {
     const gx = gradOut(c);
     maxPoolGradRangeReference(c.g, c.argmax, gx, c.inPlane, c.outPlane, 0, c.planes);
     return [gx];
   },
-  js: (c) => {
-    const gx = gradOut(c), k = Math.ceil(c.planes / 2);
-    maxPoolGradRange(c.g, c.argmax, gx, c.inPlane, c.outPlane, 0, k);
-    maxPoolGradRange(c.g, c.argmax, gx, c.inPlane, c.outPlane, k, c.planes);
-    return [gx];
-  },
+  js: gradHalves(maxPoolGradRangeJs),
+  // The WASM twin takes heap arrays (the dispatch keeps foreign ones on the TypeScript twin).
+  wasm: (c) => gradHalves(c.heap ? maxPoolGradRangeWasm : maxPoolGradRangeJs)(c),
+  dispatch: gradHalves(maxPoolGradRange),
   threads: (c, t) => {
     const gx = gradOut(c);
     maxPoolGradThreads(c.g, c.argmax, gx, c.planes, c.inPlane, c.outPlane, t);
