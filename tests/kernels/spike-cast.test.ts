@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { unpackAddRangeJs, unpackAddRangeReference, type UnpackBase } from "../../src/kernels/spike-cast/spike-cast.js";
+import { unpackAddRange, unpackAddRangeJs, unpackAddRangeReference, unpackAddRangeWasm, type UnpackBase } from "../../src/kernels/spike-cast/spike-cast.js";
 import { unpackAddThreads } from "../../src/kernels/spike-cast/threads.js";
 import { Rng } from "../../src/tensor/random.js";
 import { bitRows } from "../helpers/random-spikes.js";
@@ -32,18 +32,24 @@ const arbCast: fc.Arbitrary<CastCase> = fc
 
 const outOf = (c: CastCase) => placed((c.f32 ? new Float32Array(c.rows * c.cols) : new Float64Array(c.rows * c.cols)).fill(-9), c.heap);
 
+/** A range twin over two ranges of rows. */
+const halves = (f: typeof unpackAddRangeJs) => (c: CastCase) => {
+  const out = outOf(c), k = Math.ceil(c.rows / 2);
+  f(c.base, c.s, out, c.cols, 0, k);
+  f(c.base, c.s, out, c.cols, k, c.rows);
+  return [out];
+};
+
 describeTwins("spike unpack-add", arbCast, {
   reference: (c) => {
     const out = outOf(c);
     unpackAddRangeReference(c.base, c.s, out, c.cols, 0, c.rows);
     return [out];
   },
-  js: (c) => {
-    const out = outOf(c), k = Math.ceil(c.rows / 2);
-    unpackAddRangeJs(c.base, c.s, out, c.cols, 0, k);
-    unpackAddRangeJs(c.base, c.s, out, c.cols, k, c.rows);
-    return [out];
-  },
+  js: halves(unpackAddRangeJs),
+  // The WASM twin takes heap arrays (the dispatch keeps foreign ones on the TypeScript twin).
+  wasm: (c) => halves(c.heap && (c.base === null || c.base instanceof Uint32Array || c.base instanceof Float32Array === c.f32) ? unpackAddRangeWasm : unpackAddRangeJs)(c),
+  dispatch: halves(unpackAddRange),
   threads: (c, t) => {
     const out = outOf(c);
     unpackAddThreads(c.base, c.s, out, c.rows, c.cols, t);

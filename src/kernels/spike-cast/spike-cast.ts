@@ -9,6 +9,9 @@
  */
 import { wordsFor } from "../../tensor/bits.js";
 import type { FloatArray } from "../../tensor/tensor.js";
+import { inHeap } from "../../tensor/heap.js";
+import { wasmKernelsEnabled } from "../../wasm/backend.js";
+import { unpackWasmCall } from "./wasm.js";
 
 /** What is added to the spikes: nothing, a float array [rows, cols], or spikes of the same shape (packed words). */
 export type UnpackBase = FloatArray | Uint32Array | null;
@@ -47,5 +50,25 @@ export function unpackAddRangeJs(base: UnpackBase, s: Uint32Array, out: FloatArr
   }
 }
 
-/** One thread's dispatch on rows r0..r1-1 (the TypeScript twin; no WASM twin). */
-export const unpackAddRange = unpackAddRangeJs;
+/** The WASM twin's case: heap arrays, a float base of out's type. */
+function wasmCase(base: UnpackBase, s: Uint32Array, out: FloatArray): boolean {
+  if (!inHeap(s) || !inHeap(out)) return false;
+  if (base === null) return true;
+  return inHeap(base) && (base instanceof Uint32Array || base instanceof Float64Array === out instanceof Float64Array);
+}
+
+/** {@link unpackAddRangeReference} by the WASM twin (./wasm.ts); needs heap arrays and a float base of out's type. */
+export function unpackAddRangeWasm(base: UnpackBase, s: Uint32Array, out: FloatArray, cols: number, r0: number, r1: number): void {
+  if (!wasmCase(base, s, out)) throw new Error("unpackAddRangeWasm: needs heap arrays and a float base of the output's type");
+  if (r1 <= r0) return;
+  const wpr = wordsFor(cols), es = out.BYTES_PER_ELEMENT;
+  const kind = base === null ? "" : base instanceof Uint32Array ? "B" : "F";
+  const b = base === null ? 0 : base instanceof Uint32Array ? base.byteOffset + r0 * wpr * 4 : base.byteOffset + r0 * cols * es;
+  unpackWasmCall(es === 8, kind, b, s.byteOffset + r0 * wpr * 4, out.byteOffset + r0 * cols * es, cols, wpr, r1 - r0);
+}
+
+/** One thread's dispatch on rows r0..r1-1: the WASM twin where the backend allows and it applies, else the TypeScript twin. */
+export function unpackAddRange(base: UnpackBase, s: Uint32Array, out: FloatArray, cols: number, r0: number, r1: number): void {
+  if (wasmKernelsEnabled() && wasmCase(base, s, out)) unpackAddRangeWasm(base, s, out, cols, r0, r1);
+  else unpackAddRangeJs(base, s, out, cols, r0, r1);
+}
