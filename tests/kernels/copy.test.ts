@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { copyRows, copyStrided, copyStridedRangeJs, copyStridedRangeReference } from "../../src/kernels/copy/copy.js";
+import { copyRows, copyStrided, copyStridedRangeJs, copyStridedRangeReference, copyStridedRangeWasm } from "../../src/kernels/copy/copy.js";
 import { copyStridedThreads } from "../../src/kernels/copy/threads.js";
 import { stridesOf } from "../../src/tensor/shape.js";
 import { Rng } from "../../src/tensor/random.js";
@@ -36,18 +36,23 @@ const arbCopy: fc.Arbitrary<CopyCase> = fc
 
 const dstOf = (c: CopyCase) => placed((c.src instanceof Float32Array ? new Float32Array(c.dstLen) : new Float64Array(c.dstLen)).fill(-4), c.heap);
 
+/** A range twin over two ranges of rows, cut at a third (mid-block). */
+const thirds = (f: typeof copyStridedRangeJs) => (c: CopyCase) => {
+  const d = dstOf(c), rows = c.shape.includes(0) ? 0 : copyRows(c.shape), k = Math.ceil(rows / 3);
+  f(c.src, c.srcOff, c.srcStrides, d, c.dstOff, stridesOf(c.shape), c.shape, 0, k);
+  f(c.src, c.srcOff, c.srcStrides, d, c.dstOff, stridesOf(c.shape), c.shape, k, rows);
+  return [d];
+};
+
 describeTwins("strided copy", arbCopy, {
   reference: (c) => {
     const d = dstOf(c);
     if (!c.shape.includes(0)) copyStridedRangeReference(c.src, c.srcOff, c.srcStrides, d, c.dstOff, stridesOf(c.shape), c.shape, 0, copyRows(c.shape));
     return [d];
   },
-  js: (c) => {
-    const d = dstOf(c), rows = c.shape.includes(0) ? 0 : copyRows(c.shape), k = Math.ceil(rows / 3);
-    copyStridedRangeJs(c.src, c.srcOff, c.srcStrides, d, c.dstOff, stridesOf(c.shape), c.shape, 0, k);
-    copyStridedRangeJs(c.src, c.srcOff, c.srcStrides, d, c.dstOff, stridesOf(c.shape), c.shape, k, rows);
-    return [d];
-  },
+  js: thirds(copyStridedRangeJs),
+  // The WASM twin takes heap arrays (the dispatch keeps foreign ones on the TypeScript twin).
+  wasm: (c) => thirds(c.heap ? copyStridedRangeWasm : copyStridedRangeJs)(c),
   dispatch: (c) => {
     const d = dstOf(c);
     copyStrided(c.src, c.srcOff, c.srcStrides, d, c.dstOff, stridesOf(c.shape), c.shape);

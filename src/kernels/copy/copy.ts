@@ -6,6 +6,9 @@
  * written once, by one row, so any split of the rows gives the same bits.
  */
 import type { FloatArray } from "../../tensor/tensor.js";
+import { inHeap } from "../../tensor/heap.js";
+import { wasmKernelsEnabled } from "../../wasm/backend.js";
+import { copyWasmCall } from "./wasm.js";
 
 /** Rows of a copy of `shape`: the product of all axes but the last (1 for rank 0 and 1). */
 export function copyRows(shape: readonly number[]): number {
@@ -89,8 +92,70 @@ export function copyStridedRangeJs(
   }
 }
 
-/** One thread's dispatch on rows u0..u1-1 (the TypeScript twin; no WASM twin). */
-export const copyStridedRange = copyStridedRangeJs;
+/**
+ * {@link copyStridedRangeReference} by the WASM twin (./wasm.ts): the two
+ * innermost axes per call (rank 1 as one run), the outer axes walked here.
+ * src and dst must be heap arrays of one float type.
+ */
+export function copyStridedRangeWasm(
+  src: FloatArray, srcOff: number, srcStrides: readonly number[],
+  dst: FloatArray, dstOff: number, dstStrides: readonly number[],
+  shape: readonly number[], u0: number, u1: number,
+): void {
+  if (!wasmCopyable(src, dst)) throw new Error("copyStridedRangeWasm: needs heap arrays of one float type");
+  const rank = shape.length;
+  if (rank < 2) {
+    copyStridedRangeJs(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, u0, u1);
+    return;
+  }
+  const inner = shape[rank - 1]!;
+  if (u1 <= u0 || inner === 0) return;
+  const es = dst.BYTES_PER_ELEMENT, f64 = es === 8;
+  const n1 = shape[rank - 2]!, ss1 = srcStrides[rank - 2]!, ds1 = dstStrides[rank - 2]!, ss = srcStrides[rank - 1]!, ds = dstStrides[rank - 1]!;
+  // The odometer at row u0 (axis rank-2 included), then a block of rows per call.
+  const idx = new Array<number>(rank).fill(0);
+  let s = srcOff;
+  let o = dstOff;
+  for (let d = rank - 2, rest = u0; d >= 0; d--) {
+    const i = rest % shape[d]!;
+    rest = (rest - i) / shape[d]!;
+    idx[d] = i;
+    s += i * srcStrides[d]!;
+    o += i * dstStrides[d]!;
+  }
+  for (let u = u0; u < u1;) {
+    const k = Math.min(n1 - idx[rank - 2]!, u1 - u);
+    copyWasmCall(f64, src.byteOffset + s * es, dst.byteOffset + o * es, k, inner, ss1, ds1, ss, ds);
+    u += k;
+    // Next block: back to the start of axis rank-2, then the outer odometer.
+    s -= idx[rank - 2]! * ss1;
+    o -= idx[rank - 2]! * ds1;
+    idx[rank - 2] = 0;
+    for (let d = rank - 3; d >= 0; d--) {
+      idx[d]!++;
+      s += srcStrides[d]!;
+      o += dstStrides[d]!;
+      if (idx[d]! < shape[d]!) break;
+      s -= srcStrides[d]! * shape[d]!;
+      o -= dstStrides[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+function wasmCopyable(src: FloatArray, dst: FloatArray): boolean {
+  return src instanceof Float64Array === dst instanceof Float64Array && inHeap(src) && inHeap(dst);
+}
+
+/** One thread's dispatch on rows u0..u1-1: the WASM twin for heap arrays of one type where the backend allows, else the TypeScript twin. */
+export function copyStridedRange(
+  src: FloatArray, srcOff: number, srcStrides: readonly number[],
+  dst: FloatArray, dstOff: number, dstStrides: readonly number[],
+  shape: readonly number[], u0: number, u1: number,
+): void {
+  if (shape.length >= 2 && wasmKernelsEnabled() && wasmCopyable(src, dst)) copyStridedRangeWasm(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, u0, u1);
+  else copyStridedRangeJs(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, u0, u1);
+}
 
 /** The whole copy of `shape` (see {@link copyStridedRangeReference}), on this thread. */
 export function copyStrided(
@@ -99,7 +164,7 @@ export function copyStrided(
   shape: readonly number[],
 ): void {
   for (const n of shape) if (n === 0) return;
-  copyStridedRangeJs(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, 0, copyRows(shape));
+  copyStridedRange(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, 0, copyRows(shape));
 }
 
 /** The offsets idx . strides of every index of `shape`, in row-major order. */

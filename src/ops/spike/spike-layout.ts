@@ -7,7 +7,8 @@ import { Tensor } from "../../tensor/tensor.js";
 import { record } from "../../autograd/tape.js";
 import { maxPoolBitsThreads, maxPoolGradThreads } from "../../kernels/spike-pool/threads.js";
 import { transposeThreads } from "../../kernels/transpose/threads.js";
-import { mergeHeadsFloat, splitHeadsBits } from "../../kernels/spike-layout.js";
+import { splitHeadsBits } from "../../kernels/spike-layout.js";
+import { copyStridedThreads } from "../../kernels/copy/threads.js";
 import type { PoolGeometry } from "../../kernels/spike-pool/spike-pool.js";
 import { empty, unzeroed } from "../util.js";
 
@@ -33,7 +34,8 @@ export function splitHeads(s: Spikes, heads: number): Spikes {
   splitHeadsBits(s.words, out.words, outer, n, heads, d);
   return record(op, out, [s], (g) => {
     const gx = unzeroed(s.shape, g.dtype);
-    mergeHeadsFloat(g.data, gx.data, outer, n, heads, d);
+    // g [outer, heads, n, d] read as [outer, n, heads, d] (the head merge is that permute), written row-major.
+    copyStridedThreads(g.data, 0, [heads * n * d, d, n * d, 1], gx.data, 0, [n * heads * d, heads * d, d, 1], [outer, n, heads, d]);
     return [gx];
   });
 }
