@@ -135,6 +135,13 @@ export class Code {
   end(): this { return this.op(0x0b); }
   /** Branch to the enclosing block `depth` levels out (0 = innermost). */
   br(depth: number): this { return this.op(0x0c, ...uleb(depth)); }
+  /** `while (local x < local end, unsigned) body()`, the test at the top: the kernels' counted loop. */
+  whileLtU(x: number, end: number, body: () => void): this {
+    this.block().loop();
+    this.get(x).get(end).i32LtU().i32Eqz().brIf(1);
+    body();
+    return this.br(0).end().end();
+  }
   brIf(depth: number): this { return this.op(0x0d, ...uleb(depth)); }
 
   // Locals (parameters first, then declared locals).

@@ -11,8 +11,7 @@ import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { addChannelBiasRange, sumPerChannelRange } from "./bias.js";
 import { defineTask, from } from "../../parallel/registry.js";
-import { evenCuts } from "../../parallel/balance.js";
-import { partsFor, runParts, sabBase, usableThreads, type Part } from "../../parallel/pool.js";
+import { runSplit, sabBase } from "../../parallel/pool.js";
 
 const BIAS_ADD = 0;
 const BIAS_SUM = 1;
@@ -29,19 +28,11 @@ const OP_BIAS = defineTask("bias.range", import.meta.url, (_raw, a, b) =>
 );
 
 function run(kind: number, data: FloatArray, vec: FloatArray, outer: number, channels: number, inner: number, threads: number | undefined): void {
-  const units = kind === BIAS_ADD ? outer : channels;
-  let p = Math.min(threads ?? partsFor(outer * channels * inner, units), units);
-  if (p > 1) p = Math.min(p, usableThreads());
-  if (p <= 1 || !inHeap(data) || !inHeap(vec)) {
-    biasPart(kind, data, vec, outer, channels, inner, 0, units);
-    return;
-  }
-  const cuts = evenCuts(units, p);
-  const jobs: Part[] = [];
-  for (let j = 1; j < p; j++) {
-    jobs.push({ op: OP_BIAS, args: [kind, sabBase(data), sabBase(vec), outer, channels, inner, cuts[j]!, cuts[j + 1]!], bufs: [data, vec] });
-  }
-  runParts("bias", jobs, () => biasPart(kind, data, vec, outer, channels, inner, 0, cuts[1]!));
+  runSplit(
+    "bias", kind === BIAS_ADD ? outer : channels, outer * channels * inner, threads, inHeap(data) && inHeap(vec), OP_BIAS, [data, vec],
+    (u0, u1) => [kind, sabBase(data), sabBase(vec), outer, channels, inner, u0, u1],
+    (u0, u1) => biasPart(kind, data, vec, outer, channels, inner, u0, u1),
+  );
 }
 
 /** {@link addChannelBias} (same bits), the outer rows split over `threads` threads (default: by size and the pool). */

@@ -18,9 +18,57 @@ export function copyRows(shape: readonly number[]): number {
 }
 
 /**
+ * A position in a strided copy: the index over axes 0..axes-1 of `shape` and
+ * its source and destination offsets, started at the `u`-th such index
+ * (row-major), stepped by {@link step}.
+ */
+class Odometer {
+  readonly idx: number[];
+  s: number;
+  o: number;
+
+  constructor(
+    private readonly shape: readonly number[], private readonly ss: readonly number[], private readonly ds: readonly number[],
+    srcOff: number, dstOff: number, u: number, axes: number,
+  ) {
+    this.idx = new Array<number>(shape.length).fill(0);
+    this.s = srcOff;
+    this.o = dstOff;
+    for (let d = axes - 1, rest = u; d >= 0; d--) {
+      const i = rest % shape[d]!;
+      rest = (rest - i) / shape[d]!;
+      this.idx[d] = i;
+      this.s += i * ss[d]!;
+      this.o += i * ds[d]!;
+    }
+  }
+
+  /** Advances axis `d` by one, carrying into the axes before it. */
+  step(d: number): void {
+    const { idx, shape, ss, ds } = this;
+    for (; d >= 0; d--) {
+      idx[d]!++;
+      this.s += ss[d]!;
+      this.o += ds[d]!;
+      if (idx[d]! < shape[d]!) return;
+      this.s -= ss[d]! * shape[d]!;
+      this.o -= ds[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+
+  /** Back to index 0 along axis `d`. */
+  rewind(d: number): void {
+    this.s -= this.idx[d]! * this.ss[d]!;
+    this.o -= this.idx[d]! * this.ds[d]!;
+    this.idx[d] = 0;
+  }
+}
+
+/**
  * dst[dstOff + idx . dstStrides] = src[srcOff + idx . srcStrides] for every
  * index idx of `shape` in rows u0..u1-1, each element's offsets computed from
- * scratch: the plain loop that defines the result.
+ * its flat index: the plain loop that defines the result.
  */
 export function copyStridedRangeReference(
   src: FloatArray, srcOff: number, srcStrides: readonly number[],
@@ -28,20 +76,10 @@ export function copyStridedRangeReference(
   shape: readonly number[], u0: number, u1: number,
 ): void {
   const rank = shape.length;
-  if (rank === 0) {
-    if (u0 < u1) dst[dstOff] = src[srcOff]!;
-    return;
-  }
-  const inner = shape[rank - 1]!;
+  const inner = rank === 0 ? 1 : shape[rank - 1]!;
   for (let e = u0 * inner; e < u1 * inner; e++) {
-    let rest = e, s = srcOff, o = dstOff;
-    for (let d = rank - 1; d >= 0; d--) {
-      const i = rest % shape[d]!;
-      rest = (rest - i) / shape[d]!;
-      s += i * srcStrides[d]!;
-      o += i * dstStrides[d]!;
-    }
-    dst[o] = src[s]!;
+    const at = new Odometer(shape, srcStrides, dstStrides, srcOff, dstOff, e, rank);
+    dst[at.o] = src[at.s]!;
   }
 }
 
@@ -63,32 +101,15 @@ export function copyStridedRangeJs(
   if (u1 <= u0 || inner === 0) return;
   const ss = srcStrides[rank - 1]!;
   const ds = dstStrides[rank - 1]!;
-  // The odometer at row u0.
-  const idx = new Array<number>(rank).fill(0);
-  let s = srcOff;
-  let o = dstOff;
-  for (let d = rank - 2, rest = u0; d >= 0; d--) {
-    const i = rest % shape[d]!;
-    rest = (rest - i) / shape[d]!;
-    idx[d] = i;
-    s += i * srcStrides[d]!;
-    o += i * dstStrides[d]!;
-  }
+  const at = new Odometer(shape, srcStrides, dstStrides, srcOff, dstOff, u0, rank - 1);
   for (let u = u0; u < u1; u++) {
+    const s = at.s, o = at.o;
     if (ss === 1 && ds === 1) {
       for (let j = 0; j < inner; j++) dst[o + j] = src[s + j]!;
     } else {
       for (let j = 0; j < inner; j++) dst[o + j * ds] = src[s + j * ss]!;
     }
-    for (let d = rank - 2; d >= 0; d--) {
-      idx[d]!++;
-      s += srcStrides[d]!;
-      o += dstStrides[d]!;
-      if (idx[d]! < shape[d]!) break;
-      s -= srcStrides[d]! * shape[d]!;
-      o -= dstStrides[d]! * shape[d]!;
-      idx[d] = 0;
-    }
+    at.step(rank - 2);
   }
 }
 
@@ -112,34 +133,14 @@ export function copyStridedRangeWasm(
   if (u1 <= u0 || inner === 0) return;
   const es = dst.BYTES_PER_ELEMENT, f64 = es === 8;
   const n1 = shape[rank - 2]!, ss1 = srcStrides[rank - 2]!, ds1 = dstStrides[rank - 2]!, ss = srcStrides[rank - 1]!, ds = dstStrides[rank - 1]!;
-  // The odometer at row u0 (axis rank-2 included), then a block of rows per call.
-  const idx = new Array<number>(rank).fill(0);
-  let s = srcOff;
-  let o = dstOff;
-  for (let d = rank - 2, rest = u0; d >= 0; d--) {
-    const i = rest % shape[d]!;
-    rest = (rest - i) / shape[d]!;
-    idx[d] = i;
-    s += i * srcStrides[d]!;
-    o += i * dstStrides[d]!;
-  }
+  // From row u0 a block of rows per call: the rest of axis rank-2, then the outer odometer steps.
+  const at = new Odometer(shape, srcStrides, dstStrides, srcOff, dstOff, u0, rank - 1);
   for (let u = u0; u < u1;) {
-    const k = Math.min(n1 - idx[rank - 2]!, u1 - u);
-    copyWasmCall(f64, src.byteOffset + s * es, dst.byteOffset + o * es, k, inner, ss1, ds1, ss, ds);
+    const k = Math.min(n1 - at.idx[rank - 2]!, u1 - u);
+    copyWasmCall(f64, src.byteOffset + at.s * es, dst.byteOffset + at.o * es, k, inner, ss1, ds1, ss, ds);
     u += k;
-    // Next block: back to the start of axis rank-2, then the outer odometer.
-    s -= idx[rank - 2]! * ss1;
-    o -= idx[rank - 2]! * ds1;
-    idx[rank - 2] = 0;
-    for (let d = rank - 3; d >= 0; d--) {
-      idx[d]!++;
-      s += srcStrides[d]!;
-      o += dstStrides[d]!;
-      if (idx[d]! < shape[d]!) break;
-      s -= srcStrides[d]! * shape[d]!;
-      o -= dstStrides[d]! * shape[d]!;
-      idx[d] = 0;
-    }
+    at.rewind(rank - 2);
+    at.step(rank - 3);
   }
 }
 
@@ -172,19 +173,10 @@ export function offsetsOf(shape: readonly number[], strides: readonly number[]):
   let total = 1;
   for (const d of shape) total *= d;
   const out = new Int32Array(total);
-  if (total === 0) return out;
-  const rank = shape.length;
-  const idx = new Array<number>(rank).fill(0);
-  let off = 0;
+  const at = new Odometer(shape, strides, strides, 0, 0, 0, 0);
   for (let i = 0; i < total; i++) {
-    out[i] = off;
-    for (let d = rank - 1; d >= 0; d--) {
-      idx[d]!++;
-      off += strides[d]!;
-      if (idx[d]! < shape[d]!) break;
-      off -= strides[d]! * shape[d]!;
-      idx[d] = 0;
-    }
+    out[i] = at.s;
+    at.step(shape.length - 1);
   }
   return out;
 }

@@ -9,8 +9,7 @@ import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { copyRows, copyStridedRange } from "./copy.js";
 import { defineTask, from } from "../../parallel/registry.js";
-import { evenCuts } from "../../parallel/balance.js";
-import { partsFor, runParts, sabBase, usableThreads, type Part } from "../../parallel/pool.js";
+import { runSplit, sabBase } from "../../parallel/pool.js";
 
 // Args rank, bases of src and dst (offsets included), u0, u1, then shape, src strides, dst strides (rank each); buffers src, dst.
 const OP_COPY = defineTask("copy.rows", import.meta.url, (_raw, a, b) => {
@@ -35,20 +34,9 @@ export function copyStridedThreads(
   let total = 1;
   for (const n of shape) total *= n;
   if (total === 0) return;
-  const rows = copyRows(shape);
-  let p = Math.min(threads ?? partsFor(total, rows), rows);
-  if (p > 1) p = Math.min(p, usableThreads());
-  if (p <= 1 || !inHeap(src) || !inHeap(dst)) {
-    copyStridedRange(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, 0, rows);
-    return;
-  }
-  const cuts = evenCuts(rows, p);
-  const jobs: Part[] = [];
-  for (let j = 1; j < p; j++) {
-    jobs.push({
-      op: OP_COPY, args: [shape.length, sabBase(src) + srcOff, sabBase(dst) + dstOff, cuts[j]!, cuts[j + 1]!, ...shape, ...srcStrides, ...dstStrides],
-      bufs: [src, dst],
-    });
-  }
-  runParts("copy", jobs, () => copyStridedRange(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, 0, cuts[1]!));
+  runSplit(
+    "copy", copyRows(shape), total, threads, inHeap(src) && inHeap(dst), OP_COPY, [src, dst],
+    (u0, u1) => [shape.length, sabBase(src) + srcOff, sabBase(dst) + dstOff, u0, u1, ...shape, ...srcStrides, ...dstStrides],
+    (u0, u1) => copyStridedRange(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, u0, u1),
+  );
 }

@@ -18,18 +18,12 @@ function copyFunc(name: string, es: number, move: (c: Code, s: number, d: number
   );
   const L = f.idx;
   const c = new Code();
-  const whileLt = (x: number, end: number, body: () => void) => {
-    c.block().loop();
-    c.get(x).get(end).i32LtU().i32Eqz().brIf(1);
-    body();
-    c.br(0).end().end();
-  };
   // Strides to bytes once.
   for (const st of [L.ss1, L.ds1, L.ss, L.ds]) c.get(st).i32Const(es).i32Mul().set(st);
   c.i32Const(0).set(L.i);
-  whileLt(L.i, L.n1, () => {
+  c.whileLtU(L.i, L.n1, () => {
     c.get(L.src).set(L.s).get(L.dst).set(L.d).i32Const(0).set(L.j);
-    whileLt(L.j, L.inner, () => {
+    c.whileLtU(L.j, L.inner, () => {
       move(c, L.s, L.d);
       c.get(L.s).get(L.ss).i32Add().set(L.s);
       c.get(L.d).get(L.ds).i32Add().set(L.d);

@@ -8,8 +8,7 @@ import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { addArraysRange } from "./elementwise.js";
 import { defineTask, from } from "../../parallel/registry.js";
-import { evenCuts } from "../../parallel/balance.js";
-import { partsFor, runParts, sabBase, usableThreads, type Part } from "../../parallel/pool.js";
+import { runSplit, sabBase } from "../../parallel/pool.js";
 
 // Args bases of a, b, out, i0, i1; buffers a, b, out.
 const OP_ADD = defineTask("elementwise.add", import.meta.url, (_raw, x, b) =>
@@ -24,15 +23,11 @@ const LINE = 16;
  * `threads` threads (default: by size and the pool).
  */
 export function addArraysThreads(a: FloatArray, b: FloatArray, out: FloatArray, threads?: number): void {
-  const n = out.length, units = Math.ceil(n / LINE);
-  let p = Math.min(threads ?? partsFor(n, units), units);
-  if (p > 1) p = Math.min(p, usableThreads());
-  if (p <= 1 || !inHeap(a) || !inHeap(b) || !inHeap(out)) {
-    addArraysRange(a, b, out, 0, n);
-    return;
-  }
-  const cuts = evenCuts(units, p).map((u) => Math.min(n, u * LINE));
-  const jobs: Part[] = [];
-  for (let j = 1; j < p; j++) jobs.push({ op: OP_ADD, args: [sabBase(a), sabBase(b), sabBase(out), cuts[j]!, cuts[j + 1]!], bufs: [a, b, out] });
-  runParts("add", jobs, () => addArraysRange(a, b, out, 0, cuts[1]!));
+  const n = out.length;
+  const at = (u: number): number => Math.min(n, u * LINE);
+  runSplit(
+    "add", Math.ceil(n / LINE), n, threads, inHeap(a) && inHeap(b) && inHeap(out), OP_ADD, [a, b, out],
+    (u0, u1) => [sabBase(a), sabBase(b), sabBase(out), at(u0), at(u1)],
+    (u0, u1) => addArraysRange(a, b, out, at(u0), at(u1)),
+  );
 }

@@ -10,74 +10,53 @@
  * a, b, out: byte offsets in the heap (out may be a or b); n elements. And
  * the float32 rows summed into float64 accumulators (the bias gradient):
  *
- *   accF32(acc, x, n): acc[i] += x[i] (float64 acc, float32 x; two lanes a step)
+ *   accF32(acc, x, acc, n): acc[i] += x[i] (float64 acc, float32 x; two lanes a step)
  */
 import { Code, emitModule, frame, I32, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 
-function addFunc(name: string, es: number, lanes: (c: Code) => void, one: (c: Code, a: number, b: number, o: number) => void): FuncDef {
-  const f = frame([["a", I32], ["b", I32], ["out", I32], ["n", I32]] as const, [["end", I32], ["end16", I32]] as const);
+/**
+ * out = a + b over n elements of b, a vector of b's elements (16 bytes of b,
+ * or 8 for float32 into float64) a step, then one at a time. `ea` / `eb`: bytes
+ * of a (and out) / of b per element; `vec` combines the a vector on the stack
+ * with b's at `b`, `one` does a single element.
+ */
+function addFunc(
+  name: string, ea: number, eb: number, vec: (c: Code, b: number) => void, one: (c: Code, a: number, b: number, o: number) => void,
+): FuncDef {
+  const f = frame([["a", I32], ["b", I32], ["out", I32], ["n", I32]] as const, [["end", I32], ["endV", I32]] as const);
   const L = f.idx;
   const c = new Code();
-  const whileLt = (x: number, end: number, body: () => void) => {
-    c.block().loop();
-    c.get(x).get(end).i32LtU().i32Eqz().brIf(1);
-    body();
-    c.br(0).end().end();
+  const perVec = 16 / ea; // elements a vector step
+  const step = (k: number) => {
+    c.get(L.a).i32Const(k * ea).i32Add().set(L.a);
+    c.get(L.out).i32Const(k * ea).i32Add().set(L.out);
+    c.get(L.b).i32Const(k * eb).i32Add().set(L.b);
   };
-  const step = (by: number) => {
-    for (const p of [L.a, L.b, L.out]) c.get(p).i32Const(by).i32Add().set(p);
-  };
-  c.get(L.a).get(L.n).i32Const(es).i32Mul().i32Add().set(L.end);
-  c.get(L.a).get(L.n).i32Const(es).i32Mul().i32Const(-16).i32And().i32Add().set(L.end16);
-  whileLt(L.a, L.end16, () => {
-    c.get(L.out).get(L.a).v128Load(0).get(L.b).v128Load(0);
-    lanes(c);
+  c.get(L.b).get(L.n).i32Const(eb).i32Mul().i32Add().set(L.end);
+  c.get(L.b).get(L.n).i32Const(-perVec).i32And().i32Const(eb).i32Mul().i32Add().set(L.endV);
+  c.whileLtU(L.b, L.endV, () => {
+    c.get(L.out).get(L.a).v128Load(0);
+    vec(c, L.b);
     c.v128Store(0);
-    step(16);
+    step(perVec);
   });
-  whileLt(L.a, L.end, () => {
+  c.whileLtU(L.b, L.end, () => {
     one(c, L.a, L.b, L.out);
-    step(es);
+    step(1);
   });
   return { name, params: f.params, results: [], locals: f.locals, body: c };
-}
-
-/** accF32: float64 acc += float32 x, promoted two at a time (exact), added as JS adds them. */
-function accF32Func(): FuncDef {
-  const f = frame([["acc", I32], ["x", I32], ["n", I32]] as const, [["end", I32], ["end8", I32]] as const);
-  const L = f.idx;
-  const c = new Code();
-  const whileLt = (x: number, end: number, body: () => void) => {
-    c.block().loop();
-    c.get(x).get(end).i32LtU().i32Eqz().brIf(1);
-    body();
-    c.br(0).end().end();
-  };
-  const step = (acc: number, x: number) => {
-    c.get(L.acc).i32Const(acc).i32Add().set(L.acc);
-    c.get(L.x).i32Const(x).i32Add().set(L.x);
-  };
-  c.get(L.x).get(L.n).i32Const(4).i32Mul().i32Add().set(L.end);
-  c.get(L.x).get(L.n).i32Const(4).i32Mul().i32Const(-8).i32And().i32Add().set(L.end8);
-  whileLt(L.x, L.end8, () => {
-    c.get(L.acc).get(L.acc).v128Load(0).get(L.x).v128Load64Zero(0).f64x2PromoteLowF32x4().f64x2Add().v128Store(0);
-    step(16, 8);
-  });
-  whileLt(L.x, L.end, () => {
-    c.get(L.acc).get(L.acc).f64Load(0).get(L.x).f32Load(0).f64PromoteF32().f64Add().f64Store(0);
-    step(8, 4);
-  });
-  return { name: "accF32", params: f.params, results: [], locals: f.locals, body: c };
 }
 
 /** The module's bytes (emitted from TypeScript, deterministic). */
 export function elementwiseKernelModule(): Uint8Array {
   return emitModule({
     minPages: 1, shared: true, funcs: [
-      addFunc("add32", 4, (c) => c.f32x4Add(), (c, a, b, o) => c.get(o).get(a).f32Load(0).get(b).f32Load(0).f32Add().f32Store(0)),
-      addFunc("add64", 8, (c) => c.f64x2Add(), (c, a, b, o) => c.get(o).get(a).f64Load(0).get(b).f64Load(0).f64Add().f64Store(0)),
-      accF32Func(),
+      addFunc("add32", 4, 4, (c, b) => c.get(b).v128Load(0).f32x4Add(), (c, a, b, o) => c.get(o).get(a).f32Load(0).get(b).f32Load(0).f32Add().f32Store(0)),
+      addFunc("add64", 8, 8, (c, b) => c.get(b).v128Load(0).f64x2Add(), (c, a, b, o) => c.get(o).get(a).f64Load(0).get(b).f64Load(0).f64Add().f64Store(0)),
+      // float64 a += float32 b, promoted exactly two at a time.
+      addFunc("accF32", 8, 4, (c, b) => c.get(b).v128Load64Zero(0).f64x2PromoteLowF32x4().f64x2Add(),
+        (c, a, b, o) => c.get(o).get(a).f64Load(0).get(b).f32Load(0).f64PromoteF32().f64Add().f64Store(0)),
     ],
   });
 }
@@ -92,5 +71,5 @@ export function addWasmCall(f64: boolean, a: number, b: number, out: number, n: 
 
 /** Runs acc += x on `n` elements (acc float64, x float32) at heap byte offsets. */
 export function accF32WasmCall(acc: number, x: number, n: number): void {
-  (elementwiseKernel.exports().accF32 as (...a: number[]) => void)(acc, x, n);
+  (elementwiseKernel.exports().accF32 as (...a: number[]) => void)(acc, x, acc, n);
 }

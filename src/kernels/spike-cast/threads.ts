@@ -8,8 +8,7 @@ import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { unpackAddRange, type UnpackBase } from "./spike-cast.js";
 import { defineTask, from, wordsView } from "../../parallel/registry.js";
-import { evenCuts } from "../../parallel/balance.js";
-import { partsFor, runParts, sabBase, usableThreads, type Part } from "../../parallel/pool.js";
+import { runSplit, sabBase } from "../../parallel/pool.js";
 
 const BASE_NONE = 0;
 const BASE_FLOAT = 1;
@@ -28,20 +27,11 @@ const asF32 = (w: Uint32Array): Float32Array => new Float32Array(w.buffer, w.byt
  * rows split over `threads` threads (default: by size and the pool).
  */
 export function unpackAddThreads(base: UnpackBase, s: Uint32Array, out: FloatArray, rows: number, cols: number, threads?: number): void {
-  let p = Math.min(threads ?? partsFor(rows * cols, rows), rows);
-  if (p > 1) p = Math.min(p, usableThreads());
-  if (p <= 1 || !inHeap(s) || !inHeap(out) || (base !== null && !inHeap(base))) {
-    unpackAddRange(base, s, out, cols, 0, rows);
-    return;
-  }
   const kind = base === null ? BASE_NONE : base instanceof Uint32Array ? BASE_BITS : BASE_FLOAT;
   const bb = base === null ? out : base instanceof Uint32Array ? asF32(base) : base;
-  const cuts = evenCuts(rows, p);
-  const jobs: Part[] = [];
-  for (let j = 1; j < p; j++) {
-    jobs.push({
-      op: OP_UNPACK_ADD, args: [kind, sabBase(bb), s.byteOffset / 4, sabBase(out), cols, cuts[j]!, cuts[j + 1]!], bufs: [bb, asF32(s), out],
-    });
-  }
-  runParts("spikesToFloat", jobs, () => unpackAddRange(base, s, out, cols, 0, cuts[1]!));
+  runSplit(
+    "spikesToFloat", rows, rows * cols, threads, inHeap(s) && inHeap(out) && inHeap(bb), OP_UNPACK_ADD, [bb, asF32(s), out],
+    (r0, r1) => [kind, sabBase(bb), s.byteOffset / 4, sabBase(out), cols, r0, r1],
+    (r0, r1) => unpackAddRange(base, s, out, cols, r0, r1),
+  );
 }

@@ -22,19 +22,13 @@ function unpackFunc(f64: boolean, base: Base): FuncDef {
   );
   const L = f.idx;
   const c = new Code();
-  const whileLt = (x: number, end: number, body: () => void) => {
-    c.block().loop();
-    c.get(x).get(end).i32LtU().i32Eqz().brIf(1);
-    body();
-    c.br(0).end().end();
-  };
   /** Pushes bit `col` of the row at `words` (i32.shr_u takes the shift mod 32). */
   const bitOf = (words: number) => c.get(words).get(L.col).i32Const(5).i32ShrU().i32Const(2).i32Shl().i32Add().i32Load(0).get(L.col).i32ShrU().i32Const(1).i32And();
   const toFloat = (): Code => (f64 ? c.f64ConvertI32S() : c.f32ConvertI32S());
   c.i32Const(0).set(L.r);
-  whileLt(L.r, L.rows, () => {
+  c.whileLtU(L.r, L.rows, () => {
     c.i32Const(0).set(L.col);
-    whileLt(L.col, L.cols, () => {
+    c.whileLtU(L.col, L.cols, () => {
       c.get(L.out);
       if (base === "F") {
         c.get(L.base);

@@ -10,7 +10,7 @@ import { wordsFor } from "../../tensor/bits.js";
 import { maxPoolBits, maxPoolBitsRange, maxPoolGradRange, type PoolGeometry } from "./spike-pool.js";
 import { defineTask, from, wordsView } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
-import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partsFor, runParts, runSplit, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
 
 /** Slots of a max-pool task's arguments holding the geometry; task arguments follow. */
@@ -85,16 +85,9 @@ const OP_MAX_POOL_GRAD = defineTask("spikePool.grad", import.meta.url, (_raw, a,
 export function maxPoolGradThreads(
   g: FloatArray, argmax: Int32Array, gx: FloatArray, planes: number, inPlane: number, outPlane: number, threads?: number,
 ): void {
-  let p = Math.min(threads ?? partsFor(planes * outPlane, planes), planes);
-  if (p > 1) p = Math.min(p, usableThreads());
-  if (p <= 1 || !inHeap(g) || !inHeap(argmax) || !inHeap(gx)) {
-    maxPoolGradRange(g, argmax, gx, inPlane, outPlane, 0, planes);
-    return;
-  }
-  const cuts = evenCuts(planes, p);
-  const jobs: Part[] = [];
-  for (let j = 1; j < p; j++) {
-    jobs.push({ op: OP_MAX_POOL_GRAD, args: [sabBase(g), argmax.byteOffset / 4, sabBase(gx), inPlane, outPlane, cuts[j]!, cuts[j + 1]!], bufs: [g, f32(argmax), gx] });
-  }
-  runParts("maxPool2dSpikes", jobs, () => maxPoolGradRange(g, argmax, gx, inPlane, outPlane, 0, cuts[1]!));
+  runSplit(
+    "maxPool2dSpikes", planes, planes * outPlane, threads, inHeap(g) && inHeap(argmax) && inHeap(gx), OP_MAX_POOL_GRAD, [g, f32(argmax), gx],
+    (p0, p1) => [sabBase(g), argmax.byteOffset / 4, sabBase(gx), inPlane, outPlane, p0, p1],
+    (p0, p1) => maxPoolGradRange(g, argmax, gx, inPlane, outPlane, p0, p1),
+  );
 }

@@ -18,16 +18,10 @@ function gradFunc(name: string, es: number, add: (c: Code, addr: number, g: numb
   );
   const L = f.idx;
   const c = new Code();
-  const whileLt = (x: number, end: number, body: () => void) => {
-    c.block().loop();
-    c.get(x).get(end).i32LtU().i32Eqz().brIf(1);
-    body();
-    c.br(0).end().end();
-  };
   c.i32Const(0).set(L.p);
-  whileLt(L.p, L.planes, () => {
+  c.whileLtU(L.p, L.planes, () => {
     c.get(L.am).get(L.outPlane).i32Const(4).i32Mul().i32Add().set(L.end);
-    whileLt(L.am, L.end, () => {
+    c.whileLtU(L.am, L.end, () => {
       c.get(L.gx).get(L.am).i32Load(0).i32Const(es).i32Mul().i32Add().set(L.addr);
       add(c, L.addr, L.g);
       c.get(L.am).i32Const(4).i32Add().set(L.am);

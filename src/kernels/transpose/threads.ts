@@ -12,8 +12,7 @@ import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { transposeRange } from "./transpose.js";
 import { defineTask, from } from "../../parallel/registry.js";
-import { evenCuts } from "../../parallel/balance.js";
-import { partsFor, runParts, sabBase, usableThreads, type Part } from "../../parallel/pool.js";
+import { runSplit, sabBase } from "../../parallel/pool.js";
 
 // One thread's stacked rows: args sBase, dBase, rows, cols, u0, u1; buffers src, dst.
 const OP_TRANSPOSE = defineTask("transpose.rows", import.meta.url, (_raw, a, b) =>
@@ -29,16 +28,9 @@ export function transposeThreads(
   src: FloatArray, sOff: number, rows: number, cols: number, dst: FloatArray, dOff: number, batch = 1, threads?: number,
 ): void {
   const units = batch * rows;
-  let p = Math.min(threads ?? partsFor(units * cols, units), units);
-  if (p > 1) p = Math.min(p, usableThreads());
-  if (p <= 1 || !inHeap(src) || !inHeap(dst)) {
-    transposeRange(src, sOff, rows, cols, dst, dOff, 0, units);
-    return;
-  }
-  const cuts = evenCuts(units, p);
-  const jobs: Part[] = [];
-  for (let j = 1; j < p; j++) {
-    jobs.push({ op: OP_TRANSPOSE, args: [sabBase(src) + sOff, sabBase(dst) + dOff, rows, cols, cuts[j]!, cuts[j + 1]!], bufs: [src, dst] });
-  }
-  runParts("transpose", jobs, () => transposeRange(src, sOff, rows, cols, dst, dOff, 0, cuts[1]!));
+  runSplit(
+    "transpose", units, units * cols, threads, inHeap(src) && inHeap(dst), OP_TRANSPOSE, [src, dst],
+    (u0, u1) => [sabBase(src) + sOff, sabBase(dst) + dOff, rows, cols, u0, u1],
+    (u0, u1) => transposeRange(src, sOff, rows, cols, dst, dOff, u0, u1),
+  );
 }

@@ -24,23 +24,17 @@ function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: 
   );
   const L = f.idx;
   const c = new Code();
-  const whileLt = (x: number, end: number, body: () => void) => {
-    c.block().loop();
-    c.get(x).get(end).i32LtU().i32Eqz().brIf(1);
-    body();
-    c.br(0).end().end();
-  };
   c.get(L.rows).i32Const(ed).i32Mul().set(L.step);
   c.i32Const(0).set(L.ct);
-  whileLt(L.ct, L.cols, () => {
+  c.whileLtU(L.ct, L.cols, () => {
     // ce = min(ct + TILE, cols)
     c.get(L.ct).i32Const(TILE).i32Add().get(L.cols).get(L.ct).i32Const(TILE).i32Add().get(L.cols).i32LtU().select().set(L.ce);
     c.get(L.r0).set(L.r);
-    whileLt(L.r, L.r1, () => {
+    c.whileLtU(L.r, L.r1, () => {
       c.get(L.src).get(L.r).get(L.cols).i32Mul().get(L.ct).i32Add().i32Const(es).i32Mul().i32Add().set(L.s);
       c.get(L.src).get(L.r).get(L.cols).i32Mul().get(L.ce).i32Add().i32Const(es).i32Mul().i32Add().set(L.end);
       c.get(L.dst).get(L.ct).get(L.rows).i32Mul().get(L.r).i32Add().i32Const(ed).i32Mul().i32Add().set(L.d);
-      whileLt(L.s, L.end, () => {
+      c.whileLtU(L.s, L.end, () => {
         move(c, L.s, L.d);
         c.get(L.s).i32Const(es).i32Add().set(L.s);
         c.get(L.d).get(L.step).i32Add().set(L.d);
