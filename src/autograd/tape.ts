@@ -1,7 +1,7 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { sameShape } from "../tensor/shape.js";
-import { Tensor, type Differentiable, type TapeNode } from "../tensor/tensor.js";
-import { addInto } from "../kernels/elementwise.js";
+import { allocFloat, Tensor, type Differentiable, type TapeNode } from "../tensor/tensor.js";
+import { addArraysThreads } from "../kernels/elementwise/threads.js";
 import { blockOf, freeArray, freeBlock, heapScope, nextSerial, type Block } from "../tensor/heap.js";
 
 let gradEnabled = true;
@@ -226,8 +226,9 @@ function releaseOutput(n: TapeNode, out: Differentiable): void {
 }
 
 function sumGrads(a: Tensor, b: Tensor): Tensor {
-  const out = a.clone();
-  addInto(out.data, b.data);
+  // a + b in one pass (the sum writes every element: no zeroing), the same additions as a.clone() += b.
+  const out = new Tensor(allocFloat(a.dtype, a.size, true, false), a.shape);
+  addArraysThreads(a.data, b.data, out.data);
   return out;
 }
 
@@ -235,6 +236,6 @@ function accumulateLeaf(x: Differentiable, g: Tensor): void {
   if (x.grad === null) {
     x.grad = g.dtype === x.dtype ? g.clone() : g.clone(x.dtype);
   } else {
-    addInto(x.grad.data, g.data);
+    addArraysThreads(x.grad.data, g.data, x.grad.data);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Kernels that move bits between layouts: splitting the packed channel axis
- * into attention heads and merging their gradients back. (Max-pooling spikes
- * is the spike-pool family.)
+ * into attention heads (their float gradients merge back through the strided
+ * copy, src/kernels/copy/). Max-pooling spikes is the spike-pool family.
  */
 import { ctz32, wordsFor } from "../tensor/bits.js";
 
@@ -24,20 +24,6 @@ export function splitHeadsBits(src: Uint32Array, dst: Uint32Array, outer: number
           const j = c - h * d;
           dst[((o * heads + h) * n + i) * dw + (j >>> 5)]! |= 1 << (j & 31);
         }
-      }
-    }
-  }
-}
-
-/** Float twin of the head split's backward: g [outer, heads, n, d] -> out [outer, n, heads*d]. */
-export function mergeHeadsFloat(g: Float32Array | Float64Array, out: Float32Array | Float64Array, outer: number, n: number, heads: number, d: number): void {
-  const D = heads * d;
-  for (let o = 0; o < outer; o++) {
-    for (let h = 0; h < heads; h++) {
-      for (let i = 0; i < n; i++) {
-        const gi = ((o * heads + h) * n + i) * d;
-        const oi = (o * n + i) * D + h * d;
-        for (let j = 0; j < d; j++) out[oi + j] = g[gi + j]!;
       }
     }
   }

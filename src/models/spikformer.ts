@@ -12,11 +12,10 @@ import { fail, fmtShape } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
 import { Spikes } from "../tensor/spikes.js";
 import { Tensor } from "../tensor/tensor.js";
-import { add } from "../ops/elementwise.js";
 import { mean } from "../ops/reduce.js";
 import { expand, permute, reshape, transpose } from "../ops/shape.js";
 import { linear } from "../ops/linear.js";
-import { floatToSpikes, spikesToFloat } from "../ops/spike/cast.js";
+import { addSpikes, floatToSpikes, spikesToFloat } from "../ops/spike/cast.js";
 import { iand } from "../ops/spike/iand.js";
 import { attentionVariant } from "../ops/spike/attention-variants.js";
 import { reshapeSpikes, splitHeads } from "../ops/spike/spike-layout.js";
@@ -107,12 +106,7 @@ function residual(kind: "add" | "iand", shortcut: Activation, branch: Spikes): A
     if (!(shortcut instanceof Spikes)) fail("residual", "the IAND residual needs a spike shortcut");
     return iand(branch, shortcut);
   }
-  const a = shortcut instanceof Spikes ? spikesToFloat(shortcut) : shortcut;
-  const b = spikesToFloat(branch);
-  const sum = add(a, b);
-  // The float copies of spikes only fed the add, whose backward reads neither.
-  releaseDead(sum, b, ...(a === shortcut ? [] : [a]));
-  return sum;
+  return addSpikes(shortcut, branch);
 }
 
 /** Spiking Patch Splitting (V1): 4 x conv3x3-BN-LIF (D/8, D/4, D/2, D), max-pools, then the RPE conv. */

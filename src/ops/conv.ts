@@ -9,7 +9,7 @@ import { fail, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { type ConvGeom } from "../kernels/conv/conv.js";
 import { convDataThreads, convForwardThreads, convWeightThreads, type ConvDims } from "../kernels/conv/threads.js";
-import { addChannelBias, sumPerChannel } from "../kernels/bias.js";
+import { addChannelBiasThreads, sumPerChannelThreads } from "../kernels/bias/threads.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";
 
@@ -90,7 +90,7 @@ function convCore(
   // The loops (im2col + gemm per image and group) live in src/kernels/conv/ranges.ts; the twins split them over threads.
   const dims: ConvDims = { n, cIn, o, groups, g };
   convForwardThreads(dims, x.data, weight.data, out.data);
-  if (bias) addChannelBias(out.data, bias.data, n, o, ohw);
+  if (bias) addChannelBiasThreads(out.data, bias.data, n, o, ohw);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(op, out, inputs, (gy) => {
     let gx: Tensor | null = null;
@@ -110,7 +110,7 @@ function convCore(
     }
     if (bias && bias.requiresGrad) {
       gb = empty(bias.shape, dtype);
-      sumPerChannel(gy.data, gb.data, n, o, ohw);
+      sumPerChannelThreads(gy.data, gb.data, n, o, ohw);
     }
     return [gx, gw, gb];
   });

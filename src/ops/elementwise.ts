@@ -5,11 +5,11 @@
 import { fail } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { binaryBroadcast, mapUnary } from "../kernels/elementwise.js";
+import { binaryBroadcast, mapUnary } from "../kernels/elementwise/elementwise.js";
 import { geluBackward, geluForward } from "../kernels/unary.js";
 import { selectBroadcast } from "../kernels/select.js";
 import { needsGrad, record } from "../autograd/tape.js";
-import { commonDtype, empty, unbroadcast } from "./util.js";
+import { commonDtype, empty, unbroadcast, unzeroed } from "./util.js";
 
 /** A tensor or a plain number (a scalar of the other operand's dtype). */
 export type Operand = Tensor | number;
@@ -21,7 +21,7 @@ function asTensor(x: Operand, like: Tensor | null): Tensor {
 function binary(op: string, a: Tensor, b: Tensor, f: (x: number, y: number) => number): Tensor {
   const dtype = commonDtype(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = empty(shape, dtype);
+  const out = unzeroed(shape, dtype);
   binaryBroadcast(a.data, broadcastStrides(a.shape, shape), b.data, broadcastStrides(b.shape, shape), out.data, shape, f);
   return out;
 }
@@ -68,11 +68,11 @@ export function div(a: Operand, b: Operand): Tensor {
 
 /** Applies f elementwise with derivative df(x, y) (y = f(x)); the building block of unary ops. */
 export function unary(op: string, x: Tensor, f: (v: number) => number, df: (v: number, y: number) => number): Tensor {
-  const out = empty(x.shape, x.dtype);
+  const out = unzeroed(x.shape, x.dtype);
   mapUnary(x.data, out.data, f);
   if (!needsGrad(x)) return out;
   return record(op, out, [x], (g) => {
-    const gx = empty(x.shape, x.dtype);
+    const gx = unzeroed(x.shape, x.dtype);
     const xd = x.data;
     const yd = out.data;
     const gd = g.data;

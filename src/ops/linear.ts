@@ -3,7 +3,7 @@ import { fail, fmtShape } from "../tensor/errors.js";
 import { sizeOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { gemmThreads } from "../kernels/gemm/threads.js";
-import { addChannelBias, sumPerChannel } from "../kernels/bias.js";
+import { addChannelBiasThreads, sumPerChannelThreads } from "../kernels/bias/threads.js";
 import { record } from "../autograd/tape.js";
 import { commonDtype, empty } from "./util.js";
 
@@ -31,7 +31,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const rows = sizeOf(x.shape.slice(0, -1));
   const out = empty([...x.shape.slice(0, -1), nOut], dtype);
   gemmThreads(x.data, 0, false, weight.data, 0, true, out.data, 0, rows, nOut, nIn, false);
-  if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
+  if (b) addChannelBiasThreads(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [x, weight, b] : [x, weight];
   return record(op, out, inputs, (g) => {
     let gx: Tensor | null = null;
@@ -47,7 +47,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     }
     if (b && b.requiresGrad) {
       gb = empty(b.shape, dtype);
-      sumPerChannel(g.data, gb.data, rows, nOut, 1);
+      sumPerChannelThreads(g.data, gb.data, rows, nOut, 1);
     }
     return [gx, gw, gb];
   });

@@ -3,11 +3,11 @@ import { fail, fmtShape } from "../tensor/errors.js";
 import { broadcastStrides, normAxes, sizeOf, stridesOf } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { sumTo } from "../kernels/reduce.js";
-import { offsetsOf } from "../kernels/copy.js";
+import { offsetsOf } from "../kernels/copy/copy.js";
 import { maxOverOffsets, scatterAddAt, varBackward, varOverOffsets } from "../kernels/reduce-axes.js";
 import { record } from "../autograd/tape.js";
-import { empty } from "./util.js";
-import { binaryBroadcast } from "../kernels/elementwise.js";
+import { empty, unzeroed } from "./util.js";
+import { copyStridedThreads } from "../kernels/copy/threads.js";
 
 /** Shape with the given axes set to 1 (keepdims) or removed. */
 export function reducedShape(shape: readonly number[], axes: readonly number[], keepdims: boolean): number[] {
@@ -22,9 +22,8 @@ export function reducedShape(shape: readonly number[], axes: readonly number[], 
 
 /** Broadcasts g (shape `from`, broadcast-compatible) to `to`, copying. */
 export function broadcastTo(g: Tensor, to: readonly number[]): Tensor {
-  const out = empty(to, g.dtype);
-  const zero = new (g.data.constructor as Float32ArrayConstructor)(1);
-  binaryBroadcast(g.data, broadcastStrides(g.shape, to), zero, to.map(() => 0), out.data, to, (p) => p);
+  const out = unzeroed(to, g.dtype); // the copy writes every element
+  copyStridedThreads(g.data, 0, broadcastStrides(g.shape, to), out.data, 0, stridesOf(to), to);
   return out;
 }
 

@@ -6,10 +6,10 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides, normAxis, sameShape, sizeOf, stridesOf, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { copyStrided } from "../kernels/copy.js";
+import { copyStridedThreads } from "../kernels/copy/threads.js";
 import { gatherBlocks, scatterAddBlocks } from "../kernels/gather.js";
 import { record } from "../autograd/tape.js";
-import { commonDtype, empty, unbroadcast } from "./util.js";
+import { commonDtype, empty, unbroadcast, unzeroed } from "./util.js";
 
 /** Integer indices with a shape (row-major), e.g. token indices `[B, K]` for {@link gather}. */
 export interface Indices {
@@ -73,8 +73,8 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   if (new Set(p).size !== p.length) fail(op, `perm [${perm.join(", ")}] repeats an axis`);
   const st = stridesOf(x.shape);
   const shape = p.map((a) => x.shape[a]!);
-  const out = empty(shape, x.dtype);
-  copyStrided(x.data, 0, p.map((a) => st[a]!), out.data, 0, stridesOf(shape), shape);
+  const out = unzeroed(shape, x.dtype);
+  copyStridedThreads(x.data, 0, p.map((a) => st[a]!), out.data, 0, stridesOf(shape), shape);
   return record(op, out, [x], (g) => {
     const inv = new Array<number>(p.length);
     for (let i = 0; i < p.length; i++) inv[p[i]!] = i;
@@ -111,11 +111,11 @@ export function slice(x: Tensor, axis: number, start: number, end: number = Infi
   const st = stridesOf(x.shape);
   const view = [...st];
   view[ax] = st[ax]! * step;
-  const out = empty(shape, x.dtype);
-  copyStrided(x.data, lo * st[ax]!, view, out.data, 0, stridesOf(shape), shape);
+  const out = unzeroed(shape, x.dtype);
+  copyStridedThreads(x.data, lo * st[ax]!, view, out.data, 0, stridesOf(shape), shape);
   return record(op, out, [x], (g) => {
     const gx = empty(x.shape, x.dtype);
-    copyStrided(g.data, 0, stridesOf(shape), gx.data, lo * st[ax]!, view, shape);
+    copyStridedThreads(g.data, 0, stridesOf(shape), gx.data, lo * st[ax]!, view, shape);
     return [gx];
   });
 }
@@ -137,20 +137,21 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   }
   const shape = [...first.shape];
   shape[ax] = total;
-  const out = empty(shape, dtype);
+  // The inputs' blocks along the axis cover the output.
+  const out = unzeroed(shape, dtype);
   const ost = stridesOf(shape);
   const offsets: number[] = [];
   let at = 0;
   for (const x of xs) {
     offsets.push(at * ost[ax]!);
-    copyStrided(x.data, 0, stridesOf(x.shape), out.data, at * ost[ax]!, ost, x.shape);
+    copyStridedThreads(x.data, 0, stridesOf(x.shape), out.data, at * ost[ax]!, ost, x.shape);
     at += x.shape[ax]!;
   }
   return record(op, out, xs, (g) =>
     xs.map((x, i) => {
       if (!x.requiresGrad) return null;
-      const gx = empty(x.shape, x.dtype);
-      copyStrided(g.data, offsets[i]!, ost, gx.data, 0, stridesOf(x.shape), x.shape);
+      const gx = unzeroed(x.shape, x.dtype);
+      copyStridedThreads(g.data, offsets[i]!, ost, gx.data, 0, stridesOf(x.shape), x.shape);
       return gx;
     }),
   );
@@ -193,10 +194,10 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   for (let i = 0; i < x.rank; i++) off += before[i]! * st[i]!;
   const out = empty(shape, x.dtype);
   if (value !== 0) out.data.fill(value);
-  copyStrided(x.data, 0, stridesOf(x.shape), out.data, off, st, x.shape);
+  copyStridedThreads(x.data, 0, stridesOf(x.shape), out.data, off, st, x.shape);
   return record(op, out, [x], (g) => {
-    const gx = empty(x.shape, x.dtype);
-    copyStrided(g.data, off, st, gx.data, 0, stridesOf(x.shape), x.shape);
+    const gx = unzeroed(x.shape, x.dtype);
+    copyStridedThreads(g.data, off, st, gx.data, 0, stridesOf(x.shape), x.shape);
     return [gx];
   });
 }
@@ -219,8 +220,8 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   });
   const b = broadcastShapes(op, x.shape, target);
   if (!sameShape(b, target)) fail(op, `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
-  const out = empty(target, x.dtype);
-  copyStrided(x.data, 0, broadcastStrides(x.shape, target), out.data, 0, stridesOf(target), target);
+  const out = unzeroed(target, x.dtype);
+  copyStridedThreads(x.data, 0, broadcastStrides(x.shape, target), out.data, 0, stridesOf(target), target);
   return record(op, out, [x], (g) => [unbroadcast(g, x.shape)]);
 }
 

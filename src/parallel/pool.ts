@@ -19,6 +19,7 @@ import {
 } from "./protocol.js";
 import { getKernelBackend } from "../wasm/backend.js";
 import { taskModules } from "./registry.js";
+import { evenCuts } from "./balance.js";
 
 import { nodeThreadHost, type ThreadHost, type WorkerHandle } from "./host.js";
 
@@ -339,4 +340,29 @@ function awaitSlot(s: Slot, seq: number): { message: string; dead: boolean } | n
     return { message: `worker ${s.index} failed: ${text}`, dead: false };
   }
   return null;
+}
+
+/**
+ * The split of a pass over `units` independent units (rows, planes,
+ * channels) in arrays every worker sees: as many even parts as `work`
+ * multiply-adds pay for ({@link partsFor}), or as `threads` asks, at most one
+ * a unit and one a usable thread. The calling thread runs `local(0, cut)`;
+ * worker j runs task `op` with `args(u0, u1)` and `bufs`. One part, or
+ * `shared` false (an operand not in the heap: a memory-bound pass would pay as
+ * much to stage it as to run it), runs `local(0, units)` here.
+ */
+export function runSplit(
+  name: string, units: number, work: number, threads: number | undefined, shared: boolean,
+  op: number, bufs: readonly FloatArray[], args: (u0: number, u1: number) => readonly number[], local: (u0: number, u1: number) => void,
+): void {
+  let p = Math.min(threads ?? partsFor(work, units), units);
+  if (p > 1) p = Math.min(p, usableThreads());
+  if (p <= 1 || !shared) {
+    local(0, units);
+    return;
+  }
+  const cuts = evenCuts(units, p);
+  const jobs: Part[] = [];
+  for (let j = 1; j < p; j++) jobs.push({ op, args: args(cuts[j]!, cuts[j + 1]!), bufs });
+  runParts(name, jobs, () => local(0, cuts[1]!));
 }

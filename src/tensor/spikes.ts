@@ -5,6 +5,22 @@ import { blockOf, heapArray, holdBlock, type Block } from "./heap.js";
 import { packRows, popcountAll, tailMask, transposeBits, unpackRows, wordsFor } from "./bits.js";
 
 /**
+ * Set while spikes are built from words known to keep their pad bits zero
+ * (zeroed words, or a valid tensor's words under a shape with the same last
+ * axis): the constructor then skips its pad-bit scan, a pass over every row.
+ */
+let trusted = false;
+
+function trustedSpikes(words: Uint32Array, shape: Shape, dtype: DType): Spikes {
+  trusted = true;
+  try {
+    return new Spikes(words, shape, dtype);
+  } finally {
+    trusted = false;
+  }
+}
+
+/**
  * A tensor of 0/1 values packed 32 to a word along the last axis. Rows (all
  * axes but the last) start on word boundaries and pad bits are always zero.
  * Spikes take part in autograd like tensors: their gradient is a float Tensor
@@ -38,7 +54,7 @@ export class Spikes implements Differentiable {
     if (words.length !== this.rows * this.wordsPerRow) {
       fail("Spikes", `got ${words.length} words for shape ${fmtShape(shape)}, expected ${this.rows} rows x ${this.wordsPerRow} words`);
     }
-    if ((this.cols & 31) !== 0 && this.wordsPerRow > 0) {
+    if (!trusted && (this.cols & 31) !== 0 && this.wordsPerRow > 0) {
       const bad = ~tailMask(this.cols) >>> 0;
       for (let r = 0; r < this.rows; r++) {
         if ((words[r * this.wordsPerRow + this.wordsPerRow - 1]! & bad) !== 0) fail("Spikes", `row ${r} has pad bits set beyond column ${this.cols}`);
@@ -84,7 +100,7 @@ export class Spikes implements Differentiable {
   static zeros(shape: Shape, dtype: DType = "float32"): Spikes {
     checkShape("Spikes.zeros", shape);
     if (shape.length === 0) fail("Spikes.zeros", "spikes need at least one axis");
-    return new Spikes(Spikes.allocWords(sizeOf(shape.slice(0, -1)) * wordsFor(shape[shape.length - 1]!)), shape, dtype);
+    return trustedSpikes(Spikes.allocWords(sizeOf(shape.slice(0, -1)) * wordsFor(shape[shape.length - 1]!)), shape, dtype);
   }
 
   /** Packs a float tensor whose values are all 0 or 1; any other value is an error. */
@@ -107,7 +123,7 @@ export class Spikes implements Differentiable {
 
   /** Unpacks to a float tensor of 0/1 (no gradient; see ops for the differentiable cast). */
   toFloat(dtype: DType = this.dtype): Tensor {
-    const out = allocFloat(dtype, this.size);
+    const out = allocFloat(dtype, this.size, true, false); // unpackRows writes every element
     unpackRows(this.words, this.rows, this.cols, out);
     return new Tensor(out, this.shape);
   }
@@ -164,7 +180,7 @@ export class Spikes implements Differentiable {
     if (shape.length === 0 || shape[shape.length - 1] !== this.cols || sizeOf(shape) !== this.size) {
       fail("Spikes.reshape", `cannot reshape ${fmtShape(this.shape)} to ${fmtShape(shape)}: the size and the last axis must stay the same`);
     }
-    return new Spikes(this.words, shape, this.dtype);
+    return trustedSpikes(this.words, shape, this.dtype);
   }
 
   /** Elements [start, end) along a leading axis (any axis but the last); a copy. */
@@ -200,7 +216,7 @@ export class Spikes implements Differentiable {
 
   /** Cut from the tape, same bits. */
   detach(): Spikes {
-    return new Spikes(this.words, this.shape, this.dtype);
+    return trustedSpikes(this.words, this.shape, this.dtype);
   }
 
   retainGrad(): this {

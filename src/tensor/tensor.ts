@@ -206,7 +206,7 @@ export class Tensor implements Differentiable {
 
   /** A copy with its own storage, cut from the tape. */
   clone(dtype: DType = this.dtype): Tensor {
-    const data = allocFloat(dtype, this.data.length);
+    const data = allocFloat(dtype, this.data.length, true, false); // set() writes every element
     data.set(this.data);
     return new Tensor(data, this.shape);
   }

@@ -135,6 +135,13 @@ export class Code {
   end(): this { return this.op(0x0b); }
   /** Branch to the enclosing block `depth` levels out (0 = innermost). */
   br(depth: number): this { return this.op(0x0c, ...uleb(depth)); }
+  /** `while (local x < local end, unsigned) body()`, the test at the top: the kernels' counted loop. */
+  whileLtU(x: number, end: number, body: () => void): this {
+    this.block().loop();
+    this.get(x).get(end).i32LtU().i32Eqz().brIf(1);
+    body();
+    return this.br(0).end().end();
+  }
   brIf(depth: number): this { return this.op(0x0d, ...uleb(depth)); }
 
   // Locals (parameters first, then declared locals).
@@ -172,6 +179,8 @@ export class Code {
   f64Add(): this { return this.op(0xa0); }
   f64Mul(): this { return this.op(0xa2); }
   f64PromoteF32(): this { return this.op(0xbb); }
+  /** f32.demote_f64: round to nearest even, as a JS store of a double into a Float32Array. */
+  f32DemoteF64(): this { return this.op(0xb6); }
 
   // SIMD (v128) memory.
   v128Load(offset = 0): this { return this.simd(0x00, ...this.mem(4, offset)); }

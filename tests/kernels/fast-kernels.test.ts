@@ -15,7 +15,6 @@ import {
   countsScatterRows, countsScatterRowsReference, spikeScatterRows, spikeScatterRowsReference,
 } from "../../src/kernels/spike-sum/spike-sum.js";
 import { channelGradSums, channelGradSumsReference, channelMeanVar, channelMeanVarReference } from "../../src/kernels/norm/norm.js";
-import { addChannelBias, sumPerChannel } from "../../src/kernels/bias.js";
 
 /** Asserts identical bits element by element (Object.is: -0 != +0, NaN == NaN). */
 function expectSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
@@ -201,30 +200,5 @@ describe("batch-norm statistics kernels", () => {
       ),
       { numRuns: 150 },
     );
-  });
-});
-
-describe("bias kernels", () => {
-  it("add and per-channel sum equal plain loops over [outer, channels, inner] bit for bit (inner = 1 has its own loop)", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }), fc.constantFrom(1, 1, 2, 5), fc.boolean(), fc.integer(), (outer, channels, inner, f32, seed) => {
-      const rng = new Rng(seed);
-      const n = outer * channels * inner;
-      const make = (len: number) => (f32 ? new Float32Array(len) : new Float64Array(len)).map(() => (rng.uniform() - 0.5) * 2 ** (rng.int(20) - 10));
-      const x = make(n), bias = make(channels);
-      const got = x.slice();
-      addChannelBias(got, bias, outer, channels, inner);
-      const want = x.slice();
-      for (let o = 0; o < outer; o++) for (let c = 0; c < channels; c++) for (let q = 0; q < inner; q++) want[(o * channels + c) * inner + q] += bias[c]!;
-      expect(Array.from(got)).toEqual(Array.from(want));
-      const sums = make(channels), acc = new Float64Array(channels);
-      sumPerChannel(x, sums, outer, channels, inner);
-      for (let o = 0; o < outer; o++) for (let c = 0; c < channels; c++) {
-        let t = 0;
-        for (let q = 0; q < inner; q++) t += x[(o * channels + c) * inner + q]!;
-        acc[c] += t;
-      }
-      const wantSums = f32 ? Float32Array.from(acc) : acc;
-      expect(Array.from(sums)).toEqual(Array.from(wantSums));
-    }), { numRuns: 200 });
   });
 });

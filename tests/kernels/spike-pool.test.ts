@@ -1,6 +1,6 @@
 import fc from "fast-check";
-import { maxPoolBits, maxPoolBitsRange, maxPoolBitsRangeReference, type PoolGeometry } from "../../src/kernels/spike-pool/spike-pool.js";
-import { maxPoolBitsThreads } from "../../src/kernels/spike-pool/threads.js";
+import { maxPoolBits, maxPoolBitsRange, maxPoolBitsRangeReference, maxPoolGradRange, maxPoolGradRangeJs, maxPoolGradRangeReference, maxPoolGradRangeWasm, type PoolGeometry } from "../../src/kernels/spike-pool/spike-pool.js";
+import { maxPoolBitsThreads, maxPoolGradThreads } from "../../src/kernels/spike-pool/threads.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import { Rng } from "../../src/tensor/random.js";
 import { bitRows } from "../helpers/random-spikes.js";
@@ -52,3 +52,44 @@ describeTwins("spike max-pool", arbPool, {
   },
 }, 150);
 
+
+/** Gradients through argmax tables: planes of ragged sizes, inputs hit several times (overlapping windows) or never, float32 or float64, heap or foreign. */
+interface GradCase { planes: number; inPlane: number; outPlane: number; g: Float32Array | Float64Array; argmax: Int32Array; heap: boolean }
+
+const arbGrad: fc.Arbitrary<GradCase> = fc
+  .record({ planes: fc.integer({ min: 1, max: 6 }), inPlane: fc.integer({ min: 1, max: 40 }), outPlane: fc.integer({ min: 1, max: 70 }), f32: fc.boolean(), heap: fc.boolean(), seed: fc.integer() })
+  .map((o) => {
+    const rng = new Rng(o.seed);
+    const g = o.f32 ? new Float32Array(o.planes * o.outPlane) : new Float64Array(o.planes * o.outPlane);
+    for (let i = 0; i < g.length; i++) g[i] = (rng.uniform() - 0.5) * 2 ** (rng.int(20) - 10);
+    const argmax = new Int32Array(o.planes * o.outPlane);
+    for (let i = 0; i < argmax.length; i++) argmax[i] = rng.int(o.inPlane);
+    return { planes: o.planes, inPlane: o.inPlane, outPlane: o.outPlane, g: placed(g, o.heap), argmax: placed(argmax, o.heap), heap: o.heap };
+  });
+
+const gradOut = (c: GradCase) => placed(c.g instanceof Float32Array ? new Float32Array(c.planes * c.inPlane) : new Float64Array(c.planes * c.inPlane), c.heap);
+
+/** A range twin over two ranges of planes. */
+const gradHalves = (f: typeof maxPoolGradRangeJs) => (c: GradCase) => {
+  const gx = gradOut(c), k = Math.ceil(c.planes / 2);
+  f(c.g, c.argmax, gx, c.inPlane, c.outPlane, 0, k);
+  f(c.g, c.argmax, gx, c.inPlane, c.outPlane, k, c.planes);
+  return [gx];
+};
+
+describeTwins("spike max-pool gradient", arbGrad, {
+  reference: (c) => {
+    const gx = gradOut(c);
+    maxPoolGradRangeReference(c.g, c.argmax, gx, c.inPlane, c.outPlane, 0, c.planes);
+    return [gx];
+  },
+  js: gradHalves(maxPoolGradRangeJs),
+  // The WASM twin takes heap arrays (the dispatch keeps foreign ones on the TypeScript twin).
+  wasm: (c) => gradHalves(c.heap ? maxPoolGradRangeWasm : maxPoolGradRangeJs)(c),
+  dispatch: gradHalves(maxPoolGradRange),
+  threads: (c, t) => {
+    const gx = gradOut(c);
+    maxPoolGradThreads(c.g, c.argmax, gx, c.planes, c.inPlane, c.outPlane, t);
+    return [gx];
+  },
+}, 150);

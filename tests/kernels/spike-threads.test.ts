@@ -5,7 +5,8 @@ import { Rng } from "../../src/tensor/random.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, neuronBackward, neuronForward, type NeuronKernelParams } from "../../src/kernels/neuron/neuron.js";
 import { spikeConvForwardImage, spikeConvWeightGrad } from "../../src/kernels/spike-conv/spike-conv.js";
-import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, transpose2d } from "../../src/kernels/spike-sum/spike-sum.js";
+import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows } from "../../src/kernels/spike-sum/spike-sum.js";
+import { transpose } from "../../src/kernels/transpose/transpose.js";
 import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../../src/kernels/spike-sum/threads.js";
 import type { ConvGeom } from "../../src/kernels/conv/conv.js";
 import { neuronBackwardThreads } from "../../src/kernels/neuron/threads.js";
@@ -118,7 +119,7 @@ describe("threaded spike conv", () => {
         const accRef = acc0.slice();
         const gT = allocFloat(cs.f64 ? "float64" : "float32", ohw * o);
         for (let i = 0; i < n; i++) {
-          transpose2d(gy, i * o * ohw, o, ohw, gT, 0);
+          transpose(gy, i * o * ohw, o, ohw, gT, 0);
           spikeConvWeightGrad(s, i * imgWords, wpr, c, g, gT, o, accRef);
         }
         const d = { n, c, o, wpr, g };

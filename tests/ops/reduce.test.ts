@@ -4,6 +4,9 @@ import { Tensor } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { max, mean, sum, variance, var as varAlias } from "../../src/ops/reduce.js";
 import { backward } from "../../src/autograd/tape.js";
+import { unbroadcast } from "../../src/ops/util.js";
+import { sumTo } from "../../src/kernels/reduce.js";
+import { broadcastStrides } from "../../src/tensor/shape.js";
 import { arbShape, gradcheck, GRAD_RUNS } from "../helpers/gradcheck.js";
 
 /** A float64 leaf with pairwise distinct values (gaps >= 0.05), so max has no ties or near-ties. */
@@ -101,5 +104,25 @@ describe("sum and mean still agree with direct loops", () => {
     expect(sum(x, [0, 1]).item()).toBe(21);
     expect(mean(x, 0).toArray()).toEqual([2.5, 3.5, 4.5]);
     expect(mean(x, 1, true).toArray()).toEqual([[2], [5]]);
+  });
+});
+
+describe("unbroadcast", () => {
+  it("summing over leading broadcast axes (its row-sum path) equals sumTo bit for bit, float32 and float64", () => {
+    fc.assert(fc.property(
+      fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 2 }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 2 }),
+      fc.integer({ min: 0, max: 2 }), fc.boolean(), fc.integer(),
+      (lead, kept, ones, f32, seed) => {
+        const rng = new Rng(seed);
+        const dtype = f32 ? "float32" : "float64";
+        const g = Tensor.uniform([...lead, ...kept], rng, -1, 1, dtype);
+        for (let i = 0; i < g.size; i += 7) g.data[i] = g.data[i]! * 2 ** (rng.int(40) - 20);
+        const shape = [...new Array<number>(ones).fill(1), ...kept];
+        const got = unbroadcast(g, shape);
+        const want = Tensor.zeros(shape, dtype);
+        sumTo(g.data, g.shape, want.data, broadcastStrides(shape, g.shape));
+        for (let i = 0; i < want.size; i++) expect(Object.is(got.data[i], want.data[i]), `element ${i}`).toBe(true);
+      },
+    ), { numRuns: 100 });
   });
 });

@@ -5,9 +5,9 @@ import { Tensor } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { backward } from "../../src/autograd/tape.js";
 import { maxPool2dSpikes, reshapeSpikes, splitHeads, transposeSpikes } from "../../src/ops/spike/spike-layout.js";
-import { floatToSpikes } from "../../src/ops/spike/cast.js";
+import { addSpikes, floatToSpikes } from "../../src/ops/spike/cast.js";
 import { sum } from "../../src/ops/reduce.js";
-import { mul } from "../../src/ops/elementwise.js";
+import { add, mul } from "../../src/ops/elementwise.js";
 import { spikesToFloat } from "../../src/ops/spike/cast.js";
 
 function randomSpikes(shape: number[], density: number, rng: Rng): Spikes {
@@ -105,5 +105,29 @@ describe("transposeSpikes and floatToSpikes", () => {
     expect(Array.from(x.grad!.data)).toEqual([1, 2, 3, 4]);
     expect(() => floatToSpikes(Tensor.from([0, 2], [2]))).toThrow(/element 1 is 2/);
   });
-});
 
+  it("addSpikes equals add of the casts, forward and gradients, on a float or spike shortcut (-0 + 0 included)", () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 70 }), fc.boolean(), fc.boolean(), fc.integer(), (r, c, spikeBase, f32, seed) => {
+      const rng = new Rng(seed);
+      const dtype = f32 ? "float32" : "float64";
+      const s = Spikes.fromValues(Array.from({ length: r * c }, () => (rng.uniform() < 0.4 ? 1 : 0)), [r, c], dtype);
+      const x = spikeBase
+        ? Spikes.fromValues(Array.from({ length: r * c }, () => (rng.uniform() < 0.4 ? 1 : 0)), [r, c], dtype)
+        : Tensor.from(Array.from({ length: r * c }, () => (rng.uniform() < 0.2 ? -0 : rng.int(4))), [r, c], dtype);
+      const w = Tensor.uniform([r, c], rng, -1, 1, dtype);
+      const run = (f: (a: Tensor | Spikes, b: Spikes) => Tensor) => {
+        const a = x.detach(), b = s.detach();
+        a.requiresGrad = true;
+        b.requiresGrad = true;
+        const y = f(a, b);
+        backward(sum(mul(y, w)));
+        return [y, a.grad!, b.grad!];
+      };
+      const got = run(addSpikes), want = run((a, b) => add(a instanceof Spikes ? spikesToFloat(a) : a, spikesToFloat(b)));
+      got.forEach((t, i) => {
+        expect(t.dtype).toBe(want[i]!.dtype);
+        for (let k = 0; k < t.data.length; k++) expect(Object.is(t.data[k], want[i]!.data[k]), `output ${i} element ${k}`).toBe(true);
+      });
+    }), { numRuns: 60 });
+  });
+});

@@ -29,27 +29,20 @@ function col2imFunc(): FuncDef {
   );
   const L = f.idx;
   const c = new Code();
-  /** while (x < end) body, test at the top. */
-  const whileLt = (x: number, end: number, body: () => void) => {
-    c.block().loop();
-    c.get(x).get(end).i32LtU().i32Eqz().brIf(1);
-    body();
-    c.br(0).end().end();
-  };
   const inc = (x: number, by: number) => c.get(x).i32Const(by).i32Add().set(x);
   c.get(L.ranges).get(L.kh).get(L.kw).i32Add().i32Const(3).i32Shl().i32Add().set(L.shifts);
   c.get(L.cols).set(L.r).get(L.dx).set(L.xc).i32Const(0).set(L.c);
-  whileLt(L.c, L.cn, () => {
+  c.whileLtU(L.c, L.cn, () => {
     c.i32Const(0).set(L.ki);
-    whileLt(L.ki, L.kh, () => {
+    c.whileLtU(L.ki, L.kh, () => {
       c.get(L.ranges).get(L.ki).i32Const(3).i32Shl().i32Add().i32Load(0).set(L.lo0);
       c.get(L.ranges).get(L.ki).i32Const(3).i32Shl().i32Add().i32Load(4).set(L.hi0);
       c.i32Const(0).set(L.kj);
-      whileLt(L.kj, L.kw, () => {
+      c.whileLtU(L.kj, L.kw, () => {
         c.get(L.ranges).get(L.kh).get(L.kj).i32Add().i32Const(3).i32Shl().i32Add().i32Load(0).set(L.lo1);
         c.get(L.ranges).get(L.kh).get(L.kj).i32Add().i32Const(3).i32Shl().i32Add().i32Load(4).set(L.hi1);
         c.get(L.lo0).set(L.o);
-        whileLt(L.o, L.hi0, () => {
+        c.whileLtU(L.o, L.hi0, () => {
           // src = r + 4 (o ow + lo1); dst = xc + 4 (o sh w + rowShift[ki] + lo1 sw + colShift[kj])
           c.get(L.r).get(L.o).get(L.ow).i32Mul().get(L.lo1).i32Add().i32Const(2).i32Shl().i32Add().set(L.src);
           c.get(L.xc);
@@ -63,19 +56,19 @@ function col2imFunc(): FuncDef {
           {
             // Contiguous: four at a time, then one at a time.
             c.get(L.end).get(L.src).i32Sub().i32Const(-16).i32And().get(L.src).i32Add().set(L.end4);
-            whileLt(L.src, L.end4, () => {
+            c.whileLtU(L.src, L.end4, () => {
               c.get(L.dst).get(L.dst).v128Load(0).get(L.src).v128Load(0).f32x4Add().v128Store(0);
               inc(L.src, 16);
               inc(L.dst, 16);
             });
-            whileLt(L.src, L.end, () => {
+            c.whileLtU(L.src, L.end, () => {
               c.get(L.dst).get(L.dst).f32Load(0).get(L.src).f32Load(0).f32Add().f32Store(0);
               inc(L.src, 4);
               inc(L.dst, 4);
             });
           }
           c.else();
-          whileLt(L.src, L.end, () => {
+          c.whileLtU(L.src, L.end, () => {
             c.get(L.dst).get(L.dst).f32Load(0).get(L.src).f32Load(0).f32Add().f32Store(0);
             inc(L.src, 4);
             c.get(L.dst).get(L.sw).i32Const(2).i32Shl().i32Add().set(L.dst);

@@ -26,7 +26,7 @@
 import type { FloatArray } from "../../tensor/tensor.js";
 import { ctz32 } from "../../tensor/bits.js";
 import type { ConvGeom } from "../conv/conv.js";
-import { transpose2d } from "../spike-sum/spike-sum.js";
+import { transpose } from "../transpose/transpose.js";
 import { float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
@@ -485,7 +485,7 @@ export function spikeConvWeightRange(
   else if (gy instanceof Float64Array) gT = gTJs64.length >= img ? gTJs64 : (gTJs64 = new Float64Array(img));
   else gT = gTJs32.length >= img ? gTJs32 : (gTJs32 = new Float32Array(img));
   for (let i = 0; i < n; i++) {
-    if (channelsFirst) transpose2d(gy, i * img, o, ohw, gT, 0);
+    if (channelsFirst) transpose(gy, i * img, o, ohw, gT, 0);
     spikeConvWeightGradChannels(s, i * imgWords, wpr, c, c0, c1, g, channelsFirst ? gT : gy.subarray(i * img, (i + 1) * img), o, accW);
   }
 }
@@ -517,7 +517,7 @@ function weightWasm(
   const gv = f32 ? heapF32().subarray((base + gS) / 4, (base + gS) / 4 + img) : heapF64().subarray((base + gS) / 8, (base + gS) / 8 + img);
   for (let i = 0; i < n; i++) {
     let gB = base + gS;
-    if (channelsFirst) transpose2d(gy, i * img, o, ohw, gv, 0);
+    if (channelsFirst) transpose(gy, i * img, o, ohw, gv, 0);
     else gB = heapPtr(gy, i * img, img, gB, true);
     fillBuckets(s, i * imgWords, wpr, c, g, o, false, c0, c1, cnt, idx);
     spikeSumRun(f32, false, nb, cap, gB, o, accB, base + cntS, base + idxS, 0, false, fam32);

@@ -13,7 +13,7 @@ import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import type { ConvGeom } from "../conv/conv.js";
 import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
-import { transpose2d } from "../spike-sum/spike-sum.js";
+import { transposeThreads } from "../transpose/threads.js";
 import { defineTask, from, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { popcountRange, weightedCuts } from "../../parallel/balance.js";
@@ -137,7 +137,7 @@ export function spikeConvWeightThreads(d: SpikeConvDims, words: Uint32Array, gy:
     Float32Array, FloatArray, Float64Array,
   ];
   if (stS) new Uint32Array(ss.buffer, ss.byteOffset, ss.length).set(words);
-  for (let i = 0; i < n; i++) transpose2d(gy, i * o * ohw, o, ohw, sg, i * ohw * o);
+  transposeThreads(gy, 0, o, ohw, sg, 0, n);
   const rowLo = mine * khw * o;
   if (stA) sa.set(accW.subarray(rowLo), rowLo);
   const ws = stS ? ss : new Float32Array(words.buffer, words.byteOffset, words.length);

@@ -4,6 +4,10 @@
  * the planes over the pool.
  */
 import { wordsFor } from "../../tensor/bits.js";
+import type { FloatArray } from "../../tensor/tensor.js";
+import { inHeap } from "../../tensor/heap.js";
+import { wasmKernelsEnabled } from "../../wasm/backend.js";
+import { maxPoolGradWasmCall } from "./wasm.js";
 
 /** Geometry of a 2-D pooling window. */
 export interface PoolGeometry {
@@ -110,4 +114,50 @@ export function maxPoolBitsRangeReference(
       }
     }
   }
+}
+
+/**
+ * The spike max-pool's gradient for planes p0..p1-1: gx [planes, inPlane]
+ * (zeroed) += each output's gradient g [planes, outPlane] at the input element
+ * its argmax names, outputs in order (overlapping windows sum onto an element
+ * in output order). Planes are independent. The TypeScript twin.
+ */
+export function maxPoolGradRangeJs(
+  g: FloatArray, argmax: Int32Array, gx: FloatArray, inPlane: number, outPlane: number, p0: number, p1: number,
+): void {
+  for (let p = p0; p < p1; p++) {
+    const gi = p * outPlane, xi = p * inPlane;
+    for (let i = 0; i < outPlane; i++) gx[xi + argmax[gi + i]!]! += g[gi + i]!;
+  }
+}
+
+/** {@link maxPoolGradRangeJs} as a gather, input element by element (quadratic): the tests' oracle. */
+export function maxPoolGradRangeReference(
+  g: FloatArray, argmax: Int32Array, gx: FloatArray, inPlane: number, outPlane: number, p0: number, p1: number,
+): void {
+  for (let p = p0; p < p1; p++) {
+    for (let e = 0; e < inPlane; e++) for (let i = 0; i < outPlane; i++) if (argmax[p * outPlane + i] === e) gx[p * inPlane + e]! += g[p * outPlane + i]!;
+  }
+}
+
+/** {@link maxPoolGradRangeJs} by the WASM twin (./wasm.ts); g, argmax and gx must be heap arrays, g and gx of one type. */
+export function maxPoolGradRangeWasm(
+  g: FloatArray, argmax: Int32Array, gx: FloatArray, inPlane: number, outPlane: number, p0: number, p1: number,
+): void {
+  if (!wasmGrad(g, argmax, gx)) throw new Error("maxPoolGradRangeWasm: needs heap arrays, g and gx of one type");
+  if (p1 <= p0) return;
+  const es = gx.BYTES_PER_ELEMENT;
+  maxPoolGradWasmCall(es === 8, g.byteOffset + p0 * outPlane * es, argmax.byteOffset + p0 * outPlane * 4, gx.byteOffset + p0 * inPlane * es, inPlane, outPlane, p1 - p0);
+}
+
+function wasmGrad(g: FloatArray, argmax: Int32Array, gx: FloatArray): boolean {
+  return g instanceof Float64Array === gx instanceof Float64Array && inHeap(g) && inHeap(argmax) && inHeap(gx);
+}
+
+/** One thread's dispatch of the gradient on planes p0..p1-1: the WASM twin for heap arrays where the backend allows, else the TypeScript twin. */
+export function maxPoolGradRange(
+  g: FloatArray, argmax: Int32Array, gx: FloatArray, inPlane: number, outPlane: number, p0: number, p1: number,
+): void {
+  if (wasmKernelsEnabled() && wasmGrad(g, argmax, gx)) maxPoolGradRangeWasm(g, argmax, gx, inPlane, outPlane, p0, p1);
+  else maxPoolGradRangeJs(g, argmax, gx, inPlane, outPlane, p0, p1);
 }

@@ -7,10 +7,10 @@
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { wordsFor } from "../../tensor/bits.js";
-import { maxPoolBits, maxPoolBitsRange, type PoolGeometry } from "./spike-pool.js";
-import { defineTask, wordsView } from "../../parallel/registry.js";
+import { maxPoolBits, maxPoolBitsRange, maxPoolGradRange, type PoolGeometry } from "./spike-pool.js";
+import { defineTask, from, wordsView } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
-import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partsFor, runParts, runSplit, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
 
 /** Slots of a max-pool task's arguments holding the geometry; task arguments follow. */
@@ -65,4 +65,29 @@ export function maxPoolBitsThreads(src: Uint32Array, dst: Uint32Array, argmax: I
   runParts("maxPool2dSpikes", jobs, () => maxPoolBitsRange(src, dst, argmax, g, 0, mine));
   if (stD) dst.set(ud.subarray(mine * dPlane, g.planes * dPlane), mine * dPlane);
   if (stA) argmax!.set(new Int32Array(sa!.buffer, sa!.byteOffset, sa!.length).subarray(mine * aPlane, g.planes * aPlane), mine * aPlane);
+}
+
+/** Worker part of a max-pool gradient: args bases of g, argmax, gx, inPlane, outPlane, p0, p1; buffers g, argmax (as Float32), gx. */
+function maxPoolGradTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const am = new Int32Array(b[1]!.buffer, b[1]!.byteOffset + a[1]! * 4, b[1]!.length - a[1]!);
+  maxPoolGradRange(from(b[0]!, a[0]!), am, from(b[2]!, a[2]!), a[3]!, a[4]!, a[5]!, a[6]!);
+}
+
+// One thread's range of planes of the gradient.
+const OP_MAX_POOL_GRAD = defineTask("spikePool.grad", import.meta.url, (_raw, a, b) => maxPoolGradTask(a, b));
+
+/**
+ * {@link maxPoolGradRange} over all `planes` (gx zeroed), planes split over
+ * `threads` threads (default: by size and the pool) when every array is in the
+ * heap: a scatter of one add per output, memory-bound, so foreign arrays
+ * (never the engine's own) stay on the calling thread rather than be staged.
+ */
+export function maxPoolGradThreads(
+  g: FloatArray, argmax: Int32Array, gx: FloatArray, planes: number, inPlane: number, outPlane: number, threads?: number,
+): void {
+  runSplit(
+    "maxPool2dSpikes", planes, planes * outPlane, threads, inHeap(g) && inHeap(argmax) && inHeap(gx), OP_MAX_POOL_GRAD, [g, f32(argmax), gx],
+    (p0, p1) => [sabBase(g), argmax.byteOffset / 4, sabBase(gx), inPlane, outPlane, p0, p1],
+    (p0, p1) => maxPoolGradRange(g, argmax, gx, inPlane, outPlane, p0, p1),
+  );
 }

@@ -539,14 +539,6 @@ export function countsScatterRowsCols(
   sumColumns(kc, nnz, g, gOff, m, acc, accOff + p0 * n, n, false, scatterFamily32(acc, g, x), sum);
 }
 
-/** dst[c, r] = src[r, c] for one row-major [rows, cols] matrix (any element types). */
-export function transpose2d(src: FloatArray | Int32Array, sOff: number, rows: number, cols: number, dst: FloatArray | Int32Array, dOff: number): void {
-  for (let r = 0; r < rows; r++) {
-    const so = sOff + r * cols;
-    for (let c = 0; c < cols; c++) dst[dOff + c * rows + r] = src[so + c]!;
-  }
-}
-
 // ---------------------------------------------------------------------------
 // WebAssembly SIMD twins of the gather-add loops (src/kernels/spike-sum/wasm.ts):
 // the same terms added to accumulators of the same family (float32 lanes over a

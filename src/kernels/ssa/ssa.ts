@@ -14,8 +14,9 @@ import { transposeBits, wordsFor } from "../../tensor/bits.js";
 import { gemm } from "../gemm/gemm.js";
 import { andPopcountGemm } from "../popcount/popcount.js";
 import {
-  countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows, transpose2d,
+  countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows,
 } from "../spike-sum/spike-sum.js";
+import { transpose } from "../transpose/transpose.js";
 
 /** One attention problem: N tokens, head size d (wpr words a row), the association order and the scale (in the output's type). */
 export interface SsaDims {
@@ -105,7 +106,7 @@ export function ssaBackwardRange(
           scaleInto(tmp!, scale, gv, fo);
         }
         if (gk) {
-          transpose2d(p!, 0, d, d, pt!, 0);
+          transpose(p!, 0, d, d, pt!, 0);
           spikeGatherAdd(v, mo, wpr, pt!, 0, tmp!, 0, n, d, false);
           scaleInto(tmp!, scale, gk, fo);
         }
@@ -118,7 +119,7 @@ export function ssaBackwardRange(
       if (gv) {
         // dV = s (Q Kᵀ)ᵀ g, skipping the zeros of the integer map
         andPopcountGemm(q, mo, k, mo, a!, 0, n, n, wpr);
-        transpose2d(a!, 0, n, n, at!, 0);
+        transpose(a!, 0, n, n, at!, 0);
         countsGatherAdd(at!, 0, g, fo, tmp!, 0, n, n, d, false);
         scaleInto(tmp!, scale, gv, fo);
       }
@@ -130,7 +131,7 @@ export function ssaBackwardRange(
           scaleInto(tmp!, scale, gq, fo);
         }
         if (gk) {
-          transpose2d(mm!, 0, n, n, mt!, 0);
+          transpose(mm!, 0, n, n, mt!, 0);
           countsTimesSpikes(mt!, 0, q, mo, wpr, tmp!, 0, n, n, d, false);
           scaleInto(tmp!, scale, gk, fo);
         }

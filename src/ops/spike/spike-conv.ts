@@ -18,11 +18,11 @@ import { fail, fmtShape } from "../../tensor/errors.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { convDataThreads } from "../../kernels/conv/threads.js";
-import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
+import { addChannelBiasThreads, sumPerChannelThreads } from "../../kernels/bias/threads.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../kernels/spike-conv/threads.js";
-import { transpose2d } from "../../kernels/spike-sum/spike-sum.js";
+import { transposeThreads } from "../../kernels/transpose/threads.js";
 import { record } from "../../autograd/tape.js";
-import { commonDtype, empty } from "../util.js";
+import { commonDtype, unzeroed } from "../util.js";
 import { convGeometry, pair, type Pair } from "../conv.js";
 
 /** Options of {@link spikeConv2d}; each of stride, padding and dilation is one number or [h, w]. */
@@ -60,11 +60,11 @@ function spikeConvCore(
   const wpr = s.wordsPerRow;
 
   // Weight [O, C kh kw] -> [C kh kw, O]: each tap's O weights contiguous.
-  const wT = empty([kk * o], dtype).data;
-  transpose2d(weight.data, 0, o, kk, wT, 0);
-  const out = empty(outShape(oh, ow), dtype);
+  const wT = unzeroed([kk * o], dtype).data;
+  transposeThreads(weight.data, 0, o, kk, wT, 0);
+  const out = unzeroed(outShape(oh, ow), dtype);
   spikeConvForwardThreads({ n, c: cIn, o, wpr, g }, s.words, wT, out.data);
-  if (bias) addChannelBias(out.data, bias.data, n, o, ohw);
+  if (bias) addChannelBiasThreads(out.data, bias.data, n, o, ohw);
 
   const inputs = bias ? [s, weight, bias] : [s, weight];
   return record(op, out, inputs, (gy) => {
@@ -73,19 +73,19 @@ function spikeConvCore(
     let gb: Tensor | null = null;
     if (s.requiresGrad) {
       // Dense, the very computation of conv2d's input gradient (columns = Wᵀ g, then col2im), threaded over images.
-      gs = empty(s.shape, dtype);
+      gs = unzeroed(s.shape, dtype);
       convDataThreads({ n, cIn, o, groups: 1, g }, gy.data, weight.data, gs.data);
     }
     if (weight.requiresGrad) {
       const accW = heapArray(Float64Array, kk * o);
       spikeConvWeightThreads({ n, c: cIn, o, wpr, g }, s.words, gy.data, accW);
-      gw = empty(weight.shape, dtype);
-      transpose2d(accW, 0, kk, o, gw.data, 0);
+      gw = unzeroed(weight.shape, dtype);
+      transposeThreads(accW, 0, kk, o, gw.data, 0);
       freeArray(accW, "released by the spike conv backward (its accumulator)");
     }
     if (bias && bias.requiresGrad) {
-      gb = empty(bias.shape, dtype);
-      sumPerChannel(gy.data, gb.data, n, o, ohw);
+      gb = unzeroed(bias.shape, dtype);
+      sumPerChannelThreads(gy.data, gb.data, n, o, ohw);
     }
     return [gs, gw, gb];
   });

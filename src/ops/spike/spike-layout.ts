@@ -5,10 +5,12 @@ import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { record } from "../../autograd/tape.js";
-import { maxPoolBitsThreads } from "../../kernels/spike-pool/threads.js";
-import { mergeHeadsFloat, splitHeadsBits } from "../../kernels/spike-layout.js";
+import { maxPoolBitsThreads, maxPoolGradThreads } from "../../kernels/spike-pool/threads.js";
+import { transposeThreads } from "../../kernels/transpose/threads.js";
+import { splitHeadsBits } from "../../kernels/spike-layout.js";
+import { copyStridedThreads } from "../../kernels/copy/threads.js";
 import type { PoolGeometry } from "../../kernels/spike-pool/spike-pool.js";
-import { empty } from "../util.js";
+import { empty, unzeroed } from "../util.js";
 
 /** Same bits under a new shape whose last axis is unchanged (rows stay word-aligned). */
 export function reshapeSpikes(s: Spikes, shape: readonly number[]): Spikes {
@@ -31,8 +33,9 @@ export function splitHeads(s: Spikes, heads: number): Spikes {
   const out = Spikes.zeros([...s.shape.slice(0, -2), heads, n, d], s.dtype);
   splitHeadsBits(s.words, out.words, outer, n, heads, d);
   return record(op, out, [s], (g) => {
-    const gx = empty(s.shape, g.dtype);
-    mergeHeadsFloat(g.data, gx.data, outer, n, heads, d);
+    const gx = unzeroed(s.shape, g.dtype);
+    // g [outer, heads, n, d] read as [outer, n, heads, d] (the head merge is that permute), written row-major.
+    copyStridedThreads(g.data, 0, [heads * n * d, d, n * d, 1], gx.data, 0, [n * heads * d, heads * d, d, 1], [outer, n, heads, d]);
     return [gx];
   });
 }
@@ -65,11 +68,8 @@ export function maxPool2dSpikes(s: Spikes, opts: SpikePoolOptions): Spikes {
   const argmax = s.requiresGrad ? heapArray(Int32Array, N * C * oh * ow) : null;
   maxPoolBitsThreads(s.words, out.words, argmax, geo);
   return record(op, out, [s], (g) => {
-    const gx = empty(s.shape, g.dtype);
-    const plane = oh * ow;
-    for (let p = 0; p < N * C; p++) {
-      for (let i = 0; i < plane; i++) gx.data[p * H * W + argmax![p * plane + i]!]! += g.data[p * plane + i]!;
-    }
+    const gx = empty(s.shape, g.dtype); // zeroed: the gradient is scattered onto it
+    maxPoolGradThreads(g.data, argmax!, gx.data, N * C, H * W, oh * ow);
     return [gx];
   }, argmax ? [argmax] : undefined);
 }
@@ -80,12 +80,9 @@ export function transposeSpikes(s: Spikes): Spikes {
   const r = s.shape[s.rank - 2]!;
   const c = s.cols;
   return record("transposeSpikes", out, [s], (g) => {
-    const gx = empty(s.shape, g.dtype);
-    const batch = sizeOf(s.shape.slice(0, -2));
-    for (let b = 0; b < batch; b++) {
-      const o = b * r * c;
-      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) gx.data[o + i * c + j] = g.data[o + j * r + i]!;
-    }
+    const gx = unzeroed(s.shape, g.dtype);
+    // g [..., c, r] back to [..., r, c].
+    transposeThreads(g.data, 0, c, r, gx.data, 0, sizeOf(s.shape.slice(0, -2)));
     return [gx];
   });
 }

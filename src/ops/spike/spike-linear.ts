@@ -12,17 +12,17 @@ import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
 import { gemmThreads } from "../../kernels/gemm/threads.js";
-import { addChannelBias, sumPerChannel } from "../../kernels/bias.js";
-import { transpose2d } from "../../kernels/spike-sum/spike-sum.js";
+import { addChannelBiasThreads, sumPerChannelThreads } from "../../kernels/bias/threads.js";
+import { transposeThreads } from "../../kernels/transpose/threads.js";
 import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../../kernels/spike-sum/threads.js";
 import { record } from "../../autograd/tape.js";
-import { commonDtype, empty } from "../util.js";
+import { commonDtype, unzeroed } from "../util.js";
 import { checkLinear } from "../linear.js";
 
 /** Weight [out, in] as Wᵀ [in, out], so each input feature's weights are one contiguous row. */
 function transposedWeight(weight: Tensor, nOut: number, nIn: number): FloatArray {
-  const wt = empty([nIn, nOut], weight.dtype).data;
-  transpose2d(weight.data, 0, nOut, nIn, wt, 0);
+  const wt = unzeroed([nIn, nOut], weight.dtype).data;
+  transposeThreads(weight.data, 0, nOut, nIn, wt, 0);
   return wt;
 }
 
@@ -33,8 +33,8 @@ function weightAcc(dtype: DType, nIn: number, nOut: number): FloatArray {
 
 /** dW [out, in] from the accumulator of dWᵀ [in, out] (rounded to the weight's type). */
 function weightGrad(accT: FloatArray, weight: Tensor, nOut: number, nIn: number): Tensor {
-  const gw = empty(weight.shape, weight.dtype);
-  transpose2d(accT, 0, nIn, nOut, gw.data, 0);
+  const gw = unzeroed(weight.shape, weight.dtype);
+  transposeThreads(accT, 0, nIn, nOut, gw.data, 0);
   freeArray(accT, "released by the spike linear backward (its accumulator)");
   return gw;
 }
@@ -53,16 +53,16 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
   const dtype = b ? commonDtype(op, s, weight, b) : commonDtype(op, s, weight);
   const [nOut, nIn] = checkLinear(op, s.shape, weight, b);
   const rows = s.rows;
-  const out = empty([...s.shape.slice(0, -1), nOut], dtype);
+  const out = unzeroed([...s.shape.slice(0, -1), nOut], dtype);
   spikeGatherAddThreads(s.words, 0, s.wordsPerRow, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
-  if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
+  if (b) addChannelBiasThreads(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [s, weight, b] : [s, weight];
   return record(op, out, inputs, (g) => {
     let gs: Tensor | null = null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (s.requiresGrad) {
-      gs = empty(s.shape, dtype);
+      gs = unzeroed(s.shape, dtype);
       gemmThreads(g.data, 0, false, weight.data, 0, false, gs.data, 0, rows, nIn, nOut, false);
     }
     if (weight.requiresGrad) {
@@ -71,8 +71,8 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
       gw = weightGrad(accT, weight, nOut, nIn);
     }
     if (b && b.requiresGrad) {
-      gb = empty(b.shape, dtype);
-      sumPerChannel(g.data, gb.data, rows, nOut, 1);
+      gb = unzeroed(b.shape, dtype);
+      sumPerChannelThreads(g.data, gb.data, rows, nOut, 1);
     }
     return [gs, gw, gb];
   });
@@ -91,16 +91,16 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
   const dtype = b ? commonDtype(op, x, weight, b) : commonDtype(op, x, weight);
   const [nOut, nIn] = checkLinear(op, x.shape, weight, b);
   const rows = sizeOf(x.shape.slice(0, -1));
-  const out = empty([...x.shape.slice(0, -1), nOut], dtype);
+  const out = unzeroed([...x.shape.slice(0, -1), nOut], dtype);
   countsGatherAddThreads(x.data, 0, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
-  if (b) addChannelBias(out.data, b.data, rows, nOut, 1);
+  if (b) addChannelBiasThreads(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [x, weight, b] : [x, weight];
   return record(op, out, inputs, (g) => {
     let gx: Tensor | null = null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
-      gx = empty(x.shape, dtype);
+      gx = unzeroed(x.shape, dtype);
       gemmThreads(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
     }
     if (weight.requiresGrad) {
@@ -109,8 +109,8 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
       gw = weightGrad(accT, weight, nOut, nIn);
     }
     if (b && b.requiresGrad) {
-      gb = empty(b.shape, dtype);
-      sumPerChannel(g.data, gb.data, rows, nOut, 1);
+      gb = unzeroed(b.shape, dtype);
+      sumPerChannelThreads(g.data, gb.data, rows, nOut, 1);
     }
     return [gx, gw, gb];
   });

@@ -1,0 +1,57 @@
+/**
+ * The WebAssembly twin of the strided copy (./copy.ts) for its two innermost
+ * axes: `n1` runs of `inner` elements, the source and destination advancing by
+ * their strides (in elements) along each. Elements move as 4- or 8-byte
+ * integers, a bit-exact copy; the TypeScript caller walks the outer axes.
+ *
+ *   copy4 / copy8(src, dst, n1, inner, ss1, ds1, ss, ds)
+ *
+ * src, dst: byte offsets in the heap of the block's first element.
+ */
+import { Code, emitModule, frame, I32, type FuncDef } from "../../wasm/emit.js";
+import { HeapKernel } from "../../wasm/runtime.js";
+
+function copyFunc(name: string, es: number, move: (c: Code, s: number, d: number) => void): FuncDef {
+  const f = frame(
+    [["src", I32], ["dst", I32], ["n1", I32], ["inner", I32], ["ss1", I32], ["ds1", I32], ["ss", I32], ["ds", I32]] as const,
+    [["i", I32], ["j", I32], ["s", I32], ["d", I32]] as const,
+  );
+  const L = f.idx;
+  const c = new Code();
+  // Strides to bytes once.
+  for (const st of [L.ss1, L.ds1, L.ss, L.ds]) c.get(st).i32Const(es).i32Mul().set(st);
+  c.i32Const(0).set(L.i);
+  c.whileLtU(L.i, L.n1, () => {
+    c.get(L.src).set(L.s).get(L.dst).set(L.d).i32Const(0).set(L.j);
+    c.whileLtU(L.j, L.inner, () => {
+      move(c, L.s, L.d);
+      c.get(L.s).get(L.ss).i32Add().set(L.s);
+      c.get(L.d).get(L.ds).i32Add().set(L.d);
+      c.get(L.j).i32Const(1).i32Add().set(L.j);
+    });
+    c.get(L.src).get(L.ss1).i32Add().set(L.src);
+    c.get(L.dst).get(L.ds1).i32Add().set(L.dst);
+    c.get(L.i).i32Const(1).i32Add().set(L.i);
+  });
+  return { name, params: f.params, results: [], locals: f.locals, body: c };
+}
+
+/** The module's bytes (emitted from TypeScript, deterministic). */
+export function copyKernelModule(): Uint8Array {
+  return emitModule({
+    minPages: 1, shared: true, funcs: [
+      copyFunc("copy4", 4, (c, s, d) => c.get(d).get(s).i32Load(0).i32Store(0)),
+      copyFunc("copy8", 8, (c, s, d) => c.get(d).get(s).f64Load(0).f64Store(0)),
+    ],
+  });
+}
+
+/** This thread's instance, over the heap. */
+export const copyKernel = new HeapKernel(copyKernelModule);
+
+/** Runs one two-axis block (byte offsets; strides in elements). */
+export function copyWasmCall(
+  f64: boolean, src: number, dst: number, n1: number, inner: number, ss1: number, ds1: number, ss: number, ds: number,
+): void {
+  (copyKernel.exports()[f64 ? "copy8" : "copy4"] as (...a: number[]) => void)(src, dst, n1, inner, ss1, ds1, ss, ds);
+}

@@ -1,0 +1,72 @@
+/**
+ * The WebAssembly twin of the spike unpack-add (./spike-cast.ts): rows of
+ * packed bits unpacked to float32 / float64 0/1, alone, added to a float base
+ * (a float32 or float64 add of the same two numbers JS adds), or added to
+ * another spike tensor's 0/1 (an exact small integer either way).
+ *
+ *   unpack{32,64}{,F,B}(base, s, out, cols, wpr, rows)
+ *
+ * suffix F: float base, B: spike base, none: no base (base ignored). Byte
+ * offsets in the heap of row 0 of each array.
+ */
+import { Code, emitModule, frame, I32, type FuncDef } from "../../wasm/emit.js";
+import { HeapKernel } from "../../wasm/runtime.js";
+
+type Base = "" | "F" | "B";
+
+function unpackFunc(f64: boolean, base: Base): FuncDef {
+  const es = f64 ? 8 : 4;
+  const f = frame(
+    [["base", I32], ["s", I32], ["out", I32], ["cols", I32], ["wpr", I32], ["rows", I32]] as const,
+    [["r", I32], ["col", I32], ["bit", I32]] as const,
+  );
+  const L = f.idx;
+  const c = new Code();
+  /** Pushes bit `col` of the row at `words` (i32.shr_u takes the shift mod 32). */
+  const bitOf = (words: number) => c.get(words).get(L.col).i32Const(5).i32ShrU().i32Const(2).i32Shl().i32Add().i32Load(0).get(L.col).i32ShrU().i32Const(1).i32And();
+  const toFloat = (): Code => (f64 ? c.f64ConvertI32S() : c.f32ConvertI32S());
+  c.i32Const(0).set(L.r);
+  c.whileLtU(L.r, L.rows, () => {
+    c.i32Const(0).set(L.col);
+    c.whileLtU(L.col, L.cols, () => {
+      c.get(L.out);
+      if (base === "F") {
+        c.get(L.base);
+        if (f64) c.f64Load(0);
+        else c.f32Load(0);
+      }
+      if (base === "B") {
+        bitOf(L.base);
+        toFloat();
+      }
+      bitOf(L.s);
+      toFloat();
+      if (base !== "") {
+        if (f64) c.f64Add();
+        else c.f32Add();
+      }
+      if (f64) c.f64Store(0);
+      else c.f32Store(0);
+      c.get(L.out).i32Const(es).i32Add().set(L.out);
+      if (base === "F") c.get(L.base).i32Const(es).i32Add().set(L.base);
+      c.get(L.col).i32Const(1).i32Add().set(L.col);
+    });
+    c.get(L.s).get(L.wpr).i32Const(2).i32Shl().i32Add().set(L.s);
+    if (base === "B") c.get(L.base).get(L.wpr).i32Const(2).i32Shl().i32Add().set(L.base);
+    c.get(L.r).i32Const(1).i32Add().set(L.r);
+  });
+  return { name: `unpack${f64 ? 64 : 32}${base}`, params: f.params, results: [], locals: f.locals, body: c };
+}
+
+/** The module's bytes (emitted from TypeScript, deterministic). */
+export function spikeCastKernelModule(): Uint8Array {
+  return emitModule({ minPages: 1, shared: true, funcs: [false, true].flatMap((f64) => (["", "F", "B"] as const).map((b) => unpackFunc(f64, b))) });
+}
+
+/** This thread's instance, over the heap. */
+export const spikeCastKernel = new HeapKernel(spikeCastKernelModule);
+
+/** Runs rows of the unpack-add at heap byte offsets (base ignored when `kind` is ""). */
+export function unpackWasmCall(f64: boolean, kind: Base, base: number, s: number, out: number, cols: number, wpr: number, rows: number): void {
+  (spikeCastKernel.exports()[`unpack${f64 ? 64 : 32}${kind}`] as (...a: number[]) => void)(base, s, out, cols, wpr, rows);
+}

@@ -1,0 +1,75 @@
+/**
+ * The WebAssembly twin of the transposes (./transpose.ts): one matrix's source
+ * rows r0..r1-1 copied to their destination columns, the columns taken in
+ * tiles of {@link TILE} so the tile's destination lines stay in cache while
+ * the rows sweep past. Three element paths, each a bit-exact copy of what the
+ * JS store does: 4-byte elements (float32 or int32, moved as i32), float64,
+ * and float64 into float32 (f32.demote_f64 rounds to nearest even, as a JS
+ * store into a Float32Array does).
+ *
+ *   t32 / t64 / t64to32(src, dst, rows, cols, r0, r1)
+ *
+ * src, dst: byte offsets of the matrix's first element in the heap.
+ */
+import { Code, emitModule, frame, I32, type FuncDef } from "../../wasm/emit.js";
+import { HeapKernel } from "../../wasm/runtime.js";
+
+/** Columns per tile: 16 destination runs stay cached even when a power-of-two stride maps them to few cache sets (64 and 32 thrashed at rows = 512: measured 10x and 6x slower there; 16 was also fastest at 64 x 784). */
+const TILE = 16;
+
+function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: number, d: number) => void): FuncDef {
+  const f = frame(
+    [["src", I32], ["dst", I32], ["rows", I32], ["cols", I32], ["r0", I32], ["r1", I32]] as const,
+    [["ct", I32], ["ce", I32], ["r", I32], ["s", I32], ["d", I32], ["end", I32], ["step", I32]] as const,
+  );
+  const L = f.idx;
+  const c = new Code();
+  c.get(L.rows).i32Const(ed).i32Mul().set(L.step);
+  c.i32Const(0).set(L.ct);
+  c.whileLtU(L.ct, L.cols, () => {
+    // ce = min(ct + TILE, cols)
+    c.get(L.ct).i32Const(TILE).i32Add().get(L.cols).get(L.ct).i32Const(TILE).i32Add().get(L.cols).i32LtU().select().set(L.ce);
+    c.get(L.r0).set(L.r);
+    c.whileLtU(L.r, L.r1, () => {
+      c.get(L.src).get(L.r).get(L.cols).i32Mul().get(L.ct).i32Add().i32Const(es).i32Mul().i32Add().set(L.s);
+      c.get(L.src).get(L.r).get(L.cols).i32Mul().get(L.ce).i32Add().i32Const(es).i32Mul().i32Add().set(L.end);
+      c.get(L.dst).get(L.ct).get(L.rows).i32Mul().get(L.r).i32Add().i32Const(ed).i32Mul().i32Add().set(L.d);
+      c.whileLtU(L.s, L.end, () => {
+        move(c, L.s, L.d);
+        c.get(L.s).i32Const(es).i32Add().set(L.s);
+        c.get(L.d).get(L.step).i32Add().set(L.d);
+      });
+      c.get(L.r).i32Const(1).i32Add().set(L.r);
+    });
+    c.get(L.ct).i32Const(TILE).i32Add().set(L.ct);
+  });
+  return { name, params: f.params, results: [], locals: f.locals, body: c };
+}
+
+/** The transpose module's bytes (emitted from TypeScript, deterministic). */
+export function transposeKernelModule(): Uint8Array {
+  return emitModule({
+    minPages: 1, shared: true, funcs: [
+      transposeFunc("t32", 4, 4, (c, s, d) => c.get(d).get(s).i32Load(0).i32Store(0)),
+      transposeFunc("t64", 8, 8, (c, s, d) => c.get(d).get(s).f64Load(0).f64Store(0)),
+      transposeFunc("t64to32", 8, 4, (c, s, d) => c.get(d).get(s).f64Load(0).f32DemoteF64().f32Store(0)),
+    ],
+  });
+}
+
+/** This thread's instance, over the heap; its scratch stages foreign arrays. */
+export const transposeKernel = new HeapKernel(transposeKernelModule);
+
+/** Which WASM path copies src's elements into dst's: "t32", "t64", "t64to32", or null (float32 into float64: the JS twin). */
+export function transposePath(src: ArrayBufferView, dst: ArrayBufferView): "t32" | "t64" | "t64to32" | null {
+  const bs = (src as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT, bd = (dst as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  if (bs === 4 && bd === 4) return src instanceof Float64Array || dst instanceof Float64Array ? null : "t32";
+  if (bs === 8 && bd === 8) return "t64";
+  if (src instanceof Float64Array && dst instanceof Float32Array) return "t64to32";
+  return null;
+}
+
+/** Runs one matrix's rows r0..r1-1 (byte offsets of the matrix in the heap). */
+export function transposeWasmCall(path: "t32" | "t64" | "t64to32", src: number, dst: number, rows: number, cols: number, r0: number, r1: number): void {
+  (transposeKernel.exports()[path] as (...a: number[]) => void)(src, dst, rows, cols, r0, r1);
+}
