@@ -20,19 +20,22 @@
  * (bench.py's default), tfjs-wasm with 1 (it cannot use more in Node).
  */
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { shutdownPool } from "../src/parallel/pool.js";
 import { fmtTiming, formatResults, parseArgs, runAll, type E2EArgs, type E2EResult } from "./e2e.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const peersDir = resolve(repo, "../shared/peers");
-const torchDir = join(peersDir, "torch_ref");
+/** The peers' checkout, ../shared/peers beside the repo. */
+export const peersDir = resolve(repo, "../shared/peers");
+export const torchDir = join(peersDir, "torch_ref");
 const tfjsDir = join(peersDir, "tfjs");
-const PY = "/usr/bin/python3";
-const OPENBLAS = join(torchDir, ".openblas/usr/lib/x86_64-linux-gnu/openblas-pthread");
+/** Debian's python3, which python3-torch installs into. */
+export const PY = "/usr/bin/python3";
+const OPENBLAS_ROOT = join(torchDir, ".openblas");
+const OPENBLAS = join(OPENBLAS_ROOT, "usr/lib/x86_64-linux-gnu/openblas-pthread");
 
 /** A peer's median (min-max) for one phase, ms. */
 interface PeerTiming { median: number; min: number; max: number }
@@ -50,11 +53,96 @@ interface PeerRun {
 
 const log = (l: string): void => void process.stderr.write(l + "\n");
 
-function describeFailure(r: SpawnSyncReturns<string>, what: string): string {
+/** Why a finished child process failed: not started, killed, or its exit status with the last lines it printed. */
+export function describeFailure(r: SpawnSyncReturns<string>, what: string): string {
   if (r.error) return `${what} could not be started: ${r.error.message}`;
   if (r.signal) return `${what} was killed by ${r.signal}`;
   const tail = `${r.stderr ?? ""}\n${r.stdout ?? ""}`.trim().split("\n").filter(Boolean).slice(-3).join(" | ");
   return `${what} exited with status ${r.status}${tail ? `: ${tail}` : ""}`;
+}
+
+/** Whether the torch peer can run here, and how (see {@link torchPeer}). */
+export interface TorchPeer {
+  /** Why it cannot run, or null. */
+  skipped: string | null;
+  /** torch.__version__. */
+  version: string;
+  /** The environment to run the peer's scripts in. */
+  env: NodeJS.ProcessEnv;
+  /** run_bench.sh's tuned environment (OpenBLAS unpacked), or torch as installed. */
+  tuned: boolean;
+  /** The torch version and environment in words, for reports. */
+  setting: string;
+}
+
+/**
+ * Checks that `script` exists and that {@link PY} imports torch (and every module in
+ * `modules`), and gives the environment to run it in: run_bench.sh's tuned one (its
+ * OpenBLAS from torch_ref/.openblas, OMP_WAIT_POLICY=PASSIVE, OPENBLAS_THREAD_TIMEOUT=4,
+ * glibc malloc thresholds) when that OpenBLAS has been unpacked (see {@link unpackOpenblas}),
+ * else torch as installed (reference BLAS), which the setting says in capitals.
+ */
+export function torchPeer(script: string, modules: readonly string[] = []): TorchPeer {
+  const peer: TorchPeer = { skipped: null, version: "", env: {}, tuned: false, setting: "" };
+  const skip = (why: string): TorchPeer => ({ ...peer, skipped: why });
+  if (!existsSync(script)) return skip(`${script} not found (the peers checkout is expected at ../shared/peers beside the repo)`);
+  if (!existsSync(PY)) return skip(`${PY} not found (the torch peer needs Debian's python3 with python3-torch)`);
+  const imports = [...modules, "torch"].join(", ");
+  const probe = spawnSync(PY, ["-c", `import ${imports}; print(torch.__version__)`], { encoding: "utf8" });
+  if (probe.status !== 0) {
+    const why = (probe.stderr || probe.error?.message || "").trim().split("\n").pop() ?? "";
+    return skip(`${PY} cannot import ${imports} (${why}); install Debian's python3-torch (apt-get install python3-torch) to run this peer`);
+  }
+  peer.version = probe.stdout.trim();
+  peer.env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
+  peer.tuned = existsSync(join(OPENBLAS, "libblas.so.3"));
+  if (peer.tuned) {
+    Object.assign(peer.env, {
+      OMP_WAIT_POLICY: "PASSIVE",
+      OPENBLAS_THREAD_TIMEOUT: "4",
+      GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296",
+      LD_LIBRARY_PATH: OPENBLAS + (process.env.LD_LIBRARY_PATH ? `:${process.env.LD_LIBRARY_PATH}` : ""),
+    });
+    peer.setting = `torch ${peer.version}, tuned (run_bench.sh environment: OpenBLAS from torch_ref/.openblas, OMP_WAIT_POLICY=PASSIVE, OPENBLAS_THREAD_TIMEOUT=4, malloc thresholds)`;
+  } else {
+    peer.setting = `torch ${peer.version}, AS INSTALLED (reference BLAS: Linear layers ~16x slower than tuned; ` +
+      `torch_ref/.openblas is missing, ../shared/peers/torch_ref/run_bench.sh unpacks it)`;
+  }
+  return peer;
+}
+
+/**
+ * run_bench.sh's OpenBLAS step, for a bench that should time the tuned peer: when
+ * torch_ref/.openblas lacks libblas.so.3, unpacks Debian's libopenblas0-pthread package
+ * there with `dpkg-deb -x` (the .deb from the apt cache, else `apt-get download` into a
+ * temporary folder; nothing is installed). Returns null when the library is there
+ * afterwards, else why not (the peer then runs as installed).
+ */
+export function unpackOpenblas(say: (line: string) => void = log): string | null {
+  if (existsSync(join(OPENBLAS, "libblas.so.3"))) return null;
+  const cache = "/var/cache/apt/archives";
+  const inCache = existsSync(cache) ? readdirSync(cache).find((f) => /^libopenblas0-pthread_.*_amd64\.deb$/.test(f)) : undefined;
+  let deb = inCache ? join(cache, inCache) : "";
+  let tmp = "";
+  try {
+    if (!deb) {
+      tmp = mkdtempSync(join(tmpdir(), "openblas-"));
+      say(`[torch] torch_ref/.openblas is missing and no libopenblas0-pthread .deb is in ${cache}: apt-get download libopenblas0-pthread`);
+      const dl = spawnSync("apt-get", ["download", "libopenblas0-pthread"], { encoding: "utf8", cwd: tmp });
+      const got = existsSync(tmp) ? readdirSync(tmp).find((f) => f.endsWith(".deb")) : undefined;
+      if (dl.status !== 0 || !got) return describeFailure(dl, "apt-get download libopenblas0-pthread");
+      deb = join(tmp, got);
+    }
+    say(`[torch] unpacking ${deb} into ${OPENBLAS_ROOT} (run_bench.sh's tuned OpenBLAS; dpkg-deb -x, not installed)`);
+    mkdirSync(OPENBLAS_ROOT, { recursive: true });
+    const x = spawnSync("dpkg-deb", ["-x", deb, OPENBLAS_ROOT], { encoding: "utf8" });
+    if (x.status !== 0) return describeFailure(x, `dpkg-deb -x ${deb}`);
+    return existsSync(join(OPENBLAS, "libblas.so.3")) ? null : `${deb} unpacked, but ${OPENBLAS}/libblas.so.3 is not there`;
+  } catch (e) {
+    return `cannot unpack OpenBLAS into ${OPENBLAS_ROOT}: ${(e as Error).message}`;
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 const num = (s: string): number => Number(s.replace(/,/g, ""));
@@ -125,26 +213,10 @@ function runTorch(a: E2EArgs): PeerRun {
     return run;
   };
   const bench = join(torchDir, "bench.py");
-  if (!existsSync(bench)) return skip(`${bench} not found (the peers checkout is expected at ../shared/peers beside the repo)`);
-  if (!existsSync(PY)) return skip(`${PY} not found (the torch peer needs Debian's python3 with python3-torch)`);
-  const probe = spawnSync(PY, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
-  if (probe.status !== 0) {
-    const why = (probe.stderr || probe.error?.message || "").trim().split("\n").pop() ?? "";
-    return skip(`${PY} cannot import torch (${why}); install Debian's python3-torch (apt-get install python3-torch) to run this peer`);
-  }
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
-  if (existsSync(join(OPENBLAS, "libblas.so.3"))) {
-    Object.assign(env, {
-      OMP_WAIT_POLICY: "PASSIVE",
-      OPENBLAS_THREAD_TIMEOUT: "4",
-      GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296",
-      LD_LIBRARY_PATH: OPENBLAS + (process.env.LD_LIBRARY_PATH ? `:${process.env.LD_LIBRARY_PATH}` : ""),
-    });
-    run.setting = `torch ${probe.stdout.trim()}, tuned (run_bench.sh environment: OpenBLAS from torch_ref/.openblas, OMP_WAIT_POLICY=PASSIVE, OPENBLAS_THREAD_TIMEOUT=4, malloc thresholds), 2 threads`;
-  } else {
-    run.setting = `torch ${probe.stdout.trim()}, AS INSTALLED (reference BLAS: Linear layers ~16x slower than tuned; ` +
-      `torch_ref/.openblas is missing, ../shared/peers/torch_ref/run_bench.sh unpacks it), 2 threads`;
-  }
+  const peer = torchPeer(bench);
+  if (peer.skipped) return skip(peer.skipped);
+  run.setting = `${peer.setting}, 2 threads`;
+  const env = peer.env;
   const argv = [bench, "--configs", a.configs.join(","), "--no-micro", "--iters", String(a.iters), "--warmup", String(a.warmup)];
   log(`\n[torch] ${PY} ${argv.map((s) => s.replace(repo + "/", "")).join(" ")}  (${run.setting}; a few minutes)`);
   const r = spawnSync(PY, argv, { encoding: "utf8", env, cwd: repo, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20, timeout: 60 * 60_000 });

@@ -219,8 +219,9 @@ function runNodes(
 
 /** Frees the memory of `n`'s output unless it views one of n's inputs' (a reshape, say: then its producer owns it). */
 function releaseOutput(n: TapeNode, out: Differentiable): void {
-  const b = blockOf(out.storage);
-  if (b === null || n.inputs.some((x) => blockOf(x.storage) === b)) return;
+  // The value's own block (not whatever block starts at its offset now): a layer may have released it early and the bytes moved on.
+  const b = out.heapBlock;
+  if (b === null || !b.live || n.inputs.some((x) => x.heapBlock === b)) return;
   freeBlock(b, `released by backward() (the output of '${n.op}'; read values before backward or clone them)`);
 }
 

@@ -10,6 +10,8 @@ export interface FlagSpec extends Range {
   /** "string" | "number" | "int" | "boolean" */
   type: "string" | "number" | "int" | "boolean";
   default?: string | number | boolean;
+  /** A string flag's allowed values (any non-empty string when absent). */
+  choices?: readonly string[];
   help: string;
 }
 
@@ -60,6 +62,7 @@ export function parseArgs<F extends Flags>(command: string, argv: readonly strin
     if (raw === undefined) fail(op, `${flag} needs a value`);
     if (spec.type === "string") {
       if (raw === "") fail(op, `${flag} needs a non-empty value`);
+      if (spec.choices && !spec.choices.includes(raw)) fail(op, `${flag} takes ${spec.choices.join(" or ")}, got ${quote(raw)}`);
       out[name] = raw;
     } else {
       // Number("") and Number(" ") are 0: an empty value must not pass as zero.

@@ -32,6 +32,7 @@ export const TRAIN_FLAGS = {
   "label-smoothing": { type: "number", default: 0.1, ...R.probability, help: "label smoothing" },
   mixup: { type: "number", default: 0, ...R.rate, help: "mixup alpha (0 = off)" },
   crop: { type: "int", default: 0, ...R.count, help: "random-crop padding in pixels (0 = off; less than the image size)" },
+  "crop-fill": { type: "string", default: "black", choices: ["black", "mean"], help: "what --crop pads with: black (raw 0, as torchvision's RandomCrop before Normalize) or the mean colour (normalised 0)" },
   hflip: { type: "number", default: 0, ...R.probability, help: "horizontal-flip probability" },
   erase: { type: "number", default: 0, ...R.probability, help: "random-erasing probability" },
   clip: { type: "number", default: 0, ...R.rate, help: "gradient-norm clip (0 = off)" },
@@ -61,7 +62,7 @@ export function runTrain(argv: string[]): void {
     labelSmoothing: a["label-smoothing"]!,
     mixup: a.mixup!,
     augment: {
-      ...(a.crop! > 0 ? { crop: { padding: a.crop! } } : {}),
+      ...(a.crop! > 0 ? { crop: { padding: a.crop!, ...(a["crop-fill"] === "black" ? { fill: "black" as const } : {}) } } : {}),
       ...(a.hflip! > 0 ? { hflip: a.hflip! } : {}),
       ...(a.erase! > 0 ? { erasing: { p: a.erase! } } : {}),
     },

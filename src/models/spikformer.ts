@@ -6,7 +6,7 @@
  * (see `compute.ts`); the residual stream holds small integers (sums of
  * spikes), or spikes when the IAND residual is chosen.
  */
-import { inferenceScope, releaseUnlessShared } from "../nn/scope.js";
+import { inferenceScope, releaseDead, releaseUnlessShared } from "../nn/scope.js";
 import { isGradEnabled } from "../autograd/tape.js";
 import { fail, fmtShape } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
@@ -23,7 +23,7 @@ import { Module, ModuleList } from "../nn/module.js";
 import { Conv1d, Conv2d, Linear } from "../nn/layers.js";
 import { BatchNorm1d, BatchNorm2d, LayerNorm } from "../nn/norm.js";
 import { constant_, truncNormal_ } from "../nn/init.js";
-import { SpikingNeuron, spikformerLIF } from "../nn/neuron.js";
+import { SpikingNeuron, normFire, spikformerLIF } from "../nn/neuron.js";
 import { stemStages, validateConfig, type SpikformerConfig } from "./config.js";
 import { SpikeCompute, type Activation } from "./compute.js";
 
@@ -62,24 +62,34 @@ abstract class SpikformerPart extends Module {
     super();
   }
 
-  /** Linear-or-1x1 on tokens [T, B, N, C] (flattened to rows), BN1d over all rows, neuron over time. */
+  /** Linear-or-1x1 on tokens [T, B, N, C] (flattened to rows), BN1d over all rows, neuron over time (BN and neuron fused). */
   protected projectFire(name: string, x: Activation, proj: TokenProjection, bn: BatchNorm1d, lif: SpikingNeuron): Spikes {
-    return inferenceScope(() => lif.forward(this.projectNorm(name, x, proj, bn)), this);
+    return inferenceScope(() => {
+      const [T, B, N] = x.shape as [number, number, number, number];
+      const y = this.project(name, x, proj);
+      return normFire(bn, lif, y, [T, B, N, y.shape[1]!]);
+    }, this);
   }
 
-  /** The float BN output of a projection, [T, B, N, C_out]. */
+  /** The float BN output of a projection, [T, B, N, C_out] (for the attention ablations, which read it). */
   protected projectNorm(name: string, x: Activation, proj: TokenProjection, bn: BatchNorm1d): Tensor {
-    const [T, B, N, C] = x.shape as [number, number, number, number];
-    const rows = x instanceof Spikes ? reshapeSpikes(x, [T * B * N, C]) : reshape(x, [T * B * N, C]);
-    const y = bn.forward(this.compute.linear(name, rows, proj.weight2d(), proj.bias));
+    const [T, B, N] = x.shape as [number, number, number, number];
+    const y = bn.forward(this.project(name, x, proj));
     return reshape(y, [T, B, N, y.shape[1]!]);
   }
 
-  /** conv - BN2d - neuron on spikes or floats [T*B, C, H, W] -> spikes [T, B, C', H', W']. */
+  /** The linear-or-1x1 of tokens [T, B, N, C] as rows [T*B*N, C_out]. */
+  private project(name: string, x: Activation, proj: TokenProjection): Tensor {
+    const [T, B, N, C] = x.shape as [number, number, number, number];
+    const rows = x instanceof Spikes ? reshapeSpikes(x, [T * B * N, C]) : reshape(x, [T * B * N, C]);
+    return this.compute.linear(name, rows, proj.weight2d(), proj.bias);
+  }
+
+  /** conv - BN2d - neuron on spikes or floats [T*B, C, H, W] -> spikes [T, B, C', H', W'] (BN and neuron fused). */
   convFire(name: string, x: Activation, T: number, conv: Conv2d, bn: BatchNorm2d, lif: SpikingNeuron): Spikes {
     return inferenceScope(() => {
-      const y = bn.forward(this.compute.conv2d(name, x, conv.weight, conv.stride[0], conv.padding[0]));
-      return lif.forward(reshape(y, [T, y.shape[0]! / T, ...y.shape.slice(1)]));
+      const y = this.compute.conv2d(name, x, conv.weight, conv.stride[0], conv.padding[0]);
+      return normFire(bn, lif, y, [T, y.shape[0]! / T, ...y.shape.slice(1)]);
     }, this);
   }
 }
@@ -96,6 +106,7 @@ function residual(kind: "add" | "iand", shortcut: Activation, branch: Spikes): A
     if (!(shortcut instanceof Spikes)) fail("residual", "the IAND residual needs a spike shortcut");
     return iand(branch, shortcut);
   }
+  // One pass, no float copies of the spikes (nothing for releaseDead to free here).
   return addSpikes(shortcut, branch);
 }
 
@@ -139,7 +150,10 @@ export class SPS extends SpikformerPart {
       }
     }
     const rpe = this.convFire("patch_embed.rpe_conv", mergeTB(s), T, this.rpe_conv, this.rpe_bn, this.rpe_lif);
-    return tokens(residual(this.cfg.residual, s, rpe));
+    const joined = residual(this.cfg.residual, s, rpe);
+    const t = tokens(joined);
+    if (joined instanceof Tensor) releaseDead(t, joined); // a float join is only transposed into tokens
+    return t;
   }
 }
 
@@ -157,8 +171,7 @@ function firstConvFire(part: SPS | SCS, input: Tensor, T: number, conv: Conv2d, 
   return inferenceScope(() => {
     const once = part.compute.conv2d(name, input, conv.weight, conv.stride[0], conv.padding[0]);
     const rep = reshape(expand(reshape(once, [1, ...once.shape]), [T, ...once.shape]), [T * once.shape[0]!, ...once.shape.slice(1)]);
-    const y = bn.forward(rep);
-    return lif.forward(reshape(y, [T, once.shape[0]!, ...y.shape.slice(1)]));
+    return normFire(bn, lif, rep, [T, ...once.shape]);
   }, part);
 }
 
@@ -266,24 +279,25 @@ export class SSA extends SpikformerPart {
     const [T, B, N, D] = x.shape as [number, number, number, number];
     const h = this.cfg.numHeads;
     const pre = `${this.prefix}.attn`;
-    const fire = (n: "q" | "k" | "v"): [Tensor, Spikes] => {
-      const y = this.projectNorm(`${pre}.${n}`, x, this.projs[n], this.bns[n]);
-      return [y, this.lifs[n].forward(y)];
-    };
-    const [qf, q] = fire("q");
-    const [kf, k] = fire("k");
-    const [, v] = fire("v");
+    const fire = (n: "q" | "k" | "v"): Spikes => this.projectFire(`${pre}.${n}`, x, this.projs[n], this.bns[n], this.lifs[n]);
     let y: Tensor;
     if (this.cfg.attention === "ssa") {
+      const [q, k, v] = [fire("q"), fire("k"), fire("v")];
       y = this.compute.attention(`${pre}.ssa`, splitHeads(q, h), splitHeads(k, h), splitHeads(v, h), this.cfg.scale);
     } else {
+      // Their q / k neurons' spikes are not used, so not made.
+      const qf = this.projectNorm(`${pre}.q`, x, this.projs.q, this.bns.q);
+      const kf = this.projectNorm(`${pre}.k`, x, this.projs.k, this.bns.k);
+      const v = fire("v");
       // Table I ablation: the map is built from the float Q, K (BN outputs before the neuron), V stays spikes.
       const a = this.cfg.attention;
       y = attentionVariant(a, headsFloat(qf, h), headsFloat(kf, h), splitHeads(v, h), a === "softmax" ? {} : { scale: this.cfg.scale });
     }
     // [T, B, h, N, d] -> [T, B, N, h*d]
     const merged = reshape(permute(y, [0, 1, 3, 2, 4]), [T, B, N, D]);
+    releaseDead(merged, y); // the permute's backward reads only its gradient
     const a = this.attn_lif.forward(merged);
+    if (this.attn_lif.w === null) releaseDead(a, merged); // a LIF's backward reads its saved H, not its input
     return this.projectFire(`${pre}.proj`, a, this.projs.proj, this.bns.proj, this.lifs.proj);
   }
 }

@@ -6,7 +6,10 @@
 import { Tensor } from "../tensor/tensor.js";
 import type { Spikes } from "../tensor/spikes.js";
 import { multiStepNeuron, type NeuronOptions } from "../ops/spike/neuron.js";
+import { batchNormNeuron } from "../ops/spike/norm-neuron.js";
+import { reshape } from "../ops/shape.js";
 import { Module } from "./module.js";
+import type { BatchNorm1d, BatchNorm2d } from "./norm.js";
 
 /** Options of {@link SpikingNeuron}: those of the fused op, less the PLIF parameter (the layer owns it). */
 export type NeuronLayerOptions = Omit<NeuronOptions, "plifW"> & {
@@ -39,4 +42,16 @@ export class SpikingNeuron extends Module {
  */
 export function spikformerLIF(vThreshold = 1): SpikingNeuron {
   return new SpikingNeuron({ kind: "lif", tau: 2, vThreshold, vReset: 0, detachReset: true, decayInput: true });
+}
+
+/**
+ * bn, then lif on the normalised values seen as `shape` ([T, ...], x's last
+ * axis last): Spikformer's BN -> LIF. One fused node (batchNormNeuron: the
+ * float BN output is not kept, same bits) for LIF and IF; PLIF runs the two
+ * layers, as its parameter's gradient needs that output.
+ */
+export function normFire(bn: BatchNorm1d | BatchNorm2d, lif: SpikingNeuron, x: Tensor, shape: readonly number[]): Spikes {
+  if (lif.w !== null) return lif.forward(reshape(bn.forward(x), shape));
+  const { initTau: _unused, ...opts } = lif.options;
+  return batchNormNeuron(x, shape, bn.normArgs(x), opts);
 }

@@ -6,6 +6,7 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { Tensor, type DType } from "../tensor/tensor.js";
 import { batchNorm, layerNorm } from "../ops/norm.js";
+import type { NormOfNeuron } from "../ops/spike/norm-neuron.js";
 import { Int64Buffer, Module, type TensorModule } from "./module.js";
 
 /** Options of the batch-norm layers (PyTorch defaults). */
@@ -25,7 +26,8 @@ export interface BatchNormLayerOptions {
 abstract class BatchNormBase extends Module implements TensorModule {
   readonly numFeatures: number;
   readonly eps: number;
-  readonly momentum: number | null;
+  /** Weight of a batch's statistics in the running ones; null = their cumulative average (settable, as in PyTorch). */
+  momentum: number | null;
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly runningMean: Tensor | null;
@@ -58,11 +60,30 @@ abstract class BatchNormBase extends Module implements TensorModule {
   protected abstract checkInput(x: Tensor): void;
 
   forward(x: Tensor): Tensor {
+    const a = this.normArgs(x);
+    return batchNorm(x, a.runningMean, a.runningVar, a.weight, a.bias, a.opts);
+  }
+
+  /** Running mean 0, variance 1 and no batches counted, as PyTorch's reset_running_stats(). */
+  resetRunningStats(): void {
+    if (this.runningMean === null || this.runningVar === null) return;
+    this.runningMean.data.fill(0);
+    this.runningVar.data.fill(1);
+    this.numBatchesTracked!.data[0] = 0n;
+  }
+
+  /**
+   * What a forward on x passes to the batch-norm op (x checked; in training
+   * this counts the batch, as a forward does): for a fused op that
+   * normalises x itself, such as batchNormNeuron.
+   */
+  normArgs(x: Tensor): NormOfNeuron {
     this.checkInput(x);
+    const { weight, bias } = this;
     if (this.runningMean === null || this.runningVar === null) {
       // No running statistics: always batch statistics; the op's running-stat update goes to scratch.
       const c = this.numFeatures;
-      return batchNorm(x, Tensor.zeros([c], x.dtype), Tensor.ones([c], x.dtype), this.weight, this.bias, { training: true, momentum: 0, eps: this.eps });
+      return { runningMean: Tensor.zeros([c], x.dtype), runningVar: Tensor.ones([c], x.dtype), weight, bias, opts: { training: true, momentum: 0, eps: this.eps } };
     }
     let momentum = this.momentum ?? 0;
     if (this.training) {
@@ -70,7 +91,7 @@ abstract class BatchNormBase extends Module implements TensorModule {
       nbt.data[0] = nbt.data[0]! + 1n;
       if (this.momentum === null) momentum = 1 / Number(nbt.data[0]);
     }
-    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: this.training, momentum, eps: this.eps });
+    return { runningMean: this.runningMean, runningVar: this.runningVar, weight, bias, opts: { training: this.training, momentum, eps: this.eps } };
   }
 
   protected checkChannels(op: string, x: Tensor): void {

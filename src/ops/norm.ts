@@ -1,7 +1,7 @@
 /** Batch normalisation and layer normalisation (PyTorch semantics). */
 import { fail, fmtShape } from "../tensor/errors.js";
 import { sameShape, sizeOf } from "../tensor/shape.js";
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, type DType } from "../tensor/tensor.js";
 import { layerNormBackward, layerNormForward } from "../kernels/norm/norm.js";
 import { channelAffineThreads, channelGradInputThreads, channelGradSumsThreads, channelMeanVarThreads } from "../kernels/norm/threads.js";
 import { record } from "../autograd/tape.js";
@@ -34,15 +34,31 @@ export interface ChannelPasses {
 }
 
 /**
- * Batch norm of x `[N, C, ...]` through `passes` (shape of x checked by the
- * caller): the running-statistics update, the forward affine map and the
- * backward through the batch statistics, shared by {@link batchNorm} and the
- * masked batch norm.
+ * A batch norm's forward state: the statistics it normalised with and the
+ * per-channel affine map out = x scale + shift, what the backward needs.
  */
-export function batchNormWith(
+export interface BatchNormState {
+  c: number;
+  dtype: DType;
+  training: boolean;
+  /** Values per channel in the statistics. */
+  count: number;
+  mean: Float64Array;
+  invStd: Float64Array;
+  scale: Float64Array;
+  shift: Float64Array;
+}
+
+/**
+ * The forward half of a batch norm of x `[N, C, ...]` through `passes` (shape
+ * of x checked by the caller): checks the parameters, takes the batch
+ * statistics and updates the running ones (training) or reads the running
+ * ones (eval), and returns the affine map; the caller applies it.
+ */
+export function batchNormState(
   op: string, x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null,
-  opts: BatchNormOptions, passes: ChannelPasses,
-): Tensor {
+  opts: BatchNormOptions, passes: Pick<ChannelPasses, "count" | "what" | "meanVar">,
+): BatchNormState {
   const dtype = commonDtype(op, ...[x, weight, bias].filter((t): t is Tensor => t !== null));
   const c = x.shape[1]!;
   for (const [name, t] of [["runningMean", runningMean], ["runningVar", runningVar], ["weight", weight], ["bias", bias]] as const) {
@@ -79,31 +95,68 @@ export function batchNormWith(
     scale[ch] = (weight ? weight.data[ch]! : 1) * invStd[ch]!;
     shift[ch] = (bias ? bias.data[ch]! : 0) - mean[ch]! * scale[ch]!;
   }
-  const out = empty(x.shape, dtype);
-  passes.affine(out, scale, shift);
-  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
-  return record(op, out, inputs, (g) => {
-    const sumG = new Float64Array(c);
-    const sumGX = new Float64Array(c);
-    passes.gradSums(g, mean, invStd, sumG, sumGX);
-    let gx: Tensor | null = null;
-    if (x.requiresGrad) {
-      gx = empty(x.shape, dtype);
-      const a = new Float64Array(c);
-      const b = new Float64Array(c);
-      if (training) {
-        for (let ch = 0; ch < c; ch++) {
-          a[ch] = sumG[ch]! / count;
-          b[ch] = sumGX[ch]! / count;
-        }
+  return { c, dtype, training, count, mean, invStd, scale, shift };
+}
+
+/**
+ * The backward half: from g (the gradient of the output) the gradients of
+ * x (written into `gx`, which may be g itself: each value is read before it
+ * is written; null when x needs none), weight and bias, in input order.
+ */
+export function batchNormBackward(
+  st: BatchNormState, passes: Pick<ChannelPasses, "gradSums" | "gradInput">, g: Tensor, gx: Tensor | null, weight: Tensor | null, bias: Tensor | null,
+): (Tensor | null)[] {
+  const { c, dtype, count, mean, invStd } = st;
+  const sumG = new Float64Array(c);
+  const sumGX = new Float64Array(c);
+  passes.gradSums(g, mean, invStd, sumG, sumGX);
+  if (gx) {
+    const a = new Float64Array(c);
+    const b = new Float64Array(c);
+    if (st.training) {
+      for (let ch = 0; ch < c; ch++) {
+        a[ch] = sumG[ch]! / count;
+        b[ch] = sumGX[ch]! / count;
       }
-      passes.gradInput(g, gx, mean, invStd, scale, a, b);
     }
-    const grads: (Tensor | null)[] = [gx];
-    if (weight) grads.push(weight.requiresGrad ? Tensor.from(sumGX, [c], dtype) : null);
-    if (bias) grads.push(bias.requiresGrad ? Tensor.from(sumG, [c], dtype) : null);
-    return grads;
-  });
+    passes.gradInput(g, gx, mean, invStd, st.scale, a, b);
+  }
+  const grads: (Tensor | null)[] = [gx];
+  if (weight) grads.push(weight.requiresGrad ? Tensor.from(sumGX, [c], dtype) : null);
+  if (bias) grads.push(bias.requiresGrad ? Tensor.from(sumG, [c], dtype) : null);
+  return grads;
+}
+
+/**
+ * Batch norm of x `[N, C, ...]` through `passes` (shape of x checked by the
+ * caller): the running-statistics update, the forward affine map and the
+ * backward through the batch statistics, shared by {@link batchNorm} and the
+ * masked batch norm.
+ */
+export function batchNormWith(
+  op: string, x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null,
+  opts: BatchNormOptions, passes: ChannelPasses,
+): Tensor {
+  const st = batchNormState(op, x, runningMean, runningVar, weight, bias, opts, passes);
+  const out = empty(x.shape, st.dtype);
+  passes.affine(out, st.scale, st.shift);
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  return record(op, out, inputs, (g) => batchNormBackward(st, passes, g, x.requiresGrad ? empty(x.shape, st.dtype) : null, weight, bias));
+}
+
+/** The channel passes of a plain batch norm over x [N, C, ...] (every position counts). */
+export function plainChannelPasses(x: Tensor): ChannelPasses {
+  const n = x.shape[0]!;
+  const c = x.shape[1]!;
+  const s = sizeOf(x.shape.slice(2));
+  return {
+    count: n * s,
+    what: "value",
+    meanVar: (mean, varB) => channelMeanVarThreads(x.data, n, c, s, mean, varB),
+    affine: (out, scale, shift) => channelAffineThreads(x.data, out.data, n, c, s, scale, shift),
+    gradSums: (g, mean, invStd, sumG, sumGX) => channelGradSumsThreads(g.data, x.data, n, c, s, mean, invStd, sumG, sumGX),
+    gradInput: (g, gx, mean, invStd, k, a, b) => channelGradInputThreads(g.data, x.data, gx.data, n, c, s, mean, invStd, k, a, b),
+  };
 }
 
 /**
@@ -119,17 +172,7 @@ export function batchNorm(
 ): Tensor {
   const op = "batchNorm";
   if (x.rank < 2 || x.rank > 4) fail(op, `input must be [N, C], [N, C, L] or [N, C, H, W], got ${fmtShape(x.shape)}`);
-  const n = x.shape[0]!;
-  const c = x.shape[1]!;
-  const s = sizeOf(x.shape.slice(2));
-  return batchNormWith(op, x, runningMean, runningVar, weight, bias, opts, {
-    count: n * s,
-    what: "value",
-    meanVar: (mean, varB) => channelMeanVarThreads(x.data, n, c, s, mean, varB),
-    affine: (out, scale, shift) => channelAffineThreads(x.data, out.data, n, c, s, scale, shift),
-    gradSums: (g, mean, invStd, sumG, sumGX) => channelGradSumsThreads(g.data, x.data, n, c, s, mean, invStd, sumG, sumGX),
-    gradInput: (g, gx, mean, invStd, k, a, b) => channelGradInputThreads(g.data, x.data, gx.data, n, c, s, mean, invStd, k, a, b),
-  });
+  return batchNormWith(op, x, runningMean, runningVar, weight, bias, opts, plainChannelPasses(x));
 }
 
 /**

@@ -14,7 +14,7 @@ import { fail } from "../tensor/errors.js";
 import type { FloatArray } from "../tensor/tensor.js";
 import { countStaged, heapF32, heapF64, heapHandle, inHeap, Scratch } from "../tensor/heap.js";
 import {
-  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, LINE, MAX_ARGS, MAX_BUFS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PROGRESS, STATE, STATUS,
+  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, LINE, MAX_ARGS, MAX_BUFS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PROGRESS, SLEEPING, STATE, STATUS,
   type WorkerInit,
 } from "./protocol.js";
 import { getKernelBackend } from "../wasm/backend.js";
@@ -306,7 +306,8 @@ function dispatch(s: Slot, p: Part): number {
   const seq = ++s.seq;
   workerParts++;
   Atomics.store(s.ctrl, CMD, seq);
-  Atomics.notify(s.ctrl, CMD);
+  // A spinning worker sees CMD move by itself; one that went to sleep (or is about to: its wait then returns at once) needs waking.
+  if (Atomics.load(s.ctrl, SLEEPING) !== 0) Atomics.notify(s.ctrl, CMD);
   return seq;
 }
 

@@ -1,14 +1,14 @@
 /**
  * Layout of the shared control block through which the pool talks to its
  * workers (Atomics on an Int32Array; no postMessage per task). Each worker owns
- * one 64-byte line of Int32 slots (so two workers never share a cache line),
+ * one 128-byte block of Int32 slots (so two workers never share a cache line),
  * one line of Float64 task arguments and a byte area for an error message.
  */
 
 import type { HeapHandle } from "../tensor/heap.js";
 
 /** Int32 slots of a control block. */
-export const LINE = 16;
+export const LINE = 32;
 /** Sequence number of the latest task; the main thread bumps it, the worker waits on it. */
 export const CMD = 0;
 /** Sequence number of the latest finished task; the worker stores it, the main thread waits on it. */
@@ -27,8 +27,13 @@ export const NBUF = 6;
 export const MSGLEN = 7;
 /** Kernel backend the caller runs (see KERNEL_BACKENDS); the worker switches to it before the task. */
 export const KERNELS = 8;
+/**
+ * 1 while the worker sleeps in Atomics.wait on CMD (it spins a little after a
+ * task first): the main thread pays for a wake-up only then.
+ */
+export const SLEEPING = 9;
 /** First buffer slot: 1 for a float64 view of the heap, 0 for float32; slots BUF .. BUF + MAX_BUFS - 1. */
-export const BUF = 9;
+export const BUF = 10;
 export const MAX_BUFS = LINE - BUF;
 /** Codes of the KERNELS slot. */
 export const KERNEL_BACKENDS = ["auto", "js", "wasm"] as const;

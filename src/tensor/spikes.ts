@@ -66,6 +66,11 @@ export class Spikes implements Differentiable {
     this.dtype = dtype;
   }
 
+  /** The heap block holding the values (null for an array outside the heap): for the engine's bookkeeping. */
+  get heapBlock(): Block | null {
+    return this.block;
+  }
+
   get storage(): Uint32Array {
     return this._words;
   }

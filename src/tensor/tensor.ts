@@ -35,14 +35,16 @@ export interface Differentiable {
   retainsGrad: boolean;
   /** The array holding the values (floats or spike words), without the released check: for the engine's bookkeeping. */
   readonly storage: ArrayBufferView;
+  /** The heap block of `storage` (null outside the heap), even once released: for the engine's bookkeeping. */
+  readonly heapBlock: Block | null;
 }
 
 /**
  * Allocates a zeroed float array in the heap (src/tensor/heap.ts), where every
  * kernel and pool worker uses it in place; `inHeap = false` gives an ordinary
  * array instead (kernels then copy it, counted as staged bytes). `zero =
- * false` skips zeroing a reused heap block: its elements hold whatever was
- * there, so only for an output that a kernel then writes in full.
+ * false` skips zeroing a reused block: only for a caller whose kernel writes
+ * every element before anything reads one.
  */
 export function allocFloat(dtype: DType, n: number, inHeap = true, zero = true): FloatArray {
   const Ctor = dtype === "float64" ? Float64Array : Float32Array;
@@ -89,6 +91,11 @@ export class Tensor implements Differentiable {
     this.shape = Object.freeze([...shape]);
   }
 
+  /** The heap block holding the values (null for an array outside the heap): for the engine's bookkeeping. */
+  get heapBlock(): Block | null {
+    return this.block;
+  }
+
   get storage(): FloatArray {
     return this._data;
   }
@@ -99,11 +106,12 @@ export class Tensor implements Differentiable {
     return this._data;
   }
 
+  // Metadata stays readable once the values are released (the tape reads shapes and sizes of freed intermediates).
   get dtype(): DType {
-    return dtypeOf(this.data);
+    return dtypeOf(this._data);
   }
   get size(): number {
-    return this.data.length;
+    return this._data.length;
   }
   get rank(): number {
     return this.shape.length;

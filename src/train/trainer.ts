@@ -21,7 +21,7 @@ import { CosineSchedule, layerDecayScales, layerIdOf } from "./schedule.js";
 import { clipGradNorm } from "./clip.js";
 import { mixup } from "./mixup.js";
 import { batches, batchRng, numBatches } from "./data/loader.js";
-import { makeAugment, type AugmentOptions } from "./data/augment.js";
+import { makeAugment, resolveCropFill, type AugmentOptions } from "./data/augment.js";
 import { loadData, type DataSplit } from "./data/spec.js";
 import { countCorrect, evaluate, type EvalResult } from "./evaluate.js";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, saveWeights, WEIGHTS_FILE, type RunExtent, type RunPosition } from "./checkpoint.js";
@@ -165,6 +165,7 @@ function checkAugment(op: string, augment: AugmentOptions, data: DataSplit): voi
   if (augment.crop && augment.crop.padding >= H) fail(op, `crop padding (--crop) ${augment.crop.padding} must be less than the image size ${H}`);
 }
 
+
 /** Trains a Spikformer as the options say; see the module comment. */
 export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: DataSplit): TrainResult {
   const t0 = performance.now();
@@ -190,7 +191,7 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
     warmupIters: Math.min(totalIterations - 1, Math.round(opts.warmupEpochs * stepsPerEpoch)),
     minLr: opts.minLr,
   });
-  const augment = Object.keys(opts.augment).length ? makeAugment(opts.augment) : undefined;
+  const augment = Object.keys(opts.augment).length ? makeAugment(resolveCropFill(opts.augment, data.train)) : undefined;
   // What a resume must match: everything that shapes the weights (not where or how often to save, nor eval batching).
   const trainJson = { ...opts, resume: undefined, stopAfter: undefined, out: undefined, checkpointEvery: undefined, evalBatch: undefined } as Record<string, unknown>;
 

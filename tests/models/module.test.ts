@@ -339,6 +339,12 @@ describe("BatchNorm layers", () => {
     bn.forward(Tensor.from([[0], [2]]));
     bn.forward(Tensor.from([[4], [6]]));
     expect(bn.runningMean!.data[0]).toBeCloseTo(3, 6);
+    // reset_running_stats(), then (momentum settable) one batch's statistics exactly.
+    bn.resetRunningStats();
+    expect([bn.runningMean!.data[0], bn.runningVar!.data[0], bn.numBatchesTracked!.item()]).toEqual([0, 1, 0n]);
+    bn.momentum = 0.5;
+    bn.forward(Tensor.from([[4], [6]]));
+    expect([bn.runningMean!.data[0], bn.runningVar!.data[0]]).toEqual([2.5, 1.5]);
     const free = new BatchNorm1d(1, { trackRunningStats: false, affine: false });
     expect([...free.stateDict().keys()]).toEqual([]);
     free.eval();

@@ -8,7 +8,7 @@ import { Tensor } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { loadMnist, loadMnistAll, mnistDigitsDir, mnistSplit, MNIST_MEAN, MNIST_STD } from "../../src/train/data/mnist.js";
 import { CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, loadCifar10, loadCifar100 } from "../../src/train/data/cifar.js";
-import { hflipInPlace, makeAugment, randomErase, shiftCrop } from "../../src/train/data/augment.js";
+import { hflipInPlace, makeAugment, randomErase, resolveCropFill, shiftCrop } from "../../src/train/data/augment.js";
 import { batches, epochPermutation, numBatches } from "../../src/train/data/loader.js";
 import type { Dataset } from "../../src/train/data/dataset.js";
 import { mixup, smoothOneHot } from "../../src/train/mixup.js";
@@ -192,6 +192,23 @@ describe("augmentation", () => {
     expect(out[(1 * 8 + 3) * 10 + 4]).toBe(a[(1 * 8 + 5) * 10 + 3]);
     expect(out[(2 * 8 + 7) * 10 + 4]).toBe(9); // y + 2 = 9 is outside
     expect(out[(0 * 8 + 0) * 10 + 0]).toBe(7); // x - 1 = -1 is outside
+  });
+
+  it("crop fill \"black\" pads with what raw 0 becomes after the data set's normalisation (torchvision's order)", () => {
+    const mnist = { shape: [1, 28, 28] as [number, number, number], mean: [...MNIST_MEAN], std: [...MNIST_STD] };
+    const black = (0 - MNIST_MEAN[0]!) / MNIST_STD[0]!;
+    const opts = resolveCropFill({ crop: { padding: 2, fill: "black" }, hflip: 0.5 }, mnist);
+    expect(opts.crop!.fill).toEqual([black]);
+    expect(black).toBeCloseTo(-0.4242, 4);
+    expect(opts.hflip).toBe(0.5);
+    // A blank (raw 0) normalised digit stays blank wherever the crop moves it.
+    const blank = new Float32Array(28 * 28).fill(black);
+    const img = blank.slice();
+    makeAugment(opts)(img, [1, 28, 28], new Rng(1));
+    expect(img).toEqual(blank);
+    expect(resolveCropFill({ crop: { padding: 1, fill: "black" } }, { shape: [3, 8, 8] }).crop!.fill).toEqual([0, 0, 0]);
+    expect(resolveCropFill({ crop: { padding: 1 } }, mnist).crop!.fill).toBeUndefined();
+    expectBitspikeError(() => makeAugment({ crop: { padding: 1, fill: "black" } }), "augment", /mean and std/);
   });
 
   it("crop offsets cover all 2p + 1 positions per axis", () => {

@@ -83,6 +83,7 @@ describe("bitspike CLI", () => {
     expect(bad.stderr).toMatch(/^error: model: embedDims 383 is not divisible by numHeads/);
     const flag = cli(["train", "--epochz", "3"]);
     expect(flag.stderr).toMatch(/unknown flag --epochz/);
+    expect(cli(["train", "--crop", "2", "--crop-fill", "grey"]).stderr).toMatch(/--crop-fill takes black or mean, got 'grey'/);
     const threads = cli(["params", "spikformer-cifar-1-16", "--threads", "0"]);
     expect(threads.stderr).toMatch(/^error: setThreads: thread count must be an integer >= 1, got 0/);
   });

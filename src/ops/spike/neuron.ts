@@ -7,7 +7,7 @@
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
-import { allocFloat, Tensor, type DType } from "../../tensor/tensor.js";
+import { allocFloat, Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
 import { freeArray } from "../../tensor/heap.js";
 import { wordsFor } from "../../tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, type NeuronKernelParams } from "../../kernels/neuron/neuron.js";
@@ -58,26 +58,31 @@ function sig(v: number): number {
 
 function checkOptions(x: Tensor, opts: NeuronOptions): void {
   if (!(x instanceof Tensor)) fail(OP, "input must be a float Tensor [T, ...]");
-  if (x.rank < 2) fail(OP, `input must be [T, ...] with at least one feature axis (rank >= 2), got shape ${fmtShape(x.shape)}`);
-  const { kind } = opts;
-  if (kind !== "lif" && kind !== "if" && kind !== "plif") fail(OP, `kind must be "lif", "if" or "plif", got ${String(kind)}`);
-  if (kind === "lif") {
-    const tau = opts.tau ?? 2;
-    if (typeof tau !== "number" || !(tau > 1) || !Number.isFinite(tau)) fail(OP, `LIF tau must be a finite number > 1, got ${tau}`);
-  }
-  const vTh = opts.vThreshold ?? 1;
-  if (typeof vTh !== "number" || !Number.isFinite(vTh)) fail(OP, `vThreshold must be a finite number, got ${vTh}`);
-  const vr = opts.vReset === undefined ? 0 : opts.vReset;
-  if (vr !== null && (typeof vr !== "number" || !Number.isFinite(vr))) fail(OP, `vReset must be a finite number or null (soft reset), got ${vr}`);
-  if (kind === "plif") {
+  checkNeuronOptions(OP, x.shape, opts);
+  if (opts.kind === "plif") {
     const w = opts.plifW;
     if (!(w instanceof Tensor)) fail(OP, "kind \"plif\" needs plifW, a one-element Tensor (1/tau = sigmoid(w))");
     if (w.size !== 1) fail(OP, `plifW must hold one element (a scalar), got shape ${fmtShape(w.shape)}`);
     if (w.dtype !== x.dtype) fail(OP, `input ${fmtShape(x.shape)} is ${x.dtype} but plifW is ${w.dtype}; convert one with clone(dtype)`);
     if (!Number.isFinite(w.data[0]!)) fail(OP, `plifW must be finite, got ${w.data[0]}`);
   } else if (opts.plifW !== undefined) {
-    fail(OP, `plifW is only for kind "plif", got kind "${kind}"`);
+    fail(OP, `plifW is only for kind "plif", got kind "${opts.kind}"`);
   }
+}
+
+/** Checks a neuron's options (all but PLIF's parameter) for an input of `shape` [T, ...], naming `op`. */
+export function checkNeuronOptions(op: string, shape: readonly number[], opts: Omit<NeuronOptions, "plifW">): void {
+  if (shape.length < 2) fail(op, `input must be [T, ...] with at least one feature axis (rank >= 2), got shape ${fmtShape(shape)}`);
+  const { kind } = opts;
+  if (kind !== "lif" && kind !== "if" && kind !== "plif") fail(op, `kind must be "lif", "if" or "plif", got ${String(kind)}`);
+  if (kind === "lif") {
+    const tau = opts.tau ?? 2;
+    if (typeof tau !== "number" || !(tau > 1) || !Number.isFinite(tau)) fail(op, `LIF tau must be a finite number > 1, got ${tau}`);
+  }
+  const vTh = opts.vThreshold ?? 1;
+  if (typeof vTh !== "number" || !Number.isFinite(vTh)) fail(op, `vThreshold must be a finite number, got ${vTh}`);
+  const vr = opts.vReset === undefined ? 0 : opts.vReset;
+  if (vr !== null && (typeof vr !== "number" || !Number.isFinite(vr))) fail(op, `vReset must be a finite number or null (soft reset), got ${vr}`);
 }
 
 /**
@@ -109,21 +114,18 @@ export function multiStepNeuronTrace(x: Tensor, opts: NeuronOptions): NeuronTrac
   return { spikes, h: new Tensor(h!, x.shape), v: new Tensor(v, x.shape.slice(1)) };
 }
 
-function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; h: ReturnType<typeof allocFloat> | null; v: ReturnType<typeof allocFloat> } {
-  checkOptions(x, opts);
-  const dtype: DType = x.dtype;
+/** A neuron's kernel parameters over an input of `shape` [T, ...] and `dtype`, its 1/tau (k) and surrogate (options checked). */
+export function neuronPlan(shape: readonly number[], dtype: DType, opts: NeuronOptions): { p: NeuronKernelParams; k: number; surrogate: Surrogate } {
   const f32 = dtype === "float32";
   const rd = f32 ? Math.fround : (v: number) => v;
   const kind = opts.kind;
-  const w = kind === "plif" ? opts.plifW! : null;
   const tau = kind === "lif" ? rd(opts.tau ?? 2) : 1;
   const vr = opts.vReset === undefined ? 0 : opts.vReset;
-  const k = kind === "plif" ? rd(sig(w!.data[0]!)) : kind === "lif" ? 1 / tau : 0;
-  const steps = x.shape[0]!;
-  const cols = x.shape[x.rank - 1]!;
-  const n = sizeOf(x.shape.slice(1));
+  const k = kind === "plif" ? rd(sig(opts.plifW!.data[0]!)) : kind === "lif" ? 1 / tau : 0;
+  const cols = shape[shape.length - 1]!;
+  const n = sizeOf(shape.slice(1));
   const p: NeuronKernelParams = {
-    steps,
+    steps: shape[0]!,
     rows: cols === 0 ? 0 : n / cols,
     cols,
     leak: kind === "if" ? LEAK_NONE : kind === "lif" ? LEAK_DIV : LEAK_MUL,
@@ -136,23 +138,44 @@ function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; 
     detachReset: opts.detachReset ?? false,
     f32,
   };
-  const surrogate = opts.surrogate ?? sigmoidSurrogate(4);
+  return { p, k, surrogate: opts.surrogate ?? sigmoidSurrogate(4) };
+}
+
+function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; h: ReturnType<typeof allocFloat> | null; v: ReturnType<typeof allocFloat> } {
+  checkOptions(x, opts);
+  const dtype: DType = x.dtype;
+  const w = opts.kind === "plif" ? opts.plifW! : null;
+  const { p, k, surrogate } = neuronPlan(x.shape, dtype, opts);
+  const steps = p.steps;
+  const n = p.rows * p.cols;
   const inputs = w ? [x, w] : [x];
   const grad = needsGrad(...inputs);
   const h = grad || keepH ? allocFloat(dtype, x.size) : null;
   const v = allocFloat(dtype, n);
-  const words = Spikes.allocWords(steps * p.rows * wordsFor(cols));
+  const words = Spikes.allocWords(steps * p.rows * wordsFor(p.cols));
   neuronForwardThreads(x.data, p, h, words, v);
   const spikes = new Spikes(words, x.shape, dtype);
   // H is the closure's own (unless traced): it goes back to the heap once the backward has run.
   record(OP, spikes, inputs, (g) => {
     const gx = allocFloat(dtype, x.size);
-    const gv = allocFloat("float64", n) as Float64Array;
-    const gk = neuronBackwardThreads(g.data, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate.derivative, gx, gv, surrogate.sigmoidAlpha);
-    freeArray(gv, "released by the neuron backward (its membrane-gradient scratch)");
+    const gk = neuronBackwardInto(g, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate, gx);
     const gw = w && w.requiresGrad ? Tensor.full(w.shape, gk * k * (1 - k), dtype) : null;
     return [new Tensor(gx, x.shape), gw];
   }, h !== null && !keepH ? [h] : undefined);
   if (!keepH) freeArray(v, "released by the neuron (its final membrane is not returned)");
   return { spikes, h, v };
+}
+
+/**
+ * The neuron backward of spike gradients g [T, ...] into gx (every element
+ * written), from the saved H and spike words; x only for PLIF's parameter
+ * gradient, whose sum (before the chain factor) it returns.
+ */
+export function neuronBackwardInto(
+  g: Tensor, h: FloatArray, words: Uint32Array, x: FloatArray | null, p: NeuronKernelParams, surrogate: Surrogate, gx: FloatArray,
+): number {
+  const gv = allocFloat("float64", p.rows * p.cols) as Float64Array;
+  const gk = neuronBackwardThreads(g.data, h, words, x, p, surrogate.derivative, gx, gv, surrogate.sigmoidAlpha);
+  freeArray(gv, "released by the neuron backward (its membrane-gradient scratch)");
+  return gk;
 }

@@ -6,6 +6,7 @@
  */
 import { fail } from "../../tensor/errors.js";
 import type { Rng } from "../../tensor/random.js";
+import type { Dataset } from "./dataset.js";
 
 /** Random erasing (timm's `RandomErasing`, one box per image). */
 export interface RandomErasingOptions {
@@ -30,9 +31,10 @@ export interface AugmentOptions {
    * Random crop of the original size from the image padded by `padding` on
    * every side (torchvision `RandomCrop(size, padding)`). Padding values are
    * `fill[c]` (default 0, i.e. the mean colour since images are normalised;
-   * pass (0 - mean[c]) / std[c] to pad with black exactly as torchvision does).
+   * (0 - mean[c]) / std[c] pads with black exactly as torchvision does, and
+   * the trainer turns "black" into that from its data set's statistics).
    */
-  crop?: { padding: number; fill?: readonly number[] };
+  crop?: { padding: number; fill?: readonly number[] | "black" };
   /** Probability of a horizontal flip (0.5 usually). */
   hflip?: number;
   erasing?: RandomErasingOptions;
@@ -128,6 +130,7 @@ function checkOptions(o: AugmentOptions): void {
  */
 export function makeAugment(opts: AugmentOptions): Augment {
   checkOptions(opts);
+  const fill = fillOf(opts.crop?.fill);
   let scratch = new Float32Array(0);
   return (img, [C, H, W], rng) => {
     if (img.length !== C * H * W) fail("augment", `image has ${img.length} values, shape [${C}, ${H}, ${W}] needs ${C * H * W}`);
@@ -136,10 +139,28 @@ export function makeAugment(opts: AugmentOptions): Augment {
       const dy = rng.int(2 * pad + 1) - pad;
       const dx = rng.int(2 * pad + 1) - pad;
       if (scratch.length !== img.length) scratch = new Float32Array(img.length);
-      shiftCrop(img, scratch, C, H, W, dy, dx, opts.crop.fill);
+      shiftCrop(img, scratch, C, H, W, dy, dx, fill);
       img.set(scratch);
     }
     if (opts.hflip !== undefined && rng.uniform() < opts.hflip) hflipInPlace(img, C, H, W);
     if (opts.erasing) randomErase(img, C, H, W, rng, opts.erasing);
   };
+}
+
+/** The crop's fill values; "black" must have been turned into values by whoever knows the data set's normalisation. */
+function fillOf(fill: readonly number[] | "black" | undefined): readonly number[] | undefined {
+  if (fill === "black") fail("augment", 'crop fill "black" needs the data set\'s mean and std: the trainer turns it into values; elsewhere pass (0 - mean[c]) / std[c]');
+  return fill;
+}
+
+/**
+ * `opts` with a crop fill of "black" turned into values for the data set
+ * `ds`: what raw 0 becomes after its normalisation, (0 - mean[c]) / std[c], as
+ * torchvision's RandomCrop(padding) pads before Normalize (0 where the images
+ * are not normalised).
+ */
+export function resolveCropFill(opts: AugmentOptions, ds: Pick<Dataset, "shape" | "mean" | "std">): AugmentOptions {
+  if (opts.crop?.fill !== "black") return opts;
+  const fill = Array.from({ length: ds.shape[0] }, (_, c) => (ds.mean && ds.std ? (0 - ds.mean[c]!) / ds.std[c]! : 0));
+  return { ...opts, crop: { ...opts.crop, fill } };
 }

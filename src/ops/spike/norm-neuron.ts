@@ -1,0 +1,92 @@
+/**
+ * Batch norm followed by a multi-step neuron as one autograd node: Spikformer's
+ * conv / linear -> BN -> LIF, whose float BN output only the neuron reads.
+ * The node keeps that output for the length of the neuron's forward only, and
+ * not the neuron's membrane H either: its backward makes both again from x
+ * (which the batch norm's backward needs anyway) with the same passes, so two
+ * [T, ...] float arrays per layer less stay alive until the backward (most of
+ * a training step's memory), for one more affine and neuron pass. The
+ * backward then runs the neuron's gradient into the batch norm's, in place. The passes are those of
+ * {@link batchNorm} and {@link multiStepNeuron}, in the same order on the same
+ * values: the spikes and every gradient are bit-identical to the two ops.
+ */
+import { fail, fmtShape } from "../../tensor/errors.js";
+import { sameShape } from "../../tensor/shape.js";
+import { Spikes } from "../../tensor/spikes.js";
+import { allocFloat, Tensor, type FloatArray } from "../../tensor/tensor.js";
+import { freeArray } from "../../tensor/heap.js";
+import { wordsFor } from "../../tensor/bits.js";
+import { neuronForwardThreads } from "../../kernels/neuron/threads.js";
+import type { NeuronKernelParams } from "../../kernels/neuron/neuron.js";
+import { needsGrad, record } from "../../autograd/tape.js";
+import { batchNormBackward, batchNormState, plainChannelPasses, type BatchNormOptions, type BatchNormState, type ChannelPasses } from "../norm.js";
+import { checkNeuronOptions, neuronBackwardInto, neuronPlan, type NeuronOptions } from "./neuron.js";
+
+/** The batch norm of {@link batchNormNeuron}: its parameters and buffers, as {@link batchNorm} takes them. */
+export interface NormOfNeuron {
+  runningMean: Tensor;
+  runningVar: Tensor;
+  weight: Tensor | null;
+  bias: Tensor | null;
+  opts: BatchNormOptions;
+}
+
+const OP = "batchNormNeuron";
+
+/**
+ * multiStepNeuron(reshape(batchNorm(x, ...), shape), neuron) in one node.
+ * x is `[N, C]`, `[N, C, L]` or `[N, C, H, W]` (batch statistics per channel,
+ * as {@link batchNorm}); `shape` is the neuron's view of the normalised
+ * values, `[T, ...]` with as many elements and x's last axis (the packed
+ * one), e.g. `[T, N / T, C, H, W]`. LIF and IF neurons (PLIF's parameter
+ * needs the neuron's input, which this op does not keep: use the two ops).
+ */
+export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfNeuron, neuron: Omit<NeuronOptions, "plifW">): Spikes {
+  if (!(x instanceof Tensor)) fail(OP, "input must be a float Tensor [N, C, ...]");
+  if (x.rank < 2 || x.rank > 4) fail(OP, `input must be [N, C], [N, C, L] or [N, C, H, W], got ${fmtShape(x.shape)}`);
+  if ((neuron as NeuronOptions).kind === "plif" || (neuron as NeuronOptions).plifW !== undefined) {
+    fail(OP, "PLIF neurons are not fused (their parameter's gradient needs the normalised values): use batchNorm then multiStepNeuron");
+  }
+  checkNeuronOptions(OP, shape, neuron);
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size !== x.size || shape[shape.length - 1] !== x.shape[x.rank - 1]) {
+    fail(OP, `the neuron's view ${fmtShape(shape)} must hold the ${x.size} values of input ${fmtShape(x.shape)} and end in its last axis (${x.shape[x.rank - 1]})`);
+  }
+  const { runningMean, runningVar, weight, bias } = bn;
+  const passes = plainChannelPasses(x);
+  const st = batchNormState(OP, x, runningMean, runningVar, weight, bias, bn.opts, passes);
+  const { p, surrogate } = neuronPlan(shape, st.dtype, neuron);
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  const words = Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols));
+  fire(x, st, passes, p, null, words);
+  const spikes = new Spikes(words, shape, st.dtype);
+  if (!needsGrad(...inputs)) return spikes;
+  return record(OP, spikes, inputs, (g) => {
+    if (!sameShape(g.shape, shape)) fail(OP, `gradient ${fmtShape(g.shape)} does not match the spikes ${fmtShape(shape)}`);
+    // H again from x (the batch norm's backward keeps x anyway): the same passes on the same values give the same bits.
+    const h = allocFloat(st.dtype, x.size, true, false);
+    fire(x, st, passes, p, h, null);
+    // dL/dy from the neuron, then the batch norm's input gradient over it in place.
+    const gy = new Tensor(allocFloat(st.dtype, x.size), x.shape);
+    neuronBackwardInto(g, h, words, null, p, surrogate, gy.data);
+    freeArray(h, `released by ${OP}'s backward (the membrane it recomputed)`);
+    return batchNormBackward(st, passes, gy, x.requiresGrad ? gy : null, weight, bias);
+  });
+}
+
+/**
+ * The forward passes: y = x scale + shift, then the neuron over y, writing H
+ * (when h is given) and the spike words (when given; a backward recomputing H
+ * passes its own scratch words, since the spikes are already made).
+ */
+function fire(x: Tensor, st: BatchNormState, passes: ChannelPasses, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array | null): void {
+  // The normalised values live only while the neuron reads them; every element is written, so no zero fill.
+  const y = new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape);
+  passes.affine(y, st.scale, st.shift);
+  const v = allocFloat(st.dtype, p.rows * p.cols);
+  const w = words ?? Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols));
+  neuronForwardThreads(y.data, p, h, w, v);
+  freeArray(y.data, `released by ${OP} (the normalised values, read by its neuron only)`);
+  freeArray(v, `released by ${OP} (the final membrane is not returned)`);
+  if (!words) freeArray(w, `released by ${OP}'s backward (spikes made again with H)`);
+}
