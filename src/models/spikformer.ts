@@ -106,6 +106,7 @@ function residual(kind: "add" | "iand", shortcut: Activation, branch: Spikes): A
     if (!(shortcut instanceof Spikes)) fail("residual", "the IAND residual needs a spike shortcut");
     return iand(branch, shortcut);
   }
+  // One pass, no float copies of the spikes (nothing for releaseDead to free here).
   return addSpikes(shortcut, branch);
 }
 
