@@ -5,7 +5,7 @@ import { Tensor, type DType } from "../tensor/tensor.js";
 import { layerNormBackward, layerNormForward } from "../kernels/norm/norm.js";
 import { channelAffineThreads, channelGradInputThreads, channelGradSumsThreads, channelMeanVarThreads } from "../kernels/norm/threads.js";
 import { record } from "../autograd/tape.js";
-import { commonDtype, empty } from "./util.js";
+import { commonDtype, empty, unzeroed } from "./util.js";
 
 /** Options of {@link batchNorm}. */
 export interface BatchNormOptions {
@@ -138,10 +138,11 @@ export function batchNormWith(
   opts: BatchNormOptions, passes: ChannelPasses,
 ): Tensor {
   const st = batchNormState(op, x, runningMean, runningVar, weight, bias, opts, passes);
-  const out = empty(x.shape, st.dtype);
+  // The affine and input-gradient passes write every element (0 at a masked norm's hidden ones).
+  const out = unzeroed(x.shape, st.dtype);
   passes.affine(out, st.scale, st.shift);
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
-  return record(op, out, inputs, (g) => batchNormBackward(st, passes, g, x.requiresGrad ? empty(x.shape, st.dtype) : null, weight, bias));
+  return record(op, out, inputs, (g) => batchNormBackward(st, passes, g, x.requiresGrad ? unzeroed(x.shape, st.dtype) : null, weight, bias));
 }
 
 /** The channel passes of a plain batch norm over x [N, C, ...] (every position counts). */

@@ -8,9 +8,13 @@ import { countsLinear, spikeLinear } from "../../src/ops/spike/spike-linear.js";
 import { spikeConv2d } from "../../src/ops/spike/spike-conv.js";
 import { splitHeads, transposeSpikes } from "../../src/ops/spike/spike-layout.js";
 import { spikesToFloat } from "../../src/ops/spike/cast.js";
-import { concat, expand, pad, permute, slice } from "../../src/ops/shape.js";
+import { concat, expand, pad, permute, reshape, slice } from "../../src/ops/shape.js";
 import { add, exp, mul } from "../../src/ops/elementwise.js";
 import { sum } from "../../src/ops/reduce.js";
+import { batchNorm } from "../../src/ops/norm.js";
+import { maskedBatchNorm } from "../../src/ops/masked-norm.js";
+import { multiStepNeuron } from "../../src/ops/spike/neuron.js";
+import { batchNormNeuron } from "../../src/ops/spike/norm-neuron.js";
 import { expectBitEqual, leaf, randSpikes } from "../helpers/random-spikes.js";
 
 /**
@@ -81,6 +85,21 @@ describe("outputs allocated without zeroing (every element written by their kern
       const c = concat([permute(x, [1, 0, 2]), slice(permute(z, [1, 0, 2]), 0, 0, 2)], 0);
       const y = exp(add(pad(c, [[1, 2]]), expand(Tensor.uniform([1, 1, 36], rng, -1, 1), [6, 3, 36])));
       return fwdBwd(rng, y, [x, z]);
+    });
+  });
+
+  it("batch norm (plain and masked), the neuron (H, membrane, input gradient) and the two fused", () => {
+    sameOverStaleHeap((rng) => {
+      const bn = () => ({ runningMean: Tensor.zeros([5]), runningVar: Tensor.ones([5]), opts: { training: true } });
+      const x = leaf(Tensor.uniform([4, 5, 33], rng, -2, 2)), w = leaf(Tensor.uniform([5], rng, 0.5, 2)), b = leaf(Tensor.uniform([5], rng, -1, 1));
+      const a = bn(), m = bn();
+      const mask = Uint8Array.from({ length: 4 * 33 }, (_, i) => (i % 3 === 0 ? 0 : 1));
+      const y = add(batchNorm(x, a.runningMean, a.runningVar, w, b, a.opts), maskedBatchNorm(x, mask, m.runningMean, m.runningVar, w, b, m.opts));
+      const out = fwdBwd(rng, y, [x, w, b]);
+      const x2 = leaf(x.detach().clone()), f = bn();
+      const lif = { kind: "lif" as const, vThreshold: 0.5 };
+      const s = add(spikesToFloat(multiStepNeuron(reshape(x2, [2, 2, 5, 33]), lif)), spikesToFloat(batchNormNeuron(x2, [2, 2, 5, 33], { ...f, weight: null, bias: null }, lif)));
+      return [...out, ...fwdBwd(rng, s, [x2])];
     });
   });
 });

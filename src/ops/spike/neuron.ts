@@ -150,14 +150,15 @@ function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; 
   const n = p.rows * p.cols;
   const inputs = w ? [x, w] : [x];
   const grad = needsGrad(...inputs);
-  const h = grad || keepH ? allocFloat(dtype, x.size) : null;
-  const v = allocFloat(dtype, n);
+  // The kernel writes every H (when asked) and starts V at v_reset itself: no zero fill.
+  const h = grad || keepH ? allocFloat(dtype, x.size, true, false) : null;
+  const v = allocFloat(dtype, n, true, false);
   const words = Spikes.allocWords(steps * p.rows * wordsFor(p.cols));
   neuronForwardThreads(x.data, p, h, words, v);
   const spikes = new Spikes(words, x.shape, dtype);
   // H is the closure's own (unless traced): it goes back to the heap once the backward has run.
   record(OP, spikes, inputs, (g) => {
-    const gx = allocFloat(dtype, x.size);
+    const gx = allocFloat(dtype, x.size, true, false); // written in full by the backward
     const gk = neuronBackwardInto(g, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate, gx);
     const gw = w && w.requiresGrad ? Tensor.full(w.shape, gk * k * (1 - k), dtype) : null;
     return [new Tensor(gx, x.shape), gw];

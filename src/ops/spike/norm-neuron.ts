@@ -67,7 +67,7 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
     const h = allocFloat(st.dtype, x.size, true, false);
     fire(x, st, passes, p, h, null);
     // dL/dy from the neuron, then the batch norm's input gradient over it in place.
-    const gy = new Tensor(allocFloat(st.dtype, x.size), x.shape);
+    const gy = new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape); // written in full by the neuron backward
     neuronBackwardInto(g, h, words, null, p, surrogate, gy.data);
     freeArray(h, `released by ${OP}'s backward (the membrane it recomputed)`);
     return batchNormBackward(st, passes, gy, x.requiresGrad ? gy : null, weight, bias);
@@ -83,7 +83,7 @@ function fire(x: Tensor, st: BatchNormState, passes: ChannelPasses, p: NeuronKer
   // The normalised values live only while the neuron reads them; every element is written, so no zero fill.
   const y = new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape);
   passes.affine(y, st.scale, st.shift);
-  const v = allocFloat(st.dtype, p.rows * p.cols);
+  const v = allocFloat(st.dtype, p.rows * p.cols, true, false); // the kernel starts it at v_reset
   const w = words ?? Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols));
   neuronForwardThreads(y.data, p, h, w, v);
   freeArray(y.data, `released by ${OP} (the normalised values, read by its neuron only)`);
