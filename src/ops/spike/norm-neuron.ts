@@ -6,9 +6,10 @@
  * (which the batch norm's backward needs anyway) with the same passes, so two
  * [T, ...] float arrays per layer less stay alive until the backward (most of
  * a training step's memory), for one more affine and neuron pass. The
- * backward then runs the neuron's gradient into the batch norm's, in place. The passes are those of
- * {@link batchNorm} and {@link multiStepNeuron}, in the same order on the same
- * values: the spikes and every gradient are bit-identical to the two ops.
+ * backward then runs the neuron's gradient into the batch norm's, in place.
+ * The passes are those of {@link batchNorm} and {@link multiStepNeuron}, in
+ * the same order on the same values: the spikes and every gradient are
+ * bit-identical to the two ops.
  */
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { sameShape } from "../../tensor/shape.js";
