@@ -15,6 +15,7 @@ import {
   countsScatterRows, countsScatterRowsReference, spikeScatterRows, spikeScatterRowsReference,
 } from "../../src/kernels/spike-sum/spike-sum.js";
 import { channelGradSums, channelGradSumsReference, channelMeanVar, channelMeanVarReference } from "../../src/kernels/norm/norm.js";
+import { kernelFields, kernelFits } from "../helpers/conv-geom.js";
 
 /** Asserts identical bits element by element (Object.is: -0 != +0, NaN == NaN). */
 function expectSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
@@ -45,21 +46,14 @@ const arbGeom = fc
     o: fc.integer({ min: 1, max: 37 }),
     h: fc.integer({ min: 1, max: 7 }),
     w: fc.integer({ min: 1, max: 70 }),
-    kh: fc.integer({ min: 1, max: 3 }),
-    kw: fc.integer({ min: 1, max: 3 }),
-    sh: fc.integer({ min: 1, max: 3 }),
-    sw: fc.integer({ min: 1, max: 3 }),
-    ph: fc.integer({ min: 0, max: 2 }),
-    pw: fc.integer({ min: 0, max: 2 }),
-    dh: fc.integer({ min: 1, max: 2 }),
-    dw: fc.integer({ min: 1, max: 2 }),
+    ...kernelFields,
     p: fc.double({ min: 0, max: 1, noNaN: true }),
     f32: fc.boolean(),
     // With float32 sources, float32 accumulators too (the float32 family) or float64 ones.
     acc32: fc.boolean(),
     seed: fc.integer(),
   })
-  .filter((g) => g.h + 2 * g.ph >= g.dh * (g.kh - 1) + 1 && g.w + 2 * g.pw >= g.dw * (g.kw - 1) + 1);
+  .filter(kernelFits);
 
 function geom(g: { h: number; w: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number }): ConvGeom {
   const oh = Math.floor((g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh) + 1;

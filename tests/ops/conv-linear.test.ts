@@ -7,6 +7,7 @@ import { linear } from "../../src/ops/linear.js";
 import { conv1d, conv2d } from "../../src/ops/conv.js";
 import { matmul } from "../../src/ops/matmul.js";
 import { arbShape, gradcheck, GRAD_RUNS, rand64 } from "../helpers/gradcheck.js";
+import { kernelFields, kernelFits } from "../helpers/conv-geom.js";
 
 /** Random conv2d configuration whose kernel fits the padded input. */
 const arbConv2d = fc
@@ -17,18 +18,11 @@ const arbConv2d = fc
     og: fc.integer({ min: 1, max: 2 }),
     h: fc.integer({ min: 1, max: 6 }),
     w: fc.integer({ min: 1, max: 6 }),
-    kh: fc.integer({ min: 1, max: 3 }),
-    kw: fc.integer({ min: 1, max: 3 }),
-    sh: fc.integer({ min: 1, max: 3 }),
-    sw: fc.integer({ min: 1, max: 3 }),
-    ph: fc.integer({ min: 0, max: 2 }),
-    pw: fc.integer({ min: 0, max: 2 }),
-    dh: fc.integer({ min: 1, max: 2 }),
-    dw: fc.integer({ min: 1, max: 2 }),
+    ...kernelFields,
     withBias: fc.boolean(),
     seed: fc.integer(),
   })
-  .filter((c) => c.h + 2 * c.ph >= c.dh * (c.kh - 1) + 1 && c.w + 2 * c.pw >= c.dw * (c.kw - 1) + 1);
+  .filter(kernelFits);
 
 describe("linear", () => {
   it("gradients of x, weight and bias (any leading axes)", () => {

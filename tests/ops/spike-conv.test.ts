@@ -9,6 +9,7 @@ import { conv1d, conv2d } from "../../src/ops/conv.js";
 import { spikeConv1d, spikeConv2d } from "../../src/ops/spike/spike-conv.js";
 import { gradcheck, GRAD_RUNS, rand64 } from "../helpers/gradcheck.js";
 import { expectBitEqual, leaf, randSpikes } from "../helpers/random-spikes.js";
+import { kernelFields, kernelFits } from "../helpers/conv-geom.js";
 
 /** Random conv2d configuration (groups = 1) whose kernel fits the padded input; W crosses a word boundary. */
 const arbConv = fc
@@ -18,20 +19,13 @@ const arbConv = fc
     o: fc.integer({ min: 1, max: 4 }),
     h: fc.integer({ min: 1, max: 6 }),
     w: fc.integer({ min: 1, max: 40 }),
-    kh: fc.integer({ min: 1, max: 3 }),
-    kw: fc.integer({ min: 1, max: 3 }),
-    sh: fc.integer({ min: 1, max: 3 }),
-    sw: fc.integer({ min: 1, max: 3 }),
-    ph: fc.integer({ min: 0, max: 2 }),
-    pw: fc.integer({ min: 0, max: 2 }),
-    dh: fc.integer({ min: 1, max: 2 }),
-    dw: fc.integer({ min: 1, max: 2 }),
+    ...kernelFields,
     p: fc.double({ min: 0, max: 1, noNaN: true }),
     withBias: fc.boolean(),
     dtype: fc.constantFrom<DType>("float32", "float64"),
     seed: fc.integer(),
   })
-  .filter((c) => c.h + 2 * c.ph >= c.dh * (c.kh - 1) + 1 && c.w + 2 * c.pw >= c.dw * (c.kw - 1) + 1);
+  .filter(kernelFits);
 
 function run(f: (x: Spikes | Tensor, w: Tensor, b: Tensor | null) => Tensor, x: Spikes | Tensor, w: Tensor, b: Tensor | null, seed: number): (Tensor | null)[] {
   leaf(x); leaf(w); if (b) leaf(b);

@@ -34,15 +34,12 @@ import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSu
 import { heapF32, heapF64 } from "../../tensor/heap.js";
 
 /**
- * acc[oy, ox, :] += wT[c, ki, kj, :] for every set bit (c, y, x) of one image
- * at word offset `sOff` and every kernel tap (ki, kj) that maps it onto an
- * output (oy sh - ph + ki dh = y, likewise for x). acc is [OH, OW, O]: float32
- * (float32 adds, with a float32 wT) or float64.
+ * Calls visit(wo, ao) for every set bit (c, y, x) of one image at word offset
+ * `sOff` and every kernel tap (ki, kj) that maps it onto an output (oy sh -
+ * ph + ki dh = y, likewise for x), in bit then tap order: wo = ((c kh + ki) kw
+ * + kj) o indexes a [C, KH, KW, O] row, ao = (oy OW + ox) o an [OH, OW, O] one.
  */
-export function spikeConvScatterReference(
-  s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
-  wT: FloatArray, o: number, acc: FloatArray,
-): void {
+function eachSpikeTap(s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom, o: number, visit: (wo: number, ao: number) => void): void {
   const { h, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
   for (let ci = 0; ci < c; ci++) {
     for (let y = 0; y < h; y++) {
@@ -62,15 +59,28 @@ export function spikeConvScatterReference(
               if (tx < 0 || tx % sw !== 0) continue;
               const ox = tx / sw;
               if (ox >= ow) continue;
-              const wo = ((ci * kh + ki) * kw + kj) * o;
-              const ao = (oy * ow + ox) * o;
-              for (let j = 0; j < o; j++) acc[ao + j] += wT[wo + j]!;
+              visit(((ci * kh + ki) * kw + kj) * o, (oy * ow + ox) * o);
             }
           }
         }
       }
     }
   }
+}
+
+/**
+ * acc[oy, ox, :] += wT[c, ki, kj, :] for every set bit (c, y, x) of one image
+ * at word offset `sOff` and every kernel tap (ki, kj) that maps it onto an
+ * output (see eachSpikeTap). acc is [OH, OW, O]: float32 (float32 adds, with
+ * a float32 wT) or float64.
+ */
+export function spikeConvScatterReference(
+  s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
+  wT: FloatArray, o: number, acc: FloatArray,
+): void {
+  eachSpikeTap(s, sOff, wpr, c, g, o, (wo, ao) => {
+    for (let j = 0; j < o; j++) acc[ao + j] += wT[wo + j]!;
+  });
 }
 
 /**
@@ -83,34 +93,9 @@ export function spikeConvWeightGradReference(
   s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
   gT: FloatArray, o: number, accW: FloatArray,
 ): void {
-  const { h, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
-  for (let ci = 0; ci < c; ci++) {
-    for (let y = 0; y < h; y++) {
-      const ro = sOff + (ci * h + y) * wpr;
-      for (let q = 0; q < wpr; q++) {
-        let bits = s[ro + q]!;
-        while (bits !== 0) {
-          const x = (q << 5) + ctz32(bits);
-          bits &= bits - 1;
-          for (let ki = 0; ki < kh; ki++) {
-            const ty = y + ph - ki * dh;
-            if (ty < 0 || ty % sh !== 0) continue;
-            const oy = ty / sh;
-            if (oy >= oh) continue;
-            for (let kj = 0; kj < kw; kj++) {
-              const tx = x + pw - kj * dw;
-              if (tx < 0 || tx % sw !== 0) continue;
-              const ox = tx / sw;
-              if (ox >= ow) continue;
-              const wo = ((ci * kh + ki) * kw + kj) * o;
-              const go = (oy * ow + ox) * o;
-              for (let j = 0; j < o; j++) accW[wo + j] += gT[go + j]!;
-            }
-          }
-        }
-      }
-    }
-  }
+  eachSpikeTap(s, sOff, wpr, c, g, o, (wo, go) => {
+    for (let j = 0; j < o; j++) accW[wo + j] += gT[go + j]!;
+  });
 }
 
 const fr = Math.fround;
