@@ -10,12 +10,12 @@
  *   float32 or float64, val float64. Each dst[r, j] is one float64 lane that
  *   adds its terms one at a time in bucket order (f64x2.add, after f64x2.mul
  *   for the weighted form, never fused), float32 sources widened exactly by
- *   f64x2.promote_low_f32x4. Chunks of 16 columns (8 f64x2 accumulators held
- *   in registers over the whole bucket), then 2, then one scalar column.
+ *   f64x2.promote_low_f32x4. Chunks of 14 columns (7 f64x2 accumulators held
+ *   in registers over the whole bucket; see WIDE_ACCS), then 2, then one scalar column.
  * - float32 (sum32f / wsum32f): src, dst and val all float32; each lane does
  *   acc = f32(acc + src) or acc = f32(acc + f32(v * src)) (f32x4.mul then
- *   f32x4.add, never fused: gemm's float32 family with a = v). Chunks of 32
- *   columns (8 f32x4 accumulators), then 4, then scalar (f32.mul / f32.add).
+ *   f32x4.add, never fused: gemm's float32 family with a = v). Chunks of 28
+ *   columns (7 f32x4 accumulators), then 4, then scalar (f32.mul / f32.add).
  *
  * JS's `d = d + a + b + c` is ((d + a) + b) + c, the same sequence; so the
  * twin is bit-identical to the JS kernels whatever their unrolling.
@@ -35,8 +35,16 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import { countStaged, heapF32, heapF64, heapU32, inHeap } from "../../tensor/heap.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 
-/** Accumulators held in registers over a bucket: 8 v128 (16 columns of float64, 32 of float32). */
-const WIDE_ACCS = 8;
+/**
+ * Accumulators held in registers over a bucket: 7 v128 (14 columns of float64,
+ * 28 of float32). With 8, TurboFan (which loads a whole entry's vectors before
+ * adding) needs 16 xmm registers and spills one accumulator to the stack every
+ * entry, a store-to-load chain on the critical path (seen with
+ * --print-wasm-code); 7 fit the 15 it allocates. Measured on 2048 rows at rate
+ * 0.15, one thread: 384->384 9.1 -> 14.9 Gadd/s, 384->1536 7.7 -> 12.3;
+ * weighted (counts) 6.1 -> 8.7, 7.5 -> 9.3; 6 accumulators no better than 7.
+ */
+const WIDE_ACCS = 7;
 
 /**
  * One bucket-sum function. `f32` picks the family (float32: f32x4 lanes,
