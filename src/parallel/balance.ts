@@ -42,3 +42,22 @@ export function popcountRange(words: Uint32Array, from: number, to: number): num
   for (let i = from; i < to; i++) n += popcnt32(words[i]!);
   return n;
 }
+
+/**
+ * Estimated cost of each of `rows` float rows of `rowLen` values (row i at
+ * x[off + i rowLen]): its nonzeros plus one. Up to `samples` rows are
+ * counted, evenly spaced, and the rows between take the count before them:
+ * the estimate stays a small part of the product it balances, and rows of
+ * one time step (whose rates differ from the next step's) stay together.
+ */
+export function sampledRowNonzeros(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 256): Float64Array {
+  const cost = new Float64Array(rows);
+  const step = Math.max(1, Math.floor(rows / samples));
+  for (let i = 0; i < rows; i += step) {
+    let nz = 1;
+    const base = off + i * rowLen;
+    for (let j = 0; j < rowLen; j++) if (x[base + j] !== 0) nz++;
+    cost.fill(nz, i, Math.min(rows, i + step));
+  }
+  return cost;
+}

@@ -437,12 +437,8 @@ function forwardWasm(
   for (let i = i0; i < i1; i++) {
     fillBuckets(s, i * imgWords, wpr, c, g, o, true, 0, c, cnt, idx);
     spikeSumRun(f32, false, nb, cap, wB, o, base + accS, base + cntS, base + idxS, 0, true, fam32);
-    // Channels-first store (float64 sums rounded once, as spikeConvForwardImage's last loop).
-    const outOff = i * o * ohw;
-    for (let pos = 0; pos < ohw; pos++) {
-      const ap = a0 + pos * o;
-      for (let j = 0, d = outOff + pos; j < o; j++, d += ohw) out[d] = acc[ap + j]!;
-    }
+    // Channels-first store by the transpose family (float64 sums rounded once, as spikeConvForwardImage's last loop).
+    transpose(acc, a0, ohw, o, out, i * o * ohw);
   }
 }
 

@@ -15,7 +15,7 @@ import { popcnt32 } from "../../tensor/bits.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, spikeScatterRowsWords, countsScatterRowsCols } from "./spike-sum.js";
 import { defineTask, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { evenCuts, popcountRange, weightedCuts } from "../../parallel/balance.js";
+import { evenCuts, popcountRange, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
 
 
 /** Spike / counts linear pieces a linear task can run (see {@link linearPart}). */
@@ -93,7 +93,8 @@ function gather(
     for (let i = 0; i < m; i++) cost[i] = popcountRange(s, aOff + i * wpr, aOff + (i + 1) * wpr) + 1;
     cuts = weightedCuts(cost, parts);
   } else {
-    cuts = evenCuts(m, parts);
+    // Counts rows differ by time step (the first steps fire less): balanced by their nonzeros, sampled.
+    cuts = weightedCuts(sampledRowNonzeros(a as FloatArray, aOff, m, aRow), parts);
   }
   const mine = cuts[1]!;
   const [sa, sw, sc] = scratchViews([req(a, m * aRow), req(w, wLen), req(c, m * n)]) as [FloatArray, FloatArray, FloatArray];

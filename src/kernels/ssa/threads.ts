@@ -5,10 +5,11 @@
  * on the calling thread (nothing is staged).
  */
 import { inHeap } from "../../tensor/heap.js";
+import { wordsFor } from "../../tensor/bits.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { partsFor, runParts, sabBase, usableThreads, type Part } from "../../parallel/pool.js";
 import { defineTask, from, wordsView as words } from "../../parallel/registry.js";
-import { evenCuts } from "../../parallel/balance.js";
+import { popcountRange, weightedCuts } from "../../parallel/balance.js";
 import { ssaBackwardRange, ssaForwardRange, type SsaDims } from "./ssa.js";
 
 const f32 = (w: Uint32Array): Float32Array => new Float32Array(w.buffer, w.byteOffset, w.length);
@@ -37,6 +38,21 @@ function headWork(dm: SsaDims): number {
   return dm.order === "qk_v" ? dm.n * dm.n * (dm.d / 32 + dm.d) : dm.d * dm.d * (dm.n / 32 + dm.n) + 2 * dm.n * dm.d;
 }
 
+/**
+ * Cuts of `heads` into p ranges balanced by their spikes (q, k and v words of each head, plus a
+ * fixed part for the work that does not depend on them): heads are time-major, and the first
+ * time steps fire less.
+ */
+function headCuts(q: Uint32Array, k: Uint32Array, v: Uint32Array, dm: SsaDims, heads: number, p: number): number[] {
+  const matWords = dm.n * wordsFor(dm.d);
+  const cost = new Float64Array(heads);
+  for (let h = 0; h < heads; h++) {
+    const a = h * matWords, b = a + matWords;
+    cost[h] = popcountRange(q, a, b) + popcountRange(k, a, b) + popcountRange(v, a, b) + dm.n;
+  }
+  return weightedCuts(cost, p);
+}
+
 function partsOf(heads: number, dm: SsaDims, arrays: readonly (ArrayBufferView | null)[], threads: number | undefined): number {
   if (arrays.some((x) => x !== null && !inHeap(x))) return 1;
   const p = Math.min(threads ?? partsFor(heads * headWork(dm), heads), heads);
@@ -50,7 +66,7 @@ export function ssaForwardThreads(q: Uint32Array, k: Uint32Array, v: Uint32Array
     ssaForwardRange(q, k, v, out, dm, 0, heads);
     return;
   }
-  const cuts = evenCuts(heads, p);
+  const cuts = headCuts(q, k, v, dm, heads, p);
   const [fq, fk, fv] = [f32(q), f32(k), f32(v)];
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) {
@@ -69,7 +85,7 @@ export function ssaBackwardThreads(
     ssaBackwardRange(q, k, v, g, gq, gk, gv, dm, 0, heads);
     return;
   }
-  const cuts = evenCuts(heads, p);
+  const cuts = headCuts(q, k, v, dm, heads, p);
   const [fq, fk, fv] = [f32(q), f32(k), f32(v)];
   const has = (gq ? 1 : 0) | (gk ? 2 : 0) | (gv ? 4 : 0);
   const [wq, wk, wv] = [gq ?? g, gk ?? g, gv ?? g];
