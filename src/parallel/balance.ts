@@ -53,11 +53,21 @@ export function popcountRange(words: Uint32Array, from: number, to: number): num
 export function sampledRowNonzeros(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 256): Float64Array {
   const cost = new Float64Array(rows);
   const step = Math.max(1, Math.floor(rows / samples));
-  for (let i = 0; i < rows; i += step) {
-    let nz = 1;
-    const base = off + i * rowLen;
-    for (let j = 0; j < rowLen; j++) if (x[base + j] !== 0) nz++;
-    cost.fill(nz, i, Math.min(rows, i + step));
-  }
+  for (let i = 0; i < rows; i += step) cost.fill(rowNonzeros(x, off + i * rowLen, rowLen) + 1, i, Math.min(rows, i + step));
   return cost;
+}
+
+/** The share of nonzeros among `rows` float rows of `rowLen` values, counted on up to `samples` evenly spaced rows. */
+export function sampledDensity(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 256): number {
+  if (rows === 0 || rowLen === 0) return 0;
+  const step = Math.max(1, Math.floor(rows / samples));
+  let nz = 0, seen = 0;
+  for (let i = 0; i < rows; i += step, seen++) nz += rowNonzeros(x, off + i * rowLen, rowLen);
+  return nz / (seen * rowLen);
+}
+
+function rowNonzeros(x: ArrayLike<number>, base: number, len: number): number {
+  let nz = 0;
+  for (let j = 0; j < len; j++) if (x[base + j] !== 0) nz++;
+  return nz;
 }

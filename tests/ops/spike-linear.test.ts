@@ -80,6 +80,8 @@ describe("spikeLinear", () => {
 });
 
 describe("countsLinear", () => {
+  // p in [0, 1] takes the weight gradient through both of its kernels: the sparse scatter below
+  // a tenth of nonzeros, the gemm above.
   it("forward and all gradients equal the dense linear, bit for bit (float32 and float64)", () => {
     fc.assert(
       fc.property(arbCase, ({ lead, nIn, nOut, p, withBias, dtype, seed }) => {
