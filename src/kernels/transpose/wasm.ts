@@ -11,34 +11,85 @@
  *
  * src, dst: byte offsets of the matrix's first element in the heap.
  */
-import { Code, emitModule, frame, I32, type FuncDef } from "../../wasm/emit.js";
+import { Code, emitModule, frame, I32, V128, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 
 /** Columns per tile: 16 destination runs stay cached even when a power-of-two stride maps them to few cache sets (64 and 32 thrashed at rows = 512: measured 10x and 6x slower there; 16 was also fastest at 64 x 784). */
 const TILE = 16;
 
-function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: number, d: number) => void): FuncDef {
+/** i32 lane indices of a two-vector shuffle as its 16 byte indices. */
+const lanes32 = (l: readonly number[]): number[] => l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]);
+
+/**
+ * One transpose function. With `block4` (4-byte elements), whole 4 x 4 blocks
+ * of a tile move as four v128 loads, eight shuffles and four stores (a
+ * 784 x 16 transpose was several times slower element by element); the rows
+ * and columns a block does not fill go element by element.
+ */
+function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: number, d: number) => void, block4 = false): FuncDef {
   const f = frame(
     [["src", I32], ["dst", I32], ["rows", I32], ["cols", I32], ["r0", I32], ["r1", I32]] as const,
-    [["ct", I32], ["ce", I32], ["r", I32], ["s", I32], ["d", I32], ["end", I32], ["step", I32]] as const,
+    [
+      ["ct", I32], ["ce", I32], ["r", I32], ["s", I32], ["d", I32], ["end", I32], ["step", I32], ["ce4", I32], ["cb", I32], ["rowBytes", I32],
+      ["a0", V128], ["a1", V128], ["a2", V128], ["a3", V128], ["t0", V128], ["t1", V128], ["t2", V128], ["t3", V128],
+    ] as const,
   );
   const L = f.idx;
   const c = new Code();
+  /** Source row `r` (a local), columns [from, to) (locals), element by element into its destination column run. */
+  const scalarRow = (r: number, from: number, to: number): void => {
+    c.get(L.src).get(r).get(L.cols).i32Mul().get(from).i32Add().i32Const(es).i32Mul().i32Add().set(L.s);
+    c.get(L.src).get(r).get(L.cols).i32Mul().get(to).i32Add().i32Const(es).i32Mul().i32Add().set(L.end);
+    c.get(L.dst).get(from).get(L.rows).i32Mul().get(r).i32Add().i32Const(ed).i32Mul().i32Add().set(L.d);
+    c.whileLtU(L.s, L.end, () => {
+      move(c, L.s, L.d);
+      c.get(L.s).i32Const(es).i32Add().set(L.s);
+      c.get(L.d).get(L.step).i32Add().set(L.d);
+    });
+  };
   c.get(L.rows).i32Const(ed).i32Mul().set(L.step);
+  c.get(L.cols).i32Const(es).i32Mul().set(L.rowBytes);
   c.i32Const(0).set(L.ct);
   c.whileLtU(L.ct, L.cols, () => {
     // ce = min(ct + TILE, cols)
     c.get(L.ct).i32Const(TILE).i32Add().get(L.cols).get(L.ct).i32Const(TILE).i32Add().get(L.cols).i32LtU().select().set(L.ce);
     c.get(L.r0).set(L.r);
-    c.whileLtU(L.r, L.r1, () => {
-      c.get(L.src).get(L.r).get(L.cols).i32Mul().get(L.ct).i32Add().i32Const(es).i32Mul().i32Add().set(L.s);
-      c.get(L.src).get(L.r).get(L.cols).i32Mul().get(L.ce).i32Add().i32Const(es).i32Mul().i32Add().set(L.end);
-      c.get(L.dst).get(L.ct).get(L.rows).i32Mul().get(L.r).i32Add().i32Const(ed).i32Mul().i32Add().set(L.d);
-      c.whileLtU(L.s, L.end, () => {
-        move(c, L.s, L.d);
-        c.get(L.s).i32Const(es).i32Add().set(L.s);
-        c.get(L.d).get(L.step).i32Add().set(L.d);
+    if (block4) {
+      c.get(L.ce).get(L.ct).i32Sub().i32Const(-4).i32And().get(L.ct).i32Add().set(L.ce4);
+      // while (r + 4 <= r1): the 4 x 4 blocks of rows r..r+3, then their columns past ce4
+      c.block().loop();
+      c.get(L.r1).get(L.r).i32Const(4).i32Add().i32LtU().brIf(1);
+      c.get(L.ct).set(L.cb);
+      c.whileLtU(L.cb, L.ce4, () => {
+        c.get(L.src).get(L.r).get(L.cols).i32Mul().get(L.cb).i32Add().i32Const(4).i32Mul().i32Add().set(L.s);
+        const rows4 = [L.a0, L.a1, L.a2, L.a3];
+        rows4.forEach((a, i) => {
+          c.get(L.s);
+          if (i > 0) c.get(L.rowBytes).i32Const(i).i32Mul().i32Add();
+          c.v128Load(0).set(a);
+        });
+        // Rows a0..a3 -> columns: interleave pairs, then halves.
+        c.get(L.a0).get(L.a1).i8x16Shuffle(lanes32([0, 4, 1, 5])).set(L.t0);
+        c.get(L.a0).get(L.a1).i8x16Shuffle(lanes32([2, 6, 3, 7])).set(L.t1);
+        c.get(L.a2).get(L.a3).i8x16Shuffle(lanes32([0, 4, 1, 5])).set(L.t2);
+        c.get(L.a2).get(L.a3).i8x16Shuffle(lanes32([2, 6, 3, 7])).set(L.t3);
+        c.get(L.dst).get(L.cb).get(L.rows).i32Mul().get(L.r).i32Add().i32Const(4).i32Mul().i32Add().set(L.d);
+        const outs: [number, number, number[]][] = [[L.t0, L.t2, [0, 1, 4, 5]], [L.t0, L.t2, [2, 3, 6, 7]], [L.t1, L.t3, [0, 1, 4, 5]], [L.t1, L.t3, [2, 3, 6, 7]]];
+        outs.forEach(([x, y, l], j) => {
+          c.get(L.d);
+          if (j > 0) c.get(L.step).i32Const(j).i32Mul().i32Add();
+          c.get(x).get(y).i8x16Shuffle(lanes32(l)).v128Store(0);
+        });
+        c.get(L.cb).i32Const(4).i32Add().set(L.cb);
       });
+      for (let i = 0; i < 4; i++) {
+        scalarRow(L.r, L.ce4, L.ce);
+        c.get(L.r).i32Const(1).i32Add().set(L.r);
+      }
+      c.br(0).end().end();
+    }
+    c.whileLtU(L.r, L.r1, () => {
+      scalarRow(L.r, L.ct, L.ce);
       c.get(L.r).i32Const(1).i32Add().set(L.r);
     });
     c.get(L.ct).i32Const(TILE).i32Add().set(L.ct);
@@ -50,7 +101,7 @@ function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: 
 export function transposeKernelModule(): Uint8Array {
   return emitModule({
     minPages: 1, shared: true, funcs: [
-      transposeFunc("t32", 4, 4, (c, s, d) => c.get(d).get(s).i32Load(0).i32Store(0)),
+      transposeFunc("t32", 4, 4, (c, s, d) => c.get(d).get(s).i32Load(0).i32Store(0), true),
       transposeFunc("t64", 8, 8, (c, s, d) => c.get(d).get(s).f64Load(0).f64Store(0)),
       transposeFunc("t64to32", 8, 4, (c, s, d) => c.get(d).get(s).f64Load(0).f32DemoteF64().f32Store(0)),
     ],
