@@ -46,24 +46,38 @@ export function popcountRange(words: Uint32Array, from: number, to: number): num
 /**
  * Estimated cost of each of `rows` float rows of `rowLen` values (row i at
  * x[off + i rowLen]): its nonzeros plus one. Up to `samples` rows are
- * counted, evenly spaced, and the rows between take the count before them:
+ * counted, one in each of as many equal blocks, and each block takes its count:
  * the estimate stays a small part of the product it balances, and rows of
  * one time step (whose rates differ from the next step's) stay together.
  */
 export function sampledRowNonzeros(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 256): Float64Array {
   const cost = new Float64Array(rows);
   const step = Math.max(1, Math.floor(rows / samples));
-  for (let i = 0; i < rows; i += step) cost.fill(rowNonzeros(x, off + i * rowLen, rowLen) + 1, i, Math.min(rows, i + step));
+  for (let i = 0; i < rows; i += step) {
+    const end = Math.min(rows, i + step);
+    cost.fill(rowNonzeros(x, off + spreadRow(i, end, i / step) * rowLen, rowLen) + 1, i, end);
+  }
   return cost;
 }
 
-/** The share of nonzeros among `rows` float rows of `rowLen` values, counted on up to `samples` evenly spaced rows. */
+/** The share of nonzeros among `rows` float rows of `rowLen` values, counted on up to `samples` rows, one in each of as many equal blocks. */
 export function sampledDensity(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 256): number {
   if (rows === 0 || rowLen === 0) return 0;
   const step = Math.max(1, Math.floor(rows / samples));
   let nz = 0, seen = 0;
-  for (let i = 0; i < rows; i += step, seen++) nz += rowNonzeros(x, off + i * rowLen, rowLen);
+  for (let i = 0; i < rows; i += step, seen++) nz += rowNonzeros(x, off + spreadRow(i, Math.min(rows, i + step), seen) * rowLen, rowLen);
   return nz / (seen * rowLen);
+}
+
+/**
+ * The row sampled from block [from, to), sample j: a different place in each
+ * block (a golden-ratio sequence), so a period in the rows (tokens of an image,
+ * the step between samples often a multiple of it) cannot make every sample
+ * the same token.
+ */
+function spreadRow(from: number, to: number, j: number): number {
+  const frac = (j * 0.6180339887498949) % 1;
+  return from + Math.floor(frac * (to - from));
 }
 
 function rowNonzeros(x: ArrayLike<number>, base: number, len: number): number {
