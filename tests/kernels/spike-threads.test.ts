@@ -12,7 +12,7 @@ import type { ConvGeom } from "../../src/kernels/conv/conv.js";
 import { neuronBackwardThreads } from "../../src/kernels/neuron/threads.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../src/kernels/spike-conv/threads.js";
 import { poolInfo } from "../../src/parallel/pool.js";
-import { weightedCuts } from "../../src/parallel/balance.js";
+import { sampledDensity, sampledRowNonzeros, weightedCuts } from "../../src/parallel/balance.js";
 import { sigmoidSurrogate } from "../../src/ops/spike/surrogate.js";
 import { channelMeanVar } from "../../src/kernels/norm/norm.js";
 import { channelMeanVarThreads } from "../../src/kernels/norm/threads.js";
@@ -223,3 +223,25 @@ describe("work-balanced cuts", () => {
   });
 });
 
+describe("sampled nonzero counts", () => {
+  it("are exact when every row is counted, and see through a period in the rows", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 9 }), fc.integer(), (rows, len, seed) => {
+        const rng = new Rng(seed);
+        const x = Float32Array.from({ length: rows * len }, () => (rng.uniform() < 0.3 ? 1 : 0));
+        const nz = x.reduce((a, v) => a + (v !== 0 ? 1 : 0), 0);
+        const cost = sampledRowNonzeros(x, 0, rows, len);
+        for (let i = 0; i < rows; i++) expect(cost[i]).toBe(x.subarray(i * len, (i + 1) * len).reduce((a, v) => a + (v !== 0 ? 1 : 0), 1));
+        expect(sampledDensity(x, 0, rows, len)).toBeCloseTo(nz / (rows * len), 12);
+      }),
+      { numRuns: 30 },
+    );
+    // 256 samples of 12,544 rows (one every 49, as T B N token rows with N = 49), where only token 0 of each
+    // image is all zeros and the others all ones: density 48/49, not the 0 that sampling token 0 would read.
+    const rows = 12544, len = 4;
+    const x = new Float32Array(rows * len);
+    for (let i = 0; i < rows; i++) if (i % 49 !== 0) x.fill(1, i * len, (i + 1) * len);
+    expect(sampledDensity(x, 0, rows, len)).toBeGreaterThan(0.9);
+    expect(sampledRowNonzeros(x, 0, rows, len).reduce((a, v) => a + v, 0) / rows).toBeGreaterThan(0.9 * (len + 1));
+  });
+});
