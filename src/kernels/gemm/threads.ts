@@ -8,6 +8,7 @@
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { gemm } from "./gemm.js";
+import { transposeThreads } from "../transpose/threads.js";
 import { defineTask } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
@@ -36,19 +37,6 @@ function rowBlocks(m: number, parts: number): number[] {
   }
   if (m > cuts[cuts.length - 1]!) cuts.push(m);
   return cuts;
-}
-
-/** Copies rows r0..r1-1 of op(A) (A [m,k], or [k,m] with transA) into dst as [r1-r0, k]. */
-function copyRowsOfA(a: FloatArray, aOff: number, transA: boolean, m: number, k: number, r0: number, r1: number, dst: FloatArray): void {
-  if (!transA) {
-    dst.set(a.subarray(aOff + r0 * k, aOff + r1 * k));
-    return;
-  }
-  const rows = r1 - r0;
-  for (let p = 0; p < k; p++) {
-    const src = aOff + p * m;
-    for (let i = 0; i < rows; i++) dst[i * k + p] = a[src + r0 + i]!;
-  }
 }
 
 /**
@@ -86,8 +74,11 @@ export function gemmThreads(
   // Element offset (in the worker's whole-buffer view) of op(A) row 0, B and C row 0.
   let aBase: number;
   if (stageA) {
+    // op(A) rows: all of Aᵀ [m, k] by the transpose family (threaded, WASM; a strided JS copy on this
+    // thread cost as much as a tenth of a CIFAR training step), else A's rows mine..m-1 as they are.
     const r0 = transA ? 0 : mine;
-    copyRowsOfA(a, aOff, transA, m, k, r0, m, sa);
+    if (transA) transposeThreads(a, aOff, k, m, sa, 0);
+    else sa.set(a.subarray(aOff + mine * k, aOff + m * k));
     aBase = sabBase(sa) - r0 * k;
   } else {
     aBase = sabBase(a) + aOff;
