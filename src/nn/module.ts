@@ -9,6 +9,7 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { sameShape, sizeOf, type Shape } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
+import { freeBlock } from "../tensor/heap.js";
 
 /** An int64 tensor for integer buffers such as BatchNorm's `num_batches_tracked` (a scalar). */
 export class Int64Buffer {
@@ -303,9 +304,14 @@ export class Module {
     return this;
   }
 
-  /** Drops every parameter's gradient (PyTorch's `set_to_none` default). */
+  /**
+   * Drops every parameter's gradient (PyTorch's `set_to_none` default) and gives its memory back to
+   * the heap, as PyTorch frees an unreferenced gradient: without it, a loop that clears gradients at
+   * the start of a step kept every step's gradients until a garbage collection. A gradient tensor
+   * still held elsewhere throws when read afterwards; clone it to keep it.
+   */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+    for (const p of this.parameters()) releaseGrad(p);
   }
 
   /** Number of trainable parameter values (shared tensors counted once). */
@@ -365,4 +371,15 @@ export class Sequential<M extends TensorModule = TensorModule> extends ModuleLis
     for (const m of this) y = m.forward(y);
     return y;
   }
+}
+
+/**
+ * Sets `p.grad` to null and frees the gradient's own heap block (not whatever block starts at its
+ * offset now), unless it is already free or is the parameter's own storage.
+ */
+export function releaseGrad(p: Tensor): void {
+  const g = p.grad;
+  p.grad = null;
+  const b = g?.heapBlock ?? null;
+  if (b !== null && b.live && b !== p.heapBlock) freeBlock(b, "released by zeroGrad() (clone a gradient to keep it)");
 }

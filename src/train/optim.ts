@@ -11,6 +11,7 @@ import { checkArray, checkInt, checkNumber, checkObject, preview } from "../io/v
 import { fail } from "../tensor/errors.js";
 import { allocFloat, type FloatArray, type Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../autograd/tape.js";
+import { releaseGrad } from "../nn/module.js";
 
 /** A set of parameters sharing a learning rate and a weight decay. */
 export interface ParamGroup {
@@ -115,9 +116,9 @@ export abstract class Optimizer {
     return g.lr * (g.lrScale ?? 1);
   }
 
-  /** Clears every parameter's gradient (sets it to null, like `set_to_none=True`). */
+  /** Clears every parameter's gradient (sets it to null, like `set_to_none=True`) and frees its memory, as Module.zeroGrad does. */
   zeroGrad(): void {
-    for (const g of this.groups) for (const p of g.params) p.grad = null;
+    for (const g of this.groups) for (const p of g.params) releaseGrad(p);
   }
 
   /** One update of every parameter that has a gradient, in group order. */

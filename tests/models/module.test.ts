@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Tensor } from "../../src/tensor/tensor.js";
+import { heapScope, heapStats } from "../../src/tensor/heap.js";
 import { Rng } from "../../src/tensor/random.js";
 import { BitspikeError } from "../../src/tensor/errors.js";
 import { backward } from "../../src/autograd/tape.js";
@@ -254,6 +255,23 @@ describe("Module: modes, gradients, counts", () => {
     seq.apply((m) => order.push(m.constructor.name));
     expect(order).toEqual(["Linear", "LayerNorm", "Identity", "Linear", "Sequential"]);
     expect([...seq.stateDict().keys()]).toEqual(["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"]);
+  });
+
+  it("zeroGrad gives the gradients' memory back: a loop that clears at the start of each step keeps no step's gradients", () => {
+    const rng = new Rng(4);
+    const lin = new Linear(64, 32, { rng });
+    const x = Tensor.uniform([8, 64], rng, -1, 1);
+    const step = () => {
+      lin.zeroGrad();
+      heapScope(() => backward(sum(lin.forward(x))), () => [lin.weight.grad?.data, lin.bias?.grad?.data]);
+    };
+    step();
+    const live = heapStats().liveBytes;
+    for (let i = 0; i < 5; i++) step();
+    expect(heapStats().liveBytes).toBe(live);
+    const held = lin.weight.grad!;
+    lin.zeroGrad();
+    expect(() => held.data).toThrow(/released by zeroGrad/);
   });
 });
 
