@@ -80,8 +80,8 @@ describe("spikeLinear", () => {
 });
 
 describe("countsLinear", () => {
-  // p in [0, 1] takes the weight gradient through both of its kernels: the sparse scatter below
-  // a tenth of nonzeros, the gemm above.
+  // p in [0, 1] takes the weight gradient through both of its kernels (the sparse scatter below a
+  // tenth of nonzeros, the gemm above); outputs this narrow make the forward a gemm but at p ~ 0.
   it("forward and all gradients equal the dense linear, bit for bit (float32 and float64)", () => {
     fc.assert(
       fc.property(arbCase, ({ lead, nIn, nOut, p, withBias, dtype, seed }) => {
@@ -99,6 +99,19 @@ describe("countsLinear", () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it("takes the sparse and the dense kernels by density and width, with the dense linear's bits either way", () => {
+    // 1,024 outputs: the forward stays sparse below half nonzeros; the weight gradient is dense above a tenth.
+    for (const [p, dtype] of [[0.05, "float32"], [0.3, "float32"], [0.7, "float32"], [0.3, "float64"]] as const) {
+      const rng = new Rng(7);
+      const x = Tensor.from(randCounts(37 * 40, p, rng), [37, 40], dtype);
+      const w = Tensor.uniform([1024, 40], rng, -1, 1, dtype);
+      const g = Tensor.uniform([37, 1024], rng, -1, 1, dtype);
+      const got = run((xx, ww) => countsLinear(xx as Tensor, ww), x, w, null, g);
+      const want = run((xx, ww) => linear(xx as Tensor, ww), x.clone(), w.clone(), null, g);
+      for (let i = 0; i < 3; i++) expectBitEqual(got[i]!, want[i]!, `${["y", "dx", "dW"][i]} at p ${p}`);
+    }
   });
 
   it("gradients of x, weight and bias (gradcheck; x with exact zeros)", () => {

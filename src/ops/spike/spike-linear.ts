@@ -100,7 +100,14 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
   const [nOut, nIn] = checkLinear(op, x.shape, weight, b);
   const rows = sizeOf(x.shape.slice(0, -1));
   const out = unzeroed([...x.shape.slice(0, -1), nOut], dtype);
-  countsGatherAddThreads(x.data, 0, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
+  const density = sampledDensity(x.data, 0, rows, nIn);
+  if (density >= Math.min(0.5, nOut / 1024)) {
+    // Dense enough that the gemm is faster (narrow outputs most: a row's sparse sum pays its bucket
+    // whatever the width); the same products in the same order, so the same bits (finite W).
+    gemmThreads(x.data, 0, false, weight.data, 0, true, out.data, 0, rows, nOut, nIn, false);
+  } else {
+    countsGatherAddThreads(x.data, 0, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
+  }
   if (b) addChannelBiasThreads(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [x, weight, b] : [x, weight];
   return record(op, out, inputs, (g) => {
@@ -112,7 +119,7 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
       gemmThreads(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
     }
     if (weight.requiresGrad) {
-      if (sampledDensity(x.data, 0, rows, nIn) >= COUNTS_DENSE_GRAD) {
+      if (density >= COUNTS_DENSE_GRAD) {
         // dW = gᵀ x by gemm: each element the same products added in the same (row) order from +0, and a
         // zero term adds +-0, which leaves such a sum's bits alone: the sparse scatter's bits (finite g).
         gw = unzeroed(weight.shape, dtype);
