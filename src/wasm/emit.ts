@@ -165,10 +165,14 @@ export class Code {
   i32Const(v: number): this { return this.op(0x41, ...sleb(v)); }
   i32Eqz(): this { return this.op(0x45); }
   i32LtU(): this { return this.op(0x49); }
+  i32LtS(): this { return this.op(0x48); }
+  i32GtS(): this { return this.op(0x4a); }
   i32Add(): this { return this.op(0x6a); }
   i32Sub(): this { return this.op(0x6b); }
   i32Mul(): this { return this.op(0x6c); }
   i32Popcnt(): this { return this.op(0x69); }
+  /** Trailing zero bits (32 for 0). */
+  i32Ctz(): this { return this.op(0x68); }
   i32And(): this { return this.op(0x71); }
   i32Or(): this { return this.op(0x72); }
   i32Shl(): this { return this.op(0x74); }

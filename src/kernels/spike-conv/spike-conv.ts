@@ -31,7 +31,8 @@ import { float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "../spike-sum/wasm.js";
-import { heapF32, heapF64 } from "../../tensor/heap.js";
+import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
+import { fillByOutputWasm } from "./wasm.js";
 
 /**
  * Calls visit(wo, ao) for every set bit (c, y, x) of one image at word offset
@@ -434,8 +435,14 @@ function forwardWasm(
   const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
   const acc = fam32 ? heapF32() : heapF64();
   const a0 = (base + accS) / es;
+  // Stride 1, dilation 1 (every Spikformer stem conv): the buckets by the WASM twin of the fill.
+  const wasmFill = inHeap(s) && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1;
   for (let i = i0; i < i1; i++) {
-    fillBuckets(s, i * imgWords, wpr, c, g, o, true, 0, c, cnt, idx);
+    if (wasmFill) {
+      fillByOutputWasm(s.byteOffset + i * imgWords * 4, wpr, c, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, o, cap, base + cntS, base + idxS);
+    } else {
+      fillBuckets(s, i * imgWords, wpr, c, g, o, true, 0, c, cnt, idx);
+    }
     spikeSumRun(f32, false, nb, cap, wB, o, base + accS, base + cntS, base + idxS, 0, true, fam32);
     // Channels-first store by the transpose family (float64 sums rounded once, as spikeConvForwardImage's last loop).
     transpose(acc, a0, ohw, o, out, i * o * ohw);
