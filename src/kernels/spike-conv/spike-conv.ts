@@ -32,7 +32,7 @@ import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "../spike-sum/wasm.js";
 import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
-import { fillByOutputWasm } from "./wasm.js";
+import { fillBucketsWasm } from "./wasm.js";
 
 /**
  * Calls visit(wo, ao) for every set bit (c, y, x) of one image at word offset
@@ -120,6 +120,11 @@ function buckets(nb: number, cap: number): void {
 function bucketShape(c: number, g: ConvGeom, byOutput: boolean, c0: number, c1: number): { nb: number; cap: number } {
   const ohw = g.oh * g.ow;
   return byOutput ? { nb: ohw, cap: c * g.kh * g.kw } : { nb: (c1 - c0) * g.kh * g.kw, cap: ohw };
+}
+
+/** Stride 1, dilation 1 (every Spikformer stem conv) and the words in the heap: the WASM twin fills the buckets. */
+function fillsInWasm(s: Uint32Array, g: ConvGeom): boolean {
+  return inHeap(s) && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1;
 }
 
 /**
@@ -435,11 +440,10 @@ function forwardWasm(
   const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
   const acc = fam32 ? heapF32() : heapF64();
   const a0 = (base + accS) / es;
-  // Stride 1, dilation 1 (every Spikformer stem conv): the buckets by the WASM twin of the fill.
-  const wasmFill = inHeap(s) && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1;
+  const wasmFill = fillsInWasm(s, g);
   for (let i = i0; i < i1; i++) {
     if (wasmFill) {
-      fillByOutputWasm(s.byteOffset + i * imgWords * 4, wpr, c, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, o, cap, base + cntS, base + idxS);
+      fillBucketsWasm(true, s.byteOffset + i * imgWords * 4, wpr, 0, c, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, o, cap, nb, base + cntS, base + idxS);
     } else {
       fillBuckets(s, i * imgWords, wpr, c, g, o, true, 0, c, cnt, idx);
     }
@@ -503,11 +507,13 @@ function weightWasm(
   const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
   const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
   const gv = f32 ? heapF32().subarray((base + gS) / 4, (base + gS) / 4 + img) : heapF64().subarray((base + gS) / 8, (base + gS) / 8 + img);
+  const wasmFill = fillsInWasm(s, g);
   for (let i = 0; i < n; i++) {
     let gB = base + gS;
     if (channelsFirst) transpose(gy, i * img, o, ohw, gv, 0);
     else gB = heapPtr(gy, i * img, img, gB, true);
-    fillBuckets(s, i * imgWords, wpr, c, g, o, false, c0, c1, cnt, idx);
+    if (wasmFill) fillBucketsWasm(false, s.byteOffset + i * imgWords * 4, wpr, c0, c1, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, o, cap, nb, base + cntS, base + idxS);
+    else fillBuckets(s, i * imgWords, wpr, c, g, o, false, c0, c1, cnt, idx);
     spikeSumRun(f32, false, nb, cap, gB, o, accB, base + cntS, base + idxS, 0, false, fam32);
   }
   dstDone(accW, a0, rows, fam32, accB);

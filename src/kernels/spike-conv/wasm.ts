@@ -1,29 +1,30 @@
 /**
- * The WebAssembly twin of the spike conv forward's bucket fill (fillBuckets in
- * ./spike-conv.ts, by output position) for stride 1 and dilation 1, every
- * Spikformer stem conv: for each set bit (c, y, x) of one image, in (c, y, x)
- * order, and each tap (ki, kj) that lands inside the output, in order, bucket
- * pos = (y + ph - ki) OW + (x + pw - kj) gets the weight-row offset
- * ((c kh + ki) kw + kj) O. The same pairs in the same order as the JS loop, so
- * the buckets (and the sums over them) are identical; the JS loop's per-bit
- * work was a tenth of a MNIST training step.
+ * The WebAssembly twin of the spike conv's bucket fill (fillBuckets in
+ * ./spike-conv.ts) for stride 1 and dilation 1, every Spikformer stem conv:
+ * for each set bit (c, y, x) of one image, channels c0..c1-1, in (c, y, x)
+ * order, and each tap (ki, kj) that lands inside the output, in order, with
+ * pos = (y + ph - ki) OW + (x + pw - kj) and p = (c kh + ki) kw + kj:
  *
- *   fillByOutput(s, wpr, c, h, kh, kw, ph, pw, oh, ow, o, cap, cnt, idx)
+ *   fillByOutput   bucket pos gets p O      (the forward's buckets; c0 = 0, c1 = C)
+ *   fillByWeight   bucket p - c0 kh kw gets pos O   (the weight gradient's)
  *
- * s: byte offset of the image's words [c, h, wpr]; cnt: byte offset of
- * oh ow int32 bucket lengths (zeroed here); idx: byte offset of oh ow cap
- * int32 entries, bucket pos at idx + 4 pos cap.
+ * The same pairs in the same order as the JS loop, so the buckets (and the sums
+ * over them) are identical; the JS loop's per-bit work was a tenth of a MNIST
+ * training step. Both take (s, wpr, c0, c1, h, kh, kw, ph, pw, oh, ow, o, cap,
+ * nb, cnt, idx): s the byte offset of the image's words [C, h, wpr]; cnt of nb
+ * int32 bucket lengths (zeroed here); idx of nb cap int32 entries, bucket b at
+ * idx + 4 b cap.
  */
-import { Code, emitModule, frame, I32 } from "../../wasm/emit.js";
+import { Code, emitModule, frame, I32, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 
-/** The bucket-fill module's bytes (emitted from TypeScript, deterministic). */
-export function spikeConvBucketModule(): Uint8Array {
+function fillFunc(byOutput: boolean): FuncDef {
   const f = frame(
-    [["s", I32], ["wpr", I32], ["c", I32], ["h", I32], ["kh", I32], ["kw", I32], ["ph", I32], ["pw", I32],
-      ["oh", I32], ["ow", I32], ["o", I32], ["cap", I32], ["cnt", I32], ["idx", I32]] as const,
+    [["s", I32], ["wpr", I32], ["c0", I32], ["c1", I32], ["h", I32], ["kh", I32], ["kw", I32], ["ph", I32], ["pw", I32],
+      ["oh", I32], ["ow", I32], ["o", I32], ["cap", I32], ["nb", I32], ["cnt", I32], ["idx", I32]] as const,
     [["ci", I32], ["y", I32], ["q", I32], ["wp", I32], ["bits", I32], ["ty", I32], ["tx", I32], ["kiLo", I32], ["kiHi", I32],
-      ["kjLo", I32], ["kjHi", I32], ["ki", I32], ["kj", I32], ["rowPos", I32], ["pRowO", I32], ["pos", I32], ["cp", I32], ["n", I32]] as const,
+      ["kjLo", I32], ["kjHi", I32], ["ki", I32], ["kj", I32], ["rowPos", I32], ["pRow", I32], ["pos", I32], ["cp", I32], ["n", I32],
+      ["bucket", I32], ["entry", I32]] as const,
   );
   const L = f.idx;
   const c = new Code();
@@ -38,10 +39,10 @@ export function spikeConvBucketModule(): Uint8Array {
   };
   const inc = (local: number): void => void c.get(local).i32Const(1).i32Add().set(local);
   // Every bucket starts empty.
-  c.get(L.cnt).i32Const(0).get(L.oh).get(L.ow).i32Mul().i32Const(2).i32Shl().memoryFill();
-  c.get(L.s).set(L.wp);
-  c.i32Const(0).set(L.ci);
-  c.whileLtU(L.ci, L.c, () => {
+  c.get(L.cnt).i32Const(0).get(L.nb).i32Const(2).i32Shl().memoryFill();
+  c.get(L.s).get(L.c0).get(L.h).i32Mul().get(L.wpr).i32Mul().i32Const(2).i32Shl().i32Add().set(L.wp);
+  c.get(L.c0).set(L.ci);
+  c.whileLtU(L.ci, L.c1, () => {
     c.i32Const(0).set(L.y);
     c.whileLtU(L.y, L.h, () => {
       // The taps of this input row that land in the output: ki in [max(0, ty - oh + 1), min(kh - 1, ty)].
@@ -63,15 +64,24 @@ export function spikeConvBucketModule(): Uint8Array {
         c.block().loop(); // ki = kiLo .. kiHi
         c.get(L.kiHi).get(L.ki).i32LtS().brIf(1);
         c.get(L.ty).get(L.ki).i32Sub().get(L.ow).i32Mul().get(L.tx).i32Add().set(L.rowPos);
-        c.get(L.ci).get(L.kh).i32Mul().get(L.ki).i32Add().get(L.kw).i32Mul().get(L.o).i32Mul().set(L.pRowO);
+        // p of (ci, ki, kj = 0), less the first bucketed row c0 kh kw when bucketing by weight row.
+        c.get(L.ci);
+        if (!byOutput) c.get(L.c0).i32Sub();
+        c.get(L.kh).i32Mul().get(L.ki).i32Add().get(L.kw).i32Mul().set(L.pRow);
         c.get(L.kjLo).set(L.kj);
         c.block().loop(); // kj = kjLo .. kjHi
         c.get(L.kjHi).get(L.kj).i32LtS().brIf(1);
         c.get(L.rowPos).get(L.kj).i32Sub().set(L.pos);
-        c.get(L.cnt).get(L.pos).i32Const(2).i32Shl().i32Add().tee(L.cp).i32Load(0).set(L.n);
+        if (byOutput) {
+          c.get(L.pos).set(L.bucket);
+          c.get(L.pRow).get(L.kj).i32Add().get(L.o).i32Mul().set(L.entry);
+        } else {
+          c.get(L.pRow).get(L.kj).i32Add().set(L.bucket);
+          c.get(L.pos).get(L.o).i32Mul().set(L.entry);
+        }
+        c.get(L.cnt).get(L.bucket).i32Const(2).i32Shl().i32Add().tee(L.cp).i32Load(0).set(L.n);
         c.get(L.cp).get(L.n).i32Const(1).i32Add().i32Store(0);
-        c.get(L.idx).get(L.pos).get(L.cap).i32Mul().get(L.n).i32Add().i32Const(2).i32Shl().i32Add();
-        c.get(L.pRowO).get(L.kj).get(L.o).i32Mul().i32Add().i32Store(0);
+        c.get(L.idx).get(L.bucket).get(L.cap).i32Mul().get(L.n).i32Add().i32Const(2).i32Shl().i32Add().get(L.entry).i32Store(0);
         inc(L.kj);
         c.br(0).end().end();
         inc(L.ki);
@@ -84,15 +94,20 @@ export function spikeConvBucketModule(): Uint8Array {
     });
     inc(L.ci);
   });
-  return emitModule({ minPages: 1, shared: true, funcs: [{ name: "fillByOutput", params: f.params, results: [], locals: f.locals, body: c }] });
+  return { name: byOutput ? "fillByOutput" : "fillByWeight", params: f.params, results: [], locals: f.locals, body: c };
+}
+
+/** The bucket-fill module's bytes (emitted from TypeScript, deterministic). */
+export function spikeConvBucketModule(): Uint8Array {
+  return emitModule({ minPages: 1, shared: true, funcs: [fillFunc(true), fillFunc(false)] });
 }
 
 const kernel = new HeapKernel(spikeConvBucketModule);
 
-/** Runs fillByOutput (byte offsets in the heap; see the file comment). */
-export function fillByOutputWasm(
-  s: number, wpr: number, c: number, h: number, kh: number, kw: number, ph: number, pw: number,
-  oh: number, ow: number, o: number, cap: number, cnt: number, idx: number,
+/** Runs fillByOutput or fillByWeight (byte offsets in the heap; see the file comment). */
+export function fillBucketsWasm(
+  byOutput: boolean, s: number, wpr: number, c0: number, c1: number, h: number, kh: number, kw: number, ph: number, pw: number,
+  oh: number, ow: number, o: number, cap: number, nb: number, cnt: number, idx: number,
 ): void {
-  (kernel.exports().fillByOutput as (...a: number[]) => void)(s, wpr, c, h, kh, kw, ph, pw, oh, ow, o, cap, cnt, idx);
+  (kernel.exports()[byOutput ? "fillByOutput" : "fillByWeight"] as (...a: number[]) => void)(s, wpr, c0, c1, h, kh, kw, ph, pw, oh, ow, o, cap, nb, cnt, idx);
 }
