@@ -9,10 +9,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
 import { freeArray } from "../tensor/heap.js";
-import { readSafetensorsFile } from "../io/safetensors-file.js";
-import { Spikformer } from "../models/spikformer.js";
-import { configFromJson, type SpikformerConfig } from "../models/config.js";
-import { loadWeights, WEIGHTS_FILE } from "../train/checkpoint.js";
+import type { Spikformer } from "../models/spikformer.js";
+import type { SpikformerConfig } from "../models/config.js";
+import { readWeightsFile, WEIGHTS_FILE } from "../train/checkpoint.js";
+import { classifierFromWeights } from "../train/weights.js";
 import { evaluate, type EvalResult } from "../train/evaluate.js";
 import { batches } from "../train/data/loader.js";
 import { loadData } from "../train/data/spec.js";
@@ -98,14 +98,6 @@ export function readRunLog(dir: string): RunLog {
   };
 }
 
-/** A classifier from a weights file that names its configuration (as bitspike train writes it). */
-export function classifierFromWeights(path: string): Spikformer {
-  const meta = readSafetensorsFile(path).metadata["bitspike_model"];
-  if (meta === undefined) fail(OP, `${path} does not hold its model configuration (metadata bitspike_model)`);
-  const model = new Spikformer(configFromJson(`weights(${path})`, meta));
-  loadWeights(path, model);
-  return model;
-}
 
 /** Everything the report shows. */
 export interface ReportData {
@@ -150,7 +142,7 @@ export function collectReport(dir: string, o: CollectOptions = {}): ReportData {
   } else {
     const w = join(dir, WEIGHTS_FILE);
     if (!existsSync(w)) fail(OP, `${dir} has no ${WEIGHTS_FILE}: the run has not finished (weights are written at its end)`);
-    model = classifierFromWeights(w);
+    model = classifierFromWeights(readWeightsFile(w), w);
   }
   const c = model.config;
   const [C, H, W] = data.test.shape;

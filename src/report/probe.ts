@@ -68,12 +68,15 @@ export class SampleProbe implements LayerProbe {
   }
 }
 
-/** Runs `model` in eval mode on one image [1, C, H, W] with a {@link SampleProbe}; returns the probe and the logits. */
-export function probeSample(model: Spikformer, image: Tensor, maxNeurons = 256): { probe: SampleProbe; logits: Float32Array } {
+/**
+ * Runs `model` in eval mode on one image [1, C, H, W] with a {@link SampleProbe}
+ * (and `also`, e.g. an energy probe, seeing the same layers); returns the probe and the logits.
+ */
+export function probeSample(model: Spikformer, image: Tensor, maxNeurons = 256, also?: LayerProbe): { probe: SampleProbe; logits: Float32Array } {
   const probe = new SampleProbe(model.config.T, maxNeurons);
   const prev = model.compute.probe;
   const wasTraining = model.training;
-  model.compute.probe = probe;
+  model.compute.probe = also ? { onLayer: (e) => { probe.onLayer(e); also.onLayer(e); } } : probe;
   model.eval();
   try {
     const logits = noGrad(() => stepScope(() => Float32Array.from(model.forward(image).data), model));
