@@ -121,8 +121,7 @@ async function handle(m: ToEngine): Promise<void> {
       return;
     }
     case "save": {
-      const bytes = weightsBytes(model, model.config);
-      scope.postMessage({ type: "weights", bytes }, [bytes.buffer as ArrayBuffer]);
+      post({ type: "weights", bytes: weightsBytes(model, model.config) });
       return;
     }
     case "load": {

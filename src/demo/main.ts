@@ -15,10 +15,10 @@ const send = (m: ToEngine, transfer: Transferable[] = []): void => engine.postMe
 
 const steps: { step: number; loss: number; accuracy: number; imagesPerSecond: number }[] = [];
 const tests: { step: number; accuracy: number }[] = [];
-const waiters = new Map<string, ((m: FromEngine) => void)[]>();
-/** Resolves with the next message of a type. */
+const waiters = new Map<string, { resolve: (m: FromEngine) => void; reject: (e: Error) => void }[]>();
+/** Resolves with the next message of a type; rejects when the engine reports an error first. */
 function next<T extends FromEngine["type"]>(type: T): Promise<Extract<FromEngine, { type: T }>> {
-  return new Promise((r) => waiters.set(type, [...(waiters.get(type) ?? []), r as (m: FromEngine) => void]));
+  return new Promise((resolve, reject) => waiters.set(type, [...(waiters.get(type) ?? []), { resolve: resolve as (m: FromEngine) => void, reject }]));
 }
 
 const threads = Number(new URLSearchParams(location.search).get("threads") ?? navigator.hardwareConcurrency ?? 1);
@@ -45,7 +45,11 @@ function drawCurves(): void {
 
 engine.onmessage = (e: MessageEvent<FromEngine>) => {
   const m = e.data;
-  for (const r of waiters.get(m.type) ?? []) r(m);
+  if (m.type === "error") {
+    for (const w of [...waiters.values()].flat()) w.reject(new Error(m.message));
+    waiters.clear();
+  }
+  for (const w of waiters.get(m.type) ?? []) w.resolve(m);
   waiters.delete(m.type);
   switch (m.type) {
     case "ready":

@@ -106,8 +106,8 @@ export function lineChart(series: readonly Series[], o: LineChartOptions): Scene
     const colour = s.colour ?? PALETTE[k % PALETTE.length]!;
     const pts: number[] = [];
     for (let i = 0; i < s.x.length; i++) if (Number.isFinite(s.x[i]!) && Number.isFinite(s.y[i]!)) pts.push(sx(s.x[i]!), sy(s.y[i]!));
-    if (pts.length >= 4) shapes.push({ kind: "line", points: pts, stroke: colour, width: 1.5 });
-    if (s.dots || pts.length === 2) for (let i = 0; i < pts.length; i += 2) shapes.push({ kind: "rect", x: pts[i]! - 2.5, y: pts[i + 1]! - 2.5, w: 5, h: 5, fill: colour });
+    if (pts.length >= 4) shapes.push({ kind: "line", points: pts, stroke: colour, width: 1.5, mark: true });
+    if (s.dots || pts.length === 2) for (let i = 0; i < pts.length; i += 2) shapes.push({ kind: "rect", x: pts[i]! - 2.5, y: pts[i + 1]! - 2.5, w: 5, h: 5, fill: colour, mark: true });
     if (series.length > 1) {
       const lx = px1 - 120, ly = py0 + 4 + k * 14;
       shapes.push({ kind: "rect", x: lx, y: ly, w: 12, h: 3, fill: colour });
@@ -155,7 +155,7 @@ export function barChart(labels: readonly string[], series: readonly { name: str
     series.forEach((s, k) => {
       const v = s.values[i]!;
       const w = Number.isFinite(v) ? Math.max(0, sx(v) - left) : 0;
-      shapes.push({ kind: "rect", x: left, y: y + k * barH, w, h: barH - 1, fill: s.colour ?? PALETTE[k % PALETTE.length]!, title: `${l} ${s.name}: ${v}` });
+      shapes.push({ kind: "rect", x: left, y: y + k * barH, w, h: barH - 1, fill: s.colour ?? PALETTE[k % PALETTE.length]!, title: `${l} ${s.name}: ${v}`, mark: true });
       if (series.length === 1) shapes.push(text(left + w + 4, y + barH - 1, fmtNumber(v), "start", 9));
     });
   });
@@ -203,7 +203,7 @@ export function heatmap(values: ArrayLike<number>, rows: number, cols: number, o
     for (let c = 0; c < cols; c++) {
       const v = values[r * cols + c]!;
       const frac = max > 0 ? v / max : 0;
-      shapes.push({ kind: "rect", x: left + c * cell, y: top + r * cell, w: cell, h: cell, fill: blues(frac), title: `(${r}, ${c}): ${v}` });
+      shapes.push({ kind: "rect", x: left + c * cell, y: top + r * cell, w: cell, h: cell, fill: blues(frac), title: `(${r}, ${c}): ${v}`, mark: true });
       if (o.annotate && cell >= 16) shapes.push(text(left + c * cell + cell / 2, top + r * cell + cell / 2 + 4, fmtNumber(v), "middle", 9, frac > 0.5 ? "#ffffff" : "#000000"));
     }
   }
@@ -236,13 +236,14 @@ export function spikeRaster(bands: readonly RasterBand[], o: { name: string; tit
   for (const b of bands) {
     if (b.bits.length !== b.steps * b.neurons) fail("spikeRaster", `band '${b.name}' has ${b.bits.length} bits for ${b.steps} steps x ${b.neurons} neurons`);
     const colW = plotW / Math.max(1, b.neurons);
-    shapes.push({ kind: "rect", x: left, y, w: plotW, h: b.steps * rowH, fill: "#f4f4f4" });
+    // The band itself is data too: a layer that did not fire shows an empty band.
+    shapes.push({ kind: "rect", x: left, y, w: plotW, h: b.steps * rowH, fill: "#f4f4f4", mark: true });
     let spikes = 0;
     for (let t = 0; t < b.steps; t++) {
       for (let i = 0; i < b.neurons; i++) {
         if (!b.bits[t * b.neurons + i]) continue;
         spikes++;
-        shapes.push({ kind: "rect", x: left + i * colW, y: y + t * rowH + 0.5, w: Math.max(colW, 0.8), h: rowH - 1, fill: "#000000" });
+        shapes.push({ kind: "rect", x: left + i * colW, y: y + t * rowH + 0.5, w: Math.max(colW, 0.8), h: rowH - 1, fill: "#000000", mark: true });
       }
     }
     shapes.push(text(left - 6, y + (b.steps * rowH) / 2 + 4, b.name, "end", 10));

@@ -12,9 +12,10 @@ import { GLYPH_H, GLYPH_W, glyph } from "./font.js";
 export type Colour = string;
 
 export type Shape =
-  | { kind: "rect"; x: number; y: number; w: number; h: number; fill: Colour; title?: string }
+  /** `mark`: the shape shows data (a bar, a cell, a spike, a curve), not an axis, grid line or legend. */
+  | { kind: "rect"; x: number; y: number; w: number; h: number; fill: Colour; title?: string; mark?: boolean }
   /** A polyline through points [x0, y0, x1, y1, ...]. */
-  | { kind: "line"; points: readonly number[]; stroke: Colour; width: number }
+  | { kind: "line"; points: readonly number[]; stroke: Colour; width: number; mark?: boolean }
   /** Text whose baseline starts at (x, y), centred on it, or ending at it. */
   | { kind: "text"; x: number; y: number; text: string; size: number; fill: Colour; anchor: "start" | "middle" | "end" };
 
@@ -36,11 +37,11 @@ export function toSvg(scene: Scene): string {
   for (const s of scene.shapes) {
     if (s.kind === "rect") {
       const t = s.title ? `<title>${esc(s.title)}</title>` : "";
-      out.push(`<rect x="${n(s.x)}" y="${n(s.y)}" width="${n(s.w)}" height="${n(s.h)}" fill="${s.fill}"${t ? `>${t}</rect>` : "/>"}`);
+      out.push(`<rect x="${n(s.x)}" y="${n(s.y)}" width="${n(s.w)}" height="${n(s.h)}" fill="${s.fill}"${s.mark ? ' class="mark"' : ""}${t ? `>${t}</rect>` : "/>"}`);
     } else if (s.kind === "line") {
       const pts: string[] = [];
       for (let i = 0; i + 1 < s.points.length; i += 2) pts.push(`${n(s.points[i]!)},${n(s.points[i + 1]!)}`);
-      out.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${s.stroke}" stroke-width="${n(s.width)}" stroke-linejoin="round"/>`);
+      out.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${s.stroke}" stroke-width="${n(s.width)}" stroke-linejoin="round"${s.mark ? ' class="mark"' : ""}/>`);
     } else {
       out.push(`<text x="${n(s.x)}" y="${n(s.y)}" font-size="${n(s.size)}" fill="${s.fill}" text-anchor="${s.anchor}">${esc(s.text)}</text>`);
     }

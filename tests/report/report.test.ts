@@ -5,17 +5,9 @@ import { join } from "node:path";
 import { runCli } from "../../src/cli/run.js";
 import { collectReport, readRunLog } from "../../src/report/collect.js";
 import { tinyDataset } from "../helpers/tiny-data.js";
+import { tinyRun } from "../helpers/tiny-run.js";
 
 const PNG = [137, 80, 78, 71, 13, 10, 26, 10];
-
-/** A tiny classifier run: 2 epochs of 5 steps on the tiny data set. */
-async function tinyRun(dir: string): Promise<string> {
-  const data = tinyDataset(dir);
-  const out = join(dir, "run");
-  const code = await runCli(["train", "--model", "spikformer-cifar-1-32", "--heads", "2", "--T", "2", "--data", `file:${data}`, "--epochs", "2", "--batch", "8", "--crop", "0", "--out", out]);
-  expect(code).toBe(0);
-  return out;
-}
 
 /** The chart names of the inline SVGs of a page, with how many shapes each draws. */
 function charts(html: string): Map<string, number> {
