@@ -229,7 +229,9 @@ export interface RasterBand {
  */
 export function spikeRaster(bands: readonly RasterBand[], o: { name: string; title: string; width?: number }): Scene {
   const width = o.width ?? 720;
-  const left = 200, right = 70, top = 34, rowH = 6, gap = 8;
+  const left = 200, right = 70, top = 34, gap = 8;
+  // Rows shrink as time steps grow, so a band is about 16 pixels tall whatever T is.
+  const rowH = Math.max(4, Math.round(16 / Math.max(1, ...bands.map((b) => b.steps))));
   const plotW = width - left - right;
   const shapes: Shape[] = [text(width / 2, 17, o.title, "middle", 13, "#000000")];
   let y = top;
