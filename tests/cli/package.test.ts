@@ -141,7 +141,9 @@ import { register } from "node:module";
 register("./block-node.mjs", import.meta.url);
 Object.defineProperty(process, "getBuiltinModule", { value: undefined }); // as in a browser
 const m = await import("bitspike");
-for (const name of ["loadWeights", "train", "setThreads", "readSafetensorsFile"]) if (name in m) throw new Error(name + " is in the browser entry");
+for (const name of ["loadWeights", "train", "readSafetensorsFile", "collectReport"]) if (name in m) throw new Error(name + " is in the browser entry");
+// The pool is there, over Web Workers (none here: it stays at one thread), and so are the report's charts.
+for (const name of ["setThreads", "webThreadHost", "lineChart", "weightsBytes"]) if (!(name in m)) throw new Error(name + " is missing from the browser entry");
 const model = new m.Spikformer(m.spikformerConfig("spikformer-cifar-1-16", { imgSize: 8, inChannels: 1, numClasses: 3, numHeads: 2, T: 2 })).eval();
 const logits = m.noGrad(() => model.forward(m.Tensor.uniform([2, 1, 8, 8], new m.Rng(2))));
 const bytes = m.serializeSafetensors(model.stateDict());
