@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { barChart, blues, heatmap, LINE_MARGIN, lineChart, niceTicks, spikeRaster } from "../../src/report/charts.js";
 import { rasterize, toSvg, type Scene, type Shape } from "../../src/report/scene.js";
+import { glyph } from "../../src/report/font.js";
 
 const of = <K extends Shape["kind"]>(s: Scene, kind: K): Extract<Shape, { kind: K }>[] => s.shapes.filter((x): x is Extract<Shape, { kind: K }> => x.kind === kind);
 const pixel = (r: ReturnType<typeof rasterize>, x: number, y: number): number[] => Array.from(r.pixels.subarray((y * r.width + x) * 4, (y * r.width + x) * 4 + 3));
@@ -55,6 +56,21 @@ describe("report charts", () => {
       const s = spikeRaster([{ name: "layer", steps: T, neurons: n, bits: b }], { name: "r", title: "R" });
       expect(of(s, "rect").filter((r) => r.fill === "#000000").length).toBe(b.reduce((a, v) => a + v, 0));
     }), { numRuns: 30 });
+  });
+
+  it("the bitmap font draws the characters of chart labels, lower case as capitals, a box for the rest", () => {
+    const box = glyph("\u0001");
+    const seen = new Set<string>();
+    const chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.,:;-+=_/%()[]'\"!?<>*#|^";
+    for (const ch of chars) {
+      const g = glyph(ch);
+      expect(g.length, ch).toBe(7);
+      expect(g, ch).not.toEqual(box);
+      seen.add(g.join());
+    }
+    expect(seen.size).toBe(chars.length); // no two alike
+    for (const ch of "abcxyz") expect(glyph(ch)).toEqual(glyph(ch.toUpperCase()));
+    expect(glyph(" ").every((r) => r === 0)).toBe(true);
   });
 
   it("SVG and pixels come from the same shapes", () => {
