@@ -31,19 +31,15 @@ describe.runIf(present)("the demo page in Chromium", () => {
   });
 
   it("trains 20 steps on a pool of two workers, the loss falls, a drawn digit gets a prediction, and a training step's fingerprint is Node's", async () => {
-    const t0 = Date.now();
-    const lap = (what: string): void => console.log(`${what}: ${Date.now() - t0} ms`);
     const page = await browser.newPage();
     const errors = collectErrors(page);
     await page.goto(`${server.url}?threads=3`);
     await demo(page);
     const ready = await page.evaluate(() => (window as unknown as { bitspikeDemo: DemoApi }).bitspikeDemo.ready);
-    lap("ready");
     expect(ready).toMatchObject({ threads: 3, isolated: true, why: null });
     expect(await page.textContent("#isolation")).toMatch(/Cross-origin isolated: .* pool of 2 more worker/);
 
     const trained = await page.evaluate(() => (window as unknown as { bitspikeDemo: DemoApi }).bitspikeDemo.train(20));
-    lap("trained");
     expect(trained.steps).toBe(20);
     const losses = await page.evaluate(() => (window as unknown as { bitspikeDemo: DemoApi }).bitspikeDemo.steps.map((s) => s.loss));
     expect(losses.length).toBe(20);
@@ -59,13 +55,11 @@ describe.runIf(present)("the demo page in Chromium", () => {
     for (let y = 50; y <= 230; y += 10) await page.mouse.move(box.x + 140 + (y - 50) / 30, box.y + y);
     await page.mouse.up();
     await page.waitForFunction(() => /^[0-9]$/.test(document.querySelector("#prediction")!.textContent ?? ""));
-    lap("predicted");
     expect(await page.$$eval("#raster svg .mark", (m) => m.length)).toBeGreaterThan(4);
     expect(await page.$$eval("#rates svg .mark", (m) => m.length)).toBeGreaterThan(4);
 
     // Same seed, same bits: the page's step on three threads against this process's.
     const fp = await page.evaluate(() => (window as unknown as { bitspikeDemo: DemoApi }).bitspikeDemo.fingerprint());
-    lap("fingerprint");
     const { train } = loadMnist({ trainSize: 32, testSize: 1 });
     expect(fp.value).toBe(fingerprintStep(train.images, train.labels));
     expect(fp.workerParts).toBeGreaterThan(0); // the pool's workers took part
@@ -83,7 +77,6 @@ describe.runIf(present)("the demo page in Chromium", () => {
     expect(model.config).toMatchObject({ imgSize: 28, inChannels: 1, numClasses: 10 });
     const loaded = await page.evaluate((b) => (window as unknown as { bitspikeDemo: DemoApi }).bitspikeDemo.load(Uint8Array.from(atob(b), (c) => c.charCodeAt(0)), "page.safetensors"), b64);
     expect(loaded).toEqual({ type: "loaded", name: "page.safetensors", model: "spikformer-cifar-1-64" });
-    lap("weights");
     expect(errors).toEqual([]);
     await page.close();
   }, 240_000);
