@@ -8,7 +8,7 @@
  *   npx tsx bench/threads-step.ts [threads,threads,...] [steps]     e.g. 1,2 7
  */
 import { Spikformer } from "../src/models/spikformer.js";
-import { spikformerConfig } from "../src/models/config.js";
+import { FINGERPRINT_BATCH, fingerprintModelConfig, gradientFingerprint } from "../src/train/fingerprint.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { crossEntropy } from "../src/ops/loss.js";
 import { backward } from "../src/autograd/tape.js";
@@ -19,8 +19,8 @@ const args = process.argv.slice(2);
 const counts = (args.find((a) => a.includes(",")) ?? "1,2").split(",").map(Number);
 const steps = Number(args.find((a) => /^\d+$/.test(a)) ?? 7);
 
-const B = 32;
-const model = new Spikformer(spikformerConfig("spikformer-cifar-1-64", { imgSize: 28, inChannels: 1, T: 2, numClasses: 10 }));
+const B = FINGERPRINT_BATCH;
+const model = new Spikformer(fingerprintModelConfig());
 model.train();
 const { train } = loadMnist({ trainSize: B, testSize: 1 });
 const x = new Tensor(train.images.slice(0, B * 28 * 28), [B, 1, 28, 28]);
@@ -40,7 +40,7 @@ for (const t of counts) {
     backward(loss);
     const ms = performance.now() - t0;
     if (s > 0) times.push(ms); // step 0 warms up
-    if (s === 1) fp = fingerprint(loss, params);
+    if (s === 1) fp = gradientFingerprint(loss, params);
   }
   const sorted = [...times].sort((a, b) => a - b);
   const med = sorted[sorted.length >> 1]!;
@@ -49,14 +49,3 @@ for (const t of counts) {
 }
 await shutdownPool();
 
-/** FNV-1a over the bytes of the loss and of every parameter gradient, in parameter order (as bench/train-step.ts). */
-function fingerprint(loss: Tensor, ps: Tensor[]): string {
-  let h = 0x811c9dc5;
-  const eat = (a: Float32Array | Float64Array): void => {
-    const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i]!, 0x01000193) >>> 0;
-  };
-  eat(loss.data);
-  for (const p of ps) if (p.grad) eat(p.grad.data);
-  return `${loss.item().toPrecision(9)} ${h.toString(16).padStart(8, "0")}`;
-}

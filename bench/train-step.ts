@@ -16,8 +16,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Spikformer } from "../src/models/spikformer.js";
-import { spikformerConfig } from "../src/models/config.js";
 import { Tensor } from "../src/tensor/tensor.js";
+import { FINGERPRINT_BATCH, fingerprintModelConfig, gradientFingerprint } from "../src/train/fingerprint.js";
 import { crossEntropy } from "../src/ops/loss.js";
 import { backward } from "../src/autograd/tape.js";
 import { stepScope } from "../src/tensor/retain.js";
@@ -31,8 +31,8 @@ if (profile) runProfiled();
 else runSteps();
 
 function runSteps(): void {
-  const B = 32;
-  const model = new Spikformer(spikformerConfig("spikformer-cifar-1-64", { imgSize: 28, inChannels: 1, T: 2, numClasses: 10 }));
+  const B = FINGERPRINT_BATCH;
+  const model = new Spikformer(fingerprintModelConfig());
   model.train();
   const { train } = loadMnist({ trainSize: B, testSize: 1 });
   const x = new Tensor(train.images.slice(0, B * 28 * 28), [B, 1, 28, 28]);
@@ -48,25 +48,13 @@ function runSteps(): void {
       backward(loss);
       const ms = performance.now() - t0;
       if (s > 0) times.push(ms); // step 0 warms up
-      if (s === 0) fp = fingerprint(loss, params);
+      if (s === 0) fp = gradientFingerprint(loss, params);
     }, model);
   }
   times.sort((a, b) => a - b);
   const med = times[times.length >> 1]!;
   console.log(`train step (B=${B}): median ${med.toFixed(0)} ms over ${times.length} steps [${times.map((t) => t.toFixed(0)).join(", ")}], ${((B * 1000) / med).toFixed(1)} img/s`);
   console.log(`fingerprint ${fp}`);
-}
-
-/** FNV-1a over the bytes of the loss and of every parameter gradient, in parameter order. */
-function fingerprint(loss: Tensor, params: Tensor[]): string {
-  let h = 0x811c9dc5;
-  const eat = (a: Float32Array | Float64Array): void => {
-    const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i]!, 0x01000193) >>> 0;
-  };
-  eat(loss.data);
-  for (const p of params) if (p.grad) eat(p.grad.data);
-  return `${loss.item().toPrecision(9)} ${h.toString(16).padStart(8, "0")}`;
 }
 
 interface ProfNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }

@@ -2,9 +2,11 @@
  * bitspike's browser-safe entry (`bitspike/browser`, and `bitspike` under the "browser" export
  * condition): the engine (tensors, spikes, autograd, ops, nn, models), safetensors from / to bytes,
  * optimizers, schedules, augmentation, batching, evaluation, energy counting and the WebAssembly
- * kernels. No module it loads imports a node: module (tested on the compiled files). Left out: files
- * on disk (data sets, checkpoints, weights files, PNG), the training loops that write them, the CLI
- * and the worker-thread pool (kernels run on the calling thread).
+ * kernels, weights files as bytes, the thread pool over Web Workers (`setThreadHost(webThreadHost())`
+ * on a cross-origin isolated page, from a worker: the pool's caller blocks in Atomics.wait) and the
+ * run report's charts. No module it loads imports a node: module (tested on the compiled files).
+ * Left out: files on disk (data sets, checkpoints, weights files, PNG), the training loops that write
+ * them and the CLI.
  */
 export { Tensor, allocFloat, type DType, type FloatArray, type Differentiable } from "./tensor/tensor.js";
 export { Spikes } from "./tensor/spikes.js";
@@ -71,5 +73,16 @@ export { MaskedAutoencoder, loadEncoderInto } from "./models/mae/mae.js";
 export { randomTokenMask, upsampleMask, stageMasks } from "./models/mae/masking.js";
 export { MAEDecoder, sincosPosEmbed2d } from "./models/mae/decoder.js";
 export { patchify, unpatchify, maskedPatchLoss } from "./models/mae/loss.js";
+
+export { setThreads, getThreads, poolReady, poolInfo, shutdownPool, setThreadHost } from "./parallel/pool.js";
+export type { ThreadHost, WorkerHandle } from "./parallel/host.js";
+export { webThreadHost, webThreadsUnavailable } from "./parallel/web-host.js";
+export { fromBytes, type Dataset } from "./train/data/dataset.js";
+export { countCorrect } from "./train/evaluate.js";
+export { weightsBytes, parseWeights, classifierFromWeights } from "./train/weights.js";
+export { gradientFingerprint, fingerprintStep, fingerprintModelConfig, FINGERPRINT_BATCH } from "./train/fingerprint.js";
+export { lineChart, barChart, heatmap, spikeRaster, type Series, type RasterBand } from "./report/charts.js";
+export { toSvg, rasterize, type Scene } from "./report/scene.js";
+export { SampleProbe, probeSample, type AttentionMap } from "./report/probe.js";
 
 export { setKernelBackend, getKernelBackend, wasmSimdAvailable, type KernelBackend } from "./wasm/backend.js";

@@ -1,7 +1,7 @@
 /**
  * bitspike's public API for Node: everything of the browser-safe entry (`src/browser.ts`) plus
  * what needs Node: safetensors files and data sets on disk, the training loops with their logs and
- * checkpoints, PNG output and the worker-thread pool.
+ * checkpoints, PNG output, Node's worker threads for the pool, and the run report.
  */
 export * from "./browser.js";
 
@@ -14,4 +14,5 @@ export { train, type TrainOptions } from "./train/trainer.js";
 export { saveWeights, loadWeights, saveCheckpoint, loadCheckpoint } from "./train/checkpoint.js";
 export { pretrain, finetune } from "./train/pretrain.js";
 export { encodePng, writePng } from "./io/png.js";
-export { setThreads, getThreads, poolReady, poolInfo, shutdownPool } from "./parallel/pool.js";
+export { collectReport, readRunLog } from "./report/collect.js";
+export { writeReport, reportHtml, reportScenes } from "./report/report.js";

@@ -17,6 +17,8 @@ import { MODEL_FLAGS, RUN_RANGES as R, applyThreads, modelOverrides } from "./mo
 import { Progress } from "./progress.js";
 import { measureEnergy } from "../energy/measure.js";
 import type { EnergyReport } from "../energy/energy.js";
+import { REPORT_FLAGS, runReport } from "./report.js";
+import { SERVE_FLAGS, runServe } from "./serve.js";
 import { FINETUNE_FLAGS, PRETRAIN_FLAGS, RECONSTRUCT_FLAGS, runFinetune, runPretrain, runReconstruct } from "./pretrain.js";
 
 /** Defaults of `bitspike train`: the MNIST main job that `npm start` runs. */
@@ -238,6 +240,8 @@ export const COMMANDS: Record<string, { run: (argv: string[]) => void; summary: 
   finetune: { run: runFinetune, summary: "fine-tune a classifier from a pre-trained encoder with layer-wise lr decay", flags: FINETUNE_FLAGS },
   reconstruct: { run: runReconstruct, summary: "PNG of original | masked | reconstructed test images from a pre-training run", flags: RECONSTRUCT_FLAGS },
   energy: { run: runEnergy, summary: "per-layer firing rates, exact synaptic operations and energy per image", flags: ENERGY_FLAGS },
+  serve: { run: runServe, summary: "serve the in-browser demo (train, draw a digit, see its spikes) with the cross-origin isolation headers", flags: SERVE_FLAGS },
+  report: { run: runReport, summary: "HTML report of a run folder (curves, firing rates, energy, confusion, raster, attention) with PNG charts", flags: REPORT_FLAGS },
 };
 
 

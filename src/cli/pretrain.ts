@@ -2,15 +2,10 @@
 import { heapSummary } from "./heap-summary.js";
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
-import { noGrad } from "../autograd/tape.js";
 import { CONFIG_LIMITS, definedOnly, modelName, type SpikformerOverrides } from "../models/config.js";
-import { reconstructImages } from "../models/mae/reconstruct.js";
-import { upsampleMask } from "../models/mae/masking.js";
-import { reconstructionGrid } from "../io/png.js";
 import { writeFileAtomic } from "../io/safetensors-file.js";
-import { batches } from "../train/data/loader.js";
 import { loadData } from "../train/data/spec.js";
-import { DECODER_FILE, ENCODER_FILE, finetune, loadMaskedAutoencoder, maskRng, pretrain, readEncoderFile, type FinetuneOptions, type PretrainOptions } from "../train/pretrain.js";
+import { DECODER_FILE, ENCODER_FILE, finetune, loadMaskedAutoencoder, pretrain, reconstructionPng, readEncoderFile, type FinetuneOptions, type PretrainOptions } from "../train/pretrain.js";
 import { parseArgs, type Flags } from "./args.js";
 import { MODEL_FLAGS, RUN_RANGES as R, applyThreads, modelOverrides } from "./model-flags.js";
 import { Progress } from "./progress.js";
@@ -144,13 +139,9 @@ export function runReconstruct(argv: string[]): void {
   const a = parseArgs("reconstruct", argv, RECONSTRUCT_FLAGS);
   applyThreads(a);
   if (!a.from) fail("bitspike reconstruct", "--from DIR (a pretrain output folder) is required");
-  const mae = loadMaskedAutoencoder(a.from).eval();
+  const mae = loadMaskedAutoencoder(a.from);
   const data = loadData(a.data!, a.seed!);
-  const b = batches(data.test, a.images!, { shuffle: false }).next().value;
-  if (!b) fail("bitspike reconstruct", "the test split is empty");
-  const out = noGrad(() => mae.forward(b.images, maskRng(a.seed!, -2, 0)));
-  const recon = reconstructImages(b.images, out.pred, out.mask, mae.patch, mae.options.normPixLoss);
-  const png = reconstructionGrid(b.images, recon, upsampleMask(out.mask, mae.patch).data, { mean: data.test.mean, std: data.test.std });
+  const { png, loss, count } = reconstructionPng(mae, data.test, a.images!, a.seed!);
   writeFileAtomic(a.out!, png);
-  console.log(`masked loss ${out.loss.item().toFixed(4)} on ${b.labels.length} images; wrote ${a.out}`);
+  console.log(`masked loss ${loss.toFixed(4)} on ${count} images; wrote ${a.out}`);
 }

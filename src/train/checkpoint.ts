@@ -11,11 +11,14 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fail } from "../tensor/errors.js";
 
-import { Int64Buffer, type Module } from "../nn/module.js";
+import type { Module } from "../nn/module.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-file.js";
+import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from "../io/safetensors-file.js";
+import { checkEntriesFinite, parseWeights, stateEntries, weightsBytes } from "./weights.js";
+import { readFileChecked } from "../io/files.js";
+export { stateEntries };
 import type { SafeFile, SafeInput } from "../io/safetensors.js";
-import { checkFinite, checkInt, checkObject, parseJson, preview } from "../io/validate.js";
+import { checkInt, checkObject, parseJson, preview } from "../io/validate.js";
 import type { Optimizer, OptimizerState } from "./optim.js";
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
@@ -52,11 +55,6 @@ export interface RunExtent {
   stepsPerEpoch: number;
 }
 
-/** State-dict values as safetensors entries (int64 buffers as I64), keys prefixed. */
-export function stateEntries(state: Iterable<readonly [string, Tensor | Int64Buffer]>, prefix = "", into = new Map<string, SafeInput>()): Map<string, SafeInput> {
-  for (const [k, v] of state) into.set(prefix + k, v instanceof Int64Buffer ? { dtype: "I64", shape: [...v.shape], data: v.data } : { shape: [...v.shape], data: v.data });
-  return into;
-}
 
 /** The safetensors dtype of an array (what the file will say). */
 function dtypeOf(d: SafeInput["data"]): string {
@@ -74,18 +72,10 @@ function payloadChecksum(tensors: Iterable<readonly [string, { dtype: string; sh
   return `sha256:${h.digest("hex")}`;
 }
 
-/** Refuses to write NaN or infinity: names the first non-finite tensor of `entries`. */
-function checkEntriesFinite(op: string, entries: Iterable<readonly [string, { data: SafeInput["data"] }]>): void {
-  for (const [k, e] of entries) {
-    if (e.data instanceof Float32Array || e.data instanceof Float64Array) checkFinite(op, `tensor '${k}'`, e.data);
-  }
-}
 
 /** Writes the model's weights under the official key names, with its config as metadata; refuses non-finite weights. */
 export function saveWeights(path: string, model: Module, modelConfig: object): void {
-  const entries = stateEntries(model.stateDict());
-  checkEntriesFinite(`weights(${path})`, entries);
-  writeSafetensorsFile(path, entries, { format: "pt", bitspike_model: JSON.stringify(modelConfig) });
+  writeFileAtomic(path, weightsBytes(model, modelConfig, `weights(${path})`));
 }
 
 /** Saves a checkpoint (atomically, with its checksum) and the weights file into `dir`; refuses non-finite values. */
@@ -157,9 +147,7 @@ export function loadCheckpoint(dir: string, model: Module, optimizer: Optimizer,
 
 /** Reads a file of weights, refusing NaN and infinite values (named by key and file). */
 export function readWeightsFile(path: string): SafeFile {
-  const file = readSafetensorsFile(path);
-  checkEntriesFinite(`weights(${path})`, file.tensors);
-  return file;
+  return parseWeights(readFileChecked(`safetensors(${path})`, path), path);
 }
 
 /** Loads a weights file (official key names) into a model, strictly; errors name the file. */

@@ -27,8 +27,14 @@ export function countCorrect(logits: Tensor, labels: Int32Array): number {
   return correct;
 }
 
-/** Runs the model in eval mode over the data set (the module's mode is restored afterwards). */
-export function evaluate(model: Module & { forward(x: Tensor): Tensor }, data: Dataset, batchSize: number, limit = Infinity): EvalResult {
+/**
+ * Runs the model in eval mode over the data set (the module's mode is restored
+ * afterwards); `onBatch` sees each batch's logits and labels (a confusion
+ * matrix, say) before they are released.
+ */
+export function evaluate(
+  model: Module & { forward(x: Tensor): Tensor }, data: Dataset, batchSize: number, limit = Infinity, onBatch?: (logits: Tensor, labels: Int32Array) => void,
+): EvalResult {
   const wasTraining = model.training;
   model.eval();
   let correct = 0;
@@ -41,6 +47,7 @@ export function evaluate(model: Module & { forward(x: Tensor): Tensor }, data: D
         stepScope(() => {
           const logits = model.forward(b.images);
           correct += countCorrect(logits, b.labels);
+          onBatch?.(logits, b.labels);
           lossSum += crossEntropy(logits, b.labels, { reduction: "sum" }).item();
         }, model);
         freeArray(b.images.data, "released after its batch");

@@ -22,6 +22,9 @@ import { writeSafetensorsFile } from "../io/safetensors-file.js";
 import { appendFileChecked, makeOutputDir } from "../io/files.js";
 import { checkMaeOptions } from "../models/mae/mae.js";
 import { checkModelFits, configFromJson } from "../models/config.js";
+import { reconstructImages } from "../models/mae/reconstruct.js";
+import { upsampleMask } from "../models/mae/masking.js";
+import { reconstructionGrid } from "../io/png.js";
 import { AdamW, paramGroupsWithDecayExclusions } from "./optim.js";
 import { CosineSchedule } from "./schedule.js";
 import { clipGradNorm } from "./clip.js";
@@ -114,6 +117,25 @@ export function loadMaskedAutoencoder(dir: string): MaskedAutoencoder {
   loadEncoderInto(mae.encoder, enc.tensors, encPath);
   mae.decoder.loadStateDict(dec.tensors, { strict: true, source: decPath });
   return mae;
+}
+
+/**
+ * PNG of original | masked | reconstruction for the first `images` images of
+ * `data` (eval mode, masks from `seed`), and the masked loss on them.
+ */
+export function reconstructionPng(mae: MaskedAutoencoder, data: Dataset, images: number, seed: number): { png: Uint8Array; loss: number; count: number } {
+  const b = batches(data, images, { shuffle: false }).next().value;
+  if (!b) fail("reconstruct", "the test split is empty");
+  const was = mae.training;
+  mae.eval();
+  try {
+    const out = noGrad(() => mae.forward(b.images, maskRng(seed, -2, 0)));
+    const recon = reconstructImages(b.images, out.pred, out.mask, mae.patch, mae.options.normPixLoss);
+    const png = reconstructionGrid(b.images, recon, upsampleMask(out.mask, mae.patch).data, { mean: data.mean, std: data.std });
+    return { png, loss: out.loss.item(), count: b.labels.length };
+  } finally {
+    mae.train(was);
+  }
 }
 
 /** Masked loss on the first `n` test images, eval mode, masks from a fixed seed. */

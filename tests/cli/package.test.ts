@@ -118,6 +118,30 @@ console.log("logits", JSON.stringify(one.shape));
     expect(existsSync(join(app, "tiny.safetensors"))).toBe(true);
   }, 60_000);
 
+  it("bitspike serve hands out the compiled demo and engine (no node: module in the page's or the workers' graphs) with the isolation headers", () => {
+    const installed = join(app, "node_modules", "bitspike", "dist");
+    for (const entry of ["demo/main.js", "demo/engine.js", "parallel/web-worker.js"]) expect(importGraph(join(installed, entry)).external, entry).toEqual([]);
+    writeFileSync(join(app, "serve.mjs"), `
+const { startDemoServer } = await import("./node_modules/bitspike/dist/cli/serve.js");
+const s = await startDemoServer({ port: 0, host: "127.0.0.1", isolation: true });
+const out = [];
+for (const path of ["index.html", "lib/browser.js", "lib/demo/engine.js", "lib/parallel/web-worker.js", "lib/nothing.js"]) {
+  const r = await fetch(s.url + path);
+  const body = await r.text();
+  out.push([path, r.status, r.headers.get("cross-origin-opener-policy"), r.headers.get("cross-origin-embedder-policy"), body.includes("import ") || body.includes("<!doctype html>")].join(" "));
+}
+await s.close();
+console.log(out.join("\\n"));
+`);
+    expect(run(process.execPath, ["serve.mjs"], app).stdout.trim().split("\n")).toEqual([
+      "index.html 200 same-origin require-corp true",
+      "lib/browser.js 200 same-origin require-corp true",
+      "lib/demo/engine.js 200 same-origin require-corp true",
+      "lib/parallel/web-worker.js 200 same-origin require-corp true",
+      "lib/nothing.js 404 same-origin require-corp false",
+    ]);
+  }, 60_000);
+
   it("the browser entry imports no node: module (its compiled import graph), and runs a forward pass with Node's modules blocked", () => {
     const installed = join(app, "node_modules", "bitspike", "dist");
     const graph = importGraph(join(installed, "browser.js"));
@@ -141,7 +165,9 @@ import { register } from "node:module";
 register("./block-node.mjs", import.meta.url);
 Object.defineProperty(process, "getBuiltinModule", { value: undefined }); // as in a browser
 const m = await import("bitspike");
-for (const name of ["loadWeights", "train", "setThreads", "readSafetensorsFile"]) if (name in m) throw new Error(name + " is in the browser entry");
+for (const name of ["loadWeights", "train", "readSafetensorsFile", "collectReport"]) if (name in m) throw new Error(name + " is in the browser entry");
+// The pool is there, over Web Workers (none here: it stays at one thread), and so are the report's charts.
+for (const name of ["setThreads", "webThreadHost", "lineChart", "weightsBytes"]) if (!(name in m)) throw new Error(name + " is missing from the browser entry");
 const model = new m.Spikformer(m.spikformerConfig("spikformer-cifar-1-16", { imgSize: 8, inChannels: 1, numClasses: 3, numHeads: 2, T: 2 })).eval();
 const logits = m.noGrad(() => model.forward(m.Tensor.uniform([2, 1, 8, 8], new m.Rng(2))));
 const bytes = m.serializeSafetensors(model.stateDict());

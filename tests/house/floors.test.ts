@@ -7,7 +7,7 @@ import { join, relative, resolve, dirname } from "node:path";
  * floor above its own (README "Architecture"). Parsed from the import
  * statements of every source file.
  */
-const FLOORS = ["tensor", "wasm", "parallel", "kernels", "autograd", "ops", "nn", "io", "models", "train", "energy", "cli"];
+const FLOORS = ["tensor", "wasm", "parallel", "kernels", "autograd", "ops", "nn", "io", "models", "train", "energy", "report", "demo", "cli"];
 const SRC = resolve(__dirname, "../../src");
 
 function files(dir: string): string[] {

@@ -187,7 +187,7 @@ describe("issue 14 fuzzing: corrupt files and bad flags are refused", () => {
       const bad: fc.Arbitrary<{ words: string[]; names: RegExp | string }>[] = [
         fc.stringMatching(/^[a-z][a-z-]{0,12}$/).filter((s) => !names.includes(s)).map((s) => ({ words: [`--${s}`, "1"], names: `unknown flag --${s}` })),
         fc.constantFrom(...names).map((s) => ({ words: [`-${s}`], names: `'-${s}'` })),
-        fc.stringMatching(/^[a-z0-9][a-z0-9._]{0,10}$/).map((s) => ({ words: cmd === "params" ? ["spikformer-cifar-1-16", s] : [s], names: `unexpected argument '${s}'` })),
+        fc.stringMatching(/^[a-z0-9][a-z0-9._]{0,10}$/).map((s) => ({ words: cmd === "params" ? ["spikformer-cifar-1-16", s] : cmd === "report" ? ["runs/x", s] : [s], names: `unexpected argument '${s}'` })),
         fc.tuple(fc.constantFrom(...numeric), fc.constantFrom("abc", "1x", "", "NaN", "Infinity", "-Infinity", "0x", "1e400", "--")).map(([k, v]) => ({ words: [`--${k}=${v}`], names: `--${k}` })),
         fc.constantFrom(...numeric).map((k) => ({ words: [`--${k}`], names: `--${k} needs a value` })),
       ];

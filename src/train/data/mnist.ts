@@ -44,9 +44,19 @@ export function mnistDigitsDir(from: string = import.meta.url): string {
   return join(dirname(pkg), "src", "digits");
 }
 
+let raw: { pixels: Uint8Array; labels: Int32Array } | null = null;
+
 /** All 10,000 digits, grouped by class 0..9 in the package's order, normalised. */
 export function loadMnistAll(): Dataset {
   if (cache) return cache;
+  const { pixels, labels } = mnistBytes();
+  cache = fromBytes("mnist", pixels, labels, [1, 28, 28], 10, MNIST_MEAN, MNIST_STD);
+  return cache;
+}
+
+/** The package's 10,000 digits as bytes (784 a digit) and their labels, in the package's order. */
+export function mnistBytes(): { pixels: Uint8Array; labels: Int32Array } {
+  if (raw) return raw;
   const dir = mnistDigitsDir();
   const chunks: Uint8Array[] = [];
   const labels: number[] = [];
@@ -74,8 +84,8 @@ export function loadMnistAll(): Dataset {
     all.set(c, off);
     off += c.length;
   }
-  cache = fromBytes("mnist", all, Int32Array.from(labels), [1, 28, 28], 10, MNIST_MEAN, MNIST_STD);
-  return cache;
+  raw = { pixels: all, labels: Int32Array.from(labels) };
+  return raw;
 }
 
 /**
