@@ -1,13 +1,11 @@
 /**
- * Special functions and fused unary kernels: erf/erfc to double precision
- * (about 1e-15), and the exact GELU with its derivative.
+ * Special functions: erf/erfc to double precision (about 1e-15) and the
+ * normal CDF (the exact GELU built on them is in ./gelu/).
  */
-import type { FloatArray } from "../tensor/tensor.js";
 
 const TWO_OVER_SQRT_PI = 1.1283791670955126; // 2 / sqrt(pi)
 const INV_SQRT_PI = 0.5641895835477563; // 1 / sqrt(pi)
 const INV_SQRT2 = 0.7071067811865476;
-const INV_SQRT_2PI = 0.3989422804014327;
 /** Below this |x| erf uses its series, above it erfc uses its continued fraction. */
 const SPLIT = 2.5;
 
@@ -105,24 +103,6 @@ export function erfc(x: number): number {
 /** Standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2, accurate for very negative x. */
 export function normalCdf(x: number): number {
   return 0.5 * erfc(-x * INV_SQRT2);
-}
-
-/** out[i] = x Phi(x): the exact (erf) GELU, PyTorch's default `approximate='none'`. */
-export function geluForward(x: FloatArray, out: FloatArray): void {
-  const n = x.length;
-  for (let i = 0; i < n; i++) {
-    const v = x[i]!;
-    out[i] = v * normalCdf(v);
-  }
-}
-
-/** dx[i] = g[i] (Phi(x) + x phi(x)), the derivative of x Phi(x). */
-export function geluBackward(x: FloatArray, g: FloatArray, dx: FloatArray): void {
-  const n = x.length;
-  for (let i = 0; i < n; i++) {
-    const v = x[i]!;
-    dx[i] = g[i]! * (normalCdf(v) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
-  }
 }
 
 /** erf by the (slow) all-positive series on [0, SPLIT): the oracle the fast path is tested against. */

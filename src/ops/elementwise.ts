@@ -6,7 +6,7 @@ import { fail } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { binaryBroadcast, mapUnary } from "../kernels/elementwise/elementwise.js";
-import { geluBackward, geluForward } from "../kernels/unary.js";
+import { geluBackwardThreads, geluForwardThreads } from "../kernels/gelu/threads.js";
 import { selectBroadcast } from "../kernels/select.js";
 import { needsGrad, record } from "../autograd/tape.js";
 import { commonDtype, empty, unbroadcast, unzeroed } from "./util.js";
@@ -164,11 +164,11 @@ export function tanh(x: Tensor): Tensor {
 
 /** Exact GELU x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, PyTorch's default (approximate = 'none'). */
 export function gelu(x: Tensor): Tensor {
-  const out = empty(x.shape, x.dtype);
-  geluForward(x.data, out.data);
+  const out = unzeroed(x.shape, x.dtype);
+  geluForwardThreads(x.data, out.data);
   return record("gelu", out, [x], (g) => {
-    const gx = empty(x.shape, x.dtype);
-    geluBackward(x.data, g.data, gx.data);
+    const gx = unzeroed(x.shape, x.dtype);
+    geluBackwardThreads(x.data, g.data, gx.data);
     return [gx];
   });
 }
