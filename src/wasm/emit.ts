@@ -269,6 +269,8 @@ export class Code {
   f32x4Ge(): this { return this.simd(0x46); }
   /** The sign bits of the four i32 lanes as an i32 (lane 0 in bit 0): a compare mask to spike bits. */
   i32x4Bitmask(): this { return this.simd(0xa4); }
+  f32x4Ne(): this { return this.simd(0x42); }
+  f32Ne(): this { return this.op(0x5c); }
   f32Const(v: number): this { return this.op(0x43, ...new Uint8Array(new Float32Array([v]).buffer)); }
   i32ShrU(): this { return this.op(0x76); }
   /** Pops a, b, cond: a when cond != 0, else b. */

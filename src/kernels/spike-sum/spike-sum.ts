@@ -28,8 +28,8 @@ import { ctz32 } from "../../tensor/bits.js";
 import { emptyProductDone, float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
-import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "./wasm.js";
-import { heapF32, heapF64 } from "../../tensor/heap.js";
+import { align16, countsBucketsRun, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "./wasm.js";
+import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
 
 // One float64 row accumulator, grown on demand and reused (no allocation per call).
 let rowAcc = new Float64Array(0);
@@ -692,9 +692,12 @@ export function countsGatherAddWasm(
   const wB = heapPtr(w, wOff, k * n, base + wS, true);
   const i32 = heapI32(), vv = fam32 ? heapF32() : heapF64();
   const cnt0 = (base + cntS) / 4, idx0 = (base + idxS) / 4, val0 = (base + valS) / es;
+  // Float32 counts in the heap: the tables by the WASM scan (the same entries in the same order).
+  const wasmTables = fam32 && inHeap(x);
   for (let r0 = 0; r0 < m; r0 += rows) {
     const nb = Math.min(rows, m - r0);
-    for (let r = 0; r < nb; r++) {
+    if (wasmTables) countsBucketsRun(x.byteOffset + (xOff + r0 * k) * 4, k, nb, n, base + cntS, base + idxS, base + valS);
+    for (let r = 0; r < nb && !wasmTables; r++) {
       const xi = xOff + (r0 + r) * k;
       const b = r * k;
       let cnt = 0;

@@ -179,6 +179,54 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean): Code {
 /** Below this many outputs per call (gathers, one conv image, bucket entries x columns) the JS loops run: the WASM setup does not pay (measured). */
 export const SPIKE_SUM_MIN_OUT = 256;
 
+/**
+ * The weighted buckets of a float32 counts gather (countsGatherAddWasm's
+ * table fill): for rows r < rows of x [rows, k] (byte offset of row 0), bucket
+ * r lists the nonzero x[r, p] in p order, entry p n at idx + 4 (r k + i) and
+ * the value at val + 4 (r k + i), its length at cnt + 4 r. Four values at a
+ * time, a lane mask of the nonzero ones (f32x4.ne: -0 counts as zero and NaN
+ * as nonzero, as the JS `x === 0` test), then its set bits in order.
+ */
+function countsBucketsBody(): Code {
+  const [x, k, rows, n, cnt, idx, val] = [0, 1, 2, 3, 4, 5, 6];
+  const [r, p, m, e, row, k4, j] = [7, 8, 9, 10, 11, 12, 13];
+  const c = new Code();
+  /** Appends entry p (value at byte offset `at`) to bucket r; e counts its entries. */
+  const append = (at: () => void): void => {
+    c.get(idx).get(row).get(e).i32Add().i32Const(2).i32Shl().i32Add().get(p).get(n).i32Mul().i32Store(0);
+    c.get(val).get(row).get(e).i32Add().i32Const(2).i32Shl().i32Add();
+    at();
+    c.f32Load().f32Store(0);
+    c.get(e).i32Const(1).i32Add().set(e);
+  };
+  c.get(k).i32Const(-4).i32And().set(k4);
+  c.i32Const(0).set(r);
+  c.whileLtU(r, rows, () => {
+    c.get(r).get(k).i32Mul().set(row);
+    c.i32Const(0).set(e).i32Const(0).set(j);
+    c.whileLtU(j, k4, () => {
+      c.get(x).get(row).get(j).i32Add().i32Const(2).i32Shl().i32Add().v128Load(0).v128Const(new Array<number>(16).fill(0)).f32x4Ne().i32x4Bitmask().set(m);
+      c.block().loop();
+      c.get(m).i32Eqz().brIf(1);
+      c.get(j).get(m).i32Ctz().i32Add().set(p);
+      c.get(m).get(m).i32Const(1).i32Sub().i32And().set(m);
+      append(() => c.get(x).get(row).get(p).i32Add().i32Const(2).i32Shl().i32Add());
+      c.br(0).end().end();
+      c.get(j).i32Const(4).i32Add().set(j);
+    });
+    c.whileLtU(j, k, () => {
+      c.get(j).set(p);
+      c.get(x).get(row).get(p).i32Add().i32Const(2).i32Shl().i32Add().f32Load().f32Const(0).f32Ne().if();
+      append(() => c.get(x).get(row).get(p).i32Add().i32Const(2).i32Shl().i32Add());
+      c.end();
+      c.get(j).i32Const(1).i32Add().set(j);
+    });
+    c.get(cnt).get(r).i32Const(2).i32Shl().i32Add().get(e).i32Store(0);
+    c.get(r).i32Const(1).i32Add().set(r);
+  });
+  return c;
+}
+
 /** The gather-add module's bytes (emitted from TypeScript, deterministic). */
 export function spikeSumModule(): Uint8Array {
   const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
@@ -193,6 +241,7 @@ export function spikeSumModule(): Uint8Array {
     funcs: [
       fn("sum32", false, true, false), fn("sum64", false, false, false), fn("wsum32", false, true, true), fn("wsum64", false, false, true),
       fn("sum32f", true, true, false), fn("wsum32f", true, true, true),
+      { name: "countsBuckets32", params: i32s(7), results: [], locals: i32s(7), body: countsBucketsBody() },
     ],
   });
 }
@@ -258,6 +307,11 @@ export function dstDone(a: FloatArray, from: number, len: number, f32: boolean, 
   const e = ptr / (f32 ? 4 : 8);
   a.set((f32 ? heapF32() : heapF64()).subarray(e, e + len), from);
   if (!inHeap(a)) countStaged(len * a.BYTES_PER_ELEMENT);
+}
+
+/** Fills the weighted buckets of a float32 counts gather (see countsBucketsBody; byte offsets in the heap). */
+export function countsBucketsRun(x: number, k: number, rows: number, n: number, cnt: number, idx: number, val: number): void {
+  (kernel.exports().countsBuckets32 as (...a: number[]) => void)(x, k, rows, n, cnt, idx, val);
 }
 
 /**
