@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Tensor, allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
+import { heapStats } from "../../src/tensor/heap.js";
 import { BitspikeError } from "../../src/tensor/errors.js";
-import { gemm } from "../../src/kernels/gemm/gemm.js";
+import { gemm, gemmReference } from "../../src/kernels/gemm/gemm.js";
 import { gemmThreads } from "../../src/kernels/gemm/threads.js";
 import {
   getThreads, minWorkPerThread, poolInfo, poolReady, runParts, setMinWorkPerThread, setThreadHost, setThreads, shutdownPool, usableThreads,
@@ -223,6 +224,23 @@ describe("thread hosts", () => {
       expect(sameBits(c2, c1)).toBe(true);
     } finally {
       await setThreadHost(node);
+    }
+  });
+});
+
+describe("gemmThreads staging", () => {
+  it("the threaded twin on heap operands stages 0 bytes, a transposed A included (its copy is a working layout)", async () => {
+    expect(await poolReady()).toBeGreaterThan(1); // an earlier test may have stopped a worker: split for real
+    const rng = new Rng(10);
+    for (const ta of [false, true]) {
+      const m = 64, n = 48, k = 40;
+      const a = randArray(false, m * k, rng, true), b = randArray(false, k * n, rng, true), c = allocFloat("float32", m * n) as Float32Array;
+      const cr = new Float32Array(m * n);
+      gemmReference(a, 0, ta, b, 0, false, cr, 0, m, n, k, false);
+      const before = heapStats().stagedBytes;
+      gemmThreads(a, 0, ta, b, 0, false, c, 0, m, n, k, false, 2);
+      expect(heapStats().stagedBytes).toBe(before);
+      expect(sameBits(c, cr)).toBe(true);
     }
   });
 });

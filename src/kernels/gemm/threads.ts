@@ -67,7 +67,8 @@ export function gemmThreads(
   const stageC = !inHeap(c);
   const aRows = transA ? m : wRows;
   const [sa, sb, sc] = scratchViews([
-    [a instanceof Float64Array, stageA ? aRows * k : 0],
+    // A heap A copied only to transpose it is the twin's working layout, not a staged foreign array.
+    [a instanceof Float64Array, stageA ? aRows * k : 0, inHeap(a)],
     [b instanceof Float64Array, stageB ? k * n : 0],
     [c instanceof Float64Array, stageC ? wRows * n : 0],
   ]) as [FloatArray, FloatArray, FloatArray];
