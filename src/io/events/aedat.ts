@@ -5,7 +5,7 @@
  * (`#!AER-DAT3.1`, `#!AER-DAT2.0`).
  */
 import { fail } from "../../tensor/errors.js";
-import { allocEvents, checkOnSensor, headEvents, sortByTime, type Events, type Sensor } from "./events.js";
+import { allocEvents, checkOnSensor, headEvents, lowerBound, sortByTime, type Events, type Sensor } from "./events.js";
 
 /**
  * The byte offset where the binary data starts: after the `#` header lines
@@ -140,18 +140,6 @@ export function sliceWindows(e: Events, windows: readonly LabelWindow[], labelsS
     const hi = lowerBound(e.t, w.end);
     return { label: w.label, events: { t: e.t.slice(lo, hi), x: e.x.slice(lo, hi), y: e.y.slice(lo, hi), p: e.p.slice(lo, hi) } };
   });
-}
-
-/** The first index whose t is >= v (t sorted). */
-export function lowerBound(t: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = t.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (t[mid]! < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 // ---- AEDAT 2.0 (CIFAR10-DVS) -------------------------------------------------------------------

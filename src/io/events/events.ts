@@ -82,3 +82,15 @@ export function checkOnSensor(op: string, e: Events, sensor: Sensor, where: (i: 
     }
   }
 }
+
+/** The first index whose t is >= v (t sorted). */
+export function lowerBound(t: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = t.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (t[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
