@@ -11,7 +11,9 @@ import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-fil
 import { loadWeights } from "../train/checkpoint.js";
 import { train, type TrainOptions } from "../train/trainer.js";
 import { evaluate } from "../train/evaluate.js";
-import { loadData, type DataSplit } from "../train/data/spec.js";
+import { isEventSpec, loadData, type DataSplit } from "../train/data/spec.js";
+import { EVENT_FLAGS, eventOptions } from "./event-flags.js";
+import { FRAMES_FLAGS, runFrames } from "./frames.js";
 import { parseArgs, type Flags } from "./args.js";
 import { MODEL_FLAGS, RUN_RANGES as R, applyThreads, modelOverrides } from "./model-flags.js";
 import { Progress } from "./progress.js";
@@ -22,7 +24,7 @@ import { FINETUNE_FLAGS, PRETRAIN_FLAGS, RECONSTRUCT_FLAGS, runFinetune, runPret
 /** Defaults of `bitspike train`: the MNIST main job that `npm start` runs. */
 export const TRAIN_FLAGS = {
   model: { type: "string", default: "spikformer-cifar-1-96", help: "model name, spikformer-{cifar|imagenet|dvs|v2}-L-D" },
-  data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors" },
+  data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors | idx:DIR | nmnist:DIR | dvsgesture:DIR | cifar10dvs:DIR | events:DIR[,WxH]" },
   epochs: { type: "int", default: 8, ...R.epochs, help: "epochs" },
   batch: { type: "int", default: 32, ...R.batch, help: "batch size" },
   lr: { type: "number", default: 5e-3, ...R.lr, help: "peak learning rate (AdamW)" },
@@ -36,6 +38,9 @@ export const TRAIN_FLAGS = {
   "crop-fill": { type: "string", default: "black", choices: ["black", "mean"], help: "what --crop pads with: black (raw 0, as torchvision's RandomCrop before Normalize) or the mean colour (normalised 0)" },
   hflip: { type: "number", default: 0, ...R.probability, help: "horizontal-flip probability" },
   erase: { type: "number", default: 0, ...R.probability, help: "random-erasing probability" },
+  roll: { type: "int", default: 0, ...R.count, help: "event frames: circular shift by up to +-N pixels (Spikformer's DVS code uses 5)" },
+  cutout: { type: "int", default: 0, ...R.count, help: "event frames: zero an N x N square at a random place (0 = off)" },
+  ...EVENT_FLAGS,
   clip: { type: "number", default: 0, ...R.rate, help: "gradient-norm clip (0 = off)" },
   seed: { type: "int", default: 0, ...R.seed, help: "seed of weights, data order and augmentation" },
   out: { type: "string", default: "runs/mnist", help: "folder for log.jsonl, checkpoint.safetensors, weights.safetensors" },
@@ -52,8 +57,10 @@ export function runTrain(argv: string[]): void {
   const opts: TrainOptions = {
     model: a.model!,
     // The main job runs one time step: in our MNIST runs T = 2 gave a similar accuracy per epoch at half the images per second.
-    modelOverrides: { T: a.T ?? 1, ...definedOnly(modelOverrides(a)) },
+    // Event data: one time step a frame (T comes from --frames, or --frames from --T).
+    modelOverrides: { T: isEventSpec(a.data!) ? a.T ?? a.frames ?? 16 : a.T ?? 1, ...definedOnly(modelOverrides(a)) },
     data: a.data!,
+    events: eventOptions(a, a.T),
     epochs: a.epochs!,
     batch: a.batch!,
     lr: a.lr!,
@@ -66,6 +73,8 @@ export function runTrain(argv: string[]): void {
       ...(a.crop! > 0 ? { crop: { padding: a.crop!, ...(a["crop-fill"] === "black" ? { fill: "black" as const } : {}) } } : {}),
       ...(a.hflip! > 0 ? { hflip: a.hflip! } : {}),
       ...(a.erase! > 0 ? { erasing: { p: a.erase! } } : {}),
+      ...(a.roll! > 0 ? { roll: a.roll! } : {}),
+      ...(a.cutout! > 0 ? { cutout: a.cutout! } : {}),
     },
     clip: a.clip!,
     seed: a.seed!,
@@ -143,6 +152,7 @@ const EVAL_FLAGS = {
   batch: { type: "int", default: 100, ...R.batch, help: "batch size" },
   limit: { type: "int", min: 1, help: "evaluate at most N images" },
   seed: { type: "int", default: 0, ...R.seed, help: "seed of the data split" },
+  "split-by": EVENT_FLAGS["split-by"],
   ...MODEL_FLAGS,
 } satisfies Flags;
 
@@ -151,7 +161,7 @@ export function runEval(argv: string[]): void {
   applyThreads(a);
   if (!a.weights) fail("bitspike eval", "--weights is required");
   const model = modelFromFlags(a.model, a, a.weights);
-  const data = loadData(a.data!, a.seed!);
+  const data = loadData(a.data!, a.seed!, eventOptions(a, model.config.T));
   checkDataFits(model, data, a.data!, a.batch!, "--batch");
   if (data.test.labels.length === 0) fail("bitspike eval", `--data ${a.data}: the test split is empty`);
   const r = evaluate(model, data.test, a.batch!, a.limit ?? Infinity);
@@ -198,6 +208,7 @@ const ENERGY_FLAGS = {
   limit: { type: "int", default: 200, min: 1, help: "number of images" },
   seed: { type: "int", default: 0, ...R.seed, help: "seed of the data split" },
   json: { type: "boolean", help: "print the report as JSON" },
+  "split-by": EVENT_FLAGS["split-by"],
   ...MODEL_FLAGS,
 } satisfies Flags;
 
@@ -222,7 +233,7 @@ export function runEnergy(argv: string[]): void {
   applyThreads(a);
   if (!a.weights) fail("bitspike energy", "--weights is required");
   const model = modelFromFlags(a.model, a, a.weights);
-  const data = loadData(a.data!, a.seed!);
+  const data = loadData(a.data!, a.seed!, eventOptions(a, model.config.T));
   checkDataFits(model, data, a.data!, 50, "batch");
   if (data.test.labels.length === 0) fail("bitspike energy", `--data ${a.data}: the test split is empty`);
   const r = measureEnergy(model, data.test, a.limit!);
@@ -238,6 +249,7 @@ export const COMMANDS: Record<string, { run: (argv: string[]) => void; summary: 
   finetune: { run: runFinetune, summary: "fine-tune a classifier from a pre-trained encoder with layer-wise lr decay", flags: FINETUNE_FLAGS },
   reconstruct: { run: runReconstruct, summary: "PNG of original | masked | reconstructed test images from a pre-training run", flags: RECONSTRUCT_FLAGS },
   energy: { run: runEnergy, summary: "per-layer firing rates, exact synaptic operations and energy per image", flags: ENERGY_FLAGS },
+  frames: { run: runFrames, summary: "write an event data set's frames and labels to one safetensors file", flags: FRAMES_FLAGS },
 };
 
 

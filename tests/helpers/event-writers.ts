@@ -173,3 +173,17 @@ export function arbEvents(width: number, height: number, maxT: number, maxLength
     };
   });
 }
+
+/** Seeded random events sorted by time: class c puts its events in the c-th band of rows (so a model can learn it). */
+export function randomEvents(rng: { int(n: number): number }, n: number, width: number, height: number, band = -1, bands = 1): Events {
+  const list = Array.from({ length: n }, () => {
+    const rows = band < 0 ? height : Math.max(1, Math.floor(height / bands));
+    return { t: rng.int(100_000), x: rng.int(width), y: band < 0 ? rng.int(height) : Math.min(height - 1, band * rows + rng.int(rows)), p: rng.int(2) };
+  }).sort((a, b) => a.t - b.t);
+  return {
+    t: Float64Array.from(list, (e) => e.t),
+    x: Uint16Array.from(list, (e) => e.x),
+    y: Uint16Array.from(list, (e) => e.y),
+    p: Uint8Array.from(list, (e) => e.p),
+  };
+}

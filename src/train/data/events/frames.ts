@@ -34,7 +34,11 @@ export interface Frames {
 function integrate(e: Events, lo: number, hi: number, out: Float32Array, j: number, sensor: Sensor): void {
   const plane = sensor.width * sensor.height;
   const base = j * 2 * plane;
-  for (let i = lo; i < hi; i++) out[base + (e.p[i] ? plane : 0) + e.y[i]! * sensor.width + e.x[i]!]! += 1;
+  for (let i = lo; i < hi; i++) {
+    // An event off the frame would land in another pixel or nowhere: a wrong frame, so refuse it.
+    if (e.x[i]! >= sensor.width || e.y[i]! >= sensor.height) fail("frames", `event ${i} at x ${e.x[i]}, y ${e.y[i]} is outside the ${sensor.width}x${sensor.height} frame`);
+    out[base + (e.p[i] ? plane : 0) + e.y[i]! * sensor.width + e.x[i]!]! += 1;
+  }
 }
 
 function checkT(op: string, T: number): void {
