@@ -1,6 +1,6 @@
 /**
  * Data-set specifications as the CLI takes them: `mnist`, `cifar10:DIR`,
- * `cifar100:DIR`, `file:TRAIN.safetensors[,TEST.safetensors]`, and the event
+ * `cifar100:DIR`, `file:TRAIN.safetensors[,TEST.safetensors]`, `idx:DIR`, and the event
  * data sets `nmnist:DIR`, `dvsgesture:DIR`, `cifar10dvs:DIR`,
  * `events:DIR[,WxH]` (frames, see events/datasets.ts).
  */
@@ -8,6 +8,7 @@ import { fail } from "../../tensor/errors.js";
 import { loadMnist } from "./mnist.js";
 import { loadCifar10, loadCifar100 } from "./cifar.js";
 import { loadDatasetFile } from "./file.js";
+import { loadIdx } from "./idx.js";
 import { subset, type Dataset } from "./dataset.js";
 import { epochPermutation } from "./loader.js";
 import { EVENT_KINDS, loadEventData, type EventDataOptions, type EventKind } from "./events/datasets.js";
@@ -47,6 +48,10 @@ export function loadData(spec: string, seed = 0, events: Partial<EventDataOption
       return { ...loadCifar10(need()), description: `CIFAR-10 from ${arg}` };
     case "cifar100":
       return { ...loadCifar100(need()), description: `CIFAR-100 from ${arg}` };
+    case "idx": {
+      const d = loadIdx(need());
+      return { ...d, description: `IDX files in ${arg}: ${d.train.labels.length} train / ${d.test.labels.length} test images, normalised with the training images' mean ${d.train.mean![0]!.toFixed(4)}, std ${d.train.std![0]!.toFixed(4)}` };
+    }
     case "file": {
       const parts = need().split(",");
       if (parts.length === 2) return { train: loadDatasetFile(parts[0]!), test: loadDatasetFile(parts[1]!), description: `${parts[0]} / ${parts[1]}` };
@@ -64,6 +69,6 @@ export function loadData(spec: string, seed = 0, events: Partial<EventDataOption
     case "events":
       return loadEventData(kind as EventKind, need(), seed, { ...DEFAULT_EVENT_OPTIONS, ...events });
     default:
-      return fail("data", `unknown data set '${spec}'; expected mnist, cifar10:DIR, cifar100:DIR, file:PATH[,TEST_PATH], nmnist:DIR, dvsgesture:DIR, cifar10dvs:DIR or events:DIR[,WxH]`);
+      return fail("data", `unknown data set '${spec}'; expected mnist, cifar10:DIR, cifar100:DIR, file:PATH[,TEST_PATH], idx:DIR, nmnist:DIR, dvsgesture:DIR, cifar10dvs:DIR or events:DIR[,WxH]`);
   }
 }
