@@ -14,6 +14,7 @@ import { evaluate } from "../train/evaluate.js";
 import { isEventSpec, loadData, type DataSplit } from "../train/data/spec.js";
 import { EVENT_FLAGS, eventOptions } from "./event-flags.js";
 import { FRAMES_FLAGS, runFrames } from "./frames.js";
+import { EMULATE_FLAGS, runEmulate } from "./emulate.js";
 import { parseArgs, type Flags } from "./args.js";
 import { MODEL_FLAGS, RUN_RANGES as R, applyThreads, modelOverrides } from "./model-flags.js";
 import { Progress } from "./progress.js";
@@ -250,6 +251,7 @@ export const COMMANDS: Record<string, { run: (argv: string[]) => void; summary: 
   reconstruct: { run: runReconstruct, summary: "PNG of original | masked | reconstructed test images from a pre-training run", flags: RECONSTRUCT_FLAGS },
   energy: { run: runEnergy, summary: "per-layer firing rates, exact synaptic operations and energy per image", flags: ENERGY_FLAGS },
   frames: { run: runFrames, summary: "write an event data set's frames and labels to one safetensors file", flags: FRAMES_FLAGS },
+  emulate: { run: runEmulate, summary: "turn images into N-MNIST-format event recordings (three saccades, an emulated event camera)", flags: EMULATE_FLAGS },
 };
 
 
