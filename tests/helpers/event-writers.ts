@@ -8,16 +8,9 @@
 import { crc32, deflateRawSync } from "node:zlib";
 import fc from "fast-check";
 import type { Events } from "../../src/io/events/events.js";
+import { concatBytes } from "../../src/io/bytes.js";
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = concatBytes;
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -116,28 +109,24 @@ export function serializeZip(members: Record<string, Uint8Array>, compress: bool
   for (const [name, data] of Object.entries(members)) {
     const nm = ascii(name);
     const body = compress ? deflateRawSync(data) : data;
-    const lh = new Uint8Array(30 + nm.length);
-    const lv = new DataView(lh.buffer);
-    lv.setUint32(0, 0x04034b50, true);
-    lv.setUint16(4, 20, true);
-    lv.setUint16(8, compress ? 8 : 0, true);
-    lv.setUint32(14, crc32(data), true);
-    lv.setUint32(18, body.length, true);
-    lv.setUint32(22, data.length, true);
-    lv.setUint16(26, nm.length, true);
-    lh.set(nm, 30);
-    const ch = new Uint8Array(46 + nm.length);
-    const cv = new DataView(ch.buffer);
-    cv.setUint32(0, 0x02014b50, true);
-    cv.setUint16(4, 20, true);
+    // The local header and the central-directory entry share a run of fields (method, crc, sizes, name length) at `at`.
+    const header = (size: number, signature: number, at: number): [Uint8Array, DataView] => {
+      const h = new Uint8Array(size + nm.length);
+      const v = new DataView(h.buffer);
+      v.setUint32(0, signature, true);
+      v.setUint16(4, 20, true);
+      v.setUint16(at, compress ? 8 : 0, true);
+      v.setUint32(at + 6, crc32(data), true);
+      v.setUint32(at + 10, body.length, true);
+      v.setUint32(at + 14, data.length, true);
+      v.setUint16(at + 18, nm.length, true);
+      h.set(nm, size);
+      return [h, v];
+    };
+    const [lh] = header(30, 0x04034b50, 8);
+    const [ch, cv] = header(46, 0x02014b50, 10);
     cv.setUint16(6, 20, true);
-    cv.setUint16(10, compress ? 8 : 0, true);
-    cv.setUint32(16, crc32(data), true);
-    cv.setUint32(20, body.length, true);
-    cv.setUint32(24, data.length, true);
-    cv.setUint16(28, nm.length, true);
     cv.setUint32(42, offset, true);
-    ch.set(nm, 46);
     locals.push(lh, body);
     central.push(ch);
     offset += lh.length + body.length;
