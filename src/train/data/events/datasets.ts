@@ -233,18 +233,18 @@ function fingerprint(dir: string, layout: Layout, opts: EventDataOptions, seed: 
 }
 
 /** The cached split, when its file exists and was made from the same files and options. */
-function readCache(path: string, key: string): Dataset | null {
+function readCache(path: string, key: string): { ds: Dataset; eventsPerSample: string } | null {
   if (!statOrNull(OP, path)?.isFile()) return null;
   const file = parseSafetensors(readFileChecked(OP, path), path);
   if (file.metadata["bitspike_frames"] !== key) return null;
-  return datasetFromParsed(file, path);
+  return { ds: datasetFromParsed(file, path), eventsPerSample: file.metadata["events_per_sample"] ?? "?" };
 }
 
 /** Writes a split's frames (best effort: a read-only data folder only means no cache). */
-function writeCache(path: string, key: string, ds: Dataset): void {
+function writeCache(path: string, key: string, ds: Dataset, eventsPerSample: number): void {
   try {
     makeOutputDir(OP, join(path, ".."));
-    writeSafetensorsFile(path, framesEntries(ds), { num_classes: String(ds.numClasses), bitspike_frames: key });
+    writeSafetensorsFile(path, framesEntries(ds), { num_classes: String(ds.numClasses), bitspike_frames: key, events_per_sample: String(eventsPerSample) });
   } catch { /* no cache this time */ }
 }
 
@@ -273,7 +273,9 @@ export function loadEventData(kind: EventKind, arg: string, seed: number, opts: 
   if (opts.cache !== false) {
     const train = readCache(cacheName("train"), key);
     const test = train && readCache(cacheName("test"), key);
-    if (train && test) return { train, test, description: `${layout.name} from ${dir}: ${train.labels.length} train / ${test.labels.length} test samples, ${how} (cached frames)` };
+    if (train && test) {
+      return { train: train.ds, test: test.ds, description: `${layout.name} from ${dir}: ${train.ds.labels.length} train / ${test.ds.labels.length} test samples${seeded ? " (seeded 9:1 per class)" : ""}, ${how}, ${train.eventsPerSample} events a sample on average (cached frames)` };
+    }
   }
   const stats = { events: 0, samples: 0 };
   let train: Dataset;
@@ -287,10 +289,10 @@ export function loadEventData(kind: EventKind, arg: string, seed: number, opts: 
     train = subset(all, split.train);
     test = subset(all, split.test);
   }
-  if (opts.cache !== false) {
-    writeCache(cacheName("train"), key, train);
-    writeCache(cacheName("test"), key, test);
-  }
   const mean = stats.samples ? Math.round(stats.events / stats.samples) : 0;
+  if (opts.cache !== false) {
+    writeCache(cacheName("train"), key, train, mean);
+    writeCache(cacheName("test"), key, test, mean);
+  }
   return { train, test, description: `${layout.name} from ${dir}: ${train.labels.length} train / ${test.labels.length} test samples${seeded ? " (seeded 9:1 per class)" : ""}, ${how}, ${mean} events a sample on average` };
 }
