@@ -11,7 +11,10 @@ import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-fil
 import { loadWeights } from "../train/checkpoint.js";
 import { train, type TrainOptions } from "../train/trainer.js";
 import { evaluate } from "../train/evaluate.js";
-import { loadData, type DataSplit } from "../train/data/spec.js";
+import { isEventSpec, loadData, type DataSplit } from "../train/data/spec.js";
+import { EVENT_FLAGS, eventOptions } from "./event-flags.js";
+import { FRAMES_FLAGS, runFrames } from "./frames.js";
+import { EMULATE_FLAGS, runEmulate } from "./emulate.js";
 import { parseArgs, type Flags } from "./args.js";
 import { MODEL_FLAGS, RUN_RANGES as R, applyThreads, modelOverrides } from "./model-flags.js";
 import { Progress } from "./progress.js";
@@ -24,7 +27,7 @@ import { FINETUNE_FLAGS, PRETRAIN_FLAGS, RECONSTRUCT_FLAGS, runFinetune, runPret
 /** Defaults of `bitspike train`: the MNIST main job that `npm start` runs. */
 export const TRAIN_FLAGS = {
   model: { type: "string", default: "spikformer-cifar-1-96", help: "model name, spikformer-{cifar|imagenet|dvs|v2}-L-D" },
-  data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors" },
+  data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors | idx:DIR | nmnist:DIR | dvsgesture:DIR | cifar10dvs:DIR | events:DIR[,WxH]" },
   epochs: { type: "int", default: 8, ...R.epochs, help: "epochs" },
   batch: { type: "int", default: 32, ...R.batch, help: "batch size" },
   lr: { type: "number", default: 5e-3, ...R.lr, help: "peak learning rate (AdamW)" },
@@ -38,6 +41,9 @@ export const TRAIN_FLAGS = {
   "crop-fill": { type: "string", default: "black", choices: ["black", "mean"], help: "what --crop pads with: black (raw 0, as torchvision's RandomCrop before Normalize) or the mean colour (normalised 0)" },
   hflip: { type: "number", default: 0, ...R.probability, help: "horizontal-flip probability" },
   erase: { type: "number", default: 0, ...R.probability, help: "random-erasing probability" },
+  roll: { type: "int", default: 0, ...R.count, help: "event frames: circular shift by up to +-N pixels (Spikformer's DVS code uses 5)" },
+  cutout: { type: "int", default: 0, ...R.count, help: "event frames: zero an N x N square at a random place (0 = off)" },
+  ...EVENT_FLAGS,
   clip: { type: "number", default: 0, ...R.rate, help: "gradient-norm clip (0 = off)" },
   seed: { type: "int", default: 0, ...R.seed, help: "seed of weights, data order and augmentation" },
   out: { type: "string", default: "runs/mnist", help: "folder for log.jsonl, checkpoint.safetensors, weights.safetensors" },
@@ -54,8 +60,10 @@ export function runTrain(argv: string[]): void {
   const opts: TrainOptions = {
     model: a.model!,
     // The main job runs one time step: in our MNIST runs T = 2 gave a similar accuracy per epoch at half the images per second.
-    modelOverrides: { T: a.T ?? 1, ...definedOnly(modelOverrides(a)) },
+    // Event data: one time step a frame (T comes from --frames, or --frames from --T).
+    modelOverrides: { T: isEventSpec(a.data!) ? a.T ?? a.frames ?? 16 : a.T ?? 1, ...definedOnly(modelOverrides(a)) },
     data: a.data!,
+    events: eventOptions(a, a.T),
     epochs: a.epochs!,
     batch: a.batch!,
     lr: a.lr!,
@@ -68,6 +76,8 @@ export function runTrain(argv: string[]): void {
       ...(a.crop! > 0 ? { crop: { padding: a.crop!, ...(a["crop-fill"] === "black" ? { fill: "black" as const } : {}) } } : {}),
       ...(a.hflip! > 0 ? { hflip: a.hflip! } : {}),
       ...(a.erase! > 0 ? { erasing: { p: a.erase! } } : {}),
+      ...(a.roll! > 0 ? { roll: a.roll! } : {}),
+      ...(a.cutout! > 0 ? { cutout: a.cutout! } : {}),
     },
     clip: a.clip!,
     seed: a.seed!,
@@ -145,6 +155,7 @@ const EVAL_FLAGS = {
   batch: { type: "int", default: 100, ...R.batch, help: "batch size" },
   limit: { type: "int", min: 1, help: "evaluate at most N images" },
   seed: { type: "int", default: 0, ...R.seed, help: "seed of the data split" },
+  "split-by": EVENT_FLAGS["split-by"],
   ...MODEL_FLAGS,
 } satisfies Flags;
 
@@ -153,7 +164,7 @@ export function runEval(argv: string[]): void {
   applyThreads(a);
   if (!a.weights) fail("bitspike eval", "--weights is required");
   const model = modelFromFlags(a.model, a, a.weights);
-  const data = loadData(a.data!, a.seed!);
+  const data = loadData(a.data!, a.seed!, eventOptions(a, model.config.T));
   checkDataFits(model, data, a.data!, a.batch!, "--batch");
   if (data.test.labels.length === 0) fail("bitspike eval", `--data ${a.data}: the test split is empty`);
   const r = evaluate(model, data.test, a.batch!, a.limit ?? Infinity);
@@ -200,6 +211,7 @@ const ENERGY_FLAGS = {
   limit: { type: "int", default: 200, min: 1, help: "number of images" },
   seed: { type: "int", default: 0, ...R.seed, help: "seed of the data split" },
   json: { type: "boolean", help: "print the report as JSON" },
+  "split-by": EVENT_FLAGS["split-by"],
   ...MODEL_FLAGS,
 } satisfies Flags;
 
@@ -224,7 +236,7 @@ export function runEnergy(argv: string[]): void {
   applyThreads(a);
   if (!a.weights) fail("bitspike energy", "--weights is required");
   const model = modelFromFlags(a.model, a, a.weights);
-  const data = loadData(a.data!, a.seed!);
+  const data = loadData(a.data!, a.seed!, eventOptions(a, model.config.T));
   checkDataFits(model, data, a.data!, 50, "batch");
   if (data.test.labels.length === 0) fail("bitspike energy", `--data ${a.data}: the test split is empty`);
   const r = measureEnergy(model, data.test, a.limit!);
@@ -242,6 +254,8 @@ export const COMMANDS: Record<string, { run: (argv: string[]) => void; summary: 
   energy: { run: runEnergy, summary: "per-layer firing rates, exact synaptic operations and energy per image", flags: ENERGY_FLAGS },
   serve: { run: runServe, summary: "serve the in-browser demo (train, draw a digit, see its spikes) with the cross-origin isolation headers", flags: SERVE_FLAGS },
   report: { run: runReport, summary: "HTML report of a run folder (curves, firing rates, energy, confusion, raster, attention) with PNG charts", flags: REPORT_FLAGS },
+  frames: { run: runFrames, summary: "write an event data set's frames and labels to one safetensors file", flags: FRAMES_FLAGS },
+  emulate: { run: runEmulate, summary: "turn images into N-MNIST-format event recordings (three saccades, an emulated event camera)", flags: EMULATE_FLAGS },
 };
 
 

@@ -33,8 +33,15 @@ export function measureEnergy(model: Spikformer, data: Dataset, limit: number, b
   return energyReport(probe, n);
 }
 
-/** The first `take` images of a batch. */
+/** The first `take` images of a batch [B, ...], or of a frame batch [T, B, ...]. */
 function firstImages(x: Tensor, take: number): Tensor {
+  if (x.rank === 5) {
+    const [T, B] = x.shape as [number, number];
+    const per = x.size / (T * B);
+    const out = new Float32Array(T * take * per);
+    for (let t = 0; t < T; t++) out.set(x.data.subarray(t * B * per, (t * B + take) * per), t * take * per);
+    return new Tensor(out, [T, take, ...x.shape.slice(2)]);
+  }
   const per = x.size / x.shape[0]!;
   return new Tensor(x.data.slice(0, take * per), [take, ...x.shape.slice(1)]);
 }

@@ -3,7 +3,7 @@
  * directory where a file belongs, no permission, a path under /proc) becomes
  * one BitspikeError naming the path, never a raw Node error.
  */
-import { accessSync, appendFileSync, constants, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { accessSync, appendFileSync, constants, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fail } from "../tensor/errors.js";
 import { oneLine } from "./validate.js";
@@ -25,6 +25,25 @@ export function readFileChecked(op: string, path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (e) {
+    return fail(op, `cannot read ${path}: ${reason(e)}`);
+  }
+}
+
+/** The names in a folder, sorted (code-unit order); errors name `op` and the path. */
+export function listDirChecked(op: string, dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch (e) {
+    return fail(op, `cannot list the folder ${dir}: ${reason(e)}`);
+  }
+}
+
+/** The stat of a path, or null when it does not exist; other failures name the path. */
+export function statOrNull(op: string, path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") return null;
     return fail(op, `cannot read ${path}: ${reason(e)}`);
   }
 }

@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
 import { fail, fmtShape } from "../tensor/errors.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { concatBytes } from "./bytes.js";
 
 const SIGNATURE = Uint8Array.from([137, 80, 78, 71, 13, 10, 26, 10]);
 
@@ -59,14 +60,7 @@ export function encodePng(width: number, height: number, channels: 1 | 3 | 4, pi
   const stride = width * channels;
   const raw = new Uint8Array(height * (stride + 1));
   for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
-  const parts = [SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", new Uint8Array(deflateSync(raw))), chunk("IEND", new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes([SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", new Uint8Array(deflateSync(raw))), chunk("IEND", new Uint8Array(0))]);
 }
 
 /** Writes {@link encodePng} output to a file. */

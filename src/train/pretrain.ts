@@ -168,6 +168,8 @@ export function pretrain(opts: PretrainOptions, hooks: PretrainHooks = {}, prelo
   if (opts.out) makeOutputDir("pretrain", opts.out);
   checkMaeOptions("pretrain", opts.mae);
   const data = preloaded ?? loadData(opts.data, opts.seed);
+  // The MAE masks one image's patches; frames would need a mask over time as well, which the V2 paper does not define.
+  if (data.train.frames !== undefined) fail("pretrain", "masked-autoencoder pre-training takes images; event frames are not supported");
   const cfg = pretrainModelConfig(opts, data);
   checkModelFits("pretrain", cfg, opts.batch, "batch");
   const mae = new MaskedAutoencoder(cfg, opts.mae).train();

@@ -23,6 +23,7 @@ import { mixup } from "./mixup.js";
 import { batches, batchRng, numBatches } from "./data/loader.js";
 import { makeAugment, resolveCropFill, type AugmentOptions } from "./data/augment.js";
 import { loadData, type DataSplit } from "./data/spec.js";
+import type { EventDataOptions } from "./data/events/datasets.js";
 import { countCorrect, evaluate, type EvalResult } from "./evaluate.js";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, saveWeights, WEIGHTS_FILE, type RunExtent, type RunPosition } from "./checkpoint.js";
 
@@ -49,6 +50,8 @@ export interface RunOptions {
   checkpointEvery: number;
   /** Stop after this many optimizer steps in this process (0: run to the end); the run can be resumed. */
   stopAfter: number;
+  /** Frames a sample and their split, for event data (`nmnist:DIR`, ...); ignored for images. */
+  events?: Partial<EventDataOptions>;
 }
 
 /** Everything that defines a training run. */
@@ -142,7 +145,10 @@ export function trainModelConfig(opts: Pick<TrainOptions, "model" | "modelOverri
   if (o.inChannels !== undefined && o.inChannels !== C) fail("train", `inChannels (--in-channels) ${o.inChannels} does not match the data's ${C}-channel images`);
   const classes = data.train.numClasses;
   if (o.numClasses !== undefined && o.numClasses < classes) fail("train", `numClasses (--classes) ${o.numClasses} is fewer than the data's ${classes} classes`);
-  return spikformerConfig(opts.model, { ...defaults, seed: opts.seed, ...definedOnly(o), imgSize: H, inChannels: C, numClasses: o.numClasses ?? classes });
+  // Event data fixes the time steps: one a frame.
+  const T = data.train.frames;
+  if (T !== undefined && o.T !== undefined && o.T !== T) fail("train", `T (--T) ${o.T} does not match the data's ${T} frames a sample; the model takes one frame a time step`);
+  return spikformerConfig(opts.model, { ...defaults, seed: opts.seed, ...definedOnly(o), imgSize: H, inChannels: C, numClasses: o.numClasses ?? classes, ...(T !== undefined ? { T } : {}) });
 }
 
 /**
@@ -172,8 +178,9 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
   checkRunOptions("train", opts);
   // Before the data load, so a bad --out fails at once.
   if (opts.out) makeOutputDir("train", opts.out);
-  const data = preloaded ?? loadData(opts.data, opts.seed);
+  const data = preloaded ?? loadData(opts.data, opts.seed, opts.events);
   checkAugment("train", opts.augment, data);
+  if (opts.mixup > 0 && data.train.frames !== undefined) fail("train", "mixup (--mixup) mixes image batches; it is not defined for event frames");
   const cfg = trainModelConfig(opts, data);
   checkModelFits("train", cfg, opts.batch, "batch");
   const model = new Spikformer(cfg).train();

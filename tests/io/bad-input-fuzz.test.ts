@@ -1,6 +1,6 @@
 /**
- * Issue 14 fuzzing: generated corrupt weights, data files, checkpoints and
- * bad command lines. Each must be refused with one line naming the file or
+ * Issue 14 fuzzing: generated corrupt weights, data files, event files
+ * (issue 16), checkpoints and bad command lines. Each must be refused with one line naming the file or
  * flag (a BitspikeError, or for a CLI run a non-zero exit and one stderr line),
  * within a time and memory bound: never a stack trace, a hang or a silent
  * result. Seeded, and sized to stay within a few seconds per property.
@@ -15,6 +15,12 @@ import { loadDatasetFile } from "../../src/train/data/file.js";
 import { CHECKPOINT_FILE } from "../../src/train/checkpoint.js";
 import { train, type TrainOptions } from "../../src/train/trainer.js";
 import { COMMANDS } from "../../src/cli/commands.js";
+import { BitspikeError } from "../../src/tensor/errors.js";
+import { SENSORS } from "../../src/io/events/events.js";
+import { parseAtisBin, serializeAtisBin } from "../../src/io/events/atis.js";
+import { parseAedat2Cifar, parseAedat3 } from "../../src/io/events/aedat.js";
+import { parseEventsNpz } from "../../src/io/events/npz.js";
+import { serializeAedat2Cifar, serializeAedat3, serializeEventsNpz } from "../helpers/event-writers.js";
 import { TINY, cliInProcess, deepJson, expectCliError, expectRefused, tinyData, tinyDataFile, tinyWeights, type CliResult } from "../helpers/bad-input.js";
 
 const SEED = 14;
@@ -149,6 +155,51 @@ describe("issue 14 fuzzing: corrupt files and bad flags are refused", () => {
       const path = fresh(bytes);
       expectRefused(() => loadDatasetFile(path), path, 2000);
     }), { seed: SEED, numRuns: 30 });
+  });
+
+  it("corrupt event files (ATIS .bin, AEDAT 3.1, AEDAT 2.0, npz): refused naming the file, or read as valid events; a cut inside a record is always refused", () => {
+    const ev = { t: Float64Array.from({ length: 40 }, (_, i) => 1000 * i + (i % 3)), x: Uint16Array.from({ length: 40 }, (_, i) => (i * 7) % 34), y: Uint16Array.from({ length: 40 }, (_, i) => (i * 5) % 34), p: Uint8Array.from({ length: 40 }, (_, i) => i % 2) };
+    const formats = [
+      { name: "a.bin", bytes: serializeAtisBin(ev), read: (b: Uint8Array, f: string) => parseAtisBin(b, f, SENSORS.nmnist), record: (cut: number) => cut % 5 !== 0 },
+      { name: "g.aedat", bytes: serializeAedat3(ev, 7), read: (b: Uint8Array, f: string) => parseAedat3(b, f, SENSORS.dvs128), record: () => false },
+      { name: "c.aedat", bytes: serializeAedat2Cifar(ev), read: (b: Uint8Array, f: string) => parseAedat2Cifar(b, f), record: (cut: number, all: number) => cut > all - 8 * 40 && (all - cut) % 8 !== 0 },
+      { name: "e.npz", bytes: serializeEventsNpz(ev), read: (b: Uint8Array, f: string) => parseEventsNpz(b, f, SENSORS.dvs128), record: (cut: number, all: number) => cut < all },
+    ];
+    const arbCorrupt = fc.oneof(
+      fc.nat().map((cut) => ({ kind: "cut", cut })),
+      fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })).map(([at, x]) => ({ kind: "flip", at, x })),
+      fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 9 })).map(([at, junk]) => ({ kind: "insert", at, junk })),
+    );
+    fc.assert(fc.property(fc.constantFrom(...formats), arbCorrupt, (fmt, c) => {
+      const b = fmt.bytes;
+      let bytes: Uint8Array;
+      if (c.kind === "cut") bytes = b.subarray(0, (c as { cut: number }).cut % b.length);
+      else if (c.kind === "flip") {
+        bytes = b.slice();
+        const { at, x } = c as { at: number; x: number };
+        bytes[at % b.length] = bytes[at % b.length]! ^ x;
+      } else {
+        const { at, junk } = c as { at: number; junk: Uint8Array };
+        const i = at % b.length;
+        bytes = new Uint8Array([...b.subarray(0, i), ...junk, ...b.subarray(i)]);
+      }
+      const file = join(dir, `${n++}-${fmt.name}`);
+      let events: ReturnType<typeof fmt.read> | null = null;
+      const mustFail = c.kind === "cut" && fmt.record((c as { cut: number }).cut % b.length, b.length);
+      try {
+        events = fmt.read(bytes, file);
+      } catch (e) {
+        expect(e).toBeInstanceOf(BitspikeError);
+        expect((e as Error).message).toContain(file);
+        expect((e as Error).message).not.toContain("\n");
+        return;
+      }
+      expect(mustFail, `a cut inside a record of ${fmt.name} was read`).toBe(false);
+      // Read: every event valid (on the sensor, 0 / 1 polarity, sorted, integer times).
+      for (let i = 0; i < events.t.length; i++) {
+        if (!(Number.isSafeInteger(events.t[i]) && events.p[i]! <= 1 && events.x[i]! < 128 && events.y[i]! < 128 && (i === 0 || events.t[i]! >= events.t[i - 1]!))) throw new Error(`${fmt.name}: invalid event ${i} read`);
+      }
+    }), { seed: SEED, numRuns: 400 });
   });
 
   it("corrupt checkpoints (any flipped byte, truncation, metadata of the wrong structure or position) are refused on --resume", () => {

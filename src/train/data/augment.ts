@@ -2,7 +2,10 @@
  * Image augmentations on one normalised [C, H, W] image, in place, every random
  * choice drawn from a seeded Rng: random crop with padding, horizontal flip,
  * random erasing. Applied in that order (the Spikformer/timm CIFAR pipeline,
- * where erasing follows normalisation).
+ * where erasing follows normalisation). For event frames (a [T C, H, W]
+ * sample, the same draw for every frame) the DVS augmentations follow: a
+ * circular roll (torch.roll) by up to +-N pixels on each axis, as Spikformer's
+ * CIFAR10-DVS code, then a cutout square set to 0 (DeVries and Taylor).
  */
 import { fail } from "../../tensor/errors.js";
 import type { Rng } from "../../tensor/random.js";
@@ -38,6 +41,10 @@ export interface AugmentOptions {
   /** Probability of a horizontal flip (0.5 usually). */
   hflip?: number;
   erasing?: RandomErasingOptions;
+  /** Circular shift by dy, dx each uniform in -roll..roll (torch.roll on H, W); event frames. */
+  roll?: number;
+  /** Zero a size x size square centred on a uniform pixel, clipped at the edges (Cutout); event frames. */
+  cutout?: number;
 }
 
 /** An in-place augmentation of one image; draws only from `rng`. */
@@ -75,6 +82,29 @@ export function hflipInPlace(img: Float32Array, C: number, H: number, W: number)
       img[b--] = t;
     }
   }
+}
+
+/** Rolls every [H, W] plane of `src` by (dy, dx) circularly into `dst` (torch.roll(x, (dy, dx), (-2, -1))). */
+export function rollPlanes(src: Float32Array, dst: Float32Array, planes: number, H: number, W: number, dy: number, dx: number): void {
+  const sy = ((dy % H) + H) % H;
+  const sx = ((dx % W) + W) % W;
+  for (let c = 0; c < planes; c++) {
+    const base = c * H * W;
+    for (let y = 0; y < H; y++) {
+      const from = base + ((y - sy + H) % H) * W;
+      const to = base + y * W;
+      for (let x = 0; x < W; x++) dst[to + x] = src[from + ((x - sx + W) % W)]!;
+    }
+  }
+}
+
+/** Cutout: zeroes the size x size square centred at (cy, cx), clipped to the image, in every plane. */
+export function cutoutInPlace(img: Float32Array, planes: number, H: number, W: number, cy: number, cx: number, size: number): void {
+  const y0 = Math.max(0, cy - Math.floor(size / 2));
+  const y1 = Math.min(H, cy - Math.floor(size / 2) + size);
+  const x0 = Math.max(0, cx - Math.floor(size / 2));
+  const x1 = Math.min(W, cx - Math.floor(size / 2) + size);
+  for (let c = 0; c < planes; c++) for (let y = y0; y < y1; y++) img.fill(0, (c * H + y) * W + x0, (c * H + y) * W + x1);
 }
 
 /**
@@ -116,6 +146,8 @@ function checkOptions(o: AugmentOptions): void {
   const op = "makeAugment";
   if (o.crop && (!Number.isInteger(o.crop.padding) || o.crop.padding < 0)) fail(op, `crop padding must be an integer >= 0, got ${o.crop.padding}`);
   if (o.hflip !== undefined && !(o.hflip >= 0 && o.hflip <= 1)) fail(op, `hflip probability must be in [0, 1], got ${o.hflip}`);
+  if (o.roll !== undefined && (!Number.isInteger(o.roll) || o.roll < 0)) fail(op, `roll must be an integer >= 0, got ${o.roll}`);
+  if (o.cutout !== undefined && (!Number.isInteger(o.cutout) || o.cutout < 0)) fail(op, `cutout size must be an integer >= 0, got ${o.cutout}`);
   const e = o.erasing;
   if (e) {
     if (e.p !== undefined && !(e.p >= 0 && e.p <= 1)) fail(op, `erasing p must be in [0, 1], got ${e.p}`);
@@ -125,8 +157,9 @@ function checkOptions(o: AugmentOptions): void {
 }
 
 /**
- * The composed augmentation: crop (two draws), flip (one draw), erasing. Keeps
- * one scratch buffer, so use one Augment per loader, not across threads.
+ * The composed augmentation: crop (two draws), flip (one draw), erasing, roll
+ * (two draws), cutout (two draws). Keeps one scratch buffer, so use one
+ * Augment per loader, not across threads.
  */
 export function makeAugment(opts: AugmentOptions): Augment {
   checkOptions(opts);
@@ -144,6 +177,18 @@ export function makeAugment(opts: AugmentOptions): Augment {
     }
     if (opts.hflip !== undefined && rng.uniform() < opts.hflip) hflipInPlace(img, C, H, W);
     if (opts.erasing) randomErase(img, C, H, W, rng, opts.erasing);
+    if (opts.roll) {
+      const dy = rng.int(2 * opts.roll + 1) - opts.roll;
+      const dx = rng.int(2 * opts.roll + 1) - opts.roll;
+      if (scratch.length !== img.length) scratch = new Float32Array(img.length);
+      rollPlanes(img, scratch, C, H, W, dy, dx);
+      img.set(scratch);
+    }
+    if (opts.cutout) {
+      const cy = rng.int(H);
+      const cx = rng.int(W);
+      cutoutInPlace(img, C, H, W, cy, cx, opts.cutout);
+    }
   };
 }
 

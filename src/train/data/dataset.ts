@@ -3,16 +3,27 @@
  */
 import { fail, fmtShape } from "../../tensor/errors.js";
 
-/** Images [N, C, H, W] (already normalised) with integer labels [N]. */
+/**
+ * Images [N, C, H, W] (already normalised) with integer labels [N]; or, when
+ * `frames` is set, T frames a sample, [N, T, C, H, W] (event data), which
+ * batches give as [T, B, C, H, W].
+ */
 export interface Dataset {
   images: Float32Array;
   labels: Int32Array;
-  /** [C, H, W] of one image. */
+  /** [C, H, W] of one image (one frame). */
   shape: [number, number, number];
+  /** Frames a sample (T) for event data; absent for static images. */
+  frames?: number;
   numClasses: number;
   /** Per-channel mean and std the images were normalised with (absent: not normalised). */
   mean?: number[];
   std?: number[];
+}
+
+/** Values one sample holds: C H W, times T for frame data. */
+export function sampleSize(d: Pick<Dataset, "shape" | "frames">): number {
+  return (d.frames ?? 1) * d.shape[0] * d.shape[1] * d.shape[2];
 }
 
 /** Number of samples. */
@@ -64,17 +75,17 @@ export function checkLabels(op: string, d: Dataset): void {
 
 /** Checks the internal consistency of a data set (sizes, labels). */
 export function checkDataset(op: string, d: Dataset): void {
-  const [C, H, W] = d.shape;
-  const per = C * H * W;
+  const per = sampleSize(d);
+  if (d.frames !== undefined && !(Number.isSafeInteger(d.frames) && d.frames >= 1)) fail(op, `frames must be an integer >= 1, got ${d.frames}`);
   if (d.images.length !== d.labels.length * per) {
-    fail(op, `images hold ${d.images.length} values, ${d.labels.length} labels of shape ${fmtShape(d.shape)} need ${d.labels.length * per}`);
+    fail(op, `images hold ${d.images.length} values, ${d.labels.length} labels of shape ${fmtShape(d.frames ? [d.frames, ...d.shape] : d.shape)} need ${d.labels.length * per}`);
   }
   checkLabels(op, d);
 }
 
 /** The samples at `indices`, in that order (a split or subset). */
 export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
-  const per = d.shape[0] * d.shape[1] * d.shape[2];
+  const per = sampleSize(d);
   const images = new Float32Array(indices.length * per);
   const labels = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
@@ -83,6 +94,7 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
     labels[i] = d.labels[j]!;
   }
   const out: Dataset = { images, labels, shape: [...d.shape], numClasses: d.numClasses };
+  if (d.frames !== undefined) out.frames = d.frames;
   if (d.mean) out.mean = [...d.mean];
   if (d.std) out.std = [...d.std];
   return out;

@@ -1,6 +1,7 @@
 /**
  * The generic data-set format: one safetensors file holding
- *   images  F32 or U8 (F64, F16, BF16 also read), [N, C, H, W]
+ *   images  F32 or U8 (F64, F16, BF16 also read), [N, C, H, W], or event
+ *           frames [N, T, C, H, W] (what `bitspike frames` writes)
  *   labels  I64, I32 or U8, [N]
  * and optional string metadata:
  *   num_classes  an integer (default: max label + 1)
@@ -11,7 +12,7 @@
  * or U8 images plus mean/std).
  */
 import { fail, fmtShape } from "../../tensor/errors.js";
-import { parseSafetensors } from "../../io/safetensors.js";
+import { parseSafetensors, type SafeFile } from "../../io/safetensors.js";
 import { readFileChecked } from "../../io/files.js";
 import { checkInt, firstNonFinite, parseJson, preview } from "../../io/validate.js";
 import { CONFIG_LIMITS } from "../../models/config.js";
@@ -30,22 +31,29 @@ function parseChannelList(source: string, key: string, text: string, C: number):
 
 /** A data set from the bytes of a safetensors file; `source` names the file in errors. */
 export function datasetFromSafetensors(bytes: Uint8Array, source: string): Dataset {
-  const { tensors, metadata } = parseSafetensors(bytes, source);
+  return datasetFromParsed(parseSafetensors(bytes, source), source);
+}
+
+/** A data set from a parsed safetensors file (see the module comment for the format). */
+export function datasetFromParsed({ tensors, metadata }: SafeFile, source: string): Dataset {
   const img = tensors.get("images");
   const lab = tensors.get("labels");
   if (!img) fail(OP, `${source}: no tensor named 'images' (found: ${[...tensors.keys()].join(", ") || "none"})`);
   if (!lab) fail(OP, `${source}: no tensor named 'labels' (found: ${[...tensors.keys()].join(", ") || "none"})`);
-  if (img.shape.length !== 4) fail(OP, `${source}: 'images' has shape ${fmtShape(img.shape)}, expected [N, C, H, W]`);
+  if (img.shape.length !== 4 && img.shape.length !== 5) fail(OP, `${source}: 'images' has shape ${fmtShape(img.shape)}, expected [N, C, H, W] (or frames [N, T, C, H, W])`);
   if (lab.shape.length !== 1) fail(OP, `${source}: 'labels' has shape ${fmtShape(lab.shape)}, expected [N]`);
-  const [N, C, H, W] = img.shape as [number, number, number, number];
+  const frames = img.shape.length === 5 ? img.shape[1]! : undefined;
+  if (frames === 0) fail(OP, `${source}: 'images' has shape ${fmtShape(img.shape)}: no frames`);
+  const [N, C, H, W] = [img.shape[0]!, ...img.shape.slice(-3)] as [number, number, number, number];
+  const per = (frames ?? 1) * C * H * W;
   if (lab.shape[0] !== N) fail(OP, `${source}: 'images' holds ${N} samples but 'labels' holds ${lab.shape[0]}`);
 
-  const images = new Float32Array(N * C * H * W);
+  const images = new Float32Array(N * per);
   if (img.data instanceof Float32Array || img.data instanceof Float64Array) {
     images.set(img.data);
     // A neuron reads NaN as "no spike": one NaN pixel would train on silently, so refuse it here.
     const bad = firstNonFinite(images);
-    if (bad >= 0) fail(OP, `${source}: 'images' holds ${images[bad]} at sample ${Math.floor(bad / (C * H * W))} (index ${bad}); expected finite pixels`);
+    if (bad >= 0) fail(OP, `${source}: 'images' holds ${images[bad]} at sample ${Math.floor(bad / per)} (index ${bad}); expected finite pixels`);
   } else if (img.dtype === "U8" && img.data instanceof Uint8Array) {
     for (let i = 0; i < images.length; i++) images[i] = img.data[i]! / 255;
   } else {
@@ -79,13 +87,14 @@ export function datasetFromSafetensors(bytes: Uint8Array, source: string): Datas
   if (numClasses < 1) fail(OP, `${source}: no samples and no num_classes metadata`);
 
   const ds: Dataset = { images, labels, shape: [C, H, W], numClasses };
+  if (frames !== undefined) ds.frames = frames;
   const hasMean = meta["mean"] !== undefined;
   if (hasMean !== (meta["std"] !== undefined)) fail(OP, `${source}: metadata must give both 'mean' and 'std' or neither`);
   if (hasMean) {
     const mean = parseChannelList(source, "mean", meta["mean"]!, C);
     const std = parseChannelList(source, "std", meta["std"]!, C);
     const plane = H * W;
-    for (let n = 0, i = 0; n < N; n++) {
+    for (let n = 0, i = 0; n < N * (frames ?? 1); n++) {
       for (let c = 0; c < C; c++) {
         const m = mean[c]!;
         const s = std[c]!;

@@ -8,7 +8,7 @@ import { fail } from "../../tensor/errors.js";
 import { Rng } from "../../tensor/random.js";
 import { allocFloat, Tensor } from "../../tensor/tensor.js";
 import type { Augment } from "./augment.js";
-import { checkDataset, type Dataset } from "./dataset.js";
+import { checkDataset, sampleSize, type Dataset } from "./dataset.js";
 import { deriveSeed } from "./seed.js";
 
 /** Options of {@link batches}. */
@@ -29,7 +29,7 @@ export interface BatchOptions {
 
 /** One batch. */
 export interface Batch {
-  /** [B, C, H, W] float32. */
+  /** [B, C, H, W] float32, or [T, B, C, H, W] for frame data. */
   images: Tensor;
   labels: Int32Array;
   /** Data-set indices of the samples, in batch order. */
@@ -73,7 +73,11 @@ export function* batches(dataset: Dataset, batchSize: number, opts: BatchOptions
   if (!Number.isInteger(start) || start < 0 || start > total) fail(op, `startBatch must be an integer in 0..${total}, got ${start}`);
   const order = opts.shuffle ?? true ? epochPermutation(n, seed, epoch) : Int32Array.from({ length: n }, (_, i) => i);
   const shape = dataset.shape;
-  const per = shape[0] * shape[1] * shape[2];
+  const per = sampleSize(dataset);
+  const T = dataset.frames;
+  // A frame sample [T, C, H, W] is augmented as one [T C, H, W] image (the same flip or shift for every frame).
+  const augShape: [number, number, number] = T ? [T * shape[0], shape[1], shape[2]] : shape;
+  const scratch = T ? new Float32Array(per) : null;
   for (let b = start; b < total; b++) {
     const lo = b * batchSize;
     const hi = Math.min(n, lo + batchSize);
@@ -84,11 +88,16 @@ export function* batches(dataset: Dataset, batchSize: number, opts: BatchOptions
     const rng = opts.augment ? batchRng(seed, epoch, b) : null;
     for (let i = 0; i < B; i++) {
       const j = indices[i]!;
-      const img = images.subarray(i * per, (i + 1) * per);
+      const img = scratch ?? images.subarray(i * per, (i + 1) * per);
       img.set(dataset.images.subarray(j * per, (j + 1) * per));
       labels[i] = dataset.labels[j]!;
-      if (opts.augment) opts.augment(img, shape, rng!);
+      if (opts.augment) opts.augment(img, augShape, rng!);
+      if (scratch) {
+        // Sample-major [T, C, H, W] into time-major [T, B, C, H, W].
+        const frame = per / T!;
+        for (let t = 0; t < T!; t++) images.set(scratch.subarray(t * frame, (t + 1) * frame), (t * B + i) * frame);
+      }
     }
-    yield { images: new Tensor(images, [B, ...shape]), labels, indices, epoch, batchIndex: b };
+    yield { images: new Tensor(images, T ? [T, B, ...shape] : [B, ...shape]), labels, indices, epoch, batchIndex: b };
   }
 }
