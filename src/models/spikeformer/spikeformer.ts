@@ -180,6 +180,44 @@ function truncLinear(inF: number, outF: number, rng: Rng): Linear {
   return lin;
 }
 
+/** [B, N, T, E] -> [B*N, T, E]: one temporal sequence per (b, n) (the public `b (h w t) m -> (b h w) t m`). */
+export function temporalSequences(x: Tensor): Tensor {
+  const [B, N, T, E] = x.shape as [number, number, number, number];
+  return reshape(x, [B * N, T, E]);
+}
+
+/** [B, N, T, E] -> [B*T, N, E]: one spatial sequence per (b, t) (the public `b (h w t) m -> (b t) (h w) m`). */
+export function spatialSequences(x: Tensor): Tensor {
+  const [B, N, T, E] = x.shape as [number, number, number, number];
+  return reshape(permute(x, [0, 2, 1, 3]), [B * T, N, E]);
+}
+
+/** The inverse of {@link spatialSequences}: [B*T, N, E] -> [B, N, T, E]. */
+export function fromSpatialSequences(y: Tensor, B: number): Tensor {
+  const [BT, N, E] = y.shape as [number, number, number];
+  return permute(reshape(y, [B, BT / B, N, E]), [0, 2, 1, 3]);
+}
+
+/** [B, N, T, E] -> [T, B, N, E] (the public `b (h w t) m -> t b (h w) m`, where the MLP's neuron runs over T). */
+export function timeMajor(x: Tensor): Tensor {
+  return permute(x, [2, 0, 1, 3]);
+}
+
+/** The inverse of {@link timeMajor}. */
+export function fromTimeMajor(y: Tensor): Tensor {
+  return permute(y, [1, 2, 0, 3]);
+}
+
+/**
+ * Sequence pooling of tokens x [B, L, E]: weights softmax over the L tokens
+ * of x w^T + b (w [1, E], b [1]), then the weighted sum of tokens -> [B, E].
+ */
+export function sequencePool(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  const [B, , E] = x.shape as [number, number, number];
+  const w = softmax(linear(x, weight, bias), 1); // [B, L, 1]
+  return reshape(matmul(transpose(w, 1, 2), x), [B, E]);
+}
+
 /** One STA block on x [B, N, T, E]: temporal attention (+ temporal_fc), spatial attention, MLP; pre-norm, each behind DropPath. */
 export class STABlock extends Module {
   readonly norm1: LayerNorm;
@@ -209,15 +247,14 @@ export class STABlock extends Module {
     const [B, N, T, E] = x.shape as [number, number, number, number];
     const drop = (v: Tensor): Tensor => dropPath(v, this.dropPathRate, rng, this.training);
     // Temporal: one sequence of T tokens per (b, n); DropPath per sequence.
-    const rt = drop(this.temporal_attn.forward(reshape(this.temporal_norm1.forward(x), [B * N, T, E])));
+    const rt = drop(this.temporal_attn.forward(temporalSequences(this.temporal_norm1.forward(x))));
     const xt = add(x, this.temporal_fc.forward(reshape(rt, [B, N, T, E])));
     // Spatial: one sequence of N tokens per (b, t).
-    const xs = reshape(permute(this.norm1.forward(xt), [0, 2, 1, 3]), [B * T, N, E]);
-    const rs = drop(this.attn.forward(xs));
-    const x2 = add(xt, permute(reshape(rs, [B, T, N, E]), [0, 2, 1, 3]));
+    const rs = drop(this.attn.forward(spatialSequences(this.norm1.forward(xt))));
+    const x2 = add(xt, fromSpatialSequences(rs, B));
     // MLP over [T, B, N, E] (the neuron runs over T); DropPath per time step, as the public code's layout makes it.
-    const rm = drop(this.mlp.forward(name, permute(this.norm2.forward(x2), [2, 0, 1, 3])));
-    return add(x2, permute(rm, [1, 2, 0, 3]));
+    const rm = drop(this.mlp.forward(name, timeMajor(this.norm2.forward(x2))));
+    return add(x2, fromTimeMajor(rm));
   }
 }
 
@@ -257,19 +294,12 @@ export class SpikeformerCore extends Module {
     return add(add(tok, reshape(this.pos_embed, [1, N, 1, E])), reshape(this.time_embed, [1, 1, T, E]));
   }
 
-  /** Sequence pooling of x [B, L, E]: softmax over tokens of attention_pool(x), then the weighted sum of tokens -> [B, E]. */
-  pool(x: Tensor): Tensor {
-    const [B, L, E] = x.shape as [number, number, number];
-    const w = softmax(this.attention_pool.forward(x), 1); // [B, L, 1]
-    return reshape(matmul(transpose(w, 1, 2), x), [B, E]);
-  }
-
   forward(input: Tensor, rng: Rng): Tensor {
     let x = this.embed(input);
     let i = 0;
     for (const blk of this.blocks) x = blk.forward(x, `model.blocks.${i++}`, rng);
     const [B, N, T, E] = x.shape as [number, number, number, number];
-    const pooled = this.pool(reshape(this.norm.forward(x), [B, N * T, E]));
+    const pooled = sequencePool(reshape(this.norm.forward(x), [B, N * T, E]), this.attention_pool.weight, this.attention_pool.bias);
     return linear(pooled, this.head.weight, this.head.bias);
   }
 }
