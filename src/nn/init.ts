@@ -77,6 +77,16 @@ export function truncNormal_(t: Tensor, rng: Rng, std = 0.02, a = -2, b = 2, mea
 }
 
 /**
+ * PyTorch's `kaiming_normal_` (mode fan_in, leaky_relu gain): Normal(0, gain /
+ * sqrt(fan_in)), gain = sqrt(2 / (1 + a²)); the default a = 0 is ReLU's gain
+ * sqrt 2 (what Spikeformer's tokenizer convolutions use).
+ */
+export function kaimingNormal_(t: Tensor, rng: Rng, a = 0): Tensor {
+  if (t.size === 0) return t;
+  return normal_(t, rng, 0, Math.sqrt(2 / (1 + a * a)) / Math.sqrt(fanIn(t.shape)));
+}
+
+/**
  * PyTorch's `kaiming_uniform_` (mode fan_in, leaky_relu gain): uniform in
  * ±sqrt(3) * gain / sqrt(fan_in), gain = sqrt(2 / (1 + a²)). The default
  * a = sqrt(5) is what Linear and Conv layers use, giving ±1/sqrt(fan_in).

@@ -5,7 +5,7 @@
  */
 import { Tensor } from "../tensor/tensor.js";
 import type { Spikes } from "../tensor/spikes.js";
-import { multiStepNeuron, type NeuronOptions } from "../ops/spike/neuron.js";
+import { multiStepAnalogNeuron, multiStepNeuron, type NeuronOptions } from "../ops/spike/neuron.js";
 import { batchNormNeuron } from "../ops/spike/norm-neuron.js";
 import { reshape } from "../ops/shape.js";
 import { Module } from "./module.js";
@@ -31,9 +31,26 @@ export class SpikingNeuron extends Module {
 
   /** x [T, ...] -> spikes [T, ...]; the membrane starts at v_reset on every call. */
   forward(x: Tensor): Spikes {
-    const { initTau: _unused, ...opts } = this.options;
-    return multiStepNeuron(x, this.w ? { ...opts, plifW: this.w } : opts);
+    return multiStepNeuron(x, this.opOptions());
   }
+
+  /** The analog twin (LIAF / PLIAF): x [T, ...] -> ReLU(H) [T, ...], the spikes only resetting the membrane. */
+  forwardAnalog(x: Tensor): Tensor {
+    return multiStepAnalogNeuron(x, this.opOptions());
+  }
+
+  private opOptions(): NeuronOptions {
+    const { initTau: _unused, ...opts } = this.options;
+    return this.w ? { ...opts, plifW: this.w } : opts;
+  }
+}
+
+/**
+ * SpikingJelly's MultiStepParametricLIFNode as Spikeformer builds it: PLIF,
+ * init_tau 2 (w = 0), v_th 1, v_reset 0, Sigmoid(4), detach_reset.
+ */
+export function spikeformerPLIF(): SpikingNeuron {
+  return new SpikingNeuron({ kind: "plif", initTau: 2, vThreshold: 1, vReset: 0, detachReset: true, decayInput: true });
 }
 
 /**

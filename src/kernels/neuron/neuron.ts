@@ -39,6 +39,12 @@ export interface NeuronKernelParams {
   hardReset: boolean;
   detachReset: boolean;
   f32: boolean;
+  /**
+   * LIAF / PLIAF: the output is ReLU(H[t]) and the spike drives only the reset,
+   * so the backward takes dL/dOut through the ReLU (not the surrogate) into H.
+   * Only the general loop {@link neuronBackward} runs it (never split over threads).
+   */
+  analog?: boolean;
 }
 
 function id(v: number): number {
@@ -175,7 +181,8 @@ export function lifForwardRangeJs(x: FloatArray, p: NeuronKernelParams, h: Float
 }
 
 /**
- * The single reverse BPTT loop. gS = dL/dS for all steps, h = saved H,
+ * The single reverse BPTT loop. gS = dL/dS for all steps (dL/dOut for an
+ * analog neuron, whose output is ReLU(H)), h = saved H,
  * words = the spikes. Writes dL/dX into gx and returns dL/dk (the sum over
  * all elements and steps of gH dH/dk; only meaningful for LEAK_MUL, where `x`
  * must be the forward input). `gv` (length n, float64) is scratch.
@@ -197,6 +204,7 @@ export function neuronBackward(
   }
   const r = p.f32 ? Math.fround : id;
   const { steps, rows, cols, leak, decayInput, vTh, vReset, hardReset, detachReset } = p;
+  const analog = p.analog === true;
   const n = rows * cols;
   const wpr = wordsFor(cols);
   const { dHdV, dHdX } = chargeGrads(p);
@@ -216,7 +224,8 @@ export function neuronBackward(
         let dVdH: number;
         if (hardReset) dVdH = detachReset ? 1 - s : 1 - s + (vReset - hh) * sg;
         else dVdH = detachReset ? 1 : 1 - vTh * sg;
-        const gH = gS[xo + i]! * sg + gv[i]! * dVdH;
+        const gOut = analog ? (hh > 0 ? gS[xo + i]! : 0) : gS[xo + i]! * sg;
+        const gH = gOut + gv[i]! * dVdH;
         gx[xo + i] = gH * dHdX;
         gv[i] = gH * dHdV;
         if (wantK) {
@@ -243,7 +252,7 @@ export function neuronBackward(
  * on disjoint unit ranges.
  */
 export function splittableBackward(p: NeuronKernelParams, wantK: boolean): boolean {
-  return p.hardReset && p.detachReset && !(p.leak === LEAK_MUL && wantK);
+  return p.analog !== true && p.hardReset && p.detachReset && !(p.leak === LEAK_MUL && wantK);
 }
 
 /**

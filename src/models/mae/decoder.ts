@@ -45,11 +45,11 @@ export function sincosPosEmbed2d(dim: number, gridH: number, gridW: number): Flo
   return out;
 }
 
-function xavierLinear(inF: number, outF: number, rng: Rng, dtype: DType): Linear {
-  const lin = new Linear(inF, outF, { rng, dtype });
+function xavierLinear(inF: number, outF: number, rng: Rng, dtype: DType, bias = true): Linear {
+  const lin = new Linear(inF, outF, { rng, dtype, bias });
   const a = Math.sqrt(6 / (inF + outF));
   uniform_(lin.weight, rng, -a, a);
-  constant_(lin.bias!, 0);
+  if (lin.bias) constant_(lin.bias, 0);
   return lin;
 }
 
@@ -57,10 +57,11 @@ function xavierLinear(inF: number, outF: number, rng: Rng, dtype: DType): Linear
 export class DecoderAttention extends Module {
   readonly qkv: Linear;
   readonly proj: Linear;
-  constructor(readonly dim: number, readonly heads: number, rng: Rng, dtype: DType) {
+  /** `qkvBias` false: the qkv projection has no bias (Spikeformer's Attention). */
+  constructor(readonly dim: number, readonly heads: number, rng: Rng, dtype: DType, qkvBias = true) {
     super();
     if (dim % heads !== 0) fail("DecoderAttention", `dim ${dim} is not divisible by ${heads} heads`);
-    this.qkv = this.registerModule("qkv", xavierLinear(dim, 3 * dim, rng, dtype));
+    this.qkv = this.registerModule("qkv", xavierLinear(dim, 3 * dim, rng, dtype, qkvBias));
     this.proj = this.registerModule("proj", xavierLinear(dim, dim, rng, dtype));
   }
 

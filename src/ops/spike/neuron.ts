@@ -49,6 +49,7 @@ export interface NeuronTrace {
 }
 
 const OP = "multiStepNeuron";
+const OP_ANALOG = "multiStepAnalogNeuron";
 
 function sig(v: number): number {
   if (v >= 0) return 1 / (1 + Math.exp(-v));
@@ -146,25 +147,60 @@ function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; 
   const dtype: DType = x.dtype;
   const w = opts.kind === "plif" ? opts.plifW! : null;
   const { p, k, surrogate } = neuronPlan(x.shape, dtype, opts);
-  const steps = p.steps;
-  const n = p.rows * p.cols;
   const inputs = w ? [x, w] : [x];
   const grad = needsGrad(...inputs);
-  // The kernel writes every H (when asked) and starts V at v_reset itself: no zero fill.
-  const h = grad || keepH ? allocFloat(dtype, x.size, true, false) : null;
-  const v = allocFloat(dtype, n, true, false);
-  const words = Spikes.allocWords(steps * p.rows * wordsFor(p.cols));
-  neuronForwardThreads(x.data, p, h, words, v);
+  const { h, v, words } = charge(x, p, grad || keepH);
   const spikes = new Spikes(words, x.shape, dtype);
   // H is the closure's own (unless traced): it goes back to the heap once the backward has run.
-  record(OP, spikes, inputs, (g) => {
-    const gx = allocFloat(dtype, x.size, true, false); // written in full by the backward
-    const gk = neuronBackwardInto(g, h!, words, w && w.requiresGrad ? x.data : null, p, surrogate, gx);
-    const gw = w && w.requiresGrad ? Tensor.full(w.shape, gk * k * (1 - k), dtype) : null;
-    return [new Tensor(gx, x.shape), gw];
-  }, h !== null && !keepH ? [h] : undefined);
+  record(OP, spikes, inputs, (g) => backwardOf(g, x, w, h!, words, p, k, surrogate), h !== null && !keepH ? [h] : undefined);
   if (!keepH) freeArray(v, "released by the neuron (its final membrane is not returned)");
   return { spikes, h, v };
+}
+
+/** The forward kernel over x: H for every step (when `keepH`), the spike words and the final membrane. */
+function charge(x: Tensor, p: NeuronKernelParams, keepH: boolean): { h: FloatArray | null; v: FloatArray; words: Uint32Array } {
+  // The kernel writes every H (when asked) and starts V at v_reset itself: no zero fill.
+  const h = keepH ? allocFloat(x.dtype, x.size, true, false) : null;
+  const v = allocFloat(x.dtype, p.rows * p.cols, true, false);
+  const words = Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols));
+  neuronForwardThreads(x.data, p, h, words, v);
+  return { h, v, words };
+}
+
+/** dL/dx (and dL/dw for a PLIF w that requires grad) from the output gradient g. */
+function backwardOf(g: Tensor, x: Tensor, w: Tensor | null, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, k: number, surrogate: Surrogate): (Tensor | null)[] {
+  const gx = allocFloat(x.dtype, x.size, true, false); // written in full by the backward
+  const gk = neuronBackwardInto(g, h, words, w && w.requiresGrad ? x.data : null, p, surrogate, gx);
+  const gw = w && w.requiresGrad ? Tensor.full(w.shape, gk * k * (1 - k), x.dtype) : null;
+  return [new Tensor(gx, x.shape), gw];
+}
+
+/**
+ * The analog multi-step neuron of Spikeformer's ImageNet model (LIAF, or
+ * PLIAF with kind "plif"): the same charge, fire and reset as
+ * {@link multiStepNeuron}, but the output is ReLU(H[t]), the membrane before
+ * the reset, as a float tensor [T, ...]; the spike only drives the reset.
+ * Backward: dL/dOut through the ReLU (H > 0) into H, reverse in time through
+ * the reset as the options say (with detachReset no surrogate is involved),
+ * into x and (PLIF) w.
+ */
+export function multiStepAnalogNeuron(x: Tensor, opts: NeuronOptions): Tensor {
+  checkOptions(x, opts);
+  const w = opts.kind === "plif" ? opts.plifW! : null;
+  const plan = neuronPlan(x.shape, x.dtype, opts);
+  const p: NeuronKernelParams = { ...plan.p, analog: true };
+  const inputs = w ? [x, w] : [x];
+  const { h, v, words } = charge(x, p, true);
+  freeArray(v, "released by the analog neuron (its final membrane is not returned)");
+  const out = allocFloat(x.dtype, x.size, true, false);
+  for (let i = 0; i < out.length; i++) out[i] = h![i]! > 0 ? h![i]! : 0;
+  const y = new Tensor(out, x.shape);
+  if (!needsGrad(...inputs)) {
+    freeArray(h!, "released by the analog neuron (no backward)");
+    freeArray(words, "released by the analog neuron (no backward)");
+    return y;
+  }
+  return record(OP_ANALOG, y, inputs, (g) => backwardOf(g, x, w, h!, words, p, plan.k, plan.surrogate), [h!, words]);
 }
 
 /**
