@@ -4,8 +4,9 @@ import { heapSummary } from "./heap-summary.js";
 import { fail, fmtShape } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../autograd/tape.js";
-import { Spikformer } from "../models/spikformer.js";
-import { checkModelFits, configFromJson, definedOnly, spikformerConfig, type SpikformerConfig } from "../models/config.js";
+import { definedOnly } from "../models/config.js";
+import { isSpikeformerName } from "../models/spikeformer/config.js";
+import { buildClassifier, checkClassifierFits, classifierConfig, classifierFromJson, classifierName, type Classifier, type ClassifierConfig } from "../models/classifier.js";
 import { checkFinite } from "../io/validate.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "../io/safetensors-file.js";
 import { loadWeights } from "../train/checkpoint.js";
@@ -26,7 +27,7 @@ import { FINETUNE_FLAGS, PRETRAIN_FLAGS, RECONSTRUCT_FLAGS, runFinetune, runPret
 
 /** Defaults of `bitspike train`: the MNIST main job that `npm start` runs. */
 export const TRAIN_FLAGS = {
-  model: { type: "string", default: "spikformer-cifar-1-96", help: "model name, spikformer-{cifar|imagenet|dvs|v2}-L-D" },
+  model: { type: "string", default: "spikformer-cifar-1-96", help: "model name, spikformer-{cifar|imagenet|dvs|v2}-L-D, spikeformer-{dvscifar10|dvsgesture|imagenet} or spikeformer-L-E" },
   data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors | idx:DIR | nmnist:DIR | dvsgesture:DIR | cifar10dvs:DIR | events:DIR[,WxH]" },
   epochs: { type: "int", default: 8, ...R.epochs, help: "epochs" },
   batch: { type: "int", default: 32, ...R.batch, help: "batch size" },
@@ -60,8 +61,9 @@ export function runTrain(argv: string[]): void {
   const opts: TrainOptions = {
     model: a.model!,
     // The main job runs one time step: in our MNIST runs T = 2 gave a similar accuracy per epoch at half the images per second.
-    // Event data: one time step a frame (T comes from --frames, or --frames from --T).
-    modelOverrides: { T: isEventSpec(a.data!) ? a.T ?? a.frames ?? 16 : a.T ?? 1, ...definedOnly(modelOverrides(a)) },
+    // Event data: one time step a frame (T comes from --frames, or --frames from --T); Spikeformer keeps its own T
+    // (its temporal attention needs more than one step).
+    modelOverrides: { T: isEventSpec(a.data!) ? a.T ?? a.frames ?? 16 : a.T ?? (isSpikeformerName(a.model!) ? undefined : 1), ...definedOnly(modelOverrides(a)) },
     data: a.data!,
     events: eventOptions(a, a.T),
     epochs: a.epochs!,
@@ -113,29 +115,29 @@ export function runTrain(argv: string[]): void {
  * metadata (validated, sizes checked, before anything is built), with the
  * weights loaded (strictly, finite values only).
  */
-function modelFromFlags(name: string | undefined, a: Record<string, unknown>, weights?: string): Spikformer {
-  let stored: SpikformerConfig | null = null;
+function modelFromFlags(name: string | undefined, a: Record<string, unknown>, weights?: string): Classifier {
+  let stored: ClassifierConfig | null = null;
   if (weights) {
     const meta = readSafetensorsFile(weights).metadata["bitspike_model"];
-    if (meta !== undefined) stored = configFromJson(`weights(${weights})`, meta);
+    if (meta !== undefined) stored = classifierFromJson(`weights(${weights})`, meta);
   }
-  const modelName = name ?? (stored ? `spikformer-${stored.variant}-${stored.depths}-${stored.embedDims}` : undefined);
+  const modelName = name ?? (stored ? classifierName(stored) : undefined);
   if (!modelName) fail("bitspike", "--model is required (the weights file does not name its model)");
   const { variant: _v, depths: _d, embedDims: _e, ...rest } = stored ?? {};
-  const model = new Spikformer(spikformerConfig(modelName, { ...rest, ...definedOnly(modelOverrides(a)) }));
+  const model = buildClassifier(classifierConfig(modelName, { ...rest, ...definedOnly(modelOverrides(a)) }));
   if (weights) loadWeights(weights, model);
   return model;
 }
 
 /** Refuses data whose images do not fit the model, naming both (before any batch runs). */
-function checkDataFits(model: Spikformer, data: DataSplit, spec: string, batch: number, batchWhat: string): void {
+function checkDataFits(model: Classifier, data: DataSplit, spec: string, batch: number, batchWhat: string): void {
   const c = model.config;
   const [C, H, W] = data.test.shape;
   if (C !== c.inChannels || H !== c.imgSize || W !== c.imgSize) {
     fail("bitspike", `--data ${spec}: images are ${H}x${W}x${C}, the model takes ${c.imgSize}x${c.imgSize}x${c.inChannels}`);
   }
   if (data.test.numClasses > c.numClasses) fail("bitspike", `--data ${spec}: ${data.test.numClasses} classes, the model has ${c.numClasses}`);
-  checkModelFits("bitspike", c, batch, batchWhat, false);
+  checkClassifierFits("bitspike", c, batch, batchWhat, false);
 }
 
 const PARAMS_FLAGS = { ...MODEL_FLAGS } satisfies Flags;
@@ -198,7 +200,7 @@ export function runPredict(argv: string[]): void {
   const model = modelFromFlags(a.model, a, a.weights).eval();
   const x = readInputTensor(a.input!, a.key);
   model.checkInput(x, a.input);
-  checkModelFits("bitspike predict", model.config, x.rank === 5 ? x.shape[1]! : x.shape[0]!, `the batch of ${a.input}`, false);
+  checkClassifierFits("bitspike predict", model.config, x.rank === 5 ? x.shape[1]! : x.shape[0]!, `the batch of ${a.input}`, false);
   const logits = noGrad(() => model.forward(x));
   writeSafetensorsFile(a.output!, { logits: { shape: [...logits.shape], data: logits.data as Float32Array } });
   console.log(`wrote logits ${fmtShape(logits.shape)} to ${a.output}`);

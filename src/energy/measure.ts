@@ -3,13 +3,13 @@ import { freeArray } from "../tensor/heap.js";
 import { stepScope } from "../tensor/retain.js";
 import { noGrad } from "../autograd/tape.js";
 import { Tensor } from "../tensor/tensor.js";
-import type { Spikformer } from "../models/spikformer.js";
+import type { Classifier } from "../models/classifier.js";
 import { batches } from "../train/data/loader.js";
 import type { Dataset } from "../train/data/dataset.js";
 import { EnergyProbe, energyReport, type EnergyReport } from "./energy.js";
 
 /** Eval-mode forward over up to `limit` images of `data`, counting every synaptic layer's input. */
-export function measureEnergy(model: Spikformer, data: Dataset, limit: number, batchSize = 50): EnergyReport {
+export function measureEnergy(model: Classifier, data: Dataset, limit: number, batchSize = 50): EnergyReport {
   const probe = new EnergyProbe();
   const prev = model.compute.probe;
   const wasTraining = model.training;

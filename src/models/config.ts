@@ -192,10 +192,14 @@ export function estimateModelSize(cfg: SpikformerConfig): ModelSize {
  * is allocated. `batchWhat` names the batch in messages (e.g. `--batch`).
  */
 export function checkModelFits(op: string, cfg: SpikformerConfig, batch: number, batchWhat = "batch", training = true): void {
-  const size = estimateModelSize(cfg);
+  const name = `${cfg.variant}-${cfg.depths}-${cfg.embedDims} (T ${cfg.T}, ${cfg.numClasses} classes, ${cfg.imgSize}x${cfg.imgSize}x${cfg.inChannels})`;
+  checkSizeFits(op, estimateModelSize(cfg), name, batch, batchWhat, training);
+}
+
+/** {@link checkModelFits} for any model whose sizes are estimated (`name` describes it in messages). */
+export function checkSizeFits(op: string, size: ModelSize, name: string, batch: number, batchWhat = "batch", training = true): void {
   const budget = memoryBudgetBytes();
   const gb = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GB`;
-  const name = `${cfg.variant}-${cfg.depths}-${cfg.embedDims} (T ${cfg.T}, ${cfg.numClasses} classes, ${cfg.imgSize}x${cfg.imgSize}x${cfg.inChannels})`;
   if (size.largestWeight > MAX_TENSOR_ELEMENTS) fail(op, `model ${name} needs a weight of ${size.largestWeight.toExponential(2)} values; the limit is ${MAX_TENSOR_ELEMENTS} (2^30)`);
   const paramBytes = 16 * size.parameters;
   if (paramBytes > budget) fail(op, `model ${name} has about ${size.parameters.toExponential(2)} parameters: ${gb(paramBytes)} to train, more than this machine's ${gb(budget)}`);

@@ -18,6 +18,7 @@ import { Rng } from "../tensor/random.js";
 import { backward, noGrad } from "../autograd/tape.js";
 import type { SpikformerConfig } from "../models/config.js";
 import { loadEncoderInto, MaskedAutoencoder, type MAEOptions } from "../models/mae/mae.js";
+import { Spikformer } from "../models/spikformer.js";
 import { writeSafetensorsFile } from "../io/safetensors-file.js";
 import { appendFileChecked, makeOutputDir } from "../io/files.js";
 import { checkMaeOptions } from "../models/mae/mae.js";
@@ -83,7 +84,9 @@ export interface PretrainResult {
 
 /** The encoder config of a pre-training run: T = 1 unless overridden, geometry from the data. */
 export function pretrainModelConfig(opts: Pick<PretrainOptions, "model" | "modelOverrides" | "seed">, data: DataSplit): SpikformerConfig {
-  return trainModelConfig(opts, data, { T: 1 });
+  const cfg = trainModelConfig(opts, data, { T: 1 });
+  if (cfg.variant === "spikeformer") fail("pretrain", `masked-autoencoder pre-training is for Spikformer V2 models, got ${opts.model}`);
+  return cfg;
 }
 
 /** The Rng a batch's mask is drawn from. */
@@ -286,6 +289,7 @@ export function finetune(opts: FinetuneOptions, hooks: TrainHooks = {}, preloade
   return train(opts, {
     ...hooks,
     onModel: (m) => {
+      if (!(m instanceof Spikformer)) fail("finetune", `fine-tuning from an MAE encoder is for Spikformer V2 models, got ${opts.model}`);
       loadEncoderInto(m, tensors, opts.from);
       hooks.onModel?.(m);
     },

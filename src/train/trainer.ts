@@ -14,8 +14,8 @@ import { stepScope } from "../tensor/retain.js";
 import { appendFileChecked, makeOutputDir } from "../io/files.js";
 import { checkInt, checkNumber, firstNonFinite } from "../io/validate.js";
 import { crossEntropy } from "../ops/loss.js";
-import { Spikformer } from "../models/spikformer.js";
-import { checkModelFits, definedOnly, spikformerConfig, type SpikformerConfig, type SpikformerOverrides } from "../models/config.js";
+import { definedOnly } from "../models/config.js";
+import { buildClassifier, checkClassifierFits, classifierConfig, type Classifier, type ClassifierConfig, type ClassifierOverrides } from "../models/classifier.js";
 import { AdamW, paramGroupsWithDecayExclusions } from "./optim.js";
 import { CosineSchedule, layerDecayScales, layerIdOf } from "./schedule.js";
 import { clipGradNorm } from "./clip.js";
@@ -31,7 +31,7 @@ import { hasCheckpoint, loadCheckpoint, saveCheckpoint, saveWeights, WEIGHTS_FIL
 export interface RunOptions {
   model: string;
   /** Model options on top of the name; image size, channels (and classes) come from the data. */
-  modelOverrides: SpikformerOverrides;
+  modelOverrides: ClassifierOverrides;
   data: string;
   epochs: number;
   batch: number;
@@ -90,15 +90,15 @@ export interface EpochInfo {
 
 export interface TrainHooks {
   /** Called on the freshly built model before the optimizer exists (e.g. to load pre-trained weights). */
-  onModel?(model: Spikformer): void;
-  onStart?(info: { model: SpikformerConfig; parameters: number; data: string; trainSize: number; testSize: number; resumedFrom: RunPosition | null }): void;
+  onModel?(model: Classifier): void;
+  onStart?(info: { model: ClassifierConfig; parameters: number; data: string; trainSize: number; testSize: number; resumedFrom: RunPosition | null }): void;
   onStep?(info: StepInfo): void;
   onEpoch?(info: EpochInfo): void;
 }
 
 /** What a finished (or stopped) run leaves. */
 export interface TrainResult {
-  model: Spikformer;
+  model: Classifier;
   /** Test-set result at the end (null when stopped early by stopAfter). */
   test: EvalResult | null;
   position: RunPosition;
@@ -137,7 +137,7 @@ export function checkRunOptions(op: string, o: RunOptions & Partial<Pick<TrainOp
  * image geometry and class count. An image size or channel count that is set must match the data
  * (nothing is resized); a class count that is set must hold the data's labels.
  */
-export function trainModelConfig(opts: Pick<TrainOptions, "model" | "modelOverrides" | "seed">, data: DataSplit, defaults: SpikformerOverrides = {}): SpikformerConfig {
+export function trainModelConfig(opts: Pick<TrainOptions, "model" | "modelOverrides" | "seed">, data: DataSplit, defaults: ClassifierOverrides = {}): ClassifierConfig {
   const [C, H, W] = data.train.shape;
   if (H !== W) fail("train", `images are ${H}x${W}; Spikformer needs square images`);
   const o = opts.modelOverrides;
@@ -148,7 +148,7 @@ export function trainModelConfig(opts: Pick<TrainOptions, "model" | "modelOverri
   // Event data fixes the time steps: one a frame.
   const T = data.train.frames;
   if (T !== undefined && o.T !== undefined && o.T !== T) fail("train", `T (--T) ${o.T} does not match the data's ${T} frames a sample; the model takes one frame a time step`);
-  return spikformerConfig(opts.model, { ...defaults, seed: opts.seed, ...definedOnly(o), imgSize: H, inChannels: C, numClasses: o.numClasses ?? classes, ...(T !== undefined ? { T } : {}) });
+  return classifierConfig(opts.model, { ...defaults, seed: opts.seed, ...definedOnly(o), imgSize: H, inChannels: C, numClasses: o.numClasses ?? classes, ...(T !== undefined ? { T } : {}) }, "train");
 }
 
 /**
@@ -172,7 +172,7 @@ function checkAugment(op: string, augment: AugmentOptions, data: DataSplit): voi
 }
 
 
-/** Trains a Spikformer as the options say; see the module comment. */
+/** Trains a Spikformer or Spikeformer as the options say; see the module comment. */
 export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: DataSplit): TrainResult {
   const t0 = performance.now();
   checkRunOptions("train", opts);
@@ -182,8 +182,9 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
   checkAugment("train", opts.augment, data);
   if (opts.mixup > 0 && data.train.frames !== undefined) fail("train", "mixup (--mixup) mixes image batches; it is not defined for event frames");
   const cfg = trainModelConfig(opts, data);
-  checkModelFits("train", cfg, opts.batch, "batch");
-  const model = new Spikformer(cfg).train();
+  checkClassifierFits("train", cfg, opts.batch, "batch");
+  if (opts.layerDecay !== undefined && cfg.variant === "spikeformer") fail("train", "layer-wise lr decay (--layer-decay) is for Spikformer models");
+  const model = buildClassifier(cfg).train();
   hooks.onModel?.(model);
   const named = [...model.namedParameters()];
   const scales = opts.layerDecay === undefined ? null : layerDecayScales(cfg.depths, opts.layerDecay);
@@ -235,6 +236,8 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
       const lr = schedule.lrAt(pos.iteration);
       optimizer.setLr(lr);
       // One heap scope a step: its activations and gradients go back to the heap at its end.
+      // Spikeformer's DropPath draws from (seed, epoch, batch) too.
+      if ("dropPathRng" in model) model.dropPathRng = batchRng(opts.seed ^ 0x1b873593, epoch, b.batchIndex);
       const { l, c } = stepScope(() => {
         const logits = model.forward(b.images);
         const loss = opts.mixup > 0

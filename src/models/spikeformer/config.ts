@@ -5,7 +5,7 @@
  */
 import { fail } from "../../tensor/errors.js";
 import { checkInt, checkNumber, checkOneOf } from "../../io/validate.js";
-import { CONFIG_LIMITS } from "../config.js";
+import { CONFIG_LIMITS, checkSizeFits, type ModelSize } from "../config.js";
 
 /** Everything that defines a Spikeformer. */
 export interface SpikeformerConfig {
@@ -139,6 +139,40 @@ export function validateSpikeformerConfig(cfg: SpikeformerConfig, op = "model"):
   const widths = tokenizerWidths(cfg);
   if (widths.some((w) => w < 1)) fail(op, `embedDims ${cfg.embedDims} is too small for ${cfg.layers} tokenizer layers (widths ${widths.join(", ")})`);
   tokenGrid(cfg, op);
+  checkSpikeformerFits(op, cfg, 1);
+}
+
+/** Parameter and activation counts of a (field-checked) config, from its fields alone (nothing is allocated). */
+export function estimateSpikeformerSize(cfg: SpikeformerConfig): ModelSize {
+  const { T, embedDims: E, kernel: k, numHeads: h } = cfg;
+  const hidden = Math.round(E * cfg.mlpRatio);
+  const widths = tokenizerWidths(cfg);
+  let params = 0, largestWeight = Math.max(E * cfg.numClasses, E * hidden, 3 * E * E);
+  let acts = 0, largestAct = 0;
+  let res = cfg.imgSize;
+  for (let i = 0; i < cfg.layers; i++) {
+    const [cin, cout] = [widths[i]!, widths[i + 1]!];
+    params += k * k * cin * cout + k * k * cout * cout + cin * cout + 9 * cout;
+    largestWeight = Math.max(largestWeight, k * k * cout * cout);
+    res = Math.floor((res + 2 * Math.floor(k / 2) - k) / tokenizerStride(cfg, i)) + 1;
+    // conv outputs, BN outputs and neuron states of three layers, and the ADD
+    const a = T * cout * res * res;
+    acts += 8 * a;
+    largestAct = Math.max(largestAct, a);
+  }
+  const N = res * res;
+  params += N * E + T * E + cfg.depths * (9 * E * E + 2 * E * hidden + 12 * E + hidden + 1) + E * (cfg.numClasses + 3) + cfg.numClasses + 1;
+  // Per block: ~16 [T, N, E] values, the MLP's hidden layer, and the two attention maps (N x N per (b, t), T x T per (b, n)).
+  const perBlock = T * N * (16 * E + 3 * hidden) + 2 * h * (T * N * N + N * T * T);
+  acts += cfg.depths * perBlock;
+  largestAct = Math.max(largestAct, h * T * N * N, T * N * hidden);
+  return { parameters: params, largestWeight, activationsPerImage: acts, largestActivationPerImage: largestAct };
+}
+
+/** Refuses a model (and batch) that cannot fit this machine (see checkModelFits in ../config.ts). */
+export function checkSpikeformerFits(op: string, cfg: SpikeformerConfig, batch: number, batchWhat = "batch", training = true): void {
+  const name = `spikeformer-${cfg.depths}-${cfg.embedDims} (T ${cfg.T}, ${cfg.numClasses} classes, ${cfg.imgSize}x${cfg.imgSize}x${cfg.inChannels})`;
+  checkSizeFits(op, estimateSpikeformerSize(cfg), name, batch, batchWhat, training);
 }
 
 /** A stride list from a flag: "2" (every block) or "2,1,2,1". */
