@@ -267,6 +267,14 @@ export class Code {
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Ge(): this { return this.simd(0x46); }
+  f32x4Abs(): this { return this.simd(0xe0); }
+  f32x4Neg(): this { return this.simd(0xe1); }
+  /** IEEE max with NaN propagation (a NaN operand gives NaN), as Math.max. */
+  f32x4Max(): this { return this.simd(0xe9); }
+  /** f32 lanes to i32, truncating (saturating; NaN gives 0). */
+  i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
+  /** Shifts each i32 lane left by an i32 count (mod 32). */
+  i32x4Shl(): this { return this.simd(0xab); }
   /** The sign bits of the four i32 lanes as an i32 (lane 0 in bit 0): a compare mask to spike bits. */
   i32x4Bitmask(): this { return this.simd(0xa4); }
   f32x4Ne(): this { return this.simd(0x42); }

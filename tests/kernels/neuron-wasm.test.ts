@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { expFdlibm } from "../../src/kernels/neuron/exp.js";
+import { expFdlibm, expNonPositiveF32, sigmoidGradF32 } from "../../src/kernels/neuron/exp.js";
 import {
   hardDetachedSigmoidBackwardRange, hardDetachedSigmoidBackwardRangeJs, hardDetachedSigmoidBackwardRangeWasm,
   LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardRangeWasm, neuronForwardRange, type NeuronKernelParams,
@@ -8,7 +8,7 @@ import {
 import { wordsFor } from "../../src/tensor/bits.js";
 import { Rng } from "../../src/tensor/random.js";
 import { setKernelBackend, wasmSimdAvailable } from "../../src/wasm/backend.js";
-import { expWasm, neuronKernelModule, neuronWasmRuns } from "../../src/kernels/neuron/wasm.js";
+import { expF32Wasm, neuronKernelModule, neuronWasmRuns } from "../../src/kernels/neuron/wasm.js";
 import { wasmApi } from "../../src/wasm/runtime.js";
 import { expectSameBits } from "../helpers/arrays.js";
 import { allocFloat } from "../../src/tensor/tensor.js";
@@ -64,20 +64,49 @@ describe("expFdlibm: the exp the sigmoid surrogate uses", () => {
   });
 });
 
+/** Float32 inputs at the float32 exp's edges: zeros, the clamp, tiny, around ln2 / 2, and far below. */
+const EXPF_EDGES = [0, -0, -1e-30, -1e-7, -0.34657359, -0.3465736, -0.5, -1, -10, -86.99, -87, -87.01, -88, -103.9, -200, -3e38, -Infinity];
+
+describe("expNonPositiveF32 and sigmoidGradF32: the float32 sigmoid surrogate", () => {
+  it("expNonPositiveF32 is within 1 float32 ulp of e^x on [-87, 0], 1 at 0, e^-87 below (the clamp)", () => {
+    const ulp = (v: number) => 2 ** (Math.floor(Math.log2(v)) - 23);
+    fc.assert(fc.property(fc.float({ min: -87, max: 0, noNaN: true }), (x) => {
+      const t = Math.exp(x);
+      return Math.fround(expNonPositiveF32(x)) === expNonPositiveF32(x) && Math.abs(expNonPositiveF32(x) - t) <= ulp(t);
+    }), { numRuns: 20000 });
+    expect(expNonPositiveF32(0)).toBe(1);
+    expect(expNonPositiveF32(-1000)).toBe(expNonPositiveF32(-87));
+    expect(expNonPositiveF32(-Infinity)).toBe(expNonPositiveF32(-87));
+    expect(expNonPositiveF32(NaN)).toBeNaN();
+  });
+
+  it("sigmoidGradF32 is alpha s (1 - s) within float32 error, a float32 value, even in z, alpha / 4 at 0", () => {
+    fc.assert(fc.property(fc.float({ min: -15, max: 15, noNaN: true }), fc.constantFrom(4, 1, 2.5, 0.3), (z, alpha) => {
+      // alpha s (1 - s) = alpha e / (1 + e)^2, e = e^-|alpha z|, in float64 (1 - s itself cancels for large |z|)
+      const a = Math.abs(alpha * z), e = Math.exp(-a);
+      const want = (alpha * e) / (1 + e) ** 2, got = sigmoidGradF32(alpha, z);
+      // the float32 product alpha z carries a relative error up to 2^-24, which e^-a turns into a times that
+      const tol = (1e-6 + a * 2 ** -23) * want;
+      return Math.fround(got) === got && Math.abs(got - want) <= tol && got === sigmoidGradF32(alpha, -z);
+    }), { numRuns: 5000 });
+    expect(sigmoidGradF32(4, 0)).toBe(1);
+    expect(sigmoidGradF32(4, NaN)).toBeNaN();
+  });
+});
+
 describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAssembly SIMD is unavailable in this runtime)"}`, () => {
   it("the module validates", () => {
     expect(wasmApi()!.validate(neuronKernelModule())).toBe(true);
   });
 
-  it("exp lanes equal expFdlibm bit for bit (general variant on all doubles, odd counts; the neuron's variant on x <= 0)", () => {
-    expectSameBits(expWasm(Float64Array.from(EXP_EDGES)), EXP_EDGES.map(expFdlibm), "edges");
-    fc.assert(fc.property(fc.array(fc.double(), { minLength: 1, maxLength: 41 }), (xs) => {
-      expectSameBits(expWasm(Float64Array.from(xs)), xs.map(expFdlibm), "general");
+  it("exp lanes equal expNonPositiveF32 bit for bit (float32 values <= 0, the clamp below -87, odd counts)", () => {
+    const edges = Float32Array.from(EXPF_EDGES);
+    expectSameBits(expF32Wasm(edges), edges.map(expNonPositiveF32), "edges");
+    fc.assert(fc.property(fc.array(fc.float({ max: 0, noNaN: true }), { minLength: 1, maxLength: 41 }), fc.array(fc.float({ min: -120, max: 0, noNaN: true }), { maxLength: 9 }), (xs, ys) => {
+      const all = Float32Array.from([...xs, ...ys]);
+      expectSameBits(expF32Wasm(all), all.map(expNonPositiveF32), "non-positive");
     }), { numRuns: 300 });
-    fc.assert(fc.property(fc.array(fc.double({ max: 0, noNaN: true }), { minLength: 1, maxLength: 41 }), fc.array(fc.double({ min: -760, max: 0 }), { maxLength: 9 }), (xs, ys) => {
-      const all = [...xs, ...ys];
-      expectSameBits(expWasm(Float64Array.from(all), true), all.map(expFdlibm), "non-positive");
-    }), { numRuns: 300 });
+    expect(expF32Wasm(Float32Array.of(NaN))[0]).toBeNaN();
   });
 
   it("sigmoid backward: WASM twin equals the JS twin bit for bit on ragged shapes, unit ranges, leaks, thresholds and extreme H", () => {
@@ -85,7 +114,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
       fc.record({
         steps: fc.integer({ min: 1, max: 4 }), rows: fc.integer({ min: 1, max: 5 }), cols: fc.integer({ min: 1, max: 70 }),
         leak: fc.constantFrom(LEAK_NONE, LEAK_DIV, LEAK_MUL), decayInput: fc.boolean(),
-        vTh: fc.constantFrom(1, 0.5, 0.3), alpha: fc.constantFrom(4, 1, 2.5), rate: fc.constantFrom(0, 0.2, 0.7),
+        vTh: fc.constantFrom(1, 0.5, Math.fround(0.3)), alpha: fc.constantFrom(4, 1, 2.5), rate: fc.constantFrom(0, 0.2, 0.7),
         scale: fc.constantFrom(3, 400), seed: fc.integer(), a: fc.nat(), b: fc.nat(),
         place: fc.constantFrom(...PLACES), alias: fc.boolean(),
       }),
@@ -99,7 +128,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
         const gS = new Float32Array(o.steps * n), h = new Float32Array(o.steps * n);
         for (let i = 0; i < gS.length; i++) {
           gS[i] = rng.uniform() < 0.05 ? 0 : rng.uniform() - 0.5;
-          h[i] = (rng.uniform() - 0.6) * o.scale; // scale 300: alpha (h - vTh) far below -708, fdlibm's subnormal branch
+          h[i] = (rng.uniform() - 0.6) * o.scale; // scale 400: alpha (h - vTh) far below -87, the exp's clamp
         }
         const words = new Uint32Array(o.steps * units);
         for (let i = 0; i < words.length; i++) for (let bit = 0; bit < 32; bit++) if (rng.uniform() < o.rate) words[i]! |= 1 << bit;
@@ -150,6 +179,23 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
     expect(runs({ ...p, tau: 1.3 })).toBe(0); // 1.3 is not a float32 value: the lanes would use another tau
     expect(() => lifForwardRangeWasm(x, { ...p, vTh: 0.1 }, null, new Uint32Array(8), new Float32Array(80), 0, 4))
       .toThrow(/lifForwardRangeWasm: needs float32 .* vTh 0\.1/);
+  });
+
+  it("sigmoid backward runs the WASM twin only for float32 constants; otherwise the JS twin, and the WASM twin refuses", () => {
+    const p: NeuronKernelParams = { steps: 2, rows: 2, cols: 40, leak: LEAK_DIV, tau: 2, k: 0.5, decayInput: true, vTh: 1, vReset: 0, hardReset: true, detachReset: true, f32: true };
+    const gS = new Float32Array(160).map((_, i) => (i % 5) * 0.1 - 0.2), h = new Float32Array(160).map((_, i) => (i % 7) * 0.4);
+    const runs = (q: NeuronKernelParams, alpha: number): number => {
+      setKernelBackend("wasm");
+      const before = neuronWasmRuns();
+      hardDetachedSigmoidBackwardRange(gS, h, new Uint32Array(8), q, alpha, new Float32Array(160), new Float64Array(80), 0, 4);
+      return neuronWasmRuns() - before;
+    };
+    expect(runs(p, 4)).toBe(1);
+    expect(runs({ ...p, vTh: 0.3 }, 4)).toBe(0); // 0.3 is not a float32 value: the lanes would use another threshold
+    expect(runs(p, 1.3)).toBe(0);
+    expect(runs({ ...p, f32: false }, 4)).toBe(0);
+    expect(() => hardDetachedSigmoidBackwardRangeWasm(gS, h, new Uint32Array(8), { ...p, vTh: 0.3 }, 4, new Float32Array(160), 0, 4))
+      .toThrow(/hardDetachedSigmoidBackwardRangeWasm: needs .*vTh 0\.3/);
   });
 
   it("on heap arrays both kernels run in place: no staged bytes; foreign arrays are staged and counted", () => {

@@ -297,7 +297,7 @@ describe("fast neuron kernels equal the general loop", () => {
       const g = Tensor.uniform([T, 2, n], rng, -1, 1, dtype);
       const sig = sigmoidSurrogate(4);
       // the same function without the inlining hint takes the general path
-      const plain = customSurrogate("sigmoid-plain", sig.primitive, sig.derivative);
+      const plain = customSurrogate("sigmoid-plain", sig.primitive, sig.derivative, sig.derivative32);
       const run = (surrogate: typeof sig) => {
         const leaf = x.clone().requireGrad();
         const s = multiStepNeuron(leaf, { kind: "lif", tau: 2, vReset, detachReset: true, surrogate });

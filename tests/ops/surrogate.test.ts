@@ -70,7 +70,7 @@ describe("surrogate shapes (SpikingJelly's definitions)", () => {
       expect(() => sigmoidSurrogate(bad)).toThrow(new RegExp(`sigmoidSurrogate: alpha must be a finite number > 0, got ${bad}`));
       expect(() => atanSurrogate(bad)).toThrow(/atanSurrogate: alpha/);
     }
-    expect(() => customSurrogate("x", (z) => z, 3 as unknown as (z: number) => number)).toThrow(/customSurrogate: .*function and number/);
+    expect(() => customSurrogate("x", (z) => z, 3 as unknown as (z: number) => number)).toThrow(/customSurrogate: .*got function, number and undefined/);
   });
 });
 

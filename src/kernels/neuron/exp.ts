@@ -86,3 +86,55 @@ export function expFdlibm(x: number): number {
   if (k === 1024) return y * 2 * TWO_1023; // 2^1024 itself is not a double
   return k >= -1021 ? y * POW2[k + 1022]! : y * POW2[k + 2022]! * TWO_M1000;
 }
+
+/**
+ * The float32 sigmoid surrogate's exp: e^x for x <= 0 in float32 arithmetic
+ * (every operation one float32 operation, written with Math.fround), so the
+ * f32x4 lanes of the WASM twin give the same bits. Cody-Waite reduction
+ * x = k ln2 + r (ln2 split so k C1 is exact), a degree-7 polynomial for e^r
+ * (cephes' expf coefficients, within 2 float32 ulp on [-87, 0]), scaled by
+ * 2^k. Below EXPF_FLOOR the input is clamped (e^-87 = 1.6e-38, a float32
+ * normal): the sigmoid's derivative there is below 1e-37 either way. NaN stays
+ * NaN.
+ */
+export const EXPF = {
+  FLOOR: -87,
+  LOG2E: Math.fround(1.44269504088896341),
+  /** 1.5 2^23: t + MAGIC - MAGIC rounds t to an integer (ties to even) in float32 for |t| < 2^22. */
+  MAGIC: 12582912,
+  C1: 0.693359375, // 355/512: k C1 is exact for |k| < 2^15
+  C2: Math.fround(-2.12194440e-4),
+  P: [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].map(Math.fround),
+} as const;
+
+const fr = Math.fround;
+const [Q0, Q1, Q2, Q3, Q4, Q5] = EXPF.P as unknown as [number, number, number, number, number, number];
+const { FLOOR: F_FLOOR, LOG2E: F_LOG2E, MAGIC: F_MAGIC, C1: F_C1, C2: F_C2 } = EXPF;
+
+/** e^x for a float32 value x <= 0, in float32 arithmetic (see {@link EXPF}); the reference of the WASM lanes. */
+export function expNonPositiveF32(x: number): number {
+  x = Math.max(x, F_FLOOR);
+  const k = fr(fr(fr(x * F_LOG2E) + F_MAGIC) - F_MAGIC);
+  const r = fr(fr(x - fr(k * F_C1)) - fr(k * F_C2));
+  let p = fr(fr(Q0 * r) + Q1);
+  p = fr(fr(p * r) + Q2);
+  p = fr(fr(p * r) + Q3);
+  p = fr(fr(p * r) + Q4);
+  p = fr(fr(p * r) + Q5);
+  const y = fr(fr(fr(p * fr(r * r)) + r) + 1);
+  return fr(y * 2 ** k); // 2^k is a float32 normal for k >= -126
+}
+
+/**
+ * d/dz sigmoid(alpha z) in float32 arithmetic for a float32 z: alpha e / (1 + e)^2
+ * with e = e^-|alpha z| (= alpha s (1 - s), s = sigmoid(alpha z), and even in z, so
+ * one exp and one division, no branch). alpha is used rounded to float32.
+ * The float32 neurons' surrogate (SpikingJelly computes it in the tensor's
+ * float32 too); the kernels' JS and WASM twins do these operations in this order.
+ */
+export function sigmoidGradF32(alpha: number, z: number): number {
+  const a32 = fr(alpha);
+  const e = expNonPositiveF32(-Math.abs(fr(a32 * z)));
+  const d = fr(1 + e);
+  return fr(fr(a32 * e) / fr(d * d));
+}

@@ -11,9 +11,9 @@ import { BitspikeError } from "../../tensor/errors.js";
 import { wasmKernelsEnabled, wasmSimdAvailable } from "../../wasm/backend.js";
 import { lifForwardWasmCall, neuronKernel, sigmoidBackwardWasmCall } from "./wasm.js";
 import { heapPtr, unstage } from "../../wasm/runtime.js";
-import { heapF64, inHeap } from "../../tensor/heap.js";
+import { heapF32, inHeap } from "../../tensor/heap.js";
 import { wordsFor } from "../../tensor/bits.js";
-import { expFdlibm } from "./exp.js";
+import { expFdlibm, sigmoidGradF32 } from "./exp.js";
 
 /** How the membrane leaks: IF (none), LIF (divide by tau), PLIF (multiply by k = sigmoid(w)). */
 export const LEAK_NONE = 0;
@@ -185,7 +185,10 @@ export function lifForwardRangeJs(x: FloatArray, p: NeuronKernelParams, h: Float
  * analog neuron, whose output is ReLU(H)), h = saved H,
  * words = the spikes. Writes dL/dX into gx and returns dL/dk (the sum over
  * all elements and steps of gH dH/dk; only meaningful for LEAK_MUL, where `x`
- * must be the forward input). `gv` (length n, float64) is scratch.
+ * must be the forward input). `gv` (length n, float64) is scratch. With
+ * `p.f32` every operation rounds to float32 (as SpikingJelly's float32
+ * backward computes) and `derivative` must be the surrogate's float32 form
+ * (surrogateDerivative in src/ops/spike/surrogate.ts); the dL/dk sum is float64.
  */
 export function neuronBackward(
   gS: FloatArray,
@@ -222,12 +225,12 @@ export function neuronBackward(
         const sg = derivative(r(hh - vTh));
         const s = (words[wo + (c >>> 5)]! >>> (c & 31)) & 1;
         let dVdH: number;
-        if (hardReset) dVdH = detachReset ? 1 - s : 1 - s + (vReset - hh) * sg;
-        else dVdH = detachReset ? 1 : 1 - vTh * sg;
-        const gOut = analog ? (hh > 0 ? gS[xo + i]! : 0) : gS[xo + i]! * sg;
-        const gH = gOut + gv[i]! * dVdH;
-        gx[xo + i] = gH * dHdX;
-        gv[i] = gH * dHdV;
+        if (hardReset) dVdH = detachReset ? 1 - s : r(1 - s + r(r(vReset - hh) * sg));
+        else dVdH = detachReset ? 1 : r(1 - r(vTh * sg));
+        const gOut = analog ? (hh > 0 ? gS[xo + i]! : 0) : r(gS[xo + i]! * sg);
+        const gH = r(gOut + r(gv[i]! * dVdH));
+        gx[xo + i] = r(gH * dHdX);
+        gv[i] = r(gH * dHdV);
         if (wantK) {
           // V[t-1] rebuilt from H[t-1] and S[t-1]; V[-1] = vReset.
           let vp = vReset;
@@ -258,36 +261,42 @@ export function splittableBackward(p: NeuronKernelParams, wantK: boolean): boole
 /**
  * The backward of Spikformer's neuron (hard reset, detach_reset) with the
  * sigmoid surrogate inlined: the same arithmetic as {@link neuronBackward}
- * calling `sigmoidSurrogate(alpha).derivative`, without a call per element.
+ * calling the sigmoid surrogate's derivative (its float32 form
+ * {@link sigmoidGradF32} for a float32 neuron), without a call per element.
  * Only the neurons of spike units u0..u1-1 (see {@link unitElem}) are touched
  * (gx and the scratch gv at their elements), so disjoint unit ranges on any
  * threads give exactly the whole-tensor result.
  *
  * Runs the WebAssembly SIMD twin ({@link hardDetachedSigmoidBackwardRangeWasm})
- * where the kernel backend enables it and the data are float32, else
- * {@link hardDetachedSigmoidBackwardRangeJs}: the same bits either way.
+ * where the kernel backend enables it and it fits ({@link sigmoidWasmFits}),
+ * else {@link hardDetachedSigmoidBackwardRangeJs}: the same bits either way.
  */
 export function hardDetachedSigmoidBackwardRange(
   gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array,
   u0: number, u1: number,
 ): void {
-  if (wasmKernelsEnabled() && p.f32 && gS instanceof Float32Array && h instanceof Float32Array && gx instanceof Float32Array) {
-    hardDetachedSigmoidBackwardRangeWasm(gS, h, words, p, alpha, gx, u0, u1);
+  if (wasmKernelsEnabled() && sigmoidWasmFits(gS, h, gx, p, alpha)) {
+    hardDetachedSigmoidBackwardRangeWasm(gS as Float32Array, h as Float32Array, words, p, alpha, gx as Float32Array, u0, u1);
   } else {
     hardDetachedSigmoidBackwardRangeJs(gS, h, words, p, alpha, gx, gv, u0, u1);
   }
 }
 
-/** dH/dV[t-1] and dH/dX of the charge equation: k = 1/tau for LIF, sigmoid(w) for PLIF, none for IF. */
+/**
+ * dH/dV[t-1] and dH/dX of the charge equation: k = 1/tau for LIF, sigmoid(w)
+ * for PLIF, none for IF; float32 values (k and 1 - k rounded) for a float32 neuron.
+ */
 function chargeGrads(p: NeuronKernelParams): { dHdV: number; dHdX: number } {
-  const k = p.leak === LEAK_NONE ? 0 : p.k;
-  return { dHdV: 1 - k, dHdX: p.leak !== LEAK_NONE && p.decayInput ? k : 1 };
+  const r = p.f32 ? Math.fround : id;
+  const k = p.leak === LEAK_NONE ? 0 : r(p.k);
+  return { dHdV: r(1 - k), dHdX: p.leak !== LEAK_NONE && p.decayInput ? k : 1 };
 }
 
 /**
  * The plain-TypeScript twin of {@link hardDetachedSigmoidBackwardRange},
- * whatever the backend. Its exp is {@link expFdlibm} (the same bits as V8's
- * Math.exp, and reproducible in WASM).
+ * whatever the backend. A float32 neuron uses {@link sigmoidGradF32}; a
+ * float64 one computes in float64 with {@link expFdlibm} (V8's Math.exp, bit
+ * for bit).
  */
 export function hardDetachedSigmoidBackwardRangeJs(
   gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array,
@@ -308,16 +317,32 @@ export function hardDetachedSigmoidBackwardRangeJs(
       const wo = (t * rows + row) * wpr;
       const qA = row === rowA ? u0 - row * wpr : 0;
       const qB = row * wpr + wpr > u1 ? u1 - row * wpr : wpr;
-      // One spike word per 32 columns; the sigmoid as 1/(1+e^-a) (a >= 0) or
-      // e^a/(1+e^a) (a < 0), written with one exp call and a select so the
-      // sign test is not a hard-to-predict branch around the call.
+      // One spike word per 32 columns.
+      if (f32) {
+        for (let q = qA; q < qB; q++) {
+          const bits = words[wo + q]!;
+          const c0 = q << 5;
+          const c1 = c0 + 32 < cols ? c0 + 32 : cols;
+          for (let c = c0; c < c1; c++) {
+            const i = io + c;
+            const sg = sigmoidGradF32(alpha, f(h[xo + i]! - vTh));
+            const gH = f(f(gS[xo + i]! * sg) + (((bits >>> (c & 31)) & 1) !== 0 ? 0 : gv[i]!));
+            gx[xo + i] = f(gH * dHdX);
+            gv[i] = f(gH * dHdV);
+          }
+        }
+        continue;
+      }
+      // Float64: the sigmoid as 1/(1+e^-a) (a >= 0) or e^a/(1+e^a) (a < 0),
+      // written with one exp call and a select so the sign test is not a
+      // hard-to-predict branch around the call.
       for (let q = qA; q < qB; q++) {
         const bits = words[wo + q]!;
         const c0 = q << 5;
         const c1 = c0 + 32 < cols ? c0 + 32 : cols;
         for (let c = c0; c < c1; c++) {
           const i = io + c;
-          const a = alpha * (f32 ? f(h[xo + i]! - vTh) : h[xo + i]! - vTh);
+          const a = alpha * (h[xo + i]! - vTh);
           const e = expFdlibm(a >= 0 ? -a : a);
           const s = (a >= 0 ? 1 : e) / (1 + e);
           const sg = alpha * s * (1 - s);
@@ -328,6 +353,16 @@ export function hardDetachedSigmoidBackwardRangeJs(
       }
     }
   }
+}
+
+/**
+ * True when the WASM sigmoid backward applies: a float32 neuron on float32
+ * arrays, and alpha and vTh float32 values (the lanes use them rounded; dH/dX
+ * and dH/dV are float32 values for a float32 neuron).
+ */
+function sigmoidWasmFits(gS: FloatArray, h: FloatArray, gx: FloatArray, p: NeuronKernelParams, alpha: number): boolean {
+  const f = Math.fround;
+  return p.f32 && gS instanceof Float32Array && h instanceof Float32Array && gx instanceof Float32Array && f(alpha) === alpha && f(p.vTh) === p.vTh;
 }
 
 /** True when the WASM LIF forward applies: float32 arrays, and constants that are float32 values (the lanes use them rounded). */
@@ -437,23 +472,25 @@ export function lifForwardRangeWasm(
  * The WebAssembly SIMD twin of {@link hardDetachedSigmoidBackwardRangeJs}
  * (float32 data; src/kernels/neuron/wasm.ts), run in place over all steps:
  * reads gS, H and the spike words and writes gx where they are, with the
- * float64 gv (the backward's running state) in the kernel's scratch.
+ * float32 gv (the backward's running state) in the kernel's scratch.
  * Foreign arrays are staged there too and gx copied back (counted). Throws
- * where SIMD is unavailable.
+ * where SIMD is unavailable or the arguments do not fit (sigmoidWasmFits).
  */
 export function hardDetachedSigmoidBackwardRangeWasm(
   gS: Float32Array, h: Float32Array, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: Float32Array,
   u0: number, u1: number,
 ): void {
   if (!wasmSimdAvailable()) throw new BitspikeError("hardDetachedSigmoidBackwardRangeWasm", "this runtime has no WebAssembly SIMD");
-  if (!p.f32) throw new BitspikeError("hardDetachedSigmoidBackwardRangeWasm", "needs float32 neuron semantics (p.f32)");
+  if (!sigmoidWasmFits(gS, h, gx, p, alpha)) {
+    throw new BitspikeError("hardDetachedSigmoidBackwardRangeWasm", `needs a float32 neuron (p.f32), float32 arrays and float32 constants, got alpha ${alpha}, vTh ${p.vTh}`);
+  }
   if (u1 <= u0) return;
   const { steps, cols, vTh } = p;
   const { dHdV, dHdX } = chargeGrads(p);
   const r = unitRange(p, u0, u1);
   const G = r.el(gS), H = r.el(h), W = r.wd(words), GX = r.el(gx);
-  const gv = takeScratch(r.elems * 8, [G, H, W, GX]);
-  heapF64().fill(0, gv / 8, gv / 8 + r.elems);
+  const gv = takeScratch(r.elems * 4, [G, H, W, GX]);
+  heapF32().fill(0, gv / 4, gv / 4 + r.elems);
   const [pg, gs] = stepPtr(G, true), [ph, hs] = stepPtr(H, true), [pw, ws] = stepPtr(W, true);
   const [po, os] = stepPtr(GX, false);
   sigmoidBackwardWasmCall(pg, gs, ph, hs, pw, ws, po, os, gv, steps, r.units, u0 % r.wpr, cols, r.wpr, alpha, vTh, dHdX, dHdV);

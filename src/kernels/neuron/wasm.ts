@@ -1,38 +1,25 @@
 /**
- * The WebAssembly SIMD twin of the neuron backward with the sigmoid surrogate
- * (hardDetachedSigmoidBackwardRangeJs in src/kernels/neuron/neuron.ts), and of the
- * exp it needs (expFdlibm in src/kernels/neuron/exp.ts). Bytes emitted from
- * TypeScript at first use in each thread (see emit.ts).
+ * The WebAssembly SIMD twins of the neuron kernels of src/kernels/neuron/neuron.ts,
+ * float32 throughout: each JS step `Math.fround(a op b)` on float32 values is
+ * the float32 operation, so f32x4 lanes doing the same operations in the same
+ * order give the same bits (tests/kernels/neuron-wasm.test.ts checks it).
+ * Bytes emitted from TypeScript at first use in each thread (see emit.ts).
  *
- * Every element is one float64 lane (two per f64x2) doing the JS kernel's
- * float64 operations in the JS order: float32 inputs are widened exactly
- * (f64x2.promote_low_f32x4), float32 roundings are f32x4.demote_f64x2_zero
- * (round to nearest even, as Math.fround and Float32Array stores), and the
- * branches of the JS code become lane masks and selects. So the results are
- * bit-identical to the JS twin; tests/kernels/neuron-wasm.test.ts checks it.
- *
- * The exp follows fdlibm step by step. Two liberties, both exact: the
- * high-word tests become comparisons of |x| with doubles (bit patterns of
- * non-negative doubles order like their values), and the k = 0 branch's
- * `1 - ((x c) / (c - 2) - x)` is computed as the k != 0 form
- * `1 - ((lo - (x c) / (2 - c)) - hi)` with hi = x, lo = +0, which is the same
- * value: IEEE division and subtraction round symmetrically, so
- * (x c) / (c - 2) = -((x c) / (2 - c)) exactly, and 0 - q differs from -q only
- * in the sign of a zero q, which x (not 0: |x| >= 2^-28 here) absorbs.
- *
- * The LIF forward twin (lifForwardRangeJs) is float32 throughout: each JS
- * step `Math.fround(a op b)` on float32 values is the float32 operation, so
- * f32x4 lanes give the same bits (the caller checks that tau, vTh and vReset
- * are float32 values, as the lanes use them rounded).
+ * - sigmoidBackward: the twin of hardDetachedSigmoidBackwardRangeJs on float32
+ *   data, with the float32 sigmoid surrogate sigmoidGradF32 and its exp
+ *   expNonPositiveF32 (src/kernels/neuron/exp.ts) in lanes; the JS `spike ? 0 :
+ *   gv` is a lane mask.
+ * - lifForward: the twin of lifForwardRangeJs.
+ * The callers check that the constants are float32 values, as the lanes use
+ * them rounded.
  *
  * Exports:
- *   exp(src, dst, pairs)  dst[i] = e^src[i] for 2 pairs float64 (for tests)
- *   expNonPositive(src, dst, pairs)  the same for src <= 0 (the neuron's variant)
+ *   expF32(src, dst, quads)  dst[i] = expNonPositiveF32(src[i]) for 4 quads float32 (for tests)
  *   sigmoidBackward(gs, gsStep, h, hStep, words, wStep, gx, gxStep, gv, steps, units, q0, cols, wpr, alpha, vTh, dHdX, dHdV)
  *     one range of spike units (see unitElem in neuron.ts) over all steps,
  *     t = steps-1 .. 0: gs, h, gx float32, `elems` values a step (the range's
  *     elements) with step t at byte offset ptr + t step; words one per unit a
- *     step, likewise; gv float64 [elems], zero on entry; q0 = the first unit's
+ *     step, likewise; gv float32 [elems], zero on entry; q0 = the first unit's
  *     word in its row. gx may be gs (each element is read before it is
  *     written).
  *   lifForward(x, xStep, h, hStep, v, words, wStep, steps, units, q0, cols, wpr, writeH, vReset, tau, vTh, hardReset)
@@ -42,23 +29,17 @@
  *
  * The step strides (bytes) let the functions run in place on whole [T, n]
  * tensors in the heap (stride n values, rows wpr words) as well as on a
- * compact staged copy (stride elems values, units words). Nothing is read
- * outside the range's elements and words.
+ * compact staged copy (stride elems values, units words). Nothing is read or
+ * written outside the range's elements and words (a unit's last 1-3 columns
+ * are loaded into zeroed lanes and stored lane by lane).
  */
-import { Code, emitModule, F32, F64, I32, V128, frame, type FuncDef, type ValType } from "../../wasm/emit.js";
-import { EXP } from "./exp.js";
+import { Code, emitModule, F32, I32, V128, frame, type FuncDef, type ValType } from "../../wasm/emit.js";
+import { EXPF } from "./exp.js";
 import { HeapKernel } from "../../wasm/runtime.js";
-import { heapF64 } from "../../tensor/heap.js";
+import { heapF32 } from "../../tensor/heap.js";
 
-const f64x2 = (v: number): number[] => [...new Uint8Array(new Float64Array([v, v]).buffer)];
-const i64x2 = (v: number): number[] => [...new Uint8Array(new BigInt64Array([BigInt(v), BigInt(v)]).buffer)];
+const f32x4 = (v: number): number[] => [...new Uint8Array(new Float32Array([v, v, v, v]).buffer)];
 const i32x4 = (a: number, b: number, c: number, d: number): number[] => [...new Uint8Array(new Int32Array([a, b, c, d]).buffer)];
-/** k + MAGIC puts the integer k in the low mantissa bits (MAGIC = 1.5 2^52, so |k| < 2^51 stays exact). */
-const MAGIC = 1.5 * 2 ** 52;
-
-/** The v128 scratch locals the exp needs. */
-const EXP_TEMPS = ["ax", "m1", "neg", "k", "hi", "lo", "r", "t", "cc", "y", "lowK", "hiK"] as const;
-type ExpTemp = (typeof EXP_TEMPS)[number];
 
 /**
  * The local holding a v128 constant. Kernels read their constants from locals
@@ -90,75 +71,41 @@ function withConstLocals(
   return { name, params: f.params, results: [], locals: f.locals, body: c };
 }
 
+/** The v128 scratch locals of the exp. */
+const EXP_TEMPS = ["k", "r", "p"] as const;
+
 /**
- * Emits res = e^x lane-wise (x, res: v128 locals holding f64x2); see the
- * header for the two exact liberties. With `nonPositive` the caller promises
- * x <= 0 (or NaN): the branches only positive x can take are left out (k = 1024,
- * overflow, x = 1, the +0.5 rounding), which changes no result for such x;
- * a NaN then comes out as some NaN rather than x + x.
+ * Emits res = expNonPositiveF32(x) lane-wise (x, res: v128 locals holding
+ * f32x4; x is overwritten by its clamp): the JS operations in the JS order.
+ * 2^k is built from exponent bits (k is an integer in [-126, 0]).
  */
-function emitExp(c: Code, L: Record<string, number>, kc: ConstLocal, x: number, res: number, nonPositive: boolean): void {
-  const k = (v: number) => c.get(kc(f64x2(v)));
-  /** Pushes `neg` where x < 0, else `pos` (x < 0 in every lane that reaches a select when nonPositive). */
-  const bySign = (neg: number, pos: number) => {
-    if (nonPositive) k(neg);
-    else { k(neg); k(pos); c.get(L.neg!).v128Bitselect(); }
-  };
-  c.get(x).f64x2Abs().set(L.ax!);
-  c.get(L.ax!); k(EXP.REDUCE); c.f64x2Ge().set(L.m1!);
-  if (!nonPositive) { c.get(x); k(0); c.f64x2Lt().set(L.neg!); }
-  // k = m1 ? (|x| < NEAR ? +-1 : trunc(INV_LN2 x +- 0.5)) : 0
-  bySign(-1, 1);
-  k(EXP.INV_LN2); c.get(x).f64x2Mul(); bySign(-0.5, 0.5); c.f64x2Add().f64x2Trunc();
-  c.get(L.ax!); k(EXP.NEAR); c.f64x2Lt().v128Bitselect();
-  c.get(L.m1!).v128And().set(L.k!);
-  // hi = x - k LN2_HI, lo = k LN2_LO, r = hi - lo (= x where k = 0)
-  c.get(x).get(L.k!); k(EXP.LN2_HI); c.f64x2Mul().f64x2Sub().set(L.hi!);
-  c.get(L.k!); k(EXP.LN2_LO); c.f64x2Mul().set(L.lo!);
-  c.get(L.hi!).get(L.lo!).f64x2Sub().set(L.r!);
-  // c = r - t (P1 + t (P2 + t (P3 + t (P4 + t P5)))), t = r r
-  c.get(L.r!).get(L.r!).f64x2Mul().set(L.t!);
-  c.get(L.r!);
-  for (const p of [EXP.P1, EXP.P2, EXP.P3, EXP.P4]) { c.get(L.t!); k(p); }
-  c.get(L.t!); k(EXP.P5); c.f64x2Mul();
-  for (let i = 0; i < 4; i++) c.f64x2Add().f64x2Mul();
-  c.f64x2Sub().set(L.cc!);
-  // y = 1 - ((lo - (r c) / (2 - c)) - hi)
-  k(1); c.get(L.lo!).get(L.r!).get(L.cc!).f64x2Mul(); k(2); c.get(L.cc!).f64x2Sub().f64x2Div().f64x2Sub();
-  c.get(L.hi!).f64x2Sub().f64x2Sub().set(L.y!);
-  // Scale by 2^k: (y 2^k') post, k' = k (+1000 below -1021, -1023 at 1024), post = 1, 2^-1000 or 2^1023.
-  c.get(L.k!); k(-1021); c.f64x2Lt().set(L.lowK!);
-  if (!nonPositive) { c.get(L.k!); k(1024); c.f64x2Eq().set(L.hiK!); }
-  c.get(L.y!);
-  c.get(L.k!); k(1000); c.get(L.lowK!).v128And().f64x2Add();
-  if (!nonPositive) { k(1023); c.get(L.hiK!).v128And().f64x2Sub(); }
-  k(MAGIC); c.f64x2Add().get(kc(i64x2(1023))).i64x2Add().i32Const(52).i64x2Shl();
-  c.f64x2Mul();
-  k(EXP.TWO_M1000);
-  if (nonPositive) k(1);
-  else { k(EXP.TWO_1023); k(1); c.get(L.hiK!).v128Bitselect(); }
-  c.get(L.lowK!).v128Bitselect().f64x2Mul().set(res);
-  // The answers fdlibm gives before reducing, last wins: e at 1, 1 + x when tiny, 0, inf, NaN.
-  if (!nonPositive) { k(EXP.E); c.get(res).get(x); k(1); c.f64x2Eq().v128Bitselect().set(res); }
-  k(1); c.get(x).f64x2Add().get(res).get(L.ax!); k(EXP.TINY); c.f64x2Lt().v128Bitselect().set(res);
-  c.get(res).get(x); k(EXP.UNDER); c.f64x2Lt().v128Andnot().set(res);
-  if (!nonPositive) {
-    k(Infinity); c.get(res).get(x); k(EXP.OVER); c.f64x2Gt().v128Bitselect().set(res);
-    c.get(x).get(x).f64x2Add().get(res).get(x).get(x).f64x2Ne().v128Bitselect().set(res);
+function emitExpF32(c: Code, L: Record<string, number>, kc: ConstLocal, x: number, res: number): void {
+  const k = (v: number) => c.get(kc(f32x4(v)));
+  c.get(x); k(EXPF.FLOOR); c.f32x4Max().set(x);
+  c.get(x); k(EXPF.LOG2E); c.f32x4Mul(); k(EXPF.MAGIC); c.f32x4Add(); k(EXPF.MAGIC); c.f32x4Sub().set(L.k!);
+  c.get(x).get(L.k!); k(EXPF.C1); c.f32x4Mul().f32x4Sub().get(L.k!); k(EXPF.C2); c.f32x4Mul().f32x4Sub().set(L.r!);
+  const [p0, ...ps] = EXPF.P;
+  k(p0!); c.get(L.r!).f32x4Mul();
+  for (const [i, p] of ps.entries()) {
+    k(p); c.f32x4Add();
+    if (i < ps.length - 1) c.get(L.r!).f32x4Mul();
   }
+  c.get(L.r!).get(L.r!).f32x4Mul().f32x4Mul().get(L.r!).f32x4Add(); k(1); c.f32x4Add();
+  c.get(L.k!).i32x4TruncSatF32x4S().get(kc(i32x4(127, 127, 127, 127))).i32x4Add().i32Const(23).i32x4Shl();
+  c.f32x4Mul().set(res);
 }
 
-function expFunc(name: string, nonPositive: boolean): FuncDef {
+function expFunc(): FuncDef {
   return withConstLocals(
-    name,
-    [["src", I32], ["dst", I32], ["pairs", I32]],
+    "expF32",
+    [["src", I32], ["dst", I32], ["quads", I32]],
     [["end", I32], ["x", V128], ["res", V128], ...EXP_TEMPS.map((n) => [n, V128] as const)],
     (c, L, kc) => {
-      c.get(L.src!).get(L.pairs!).i32Const(4).i32Shl().i32Add().set(L.end!);
+      c.get(L.src!).get(L.quads!).i32Const(4).i32Shl().i32Add().set(L.end!);
       c.block().loop();
       c.get(L.src!).get(L.end!).i32LtU().i32Eqz().brIf(1);
       c.get(L.src!).v128Load(0).set(L.x!);
-      emitExp(c, L, kc, L.x!, L.res!, nonPositive);
+      emitExpF32(c, L, kc, L.x!, L.res!);
       c.get(L.dst!).get(L.res!).v128Store(0);
       c.get(L.src!).i32Const(16).i32Add().set(L.src!);
       c.get(L.dst!).i32Const(16).i32Add().set(L.dst!);
@@ -170,6 +117,26 @@ function expFunc(name: string, nonPositive: boolean): FuncDef {
 /** Sets each pointer local to its array's base plus `step` times its step stride (bytes). */
 function atStep(c: Code, L: Record<string, number>, arrays: readonly (readonly [base: string, stride: string, ptr: string])[]): void {
   for (const [base, stride, ptr] of arrays) c.get(L[base]!).get(L.step!).get(L[stride]!).i32Mul().i32Add().set(L[ptr]!);
+}
+
+/**
+ * Pushes `lanes` float32 values at ptr + offset (zeros in the other lanes):
+ * a tail reads nothing past the range, which in place is another tensor's
+ * data or the end of the memory.
+ */
+function loadLanes(c: Code, ptr: number, lanes: number, offset = 0): void {
+  if (lanes === 4) { c.get(ptr).v128Load(offset); return; }
+  if (lanes === 3) c.get(ptr);
+  c.get(ptr);
+  if (lanes === 1) c.v128Load32Zero(offset); else c.v128Load64Zero(offset);
+  if (lanes === 3) c.v128Load32Lane(2, offset + 8);
+}
+
+/** Stores the first `lanes` float32 lanes of the vector `value` pushes at ptr + offset. */
+function storeLanes(c: Code, ptr: number, lanes: number, value: () => void, offset = 0): void {
+  if (lanes === 4) { c.get(ptr); value(); c.v128Store(offset); return; }
+  if (lanes >= 2) { c.get(ptr); value(); c.v128Store64Lane(0, offset); }
+  if (lanes !== 2) { c.get(ptr); value(); c.v128Store32Lane(lanes === 3 ? 2 : 0, lanes === 3 ? offset + 8 : offset); }
 }
 
 /**
@@ -193,8 +160,8 @@ function eachUnit(c: Code, L: Record<string, number>, body: () => void): void {
 }
 
 /** The v128 locals one chain of the sigmoid backward needs, besides the exp's. */
-const CHAIN_TEMPS = ["a", "pos", "x", "e", "s", "gH"] as const;
-/** Independent chains the sigmoid backward runs side by side, a pair of elements each (measured: 2 chains 1.25x one, 4 chains 1.45x). */
+const CHAIN_TEMPS = ["x", "e", "sg", "gH"] as const;
+/** Independent chains the sigmoid backward runs side by side, four elements each. */
 const CHAINS = 4;
 
 function sigmoidBackwardFunc(): FuncDef {
@@ -204,12 +171,12 @@ function sigmoidBackwardFunc(): FuncDef {
     [
       ["gs", I32], ["gsStep", I32], ["h", I32], ["hStep", I32], ["words", I32], ["wStep", I32], ["gx", I32], ["gxStep", I32],
       ["gv", I32], ["steps", I32], ["units", I32], ["q0", I32], ["cols", I32], ["wpr", I32],
-      ["alpha", F64], ["vTh", F64], ["dHdX", F64], ["dHdV", F64],
+      ["alpha", F32], ["vTh", F32], ["dHdX", F32], ["dHdV", F32],
     ],
     [
-      ["step", I32], ["u", I32], ["q", I32], ["cnt", I32], ["bits", I32], ["j", I32],
+      ["step", I32], ["u", I32], ["q", I32], ["cnt", I32], ["bits", I32], ["j", I32], ["rem", I32],
       ["ph", I32], ["pg", I32], ["po", I32], ["pv", I32], ["wp", I32],
-      ["alpha2", V128], ["vTh2", V128], ["dHdX2", V128], ["dHdV2", V128],
+      ["alpha4", V128], ["vTh4", V128], ["dHdX4", V128], ["dHdV4", V128],
       ...Array.from({ length: CHAINS }, (_, i) => perChain.map((n) => [`${n}${i}`, V128] as const)).flat(),
     ],
     (c, L, kc) => sigmoidBackwardBody(c, L as Record<string, number>, kc),
@@ -222,50 +189,38 @@ function sigmoidBackwardBody(c: Code, L: Record<string, number>, kc: ConstLocal)
     const own = Object.fromEntries([...CHAIN_TEMPS, ...EXP_TEMPS].map((n) => [n, L[`${n}${i}`]!]));
     return { ...L, ...own };
   };
-  c.get(L.alpha!).f64x2Splat().set(L.alpha2!);
-  c.get(L.vTh!).f64x2Splat().set(L.vTh2!);
-  c.get(L.dHdX!).f64x2Splat().set(L.dHdX2!);
-  c.get(L.dHdV!).f64x2Splat().set(L.dHdV2!);
+  c.get(L.alpha!).f32x4Splat().set(L.alpha4!);
+  c.get(L.vTh!).f32x4Splat().set(L.vTh4!);
+  c.get(L.dHdX!).f32x4Splat().set(L.dHdX4!);
+  c.get(L.dHdV!).f32x4Splat().set(L.dHdV4!);
 
   /**
-   * The JS loop body for the elements at j + 2 chain (two, or one for an odd
-   * tail), with masks for its branches, into `c` with chain `chain`'s locals.
-   * Pointers are not moved (chain 1 reads and writes 2 elements further on).
+   * The JS loop body for the `lanes` elements at j + 4 chain, into `c` with
+   * chain `chain`'s locals. Pointers are not moved (chain i reads and writes
+   * 4 i elements further on).
    */
-  const body = (c: Code, chain: number, two: boolean): void => {
+  const body = (c: Code, chain: number, lanes: number): void => {
     const Lc = chainLocals(chain);
-    const k = (v: number) => c.get(kc(f64x2(v)));
-    const o32 = 8 * chain, o64 = 16 * chain;
-    const loadF32 = () => (two ? c.v128Load64Zero(o32) : c.v128Load32Zero(o32));
-    // a = alpha f32(h - vTh); x = a >= 0 ? -a : a
-    c.get(L.alpha2!).get(L.ph!); loadF32(); c.f64x2PromoteLowF32x4().get(L.vTh2!).f64x2Sub();
-    c.f32x4DemoteF64x2Zero().f64x2PromoteLowF32x4().f64x2Mul().set(Lc.a!);
-    c.get(Lc.a!); k(0); c.f64x2Ge().set(Lc.pos!);
-    c.get(Lc.a!).f64x2Neg().get(Lc.a!).get(Lc.pos!).v128Bitselect().set(Lc.x!);
-    emitExp(c, Lc, kc, Lc.x!, Lc.e!, true);
-    // s = (a >= 0 ? 1 : e) / (1 + e)
-    k(1); c.get(Lc.e!).get(Lc.pos!).v128Bitselect(); k(1); c.get(Lc.e!).f64x2Add().f64x2Div().set(Lc.s!);
-    // gH = gS (alpha s (1 - s)) + (spike ? 0 : gv)
-    c.get(L.pg!); loadF32(); c.f64x2PromoteLowF32x4();
-    c.get(L.alpha2!).get(Lc.s!).f64x2Mul(); k(1); c.get(Lc.s!).f64x2Sub().f64x2Mul();
-    c.f64x2Mul();
-    c.get(L.pv!);
-    if (two) c.v128Load(o64); else c.v128Load64Zero(o64);
+    const o = 16 * chain;
+    // x = -|alpha (h - vTh)|; e = exp(x); sg = (alpha e) / ((1 + e) (1 + e))
+    loadLanes(c, L.ph!, lanes, o); c.get(L.vTh4!).f32x4Sub().get(L.alpha4!).f32x4Mul().f32x4Abs().f32x4Neg().set(Lc.x!);
+    emitExpF32(c, Lc, kc, Lc.x!, Lc.e!);
+    c.get(L.alpha4!).get(Lc.e!).f32x4Mul().get(kc(f32x4(1))).get(Lc.e!).f32x4Add().tee(Lc.sg!).get(Lc.sg!).f32x4Mul().f32x4Div().set(Lc.sg!);
+    // gH = gS sg + (spike ? 0 : gv)
+    loadLanes(c, L.pg!, lanes, o); c.get(Lc.sg!).f32x4Mul();
+    loadLanes(c, L.pv!, lanes, o);
     c.get(L.bits!).get(L.j!);
-    if (chain > 0) c.i32Const(2 * chain).i32Add();
-    c.i32ShrU().i32x4Splat().get(kc(i32x4(1, 1, 2, 2))).v128And();
+    if (chain > 0) c.i32Const(4 * chain).i32Add();
+    c.i32ShrU().i32x4Splat().get(kc(i32x4(1, 2, 4, 8))).v128And();
     c.get(kc(i32x4(0, 0, 0, 0))).i32x4Eq().v128And(); // all ones where the spike bit is 0
-    c.f64x2Add().set(Lc.gH!);
-    // gx = f32(gH dHdX); gv = gH dHdV
-    c.get(L.po!).get(Lc.gH!).get(L.dHdX2!).f64x2Mul().f32x4DemoteF64x2Zero();
-    if (two) c.v128Store64Lane(0, o32); else c.v128Store32Lane(0, o32);
-    c.get(L.pv!).get(Lc.gH!).get(L.dHdV2!).f64x2Mul();
-    if (two) c.v128Store(o64); else c.v128Store64Lane(0, o64);
+    c.f32x4Add().set(Lc.gH!);
+    // gx = gH dHdX; gv = gH dHdV
+    storeLanes(c, L.po!, lanes, () => c.get(Lc.gH!).get(L.dHdX4!).f32x4Mul(), o);
+    storeLanes(c, L.pv!, lanes, () => c.get(Lc.gH!).get(L.dHdV4!).f32x4Mul(), o);
   };
   /** Moves the element pointers `n` elements on and j by n. */
   const advance = (n: number): void => {
-    for (const p of [L.ph!, L.pg!, L.po!]) c.get(p).i32Const(4 * n).i32Add().set(p);
-    c.get(L.pv!).i32Const(8 * n).i32Add().set(L.pv!);
+    for (const p of [L.ph!, L.pg!, L.po!, L.pv!]) c.get(p).i32Const(4 * n).i32Add().set(p);
     c.get(L.j!).i32Const(n).i32Add().set(L.j!);
   };
   /** while (j + n <= cnt): run `emit`, advance by n. */
@@ -286,17 +241,20 @@ function sigmoidBackwardBody(c: Code, L: Record<string, number>, kc: ConstLocal)
   eachUnit(c, L, () => {
     c.get(L.wp!).i32Load(0).set(L.bits!);
     c.i32Const(0).set(L.j!);
-    // 2 CHAINS elements at a time as interleaved chains, then a pair, then an odd one.
-    loopWhile(2 * CHAINS, () => c.interleave(Array.from({ length: CHAINS }, (_, i) => {
+    // 4 CHAINS elements at a time as interleaved chains, then 4, then the 1-3 of a row's end.
+    loopWhile(4 * CHAINS, () => c.interleave(Array.from({ length: CHAINS }, (_, i) => {
       const part = new Code().statements();
-      body(part, i, true);
+      body(part, i, 4);
       return part;
     })));
-    loopWhile(2, () => body(c, 0, true));
-    c.get(L.j!).get(L.cnt!).i32LtU().if();
-    body(c, 0, false);
-    advance(1);
-    c.end();
+    loopWhile(4, () => body(c, 0, 4));
+    c.get(L.cnt!).get(L.j!).i32Sub().set(L.rem!);
+    for (const lanes of [1, 2, 3]) {
+      c.get(L.rem!).i32Const(lanes).i32Eq().if();
+      body(c, 0, lanes);
+      advance(lanes);
+      c.end();
+    }
   });
   c.br(0).end().end();
 }
@@ -323,18 +281,7 @@ function lifForwardBody(c: Code, L: Record<string, number>): void {
   c.get(L.tau!).f32x4Splat().set(L.tau4!);
   c.get(L.vTh!).f32x4Splat().set(L.vTh4!);
   c.get(L.hardReset!).i32x4Splat().v128Const(new Array<number>(16).fill(0)).i32x4Eq().set(L.soft!); // all ones for a soft reset
-  /**
-   * Pushes `lanes` float32 values at ptr (zeros in the other lanes): a tail
-   * reads nothing past the range, which in place is another tensor's data
-   * or the end of the memory.
-   */
-  const load = (ptr: number, lanes: number): void => {
-    if (lanes === 4) { c.get(ptr).v128Load(0); return; }
-    if (lanes === 3) c.get(ptr);
-    c.get(ptr);
-    if (lanes === 1) c.v128Load32Zero(0); else c.v128Load64Zero(0);
-    if (lanes === 3) c.v128Load32Lane(2, 8);
-  };
+  const load = (ptr: number, lanes: number): void => loadLanes(c, ptr, lanes);
   /** Four lanes at j (`lanes` of them real: 4, or the 1-3 of a tail; the rest computed on zeros and not stored). */
   const group = (lanes: number): void => {
     // hh = vp + (x - (vp - vReset)) / tau; z = hh - vTh (every op a float32 op)
@@ -347,11 +294,7 @@ function lifForwardBody(c: Code, L: Record<string, number>): void {
     if (lanes < 4) c.i32Const((1 << lanes) - 1).i32And();
     c.get(L.j!).i32Shl().i32Or().set(L.bits!);
     // v = spike ? (hard ? vReset : z) : hh
-    const store = (ptr: number, value: () => void) => {
-      if (lanes === 4) { c.get(ptr); value(); c.v128Store(0); return; }
-      if (lanes >= 2) { c.get(ptr); value(); c.v128Store64Lane(0); }
-      if (lanes !== 2) { c.get(ptr); value(); c.v128Store32Lane(lanes === 3 ? 2 : 0, lanes === 3 ? 8 : 0); }
-    };
+    const store = (ptr: number, value: () => void) => storeLanes(c, ptr, lanes, value);
     c.get(L.writeH!).if();
     store(L.ph!, () => c.get(L.hh!));
     c.end();
@@ -389,7 +332,7 @@ function lifForwardBody(c: Code, L: Record<string, number>): void {
 
 /** The neuron kernel module's bytes (emitted from TypeScript, deterministic). */
 export function neuronKernelModule(): Uint8Array {
-  return emitModule({ minPages: 1, shared: true, funcs: [expFunc("exp", false), expFunc("expNonPositive", true), sigmoidBackwardFunc(), lifForwardFunc()] });
+  return emitModule({ minPages: 1, shared: true, funcs: [expFunc(), sigmoidBackwardFunc(), lifForwardFunc()] });
 }
 
 type SigmoidBackward = (
@@ -430,16 +373,15 @@ export function neuronWasmRuns(): number {
 }
 
 /**
- * e^x of every element with the WASM lanes (the twin of expFdlibm, for
- * tests); `nonPositive` runs the variant the neuron kernel inlines, valid for
- * x <= 0 only. Works in the kernel's scratch.
+ * expNonPositiveF32 of every element (float32 values <= 0) with the WASM
+ * lanes, for tests. Works in the kernel's scratch.
  */
-export function expWasm(src: Float64Array, nonPositive = false): Float64Array {
-  const pairs = Math.ceil(src.length / 2);
-  const at = neuronKernel.scratch.take(pairs * 32);
-  const mem = heapF64();
-  mem.fill(0, at / 8, at / 8 + 2 * pairs);
-  mem.set(src, at / 8);
-  (neuronKernel.exports()[nonPositive ? "expNonPositive" : "exp"] as (s: number, d: number, p: number) => void)(at, at + pairs * 16, pairs);
-  return heapF64().slice(at / 8 + 2 * pairs, at / 8 + 2 * pairs + src.length);
+export function expF32Wasm(src: Float32Array): Float32Array {
+  const quads = Math.ceil(src.length / 4);
+  const at = neuronKernel.scratch.take(quads * 32);
+  const mem = heapF32();
+  mem.fill(0, at / 4, at / 4 + 4 * quads);
+  mem.set(src, at / 4);
+  (neuronKernel.exports().expF32 as (s: number, d: number, q: number) => void)(at, at + quads * 16, quads);
+  return heapF32().slice(at / 4 + 4 * quads, at / 4 + 4 * quads + src.length);
 }

@@ -13,7 +13,7 @@ import { wordsFor } from "../../tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, type NeuronKernelParams } from "../../kernels/neuron/neuron.js";
 import { neuronBackwardThreads, neuronForwardThreads } from "../../kernels/neuron/threads.js";
 import { needsGrad, record } from "../../autograd/tape.js";
-import { sigmoidSurrogate, type Surrogate } from "./surrogate.js";
+import { sigmoidSurrogate, surrogateDerivative, type Surrogate } from "./surrogate.js";
 
 /** Options of {@link multiStepNeuron}. Defaults are SpikingJelly's. */
 export interface NeuronOptions {
@@ -212,7 +212,7 @@ export function neuronBackwardInto(
   g: Tensor, h: FloatArray, words: Uint32Array, x: FloatArray | null, p: NeuronKernelParams, surrogate: Surrogate, gx: FloatArray,
 ): number {
   const gv = allocFloat("float64", p.rows * p.cols) as Float64Array;
-  const gk = neuronBackwardThreads(g.data, h, words, x, p, surrogate.derivative, gx, gv, surrogate.sigmoidAlpha);
+  const gk = neuronBackwardThreads(g.data, h, words, x, p, surrogateDerivative(surrogate, p.f32), gx, gv, surrogate.sigmoidAlpha);
   freeArray(gv, "released by the neuron backward (its membrane-gradient scratch)");
   return gk;
 }

@@ -4,7 +4,9 @@
  * `surrogate.Sigmoid`, `surrogate.ATan`). Here z = H - v_th.
  */
 import { fail } from "../../tensor/errors.js";
-import { expFdlibm } from "../../kernels/neuron/exp.js";
+import { expFdlibm, sigmoidGradF32 } from "../../kernels/neuron/exp.js";
+
+const fr = Math.fround;
 
 /** A smooth stand-in for the Heaviside step, used only for its derivative. */
 export interface Surrogate {
@@ -14,6 +16,13 @@ export interface Surrogate {
   primitive(z: number): number;
   /** d primitive / dz: what backward multiplies dL/dS by. */
   derivative(z: number): number;
+  /**
+   * The same derivative in float32 arithmetic (every operation rounded to
+   * float32), for a float32 z: what float32 neurons use, as SpikingJelly
+   * computes it in the tensor's dtype. Absent: the float64 derivative rounded
+   * once (see {@link surrogateDerivative}).
+   */
+  readonly derivative32?: (z: number) => number;
   /** Set by {@link sigmoidSurrogate}: lets kernels inline the same derivative instead of calling it per element. */
   readonly sigmoidAlpha?: number;
 }
@@ -46,6 +55,7 @@ export function sigmoidSurrogate(alpha = 4): Surrogate {
       const s = sig(alpha * z);
       return alpha * s * (1 - s);
     },
+    derivative32: (z) => sigmoidGradF32(alpha, z),
   };
 }
 
@@ -56,6 +66,7 @@ export function sigmoidSurrogate(alpha = 4): Surrogate {
 export function atanSurrogate(alpha = 2): Surrogate {
   checkAlpha("atanSurrogate", alpha);
   const c = (Math.PI / 2) * alpha;
+  const c32 = fr(c), alpha32 = fr(alpha);
   return {
     name: `atan(${alpha})`,
     primitive: (z) => Math.atan(c * z) / Math.PI + 0.5,
@@ -63,16 +74,31 @@ export function atanSurrogate(alpha = 2): Surrogate {
       const u = c * z;
       return alpha / (2 * (1 + u * u));
     },
+    derivative32: (z) => {
+      const u = fr(c32 * z);
+      return fr(alpha32 / fr(2 * fr(1 + fr(u * u))));
+    },
   };
 }
 
 /**
  * A user-defined surrogate. `derivative` must be the derivative of `primitive`
- * (tests can check it numerically); it is what backward uses.
+ * (tests can check it numerically); it is what backward uses. `derivative32`,
+ * optional, is its float32 form (see {@link Surrogate.derivative32}).
  */
-export function customSurrogate(name: string, primitive: (z: number) => number, derivative: (z: number) => number): Surrogate {
-  if (typeof primitive !== "function" || typeof derivative !== "function") {
-    fail("customSurrogate", `primitive and derivative must be functions, got ${typeof primitive} and ${typeof derivative}`);
+export function customSurrogate(
+  name: string, primitive: (z: number) => number, derivative: (z: number) => number, derivative32?: (z: number) => number,
+): Surrogate {
+  if (typeof primitive !== "function" || typeof derivative !== "function" || (derivative32 !== undefined && typeof derivative32 !== "function")) {
+    fail("customSurrogate", `primitive and derivative (and derivative32 if given) must be functions, got ${typeof primitive}, ${typeof derivative} and ${typeof derivative32}`);
   }
-  return { name, primitive, derivative };
+  return derivative32 === undefined ? { name, primitive, derivative } : { name, primitive, derivative, derivative32 };
+}
+
+/** The derivative a neuron of this dtype uses: float32 neurons the float32 form (or the float64 one rounded once). */
+export function surrogateDerivative(s: Surrogate, f32: boolean): (z: number) => number {
+  if (!f32) return s.derivative;
+  if (s.derivative32) return s.derivative32;
+  const d = s.derivative;
+  return (z) => fr(d(z));
 }
