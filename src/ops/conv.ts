@@ -2,7 +2,7 @@
  * 2-D and 1-D convolution (cross-correlation, PyTorch semantics) through
  * im2col + gemm, one image and one group at a time. conv1d is conv2d over a
  * height of 1. Backward: dx by gemm + col2im, dW by gemm over recomputed
- * columns (accumulated over the batch in float64), db by a per-channel sum.
+ * columns (accumulated over the batch, in batch order, in the data's dtype), db by a per-channel sum.
  */
 import { freeArray, heapArray } from "../tensor/heap.js";
 import { fail, fmtShape } from "../tensor/errors.js";
@@ -101,8 +101,8 @@ function convCore(
       convDataThreads(dims, gy.data, weight.data, gx.data);
     }
     if (weight.requiresGrad) {
-      // float64 accumulator over the batch: deterministic and no float32 drift.
-      const acc = heapArray(Float64Array, o * kk);
+      // Accumulated over the batch in the data's dtype (float32 adds for float32, as PyTorch's CPU conv), in batch order.
+      const acc = heapArray(dtype === "float32" ? Float32Array : Float64Array, o * kk);
       convWeightThreads(dims, gy.data, x.data, acc);
       gw = empty(weight.shape, dtype);
       gw.data.set(acc);

@@ -36,7 +36,7 @@ function run(f: (x: Spikes | Tensor, w: Tensor, b: Tensor | null) => Tensor, x: 
 
 describe("spikeConv2d", () => {
   // Both dtypes: the forward sums in gemm's family and order (float32 adds on
-  // float32 data); dW accumulates in float64 in both ops; dx is the same dense code.
+  // float32 data); dW accumulates in the data dtype in both ops; dx is the same dense code.
   it("forward and gradients equal the dense conv2d on the 0/1 values, bit for bit (float32 and float64)", () => {
     fc.assert(
       fc.property(arbConv, (cfg) => {

@@ -113,13 +113,14 @@ export function convDataRange(
 }
 
 /**
- * Rows r0..r1-1 of the float64 weight-gradient accumulator acc [o, kk]: for
+ * Rows r0..r1-1 of the weight-gradient accumulator acc [o, kk] (gemm's float32
+ * family when gy, x and acc are float32, else float64): for
  * every image in order and every group, acc += gy[i] columns(x[i])ᵀ. Each
  * element sees the same additions in the same order as the whole-matrix loop
  * of src/ops/conv.ts (images outer, then positions), whatever the row split.
  */
 export function convWeightRange(
-  d: ConvDims, gy: FloatArray, gyOff: number, x: FloatArray, xOff: number, acc: Float64Array, accOff: number,
+  d: ConvDims, gy: FloatArray, gyOff: number, x: FloatArray, xOff: number, acc: FloatArray, accOff: number,
   r0: number, r1: number, tick: () => void,
 ): void {
   const { n, cIn, o, groups, g } = d;

@@ -26,7 +26,7 @@ const OP_CONV_DATA = defineTask("conv.data", import.meta.url, (_raw, a, b, tick)
   convDataRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
 );
 const OP_CONV_WEIGHT = defineTask("conv.weight", import.meta.url, (_raw, a, b, tick) =>
-  convWeightRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2] as Float64Array, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
+  convWeightRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
 );
 
 /** Multiply-adds of one pass (forward, data or weight gradient). */
@@ -125,9 +125,10 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
 
 /**
  * acc [o, cIn/groups kh kw] += the weight gradient summed over the batch in
- * order (acc is a float64 accumulator), the output channels split over threads.
+ * order (gemm's family: float32 adds when gy, x and acc are float32), the
+ * output channels split over threads.
  */
-export function convWeightThreads(d: ConvDims, gy: FloatArray, x: FloatArray, acc: Float64Array, threads?: number): void {
+export function convWeightThreads(d: ConvDims, gy: FloatArray, x: FloatArray, acc: FloatArray, threads?: number): void {
   const parts = threads ?? partsFor(work(d), d.o);
   let p = Math.min(parts, d.o);
   if (p > 1) p = Math.min(p, usableThreads());
@@ -141,8 +142,8 @@ export function convWeightThreads(d: ConvDims, gy: FloatArray, x: FloatArray, ac
   const [sgy, sx, sacc] = scratchViews([
     [gy instanceof Float64Array, inHeap(gy) ? 0 : gy.length],
     [x instanceof Float64Array, inHeap(x) ? 0 : x.length],
-    [true, inHeap(acc) ? 0 : (d.o - mine) * kk],
-  ]) as [FloatArray, FloatArray, Float64Array];
+    [acc instanceof Float64Array, inHeap(acc) ? 0 : (d.o - mine) * kk],
+  ]);
   if (!inHeap(gy)) sgy.set(gy);
   if (!inHeap(x)) sx.set(x);
   if (!inHeap(acc)) sacc.set(acc.subarray(mine * kk, d.o * kk));

@@ -14,8 +14,8 @@
  * store). Skipped zero terms would add ±0 to an accumulator that starts at +0
  * and can never become -0, so nothing changes: the forward equals the dense
  * conv (gemm in the same family) bit for bit, and the weight gradient equals
- * it too (the dense conv's weight gradient accumulates in float64, and so do
- * the ops here: they pass a float64 accW).
+ * it too (the dense conv's weight gradient accumulates in its data's family
+ * over the batch, and so do the ops here: they pass an accW of that dtype).
  *
  * The `...Reference` kernels scatter one (bit, tap) at a time. The fast ones
  * first sort the (bit, tap) pairs into buckets (per output position for the

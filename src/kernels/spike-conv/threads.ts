@@ -2,7 +2,7 @@
  * Threaded twins of the event-driven spike convolution loops of
  * src/ops/spike/spike-conv.ts. The forward splits the batch (each image is
  * computed whole by one thread, by the same per-image kernel). The weight
- * gradient splits the input channels: the rows of the float64 accumulator
+ * gradient splits the input channels: the rows of the accumulator
  * accW [C kh kw, O] of channels c0..c1-1 are a contiguous block fed only by
  * the spikes of those channels, and each thread still visits every image in
  * batch order and its bits in (c, y, x) order, so each accumulator element
@@ -37,11 +37,11 @@ function spikeConvForwardTask(a: ArrayLike<number>, b: readonly FloatArray[]): v
   spikeConvForwardRange(wordsView(b[0]!, sB), a[1]!, a[0]!, decodeGeom(a), from(b[1]!, wB), a[2]!, from(b[2]!, outB), imgWords, i0, i1);
 }
 
-/** Worker part of the spike-conv weight gradient: buffers s (as Float32), gT, accW (float64). */
+/** Worker part of the spike-conv weight gradient: buffers s (as Float32), gT, accW. */
 function spikeConvWeightTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
   const o = SPIKE_CONV_ARGS;
   const [imgWords, n, sB, gB, accB, c0, c1] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!];
-  spikeConvWeightRange(wordsView(b[0]!, sB), imgWords, n, a[1]!, a[0]!, c0, c1, decodeGeom(a), from(b[1]!, gB), false, a[2]!, from(b[2]!, accB) as Float64Array);
+  spikeConvWeightRange(wordsView(b[0]!, sB), imgWords, n, a[1]!, a[0]!, c0, c1, decodeGeom(a), from(b[1]!, gB), false, a[2]!, from(b[2]!, accB));
 }
 
 // One thread's range of images (forward) or of input channels (weight gradient).
@@ -112,7 +112,7 @@ export function spikeConvForwardThreads(d: SpikeConvDims, words: Uint32Array, wT
  * over threads. On one thread this is the op's original loop (transpose one
  * image's gradient, scatter); threaded, all images are transposed first.
  */
-export function spikeConvWeightThreads(d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: Float64Array, threads?: number): void {
+export function spikeConvWeightThreads(d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: FloatArray, threads?: number): void {
   const { n, c, o, wpr, g } = d;
   const imgWords = c * g.h * wpr;
   const ohw = g.oh * g.ow;
@@ -133,8 +133,8 @@ export function spikeConvWeightThreads(d: SpikeConvDims, words: Uint32Array, gy:
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
   const stS = !inHeap(words), stA = !inHeap(accW);
-  const [ss, sg, sa] = scratchViews([[false, stS ? n * imgWords : 0], [f64, n * ohw * o, true], [true, stA ? accW.length : 0]]) as [
-    Float32Array, FloatArray, Float64Array,
+  const [ss, sg, sa] = scratchViews([[false, stS ? n * imgWords : 0], [f64, n * ohw * o, true], [accW instanceof Float64Array, stA ? accW.length : 0]]) as [
+    Float32Array, FloatArray, FloatArray,
   ];
   if (stS) new Uint32Array(ss.buffer, ss.byteOffset, ss.length).set(words);
   transposeThreads(gy, 0, o, ohw, sg, 0, n);

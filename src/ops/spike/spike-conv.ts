@@ -3,8 +3,8 @@
  * kernel-weighted contribution into the outputs it reaches, so the work follows
  * the firing rate. Forward, weight and bias gradients equal the dense
  * `conv2d`/`conv1d` bit for bit on float32 and float64 data: the forward sums
- * in gemm's family (float32 adds on float32 data), the weight gradient in a
- * float64 accumulator as the dense conv's does (src/kernels/spike-conv.ts). The input
+ * in gemm's family (float32 adds on float32 data), the weight gradient in an
+ * accumulator of the data's dtype as the dense conv's does (src/kernels/spike-conv/). The input
  * gradient is dense (gemm + col2im, as in conv2d), since it feeds the
  * surrogate of every neuron.
  *
@@ -77,7 +77,7 @@ function spikeConvCore(
       convDataThreads({ n, cIn, o, groups: 1, g }, gy.data, weight.data, gs.data);
     }
     if (weight.requiresGrad) {
-      const accW = heapArray(Float64Array, kk * o);
+      const accW = heapArray(dtype === "float32" ? Float32Array : Float64Array, kk * o);
       spikeConvWeightThreads({ n, c: cIn, o, wpr, g }, s.words, gy.data, accW);
       gw = unzeroed(weight.shape, dtype);
       transposeThreads(accW, 0, kk, o, gw.data, 0);
