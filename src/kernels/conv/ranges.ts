@@ -10,6 +10,7 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import { heapF32, heapF64, Scratch } from "../../tensor/heap.js";
 import { gemm } from "../gemm/gemm.js";
 import { col2im, im2col, type ConvGeom } from "./conv.js";
+import { winogradDataRange, winogradFits } from "../winograd/winograd.js";
 
 /** A convolution as the tasks see it: x [N, cIn, h, w], weight [o, cIn/groups, kh, kw]. */
 export interface ConvDims {
@@ -86,9 +87,23 @@ export function convForwardRange(
 
 /**
  * Input gradient of images i0..i1-1 into gx: zeroes those images, then per
- * group Wᵀ gy followed by col2im, as in src/ops/conv.ts.
+ * group Wᵀ gy followed by col2im, as in src/ops/conv.ts; a float32 3x3
+ * stride-1 pad-1 convolution goes by Winograd F(2x2, 3x3) instead
+ * (src/kernels/winograd/, chosen by shape and dtype only).
  */
 export function convDataRange(
+  d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number,
+  i0: number, i1: number, tick: () => void,
+): void {
+  if (winogradFits(d, gy instanceof Float32Array && w instanceof Float32Array && gx instanceof Float32Array)) {
+    winogradDataRange(d, gy, gyOff, w, wOff, gx, gxOff, i0, i1, tick);
+  } else {
+    convDataDirectRange(d, gy, gyOff, w, wOff, gx, gxOff, i0, i1, tick);
+  }
+}
+
+/** {@link convDataRange} by im2col's transpose whatever the shape: Wᵀ gy per image and group, then col2im. */
+export function convDataDirectRange(
   d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number,
   i0: number, i1: number, tick: () => void,
 ): void {
