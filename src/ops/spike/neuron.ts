@@ -211,7 +211,8 @@ export function multiStepAnalogNeuron(x: Tensor, opts: NeuronOptions): Tensor {
 export function neuronBackwardInto(
   g: Tensor, h: FloatArray, words: Uint32Array, x: FloatArray | null, p: NeuronKernelParams, surrogate: Surrogate, gx: FloatArray,
 ): number {
-  const gv = allocFloat("float64", p.rows * p.cols) as Float64Array;
+  // Unzeroed: the JS kernels zero the part they use, and the WASM one keeps its state in its own scratch.
+  const gv = allocFloat("float64", p.rows * p.cols, true, false) as Float64Array;
   const gk = neuronBackwardThreads(g.data, h, words, x, p, surrogateDerivative(surrogate, p.f32), gx, gv, surrogate.sigmoidAlpha);
   freeArray(gv, "released by the neuron backward (its membrane-gradient scratch)");
   return gk;
