@@ -7,7 +7,7 @@ import { wordsFor } from "../../tensor/bits.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { inHeap } from "../../tensor/heap.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
-import { maxPoolGradWasmCall } from "./wasm.js";
+import { maxPoolForwardWasmCall, maxPoolGradWasmCall } from "./wasm.js";
 
 /** Geometry of a 2-D pooling window. */
 export interface PoolGeometry {
@@ -36,12 +36,38 @@ export function maxPoolBits(src: Uint32Array, dst: Uint32Array, argmax: Int32Arr
 
 /**
  * {@link maxPoolBits} of planes p0..p1-1 only (their dst words must be zeroed);
- * planes are independent. Reads each window row's bits at once (a shift of
- * one or two words) instead of bit by bit: the first set bit in (ky, kx)
- * order is the first nonzero row's lowest bit. Same output as
- * {@link maxPoolBitsRangeReference}; windows wider than 31 go there.
+ * planes are independent. The WASM twin where the kernel backend enables it,
+ * the arrays are in the heap and windows are at most 31 wide; else
+ * {@link maxPoolBitsRangeJs}. Same output either way.
  */
 export function maxPoolBitsRange(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
+  if (g.kw <= 31 && wasmKernelsEnabled() && inHeap(src) && inHeap(dst) && (argmax === null || inHeap(argmax))) maxPoolBitsRangeWasm(src, dst, argmax, g, p0, p1);
+  else maxPoolBitsRangeJs(src, dst, argmax, g, p0, p1);
+}
+
+/**
+ * {@link maxPoolBitsRange} by the WASM twin (./wasm.ts): src, dst and argmax
+ * must be heap arrays, windows at most 31 wide.
+ */
+export function maxPoolBitsRangeWasm(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
+  if (g.kw > 31 || !inHeap(src) || !inHeap(dst) || (argmax !== null && !inHeap(argmax))) {
+    throw new Error("maxPoolBitsRangeWasm: needs heap arrays and a window at most 31 wide");
+  }
+  if (p1 <= p0) return;
+  const siw = wordsFor(g.w), dow = wordsFor(g.ow);
+  maxPoolForwardWasmCall(
+    src.byteOffset + p0 * g.h * siw * 4, dst.byteOffset + p0 * g.oh * dow * 4, argmax === null ? 0 : argmax.byteOffset + p0 * g.oh * g.ow * 4,
+    argmax !== null, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow, p1 - p0,
+  );
+}
+
+/**
+ * The TypeScript twin of {@link maxPoolBitsRange}. Reads each window row's
+ * bits at once (a shift of one or two words) instead of bit by bit: the first
+ * set bit in (ky, kx) order is the first nonzero row's lowest bit. Same output
+ * as {@link maxPoolBitsRangeReference}; windows wider than 31 go there.
+ */
+export function maxPoolBitsRangeJs(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
   if (g.kw > 31) {
     maxPoolBitsRangeReference(src, dst, argmax, g, p0, p1);
     return;

@@ -7,6 +7,14 @@
  *   grad32 / grad64(g, argmax, gx, inPlane, outPlane, planes)
  *
  * g, argmax (int32), gx: byte offsets in the heap of the first plane to run.
+ *
+ * And the twin of the forward on bits (maxPoolBitsRangeJs, windows up to 31
+ * wide): the same window rows read as shifted words, the same first set bit.
+ *
+ *   forward(src, dst, am, hasAm, h, w, kh, kw, sh, sw, ph, pw, oh, ow, planes)
+ *
+ * src, dst (spike words, dst zeroed), am (int32, when hasAm): byte offsets of
+ * the first plane to run.
  */
 import { Code, emitModule, frame, I32, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
@@ -33,12 +41,93 @@ function gradFunc(name: string, es: number, add: (c: Code, addr: number, g: numb
   return { name, params: f.params, results: [], locals: f.locals, body: c };
 }
 
+function forwardFunc(): FuncDef {
+  const f = frame(
+    [["src", I32], ["dst", I32], ["am", I32], ["hasAm", I32], ["h", I32], ["w", I32], ["kh", I32], ["kw", I32], ["sh", I32], ["sw", I32],
+      ["ph", I32], ["pw", I32], ["oh", I32], ["ow", I32], ["planes", I32]] as const,
+    [["p", I32], ["oy", I32], ["ox", I32], ["y0", I32], ["yA", I32], ["yB", I32], ["x0", I32], ["xA", I32], ["len", I32], ["off", I32],
+      ["mask", I32], ["cross", I32], ["y", I32], ["rp", I32], ["bits", I32], ["hit", I32], ["siw", I32], ["dow", I32], ["sp", I32],
+      ["dp", I32], ["ap", I32], ["t", I32]] as const,
+  );
+  const L = f.idx;
+  const c = new Code();
+  /** Pushes max(local a, 0) (signed). */
+  const max0 = (a: number) => c.get(a).i32Const(0).get(a).i32Const(0).i32GtS().select();
+  /** Pushes min(local a, local b) (signed). */
+  const min = (a: number, b: number) => c.get(b).get(a).get(a).get(b).i32GtS().select();
+  c.get(L.w).i32Const(31).i32Add().i32Const(5).i32ShrU().set(L.siw);
+  c.get(L.ow).i32Const(31).i32Add().i32Const(5).i32ShrU().set(L.dow);
+  c.i32Const(0).set(L.p);
+  c.whileLtU(L.p, L.planes, () => {
+    c.i32Const(0).set(L.oy);
+    c.whileLtU(L.oy, L.oh, () => {
+      c.get(L.oy).get(L.sh).i32Mul().get(L.ph).i32Sub().set(L.y0);
+      max0(L.y0); c.set(L.yA);
+      c.get(L.y0).get(L.kh).i32Add().set(L.t);
+      min(L.t, L.h); c.set(L.yB);
+      // dp / ap: this output row's words and argmax entries
+      c.get(L.dst).get(L.p).get(L.oh).i32Mul().get(L.oy).i32Add().get(L.dow).i32Mul().i32Const(2).i32Shl().i32Add().set(L.dp);
+      c.get(L.am).get(L.p).get(L.oh).i32Mul().get(L.oy).i32Add().get(L.ow).i32Mul().i32Const(2).i32Shl().i32Add().set(L.ap);
+      c.i32Const(0).set(L.ox);
+      c.whileLtU(L.ox, L.ow, () => {
+        c.get(L.ox).get(L.sw).i32Mul().get(L.pw).i32Sub().set(L.x0);
+        max0(L.x0); c.set(L.xA);
+        c.get(L.x0).get(L.kw).i32Add().set(L.t);
+        min(L.t, L.w); c.get(L.xA).i32Sub().set(L.len);
+        c.i32Const(-1).set(L.hit);
+        c.i32Const(0).get(L.len).i32LtS().if();
+        c.get(L.xA).i32Const(31).i32And().set(L.off);
+        c.i32Const(1).get(L.len).i32Shl().i32Const(1).i32Sub().set(L.mask);
+        c.get(L.off).get(L.len).i32Add().i32Const(32).i32GtS().set(L.cross);
+        // sp = src + ((p h + yA) siw + xA / 32) 4: the first window row's word
+        c.get(L.src).get(L.p).get(L.h).i32Mul().get(L.yA).i32Add().get(L.siw).i32Mul().get(L.xA).i32Const(5).i32ShrU().i32Add().i32Const(2).i32Shl().i32Add().set(L.sp);
+        c.get(L.yA).set(L.y);
+        c.block().loop();
+        c.get(L.y).get(L.yB).i32LtS().i32Eqz().brIf(1);
+        c.get(L.sp).set(L.rp);
+        c.get(L.rp).i32Load(0).get(L.off).i32ShrU().set(L.bits);
+        c.get(L.cross).if();
+        c.get(L.bits).get(L.rp).i32Load(4).i32Const(32).get(L.off).i32Sub().i32Shl().i32Or().set(L.bits);
+        c.end();
+        c.get(L.bits).get(L.mask).i32And().set(L.bits);
+        c.get(L.bits).if();
+        c.get(L.y).get(L.w).i32Mul().get(L.xA).i32Add().get(L.bits).i32Ctz().i32Add().set(L.hit);
+        c.br(2); // out of the row loop
+        c.end();
+        c.get(L.sp).get(L.siw).i32Const(2).i32Shl().i32Add().set(L.sp);
+        c.get(L.y).i32Const(1).i32Add().set(L.y);
+        c.br(0).end().end();
+        c.end();
+        // a spike: dst word ox / 32 gets bit ox % 32
+        c.i32Const(-1).get(L.hit).i32LtS().if();
+        c.get(L.dp).get(L.ox).i32Const(5).i32ShrU().i32Const(2).i32Shl().i32Add().set(L.t);
+        c.get(L.t).get(L.t).i32Load(0).i32Const(1).get(L.ox).i32Const(31).i32And().i32Shl().i32Or().i32Store(0);
+        c.end();
+        // argmax: the hit, else the window's first element (none for an empty window: -1)
+        c.get(L.hasAm).if();
+        c.get(L.ap).get(L.ox).i32Const(2).i32Shl().i32Add();
+        c.get(L.hit);
+        c.get(L.yA).get(L.w).i32Mul().get(L.xA).i32Add().i32Const(-1);
+        c.get(L.yA).get(L.yB).i32LtS().i32Const(0).get(L.len).i32LtS().i32And().select();
+        c.i32Const(-1).get(L.hit).i32LtS().select();
+        c.i32Store(0);
+        c.end();
+        c.get(L.ox).i32Const(1).i32Add().set(L.ox);
+      });
+      c.get(L.oy).i32Const(1).i32Add().set(L.oy);
+    });
+    c.get(L.p).i32Const(1).i32Add().set(L.p);
+  });
+  return { name: "forward", params: f.params, results: [], locals: f.locals, body: c };
+}
+
 /** The module's bytes (emitted from TypeScript, deterministic). */
 export function spikePoolKernelModule(): Uint8Array {
   return emitModule({
     minPages: 1, shared: true, funcs: [
       gradFunc("grad32", 4, (c, a, g) => c.get(a).get(a).f32Load(0).get(g).f32Load(0).f32Add().f32Store(0)),
       gradFunc("grad64", 8, (c, a, g) => c.get(a).get(a).f64Load(0).get(g).f64Load(0).f64Add().f64Store(0)),
+      forwardFunc(),
     ],
   });
 }
@@ -49,4 +138,12 @@ export const spikePoolKernel = new HeapKernel(spikePoolKernelModule);
 /** Runs `planes` planes of the gradient at heap byte offsets; `f64` picks the element type. */
 export function maxPoolGradWasmCall(f64: boolean, g: number, argmax: number, gx: number, inPlane: number, outPlane: number, planes: number): void {
   (spikePoolKernel.exports()[f64 ? "grad64" : "grad32"] as (...a: number[]) => void)(g, argmax, gx, inPlane, outPlane, planes);
+}
+
+/** Runs the forward on `planes` planes at heap byte offsets (am ignored unless hasAm). */
+export function maxPoolForwardWasmCall(
+  src: number, dst: number, am: number, hasAm: boolean, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
+  ph: number, pw: number, oh: number, ow: number, planes: number,
+): void {
+  (spikePoolKernel.exports().forward as (...a: number[]) => void)(src, dst, am, hasAm ? 1 : 0, h, w, kh, kw, sh, sw, ph, pw, oh, ow, planes);
 }
