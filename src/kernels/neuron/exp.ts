@@ -138,3 +138,15 @@ export function sigmoidGradF32(alpha: number, z: number): number {
   const d = fr(1 + e);
   return fr(fr(a32 * e) / fr(d * d));
 }
+
+/**
+ * d/dz sigmoid(alpha z) in float64: alpha s (1 - s) with s = 1 / (1 + e^-a) for
+ * a = alpha z >= 0, else e^a / (1 + e^a), one {@link expFdlibm} call (no
+ * overflow for large |a|). The float64 neurons' surrogate.
+ */
+export function sigmoidGradF64(alpha: number, z: number): number {
+  const a = alpha * z;
+  const e = expFdlibm(a >= 0 ? -a : a);
+  const s = (a >= 0 ? 1 : e) / (1 + e);
+  return alpha * s * (1 - s);
+}

@@ -13,7 +13,7 @@ import { lifForwardWasmCall, neuronKernel, sigmoidBackwardWasmCall } from "./was
 import { heapPtr, unstage } from "../../wasm/runtime.js";
 import { heapF32, inHeap } from "../../tensor/heap.js";
 import { wordsFor } from "../../tensor/bits.js";
-import { expFdlibm, sigmoidGradF32 } from "./exp.js";
+import { sigmoidGradF32, sigmoidGradF64 } from "./exp.js";
 
 /** How the membrane leaks: IF (none), LIF (divide by tau), PLIF (multiply by k = sigmoid(w)). */
 export const LEAK_NONE = 0;
@@ -294,9 +294,8 @@ function chargeGrads(p: NeuronKernelParams): { dHdV: number; dHdX: number } {
 
 /**
  * The plain-TypeScript twin of {@link hardDetachedSigmoidBackwardRange},
- * whatever the backend. A float32 neuron uses {@link sigmoidGradF32}; a
- * float64 one computes in float64 with {@link expFdlibm} (V8's Math.exp, bit
- * for bit).
+ * whatever the backend: {@link sigmoidGradF32} and float32 operations for a
+ * float32 neuron, {@link sigmoidGradF64} and float64 ones for a float64 neuron.
  */
 export function hardDetachedSigmoidBackwardRangeJs(
   gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array,
@@ -306,7 +305,7 @@ export function hardDetachedSigmoidBackwardRangeJs(
   const n = rows * cols;
   const wpr = wordsFor(cols);
   const { dHdV, dHdX } = chargeGrads(p);
-  const f = Math.fround;
+  const r = f32 ? Math.fround : id;
   if (u1 <= u0) return;
   const rowA = Math.floor(u0 / wpr), rowB = Math.ceil(u1 / wpr);
   gv.fill(0, unitElem(u0, cols, wpr), unitElem(u1, cols, wpr));
@@ -318,37 +317,17 @@ export function hardDetachedSigmoidBackwardRangeJs(
       const qA = row === rowA ? u0 - row * wpr : 0;
       const qB = row * wpr + wpr > u1 ? u1 - row * wpr : wpr;
       // One spike word per 32 columns.
-      if (f32) {
-        for (let q = qA; q < qB; q++) {
-          const bits = words[wo + q]!;
-          const c0 = q << 5;
-          const c1 = c0 + 32 < cols ? c0 + 32 : cols;
-          for (let c = c0; c < c1; c++) {
-            const i = io + c;
-            const sg = sigmoidGradF32(alpha, f(h[xo + i]! - vTh));
-            const gH = f(f(gS[xo + i]! * sg) + (((bits >>> (c & 31)) & 1) !== 0 ? 0 : gv[i]!));
-            gx[xo + i] = f(gH * dHdX);
-            gv[i] = f(gH * dHdV);
-          }
-        }
-        continue;
-      }
-      // Float64: the sigmoid as 1/(1+e^-a) (a >= 0) or e^a/(1+e^a) (a < 0),
-      // written with one exp call and a select so the sign test is not a
-      // hard-to-predict branch around the call.
       for (let q = qA; q < qB; q++) {
         const bits = words[wo + q]!;
         const c0 = q << 5;
         const c1 = c0 + 32 < cols ? c0 + 32 : cols;
         for (let c = c0; c < c1; c++) {
           const i = io + c;
-          const a = alpha * (h[xo + i]! - vTh);
-          const e = expFdlibm(a >= 0 ? -a : a);
-          const s = (a >= 0 ? 1 : e) / (1 + e);
-          const sg = alpha * s * (1 - s);
-          const gH = gS[xo + i]! * sg + (((bits >>> (c & 31)) & 1) !== 0 ? 0 : gv[i]!);
-          gx[xo + i] = gH * dHdX;
-          gv[i] = gH * dHdV;
+          const z = r(h[xo + i]! - vTh);
+          const sg = f32 ? sigmoidGradF32(alpha, z) : sigmoidGradF64(alpha, z);
+          const gH = r(r(gS[xo + i]! * sg) + (((bits >>> (c & 31)) & 1) !== 0 ? 0 : gv[i]!));
+          gx[xo + i] = r(gH * dHdX);
+          gv[i] = r(gH * dHdV);
         }
       }
     }

@@ -4,7 +4,7 @@
  * `surrogate.Sigmoid`, `surrogate.ATan`). Here z = H - v_th.
  */
 import { fail } from "../../tensor/errors.js";
-import { expFdlibm, sigmoidGradF32 } from "../../kernels/neuron/exp.js";
+import { expFdlibm, sigmoidGradF32, sigmoidGradF64 } from "../../kernels/neuron/exp.js";
 
 const fr = Math.fround;
 
@@ -51,10 +51,7 @@ export function sigmoidSurrogate(alpha = 4): Surrogate {
     name: `sigmoid(${alpha})`,
     sigmoidAlpha: alpha,
     primitive: (z) => sig(alpha * z),
-    derivative: (z) => {
-      const s = sig(alpha * z);
-      return alpha * s * (1 - s);
-    },
+    derivative: (z) => sigmoidGradF64(alpha, z),
     derivative32: (z) => sigmoidGradF32(alpha, z),
   };
 }
