@@ -366,3 +366,33 @@ export function emitModule(def: ModuleDef): Uint8Array {
     })]),
   ]);
 }
+
+/**
+ * The local holding a v128 constant. Kernels read their constants from locals
+ * set once before the loops: V8 builds a v128.const inside a loop anew each
+ * time (several instructions), which cost more than the arithmetic here.
+ */
+export type ConstLocal = (bytes: number[]) => number;
+
+/**
+ * Builds a function whose body uses constants through `k`: a first pass
+ * collects the distinct constants, then the body is emitted again behind a
+ * prologue that sets one local per constant.
+ */
+export function withConstLocals(
+  name: string,
+  params: readonly (readonly [string, ValType])[],
+  locals: readonly (readonly [string, ValType])[],
+  emitBody: (c: Code, L: Record<string, number>, k: ConstLocal) => void,
+): FuncDef {
+  const seen = new Map<string, number[]>();
+  const probe = frame(params, locals);
+  emitBody(new Code(), probe.idx, (b) => (seen.set(b.join(","), b), 0));
+  const consts = [...seen.values()];
+  const f = frame(params, [...locals, ...consts.map((_, i) => [`const${i}`, V128] as const)]);
+  const c = new Code();
+  consts.forEach((b, i) => c.v128Const(b).set(f.idx[`const${i}`]!));
+  const local = new Map(consts.map((b, i) => [b.join(","), f.idx[`const${i}`]!]));
+  emitBody(c, f.idx, (b) => local.get(b.join(","))!);
+  return { name, params: f.params, results: [], locals: f.locals, body: c };
+}

@@ -1,7 +1,7 @@
 /**
  * Threaded twins of the GELU kernels (./gelu.ts): the elements split into
  * ranges, each element computed by one thread exactly as on one, so the bits
- * are the same for any split. GELU is a few dozen float64 operations an
+ * are the same for any split. GELU is a few dozen operations an
  * element (erf's polynomial, an exp), so it pays for threads where the
  * memory-bound passes barely do; arrays not in the heap stay on the calling
  * thread.

@@ -33,53 +33,23 @@
  * written outside the range's elements and words (a unit's last 1-3 columns
  * are loaded into zeroed lanes and stored lane by lane).
  */
-import { Code, emitModule, F32, I32, V128, frame, type FuncDef, type ValType } from "../../wasm/emit.js";
+import { Code, emitModule, F32, I32, V128, withConstLocals, type ConstLocal, type FuncDef } from "../../wasm/emit.js";
 import { EXPF } from "./exp.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 import { heapF32 } from "../../tensor/heap.js";
 
-const f32x4 = (v: number): number[] => [...new Uint8Array(new Float32Array([v, v, v, v]).buffer)];
+export const f32x4 = (v: number): number[] => [...new Uint8Array(new Float32Array([v, v, v, v]).buffer)];
 const i32x4 = (a: number, b: number, c: number, d: number): number[] => [...new Uint8Array(new Int32Array([a, b, c, d]).buffer)];
 
-/**
- * The local holding a v128 constant. Kernels read their constants from locals
- * set once before the loops: V8 builds a v128.const inside a loop anew each
- * time (several instructions), which cost more than the arithmetic here.
- */
-type ConstLocal = (bytes: number[]) => number;
-
-/**
- * Builds a function whose body uses constants through `k`: a first pass
- * collects the distinct constants, then the body is emitted again behind a
- * prologue that sets one local per constant.
- */
-function withConstLocals(
-  name: string,
-  params: readonly (readonly [string, ValType])[],
-  locals: readonly (readonly [string, ValType])[],
-  emitBody: (c: Code, L: Record<string, number>, k: ConstLocal) => void,
-): FuncDef {
-  const seen = new Map<string, number[]>();
-  const probe = frame(params, locals);
-  emitBody(new Code(), probe.idx, (b) => (seen.set(b.join(","), b), 0));
-  const consts = [...seen.values()];
-  const f = frame(params, [...locals, ...consts.map((_, i) => [`const${i}`, V128] as const)]);
-  const c = new Code();
-  consts.forEach((b, i) => c.v128Const(b).set(f.idx[`const${i}`]!));
-  const local = new Map(consts.map((b, i) => [b.join(","), f.idx[`const${i}`]!]));
-  emitBody(c, f.idx, (b) => local.get(b.join(","))!);
-  return { name, params: f.params, results: [], locals: f.locals, body: c };
-}
-
 /** The v128 scratch locals of the exp. */
-const EXP_TEMPS = ["k", "r", "p"] as const;
+export const EXP_TEMPS = ["k", "r", "p"] as const;
 
 /**
  * Emits res = expNonPositiveF32(x) lane-wise (x, res: v128 locals holding
  * f32x4; x is overwritten by its clamp): the JS operations in the JS order.
  * 2^k is built from exponent bits (k is an integer in [-126, 0]).
  */
-function emitExpF32(c: Code, L: Record<string, number>, kc: ConstLocal, x: number, res: number): void {
+export function emitExpF32(c: Code, L: Record<string, number>, kc: ConstLocal, x: number, res: number): void {
   const k = (v: number) => c.get(kc(f32x4(v)));
   c.get(x); k(EXPF.FLOOR); c.f32x4Max().set(x);
   c.get(x); k(EXPF.LOG2E); c.f32x4Mul(); k(EXPF.MAGIC); c.f32x4Add(); k(EXPF.MAGIC); c.f32x4Sub().set(L.k!);
