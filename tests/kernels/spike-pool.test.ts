@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { maxPoolBits, maxPoolBitsRange, maxPoolBitsRangeJs, maxPoolBitsRangeReference, maxPoolBitsRangeWasm, maxPoolGradRange, maxPoolGradRangeJs, maxPoolGradRangeReference, maxPoolGradRangeWasm, type PoolGeometry } from "../../src/kernels/spike-pool/spike-pool.js";
+import { maxPoolBits, maxPoolBitsRange, maxPoolBitsRangeJs, maxPoolBitsRangeReference, maxPoolBitsRangeRows, maxPoolBitsRangeWasm, maxPoolGradRange, maxPoolGradRangeJs, maxPoolGradRangeReference, maxPoolGradRangeWasm, type PoolGeometry } from "../../src/kernels/spike-pool/spike-pool.js";
 import { maxPoolBitsThreads, maxPoolGradThreads } from "../../src/kernels/spike-pool/threads.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import { Rng } from "../../src/tensor/random.js";
@@ -54,6 +54,16 @@ describeTwins("spike max-pool", arbPool, {
   },
 }, 150);
 
+// Without argmax (inference) the dispatch takes the row-OR loop: its own twin check on those cases, in two plane ranges.
+describeTwins("spike max-pool without argmax", arbPool.map((c) => ({ ...c, argmax: false })).filter((c) => c.g.kw <= 31), {
+  reference: range(maxPoolBitsRangeReference),
+  js: (c) => {
+    const o = outputs(c), k = c.g.planes >> 1;
+    maxPoolBitsRangeRows(c.src, o.d, c.g, 0, k);
+    maxPoolBitsRangeRows(c.src, o.d, c.g, k, c.g.planes);
+    return [o.d];
+  },
+}, 150);
 
 /** Gradients through argmax tables: planes of ragged sizes, inputs hit several times (overlapping windows) or never, float32 or float64, heap or foreign. */
 interface GradCase { planes: number; inPlane: number; outPlane: number; g: Float32Array | Float64Array; argmax: Int32Array; heap: boolean }

@@ -36,13 +36,101 @@ export function maxPoolBits(src: Uint32Array, dst: Uint32Array, argmax: Int32Arr
 
 /**
  * {@link maxPoolBits} of planes p0..p1-1 only (their dst words must be zeroed);
- * planes are independent. The WASM twin where the kernel backend enables it,
- * the arrays are in the heap and windows are at most 31 wide; else
- * {@link maxPoolBitsRangeJs}. Same output either way.
+ * planes are independent. Without argmax (inference), {@link maxPoolBitsRangeRows};
+ * with it, the WASM twin where the kernel backend enables it, the arrays are
+ * in the heap and windows are at most 31 wide, else {@link maxPoolBitsRangeJs}.
+ * Same output every way.
  */
 export function maxPoolBitsRange(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
-  if (g.kw <= 31 && wasmKernelsEnabled() && inHeap(src) && inHeap(dst) && (argmax === null || inHeap(argmax))) maxPoolBitsRangeWasm(src, dst, argmax, g, p0, p1);
+  if (argmax === null && g.kw <= 31) maxPoolBitsRangeRows(src, dst, g, p0, p1);
+  else if (g.kw <= 31 && wasmKernelsEnabled() && inHeap(src) && inHeap(dst) && (argmax === null || inHeap(argmax))) maxPoolBitsRangeWasm(src, dst, argmax, g, p0, p1);
   else maxPoolBitsRangeJs(src, dst, argmax, g, p0, p1);
+}
+
+// The OR of one output row's window rows, one spare zero word for reads across the last word (grow-only).
+let orRow = new Uint32Array(0);
+
+/**
+ * {@link maxPoolBitsRange} without argmax (a spike is all an output needs):
+ * the window rows of an output row ORed word by word once, then each output
+ * reads its columns of that OR (a shifted word or two, masked), and the
+ * output bits are stored a word at a time. The same spikes as
+ * {@link maxPoolBitsRangeReference}; windows at most 31 wide.
+ */
+export function maxPoolBitsRangeRows(src: Uint32Array, dst: Uint32Array, g: PoolGeometry, p0: number, p1: number): void {
+  const { h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
+  if (kw > 31) throw new Error(`maxPoolBitsRangeRows: windows at most 31 wide, got ${kw}`);
+  const siw = wordsFor(w), dow = wordsFor(ow);
+  if (siw === 1 && (ow - 1) * sw < 32) {
+    oneWordRows(src, dst, g, p0, p1);
+    return;
+  }
+  if (orRow.length < siw + 1) orRow = new Uint32Array(siw + 1);
+  const row = orRow;
+  for (let p = p0; p < p1; p++) {
+    const plane = p * h * siw;
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - ph;
+      const yA = y0 < 0 ? 0 : y0, yB = y0 + kh > h ? h : y0 + kh;
+      row.fill(0, 0, siw);
+      for (let y = yA; y < yB; y++) for (let q = 0, r = plane + y * siw; q < siw; q++) row[q]! |= src[r + q]!;
+      const drow = (p * oh + oy) * dow;
+      let acc = 0;
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - pw;
+        const xA = x0 < 0 ? 0 : x0, xB = x0 + kw > w ? w : x0 + kw;
+        const len = xB - xA;
+        if (len > 0) {
+          const q = xA >>> 5, off = xA & 31;
+          let bits = row[q]! >>> off;
+          if (off + len > 32) bits |= row[q + 1]! << (32 - off);
+          if ((bits & ((1 << len) - 1)) !== 0) acc |= 1 << (ox & 31);
+        }
+        if ((ox & 31) === 31 || ox === ow - 1) {
+          dst[drow + (ox >>> 5)]! |= acc;
+          acc = 0;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * {@link maxPoolBitsRangeRows} where an input row is one word and the sampled
+ * window starts (ox sw) fit in one (the Spikformer stems: 32 wide and less):
+ * a window row's OR over the kw columns of every start at once, by shifts
+ * (bits below 0 and past w are the padding's zeros), then the starts ox sw
+ * picked out (every bit, every other bit by the usual mask steps, or one by one).
+ */
+function oneWordRows(src: Uint32Array, dst: Uint32Array, g: PoolGeometry, p0: number, p1: number): void {
+  const { h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
+  const inMask = w === 32 ? -1 : (1 << w) - 1, outMask = ow === 32 ? -1 : (1 << ow) - 1;
+  for (let p = p0; p < p1; p++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - ph;
+      const yA = y0 < 0 ? 0 : y0, yB = y0 + kh > h ? h : y0 + kh;
+      let r = 0;
+      for (let y = yA; y < yB; y++) r |= src[p * h + y]!;
+      r &= inMask;
+      // Bit x of t: any spike in columns x - pw .. x - pw + kw - 1.
+      let t = 0;
+      for (let j = 0; j < kw; j++) t |= pw - j >= 0 ? r << (pw - j) : r >>> (j - pw);
+      let out: number;
+      if (sw === 1) {
+        out = t;
+      } else if (sw === 2) {
+        out = t & 0x55555555;
+        out = (out | (out >>> 1)) & 0x33333333;
+        out = (out | (out >>> 2)) & 0x0f0f0f0f;
+        out = (out | (out >>> 4)) & 0x00ff00ff;
+        out = (out | (out >>> 8)) & 0x0000ffff;
+      } else {
+        out = 0;
+        for (let ox = 0; ox < ow; ox++) out |= ((t >>> (ox * sw)) & 1) << ox;
+      }
+      dst[p * oh + oy] = out & outMask;
+    }
+  }
 }
 
 /**
