@@ -36,13 +36,14 @@ export function maxPoolBits(src: Uint32Array, dst: Uint32Array, argmax: Int32Arr
 
 /**
  * {@link maxPoolBits} of planes p0..p1-1 only (their dst words must be zeroed);
- * planes are independent. Without argmax (inference), {@link maxPoolBitsRangeRows};
- * with it, the WASM twin where the kernel backend enables it, the arrays are
- * in the heap and windows are at most 31 wide, else {@link maxPoolBitsRangeJs}.
- * Same output every way.
+ * planes are independent. Rows of one word: {@link oneWordRows}; else without
+ * argmax (inference) {@link maxPoolBitsRangeRows}; with it, the WASM twin
+ * where the kernel backend enables it, the arrays are in the heap and windows
+ * are at most 31 wide, else {@link maxPoolBitsRangeJs}. Same output every way.
  */
 export function maxPoolBitsRange(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
-  if (argmax === null && g.kw <= 31) maxPoolBitsRangeRows(src, dst, g, p0, p1);
+  if (oneWordFits(g)) oneWordRows(src, dst, argmax, g, p0, p1);
+  else if (argmax === null && g.kw <= 31) maxPoolBitsRangeRows(src, dst, g, p0, p1);
   else if (g.kw <= 31 && wasmKernelsEnabled() && inHeap(src) && inHeap(dst) && (argmax === null || inHeap(argmax))) maxPoolBitsRangeWasm(src, dst, argmax, g, p0, p1);
   else maxPoolBitsRangeJs(src, dst, argmax, g, p0, p1);
 }
@@ -61,10 +62,6 @@ export function maxPoolBitsRangeRows(src: Uint32Array, dst: Uint32Array, g: Pool
   const { h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
   if (kw > 31) throw new Error(`maxPoolBitsRangeRows: windows at most 31 wide, got ${kw}`);
   const siw = wordsFor(w), dow = wordsFor(ow);
-  if (siw === 1 && (ow - 1) * sw < 32) {
-    oneWordRows(src, dst, g, p0, p1);
-    return;
-  }
   if (orRow.length < siw + 1) orRow = new Uint32Array(siw + 1);
   const row = orRow;
   for (let p = p0; p < p1; p++) {
@@ -95,14 +92,23 @@ export function maxPoolBitsRangeRows(src: Uint32Array, dst: Uint32Array, g: Pool
   }
 }
 
+/** True when {@link oneWordRows} applies: input rows of one word, window starts (ox sw) within one, windows at most 31 wide. */
+function oneWordFits(g: PoolGeometry): boolean {
+  return g.w <= 32 && (g.ow - 1) * g.sw < 32 && g.kw <= 31;
+}
+
 /**
- * {@link maxPoolBitsRangeRows} where an input row is one word and the sampled
+ * {@link maxPoolBitsRange} where an input row is one word and the sampled
  * window starts (ox sw) fit in one (the Spikformer stems: 32 wide and less):
- * a window row's OR over the kw columns of every start at once, by shifts
- * (bits below 0 and past w are the padding's zeros), then the starts ox sw
- * picked out (every bit, every other bit by the usual mask steps, or one by one).
+ * the window rows ORed, their OR over the kw columns of every start at once by
+ * shifts (bits below 0 and past w are the padding's zeros), then the starts
+ * ox sw picked out (every bit, every other bit by the usual mask steps, or one
+ * by one). argmax, when asked: an output without a spike takes its window's
+ * first element at once; one with a spike scans its window rows for the first
+ * set bit, as {@link maxPoolBitsRangeJs} does for every output.
  */
-function oneWordRows(src: Uint32Array, dst: Uint32Array, g: PoolGeometry, p0: number, p1: number): void {
+export function oneWordRows(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
+  if (!oneWordFits(g)) throw new Error("oneWordRows: needs rows of one word, window starts within one and windows at most 31 wide");
   const { h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
   const inMask = w === 32 ? -1 : (1 << w) - 1, outMask = ow === 32 ? -1 : (1 << ow) - 1;
   for (let p = p0; p < p1; p++) {
@@ -128,7 +134,27 @@ function oneWordRows(src: Uint32Array, dst: Uint32Array, g: PoolGeometry, p0: nu
         out = 0;
         for (let ox = 0; ox < ow; ox++) out |= ((t >>> (ox * sw)) & 1) << ox;
       }
-      dst[p * oh + oy] = out & outMask;
+      out &= outMask;
+      dst[p * oh + oy] = out;
+      if (argmax === null) continue;
+      const arow = (p * oh + oy) * ow;
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - pw;
+        const xA = x0 < 0 ? 0 : x0, xB = x0 + kw > w ? w : x0 + kw;
+        const len = xB - xA;
+        let hit = yA < yB && len > 0 ? yA * w + xA : -1;
+        if ((out >>> ox) & 1) {
+          const mask = (1 << len) - 1;
+          for (let y = yA; y < yB; y++) {
+            const bits = (src[p * h + y]! >>> xA) & mask;
+            if (bits !== 0) {
+              hit = y * w + xA + (31 - Math.clz32(bits & -bits));
+              break;
+            }
+          }
+        }
+        argmax[arow + ox] = hit;
+      }
     }
   }
 }
