@@ -86,6 +86,10 @@ export function neuronForwardRange(
     else lifForwardRangeJs(x, p, h, words, v, u0, u1);
     return;
   }
+  if (p.leak === LEAK_MUL && p.decayInput) {
+    plifForwardRangeJs(x, p, h, words, v, u0, u1);
+    return;
+  }
   neuronForwardRangeReference(x, p, h, words, v, u0, u1);
 }
 
@@ -169,6 +173,45 @@ export function lifForwardRangeJs(x: FloatArray, p: NeuronKernelParams, h: Float
         const hh = f(vp + f(f(x[xo + i]! - f(vp - vReset)) / tau));
         if (h !== null) h[xo + i] = hh;
         const z = f(hh - vTh);
+        if (z >= 0) {
+          words[wo + (c >>> 5)]! |= 1 << (c & 31);
+          v[i] = hardReset ? vReset : z;
+        } else {
+          v[i] = hh;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The PLIF forward (decay_input; PLIAF's too, whose forward is the same):
+ * {@link lifForwardRangeJs} with the multiply by k = sigmoid(w) for the divide
+ * by tau, one loop for float32 (rounding written out) and one for float64.
+ * Same operations in the same order as the general loop: bit-identical.
+ */
+export function plifForwardRangeJs(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number): void {
+  const { steps, rows, cols, k, vTh, vReset, hardReset, f32 } = p;
+  const f = Math.fround;
+  const n = rows * cols;
+  const wpr = wordsFor(cols);
+  if (u1 <= u0) return;
+  const rowA = Math.floor(u0 / wpr), rowB = Math.ceil(u1 / wpr);
+  for (let t = 0; t < steps; t++) words.fill(0, t * rows * wpr + u0, t * rows * wpr + u1);
+  v.fill(vReset, unitElem(u0, cols, wpr), unitElem(u1, cols, wpr));
+  for (let t = 0; t < steps; t++) {
+    const xo = t * n;
+    for (let row = rowA; row < rowB; row++) {
+      const io = row * cols;
+      const wo = (t * rows + row) * wpr;
+      const cA = row === rowA ? (u0 - row * wpr) * 32 : 0;
+      const cB = row * wpr + wpr > u1 ? (u1 - row * wpr) * 32 : cols;
+      for (let c = cA; c < cB; c++) {
+        const i = io + c;
+        const vp = v[i]!;
+        const hh = f32 ? f(vp + f(f(x[xo + i]! - f(vp - vReset)) * k)) : vp + (x[xo + i]! - (vp - vReset)) * k;
+        if (h !== null) h[xo + i] = hh;
+        const z = f32 ? f(hh - vTh) : hh - vTh;
         if (z >= 0) {
           words[wo + (c >>> 5)]! |= 1 << (c & 31);
           v[i] = hardReset ? vReset : z;
@@ -276,6 +319,57 @@ export function hardDetachedSigmoidBackwardRange(
   } else {
     hardDetachedSigmoidBackwardRangeJs(gS, h, words, p, alpha, gx, gv, u0, u1);
   }
+}
+
+/**
+ * True when PLIF's backward with its weight gradient takes the fast path (the
+ * Spikeformer neuron: hard reset, detach_reset, decay_input, spike output):
+ * gH of every neuron and step comes from the inlined sigmoid backward, split
+ * over threads like LIF's ({@link plifMembraneGradParams}), and
+ * {@link plifBackwardTail} then forms dX and the weight gradient's sum in the
+ * general loop's order.
+ */
+export function plifFastBackward(p: NeuronKernelParams, wantK: boolean): boolean {
+  return wantK && p.leak === LEAK_MUL && p.decayInput && p.analog !== true && p.hardReset && p.detachReset;
+}
+
+/**
+ * PLIF's parameters with dH/dX = 1 (decay_input off changes nothing else the
+ * backward reads: dH/dV stays 1 - k), so the inlined sigmoid backward,
+ * writing into a float64 array, stores gH itself, unrounded.
+ */
+export function plifMembraneGradParams(p: NeuronKernelParams): NeuronKernelParams {
+  return { ...p, decayInput: false };
+}
+
+/**
+ * The end of PLIF's fast backward, from gH (float64, every step): dX = gH k
+ * (rounded to gx's type on the store) and the returned sum over t = T-1..0 and
+ * the neurons in order of gH dH/dk = gH (X - (V[t-1] - v_reset)): the general
+ * loop's operations in its order, so its bits whatever thread split computed
+ * gH. One pass with no exp; the sum is one fixed-order float64 reduction.
+ */
+export function plifBackwardTail(gH: Float64Array, h: FloatArray, words: Uint32Array, x: FloatArray, p: NeuronKernelParams, gx: FloatArray): number {
+  const { steps, rows, cols, k, vReset } = p;
+  const n = rows * cols;
+  const wpr = wordsFor(cols);
+  let gk = 0;
+  for (let t = steps - 1; t >= 0; t--) {
+    const xo = t * n;
+    for (let row = 0; row < rows; row++) {
+      const io = row * cols;
+      const wp = ((t - 1) * rows + row) * wpr;
+      for (let c = 0; c < cols; c++) {
+        const i = io + c;
+        const g = gH[xo + i]!;
+        gx[xo + i] = g * k;
+        // V[t-1] from H[t-1] and S[t-1] (hard reset); V[-1] = vReset.
+        const vp = t === 0 || ((words[wp + (c >>> 5)]! >>> (c & 31)) & 1) !== 0 ? vReset : h[xo - n + i]!;
+        gk += g * (x[xo + i]! - (vp - vReset));
+      }
+    }
+  }
+  return gk;
 }
 
 /** dH/dV[t-1] and dH/dX of the charge equation: k = 1/tau for LIF, sigmoid(w) for PLIF, none for IF. */
