@@ -86,7 +86,7 @@ export function neuronForwardRange(
     else lifForwardRangeJs(x, p, h, words, v, u0, u1);
     return;
   }
-  if (p.leak === LEAK_MUL && p.decayInput) {
+  if (p.f32 && p.leak === LEAK_MUL && p.decayInput) {
     plifForwardRangeJs(x, p, h, words, v, u0, u1);
     return;
   }
@@ -185,13 +185,13 @@ export function lifForwardRangeJs(x: FloatArray, p: NeuronKernelParams, h: Float
 }
 
 /**
- * The PLIF forward (decay_input; PLIAF's too, whose forward is the same):
- * {@link lifForwardRangeJs} with the multiply by k = sigmoid(w) for the divide
- * by tau, one loop for float32 (rounding written out) and one for float64.
- * Same operations in the same order as the general loop: bit-identical.
+ * The PLIF forward on float32 (decay_input; PLIAF's too, whose forward is the
+ * same): {@link lifForwardRangeJs} with the multiply by k = sigmoid(w) for the
+ * divide by tau, rounding written out. Same operations in the same order as
+ * the general loop: bit-identical.
  */
 export function plifForwardRangeJs(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number): void {
-  const { steps, rows, cols, k, vTh, vReset, hardReset, f32 } = p;
+  const { steps, rows, cols, k, vTh, vReset, hardReset } = p;
   const f = Math.fround;
   const n = rows * cols;
   const wpr = wordsFor(cols);
@@ -209,9 +209,9 @@ export function plifForwardRangeJs(x: FloatArray, p: NeuronKernelParams, h: Floa
       for (let c = cA; c < cB; c++) {
         const i = io + c;
         const vp = v[i]!;
-        const hh = f32 ? f(vp + f(f(x[xo + i]! - f(vp - vReset)) * k)) : vp + (x[xo + i]! - (vp - vReset)) * k;
+        const hh = f(vp + f(f(x[xo + i]! - f(vp - vReset)) * k));
         if (h !== null) h[xo + i] = hh;
-        const z = f32 ? f(hh - vTh) : hh - vTh;
+        const z = f(hh - vTh);
         if (z >= 0) {
           words[wo + (c >>> 5)]! |= 1 << (c & 31);
           v[i] = hardReset ? vReset : z;
@@ -359,13 +359,16 @@ export function plifBackwardTail(gH: Float64Array, h: FloatArray, words: Uint32A
     for (let row = 0; row < rows; row++) {
       const io = row * cols;
       const wp = ((t - 1) * rows + row) * wpr;
-      for (let c = 0; c < cols; c++) {
-        const i = io + c;
-        const g = gH[xo + i]!;
-        gx[xo + i] = g * k;
-        // V[t-1] from H[t-1] and S[t-1] (hard reset); V[-1] = vReset.
-        const vp = t === 0 || ((words[wp + (c >>> 5)]! >>> (c & 31)) & 1) !== 0 ? vReset : h[xo - n + i]!;
-        gk += g * (x[xo + i]! - (vp - vReset));
+      for (let q = 0; q < wpr; q++) {
+        // S[t-1] (all set at t = 0: V[-1] = vReset, as after a hard reset), so d = V[t-1] - vReset = 0 or H[t-1] - vReset.
+        const bits = t === 0 ? -1 : words[wp + q]!;
+        const c1 = (q << 5) + 32 < cols ? (q << 5) + 32 : cols;
+        for (let c = q << 5, i = io + c; c < c1; c++, i++) {
+          const g = gH[xo + i]!;
+          gx[xo + i] = g * k;
+          const d = ((bits >>> (c & 31)) & 1) !== 0 ? vReset - vReset : h[xo - n + i]! - vReset;
+          gk += g * (x[xo + i]! - d);
+        }
       }
     }
   }
