@@ -2,7 +2,7 @@ import { expect } from "vitest";
 import fc from "fast-check";
 import {
   hardDetachedSigmoidBackwardRangeJs, LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardRangeJs, lifForwardRangeWasm, neuronBackward, neuronForward,
-  neuronForwardRangeReference, plifBackwardTail, plifFastBackward, plifForwardRangeJs, plifMembraneGradParams, type NeuronKernelParams,
+  neuronForwardRangeReference, plifBackwardTail, plifFastBackward, plifMembraneGradParams, type NeuronKernelParams,
 } from "../../src/kernels/neuron/neuron.js";
 import { neuronBackwardThreads, neuronForwardThreads } from "../../src/kernels/neuron/threads.js";
 import { sigmoidSurrogate } from "../../src/ops/spike/surrogate.js";
@@ -51,24 +51,28 @@ const over = (twin: typeof neuronForwardRangeReference) => (c: NeuronCase) => {
   return [o.words, o.v, ...(o.h ? [o.h] : [])];
 };
 
+/** The single-thread dispatch and the threaded forward, returning all they wrote. */
+function forwardDispatch(c: NeuronCase): (FloatArray | Uint32Array)[] {
+  const o = outputs(c);
+  neuronForward(c.x, c.p, o.h, o.words, o.v);
+  return [o.words, o.v, ...(o.h ? [o.h] : [])];
+}
+function forwardThreads(c: NeuronCase, t: number): (FloatArray | Uint32Array)[] {
+  const o = outputs(c);
+  neuronForwardThreads(c.x, c.p, o.h, o.words, o.v, t);
+  return [o.words, o.v, ...(o.h ? [o.h] : [])];
+}
+
 describeTwins("neuron forward", arbNeuron, {
   reference: over(neuronForwardRangeReference),
   js: (c) => (fc.pre(c.lif32), over(lifForwardRangeJs)(c)), // the fast TypeScript twin exists for LIF float32
   wasm: (c) => (fc.pre(c.lif32), over(lifForwardRangeWasm as typeof lifForwardRangeJs)(c)),
-  dispatch: (c) => {
-    const o = outputs(c);
-    neuronForward(c.x, c.p, o.h, o.words, o.v);
-    return [o.words, o.v, ...(o.h ? [o.h] : [])];
-  },
-  threads: (c, t) => {
-    const o = outputs(c);
-    neuronForwardThreads(c.x, c.p, o.h, o.words, o.v, t);
-    return [o.words, o.v, ...(o.h ? [o.h] : [])];
-  },
+  dispatch: forwardDispatch,
+  threads: forwardThreads,
 }, 120);
 
-// PLIF (1/tau = k = sigmoid(w)), decay_input: the fast forward twin and the fast backward with the
-// weight gradient, against the general loop, on float32 and float64, ragged columns.
+// PLIF (1/tau = k = sigmoid(w)), decay_input: the forward (the general loop, threaded) and the fast
+// backward with the weight gradient against the general loop, on float32 and float64, ragged columns.
 const arbPlif: fc.Arbitrary<NeuronCase & { gS: FloatArray }> = fc
   .record({
     steps: fc.integer({ min: 1, max: 5 }), rows: fc.integer({ min: 1, max: 4 }), cols: fc.integer({ min: 1, max: 90 }),
@@ -91,17 +95,9 @@ const arbPlif: fc.Arbitrary<NeuronCase & { gS: FloatArray }> = fc
 
 describeTwins("PLIF forward", arbPlif, {
   reference: over(neuronForwardRangeReference),
-  js: (c) => (fc.pre(c.p.f32), over(plifForwardRangeJs)(c)), // float32 (float64 keeps the general loop)
-  dispatch: (c) => {
-    const o = outputs(c);
-    neuronForward(c.x, c.p, o.h, o.words, o.v);
-    return [o.words, o.v, ...(o.h ? [o.h] : [])];
-  },
-  threads: (c, t) => {
-    const o = outputs(c);
-    neuronForwardThreads(c.x, c.p, o.h, o.words, o.v, t);
-    return [o.words, o.v, ...(o.h ? [o.h] : [])];
-  },
+  js: over(neuronForwardRangeReference), // no separate TypeScript twin: PLIF's forward is the general loop
+  dispatch: forwardDispatch,
+  threads: forwardThreads,
 }, 80);
 
 /** H and the spikes of a PLIF case (the general forward), then a backward run by `twin`: [dX, dW sum]. */

@@ -86,10 +86,6 @@ export function neuronForwardRange(
     else lifForwardRangeJs(x, p, h, words, v, u0, u1);
     return;
   }
-  if (p.f32 && p.leak === LEAK_MUL && p.decayInput) {
-    plifForwardRangeJs(x, p, h, words, v, u0, u1);
-    return;
-  }
   neuronForwardRangeReference(x, p, h, words, v, u0, u1);
 }
 
@@ -171,45 +167,6 @@ export function lifForwardRangeJs(x: FloatArray, p: NeuronKernelParams, h: Float
         const i = io + c;
         const vp = v[i]!;
         const hh = f(vp + f(f(x[xo + i]! - f(vp - vReset)) / tau));
-        if (h !== null) h[xo + i] = hh;
-        const z = f(hh - vTh);
-        if (z >= 0) {
-          words[wo + (c >>> 5)]! |= 1 << (c & 31);
-          v[i] = hardReset ? vReset : z;
-        } else {
-          v[i] = hh;
-        }
-      }
-    }
-  }
-}
-
-/**
- * The PLIF forward on float32 (decay_input; PLIAF's too, whose forward is the
- * same): {@link lifForwardRangeJs} with the multiply by k = sigmoid(w) for the
- * divide by tau, rounding written out. Same operations in the same order as
- * the general loop: bit-identical.
- */
-export function plifForwardRangeJs(x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number): void {
-  const { steps, rows, cols, k, vTh, vReset, hardReset } = p;
-  const f = Math.fround;
-  const n = rows * cols;
-  const wpr = wordsFor(cols);
-  if (u1 <= u0) return;
-  const rowA = Math.floor(u0 / wpr), rowB = Math.ceil(u1 / wpr);
-  for (let t = 0; t < steps; t++) words.fill(0, t * rows * wpr + u0, t * rows * wpr + u1);
-  v.fill(vReset, unitElem(u0, cols, wpr), unitElem(u1, cols, wpr));
-  for (let t = 0; t < steps; t++) {
-    const xo = t * n;
-    for (let row = rowA; row < rowB; row++) {
-      const io = row * cols;
-      const wo = (t * rows + row) * wpr;
-      const cA = row === rowA ? (u0 - row * wpr) * 32 : 0;
-      const cB = row * wpr + wpr > u1 ? (u1 - row * wpr) * 32 : cols;
-      for (let c = cA; c < cB; c++) {
-        const i = io + c;
-        const vp = v[i]!;
-        const hh = f(vp + f(f(x[xo + i]! - f(vp - vReset)) * k));
         if (h !== null) h[xo + i] = hh;
         const z = f(hh - vTh);
         if (z >= 0) {
