@@ -143,9 +143,10 @@ export function neuronForwardThreads(
 /**
  * {@link neuronBackward} (same contract, same bits). The inlined sigmoid path
  * (Spikformer's neuron: hard reset, detach_reset, no PLIF gradient) is split
- * over threads, and so is the part of PLIF's with its gradient before the
- * fixed-order sum ({@link plifFastBackward}); the general path (a surrogate given as a function, or a PLIF
- * weight gradient, a sum over all neurons) stays on the calling thread.
+ * over threads, and so is the part of PLIF's with its weight gradient before
+ * that gradient's fixed-order sum ({@link plifFastBackward}); the general path
+ * (a surrogate given as a function, PLIAF, a PLIF weight gradient with a soft
+ * reset) stays on the calling thread.
  */
 export function neuronBackwardThreads(
   gS: FloatArray, h: FloatArray, words: Uint32Array, x: FloatArray | null, p: NeuronKernelParams,
