@@ -221,10 +221,11 @@ const ENERGY_FLAGS = {
 export function formatEnergy(r: EnergyReport): string {
   const num = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
   const lines = [`per image, averaged over ${r.images} images (E_MAC 4.6 pJ, E_AC 0.9 pJ)`, ""];
-  lines.push(`${"layer".padEnd(28)} ${"input".padEnd(6)} ${"rate".padStart(6)} ${"SOPs exact".padStart(11)} ${"SOPs est.".padStart(11)} ${"MACs".padStart(9)} ${"uJ exact".padStart(9)} ${"uJ est.".padStart(9)}`);
+  const width = Math.max(28, ...r.rows.map((l) => l.name.length)); // Spikeformer's names run to 52 characters
+  lines.push(`${"layer".padEnd(width)} ${"input".padEnd(6)} ${"rate".padStart(6)} ${"SOPs exact".padStart(11)} ${"SOPs est.".padStart(11)} ${"MACs".padStart(9)} ${"uJ exact".padStart(9)} ${"uJ est.".padStart(9)}`);
   for (const l of r.rows) {
     lines.push(
-      `${l.name.padEnd(28)} ${l.input.padEnd(6)} ${l.input === "real" ? "   -  " : l.firingRate.toFixed(3).padStart(6)} ${num(l.sops / r.images).padStart(11)} ${num(l.estimatedSops / r.images).padStart(11)} ` +
+      `${l.name.padEnd(width)} ${l.input.padEnd(6)} ${l.input === "real" ? "   -  " : l.firingRate.toFixed(3).padStart(6)} ${num(l.sops / r.images).padStart(11)} ${num(l.estimatedSops / r.images).padStart(11)} ` +
         `${num(l.macs / r.images).padStart(9)} ${(l.energyMj * 1e3).toFixed(3).padStart(9)} ${(l.estimatedEnergyMj * 1e3).toFixed(3).padStart(9)}`,
     );
   }

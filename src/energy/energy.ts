@@ -10,6 +10,9 @@
  * value c counts as c spikes. Real-valued inputs (the image entering the first
  * conv) cost one multiply-accumulate per weight use, counted once when a
  * static image is convolved once for all T steps, as bitspike computes it.
+ * Layers a model reports as real-valued work ("dense" events: Spikeformer's
+ * softmax attention, its Linear layers fed by LayerNorm or attention outputs)
+ * cost their multiply-accumulates.
  */
 import { Spikes } from "../tensor/spikes.js";
 import { popcnt32 } from "../tensor/bits.js";
@@ -119,8 +122,16 @@ export class EnergyProbe implements LayerProbe {
   onLayer(e: LayerEvent): void {
     let row = this.layers.get(e.name);
     if (!row) {
-      row = { name: e.name, kind: e.kind, input: "spikes", inputElements: 0, inputSpikes: 0, sops: 0, macs: 0, denseOps: 0 };
+      row = { name: e.name, kind: e.kind === "dense" ? e.layer : e.kind, input: "spikes", inputElements: 0, inputSpikes: 0, sops: 0, macs: 0, denseOps: 0 };
       this.layers.set(e.name, row);
+    }
+    if (e.kind === "dense") {
+      row.kind = e.layer;
+      row.input = "real";
+      row.inputElements += e.inputElements;
+      row.macs += e.macs;
+      row.denseOps += e.macs;
+      return;
     }
     if (e.kind === "attention") {
       const q = e.q as Spikes;

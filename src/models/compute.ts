@@ -29,7 +29,12 @@ export type KernelMode = "bits" | "float";
 export type LayerEvent =
   | { kind: "linear"; name: string; input: Activation; inFeatures: number; outFeatures: number }
   | { kind: "conv2d"; name: string; input: Activation; weightShape: readonly number[]; stride: number; padding: number; outShape: readonly number[] }
-  | { kind: "attention"; name: string; q: Activation; k: Activation; v: Activation; scale: number };
+  | { kind: "attention"; name: string; q: Activation; k: Activation; v: Activation; scale: number }
+  /**
+   * Real-valued work that runs outside these kernels (Spikeformer's softmax attention and the Linear
+   * layers fed by LayerNorm or attention outputs): `macs` multiply-accumulates on `inputElements` inputs.
+   */
+  | { kind: "dense"; name: string; layer: "linear" | "attention"; inputElements: number; macs: number };
 
 /** Observer of synaptic layers (energy counting, firing-rate monitors). */
 export interface LayerProbe {
@@ -40,6 +45,11 @@ export interface LayerProbe {
 export class SpikeCompute {
   mode: KernelMode = "bits";
   probe: LayerProbe | null = null;
+
+  /** Tells the probe about real-valued work done outside these kernels (see the "dense" event). */
+  dense(name: string, layer: "linear" | "attention", inputElements: number, macs: number): void {
+    this.probe?.onLayer({ kind: "dense", name, layer, inputElements, macs });
+  }
 
   /** x [..., in] (spikes or floats) times weight [out, in] plus bias. */
   linear(name: string, x: Activation, weight: Tensor, bias: Tensor | null): Tensor {

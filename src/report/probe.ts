@@ -64,7 +64,7 @@ export class SampleProbe implements LayerProbe {
       this.attention = { layer: e.name, size: n, values };
       return;
     }
-    if (e.input instanceof Spikes) this.band(e.name, e.input);
+    if (e.kind !== "dense" && e.input instanceof Spikes) this.band(e.name, e.input);
   }
 }
 

@@ -1,8 +1,11 @@
+import { expect } from "vitest";
 import fc from "fast-check";
 import {
-  LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardRangeJs, lifForwardRangeWasm, neuronForward, neuronForwardRangeReference, type NeuronKernelParams,
+  hardDetachedSigmoidBackwardRangeJs, LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardRangeJs, lifForwardRangeWasm, neuronBackward, neuronForward,
+  neuronForwardRangeReference, plifBackwardTail, plifFastBackward, plifMembraneGradParams, type NeuronKernelParams,
 } from "../../src/kernels/neuron/neuron.js";
-import { neuronForwardThreads } from "../../src/kernels/neuron/threads.js";
+import { neuronBackwardThreads, neuronForwardThreads } from "../../src/kernels/neuron/threads.js";
+import { sigmoidSurrogate, surrogateDerivative } from "../../src/ops/spike/surrogate.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import { Rng } from "../../src/tensor/random.js";
 import { Spikes } from "../../src/tensor/spikes.js";
@@ -48,18 +51,82 @@ const over = (twin: typeof neuronForwardRangeReference) => (c: NeuronCase) => {
   return [o.words, o.v, ...(o.h ? [o.h] : [])];
 };
 
+/** The single-thread dispatch and the threaded forward, returning all they wrote. */
+function forwardDispatch(c: NeuronCase): (FloatArray | Uint32Array)[] {
+  const o = outputs(c);
+  neuronForward(c.x, c.p, o.h, o.words, o.v);
+  return [o.words, o.v, ...(o.h ? [o.h] : [])];
+}
+function forwardThreads(c: NeuronCase, t: number): (FloatArray | Uint32Array)[] {
+  const o = outputs(c);
+  neuronForwardThreads(c.x, c.p, o.h, o.words, o.v, t);
+  return [o.words, o.v, ...(o.h ? [o.h] : [])];
+}
+
 describeTwins("neuron forward", arbNeuron, {
   reference: over(neuronForwardRangeReference),
   js: (c) => (fc.pre(c.lif32), over(lifForwardRangeJs)(c)), // the fast TypeScript twin exists for LIF float32
   wasm: (c) => (fc.pre(c.lif32), over(lifForwardRangeWasm as typeof lifForwardRangeJs)(c)),
-  dispatch: (c) => {
-    const o = outputs(c);
-    neuronForward(c.x, c.p, o.h, o.words, o.v);
-    return [o.words, o.v, ...(o.h ? [o.h] : [])];
-  },
-  threads: (c, t) => {
-    const o = outputs(c);
-    neuronForwardThreads(c.x, c.p, o.h, o.words, o.v, t);
-    return [o.words, o.v, ...(o.h ? [o.h] : [])];
-  },
+  dispatch: forwardDispatch,
+  threads: forwardThreads,
 }, 120);
+
+// PLIF (1/tau = k = sigmoid(w)), decay_input: the forward (the general loop, threaded) and the fast
+// backward with the weight gradient against the general loop, on float32 and float64, ragged columns.
+const arbPlif: fc.Arbitrary<NeuronCase & { gS: FloatArray }> = fc
+  .record({
+    steps: fc.integer({ min: 1, max: 5 }), rows: fc.integer({ min: 1, max: 4 }), cols: fc.integer({ min: 1, max: 90 }),
+    f64: fc.boolean(), hard: fc.boolean(), keepH: fc.boolean(), heap: fc.boolean(), k: fc.constantFrom(0.5, 0.37, 0.81), seed: fc.integer(),
+  })
+  .map((c) => {
+    const r = c.f64 ? (v: number) => v : Math.fround;
+    const p: NeuronKernelParams = {
+      steps: c.steps, rows: c.rows, cols: c.cols, leak: LEAK_MUL, tau: 1, k: r(c.k), decayInput: true,
+      vTh: r(1), vReset: c.hard ? 0 : 0, hardReset: c.hard, detachReset: true, f32: !c.f64,
+    };
+    const rng = new Rng(c.seed);
+    const n = c.steps * c.rows * c.cols;
+    const x = allocFloat(c.f64 ? "float64" : "float32", n, c.heap);
+    for (let i = 0; i < x.length; i++) x[i] = rng.uniform() < 0.05 ? p.vTh : (rng.uniform() - 0.3) * 4;
+    const gS = allocFloat(c.f64 ? "float64" : "float32", n, c.heap);
+    for (let i = 0; i < gS.length; i++) gS[i] = rng.uniform() - 0.5;
+    return { p, x, gS, keepH: c.keepH, heap: c.heap, lif32: false };
+  });
+
+describeTwins("PLIF forward", arbPlif, {
+  reference: over(neuronForwardRangeReference),
+  js: over(neuronForwardRangeReference), // no separate TypeScript twin: PLIF's forward is the general loop
+  dispatch: forwardDispatch,
+  threads: forwardThreads,
+}, 80);
+
+/** H and the spikes of a PLIF case (the general forward), then a backward run by `twin`: [dX, dW sum]. */
+const plifBackward = (twin: (c: NeuronCase & { gS: FloatArray }, h: FloatArray, words: Uint32Array, gx: FloatArray, gv: Float64Array) => number) =>
+  (c: NeuronCase & { gS: FloatArray }) => {
+    const { steps, rows, cols, f32 } = c.p;
+    const n = steps * rows * cols;
+    const h = allocFloat(f32 ? "float32" : "float64", n, c.heap);
+    const words = new Uint32Array(steps * rows * wordsFor(cols));
+    neuronForwardRangeReference(c.x, c.p, h, words, allocFloat(f32 ? "float32" : "float64", rows * cols, c.heap), 0, rows * wordsFor(cols));
+    const gx = allocFloat(f32 ? "float32" : "float64", n, c.heap).fill(7);
+    const gk = twin(c, h, words, gx, new Float64Array(rows * cols));
+    return [gx, Float64Array.of(gk)];
+  };
+const ALPHA = 4;
+/** The surrogate's derivative in the neuron's arithmetic (float32 for a float32 neuron). */
+const derivative = (p: NeuronKernelParams) => surrogateDerivative(sigmoidSurrogate(ALPHA), p.f32);
+
+describeTwins("PLIF backward with the weight gradient", arbPlif.filter((c) => c.p.hardReset), {
+  // The general loop (a surrogate given as a function), whose gk sum runs over t = T-1..0 and the neurons in order.
+  reference: plifBackward((c, h, words, gx, gv) => neuronBackward(c.gS, h, words, c.x, c.p, derivative(c.p), gx, gv)),
+  js: plifBackward((c, h, words, gx, gv) => {
+    const { steps, rows, cols } = c.p;
+    const gH = new Float64Array(steps * rows * cols);
+    hardDetachedSigmoidBackwardRangeJs(c.gS, h, words, plifMembraneGradParams(c.p), ALPHA, gH, gv, 0, rows * wordsFor(cols));
+    return plifBackwardTail(gH, h, words, c.x, c.p, gx);
+  }),
+  threads: (c, t) => plifBackward((cc, h, words, gx, gv) => {
+    expect(plifFastBackward(cc.p, true)).toBe(true);
+    return neuronBackwardThreads(cc.gS, h, words, cc.x, cc.p, derivative(cc.p), gx, gv, ALPHA, t);
+  })(c),
+}, 80);

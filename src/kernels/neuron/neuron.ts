@@ -283,6 +283,61 @@ export function hardDetachedSigmoidBackwardRange(
 }
 
 /**
+ * True when PLIF's backward with its weight gradient takes the fast path (the
+ * Spikeformer neuron: hard reset, detach_reset, decay_input, spike output):
+ * gH of every neuron and step comes from the inlined sigmoid backward, split
+ * over threads like LIF's ({@link plifMembraneGradParams}), and
+ * {@link plifBackwardTail} then forms dX and the weight gradient's sum in the
+ * general loop's order.
+ */
+export function plifFastBackward(p: NeuronKernelParams, wantK: boolean): boolean {
+  return wantK && p.leak === LEAK_MUL && p.decayInput && p.analog !== true && p.hardReset && p.detachReset;
+}
+
+/**
+ * PLIF's parameters with dH/dX = 1 (decay_input off changes nothing else the
+ * backward reads: dH/dV stays 1 - k), so the inlined sigmoid backward,
+ * writing into a float64 array, stores gH exactly (no rounding on the store).
+ */
+export function plifMembraneGradParams(p: NeuronKernelParams): NeuronKernelParams {
+  return { ...p, decayInput: false };
+}
+
+/**
+ * The end of PLIF's fast backward, from gH (float64, every step): dX = gH k
+ * (rounded to gx's type on the store) and the returned sum over t = T-1..0 and
+ * the neurons in order of gH dH/dk = gH (X - (V[t-1] - v_reset)): the general
+ * loop's operations in its order, so its bits whatever thread split computed
+ * gH. One pass with no exp; the sum is one fixed-order float64 reduction.
+ */
+export function plifBackwardTail(gH: Float64Array, h: FloatArray, words: Uint32Array, x: FloatArray, p: NeuronKernelParams, gx: FloatArray): number {
+  const { steps, rows, cols, vReset } = p;
+  const k = chargeGrads(p).dHdX; // k, rounded to float32 for a float32 neuron as the general loop's
+  const n = rows * cols;
+  const wpr = wordsFor(cols);
+  let gk = 0;
+  for (let t = steps - 1; t >= 0; t--) {
+    const xo = t * n;
+    for (let row = 0; row < rows; row++) {
+      const io = row * cols;
+      const wp = ((t - 1) * rows + row) * wpr;
+      for (let q = 0; q < wpr; q++) {
+        // S[t-1] (all set at t = 0: V[-1] = vReset, as after a hard reset), so d = V[t-1] - vReset = 0 or H[t-1] - vReset.
+        const bits = t === 0 ? -1 : words[wp + q]!;
+        const c1 = (q << 5) + 32 < cols ? (q << 5) + 32 : cols;
+        for (let c = q << 5, i = io + c; c < c1; c++, i++) {
+          const g = gH[xo + i]!;
+          gx[xo + i] = g * k;
+          const d = ((bits >>> (c & 31)) & 1) !== 0 ? vReset - vReset : h[xo - n + i]! - vReset;
+          gk += g * (x[xo + i]! - d);
+        }
+      }
+    }
+  }
+  return gk;
+}
+
+/**
  * dH/dV[t-1] and dH/dX of the charge equation: k = 1/tau for LIF, sigmoid(w)
  * for PLIF, none for IF; float32 values (k and 1 - k rounded) for a float32 neuron.
  */

@@ -8,11 +8,12 @@
  * are staged in the pool's shared scratch (only the workers' ranges are
  * copied; the calling thread's range works on the originals).
  */
-import { inHeap } from "../../tensor/heap.js";
+import { freeArray, heapArray, inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { wordsFor } from "../../tensor/bits.js";
 import {
-  hardDetachedSigmoidBackwardRange, neuronBackward, neuronForward, neuronForwardRange, splittableBackward, unitElem,
+  hardDetachedSigmoidBackwardRange, neuronBackward, neuronForward, neuronForwardRange, plifBackwardTail, plifFastBackward,
+  plifMembraneGradParams, splittableBackward, unitElem,
   type NeuronKernelParams,
 } from "./neuron.js";
 import { defineTask, from, wordsView } from "../../parallel/registry.js";
@@ -142,13 +143,23 @@ export function neuronForwardThreads(
 /**
  * {@link neuronBackward} (same contract, same bits). The inlined sigmoid path
  * (Spikformer's neuron: hard reset, detach_reset, no PLIF gradient) is split
- * over threads; the general path (a surrogate given as a function, or a PLIF
- * weight gradient, a sum over all neurons) stays on the calling thread.
+ * over threads, and so is the part of PLIF's with its weight gradient before
+ * that gradient's fixed-order sum ({@link plifFastBackward}); the general path
+ * (a surrogate given as a function, PLIAF, a PLIF weight gradient with a soft
+ * reset) stays on the calling thread.
  */
 export function neuronBackwardThreads(
   gS: FloatArray, h: FloatArray, words: Uint32Array, x: FloatArray | null, p: NeuronKernelParams,
   derivative: (z: number) => number, gx: FloatArray, gv: Float64Array, sigmoidAlpha?: number, threads?: number,
 ): number {
+  if (sigmoidAlpha !== undefined && x !== null && plifFastBackward(p, true)) {
+    // PLIF with its weight gradient: gH by the split sigmoid backward, then dX and the fixed-order sum.
+    const gH = heapArray(Float64Array, p.steps * p.rows * p.cols);
+    neuronBackwardThreads(gS, h, words, null, plifMembraneGradParams(p), derivative, gH, gv, sigmoidAlpha, threads);
+    const gk = plifBackwardTail(gH, h, words, x, p, gx);
+    freeArray(gH, "released by the PLIF backward (its membrane gradients)");
+    return gk;
+  }
   const parts = sigmoidAlpha !== undefined && splittableBackward(p, x !== null) ? partsOf(p, BACKWARD_COST, threads) : 1;
   if (parts <= 1) return neuronBackward(gS, h, words, x, p, derivative, gx, gv, sigmoidAlpha);
   const alpha = sigmoidAlpha!;

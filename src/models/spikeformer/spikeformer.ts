@@ -143,11 +143,20 @@ export class Tokenizer extends Module {
 
 /** Real-valued multi-head softmax attention (the public Attention: qkv without bias, scale head_dim^-1/2, proj). */
 class Attention extends DecoderAttention {
-  constructor(dim: number, heads: number, rng: Rng) {
+  constructor(private readonly compute: SpikeCompute, dim: number, heads: number, rng: Rng) {
     super(dim, heads, rng, "float32", false);
     truncNormal_(this.qkv.weight, rng, 0.02);
     truncNormal_(this.proj.weight, rng, 0.02);
     constant_(this.proj.bias!, 0);
+  }
+
+  /** x [S, L, E] (S sequences of L tokens) -> [S, L, E]; tells the probe its real-valued MACs (qkv, q kᵀ and a v, proj). */
+  forwardNamed(name: string, x: Tensor): Tensor {
+    const [S, L, E] = x.shape as [number, number, number];
+    this.compute.dense(`${name}.qkv`, "linear", S * L * E, S * L * E * 3 * E);
+    this.compute.dense(`${name}.softmax`, "attention", 3 * S * L * E, 2 * S * L * L * E); // per head L x L x d, twice
+    this.compute.dense(`${name}.proj`, "linear", S * L * E, S * L * E * E);
+    return this.forward(x);
   }
 }
 
@@ -228,13 +237,13 @@ export class STABlock extends Module {
   readonly norm2: LayerNorm;
   readonly mlp: Mlp;
 
-  constructor(private readonly cfg: SpikeformerConfig, compute: SpikeCompute, readonly dropPathRate: number, rng: Rng) {
+  constructor(private readonly cfg: SpikeformerConfig, private readonly compute: SpikeCompute, readonly dropPathRate: number, rng: Rng) {
     super();
     const E = cfg.embedDims;
     this.norm1 = this.registerModule("norm1", new LayerNorm(E, { eps: 1e-6 }));
-    this.attn = this.registerModule("attn", new Attention(E, cfg.numHeads, rng));
+    this.attn = this.registerModule("attn", new Attention(compute, E, cfg.numHeads, rng));
     this.temporal_norm1 = this.registerModule("temporal_norm1", new LayerNorm(E, { eps: 1e-6 }));
-    this.temporal_attn = this.registerModule("temporal_attn", new Attention(E, cfg.numHeads, rng));
+    this.temporal_attn = this.registerModule("temporal_attn", new Attention(compute, E, cfg.numHeads, rng));
     // Zero-initialised in every block (the public init loop's counter skips only the ModuleList itself).
     this.temporal_fc = this.registerModule("temporal_fc", new Linear(E, E, { rng }));
     constant_(this.temporal_fc.weight, 0);
@@ -247,10 +256,11 @@ export class STABlock extends Module {
     const [B, N, T, E] = x.shape as [number, number, number, number];
     const drop = (v: Tensor): Tensor => dropPath(v, this.dropPathRate, rng, this.training);
     // Temporal: one sequence of T tokens per (b, n); DropPath per sequence.
-    const rt = drop(this.temporal_attn.forward(temporalSequences(this.temporal_norm1.forward(x))));
+    const rt = drop(this.temporal_attn.forwardNamed(`${name}.temporal_attn`, temporalSequences(this.temporal_norm1.forward(x))));
+    this.compute.dense(`${name}.temporal_fc`, "linear", B * N * T * E, B * N * T * E * E);
     const xt = add(x, this.temporal_fc.forward(reshape(rt, [B, N, T, E])));
     // Spatial: one sequence of N tokens per (b, t).
-    const rs = drop(this.attn.forward(spatialSequences(this.norm1.forward(xt))));
+    const rs = drop(this.attn.forwardNamed(`${name}.attn`, spatialSequences(this.norm1.forward(xt))));
     const x2 = add(xt, fromSpatialSequences(rs, B));
     // MLP over [T, B, N, E] (the neuron runs over T); DropPath per time step, as the public code's layout makes it.
     const rm = drop(this.mlp.forward(name, timeMajor(this.norm2.forward(x2))));
@@ -299,6 +309,9 @@ export class SpikeformerCore extends Module {
     let i = 0;
     for (const blk of this.blocks) x = blk.forward(x, `model.blocks.${i++}`, rng);
     const [B, N, T, E] = x.shape as [number, number, number, number];
+    // Sequence pooling: the Linear(E, 1) scores and the weighted sum of tokens, E MACs a token each.
+    this.compute.dense("model.attention_pool", "linear", B * N * T * E, 2 * B * N * T * E);
+    this.compute.dense("model.head", "linear", B * E, B * E * this.cfg.numClasses);
     const pooled = sequencePool(reshape(this.norm.forward(x), [B, N * T, E]), this.attention_pool.weight, this.attention_pool.bias);
     return linear(pooled, this.head.weight, this.head.bias);
   }
