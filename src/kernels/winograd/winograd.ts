@@ -38,8 +38,8 @@ const fr = Math.fround;
  * float32 data, groups 1, a 3x3 kernel with stride 1, padding 1 and
  * dilation 1 (output size = input size), enough channels for the 16 gemms to
  * pay for the transforms (both at least 16: at 8 the two were within noise,
- * 0.6-1.3x, at 16 and up Winograd 1.3-2.7x; bench/winograd.bench.ts), and an
- * image big enough to matter
+ * 0.6-1.3x; at 16 and up Winograd 1.0-2.7x, 1.6-2.7x from 32 channels;
+ * bench/winograd.bench.ts), and an image big enough to matter
  * (c o h w >= 2^16, about a millisecond a batch below that): tiny convolutions
  * keep the direct path, whose rounding is the plain sum's. A function of the
  * shape only, so the choice (and the bits) never depend on the thread count.
