@@ -11,7 +11,7 @@
 import b from "benny";
 import { LEAK_MUL, neuronBackward, neuronForward, neuronForwardRangeReference, type NeuronKernelParams } from "../src/kernels/neuron/neuron.js";
 import { neuronBackwardThreads } from "../src/kernels/neuron/threads.js";
-import { sigmoidSurrogate } from "../src/ops/spike/surrogate.js";
+import { sigmoidSurrogate, surrogateDerivative } from "../src/ops/spike/surrogate.js";
 import { setThreads } from "../src/parallel/pool.js";
 import { wordsFor } from "../src/tensor/bits.js";
 import { Rng } from "../src/tensor/random.js";
@@ -30,7 +30,7 @@ for (let i = 0; i < N; i++) { x[i] = (rng.uniform() - 0.3) * 3; gS[i] = rng.unif
 const h = allocFloat("float32", N), v = allocFloat("float32", n), gx = allocFloat("float32", N);
 const gv = allocFloat("float64", n) as Float64Array;
 const words = Spikes.allocWords(p.steps * units);
-const alpha = 4, derivative = sigmoidSurrogate(alpha).derivative;
+const alpha = 4, derivative = surrogateDerivative(sigmoidSurrogate(alpha), p.f32); // the float32 form, as the op passes
 const opts = { minSamples: 5, maxTime: 3 };
 const ops: Record<string, number> = {};
 await b.suite(

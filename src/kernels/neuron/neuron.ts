@@ -296,21 +296,22 @@ export function plifFastBackward(p: NeuronKernelParams, wantK: boolean): boolean
 
 /**
  * PLIF's parameters with dH/dX = 1 (decay_input off changes nothing else the
- * backward reads: dH/dV stays 1 - k), so the inlined sigmoid backward,
- * writing into a float64 array, stores gH exactly (no rounding on the store).
+ * backward reads: dH/dV stays 1 - k), so the inlined sigmoid backward stores
+ * gH itself, exactly: into a float64 array for a float64 neuron, a float32 one
+ * for a float32 neuron (whose gH are float32 values; its WASM twin then runs).
  */
 export function plifMembraneGradParams(p: NeuronKernelParams): NeuronKernelParams {
   return { ...p, decayInput: false };
 }
 
 /**
- * The end of PLIF's fast backward, from gH (float64, every step): dX = gH k
+ * The end of PLIF's fast backward, from gH (every step, exact): dX = gH k
  * (rounded to gx's type on the store) and the returned sum over t = T-1..0 and
  * the neurons in order of gH dH/dk = gH (X - (V[t-1] - v_reset)): the general
  * loop's operations in its order, so its bits whatever thread split computed
  * gH. One pass with no exp; the sum is one fixed-order float64 reduction.
  */
-export function plifBackwardTail(gH: Float64Array, h: FloatArray, words: Uint32Array, x: FloatArray, p: NeuronKernelParams, gx: FloatArray): number {
+export function plifBackwardTail(gH: FloatArray, h: FloatArray, words: Uint32Array, x: FloatArray, p: NeuronKernelParams, gx: FloatArray): number {
   const { steps, rows, cols, vReset } = p;
   const k = chargeGrads(p).dHdX; // k, rounded to float32 for a float32 neuron as the general loop's
   const n = rows * cols;

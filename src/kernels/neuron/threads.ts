@@ -153,8 +153,9 @@ export function neuronBackwardThreads(
   derivative: (z: number) => number, gx: FloatArray, gv: Float64Array, sigmoidAlpha?: number, threads?: number,
 ): number {
   if (sigmoidAlpha !== undefined && x !== null && plifFastBackward(p, true)) {
-    // PLIF with its weight gradient: gH by the split sigmoid backward, then dX and the fixed-order sum.
-    const gH = heapArray(Float64Array, p.steps * p.rows * p.cols);
+    // PLIF with its weight gradient: gH by the split sigmoid backward, then dX and the fixed-order sum. A float32
+    // neuron's gH are float32 values, so a float32 array holds them exactly (and the WASM twin can write them).
+    const gH = heapArray(p.f32 ? Float32Array : Float64Array, p.steps * p.rows * p.cols);
     neuronBackwardThreads(gS, h, words, null, plifMembraneGradParams(p), derivative, gH, gv, sigmoidAlpha, threads);
     const gk = plifBackwardTail(gH, h, words, x, p, gx);
     freeArray(gH, "released by the PLIF backward (its membrane gradients)");
