@@ -1,8 +1,8 @@
 /**
  * The PLIF neuron (Spikeformer's: k = sigmoid(w), hard reset, detach_reset,
  * sigmoid(4) surrogate, with w's gradient) on a Spikeformer-sized layer, the
- * fast path (the forward's general loop, then the split inlined sigmoid
- * backward plus the fixed-order dW pass) against the general reference loop
+ * fast path (the forward by the LIF kernel's PLIF variant, then the split
+ * inlined sigmoid backward plus the fixed-order dW pass) against the general reference loop
  * (forward and backward) in the same run,
  * on one thread and with the backward split over 2. Shape: the MLP hidden layer of spikeformer-1-64 on 28x28
  * digits, T 4, batch 32: [4, 32 x 49, 128].

@@ -178,7 +178,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
     expect(runs(p)).toBe(1);
     expect(runs({ ...p, tau: 1.3 })).toBe(0); // 1.3 is not a float32 value: the lanes would use another tau
     expect(() => lifForwardRangeWasm(x, { ...p, vTh: 0.1 }, null, new Uint32Array(8), new Float32Array(80), 0, 4))
-      .toThrow(/lifForwardRangeWasm: needs float32 .* vTh 0\.1/);
+      .toThrow(/lifForwardRangeWasm: needs a float32 LIF or PLIF .* vTh 0\.1/);
   });
 
   it("sigmoid backward runs the WASM twin only for float32 constants; otherwise the JS twin, and the WASM twin refuses", () => {

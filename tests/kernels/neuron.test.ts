@@ -96,6 +96,7 @@ const arbPlif: fc.Arbitrary<NeuronCase & { gS: FloatArray }> = fc
 describeTwins("PLIF forward", arbPlif, {
   reference: over(neuronForwardRangeReference),
   js: over(neuronForwardRangeReference), // no separate TypeScript twin: PLIF's forward is the general loop
+  wasm: (c) => (fc.pre(c.p.f32), over(lifForwardRangeWasm as typeof lifForwardRangeJs)(c)), // the LIF kernel's PLIF variant
   dispatch: forwardDispatch,
   threads: forwardThreads,
 }, 80);

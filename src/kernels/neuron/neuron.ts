@@ -81,9 +81,10 @@ export function unitElem(u: number, cols: number, wpr: number): number {
 export function neuronForwardRange(
   x: FloatArray, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number,
 ): void {
-  if (p.f32 && p.leak === LEAK_DIV && p.decayInput) {
+  if (p.f32 && p.decayInput && (p.leak === LEAK_DIV || p.leak === LEAK_MUL)) {
     if (wasmKernelsEnabled() && lifWasmFits(x, h, v, p)) lifForwardRangeWasm(x as Float32Array, p, h as Float32Array | null, words, v as Float32Array, u0, u1);
-    else lifForwardRangeJs(x, p, h, words, v, u0, u1);
+    else if (p.leak === LEAK_DIV) lifForwardRangeJs(x, p, h, words, v, u0, u1);
+    else neuronForwardRangeReference(x, p, h, words, v, u0, u1);
     return;
   }
   neuronForwardRangeReference(x, p, h, words, v, u0, u1);
@@ -400,11 +401,17 @@ function sigmoidWasmFits(gS: FloatArray, h: FloatArray, gx: FloatArray, p: Neuro
   return p.f32 && gS instanceof Float32Array && h instanceof Float32Array && gx instanceof Float32Array && f(alpha) === alpha && f(p.vTh) === p.vTh;
 }
 
-/** True when the WASM LIF forward applies: float32 arrays, and constants that are float32 values (the lanes use them rounded). */
+/**
+ * True when the WASM LIF / PLIF forward applies: a float32 neuron with
+ * decay_input and a leak (tau for LIF, k for PLIF), float32 arrays, and
+ * constants that are float32 values (the lanes use them rounded).
+ */
 function lifWasmFits(x: FloatArray, h: FloatArray | null, v: FloatArray, p: NeuronKernelParams): boolean {
   const f = Math.fround;
-  return x instanceof Float32Array && (h === null || h instanceof Float32Array) && v instanceof Float32Array &&
-    f(p.tau) === p.tau && f(p.vTh) === p.vTh && f(p.vReset) === p.vReset;
+  const leak = p.leak === LEAK_MUL ? p.k : p.tau;
+  return p.f32 && p.decayInput && (p.leak === LEAK_DIV || p.leak === LEAK_MUL) &&
+    x instanceof Float32Array && (h === null || h instanceof Float32Array) && v instanceof Float32Array &&
+    f(leak) === leak && f(p.vTh) === p.vTh && f(p.vReset) === p.vReset;
 }
 
 /** A typed array a kernel can take in place or staged (see {@link heapPtr}). */
@@ -477,17 +484,18 @@ function unitRange(p: NeuronKernelParams, u0: number, u1: number): {
 
 /**
  * The WebAssembly SIMD twin of {@link lifForwardRangeJs} (f32x4 lanes,
- * src/kernels/neuron/wasm.ts), run in place over all steps: reads X and
+ * src/kernels/neuron/wasm.ts), and for PLIF of the general loop's charge
+ * (the leak a multiplication by k), run in place over all steps: reads X and
  * writes H, the spike words and V where they are (V set to vReset first).
  * Foreign arrays are staged in the kernel's scratch and copied back (counted).
- * Same bits; tau, vTh and vReset must be float32 values.
+ * Same bits; tau (k), vTh and vReset must be float32 values.
  */
 export function lifForwardRangeWasm(
   x: Float32Array, p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array, u0: number, u1: number,
 ): void {
   if (!wasmSimdAvailable()) throw new BitspikeError("lifForwardRangeWasm", "this runtime has no WebAssembly SIMD");
   if (!lifWasmFits(x, h, v, p)) {
-    throw new BitspikeError("lifForwardRangeWasm", `needs float32 arrays and float32 constants, got tau ${p.tau}, vTh ${p.vTh}, vReset ${p.vReset}`);
+    throw new BitspikeError("lifForwardRangeWasm", `needs a float32 LIF or PLIF with decay_input, float32 arrays and float32 constants, got tau ${p.tau}, k ${p.k}, vTh ${p.vTh}, vReset ${p.vReset}`);
   }
   if (u1 <= u0) return;
   const { steps, cols, tau, vTh, vReset, hardReset } = p;
@@ -497,7 +505,8 @@ export function lifForwardRangeWasm(
   takeScratch(0, [X, H, W, V]);
   const [px, xs] = stepPtr(X, true), [ph, hs] = H === null ? [0, 0] : stepPtr(H, false);
   const [pw, ws] = stepPtr(W, false), [pv] = stepPtr(V, true);
-  lifForwardWasmCall(px, xs, ph, hs, pv, pw, ws, steps, r.units, u0 % r.wpr, cols, r.wpr, h !== null, vReset, tau, vTh, hardReset);
+  const mul = p.leak === LEAK_MUL;
+  lifForwardWasmCall(px, xs, ph, hs, pv, pw, ws, steps, r.units, u0 % r.wpr, cols, r.wpr, h !== null, vReset, mul ? p.k : tau, vTh, hardReset, mul);
   if (H !== null) stepUnstage(H);
   stepUnstage(W);
   stepUnstage(V);

@@ -9,7 +9,9 @@
  *   data, with the float32 sigmoid surrogate sigmoidGradF32 and its exp
  *   expNonPositiveF32 (src/kernels/neuron/exp.ts) in lanes; the JS `spike ? 0 :
  *   gv` is a lane mask.
- * - lifForward: the twin of lifForwardRangeJs.
+ * - lifForward: the twin of lifForwardRangeJs; plifForward: of the general
+ *   loop's PLIF charge (decay_input), the leak's division by tau a
+ *   multiplication by k.
  * The callers check that the constants are float32 values, as the lanes use
  * them rounded.
  *
@@ -26,6 +28,7 @@
  *     the same unit-range layout, t = 0 .. steps-1: x float32 (h, written
  *     when writeH != 0, may be x), v float32 [elems] holding vReset on entry
  *     and V[T-1] on exit, words written whole.
+ *   plifForward(the same, k in tau's place)  PLIF's charge: the leak multiplies by k.
  *
  * The step strides (bytes) let the functions run in place on whole [T, n]
  * tensors in the heap (stride n values, rows wpr words) as well as on a
@@ -229,9 +232,10 @@ function sigmoidBackwardBody(c: Code, L: Record<string, number>, kc: ConstLocal)
   c.br(0).end().end();
 }
 
-function lifForwardFunc(): FuncDef {
+/** lifForward (the leak divides by tau) or plifForward (`mul`: it multiplies by k = sigmoid(w)). */
+function lifForwardFunc(mul: boolean): FuncDef {
   return withConstLocals(
-    "lifForward",
+    mul ? "plifForward" : "lifForward",
     [
       ["x", I32], ["xStep", I32], ["h", I32], ["hStep", I32], ["v", I32], ["words", I32], ["wStep", I32],
       ["steps", I32], ["units", I32], ["q0", I32], ["cols", I32], ["wpr", I32],
@@ -242,11 +246,11 @@ function lifForwardFunc(): FuncDef {
       ["px", I32], ["ph", I32], ["pv", I32], ["wp", I32],
       ["vR4", V128], ["tau4", V128], ["vTh4", V128], ["soft", V128], ["vp", V128], ["hh", V128], ["z", V128], ["m", V128],
     ],
-    (c, L) => lifForwardBody(c, L as Record<string, number>),
+    (c, L) => lifForwardBody(c, L as Record<string, number>, mul),
   );
 }
 
-function lifForwardBody(c: Code, L: Record<string, number>): void {
+function lifForwardBody(c: Code, L: Record<string, number>, mul: boolean): void {
   c.get(L.vReset!).f32x4Splat().set(L.vR4!);
   c.get(L.tau!).f32x4Splat().set(L.tau4!);
   c.get(L.vTh!).f32x4Splat().set(L.vTh4!);
@@ -254,9 +258,11 @@ function lifForwardBody(c: Code, L: Record<string, number>): void {
   const load = (ptr: number, lanes: number): void => loadLanes(c, ptr, lanes);
   /** Four lanes at j (`lanes` of them real: 4, or the 1-3 of a tail; the rest computed on zeros and not stored). */
   const group = (lanes: number): void => {
-    // hh = vp + (x - (vp - vReset)) / tau; z = hh - vTh (every op a float32 op)
+    // hh = vp + (x - (vp - vReset)) / tau (PLIF: * k); z = hh - vTh (every op a float32 op)
     load(L.pv!, lanes); c.set(L.vp!);
-    c.get(L.vp!); load(L.px!, lanes); c.get(L.vp!).get(L.vR4!).f32x4Sub().f32x4Sub().get(L.tau4!).f32x4Div().f32x4Add().set(L.hh!);
+    c.get(L.vp!); load(L.px!, lanes); c.get(L.vp!).get(L.vR4!).f32x4Sub().f32x4Sub().get(L.tau4!);
+    if (mul) c.f32x4Mul(); else c.f32x4Div();
+    c.f32x4Add().set(L.hh!);
     c.get(L.hh!).get(L.vTh4!).f32x4Sub().set(L.z!);
     c.get(L.z!).v128Const(new Array<number>(16).fill(0)).f32x4Ge().set(L.m!);
     // spikes: the mask's sign bits at columns j..j+3 of the word
@@ -302,7 +308,7 @@ function lifForwardBody(c: Code, L: Record<string, number>): void {
 
 /** The neuron kernel module's bytes (emitted from TypeScript, deterministic). */
 export function neuronKernelModule(): Uint8Array {
-  return emitModule({ minPages: 1, shared: true, funcs: [expFunc(), sigmoidBackwardFunc(), lifForwardFunc()] });
+  return emitModule({ minPages: 1, shared: true, funcs: [expFunc(), sigmoidBackwardFunc(), lifForwardFunc(false), lifForwardFunc(true)] });
 }
 
 type SigmoidBackward = (
@@ -328,13 +334,13 @@ type LifForward = (
   q0: number, cols: number, wpr: number, writeH: number, vReset: number, tau: number, vTh: number, hardReset: number,
 ) => void;
 
-/** Runs lifForward (byte offsets into the heap and step strides in bytes, as the header says). */
+/** Runs lifForward, or plifForward with `mul` (then `tau` is k); byte offsets into the heap and step strides in bytes, as the header says. */
 export function lifForwardWasmCall(
   x: number, xStep: number, h: number, hStep: number, v: number, words: number, wStep: number, steps: number, units: number,
-  q0: number, cols: number, wpr: number, writeH: boolean, vReset: number, tau: number, vTh: number, hardReset: boolean,
+  q0: number, cols: number, wpr: number, writeH: boolean, vReset: number, tau: number, vTh: number, hardReset: boolean, mul = false,
 ): void {
   runs++;
-  (neuronKernel.exports().lifForward as LifForward)(x, xStep, h, hStep, v, words, wStep, steps, units, q0, cols, wpr, writeH ? 1 : 0, vReset, tau, vTh, hardReset ? 1 : 0);
+  (neuronKernel.exports()[mul ? "plifForward" : "lifForward"] as LifForward)(x, xStep, h, hStep, v, words, wStep, steps, units, q0, cols, wpr, writeH ? 1 : 0, vReset, tau, vTh, hardReset ? 1 : 0);
 }
 
 /** How many times this thread has run a WASM neuron kernel (lets tests see which backend ran). */
