@@ -5,7 +5,7 @@
 import { fail } from "../tensor/errors.js";
 import { broadcastShapes, broadcastStrides } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { binaryBroadcast, mapUnary } from "../kernels/elementwise/elementwise.js";
+import { BINARY_ROWS, binaryBroadcast, binaryRowOf, mapUnary, type BinaryRow } from "../kernels/elementwise/elementwise.js";
 import { geluBackwardThreads, geluForwardThreads } from "../kernels/gelu/threads.js";
 import { selectBroadcast } from "../kernels/select.js";
 import { needsGrad, record } from "../autograd/tape.js";
@@ -18,11 +18,11 @@ function asTensor(x: Operand, like: Tensor | null): Tensor {
   return typeof x === "number" ? Tensor.scalar(x, like ? like.dtype : "float32") : x;
 }
 
-function binary(op: string, a: Tensor, b: Tensor, f: (x: number, y: number) => number): Tensor {
+function binary(op: string, a: Tensor, b: Tensor, row: BinaryRow): Tensor {
   const dtype = commonDtype(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = unzeroed(shape, dtype);
-  binaryBroadcast(a.data, broadcastStrides(a.shape, shape), b.data, broadcastStrides(b.shape, shape), out.data, shape, f);
+  binaryBroadcast(a.data, broadcastStrides(a.shape, shape), b.data, broadcastStrides(b.shape, shape), out.data, shape, row);
   return out;
 }
 
@@ -34,21 +34,21 @@ function operands(a: Operand, b: Operand): [Tensor, Tensor] {
 /** a + b (broadcasting). */
 export function add(a: Operand, b: Operand): Tensor {
   const [x, y] = operands(a, b);
-  const out = binary("add", x, y, (p, q) => p + q);
+  const out = binary("add", x, y, BINARY_ROWS.add);
   return record("add", out, [x, y], (g) => [unbroadcast(g, x.shape), unbroadcast(g, y.shape)]);
 }
 
 /** a - b (broadcasting). */
 export function sub(a: Operand, b: Operand): Tensor {
   const [x, y] = operands(a, b);
-  const out = binary("sub", x, y, (p, q) => p - q);
+  const out = binary("sub", x, y, BINARY_ROWS.sub);
   return record("sub", out, [x, y], (g) => [unbroadcast(g, x.shape), y.requiresGrad ? unbroadcast(neg(g), y.shape) : null]);
 }
 
 /** a * b (broadcasting). */
 export function mul(a: Operand, b: Operand): Tensor {
   const [x, y] = operands(a, b);
-  const out = binary("mul", x, y, (p, q) => p * q);
+  const out = binary("mul", x, y, BINARY_ROWS.mul);
   return record("mul", out, [x, y], (g) => [
     x.requiresGrad ? unbroadcast(mul(g, y), x.shape) : null,
     y.requiresGrad ? unbroadcast(mul(g, x), y.shape) : null,
@@ -58,7 +58,7 @@ export function mul(a: Operand, b: Operand): Tensor {
 /** a / b (broadcasting). */
 export function div(a: Operand, b: Operand): Tensor {
   const [x, y] = operands(a, b);
-  const out = binary("div", x, y, (p, q) => p / q);
+  const out = binary("div", x, y, BINARY_ROWS.div);
   return record("div", out, [x, y], (g) => [
     x.requiresGrad ? unbroadcast(div(g, y), x.shape) : null,
     // d(x/y)/dy = -x / y^2 = -out / y
@@ -119,10 +119,10 @@ export function pow(x: Tensor, p: Tensor | number): Tensor {
     const q = p - 1;
     return unary("pow", x, (v) => Math.pow(v, p), (v) => p * Math.pow(v, q));
   }
-  const out = binary("pow", x, p, Math.pow);
+  const out = binary("pow", x, p, binaryRowOf(Math.pow));
   return record("pow", out, [x, p], (g) => [
-    x.requiresGrad ? unbroadcast(mul(g, binary("pow", x, p, (a, b) => (b === 0 ? 0 : b * Math.pow(a, b - 1)))), x.shape) : null,
-    p.requiresGrad ? unbroadcast(mul(g, binary("pow", x, p, (a, b) => (a === 0 && b >= 0 ? 0 : Math.pow(a, b) * Math.log(a)))), p.shape) : null,
+    x.requiresGrad ? unbroadcast(mul(g, binary("pow", x, p, binaryRowOf((a, b) => (b === 0 ? 0 : b * Math.pow(a, b - 1))))), x.shape) : null,
+    p.requiresGrad ? unbroadcast(mul(g, binary("pow", x, p, binaryRowOf((a, b) => (a === 0 && b >= 0 ? 0 : Math.pow(a, b) * Math.log(a))))), p.shape) : null,
   ]);
 }
 
@@ -175,7 +175,7 @@ export function gelu(x: Tensor): Tensor {
 
 function compare(op: string, a: Operand, b: Operand, f: (x: number, y: number) => number): Tensor {
   const [x, y] = operands(a, b);
-  return binary(op, x, y, f);
+  return binary(op, x, y, binaryRowOf(f));
 }
 
 /** 1 where a == b else 0 (broadcasting); no gradient. */

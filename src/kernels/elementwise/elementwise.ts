@@ -15,8 +15,31 @@ export function mapUnary(a: FloatArray, dst: FloatArray, f: (x: number) => numbe
 }
 
 /**
- * out[idx] = f(a[idx through aStrides], b[idx through bStrides]) over `outShape`,
- * where broadcast axes have stride 0. Fast paths for equal shapes and a scalar b.
+ * One run of a binary op along the last axis: out[o + j] = a[ao + j sa] op b[bo + j sb], j < n.
+ * One function per op, so each loop's operation is inlined (a callback per element is not, once
+ * several ops share the loop).
+ */
+export type BinaryRow = (out: FloatArray, o: number, a: FloatArray, ao: number, sa: number, b: FloatArray, bo: number, sb: number, n: number) => void;
+
+/** The row kernels of the arithmetic ops. */
+export const BINARY_ROWS = {
+  add: ((out, o, a, ao, sa, b, bo, sb, n) => { for (let j = 0; j < n; j++) out[o + j] = a[ao + j * sa]! + b[bo + j * sb]!; }) as BinaryRow,
+  sub: ((out, o, a, ao, sa, b, bo, sb, n) => { for (let j = 0; j < n; j++) out[o + j] = a[ao + j * sa]! - b[bo + j * sb]!; }) as BinaryRow,
+  mul: ((out, o, a, ao, sa, b, bo, sb, n) => { for (let j = 0; j < n; j++) out[o + j] = a[ao + j * sa]! * b[bo + j * sb]!; }) as BinaryRow,
+  div: ((out, o, a, ao, sa, b, bo, sb, n) => { for (let j = 0; j < n; j++) out[o + j] = a[ao + j * sa]! / b[bo + j * sb]!; }) as BinaryRow,
+};
+
+/** The row kernel of any f (a call per element). */
+export function binaryRowOf(f: (x: number, y: number) => number): BinaryRow {
+  return (out, o, a, ao, sa, b, bo, sb, n) => {
+    for (let j = 0; j < n; j++) out[o + j] = f(a[ao + j * sa]!, b[bo + j * sb]!);
+  };
+}
+
+/**
+ * out[idx] = a[idx through aStrides] op b[idx through bStrides] over `outShape`,
+ * where broadcast axes have stride 0, one `row` call a run along the last axis
+ * (one call in all for equal shapes or a scalar b).
  */
 export function binaryBroadcast(
   a: FloatArray,
@@ -25,17 +48,16 @@ export function binaryBroadcast(
   bStrides: readonly number[],
   out: FloatArray,
   outShape: readonly number[],
-  f: (x: number, y: number) => number,
+  row: BinaryRow,
 ): void {
   const n = out.length;
   if (n === 0) return;
   if (a.length === n && b.length === n) {
-    for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
+    row(out, 0, a, 0, 1, b, 0, 1, n);
     return;
   }
   if (a.length === n && b.length === 1) {
-    const y = b[0]!;
-    for (let i = 0; i < n; i++) out[i] = f(a[i]!, y);
+    row(out, 0, a, 0, 1, b, 0, 0, n);
     return;
   }
   const rank = outShape.length;
@@ -46,7 +68,7 @@ export function binaryBroadcast(
   let ao = 0;
   let bo = 0;
   for (let o = 0; o < n; o += inner) {
-    for (let j = 0; j < inner; j++) out[o + j] = f(a[ao + j * sa]!, b[bo + j * sb]!);
+    row(out, o, a, ao, sa, b, bo, sb, inner);
     // advance the outer index (all axes but the last)
     for (let d = rank - 2; d >= 0; d--) {
       idx[d]!++;
