@@ -3,7 +3,9 @@ import fc from "fast-check";
 import {
   geluBackwardRange, geluBackwardRangeF32, geluForwardRange, geluForwardRangeF32, geluRangeWasm,
 } from "../../src/kernels/gelu/gelu.js";
-import { geluModule } from "../../src/kernels/gelu/wasm.js";
+import { geluModule, geluWasmRuns } from "../../src/kernels/gelu/wasm.js";
+import { allocFloat } from "../../src/tensor/tensor.js";
+import { setKernelBackend } from "../../src/wasm/backend.js";
 import { wasmApi } from "../../src/wasm/runtime.js";
 import { wasmSimdAvailable } from "../../src/wasm/backend.js";
 import { geluBackwardThreads, geluForwardThreads } from "../../src/kernels/gelu/threads.js";
@@ -61,8 +63,20 @@ function wasmFits(c: GeluCase): boolean {
 }
 
 describe("float32 GELU", () => {
-  it.skipIf(!wasmSimdAvailable())("the WASM module validates", () => {
+  it.skipIf(!wasmSimdAvailable())("the WASM module validates; the dispatch runs it for float32 heap arrays only", () => {
     expect(wasmApi()!.validate(geluModule())).toBe(true);
+    const runs = (x: Float32Array | Float64Array, backend: "auto" | "js"): number => {
+      setKernelBackend(backend);
+      const before = geluWasmRuns();
+      geluForwardRange(x, x, 0, x.length); // in place: out is x's kind of array
+      setKernelBackend("auto");
+      return geluWasmRuns() - before;
+    };
+    const heap32 = allocFloat("float32", 9, true) as Float32Array;
+    expect(runs(heap32, "auto")).toBe(1);
+    expect(runs(heap32, "js")).toBe(0);
+    expect(runs(new Float32Array(9), "auto")).toBe(0); // foreign: the TypeScript twin
+    expect(runs(allocFloat("float64", 9, true) as Float64Array, "auto")).toBe(0);
   });
 
   it("is the float64 GELU within float32 error: (6e-7 + 1.5e-7 x^2) relative forward, 1e-6 (1 + x^2 / 4) |g| backward (1e-36 absolute: below the normal range)", () => {
