@@ -24,6 +24,26 @@ const f32Lanes = (f: readonly number[]): number[] => f.flatMap((l) => [4 * l, 4 
 /** B^T's rows as (a, op, b): row 0 = d0 - d2, 1 = d1 + d2, 2 = d2 - d1, 3 = d1 - d3 (the reference's order). */
 const BT: readonly (readonly [number, "+" | "-", number])[] = [[0, "-", 2], [1, "+", 2], [2, "-", 1], [1, "-", 3]];
 
+/**
+ * The loops both transforms share: channel ch = 0 .. count-1, tile row ty < th, and four tiles tx, tx + 1,
+ * tx + 2, tx + 3 of that row at a time (tx < twr); `body` runs once per group of four.
+ */
+function eachTileGroup(c: Code, L: Record<string, number>, ch: number, count: number, body: () => void): void {
+  c.i32Const(0).set(ch);
+  c.whileLtU(ch, count, () => {
+    c.i32Const(0).set(L.ty!);
+    c.whileLtU(L.ty!, L.th!, () => {
+      c.i32Const(0).set(L.tx!);
+      c.whileLtU(L.tx!, L.twr!, () => {
+        body();
+        c.get(L.tx!).i32Const(4).i32Add().set(L.tx!);
+      });
+      c.get(L.ty!).i32Const(1).i32Add().set(L.ty!);
+    });
+    c.get(ch).i32Const(1).i32Add().set(ch);
+  });
+}
+
 function inputFunc(): FuncDef {
   const f = frame(
     [["pad", I32], ["o", I32], ["hp", I32], ["wp", I32], ["th", I32], ["twr", I32], ["v", I32], ["n", I32], ["ms", I32], ["col0", I32]] as const,
@@ -39,50 +59,40 @@ function inputFunc(): FuncDef {
   };
   c.get(L.ms!).i32Const(4).i32Mul().set(L.msb!);
   c.get(L.wp!).i32Const(4).i32Mul().set(L.wpb!);
-  c.i32Const(0).set(L.oi!);
-  c.whileLtU(L.oi!, L.o!, () => {
-    c.i32Const(0).set(L.ty!);
-    c.whileLtU(L.ty!, L.th!, () => {
-      c.i32Const(0).set(L.tx!);
-      c.whileLtU(L.tx!, L.twr!, () => {
-        // rp = pad + ((oi hp + 2 ty) wp + 2 tx) 4: the tile's top-left padded value
-        c.get(L.pad!).get(L.oi!).get(L.hp!).i32Mul().get(L.ty!).i32Const(1).i32Shl().i32Add().get(L.wp!).i32Mul();
-        c.get(L.tx!).i32Const(1).i32Shl().i32Add().i32Const(4).i32Mul().i32Add().set(L.rp!);
-        for (let r = 0; r < 4; r++) {
-          // columns 2 tx + s of row r for the four tiles: padded values 0..9 from the row, lanes by shuffles
-          c.get(L.rp!).v128Load(0).set(L.l0!);
-          c.get(L.rp!).v128Load(16).set(L.l1!);
-          c.get(L.rp!).v128Load(32).set(L.l2!);
-          c.get(L.l0!).get(L.l1!).i8x16Shuffle(f32Lanes([0, 2, 4, 6])).set(L[`d${4 * r}`]!);
-          c.get(L.l0!).get(L.l1!).i8x16Shuffle(f32Lanes([1, 3, 5, 7])).set(L[`d${4 * r + 1}`]!);
-          // columns 2-5 and 6-9 (byte rotations), whose even and odd lanes are columns 2, 4, 6, 8 and 3, 5, 7, 9
-          c.get(L.l0!).get(L.l1!).i8x16Shuffle(f32Lanes([2, 3, 4, 5])).set(L.x!);
-          c.get(L.l1!).get(L.l2!).i8x16Shuffle(f32Lanes([2, 3, 4, 5])).set(L.l2!);
-          c.get(L.x!).get(L.l2!).i8x16Shuffle(f32Lanes([0, 2, 4, 6])).set(L[`d${4 * r + 2}`]!);
-          c.get(L.x!).get(L.l2!).i8x16Shuffle(f32Lanes([1, 3, 5, 7])).set(L[`d${4 * r + 3}`]!);
-          c.get(L.rp!).get(L.wpb!).i32Add().set(L.rp!);
-        }
-        // vp = v + (oi n + col0 + ty twr + tx) 4
-        c.get(L.v!).get(L.oi!).get(L.n!).i32Mul().get(L.col0!).i32Add().get(L.ty!).get(L.twr!).i32Mul().i32Add().get(L.tx!).i32Add();
-        c.i32Const(4).i32Mul().i32Add().set(L.vp!);
-        for (const [ra, rop, rb] of BT) {
-          // t_s = (B^T d)[xi][s], then V[xi][nu] = (t B)[nu], e = 4 xi + nu in order
-          for (let s = 0; s < 4; s++) {
-            combine(L[`d${4 * ra + s}`]!, rop, L[`d${4 * rb + s}`]!);
-            c.set(L[`t${s}`]!);
-          }
-          for (const [ca, cop, cb] of BT) {
-            c.get(L.vp!);
-            combine(L[`t${ca}`]!, cop, L[`t${cb}`]!);
-            c.v128Store(0);
-            c.get(L.vp!).get(L.msb!).i32Add().set(L.vp!);
-          }
-        }
-        c.get(L.tx!).i32Const(4).i32Add().set(L.tx!);
-      });
-      c.get(L.ty!).i32Const(1).i32Add().set(L.ty!);
-    });
-    c.get(L.oi!).i32Const(1).i32Add().set(L.oi!);
+  eachTileGroup(c, L, L.oi!, L.o!, () => {
+    // rp = pad + ((oi hp + 2 ty) wp + 2 tx) 4: the tile's top-left padded value
+    c.get(L.pad!).get(L.oi!).get(L.hp!).i32Mul().get(L.ty!).i32Const(1).i32Shl().i32Add().get(L.wp!).i32Mul();
+    c.get(L.tx!).i32Const(1).i32Shl().i32Add().i32Const(4).i32Mul().i32Add().set(L.rp!);
+    for (let r = 0; r < 4; r++) {
+      // columns 2 tx + s of row r for the four tiles: padded values 0..9 from the row, lanes by shuffles
+      c.get(L.rp!).v128Load(0).set(L.l0!);
+      c.get(L.rp!).v128Load(16).set(L.l1!);
+      c.get(L.rp!).v128Load(32).set(L.l2!);
+      c.get(L.l0!).get(L.l1!).i8x16Shuffle(f32Lanes([0, 2, 4, 6])).set(L[`d${4 * r}`]!);
+      c.get(L.l0!).get(L.l1!).i8x16Shuffle(f32Lanes([1, 3, 5, 7])).set(L[`d${4 * r + 1}`]!);
+      // columns 2-5 and 6-9 (byte rotations), whose even and odd lanes are columns 2, 4, 6, 8 and 3, 5, 7, 9
+      c.get(L.l0!).get(L.l1!).i8x16Shuffle(f32Lanes([2, 3, 4, 5])).set(L.x!);
+      c.get(L.l1!).get(L.l2!).i8x16Shuffle(f32Lanes([2, 3, 4, 5])).set(L.l2!);
+      c.get(L.x!).get(L.l2!).i8x16Shuffle(f32Lanes([0, 2, 4, 6])).set(L[`d${4 * r + 2}`]!);
+      c.get(L.x!).get(L.l2!).i8x16Shuffle(f32Lanes([1, 3, 5, 7])).set(L[`d${4 * r + 3}`]!);
+      c.get(L.rp!).get(L.wpb!).i32Add().set(L.rp!);
+    }
+    // vp = v + (oi n + col0 + ty twr + tx) 4
+    c.get(L.v!).get(L.oi!).get(L.n!).i32Mul().get(L.col0!).i32Add().get(L.ty!).get(L.twr!).i32Mul().i32Add().get(L.tx!).i32Add();
+    c.i32Const(4).i32Mul().i32Add().set(L.vp!);
+    for (const [ra, rop, rb] of BT) {
+      // t_s = (B^T d)[xi][s], then V[xi][nu] = (t B)[nu], e = 4 xi + nu in order
+      for (let s = 0; s < 4; s++) {
+        combine(L[`d${4 * ra + s}`]!, rop, L[`d${4 * rb + s}`]!);
+        c.set(L[`t${s}`]!);
+      }
+      for (const [ca, cop, cb] of BT) {
+        c.get(L.vp!);
+        combine(L[`t${ca}`]!, cop, L[`t${cb}`]!);
+        c.v128Store(0);
+        c.get(L.vp!).get(L.msb!).i32Add().set(L.vp!);
+      }
+    }
   });
   return { name: "input", params: f.params, results: [], locals: f.locals, body: c };
 }
@@ -98,42 +108,32 @@ function outputFunc(): FuncDef {
   const c = new Code();
   c.get(L.ms!).i32Const(4).i32Mul().set(L.msb!);
   c.get(L.wq!).i32Const(4).i32Mul().set(L.wqb!);
-  c.i32Const(0).set(L.ci!);
-  c.whileLtU(L.ci!, L.c!, () => {
-    c.i32Const(0).set(L.ty!);
-    c.whileLtU(L.ty!, L.th!, () => {
-      c.i32Const(0).set(L.tx!);
-      c.whileLtU(L.tx!, L.twr!, () => {
-        // mp = m + (ci n + col0 + ty twr + tx) 4; the 16 values of four tiles, e = 4 xi + nu
-        c.get(L.m!).get(L.ci!).get(L.n!).i32Mul().get(L.col0!).i32Add().get(L.ty!).get(L.twr!).i32Mul().i32Add().get(L.tx!).i32Add();
-        c.i32Const(4).i32Mul().i32Add().set(L.mp!);
-        for (let e = 0; e < 16; e++) {
-          c.get(L.mp!).v128Load(0).set(L[`m${e}`]!);
-          if (e < 15) c.get(L.mp!).get(L.msb!).i32Add().set(L.mp!);
-        }
-        // op = out + ((ci 2 th + 2 ty) wq + 2 tx) 4
-        c.get(L.out!).get(L.ci!).get(L.th!).i32Mul().get(L.ty!).i32Add().i32Const(1).i32Shl().get(L.wq!).i32Mul();
-        c.get(L.tx!).i32Const(1).i32Shl().i32Add().i32Const(4).i32Mul().i32Add().set(L.op!);
-        const m = (xi: number, nu: number): number => L[`m${4 * xi + nu}`]!;
-        for (let i = 0; i < 2; i++) {
-          // r_nu = (A^T M)[i][nu]: i = 0: (m0 + m1) + m2; i = 1: (m1 - m2) - m3
-          for (let nu = 0; nu < 4; nu++) {
-            if (i === 0) c.get(m(0, nu)).get(m(1, nu)).f32x4Add().get(m(2, nu)).f32x4Add();
-            else c.get(m(1, nu)).get(m(2, nu)).f32x4Sub().get(m(3, nu)).f32x4Sub();
-            c.set(L[`r${nu}`]!);
-          }
-          // Y[i][0] = (r0 + r1) + r2, Y[i][1] = (r1 - r2) - r3; interleaved into output columns 2 tx .. 2 tx + 7
-          c.get(L.r0!).get(L.r1!).f32x4Add().get(L.r2!).f32x4Add().set(L.y0!);
-          c.get(L.r1!).get(L.r2!).f32x4Sub().get(L.r3!).f32x4Sub().set(L.y1!);
-          c.get(L.op!).get(L.y0!).get(L.y1!).i8x16Shuffle(f32Lanes([0, 4, 1, 5])).v128Store(0);
-          c.get(L.op!).get(L.y0!).get(L.y1!).i8x16Shuffle(f32Lanes([2, 6, 3, 7])).v128Store(16);
-          if (i === 0) c.get(L.op!).get(L.wqb!).i32Add().set(L.op!);
-        }
-        c.get(L.tx!).i32Const(4).i32Add().set(L.tx!);
-      });
-      c.get(L.ty!).i32Const(1).i32Add().set(L.ty!);
-    });
-    c.get(L.ci!).i32Const(1).i32Add().set(L.ci!);
+  eachTileGroup(c, L, L.ci!, L.c!, () => {
+    // mp = m + (ci n + col0 + ty twr + tx) 4; the 16 values of four tiles, e = 4 xi + nu
+    c.get(L.m!).get(L.ci!).get(L.n!).i32Mul().get(L.col0!).i32Add().get(L.ty!).get(L.twr!).i32Mul().i32Add().get(L.tx!).i32Add();
+    c.i32Const(4).i32Mul().i32Add().set(L.mp!);
+    for (let e = 0; e < 16; e++) {
+      c.get(L.mp!).v128Load(0).set(L[`m${e}`]!);
+      if (e < 15) c.get(L.mp!).get(L.msb!).i32Add().set(L.mp!);
+    }
+    // op = out + ((ci 2 th + 2 ty) wq + 2 tx) 4
+    c.get(L.out!).get(L.ci!).get(L.th!).i32Mul().get(L.ty!).i32Add().i32Const(1).i32Shl().get(L.wq!).i32Mul();
+    c.get(L.tx!).i32Const(1).i32Shl().i32Add().i32Const(4).i32Mul().i32Add().set(L.op!);
+    const m = (xi: number, nu: number): number => L[`m${4 * xi + nu}`]!;
+    for (let i = 0; i < 2; i++) {
+      // r_nu = (A^T M)[i][nu]: i = 0: (m0 + m1) + m2; i = 1: (m1 - m2) - m3
+      for (let nu = 0; nu < 4; nu++) {
+        if (i === 0) c.get(m(0, nu)).get(m(1, nu)).f32x4Add().get(m(2, nu)).f32x4Add();
+        else c.get(m(1, nu)).get(m(2, nu)).f32x4Sub().get(m(3, nu)).f32x4Sub();
+        c.set(L[`r${nu}`]!);
+      }
+      // Y[i][0] = (r0 + r1) + r2, Y[i][1] = (r1 - r2) - r3; interleaved into output columns 2 tx .. 2 tx + 7
+      c.get(L.r0!).get(L.r1!).f32x4Add().get(L.r2!).f32x4Add().set(L.y0!);
+      c.get(L.r1!).get(L.r2!).f32x4Sub().get(L.r3!).f32x4Sub().set(L.y1!);
+      c.get(L.op!).get(L.y0!).get(L.y1!).i8x16Shuffle(f32Lanes([0, 4, 1, 5])).v128Store(0);
+      c.get(L.op!).get(L.y0!).get(L.y1!).i8x16Shuffle(f32Lanes([2, 6, 3, 7])).v128Store(16);
+      if (i === 0) c.get(L.op!).get(L.wqb!).i32Add().set(L.op!);
+    }
   });
   return { name: "output", params: f.params, results: [], locals: f.locals, body: c };
 }
