@@ -3,8 +3,9 @@
  * spikformer-v2-1-64 --patch 4 --data mnist`, decoder 4 x 256, mask 0.75, batch
  * 32) beside its dense-FLOP floor (issue 19):
  *
- *   npx tsx bench/pretrain-speed.ts [--steps 20] [--warmup 5] [--threads 2]
+ *   npx tsx bench/pretrain-speed.ts [--steps 20] [--warmup 5] [--threads 2] [--decoder-dim 256] [--decoder-depth 4]
  *
+ * (`--decoder-dim 128 --decoder-depth 2` is the decoder examples/mae-gain.ts chose on its validation split.)
  * Runs the real training loop (`pretrain`, nothing written) and reports the
  * images/s of the steps after the warm-up. The floor counts the decoder's
  * dense multiply-adds from its shapes (every token, masked ones included, goes
@@ -30,12 +31,13 @@ const flag = (name: string, dflt: number): number => {
   return v;
 };
 const steps = flag("steps", 20), warmup = flag("warmup", 5), threads = flag("threads", 2);
+const decoder = { decoderDim: flag("decoder-dim", MAE_DEFAULTS.decoderDim), decoderDepth: flag("decoder-depth", MAE_DEFAULTS.decoderDepth) };
 const batch = 32, img = 28, patch = 4;
 setThreads(threads);
 
 const times: number[] = [];
 pretrain({
-  model: "spikformer-v2-1-64", modelOverrides: { patchSize: patch }, mae: {}, data: "mnist", epochs: 1, batch,
+  model: "spikformer-v2-1-64", modelOverrides: { patchSize: patch }, mae: decoder, data: "mnist", epochs: 1, batch,
   lr: 1.5e-4, wd: 0.05, warmupEpochs: 0, minLr: 0, clip: 0, seed: 0, out: null, resume: false, checkpointEvery: 0,
   stopAfter: warmup + steps, evalImages: 0,
 }, { onStep: () => times.push(performance.now()) });
@@ -43,7 +45,7 @@ const seconds = (times[times.length - 1]! - times[warmup - 1]!) / 1000;
 const measured = (steps * batch) / seconds;
 
 // The decoder's dense multiply-adds per image for one training step.
-const { decoderDim: d, decoderDepth: depth, decoderMlpRatio: r } = MAE_DEFAULTS;
+const { decoderDim: d, decoderDepth: depth } = decoder, r = MAE_DEFAULTS.decoderMlpRatio;
 const tokens = (img / patch) ** 2;
 const perToken = depth * (3 * d * d + d * d + 2 * r * d * d); // qkv, proj, the MLP's two linears
 const attention = depth * 2 * tokens * d; // QKᵀ and AV, per token

@@ -401,10 +401,14 @@ export class Spikformer extends Module {
     return x;
   }
 
-  forward(input: Tensor): Tensor {
+  /** What the head sees: the token features averaged over time steps and tokens, [B, D]. */
+  pooledFeatures(input: Tensor): Tensor {
     const x = this.forwardFeatures(input);
-    const xf = x instanceof Spikes ? spikesToFloat(x) : x;
-    return linear(mean(xf, [0, 2]), this.head.weight, this.head.bias);
+    return mean(x instanceof Spikes ? spikesToFloat(x) : x, [0, 2]);
+  }
+
+  forward(input: Tensor): Tensor {
+    return linear(this.pooledFeatures(input), this.head.weight, this.head.bias);
   }
 
   /** Refuses an input of the wrong shape; `source` (a file) is named in the error when given. */

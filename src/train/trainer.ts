@@ -93,7 +93,12 @@ export interface TrainHooks {
   onModel?(model: Classifier): void;
   onStart?(info: { model: ClassifierConfig; parameters: number; data: string; trainSize: number; testSize: number; resumedFrom: RunPosition | null }): void;
   onStep?(info: StepInfo): void;
-  onEpoch?(info: EpochInfo): void;
+  /**
+   * Called after every epoch's evaluation and checkpoint. Returning true ends
+   * the run there (early stopping): the result is then `finished` with that
+   * epoch's test result, and the weights file is written as at a normal end.
+   */
+  onEpoch?(info: EpochInfo): boolean | void;
 }
 
 /** What a finished (or stopped) run leaves. */
@@ -275,8 +280,11 @@ export function train(opts: TrainOptions, hooks: TrainHooks = {}, preloaded?: Da
     lastTest = evaluate(model, data.test, opts.evalBatch);
     const einfo: EpochInfo = { epoch, epochs: opts.epochs, trainLoss: seen ? lossSum / seen : NaN, trainAccuracy: seen ? correct / seen : NaN, test: lastTest, seconds: (performance.now() - te) / 1000 };
     log({ event: "epoch", ...einfo });
-    hooks.onEpoch?.(einfo);
     checkpoint();
+    if (hooks.onEpoch?.(einfo) === true) {
+      log({ event: "stopped", position: pos, reason: "onEpoch hook" });
+      break;
+    }
   }
   if (lastTest === null) lastTest = evaluate(model, data.test, opts.evalBatch);
   const seconds = (performance.now() - t0) / 1000;

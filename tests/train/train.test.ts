@@ -45,6 +45,18 @@ describe("training", () => {
     expect(events).toContain("resume");
   });
 
+  it("an onEpoch hook that returns true ends the run after that epoch, with its weights written", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bitspike-stop-"));
+    const data = tinyDataset(dir);
+    const seen: number[] = [];
+    const r = train({ ...options(data, join(dir, "run")), epochs: 3, mixup: 0 }, { onEpoch: (e) => { seen.push(e.epoch); return e.epoch === 0; } });
+    expect(seen).toEqual([0]);
+    expect(r.finished).toBe(true);
+    expect(r.position).toEqual({ epoch: 1, batchIndex: 0, iteration: 5 });
+    expect(readFileSync(join(dir, "run", "log.jsonl"), "utf8")).toContain('"event":"stopped"');
+    expect(readSafetensorsFile(join(dir, "run", "weights.safetensors")).tensors.size).toBeGreaterThan(0);
+  });
+
   it("refuses to resume with changed settings, and without a checkpoint", () => {
     const dir = mkdtempSync(join(tmpdir(), "bitspike-resume-"));
     const data = tinyDataset(dir);
