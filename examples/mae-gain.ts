@@ -55,7 +55,7 @@ import { freeArray } from "../src/tensor/heap.js";
 import { writeFileAtomic } from "../src/io/safetensors-file.js";
 import { AdamW } from "../src/train/optim.js";
 import { readWeightsFile, saveWeights } from "../src/train/checkpoint.js";
-import { evaluate } from "../src/train/evaluate.js";
+import { countCorrect, evaluate } from "../src/train/evaluate.js";
 import { epochPermutation, batches } from "../src/train/data/loader.js";
 import { subset, type Dataset } from "../src/train/data/dataset.js";
 import { loadData, type DataSplit } from "../src/train/data/spec.js";
@@ -223,23 +223,15 @@ function linearProbe(encoder: Spikformer, trainSet: Dataset, val: Dataset, seed:
   const [xt, xv, xe] = [tr!, va!, te!].map(norm);
   const head = new Linear(D, 10, { rng: new Rng(seed) });
   const opt = new AdamW([...head.parameters()], { lr: 1e-2, weightDecay: 1e-4 });
-  const acc = (x: Tensor, y: Int32Array): number => noGrad(() => {
-    const z = head.forward(x).data, n = y.length;
-    let c = 0;
-    for (let i = 0; i < n; i++) {
-      let k = 0;
-      for (let j = 1; j < 10; j++) if (z[i * 10 + j]! > z[i * 10 + k]!) k = j;
-      if (k === y[i]) c++;
-    }
-    return c / n;
-  });
+  const acc = (x: Tensor, y: Int32Array): number => noGrad(() => stepScope(() => countCorrect(head.forward(x), y) / y.length, head));
   let best = -1, bestEpoch = 0, bestTest = 0;
   const iters = 1000;
   for (let it = 1; it <= iters; it++) {
-    const loss = crossEntropy(head.forward(xt!), tr!.y);
-    backward(loss);
-    opt.step();
-    opt.zeroGrad();
+    stepScope(() => {
+      backward(crossEntropy(head.forward(xt!), tr!.y));
+      opt.step();
+      opt.zeroGrad();
+    }, head, opt);
     if (it % 10 === 0) {
       const v = acc(xv!, va!.y);
       if (v > best) { best = v; bestEpoch = it; bestTest = acc(xe!, te!.y); }
