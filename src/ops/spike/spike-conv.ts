@@ -22,7 +22,7 @@ import { packRows, popcountAll, wordsFor } from "../../tensor/bits.js";
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
-import { convDataThreads } from "../../kernels/conv/threads.js";
+import { convDataThreads, convForwardThreads, convWeightThreads } from "../../kernels/conv/threads.js";
 import { addChannelBiasThreads, sumPerChannelThreads } from "../../kernels/bias/threads.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../kernels/spike-conv/threads.js";
 import { transposeThreads } from "../../kernels/transpose/threads.js";
@@ -47,6 +47,16 @@ export interface SpikeConv1dOptions {
   /** Must be 1. */
   groups?: number;
 }
+
+/**
+ * Nonzero shares of a counts input from which its forward, and its weight
+ * gradient, run as the dense conv2d (im2col + gemm) instead: the sparse sums
+ * pay per nonzero and tap, the gemm per element. Measured on Spikeformer's
+ * SEW shapes (`npx tsx bench/counts-conv.bench.ts`): the forward breaks even
+ * at 0.2-0.3, the weight gradient near 0.5.
+ */
+const COUNTS_DENSE_FORWARD = 0.25;
+const COUNTS_DENSE_GRAD = 0.45;
 
 /**
  * The nonzeros of counts x [N, C, H, W] as bits (rows of W packed, as Spikes'
@@ -75,16 +85,24 @@ function spikeConvCore(
   const ohw = oh * ow;
   const wpr = wordsFor(wd);
   const counts = s instanceof Spikes ? null : s.data;
-  /** The bits the kernels visit: the spikes, or the counts' nonzeros (made again for the backward, freed after each use). */
+  const dims = { n, c: cIn, o, wpr, g };
+  const denseDims = { n, cIn, o, groups: 1, g };
+  // Counts: their nonzeros as bits, made again for the backward (one pass over x) rather than held between the two.
   const bits = (): Uint32Array => (s instanceof Spikes ? s.words : countsSupport(s, n * cIn * h, wd));
   const done = (words: Uint32Array): void => void (s instanceof Spikes || freeArray(words, `released by ${op} (the counts' nonzero bits)`));
 
-  // Weight [O, C kh kw] -> [C kh kw, O]: each tap's O weights contiguous.
-  const wT = unzeroed([kk * o], dtype).data;
-  transposeThreads(weight.data, 0, o, kk, wT, 0);
   const out = unzeroed(outShape(oh, ow), dtype);
   const fwdWords = bits();
-  spikeConvForwardThreads({ n, c: cIn, o, wpr, g }, fwdWords, wT, out.data, undefined, counts);
+  const density = counts === null ? 0 : popcountAll(fwdWords) / (n * cIn * h * wd);
+  if (density >= COUNTS_DENSE_FORWARD) {
+    // Dense enough that im2col + gemm is faster: the same products added in the same order, so the same bits.
+    convForwardThreads(denseDims, counts!, weight.data, out.data);
+  } else {
+    // Weight [O, C kh kw] -> [C kh kw, O]: each tap's O weights contiguous.
+    const wT = unzeroed([kk * o], dtype).data;
+    transposeThreads(weight.data, 0, o, kk, wT, 0);
+    spikeConvForwardThreads(dims, fwdWords, wT, out.data, undefined, counts);
+  }
   done(fwdWords);
   if (bias) addChannelBiasThreads(out.data, bias.data, n, o, ohw);
 
@@ -96,12 +114,19 @@ function spikeConvCore(
     if (s.requiresGrad) {
       // Dense, the very computation of conv2d's input gradient (columns = Wᵀ g, then col2im), threaded over images.
       gs = unzeroed(s.shape, dtype);
-      convDataThreads({ n, cIn, o, groups: 1, g }, gy.data, weight.data, gs.data);
+      convDataThreads(denseDims, gy.data, weight.data, gs.data);
     }
-    if (weight.requiresGrad) {
+    if (weight.requiresGrad && density >= COUNTS_DENSE_GRAD) {
+      // conv2d's weight gradient: the same products in the same (batch, position) order, the same bits.
+      const acc = heapArray(dtype === "float32" ? Float32Array : Float64Array, o * kk);
+      convWeightThreads(denseDims, gy.data, counts!, acc);
+      gw = unzeroed(weight.shape, dtype);
+      gw.data.set(acc);
+      freeArray(acc, `released by the ${op} backward (its accumulator)`);
+    } else if (weight.requiresGrad) {
       const accW = heapArray(dtype === "float32" ? Float32Array : Float64Array, kk * o);
       const words = bits();
-      spikeConvWeightThreads({ n, c: cIn, o, wpr, g }, words, gy.data, accW, undefined, counts);
+      spikeConvWeightThreads(dims, words, gy.data, accW, undefined, counts);
       done(words);
       gw = unzeroed(weight.shape, dtype);
       transposeThreads(accW, 0, kk, o, gw.data, 0);
@@ -159,8 +184,10 @@ export function spikeConv1d(s: Spikes, weight: Tensor, bias?: Tensor | null, opt
  * {@link conv2d} bit for bit (finite weights; float32 and float64): each
  * product v w is rounded once as the dense conv's is, and the sums run in
  * its order, skipping the zero terms, which cannot change them. Cost ~
- * nonzeros · kh · kw · O multiply-adds. Backward: the weight gradient sparse
- * over the nonzeros (same bits as conv2d's), the input gradient dense (as
+ * nonzeros · kh · kw · O multiply-adds; from a nonzero share of 0.25 on the
+ * forward (0.45 the weight gradient) runs as the dense conv2d's, which is then
+ * faster (the same bits). Backward: the weight gradient sparse over the
+ * nonzeros (same bits as conv2d's), the input gradient dense (as
  * {@link spikeConv2d}'s), the bias gradient a per-channel sum.
  */
 export function countsConv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: SpikeConv2dOptions = {}): Tensor {
