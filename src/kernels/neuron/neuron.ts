@@ -42,7 +42,8 @@ export interface NeuronKernelParams {
   /**
    * LIAF / PLIAF: the output is ReLU(H[t]) and the spike drives only the reset,
    * so the backward takes dL/dOut through the ReLU (not the surrogate) into H.
-   * Only the general loop {@link neuronBackward} runs it (never split over threads).
+   * With a hard, detached reset its backward is per neuron ({@link analogBackwardRange},
+   * split over threads); otherwise the general loop {@link neuronBackward} runs it.
    */
   analog?: boolean;
 }
@@ -203,7 +204,7 @@ export function neuronBackward(
   sigmoidAlpha?: number,
 ): number {
   if (sigmoidAlpha !== undefined && splittableBackward(p, x !== null)) {
-    hardDetachedSigmoidBackwardRange(gS, h, words, p, sigmoidAlpha, gx, gv, 0, p.rows * wordsFor(p.cols));
+    splitBackwardRange(gS, h, words, p, sigmoidAlpha, gx, gv, 0, p.rows * wordsFor(p.cols));
     return 0;
   }
   const r = p.f32 ? Math.fround : id;
@@ -250,13 +251,67 @@ export function neuronBackward(
 }
 
 /**
- * True when the backward with a sigmoid surrogate takes the inlined path
- * (hard reset, detach_reset, no PLIF weight gradient): a per-neuron loop with
- * no cross-neuron sum, which {@link hardDetachedSigmoidBackwardRange} can run
- * on disjoint unit ranges.
+ * True when the backward with a sigmoid surrogate takes a per-neuron path
+ * (hard reset, detach_reset, no PLIF weight gradient) with no cross-neuron
+ * sum, which {@link splitBackwardRange} can run on disjoint unit ranges: the
+ * inlined sigmoid backward, or for an analog neuron (LIAF / PLIAF), whose
+ * detached hard reset leaves the surrogate out altogether, the analog one.
  */
 export function splittableBackward(p: NeuronKernelParams, wantK: boolean): boolean {
-  return p.analog !== true && p.hardReset && p.detachReset && !(p.leak === LEAK_MUL && wantK);
+  return p.hardReset && p.detachReset && !(p.leak === LEAK_MUL && wantK);
+}
+
+/**
+ * One unit range of a {@link splittableBackward} backward: the analog
+ * neuron's ({@link analogBackwardRange}) or the sigmoid one
+ * ({@link hardDetachedSigmoidBackwardRange}).
+ */
+export function splitBackwardRange(
+  gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array,
+  u0: number, u1: number,
+): void {
+  if (p.analog === true) analogBackwardRange(gS, h, words, p, gx, gv, u0, u1);
+  else hardDetachedSigmoidBackwardRange(gS, h, words, p, alpha, gx, gv, u0, u1);
+}
+
+/**
+ * The backward of the analog neuron (LIAF / PLIAF, output ReLU(H)) with a
+ * hard, detached reset: the general loop's arithmetic without its surrogate,
+ * which such a neuron never uses (dV/dH = 1 - S, dL/dOut enters H through
+ * the ReLU): gH = gOut + gV (1 - S), dX = gH dH/dX, gV = gH dH/dV, rounded to
+ * float32 for a float32 neuron. Only the neurons of spike units u0..u1-1 are
+ * touched, so disjoint unit ranges on any threads give the whole result.
+ */
+export function analogBackwardRange(
+  gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, gx: FloatArray, gv: Float64Array, u0: number, u1: number,
+): void {
+  const { steps, rows, cols, f32 } = p;
+  const n = rows * cols;
+  const wpr = wordsFor(cols);
+  const { dHdV, dHdX } = chargeGrads(p);
+  const r = f32 ? Math.fround : id;
+  if (u1 <= u0) return;
+  const rowA = Math.floor(u0 / wpr), rowB = Math.ceil(u1 / wpr);
+  gv.fill(0, unitElem(u0, cols, wpr), unitElem(u1, cols, wpr));
+  for (let t = steps - 1; t >= 0; t--) {
+    const xo = t * n;
+    for (let row = rowA; row < rowB; row++) {
+      const io = row * cols;
+      const wo = (t * rows + row) * wpr;
+      const qA = row === rowA ? u0 - row * wpr : 0;
+      const qB = row * wpr + wpr > u1 ? u1 - row * wpr : wpr;
+      for (let q = qA; q < qB; q++) {
+        const bits = words[wo + q]!;
+        const c1 = (q << 5) + 32 < cols ? (q << 5) + 32 : cols;
+        for (let c = q << 5, i = io + c; c < c1; c++, i++) {
+          const gOut = h[xo + i]! > 0 ? gS[xo + i]! : 0;
+          const gH = r(gOut + r(gv[i]! * (1 - ((bits >>> (c & 31)) & 1))));
+          gx[xo + i] = r(gH * dHdX);
+          gv[i] = r(gH * dHdV);
+        }
+      }
+    }
+  }
 }
 
 /**
@@ -285,19 +340,20 @@ export function hardDetachedSigmoidBackwardRange(
 
 /**
  * True when PLIF's backward with its weight gradient takes the fast path (the
- * Spikeformer neuron: hard reset, detach_reset, decay_input, spike output):
- * gH of every neuron and step comes from the inlined sigmoid backward, split
- * over threads like LIF's ({@link plifMembraneGradParams}), and
- * {@link plifBackwardTail} then forms dX and the weight gradient's sum in the
- * general loop's order.
+ * Spikeformer neuron: hard reset, detach_reset, decay_input; spike output, or
+ * PLIAF's ReLU(H)): gH of every neuron and step comes from the split
+ * per-neuron backward ({@link splitBackwardRange}: the inlined sigmoid one, or
+ * the analog one), split over threads like LIF's ({@link plifMembraneGradParams}),
+ * and {@link plifBackwardTail} then forms dX and the weight gradient's sum in
+ * the general loop's order.
  */
 export function plifFastBackward(p: NeuronKernelParams, wantK: boolean): boolean {
-  return wantK && p.leak === LEAK_MUL && p.decayInput && p.analog !== true && p.hardReset && p.detachReset;
+  return wantK && p.leak === LEAK_MUL && p.decayInput && p.hardReset && p.detachReset;
 }
 
 /**
  * PLIF's parameters with dH/dX = 1 (decay_input off changes nothing else the
- * backward reads: dH/dV stays 1 - k), so the inlined sigmoid backward stores
+ * backward reads: dH/dV stays 1 - k), so the split backward stores
  * gH itself, exactly: into a float64 array for a float64 neuron, a float32 one
  * for a float32 neuron (whose gH are float32 values; its WASM twin then runs).
  */
