@@ -38,7 +38,8 @@ export function packRows(values: ArrayLike<number>, rows: number, cols: number, 
     for (let q = 0; q < wpr; q++) {
       const c0 = q << 5, n = Math.min(32, cols - c0);
       let word = 0;
-      for (let b = 0; b < n; b++) if (values[vo + c0 + b] !== 0) word |= 1 << b;
+      // No branch per value (a nonzero share near a half would mispredict every other one).
+      for (let b = 0; b < n; b++) word |= (values[vo + c0 + b] !== 0 ? 1 : 0) << b;
       out[wo + q] = word;
     }
   }

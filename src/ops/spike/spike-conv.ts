@@ -18,7 +18,8 @@
  * each nonzero v scattering v times its kernel column (the weighted bucket sums).
  */
 import { freeArray, heapArray } from "../../tensor/heap.js";
-import { packRows, popcountAll, wordsFor } from "../../tensor/bits.js";
+import { packRows, wordsFor } from "../../tensor/bits.js";
+import { sampledDensity } from "../../parallel/balance.js";
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
@@ -53,9 +54,9 @@ export interface SpikeConv1dOptions {
  * gradient, run as the dense conv2d (im2col + gemm) instead: the sparse sums
  * pay per nonzero and tap, the gemm per element. Measured on Spikeformer's
  * SEW shapes (`npx tsx bench/counts-conv.bench.ts`): the forward breaks even
- * at 0.2-0.3, the weight gradient near 0.5.
+ * near 0.2 (stride 2) to 0.25 (stride 1), the weight gradient near 0.5.
  */
-const COUNTS_DENSE_FORWARD = 0.25;
+const COUNTS_DENSE_FORWARD = 0.2;
 const COUNTS_DENSE_GRAD = 0.45;
 
 /**
@@ -92,8 +93,8 @@ function spikeConvCore(
   const done = (words: Uint32Array): void => void (s instanceof Spikes || freeArray(words, `released by ${op} (the counts' nonzero bits)`));
 
   const out = unzeroed(outShape(oh, ow), dtype);
-  const fwdWords = bits();
-  const density = counts === null ? 0 : popcountAll(fwdWords) / (n * cIn * h * wd);
+  // The nonzero share of counts, from a sample of rows (a pass over them all cost a third of a dense forward).
+  const density = counts === null ? 0 : sampledDensity(counts, 0, n * cIn * h, wd);
   if (density >= COUNTS_DENSE_FORWARD) {
     // Dense enough that im2col + gemm is faster: the same products added in the same order, so the same bits.
     convForwardThreads(denseDims, counts!, weight.data, out.data);
@@ -101,9 +102,10 @@ function spikeConvCore(
     // Weight [O, C kh kw] -> [C kh kw, O]: each tap's O weights contiguous.
     const wT = unzeroed([kk * o], dtype).data;
     transposeThreads(weight.data, 0, o, kk, wT, 0);
+    const fwdWords = bits();
     spikeConvForwardThreads(dims, fwdWords, wT, out.data, undefined, counts);
+    done(fwdWords);
   }
-  done(fwdWords);
   if (bias) addChannelBiasThreads(out.data, bias.data, n, o, ohw);
 
   const inputs = bias ? [s, weight, bias] : [s, weight];
@@ -184,9 +186,9 @@ export function spikeConv1d(s: Spikes, weight: Tensor, bias?: Tensor | null, opt
  * {@link conv2d} bit for bit (finite weights; float32 and float64): each
  * product v w is rounded once as the dense conv's is, and the sums run in
  * its order, skipping the zero terms, which cannot change them. Cost ~
- * nonzeros · kh · kw · O multiply-adds; from a nonzero share of 0.25 on the
+ * nonzeros · kh · kw · O multiply-adds; from a nonzero share of 0.2 on the
  * forward (0.45 the weight gradient) runs as the dense conv2d's, which is then
- * faster (the same bits). Backward: the weight gradient sparse over the
+ * faster (the same bits; the share estimated from a sample of rows). Backward: the weight gradient sparse over the
  * nonzeros (same bits as conv2d's), the input gradient dense (as
  * {@link spikeConv2d}'s), the bias gradient a per-channel sum.
  */
