@@ -1,7 +1,7 @@
 import { expect } from "vitest";
 import fc from "fast-check";
 import {
-  analogBackwardRange, hardDetachedSigmoidBackwardRangeJs, LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardRangeJs, lifForwardRangeWasm, neuronBackward, neuronForward,
+  hardDetachedBackwardRangeJs, LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardRangeJs, lifForwardRangeWasm, neuronBackward, neuronForward,
   neuronForwardRangeReference, plifBackwardTail, plifFastBackward, plifMembraneGradParams, type NeuronKernelParams,
 } from "../../src/kernels/neuron/neuron.js";
 import { neuronBackwardThreads, neuronForwardThreads } from "../../src/kernels/neuron/threads.js";
@@ -123,7 +123,7 @@ describeTwins("PLIF backward with the weight gradient", arbPlif.filter((c) => c.
   js: plifBackward((c, h, words, gx, gv) => {
     const { steps, rows, cols } = c.p;
     const gH = new Float64Array(steps * rows * cols);
-    hardDetachedSigmoidBackwardRangeJs(c.gS, h, words, plifMembraneGradParams(c.p), ALPHA, gH, gv, 0, rows * wordsFor(cols));
+    hardDetachedBackwardRangeJs(c.gS, h, words, plifMembraneGradParams(c.p), ALPHA, gH, gv, 0, rows * wordsFor(cols));
     return plifBackwardTail(gH, h, words, c.x, c.p, gx);
   }),
   threads: (c, t) => plifBackward((cc, h, words, gx, gv) => {
@@ -151,7 +151,7 @@ describeTwins("PLIAF backward with the weight gradient", arbAnalog.filter((c) =>
   js: plifBackward((c, h, words, gx, gv) => {
     const { steps, rows, cols } = c.p;
     const gH = new Float64Array(steps * rows * cols);
-    analogBackwardRange(c.gS, h, words, plifMembraneGradParams(c.p), gH, gv, 0, rows * wordsFor(cols));
+    hardDetachedBackwardRangeJs(c.gS, h, words, plifMembraneGradParams(c.p), ALPHA, gH, gv, 0, rows * wordsFor(cols));
     return plifBackwardTail(gH, h, words, c.x, c.p, gx);
   }),
   threads: (c, t) => plifBackward((cc, h, words, gx, gv) => {
@@ -162,6 +162,6 @@ describeTwins("PLIAF backward with the weight gradient", arbAnalog.filter((c) =>
 
 describeTwins("LIAF / PLIAF backward without a weight gradient", arbAnalog, {
   reference: plifBackward((c, h, words, gx, gv) => neuronBackward(c.gS, h, words, null, c.p, derivative(c.p), gx, gv)),
-  js: plifBackward((c, h, words, gx, gv) => (analogBackwardRange(c.gS, h, words, c.p, gx, gv, 0, c.p.rows * wordsFor(c.p.cols)), 0)),
+  js: plifBackward((c, h, words, gx, gv) => (hardDetachedBackwardRangeJs(c.gS, h, words, c.p, ALPHA, gx, gv, 0, c.p.rows * wordsFor(c.p.cols)), 0)),
   threads: (c, t) => plifBackward((cc, h, words, gx, gv) => neuronBackwardThreads(cc.gS, h, words, null, cc.p, derivative(cc.p), gx, gv, ALPHA, t))(c),
 }, 80);

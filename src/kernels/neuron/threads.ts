@@ -12,8 +12,8 @@ import { freeArray, heapArray, inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { wordsFor } from "../../tensor/bits.js";
 import {
-  neuronBackward, neuronForward, neuronForwardRange, plifBackwardTail, plifFastBackward,
-  plifMembraneGradParams, splitBackwardRange, splittableBackward, unitElem,
+  hardDetachedBackwardRange, neuronBackward, neuronForward, neuronForwardRange, plifBackwardTail, plifFastBackward,
+  plifMembraneGradParams, splittableBackward, unitElem,
   type NeuronKernelParams,
 } from "./neuron.js";
 import { defineTask, from, wordsView } from "../../parallel/registry.js";
@@ -57,7 +57,7 @@ function neuronBackwardTask(raw: ArrayLike<number>, ints: ArrayLike<number>, b: 
   const [u0, u1, gB, hB, wB, xB] = [ints[o + 1]!, ints[o + 2]!, ints[o + 3]!, ints[o + 4]!, ints[o + 5]!, ints[o + 6]!];
   const n = p.rows * p.cols;
   if (gvScratch.length < n) gvScratch = new Float64Array(n);
-  splitBackwardRange(from(b[0]!, gB), from(b[1]!, hB), wordsView(b[2]!, wB), p, alpha, from(b[3]!, xB), gvScratch, u0, u1);
+  hardDetachedBackwardRange(from(b[0]!, gB), from(b[1]!, hB), wordsView(b[2]!, wB), p, alpha, from(b[3]!, xB), gvScratch, u0, u1);
 }
 
 
@@ -187,7 +187,7 @@ export function neuronBackwardThreads(
       bufs: [wg, wh, ww, wx],
     });
   }
-  runParts("multiStepNeuron", jobs, () => splitBackwardRange(gS, h, words, p, alpha, gx, gv, 0, mine));
+  runParts("multiStepNeuron", jobs, () => hardDetachedBackwardRange(gS, h, words, p, alpha, gx, gv, 0, mine));
   if (stX) copySteps(sx, gx, steps, n, e0, n);
   return 0;
 }
