@@ -10,7 +10,7 @@ import { wordsFor } from "../../src/tensor/bits.js";
 import { Rng } from "../../src/tensor/random.js";
 import { Spikes } from "../../src/tensor/spikes.js";
 import { allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
-import { describeTwins } from "../helpers/twins.js";
+import { describeTwins, type TwinFamily } from "../helpers/twins.js";
 
 /** A multi-step neuron layer: X [steps, rows, cols] (ragged cols), its kernel parameters, and where its arrays live. */
 interface NeuronCase { p: NeuronKernelParams; x: FloatArray; keepH: boolean; heap: boolean; lif32: boolean }
@@ -117,7 +117,8 @@ const ALPHA = 4;
 /** The surrogate's derivative in the neuron's arithmetic (float32 for a float32 neuron). */
 const derivative = (p: NeuronKernelParams) => surrogateDerivative(sigmoidSurrogate(ALPHA), p.f32);
 
-describeTwins("PLIF backward with the weight gradient", arbPlif.filter((c) => c.p.hardReset), {
+/** The twins of the PLIF / PLIAF backward with the weight gradient (the fast one's gH by the split per-neuron loop). */
+const weightGradTwins: TwinFamily<NeuronCase & { gS: FloatArray }> = {
   // The general loop (a surrogate given as a function), whose gk sum runs over t = T-1..0 and the neurons in order.
   reference: plifBackward((c, h, words, gx, gv) => neuronBackward(c.gS, h, words, c.x, c.p, derivative(c.p), gx, gv)),
   js: plifBackward((c, h, words, gx, gv) => {
@@ -130,7 +131,8 @@ describeTwins("PLIF backward with the weight gradient", arbPlif.filter((c) => c.
     expect(plifFastBackward(cc.p, true)).toBe(true);
     return neuronBackwardThreads(cc.gS, h, words, cc.x, cc.p, derivative(cc.p), gx, gv, ALPHA, t);
   })(c),
-}, 80);
+};
+describeTwins("PLIF backward with the weight gradient", arbPlif.filter((c) => c.p.hardReset), weightGradTwins, 80);
 
 // PLIAF (Spikeformer's ImageNet neuron: output ReLU(H), the spike only resets) with a hard, detached reset:
 // the split analog backward (no surrogate) with and without the weight gradient, against the general loop.
@@ -146,19 +148,7 @@ const arbAnalog = arbPlif.filter((c) => c.p.hardReset).chain((c) =>
     return { ...c, p, liaf };
   }));
 
-describeTwins("PLIAF backward with the weight gradient", arbAnalog.filter((c) => !c.liaf), {
-  reference: plifBackward((c, h, words, gx, gv) => neuronBackward(c.gS, h, words, c.x, c.p, derivative(c.p), gx, gv)),
-  js: plifBackward((c, h, words, gx, gv) => {
-    const { steps, rows, cols } = c.p;
-    const gH = new Float64Array(steps * rows * cols);
-    hardDetachedBackwardRangeJs(c.gS, h, words, plifMembraneGradParams(c.p), ALPHA, gH, gv, 0, rows * wordsFor(cols));
-    return plifBackwardTail(gH, h, words, c.x, c.p, gx);
-  }),
-  threads: (c, t) => plifBackward((cc, h, words, gx, gv) => {
-    expect(plifFastBackward(cc.p, true)).toBe(true);
-    return neuronBackwardThreads(cc.gS, h, words, cc.x, cc.p, derivative(cc.p), gx, gv, ALPHA, t);
-  })(c),
-}, 80);
+describeTwins("PLIAF backward with the weight gradient", arbAnalog.filter((c) => !c.liaf), weightGradTwins, 80);
 
 describeTwins("LIAF / PLIAF backward without a weight gradient", arbAnalog, {
   reference: plifBackward((c, h, words, gx, gv) => neuronBackward(c.gS, h, words, null, c.p, derivative(c.p), gx, gv)),

@@ -129,11 +129,7 @@ export function spikeConvWeightGradReference(
 export function countsConvScatterReference(
   x: FloatArray, xOff: number, c: number, g: ConvGeom, wT: FloatArray, o: number, acc: FloatArray,
 ): void {
-  const f32 = float32Family(x, wT, acc);
-  eachCountTap(x, xOff, c, g, o, (v, wo, ao) => {
-    if (f32) for (let j = 0; j < o; j++) acc[ao + j] = fr(acc[ao + j]! + fr(v * wT[wo + j]!));
-    else for (let j = 0; j < o; j++) acc[ao + j] += v * wT[wo + j]!;
-  });
+  countsTapsReference(x, xOff, c, g, o, wT, acc, true);
 }
 
 /**
@@ -144,10 +140,18 @@ export function countsConvScatterReference(
 export function countsConvWeightGradReference(
   x: FloatArray, xOff: number, c: number, g: ConvGeom, gT: FloatArray, o: number, accW: FloatArray,
 ): void {
-  const f32 = float32Family(x, gT, accW);
-  eachCountTap(x, xOff, c, g, o, (v, wo, go) => {
-    if (f32) for (let j = 0; j < o; j++) accW[wo + j] = fr(accW[wo + j]! + fr(v * gT[go + j]!));
-    else for (let j = 0; j < o; j++) accW[wo + j] += v * gT[go + j]!;
+  countsTapsReference(x, xOff, c, g, o, gT, accW, false);
+}
+
+/** dst row += v src row for every (value, tap): by output (src rows at wo, dst at ao) or by weight row (the reverse). */
+function countsTapsReference(
+  x: FloatArray, xOff: number, c: number, g: ConvGeom, o: number, src: FloatArray, dst: FloatArray, byOutput: boolean,
+): void {
+  const f32 = float32Family(x, src, dst);
+  eachCountTap(x, xOff, c, g, o, (v, wo, ao) => {
+    const [so, d] = byOutput ? [wo, ao] : [ao, wo];
+    if (f32) for (let j = 0; j < o; j++) dst[d + j] = fr(dst[d + j]! + fr(v * src[so + j]!));
+    else for (let j = 0; j < o; j++) dst[d + j] += v * src[so + j]!;
   });
 }
 

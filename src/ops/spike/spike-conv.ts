@@ -148,13 +148,17 @@ function spikeConvCore(
  * PyTorch semantics. Cost ~ spikes · kh · kw · O adds.
  */
 export function spikeConv2d(s: Spikes, weight: Tensor, bias?: Tensor | null, opts: SpikeConv2dOptions = {}): Tensor {
-  const op = "spikeConv2d";
-  if (s.rank !== 4) fail(op, `input must be spikes [N, C, H, W], got ${fmtShape(s.shape)}`);
+  return conv2dOf("spikeConv2d", s, weight, bias ?? null, opts);
+}
+
+/** spikeConv2d / countsConv2d: the shapes checked, then the shared core. */
+function conv2dOf(op: string, x: Spikes | Tensor, weight: Tensor, bias: Tensor | null, opts: SpikeConv2dOptions): Tensor {
+  if (x.rank !== 4) fail(op, `input must be ${x instanceof Spikes ? "spikes " : ""}[N, C, H, W], got ${fmtShape(x.shape)}`);
   if (weight.rank !== 4) fail(op, `weight must be [O, C, kh, kw], got ${fmtShape(weight.shape)}`);
-  const [n, c, h, w] = s.shape as [number, number, number, number];
+  const [n, c, h, w] = x.shape as [number, number, number, number];
   const [o, , kh, kw] = weight.shape as [number, number, number, number];
   return spikeConvCore(
-    op, s, weight, bias ?? null, n, c, h, w, o, kh, kw,
+    op, x, weight, bias, n, c, h, w, o, kh, kw,
     pair(op, "stride", opts.stride, 1, 1), pair(op, "padding", opts.padding, 0, 0), pair(op, "dilation", opts.dilation, 1, 1),
     opts.groups, (oh, ow) => [n, o, oh, ow],
   );
@@ -187,20 +191,12 @@ export function spikeConv1d(s: Spikes, weight: Tensor, bias?: Tensor | null, opt
  * product v w is rounded once as the dense conv's is, and the sums run in
  * its order, skipping the zero terms, which cannot change them. Cost ~
  * nonzeros · kh · kw · O multiply-adds; from a nonzero share of 0.2 on the
- * forward (0.45 the weight gradient) runs as the dense conv2d's, which is then
- * faster (the same bits; the share estimated from a sample of rows). Backward: the weight gradient sparse over the
- * nonzeros (same bits as conv2d's), the input gradient dense (as
- * {@link spikeConv2d}'s), the bias gradient a per-channel sum.
+ * forward (0.45 the weight gradient) runs as the dense conv2d's, which is
+ * then faster (the same bits; the share estimated from a sample of rows).
+ * Backward: the weight gradient sparse over the nonzeros (same bits as
+ * conv2d's), the input gradient dense (as {@link spikeConv2d}'s), the bias
+ * gradient a per-channel sum.
  */
 export function countsConv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: SpikeConv2dOptions = {}): Tensor {
-  const op = "countsConv2d";
-  if (x.rank !== 4) fail(op, `input must be [N, C, H, W], got ${fmtShape(x.shape)}`);
-  if (weight.rank !== 4) fail(op, `weight must be [O, C, kh, kw], got ${fmtShape(weight.shape)}`);
-  const [n, c, h, w] = x.shape as [number, number, number, number];
-  const [o, , kh, kw] = weight.shape as [number, number, number, number];
-  return spikeConvCore(
-    op, x, weight, bias ?? null, n, c, h, w, o, kh, kw,
-    pair(op, "stride", opts.stride, 1, 1), pair(op, "padding", opts.padding, 0, 0), pair(op, "dilation", opts.dilation, 1, 1),
-    opts.groups, (oh, ow) => [n, o, oh, ow],
-  );
+  return conv2dOf("countsConv2d", x, weight, bias ?? null, opts);
 }
