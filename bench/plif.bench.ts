@@ -6,6 +6,7 @@
  * (forward and backward) in the same run,
  * on one thread and with the backward split over 2. Shape: the MLP hidden layer of spikeformer-1-64 on 28x28
  * digits, T 4, batch 32: [4, 32 x 49, 128].
+ * Then PLIAF's backward (output ReLU(H)) on the same layer: the split analog path against the general loop.
  * Run: npx tsx bench/plif.bench.ts
  */
 import b from "benny";
@@ -52,4 +53,20 @@ await b.suite(
 );
 console.log(`PLIF fast path: ${(ops["fast path"]! / ops["general loop"]!).toFixed(2)}x the general loop's speed on 1 thread, ` +
   `${(ops["fast path, backward on 2 threads"]! / ops["general loop"]!).toFixed(2)}x with the backward's split part on 2 threads (forward + backward)`);
+
+// PLIAF (the ImageNet model's neuron: output ReLU(H)), backward with dW alone (its forward is PLIF's): the
+// general loop (which evaluates a surrogate it does not use) against the split analog backward + the dW tail.
+const pa: NeuronKernelParams = { ...p, analog: true };
+neuronForward(x, pa, h, words, v);
+const opsA: Record<string, number> = {};
+await b.suite(
+  `PLIAF [${p.steps}, ${p.rows}, ${p.cols}] backward with dW`,
+  b.add("general loop", () => { neuronBackward(gS, h, words, x, pa, derivative, gx, gv); }, opts),
+  b.add("fast path, 1 thread", () => { neuronBackwardThreads(gS, h, words, x, pa, derivative, gx, gv, alpha, 1); }, opts),
+  b.add("fast path, 2 threads", () => { neuronBackwardThreads(gS, h, words, x, pa, derivative, gx, gv, alpha, 2); }, opts),
+  b.cycle(),
+  b.complete((sum) => { for (const r of sum.results) opsA[r.name] = 1 / r.details.median; }),
+);
+console.log(`PLIAF backward fast path: ${(opsA["fast path, 1 thread"]! / opsA["general loop"]!).toFixed(2)}x the general loop's speed on 1 thread, ` +
+  `${(opsA["fast path, 2 threads"]! / opsA["general loop"]!).toFixed(2)}x on 2 threads`);
 process.exit(0);

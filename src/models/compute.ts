@@ -16,7 +16,7 @@ import { transpose } from "../ops/shape.js";
 import { floatToSpikes, spikesToFloat } from "../ops/spike/cast.js";
 import { maxPool2dSpikes } from "../ops/spike/spike-layout.js";
 import { countsLinear, spikeLinear } from "../ops/spike/spike-linear.js";
-import { spikeConv2d } from "../ops/spike/spike-conv.js";
+import { countsConv2d, spikeConv2d } from "../ops/spike/spike-conv.js";
 import { spikingSelfAttention } from "../ops/spike/ssa.js";
 
 /** What flows between layers: spikes, or float values (small-integer spike counts, or real inputs). */
@@ -59,8 +59,12 @@ export class SpikeCompute {
     return this.mode === "bits" ? countsLinear(x, weight, bias) : linear(x, weight, bias);
   }
 
-  /** 2-D convolution (no bias in Spikformer stems). Real-valued inputs always use the dense kernel. */
-  conv2d(name: string, x: Activation, weight: Tensor, stride: number, padding: number): Tensor {
+  /**
+   * 2-D convolution (no bias in Spikformer stems). Real-valued inputs use the dense kernel, unless
+   * `counts` says x holds spike counts (mostly zero: Spikeformer's SEW ADD output), which the bits mode
+   * convolves event-driven ({@link countsConv2d}, the dense conv's bits).
+   */
+  conv2d(name: string, x: Activation, weight: Tensor, stride: number, padding: number, counts = false): Tensor {
     const [N, , H, W] = x.shape as [number, number, number, number];
     const [O, , kh, kw] = weight.shape as [number, number, number, number];
     const outShape = [N, O, Math.floor((H + 2 * padding - kh) / stride) + 1, Math.floor((W + 2 * padding - kw) / stride) + 1];
@@ -68,7 +72,7 @@ export class SpikeCompute {
     if (x instanceof Spikes) {
       return this.mode === "bits" ? spikeConv2d(x, weight, null, { stride, padding }) : conv2d(spikesToFloat(x), weight, null, { stride, padding });
     }
-    return conv2d(x, weight, null, { stride, padding });
+    return counts && this.mode === "bits" ? countsConv2d(x, weight, null, { stride, padding }) : conv2d(x, weight, null, { stride, padding });
   }
 
   /** Max-pool of spikes: an OR over the window with bits, a float max-pool otherwise. */

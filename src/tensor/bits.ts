@@ -31,11 +31,17 @@ export function tailMask(cols: number): number {
 /** Packs 0/1 values (row-major, `rows` x `cols`) into words. Nonzero counts as 1. */
 export function packRows(values: ArrayLike<number>, rows: number, cols: number, out: Uint32Array): void {
   const wpr = wordsFor(cols);
-  out.fill(0);
   for (let r = 0; r < rows; r++) {
     const vo = r * cols;
     const wo = r * wpr;
-    for (let c = 0; c < cols; c++) if (values[vo + c] !== 0) out[wo + (c >>> 5)]! |= 1 << (c & 31);
+    // Each word built in a register and stored once (pad bits stay zero).
+    for (let q = 0; q < wpr; q++) {
+      const c0 = q << 5, n = Math.min(32, cols - c0);
+      let word = 0;
+      // No branch per value (a nonzero share near a half would mispredict every other one).
+      for (let b = 0; b < n; b++) word |= (values[vo + c0 + b] !== 0 ? 1 : 0) << b;
+      out[wo + q] = word;
+    }
   }
 }
 

@@ -7,8 +7,9 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Rng } from "../../src/tensor/random.js";
 import type { ConvGeom } from "../../src/kernels/conv/conv.js";
-import { wordsFor } from "../../src/tensor/bits.js";
+import { packRows, wordsFor } from "../../src/tensor/bits.js";
 import {
+  countsConvForwardImage, countsConvScatter, countsConvScatterReference, countsConvWeightGradChannels, countsConvWeightGradReference,
   spikeConvForwardImage, spikeConvScatter, spikeConvScatterReference, spikeConvWeightGrad, spikeConvWeightGradReference,
 } from "../../src/kernels/spike-conv/spike-conv.js";
 import {
@@ -114,6 +115,65 @@ describe("spike conv kernels", () => {
     expectSameBits(a1, a2, "scatter");
     // The centre output of channel-summed taps: every one of the 18 weight rows contributes.
     expect(a1.some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe("counts conv kernels", () => {
+  /** Values [rows, cols]: 1 or 2 with probability p (a SEW ADD), or (`real`) any value; and their nonzeros as bits. */
+  function countsAndBits(rows: number, cols: number, p: number, rng: Rng, f32: boolean, real: boolean): [Float32Array | Float64Array, Uint32Array] {
+    const x = f32 ? new Float32Array(rows * cols) : new Float64Array(rows * cols);
+    for (let i = 0; i < x.length; i++) if (rng.uniform() < p) x[i] = real ? rng.uniform() * 4 - 2 : 1 + rng.int(2);
+    const s = new Uint32Array(rows * wordsFor(cols));
+    packRows(x, rows, cols, s);
+    return [x, s];
+  }
+
+  it("countsConvScatter, countsConvWeightGradChannels and countsConvForwardImage equal the references bit for bit", () => {
+    fc.assert(
+      fc.property(arbGeom, fc.boolean(), fc.boolean(), (cfg, real, x32) => {
+        const rng = new Rng(cfg.seed);
+        const g = geom(cfg);
+        const wpr = wordsFor(cfg.w);
+        const imgWords = cfg.c * cfg.h * wpr;
+        const xImg = cfg.c * cfg.h * cfg.w;
+        const [x, s] = countsAndBits(cfg.n * cfg.c * cfg.h, cfg.w, cfg.p, rng, x32, real);
+        const kk = cfg.c * cfg.kh * cfg.kw;
+        const ohw = g.oh * g.ow;
+        const wT = randFloats(kk * cfg.o, rng, cfg.f32);
+        const fam32 = cfg.f32 && cfg.acc32 && x32;
+        const a1 = randFloats(ohw * cfg.o, rng, fam32), a2 = a1.slice();
+        const w1 = randFloats(kk * cfg.o, rng, fam32), w2 = w1.slice();
+        // The weight gradient in two channel ranges (as two threads would run them): the same rows' bits.
+        const cut = rng.int(cfg.c + 1);
+        for (let i = 0; i < cfg.n; i++) {
+          countsConvScatter(s, i * imgWords, wpr, cfg.c, g, x, i * xImg, wT, cfg.o, a1);
+          countsConvScatterReference(x, i * xImg, cfg.c, g, wT, cfg.o, a2);
+          const gT = randFloats(ohw * cfg.o, rng, cfg.f32);
+          countsConvWeightGradChannels(s, i * imgWords, wpr, cfg.c, 0, cut, g, x, i * xImg, gT, cfg.o, w1);
+          countsConvWeightGradChannels(s, i * imgWords, wpr, cfg.c, cut, cfg.c, g, x, i * xImg, gT, cfg.o, w1);
+          countsConvWeightGradReference(x, i * xImg, cfg.c, g, gT, cfg.o, w2);
+        }
+        expectSameBits(a1, a2, "scatter");
+        expectSameBits(w1, w2, "weight grad");
+        const out32 = cfg.f32 && x32;
+        const out = out32 ? new Float32Array(3 + cfg.n * cfg.o * ohw) : new Float64Array(3 + cfg.n * cfg.o * ohw);
+        const want = out.slice();
+        for (let i = 0; i < cfg.n; i++) {
+          countsConvForwardImage(s, i * imgWords, wpr, cfg.c, g, x, i * xImg, wT, cfg.o, out, 3 + i * cfg.o * ohw);
+          const acc = out32 ? new Float32Array(ohw * cfg.o) : new Float64Array(ohw * cfg.o);
+          countsConvScatterReference(x, i * xImg, cfg.c, g, wT, cfg.o, acc);
+          for (let pos = 0; pos < ohw; pos++) for (let j = 0; j < cfg.o; j++) want[3 + (i * cfg.o + j) * ohw + pos] = acc[pos * cfg.o + j]!;
+        }
+        expectSameBits(out, want, "channels-first forward");
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("a float32 accumulator with float64 counts is an error, not a float64 sum rounded every step", () => {
+    const g = geom({ h: 2, w: 3, kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1 });
+    const [x, s] = countsAndBits(2, 3, 1, new Rng(1), false, false);
+    expect(() => countsConvScatter(s, 0, 1, 1, g, x, 0, new Float32Array(2), 2, new Float32Array(12))).toThrow(/counts conv: a float32 accumulator/);
   });
 });
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { expFdlibm, expNonPositiveF32, sigmoidGradF32 } from "../../src/kernels/neuron/exp.js";
 import {
-  hardDetachedSigmoidBackwardRange, hardDetachedSigmoidBackwardRangeJs, hardDetachedSigmoidBackwardRangeWasm,
+  hardDetachedBackwardRange, hardDetachedBackwardRangeJs, hardDetachedSigmoidBackwardRangeWasm,
   LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardRangeWasm, neuronForwardRange, type NeuronKernelParams,
 } from "../../src/kernels/neuron/neuron.js";
 import { wordsFor } from "../../src/tensor/bits.js";
@@ -138,7 +138,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
         const gSW = f32(gS.length, at(), gS), hW = f32(h.length, at(), h), wordsW = u32(words.length, at(), words);
         const gxJ = o.alias ? gS.slice() : new Float32Array(o.steps * n).fill(7);
         const gxW = o.alias ? gSW : f32(o.steps * n, at(), gxJ);
-        hardDetachedSigmoidBackwardRangeJs(o.alias ? gxJ : gS, h, words, p, o.alpha, gxJ, new Float64Array(n), u0, u1);
+        hardDetachedBackwardRangeJs(o.alias ? gxJ : gS, h, words, p, o.alpha, gxJ, new Float64Array(n), u0, u1);
         hardDetachedSigmoidBackwardRangeWasm(gSW, hW, wordsW, p, o.alpha, gxW, u0, u1);
         expectSameBits(gxW, gxJ, `units ${u0}..${u1} of ${units}, ${o.place}`); // also: nothing outside the range written
         expectSameBits(hW, h, "H unchanged");
@@ -157,7 +157,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
     const run = (backend: "js" | "wasm"): { gx: Float32Array; wasmRuns: number } => {
       setKernelBackend(backend);
       const gx = f32(steps * n, true), before = neuronWasmRuns();
-      hardDetachedSigmoidBackwardRange(gS, h, words, p, 4, gx, new Float64Array(n), 0, rows * wpr);
+      hardDetachedBackwardRange(gS, h, words, p, 4, gx, new Float64Array(n), 0, rows * wpr);
       return { gx, wasmRuns: neuronWasmRuns() - before };
     };
     const js = run("js"), wasm = run("wasm");
@@ -187,7 +187,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
     const runs = (q: NeuronKernelParams, alpha: number): number => {
       setKernelBackend("wasm");
       const before = neuronWasmRuns();
-      hardDetachedSigmoidBackwardRange(gS, h, new Uint32Array(8), q, alpha, new Float32Array(160), new Float64Array(80), 0, 4);
+      hardDetachedBackwardRange(gS, h, new Uint32Array(8), q, alpha, new Float32Array(160), new Float64Array(80), 0, 4);
       return neuronWasmRuns() - before;
     };
     expect(runs(p, 4)).toBe(1);

@@ -1,7 +1,7 @@
 import { expect } from "vitest";
 import fc from "fast-check";
 import {
-  hardDetachedSigmoidBackwardRangeJs, LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardRangeJs, lifForwardRangeWasm, neuronBackward, neuronForward,
+  hardDetachedBackwardRangeJs, LEAK_DIV, LEAK_MUL, LEAK_NONE, lifForwardRangeJs, lifForwardRangeWasm, neuronBackward, neuronForward,
   neuronForwardRangeReference, plifBackwardTail, plifFastBackward, plifMembraneGradParams, type NeuronKernelParams,
 } from "../../src/kernels/neuron/neuron.js";
 import { neuronBackwardThreads, neuronForwardThreads } from "../../src/kernels/neuron/threads.js";
@@ -10,7 +10,7 @@ import { wordsFor } from "../../src/tensor/bits.js";
 import { Rng } from "../../src/tensor/random.js";
 import { Spikes } from "../../src/tensor/spikes.js";
 import { allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
-import { describeTwins } from "../helpers/twins.js";
+import { describeTwins, type TwinFamily } from "../helpers/twins.js";
 
 /** A multi-step neuron layer: X [steps, rows, cols] (ragged cols), its kernel parameters, and where its arrays live. */
 interface NeuronCase { p: NeuronKernelParams; x: FloatArray; keepH: boolean; heap: boolean; lif32: boolean }
@@ -117,17 +117,41 @@ const ALPHA = 4;
 /** The surrogate's derivative in the neuron's arithmetic (float32 for a float32 neuron). */
 const derivative = (p: NeuronKernelParams) => surrogateDerivative(sigmoidSurrogate(ALPHA), p.f32);
 
-describeTwins("PLIF backward with the weight gradient", arbPlif.filter((c) => c.p.hardReset), {
+/** The twins of the PLIF / PLIAF backward with the weight gradient (the fast one's gH by the split per-neuron loop). */
+const weightGradTwins: TwinFamily<NeuronCase & { gS: FloatArray }> = {
   // The general loop (a surrogate given as a function), whose gk sum runs over t = T-1..0 and the neurons in order.
   reference: plifBackward((c, h, words, gx, gv) => neuronBackward(c.gS, h, words, c.x, c.p, derivative(c.p), gx, gv)),
   js: plifBackward((c, h, words, gx, gv) => {
     const { steps, rows, cols } = c.p;
     const gH = new Float64Array(steps * rows * cols);
-    hardDetachedSigmoidBackwardRangeJs(c.gS, h, words, plifMembraneGradParams(c.p), ALPHA, gH, gv, 0, rows * wordsFor(cols));
+    hardDetachedBackwardRangeJs(c.gS, h, words, plifMembraneGradParams(c.p), ALPHA, gH, gv, 0, rows * wordsFor(cols));
     return plifBackwardTail(gH, h, words, c.x, c.p, gx);
   }),
   threads: (c, t) => plifBackward((cc, h, words, gx, gv) => {
     expect(plifFastBackward(cc.p, true)).toBe(true);
     return neuronBackwardThreads(cc.gS, h, words, cc.x, cc.p, derivative(cc.p), gx, gv, ALPHA, t);
   })(c),
+};
+describeTwins("PLIF backward with the weight gradient", arbPlif.filter((c) => c.p.hardReset), weightGradTwins, 80);
+
+// PLIAF (Spikeformer's ImageNet neuron: output ReLU(H), the spike only resets) with a hard, detached reset:
+// the split analog backward (no surrogate) with and without the weight gradient, against the general loop.
+// Output gradients include signed zeros, and H hits 0 (the ReLU's edge) and v_th exactly.
+const arbAnalog = arbPlif.filter((c) => c.p.hardReset).chain((c) =>
+  fc.record({ liaf: fc.boolean(), seed: fc.integer() }).map(({ liaf, seed }) => {
+    const rng = new Rng(seed);
+    const r = c.p.f32 ? Math.fround : (v: number) => v;
+    // LIAF: 1/tau as the leak (LEAK_DIV); PLIAF: k = sigmoid(w).
+    const p: NeuronKernelParams = liaf ? { ...c.p, analog: true, leak: LEAK_DIV, tau: r(2), k: 0.5 } : { ...c.p, analog: true };
+    for (let i = 0; i < c.x.length; i++) if (rng.uniform() < 0.05) c.x[i] = 0;
+    for (let i = 0; i < c.gS.length; i++) { const u = rng.uniform(); if (u < 0.05) c.gS[i] = -0; else if (u < 0.1) c.gS[i] = 0; }
+    return { ...c, p, liaf };
+  }));
+
+describeTwins("PLIAF backward with the weight gradient", arbAnalog.filter((c) => !c.liaf), weightGradTwins, 80);
+
+describeTwins("LIAF / PLIAF backward without a weight gradient", arbAnalog, {
+  reference: plifBackward((c, h, words, gx, gv) => neuronBackward(c.gS, h, words, null, c.p, derivative(c.p), gx, gv)),
+  js: plifBackward((c, h, words, gx, gv) => (hardDetachedBackwardRangeJs(c.gS, h, words, c.p, ALPHA, gx, gv, 0, c.p.rows * wordsFor(c.p.cols)), 0)),
+  threads: (c, t) => plifBackward((cc, h, words, gx, gv) => neuronBackwardThreads(cc.gS, h, words, null, cc.p, derivative(cc.p), gx, gv, ALPHA, t))(c),
 }, 80);

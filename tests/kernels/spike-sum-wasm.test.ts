@@ -3,14 +3,14 @@ import fc from "fast-check";
 import { Tensor, type DType } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { backward } from "../../src/autograd/tape.js";
-import { spikeConv1d, spikeConv2d } from "../../src/ops/spike/spike-conv.js";
+import { countsConv2d, spikeConv1d, spikeConv2d } from "../../src/ops/spike/spike-conv.js";
 import { countsLinear, spikeLinear } from "../../src/ops/spike/spike-linear.js";
 import { spikeConvForwardRange, spikeConvWeightRange, sumBucketsJs, sumBucketsWasm } from "../../src/kernels/spike-conv/spike-conv.js";
 import {
   countsGatherAddJs, countsGatherAddWasm, countsScatterRowsCols,
   spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWords,
 } from "../../src/kernels/spike-sum/spike-sum.js";
-import { wordsFor } from "../../src/tensor/bits.js";
+import { packRows, wordsFor } from "../../src/tensor/bits.js";
 import { gemmReference } from "../../src/kernels/gemm/gemm.js";
 import { setKernelBackend, wasmSimdAvailable } from "../../src/wasm/backend.js";
 import { spikeSumModule, spikeSumWasmRuns } from "../../src/kernels/spike-sum/wasm.js";
@@ -100,16 +100,27 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
     return { h: c.h, w: c.w, kh: c.kh, kw: c.kw, sh: c.sh, sw: c.sw, ph: c.ph, pw: c.pw, dh: c.dh, dw: c.dw, oh, ow };
   }
 
-  it("the spike-conv forward and weight-gradient batch loops give the same bits on both backends", () => {
+  it("the spike-conv and counts-conv forward and weight-gradient batch loops give the same bits on both backends", () => {
     fc.assert(
-      fc.property(arbGeom, fc.nat({ max: 4 }), fc.nat({ max: 4 }), fc.boolean(), fc.boolean(), (cfg, a, b, channelsFirst, heap) => {
+      fc.property(arbGeom, fc.nat({ max: 4 }), fc.nat({ max: 4 }), fc.boolean(), fc.boolean(), fc.constantFrom("spikes", "counts32", "counts64"), (cfg, a, b, channelsFirst, heap, input) => {
         const rng = new Rng(cfg.seed);
         const g = geomOf(cfg);
         const { n, c, o } = cfg;
         const wpr = wordsFor(cfg.w);
         const imgWords = c * cfg.h * wpr;
-        // Operands in the heap (used in place) or foreign (staged).
-        const s = placed(bitRows(n * c * cfg.h, cfg.w, cfg.rate, rng), heap);
+        // Operands in the heap (used in place) or foreign (staged). Counts: values with varied exponents, their nonzeros as the bits.
+        let counts: FloatArray | null = null;
+        let s: Uint32Array;
+        if (input === "spikes") {
+          s = placed(bitRows(n * c * cfg.h, cfg.w, cfg.rate, rng), heap);
+        } else {
+          const x = values(n * c * cfg.h * cfg.w, rng, input === "counts32");
+          for (let i = 0; i < x.length; i++) if (rng.uniform() > cfg.rate) x[i] = 0;
+          const bits = new Uint32Array(n * c * cfg.h * wpr);
+          packRows(x, n * c * cfg.h, cfg.w, bits);
+          counts = placed(x, heap);
+          s = placed(bits, heap);
+        }
         const kk = c * cfg.kh * cfg.kw;
         const ohw = g.oh * g.ow;
         const wT = placed(values(kk * o, rng, cfg.f32), heap);
@@ -118,9 +129,9 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
         const run = (be: "js" | "wasm") => {
           setKernelBackend(be);
           const out = placed(cfg.f32 ? new Float32Array(n * o * ohw) : new Float64Array(n * o * ohw), heap);
-          spikeConvForwardRange(s, wpr, c, g, wT, o, out, imgWords, 0, n);
-          const accW = placed(values(kk * o, new Rng(cfg.seed + 1), cfg.f32 && cfg.acc32), heap);
-          spikeConvWeightRange(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW);
+          spikeConvForwardRange(s, wpr, c, g, wT, o, out, imgWords, 0, n, counts);
+          const accW = placed(values(kk * o, new Rng(cfg.seed + 1), cfg.f32 && cfg.acc32 && input !== "counts64"), heap);
+          spikeConvWeightRange(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW, counts);
           return [out, accW] as const;
         };
         const before = spikeSumWasmRuns();
@@ -246,6 +257,12 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
       const accW = placed(values(c * 9 * o, rng, f32 && out32), heap);
       spikeConvForwardRange(si, cw, c, g, wT, o, outC, c * g.h * cw, 0, imgs);
       for (const channelsFirst of [false, true]) spikeConvWeightRange(si, c * g.h * cw, imgs, cw, c, 0, c, g, gy, channelsFirst, o, accW);
+      // The counts conv: its values (here 1 at every set bit) read in place too.
+      const xc = new (f32 && out32 ? Float32Array : Float64Array)(imgs * c * g.h * g.w);
+      for (let r = 0; r < imgs * c * g.h; r++) for (let j = 0; j < g.w; j++) if ((si[r * cw + (j >>> 5)]! >>> (j & 31)) & 1) xc[r * g.w + j] = 1;
+      const xcp = placed(xc, heap);
+      spikeConvForwardRange(si, cw, c, g, wT, o, outC, c * g.h * cw, 0, imgs, xcp);
+      for (const channelsFirst of [false, true]) spikeConvWeightRange(si, c * g.h * cw, imgs, cw, c, 0, c, g, gy, channelsFirst, o, accW, xcp);
       const cnt = Int32Array.from({ length: 5 }, () => rng.int(4));
       const idx = Int32Array.from({ length: 5 * 3 }, () => rng.int(k) * n);
       sumBucketsWasm(5, 3, cnt, idx, w, n, acc, 0);
@@ -260,7 +277,7 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
     }
   });
 
-  it("whole ops (spikeConv2d / spikeConv1d / spikeLinear / countsLinear) forward and backward: js === wasm", () => {
+  it("whole ops (spikeConv2d / countsConv2d / spikeConv1d / spikeLinear / countsLinear) forward and backward: js === wasm", () => {
     const cases: { dtype: DType; seed: number }[] = [{ dtype: "float32", seed: 1 }, { dtype: "float64", seed: 2 }, { dtype: "float32", seed: 3 }];
     for (const { dtype, seed } of cases) {
       const run = (be: "js" | "wasm") => {
@@ -275,6 +292,12 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           const y = spikeConv2d(s, w, b, { stride: st, padding: 1 });
           backward(y, Tensor.uniform(y.shape, new Rng(seed + 7), -1, 1, dtype));
           out.push(y, w.grad!, b.grad!, s.grad!);
+          // The same convolution of SEW-ADD-like counts (0, 1, 2), sparse enough for the event-driven forward and weight gradient.
+          const x = leaf(Tensor.from(randCounts(2 * c * h * (h + 3), 0.15, rng).map((v) => Math.min(v, 2)), [2, c, h, h + 3], dtype));
+          const wc = leaf(Tensor.uniform([o, c, 3, 3], rng, -1, 1, dtype));
+          const yc = countsConv2d(x, wc, null, { stride: st, padding: 1 });
+          backward(yc, Tensor.uniform(yc.shape, new Rng(seed + 11), -1, 1, dtype));
+          out.push(yc, wc.grad!, x.grad!);
         }
         {
           const s = leaf(randSpikes([3, 10, 45], 0.2, rng, dtype));

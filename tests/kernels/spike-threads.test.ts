@@ -4,7 +4,7 @@ import { allocFloat } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, neuronBackward, neuronForward, type NeuronKernelParams } from "../../src/kernels/neuron/neuron.js";
-import { spikeConvForwardImage, spikeConvWeightGrad } from "../../src/kernels/spike-conv/spike-conv.js";
+import { countsConvForwardImage, countsConvWeightGradChannels, spikeConvForwardImage, spikeConvWeightGrad } from "../../src/kernels/spike-conv/spike-conv.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows } from "../../src/kernels/spike-sum/spike-sum.js";
 import { transpose } from "../../src/kernels/transpose/transpose.js";
 import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../../src/kernels/spike-sum/threads.js";
@@ -96,11 +96,11 @@ function geom(c: { h: number; w: number; kh: number; kw: number; sh: number; sw:
 }
 
 describe("threaded spike conv", () => {
-  it("forward and weight gradient equal the per-image kernels bit for bit for 1, 2 and 3 threads", () => {
+  it("forward and weight gradient (spikes, and counts 1 / 2 at the set bits) equal the per-image kernels bit for bit for 1, 2 and 3 threads", () => {
     const before = poolInfo().workerParts;
     let ran = 0;
     fc.assert(
-      fc.property(convCase, (cs) => {
+      fc.property(convCase, fc.boolean(), (cs, withCounts) => {
         const g = geom(cs);
         if (g === null) return true;
         ran++;
@@ -109,6 +109,12 @@ describe("threaded spike conv", () => {
         const wpr = wordsFor(g.w);
         const imgWords = c * g.h * wpr;
         const s = randSpikes(n * c * g.h, g.w, cs.rate, rng, cs.shared);
+        let x: ReturnType<typeof allocFloat> | null = null;
+        if (withCounts) {
+          x = allocFloat(cs.f64 ? "float64" : "float32", n * c * g.h * g.w, cs.shared);
+          for (let r = 0; r < n * c * g.h; r++) for (let j = 0; j < g.w; j++) if ((s[r * wpr + (j >>> 5)]! >>> (j & 31)) & 1) x[r * g.w + j] = 1 + rng.int(2);
+        }
+        const xImg = c * g.h * g.w;
         const kk = c * g.kh * g.kw, ohw = g.oh * g.ow;
         const wT = randArray(cs.f64, kk * o, rng, cs.shared);
         const gy = randArray(cs.f64, n * o * ohw, rng, cs.shared);
@@ -117,27 +123,31 @@ describe("threaded spike conv", () => {
         const acc0 = randArray(acc64, kk * o, rng, false);
         // Reference: the op's original loops.
         const out0 = allocFloat(cs.f64 ? "float64" : "float32", n * o * ohw);
-        for (let i = 0; i < n; i++) spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out0, i * o * ohw);
+        for (let i = 0; i < n; i++) {
+          if (x) countsConvForwardImage(s, i * imgWords, wpr, c, g, x, i * xImg, wT, o, out0, i * o * ohw);
+          else spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out0, i * o * ohw);
+        }
         const accRef = acc0.slice();
         const gT = allocFloat(cs.f64 ? "float64" : "float32", ohw * o);
         for (let i = 0; i < n; i++) {
           transpose(gy, i * o * ohw, o, ohw, gT, 0);
-          spikeConvWeightGrad(s, i * imgWords, wpr, c, g, gT, o, accRef);
+          if (x) countsConvWeightGradChannels(s, i * imgWords, wpr, c, 0, c, g, x, i * xImg, gT, o, accRef);
+          else spikeConvWeightGrad(s, i * imgWords, wpr, c, g, gT, o, accRef);
         }
         const d = { n, c, o, wpr, g };
         for (const t of [1, 2, 3]) {
           const out = allocFloat(cs.f64 ? "float64" : "float32", n * o * ohw, cs.shared);
-          spikeConvForwardThreads(d, s, wT, out, t);
+          spikeConvForwardThreads(d, s, wT, out, t, x);
           const acc = allocFloat(acc64 ? "float64" : "float32", kk * o, cs.shared);
           acc.set(acc0);
-          spikeConvWeightThreads(d, s, gy, acc, t);
+          spikeConvWeightThreads(d, s, gy, acc, t, x);
           if (!sameBits(out, out0) || !sameBits(acc, accRef)) return false;
         }
         return true;
       }),
-      { numRuns: 80 },
+      { numRuns: 120 },
     );
-    expect(ran).toBeGreaterThan(20);
+    expect(ran).toBeGreaterThan(30);
     expect(poolInfo().workerParts).toBeGreaterThan(before);
   });
 });

@@ -6,9 +6,9 @@ import { Rng } from "../../src/tensor/random.js";
 import { BitspikeError } from "../../src/tensor/errors.js";
 import { backward } from "../../src/autograd/tape.js";
 import { conv1d, conv2d } from "../../src/ops/conv.js";
-import { spikeConv1d, spikeConv2d } from "../../src/ops/spike/spike-conv.js";
+import { countsConv2d, spikeConv1d, spikeConv2d } from "../../src/ops/spike/spike-conv.js";
 import { gradcheck, GRAD_RUNS, rand64 } from "../helpers/gradcheck.js";
-import { expectBitEqual, leaf, randSpikes } from "../helpers/random-spikes.js";
+import { expectBitEqual, leaf, randCounts, randSpikes } from "../helpers/random-spikes.js";
 import { kernelFields, kernelFits } from "../helpers/conv-geom.js";
 
 /** Random conv2d configuration (groups = 1) whose kernel fits the padded input; W crosses a word boundary. */
@@ -110,5 +110,62 @@ describe("spikeConv1d", () => {
     expect(() => spikeConv1d(Spikes.zeros([2, 3, 4, 4]), Tensor.zeros([3, 3, 1]))).toThrow(/spikeConv1d: input must be spikes \[N, C, L\], got \[2, 3, 4, 4\]/);
     expect(() => spikeConv1d(Spikes.zeros([2, 3, 4]), Tensor.zeros([3, 3]))).toThrow(/spikeConv1d: weight must be \[O, C, k\], got \[3, 3\]/);
     expect(() => spikeConv1d(Spikes.zeros([2, 3, 4]), Tensor.zeros([3, 2, 1]))).toThrow(/spikeConv1d: weight \[3, 2, 1\] expects 2 input channels/);
+  });
+});
+
+describe("countsConv2d", () => {
+  /** Counts of a SEW ADD (0, 1, 2; nonzero with probability p), or (`real`) any values: fractions, negatives, -0. */
+  function counts(shape: number[], p: number, rng: Rng, dtype: DType, real: boolean): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const v = real
+      ? Array.from({ length: n }, () => (rng.uniform() < p ? rng.uniform() * 6 - 3 : rng.uniform() < 0.5 ? -0 : 0))
+      : randCounts(n, p, rng).map((c) => Math.min(c, 2));
+    return new Tensor(dtype === "float32" ? Float32Array.from(v) : Float64Array.from(v), shape);
+  }
+
+  // The dense conv2d's float32 path sums im2col + gemm: for each output, the (c, ki, kj) terms in order, each
+  // product rounded, one float32 add a term from +0; dW over the batch in order, then positions in order. The
+  // counts kernels add the nonzero terms in those orders, so bit-equality is the test (as for spikeConv2d).
+  it("forward and gradients equal the dense conv2d bit for bit on 0/1/2 counts and on any values (float32 and float64)", () => {
+    fc.assert(
+      fc.property(arbConv, fc.boolean(), (cfg, real) => {
+        const rng = new Rng(cfg.seed);
+        const x = counts([cfg.n, cfg.c, cfg.h, cfg.w], cfg.p, rng, cfg.dtype, real);
+        const w = Tensor.uniform([cfg.o, cfg.c, cfg.kh, cfg.kw], rng, -1, 1, cfg.dtype);
+        const b = cfg.withBias ? Tensor.uniform([cfg.o], rng, -1, 1, cfg.dtype) : null;
+        const opts = { stride: [cfg.sh, cfg.sw] as const, padding: [cfg.ph, cfg.pw] as const, dilation: [cfg.dh, cfg.dw] as const };
+        const got = run((xx, ww, bb) => countsConv2d(xx as Tensor, ww, bb, opts), x, w, b, 9);
+        const want = run((xx, ww, bb) => conv2d(xx as Tensor, ww, bb, opts), x.clone(), w.clone(), b ? b.clone() : null, 9);
+        const names = ["y", "dx", "dW", "db"];
+        for (let i = 0; i < 4; i++) if (got[i]) expectBitEqual(got[i]!, want[i]!, names[i]);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it("equals spikeConv2d on 0/1 values", () => {
+    const rng = new Rng(5);
+    const s = randSpikes([2, 3, 7, 37], 0.2, rng);
+    const w = Tensor.uniform([4, 3, 3, 3], rng, -1, 1);
+    expectBitEqual(countsConv2d(s.toFloat(), w, null, { stride: 2, padding: 1 }), spikeConv2d(s, w, null, { stride: 2, padding: 1 }), "y");
+  });
+
+  it("weight and bias gradients (gradcheck, counts fixed)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer(), (c, o, st, seed) => {
+        const rng = new Rng(seed);
+        const x = counts([1, c, 4, 5], 0.5, rng, "float64", false);
+        gradcheck((w, b) => countsConv2d(x, w!, b!, { stride: st, padding: 1 }), [rand64([o, c, 3, 3], rng), rand64([o], rng)]);
+      }),
+      { numRuns: GRAD_RUNS },
+    );
+  });
+
+  it("errors name the op and shapes", () => {
+    const x = Tensor.zeros([1, 2, 4, 4]);
+    expect(() => countsConv2d(x, Tensor.zeros([4, 1, 3, 3]), null, { groups: 2 })).toThrow(/countsConv2d: only groups = 1 is supported for counts input, got groups 2/);
+    expect(() => countsConv2d(x, Tensor.zeros([3, 5, 3, 3]))).toThrow(/countsConv2d: weight \[3, 5, 3, 3\] expects 5 input channels but the input \[1, 2, 4, 4\] have 2/);
+    expect(() => countsConv2d(Tensor.zeros([2, 4, 4]), Tensor.zeros([3, 2, 3, 3]))).toThrow(/countsConv2d: input must be \[N, C, H, W\], got \[2, 4, 4\]/);
+    expect(() => countsConv2d(x, Tensor.zeros([3, 2, 3, 3], "float64"))).toThrow(BitspikeError);
   });
 });

@@ -5,7 +5,7 @@ import { Rng } from "../../src/tensor/random.js";
 import { freeArray, heapArray } from "../../src/tensor/heap.js";
 import { backward } from "../../src/autograd/tape.js";
 import { countsLinear, spikeLinear } from "../../src/ops/spike/spike-linear.js";
-import { spikeConv2d } from "../../src/ops/spike/spike-conv.js";
+import { countsConv2d, spikeConv2d } from "../../src/ops/spike/spike-conv.js";
 import { splitHeads, transposeSpikes } from "../../src/ops/spike/spike-layout.js";
 import { spikesToFloat } from "../../src/ops/spike/cast.js";
 import { concat, expand, pad, permute, reshape, slice } from "../../src/ops/shape.js";
@@ -58,14 +58,19 @@ describe("outputs allocated without zeroing (every element written by their kern
     });
   });
 
-  it("spike conv2d, forward and gradients", () => {
+  it("spike conv2d and counts conv2d (event-driven and dense paths), forward and gradients", () => {
     sameOverStaleHeap((rng) => {
       const s = leaf(randSpikes([2, 3, 9, 35], 0.3, rng));
       const w = leaf(Tensor.uniform([4, 3, 3, 3], rng, -1, 1)), b = leaf(Tensor.uniform([4], rng, -1, 1));
       const y = spikeConv2d(s, w, b, { padding: 1, stride: [1, 2] });
       const r = Tensor.uniform(y.shape, rng, -1, 1);
       backward(sum(mul(y, r)));
-      return [y.clone(), w.grad!.clone(), b.grad!.clone(), s.grad!.clone()];
+      const out = [y.clone(), w.grad!.clone(), b.grad!.clone(), s.grad!.clone()];
+      for (const rate of [0.1, 0.6]) {
+        const x = leaf(randSpikes([2, 3, 9, 35], rate, rng).toFloat()), wc = leaf(w.detach().clone());
+        out.push(...fwdBwd(rng, countsConv2d(x, wc, null, { padding: 1, stride: [1, 2] }), [x, wc]));
+      }
+      return out;
     });
   });
 

@@ -42,7 +42,8 @@ export interface NeuronKernelParams {
   /**
    * LIAF / PLIAF: the output is ReLU(H[t]) and the spike drives only the reset,
    * so the backward takes dL/dOut through the ReLU (not the surrogate) into H.
-   * Only the general loop {@link neuronBackward} runs it (never split over threads).
+   * With a hard, detached reset its backward is per neuron ({@link hardDetachedBackwardRange},
+   * split over threads); otherwise the general loop {@link neuronBackward} runs it.
    */
   analog?: boolean;
 }
@@ -203,7 +204,7 @@ export function neuronBackward(
   sigmoidAlpha?: number,
 ): number {
   if (sigmoidAlpha !== undefined && splittableBackward(p, x !== null)) {
-    hardDetachedSigmoidBackwardRange(gS, h, words, p, sigmoidAlpha, gx, gv, 0, p.rows * wordsFor(p.cols));
+    hardDetachedBackwardRange(gS, h, words, p, sigmoidAlpha, gx, gv, 0, p.rows * wordsFor(p.cols));
     return 0;
   }
   const r = p.f32 ? Math.fround : id;
@@ -250,13 +251,15 @@ export function neuronBackward(
 }
 
 /**
- * True when the backward with a sigmoid surrogate takes the inlined path
- * (hard reset, detach_reset, no PLIF weight gradient): a per-neuron loop with
- * no cross-neuron sum, which {@link hardDetachedSigmoidBackwardRange} can run
- * on disjoint unit ranges.
+ * True when the backward with a sigmoid surrogate takes a per-neuron path
+ * (hard reset, detach_reset, no PLIF weight gradient) with no cross-neuron
+ * sum, which {@link hardDetachedBackwardRange} can run on disjoint unit
+ * ranges: the inlined sigmoid backward, or for an analog neuron (LIAF /
+ * PLIAF), whose detached hard reset leaves the surrogate out altogether, the
+ * same loop without it.
  */
 export function splittableBackward(p: NeuronKernelParams, wantK: boolean): boolean {
-  return p.analog !== true && p.hardReset && p.detachReset && !(p.leak === LEAK_MUL && wantK);
+  return p.hardReset && p.detachReset && !(p.leak === LEAK_MUL && wantK);
 }
 
 /**
@@ -264,40 +267,45 @@ export function splittableBackward(p: NeuronKernelParams, wantK: boolean): boole
  * sigmoid surrogate inlined: the same arithmetic as {@link neuronBackward}
  * calling the sigmoid surrogate's derivative (its float32 form
  * {@link sigmoidGradF32} for a float32 neuron), without a call per element.
+ * For an analog neuron (LIAF / PLIAF, output ReLU(H)) the general loop's
+ * arithmetic without its surrogate, which such a neuron never uses (dV/dH =
+ * 1 - S; dL/dOut enters H through the ReLU); `alpha` is then unused.
  * Only the neurons of spike units u0..u1-1 (see {@link unitElem}) are touched
  * (gx and the scratch gv at their elements), so disjoint unit ranges on any
  * threads give exactly the whole-tensor result.
  *
- * Runs the WebAssembly SIMD twin ({@link hardDetachedSigmoidBackwardRangeWasm})
- * where the kernel backend enables it and it fits ({@link sigmoidWasmFits}),
- * else {@link hardDetachedSigmoidBackwardRangeJs}: the same bits either way.
+ * Runs the WebAssembly SIMD twin ({@link hardDetachedSigmoidBackwardRangeWasm},
+ * spike output only) where the kernel backend enables it and it fits
+ * ({@link sigmoidWasmFits}), else {@link hardDetachedBackwardRangeJs}: the
+ * same bits either way.
  */
-export function hardDetachedSigmoidBackwardRange(
+export function hardDetachedBackwardRange(
   gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array,
   u0: number, u1: number,
 ): void {
   if (wasmKernelsEnabled() && sigmoidWasmFits(gS, h, gx, p, alpha)) {
     hardDetachedSigmoidBackwardRangeWasm(gS as Float32Array, h as Float32Array, words, p, alpha, gx as Float32Array, u0, u1);
   } else {
-    hardDetachedSigmoidBackwardRangeJs(gS, h, words, p, alpha, gx, gv, u0, u1);
+    hardDetachedBackwardRangeJs(gS, h, words, p, alpha, gx, gv, u0, u1);
   }
 }
 
 /**
  * True when PLIF's backward with its weight gradient takes the fast path (the
- * Spikeformer neuron: hard reset, detach_reset, decay_input, spike output):
- * gH of every neuron and step comes from the inlined sigmoid backward, split
- * over threads like LIF's ({@link plifMembraneGradParams}), and
- * {@link plifBackwardTail} then forms dX and the weight gradient's sum in the
- * general loop's order.
+ * Spikeformer neuron: hard reset, detach_reset, decay_input; spike output, or
+ * PLIAF's ReLU(H)): gH of every neuron and step comes from the split
+ * per-neuron backward ({@link hardDetachedBackwardRange}: with the inlined
+ * sigmoid, or the analog one without a surrogate), split over threads like LIF's ({@link plifMembraneGradParams}),
+ * and {@link plifBackwardTail} then forms dX and the weight gradient's sum in
+ * the general loop's order.
  */
 export function plifFastBackward(p: NeuronKernelParams, wantK: boolean): boolean {
-  return wantK && p.leak === LEAK_MUL && p.decayInput && p.analog !== true && p.hardReset && p.detachReset;
+  return wantK && p.leak === LEAK_MUL && p.decayInput && p.hardReset && p.detachReset;
 }
 
 /**
  * PLIF's parameters with dH/dX = 1 (decay_input off changes nothing else the
- * backward reads: dH/dV stays 1 - k), so the inlined sigmoid backward stores
+ * backward reads: dH/dV stays 1 - k), so the split backward stores
  * gH itself, exactly: into a float64 array for a float64 neuron, a float32 one
  * for a float32 neuron (whose gH are float32 values; its WASM twin then runs).
  */
@@ -350,15 +358,17 @@ function chargeGrads(p: NeuronKernelParams): { dHdV: number; dHdX: number } {
 }
 
 /**
- * The plain-TypeScript twin of {@link hardDetachedSigmoidBackwardRange},
+ * The plain-TypeScript twin of {@link hardDetachedBackwardRange},
  * whatever the backend: {@link sigmoidGradF32} and float32 operations for a
- * float32 neuron, {@link sigmoidGradF64} and float64 ones for a float64 neuron.
+ * float32 neuron, {@link sigmoidGradF64} and float64 ones for a float64 neuron;
+ * for an analog neuron no surrogate, and the general loop's gV (1 - S) term.
  */
-export function hardDetachedSigmoidBackwardRangeJs(
+export function hardDetachedBackwardRangeJs(
   gS: FloatArray, h: FloatArray, words: Uint32Array, p: NeuronKernelParams, alpha: number, gx: FloatArray, gv: Float64Array,
   u0: number, u1: number,
 ): void {
   const { steps, rows, cols, vTh, f32 } = p;
+  const analog = p.analog === true;
   const n = rows * cols;
   const wpr = wordsFor(cols);
   const { dHdV, dHdX } = chargeGrads(p);
@@ -380,9 +390,15 @@ export function hardDetachedSigmoidBackwardRangeJs(
         const c1 = c0 + 32 < cols ? c0 + 32 : cols;
         for (let c = c0; c < c1; c++) {
           const i = io + c;
-          const z = r(h[xo + i]! - vTh);
-          const sg = f32 ? sigmoidGradF32(alpha, z) : sigmoidGradF64(alpha, z);
-          const gH = r(r(gS[xo + i]! * sg) + (((bits >>> (c & 31)) & 1) !== 0 ? 0 : gv[i]!));
+          let gH: number;
+          if (analog) {
+            // gV (1 - S) as the general loop forms it: a carried -0 times 1 stays -0 (the sigmoid form adds +0 on a spike).
+            gH = r((h[xo + i]! > 0 ? gS[xo + i]! : 0) + r(gv[i]! * (1 - ((bits >>> (c & 31)) & 1))));
+          } else {
+            const z = r(h[xo + i]! - vTh);
+            const sg = f32 ? sigmoidGradF32(alpha, z) : sigmoidGradF64(alpha, z);
+            gH = r(r(gS[xo + i]! * sg) + (((bits >>> (c & 31)) & 1) !== 0 ? 0 : gv[i]!));
+          }
           gx[xo + i] = r(gH * dHdX);
           gv[i] = r(gH * dHdV);
         }
@@ -398,7 +414,7 @@ export function hardDetachedSigmoidBackwardRangeJs(
  */
 function sigmoidWasmFits(gS: FloatArray, h: FloatArray, gx: FloatArray, p: NeuronKernelParams, alpha: number): boolean {
   const f = Math.fround;
-  return p.f32 && gS instanceof Float32Array && h instanceof Float32Array && gx instanceof Float32Array && f(alpha) === alpha && f(p.vTh) === p.vTh;
+  return p.analog !== true && p.f32 && gS instanceof Float32Array && h instanceof Float32Array && gx instanceof Float32Array && f(alpha) === alpha && f(p.vTh) === p.vTh;
 }
 
 /**
@@ -513,7 +529,7 @@ export function lifForwardRangeWasm(
 }
 
 /**
- * The WebAssembly SIMD twin of {@link hardDetachedSigmoidBackwardRangeJs}
+ * The WebAssembly SIMD twin of {@link hardDetachedBackwardRangeJs} (spike output)
  * (float32 data; src/kernels/neuron/wasm.ts), run in place over all steps:
  * reads gS, H and the spike words and writes gx where they are, with the
  * float32 gv (the backward's running state) in the kernel's scratch.

@@ -12,7 +12,7 @@ import { freeArray, heapArray, inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { wordsFor } from "../../tensor/bits.js";
 import {
-  hardDetachedSigmoidBackwardRange, neuronBackward, neuronForward, neuronForwardRange, plifBackwardTail, plifFastBackward,
+  hardDetachedBackwardRange, neuronBackward, neuronForward, neuronForwardRange, plifBackwardTail, plifFastBackward,
   plifMembraneGradParams, splittableBackward, unitElem,
   type NeuronKernelParams,
 } from "./neuron.js";
@@ -22,12 +22,12 @@ import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } f
 
 
 /** Slots of a neuron task's arguments holding the kernel parameters; task arguments follow. */
-const NEURON_ARGS = 12;
+const NEURON_ARGS = 13;
 
 function encodeNeuron(p: NeuronKernelParams): number[] {
   return [
     p.steps, p.rows, p.cols, p.leak, p.tau, p.k, p.decayInput ? 1 : 0, p.vTh, p.vReset,
-    p.hardReset ? 1 : 0, p.detachReset ? 1 : 0, p.f32 ? 1 : 0,
+    p.hardReset ? 1 : 0, p.detachReset ? 1 : 0, p.f32 ? 1 : 0, p.analog === true ? 1 : 0,
   ];
 }
 
@@ -35,7 +35,7 @@ function encodeNeuron(p: NeuronKernelParams): number[] {
 function decodeNeuron(a: ArrayLike<number>): NeuronKernelParams {
   return {
     steps: a[0]! | 0, rows: a[1]! | 0, cols: a[2]! | 0, leak: a[3]! | 0, tau: a[4]!, k: a[5]!, decayInput: a[6] === 1,
-    vTh: a[7]!, vReset: a[8]!, hardReset: a[9] === 1, detachReset: a[10] === 1, f32: a[11] === 1,
+    vTh: a[7]!, vReset: a[8]!, hardReset: a[9] === 1, detachReset: a[10] === 1, f32: a[11] === 1, analog: a[12] === 1,
   };
 }
 
@@ -49,7 +49,7 @@ function neuronForwardTask(raw: ArrayLike<number>, ints: ArrayLike<number>, b: r
 
 let gvScratch = new Float64Array(0);
 
-/** Backward (inlined sigmoid path) of spike units u0..u1-1: buffers gS, h, words, gx; gv is per-thread scratch. */
+/** Backward (the split per-neuron path: sigmoid or analog) of spike units u0..u1-1: buffers gS, h, words, gx; gv is per-thread scratch. */
 function neuronBackwardTask(raw: ArrayLike<number>, ints: ArrayLike<number>, b: readonly FloatArray[]): void {
   const p = decodeNeuron(raw);
   const o = NEURON_ARGS;
@@ -57,16 +57,17 @@ function neuronBackwardTask(raw: ArrayLike<number>, ints: ArrayLike<number>, b: 
   const [u0, u1, gB, hB, wB, xB] = [ints[o + 1]!, ints[o + 2]!, ints[o + 3]!, ints[o + 4]!, ints[o + 5]!, ints[o + 6]!];
   const n = p.rows * p.cols;
   if (gvScratch.length < n) gvScratch = new Float64Array(n);
-  hardDetachedSigmoidBackwardRange(from(b[0]!, gB), from(b[1]!, hB), wordsView(b[2]!, wB), p, alpha, from(b[3]!, xB), gvScratch, u0, u1);
+  hardDetachedBackwardRange(from(b[0]!, gB), from(b[1]!, hB), wordsView(b[2]!, wB), p, alpha, from(b[3]!, xB), gvScratch, u0, u1);
 }
 
 
 // One thread's range of spike units, forward or backward.
 const OP_NEURON_FORWARD = defineTask("neuron.forward", import.meta.url, (raw, a, b) => neuronForwardTask(raw, a, b));
 const OP_NEURON_BACKWARD = defineTask("neuron.backward", import.meta.url, (raw, a, b) => neuronBackwardTask(raw, a, b));
-/** Work per neuron and step, in the pool's multiply-add units (a forward step ~ 2, a backward step with its exp ~ 4). */
+/** Work per neuron and step, in the pool's multiply-add units (a forward step ~ 2, a backward step with its exp ~ 4, without ~ 2). */
 const FORWARD_COST = 2;
 const BACKWARD_COST = 4;
+const ANALOG_BACKWARD_COST = 2;
 
 /** A Float32 view of words on the same memory (what a Part carries for a Uint32 array). */
 function asF32(w: Uint32Array): Float32Array {
@@ -141,19 +142,20 @@ export function neuronForwardThreads(
 }
 
 /**
- * {@link neuronBackward} (same contract, same bits). The inlined sigmoid path
- * (Spikformer's neuron: hard reset, detach_reset, no PLIF gradient) is split
- * over threads, and so is the part of PLIF's with its weight gradient before
- * that gradient's fixed-order sum ({@link plifFastBackward}); the general path
- * (a surrogate given as a function, PLIAF, a PLIF weight gradient with a soft
- * reset) stays on the calling thread.
+ * {@link neuronBackward} (same contract, same bits). The per-neuron paths
+ * (Spikformer's neuron: hard reset, detach_reset, no PLIF gradient, with the
+ * sigmoid inlined; the analog LIAF / PLIAF with that reset, no surrogate) are
+ * split over threads, and so is the part of PLIF's and PLIAF's with the weight
+ * gradient before that gradient's fixed-order sum ({@link plifFastBackward});
+ * the general path (a surrogate given as a function, a soft or attached reset)
+ * stays on the calling thread.
  */
 export function neuronBackwardThreads(
   gS: FloatArray, h: FloatArray, words: Uint32Array, x: FloatArray | null, p: NeuronKernelParams,
   derivative: (z: number) => number, gx: FloatArray, gv: Float64Array, sigmoidAlpha?: number, threads?: number,
 ): number {
   if (sigmoidAlpha !== undefined && x !== null && plifFastBackward(p, true)) {
-    // PLIF with its weight gradient: gH by the split sigmoid backward, then dX and the fixed-order sum. A float32
+    // PLIF / PLIAF with the weight gradient: gH by the split backward, then dX and the fixed-order sum. A float32
     // neuron's gH are float32 values, so a float32 array holds them exactly (and the WASM twin can write them).
     const gH = heapArray(p.f32 ? Float32Array : Float64Array, p.steps * p.rows * p.cols);
     neuronBackwardThreads(gS, h, words, null, plifMembraneGradParams(p), derivative, gH, gv, sigmoidAlpha, threads);
@@ -161,7 +163,8 @@ export function neuronBackwardThreads(
     freeArray(gH, "released by the PLIF backward (its membrane gradients)");
     return gk;
   }
-  const parts = sigmoidAlpha !== undefined && splittableBackward(p, x !== null) ? partsOf(p, BACKWARD_COST, threads) : 1;
+  const cost = p.analog === true ? ANALOG_BACKWARD_COST : BACKWARD_COST;
+  const parts = sigmoidAlpha !== undefined && splittableBackward(p, x !== null) ? partsOf(p, cost, threads) : 1;
   if (parts <= 1) return neuronBackward(gS, h, words, x, p, derivative, gx, gv, sigmoidAlpha);
   const alpha = sigmoidAlpha!;
   const { steps, n, units, cuts, mine, e0 } = splitUnits(p, parts);
@@ -184,7 +187,7 @@ export function neuronBackwardThreads(
       bufs: [wg, wh, ww, wx],
     });
   }
-  runParts("multiStepNeuron", jobs, () => hardDetachedSigmoidBackwardRange(gS, h, words, p, alpha, gx, gv, 0, mine));
+  runParts("multiStepNeuron", jobs, () => hardDetachedBackwardRange(gS, h, words, p, alpha, gx, gv, 0, mine));
   if (stX) copySteps(sx, gx, steps, n, e0, n);
   return 0;
 }

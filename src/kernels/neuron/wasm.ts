@@ -5,7 +5,7 @@
  * order give the same bits (tests/kernels/neuron-wasm.test.ts checks it).
  * Bytes emitted from TypeScript at first use in each thread (see emit.ts).
  *
- * - sigmoidBackward: the twin of hardDetachedSigmoidBackwardRangeJs on float32
+ * - sigmoidBackward: the twin of hardDetachedBackwardRangeJs on float32
  *   data, with the float32 sigmoid surrogate sigmoidGradF32 and its exp
  *   expNonPositiveF32 (src/kernels/neuron/exp.ts) in lanes; the JS `spike ? 0 :
  *   gv` is a lane mask.

@@ -32,38 +32,59 @@ import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "../spike-sum/wasm.js";
 import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
-import { fillBucketsWasm } from "./wasm.js";
+import { fillBucketsWasm, type Weights } from "./wasm.js";
+
+const fr = Math.fround;
 
 /**
- * Calls visit(wo, ao) for every set bit (c, y, x) of one image at word offset
- * `sOff` and every kernel tap (ki, kj) that maps it onto an output (oy sh -
- * ph + ki dh = y, likewise for x), in bit then tap order: wo = ((c kh + ki) kw
- * + kj) o indexes a [C, KH, KW, O] row, ao = (oy OW + ox) o an [OH, OW, O] one.
+ * Calls visit(wo, ao) for every kernel tap (ki, kj) that maps input (ci, y, x)
+ * onto an output (oy sh - ph + ki dh = y, likewise for x), in tap order:
+ * wo = ((ci kh + ki) kw + kj) o indexes a [C, KH, KW, O] row, ao = (oy OW +
+ * ox) o an [OH, OW, O] one.
  */
+function eachTap(ci: number, y: number, x: number, g: ConvGeom, o: number, visit: (wo: number, ao: number) => void): void {
+  const { kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+  for (let ki = 0; ki < kh; ki++) {
+    const ty = y + ph - ki * dh;
+    if (ty < 0 || ty % sh !== 0) continue;
+    const oy = ty / sh;
+    if (oy >= oh) continue;
+    for (let kj = 0; kj < kw; kj++) {
+      const tx = x + pw - kj * dw;
+      if (tx < 0 || tx % sw !== 0) continue;
+      const ox = tx / sw;
+      if (ox >= ow) continue;
+      visit(((ci * kh + ki) * kw + kj) * o, (oy * ow + ox) * o);
+    }
+  }
+}
+
+/** {@link eachTap} for every set bit (c, y, x) of one image at word offset `sOff`, in bit then tap order. */
 function eachSpikeTap(s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom, o: number, visit: (wo: number, ao: number) => void): void {
-  const { h, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
   for (let ci = 0; ci < c; ci++) {
-    for (let y = 0; y < h; y++) {
-      const ro = sOff + (ci * h + y) * wpr;
+    for (let y = 0; y < g.h; y++) {
+      const ro = sOff + (ci * g.h + y) * wpr;
       for (let q = 0; q < wpr; q++) {
         let bits = s[ro + q]!;
         while (bits !== 0) {
-          const x = (q << 5) + ctz32(bits);
+          eachTap(ci, y, (q << 5) + ctz32(bits), g, o, visit);
           bits &= bits - 1;
-          for (let ki = 0; ki < kh; ki++) {
-            const ty = y + ph - ki * dh;
-            if (ty < 0 || ty % sh !== 0) continue;
-            const oy = ty / sh;
-            if (oy >= oh) continue;
-            for (let kj = 0; kj < kw; kj++) {
-              const tx = x + pw - kj * dw;
-              if (tx < 0 || tx % sw !== 0) continue;
-              const ox = tx / sw;
-              if (ox >= ow) continue;
-              visit(((ci * kh + ki) * kw + kj) * o, (oy * ow + ox) * o);
-            }
-          }
         }
+      }
+    }
+  }
+}
+
+/**
+ * {@link eachTap} for every nonzero value v = x[c, y, x] of one counts image
+ * [C, H, W] at element offset `xOff`, in (c, y, x) then tap order: visit(v, wo, ao).
+ */
+function eachCountTap(x: FloatArray, xOff: number, c: number, g: ConvGeom, o: number, visit: (v: number, wo: number, ao: number) => void): void {
+  for (let ci = 0; ci < c; ci++) {
+    for (let y = 0; y < g.h; y++) {
+      for (let xx = 0; xx < g.w; xx++) {
+        const v = x[xOff + (ci * g.h + y) * g.w + xx]!;
+        if (v !== 0) eachTap(ci, y, xx, g, o, (wo, ao) => visit(v, wo, ao));
       }
     }
   }
@@ -72,7 +93,7 @@ function eachSpikeTap(s: Uint32Array, sOff: number, wpr: number, c: number, g: C
 /**
  * acc[oy, ox, :] += wT[c, ki, kj, :] for every set bit (c, y, x) of one image
  * at word offset `sOff` and every kernel tap (ki, kj) that maps it onto an
- * output (see eachSpikeTap). acc is [OH, OW, O]: float32 (float32 adds, with
+ * output (see eachTap). acc is [OH, OW, O]: float32 (float32 adds, with
  * a float32 wT) or float64.
  */
 export function spikeConvScatterReference(
@@ -99,7 +120,40 @@ export function spikeConvWeightGradReference(
   });
 }
 
-const fr = Math.fround;
+/**
+ * The counts twin of {@link spikeConvScatterReference}: acc[oy, ox, :] +=
+ * v wT[c, ki, kj, :] for every nonzero v = x[c, y, x] of one image [C, H, W]
+ * at `xOff`, in (c, y, x) then tap order. Float32 family when x, wT and acc
+ * are float32 (acc = f32(acc + f32(v w))), else float64 adds into a float64 acc.
+ */
+export function countsConvScatterReference(
+  x: FloatArray, xOff: number, c: number, g: ConvGeom, wT: FloatArray, o: number, acc: FloatArray,
+): void {
+  countsTapsReference(x, xOff, c, g, o, wT, acc, true);
+}
+
+/**
+ * The counts twin of {@link spikeConvWeightGradReference}: accW[c, ki, kj, :]
+ * += v gT[oy, ox, :] for the same (value, tap, output) triples as
+ * {@link countsConvScatterReference}, in the same family rule.
+ */
+export function countsConvWeightGradReference(
+  x: FloatArray, xOff: number, c: number, g: ConvGeom, gT: FloatArray, o: number, accW: FloatArray,
+): void {
+  countsTapsReference(x, xOff, c, g, o, gT, accW, false);
+}
+
+/** dst row += v src row for every (value, tap): by output (src rows at wo, dst at ao) or by weight row (the reverse). */
+function countsTapsReference(
+  x: FloatArray, xOff: number, c: number, g: ConvGeom, o: number, src: FloatArray, dst: FloatArray, byOutput: boolean,
+): void {
+  const f32 = float32Family(x, src, dst);
+  eachCountTap(x, xOff, c, g, o, (v, wo, ao) => {
+    const [so, d] = byOutput ? [wo, ao] : [ao, wo];
+    if (f32) for (let j = 0; j < o; j++) dst[d + j] = fr(dst[d + j]! + fr(v * src[so + j]!));
+    else for (let j = 0; j < o; j++) dst[d + j] += v * src[so + j]!;
+  });
+}
 
 /** The family of a sum from `src` rows into `dst`: float32 when both are; else dst must be float64. */
 function family32(src: FloatArray, dst: FloatArray): boolean {
@@ -108,12 +162,28 @@ function family32(src: FloatArray, dst: FloatArray): boolean {
   return false;
 }
 
-// Grow-only scratch (no allocation per call): bucket lengths and entries.
+// Grow-only scratch (no allocation per call): bucket lengths, entries and (counts) their values.
 let bucketCnt = new Int32Array(0);
 let bucketIdx = new Int32Array(0);
+let bucketVal = new Float64Array(0);
 function buckets(nb: number, cap: number): void {
   if (bucketCnt.length < nb) bucketCnt = new Int32Array(nb);
   if (bucketIdx.length < nb * cap) bucketIdx = new Int32Array(nb * cap);
+}
+function bucketVals(n: number): Float64Array {
+  if (bucketVal.length < n) bucketVal = new Float64Array(n);
+  return bucketVal;
+}
+
+/**
+ * A counts image for the bucket fill: its values x [C, H, W] from element
+ * `off` (the fill's words are their nonzeros), and the table `val` that gets
+ * each bucket entry's value at the entry's slot.
+ */
+interface CountsImage {
+  x: FloatArray;
+  off: number;
+  val: FloatArray;
 }
 
 /** Bucket count and capacity of {@link fillBuckets} for these arguments. */
@@ -132,13 +202,16 @@ function fillsInWasm(s: Uint32Array, g: ConvGeom): boolean {
  * `pos = oy OW + ox` gets the weight-row offset `p O` (p = (c kh + ki) kw + kj);
  * else bucket `p` gets the output-row offset `pos O`. Bits are visited in
  * (c, y, x) order, so every bucket lists its entries in the order the
- * reference kernels add them. Returns the capacity of one bucket.
+ * reference kernels add them. Returns the capacity of one bucket. With
+ * `counts`, `s` holds the nonzeros of a counts image and each entry's value
+ * goes to counts.val at the entry's slot (the weighted sums' table).
  */
 function fillBuckets(
   s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom, o: number, byOutput: boolean, c0 = 0, c1 = c,
-  cnt?: Int32Array, idx?: Int32Array,
+  cnt?: Int32Array, idx?: Int32Array, counts: CountsImage | null = null,
 ): number {
-  const { h, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+  const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+  const val = counts === null ? null : counts.val;
   // By weight row, only channels c0..c1-1 are visited; their rows p are bucketed from pb = c0 kh kw on.
   const pb = byOutput ? 0 : c0 * kh * kw;
   const { nb, cap } = bucketShape(c, g, byOutput, c0, c1);
@@ -157,6 +230,7 @@ function fillBuckets(
         while (bits !== 0) {
           const x = (q << 5) + (31 - Math.clz32(bits & -bits));
           bits &= bits - 1;
+          const v = counts === null ? 0 : counts.x[counts.off + (ci * h + y) * w + x]!;
           if (sh === 1 && sw === 1) {
             // Stride 1: the taps that land inside the output are one range per axis.
             const ty = y + ph, tx = x + pw;
@@ -169,8 +243,9 @@ function fillBuckets(
               for (let kj = kjLo; kj <= kjHi; kj++) {
                 const pos = rowPos - kj * dw;
                 const p = pRow + kj;
-                if (byOutput) idx[pos * cap + cnt[pos]!++] = p * o;
-                else idx[(p - pb) * cap + cnt[p - pb]!++] = pos * o;
+                const t = byOutput ? pos * cap + cnt[pos]!++ : (p - pb) * cap + cnt[p - pb]!++;
+                idx[t] = byOutput ? p * o : pos * o;
+                if (val !== null) val[t] = v;
               }
             }
             continue;
@@ -194,8 +269,9 @@ function fillBuckets(
               if (ox >= ow) continue;
               const pos = oy * ow + ox;
               const p = pRow + kj;
-              if (byOutput) idx[pos * cap + cnt[pos]!++] = p * o;
-              else idx[(p - pb) * cap + cnt[p - pb]!++] = pos * o;
+              const t = byOutput ? pos * cap + cnt[pos]!++ : (p - pb) * cap + cnt[p - pb]!++;
+              idx[t] = byOutput ? p * o : pos * o;
+              if (val !== null) val[t] = v;
             }
           }
         }
@@ -211,13 +287,21 @@ function fillBuckets(
  * idx[r cap ..], cnt[r] entries). Float32 family when src and dst are both
  * float32 (each add rounded to float32), else dst must be float64 (float64
  * adds). Eight / four rows per pass: ((d + a) + b) + ... is the same sequence
- * of additions. The plain-TypeScript reference of the WASM twin
- * (src/kernels/spike-sum/wasm.ts), whatever the backend.
+ * of additions. With `val` (one value per idx slot) each term is
+ * val[slot] src[row] instead (rounded to float32 in the float32 family, which
+ * then needs float32 values): the counts kernels' weighted sum. The
+ * plain-TypeScript reference of the WASM twin (src/kernels/spike-sum/wasm.ts),
+ * whatever the backend.
  */
 export function sumBucketsJs(
   nb: number, cap: number, cnt: Int32Array, idx: Int32Array, src: FloatArray, o: number, dst: FloatArray, dstOff = 0,
+  val: FloatArray | null = null,
 ): void {
   const f32 = family32(src, dst);
+  if (val !== null) {
+    weightedSumBucketsJs(nb, cap, cnt, idx, val, src, o, dst, dstOff, f32);
+    return;
+  }
   for (let r = 0; r < nb; r++) {
     const n = cnt[r]!;
     if (n === 0) continue;
@@ -245,6 +329,42 @@ export function sumBucketsJs(
     for (; t < n; t++) {
       const w0 = idx[b + t]!;
       for (let j = 0; j < o; j++) dst[d + j] += src[w0 + j]!;
+    }
+  }
+}
+
+/** {@link sumBucketsJs} with values: dst[r, :] += val[slot] src[idx[slot], :] over bucket r's slots in order. */
+function weightedSumBucketsJs(
+  nb: number, cap: number, cnt: Int32Array, idx: Int32Array, val: FloatArray, src: FloatArray, o: number, dst: FloatArray, dstOff: number, f32: boolean,
+): void {
+  for (let r = 0; r < nb; r++) {
+    const n = cnt[r]!;
+    const d = dstOff + r * o;
+    const b = r * cap;
+    let t = 0;
+    if (f32) {
+      // dst is float32: each store rounds the last sum of the pass; the products are rounded by fr.
+      for (; t + 4 <= n; t += 4) {
+        const w0 = idx[b + t]!, w1 = idx[b + t + 1]!, w2 = idx[b + t + 2]!, w3 = idx[b + t + 3]!;
+        const v0 = val[b + t]!, v1 = val[b + t + 1]!, v2 = val[b + t + 2]!, v3 = val[b + t + 3]!;
+        for (let j = 0; j < o; j++) {
+          dst[d + j] = fr(fr(fr(dst[d + j]! + fr(v0 * src[w0 + j]!)) + fr(v1 * src[w1 + j]!)) + fr(v2 * src[w2 + j]!)) + fr(v3 * src[w3 + j]!);
+        }
+      }
+      for (; t < n; t++) {
+        const w0 = idx[b + t]!, v0 = val[b + t]!;
+        for (let j = 0; j < o; j++) dst[d + j] = dst[d + j]! + fr(v0 * src[w0 + j]!);
+      }
+      continue;
+    }
+    for (; t + 4 <= n; t += 4) {
+      const w0 = idx[b + t]!, w1 = idx[b + t + 1]!, w2 = idx[b + t + 2]!, w3 = idx[b + t + 3]!;
+      const v0 = val[b + t]!, v1 = val[b + t + 1]!, v2 = val[b + t + 2]!, v3 = val[b + t + 3]!;
+      for (let j = 0; j < o; j++) dst[d + j] = dst[d + j]! + v0 * src[w0 + j]! + v1 * src[w1 + j]! + v2 * src[w2 + j]! + v3 * src[w3 + j]!;
+    }
+    for (; t < n; t++) {
+      const w0 = idx[b + t]!, v0 = val[b + t]!;
+      for (let j = 0; j < o; j++) dst[d + j] += v0 * src[w0 + j]!;
     }
   }
 }
@@ -293,6 +413,73 @@ export function spikeConvWeightGradChannels(
   const cap = fillBuckets(s, sOff, wpr, c, g, o, false, c0, c1);
   const khw = g.kh * g.kw;
   sumBucketsJs((c1 - c0) * khw, cap, bucketCnt, bucketIdx, gT, o, accW, c0 * khw * o);
+}
+
+/**
+ * The counts twin of {@link spikeConvScatter}: acc[oy, ox, :] += v wT[c, ki, kj, :]
+ * for every nonzero v = x[c, y, x] of one image [C, H, W] at `xOff`, whose
+ * nonzeros are the set bits of `s` at `sOff` (wpr words a row). Float32 family
+ * when x, wT and acc are float32, else acc must be float64. Bit-equal to
+ * {@link countsConvScatterReference}.
+ */
+export function countsConvScatter(
+  s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
+  x: FloatArray, xOff: number, wT: FloatArray, o: number, acc: FloatArray,
+): void {
+  const { nb, cap } = bucketShape(c, g, true, 0, c);
+  const counts = { x, off: xOff, val: bucketVals(nb * cap) };
+  fillBuckets(s, sOff, wpr, c, g, o, true, 0, c, undefined, undefined, counts);
+  countsFamily(x, wT, acc);
+  sumBucketsJs(nb, cap, bucketCnt, bucketIdx, wT, o, acc, 0, counts.val);
+}
+
+/**
+ * The counts twin of {@link spikeConvWeightGradChannels}: accW rows of input
+ * channels c0..c1-1 += v gT[oy, ox, :] for the nonzeros v = x[c, y, x] of
+ * one image (the set bits of `s`), in the order of
+ * {@link countsConvWeightGradReference}, whose bits it gives on those rows.
+ */
+export function countsConvWeightGradChannels(
+  s: Uint32Array, sOff: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
+  x: FloatArray, xOff: number, gT: FloatArray, o: number, accW: FloatArray,
+): void {
+  if (c1 <= c0) return;
+  const { nb, cap } = bucketShape(c, g, false, c0, c1);
+  const counts = { x, off: xOff, val: bucketVals(nb * cap) };
+  fillBuckets(s, sOff, wpr, c, g, o, false, c0, c1, undefined, undefined, counts);
+  countsFamily(x, gT, accW);
+  sumBucketsJs(nb, cap, bucketCnt, bucketIdx, gT, o, accW, c0 * g.kh * g.kw * o, counts.val);
+}
+
+/**
+ * The family of a counts sum: float32 when the values, the source rows and
+ * the destination are all float32; else the destination must be float64.
+ */
+function countsFamily(x: FloatArray, src: FloatArray, dst: FloatArray): boolean {
+  if (float32Family(x, src, dst)) return true;
+  if (!(dst instanceof Float64Array)) throw new Error("counts conv: a float32 accumulator needs float32 counts and source rows (else pass a float64 one)");
+  return false;
+}
+
+let accJs32 = new Float32Array(0);
+let accJs64 = new Float64Array(0);
+
+/**
+ * One counts image's forward into the channels-first output: the weighted
+ * buckets summed from +0 into a channels-last accumulator of the family's
+ * type, then transposed into out at `outOff` (a float64 sum rounded once).
+ */
+export function countsConvForwardImage(
+  s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom,
+  x: FloatArray, xOff: number, wT: FloatArray, o: number, out: FloatArray, outOff: number,
+): void {
+  const ohw = g.oh * g.ow;
+  let acc: FloatArray;
+  if (float32Family(x, wT, out)) acc = accJs32.length >= ohw * o ? accJs32 : (accJs32 = new Float32Array(ohw * o));
+  else acc = accJs64.length >= ohw * o ? accJs64 : (accJs64 = new Float64Array(ohw * o));
+  acc.fill(0, 0, ohw * o);
+  countsConvScatter(s, sOff, wpr, c, g, x, xOff, wT, o, acc);
+  transpose(acc, 0, ohw, o, out, outOff);
 }
 
 let rowBuf = new Float64Array(0);
@@ -409,45 +596,68 @@ export function sumBucketsWasm(
  * out [N, o, OH, OW] (channels-first) for images i0..i1-1 of `s` (image i at
  * word i imgWords): one {@link spikeConvForwardImage} each, or, when the
  * kernel backend enables WASM, the same buckets summed by the SIMD twin
- * (wT read in place). Same bits.
+ * (wT read in place). Same bits. With `counts` [N, C, H, W] (whose nonzeros
+ * are the bits of `s`), the counts convolution: one
+ * {@link countsConvForwardImage} each, or the weighted buckets by the SIMD twin.
  */
 export function spikeConvForwardRange(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
+  counts: FloatArray | null = null,
 ): void {
   const ohw = g.oh * g.ow;
-  if (i1 > i0 && wasmKernelsEnabled() && o * ohw >= SPIKE_SUM_MIN_OUT) forwardWasm(s, wpr, c, g, wT, o, out, imgWords, i0, i1);
+  const xImg = c * g.h * g.w;
+  if (i1 > i0 && wasmKernelsEnabled() && o * ohw >= SPIKE_SUM_MIN_OUT) forwardWasm(s, wpr, c, g, wT, o, out, imgWords, i0, i1, counts);
+  else if (counts !== null) for (let i = i0; i < i1; i++) countsConvForwardImage(s, i * imgWords, wpr, c, g, counts, i * xImg, wT, o, out, i * o * ohw);
   else for (let i = i0; i < i1; i++) spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out, i * o * ohw);
+}
+
+/**
+ * What the WASM bucket fill of a counts image can read: counts in the heap
+ * whose type is the sum's family (float32 values for the float32 family);
+ * else the JS fill writes the values into the heap table.
+ */
+function wasmWeights(counts: FloatArray | null, fam32: boolean): Weights {
+  if (counts === null || !inHeap(counts) || (counts instanceof Float32Array) !== fam32) return null;
+  return fam32 ? "f32" : "f64";
 }
 
 function forwardWasm(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
+  counts: FloatArray | null,
 ): void {
   const ohw = g.oh * g.ow;
   const { nb, cap } = bucketShape(c, g, true, 0, c);
   const kk = c * g.kh * g.kw;
   const f32 = wT instanceof Float32Array;
-  const fam32 = float32Family(wT, out);
+  const fam32 = counts === null ? float32Family(wT, out) : float32Family(counts, wT, out);
   const es = fam32 ? 4 : 8;
+  const xImg = c * g.h * g.w;
   // The accumulator is channels-last [OH OW, o] (the sum's row layout), out channels-first: it stays in scratch.
   const wS = 0;
   const accS = stageBytes(wT, kk * o);
   const cntS = align16(accS + ohw * o * es);
   const idxS = align16(cntS + nb * 4);
-  const base = spikeSumScratch(idxS + nb * cap * 4);
+  const valS = align16(idxS + nb * cap * 4); // counts: a value (of the family's type) per idx slot
+  const base = spikeSumScratch(counts === null ? valS : valS + nb * cap * es);
   const wB = heapPtr(wT, 0, kk * o, base + wS, true);
   const i32 = heapI32();
   const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
   const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
   const acc = fam32 ? heapF32() : heapF64();
   const a0 = (base + accS) / es;
-  const wasmFill = fillsInWasm(s, g);
+  const wasmFill = fillsInWasm(s, g) && (counts === null || wasmWeights(counts, fam32) !== null);
+  const weights = wasmWeights(counts, fam32);
+  const val = counts === null ? null : acc.subarray((base + valS) / es, (base + valS) / es + nb * cap);
   for (let i = i0; i < i1; i++) {
     if (wasmFill) {
-      fillBucketsWasm(true, s.byteOffset + i * imgWords * 4, wpr, 0, c, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, o, cap, nb, base + cntS, base + idxS);
+      fillBucketsWasm(
+        true, s.byteOffset + i * imgWords * 4, wpr, 0, c, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, o, cap, nb, base + cntS, base + idxS,
+        weights, counts === null ? 0 : counts.byteOffset + i * xImg * es, g.w, base + valS,
+      );
     } else {
-      fillBuckets(s, i * imgWords, wpr, c, g, o, true, 0, c, cnt, idx);
+      fillBuckets(s, i * imgWords, wpr, c, g, o, true, 0, c, cnt, idx, counts === null ? null : { x: counts, off: i * xImg, val: val! });
     }
-    spikeSumRun(f32, false, nb, cap, wB, o, base + accS, base + cntS, base + idxS, 0, true, fam32);
+    spikeSumRun(f32, counts !== null, nb, cap, wB, o, base + accS, base + cntS, base + idxS, base + valS, true, fam32);
     // Channels-first store by the transpose family (float64 sums rounded once, as spikeConvForwardImage's last loop).
     transpose(acc, a0, ohw, o, out, i * o * ohw);
   }
@@ -459,26 +669,32 @@ function forwardWasm(
  * i's channels-last gradient [OH OW, o] is gy's slice i (`channelsFirst`
  * false) or the transpose of gy's [o, OH OW] slice i (true). When the kernel
  * backend enables WASM, the SIMD twin sums the buckets into the accW block
- * in place (gy too, when channels-last). Same bits either way.
+ * in place (gy too, when channels-last). Same bits either way. With `counts`
+ * [N, C, H, W] (whose nonzeros are the bits of `s`): the counts convolution's
+ * weight gradient, {@link countsConvWeightGradChannels} per image or the
+ * weighted buckets by the SIMD twin.
  */
 export function spikeConvWeightRange(
   s: Uint32Array, imgWords: number, n: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
-  gy: FloatArray, channelsFirst: boolean, o: number, accW: FloatArray,
+  gy: FloatArray, channelsFirst: boolean, o: number, accW: FloatArray, counts: FloatArray | null = null,
 ): void {
   if (c1 <= c0 || n === 0) return;
   const ohw = g.oh * g.ow;
   const img = ohw * o;
   if (wasmKernelsEnabled() && img >= SPIKE_SUM_MIN_OUT) {
-    weightWasm(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW);
+    weightWasm(s, imgWords, n, wpr, c, c0, c1, g, gy, channelsFirst, o, accW, counts);
     return;
   }
+  const xImg = c * g.h * g.w;
   let gT: FloatArray;
   if (!channelsFirst) gT = gy;
   else if (gy instanceof Float64Array) gT = gTJs64.length >= img ? gTJs64 : (gTJs64 = new Float64Array(img));
   else gT = gTJs32.length >= img ? gTJs32 : (gTJs32 = new Float32Array(img));
   for (let i = 0; i < n; i++) {
     if (channelsFirst) transpose(gy, i * img, o, ohw, gT, 0);
-    spikeConvWeightGradChannels(s, i * imgWords, wpr, c, c0, c1, g, channelsFirst ? gT : gy.subarray(i * img, (i + 1) * img), o, accW);
+    const gi = channelsFirst ? gT : gy.subarray(i * img, (i + 1) * img);
+    if (counts === null) spikeConvWeightGradChannels(s, i * imgWords, wpr, c, c0, c1, g, gi, o, accW);
+    else countsConvWeightGradChannels(s, i * imgWords, wpr, c, c0, c1, g, counts, i * xImg, gi, o, accW);
   }
 }
 let gTJs32 = new Float32Array(0);
@@ -486,14 +702,16 @@ let gTJs64 = new Float64Array(0);
 
 function weightWasm(
   s: Uint32Array, imgWords: number, n: number, wpr: number, c: number, c0: number, c1: number, g: ConvGeom,
-  gy: FloatArray, channelsFirst: boolean, o: number, accW: FloatArray,
+  gy: FloatArray, channelsFirst: boolean, o: number, accW: FloatArray, counts: FloatArray | null,
 ): void {
   const ohw = g.oh * g.ow;
   const img = ohw * o;
   const khw = g.kh * g.kw;
   const { nb, cap } = bucketShape(c, g, false, c0, c1);
   const f32 = gy instanceof Float32Array;
-  const fam32 = family32(gy, accW);
+  const fam32 = counts === null ? family32(gy, accW) : countsFamily(counts, gy, accW);
+  const es = fam32 ? 4 : 8;
+  const xImg = c * g.h * g.w;
   const rows = (c1 - c0) * khw * o;
   const a0 = c0 * khw * o;
   // One image's channels-last gradient: gy's slice itself, or its transpose in scratch (channels-first gy, or a foreign one staged).
@@ -501,20 +719,29 @@ function weightWasm(
   const gS = dstBytes(accW, rows, fam32);
   const cntS = gS + (channelsFirst ? align16(img * (f32 ? 4 : 8)) : stageBytes(gy, img));
   const idxS = align16(cntS + nb * 4);
-  const base = spikeSumScratch(idxS + nb * cap * 4);
+  const valS = align16(idxS + nb * cap * 4); // counts: a value (of the family's type) per idx slot
+  const base = spikeSumScratch(counts === null ? valS : valS + nb * cap * es);
   const accB = dstPtr(accW, a0, rows, fam32, base + accS, true);
   const i32 = heapI32();
   const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
   const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
   const gv = f32 ? heapF32().subarray((base + gS) / 4, (base + gS) / 4 + img) : heapF64().subarray((base + gS) / 8, (base + gS) / 8 + img);
-  const wasmFill = fillsInWasm(s, g);
+  const weights = wasmWeights(counts, fam32);
+  const wasmFill = fillsInWasm(s, g) && (counts === null || weights !== null);
+  const val = counts === null ? null : (fam32 ? heapF32() : heapF64()).subarray((base + valS) / es, (base + valS) / es + nb * cap);
   for (let i = 0; i < n; i++) {
     let gB = base + gS;
     if (channelsFirst) transpose(gy, i * img, o, ohw, gv, 0);
     else gB = heapPtr(gy, i * img, img, gB, true);
-    if (wasmFill) fillBucketsWasm(false, s.byteOffset + i * imgWords * 4, wpr, c0, c1, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, o, cap, nb, base + cntS, base + idxS);
-    else fillBuckets(s, i * imgWords, wpr, c, g, o, false, c0, c1, cnt, idx);
-    spikeSumRun(f32, false, nb, cap, gB, o, accB, base + cntS, base + idxS, 0, false, fam32);
+    if (wasmFill) {
+      fillBucketsWasm(
+        false, s.byteOffset + i * imgWords * 4, wpr, c0, c1, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, o, cap, nb, base + cntS, base + idxS,
+        weights, counts === null ? 0 : counts.byteOffset + i * xImg * es, g.w, base + valS,
+      );
+    } else {
+      fillBuckets(s, i * imgWords, wpr, c, g, o, false, c0, c1, cnt, idx, counts === null ? null : { x: counts, off: i * xImg, val: val! });
+    }
+    spikeSumRun(f32, counts !== null, nb, cap, gB, o, accB, base + cntS, base + idxS, base + valS, false, fam32);
   }
   dstDone(accW, a0, rows, fam32, accB);
 }

@@ -7,7 +7,8 @@
  * the spikes of those channels, and each thread still visits every image in
  * batch order and its bits in (c, y, x) order, so each accumulator element
  * sees the same additions in the same order as the single-thread loop.
- * Results are bit-identical for any thread count.
+ * Results are bit-identical for any thread count. The counts convolution
+ * (values [N, C, H, W] whose nonzeros are the words' bits) splits the same way.
  */
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
@@ -30,18 +31,25 @@ function decodeGeom(a: ArrayLike<number>): ConvGeom {
   return { h: a[3]!, w: a[4]!, kh: a[5]!, kw: a[6]!, sh: a[7]!, sw: a[8]!, ph: a[9]!, pw: a[10]!, dh: a[11]!, dw: a[12]!, oh: a[13]!, ow: a[14]! };
 }
 
-/** Worker part of the spike-conv forward: buffers s (as Float32), wT, out. */
-function spikeConvForwardTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
-  const o = SPIKE_CONV_ARGS;
-  const [imgWords, sB, wB, outB, i0, i1] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!];
-  spikeConvForwardRange(wordsView(b[0]!, sB), a[1]!, a[0]!, decodeGeom(a), from(b[1]!, wB), a[2]!, from(b[2]!, outB), imgWords, i0, i1);
+/** The counts a task was handed: buffer 3 from element `xB`, or none when xB < 0. */
+function countsOf(b: readonly FloatArray[], xB: number): FloatArray | null {
+  return xB < 0 ? null : from(b[3]!, xB);
 }
 
-/** Worker part of the spike-conv weight gradient: buffers s (as Float32), gT, accW. */
+/** Worker part of the spike-conv forward: buffers s (as Float32), wT, out, counts. */
+function spikeConvForwardTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const o = SPIKE_CONV_ARGS;
+  const [imgWords, sB, wB, outB, i0, i1, xB] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!];
+  spikeConvForwardRange(wordsView(b[0]!, sB), a[1]!, a[0]!, decodeGeom(a), from(b[1]!, wB), a[2]!, from(b[2]!, outB), imgWords, i0, i1, countsOf(b, xB));
+}
+
+/** Worker part of the spike-conv weight gradient: buffers s (as Float32), gT, accW, counts. */
 function spikeConvWeightTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
   const o = SPIKE_CONV_ARGS;
-  const [imgWords, n, sB, gB, accB, c0, c1] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!];
-  spikeConvWeightRange(wordsView(b[0]!, sB), imgWords, n, a[1]!, a[0]!, c0, c1, decodeGeom(a), from(b[1]!, gB), false, a[2]!, from(b[2]!, accB));
+  const [imgWords, n, sB, gB, accB, c0, c1, xB] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!];
+  spikeConvWeightRange(
+    wordsView(b[0]!, sB), imgWords, n, a[1]!, a[0]!, c0, c1, decodeGeom(a), from(b[1]!, gB), false, a[2]!, from(b[2]!, accB), countsOf(b, xB),
+  );
 }
 
 // One thread's range of images (forward) or of input channels (weight gradient).
@@ -71,14 +79,18 @@ function partsOf(d: SpikeConvDims, units: number, threads: number | undefined): 
 /**
  * out [n, o, OH, OW] = the spike convolution of `words` with wT [C kh kw, O]
  * (the transposed weight), one image per spikeConvForwardImage call, the
- * batch split over threads (default: by size and the pool).
+ * batch split over threads (default: by size and the pool). With `counts`
+ * (values [n, C, H, W] whose nonzeros are the bits of `words`): the counts
+ * convolution.
  */
-export function spikeConvForwardThreads(d: SpikeConvDims, words: Uint32Array, wT: FloatArray, out: FloatArray, threads?: number): void {
+export function spikeConvForwardThreads(
+  d: SpikeConvDims, words: Uint32Array, wT: FloatArray, out: FloatArray, threads?: number, counts: FloatArray | null = null,
+): void {
   const { n, c, o, wpr, g } = d;
   const imgWords = c * g.h * wpr;
   const p = partsOf(d, n, threads);
   if (p <= 1) {
-    spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, n);
+    spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, n, counts);
     return;
   }
   // Balanced by work: an image costs its set bits times the taps, plus writing its output.
@@ -88,21 +100,27 @@ export function spikeConvForwardThreads(d: SpikeConvDims, words: Uint32Array, wT
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
   const outImg = o * ohw;
-  const stS = !inHeap(words), stW = !inHeap(wT), stO = !inHeap(out);
+  const stS = !inHeap(words), stW = !inHeap(wT), stO = !inHeap(out), stX = counts !== null && !inHeap(counts);
   const f64 = out instanceof Float64Array;
-  const [ss, sw, so] = scratchViews([
+  const [ss, sw, so, sx] = scratchViews([
     [false, stS ? n * imgWords : 0], [wT instanceof Float64Array, stW ? wT.length : 0], [f64, stO ? n * outImg : 0],
-  ]) as [Float32Array, FloatArray, FloatArray];
+    [counts instanceof Float64Array, stX ? counts!.length : 0],
+  ]) as [Float32Array, FloatArray, FloatArray, FloatArray];
   if (stS) new Uint32Array(ss.buffer, ss.byteOffset, ss.length).set(words.subarray(mine * imgWords, n * imgWords), mine * imgWords);
   if (stW) sw.set(wT);
+  if (stX) sx.set(counts!);
   const ws = stS ? ss : new Float32Array(words.buffer, words.byteOffset, words.length);
   const ww = stW ? sw : wT, wo = stO ? so : out;
+  const wx = counts === null ? ww : stX ? sx : counts;
+  const xB = counts === null ? -1 : sabBase(wx);
   const dims = encodeSpikeConv(c, wpr, o, g);
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) {
-    jobs.push({ op: OP_SPIKE_CONV_FORWARD, args: [...dims, imgWords, sabBase(ws), sabBase(ww), sabBase(wo), cuts[j]!, cuts[j + 1]!], bufs: [ws, ww, wo] });
+    jobs.push({
+      op: OP_SPIKE_CONV_FORWARD, args: [...dims, imgWords, sabBase(ws), sabBase(ww), sabBase(wo), cuts[j]!, cuts[j + 1]!, xB], bufs: [ws, ww, wo, wx],
+    });
   }
-  runParts("spikeConv2d", jobs, () => spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, mine));
+  runParts("spikeConv2d", jobs, () => spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, mine, counts));
   if (stO) out.set(so.subarray(mine * outImg, n * outImg), mine * outImg);
 }
 
@@ -111,8 +129,11 @@ export function spikeConvForwardThreads(d: SpikeConvDims, words: Uint32Array, wT
  * (channels-first), summed over the batch in order, the input channels split
  * over threads. On one thread this is the op's original loop (transpose one
  * image's gradient, scatter); threaded, all images are transposed first.
+ * With `counts`: the counts convolution's weight gradient.
  */
-export function spikeConvWeightThreads(d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: FloatArray, threads?: number): void {
+export function spikeConvWeightThreads(
+  d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: FloatArray, threads?: number, counts: FloatArray | null = null,
+): void {
   const { n, c, o, wpr, g } = d;
   const imgWords = c * g.h * wpr;
   const ohw = g.oh * g.ow;
@@ -120,7 +141,7 @@ export function spikeConvWeightThreads(d: SpikeConvDims, words: Uint32Array, gy:
   const p = partsOf(d, c, threads);
   if (p <= 1) {
     // The op's original loop (transpose one image's gradient, scatter), per image in batch order.
-    spikeConvWeightRange(words, imgWords, n, wpr, c, 0, c, g, gy, true, o, accW);
+    spikeConvWeightRange(words, imgWords, n, wpr, c, 0, c, g, gy, true, o, accW, counts);
     return;
   }
   // Balanced by work: a channel costs its set bits (over the batch) times the taps, plus scanning its words.
@@ -132,23 +153,27 @@ export function spikeConvWeightThreads(d: SpikeConvDims, words: Uint32Array, gy:
   }
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
-  const stS = !inHeap(words), stA = !inHeap(accW);
-  const [ss, sg, sa] = scratchViews([[false, stS ? n * imgWords : 0], [f64, n * ohw * o, true], [accW instanceof Float64Array, stA ? accW.length : 0]]) as [
-    Float32Array, FloatArray, FloatArray,
-  ];
+  const stS = !inHeap(words), stA = !inHeap(accW), stX = counts !== null && !inHeap(counts);
+  const [ss, sg, sa, sx] = scratchViews([
+    [false, stS ? n * imgWords : 0], [f64, n * ohw * o, true], [accW instanceof Float64Array, stA ? accW.length : 0],
+    [counts instanceof Float64Array, stX ? counts!.length : 0],
+  ]) as [Float32Array, FloatArray, FloatArray, FloatArray];
   if (stS) new Uint32Array(ss.buffer, ss.byteOffset, ss.length).set(words);
+  if (stX) sx.set(counts!);
   transposeThreads(gy, 0, o, ohw, sg, 0, n);
   const rowLo = mine * khw * o;
   if (stA) sa.set(accW.subarray(rowLo), rowLo);
   const ws = stS ? ss : new Float32Array(words.buffer, words.byteOffset, words.length);
   const wa = stA ? sa : accW;
+  const wx = counts === null ? wa : stX ? sx : counts;
+  const xB = counts === null ? -1 : sabBase(wx);
   const dims = encodeSpikeConv(c, wpr, o, g);
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) {
     jobs.push({
-      op: OP_SPIKE_CONV_WEIGHT, args: [...dims, imgWords, n, sabBase(ws), sabBase(sg), sabBase(wa), cuts[j]!, cuts[j + 1]!], bufs: [ws, sg, wa],
+      op: OP_SPIKE_CONV_WEIGHT, args: [...dims, imgWords, n, sabBase(ws), sabBase(sg), sabBase(wa), cuts[j]!, cuts[j + 1]!, xB], bufs: [ws, sg, wa, wx],
     });
   }
-  runParts("spikeConv2d", jobs, () => spikeConvWeightRange(words, imgWords, n, wpr, c, 0, mine, g, sg, false, o, accW));
+  runParts("spikeConv2d", jobs, () => spikeConvWeightRange(words, imgWords, n, wpr, c, 0, mine, g, sg, false, o, accW, counts));
   if (stA) accW.set(sa.subarray(rowLo, accW.length), rowLo);
 }

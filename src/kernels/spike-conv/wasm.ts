@@ -11,21 +11,29 @@
  * The same pairs in the same order as the JS loop, so the buckets (and the sums
  * over them) are identical; the JS loop's per-bit work was a tenth of a MNIST
  * training step. Both take (s, wpr, c0, c1, h, kh, kw, ph, pw, oh, ow, o, cap,
- * nb, cnt, idx): s the byte offset of the image's words [C, h, wpr]; cnt of nb
- * int32 bucket lengths (zeroed here); idx of nb cap int32 entries, bucket b at
- * idx + 4 b cap.
+ * nb, cnt, idx, x, w, val): s the byte offset of the image's words [C, h, wpr];
+ * cnt of nb int32 bucket lengths (zeroed here); idx of nb cap int32 entries,
+ * bucket b at idx + 4 b cap. The counts variants (...F32, ...F64) read the
+ * value of each set bit from the image's values x [C, h, w] (the bits are its
+ * nonzeros) and store it beside each of its entries, at the entry's slot of
+ * the table val: the weighted bucket sums' values. The spike variants ignore
+ * x, w and val.
  */
-import { Code, emitModule, frame, I32, type FuncDef } from "../../wasm/emit.js";
+import { Code, emitModule, F32, F64, frame, I32, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 
-function fillFunc(byOutput: boolean): FuncDef {
+/** The value type of a weighted fill's counts and table: none (spikes), float32 or float64. */
+export type Weights = null | "f32" | "f64";
+
+function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
   const f = frame(
     [["s", I32], ["wpr", I32], ["c0", I32], ["c1", I32], ["h", I32], ["kh", I32], ["kw", I32], ["ph", I32], ["pw", I32],
-      ["oh", I32], ["ow", I32], ["o", I32], ["cap", I32], ["nb", I32], ["cnt", I32], ["idx", I32]] as const,
+      ["oh", I32], ["ow", I32], ["o", I32], ["cap", I32], ["nb", I32], ["cnt", I32], ["idx", I32], ["x", I32], ["w", I32], ["val", I32]] as const,
     [["ci", I32], ["y", I32], ["q", I32], ["wp", I32], ["bits", I32], ["ty", I32], ["tx", I32], ["kiLo", I32], ["kiHi", I32],
       ["kjLo", I32], ["kjHi", I32], ["ki", I32], ["kj", I32], ["rowPos", I32], ["pRow", I32], ["pos", I32], ["cp", I32], ["n", I32],
-      ["bucket", I32], ["entry", I32]] as const,
+      ["bucket", I32], ["entry", I32], ["rowX", I32], ["slot", I32], ["v32", F32], ["v64", F64]] as const,
   );
+  const es = weights === "f64" ? 3 : 2; // log2 bytes of a value
   const L = f.idx;
   const c = new Code();
   /** local = max(0, a) where `a` is pushed by push(). */
@@ -47,6 +55,8 @@ function fillFunc(byOutput: boolean): FuncDef {
     c.whileLtU(L.y, L.h, () => {
       // The taps of this input row that land in the output: ki in [max(0, ty - oh + 1), min(kh - 1, ty)].
       c.get(L.y).get(L.ph).i32Add().set(L.ty);
+      // The counts row (ci, y): its values sit at rowX + (x << es).
+      if (weights) c.get(L.x).get(L.ci).get(L.h).i32Mul().get(L.y).i32Add().get(L.w).i32Mul().i32Const(es).i32Shl().i32Add().set(L.rowX);
       maxZero(() => c.get(L.ty).get(L.oh).i32Sub().i32Const(1).i32Add(), L.kiLo);
       c.get(L.ty).set(L.kiHi);
       minBelow(L.kh, L.kiHi);
@@ -57,6 +67,10 @@ function fillFunc(byOutput: boolean): FuncDef {
         c.get(L.bits).i32Eqz().brIf(1);
         c.get(L.q).i32Const(5).i32Shl().get(L.bits).i32Ctz().i32Add().get(L.pw).i32Add().set(L.tx);
         c.get(L.bits).get(L.bits).i32Const(1).i32Sub().i32And().set(L.bits);
+        if (weights) {
+          c.get(L.rowX).get(L.tx).get(L.pw).i32Sub().i32Const(es).i32Shl().i32Add();
+          if (weights === "f32") c.f32Load().set(L.v32); else c.f64Load().set(L.v64);
+        }
         maxZero(() => c.get(L.tx).get(L.ow).i32Sub().i32Const(1).i32Add(), L.kjLo);
         c.get(L.tx).set(L.kjHi);
         minBelow(L.kw, L.kjHi);
@@ -81,7 +95,10 @@ function fillFunc(byOutput: boolean): FuncDef {
         }
         c.get(L.cnt).get(L.bucket).i32Const(2).i32Shl().i32Add().tee(L.cp).i32Load(0).set(L.n);
         c.get(L.cp).get(L.n).i32Const(1).i32Add().i32Store(0);
-        c.get(L.idx).get(L.bucket).get(L.cap).i32Mul().get(L.n).i32Add().i32Const(2).i32Shl().i32Add().get(L.entry).i32Store(0);
+        c.get(L.bucket).get(L.cap).i32Mul().get(L.n).i32Add().set(L.slot);
+        c.get(L.idx).get(L.slot).i32Const(2).i32Shl().i32Add().get(L.entry).i32Store(0);
+        if (weights === "f32") c.get(L.val).get(L.slot).i32Const(2).i32Shl().i32Add().get(L.v32).f32Store(0);
+        if (weights === "f64") c.get(L.val).get(L.slot).i32Const(3).i32Shl().i32Add().get(L.v64).f64Store(0);
         inc(L.kj);
         c.br(0).end().end();
         inc(L.ki);
@@ -94,20 +111,33 @@ function fillFunc(byOutput: boolean): FuncDef {
     });
     inc(L.ci);
   });
-  return { name: byOutput ? "fillByOutput" : "fillByWeight", params: f.params, results: [], locals: f.locals, body: c };
+  return { name: fillName(byOutput, weights), params: f.params, results: [], locals: f.locals, body: c };
+}
+
+function fillName(byOutput: boolean, weights: Weights): string {
+  return (byOutput ? "fillByOutput" : "fillByWeight") + (weights === null ? "" : weights === "f32" ? "F32" : "F64");
 }
 
 /** The bucket-fill module's bytes (emitted from TypeScript, deterministic). */
 export function spikeConvBucketModule(): Uint8Array {
-  return emitModule({ minPages: 1, shared: true, funcs: [fillFunc(true), fillFunc(false)] });
+  const funcs: FuncDef[] = [];
+  for (const weights of [null, "f32", "f64"] as const) funcs.push(fillFunc(true, weights), fillFunc(false, weights));
+  return emitModule({ minPages: 1, shared: true, funcs });
 }
 
 const kernel = new HeapKernel(spikeConvBucketModule);
 
-/** Runs fillByOutput or fillByWeight (byte offsets in the heap; see the file comment). */
+/**
+ * Runs fillByOutput or fillByWeight (byte offsets in the heap; see the file
+ * comment); with `weights`, the counts variant: x the byte offset of the
+ * image's values [C, h, w] (float32 or float64 as `weights` says; the words
+ * `s` are their nonzeros), and each entry's value stored at val + slot bytes
+ * of a value (the slot of its idx entry).
+ */
 export function fillBucketsWasm(
   byOutput: boolean, s: number, wpr: number, c0: number, c1: number, h: number, kh: number, kw: number, ph: number, pw: number,
   oh: number, ow: number, o: number, cap: number, nb: number, cnt: number, idx: number,
+  weights: Weights = null, x = 0, w = 0, val = 0,
 ): void {
-  (kernel.exports()[byOutput ? "fillByOutput" : "fillByWeight"] as (...a: number[]) => void)(s, wpr, c0, c1, h, kh, kw, ph, pw, oh, ow, o, cap, nb, cnt, idx);
+  (kernel.exports()[fillName(byOutput, weights)] as (...a: number[]) => void)(s, wpr, c0, c1, h, kh, kw, ph, pw, oh, ow, o, cap, nb, cnt, idx, x, w, val);
 }

@@ -46,8 +46,12 @@ class Seq extends Module {
   }
 }
 
-/** The input of a tokenizer stage: a static image batch [B, C, H, W] (the same at every step), or merged steps [T*B, C, H, W]. */
-type StageInput = { image: Tensor } | { merged: Activation };
+/**
+ * The input of a tokenizer stage: a static image batch [B, C, H, W] (the same at every step), or merged
+ * steps [T*B, C, H, W]; `counts` marks a float tensor of spike counts (a SEW ADD of spikes: 0, 1, 2, or
+ * more after an identity shortcut), which the next convolutions take event-driven.
+ */
+type StageInput = { image: Tensor } | { merged: Activation; counts?: boolean };
 
 /** conv (no bias) - BN2d - PLIF / PLIAF, the public `conv(...)` helper: keys `0.0` (conv), `0.1` (BN), `1.w`. */
 class ConvBnNeuron extends Module {
@@ -73,7 +77,7 @@ class ConvBnNeuron extends Module {
       const once = this.compute.conv2d(name, x.image, this.conv.weight, stride, padding);
       y = reshape(expand(reshape(once, [1, ...once.shape]), [T, ...once.shape]), [T * once.shape[0]!, ...once.shape.slice(1)]);
     } else {
-      y = this.compute.conv2d(name, x.merged, this.conv.weight, stride, padding);
+      y = this.compute.conv2d(name, x.merged, this.conv.weight, stride, padding, x.counts === true);
     }
     const steps = [T, y.shape[0]! / T, ...y.shape.slice(1)];
     const out = this.cfg.neuron === "plif" ? normFire(this.bn, this.neuron, y, steps) : this.neuron.forwardAnalog(reshape(this.bn.forward(y), steps));
@@ -96,7 +100,7 @@ class SEWBlock extends Module {
     this.registerModule("shortcut", new Seq(this.short ? [null, this.short] : []));
   }
 
-  forward(prefix: string, x: StageInput): Activation {
+  forward(prefix: string, x: StageInput): { merged: Activation; counts: boolean } {
     const r = this.convs[1].forward(`${prefix}.residual_function.1`, { merged: this.convs[0].forward(`${prefix}.residual_function.0`, x) });
     let s: Activation;
     if (this.short) {
@@ -104,14 +108,17 @@ class SEWBlock extends Module {
         const f = v instanceof Spikes ? spikesToFloat(v) : v;
         return this.stride === 1 ? f : avgPool2d(f, { kernel: this.stride, stride: this.stride });
       };
-      const pooled: StageInput = "image" in x ? { image: pool(x.image) } : { merged: pool(x.merged) };
+      // Counts stay counts without a pool (stride 1); an average pool makes them real values.
+      const pooled: StageInput = "image" in x ? { image: pool(x.image) } : { merged: pool(x.merged), counts: this.stride === 1 && x.counts === true };
       s = this.short.forward(`${prefix}.shortcut.1`, pooled);
     } else {
       s = "image" in x ? imageSteps(x.image, r.shape[0]! / x.image.shape[0]!) : x.merged;
     }
-    // Spikes + spikes: counts 0..2 in one pass (the next block's convolutions read them as counts).
-    if (r instanceof Spikes) return addSpikes(s, r);
-    return add(s instanceof Spikes ? spikesToFloat(s) : s, r);
+    // Spikes + spikes (or + the block's own counts, through an identity shortcut): counts in one pass, which the
+    // next block's convolutions take event-driven.
+    const sCounts = s instanceof Spikes || ("merged" in x && x.counts === true && s === x.merged);
+    if (r instanceof Spikes) return { merged: addSpikes(s, r), counts: sCounts };
+    return { merged: add(s instanceof Spikes ? spikesToFloat(s) : s, r), counts: false };
   }
 }
 
@@ -134,7 +141,7 @@ export class Tokenizer extends Module {
     let x: StageInput = input.rank === 4 ? { image: input } : { merged: reshape(input, [T * input.shape[1]!, ...input.shape.slice(2)]) };
     let i = 0;
     for (const blk of this.conv_layers) {
-      x = { merged: blk.forward(`model.patch_embed.conv_layers.${i++}`, x) };
+      x = blk.forward(`model.patch_embed.conv_layers.${i++}`, x);
     }
     const out = (x as { merged: Activation }).merged;
     return out instanceof Spikes ? spikesToFloat(out) : out;

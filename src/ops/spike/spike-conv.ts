@@ -12,12 +12,18 @@
  * Spikformer's 1x1 Conv1d (q/k/v, proj, MLP of the ImageNet/DVS variants) is
  * {@link spikeConv1d} with k = 1; on [N, C, L] spikes packed along the tokens
  * it is the same scatter with a 1x1 kernel (no re-packing along channels).
+ *
+ * {@link countsConv2d} is the same convolution of a float tensor of mostly
+ * zeros (Spikeformer's SEW ADD output: spike counts 0..2), work per nonzero,
+ * each nonzero v scattering v times its kernel column (the weighted bucket sums).
  */
 import { freeArray, heapArray } from "../../tensor/heap.js";
+import { packRows, wordsFor } from "../../tensor/bits.js";
+import { sampledDensity } from "../../parallel/balance.js";
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
-import { convDataThreads } from "../../kernels/conv/threads.js";
+import { convDataThreads, convForwardThreads, convWeightThreads } from "../../kernels/conv/threads.js";
 import { addChannelBiasThreads, sumPerChannelThreads } from "../../kernels/bias/threads.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../kernels/spike-conv/threads.js";
 import { transposeThreads } from "../../kernels/transpose/threads.js";
@@ -43,27 +49,63 @@ export interface SpikeConv1dOptions {
   groups?: number;
 }
 
-/** Shared core: spikes [N, C, H, W], weight data laid out [O, C, kh, kw]. */
+/**
+ * Nonzero shares of a counts input from which its forward, and its weight
+ * gradient, run as the dense conv2d (im2col + gemm) instead: the sparse sums
+ * pay per nonzero and tap, the gemm per element. Measured on Spikeformer's
+ * SEW shapes (`npx tsx bench/counts-conv.bench.ts`): the forward breaks even
+ * near 0.2 (stride 2) to 0.25 (stride 1), the weight gradient near 0.5.
+ */
+const COUNTS_DENSE_FORWARD = 0.2;
+const COUNTS_DENSE_GRAD = 0.45;
+
+/**
+ * The nonzeros of counts x [N, C, H, W] as bits (rows of W packed, as Spikes'
+ * words), in the heap: the set bits the counts kernels visit. Free after use.
+ */
+function countsSupport(x: Tensor, rows: number, wd: number): Uint32Array {
+  const words = heapArray(Uint32Array, rows * wordsFor(wd), false);
+  packRows(x.data, rows, wd, words);
+  return words;
+}
+
+/** Shared core: spikes [N, C, H, W] (or counts, with their support bits), weight data laid out [O, C, kh, kw]. */
 function spikeConvCore(
-  op: string, s: Spikes, weight: Tensor, bias: Tensor | null,
+  op: string, s: Spikes | Tensor, weight: Tensor, bias: Tensor | null,
   n: number, cIn: number, h: number, wd: number, o: number, kh: number, kw: number,
   stride: [number, number], padding: [number, number], dilation: [number, number], groups: number | undefined,
   outShape: (oh: number, ow: number) => number[],
 ): Tensor {
   const dtype = bias ? commonDtype(op, s, weight, bias) : commonDtype(op, s, weight);
-  if (groups !== undefined && groups !== 1) fail(op, `only groups = 1 is supported for spike input, got groups ${groups}`);
-  if (weight.shape[1] !== cIn) fail(op, `weight ${fmtShape(weight.shape)} expects ${weight.shape[1]} input channels but the spikes ${fmtShape(s.shape)} have ${cIn}`);
+  const what = s instanceof Spikes ? "spikes" : "input";
+  if (groups !== undefined && groups !== 1) fail(op, `only groups = 1 is supported for ${what === "spikes" ? "spike" : "counts"} input, got groups ${groups}`);
+  if (weight.shape[1] !== cIn) fail(op, `weight ${fmtShape(weight.shape)} expects ${weight.shape[1]} input channels but the ${what} ${fmtShape(s.shape)} have ${cIn}`);
   const g = convGeometry(op, weight, bias, h, wd, kh, kw, stride, padding, dilation);
   const { oh, ow } = g;
   const kk = cIn * kh * kw;
   const ohw = oh * ow;
-  const wpr = s.wordsPerRow;
+  const wpr = wordsFor(wd);
+  const counts = s instanceof Spikes ? null : s.data;
+  const dims = { n, c: cIn, o, wpr, g };
+  const denseDims = { n, cIn, o, groups: 1, g };
+  // Counts: their nonzeros as bits, made again for the backward (one pass over x) rather than held between the two.
+  const bits = (): Uint32Array => (s instanceof Spikes ? s.words : countsSupport(s, n * cIn * h, wd));
+  const done = (words: Uint32Array): void => void (s instanceof Spikes || freeArray(words, `released by ${op} (the counts' nonzero bits)`));
 
-  // Weight [O, C kh kw] -> [C kh kw, O]: each tap's O weights contiguous.
-  const wT = unzeroed([kk * o], dtype).data;
-  transposeThreads(weight.data, 0, o, kk, wT, 0);
   const out = unzeroed(outShape(oh, ow), dtype);
-  spikeConvForwardThreads({ n, c: cIn, o, wpr, g }, s.words, wT, out.data);
+  // The nonzero share of counts, from a sample of rows (a pass over them all cost a third of a dense forward).
+  const density = counts === null ? 0 : sampledDensity(counts, 0, n * cIn * h, wd);
+  if (density >= COUNTS_DENSE_FORWARD) {
+    // Dense enough that im2col + gemm is faster: the same products added in the same order, so the same bits.
+    convForwardThreads(denseDims, counts!, weight.data, out.data);
+  } else {
+    // Weight [O, C kh kw] -> [C kh kw, O]: each tap's O weights contiguous.
+    const wT = unzeroed([kk * o], dtype).data;
+    transposeThreads(weight.data, 0, o, kk, wT, 0);
+    const fwdWords = bits();
+    spikeConvForwardThreads(dims, fwdWords, wT, out.data, undefined, counts);
+    done(fwdWords);
+  }
   if (bias) addChannelBiasThreads(out.data, bias.data, n, o, ohw);
 
   const inputs = bias ? [s, weight, bias] : [s, weight];
@@ -74,11 +116,20 @@ function spikeConvCore(
     if (s.requiresGrad) {
       // Dense, the very computation of conv2d's input gradient (columns = Wᵀ g, then col2im), threaded over images.
       gs = unzeroed(s.shape, dtype);
-      convDataThreads({ n, cIn, o, groups: 1, g }, gy.data, weight.data, gs.data);
+      convDataThreads(denseDims, gy.data, weight.data, gs.data);
     }
-    if (weight.requiresGrad) {
+    if (weight.requiresGrad && density >= COUNTS_DENSE_GRAD) {
+      // conv2d's weight gradient: the same products in the same (batch, position) order, the same bits.
+      const acc = heapArray(dtype === "float32" ? Float32Array : Float64Array, o * kk);
+      convWeightThreads(denseDims, gy.data, counts!, acc);
+      gw = unzeroed(weight.shape, dtype);
+      gw.data.set(acc);
+      freeArray(acc, `released by the ${op} backward (its accumulator)`);
+    } else if (weight.requiresGrad) {
       const accW = heapArray(dtype === "float32" ? Float32Array : Float64Array, kk * o);
-      spikeConvWeightThreads({ n, c: cIn, o, wpr, g }, s.words, gy.data, accW);
+      const words = bits();
+      spikeConvWeightThreads(dims, words, gy.data, accW, undefined, counts);
+      done(words);
       gw = unzeroed(weight.shape, dtype);
       transposeThreads(accW, 0, kk, o, gw.data, 0);
       freeArray(accW, "released by the spike conv backward (its accumulator)");
@@ -97,13 +148,17 @@ function spikeConvCore(
  * PyTorch semantics. Cost ~ spikes · kh · kw · O adds.
  */
 export function spikeConv2d(s: Spikes, weight: Tensor, bias?: Tensor | null, opts: SpikeConv2dOptions = {}): Tensor {
-  const op = "spikeConv2d";
-  if (s.rank !== 4) fail(op, `input must be spikes [N, C, H, W], got ${fmtShape(s.shape)}`);
+  return conv2dOf("spikeConv2d", s, weight, bias ?? null, opts);
+}
+
+/** spikeConv2d / countsConv2d: the shapes checked, then the shared core. */
+function conv2dOf(op: string, x: Spikes | Tensor, weight: Tensor, bias: Tensor | null, opts: SpikeConv2dOptions): Tensor {
+  if (x.rank !== 4) fail(op, `input must be ${x instanceof Spikes ? "spikes " : ""}[N, C, H, W], got ${fmtShape(x.shape)}`);
   if (weight.rank !== 4) fail(op, `weight must be [O, C, kh, kw], got ${fmtShape(weight.shape)}`);
-  const [n, c, h, w] = s.shape as [number, number, number, number];
+  const [n, c, h, w] = x.shape as [number, number, number, number];
   const [o, , kh, kw] = weight.shape as [number, number, number, number];
   return spikeConvCore(
-    op, s, weight, bias ?? null, n, c, h, w, o, kh, kw,
+    op, x, weight, bias, n, c, h, w, o, kh, kw,
     pair(op, "stride", opts.stride, 1, 1), pair(op, "padding", opts.padding, 0, 0), pair(op, "dilation", opts.dilation, 1, 1),
     opts.groups, (oh, ow) => [n, o, oh, ow],
   );
@@ -124,4 +179,24 @@ export function spikeConv1d(s: Spikes, weight: Tensor, bias?: Tensor | null, opt
   const [p] = pair(op, "padding", opts.padding, 0, 0);
   const [d] = pair(op, "dilation", opts.dilation, 1, 1);
   return spikeConvCore(op, s, weight, bias ?? null, n, c, 1, l, o, 1, k, [1, st], [0, p], [1, d], opts.groups, (_oh, ol) => [n, o, ol]);
+}
+
+/**
+ * Event-driven 2-D convolution of a float tensor `[N, C, H, W]` of mostly
+ * zeros (spike counts: Spikeformer's SEW ADD output, 0..2) with weight
+ * `[O, C, kh, kw]` and optional bias `[O]` -> `[N, O, OH, OW]`, PyTorch
+ * semantics: each nonzero v adds v times its kernel column to the outputs it
+ * reaches. Any values are accepted and the result equals the dense
+ * {@link conv2d} bit for bit (finite weights; float32 and float64): each
+ * product v w is rounded once as the dense conv's is, and the sums run in
+ * its order, skipping the zero terms, which cannot change them. Cost ~
+ * nonzeros · kh · kw · O multiply-adds; from a nonzero share of 0.2 on the
+ * forward (0.45 the weight gradient) runs as the dense conv2d's, which is
+ * then faster (the same bits; the share estimated from a sample of rows).
+ * Backward: the weight gradient sparse over the nonzeros (same bits as
+ * conv2d's), the input gradient dense (as {@link spikeConv2d}'s), the bias
+ * gradient a per-channel sum.
+ */
+export function countsConv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: SpikeConv2dOptions = {}): Tensor {
+  return conv2dOf("countsConv2d", x, weight, bias ?? null, opts);
 }
