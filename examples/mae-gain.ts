@@ -19,7 +19,8 @@
  * - each of the three then tuned briefly at T = 4 (the V2 recipe: fine-tune
  *   at T 1, tune at the larger T) and evaluated at T = 4;
  * - linear probes (softmax regression on the standardised pooled features of
- *   the frozen encoder) on the pre-trained and on the random encoder.
+ *   the frozen encoder, its batch-norm statistics re-estimated on the pool) on
+ *   the pre-trained and on the random encoder.
  *
  * Early stopping: training ends when validation accuracy has not improved for
  * --patience epochs; the best validation epoch's weights are the arm's result.
@@ -56,6 +57,7 @@ import { writeFileAtomic } from "../src/io/safetensors-file.js";
 import { AdamW } from "../src/train/optim.js";
 import { readWeightsFile, saveWeights } from "../src/train/checkpoint.js";
 import { countCorrect, evaluate } from "../src/train/evaluate.js";
+import { updateBatchNorm } from "../src/train/update-bn.js";
 import { epochPermutation, batches } from "../src/train/data/loader.js";
 import { subset, type Dataset } from "../src/train/data/dataset.js";
 import { loadData, type DataSplit } from "../src/train/data/spec.js";
@@ -207,8 +209,11 @@ function pooled(m: Spikformer, d: Dataset): { x: Float32Array; y: Int32Array; n:
   });
   return { x, y: d.labels, n, D };
 }
-function linearProbe(encoder: Spikformer, trainSet: Dataset, val: Dataset, seed: number): ArmResult {
+function linearProbe(encoder: Spikformer, pool: Dataset, trainSet: Dataset, val: Dataset, seed: number): ArmResult {
   const t0 = performance.now();
+  // Batch-norm statistics from the unlabelled pool, all patches visible, for both encoders: a fresh one's
+  // (mean 0, variance 1) leave it silent in eval mode, and pre-training saw masked images.
+  updateBatchNorm(encoder, pool, 50, 3000);
   const [tr, va, te] = [trainSet, val, test].map((d) => pooled(encoder, d));
   const D = tr!.D;
   // Standardise with the training features' statistics (MAE's linear probe puts a BatchNorm without affine first).
@@ -308,7 +313,7 @@ for (const seed of seeds) {
       arm(seed, key(k), () => {
         const m = new Spikformer(pretrainModelConfig({ model: a.model!, modelOverrides: { ...arch(1), numClasses: 10 }, seed }, split));
         init?.(m);
-        return linearProbe(m, subset(lab, Int32Array.from({ length: L }, (_, i) => i)), val, seed);
+        return linearProbe(m, pool, subset(lab, Int32Array.from({ length: L }, (_, i) => i)), val, seed);
       });
     }
     const steps = arm(seed, key("scratch-steps"), () => runClassifier(file("scratch-steps"), classifierOptions(seed, 1, a.epochs!, a.lr!, warm), lab, val, a.patience!, null));
