@@ -127,7 +127,8 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
         };
         const gS = new Float32Array(o.steps * n), h = new Float32Array(o.steps * n);
         for (let i = 0; i < gS.length; i++) {
-          gS[i] = rng.uniform() < 0.05 ? 0 : rng.uniform() - 0.5;
+          const u = rng.uniform();
+          gS[i] = u < 0.05 ? 0 : u < 0.1 ? -0 : rng.uniform() - 0.5; // -0: gH's zero takes gV (1 - S)'s sign
           h[i] = (rng.uniform() - 0.6) * o.scale; // scale 400: alpha (h - vTh) far below -87, the exp's clamp
         }
         const words = new Uint32Array(o.steps * units);

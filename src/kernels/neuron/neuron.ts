@@ -390,14 +390,15 @@ export function hardDetachedBackwardRangeJs(
         const c1 = c0 + 32 < cols ? c0 + 32 : cols;
         for (let c = c0; c < c1; c++) {
           const i = io + c;
+          // gV (1 - S) as the general loop forms it: on a spike gV 0 keeps gV's sign (-0 + -0 is -0; a +0 would not).
+          const carried = r(gv[i]! * (1 - ((bits >>> (c & 31)) & 1)));
           let gH: number;
           if (analog) {
-            // gV (1 - S) as the general loop forms it: a carried -0 times 1 stays -0 (the sigmoid form adds +0 on a spike).
-            gH = r((h[xo + i]! > 0 ? gS[xo + i]! : 0) + r(gv[i]! * (1 - ((bits >>> (c & 31)) & 1))));
+            gH = r((h[xo + i]! > 0 ? gS[xo + i]! : 0) + carried);
           } else {
             const z = r(h[xo + i]! - vTh);
             const sg = f32 ? sigmoidGradF32(alpha, z) : sigmoidGradF64(alpha, z);
-            gH = r(r(gS[xo + i]! * sg) + (((bits >>> (c & 31)) & 1) !== 0 ? 0 : gv[i]!));
+            gH = r(r(gS[xo + i]! * sg) + carried);
           }
           gx[xo + i] = r(gH * dHdX);
           gv[i] = r(gH * dHdV);

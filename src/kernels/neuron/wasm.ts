@@ -7,8 +7,8 @@
  *
  * - sigmoidBackward: the twin of hardDetachedBackwardRangeJs on float32
  *   data, with the float32 sigmoid surrogate sigmoidGradF32 and its exp
- *   expNonPositiveF32 (src/kernels/neuron/exp.ts) in lanes; the JS `spike ? 0 :
- *   gv` is a lane mask.
+ *   expNonPositiveF32 (src/kernels/neuron/exp.ts) in lanes; the JS `1 - spike`
+ *   is a lane mask over 1.0.
  * - lifForward: the twin of lifForwardRangeJs; plifForward: of the general
  *   loop's PLIF charge (decay_input), the leak's division by tau a
  *   multiplication by k.
@@ -179,13 +179,14 @@ function sigmoidBackwardBody(c: Code, L: Record<string, number>, kc: ConstLocal)
     loadLanes(c, L.ph!, lanes, o); c.get(L.vTh4!).f32x4Sub().get(L.alpha4!).f32x4Mul().f32x4Abs().f32x4Neg().set(Lc.x!);
     emitExpF32(c, Lc, kc, Lc.x!, Lc.e!);
     c.get(L.alpha4!).get(Lc.e!).f32x4Mul().get(kc(f32x4(1))).get(Lc.e!).f32x4Add().tee(Lc.sg!).get(Lc.sg!).f32x4Mul().f32x4Div().set(Lc.sg!);
-    // gH = gS sg + (spike ? 0 : gv)
+    // gH = gS sg + gv (1 - spike)
     loadLanes(c, L.pg!, lanes, o); c.get(Lc.sg!).f32x4Mul();
     loadLanes(c, L.pv!, lanes, o);
     c.get(L.bits!).get(L.j!);
     if (chain > 0) c.i32Const(4 * chain).i32Add();
     c.i32ShrU().i32x4Splat().get(kc(i32x4(1, 2, 4, 8))).v128And();
-    c.get(kc(i32x4(0, 0, 0, 0))).i32x4Eq().v128And(); // all ones where the spike bit is 0
+    c.get(kc(i32x4(0, 0, 0, 0))).i32x4Eq(); // all ones where the spike bit is 0
+    c.get(kc(f32x4(1))).v128And().f32x4Mul(); // 1 - spike as float32, then gv times it (a spike keeps gv's sign of zero)
     c.f32x4Add().set(Lc.gH!);
     // gx = gH dHdX; gv = gH dHdV
     storeLanes(c, L.po!, lanes, () => c.get(Lc.gH!).get(L.dHdX4!).f32x4Mul(), o);
