@@ -65,6 +65,7 @@ export { mixup } from "./train/mixup.js";
 export { batches } from "./train/data/loader.js";
 export { makeAugment } from "./train/data/augment.js";
 export { evaluate } from "./train/evaluate.js";
+export { updateBatchNorm } from "./train/update-bn.js";
 
 export { EnergyProbe, energyReport, type EnergyReport } from "./energy/energy.js";
 export { measureEnergy } from "./energy/measure.js";
