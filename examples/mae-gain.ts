@@ -286,13 +286,14 @@ for (const seed of seeds) {
       onEpoch: (e) => { losses.push(e.testLoss); console.log(`seed ${seed} pretrain epoch ${e.epoch + 1}/${e.epochs}: train ${e.trainLoss.toFixed(4)}, validation masked loss ${e.testLoss.toFixed(4)} (${e.seconds.toFixed(0)} s)`); },
     }, split);
     const mae = r.mae;
-    writeFileAtomic(join(dir, "recon-pretrained.png"), reconstructionPng(mae, test, 8, seed).png);
+    const shown = reconstructionPng(mae, test, 8, seed);
+    writeFileAtomic(join(dir, "recon-pretrained.png"), shown.png);
     const fresh = new MaskedAutoencoder(pretrainModelConfig(preOpts, split), maeOptions);
     const untrained = reconstructionPng(fresh, test, 8, seed);
     writeFileAtomic(join(dir, "recon-untrained.png"), untrained.png);
     const last = losses.length;
     return {
-      test: reconstructionPng(mae, test, 8, seed).loss, val: losses[last - 1] ?? NaN, bestEpoch: last, epochs: a["pretrain-epochs"]!,
+      test: shown.loss, val: losses[last - 1] ?? NaN, bestEpoch: last, epochs: a["pretrain-epochs"]!,
       steps: r.position.iteration, seconds: r.seconds, untrainedLoss: untrained.loss,
       // How flat the curve ended: the relative drop of the validation masked loss over the last quarter of the epochs.
       lastQuarterDrop: last >= 4 ? (losses[last - 1 - Math.floor(last / 4)]! - losses[last - 1]!) / losses[last - 1 - Math.floor(last / 4)]! : NaN,
