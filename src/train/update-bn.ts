@@ -16,8 +16,8 @@ import type { Dataset } from "./data/dataset.js";
 
 /**
  * Resets every batch norm's running statistics and sets them to the
- * cumulative average over the batches of `data` (in order, at most `limit`
- * images; momentum null while it runs, as update_bn does), from training-mode
+ * cumulative average over the batches of `data` (in order; whole batches until
+ * `limit` images are reached; momentum null while it runs, as update_bn does), from training-mode
  * forward passes without gradients. The weights, the momenta and the module's
  * mode are left as they were. Returns the images seen.
  */

@@ -23,6 +23,7 @@ describe("updateBatchNorm", () => {
     const b = new Spikformer(cfg).eval();
     for (const n of norms(b)) { n.runningMean!.data.fill(7); n.runningVar!.data.fill(0.01); n.momentum = 0.3; }
     const weights = [...b.parameters()].map((p) => [...p.data]);
+    expect(updateBatchNorm(a, d, 4, 5)).toBe(8); // whole batches until the limit is reached
     expect(updateBatchNorm(a, d, 4)).toBe(12);
     updateBatchNorm(b, d, 4);
     expect(stats(b)).toEqual(stats(a));
