@@ -22,7 +22,7 @@
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { shutdownPool } from "../src/parallel/pool.js";
 import { fmtTiming, formatResults, parseArgs, runAll, type E2EArgs, type E2EResult } from "./e2e.js";
@@ -34,8 +34,16 @@ export const torchDir = join(peersDir, "torch_ref");
 const tfjsDir = join(peersDir, "tfjs");
 /** Debian's python3, which python3-torch installs into. */
 export const PY = "/usr/bin/python3";
-const OPENBLAS_ROOT = join(torchDir, ".openblas");
-const OPENBLAS = join(OPENBLAS_ROOT, "usr/lib/x86_64-linux-gnu/openblas-pthread");
+/** Where run_bench.sh unpacks its OpenBLAS (when ../shared is writable). */
+const SHARED_OPENBLAS_ROOT = join(torchDir, ".openblas");
+/** Where the benches unpack it themselves: the checkout's runs/ (../shared may be mounted read-only). */
+const LOCAL_OPENBLAS_ROOT = join(repo, "runs/peers/openblas");
+const blasDir = (root: string): string => join(root, "usr/lib/x86_64-linux-gnu/openblas-pthread");
+/** The unpacked tuned OpenBLAS's library folder (run_bench.sh's first, else the benches' own), or null. */
+function openblasDir(): string | null {
+  for (const root of [SHARED_OPENBLAS_ROOT, LOCAL_OPENBLAS_ROOT]) if (existsSync(join(blasDir(root), "libblas.so.3"))) return blasDir(root);
+  return null;
+}
 
 /** A peer's median (min-max) for one phase, ms. */
 interface PeerTiming { median: number; min: number; max: number }
@@ -95,31 +103,34 @@ export function torchPeer(script: string, modules: readonly string[] = []): Torc
   }
   peer.version = probe.stdout.trim();
   peer.env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
-  peer.tuned = existsSync(join(OPENBLAS, "libblas.so.3"));
-  if (peer.tuned) {
+  const blas = openblasDir();
+  peer.tuned = blas !== null;
+  if (blas !== null) {
     Object.assign(peer.env, {
       OMP_WAIT_POLICY: "PASSIVE",
       OPENBLAS_THREAD_TIMEOUT: "4",
       GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296",
-      LD_LIBRARY_PATH: OPENBLAS + (process.env.LD_LIBRARY_PATH ? `:${process.env.LD_LIBRARY_PATH}` : ""),
+      LD_LIBRARY_PATH: blas + (process.env.LD_LIBRARY_PATH ? `:${process.env.LD_LIBRARY_PATH}` : ""),
     });
-    peer.setting = `torch ${peer.version}, tuned (run_bench.sh environment: OpenBLAS from torch_ref/.openblas, OMP_WAIT_POLICY=PASSIVE, OPENBLAS_THREAD_TIMEOUT=4, malloc thresholds)`;
+    peer.setting = `torch ${peer.version}, tuned (run_bench.sh environment: OpenBLAS from ${relative(repo, blas)}, OMP_WAIT_POLICY=PASSIVE, OPENBLAS_THREAD_TIMEOUT=4, malloc thresholds)`;
   } else {
     peer.setting = `torch ${peer.version}, AS INSTALLED (reference BLAS: Linear layers ~16x slower than tuned; ` +
-      `torch_ref/.openblas is missing, ../shared/peers/torch_ref/run_bench.sh unpacks it)`;
+      `the tuned OpenBLAS could not be unpacked, see above)`;
   }
   return peer;
 }
 
 /**
- * run_bench.sh's OpenBLAS step, for a bench that should time the tuned peer: when
- * torch_ref/.openblas lacks libblas.so.3, unpacks Debian's libopenblas0-pthread package
- * there with `dpkg-deb -x` (the .deb from the apt cache, else `apt-get download` into a
- * temporary folder; nothing is installed). Returns null when the library is there
+ * run_bench.sh's OpenBLAS step, for a bench that should time the tuned peer: when neither
+ * torch_ref/.openblas (run_bench.sh's) nor runs/peers/openblas holds libblas.so.3, unpacks
+ * Debian's libopenblas0-pthread package into runs/peers/openblas with `dpkg-deb -x` (the .deb
+ * from the apt cache, else `apt-get download` into a temporary folder; nothing is installed;
+ * never into ../shared, which may be read-only). Returns null when the library is there
  * afterwards, else why not (the peer then runs as installed).
  */
 export function unpackOpenblas(say: (line: string) => void = log): string | null {
-  if (existsSync(join(OPENBLAS, "libblas.so.3"))) return null;
+  if (openblasDir() !== null) return null;
+  const OPENBLAS_ROOT = LOCAL_OPENBLAS_ROOT, OPENBLAS = blasDir(OPENBLAS_ROOT);
   const cache = "/var/cache/apt/archives";
   const inCache = existsSync(cache) ? readdirSync(cache).find((f) => /^libopenblas0-pthread_.*_amd64\.deb$/.test(f)) : undefined;
   let deb = inCache ? join(cache, inCache) : "";
@@ -127,7 +138,7 @@ export function unpackOpenblas(say: (line: string) => void = log): string | null
   try {
     if (!deb) {
       tmp = mkdtempSync(join(tmpdir(), "openblas-"));
-      say(`[torch] torch_ref/.openblas is missing and no libopenblas0-pthread .deb is in ${cache}: apt-get download libopenblas0-pthread`);
+      say(`[torch] the tuned OpenBLAS is not unpacked and no libopenblas0-pthread .deb is in ${cache}: apt-get download libopenblas0-pthread`);
       const dl = spawnSync("apt-get", ["download", "libopenblas0-pthread"], { encoding: "utf8", cwd: tmp });
       const got = existsSync(tmp) ? readdirSync(tmp).find((f) => f.endsWith(".deb")) : undefined;
       if (dl.status !== 0 || !got) return describeFailure(dl, "apt-get download libopenblas0-pthread");
@@ -213,8 +224,13 @@ function runTorch(a: E2EArgs): PeerRun {
     return run;
   };
   const bench = join(torchDir, "bench.py");
-  const peer = torchPeer(bench);
+  let peer = torchPeer(bench);
   if (peer.skipped) return skip(peer.skipped);
+  if (!peer.tuned) {
+    const why = unpackOpenblas(log);
+    if (why) log(`[torch] could not unpack run_bench.sh's tuned OpenBLAS (${why}); the peer runs with torch as installed`);
+    else peer = torchPeer(bench);
+  }
   run.setting = `${peer.setting}, 2 threads`;
   const env = peer.env;
   const argv = [bench, "--configs", a.configs.join(","), "--no-micro", "--iters", String(a.iters), "--warmup", String(a.warmup)];
