@@ -52,13 +52,13 @@ import { setThreads } from "../src/parallel/pool.js";
 import { Rng } from "../src/tensor/random.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { stepScope } from "../src/tensor/retain.js";
-import { freeArray } from "../src/tensor/heap.js";
 import { writeFileAtomic } from "../src/io/safetensors-file.js";
 import { AdamW } from "../src/train/optim.js";
 import { readWeightsFile, saveWeights } from "../src/train/checkpoint.js";
 import { countCorrect, evaluate } from "../src/train/evaluate.js";
 import { updateBatchNorm } from "../src/train/update-bn.js";
-import { epochPermutation, batches } from "../src/train/data/loader.js";
+import { passOverBatches } from "../src/train/batch-pass.js";
+import { epochPermutation } from "../src/train/data/loader.js";
 import { subset, type Dataset } from "../src/train/data/dataset.js";
 import { loadData, type DataSplit } from "../src/train/data/spec.js";
 import { ENCODER_FILE, pretrain, pretrainModelConfig, reconstructionPng, type PretrainOptions } from "../src/train/pretrain.js";
@@ -197,16 +197,8 @@ const loadFile = (file: string) => (m: Spikformer): void => { m.loadStateDict(re
 
 // ---- linear probe: softmax regression on standardised pooled features of a frozen encoder ----
 function pooled(m: Spikformer, d: Dataset): { x: Float32Array; y: Int32Array; n: number; D: number } {
-  m.eval();
   const D = m.config.embedDims, n = d.labels.length, x = new Float32Array(n * D);
-  let at = 0;
-  noGrad(() => {
-    for (const b of batches(d, 250, { shuffle: false })) {
-      stepScope(() => { const f = m.pooledFeatures(b.images); x.set(f.data as Float32Array, at * D); }, m);
-      freeArray(b.images.data, "released after its batch");
-      at += b.labels.length;
-    }
-  });
+  passOverBatches(m, d, 250, {}, (b, at) => x.set(m.pooledFeatures(b.images).data as Float32Array, at * D));
   return { x, y: d.labels, n, D };
 }
 function linearProbe(encoder: Spikformer, pool: Dataset, trainSet: Dataset, val: Dataset, seed: number): ArmResult {

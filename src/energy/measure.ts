@@ -1,10 +1,7 @@
 /** Runs a model over images with an energy probe attached and reports per-image energy. */
-import { freeArray } from "../tensor/heap.js";
-import { stepScope } from "../tensor/retain.js";
-import { noGrad } from "../autograd/tape.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { Classifier } from "../models/classifier.js";
-import { batches } from "../train/data/loader.js";
+import { passOverBatches } from "../train/batch-pass.js";
 import type { Dataset } from "../train/data/dataset.js";
 import { EnergyProbe, energyReport, type EnergyReport } from "./energy.js";
 
@@ -12,23 +9,16 @@ import { EnergyProbe, energyReport, type EnergyReport } from "./energy.js";
 export function measureEnergy(model: Classifier, data: Dataset, limit: number, batchSize = 50): EnergyReport {
   const probe = new EnergyProbe();
   const prev = model.compute.probe;
-  const wasTraining = model.training;
   model.compute.probe = probe;
-  model.eval();
   let n = 0;
   try {
-    noGrad(() => {
-      for (const b of batches(data, batchSize, { shuffle: false })) {
-        if (n >= limit) break;
-        const take = Math.min(b.labels.length, limit - n);
-        stepScope(() => model.forward(take === b.labels.length ? b.images : firstImages(b.images, take)), model, probe);
-        freeArray(b.images.data, "released after its batch");
-        n += take;
-      }
+    passOverBatches(model, data, batchSize, { limit, keep: [probe] }, (b, seenBefore) => {
+      const take = Math.min(b.labels.length, limit - seenBefore);
+      model.forward(take === b.labels.length ? b.images : firstImages(b.images, take));
+      n += take;
     });
   } finally {
     model.compute.probe = prev;
-    model.train(wasTraining);
   }
   return energyReport(probe, n);
 }

@@ -1,12 +1,9 @@
 /** Accuracy and loss of a classifier on a data set, in eval mode without a tape. */
-import { freeArray } from "../tensor/heap.js";
-import { stepScope } from "../tensor/retain.js";
-import { noGrad } from "../autograd/tape.js";
 import { crossEntropy } from "../ops/loss.js";
 import type { Module } from "../nn/module.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { batches } from "./data/loader.js";
 import type { Dataset } from "./data/dataset.js";
+import { passOverBatches } from "./batch-pass.js";
 
 /** Result of {@link evaluate}. */
 export interface EvalResult {
@@ -35,27 +32,13 @@ export function countCorrect(logits: Tensor, labels: Int32Array): number {
 export function evaluate(
   model: Module & { forward(x: Tensor): Tensor }, data: Dataset, batchSize: number, limit = Infinity, onBatch?: (logits: Tensor, labels: Int32Array) => void,
 ): EvalResult {
-  const wasTraining = model.training;
-  model.eval();
   let correct = 0;
   let lossSum = 0;
-  let n = 0;
-  try {
-    noGrad(() => {
-      for (const b of batches(data, batchSize, { shuffle: false })) {
-        if (n >= limit) break;
-        stepScope(() => {
-          const logits = model.forward(b.images);
-          correct += countCorrect(logits, b.labels);
-          onBatch?.(logits, b.labels);
-          lossSum += crossEntropy(logits, b.labels, { reduction: "sum" }).item();
-        }, model);
-        freeArray(b.images.data, "released after its batch");
-        n += b.labels.length;
-      }
-    });
-  } finally {
-    model.train(wasTraining);
-  }
+  const n = passOverBatches(model, data, batchSize, { limit }, (b) => {
+    const logits = model.forward(b.images);
+    correct += countCorrect(logits, b.labels);
+    onBatch?.(logits, b.labels);
+    lossSum += crossEntropy(logits, b.labels, { reduction: "sum" }).item();
+  });
   return { accuracy: n ? correct / n : 0, loss: n ? lossSum / n : 0, samples: n };
 }

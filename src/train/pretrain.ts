@@ -30,6 +30,7 @@ import { AdamW, paramGroupsWithDecayExclusions } from "./optim.js";
 import { CosineSchedule } from "./schedule.js";
 import { clipGradNorm } from "./clip.js";
 import { batches, numBatches } from "./data/loader.js";
+import { passOverBatches } from "./batch-pass.js";
 import { deriveSeed } from "./data/seed.js";
 import { loadData, type DataSplit } from "./data/spec.js";
 import type { Dataset } from "./data/dataset.js";
@@ -144,22 +145,10 @@ export function reconstructionPng(mae: MaskedAutoencoder, data: Dataset, images:
 /** Masked loss on the first `n` test images, eval mode, masks from a fixed seed. */
 export function evalMaskedLoss(mae: MaskedAutoencoder, data: Dataset, n: number, batch: number, seed: number): number {
   if (n <= 0) return NaN;
-  const was = mae.training;
-  mae.eval();
   let sum = 0;
-  let seen = 0;
-  try {
-    noGrad(() => {
-      for (const b of batches(data, batch, { shuffle: false })) {
-        if (seen >= n) break;
-        sum += stepScope(() => mae.forward(b.images, maskRng(seed, -1, b.batchIndex)).loss.item(), mae) * b.labels.length;
-        freeArray(b.images.data, "released after its batch");
-        seen += b.labels.length;
-      }
-    });
-  } finally {
-    mae.train(was);
-  }
+  const seen = passOverBatches(mae, data, batch, { limit: n }, (b) => {
+    sum += mae.forward(b.images, maskRng(seed, -1, b.batchIndex)).loss.item() * b.labels.length;
+  });
   return seen ? sum / seen : NaN;
 }
 

@@ -5,14 +5,11 @@
  * encoder whose statistics came from masked images) gets them from forward
  * passes over those images, nothing else changed.
  */
-import { noGrad } from "../autograd/tape.js";
-import { freeArray } from "../tensor/heap.js";
-import { stepScope } from "../tensor/retain.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { BatchNorm1d, BatchNorm2d } from "../nn/norm.js";
 import type { Module } from "../nn/module.js";
-import { batches } from "./data/loader.js";
 import type { Dataset } from "./data/dataset.js";
+import { passOverBatches } from "./batch-pass.js";
 
 /**
  * Resets every batch norm's running statistics and sets them to the
@@ -24,25 +21,13 @@ import type { Dataset } from "./data/dataset.js";
 export function updateBatchNorm(model: Module & { forward(x: Tensor): Tensor }, data: Dataset, batchSize: number, limit = Infinity): number {
   const norms = [...model.modules()].filter((m): m is BatchNorm1d | BatchNorm2d => m instanceof BatchNorm1d || m instanceof BatchNorm2d);
   const momenta = norms.map((m) => m.momentum);
-  const wasTraining = model.training;
-  let seen = 0;
   try {
     for (const m of norms) {
       m.resetRunningStats();
       m.momentum = null;
     }
-    model.train();
-    noGrad(() => {
-      for (const b of batches(data, batchSize, { shuffle: false })) {
-        if (seen >= limit) break;
-        stepScope(() => void model.forward(b.images), model);
-        freeArray(b.images.data, "released after its batch");
-        seen += b.labels.length;
-      }
-    });
+    return passOverBatches(model, data, batchSize, { limit, train: true }, (b) => void model.forward(b.images));
   } finally {
     norms.forEach((m, i) => (m.momentum = momenta[i]!));
-    model.train(wasTraining);
   }
-  return seen;
 }

@@ -71,7 +71,7 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
     const gy = new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape); // written in full by the neuron backward
     neuronBackwardInto(g, h, words, null, p, surrogate, gy.data);
     freeArray(h, `released by ${OP}'s backward (the membrane it recomputed)`);
-    return batchNormBackward(st, passes, gy, x.requiresGrad ? gy : null, weight, bias);
+    return batchNormBackward(st, passes, gy, x.requiresGrad ? (process.env.NOINPLACE ? new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape) : gy) : null, weight, bias);
   });
 }
 
