@@ -6,7 +6,7 @@
  * (which the batch norm's backward needs anyway) with the same passes, so two
  * [T, ...] float arrays per layer less stay alive until the backward (most of
  * a training step's memory), for one more affine and neuron pass. The
- * backward then runs the neuron's gradient into the batch norm's, in place.
+ * backward then runs the neuron's gradient into the batch norm's.
  * The passes are those of {@link batchNorm} and {@link multiStepNeuron}, in
  * the same order on the same values: the spikes and every gradient are
  * bit-identical to the two ops.
@@ -67,11 +67,18 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
     // H again from x (the batch norm's backward keeps x anyway): the same passes on the same values give the same bits.
     const h = allocFloat(st.dtype, x.size, true, false);
     fire(x, st, passes, p, h, null);
-    // dL/dy from the neuron, then the batch norm's input gradient over it in place.
+    // dL/dy from the neuron, then the batch norm's input gradient from it into a fresh array: the
+    // gradient sums have just read gy split by channels, so on two threads its lines are held by both
+    // cores and writing over them costs a transfer each (in place, the input gradient's CPU time summed
+    // over two threads was 4.4x one thread's; MNIST b64 step on two threads 1116 -> 1045 ms, the mean
+    // of four alternating runs).
     const gy = new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape); // written in full by the neuron backward
     neuronBackwardInto(g, h, words, null, p, surrogate, gy.data);
     freeArray(h, `released by ${OP}'s backward (the membrane it recomputed)`);
-    return batchNormBackward(st, passes, gy, x.requiresGrad ? (process.env.NOINPLACE ? new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape) : gy) : null, weight, bias);
+    const gx = x.requiresGrad ? new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape) : null; // written in full
+    const grads = batchNormBackward(st, passes, gy, gx, weight, bias);
+    freeArray(gy.data, `released by ${OP}'s backward (the gradient of its normalised values)`);
+    return grads;
   });
 }
 

@@ -1,0 +1,149 @@
+/**
+ * Where a second thread's time goes: the CPU time of each function (self time,
+ * every thread of the process summed, from `node --cpu-prof`, which writes a
+ * profile per thread) per training step (or inference pass) of an e2e workload
+ * on one thread and on two, and their ratio. A kernel whose summed time grows
+ * on two threads pays for something the split brings (data another core wrote,
+ * waiting, staging), not for its own work, which is the same.
+ *
+ *   npx tsx bench/thread-cost.ts [--config mnist-b64] [--phase train|infer] [--steps 6] [--top 25]
+ *
+ * Each thread count runs twice in child processes, after two warm-up steps with
+ * 0 and with --steps timed steps: the difference of the two profiles is what the
+ * timed steps cost (start-up, model building and warm-up cancel out). The
+ * machine should be otherwise idle; compare numbers from the same run.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Spikformer } from "../src/models/spikformer.js";
+import { spikformerConfig } from "../src/models/config.js";
+import { Tensor } from "../src/tensor/tensor.js";
+import { Rng } from "../src/tensor/random.js";
+import { crossEntropy } from "../src/ops/loss.js";
+import { backward, noGrad } from "../src/autograd/tape.js";
+import { poolReady, setThreads, shutdownPool } from "../src/parallel/pool.js";
+import { stepScope } from "../src/tensor/retain.js";
+import { WORKLOADS, calibrateNorms } from "./e2e.js";
+
+const self = fileURLToPath(import.meta.url);
+const repo = resolve(dirname(self), "..");
+
+interface Args { config: string; phase: "train" | "infer"; steps: number; top: number; child: boolean; threads: number }
+
+function parseArgs(argv: readonly string[]): Args {
+  const a: Args = { config: "mnist-b64", phase: "train", steps: 6, top: 25, child: false, threads: 1 };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i]!, v = argv[i + 1];
+    const int = (): number => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`bench/thread-cost.ts: ${f} takes an integer >= 0, got ${v}`);
+      i++;
+      return n;
+    };
+    if (f === "--config") { if (!v || !WORKLOADS[v]) throw new Error(`bench/thread-cost.ts: --config takes one of ${Object.keys(WORKLOADS).join(", ")}, got ${v}`); a.config = v; i++; }
+    else if (f === "--phase") { if (v !== "train" && v !== "infer") throw new Error(`bench/thread-cost.ts: --phase takes train or infer, got ${v}`); a.phase = v; i++; }
+    else if (f === "--steps") a.steps = int();
+    else if (f === "--top") a.top = int();
+    else if (f === "--threads") a.threads = int();
+    else if (f === "--child") a.child = true;
+    else throw new Error(`bench/thread-cost.ts: unknown flag '${f}' (usage: [--config mnist-b64] [--phase train|infer] [--steps 6] [--top 25])`);
+  }
+  return a;
+}
+
+/** The child: two warm-up steps, then `steps` timed ones; prints their wall times (ms) as JSON. */
+async function child(a: Args): Promise<void> {
+  setThreads(a.threads);
+  await poolReady();
+  const w = WORKLOADS[a.config]!;
+  const model = new Spikformer(spikformerConfig(w.model, w.overrides));
+  const rng = new Rng(0);
+  const x = Tensor.normal([w.batch, ...w.input], rng);
+  const labels = Int32Array.from({ length: w.batch }, () => Math.min(9, Math.floor(rng.uniform() * 10)));
+  calibrateNorms(model, x);
+  const step = a.phase === "train"
+    ? () => { model.train(); model.zeroGrad(); backward(crossEntropy(model.forward(x), labels), undefined, { releaseActivations: true }); }
+    : () => { model.eval(); noGrad(() => void model.forward(x)); };
+  for (let i = 0; i < 2; i++) stepScope(step, model);
+  const ms: number[] = [];
+  for (let i = 0; i < a.steps; i++) {
+    const t0 = performance.now();
+    stepScope(step, model);
+    ms.push(performance.now() - t0);
+  }
+  await shutdownPool();
+  console.log(JSON.stringify(ms));
+}
+
+/** Self time (ms) per function over every profile in `dir` (all threads), keyed "name (wasm | file)". */
+function selfTimes(dir: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const f of readdirSync(dir).filter((n) => n.endsWith(".cpuprofile"))) {
+    const p = JSON.parse(readFileSync(join(dir, f), "utf8")) as {
+      nodes: { id: number; callFrame: { functionName: string; url: string } }[]; samples: number[]; timeDeltas: number[];
+    };
+    const byId = new Map(p.nodes.map((n) => [n.id, n]));
+    for (let i = 0; i < p.samples.length; i++) {
+      const n = byId.get(p.samples[i]!)!;
+      const url = n.callFrame.url;
+      const where = url.startsWith("wasm") ? "wasm" : url.replace(/^.*\/(src|bench|node_modules)\//, "$1/").replace(/^file:\/\//, "");
+      const key = `${n.callFrame.functionName || "(anonymous)"}${where ? ` (${where})` : ""}`;
+      out.set(key, (out.get(key) ?? 0) + (p.timeDeltas[i + 1] ?? 0) / 1000);
+    }
+  }
+  return out;
+}
+
+/** Runs the child under --cpu-prof; returns its per-function self times and its timed steps' wall times. */
+function profiled(a: Args, threads: number, steps: number): { self: Map<string, number>; ms: number[] } {
+  const dir = mkdtempSync(join(tmpdir(), "thread-cost-"));
+  try {
+    const argv = ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--import", "tsx", self, "--child",
+      "--config", a.config, "--phase", a.phase, "--threads", String(threads), "--steps", String(steps)];
+    const r = spawnSync(process.execPath, argv, { cwd: repo, encoding: "utf8", maxBuffer: 16 << 20 });
+    if (r.status !== 0) throw new Error(`bench/thread-cost.ts: the child (${threads} threads, ${steps} steps) failed: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-3).join(" | ")}`);
+    return { self: selfTimes(dir), ms: JSON.parse(r.stdout.trim().split("\n").pop()!) as number[] };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const median = (v: readonly number[]): number => [...v].sort((p, q) => p - q)[v.length >> 1]!;
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  if (a.child) return child(a);
+  if (a.steps < 1) throw new Error("bench/thread-cost.ts: --steps must be at least 1");
+  const per: Map<string, number>[] = [];
+  const walls: number[] = [];
+  for (const threads of [1, 2]) {
+    process.stderr.write(`[thread-cost] ${a.config} ${a.phase}, ${threads} thread(s): a run with 0 and one with ${a.steps} timed steps\n`);
+    const base = profiled(a, threads, 0), run = profiled(a, threads, a.steps);
+    const diff = new Map<string, number>();
+    for (const [k, v] of run.self) diff.set(k, (v - (base.self.get(k) ?? 0)) / a.steps);
+    for (const [k, v] of base.self) if (!run.self.has(k)) diff.set(k, -v / a.steps);
+    per.push(diff);
+    walls.push(median(run.ms));
+  }
+  const [one, two] = per as [Map<string, number>, Map<string, number>];
+  const idle = (k: string): boolean => k.startsWith("(idle)");
+  const sum = (m: Map<string, number>): number => [...m].filter(([k]) => !idle(k)).reduce((s, [, v]) => s + v, 0);
+  const rows = [...new Set([...one.keys(), ...two.keys()])].filter((k) => !idle(k))
+    .map((k) => [k, one.get(k) ?? 0, two.get(k) ?? 0] as const)
+    .sort((p, q) => Math.max(q[1], q[2]) - Math.max(p[1], p[2]));
+  const f = (v: number): string => v.toFixed(1);
+  console.log(`\n${a.config} ${a.phase}: ${f(walls[0]!)} ms a step on one thread, ${f(walls[1]!)} on two (${(walls[0]! / walls[1]!).toFixed(2)}x); ` +
+    `CPU a step (all threads, idle excluded) ${f(sum(one))} -> ${f(sum(two))} ms (${(sum(two) / sum(one)).toFixed(2)}x)\n`);
+  console.log("| function | 1 thread, ms a step | 2 threads, both summed | ratio |");
+  console.log("|---|---:|---:|---:|");
+  for (const [k, v1, v2] of rows.slice(0, a.top)) console.log(`| ${k} | ${f(v1)} | ${f(v2)} | ${v1 > 0.5 ? `${(v2 / v1).toFixed(2)}x` : "-"} |`);
+  console.log(`\nSelf times per step from the difference of a run with ${a.steps} timed steps and one with none (start-up and warm-up cancel); small rows move by a few ms between runs.`);
+}
+
+main().catch((e: unknown) => {
+  console.error((e as Error).message);
+  process.exit(1);
+});
