@@ -156,7 +156,6 @@ export function scratchViews(requests: readonly (readonly [boolean, number, bool
  * BitspikeError naming `op` (after every other part has finished); the pool is
  * then restarted on the next call.
  */
-export const POOLSTATS: Record<string, number[]> = {};
 export function runParts(op: string, parts: readonly Part[], local: () => void): void {
   const ready = readySlots();
   if (parts.length > ready.length) fail(op, `internal: ${parts.length} parts for ${ready.length} ready workers`);
@@ -172,7 +171,6 @@ export function runParts(op: string, parts: readonly Part[], local: () => void):
   } catch (e) {
     dispatchError = e;
   }
-  const tA = performance.now();
   if (dispatchError === null) {
     try {
       local();
@@ -180,7 +178,6 @@ export function runParts(op: string, parts: readonly Part[], local: () => void):
       localError = e;
     }
   }
-  const tB = performance.now();
   const problems: string[] = [];
   let dead = false;
   for (let j = 0; j < used.length; j++) {
@@ -190,8 +187,6 @@ export function runParts(op: string, parts: readonly Part[], local: () => void):
       dead ||= r.dead;
     }
   }
-  const tC = performance.now();
-  const st = (POOLSTATS[op] ??= [0, 0, 0]); st[0]++; st[1] += tB - tA; st[2] += tC - tB;
   if (dead) void shutdownPool();
   if (dispatchError !== null) throw dispatchError;
   if (localError !== null) throw localError;
