@@ -8,15 +8,16 @@
  *
  *   npx tsx bench/thread-cost.ts [--config mnist-b64] [--phase train|infer] [--steps 6] [--top 25]
  *
- * Each thread count runs twice in child processes, after two warm-up steps with
- * 0 and with --steps timed steps: the difference of the two profiles is what the
- * timed steps cost (start-up, model building and warm-up cancel out). The
- * machine should be otherwise idle; compare numbers from the same run.
+ * Each thread count runs in a child process: two warm-up steps, then --steps
+ * timed ones under the V8 CPU profiler of every thread (the main thread's
+ * through node:inspector, each worker's through the pool tasks of
+ * bench/thread-profile-tasks.ts). The machine should be otherwise idle; compare
+ * numbers from the same run.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Spikformer } from "../src/models/spikformer.js";
 import { spikformerConfig } from "../src/models/config.js";
@@ -24,9 +25,10 @@ import { Tensor } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
 import { crossEntropy } from "../src/ops/loss.js";
 import { backward, noGrad } from "../src/autograd/tape.js";
-import { poolReady, setThreads, shutdownPool } from "../src/parallel/pool.js";
+import { poolReady, runParts, setThreads, shutdownPool, usableThreads } from "../src/parallel/pool.js";
 import { stepScope } from "../src/tensor/retain.js";
 import { WORKLOADS, calibrateNorms } from "./e2e.js";
+import { OP_PROFILE_START, OP_PROFILE_STOP, workerProfilePath } from "./thread-profile-tasks.js";
 
 const self = fileURLToPath(import.meta.url);
 const repo = resolve(dirname(self), "..");
@@ -68,23 +70,36 @@ async function child(a: Args): Promise<void> {
     ? () => { model.train(); model.zeroGrad(); backward(crossEntropy(model.forward(x), labels), undefined, { releaseActivations: true }); }
     : () => { model.eval(); noGrad(() => void model.forward(x)); };
   for (let i = 0; i < 2; i++) stepScope(step, model);
+  const run = process.pid;
+  const workers = usableThreads() - 1;
+  const onWorkers = (op: number, arg: number): void => runParts("thread-cost", Array.from({ length: workers }, (_, j) => ({ op, args: [arg, j], bufs: [] })), () => {});
+  const main = new Session();
+  main.connect();
+  await main.post("Profiler.enable");
+  await main.post("Profiler.setSamplingInterval", { interval: SAMPLE_US });
+  await main.post("Profiler.start");
+  onWorkers(OP_PROFILE_START, SAMPLE_US);
   const ms: number[] = [];
   for (let i = 0; i < a.steps; i++) {
     const t0 = performance.now();
     stepScope(step, model);
     ms.push(performance.now() - t0);
   }
+  onWorkers(OP_PROFILE_STOP, run);
+  const { profile } = await main.post("Profiler.stop");
   await shutdownPool();
-  console.log(JSON.stringify(ms));
+  console.log(JSON.stringify({ ms, main: profile, workers: Array.from({ length: workers }, (_, j) => workerProfilePath(run, j)) }));
 }
 
-/** Self time (ms) per function over every profile in `dir` (all threads), keyed "name (wasm | file)". */
-function selfTimes(dir: string): Map<string, number> {
+/** Profiler sampling interval, microseconds. */
+const SAMPLE_US = 200;
+
+interface CpuProfile { nodes: { id: number; callFrame: { functionName: string; url: string } }[]; samples: number[]; timeDeltas: number[] }
+
+/** Self time (ms) per function over the profiles (all threads), keyed "name (wasm | file)". */
+function selfTimes(profiles: readonly CpuProfile[]): Map<string, number> {
   const out = new Map<string, number>();
-  for (const f of readdirSync(dir).filter((n) => n.endsWith(".cpuprofile"))) {
-    const p = JSON.parse(readFileSync(join(dir, f), "utf8")) as {
-      nodes: { id: number; callFrame: { functionName: string; url: string } }[]; samples: number[]; timeDeltas: number[];
-    };
+  for (const p of profiles) {
     const byId = new Map(p.nodes.map((n) => [n.id, n]));
     for (let i = 0; i < p.samples.length; i++) {
       const n = byId.get(p.samples[i]!)!;
@@ -97,18 +112,19 @@ function selfTimes(dir: string): Map<string, number> {
   return out;
 }
 
-/** Runs the child under --cpu-prof; returns its per-function self times and its timed steps' wall times. */
-function profiled(a: Args, threads: number, steps: number): { self: Map<string, number>; ms: number[] } {
-  const dir = mkdtempSync(join(tmpdir(), "thread-cost-"));
-  try {
-    const argv = ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--import", "tsx", self, "--child",
-      "--config", a.config, "--phase", a.phase, "--threads", String(threads), "--steps", String(steps)];
-    const r = spawnSync(process.execPath, argv, { cwd: repo, encoding: "utf8", maxBuffer: 16 << 20 });
-    if (r.status !== 0) throw new Error(`bench/thread-cost.ts: the child (${threads} threads, ${steps} steps) failed: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-3).join(" | ")}`);
-    return { self: selfTimes(dir), ms: JSON.parse(r.stdout.trim().split("\n").pop()!) as number[] };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+/** Runs the child; returns the per-function self times of its timed steps (all threads) and their wall times. */
+function profiled(a: Args, threads: number): { self: Map<string, number>; ms: number[] } {
+  const argv = ["--import", "tsx", self, "--child", "--config", a.config, "--phase", a.phase, "--threads", String(threads), "--steps", String(a.steps)];
+  const r = spawnSync(process.execPath, argv, { cwd: repo, encoding: "utf8", maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`bench/thread-cost.ts: the child (${threads} threads) failed: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-3).join(" | ")}`);
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { ms: number[]; main: CpuProfile; workers: string[] };
+  const profiles = [out.main];
+  for (const f of out.workers) {
+    if (!existsSync(f)) throw new Error(`bench/thread-cost.ts: worker profile ${f} is missing`);
+    profiles.push(JSON.parse(readFileSync(f, "utf8")) as CpuProfile);
+    rmSync(f, { force: true });
   }
+  return { self: selfTimes(profiles), ms: out.ms };
 }
 
 const median = (v: readonly number[]): number => [...v].sort((p, q) => p - q)[v.length >> 1]!;
@@ -120,12 +136,9 @@ async function main(): Promise<void> {
   const per: Map<string, number>[] = [];
   const walls: number[] = [];
   for (const threads of [1, 2]) {
-    process.stderr.write(`[thread-cost] ${a.config} ${a.phase}, ${threads} thread(s): a run with 0 and one with ${a.steps} timed steps\n`);
-    const base = profiled(a, threads, 0), run = profiled(a, threads, a.steps);
-    const diff = new Map<string, number>();
-    for (const [k, v] of run.self) diff.set(k, (v - (base.self.get(k) ?? 0)) / a.steps);
-    for (const [k, v] of base.self) if (!run.self.has(k)) diff.set(k, -v / a.steps);
-    per.push(diff);
+    process.stderr.write(`[thread-cost] ${a.config} ${a.phase}, ${threads} thread(s), ${a.steps} profiled steps\n`);
+    const run = profiled(a, threads);
+    per.push(new Map([...run.self].map(([k, v]) => [k, v / a.steps])));
     walls.push(median(run.ms));
   }
   const [one, two] = per as [Map<string, number>, Map<string, number>];
@@ -140,7 +153,7 @@ async function main(): Promise<void> {
   console.log("| function | 1 thread, ms a step | 2 threads, both summed | ratio |");
   console.log("|---|---:|---:|---:|");
   for (const [k, v1, v2] of rows.slice(0, a.top)) console.log(`| ${k} | ${f(v1)} | ${f(v2)} | ${v1 > 0.5 ? `${(v2 / v1).toFixed(2)}x` : "-"} |`);
-  console.log(`\nSelf times per step from the difference of a run with ${a.steps} timed steps and one with none (start-up and warm-up cancel); small rows move by a few ms between runs.`);
+  console.log(`\nSelf times per step over ${a.steps} profiled steps (after two warm-up steps), every thread's profile summed.`);
 }
 
 main().catch((e: unknown) => {

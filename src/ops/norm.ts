@@ -145,8 +145,11 @@ export function batchNormWith(
   return record(op, out, inputs, (g) => batchNormBackward(st, passes, g, x.requiresGrad ? unzeroed(x.shape, st.dtype) : null, weight, bias));
 }
 
-/** The channel passes of a plain batch norm over x [N, C, ...] (every position counts). */
-export function plainChannelPasses(x: Tensor): ChannelPasses {
+/**
+ * The channel passes of a plain batch norm over x [N, C, ...] (every position counts). `blocks`: the N
+ * samples are that many equal runs (time steps) that the threaded elementwise passes split alike.
+ */
+export function plainChannelPasses(x: Tensor, blocks = 1): ChannelPasses {
   const n = x.shape[0]!;
   const c = x.shape[1]!;
   const s = sizeOf(x.shape.slice(2));
@@ -154,9 +157,9 @@ export function plainChannelPasses(x: Tensor): ChannelPasses {
     count: n * s,
     what: "value",
     meanVar: (mean, varB) => channelMeanVarThreads(x.data, n, c, s, mean, varB),
-    affine: (out, scale, shift) => channelAffineThreads(x.data, out.data, n, c, s, scale, shift),
+    affine: (out, scale, shift) => channelAffineThreads(x.data, out.data, n, c, s, scale, shift, undefined, blocks),
     gradSums: (g, mean, invStd, sumG, sumGX) => channelGradSumsThreads(g.data, x.data, n, c, s, mean, invStd, sumG, sumGX),
-    gradInput: (g, gx, mean, invStd, k, a, b) => channelGradInputThreads(g.data, x.data, gx.data, n, c, s, mean, invStd, k, a, b),
+    gradInput: (g, gx, mean, invStd, k, a, b) => channelGradInputThreads(g.data, x.data, gx.data, n, c, s, mean, invStd, k, a, b, undefined, blocks),
   };
 }
 

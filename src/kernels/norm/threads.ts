@@ -42,9 +42,15 @@ export function channelPass(
   else channelGradInputRange(g, x, out, n, c, s, c0, c1, v(0), v(1), v(2), v(3), v(4));
 }
 
-/** Worker part of a batch-norm pass: args kind, n, c, s, c0, c1, bases of x, g, out, vec; buffers x, g, out, vec. */
+/**
+ * Worker part of a batch-norm pass: args kind, n, c, s, c0, c1, bases of x, g, out, vec, then blocks and
+ * stride: the pass runs on `blocks` runs of n samples, `stride` values apart (1 and 0: one run); buffers x, g, out, vec.
+ */
 function channelTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
-  channelPass(a[0]!, from(b[0]!, a[6]!), from(b[1]!, a[7]!), from(b[2]!, a[8]!), from(b[3]!, a[9]!) as Float64Array, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!);
+  const vec = from(b[3]!, a[9]!) as Float64Array;
+  for (let k = 0, o = 0; k < a[10]!; k++, o += a[11]!) {
+    channelPass(a[0]!, from(b[0]!, a[6]! + o), from(b[1]!, a[7]! + o), from(b[2]!, a[8]! + o), vec, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!);
+  }
 }
 
 
@@ -59,10 +65,10 @@ const COST = [2, 1, 1, 1];
  */
 function threaded(
   kind: number, parts: number, x: FloatArray, g: FloatArray | null, out: FloatArray | null, n: number, c: number, s: number,
-  ins: readonly Float64Array[], outs: readonly Float64Array[],
+  ins: readonly Float64Array[], outs: readonly Float64Array[], blocks = 1,
 ): void {
   if (outs.length === 0 && n >= ROW_SPLIT_MIN * parts && inHeap(x) && (g === null || inHeap(g)) && (out === null || inHeap(out))) {
-    threadedRows(kind, parts, x, g, out, n, c, s, ins);
+    threadedRows(kind, parts, x, g, out, n, c, s, ins, n % blocks === 0 && n / blocks >= ROW_SPLIT_MIN * parts ? blocks : 1);
     return;
   }
   const cuts = evenCuts(c, parts);
@@ -81,7 +87,7 @@ function threaded(
   for (let j = 1; j < parts; j++) {
     jobs.push({
       op: OP_CHANNEL_NORM,
-      args: [kind, n, c, s, cuts[j]!, cuts[j + 1]!, sabBase(wx), sabBase(wg), sabBase(wo), sabBase(vec)],
+      args: [kind, n, c, s, cuts[j]!, cuts[j + 1]!, sabBase(wx), sabBase(wg), sabBase(wo), sabBase(vec), 1, 0],
       bufs: [wx, wg, wo, vec],
     });
   }
@@ -115,11 +121,18 @@ function threaded(
  */
 const ROW_SPLIT_MIN = 8;
 
-/** An elementwise pass (no output vectors) on `parts` threads, each on a block of samples with all channels: the same operation per element, so the same bits. */
+/**
+ * An elementwise pass (no output vectors) on `parts` threads, each on a share of the samples with all
+ * channels: the same operation per element, so the same bits. The n samples are `blocks` equal runs
+ * (a multi-step layer's time steps) and each thread takes the same share of every run, as the neuron
+ * after the batch norm splits each step's values: a thread then reads the values it wrote itself.
+ */
 function threadedRows(
-  kind: number, parts: number, x: FloatArray, g: FloatArray | null, out: FloatArray | null, n: number, c: number, s: number, ins: readonly Float64Array[],
+  kind: number, parts: number, x: FloatArray, g: FloatArray | null, out: FloatArray | null, n: number, c: number, s: number,
+  ins: readonly Float64Array[], blocks: number,
 ): void {
-  const cuts = evenCuts(n, parts);
+  const run = n / blocks;
+  const cuts = evenCuts(run, parts);
   const per = c * s;
   const [vec] = scratchViews([[true, 5 * c, true]]) as [Float64Array];
   for (let j = 0; j < ins.length; j++) vec.set(ins[j]!.subarray(0, c), j * c);
@@ -129,13 +142,15 @@ function threadedRows(
     const at = cuts[j]! * per;
     jobs.push({
       op: OP_CHANNEL_NORM,
-      args: [kind, cuts[j + 1]! - cuts[j]!, c, s, 0, c, sabBase(x) + at, sabBase(wg) + at, sabBase(wo) + at, sabBase(vec)],
+      args: [kind, cuts[j + 1]! - cuts[j]!, c, s, 0, c, sabBase(x) + at, sabBase(wg) + at, sabBase(wo) + at, sabBase(vec), blocks, run * per],
       bufs: [x, wg, wo, vec],
     });
   }
   const local = new Float64Array(5 * c);
   local.set(vec.subarray(0, ins.length * c));
-  runParts("batchNorm", jobs, () => channelPass(kind, x, wg, wo, local, cuts[1]!, c, s, 0, c));
+  runParts("batchNorm", jobs, () => {
+    for (let k = 0, o = 0; k < blocks; k++, o += run * per) channelPass(kind, from(x, o), from(wg, o), from(wo, o), local, cuts[1]!, c, s, 0, c);
+  });
 }
 
 /** Copies channels c0..c-1 of every sample of src [n, c, s] to dst (same layout); all of it when the runs are short. */
@@ -167,11 +182,16 @@ export function channelMeanVarThreads(x: FloatArray, n: number, c: number, s: nu
   else threaded(BN_MEAN_VAR, p, x, null, null, n, c, s, [], [mean, varB]);
 }
 
-/** {@link channelAffine}, channels split over threads when big enough and its arrays are shared. */
-export function channelAffineThreads(x: FloatArray, out: FloatArray, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array, threads?: number): void {
+/**
+ * {@link channelAffine}, split over threads when big enough and its arrays are shared: by samples (the n
+ * samples as `blocks` equal runs, each split alike; see threadedRows) or, with few samples, by channels.
+ */
+export function channelAffineThreads(
+  x: FloatArray, out: FloatArray, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array, threads?: number, blocks = 1,
+): void {
   const p = partsOf(BN_AFFINE, n, c, s, threads, [x, out]);
   if (p <= 1) channelAffine(x, out, n, c, s, scale, shift);
-  else threaded(BN_AFFINE, p, x, null, out, n, c, s, [scale, shift], []);
+  else threaded(BN_AFFINE, p, x, null, out, n, c, s, [scale, shift], [], blocks);
 }
 
 /** {@link channelGradSums}, channels split over threads when big enough and its arrays are shared. */
@@ -184,12 +204,12 @@ export function channelGradSumsThreads(
   else threaded(BN_GRAD_SUMS, p, x, g, null, n, c, s, [mean, invStd], [sumG, sumGX]);
 }
 
-/** {@link channelGradInput}, channels split over threads when big enough and its arrays are shared. */
+/** {@link channelGradInput}, split over threads as {@link channelAffineThreads} is. */
 export function channelGradInputThreads(
   g: FloatArray, x: FloatArray, dx: FloatArray, n: number, c: number, s: number,
-  mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array, threads?: number,
+  mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array, threads?: number, blocks = 1,
 ): void {
   const p = partsOf(BN_GRAD_INPUT, n, c, s, threads, [g, x, dx]);
   if (p <= 1) channelGradInput(g, x, dx, n, c, s, mean, invStd, k, a, b);
-  else threaded(BN_GRAD_INPUT, p, x, g, dx, n, c, s, [mean, invStd, k, a, b], []);
+  else threaded(BN_GRAD_INPUT, p, x, g, dx, n, c, s, [mean, invStd, k, a, b], [], blocks);
 }

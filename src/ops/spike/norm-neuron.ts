@@ -54,7 +54,8 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
     fail(OP, `the neuron's view ${fmtShape(shape)} must hold the ${x.size} values of input ${fmtShape(x.shape)} and end in its last axis (${x.shape[x.rank - 1]})`);
   }
   const { runningMean, runningVar, weight, bias } = bn;
-  const passes = plainChannelPasses(x);
+  // The elementwise passes split each time step's samples between the threads as the neuron does (shape[0] = T).
+  const passes = plainChannelPasses(x, shape[0]!);
   const st = batchNormState(OP, x, runningMean, runningVar, weight, bias, bn.opts, passes);
   const { p, surrogate } = neuronPlan(shape, st.dtype, neuron);
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
