@@ -9,7 +9,8 @@
 import type { FloatArray } from "../../tensor/tensor.js";
 import { heapF64, inHeap, Scratch } from "../../tensor/heap.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
-import { accF32WasmCall, addWasmCall } from "../elementwise/wasm.js";
+import { addWasmCall } from "../elementwise/wasm.js";
+import { normPassWasm } from "../norm/wasm.js";
 
 /** out[o, c, s] += bias[c] for outer rows o0..o1-1: the plain loop that defines the result. */
 export function addChannelBiasRangeReference(out: FloatArray, bias: FloatArray, outer: number, channels: number, inner: number, o0: number, o1: number): void {
@@ -128,10 +129,15 @@ export function sumPerChannelRangeWasm(g: FloatArray, dst: FloatArray, outer: nu
   const n = c1 - c0, acc = accScratch.take(n * 8), es = g.BYTES_PER_ELEMENT;
   const h = heapF64();
   h.fill(0, acc / 8, acc / 8 + n);
-  for (let o = 0; o < outer; o++) {
-    const row = g.byteOffset + (o * channels + c0) * es;
-    if (es === 8) addWasmCall(true, acc, row, acc, n);
-    else accF32WasmCall(acc, row, n);
+  if (es === 4) {
+    // One call for all rows: the batch norm's row-form sum (acc[ch] += x[r, ch], float32 widened exactly, rows in
+    // order) is the same addition; a call per row cost more than its adds on narrow rows.
+    normPassWasm("sums", g.byteOffset + c0 * es, outer, n, channels, acc);
+  } else {
+    for (let o = 0; o < outer; o++) {
+      const row = g.byteOffset + (o * channels + c0) * es;
+      addWasmCall(true, acc, row, acc, n);
+    }
   }
   for (let c = 0; c < n; c++) dst[c0 + c] = h[acc / 8 + c]!;
 }

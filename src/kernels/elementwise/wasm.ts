@@ -7,34 +7,30 @@
  *
  *   add32 / add64(a, b, out, n)
  *
- * a, b, out: byte offsets in the heap (out may be a or b); n elements. And
- * the float32 rows summed into float64 accumulators (the bias gradient):
- *
- *   accF32(acc, x, acc, n): acc[i] += x[i] (float64 acc, float32 x; two lanes a step)
+ * a, b, out: byte offsets in the heap (out may be a or b); n elements.
  */
 import { Code, emitModule, frame, I32, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 
 /**
- * out = a + b over n elements of b, a vector of b's elements (16 bytes of b,
- * or 8 for float32 into float64) a step, then one at a time. `ea` / `eb`: bytes
- * of a (and out) / of b per element; `vec` combines the a vector on the stack
- * with b's at `b`, `one` does a single element.
+ * out = a + b over n elements, a vector (16 bytes) a step, then one at a time.
+ * `e`: bytes per element; `vec` combines the a vector on the stack with b's at
+ * `b`, `one` does a single element.
  */
 function addFunc(
-  name: string, ea: number, eb: number, vec: (c: Code, b: number) => void, one: (c: Code, a: number, b: number, o: number) => void,
+  name: string, e: number, vec: (c: Code, b: number) => void, one: (c: Code, a: number, b: number, o: number) => void,
 ): FuncDef {
   const f = frame([["a", I32], ["b", I32], ["out", I32], ["n", I32]] as const, [["end", I32], ["endV", I32]] as const);
   const L = f.idx;
   const c = new Code();
-  const perVec = 16 / ea; // elements a vector step
+  const perVec = 16 / e; // elements a vector step
   const step = (k: number) => {
-    c.get(L.a).i32Const(k * ea).i32Add().set(L.a);
-    c.get(L.out).i32Const(k * ea).i32Add().set(L.out);
-    c.get(L.b).i32Const(k * eb).i32Add().set(L.b);
+    c.get(L.a).i32Const(k * e).i32Add().set(L.a);
+    c.get(L.out).i32Const(k * e).i32Add().set(L.out);
+    c.get(L.b).i32Const(k * e).i32Add().set(L.b);
   };
-  c.get(L.b).get(L.n).i32Const(eb).i32Mul().i32Add().set(L.end);
-  c.get(L.b).get(L.n).i32Const(-perVec).i32And().i32Const(eb).i32Mul().i32Add().set(L.endV);
+  c.get(L.b).get(L.n).i32Const(e).i32Mul().i32Add().set(L.end);
+  c.get(L.b).get(L.n).i32Const(-perVec).i32And().i32Const(e).i32Mul().i32Add().set(L.endV);
   c.whileLtU(L.b, L.endV, () => {
     c.get(L.out).get(L.a).v128Load(0);
     vec(c, L.b);
@@ -52,11 +48,8 @@ function addFunc(
 export function elementwiseKernelModule(): Uint8Array {
   return emitModule({
     minPages: 1, shared: true, funcs: [
-      addFunc("add32", 4, 4, (c, b) => c.get(b).v128Load(0).f32x4Add(), (c, a, b, o) => c.get(o).get(a).f32Load(0).get(b).f32Load(0).f32Add().f32Store(0)),
-      addFunc("add64", 8, 8, (c, b) => c.get(b).v128Load(0).f64x2Add(), (c, a, b, o) => c.get(o).get(a).f64Load(0).get(b).f64Load(0).f64Add().f64Store(0)),
-      // float64 a += float32 b, promoted exactly two at a time.
-      addFunc("accF32", 8, 4, (c, b) => c.get(b).v128Load64Zero(0).f64x2PromoteLowF32x4().f64x2Add(),
-        (c, a, b, o) => c.get(o).get(a).f64Load(0).get(b).f32Load(0).f64PromoteF32().f64Add().f64Store(0)),
+      addFunc("add32", 4, (c, b) => c.get(b).v128Load(0).f32x4Add(), (c, a, b, o) => c.get(o).get(a).f32Load(0).get(b).f32Load(0).f32Add().f32Store(0)),
+      addFunc("add64", 8, (c, b) => c.get(b).v128Load(0).f64x2Add(), (c, a, b, o) => c.get(o).get(a).f64Load(0).get(b).f64Load(0).f64Add().f64Store(0)),
     ],
   });
 }
@@ -69,7 +62,3 @@ export function addWasmCall(f64: boolean, a: number, b: number, out: number, n: 
   (elementwiseKernel.exports()[f64 ? "add64" : "add32"] as (...x: number[]) => void)(a, b, out, n);
 }
 
-/** Runs acc += x on `n` elements (acc float64, x float32) at heap byte offsets. */
-export function accF32WasmCall(acc: number, x: number, n: number): void {
-  (elementwiseKernel.exports().accF32 as (...a: number[]) => void)(acc, x, acc, n);
-}
