@@ -10,17 +10,17 @@ export function measureEnergy(model: Classifier, data: Dataset, limit: number, b
   const probe = new EnergyProbe();
   const prev = model.compute.probe;
   model.compute.probe = probe;
-  let n = 0;
+  let seen: number;
   try {
-    passOverBatches(model, data, batchSize, { limit, keep: [probe] }, (b, seenBefore) => {
+    seen = passOverBatches(model, data, batchSize, { limit, keep: [probe] }, (b, seenBefore) => {
       const take = Math.min(b.labels.length, limit - seenBefore);
       model.forward(take === b.labels.length ? b.images : firstImages(b.images, take));
-      n += take;
     });
   } finally {
     model.compute.probe = prev;
   }
-  return energyReport(probe, n);
+  // The last batch ran only up to the limit.
+  return energyReport(probe, Math.min(seen, limit));
 }
 
 /** The first `take` images of a batch [B, ...], or of a frame batch [T, B, ...]. */

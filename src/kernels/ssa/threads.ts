@@ -42,9 +42,9 @@ function headWork(dm: SsaDims): number {
  * Cuts of `heads` into p ranges balanced by their work: a part that follows each head's spikes (q, k
  * and v bits) and one that does not (the AND-popcount product, the bit transposes, writing and scaling
  * the n x d output). Heads are time-major and the first time steps fire less. The weights are
- * measured, not derived: the threads' parts of the MNIST b64 and CIFAR b8 steps came out within 10-20%
- * of each other with a bit worth d / 4 against n d (2 + d / 32) a head; with the fixed part counted as
- * n alone, the thread with the early steps took 2.1-2.5x the other's time, with no spike term 0.85x.
+ * measured, not derived: with a bit worth d / 4 against n d (2 + d / 32) a head, the calling thread's
+ * part of the MNIST b64 and CIFAR b8 steps took 1.0-1.26x the worker's; with the fixed part counted as
+ * n alone, 2.1-2.5x (it has the early steps); with no spike term, 0.84-0.87x.
  */
 function headCuts(q: Uint32Array, k: Uint32Array, v: Uint32Array, dm: SsaDims, heads: number, p: number): number[] {
   const matWords = dm.n * wordsFor(dm.d);
