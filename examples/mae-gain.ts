@@ -98,7 +98,10 @@ const out = a.out!;
 mkdirSync(out, { recursive: true });
 
 // ---- results: one store per seed (seeds may run as parallel processes), one record per finished arm ----
-const settings = JSON.stringify({ ...a, seeds: undefined, labels: undefined, threads: undefined, out: undefined, pilot: undefined, _: undefined });
+// Flags that only choose which arms run (or where) stay out: an arm's result does not depend on them.
+const settingsOf = (o: object): string =>
+  JSON.stringify({ ...o, seeds: undefined, labels: undefined, threads: undefined, out: undefined, pilot: undefined, "no-time-arm": undefined, _: undefined });
+const settings = settingsOf(a);
 interface ArmResult {
   test: number;
   val: number;
@@ -114,7 +117,7 @@ function readStore(seed: number): Store | null {
   const p = storePath(seed);
   if (!existsSync(p)) return null;
   const st = JSON.parse(readFileSync(p, "utf8")) as Store;
-  if (st.settings !== settings) throw new Error(`mae-gain: ${p} was made with other settings (${st.settings}); use another --out`);
+  if (settingsOf(JSON.parse(st.settings) as object) !== settings) throw new Error(`mae-gain: ${p} was made with other settings (${st.settings}); use another --out`);
   return st;
 }
 /** The stored result of `key` for `seed`, or `run()`'s, stored at once (atomically). */

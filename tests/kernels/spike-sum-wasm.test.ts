@@ -7,7 +7,7 @@ import { countsConv2d, spikeConv1d, spikeConv2d } from "../../src/ops/spike/spik
 import { countsLinear, spikeLinear } from "../../src/ops/spike/spike-linear.js";
 import { spikeConvForwardRange, spikeConvWeightRange, sumBucketsJs, sumBucketsWasm } from "../../src/kernels/spike-conv/spike-conv.js";
 import {
-  countsGatherAddJs, countsGatherAddWasm, countsScatterRowsCols,
+  countsGatherAddJs, countsGatherAddWasm, countsScatterRowsCols, SCATTER_BLOCK_ROWS,
   spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWords,
 } from "../../src/kernels/spike-sum/spike-sum.js";
 import { packRows, wordsFor } from "../../src/tensor/bits.js";
@@ -227,6 +227,30 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
         expectSameBits(cw, cj, "countsGatherAdd");
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it("the float32 counts scatter's WASM row blocks and column scan equal the JS loops (several blocks, column sub-ranges, -0 and NaN)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 * SCATTER_BLOCK_ROWS + 5 }), fc.integer({ min: 1, max: 23 }), fc.integer({ min: 1, max: 37 }),
+        fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean(), fc.nat({ max: 3 }), fc.integer(),
+        (m, k, n, rate, gInHeap, off, seed) => {
+          const rng = new Rng(seed);
+          const x = placed(Float32Array.from({ length: off + m * k }, () => {
+            const u = rng.uniform();
+            return u < rate ? 1 + rng.int(3) : u < rate + 0.05 ? -0 : u < rate + 0.06 ? NaN : 0;
+          }), true);
+          const g = placed(values(off + m * n, rng, true) as Float32Array, gInHeap);
+          const p0 = rng.int(k), p1 = p0 + 1 + rng.int(k - p0);
+          const a0 = values(off + k * n, rng, true);
+          const aj = a0.slice(), aw = placed(a0.slice(), true);
+          countsScatterRowsCols(x, off, g, off, aj, off, m, k, p0, p1, n, "js");
+          countsScatterRowsCols(x, off, g, off, aw, off, m, k, p0, p1, n, "wasm");
+          expectSameBits(aw, aj, "countsScatterRows");
+        },
+      ),
+      { numRuns: 60 },
     );
   });
 

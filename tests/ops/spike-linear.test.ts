@@ -80,8 +80,8 @@ describe("spikeLinear", () => {
 });
 
 describe("countsLinear", () => {
-  // p in [0, 1] takes the weight gradient through both of its kernels (the sparse scatter below a
-  // tenth of nonzeros, the gemm above); outputs this narrow make the forward a gemm but at p ~ 0.
+  // p in [0, 1] takes the forward and the weight gradient through both of their kernels (the bucket
+  // gather below 0.4 of nonzeros and the column scatter below 0.45, the gemm above).
   it("forward and all gradients equal the dense linear, bit for bit (float32 and float64)", () => {
     fc.assert(
       fc.property(arbCase, ({ lead, nIn, nOut, p, withBias, dtype, seed }) => {
@@ -102,7 +102,7 @@ describe("countsLinear", () => {
   });
 
   it("takes the sparse and the dense kernels by density and width, with the dense linear's bits either way", () => {
-    // 1,024 outputs: the forward stays sparse below half nonzeros; the weight gradient is dense above a tenth.
+    // The forward and the weight gradient sparse at 0.05 and 0.3 of nonzeros, both dense at 0.7.
     for (const [p, dtype] of [[0.05, "float32"], [0.3, "float32"], [0.7, "float32"], [0.3, "float64"]] as const) {
       const rng = new Rng(7);
       const x = Tensor.from(randCounts(37 * 40, p, rng), [37, 40], dtype);

@@ -21,11 +21,19 @@ import { commonDtype, unzeroed } from "../util.js";
 import { checkLinear } from "../linear.js";
 
 /**
- * Nonzero share of a counts input above which its weight gradient runs as a dense gemm: the sparse
- * scatter walks the gradient rows once per input column, at a sixth to a fifteenth of the gemm's
- * rate per term (measured on Spikformer shapes at densities 0.15-0.3: 1.2-4x slower in all).
+ * Nonzero share of a counts input from which its forward runs as a dense gemm (the same bits for
+ * finite W). Bucket gathers against the gemm, one thread, Spikformer shapes (2048 x 384 -> 384 / 1536,
+ * 12544 x 128 -> 128 / 512): 0.25-0.57x the gemm's time at density 0.1, 0.61-0.87x at 0.3, 0.77-0.99x at
+ * 0.4 (1.09x on two threads for 128 -> 128).
  */
-const COUNTS_DENSE_GRAD = 0.1;
+const COUNTS_DENSE_FORWARD = 0.4;
+
+/**
+ * Nonzero share of a counts input from which its weight gradient runs as a dense gemm. The column
+ * scatter in row blocks with the WASM column scan, same shapes, one thread: 0.26-0.48x the gemm's time
+ * at density 0.1, 0.52-0.79x at 0.27, 0.80-1.03x at 0.45, 0.95-1.18x at 0.55.
+ */
+const COUNTS_DENSE_GRAD = 0.45;
 
 /** Weight [out, in] as Wᵀ [in, out], so each input feature's weights are one contiguous row. */
 function transposedWeight(weight: Tensor, nOut: number, nIn: number): FloatArray {
@@ -101,9 +109,8 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
   const rows = sizeOf(x.shape.slice(0, -1));
   const out = unzeroed([...x.shape.slice(0, -1), nOut], dtype);
   const density = sampledDensity(x.data, 0, rows, nIn);
-  if (density >= Math.min(0.5, nOut / 1024)) {
-    // Dense enough that the gemm is faster (narrow outputs most: a row's sparse sum pays its bucket
-    // whatever the width); the same products in the same order, so the same bits (finite W).
+  if (density >= COUNTS_DENSE_FORWARD) {
+    // Dense enough that the gemm is faster; the same products in the same order, so the same bits (finite W).
     gemmThreads(x.data, 0, false, weight.data, 0, true, out.data, 0, rows, nOut, nIn, false);
   } else {
     countsGatherAddThreads(x.data, 0, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
