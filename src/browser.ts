@@ -75,7 +75,7 @@ export { randomTokenMask, upsampleMask, stageMasks } from "./models/mae/masking.
 export { MAEDecoder, sincosPosEmbed2d } from "./models/mae/decoder.js";
 export { patchify, unpatchify, maskedPatchLoss } from "./models/mae/loss.js";
 
-export { setThreads, getThreads, poolReady, poolInfo, shutdownPool, setThreadHost } from "./parallel/pool.js";
+export { setThreads, getThreads, setPoolSpin, poolReady, poolInfo, shutdownPool, setThreadHost } from "./parallel/pool.js";
 export type { ThreadHost, WorkerHandle } from "./parallel/host.js";
 export { webThreadHost, webThreadsUnavailable } from "./parallel/web-host.js";
 export { fromBytes, type Dataset } from "./train/data/dataset.js";

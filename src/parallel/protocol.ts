@@ -32,8 +32,10 @@ export const KERNELS = 8;
  * task first): the main thread pays for a wake-up only then.
  */
 export const SLEEPING = 9;
+/** How long the worker spins for its next task before it sleeps, in microseconds (the pool sets it). */
+export const SPIN_US = 10;
 /** First buffer slot: 1 for a float64 view of the heap, 0 for float32; slots BUF .. BUF + MAX_BUFS - 1. */
-export const BUF = 10;
+export const BUF = 11;
 export const MAX_BUFS = LINE - BUF;
 /** Codes of the KERNELS slot. */
 export const KERNEL_BACKENDS = ["auto", "js", "wasm"] as const;

@@ -9,11 +9,8 @@ import type { FloatArray } from "../tensor/tensor.js";
 import { adoptHeap, heapF32, heapF64 } from "../tensor/heap.js";
 import {
   BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, MAX_ARGS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, OP_TEST_EXIT, OP_TEST_THROW,
-  PROGRESS, SLEEPING, STATE, STATUS, type WorkerInit,
+  PROGRESS, SLEEPING, SPIN_US, STATE, STATUS, type WorkerInit,
 } from "./protocol.js";
-
-/** How long a worker spins for its next part before it sleeps, ms. */
-const SPIN_MS = 0.2;
 import { taskBody } from "./registry.js";
 import { getKernelBackend, setKernelBackend } from "../wasm/backend.js";
 
@@ -79,9 +76,9 @@ function serve(ctrl: Int32Array, args: Float64Array, msg: Uint8Array, platform: 
   Atomics.store(ctrl, STATE, 1);
   Atomics.notify(ctrl, STATE);
   for (;;) {
-    // Parts of one step come back to back: spin a moment before sleeping, so the next one needs no wake-up
-    // (a futex wake costs the caller a system call and this thread its scheduling delay).
-    const spinEnd = performance.now() + SPIN_MS;
+    // A step's parts come a few ms apart at most: spin before sleeping, so the next one needs no wake-up
+    // (a futex wake costs the caller 0.1-0.5 ms on a VM, and this thread its scheduling delay).
+    const spinEnd = performance.now() + Atomics.load(ctrl, SPIN_US) / 1000;
     while (Atomics.load(ctrl, CMD) === seen && performance.now() < spinEnd);
     if (Atomics.load(ctrl, CMD) === seen) {
       Atomics.store(ctrl, SLEEPING, 1);

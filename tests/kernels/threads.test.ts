@@ -7,7 +7,8 @@ import { BitspikeError } from "../../src/tensor/errors.js";
 import { gemm, gemmReference } from "../../src/kernels/gemm/gemm.js";
 import { gemmThreads } from "../../src/kernels/gemm/threads.js";
 import {
-  getThreads, minWorkPerThread, poolInfo, poolReady, runParts, setMinWorkPerThread, setThreadHost, setThreads, shutdownPool, usableThreads,
+  getThreads, minWorkPerThread, poolInfo, poolReady, runParts, setMinWorkPerThread, setPoolSpin, setThreadHost, setThreads, shutdownPool,
+  usableThreads,
 } from "../../src/parallel/pool.js";
 import { OP_TEST_EXIT, OP_TEST_THROW } from "../../src/parallel/protocol.js";
 import { nodeThreadHost } from "../../src/parallel/host.js";
@@ -189,6 +190,34 @@ describe("pool", () => {
     expect(await poolReady()).toBe(2);
     setThreads(3);
     expect(await poolReady()).toBe(3);
+  });
+
+  it("setPoolSpin validates; sleeping workers (spin 0) and spinning ones (spin 20) both run every part, same bits", async () => {
+    expect(() => setPoolSpin(-1)).toThrow(/setPoolSpin: spin time -1 ms: expected 0 to 10000/);
+    expect(() => setPoolSpin(Number.NaN)).toThrow(BitspikeError);
+    const old = setPoolSpin(0);
+    try {
+      setThreads(3);
+      await poolReady();
+      const rng = new Rng(9);
+      const a = randArray(false, 64 * 48, rng, false), b = randArray(false, 48 * 40, rng, false);
+      const want = new Float32Array(64 * 40);
+      gemm(a, 0, false, b, 0, false, want, 0, 64, 40, 48, false);
+      for (const spin of [0, 20, 0]) {
+        setPoolSpin(spin);
+        for (let r = 0; r < 3; r++) {
+          // A pause longer than any spin here: with spin 0 every worker is asleep when its part comes.
+          await new Promise((res) => setTimeout(res, spin === 0 ? 5 : 0));
+          const before = poolInfo().workerParts;
+          const got = new Float32Array(64 * 40);
+          gemmThreads(a, 0, false, b, 0, false, got, 0, 64, 40, 48, false, 3);
+          expect(poolInfo().workerParts - before).toBe(2);
+          expect(sameBits(got, want)).toBe(true);
+        }
+      }
+    } finally {
+      expect(setPoolSpin(old)).toBe(0);
+    }
   });
 
   it("shutdown stops every worker; the next threaded call restarts them", async () => {

@@ -98,5 +98,7 @@ describe("bitspike CLI", () => {
     expect(cli(["train", "--crop", "2", "--crop-fill", "grey"]).stderr).toMatch(/--crop-fill takes black or mean, got 'grey'/);
     const threads = cli(["params", "spikformer-cifar-1-16", "--threads", "0"]);
     expect(threads.stderr).toMatch(/^error: setThreads: thread count must be an integer >= 1, got 0/);
+    expect(cli(["params", "spikformer-cifar-1-16", "--spin", "-1"]).stderr).toMatch(/--spin must be a number >= 0 and <= 10000, got -1/);
+    expect(cli(["params", "spikformer-cifar-1-16", "--spin", "20"]).stdout.trim()).toMatch(/^\d+$/);
   });
 });
