@@ -69,30 +69,30 @@ export function winogradTiles(h: number, w: number): WinogradTiles {
  */
 export function winogradWeights(w: FloatArray, wOff: number, o: number, c: number, u: FloatArray): void {
   const co = c * o;
-  for (let oi = 0; oi < o; oi++) {
-    for (let ci = 0; ci < c; ci++) {
+  // Input channels outer: consecutive pairs write consecutive U entries (one line feeds 16 pairs), and the
+  // 9 weights read per pair share their lines with the next channel's (o lines stay in cache).
+  for (let ci = 0; ci < c; ci++) {
+    for (let oi = 0; oi < o; oi++) {
       const k = wOff + (oi * c + ci) * 9;
-      let at = ci * o + oi; // U[e][ci][oi], e = 0, 1, ...
-      // Row xi of G F (F[a][b] = W[2 - a][2 - b]; over b = 0..2), then its G^T row transform into U[4 xi .. 4 xi + 3].
-      for (let xi = 0; xi < 4; xi++) {
-        let x0: number, x1: number, x2: number;
-        if (xi === 0 || xi === 3) {
-          const r = xi === 0 ? k + 8 : k + 2; // F row 0 = W row 2 reversed; F row 2 = W row 0 reversed
-          x0 = w[r]!; x1 = w[r - 1]!; x2 = w[r - 2]!;
-        } else {
-          const s = xi === 1 ? 1 : -1;
-          x0 = fr(fr(fr(w[k + 8]! + s * w[k + 5]!) + w[k + 2]!) * 0.5);
-          x1 = fr(fr(fr(w[k + 7]! + s * w[k + 4]!) + w[k + 1]!) * 0.5);
-          x2 = fr(fr(fr(w[k + 6]! + s * w[k + 3]!) + w[k]!) * 0.5);
-        }
-        u[at] = x0;
-        u[at + co] = fr(fr(fr(x0 + x1) + x2) * 0.5);
-        u[at + 2 * co] = fr(fr(fr(x0 - x1) + x2) * 0.5);
-        u[at + 3 * co] = x2;
-        at += 4 * co;
-      }
+      const w0 = w[k]!, w1 = w[k + 1]!, w2 = w[k + 2]!, w3 = w[k + 3]!, w4 = w[k + 4]!;
+      const w5 = w[k + 5]!, w6 = w[k + 6]!, w7 = w[k + 7]!, w8 = w[k + 8]!;
+      const at = ci * o + oi; // U[e][ci][oi], e = 4 xi + nu
+      // Rows xi of G F (F[a][b] = W[2 - a][2 - b]: F row 0 is W row 2 reversed, F row 2 is W row 0 reversed),
+      // each then transformed by G^T into U[4 xi .. 4 xi + 3].
+      gtRow(u, at, co, w8, w7, w6);
+      gtRow(u, at + 4 * co, co, fr(fr(fr(w8 + w5) + w2) * 0.5), fr(fr(fr(w7 + w4) + w1) * 0.5), fr(fr(fr(w6 + w3) + w0) * 0.5));
+      gtRow(u, at + 8 * co, co, fr(fr(fr(w8 - w5) + w2) * 0.5), fr(fr(fr(w7 - w4) + w1) * 0.5), fr(fr(fr(w6 - w3) + w0) * 0.5));
+      gtRow(u, at + 12 * co, co, w2, w1, w0);
     }
   }
+}
+
+/** U[at + nu co] for nu = 0..3: the row (x0, x1, x2) times G^T. */
+function gtRow(u: FloatArray, at: number, co: number, x0: number, x1: number, x2: number): void {
+  u[at] = x0;
+  u[at + co] = fr(fr(fr(x0 + x1) + x2) * 0.5);
+  u[at + 2 * co] = fr(fr(fr(x0 - x1) + x2) * 0.5);
+  u[at + 3 * co] = x2;
 }
 
 /** (B^T x)[k] for x = [x0, x1, x2, x3]: x0 - x2, x1 + x2, x2 - x1, x1 - x3. */
