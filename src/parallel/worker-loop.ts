@@ -76,8 +76,8 @@ function serve(ctrl: Int32Array, args: Float64Array, msg: Uint8Array, platform: 
   Atomics.store(ctrl, STATE, 1);
   Atomics.notify(ctrl, STATE);
   for (;;) {
-    // A step's parts come a few ms apart at most: spin before sleeping, so the next one needs no wake-up
-    // (a futex wake costs the caller 0.1-0.5 ms on a VM, and this thread its scheduling delay).
+    // Spin for the pool's spin time (setPoolSpin) before sleeping, so a part that follows soon needs no
+    // wake-up (a futex wake costs the caller 0.05-0.5 ms on a VM, and this thread its scheduling delay).
     const spinEnd = performance.now() + Atomics.load(ctrl, SPIN_US) / 1000;
     while (Atomics.load(ctrl, CMD) === seen && performance.now() < spinEnd);
     if (Atomics.load(ctrl, CMD) === seen) {
