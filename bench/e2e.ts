@@ -191,6 +191,26 @@ export function calibrateNorms(model: Spikformer, x: Tensor): void {
   norms.forEach((m, i) => (m.momentum = momenta[i]!));
 }
 
+/**
+ * A workload's model (norms calibrated) on its seeded input and labels, with its two timed steps: inference
+ * (eval mode, no gradients) and a training step (forward, cross-entropy, backward releasing activations as
+ * the training loop does; no optimizer step). For the scripts that time steps their own way.
+ */
+export function workloadSteps(name: string): { model: Spikformer; infer: () => void; train: () => void } {
+  const w = WORKLOADS[name];
+  if (!w) throw new Error(`unknown workload '${name}'; known: ${Object.keys(WORKLOADS).join(", ")}`);
+  const model = new Spikformer(spikformerConfig(w.model, w.overrides));
+  const rng = new Rng(0);
+  const x = Tensor.normal([w.batch, ...w.input], rng);
+  const labels = Int32Array.from({ length: w.batch }, () => Math.min(9, Math.floor(rng.uniform() * 10)));
+  calibrateNorms(model, x);
+  return {
+    model,
+    infer: () => { model.eval(); noGrad(() => void model.forward(x)); },
+    train: () => { model.train(); model.zeroGrad(); backward(crossEntropy(model.forward(x), labels), undefined, { releaseActivations: true }); },
+  };
+}
+
 /** Builds the model and inputs of a workload and times inference, then a train step. */
 export async function runWorkload(name: string, opts: RunOptions): Promise<E2EResult> {
   const w = WORKLOADS[name];

@@ -7,15 +7,9 @@
  *
  *   npx tsx bench/spin.ts [--config cifar-b8|mnist-b64] [--threads 2] [--pairs 8] [--spins 0.2,20]
  */
-import { Spikformer } from "../src/models/spikformer.js";
-import { spikformerConfig } from "../src/models/config.js";
-import { Tensor } from "../src/tensor/tensor.js";
-import { Rng } from "../src/tensor/random.js";
-import { crossEntropy } from "../src/ops/loss.js";
-import { backward } from "../src/autograd/tape.js";
 import { poolReady, setPoolSpin, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import { stepScope } from "../src/tensor/retain.js";
-import { WORKLOADS, calibrateNorms } from "./e2e.js";
+import { workloadSteps } from "./e2e.js";
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,21 +17,10 @@ function flag(name: string, fallback: string): string {
 }
 const name = flag("config", "cifar-b8"), threads = Number(flag("threads", "2")), pairs = Number(flag("pairs", "8"));
 const spins = flag("spins", "0.2,20").split(",").map(Number);
-const w = WORKLOADS[name];
-if (w === undefined) throw new Error(`bench/spin: unknown --config ${name}; expected one of ${Object.keys(WORKLOADS).join(", ")}`);
 
 setThreads(threads);
 await poolReady();
-const model = new Spikformer(spikformerConfig(w.model, w.overrides));
-const rng = new Rng(0);
-const x = Tensor.normal([w.batch, ...w.input], rng);
-const labels = new Int32Array(w.batch).map(() => Math.min(9, Math.floor(rng.uniform() * 10)));
-calibrateNorms(model, x);
-model.train();
-const step = (): void => {
-  model.zeroGrad();
-  backward(crossEntropy(model.forward(x), labels), undefined, { releaseActivations: true });
-};
+const { model, train: step } = workloadSteps(name);
 for (let i = 0; i < 2; i++) stepScope(step, model);
 const times = spins.map(() => [] as number[]);
 for (let i = 0; i < pairs; i++) {

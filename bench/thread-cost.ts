@@ -19,15 +19,9 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Spikformer } from "../src/models/spikformer.js";
-import { spikformerConfig } from "../src/models/config.js";
-import { Tensor } from "../src/tensor/tensor.js";
-import { Rng } from "../src/tensor/random.js";
-import { crossEntropy } from "../src/ops/loss.js";
-import { backward, noGrad } from "../src/autograd/tape.js";
 import { poolReady, runParts, setThreads, shutdownPool, usableThreads } from "../src/parallel/pool.js";
 import { stepScope } from "../src/tensor/retain.js";
-import { WORKLOADS, calibrateNorms } from "./e2e.js";
+import { WORKLOADS, workloadSteps } from "./e2e.js";
 import { OP_PROFILE_START, OP_PROFILE_STOP, workerProfilePath } from "./thread-profile-tasks.js";
 
 const self = fileURLToPath(import.meta.url);
@@ -60,15 +54,8 @@ function parseArgs(argv: readonly string[]): Args {
 async function child(a: Args): Promise<void> {
   setThreads(a.threads);
   await poolReady();
-  const w = WORKLOADS[a.config]!;
-  const model = new Spikformer(spikformerConfig(w.model, w.overrides));
-  const rng = new Rng(0);
-  const x = Tensor.normal([w.batch, ...w.input], rng);
-  const labels = Int32Array.from({ length: w.batch }, () => Math.min(9, Math.floor(rng.uniform() * 10)));
-  calibrateNorms(model, x);
-  const step = a.phase === "train"
-    ? () => { model.train(); model.zeroGrad(); backward(crossEntropy(model.forward(x), labels), undefined, { releaseActivations: true }); }
-    : () => { model.eval(); noGrad(() => void model.forward(x)); };
+  const { model, infer, train } = workloadSteps(a.config);
+  const step = a.phase === "train" ? train : infer;
   for (let i = 0; i < 2; i++) stepScope(step, model);
   const run = process.pid;
   const workers = usableThreads() - 1;

@@ -4,7 +4,7 @@ import type { Flags } from "./args.js";
 import { CONFIG_LIMITS, type AttentionKind, type ResidualKind } from "../models/config.js";
 import type { ClassifierOverrides } from "../models/classifier.js";
 import { parseStrides } from "../models/spikeformer/config.js";
-import { setPoolSpin, setThreads } from "../parallel/pool.js";
+import { MAX_POOL_SPIN_MS, setPoolSpin, setThreads } from "../parallel/pool.js";
 export { RUN_RANGES } from "../train/trainer.js";
 
 /** Most kernel threads: more than 8 per core only adds workers that wait (and each costs memory). */
@@ -29,7 +29,7 @@ export const MODEL_FLAGS = {
   "drop-path": { type: "number", min: 0, max: 0.99, help: "Spikeformer: stochastic-depth rate of the last block (default 0.1)" },
   // The lower bound is setThreads' own check.
   threads: { type: "int", max: MAX_THREADS, maxReason: "8 per core, at least 16, at most 256", help: "threads for the kernels (default: os.availableParallelism()); results do not depend on it" },
-  spin: { type: "number", min: 0, max: 10000, help: "ms the kernel threads spin before sleeping (default 0.2); 20 beside other single-threaded busy work (training steps 0.66-0.78x the time there; not for several such runs at once); results do not depend on it" },
+  spin: { type: "number", min: 0, max: MAX_POOL_SPIN_MS, help: "ms the kernel threads spin before sleeping (default 0.2); 20 beside other single-threaded busy work (training steps 0.66-0.78x the time there; not for several such runs at once); results do not depend on it" },
 } satisfies Flags;
 
 

@@ -65,6 +65,8 @@ let minPartWork = 1 << 17;
  * when another process competes for the cores (its scheduling delay); see setPoolSpin.
  */
 let spinMs = 0.2;
+/** The longest spin setPoolSpin takes, ms. */
+export const MAX_POOL_SPIN_MS = 10_000;
 
 
 /**
@@ -230,7 +232,7 @@ export function partsFor(work: number, units: number): number {
  * 0 sleeps at once. Returns the old value. The same bits whatever the value.
  */
 export function setPoolSpin(ms: number): number {
-  if (!(ms >= 0 && ms <= 10_000)) fail("setPoolSpin", `spin time ${ms} ms: expected 0 to 10000`);
+  if (!(ms >= 0 && ms <= MAX_POOL_SPIN_MS)) fail("setPoolSpin", `spin time ${ms} ms: expected 0 to ${MAX_POOL_SPIN_MS}`);
   const old = spinMs;
   spinMs = ms;
   for (const s of slots) Atomics.store(s.ctrl, SPIN_US, Math.round(ms * 1000));
