@@ -61,7 +61,7 @@ let stallMs = 120_000;
 let minPartWork = 1 << 17;
 /**
  * How long a thread spins for the other before it sleeps, ms: a worker for its next task, the caller for a
- * worker's part. Waking a sleeping thread costs the caller 0.05-0.08 ms on an idle 2-core VM, but 0.4-0.5 ms
+ * worker's part. Waking a sleeping thread costs the caller 0.04-0.08 ms on an idle 2-core VM, but 0.4-0.7 ms
  * when another process competes for the cores (its scheduling delay); see setPoolSpin.
  */
 let spinMs = 0.2;

@@ -77,7 +77,7 @@ function serve(ctrl: Int32Array, args: Float64Array, msg: Uint8Array, platform: 
   Atomics.notify(ctrl, STATE);
   for (;;) {
     // Spin for the pool's spin time (setPoolSpin) before sleeping, so a part that follows soon needs no
-    // wake-up (a futex wake costs the caller 0.05-0.5 ms on a VM, and this thread its scheduling delay).
+    // wake-up (a futex wake costs the caller 0.04-0.7 ms on a VM, and this thread its scheduling delay).
     const spinEnd = performance.now() + Atomics.load(ctrl, SPIN_US) / 1000;
     while (Atomics.load(ctrl, CMD) === seen && performance.now() < spinEnd);
     if (Atomics.load(ctrl, CMD) === seen) {
