@@ -1,6 +1,6 @@
 /**
  * Where a second thread's time goes: the CPU time of each function (self time,
- * every thread of the process summed, from `node --cpu-prof`, which writes a
+ * the calling thread's and the worker's side by side and summed, from `node --cpu-prof`, which writes a
  * profile per thread) per training step (or inference pass) of an e2e workload
  * on one thread and on two, and their ratio. A kernel whose summed time grows
  * on two threads pays for something the split brings (data another core wrote,
@@ -99,19 +99,19 @@ function selfTimes(profiles: readonly CpuProfile[]): Map<string, number> {
   return out;
 }
 
-/** Runs the child; returns the per-function self times of its timed steps (all threads) and their wall times. */
-function profiled(a: Args, threads: number): { self: Map<string, number>; ms: number[] } {
+/** Runs the child; returns the per-function self times of its timed steps (the calling thread's, the workers' summed) and their wall times. */
+function profiled(a: Args, threads: number): { main: Map<string, number>; workers: Map<string, number>; ms: number[] } {
   const argv = ["--import", "tsx", self, "--child", "--config", a.config, "--phase", a.phase, "--threads", String(threads), "--steps", String(a.steps)];
   const r = spawnSync(process.execPath, argv, { cwd: repo, encoding: "utf8", maxBuffer: 256 << 20 });
   if (r.status !== 0) throw new Error(`bench/thread-cost.ts: the child (${threads} threads) failed: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-3).join(" | ")}`);
   const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { ms: number[]; main: CpuProfile; workers: string[] };
-  const profiles = [out.main];
+  const workers: CpuProfile[] = [];
   for (const f of out.workers) {
     if (!existsSync(f)) throw new Error(`bench/thread-cost.ts: worker profile ${f} is missing`);
-    profiles.push(JSON.parse(readFileSync(f, "utf8")) as CpuProfile);
+    workers.push(JSON.parse(readFileSync(f, "utf8")) as CpuProfile);
     rmSync(f, { force: true });
   }
-  return { self: selfTimes(profiles), ms: out.ms };
+  return { main: selfTimes([out.main]), workers: selfTimes(workers), ms: out.ms };
 }
 
 const median = (v: readonly number[]): number => [...v].sort((p, q) => p - q)[v.length >> 1]!;
@@ -120,26 +120,28 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   if (a.child) return child(a);
   if (a.steps < 1) throw new Error("bench/thread-cost.ts: --steps must be at least 1");
-  const per: Map<string, number>[] = [];
-  const walls: number[] = [];
-  for (const threads of [1, 2]) {
+  const perStep = (m: Map<string, number>): Map<string, number> => new Map([...m].map(([k, v]) => [k, v / a.steps]));
+  const runs = [1, 2].map((threads) => {
     process.stderr.write(`[thread-cost] ${a.config} ${a.phase}, ${threads} thread(s), ${a.steps} profiled steps\n`);
     const run = profiled(a, threads);
-    per.push(new Map([...run.self].map(([k, v]) => [k, v / a.steps])));
-    walls.push(median(run.ms));
-  }
-  const [one, two] = per as [Map<string, number>, Map<string, number>];
+    return { main: perStep(run.main), workers: perStep(run.workers), wall: median(run.ms) };
+  });
+  const walls = runs.map((r) => r.wall);
+  const [one, twoMain, twoWorkers] = [runs[0]!.main, runs[1]!.main, runs[1]!.workers];
+  const two = new Map([...twoMain]);
+  for (const [k, v] of twoWorkers) two.set(k, (two.get(k) ?? 0) + v);
   const idle = (k: string): boolean => k.startsWith("(idle)");
   const sum = (m: Map<string, number>): number => [...m].filter(([k]) => !idle(k)).reduce((s, [, v]) => s + v, 0);
   const rows = [...new Set([...one.keys(), ...two.keys()])].filter((k) => !idle(k))
-    .map((k) => [k, one.get(k) ?? 0, two.get(k) ?? 0] as const)
-    .sort((p, q) => Math.max(q[1], q[2]) - Math.max(p[1], p[2]));
+    .map((k) => [k, one.get(k) ?? 0, twoMain.get(k) ?? 0, twoWorkers.get(k) ?? 0] as const)
+    .sort((p, q) => Math.max(q[1], q[2] + q[3]) - Math.max(p[1], p[2] + p[3]));
   const f = (v: number): string => v.toFixed(1);
   console.log(`\n${a.config} ${a.phase}: ${f(walls[0]!)} ms a step on one thread, ${f(walls[1]!)} on two (${(walls[0]! / walls[1]!).toFixed(2)}x); ` +
-    `CPU a step (all threads, idle excluded) ${f(sum(one))} -> ${f(sum(two))} ms (${(sum(two) / sum(one)).toFixed(2)}x)\n`);
-  console.log("| function | 1 thread, ms a step | 2 threads, both summed | ratio |");
-  console.log("|---|---:|---:|---:|");
-  for (const [k, v1, v2] of rows.slice(0, a.top)) console.log(`| ${k} | ${f(v1)} | ${f(v2)} | ${v1 > 0.5 ? `${(v2 / v1).toFixed(2)}x` : "-"} |`);
+    `CPU a step (all threads, idle excluded) ${f(sum(one))} -> ${f(sum(two))} ms (${(sum(two) / sum(one)).toFixed(2)}x); ` +
+    `on two threads the calling thread ${f(sum(twoMain))}, the worker ${f(sum(twoWorkers))}\n`);
+  console.log("| function | 1 thread, ms a step | 2 threads: calling thread | worker | both / 1 thread |");
+  console.log("|---|---:|---:|---:|---:|");
+  for (const [k, v1, m, w] of rows.slice(0, a.top)) console.log(`| ${k} | ${f(v1)} | ${f(m)} | ${f(w)} | ${v1 > 0.5 ? `${((m + w) / v1).toFixed(2)}x` : "-"} |`);
   console.log(`\nSelf times per step over ${a.steps} profiled steps (after two warm-up steps), every thread's profile summed.`);
 }
 

@@ -43,6 +43,30 @@ describe("the one heap", () => {
     );
   });
 
+  it("a request with no free block of its size takes a free one of up to four classes up (twice its class size; the block keeps its size), not a larger one", () => {
+    // Sizes no other test uses, so no other free block sits in the classes between.
+    const [request, double, more] = [2_900_000, 5_100_000, 7_500_000];
+    const a = allocBlock(double);
+    const aOff = a.offset, aBytes = a.bytes;
+    freeBlock(a);
+    const b = allocBlock(request, true);
+    expect(b.offset).toBe(aOff);
+    expect(b.bytes).toBe(aBytes); // it goes back to its own free list
+    new Uint8Array(heapArray(Uint8Array, 1).buffer, b.offset, request).fill(9);
+    freeBlock(b);
+    const c = allocBlock(request);
+    expect(c.offset).toBe(aOff);
+    expect(new Uint8Array(heapArray(Uint8Array, 1).buffer, c.offset, request).every((v) => v === 0)).toBe(true); // zeroed again
+    freeBlock(c);
+    const big = allocBlock(more);
+    const bigOff = big.offset;
+    const d = allocBlock(aBytes); // takes a's block
+    freeBlock(big);
+    const e = allocBlock(request);
+    expect(e.offset).not.toBe(bigOff); // more than twice the request: new space
+    for (const x of [d, e]) freeBlock(x);
+  });
+
   it("tensors and spikes made by the engine live in the heap; foreign arrays are accepted as they are", () => {
     expect(inHeap(Tensor.zeros([3, 5]).data)).toBe(true);
     expect(inHeap(Spikes.zeros([2, 33]).words)).toBe(true);

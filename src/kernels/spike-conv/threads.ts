@@ -64,6 +64,9 @@ export interface SpikeConvDims {
   g: ConvGeom;
 }
 
+/** Bytes of transposed gradient the threaded weight gradient stages at a time (whole images; at least one). */
+const WEIGHT_CHUNK_BYTES = 8 << 20;
+
 /** Work estimate: dense multiply-adds over 8 (the scatter only runs for set bits; firing rates are ~10-20%). */
 function work(d: SpikeConvDims): number {
   return (d.n * d.c * d.g.h * d.g.w * d.g.kh * d.g.kw * d.o) / 8;
@@ -129,10 +132,12 @@ export function spikeConvForwardThreads(
  * (channels-first), summed over the batch in order, the input channels split
  * over threads. On one thread this is the op's original loop (transpose one
  * image's gradient, scatter); threaded, all images are transposed first.
- * With `counts`: the counts convolution's weight gradient.
+ * With `counts`: the counts convolution's weight gradient. `chunkBytes`: the
+ * transposed gradient staged at a time (whole images, at least one).
  */
 export function spikeConvWeightThreads(
   d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: FloatArray, threads?: number, counts: FloatArray | null = null,
+  chunkBytes = WEIGHT_CHUNK_BYTES,
 ): void {
   const { n, c, o, wpr, g } = d;
   const imgWords = c * g.h * wpr;
@@ -153,27 +158,40 @@ export function spikeConvWeightThreads(
   }
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
+  // The gradient is transposed (channels last) for a chunk of images at a time, so the staging area stays
+  // near WEIGHT_CHUNK_BYTES (whole batches of the stem's convolutions took 48 MB, kept as long as the pool).
+  // Only where the sums accumulate in accW itself: a float32 accW of a float64 sum is converted once at the end.
+  const img = ohw * o;
+  const inPlace = gy.constructor === accW.constructor && (counts === null || counts.constructor === gy.constructor);
+  const per = inPlace ? Math.max(1, Math.min(n, Math.floor(chunkBytes / (img * gy.BYTES_PER_ELEMENT)))) : n;
   const stS = !inHeap(words), stA = !inHeap(accW), stX = counts !== null && !inHeap(counts);
   const [ss, sg, sa, sx] = scratchViews([
-    [false, stS ? n * imgWords : 0], [f64, n * ohw * o, true], [accW instanceof Float64Array, stA ? accW.length : 0],
+    [false, stS ? n * imgWords : 0], [f64, per * img, true], [accW instanceof Float64Array, stA ? accW.length : 0],
     [counts instanceof Float64Array, stX ? counts!.length : 0],
   ]) as [Float32Array, FloatArray, FloatArray, FloatArray];
   if (stS) new Uint32Array(ss.buffer, ss.byteOffset, ss.length).set(words);
   if (stX) sx.set(counts!);
-  transposeThreads(gy, 0, o, ohw, sg, 0, n);
   const rowLo = mine * khw * o;
   if (stA) sa.set(accW.subarray(rowLo), rowLo);
   const ws = stS ? ss : new Float32Array(words.buffer, words.byteOffset, words.length);
   const wa = stA ? sa : accW;
-  const wx = counts === null ? wa : stX ? sx : counts;
-  const xB = counts === null ? -1 : sabBase(wx);
+  const wx = counts === null ? null : stX ? sx : counts;
+  const xImg = c * g.h * g.w;
   const dims = encodeSpikeConv(c, wpr, o, g);
-  const jobs: Part[] = [];
-  for (let j = 1; j < p; j++) {
-    jobs.push({
-      op: OP_SPIKE_CONV_WEIGHT, args: [...dims, imgWords, n, sabBase(ws), sabBase(sg), sabBase(wa), cuts[j]!, cuts[j + 1]!, xB], bufs: [ws, sg, wa, wx],
-    });
+  for (let i0 = 0; i0 < n; i0 += per) {
+    const k = Math.min(per, n - i0);
+    transposeThreads(gy, i0 * img, o, ohw, sg, 0, k);
+    const wsK = ws.subarray(i0 * imgWords, (i0 + k) * imgWords);
+    const wxK = wx === null ? wa : wx.subarray(i0 * xImg, (i0 + k) * xImg);
+    const xB = wx === null ? -1 : sabBase(wxK);
+    const jobs: Part[] = [];
+    for (let j = 1; j < p; j++) {
+      jobs.push({
+        op: OP_SPIKE_CONV_WEIGHT, args: [...dims, imgWords, k, sabBase(wsK), sabBase(sg), sabBase(wa), cuts[j]!, cuts[j + 1]!, xB], bufs: [wsK, sg, wa, wxK],
+      });
+    }
+    const countsK = counts === null ? null : counts.subarray(i0 * xImg, (i0 + k) * xImg);
+    runParts("spikeConv2d", jobs, () => spikeConvWeightRange(words.subarray(i0 * imgWords, (i0 + k) * imgWords), imgWords, k, wpr, c, 0, mine, g, sg, false, o, accW, countsK));
   }
-  runParts("spikeConv2d", jobs, () => spikeConvWeightRange(words, imgWords, n, wpr, c, 0, mine, g, sg, false, o, accW, counts));
   if (stA) accW.set(sa.subarray(rowLo, accW.length), rowLo);
 }
