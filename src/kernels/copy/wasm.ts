@@ -2,7 +2,8 @@
  * The WebAssembly twin of the strided copy (./copy.ts) for its two innermost
  * axes: `n1` runs of `inner` elements, the source and destination advancing by
  * their strides (in elements) along each. Elements move as 4- or 8-byte
- * integers, a bit-exact copy; the TypeScript caller walks the outer axes.
+ * values (runs contiguous on both sides as 16-byte vectors first), a bit-exact
+ * copy; the TypeScript caller walks the outer axes.
  *
  *   copy4 / copy8(src, dst, n1, inner, ss1, ds1, ss, ds)
  *
@@ -14,15 +15,29 @@ import { HeapKernel } from "../../wasm/runtime.js";
 function copyFunc(name: string, es: number, move: (c: Code, s: number, d: number) => void): FuncDef {
   const f = frame(
     [["src", I32], ["dst", I32], ["n1", I32], ["inner", I32], ["ss1", I32], ["ds1", I32], ["ss", I32], ["ds", I32]] as const,
-    [["i", I32], ["j", I32], ["s", I32], ["d", I32]] as const,
+    [["i", I32], ["j", I32], ["s", I32], ["d", I32], ["vecs", I32]] as const,
   );
   const L = f.idx;
   const c = new Code();
+  // Contiguous runs (both inner strides 1, nearly every call: Winograd's padded planes, layout changes) move
+  // 16 bytes at a time, whole vectors first (a v128 load and store move the bits as they are); the rest element
+  // by element. Measured 1.05 ns an element before (66M elements a MNIST b64 training step).
+  c.i32Const(0).set(L.vecs);
+  c.get(L.ss).i32Const(1).i32Eq().get(L.ds).i32Const(1).i32Eq().i32And().if();
+  c.get(L.inner).i32Const(es === 4 ? 2 : 1).i32ShrU().set(L.vecs);
+  c.end();
   // Strides to bytes once.
   for (const st of [L.ss1, L.ds1, L.ss, L.ds]) c.get(st).i32Const(es).i32Mul().set(st);
   c.i32Const(0).set(L.i);
   c.whileLtU(L.i, L.n1, () => {
     c.get(L.src).set(L.s).get(L.dst).set(L.d).i32Const(0).set(L.j);
+    c.whileLtU(L.j, L.vecs, () => {
+      c.get(L.d).get(L.s).v128Load(0).v128Store(0);
+      c.get(L.s).i32Const(16).i32Add().set(L.s);
+      c.get(L.d).i32Const(16).i32Add().set(L.d);
+      c.get(L.j).i32Const(1).i32Add().set(L.j);
+    });
+    c.get(L.vecs).i32Const(16 / es).i32Mul().set(L.j);
     c.whileLtU(L.j, L.inner, () => {
       move(c, L.s, L.d);
       c.get(L.s).get(L.ss).i32Add().set(L.s);
