@@ -8,7 +8,7 @@ import { countsLinear, spikeLinear } from "../../src/ops/spike/spike-linear.js";
 import { spikeConvForwardRange, spikeConvWeightRange, sumBucketsJs, sumBucketsWasm } from "../../src/kernels/spike-conv/spike-conv.js";
 import {
   countsGatherAddJs, countsGatherAddWasm, countsScatterRowsCols, SCATTER_BLOCK_ROWS,
-  spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWords,
+  setPanelThresholds, spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWords,
 } from "../../src/kernels/spike-sum/spike-sum.js";
 import { packRows, wordsFor } from "../../src/tensor/bits.js";
 import { gemmReference } from "../../src/kernels/gemm/gemm.js";
@@ -171,6 +171,17 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           countsGatherAddJs(x, off, w, off, dj, off, m, k, n, accumulate);
           countsGatherAddWasm(x, off, w, off, dw, off, m, k, n, accumulate);
           expectSameBits(dw, dj, "countsGatherAdd");
+          // The same sums from W packed in panels (the float32 family's path for large W, forced here).
+          const old = setPanelThresholds(0, 0);
+          try {
+            const cp = out(c0), dp = out(c0);
+            spikeGatherAddWasm(s, off * wpr, wpr, w, off, cp, off, m, n, accumulate);
+            countsGatherAddWasm(x, off, w, off, dp, off, m, k, n, accumulate);
+            expectSameBits(cp, cj, "spikeGatherAdd (panels)");
+            expectSameBits(dp, dj, "countsGatherAdd (panels)");
+          } finally {
+            setPanelThresholds(...old);
+          }
           if (!accumulate) {
             // From +0, skipping the zero terms changes nothing: the dense gemm of the
             // same family (float32 iff every operand is) on the 0/1 values and counts.

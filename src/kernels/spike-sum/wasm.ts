@@ -20,7 +20,11 @@
  * JS's `d = d + a + b + c` is ((d + a) + b) + c, the same sequence; so the
  * twin is bit-identical to the JS kernels whatever their unrolling.
  *
- * All take (nb, cap, src, o, dst, cnt, idx, val, zero).
+ * All take (nb, cap, src, o, dst, cnt, idx, val, zero). sum32fPanels / wsum32fPanels
+ * (…, zero, k) are sum32f / wsum32f reading a source of k rows packed by
+ * {@link packPanelsF32}: per column chunk (the kernel's order, {@link sumChunks})
+ * its k rows of `cols` values from element j k; idx then holds row numbers.
+ * The same entries, the same adds in the same order: the same bits.
  * src, dst, cnt, idx, val: byte offsets in the heap (src/tensor/heap.ts), which
  * the module imports: sources and destinations are used where they are, the
  * tables sit in the module's scratch (any element alignment). idx holds i32
@@ -34,6 +38,7 @@ import { Code, emitModule, F32, F64, I32, V128, type ValType } from "../../wasm/
 import type { FloatArray } from "../../tensor/tensor.js";
 import { countStaged, heapF32, heapF64, heapU32, inHeap } from "../../tensor/heap.js";
 import { HeapKernel } from "../../wasm/runtime.js";
+import { copyWasmCall } from "../copy/wasm.js";
 
 /**
  * Accumulators held in registers over a bucket: 7 v128 (14 columns of float64,
@@ -60,13 +65,15 @@ export const ROW_TILE = 32;
  * the source type (float32 sources of the float64 family are widened
  * exactly by f64x2.promote_low_f32x4); `weighted` the v * src form.
  */
-function sumBody(f32: boolean, srcF32: boolean, weighted: boolean): Code {
+function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = false): Code {
   const [nb, cap, src, o, dst, cnt, idx, val, zero] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [r, n, b, d, j, srcJ, t, tEnd, p, tv, dj] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
-  const acc = [20, 21, 22, 23, 24, 25, 26, 27];
-  const vv = 28;
-  const s = 29;
-  const [r0, r1] = [30, 31];
+  const kRows = 9; // panels only: the source's rows (the height of every panel)
+  const l0 = panels ? 10 : 9; // the first local
+  const [r, n, b, d, j, srcJ, t, tEnd, p, tv, dj] = Array.from({ length: 11 }, (_, i) => l0 + i) as [number, number, number, number, number, number, number, number, number, number, number];
+  const acc = Array.from({ length: 8 }, (_, i) => l0 + 11 + i);
+  const vv = l0 + 19;
+  const s = l0 + 20;
+  const [r0, r1] = [l0 + 21, l0 + 22];
   const per = f32 ? 4 : 2; // values per v128
   const es = f32 ? 2 : 3; // log2 bytes per dst (and val) element
   const srcShift = srcF32 ? 2 : 3;
@@ -101,7 +108,10 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean): Code {
     if (lanes === 0) { c.get(dj); sLoad(); c.set(s); }
     else for (let k = 0; k < lanes; k++) c.get(dj).v128Load(16 * k).set(acc[k]!);
     c.end();
-    c.get(src).get(j).i32Const(srcShift).i32Shl().i32Add().set(srcJ);
+    // The chunk's source: columns from j of its rows, or (panels) its panel, k rows of `cols` values from element j k.
+    const cols = lanes === 0 ? 1 : lanes * per;
+    if (panels) c.get(src).get(j).get(kRows).i32Mul().i32Const(srcShift).i32Shl().i32Add().set(srcJ);
+    else c.get(src).get(j).i32Const(srcShift).i32Shl().i32Add().set(srcJ);
     c.get(b).set(t);
     // val holds one dst-typed value per idx slot (4 bytes): tv = val + (b - idx) es / 4 bytes.
     if (weighted) {
@@ -112,7 +122,8 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean): Code {
     // The entries of the bucket, in order: acc = acc + (v *) src.
     c.block().loop();
     c.get(t).get(tEnd).i32LtU().i32Eqz().brIf(1);
-    c.get(srcJ).get(t).i32Load().i32Const(srcShift).i32Shl().i32Add().set(p);
+    if (panels) c.get(srcJ).get(t).i32Load().i32Const(cols << srcShift).i32Mul().i32Add().set(p);
+    else c.get(srcJ).get(t).i32Load().i32Const(srcShift).i32Shl().i32Add().set(p);
     if (lanes === 0) {
       c.get(s);
       if (weighted) { c.get(tv); sLoad(); }
@@ -307,10 +318,10 @@ function countsColumnBucketsBody(): Code {
 /** The gather-add module's bytes (emitted from TypeScript, deterministic). */
 export function spikeSumModule(): Uint8Array {
   const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
-  const fn = (name: string, f32: boolean, srcF32: boolean, w: boolean) => ({
-    name, params: i32s(9), results: [],
+  const fn = (name: string, f32: boolean, srcF32: boolean, w: boolean, panels = false) => ({
+    name, params: i32s(panels ? 10 : 9), results: [],
     locals: [...i32s(11), ...new Array<ValType>(9).fill(V128), f32 ? F32 : F64, I32, I32] as ValType[],
-    body: sumBody(f32, srcF32, w),
+    body: sumBody(f32, srcF32, w, panels),
   });
   return emitModule({
     minPages: 1,
@@ -318,13 +329,14 @@ export function spikeSumModule(): Uint8Array {
     funcs: [
       fn("sum32", false, true, false), fn("sum64", false, false, false), fn("wsum32", false, true, true), fn("wsum64", false, false, true),
       fn("sum32f", true, true, false), fn("wsum32f", true, true, true),
+      fn("sum32fPanels", true, true, false, true), fn("wsum32fPanels", true, true, true, true),
       { name: "countsBuckets32", params: i32s(7), results: [], locals: i32s(7), body: countsBucketsBody() },
       { name: "countsColumnBuckets32", params: i32s(9), results: [], locals: i32s(10), body: countsColumnBucketsBody() },
     ],
   });
 }
 
-type SumFn = (nb: number, cap: number, src: number, o: number, dst: number, cnt: number, idx: number, val: number, zero: number) => void;
+type SumFn = (nb: number, cap: number, src: number, o: number, dst: number, cnt: number, idx: number, val: number, zero: number, rows?: number) => void;
 
 const kernel = new HeapKernel(spikeSumModule);
 let runs = 0;
@@ -405,14 +417,41 @@ export function countsColumnBucketsRun(x: number, k: number, rows: number, p0: n
 export function spikeSumRun(
   srcF32: boolean, weighted: boolean,
   nb: number, cap: number, src: number, o: number, dst: number, cnt: number, idx: number, val: number, zero: boolean,
-  family32 = false,
+  family32 = false, panelRows = 0,
 ): void {
   if (nb === 0 || o === 0) return;
   if (family32 && !srcF32) throw new Error("spikeSumRun: the float32 family needs a float32 source");
+  if (panelRows > 0 && !family32) throw new Error("spikeSumRun: panels are float32-family only");
   runs++;
   const ex = kernel.exports();
+  if (panelRows > 0) {
+    ((weighted ? ex.wsum32fPanels : ex.sum32fPanels) as SumFn)(nb, cap, src, o, dst, cnt, idx, val, zero ? 1 : 0, panelRows);
+    return;
+  }
   const f = (family32 ? (weighted ? ex.wsum32f : ex.sum32f) : weighted ? (srcF32 ? ex.wsum32 : ex.wsum64) : srcF32 ? ex.sum32 : ex.sum64) as SumFn;
   f(nb, cap, src, o, dst, cnt, idx, val, zero ? 1 : 0);
+}
+
+/**
+ * The column chunks of an `o`-column sum in the order the kernel sweeps them: [first column, columns],
+ * WIDE_ACCS vectors wide, then one of the vectors left, then single columns.
+ */
+export function sumChunks(o: number): [number, number][] {
+  const out: [number, number][] = [];
+  let j = 0;
+  for (; j + WIDE_ACCS * 4 <= o; j += WIDE_ACCS * 4) out.push([j, WIDE_ACCS * 4]);
+  const vecs = (o - j) >> 2;
+  if (vecs > 0) { out.push([j, vecs * 4]); j += vecs * 4; }
+  for (; j < o; j++) out.push([j, 1]);
+  return out;
+}
+
+/**
+ * Packs float32 source rows src [k, o] (heap byte offsets; row stride o) into the panels the
+ * *Panels sums read at dst: per column chunk (sumChunks), its k rows of `cols` values, from element j k.
+ */
+export function packPanelsF32(src: number, k: number, o: number, dst: number): void {
+  for (const [j, cols] of sumChunks(o)) copyWasmCall(false, src + j * 4, dst + j * k * 4, k, cols, o, cols, 1, 1);
 }
 
 /** How many times this thread has run a WASM bucket sum (lets tests see which backend ran). */
