@@ -8,12 +8,12 @@ import { countsLinear, spikeLinear } from "../../src/ops/spike/spike-linear.js";
 import { spikeConvForwardRange, spikeConvWeightRange, sumBucketsJs, sumBucketsWasm } from "../../src/kernels/spike-conv/spike-conv.js";
 import {
   countsGatherAddJs, countsGatherAddWasm, countsScatterRowsCols, SCATTER_BLOCK_ROWS,
-  setPanelThresholds, spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWords,
+  spikeGatherAddJs, spikeGatherAddWasm, spikeScatterRowsWords,
 } from "../../src/kernels/spike-sum/spike-sum.js";
 import { packRows, wordsFor } from "../../src/tensor/bits.js";
 import { gemmReference } from "../../src/kernels/gemm/gemm.js";
 import { setKernelBackend, wasmSimdAvailable } from "../../src/wasm/backend.js";
-import { ROW_TILE, spikeSumModule, spikeSumWasmRuns } from "../../src/kernels/spike-sum/wasm.js";
+import { ROW_TILE, setPanelThresholds, spikeSumModule, spikeSumWasmRuns } from "../../src/kernels/spike-sum/wasm.js";
 import { wasmApi } from "../../src/wasm/runtime.js";
 import { expectBitEqual, leaf, randCounts, randSpikes } from "../helpers/random-spikes.js";
 import { expectSameBits } from "../helpers/arrays.js";
@@ -141,6 +141,13 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
         if (o * ohw >= 256) expect(spikeSumWasmRuns()).toBeGreaterThan(before);
         expectSameBits(ow, oj, "out");
         expectSameBits(aw, aj, "accW");
+        // The forward from wT packed in panels (the float32 family's path for a large wT, forced here).
+        const old = setPanelThresholds(0, 0);
+        try {
+          expectSameBits(run("wasm")[0], oj, "out (panels)");
+        } finally {
+          setPanelThresholds(...old);
+        }
       }),
       { numRuns: 150 },
     );

@@ -30,7 +30,9 @@ import { transpose } from "../transpose/transpose.js";
 import { float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
-import { align16, dstBytes, dstDone, dstPtr, heapI32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes } from "../spike-sum/wasm.js";
+import {
+  align16, dstBytes, dstDone, dstPtr, heapI32, packPanelsF32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes, usePanels,
+} from "../spike-sum/wasm.js";
 import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
 import { fillBucketsWasm, type Weights } from "./wasm.js";
 
@@ -638,8 +640,16 @@ function forwardWasm(
   const cntS = align16(accS + ohw * o * es);
   const idxS = align16(cntS + nb * 4);
   const valS = align16(idxS + nb * cap * 4); // counts: a value (of the family's type) per idx slot
-  const base = spikeSumScratch(counts === null ? valS : valS + nb * cap * es);
-  const wB = heapPtr(wT, 0, kk * o, base + wS, true);
+  // wT in panels (see usePanels) when large: its rows for one output position are scattered over all of it.
+  const panels = usePanels(fam32, (i1 - i0) * ohw, kk * o);
+  const panelS = align16(counts === null ? valS : valS + nb * cap * es);
+  const base = spikeSumScratch(panels ? panelS + kk * o * 4 : panelS);
+  let wB = heapPtr(wT, 0, kk * o, base + wS, true);
+  if (panels) {
+    packPanelsF32(wB, kk, o, base + panelS);
+    wB = base + panelS;
+  }
+  const entry = panels ? 1 : o; // entries: element offsets of wT's rows, or (panels) the row numbers
   const i32 = heapI32();
   const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
   const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
@@ -651,13 +661,13 @@ function forwardWasm(
   for (let i = i0; i < i1; i++) {
     if (wasmFill) {
       fillBucketsWasm(
-        true, s.byteOffset + i * imgWords * 4, wpr, 0, c, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, o, cap, nb, base + cntS, base + idxS,
+        true, s.byteOffset + i * imgWords * 4, wpr, 0, c, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, entry, cap, nb, base + cntS, base + idxS,
         weights, counts === null ? 0 : counts.byteOffset + i * xImg * es, g.w, base + valS,
       );
     } else {
-      fillBuckets(s, i * imgWords, wpr, c, g, o, true, 0, c, cnt, idx, counts === null ? null : { x: counts, off: i * xImg, val: val! });
+      fillBuckets(s, i * imgWords, wpr, c, g, entry, true, 0, c, cnt, idx, counts === null ? null : { x: counts, off: i * xImg, val: val! });
     }
-    spikeSumRun(f32, counts !== null, nb, cap, wB, o, base + accS, base + cntS, base + idxS, base + valS, true, fam32);
+    spikeSumRun(f32, counts !== null, nb, cap, wB, o, base + accS, base + cntS, base + idxS, base + valS, true, fam32, panels ? kk : 0);
     // Channels-first store by the transpose family (float64 sums rounded once, as spikeConvForwardImage's last loop).
     transpose(acc, a0, ohw, o, out, i * o * ohw);
   }

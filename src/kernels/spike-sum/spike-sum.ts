@@ -30,7 +30,7 @@ import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import {
   align16, countsBucketsRun, countsColumnBucketsRun, dstBytes, dstDone, dstPtr, heapI32, packPanelsF32, SPIKE_SUM_MIN_OUT, spikeSumRun,
-  spikeSumScratch, stageBytes,
+  spikeSumScratch, stageBytes, usePanels,
 } from "./wasm.js";
 import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
 
@@ -650,29 +650,6 @@ function countsScatterRowsColsWasm(
     spikeSumRun(true, true, kc, nb, gB + r0 * n * 4, n, accB, base + cntS, base + idxS, base + valS, false, true);
   }
   dstDone(acc, accOff + p0 * n, kc * n, true, accB);
-}
-
-/**
- * When a float32 WASM gather first packs W into the panels of its column chunks (each chunk's k rows
- * contiguous) and sums from those: from PANEL rows of C and weights. A chunk's rows of W are then a few
- * pages, not k rows n floats apart (a page or more each): 2048 rows, one thread, 384 -> 384 1.1x,
- * 384 -> 1536 1.2-1.3x, 1536 -> 384 1.06-1.09x; 128 -> 128 (64 KB of W) 0.98x, 128 -> 512 (256 KB) 1.0-1.05x,
- * so from 512 KB of W (147,456 floats for 384 -> 384).
- * The packing is one copy of W, which fewer rows would not pay for.
- */
-const PANEL = { rows: 128, weights: 1 << 17 };
-
-/** True when a float32 WASM gather over m rows of a k x n weight sums from panels (see PANEL). */
-function usePanels(fam32: boolean, m: number, kn: number): boolean {
-  return fam32 && m >= PANEL.rows && kn >= PANEL.weights;
-}
-
-/** Sets when the float32 WASM gathers pack W into panels (tests: 0, 0 = always); returns the old thresholds. */
-export function setPanelThresholds(rows: number, weights: number): [number, number] {
-  const old: [number, number] = [PANEL.rows, PANEL.weights];
-  PANEL.rows = rows;
-  PANEL.weights = weights;
-  return old;
 }
 
 /**
