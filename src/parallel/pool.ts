@@ -18,7 +18,7 @@ import {
   type WorkerInit,
 } from "./protocol.js";
 import { getKernelBackend } from "../wasm/backend.js";
-import { taskModules } from "./registry.js";
+import { taskBody, taskModules } from "./registry.js";
 import { evenCuts } from "./balance.js";
 
 import { nodeThreadHost, type ThreadHost, type WorkerHandle } from "./host.js";
@@ -165,6 +165,13 @@ export function scratchViews(requests: readonly (readonly [boolean, number, bool
  * then restarted on the next call.
  */
 export function runParts(op: string, parts: readonly Part[], local: () => void): void {
+  if (profile !== null && profile.serial) {
+    const t0 = performance.now();
+    local();
+    for (const p of parts) runHere(p);
+    record(op, performance.now() - t0, 0);
+    return;
+  }
   const ready = readySlots();
   if (parts.length > ready.length) fail(op, `internal: ${parts.length} parts for ${ready.length} ready workers`);
   const used: Slot[] = [];
@@ -179,6 +186,7 @@ export function runParts(op: string, parts: readonly Part[], local: () => void):
   } catch (e) {
     dispatchError = e;
   }
+  const t0 = profile !== null ? performance.now() : 0;
   if (dispatchError === null) {
     try {
       local();
@@ -186,6 +194,7 @@ export function runParts(op: string, parts: readonly Part[], local: () => void):
       localError = e;
     }
   }
+  const t1 = profile !== null ? performance.now() : 0;
   const problems: string[] = [];
   let dead = false;
   for (let j = 0; j < used.length; j++) {
@@ -195,10 +204,49 @@ export function runParts(op: string, parts: readonly Part[], local: () => void):
       dead ||= r.dead;
     }
   }
+  if (profile !== null) record(op, t1 - t0, performance.now() - t1);
   if (dead) void shutdownPool();
   if (dispatchError !== null) throw dispatchError;
   if (localError !== null) throw localError;
   if (problems.length > 0) fail(op, `thread pool: ${problems.join("; ")}`);
+}
+
+/** Timings of one op's threaded calls (see {@link poolProfile}). */
+export interface PoolOpTimes {
+  calls: number;
+  /** The calling thread's own parts, ms (with `serial`: every part, all on the calling thread). */
+  localMs: number;
+  /** The calling thread's wait for the workers after its part, ms. */
+  waitMs: number;
+}
+
+let profile: { serial: boolean; ops: Map<string, PoolOpTimes> } | null = null;
+
+function record(op: string, localMs: number, waitMs: number): void {
+  let t = profile!.ops.get(op);
+  if (t === undefined) profile!.ops.set(op, (t = { calls: 0, localMs: 0, waitMs: 0 }));
+  t.calls++;
+  t.localMs += localMs;
+  t.waitMs += waitMs;
+}
+
+/** Runs a worker's part on the calling thread, as the worker would (the same task body, arguments and heap views). */
+function runHere(p: Part): void {
+  const body = taskBody(p.op);
+  if (body === undefined) fail("thread pool", `internal: unknown op code ${p.op}`);
+  body(Float64Array.from(p.args), p.args.map((v) => v | 0), p.bufs.map((b) => (b instanceof Float64Array ? heapF64() : heapF32())), () => {});
+}
+
+/**
+ * Where a second thread's time goes (bench/pool-split.ts): from this call on, times every threaded call
+ * by op name, the calling thread's part and its wait for the workers; `mode` "serial" runs the workers'
+ * parts on the calling thread after its own instead (the same split on one thread, the same bits), so one
+ * process compares the two; "off" stops. Returns the timings since the previous call (and resets them).
+ */
+export function poolProfile(mode: "threads" | "serial" | "off"): Map<string, PoolOpTimes> {
+  const before = profile?.ops ?? new Map<string, PoolOpTimes>();
+  profile = mode === "off" ? null : { serial: mode === "serial", ops: new Map() };
+  return before;
 }
 
 /** Minimum multiply-adds per thread before a twin splits its work. */

@@ -7,8 +7,8 @@ import { BitspikeError } from "../../src/tensor/errors.js";
 import { gemm, gemmReference } from "../../src/kernels/gemm/gemm.js";
 import { gemmThreads } from "../../src/kernels/gemm/threads.js";
 import {
-  getThreads, minWorkPerThread, poolInfo, poolReady, runParts, setMinWorkPerThread, setPoolSpin, setThreadHost, setThreads, shutdownPool,
-  usableThreads,
+  getThreads, minWorkPerThread, poolInfo, poolProfile, poolReady, runParts, setMinWorkPerThread, setPoolSpin, setThreadHost, setThreads,
+  shutdownPool, usableThreads,
 } from "../../src/parallel/pool.js";
 import { OP_TEST_EXIT, OP_TEST_THROW } from "../../src/parallel/protocol.js";
 import { nodeThreadHost } from "../../src/parallel/host.js";
@@ -190,6 +190,39 @@ describe("pool", () => {
     expect(await poolReady()).toBe(2);
     setThreads(3);
     expect(await poolReady()).toBe(3);
+  });
+
+  it("poolProfile times threaded calls by op; in serial mode every part runs on the calling thread, with the same bits", async () => {
+    setThreads(3);
+    await poolReady();
+    const rng = new Rng(11);
+    const a = randArray(false, 64 * 48, rng, false), b = randArray(false, 48 * 40, rng, false);
+    const want = new Float32Array(64 * 40);
+    gemm(a, 0, false, b, 0, false, want, 0, 64, 40, 48, false);
+    const run = (): Float32Array => {
+      const got = new Float32Array(64 * 40);
+      gemmThreads(a, 0, false, b, 0, false, got, 0, 64, 40, 48, false, 3);
+      return got;
+    };
+    try {
+      poolProfile("threads");
+      let before = poolInfo().workerParts;
+      expect(sameBits(run(), want)).toBe(true);
+      expect(poolInfo().workerParts - before).toBe(2);
+      const threaded = poolProfile("serial").get("gemm")!;
+      expect(threaded.calls).toBe(1);
+      expect(threaded.localMs).toBeGreaterThanOrEqual(0);
+      before = poolInfo().workerParts;
+      expect(sameBits(run(), want)).toBe(true);
+      expect(poolInfo().workerParts).toBe(before); // no worker ran a part
+      const serial = poolProfile("off").get("gemm")!;
+      expect(serial.calls).toBe(1);
+      expect(serial.waitMs).toBe(0);
+      run();
+      expect(poolProfile("off").size).toBe(0); // off: nothing recorded
+    } finally {
+      poolProfile("off");
+    }
   });
 
   it("setPoolSpin validates; sleeping workers (spin 0) and spinning ones (spin 20) both run every part, same bits", async () => {
