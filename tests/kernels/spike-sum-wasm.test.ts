@@ -266,6 +266,15 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           countsScatterRowsCols(x, off, g, off, aj, off, m, k, p0, p1, n, "js");
           countsScatterRowsCols(x, off, g, off, aw, off, m, k, p0, p1, n, "wasm");
           expectSameBits(aw, aj, "countsScatterRows");
+          // Each block's rows of G in panels (forced here; the path of wide G).
+          const old = setPanelThresholds(0, 0);
+          try {
+            const ap = placed(a0.slice(), true);
+            countsScatterRowsCols(x, off, g, off, ap, off, m, k, p0, p1, n, "wasm");
+            expectSameBits(ap, aj, "countsScatterRows (panels)");
+          } finally {
+            setPanelThresholds(...old);
+          }
         },
       ),
       { numRuns: 60 },

@@ -640,14 +640,18 @@ function countsScatterRowsColsWasm(
   const cntS = accS + dstBytes(acc, kc * n, true);
   const idxS = cntS + align16(kc * 4);
   const valS = idxS + align16(kc * mb * 4);
-  const base = spikeSumScratch(valS + kc * mb * 4);
+  // A block's rows of G in panels (see usePanels) when they are wide: its entries are then row numbers.
+  const panels = usePanels(true, kc, mb * n);
+  const panelS = valS + align16(kc * mb * 4);
+  const base = spikeSumScratch(panels ? panelS + mb * n * 4 : panelS);
   const gB = heapPtr(g, gOff, m * n, base + gS, true);
   const accB = dstPtr(acc, accOff + p0 * n, kc * n, true, base + accS, true);
   const xB = x.byteOffset + xOff * 4;
   for (let r0 = 0; r0 < m; r0 += mb) {
     const nb = Math.min(mb, m - r0);
-    countsColumnBucketsRun(xB + r0 * k * 4, k, nb, p0, p1, n, base + cntS, base + idxS, base + valS);
-    spikeSumRun(true, true, kc, nb, gB + r0 * n * 4, n, accB, base + cntS, base + idxS, base + valS, false, true);
+    countsColumnBucketsRun(xB + r0 * k * 4, k, nb, p0, p1, panels ? 1 : n, base + cntS, base + idxS, base + valS);
+    if (panels) packPanelsF32(gB + r0 * n * 4, nb, n, base + panelS);
+    spikeSumRun(true, true, kc, nb, panels ? base + panelS : gB + r0 * n * 4, n, accB, base + cntS, base + idxS, base + valS, false, true, panels ? nb : 0);
   }
   dstDone(acc, accOff + p0 * n, kc * n, true, accB);
 }
