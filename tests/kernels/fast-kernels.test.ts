@@ -13,7 +13,7 @@ import {
   spikeConvForwardImage, spikeConvScatter, spikeConvScatterReference, spikeConvWeightGrad, spikeConvWeightGradReference,
 } from "../../src/kernels/spike-conv/spike-conv.js";
 import {
-  countsScatterRows, countsScatterRowsReference, spikeScatterRows, spikeScatterRowsReference,
+  countsScatterRows, countsScatterRowsReference, SCATTER_BLOCK_ROWS, spikeScatterRows, spikeScatterRowsReference, spikeScatterRowsWords,
 } from "../../src/kernels/spike-sum/spike-sum.js";
 import { channelGradSums, channelGradSumsReference, channelMeanVar, channelMeanVarReference } from "../../src/kernels/norm/norm.js";
 import { kernelFields, kernelFits } from "../helpers/conv-geom.js";
@@ -178,7 +178,8 @@ describe("counts conv kernels", () => {
 });
 
 const arbRows = fc.record({
-  m: fc.integer({ min: 1, max: 40 }),
+  // Past SCATTER_BLOCK_ROWS too: the scatters take rows in blocks.
+  m: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: SCATTER_BLOCK_ROWS - 2, max: 3 * SCATTER_BLOCK_ROWS + 5 })),
   k: fc.integer({ min: 1, max: 80 }),
   n: fc.integer({ min: 1, max: 37 }),
   p: fc.double({ min: 0, max: 1, noNaN: true }),
@@ -198,10 +199,12 @@ describe("spike / counts weight-gradient kernels", () => {
         s.set(randBits(m, k, p, rng), off * wpr);
         const g = randFloats(off + m * n, rng, f32);
         const acc = randFloats(off + wpr * 32 * n, rng, f32 && acc32);
-        const a1 = acc.slice(), a2 = acc.slice();
+        const a1 = acc.slice(), a2 = acc.slice(), a3 = acc.slice();
         spikeScatterRows(s, off * wpr, wpr, g, off, a1, off, m, n);
         spikeScatterRowsReference(s, off * wpr, wpr, g, off, a2, off, m, n);
+        spikeScatterRowsWords(s, off * wpr, wpr, 0, wpr, g, off, a3, off, m, n, "js");
         expectSameBits(a1, a2, "spikeScatterRows");
+        expectSameBits(a3, a2, "spikeScatterRows (TypeScript sums)");
       }),
       { numRuns: 150 },
     );

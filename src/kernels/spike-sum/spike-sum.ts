@@ -492,7 +492,8 @@ export function spikeScatterRows(
  * {@link spikeScatterRows} restricted to the columns of spike words q0..q1-1
  * (acc rows 32 q0 .. 32 q1 - 1, at most k): each of those acc rows gets the
  * same additions in the same order as in the whole call, so disjoint word
- * ranges (on any threads) give the whole result.
+ * ranges (on any threads) give the whole result. The rows of S and G go in
+ * blocks of SCATTER_BLOCK_ROWS, in order (the same additions, the same order).
  */
 export function spikeScatterRowsWords(
   s: Uint32Array, sOff: number, wpr: number, q0: number, q1: number,
@@ -501,12 +502,21 @@ export function spikeScatterRowsWords(
   m: number, n: number, sum: SumBackend = "auto",
 ): void {
   const k = (q1 - q0) * 32; // pad bits are zero, so their buckets stay empty
-  countSpikeColumns(s, sOff, wpr, q0, q1, m, colStarts(k));
-  const nnz = colPrefix(k);
-  fillSpikeColumns(s, sOff, wpr, q0, q1, m, gOff, n, colStart, colRow);
-  colCursorsBack(k);
-  sumColumns(k, nnz, g, gOff, m, acc, accOff + q0 * 32 * n, n, true, scatterFamily32(acc, g), sum);
+  const fam32 = scatterFamily32(acc, g);
+  // Rows in blocks, as the counts scatter (SCATTER_BLOCK_ROWS): a bucket's entries then reach only its block's
+  // rows of G. One thread, density 0.15, whole vs blocks of 128: 2048 x 1536 -> 384 17.7 -> 13.9 ms,
+  // 384 -> 384 5.9 -> 4.9 ms, 384 -> 1536 50.3 -> 20.6 ms, 12544 x 128 -> 128 7.9 -> 5.9 ms.
+  const mb = SCATTER_BLOCK_ROWS;
+  for (let r0 = 0; r0 < m; r0 += mb) {
+    const nb = Math.min(mb, m - r0);
+    countSpikeColumns(s, sOff + r0 * wpr, wpr, q0, q1, nb, colStarts(k));
+    const nnz = colPrefix(k);
+    fillSpikeColumns(s, sOff + r0 * wpr, wpr, q0, q1, nb, gOff + r0 * n, n, colStart, colRow);
+    colCursorsBack(k);
+    sumColumns(k, nnz, g, gOff, m, acc, accOff + q0 * 32 * n, n, true, fam32, sum);
+  }
 }
+
 
 /**
  * Xᵀ G accumulated, skipping zeros of X [m, k]: acc[p, :] += X[i, p] G[i, :]
