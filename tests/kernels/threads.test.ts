@@ -25,6 +25,22 @@ import { randArray, sameBits } from "../helpers/arrays.js";
 
 useSplittingPool();
 
+/** Three threads and a 64 x 40 x 48 gemm split three ways: its single-thread product, and a run of the threaded one. */
+async function threeWayGemm(seed: number): Promise<{ want: Float32Array; run: () => Float32Array }> {
+  setThreads(3);
+  await poolReady();
+  const rng = new Rng(seed);
+  const a = randArray(false, 64 * 48, rng, false), b = randArray(false, 48 * 40, rng, false);
+  const want = new Float32Array(64 * 40);
+  gemm(a, 0, false, b, 0, false, want, 0, 64, 40, 48, false);
+  const run = (): Float32Array => {
+    const got = new Float32Array(64 * 40);
+    gemmThreads(a, 0, false, b, 0, false, got, 0, 64, 40, 48, false, 3);
+    return got;
+  };
+  return { want, run };
+}
+
 describe("threaded gemm", () => {
   it("gemmThreads keeps small products on the calling thread and splits big ones, with the same bits", () => {
     const old = setMinWorkPerThread(1 << 17);
@@ -193,17 +209,7 @@ describe("pool", () => {
   });
 
   it("poolProfile times threaded calls by op; in serial mode every part runs on the calling thread, with the same bits", async () => {
-    setThreads(3);
-    await poolReady();
-    const rng = new Rng(11);
-    const a = randArray(false, 64 * 48, rng, false), b = randArray(false, 48 * 40, rng, false);
-    const want = new Float32Array(64 * 40);
-    gemm(a, 0, false, b, 0, false, want, 0, 64, 40, 48, false);
-    const run = (): Float32Array => {
-      const got = new Float32Array(64 * 40);
-      gemmThreads(a, 0, false, b, 0, false, got, 0, 64, 40, 48, false, 3);
-      return got;
-    };
+    const { want, run } = await threeWayGemm(11);
     try {
       poolProfile("threads");
       let before = poolInfo().workerParts;
@@ -230,22 +236,15 @@ describe("pool", () => {
     expect(() => setPoolSpin(Number.NaN)).toThrow(BitspikeError);
     const old = setPoolSpin(0);
     try {
-      setThreads(3);
-      await poolReady();
-      const rng = new Rng(9);
-      const a = randArray(false, 64 * 48, rng, false), b = randArray(false, 48 * 40, rng, false);
-      const want = new Float32Array(64 * 40);
-      gemm(a, 0, false, b, 0, false, want, 0, 64, 40, 48, false);
+      const { want, run } = await threeWayGemm(9);
       for (const spin of [0, 20, 0]) {
         setPoolSpin(spin);
         for (let r = 0; r < 3; r++) {
           // A pause longer than any spin here: with spin 0 every worker is asleep when its part comes.
           await new Promise((res) => setTimeout(res, spin === 0 ? 5 : 0));
           const before = poolInfo().workerParts;
-          const got = new Float32Array(64 * 40);
-          gemmThreads(a, 0, false, b, 0, false, got, 0, 64, 40, 48, false, 3);
+          expect(sameBits(run(), want)).toBe(true);
           expect(poolInfo().workerParts - before).toBe(2);
-          expect(sameBits(got, want)).toBe(true);
         }
       }
     } finally {
