@@ -131,7 +131,8 @@ export function spikeConvForwardThreads(
  * accW [C kh kw, O] += the weight gradient for output gradient gy [n, o, OH, OW]
  * (channels-first), summed over the batch in order, the input channels split
  * over threads. On one thread this is the op's original loop (transpose one
- * image's gradient, scatter); threaded, all images are transposed first.
+ * image's gradient, scatter); threaded, a chunk of images is transposed (by
+ * all threads), then scattered, chunk after chunk.
  * With `counts`: the counts convolution's weight gradient. `chunkBytes`: the
  * transposed gradient staged at a time (whole images, at least one).
  */

@@ -517,7 +517,6 @@ export function spikeScatterRowsWords(
   }
 }
 
-
 /**
  * Xᵀ G accumulated, skipping zeros of X [m, k]: acc[p, :] += X[i, p] G[i, :]
  * for rows i in order. The weight gradient of a counts linear. Bit-equal to
