@@ -436,8 +436,8 @@ export function spikeSumRun(
  * When a float32 WASM sum (a gather of rows of W, a spike conv's forward over wT, a block of rows of G in
  * the counts weight gradient) first packs its source into the panels of its column chunks (each chunk's
  * k rows contiguous) and sums from those: from PANEL.rows destination rows (buckets) and PANEL.weights
- * source values. A chunk's source rows are then a few pages, not k rows n floats apart (a page or more
- * each): 2048 rows, one thread, 384 -> 384 1.1x, 384 -> 1536 1.2-1.3x, 1536 -> 384 1.06-1.09x;
+ * source values. A chunk's source rows are then a few pages, not k rows n floats apart (1.5 KB at
+ * n = 384, 6 KB at 1536: hundreds of pages): 2048 rows, one thread, 384 -> 384 1.1x, 384 -> 1536 1.2-1.3x, 1536 -> 384 1.06-1.09x;
  * 128 -> 128 (64 KB) 0.98x, 128 -> 512 (256 KB) 1.0-1.05x; the counts weight gradient 384 -> 1536
  * 1.2x (blocks of 128 x 1536), 384 -> 384 1.0x: so from 512 KB (147,456 floats for 384 -> 384).
  * The packing is one copy of the source, which fewer rows would not pay for.
