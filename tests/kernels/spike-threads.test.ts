@@ -12,7 +12,7 @@ import type { ConvGeom } from "../../src/kernels/conv/conv.js";
 import { neuronBackwardThreads } from "../../src/kernels/neuron/threads.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../src/kernels/spike-conv/threads.js";
 import { poolInfo } from "../../src/parallel/pool.js";
-import { sampledDensity, sampledRowNonzeros, weightedCuts } from "../../src/parallel/balance.js";
+import { popcountRange, popcountSampled, sampledDensity, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../src/parallel/balance.js";
 import { sigmoidSurrogate, surrogateDerivative } from "../../src/ops/spike/surrogate.js";
 import { channelMeanVar } from "../../src/kernels/norm/norm.js";
 import { channelMeanVarThreads } from "../../src/kernels/norm/threads.js";
@@ -259,5 +259,27 @@ describe("sampled nonzero counts", () => {
     for (let i = 0; i < rows; i++) if (i % 49 !== 0) x.fill(1, i * len, (i + 1) * len);
     expect(sampledDensity(x, 0, rows, len)).toBeGreaterThan(0.9);
     expect(sampledRowNonzeros(x, 0, rows, len).reduce((a, v) => a + v, 0) / rows).toBeGreaterThan(0.9 * (len + 1));
+  });
+
+  it("of spike rows: exact when every row is counted; a block of rows takes one row's count", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 3 }), fc.integer(), (rows, wpr, off, seed) => {
+        const rng = new Rng(seed);
+        const words = Uint32Array.from({ length: off + rows * wpr }, () => rng.int(2 ** 31) * 2 + rng.int(2));
+        const cost = sampledRowBits(words, off, rows, wpr);
+        for (let i = 0; i < rows; i++) expect(cost[i]).toBe(popcountRange(words, off + i * wpr, off + (i + 1) * wpr) + 1);
+      }),
+      { numRuns: 30 },
+    );
+    // Every stride-th word, times the stride: the whole count at stride 1.
+    const w = Uint32Array.from([0b1, 0b11, 0b111, 0b1111, 0b11111]);
+    expect(popcountSampled(w, 0, 5, 1)).toBe(popcountRange(w, 0, 5));
+    expect(popcountSampled(w, 0, 5, 2)).toBe((1 + 3 + 5) * 2);
+    expect(popcountSampled(w, 1, 5, 3)).toBe((2 + 5) * 3);
+    // 1,000 rows, 10 samples: blocks of 100 rows, each its sample's count; the first 500 rows silent.
+    const words = new Uint32Array(1000).fill(0xffffffff, 500);
+    const cost = sampledRowBits(words, 0, 1000, 1, 10);
+    expect([...cost.subarray(0, 500)].every((v) => v === 1)).toBe(true);
+    expect([...cost.subarray(500)].every((v) => v === 33)).toBe(true);
   });
 });

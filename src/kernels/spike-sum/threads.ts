@@ -15,7 +15,7 @@ import { popcnt32 } from "../../tensor/bits.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, spikeScatterRowsWords, countsScatterRowsCols } from "./spike-sum.js";
 import { defineTask, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { evenCuts, popcountRange, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
+import { evenCuts, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
 
 
 /** Spike / counts linear pieces a linear task can run (see {@link linearPart}). */
@@ -87,11 +87,8 @@ function gather(
 ): void {
   let cuts: number[];
   if (kind === LIN_SPIKE_GATHER) {
-    // Balanced by work: a row costs its set bits (one weight row added each) plus its output row.
-    const cost = new Float64Array(m);
-    const s = a as Uint32Array;
-    for (let i = 0; i < m; i++) cost[i] = popcountRange(s, aOff + i * wpr, aOff + (i + 1) * wpr) + 1;
-    cuts = weightedCuts(cost, parts);
+    // Balanced by work: a row costs its set bits (one weight row added each) plus its output row, sampled.
+    cuts = weightedCuts(sampledRowBits(a as Uint32Array, aOff, m, wpr), parts);
   } else {
     // Counts rows differ by time step (the first steps fire less): balanced by their nonzeros, sampled.
     cuts = weightedCuts(sampledRowNonzeros(a as FloatArray, aOff, m, aRow), parts);
