@@ -191,18 +191,29 @@ export function calibrateNorms(model: Spikformer, x: Tensor): void {
   norms.forEach((m, i) => (m.momentum = momenta[i]!));
 }
 
+/** The workload called `name`, or an error naming the known ones. */
+function workload(name: string): Workload {
+  const w = WORKLOADS[name];
+  if (!w) throw new Error(`unknown workload '${name}'; known: ${Object.keys(WORKLOADS).join(", ")}`);
+  return w;
+}
+
+/** A workload's fresh model and its seeded input (x ~ N(0, 1)) and labels (uniform in 0..9). */
+function workloadInputs(w: Workload): { model: Spikformer; x: Tensor; labels: Int32Array } {
+  const model = new Spikformer(spikformerConfig(w.model, w.overrides));
+  const rng = new Rng(0);
+  const x = Tensor.normal([w.batch, ...w.input], rng);
+  const labels = Int32Array.from({ length: w.batch }, () => Math.min(9, Math.floor(rng.uniform() * 10)));
+  return { model, x, labels };
+}
+
 /**
  * A workload's model (norms calibrated) on its seeded input and labels, with its two timed steps: inference
  * (eval mode, no gradients) and a training step (forward, cross-entropy, backward releasing activations as
  * the training loop does; no optimizer step). For the scripts that time steps their own way.
  */
 export function workloadSteps(name: string): { model: Spikformer; infer: () => void; train: () => void } {
-  const w = WORKLOADS[name];
-  if (!w) throw new Error(`unknown workload '${name}'; known: ${Object.keys(WORKLOADS).join(", ")}`);
-  const model = new Spikformer(spikformerConfig(w.model, w.overrides));
-  const rng = new Rng(0);
-  const x = Tensor.normal([w.batch, ...w.input], rng);
-  const labels = Int32Array.from({ length: w.batch }, () => Math.min(9, Math.floor(rng.uniform() * 10)));
+  const { model, x, labels } = workloadInputs(workload(name));
   calibrateNorms(model, x);
   return {
     model,
@@ -213,8 +224,7 @@ export function workloadSteps(name: string): { model: Spikformer; infer: () => v
 
 /** Builds the model and inputs of a workload and times inference, then a train step. */
 export async function runWorkload(name: string, opts: RunOptions): Promise<E2EResult> {
-  const w = WORKLOADS[name];
-  if (!w) throw new Error(`unknown workload '${name}'; known: ${Object.keys(WORKLOADS).join(", ")}`);
+  const w = workload(name);
   if (!(opts.iters >= 1)) throw new Error(`--iters must be >= 1, got ${opts.iters}`);
   const log = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
 
@@ -222,17 +232,13 @@ export async function runWorkload(name: string, opts: RunOptions): Promise<E2ERe
   const usableThreads = await poolReady();
   if (usableThreads < opts.threads) log(`  note: ${opts.threads} threads requested, ${usableThreads} usable${poolInfo().disabled ? ` (${poolInfo().disabled})` : ""}`);
 
-  const model = new Spikformer(spikformerConfig(w.model, w.overrides));
+  const { model, x, labels } = workloadInputs(w);
   let params = 0, unusedParams = 0;
   for (const [n, p] of model.namedParameters()) {
     if (!p.requiresGrad) continue;
     params += p.size;
     if (/\.norm[12]\./.test(n)) unusedParams += p.size;
   }
-  const rng = new Rng(0);
-  const x = Tensor.normal([w.batch, ...w.input], rng);
-  const labels = new Int32Array(w.batch);
-  for (let i = 0; i < w.batch; i++) labels[i] = Math.min(9, Math.floor(rng.uniform() * 10));
   const parts0 = poolInfo().workerParts;
   const baselineMB = process.memoryUsage().rss / MB;
 

@@ -36,19 +36,13 @@ export function weightedCuts(cost: ArrayLike<number>, parts: number): number[] {
   return cuts;
 }
 
-/** Set bits in words[from .. to). */
-export function popcountRange(words: Uint32Array, from: number, to: number): number {
-  let n = 0;
-  for (let i = from; i < to; i++) n += popcnt32(words[i]!);
-  return n;
-}
-
 /**
- * Set bits in words[from .. to) estimated from every `stride`-th word (times stride): a cost for a split,
- * at a fraction of the count (the threaded spike conv counted every input word, ~9 ms of a MNIST b64
- * step's calling thread).
+ * Set bits in words[from .. to); with a `stride` above 1, estimated from every stride-th word (times
+ * stride): a cost for a split at a fraction of the count (counting every word, the spike conv's and
+ * attention's balancing took 8.7 ms of a MNIST b64 two-thread step's calling thread: this function's self
+ * time in bench/thread-cost.ts).
  */
-export function popcountSampled(words: Uint32Array, from: number, to: number, stride: number): number {
+export function popcountRange(words: Uint32Array, from: number, to: number, stride = 1): number {
   let n = 0;
   for (let i = from; i < to; i += stride) n += popcnt32(words[i]!);
   return n * stride;
@@ -62,29 +56,27 @@ export function popcountSampled(words: Uint32Array, from: number, to: number, st
  * one time step (whose rates differ from the next step's) stay together.
  */
 export function sampledRowNonzeros(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 256): Float64Array {
+  return sampledRowCosts(rows, samples, (r) => rowNonzeros(x, off + r * rowLen, rowLen) + 1);
+}
+
+/** Each of `rows` rows gets the cost `of` its block's sampled row, one row in each of up to `samples` equal blocks. */
+function sampledRowCosts(rows: number, samples: number, of: (row: number) => number): Float64Array {
   const cost = new Float64Array(rows);
   const step = Math.max(1, Math.floor(rows / samples));
   for (let i = 0; i < rows; i += step) {
     const end = Math.min(rows, i + step);
-    cost.fill(rowNonzeros(x, off + spreadRow(i, end, i / step) * rowLen, rowLen) + 1, i, end);
+    cost.fill(of(spreadRow(i, end, i / step)), i, end);
   }
   return cost;
 }
 
 /**
  * {@link sampledRowNonzeros} for rows of spike words (row i at words[off + i wpr]): each block of rows
- * takes the set bits of one of its rows, plus one. Counting every row cost a MNIST b64 step (two threads)
- * ~7 ms of the calling thread's time before the split.
+ * takes the set bits of one of its rows, plus one. Counting every row, the threaded spike gather's
+ * balancing took 7.2 ms of a MNIST b64 two-thread step's calling thread (its self time, bench/thread-cost.ts).
  */
 export function sampledRowBits(words: Uint32Array, off: number, rows: number, wpr: number, samples = 256): Float64Array {
-  const cost = new Float64Array(rows);
-  const step = Math.max(1, Math.floor(rows / samples));
-  for (let i = 0; i < rows; i += step) {
-    const end = Math.min(rows, i + step);
-    const a = off + spreadRow(i, end, i / step) * wpr;
-    cost.fill(popcountRange(words, a, a + wpr) + 1, i, end);
-  }
-  return cost;
+  return sampledRowCosts(rows, samples, (r) => popcountRange(words, off + r * wpr, off + (r + 1) * wpr) + 1);
 }
 
 /** The share of nonzeros among `rows` float rows of `rowLen` values, counted on up to `samples` rows, one in each of as many equal blocks. */

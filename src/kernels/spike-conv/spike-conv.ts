@@ -31,7 +31,7 @@ import { float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import {
-  align16, dstBytes, dstDone, dstPtr, heapI32, packPanelsF32, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes, usePanels,
+  align16, dstBytes, dstDone, dstPtr, heapI32, panelsOr, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes, usePanels,
 } from "../spike-sum/wasm.js";
 import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
 import { fillBucketsWasm, type Weights } from "./wasm.js";
@@ -644,11 +644,7 @@ function forwardWasm(
   const panels = usePanels(fam32, (i1 - i0) * ohw, kk * o);
   const panelS = align16(counts === null ? valS : valS + nb * cap * es);
   const base = spikeSumScratch(panels ? panelS + kk * o * 4 : panelS);
-  let wB = heapPtr(wT, 0, kk * o, base + wS, true);
-  if (panels) {
-    packPanelsF32(wB, kk, o, base + panelS);
-    wB = base + panelS;
-  }
+  const wB = panelsOr(panels, heapPtr(wT, 0, kk * o, base + wS, true), kk, o, base + panelS);
   const entry = panels ? 1 : o; // entries: element offsets of wT's rows, or (panels) the row numbers
   const i32 = heapI32();
   const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);

@@ -17,7 +17,7 @@ import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
 import { transposeThreads } from "../transpose/threads.js";
 import { defineTask, from, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { popcountSampled, weightedCuts } from "../../parallel/balance.js";
+import { popcountRange, weightedCuts } from "../../parallel/balance.js";
 
 
 /** Slots of a spike-conv task's arguments holding c, wpr, o and the geometry; task arguments follow. */
@@ -102,7 +102,7 @@ export function spikeConvForwardThreads(
   // Balanced by work: an image costs its set bits times the taps, plus writing its output.
   const khw = g.kh * g.kw, ohw = g.oh * g.ow;
   const cost = new Float64Array(n);
-  for (let i = 0; i < n; i++) cost[i] = popcountSampled(words, i * imgWords, (i + 1) * imgWords, COST_STRIDE) * khw + ohw;
+  for (let i = 0; i < n; i++) cost[i] = popcountRange(words, i * imgWords, (i + 1) * imgWords, COST_STRIDE) * khw + ohw;
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
   const outImg = o * ohw;
@@ -158,7 +158,7 @@ export function spikeConvWeightThreads(
   const plane = g.h * wpr;
   const cost = new Float64Array(c);
   for (let i = 0; i < n; i++) {
-    for (let ci = 0; ci < c; ci++) cost[ci] += popcountSampled(words, i * imgWords + ci * plane, i * imgWords + (ci + 1) * plane, COST_STRIDE) * khw + plane;
+    for (let ci = 0; ci < c; ci++) cost[ci] += popcountRange(words, i * imgWords + ci * plane, i * imgWords + (ci + 1) * plane, COST_STRIDE) * khw + plane;
   }
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;

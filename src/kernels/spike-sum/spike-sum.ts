@@ -29,7 +29,7 @@ import { emptyProductDone, float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import {
-  align16, countsBucketsRun, countsColumnBucketsRun, dstBytes, dstDone, dstPtr, heapI32, packPanelsF32, SPIKE_SUM_MIN_OUT, spikeSumRun,
+  align16, countsBucketsRun, countsColumnBucketsRun, dstBytes, dstDone, dstPtr, heapI32, panelsOr, SPIKE_SUM_MIN_OUT, spikeSumRun,
   spikeSumScratch, stageBytes, usePanels,
 } from "./wasm.js";
 import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
@@ -659,8 +659,8 @@ function countsScatterRowsColsWasm(
   for (let r0 = 0; r0 < m; r0 += mb) {
     const nb = Math.min(mb, m - r0);
     countsColumnBucketsRun(xB + r0 * k * 4, k, nb, p0, p1, panels ? 1 : n, base + cntS, base + idxS, base + valS);
-    if (panels) packPanelsF32(gB + r0 * n * 4, nb, n, base + panelS);
-    spikeSumRun(true, true, kc, nb, panels ? base + panelS : gB + r0 * n * 4, n, accB, base + cntS, base + idxS, base + valS, false, true, panels ? nb : 0);
+    const src = panelsOr(panels, gB + r0 * n * 4, nb, n, base + panelS);
+    spikeSumRun(true, true, kc, nb, src, n, accB, base + cntS, base + idxS, base + valS, false, true, panels ? nb : 0);
   }
   dstDone(acc, accOff + p0 * n, kc * n, true, accB);
 }
@@ -701,11 +701,7 @@ export function spikeGatherAddWasm(
   const idxS = cntS + align16(rows * 4);
   const panelS = idxS + align16(rows * cap * 4);
   const base = spikeSumScratch(panels ? panelS + kw * n * 4 : panelS);
-  let wB = heapPtr(w, wOff, kw * n, base + wS, true);
-  if (panels) {
-    packPanelsF32(wB, kw, n, base + panelS);
-    wB = base + panelS;
-  }
+  const wB = panelsOr(panels, heapPtr(w, wOff, kw * n, base + wS, true), kw, n, base + panelS);
   // Entries are element offsets of W's rows, or (panels) the row numbers.
   const entry = panels ? 1 : n;
   const i32 = heapI32();
@@ -757,11 +753,7 @@ export function countsGatherAddWasm(
   const valS = idxS + align16(rows * k * 4);
   const panelS = valS + align16(rows * k * es);
   const base = spikeSumScratch(panels ? panelS + k * n * 4 : panelS);
-  let wB = heapPtr(w, wOff, k * n, base + wS, true);
-  if (panels) {
-    packPanelsF32(wB, k, n, base + panelS);
-    wB = base + panelS;
-  }
+  const wB = panelsOr(panels, heapPtr(w, wOff, k * n, base + wS, true), k, n, base + panelS);
   const entry = panels ? 1 : n; // as in spikeGatherAddWasm
   const i32 = heapI32(), vv = fam32 ? heapF32() : heapF64();
   const cnt0 = (base + cntS) / 4, idx0 = (base + idxS) / 4, val0 = (base + valS) / es;

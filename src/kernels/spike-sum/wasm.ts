@@ -479,6 +479,13 @@ export function packPanelsF32(src: number, k: number, o: number, dst: number): v
   for (const [j, cols] of sumChunks(o)) copyWasmCall(false, src + j * 4, dst + j * k * 4, k, cols, o, cols, 1, 1);
 }
 
+/** The source a sum reads: `src` itself, or (panels) its panels packed at `dst` ({@link packPanelsF32}). */
+export function panelsOr(panels: boolean, src: number, k: number, o: number, dst: number): number {
+  if (!panels) return src;
+  packPanelsF32(src, k, o, dst);
+  return dst;
+}
+
 /** How many times this thread has run a WASM bucket sum (lets tests see which backend ran). */
 export function spikeSumWasmRuns(): number {
   return runs;
