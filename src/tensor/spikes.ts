@@ -81,9 +81,12 @@ export class Spikes implements Differentiable {
     return this._words;
   }
 
-  /** A zeroed word array in the heap, for spike tensors made by kernels. */
-  static allocWords(n: number): Uint32Array {
-    const a = heapArray(Uint32Array, n);
+  /**
+   * A word array in the heap, for spike tensors made by kernels: zeroed, or with `zero` false not (a
+   * reused block keeps its old bytes), for a kernel that writes every word, padding bits included.
+   */
+  static allocWords(n: number, zero = true): Uint32Array {
+    const a = heapArray(Uint32Array, n, zero);
     holdBlock(a, blockOf(a)!);
     return a;
   }

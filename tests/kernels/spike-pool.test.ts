@@ -100,7 +100,7 @@ describeTwins("spike max-pool gradient", arbGrad, {
   wasm: (c) => gradHalves(c.heap ? maxPoolGradRangeWasm : maxPoolGradRangeJs)(c),
   dispatch: gradHalves(maxPoolGradRange),
   threads: (c, t) => {
-    const gx = gradOut(c);
+    const gx = gradOut(c).fill(Number.NaN); // it writes gx whole: nothing of the old values may show
     maxPoolGradThreads(c.g, c.argmax, gx, c.planes, c.inPlane, c.outPlane, t);
     return [gx];
   },

@@ -1,4 +1,4 @@
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ssaBackwardRange, ssaForwardRange, type SsaDims } from "../../src/kernels/ssa/ssa.js";
 import { ssaBackwardThreads, ssaForwardThreads } from "../../src/kernels/ssa/threads.js";
@@ -27,7 +27,8 @@ const arbSsa: fc.Arbitrary<SsaCase> = fc
     return { heads, dims: { n, d, order, scale }, f64, q: bits(), k: bits(), v: bits(), g };
   });
 
-const outLike = (c: SsaCase): FloatArray => allocFloat(c.f64 ? "float64" : "float32", c.heads * c.dims.n * c.dims.d);
+/** An output filled with NaN: the kernels write theirs whole (the op allocates them unzeroed), so none may be left. */
+const outLike = (c: SsaCase): FloatArray => allocFloat(c.f64 ? "float64" : "float32", c.heads * c.dims.n * c.dims.d).fill(Number.NaN);
 
 /** The forward on one thread under a kernel backend. */
 const forwardWith = (backend: KernelBackend) => (c: SsaCase) => {
@@ -79,6 +80,7 @@ describe("spiking self-attention heads, backward", () => {
         const grads = () => [1, 2, 4].map((bit) => (which & bit ? outLike(c) : null));
         const [q1, k1, v1] = grads();
         ssaBackwardRange(c.q.words, c.k.words, c.v.words, c.g, q1!, k1!, v1!, c.dims, 0, c.heads);
+        for (const a of [q1, k1, v1]) if (a) expect(a.some(Number.isNaN)).toBe(false); // written whole
         for (const t of [2, 3]) {
           const [q2, k2, v2] = grads();
           ssaBackwardThreads(c.q.words, c.k.words, c.v.words, c.g, q2!, k2!, v2!, c.dims, c.heads, t);

@@ -70,17 +70,25 @@ export function maxPoolBitsThreads(src: Uint32Array, dst: Uint32Array, argmax: I
 /** Worker part of a max-pool gradient: args bases of g, argmax, gx, inPlane, outPlane, p0, p1; buffers g, argmax (as Float32), gx. */
 function maxPoolGradTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
   const am = new Int32Array(b[1]!.buffer, b[1]!.byteOffset + a[1]! * 4, b[1]!.length - a[1]!);
-  maxPoolGradRange(from(b[0]!, a[0]!), am, from(b[2]!, a[2]!), a[3]!, a[4]!, a[5]!, a[6]!);
+  gradPlanes(from(b[0]!, a[0]!), am, from(b[2]!, a[2]!), a[3]!, a[4]!, a[5]!, a[6]!);
 }
 
 // One thread's range of planes of the gradient.
 const OP_MAX_POOL_GRAD = defineTask("spikePool.grad", import.meta.url, (_raw, a, b) => maxPoolGradTask(a, b));
 
+/** Planes p0..p1-1 of gx zeroed, then {@link maxPoolGradRange} onto them: the thread that scatters zeroes, while the lines are its own. */
+function gradPlanes(g: FloatArray, argmax: Int32Array, gx: FloatArray, inPlane: number, outPlane: number, p0: number, p1: number): void {
+  gx.fill(0, p0 * inPlane, p1 * inPlane);
+  maxPoolGradRange(g, argmax, gx, inPlane, outPlane, p0, p1);
+}
+
 /**
- * {@link maxPoolGradRange} over all `planes` (gx zeroed), planes split over
- * `threads` threads (default: by size and the pool) when every array is in the
- * heap: a scatter of one add per output, memory-bound, so foreign arrays
- * (never the engine's own) stay on the calling thread rather than be staged.
+ * {@link maxPoolGradRange} over all `planes`, writing gx whole (each range's
+ * planes zeroed first, by the thread that scatters onto them: no serial zero
+ * fill before), planes split over `threads` threads (default: by size and the
+ * pool) when every array is in the heap: a scatter of one add per output,
+ * memory-bound, so foreign arrays (never the engine's own) stay on the calling
+ * thread rather than be staged.
  */
 export function maxPoolGradThreads(
   g: FloatArray, argmax: Int32Array, gx: FloatArray, planes: number, inPlane: number, outPlane: number, threads?: number,
@@ -88,6 +96,6 @@ export function maxPoolGradThreads(
   runSplit(
     "maxPool2dSpikes", planes, planes * outPlane, threads, inHeap(g) && inHeap(argmax) && inHeap(gx), OP_MAX_POOL_GRAD, [g, f32(argmax), gx],
     (p0, p1) => [sabBase(g), argmax.byteOffset / 4, sabBase(gx), inPlane, outPlane, p0, p1],
-    (p0, p1) => maxPoolGradRange(g, argmax, gx, inPlane, outPlane, p0, p1),
+    (p0, p1) => gradPlanes(g, argmax, gx, inPlane, outPlane, p0, p1),
   );
 }

@@ -162,7 +162,7 @@ function charge(x: Tensor, p: NeuronKernelParams, keepH: boolean): { h: FloatArr
   // The kernel writes every H (when asked) and starts V at v_reset itself: no zero fill.
   const h = keepH ? allocFloat(x.dtype, x.size, true, false) : null;
   const v = allocFloat(x.dtype, p.rows * p.cols, true, false);
-  const words = Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols));
+  const words = Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols), false); // the neuron kernels write every word
   neuronForwardThreads(x.data, p, h, words, v);
   return { h, v, words };
 }

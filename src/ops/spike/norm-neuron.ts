@@ -59,7 +59,7 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
   const st = batchNormState(OP, x, runningMean, runningVar, weight, bias, bn.opts, passes);
   const { p, surrogate } = neuronPlan(shape, st.dtype, neuron);
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
-  const words = Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols));
+  const words = Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols), false); // the neuron kernels write every word
   fire(x, st, passes, p, null, words);
   const spikes = new Spikes(words, shape, st.dtype);
   if (!needsGrad(...inputs)) return spikes;
@@ -93,7 +93,7 @@ function fire(x: Tensor, st: BatchNormState, passes: ChannelPasses, p: NeuronKer
   const y = new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape);
   passes.affine(y, st.scale, st.shift);
   const v = allocFloat(st.dtype, p.rows * p.cols, true, false); // the kernel starts it at v_reset
-  const w = words ?? Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols));
+  const w = words ?? Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols), false);
   neuronForwardThreads(y.data, p, h, w, v);
   freeArray(y.data, `released by ${OP} (the normalised values, read by its neuron only)`);
   freeArray(v, `released by ${OP} (the final membrane is not returned)`);

@@ -68,7 +68,7 @@ export function maxPool2dSpikes(s: Spikes, opts: SpikePoolOptions): Spikes {
   const argmax = s.requiresGrad ? heapArray(Int32Array, N * C * oh * ow) : null;
   maxPoolBitsThreads(s.words, out.words, argmax, geo);
   return record(op, out, [s], (g) => {
-    const gx = empty(s.shape, g.dtype); // zeroed: the gradient is scattered onto it
+    const gx = unzeroed(s.shape, g.dtype); // written whole: each thread zeroes its planes, then scatters onto them
     maxPoolGradThreads(g.data, argmax!, gx.data, N * C, H * W, oh * ow);
     return [gx];
   }, argmax ? [argmax] : undefined);

@@ -21,7 +21,7 @@ import { wordsFor } from "../../tensor/bits.js";
 import type { SsaDims } from "../../kernels/ssa/ssa.js";
 import { ssaBackwardThreads, ssaForwardThreads } from "../../kernels/ssa/threads.js";
 import { record } from "../../autograd/tape.js";
-import { commonDtype, empty } from "../util.js";
+import { commonDtype, unzeroed } from "../util.js";
 
 /** Association order: (Q Kᵀ) V costs O(N² d), Q (Kᵀ V) costs O(N d²). */
 export type SsaOrder = "auto" | "qk_v" | "q_kv";
@@ -79,12 +79,12 @@ export function spikingSelfAttention(q: Spikes, k: Spikes, v: Spikes, opts: SsaO
   const heads = n === 0 ? 0 : q.rows / n;
   const dims: SsaDims = { n, d, order: resolveSsaOrder(order0, n, d), scale };
   // The head loops, and their split over threads, are the ssa kernel family's (src/kernels/ssa/).
-  const out = empty(q.shape, dtype);
+  const out = unzeroed(q.shape, dtype); // every head's matrix written whole (scaleInto)
   ssaForwardThreads(q.words, k.words, v.words, out.data, dims, heads);
   return record(op, out, [q, k, v], (g) => {
-    const gq = q.requiresGrad ? empty(q.shape, dtype) : null;
-    const gk = k.requiresGrad ? empty(k.shape, dtype) : null;
-    const gv = v.requiresGrad ? empty(v.shape, dtype) : null;
+    const gq = q.requiresGrad ? unzeroed(q.shape, dtype) : null; // each written whole, head by head
+    const gk = k.requiresGrad ? unzeroed(k.shape, dtype) : null;
+    const gv = v.requiresGrad ? unzeroed(v.shape, dtype) : null;
     ssaBackwardThreads(q.words, k.words, v.words, g.data, gq && gq.data, gk && gk.data, gv && gv.data, dims, heads);
     return [gq, gk, gv];
   });
