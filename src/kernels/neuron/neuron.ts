@@ -423,7 +423,7 @@ function sigmoidWasmFits(gS: FloatArray, h: FloatArray, gx: FloatArray, p: Neuro
  * decay_input and a leak (tau for LIF, k for PLIF), float32 arrays, and
  * constants that are float32 values (the lanes use them rounded).
  */
-function lifWasmFits(x: FloatArray, h: FloatArray | null, v: FloatArray, p: NeuronKernelParams): boolean {
+export function lifWasmFits(x: FloatArray, h: FloatArray | null, v: FloatArray, p: NeuronKernelParams): boolean {
   const f = Math.fround;
   const leak = p.leak === LEAK_MUL ? p.k : p.tau;
   return p.f32 && p.decayInput && (p.leak === LEAK_DIV || p.leak === LEAK_MUL) &&

@@ -16,6 +16,7 @@ import {
   plifMembraneGradParams, splittableBackward, unitElem,
   type NeuronKernelParams,
 } from "./neuron.js";
+import { affineVectorLength, normLifForwardRangeWasm, normLifWasmFits, type AffineLayout } from "./norm-lif.js";
 import { defineTask, from, wordsView } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
@@ -139,6 +140,55 @@ export function neuronForwardThreads(
   if (stH) copySteps(sh, h!, steps, n, e0, n);
   if (stW) copySteps(new Uint32Array(sw.buffer, sw.byteOffset, sw.length), words, steps, units, mine, units);
   if (stV) v.set(sv.subarray(e0, n), e0);
+}
+
+/** The fused batch-norm affine + LIF forward of spike units u0..u1-1 (a worker part): buffers x, h (or any when hasH = 0), words, v, vec. */
+function normForwardTask(raw: ArrayLike<number>, ints: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const p = decodeNeuron(raw);
+  const o = NEURON_ARGS;
+  const [hasH, u0, u1, xB, hB, wB, vB, columns, rpc, chans, vecB] = Array.from({ length: 11 }, (_, i) => ints[o + i]!);
+  normLifForwardRangeWasm(
+    from(b[0]!, xB) as Float32Array, { columns: columns === 1, rpc, chans }, from(b[4]!, vecB) as Float64Array, p,
+    hasH === 1 ? from(b[1]!, hB) as Float32Array : null, wordsView(b[2]!, wB), from(b[3]!, vB) as Float32Array, u0, u1,
+  );
+}
+
+const OP_NORM_FORWARD = defineTask("neuron.normForward", import.meta.url, (raw, a, b) => normForwardTask(raw, a, b));
+
+/**
+ * The LIF forward over a batch norm's affine map of x (y = x scale + shift per
+ * channel, see src/kernels/neuron/norm-lif.ts) in one pass, split over
+ * `threads` threads (default: by size and the pool) by spike units, as
+ * {@link neuronForwardThreads}: the bits of the affine pass followed by the
+ * neuron forward. Needs what {@link normLifWasmFits} says (the callers check).
+ */
+export function normNeuronForwardThreads(
+  x: Float32Array, a: AffineLayout, scale: Float64Array, shift: Float64Array,
+  p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array, threads?: number,
+): void {
+  if (!normLifWasmFits(x, a, p, h, words, v)) throw new Error("normNeuronForwardThreads: internal: the fused forward does not apply");
+  const len = affineVectorLength(a.chans);
+  const [vec] = scratchViews([[true, 2 * len, true]]) as [Float64Array];
+  vec.fill(0);
+  vec.set(scale.subarray(0, a.chans), 0);
+  vec.set(shift.subarray(0, a.chans), len);
+  const parts = partsOf(p, FORWARD_COST + 1, threads);
+  const { units, cuts, mine } = splitUnits(p, parts);
+  const jobs: Part[] = [];
+  const base = encodeNeuron(p);
+  for (let j = 1; j < parts; j++) {
+    jobs.push({
+      op: OP_NORM_FORWARD,
+      args: [
+        ...base, h === null ? 0 : 1, cuts[j]!, cuts[j + 1]!, sabBase(x), sabBase(h ?? x), sabBase(asF32(words)), sabBase(v),
+        a.columns ? 1 : 0, a.rpc, a.chans, sabBase(vec),
+      ],
+      bufs: [x, h ?? x, asF32(words), v, vec],
+    });
+  }
+  const local = (): void => normLifForwardRangeWasm(x, a, vec, p, h, words, v, 0, parts > 1 ? mine : units);
+  if (parts > 1) runParts("multiStepNeuron", jobs, local);
+  else local();
 }
 
 /**

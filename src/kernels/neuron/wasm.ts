@@ -233,25 +233,86 @@ function sigmoidBackwardBody(c: Code, L: Record<string, number>, kc: ConstLocal)
   c.br(0).end().end();
 }
 
-/** lifForward (the leak divides by tau) or plifForward (`mul`: it multiplies by k = sigmoid(w)). */
-function lifForwardFunc(mul: boolean): FuncDef {
+/** Where a fused batch norm's affine map finds a unit's channel (see AFFINE_PARAMS), or none. */
+type Affine = "rows" | "columns" | null;
+
+/**
+ * lifForward (the leak divides by tau), plifForward (`mul`: it multiplies by k = sigmoid(w)), or with
+ * `affine` normLifForward (each row one channel's) / normLifForwardColumns (the columns are the
+ * channels): LIF over y = f32(f64(x) scale[ch] + shift[ch]), a batch norm's affine map in float64 lanes
+ * (the norm passes' operations, src/kernels/norm/wasm.ts), so y never goes to memory.
+ */
+function lifForwardFunc(mul: boolean, affine: Affine = null): FuncDef {
+  const name = affine === "rows" ? "normLifForward" : affine === "columns" ? "normLifForwardColumns" : mul ? "plifForward" : "lifForward";
   return withConstLocals(
-    mul ? "plifForward" : "lifForward",
+    name,
     [
       ["x", I32], ["xStep", I32], ["h", I32], ["hStep", I32], ["v", I32], ["words", I32], ["wStep", I32],
       ["steps", I32], ["units", I32], ["q0", I32], ["cols", I32], ["wpr", I32],
       ["writeH", I32], ["vReset", F32], ["tau", F32], ["vTh", F32], ["hardReset", I32],
+      ...(affine !== null ? AFFINE_PARAMS : []),
     ],
     [
       ["step", I32], ["u", I32], ["q", I32], ["cnt", I32], ["bits", I32], ["j", I32], ["rem", I32],
       ["px", I32], ["ph", I32], ["pv", I32], ["wp", I32],
       ["vR4", V128], ["tau4", V128], ["vTh4", V128], ["soft", V128], ["vp", V128], ["hh", V128], ["z", V128], ["m", V128],
+      ...(affine !== null ? AFFINE_LOCALS : []),
     ],
-    (c, L) => lifForwardBody(c, L as Record<string, number>, mul),
+    (c, L) => lifForwardBody(c, L as Record<string, number>, mul, affine),
   );
 }
 
-function lifForwardBody(c: Code, L: Record<string, number>, mul: boolean): void {
+/**
+ * The affine map's parameters: per-channel float64 scale and shift (byte offsets; the columns form reads
+ * up to 3 channels past a row's last, so the caller pads them), and for the rows form where a row's
+ * channel comes from: `rpc` rows a channel in turn over `chans` channels (x [N, C, S], S = rpc cols), the
+ * range's first row of channel ch0 with left0 of that channel's rows left (that row included), in every step.
+ */
+const AFFINE_PARAMS = [["scale", I32], ["shift", I32], ["rpc", I32], ["chans", I32], ["ch0", I32], ["left0", I32]] as const;
+const AFFINE_LOCALS = [["ch", I32], ["left", I32], ["ps", I32], ["pt", I32], ["sc2", V128], ["sh2", V128], ["xv", V128], ["y", V128]] as const;
+
+/**
+ * Sets y = f32(f64(x) scale + shift) for the 4 lanes of x at px (`lanes` of them real), as the norm
+ * passes compute it: each float32 widened exactly, one float64 multiply and add, rounded once. Scale and
+ * shift: the row's channel splatted (sc2, sh2), or the columns' own from ps and pt.
+ */
+function emitAffine(c: Code, L: Record<string, number>, lanes: number, affine: "rows" | "columns"): void {
+  loadLanes(c, L.px!, lanes); c.set(L.xv!);
+  const half = (hi: boolean): void => {
+    c.get(L.xv!);
+    if (hi) c.get(L.xv!).i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+    c.f64x2PromoteLowF32x4();
+    if (affine === "rows") c.get(L.sc2!); else c.get(L.ps!).v128Load(hi ? 16 : 0);
+    c.f64x2Mul();
+    if (affine === "rows") c.get(L.sh2!); else c.get(L.pt!).v128Load(hi ? 16 : 0);
+    c.f64x2Add().f32x4DemoteF64x2Zero();
+  };
+  half(false);
+  half(true);
+  c.i8x16Shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).set(L.y!);
+}
+
+/**
+ * At a unit's start, the affine map's scale and shift: the rows form moves to the next row's channel
+ * when the unit starts a row (not the range's first unit: its row is ch0's) and splats that channel's;
+ * the columns form points ps and pt at the unit's first column.
+ */
+function emitUnitAffine(c: Code, L: Record<string, number>, affine: "rows" | "columns"): void {
+  if (affine === "columns") {
+    for (const [p, base] of [[L.ps!, L.scale!], [L.pt!, L.shift!]] as const) c.get(base).get(L.q!).i32Const(8).i32Shl().i32Add().set(p);
+    return;
+  }
+  c.get(L.u!).i32Const(0).i32GtS().get(L.q!).i32Eqz().i32And().if();
+  c.get(L.left!).i32Const(1).i32Sub().tee(L.left!).i32Eqz().if();
+  c.get(L.rpc!).set(L.left!);
+  c.get(L.ch!).i32Const(1).i32Add().tee(L.ch!).get(L.chans!).i32Eq().if().i32Const(0).set(L.ch!).end();
+  c.end();
+  c.end();
+  c.get(L.scale!).get(L.ch!).i32Const(3).i32Shl().i32Add().v128Load64Splat().set(L.sc2!);
+  c.get(L.shift!).get(L.ch!).i32Const(3).i32Shl().i32Add().v128Load64Splat().set(L.sh2!);
+}
+
+function lifForwardBody(c: Code, L: Record<string, number>, mul: boolean, affine: Affine): void {
   c.get(L.vReset!).f32x4Splat().set(L.vR4!);
   c.get(L.tau!).f32x4Splat().set(L.tau4!);
   c.get(L.vTh!).f32x4Splat().set(L.vTh4!);
@@ -259,9 +320,12 @@ function lifForwardBody(c: Code, L: Record<string, number>, mul: boolean): void 
   const load = (ptr: number, lanes: number): void => loadLanes(c, ptr, lanes);
   /** Four lanes at j (`lanes` of them real: 4, or the 1-3 of a tail; the rest computed on zeros and not stored). */
   const group = (lanes: number): void => {
-    // hh = vp + (x - (vp - vReset)) / tau (PLIF: * k); z = hh - vTh (every op a float32 op)
+    // hh = vp + (x - (vp - vReset)) / tau (PLIF: * k); z = hh - vTh (every op a float32 op); x is y with an affine map
+    if (affine !== null) emitAffine(c, L, lanes, affine);
     load(L.pv!, lanes); c.set(L.vp!);
-    c.get(L.vp!); load(L.px!, lanes); c.get(L.vp!).get(L.vR4!).f32x4Sub().f32x4Sub().get(L.tau4!);
+    c.get(L.vp!);
+    if (affine !== null) c.get(L.y!); else load(L.px!, lanes);
+    c.get(L.vp!).get(L.vR4!).f32x4Sub().f32x4Sub().get(L.tau4!);
     if (mul) c.f32x4Mul(); else c.f32x4Div();
     c.f32x4Add().set(L.hh!);
     c.get(L.hh!).get(L.vTh4!).f32x4Sub().set(L.z!);
@@ -280,25 +344,32 @@ function lifForwardBody(c: Code, L: Record<string, number>, mul: boolean): void 
       c.get(L.hh!).get(L.m!).v128Bitselect();
     });
   };
+  /** Moves the element pointers `n` elements on (and the columns form's scale and shift pointers). */
+  const advance = (n: number): void => {
+    for (const p of [L.px!, L.ph!, L.pv!]) c.get(p).i32Const(4 * n).i32Add().set(p);
+    if (affine === "columns") for (const p of [L.ps!, L.pt!]) c.get(p).i32Const(8 * n).i32Add().set(p);
+  };
 
   c.i32Const(0).set(L.step!);
   c.block().loop(); // t = 0 .. steps-1
   c.get(L.step!).get(L.steps!).i32LtU().i32Eqz().brIf(1);
   atStep(c, L, [["x", "xStep", "px"], ["h", "hStep", "ph"], ["words", "wStep", "wp"]]);
   c.get(L.v!).set(L.pv!);
+  if (affine === "rows") c.get(L.ch0!).set(L.ch!).get(L.left0!).set(L.left!);
   eachUnit(c, L, () => {
+    if (affine !== null) emitUnitAffine(c, L, affine);
     c.i32Const(0).set(L.bits!).i32Const(0).set(L.j!);
     c.block().loop(); // groups of 4
     c.get(L.j!).i32Const(3).i32Add().get(L.cnt!).i32GeU().brIf(1);
     group(4);
     c.get(L.j!).i32Const(4).i32Add().set(L.j!);
-    for (const p of [L.px!, L.ph!, L.pv!]) c.get(p).i32Const(16).i32Add().set(p);
+    advance(4);
     c.br(0).end().end();
     c.get(L.cnt!).get(L.j!).i32Sub().set(L.rem!);
     for (const lanes of [1, 2, 3]) {
       c.get(L.rem!).i32Const(lanes).i32Eq().if();
       group(lanes);
-      for (const p of [L.px!, L.ph!, L.pv!]) c.get(p).i32Const(4 * lanes).i32Add().set(p);
+      advance(lanes);
       c.end();
     }
     c.get(L.wp!).get(L.bits!).i32Store(0);
@@ -309,7 +380,10 @@ function lifForwardBody(c: Code, L: Record<string, number>, mul: boolean): void 
 
 /** The neuron kernel module's bytes (emitted from TypeScript, deterministic). */
 export function neuronKernelModule(): Uint8Array {
-  return emitModule({ minPages: 1, shared: true, funcs: [expFunc(), sigmoidBackwardFunc(), lifForwardFunc(false), lifForwardFunc(true)] });
+  return emitModule({
+    minPages: 1, shared: true,
+    funcs: [expFunc(), sigmoidBackwardFunc(), lifForwardFunc(false), lifForwardFunc(true), lifForwardFunc(false, "rows"), lifForwardFunc(false, "columns")],
+  });
 }
 
 type SigmoidBackward = (
@@ -342,6 +416,29 @@ export function lifForwardWasmCall(
 ): void {
   runs++;
   (neuronKernel.exports()[mul ? "plifForward" : "lifForward"] as LifForward)(x, xStep, h, hStep, v, words, wStep, steps, units, q0, cols, wpr, writeH ? 1 : 0, vReset, tau, vTh, hardReset ? 1 : 0);
+}
+
+type NormLifForward = (
+  x: number, xStep: number, h: number, hStep: number, v: number, words: number, wStep: number, steps: number, units: number,
+  q0: number, cols: number, wpr: number, writeH: number, vReset: number, tau: number, vTh: number, hardReset: number,
+  scale: number, shift: number, rpc: number, chans: number, ch0: number, left0: number,
+) => void;
+
+/**
+ * Runs normLifForward (`columns` false: each row one channel's) or normLifForwardColumns: lifForward's
+ * arguments, then the affine map's (byte offsets of the float64 scale and shift, and for rows the
+ * channel walk), as the header of lifForwardFunc says.
+ */
+export function normLifForwardWasmCall(
+  x: number, xStep: number, h: number, hStep: number, v: number, words: number, wStep: number, steps: number, units: number,
+  q0: number, cols: number, wpr: number, writeH: boolean, vReset: number, tau: number, vTh: number, hardReset: boolean,
+  scale: number, shift: number, columns: boolean, rpc: number, chans: number, ch0: number, left0: number,
+): void {
+  runs++;
+  (neuronKernel.exports()[columns ? "normLifForwardColumns" : "normLifForward"] as NormLifForward)(
+    x, xStep, h, hStep, v, words, wStep, steps, units, q0, cols, wpr, writeH ? 1 : 0, vReset, tau, vTh, hardReset ? 1 : 0,
+    scale, shift, rpc, chans, ch0, left0,
+  );
 }
 
 /** How many times this thread has run a WASM neuron kernel (lets tests see which backend ran). */

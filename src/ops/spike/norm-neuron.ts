@@ -12,12 +12,14 @@
  * bit-identical to the two ops.
  */
 import { fail, fmtShape } from "../../tensor/errors.js";
-import { sameShape } from "../../tensor/shape.js";
+import { sameShape, sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { allocFloat, Tensor, type FloatArray } from "../../tensor/tensor.js";
 import { freeArray } from "../../tensor/heap.js";
 import { wordsFor } from "../../tensor/bits.js";
-import { neuronForwardThreads } from "../../kernels/neuron/threads.js";
+import { neuronForwardThreads, normNeuronForwardThreads } from "../../kernels/neuron/threads.js";
+import { normLifWasmFits, type AffineLayout } from "../../kernels/neuron/norm-lif.js";
+import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import type { NeuronKernelParams } from "../../kernels/neuron/neuron.js";
 import { needsGrad, record } from "../../autograd/tape.js";
 import { batchNormBackward, batchNormState, plainChannelPasses, type BatchNormOptions, type BatchNormState, type ChannelPasses } from "../norm.js";
@@ -84,18 +86,35 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
 }
 
 /**
- * The forward passes: y = x scale + shift, then the neuron over y, writing H
+ * Where the neuron's view of x [N, C, ...] finds each value's channel: x [N, C] ends in C (the view's
+ * columns are the channels); x [N, C, S] has S / cols rows of the view per channel.
+ */
+function affineLayout(x: Tensor): AffineLayout {
+  const c = x.shape[1]!;
+  if (x.rank === 2) return { chans: c, rpc: 1, columns: true };
+  return { chans: c, rpc: sizeOf(x.shape.slice(2)) / x.shape[x.rank - 1]!, columns: false };
+}
+
+/**
+ * The forward passes: y = x scale + shift, then the neuron over y (one fused pass where the WASM kernels
+ * run a float32 LIF on heap arrays), writing H
  * (when h is given) and the spike words (when given; a backward recomputing H
  * passes its own scratch words, since the spikes are already made).
  */
 function fire(x: Tensor, st: BatchNormState, passes: ChannelPasses, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array | null): void {
-  // The normalised values live only while the neuron reads them; every element is written, so no zero fill.
-  const y = new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape);
-  passes.affine(y, st.scale, st.shift);
   const v = allocFloat(st.dtype, p.rows * p.cols, true, false); // the kernel starts it at v_reset
   const w = words ?? Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols), false);
-  neuronForwardThreads(y.data, p, h, w, v);
-  freeArray(y.data, `released by ${OP} (the normalised values, read by its neuron only)`);
+  const a = affineLayout(x);
+  if (wasmKernelsEnabled() && normLifWasmFits(x.data, a, p, h, w, v)) {
+    // The affine map inside the LIF pass (src/kernels/neuron/norm-lif.ts): the same bits, y never in memory.
+    normNeuronForwardThreads(x.data as Float32Array, a, st.scale, st.shift, p, h as Float32Array | null, w, v as Float32Array);
+  } else {
+    // The normalised values live only while the neuron reads them; every element is written, so no zero fill.
+    const y = new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape);
+    passes.affine(y, st.scale, st.shift);
+    neuronForwardThreads(y.data, p, h, w, v);
+    freeArray(y.data, `released by ${OP} (the normalised values, read by its neuron only)`);
+  }
   freeArray(v, `released by ${OP} (the final membrane is not returned)`);
   if (!words) freeArray(w, `released by ${OP}'s backward (spikes made again with H)`);
 }

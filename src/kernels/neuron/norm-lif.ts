@@ -1,0 +1,99 @@
+/**
+ * A batch norm's affine map fused into the LIF forward (Spikformer's
+ * conv / linear -> BN -> LIF): the neuron charges from
+ * y = f32(f64(x) scale[ch] + shift[ch]) computed as it reads x, so the
+ * normalised values never go to memory (a write and a read of every value
+ * less, and one pass instead of two). The same operations in the same order
+ * as the batch norm's affine pass (src/kernels/norm/) followed by the LIF
+ * forward (./neuron.ts): the reference twin here is exactly that composition,
+ * and the WASM twin (./wasm.ts, normLifForward) gives its bits.
+ */
+import type { FloatArray } from "../../tensor/tensor.js";
+import { BitspikeError } from "../../tensor/errors.js";
+import { inHeap } from "../../tensor/heap.js";
+import { wordsFor } from "../../tensor/bits.js";
+import { wasmSimdAvailable } from "../../wasm/backend.js";
+import { lifWasmFits, neuronForwardRangeReference, unitElem, LEAK_DIV, type NeuronKernelParams } from "./neuron.js";
+import { normLifForwardWasmCall } from "./wasm.js";
+
+/**
+ * Where the neuron's elements find their channel's scale and shift: `columns`,
+ * x [N, C] (the neuron's columns are the channels, cols = chans); else x
+ * [N, C, S] with S = rpc cols: row r of a step (rows of cols values) is
+ * channel floor(r / rpc) mod chans.
+ */
+export interface AffineLayout {
+  chans: number;
+  rpc: number;
+  columns: boolean;
+}
+
+/** Float64 slots a channel vector of the fused kernel takes: the columns form reads up to 3 channels past a row's last. */
+export function affineVectorLength(chans: number): number {
+  return chans + 4;
+}
+
+/** The channel of element i of a step. */
+function channelOf(a: AffineLayout, cols: number, i: number): number {
+  return a.columns ? i % cols : Math.floor(Math.floor(i / cols) / a.rpc) % a.chans;
+}
+
+/**
+ * The definition: y = x scale + shift (float64, rounded once to x's type, as
+ * the batch norm's affine pass) for the elements of spike units u0..u1-1 in
+ * every step, then {@link neuronForwardRangeReference} over y.
+ */
+export function normLifForwardRangeReference(
+  x: FloatArray, a: AffineLayout, scale: Float64Array, shift: Float64Array,
+  p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number,
+): void {
+  const n = p.rows * p.cols, wpr = wordsFor(p.cols);
+  const y = x instanceof Float32Array ? new Float32Array(x.length) : new Float64Array(x.length);
+  const e0 = unitElem(u0, p.cols, wpr), e1 = unitElem(u1, p.cols, wpr);
+  for (let t = 0; t < p.steps; t++) {
+    for (let i = e0; i < e1; i++) {
+      const ch = channelOf(a, p.cols, i);
+      y[t * n + i] = x[t * n + i]! * scale[ch]! + shift[ch]!;
+    }
+  }
+  neuronForwardRangeReference(y, p, h, words, v, u0, u1);
+}
+
+/**
+ * True when the fused WASM forward applies: the LIF forward's WASM twin fits
+ * (a float32 LIF with decay_input and float32 constants; PLIF is not fused)
+ * and every array is in the heap. The layout must match the neuron's view.
+ */
+export function normLifWasmFits(x: FloatArray, a: AffineLayout, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray): boolean {
+  const layout = a.columns ? a.chans === p.cols : a.rpc >= 1 && p.rows % (a.rpc * a.chans) === 0;
+  return layout && p.leak === LEAK_DIV && lifWasmFits(x, h, v, p) && inHeap(x) && (h === null || inHeap(h)) && inHeap(words) && inHeap(v);
+}
+
+/**
+ * The WebAssembly SIMD twin of {@link normLifForwardRangeReference} on spike
+ * units u0..u1-1, in place: `vec` is a heap Float64Array holding scale then
+ * shift, each in {@link affineVectorLength} slots (the padding is read, never
+ * used). V is set to vReset first, as the LIF twin does.
+ */
+export function normLifForwardRangeWasm(
+  x: Float32Array, a: AffineLayout, vec: Float64Array, p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array,
+  u0: number, u1: number,
+): void {
+  if (!wasmSimdAvailable()) throw new BitspikeError("normLifForwardRangeWasm", "this runtime has no WebAssembly SIMD");
+  if (!normLifWasmFits(x, a, p, h, words, v) || !inHeap(vec) || vec.length < 2 * affineVectorLength(a.chans)) {
+    throw new BitspikeError("normLifForwardRangeWasm", `needs a float32 LIF with decay_input on heap arrays, a matching layout and a heap vector of ${2 * affineVectorLength(a.chans)} values`);
+  }
+  if (u1 <= u0) return;
+  const { steps, rows, cols, tau, vTh, vReset, hardReset } = p;
+  const wpr = wordsFor(cols), n = rows * cols;
+  const e0 = unitElem(u0, cols, wpr), e1 = unitElem(u1, cols, wpr);
+  v.fill(vReset, e0, e1);
+  const r0 = Math.floor(u0 / wpr);
+  const ch0 = Math.floor(r0 / a.rpc) % a.chans, left0 = a.rpc - (r0 % a.rpc);
+  const at = (arr: FloatArray | Uint32Array, i: number): number => arr.byteOffset + i * arr.BYTES_PER_ELEMENT;
+  normLifForwardWasmCall(
+    at(x, e0), n * 4, h === null ? 0 : at(h, e0), n * 4, at(v, e0), at(words, u0), rows * wpr * 4, steps, u1 - u0, u0 % wpr, cols, wpr,
+    h !== null, vReset, tau, vTh, hardReset,
+    at(vec, 0), at(vec, affineVectorLength(a.chans)), a.columns, a.rpc, a.chans, ch0, left0,
+  );
+}
