@@ -172,7 +172,7 @@ export function normNeuronForwardThreads(
   vec.fill(0);
   vec.set(scale.subarray(0, a.chans), 0);
   vec.set(shift.subarray(0, a.chans), len);
-  const parts = partsOf(p, FORWARD_COST + 1, threads);
+  const parts = partsOf(p, FORWARD_COST + 1, threads); // the affine map's multiply and add: one unit more a value
   const { units, cuts, mine } = splitUnits(p, parts);
   const jobs: Part[] = [];
   const base = encodeNeuron(p);
