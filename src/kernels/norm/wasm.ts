@@ -97,12 +97,21 @@ const PASSES: readonly PassDef[] = [
  */
 function passFunc(def: PassDef): FuncDef {
   const ptr = (n: string) => `p_${n}`;
+  const sums = def.accs.length > 0;
+  /** The row arrays' pointers into rows 1..ROW_BLOCK-1 of a block, and the accumulators' registers (sums only). */
+  const blockPtr = (n: string, i: number) => (i === 0 ? ptr(n) : `p_${n}_${i}`);
+  const reg = (n: string) => `r_${n}`;
   const f = frame(
     [...def.rowArrays.map((n) => [n, I32] as const), ["rows", I32], ["c", I32], ["stride", I32], ...def.vectors.map((n) => [n, I32] as const)],
-    [["r", I32], ["j", I32], ["skip", I32], ...[...def.rowArrays, ...def.vectors].map((n) => [ptr(n), I32] as const), ["tmp", V128]],
+    [
+      ["r", I32], ["j", I32], ["skip", I32], ["rowB", I32], ...[...def.rowArrays, ...def.vectors].map((n) => [ptr(n), I32] as const), ["tmp", V128],
+      ...(sums ? def.rowArrays.flatMap((n) => Array.from({ length: ROW_BLOCK - 1 }, (_, i) => [blockPtr(n, i + 1), I32] as const)) : []),
+      ...(sums ? def.accs.map((n) => [reg(n), V128] as const) : []),
+    ],
   );
   const L = f.idx as Record<string, number>;
   const c = new Code();
+  if (sums) rowBlocks(c, L, def, ptr, blockPtr, reg);
   const lanes = (two: boolean): void => {
     const e: LaneEmitter = {
       c,
@@ -124,10 +133,12 @@ function passFunc(def: PassDef): FuncDef {
     for (const n of def.rowArrays) c.get(L[ptr(n)]!).i32Const(4 * step).i32Add().set(L[ptr(n)]!);
     for (const n of def.vectors) c.get(L[ptr(n)]!).i32Const(8 * step).i32Add().set(L[ptr(n)]!);
   };
-  for (const n of def.rowArrays) c.get(L[n]!).set(L[ptr(n)]!);
+  if (!sums) {
+    for (const n of def.rowArrays) c.get(L[n]!).set(L[ptr(n)]!);
+    c.i32Const(0).set(L.r!);
+  }
   c.get(L.stride!).get(L.c!).i32Sub().i32Const(2).i32Shl().set(L.skip!); // bytes from a row's end to the next row's start
-  c.i32Const(0).set(L.r!);
-  c.block().loop(); // rows
+  c.block().loop(); // rows (after the blocks, for sums)
   c.get(L.r!).get(L.rows!).i32LtU().i32Eqz().brIf(1);
   for (const n of def.vectors) c.get(L[n]!).set(L[ptr(n)]!);
   c.i32Const(0).set(L.j!);
@@ -143,6 +154,61 @@ function passFunc(def: PassDef): FuncDef {
   c.get(L.r!).i32Const(1).i32Add().set(L.r!);
   c.br(0).end().end();
   return { name: def.name, params: f.params, results: [], locals: f.locals, body: c };
+}
+
+/** Rows a sum pass takes at once in the token layout (see rowBlocks). */
+const ROW_BLOCK = 4;
+
+/**
+ * The sum passes' first loop in the token layout: blocks of ROW_BLOCK rows, each channel pair's
+ * accumulators loaded once, the block's rows added into them in row order in registers, then stored:
+ * the same additions in the same order as a row at a time (a float64 stored and loaded back is the same
+ * value), without a load and a store of the accumulators for every row. Leaves p_* at the first row not
+ * taken and r at its number; the row-at-a-time loop after it does the rest.
+ */
+function rowBlocks(
+  c: Code, L: Record<string, number>, def: PassDef, ptr: (n: string) => string, blockPtr: (n: string, i: number) => string, reg: (n: string) => string,
+): void {
+  const lanes = (two: boolean): void => {
+    for (const a of def.accs) { c.get(L[ptr(a)]!); if (two) c.v128Load(0); else c.v128Load64Zero(); c.set(L[reg(a)]!); }
+    for (let i = 0; i < ROW_BLOCK; i++) {
+      const e: LaneEmitter = {
+        c,
+        row: (n) => { c.get(L[blockPtr(n, i)]!); if (two) c.v128Load64Zero(); else c.v128Load32Zero(); c.f64x2PromoteLowF32x4(); },
+        vec: (n) => {
+          if (def.accs.includes(n)) { c.get(L[reg(n)]!); return; }
+          c.get(L[ptr(n)]!); if (two) c.v128Load(0); else c.v128Load64Zero();
+        },
+        storeRow: () => { throw new Error(`${def.name}: sums store no rows`); },
+        storeVec: (n, value) => { value(); c.set(L[reg(n)]!); },
+      };
+      def.body(e);
+    }
+    for (const a of def.accs) { c.get(L[ptr(a)]!).get(L[reg(a)]!); if (two) c.v128Store(0); else c.v128Store64Lane(0); }
+    const step = two ? 2 : 1;
+    for (const n of def.rowArrays) for (let i = 0; i < ROW_BLOCK; i++) c.get(L[blockPtr(n, i)]!).i32Const(4 * step).i32Add().set(L[blockPtr(n, i)]!);
+    for (const n of def.vectors) c.get(L[ptr(n)]!).i32Const(8 * step).i32Add().set(L[ptr(n)]!);
+  };
+  c.get(L.stride!).i32Const(2).i32Shl().set(L.rowB!);
+  for (const n of def.rowArrays) c.get(L[n]!).set(L[ptr(n)]!);
+  c.i32Const(0).set(L.r!);
+  c.block().loop(); // blocks of rows
+  c.get(L.r!).i32Const(ROW_BLOCK).i32Add().get(L.rows!).i32GtS().brIf(1);
+  for (const n of def.rowArrays) for (let i = 1; i < ROW_BLOCK; i++) c.get(L[blockPtr(n, i - 1)]!).get(L.rowB!).i32Add().set(L[blockPtr(n, i)]!);
+  for (const n of def.vectors) c.get(L[n]!).set(L[ptr(n)]!);
+  c.i32Const(0).set(L.j!);
+  c.block().loop(); // channel pairs
+  c.get(L.j!).i32Const(1).i32Add().get(L.c!).i32GeU().brIf(1);
+  lanes(true);
+  c.get(L.j!).i32Const(2).i32Add().set(L.j!);
+  c.br(0).end().end();
+  c.get(L.j!).get(L.c!).i32LtU().if();
+  lanes(false);
+  c.end();
+  // p_x walked the block's first row to its end: on to the next block's first row.
+  for (const n of def.rowArrays) c.get(L[ptr(n)]!).get(L.stride!).i32Const(ROW_BLOCK).i32Mul().get(L.c!).i32Sub().i32Const(2).i32Shl().i32Add().set(L[ptr(n)]!);
+  c.get(L.r!).i32Const(ROW_BLOCK).i32Add().set(L.r!);
+  c.br(0).end().end();
 }
 
 /**
