@@ -140,6 +140,15 @@ function passFunc(def: PassDef): FuncDef {
   c.get(L.stride!).get(L.c!).i32Sub().i32Const(2).i32Shl().set(L.skip!); // bytes from a row's end to the next row's start
   c.block().loop(); // rows (after the blocks, for sums)
   c.get(L.r!).get(L.rows!).i32LtU().i32Eqz().brIf(1);
+  channelPairs(c, L, def, ptr, lanes);
+  for (const n of def.rowArrays) c.get(L[ptr(n)]!).get(L.skip!).i32Add().set(L[ptr(n)]!);
+  c.get(L.r!).i32Const(1).i32Add().set(L.r!);
+  c.br(0).end().end();
+  return { name: def.name, params: f.params, results: [], locals: f.locals, body: c };
+}
+
+/** One row (or block of rows) across the channels: the vectors' pointers back to their start, then `lanes` on channel pairs, then on an odd last channel. */
+function channelPairs(c: Code, L: Record<string, number>, def: PassDef, ptr: (n: string) => string, lanes: (two: boolean) => void): void {
   for (const n of def.vectors) c.get(L[n]!).set(L[ptr(n)]!);
   c.i32Const(0).set(L.j!);
   c.block().loop(); // channel pairs
@@ -150,10 +159,6 @@ function passFunc(def: PassDef): FuncDef {
   c.get(L.j!).get(L.c!).i32LtU().if();
   lanes(false);
   c.end();
-  for (const n of def.rowArrays) c.get(L[ptr(n)]!).get(L.skip!).i32Add().set(L[ptr(n)]!);
-  c.get(L.r!).i32Const(1).i32Add().set(L.r!);
-  c.br(0).end().end();
-  return { name: def.name, params: f.params, results: [], locals: f.locals, body: c };
 }
 
 /** Rows a sum pass takes at once in the token layout (see rowBlocks). */
@@ -195,16 +200,7 @@ function rowBlocks(
   c.block().loop(); // blocks of rows
   c.get(L.r!).i32Const(ROW_BLOCK).i32Add().get(L.rows!).i32GtS().brIf(1);
   for (const n of def.rowArrays) for (let i = 1; i < ROW_BLOCK; i++) c.get(L[blockPtr(n, i - 1)]!).get(L.rowB!).i32Add().set(L[blockPtr(n, i)]!);
-  for (const n of def.vectors) c.get(L[n]!).set(L[ptr(n)]!);
-  c.i32Const(0).set(L.j!);
-  c.block().loop(); // channel pairs
-  c.get(L.j!).i32Const(1).i32Add().get(L.c!).i32GeU().brIf(1);
-  lanes(true);
-  c.get(L.j!).i32Const(2).i32Add().set(L.j!);
-  c.br(0).end().end();
-  c.get(L.j!).get(L.c!).i32LtU().if();
-  lanes(false);
-  c.end();
+  channelPairs(c, L, def, ptr, lanes);
   // p_x walked the block's first row to its end: on to the next block's first row.
   for (const n of def.rowArrays) c.get(L[ptr(n)]!).get(L.stride!).i32Const(ROW_BLOCK).i32Mul().get(L.c!).i32Sub().i32Const(2).i32Shl().i32Add().set(L[ptr(n)]!);
   c.get(L.r!).i32Const(ROW_BLOCK).i32Add().set(L.r!);
