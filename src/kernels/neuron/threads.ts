@@ -84,6 +84,18 @@ function copySteps<A extends FloatArray | Uint32Array>(src: A, dst: A, steps: nu
   }
 }
 
+/** A forward task's arguments: the kernel parameters, then hasH, the unit range and the bases of x, h, words, v. */
+function forwardArgs(base: readonly number[], hasH: boolean, u0: number, u1: number, x: FloatArray, h: FloatArray, w: Float32Array, v: FloatArray): number[] {
+  return [...base, hasH ? 1 : 0, u0, u1, sabBase(x), sabBase(h), sabBase(w), sabBase(v)];
+}
+
+/** The workers' parts of a neuron task, one a range cuts[j]..cuts[j + 1] for j >= 1 (the calling thread takes the first). */
+function unitParts(op: number, cuts: readonly number[], args: (u0: number, u1: number) => number[], bufs: readonly FloatArray[]): Part[] {
+  const jobs: Part[] = [];
+  for (let j = 1; j + 1 < cuts.length; j++) jobs.push({ op, args: args(cuts[j]!, cuts[j + 1]!), bufs });
+  return jobs;
+}
+
 /** Parts for `steps x n` neurons at `cost` per step, over `units` spike units (1 = stay on this thread). */
 function partsOf(p: NeuronKernelParams, cost: number, threads: number | undefined): number {
   const units = p.rows * wordsFor(p.cols);
@@ -128,21 +140,17 @@ export function neuronForwardThreads(
   const wx = stX ? sx : x, wh = h === null ? wx : stH ? sh : h, wv = stV ? sv : v;
   const ww = stW ? sw : asF32(words);
   const base = encodeNeuron(p);
-  const jobs: Part[] = [];
-  for (let j = 1; j < parts; j++) {
-    jobs.push({
-      op: OP_NEURON_FORWARD,
-      args: [...base, h === null ? 0 : 1, cuts[j]!, cuts[j + 1]!, sabBase(wx), sabBase(wh), sabBase(ww), sabBase(wv)],
-      bufs: [wx, wh, ww, wv],
-    });
-  }
+  const jobs = unitParts(OP_NEURON_FORWARD, cuts, (u0, u1) => forwardArgs(base, h !== null, u0, u1, wx, wh, ww, wv), [wx, wh, ww, wv]);
   runParts("multiStepNeuron", jobs, () => neuronForwardRange(x, p, h, words, v, 0, mine));
   if (stH) copySteps(sh, h!, steps, n, e0, n);
   if (stW) copySteps(new Uint32Array(sw.buffer, sw.byteOffset, sw.length), words, steps, units, mine, units);
   if (stV) v.set(sv.subarray(e0, n), e0);
 }
 
-/** The fused batch-norm affine + LIF forward of spike units u0..u1-1 (a worker part): buffers x, h (or any when hasH = 0), words, v, vec. */
+/**
+ * The fused batch-norm affine + LIF forward of spike units u0..u1-1 (a worker part): the forward task's
+ * arguments ({@link forwardArgs}), then the layout and the vector's base; buffers x, h (or any when hasH = 0), words, v, vec.
+ */
 function normForwardTask(raw: ArrayLike<number>, ints: ArrayLike<number>, b: readonly FloatArray[]): void {
   const p = decodeNeuron(raw);
   const o = NEURON_ARGS;
@@ -174,18 +182,11 @@ export function normNeuronForwardThreads(
   vec.set(shift.subarray(0, a.chans), len);
   const parts = partsOf(p, FORWARD_COST + 1, threads); // the affine map's multiply and add: one unit more a value
   const { units, cuts, mine } = splitUnits(p, parts);
-  const jobs: Part[] = [];
-  const base = encodeNeuron(p);
-  for (let j = 1; j < parts; j++) {
-    jobs.push({
-      op: OP_NORM_FORWARD,
-      args: [
-        ...base, h === null ? 0 : 1, cuts[j]!, cuts[j + 1]!, sabBase(x), sabBase(h ?? x), sabBase(asF32(words)), sabBase(v),
-        a.columns ? 1 : 0, a.rpc, a.chans, sabBase(vec),
-      ],
-      bufs: [x, h ?? x, asF32(words), v, vec],
-    });
-  }
+  const base = encodeNeuron(p), ww = asF32(words);
+  const jobs = unitParts(
+    OP_NORM_FORWARD, cuts, (u0, u1) => [...forwardArgs(base, h !== null, u0, u1, x, h ?? x, ww, v), a.columns ? 1 : 0, a.rpc, a.chans, sabBase(vec)],
+    [x, h ?? x, ww, v, vec],
+  );
   const local = (): void => normLifForwardRangeWasm(x, a, vec, p, h, words, v, 0, parts > 1 ? mine : units);
   if (parts > 1) runParts("multiStepNeuron", jobs, local);
   else local();
@@ -229,14 +230,7 @@ export function neuronBackwardThreads(
   if (stW) copySteps(words, new Uint32Array(sw.buffer, sw.byteOffset, sw.length), steps, units, mine, units);
   const wg = stG ? sg : gS, wh = stH ? sh : h, ww = stW ? sw : asF32(words), wx = stX ? sx : gx;
   const base = encodeNeuron(p);
-  const jobs: Part[] = [];
-  for (let j = 1; j < parts; j++) {
-    jobs.push({
-      op: OP_NEURON_BACKWARD,
-      args: [...base, alpha, cuts[j]!, cuts[j + 1]!, sabBase(wg), sabBase(wh), sabBase(ww), sabBase(wx)],
-      bufs: [wg, wh, ww, wx],
-    });
-  }
+  const jobs = unitParts(OP_NEURON_BACKWARD, cuts, (u0, u1) => [...base, alpha, u0, u1, sabBase(wg), sabBase(wh), sabBase(ww), sabBase(wx)], [wg, wh, ww, wx]);
   runParts("multiStepNeuron", jobs, () => hardDetachedBackwardRange(gS, h, words, p, alpha, gx, gv, 0, mine));
   if (stX) copySteps(sx, gx, steps, n, e0, n);
   return 0;
