@@ -13,7 +13,7 @@ import {
 import { packRows, wordsFor } from "../../src/tensor/bits.js";
 import { gemmReference } from "../../src/kernels/gemm/gemm.js";
 import { setKernelBackend, wasmSimdAvailable } from "../../src/wasm/backend.js";
-import { ROW_TILE, setPanelThresholds, spikeSumModule, spikeSumWasmRuns } from "../../src/kernels/spike-sum/wasm.js";
+import { ROW_TILE, setPanelThresholds, setPanelTiles, spikeSumModule, spikeSumWasmRuns } from "../../src/kernels/spike-sum/wasm.js";
 import { wasmApi } from "../../src/wasm/runtime.js";
 import { expectBitEqual, leaf, randCounts, randSpikes } from "../helpers/random-spikes.js";
 import { expectSameBits } from "../helpers/arrays.js";
@@ -37,6 +37,24 @@ function values(n: number, rng: Rng, f32: boolean): Float32Array | Float64Array 
 afterEach(() => {
   setKernelBackend("auto");
 });
+
+/**
+ * Panel [block, tile] heights the tests force: one source row a block and a few (every bucket cut
+ * into many runs, most of them empty), tiles of 1-2 destination rows (rows in many tiles), and the
+ * defaults (most sums one block, one tile).
+ */
+const PANEL_BLOCKS: [number, number][] = [[1, 2], [3, 1], [256, 256]];
+
+/** Runs `f` with every float32 WASM sum from panels (forced), in blocks and tiles of those heights. */
+function withPanels<T>([blockRows, tileRows]: [number, number], f: () => T): T {
+  const old = setPanelThresholds(0, 0), oldTiles = setPanelTiles(blockRows, tileRows);
+  try {
+    return f();
+  } finally {
+    setPanelThresholds(...old);
+    setPanelTiles(...oldTiles);
+  }
+}
 
 describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebAssembly SIMD is unavailable in this runtime)"}`, () => {
   it("the module validates", () => {
@@ -142,12 +160,7 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
         expectSameBits(ow, oj, "out");
         expectSameBits(aw, aj, "accW");
         // The forward from wT packed in panels (the float32 family's path for a large wT, forced here).
-        const old = setPanelThresholds(0, 0);
-        try {
-          expectSameBits(run("wasm")[0], oj, "out (panels)");
-        } finally {
-          setPanelThresholds(...old);
-        }
+        for (const rows of PANEL_BLOCKS) expectSameBits(withPanels(rows, () => run("wasm")[0]), oj, `out (panels, blocks and tiles of ${rows} rows)`);
       }),
       { numRuns: 150 },
     );
@@ -179,15 +192,14 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           countsGatherAddWasm(x, off, w, off, dw, off, m, k, n, accumulate);
           expectSameBits(dw, dj, "countsGatherAdd");
           // The same sums from W packed in panels (the float32 family's path for large W, forced here).
-          const old = setPanelThresholds(0, 0);
-          try {
-            const cp = out(c0), dp = out(c0);
-            spikeGatherAddWasm(s, off * wpr, wpr, w, off, cp, off, m, n, accumulate);
-            countsGatherAddWasm(x, off, w, off, dp, off, m, k, n, accumulate);
-            expectSameBits(cp, cj, "spikeGatherAdd (panels)");
-            expectSameBits(dp, dj, "countsGatherAdd (panels)");
-          } finally {
-            setPanelThresholds(...old);
+          for (const rows of PANEL_BLOCKS) {
+            withPanels(rows, () => {
+              const cp = out(c0), dp = out(c0);
+              spikeGatherAddWasm(s, off * wpr, wpr, w, off, cp, off, m, n, accumulate);
+              countsGatherAddWasm(x, off, w, off, dp, off, m, k, n, accumulate);
+              expectSameBits(cp, cj, `spikeGatherAdd (panels, blocks and tiles of ${rows} rows)`);
+              expectSameBits(dp, dj, `countsGatherAdd (panels, blocks and tiles of ${rows} rows)`);
+            });
           }
           if (!accumulate) {
             // From +0, skipping the zero terms changes nothing: the dense gemm of the
@@ -267,13 +279,10 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
           countsScatterRowsCols(x, off, g, off, aw, off, m, k, p0, p1, n, "wasm");
           expectSameBits(aw, aj, "countsScatterRows");
           // Each block's rows of G in panels (forced here; the path of wide G).
-          const old = setPanelThresholds(0, 0);
-          try {
+          for (const rows of PANEL_BLOCKS) {
             const ap = placed(a0.slice(), true);
-            countsScatterRowsCols(x, off, g, off, ap, off, m, k, p0, p1, n, "wasm");
-            expectSameBits(ap, aj, "countsScatterRows (panels)");
-          } finally {
-            setPanelThresholds(...old);
+            withPanels(rows, () => countsScatterRowsCols(x, off, g, off, ap, off, m, k, p0, p1, n, "wasm"));
+            expectSameBits(ap, aj, `countsScatterRows (panels, blocks and tiles of ${rows} rows)`);
           }
         },
       ),

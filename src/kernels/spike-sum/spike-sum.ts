@@ -29,7 +29,7 @@ import { emptyProductDone, float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import {
-  align16, countsBucketsRun, countsColumnBucketsRun, dstBytes, dstDone, dstPtr, heapI32, panelsOr, SPIKE_SUM_MIN_OUT, spikeSumRun,
+  align16, countsBucketsRun, countsColumnBucketsRun, dstBytes, dstDone, dstPtr, heapI32, panelsOr, ROW_TILE, SPIKE_SUM_MIN_OUT, spikeSumRun,
   spikeSumScratch, stageBytes, usePanels,
 } from "./wasm.js";
 import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
@@ -660,7 +660,8 @@ function countsScatterRowsColsWasm(
     const nb = Math.min(mb, m - r0);
     countsColumnBucketsRun(xB + r0 * k * 4, k, nb, p0, p1, panels ? 1 : n, base + cntS, base + idxS, base + valS);
     const src = panelsOr(panels, gB + r0 * n * 4, nb, n, base + panelS);
-    spikeSumRun(true, true, kc, nb, src, n, accB, base + cntS, base + idxS, base + valS, false, true, panels ? nb : 0);
+    // A block's panels (nb <= 128 rows) already sit in L1; tiles of 256 acc rows ran 1.1x slower than 32 here.
+    spikeSumRun(true, true, kc, nb, src, n, accB, base + cntS, base + idxS, base + valS, false, true, panels ? nb : 0, ROW_TILE);
   }
   dstDone(acc, accOff + p0 * n, kc * n, true, accB);
 }

@@ -21,10 +21,12 @@
  * twin is bit-identical to the JS kernels whatever their unrolling.
  *
  * All take (nb, cap, src, o, dst, cnt, idx, val, zero). sum32fPanels / wsum32fPanels
- * (…, zero, k) are sum32f / wsum32f reading a source of k rows packed by
+ * (…, zero, k, kBlock, tile, cur) are sum32f / wsum32f reading a source of k rows packed by
  * {@link packPanelsF32}: per column chunk (the kernel's order, {@link sumChunks})
- * its k rows of `cols` values from element j k; idx then holds row numbers.
- * The same entries, the same adds in the same order: the same bits.
+ * its k rows of `cols` values from element j k; idx then holds row numbers, increasing
+ * within a bucket. They run tiles of `tile` buckets, each in blocks of kBlock source rows
+ * (a bucket's entries of one block are a consecutive run of it; `cur` is 2 tile i32 of
+ * scratch for the runs' bounds). The same entries, the same adds in the same order: the same bits.
  * src, dst, cnt, idx, val: byte offsets in the heap (src/tensor/heap.ts), which
  * the module imports: sources and destinations are used where they are, the
  * tables sit in the module's scratch (any element alignment). idx holds i32
@@ -36,7 +38,7 @@
  */
 import { Code, emitModule, F32, F64, I32, V128, type ValType } from "../../wasm/emit.js";
 import type { FloatArray } from "../../tensor/tensor.js";
-import { countStaged, heapF32, heapF64, heapU32, inHeap } from "../../tensor/heap.js";
+import { countStaged, heapF32, heapF64, heapU32, inHeap, Scratch } from "../../tensor/heap.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 import { copyWasmCall } from "../copy/wasm.js";
 
@@ -67,13 +69,17 @@ export const ROW_TILE = 32;
  */
 function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = false): Code {
   const [nb, cap, src, o, dst, cnt, idx, val, zero] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const kRows = 9; // panels only: the source's rows (the height of every panel)
-  const l0 = panels ? 10 : 9; // the first local
+  // Panels only: the source's rows (the height of every panel), the rows of a block of them, the
+  // rows of a tile, and 2 tile i32 of scratch for the tile's cursors (see blocks below).
+  const [kRows, kBlock, tileRows, cur] = [9, 10, 11, 12];
+  const l0 = panels ? 13 : 9; // the first local
   const [r, n, b, d, j, srcJ, t, tEnd, p, tv, dj] = Array.from({ length: 11 }, (_, i) => l0 + i) as [number, number, number, number, number, number, number, number, number, number, number];
   const acc = Array.from({ length: 8 }, (_, i) => l0 + 11 + i);
   const vv = l0 + 19;
   const s = l0 + 20;
   const [r0, r1] = [l0 + 21, l0 + 22];
+  // zf: rows start at +0 (and are written when empty): `zero`, and with blocks only in the first.
+  const [zf, kb, kEnd] = [l0 + 23, l0 + 24, l0 + 25];
   const per = f32 ? 4 : 2; // values per v128
   const es = f32 ? 2 : 3; // log2 bytes per dst (and val) element
   const srcShift = srcF32 ? 2 : 3;
@@ -101,7 +107,7 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
   const chunk = (lanes: number): void => {
     c.get(d).get(j).i32Const(es).i32Shl().i32Add().set(dj);
     // Start values.
-    c.get(zero).if();
+    c.get(zf).if();
     if (lanes === 0) (f32 ? c.f32Const(0) : c.f64Const(0)).set(s);
     else for (let k = 0; k < lanes; k++) c.v128Const(new Array<number>(16).fill(0)).set(acc[k]!);
     c.else();
@@ -154,28 +160,79 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
     else for (let k = 0; k < lanes; k++) c.get(dj).get(acc[k]!).v128Store(16 * k);
   };
 
-  /** The columns [j, j + cols) of every row of the tile [r0, r1): bucket r's bounds, then chunk(lanes); j moves on after. */
+  /** Sets b (byte offset of bucket r's first entry) and n (its entries). */
+  const bucketBounds = (): void => {
+    c.get(cap).if();
+    c.get(idx).get(r).get(cap).i32Mul().i32Const(2).i32Shl().i32Add().set(b);
+    c.get(cnt).get(r).i32Const(2).i32Shl().i32Add().i32Load().set(n);
+    c.else();
+    c.get(cnt).get(r).i32Const(2).i32Shl().i32Add().tee(p).i32Load().set(n); // n = start[r] for now
+    c.get(idx).get(n).i32Const(2).i32Shl().i32Add().set(b);
+    c.get(p).i32Load(4).get(n).i32Sub().set(n);
+    c.end();
+  };
+  /** Pushes the byte offset of row r's cursor (`which` 0: the block's first entry, 1: past its last). */
+  const cursor = (which: 0 | 1): void => {
+    c.get(cur).get(r).get(r0).i32Sub().i32Const(2).i32Shl().i32Add();
+    if (which === 1) c.get(tileRows).i32Const(2).i32Shl().i32Add();
+  };
+
+  /** The columns [j, j + cols) of every row of the tile [r0, r1): bucket r's entries (of this block), then chunk(lanes); j moves on after. */
   const tileChunk = (lanes: number): void => {
     const cols = lanes === 0 ? 1 : lanes * per;
     c.get(r0).set(r);
     c.whileLtU(r, r1, () => {
-      c.get(cap).if();
-      c.get(idx).get(r).get(cap).i32Mul().i32Const(2).i32Shl().i32Add().set(b);
-      c.get(cnt).get(r).i32Const(2).i32Shl().i32Add().i32Load().set(n);
-      c.else();
-      c.get(cnt).get(r).i32Const(2).i32Shl().i32Add().tee(p).i32Load().set(n); // n = start[r] for now
-      c.get(idx).get(n).i32Const(2).i32Shl().i32Add().set(b);
-      c.get(p).i32Load(4).get(n).i32Sub().set(n);
-      c.end();
+      if (panels) {
+        cursor(0); c.i32Load().set(b);
+        cursor(1); c.i32Load().set(tEnd);
+        c.get(tEnd).get(b).i32Sub().i32Const(2).i32ShrU().set(n);
+      } else {
+        bucketBounds();
+      }
       c.block(); // skip: empty bucket when accumulating
-      c.get(n).get(zero).i32Or().i32Eqz().brIf(0);
-      c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(tEnd);
+      c.get(n).get(zf).i32Or().i32Eqz().brIf(0);
+      if (!panels) c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(tEnd);
       c.get(dst).get(r).get(o).i32Mul().i32Const(es).i32Shl().i32Add().set(d);
       chunk(lanes);
       c.end();
       c.get(r).i32Const(1).i32Add().set(r);
     });
     c.get(j).i32Const(cols).i32Add().set(j);
+  };
+
+  /**
+   * Panels: row r's entries of the block [kb, kEnd) of source rows, from its cursor (the bucket's
+   * start in the first block) up to the first entry at or past kEnd, into the cursors. Entries are
+   * row numbers in increasing order, so the blocks cut each bucket into consecutive runs and every
+   * destination element still adds its terms in bucket order; a block's panel rows stay in L1.
+   */
+  const blockEntries = (): void => {
+    c.get(r0).set(r);
+    c.whileLtU(r, r1, () => {
+      bucketBounds();
+      c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(tEnd); // the bucket's end
+      c.get(kb).i32Eqz().if().get(b).set(t).else();
+      cursor(0); c.i32Load().set(t);
+      c.end();
+      cursor(0); c.get(t).i32Store();
+      c.get(kEnd).get(kRows).i32GeU().if().get(tEnd).set(t).else();
+      c.block().loop();
+      c.get(t).get(tEnd).i32GeU().brIf(1);
+      c.get(t).i32Load().get(kEnd).i32GeU().brIf(1);
+      c.get(t).i32Const(4).i32Add().set(t);
+      c.br(0).end().end();
+      c.end();
+      cursor(1); c.get(t).i32Store();
+      c.get(r).i32Const(1).i32Add().set(r);
+    });
+  };
+  /** Panels: each row's cursor moves past the block just summed. */
+  const nextBlock = (): void => {
+    c.get(r0).set(r);
+    c.whileLtU(r, r1, () => {
+      cursor(0); cursor(1); c.i32Load().i32Store();
+      c.get(r).i32Const(1).i32Add().set(r);
+    });
   };
 
   /** while (j + cols <= o) tileChunk(lanes) */
@@ -187,12 +244,10 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
     c.br(0).end().end();
   };
 
-  // Tiles of ROW_TILE rows, each swept chunk by chunk: a chunk's columns of the source rows are
-  // reused by the tile's rows while they are in cache (row by row, every row swept the whole source).
-  c.i32Const(0).set(r0);
-  c.whileLtU(r0, nb, () => {
-    c.get(r0).i32Const(ROW_TILE).i32Add().set(r1);
-    c.get(nb).get(r1).i32LtU().if().get(nb).set(r1).end();
+  // Tiles of ROW_TILE rows (panels: tileRows), each swept chunk by chunk: a chunk's columns of the source
+  // rows are reused by the tile's rows while they are in cache (row by row, every row swept the whole source).
+  /** Every column chunk of the tile's rows. */
+  const allChunks = (): void => {
     c.i32Const(0).set(j);
     chunks(WIDE_ACCS);
     // The columns left (fewer than a wide chunk's) in one chunk of as many accumulators as fit: one
@@ -203,6 +258,30 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
       c.end();
     }
     chunks(0);
+  };
+
+  c.get(zero).set(zf);
+  c.i32Const(0).set(r0);
+  c.whileLtU(r0, nb, () => {
+    if (panels) c.get(r0).get(tileRows).i32Add().set(r1);
+    else c.get(r0).i32Const(ROW_TILE).i32Add().set(r1);
+    c.get(nb).get(r1).i32LtU().if().get(nb).set(r1).end();
+    if (panels) {
+      // Blocks of kBlock source rows (all of them in one when kBlock >= kRows); rows start at +0 only in the first.
+      c.i32Const(0).set(kb);
+      c.get(zero).set(zf);
+      c.block().loop();
+      c.get(kb).get(kRows).i32LtU().i32Eqz().brIf(1);
+      c.get(kb).get(kBlock).i32Add().set(kEnd);
+      blockEntries();
+      allChunks();
+      nextBlock();
+      c.i32Const(0).set(zf);
+      c.get(kEnd).set(kb);
+      c.br(0).end().end();
+    } else {
+      allChunks();
+    }
     c.get(r1).set(r0);
   });
   return c;
@@ -319,8 +398,8 @@ function countsColumnBucketsBody(): Code {
 export function spikeSumModule(): Uint8Array {
   const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
   const fn = (name: string, f32: boolean, srcF32: boolean, w: boolean, panels = false) => ({
-    name, params: i32s(panels ? 10 : 9), results: [],
-    locals: [...i32s(11), ...new Array<ValType>(9).fill(V128), f32 ? F32 : F64, I32, I32] as ValType[],
+    name, params: i32s(panels ? 13 : 9), results: [],
+    locals: [...i32s(11), ...new Array<ValType>(9).fill(V128), f32 ? F32 : F64, ...i32s(5)] as ValType[],
     body: sumBody(f32, srcF32, w, panels),
   });
   return emitModule({
@@ -336,10 +415,38 @@ export function spikeSumModule(): Uint8Array {
   });
 }
 
-type SumFn = (nb: number, cap: number, src: number, o: number, dst: number, cnt: number, idx: number, val: number, zero: number, rows?: number) => void;
+type SumFn = (nb: number, cap: number, src: number, o: number, dst: number, cnt: number, idx: number, val: number, zero: number, ...panels: number[]) => void;
 
 const kernel = new HeapKernel(spikeSumModule);
 let runs = 0;
+// The panel sums' row cursors (2 ROW_TILE i32; their own region: callers hand over the bucket-sum scratch).
+const cursors = new Scratch();
+
+/**
+ * The panel sums' loop nest: tiles of `tileRows` destination rows; per tile, blocks of `blockRows`
+ * source rows; per block, each column chunk over the tile's rows. A wide chunk's block (28 float32
+ * columns, 112 bytes a row) is 28 KB, which stays in L1 while the tile's rows sum from it, and each
+ * tile streams the source from L2 / L3 once. Bucket sums alone, one thread, density 0.2, 85-340
+ * rows a call (as the gathers' tables allow): tiles of 32 rows and one block (before) -> 256 and
+ * 256: 1536 -> 384 13.5 -> 19.1 Gadd/s, 384 -> 1536 16.0 -> 19.3, 384 -> 384 21 both; the conv's
+ * wT (3456 x 384, 512 rows, density 0.15) 11.5 -> 18.5. (Tiles of 256 and one block: 15.2 at
+ * 1536 -> 384; blocks of 128 rows: 1-2 Gadd/s less.)
+ */
+const PANEL_TILES = { blockRows: 256, tileRows: 256 };
+
+/**
+ * Sets the panel sums' block and tile heights (tests: small, to cut buckets into many runs and rows
+ * into many tiles); returns the old ones.
+ */
+export function setPanelTiles(blockRows: number, tileRows: number): [number, number] {
+  for (const [what, v] of [["blockRows", blockRows], ["tileRows", tileRows]] as const) {
+    if (!(Number.isInteger(v) && v >= 1)) throw new Error(`setPanelTiles: ${what} must be an integer >= 1, got ${v}`);
+  }
+  const old: [number, number] = [PANEL_TILES.blockRows, PANEL_TILES.tileRows];
+  PANEL_TILES.blockRows = blockRows;
+  PANEL_TILES.tileRows = tileRows;
+  return old;
+}
 
 /**
  * Byte offset (in the heap) of at least `bytes` of this thread's bucket-sum
@@ -413,19 +520,24 @@ export function countsColumnBucketsRun(x: number, k: number, rows: number, p0: n
  * Runs one bucket sum (see the file comment); all offsets are BYTE offsets in
  * the heap (operands in place or staged, tables in {@link spikeSumScratch}).
  * `family32`: the float32 family (dst and val float32; srcF32 must be true).
+ * `panelRows` > 0: the source is in panels of that many rows (entries are row
+ * numbers, in increasing order within a bucket), summed in tiles of
+ * `panelTile` destination rows and blocks of source rows (see PANEL_TILES).
  */
 export function spikeSumRun(
   srcF32: boolean, weighted: boolean,
   nb: number, cap: number, src: number, o: number, dst: number, cnt: number, idx: number, val: number, zero: boolean,
-  family32 = false, panelRows = 0,
+  family32 = false, panelRows = 0, panelTile = PANEL_TILES.tileRows,
 ): void {
   if (nb === 0 || o === 0) return;
   if (family32 && !srcF32) throw new Error("spikeSumRun: the float32 family needs a float32 source");
   if (panelRows > 0 && !family32) throw new Error("spikeSumRun: panels are float32-family only");
+  if (panelRows > 0 && !(Number.isInteger(panelTile) && panelTile >= 1)) throw new Error(`spikeSumRun: panelTile must be an integer >= 1, got ${panelTile}`);
   runs++;
   const ex = kernel.exports();
   if (panelRows > 0) {
-    ((weighted ? ex.wsum32fPanels : ex.sum32fPanels) as SumFn)(nb, cap, src, o, dst, cnt, idx, val, zero ? 1 : 0, panelRows);
+    const cur = cursors.take(8 * panelTile);
+    ((weighted ? ex.wsum32fPanels : ex.sum32fPanels) as SumFn)(nb, cap, src, o, dst, cnt, idx, val, zero ? 1 : 0, panelRows, PANEL_TILES.blockRows, panelTile, cur);
     return;
   }
   const f = (family32 ? (weighted ? ex.wsum32f : ex.sum32f) : weighted ? (srcF32 ? ex.wsum32 : ex.wsum64) : srcF32 ? ex.sum32 : ex.sum64) as SumFn;
