@@ -9,7 +9,7 @@ import { wordsFor } from "../../tensor/bits.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { partsFor, runParts, sabBase, usableThreads, type Part } from "../../parallel/pool.js";
 import { defineTask, from, wordsView as words } from "../../parallel/registry.js";
-import { popcountRange, weightedCuts } from "../../parallel/balance.js";
+import { sampledRowBits, weightedCuts } from "../../parallel/balance.js";
 import { ssaBackwardRange, ssaForwardRange, type SsaDims } from "./ssa.js";
 
 const f32 = (w: Uint32Array): Float32Array => new Float32Array(w.buffer, w.byteOffset, w.length);
@@ -49,11 +49,11 @@ function headWork(dm: SsaDims): number {
 function headCuts(q: Uint32Array, k: Uint32Array, v: Uint32Array, dm: SsaDims, heads: number, p: number): number[] {
   const matWords = dm.n * wordsFor(dm.d);
   const fixed = dm.n * dm.d * (2 + dm.d / 32);
+  // Bits of up to 256 sampled heads, each standing for its block of neighbours (same time step): counting
+  // every head's took 9 ms of the calling thread a MNIST b64 step (2,048 heads of 49 words, 4 calls).
+  const [bq, bk, bv] = [q, k, v].map((x) => sampledRowBits(x, 0, heads, matWords)) as [Float64Array, Float64Array, Float64Array];
   const cost = new Float64Array(heads);
-  for (let h = 0; h < heads; h++) {
-    const a = h * matWords, b = a + matWords;
-    cost[h] = ((popcountRange(q, a, b) + popcountRange(k, a, b) + popcountRange(v, a, b)) * dm.d) / 4 + fixed;
-  }
+  for (let h = 0; h < heads; h++) cost[h] = ((bq[h]! + bk[h]! + bv[h]!) * dm.d) / 4 + fixed;
   return weightedCuts(cost, p);
 }
 
