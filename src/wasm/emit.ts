@@ -219,6 +219,9 @@ export class Code {
   /** Adds adjacent unsigned 16-bit pairs into 32-bit lanes. */
   i32x4ExtaddPairwiseI16x8U(): this { return this.simd(0x7f); }
   i32x4Add(): this { return this.simd(0xae); }
+  i32x4Mul(): this { return this.simd(0xb5); }
+  /** Byte lanes of a (pushed first) picked by the bytes of b; an index of 16 or more gives 0. */
+  i8x16Swizzle(): this { return this.simd(0x0e); }
   /** Lane-wise byte add, wrapping. */
   i8x16Add(): this { return this.simd(0x6e); }
   f32x4Add(): this { return this.simd(0xe4); }
