@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { maxPoolBits, maxPoolBitsRange, maxPoolBitsRangeJs, maxPoolBitsRangeReference, maxPoolBitsRangeRows, maxPoolBitsRangeWasm, maxPoolGradRange, maxPoolGradRangeJs, maxPoolGradRangeReference, maxPoolGradRangeWasm, type PoolGeometry } from "../../src/kernels/spike-pool/spike-pool.js";
+import { maxPoolBits, maxPoolBitsRange, maxPoolBitsRangeJs, maxPoolBitsRangeReference, maxPoolBitsRangeRows, maxPoolBitsRangeWasm, maxPoolGradRange, oneWordFits, oneWordRows, oneWordRowsWasm, maxPoolGradRangeJs, maxPoolGradRangeReference, maxPoolGradRangeWasm, type PoolGeometry } from "../../src/kernels/spike-pool/spike-pool.js";
 import { maxPoolBitsThreads, maxPoolGradThreads } from "../../src/kernels/spike-pool/threads.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import { Rng } from "../../src/tensor/random.js";
@@ -10,9 +10,9 @@ import { describeTwins } from "../helpers/twins.js";
 /** Spike planes and a pooling window: ragged widths, windows up to 33 wide, strides, padding, any density; argmax or not. */
 interface PoolCase { g: PoolGeometry; src: Uint32Array; argmax: boolean; heap: boolean }
 
-const arbPool: fc.Arbitrary<PoolCase> = fc
+const poolCases = (maxW: number): fc.Arbitrary<PoolCase> => fc
   .record({
-    planes: fc.integer({ min: 1, max: 5 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 100 }),
+    planes: fc.integer({ min: 1, max: 5 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: maxW }),
     kh: fc.integer({ min: 1, max: 4 }), kw: fc.constantFrom(1, 2, 3, 5, 31, 33), sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }),
     ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }), density: fc.constantFrom(0, 0.05, 0.3, 1),
     argmax: fc.boolean(), heap: fc.boolean(), seed: fc.integer(),
@@ -23,6 +23,7 @@ const arbPool: fc.Arbitrary<PoolCase> = fc
     const g = { planes: o.planes, h: o.h, w: o.w, kh: o.kh, kw: o.kw, sh: o.sh, sw: o.sw, ph: o.ph, pw: o.pw, oh, ow };
     return { g, src: placed(bitRows(o.planes * o.h, o.w, o.density, new Rng(o.seed)), o.heap), argmax: o.argmax, heap: o.heap };
   });
+const arbPool = poolCases(100);
 
 /** Fresh outputs: the pooled bits (zeroed, as the kernels require) and, when asked, the argmax (stale values a twin must overwrite). */
 function outputs(c: PoolCase): { d: Uint32Array; a: Int32Array | null } {
@@ -53,6 +54,21 @@ describeTwins("spike max-pool", arbPool, {
     return o.a ? [o.d, o.a] : [o.d];
   },
 }, 150);
+
+/** A plane-range kernel run as two ranges (the second starting mid-way: plane offsets exercised). */
+const split = (f: typeof maxPoolBitsRange) => (c: PoolCase) => {
+  const o = outputs(c), k = c.g.planes >> 1;
+  f(c.src, o.d, o.a, c.g, 0, k);
+  f(c.src, o.d, o.a, c.g, k, c.g.planes);
+  return o.a ? [o.d, o.a] : [o.d];
+};
+
+// Rows of one word (every Spikformer stem): the shift loop and its WASM twin, argmax or not, strides 1-3.
+describeTwins("spike max-pool on one-word rows", poolCases(32).filter((c) => oneWordFits(c.g)), {
+  reference: range(maxPoolBitsRangeReference),
+  js: split(oneWordRows),
+  wasm: (c) => split(c.heap ? oneWordRowsWasm : oneWordRows)(c),
+}, 200);
 
 // Without argmax (inference) the dispatch takes the row-OR loop: its own twin check on those cases, in two plane ranges.
 describeTwins("spike max-pool without argmax", arbPool.map((c) => ({ ...c, argmax: false })).filter((c) => c.g.kw <= 31), {

@@ -14,7 +14,8 @@
  *   forward(src, dst, am, hasAm, h, w, kh, kw, sh, sw, ph, pw, oh, ow, planes)
  *
  * src, dst (spike words, dst zeroed), am (int32, when hasAm): byte offsets of
- * the first plane to run.
+ * the first plane to run. oneWord (the same arguments): the twin of oneWordRows,
+ * for rows of one word.
  */
 import { Code, emitModule, frame, I32, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
@@ -121,6 +122,111 @@ function forwardFunc(): FuncDef {
   return { name: "forward", params: f.params, results: [], locals: f.locals, body: c };
 }
 
+/**
+ * The twin of oneWordRows (./spike-pool.ts): rows of one word, the window rows ORed, the OR over the kw
+ * columns by shifts, the window starts picked out (every bit, every other bit by the mask steps, or one
+ * by one): the same operations in the same order (i32 shifts take their count mod 32, as JavaScript's
+ * do), so the same words. The argmax without a branch: the window's first element (-1 for an empty
+ * window), replaced by each window row's first spike from the last row up, so the first row's stays;
+ * the same index as oneWordRows' scan of spiking windows.
+ */
+function oneWordFunc(): FuncDef {
+  const f = frame(
+    [["src", I32], ["dst", I32], ["am", I32], ["hasAm", I32], ["h", I32], ["w", I32], ["kh", I32], ["kw", I32], ["sh", I32], ["sw", I32],
+      ["ph", I32], ["pw", I32], ["oh", I32], ["ow", I32], ["planes", I32]] as const,
+    [["p", I32], ["oy", I32], ["y0", I32], ["yA", I32], ["yB", I32], ["y", I32], ["r", I32], ["t", I32], ["j", I32], ["out", I32],
+      ["ox", I32], ["x0", I32], ["xA", I32], ["len", I32], ["hit", I32], ["mask", I32], ["bits", I32], ["sp", I32], ["ap", I32],
+      ["inMask", I32], ["outMask", I32]] as const,
+  );
+  const L = f.idx;
+  const c = new Code();
+  /** Pushes max(local a, 0) (signed). */
+  const max0 = (a: number) => c.get(a).i32Const(0).get(a).i32Const(0).i32GtS().select();
+  /** Pushes min(local a, local b) (signed). */
+  const min = (a: number, b: number) => c.get(b).get(a).get(a).get(b).i32GtS().select();
+  /** local = (1 << n) - 1, or all ones when n = 32. */
+  const lowMask = (n: number, local: number) => {
+    c.i32Const(-1).i32Const(1).get(n).i32Shl().i32Const(1).i32Sub().get(n).i32Const(32).i32Eq().select().set(local);
+  };
+  /** out = (out | (out >>> s)) & m */
+  const fold = (s: number, m: number) => c.get(L.out).get(L.out).i32Const(s).i32ShrU().i32Or().i32Const(m).i32And().set(L.out);
+  lowMask(L.w, L.inMask);
+  lowMask(L.ow, L.outMask);
+  c.i32Const(0).set(L.p);
+  c.whileLtU(L.p, L.planes, () => {
+    c.get(L.src).get(L.p).get(L.h).i32Mul().i32Const(2).i32Shl().i32Add().set(L.sp); // the plane's first row word
+    c.i32Const(0).set(L.oy);
+    c.whileLtU(L.oy, L.oh, () => {
+      c.get(L.oy).get(L.sh).i32Mul().get(L.ph).i32Sub().set(L.y0);
+      max0(L.y0); c.set(L.yA);
+      c.get(L.y0).get(L.kh).i32Add().set(L.t);
+      min(L.t, L.h); c.set(L.yB);
+      // r: the OR of the window rows
+      c.i32Const(0).set(L.r).get(L.yA).set(L.y);
+      c.block().loop();
+      c.get(L.y).get(L.yB).i32LtS().i32Eqz().brIf(1);
+      c.get(L.r).get(L.sp).get(L.y).i32Const(2).i32Shl().i32Add().i32Load(0).i32Or().set(L.r);
+      c.get(L.y).i32Const(1).i32Add().set(L.y);
+      c.br(0).end().end();
+      c.get(L.r).get(L.inMask).i32And().set(L.r);
+      // t: bit x set when any of columns x - pw .. x - pw + kw - 1 spikes
+      c.i32Const(0).set(L.t).i32Const(0).set(L.j);
+      c.whileLtU(L.j, L.kw, () => {
+        c.get(L.t);
+        c.get(L.r).get(L.pw).get(L.j).i32Sub().i32Shl();
+        c.get(L.r).get(L.j).get(L.pw).i32Sub().i32ShrU();
+        c.get(L.pw).get(L.j).i32Sub().i32Const(0).i32LtS().i32Eqz().select();
+        c.i32Or().set(L.t);
+        c.get(L.j).i32Const(1).i32Add().set(L.j);
+      });
+      // out: the window starts ox sw of t
+      c.get(L.sw).i32Const(1).i32Eq().if();
+      c.get(L.t).set(L.out);
+      c.else().get(L.sw).i32Const(2).i32Eq().if();
+      c.get(L.t).i32Const(0x55555555).i32And().set(L.out);
+      fold(1, 0x33333333); fold(2, 0x0f0f0f0f); fold(4, 0x00ff00ff); fold(8, 0x0000ffff);
+      c.else();
+      c.i32Const(0).set(L.out).i32Const(0).set(L.ox);
+      c.whileLtU(L.ox, L.ow, () => {
+        c.get(L.out).get(L.t).get(L.ox).get(L.sw).i32Mul().i32ShrU().i32Const(1).i32And().get(L.ox).i32Shl().i32Or().set(L.out);
+        c.get(L.ox).i32Const(1).i32Add().set(L.ox);
+      });
+      c.end().end();
+      c.get(L.out).get(L.outMask).i32And().set(L.out);
+      c.get(L.dst).get(L.p).get(L.oh).i32Mul().get(L.oy).i32Add().i32Const(2).i32Shl().i32Add().get(L.out).i32Store(0);
+      c.get(L.hasAm).if();
+      c.get(L.am).get(L.p).get(L.oh).i32Mul().get(L.oy).i32Add().get(L.ow).i32Mul().i32Const(2).i32Shl().i32Add().set(L.ap);
+      c.i32Const(0).set(L.ox);
+      c.whileLtU(L.ox, L.ow, () => {
+        c.get(L.ox).get(L.sw).i32Mul().get(L.pw).i32Sub().set(L.x0);
+        max0(L.x0); c.set(L.xA);
+        c.get(L.x0).get(L.kw).i32Add().set(L.t);
+        min(L.t, L.w); c.get(L.xA).i32Sub().set(L.len);
+        // hit: the window's first element, or -1 for an empty window
+        c.get(L.yA).get(L.w).i32Mul().get(L.xA).i32Add().i32Const(-1);
+        c.get(L.yA).get(L.yB).i32LtS().i32Const(0).get(L.len).i32LtS().i32And().select().set(L.hit);
+        // The window rows from the last up: a row with a spike in the window replaces hit with its first
+        // one, so the first such row's stays (no branch: which windows spike is a coin toss at these rates).
+        // (An empty window, len <= 0, has no columns: mask 0.)
+        c.i32Const(1).get(L.len).i32Shl().i32Const(1).i32Sub().i32Const(0).i32Const(0).get(L.len).i32LtS().select().set(L.mask);
+        c.get(L.yB).set(L.y);
+        c.block().loop();
+        c.get(L.yA).get(L.y).i32LtS().i32Eqz().brIf(1);
+        c.get(L.y).i32Const(1).i32Sub().set(L.y);
+        c.get(L.sp).get(L.y).i32Const(2).i32Shl().i32Add().i32Load(0).get(L.xA).i32ShrU().get(L.mask).i32And().set(L.bits);
+        c.get(L.y).get(L.w).i32Mul().get(L.xA).i32Add().get(L.bits).i32Ctz().i32Add().get(L.hit).get(L.bits).select().set(L.hit);
+        c.br(0).end().end();
+        c.get(L.ap).get(L.ox).i32Const(2).i32Shl().i32Add().get(L.hit).i32Store(0);
+        c.get(L.ox).i32Const(1).i32Add().set(L.ox);
+      });
+      c.end();
+      c.get(L.oy).i32Const(1).i32Add().set(L.oy);
+    });
+    c.get(L.p).i32Const(1).i32Add().set(L.p);
+  });
+  return { name: "oneWord", params: f.params, results: [], locals: f.locals, body: c };
+}
+
 /** The module's bytes (emitted from TypeScript, deterministic). */
 export function spikePoolKernelModule(): Uint8Array {
   return emitModule({
@@ -128,6 +234,7 @@ export function spikePoolKernelModule(): Uint8Array {
       gradFunc("grad32", 4, (c, a, g) => c.get(a).get(a).f32Load(0).get(g).f32Load(0).f32Add().f32Store(0)),
       gradFunc("grad64", 8, (c, a, g) => c.get(a).get(a).f64Load(0).get(g).f64Load(0).f64Add().f64Store(0)),
       forwardFunc(),
+      oneWordFunc(),
     ],
   });
 }
@@ -138,6 +245,14 @@ export const spikePoolKernel = new HeapKernel(spikePoolKernelModule);
 /** Runs `planes` planes of the gradient at heap byte offsets; `f64` picks the element type. */
 export function maxPoolGradWasmCall(f64: boolean, g: number, argmax: number, gx: number, inPlane: number, outPlane: number, planes: number): void {
   (spikePoolKernel.exports()[f64 ? "grad64" : "grad32"] as (...a: number[]) => void)(g, argmax, gx, inPlane, outPlane, planes);
+}
+
+/** Runs the one-word-rows forward on `planes` planes at heap byte offsets (am ignored unless hasAm). */
+export function maxPoolOneWordWasmCall(
+  src: number, dst: number, am: number, hasAm: boolean, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
+  ph: number, pw: number, oh: number, ow: number, planes: number,
+): void {
+  (spikePoolKernel.exports().oneWord as (...a: number[]) => void)(src, dst, am, hasAm ? 1 : 0, h, w, kh, kw, sh, sw, ph, pw, oh, ow, planes);
 }
 
 /** Runs the forward on `planes` planes at heap byte offsets (am ignored unless hasAm). */
