@@ -97,17 +97,17 @@ describe("Winograd F(2x2, 3x3) input gradient", () => {
     }), { numRuns: 60 });
   });
 
-  it("threaded over images (1, 2 and 3 threads) gives the one-thread bits", () => {
+  it("threaded over images (1, 2 and 3 threads; the weight transform split by input channel) gives the one-thread bits, heap or foreign operands", () => {
     const rng = new Rng(7);
-    for (const [n, h, w] of [[5, 9, 11], [3, 16, 16], [7, 7, 7]] as const) {
+    for (const [n, h, w, heap] of [[5, 9, 11, true], [3, 16, 16, true], [7, 7, 7, true], [4, 8, 9, false]] as const) {
       const d = dims(n, 32, 48, h, w);
       expect(winogradFits(d, true)).toBe(true);
-      const { gy, w: wt } = operands(d, rng);
-      const one = data(d, gy, wt);
+      const { gy, w: wt } = operands(d, rng, heap);
+      const one = data(d, gy, wt, heap);
       for (const t of [1, 2, 3]) {
-        const gx = allocFloat("float32", one.length, true) as Float32Array;
+        const gx = allocFloat("float32", one.length, heap) as Float32Array;
         convDataThreads(d, gy, wt, gx, t);
-        expectSameBits(gx, one, `${n}x${h}x${w}, ${t} threads`);
+        expectSameBits(gx, one, `${n}x${h}x${w}${heap ? "" : " foreign"}, ${t} threads`);
       }
     }
   });

@@ -8,9 +8,10 @@
  */
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
-import { defineTask } from "../../parallel/registry.js";
+import { defineTask, from } from "../../parallel/registry.js";
 import { partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
-import { convDataRange, convForwardRange, convWeightRange, decodeConv, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
+import { convDataRange, convForwardRange, convWeightRange, decodeConv, encodeConv, winogradDataFits, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
+import { winogradWeightsLength, winogradWeightsRange } from "../winograd/winograd.js";
 
 export type { ConvDims } from "./ranges.js";
 
@@ -22,8 +23,16 @@ const o = CONV_DIM_ARGS;
 const OP_CONV_FORWARD = defineTask("conv.forward", import.meta.url, (_raw, a, b, tick) =>
   convForwardRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
 );
+// The input gradient's arguments end with the transformed Winograd weight's offset (buffer 3), or -1.
 const OP_CONV_DATA = defineTask("conv.data", import.meta.url, (_raw, a, b, tick) =>
-  convDataRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
+  convDataRange(
+    decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick,
+    a[o + 5]! < 0 ? null : (from(b[3]!, a[o + 5]!) as Float32Array),
+  ),
+);
+// Input channels ci0..ci1 of the Winograd weight transform: arguments o, c, the weight's and U's offsets, ci0, ci1.
+const OP_WINOGRAD_WEIGHTS = defineTask("conv.winogradWeights", import.meta.url, (_raw, a, b) =>
+  winogradWeightsRange(b[0]!, a[2]!, a[0]!, a[1]!, from(b[1]!, a[3]!), a[4]!, a[5]!),
 );
 const OP_CONV_WEIGHT = defineTask("conv.weight", import.meta.url, (_raw, a, b, tick) =>
   convWeightRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
@@ -104,22 +113,32 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
   const mine = cuts[1]!;
   const xImg = d.cIn * d.g.h * d.g.w, yImg = d.o * d.g.oh * d.g.ow;
   const rest = d.n - mine;
-  const [sgy, sw, sgx] = scratchViews([
+  // Winograd: the weight transformed once, its input channels split over the threads, into the pool's scratch.
+  const wino = winogradDataFits(d, gy, w, gx);
+  const [sgy, sw, sgx, su] = scratchViews([
     [gy instanceof Float64Array, inHeap(gy) ? 0 : rest * yImg],
     [w instanceof Float64Array, inHeap(w) ? 0 : w.length],
     [gx instanceof Float64Array, inHeap(gx) ? 0 : rest * xImg],
-  ]) as [FloatArray, FloatArray, FloatArray];
+    [false, wino ? winogradWeightsLength(d.cIn, d.o) : 0, true],
+  ]) as [FloatArray, FloatArray, FloatArray, Float32Array];
   if (!inHeap(gy)) sgy.set(gy.subarray(mine * yImg, d.n * yImg));
   if (!inHeap(w)) sw.set(w);
   const wgy = pick(gy, sgy), ww = pick(w, sw), wgx = pick(gx, sgx);
+  if (wino) {
+    const cc = split(d.cIn, p);
+    const uJobs: Part[] = [];
+    for (let j = 1; j < p; j++) uJobs.push({ op: OP_WINOGRAD_WEIGHTS, args: [d.o, d.cIn, sabBase(ww), sabBase(su), cc[j]!, cc[j + 1]!], bufs: [ww, su] });
+    runParts("conv2d", uJobs, () => winogradWeightsRange(w, 0, d.o, d.cIn, su, 0, cc[1]!));
+  }
   const gyBase = inHeap(gy) ? sabBase(gy) : sabBase(sgy) - mine * yImg;
   const gxBase = inHeap(gx) ? sabBase(gx) : sabBase(sgx) - mine * xImg;
   const dims = dimArgs(d);
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) {
-    jobs.push({ op: OP_CONV_DATA, args: [...dims, gyBase, sabBase(ww), gxBase, cuts[j]!, cuts[j + 1]!], bufs: [wgy, ww, wgx] });
+    const args = [...dims, gyBase, sabBase(ww), gxBase, cuts[j]!, cuts[j + 1]!, wino ? sabBase(su) : -1];
+    jobs.push({ op: OP_CONV_DATA, args, bufs: [wgy, ww, wgx, su] });
   }
-  runParts("conv2d", jobs, () => convDataRange(d, gy, 0, w, 0, gx, 0, 0, mine, noTick));
+  runParts("conv2d", jobs, () => convDataRange(d, gy, 0, w, 0, gx, 0, 0, mine, noTick, wino ? su : null));
   if (!inHeap(gx)) gx.set(sgx.subarray(0, rest * xImg), mine * xImg);
 }
 

@@ -24,6 +24,7 @@
  * the padded tiles' results are dropped.
  */
 import type { FloatArray } from "../../tensor/tensor.js";
+import { BitspikeError } from "../../tensor/errors.js";
 import { heapF32, inHeap, Scratch } from "../../tensor/heap.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { gemm } from "../gemm/gemm.js";
@@ -68,10 +69,23 @@ export function winogradTiles(h: number, w: number): WinogradTiles {
  * G's rows: f0, (f0 + f1 + f2) / 2, (f0 - f1 + f2) / 2, f2.
  */
 export function winogradWeights(w: FloatArray, wOff: number, o: number, c: number, u: FloatArray): void {
+  winogradWeightsRange(w, wOff, o, c, u, 0, c);
+}
+
+/** Values of U for c input and o output channels. */
+export function winogradWeightsLength(c: number, o: number): number {
+  return 16 * c * o;
+}
+
+/**
+ * The U entries of input channels ci0..ci1-1 only ({@link winogradWeights}; the rest of u untouched):
+ * the threads of one input gradient split the transform instead of each doing all of it.
+ */
+export function winogradWeightsRange(w: FloatArray, wOff: number, o: number, c: number, u: FloatArray, ci0: number, ci1: number): void {
   const co = c * o;
   // Input channels outer: consecutive pairs write consecutive U entries (one line feeds 16 pairs), and the
   // 9 weights read per pair share their lines with the next channel's (o lines stay in cache).
-  for (let ci = 0; ci < c; ci++) {
+  for (let ci = ci0; ci < ci1; ci++) {
     for (let oi = 0; oi < o; oi++) {
       const k = wOff + (oi * c + ci) * 9;
       const w0 = w[k]!, w1 = w[k + 1]!, w2 = w[k + 2]!, w3 = w[k + 3]!, w4 = w[k + 4]!;
@@ -165,11 +179,13 @@ function imagesPerChunk(t: WinogradTiles, images: number): number {
  * must hold): gx [N, cIn, h, w] from gy [N, o, h, w] and w [o, cIn, 3, 3], at
  * their offsets. Every gx element of those images is written. The transforms
  * run as WASM twins where the kernel backend enables them and the arrays are
- * in the heap, else in TypeScript: the same bits.
+ * in the heap, else in TypeScript: the same bits. `uDone`: w's U already
+ * transformed ({@link winogradWeights}; the threaded caller splits that
+ * between its threads), else this call transforms it.
  */
 export function winogradDataRange(
   d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number, i0: number, i1: number,
-  tick: () => void,
+  tick: () => void, uDone: Float32Array | null = null,
 ): void {
   if (i1 <= i0) return;
   const { cIn: c, o, g } = d;
@@ -183,7 +199,10 @@ export function winogradDataRange(
   // Matrix strides of V and M padded by 16 values: a multiple of 4 KiB would put the 16 stores (or loads) of
   // one tile in one L1 set.
   const msV = o * nMax + 16, msM = c * nMax + 16;
-  const sizes = [16 * c * o, 16 * msV, 16 * msM, wasm ? o * hp * wp : 0, wasm ? c * 2 * t.th * wq : 0];
+  if (uDone !== null && uDone.length < winogradWeightsLength(c, o)) {
+    throw new BitspikeError("winogradDataRange", `a transformed weight needs ${winogradWeightsLength(c, o)} values, got ${uDone.length}`);
+  }
+  const sizes = [uDone === null ? winogradWeightsLength(c, o) : 0, 16 * msV, 16 * msM, wasm ? o * hp * wp : 0, wasm ? c * 2 * t.th * wq : 0];
   const base = scratch.take(sizes.reduce((a, b) => a + Math.ceil(b / 16) * 16, 0) * 4) / 4;
   const views: Float32Array[] = [];
   let at = base;
@@ -191,8 +210,9 @@ export function winogradDataRange(
     views.push(heapF32().subarray(at, at + s));
     at += Math.ceil(s / 16) * 16;
   }
-  const [u, v, m, pad, out] = views as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-  winogradWeights(w, wOff, o, c, u);
+  const [uMine, v, m, pad, out] = views as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+  const u = uDone ?? uMine;
+  if (uDone === null) winogradWeights(w, wOff, o, c, u);
   if (wasm) pad.fill(0); // the border; the copies below write only the interior
   const plane = h * wd;
   for (let i = i0; i < i1; i += nc) {
