@@ -88,9 +88,9 @@ export function convForwardRange(
 /**
  * Input gradient of images i0..i1-1 into gx: zeroes those images, then per
  * group Wᵀ gy followed by col2im, as in src/ops/conv.ts; a float32 3x3
- * stride-1 pad-1 convolution goes by Winograd F(2x2, 3x3) instead
- * (src/kernels/winograd/, chosen by shape and dtype only), from `winogradU`
- * when the caller transformed the weight already.
+ * stride-1 pad-1 convolution goes by Winograd instead (src/kernels/winograd/,
+ * F(2x2, 3x3) or F(4x4, 3x3), chosen by shape and dtype only), from
+ * `winogradU` when the caller transformed the weight already.
  */
 export function convDataRange(
   d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number,

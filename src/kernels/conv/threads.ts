@@ -30,9 +30,9 @@ const OP_CONV_DATA = defineTask("conv.data", import.meta.url, (_raw, a, b, tick)
     a[o + 5]! < 0 ? null : (from(b[3]!, a[o + 5]!) as Float32Array),
   ),
 );
-// Input channels ci0..ci1 of the Winograd weight transform: arguments o, c, the weight's and U's offsets, ci0, ci1.
+// Input channels ci0..ci1-1 of the Winograd weight transform: arguments the dims, the weight's and U's offsets, ci0, ci1.
 const OP_WINOGRAD_WEIGHTS = defineTask("conv.winogradWeights", import.meta.url, (_raw, a, b) =>
-  winogradWeightsRange(b[0]!, a[2]!, a[0]!, a[1]!, from(b[1]!, a[3]!), a[4]!, a[5]!),
+  winogradWeightsRange(decodeConv(a), b[0]!, a[o]!, from(b[1]!, a[o + 1]!), a[o + 2]!, a[o + 3]!),
 );
 const OP_CONV_WEIGHT = defineTask("conv.weight", import.meta.url, (_raw, a, b, tick) =>
   convWeightRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
@@ -119,20 +119,20 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
     [gy instanceof Float64Array, inHeap(gy) ? 0 : rest * yImg],
     [w instanceof Float64Array, inHeap(w) ? 0 : w.length],
     [gx instanceof Float64Array, inHeap(gx) ? 0 : rest * xImg],
-    [false, wino ? winogradWeightsLength(d.cIn, d.o) : 0, true],
+    [false, wino ? winogradWeightsLength(d) : 0, true],
   ]) as [FloatArray, FloatArray, FloatArray, Float32Array];
   if (!inHeap(gy)) sgy.set(gy.subarray(mine * yImg, d.n * yImg));
   if (!inHeap(w)) sw.set(w);
   const wgy = pick(gy, sgy), ww = pick(w, sw), wgx = pick(gx, sgx);
+  const dims = dimArgs(d);
   if (wino) {
     const cc = split(d.cIn, p);
     const uJobs: Part[] = [];
-    for (let j = 1; j < p; j++) uJobs.push({ op: OP_WINOGRAD_WEIGHTS, args: [d.o, d.cIn, sabBase(ww), sabBase(su), cc[j]!, cc[j + 1]!], bufs: [ww, su] });
-    runParts("conv2d", uJobs, () => winogradWeightsRange(w, 0, d.o, d.cIn, su, 0, cc[1]!));
+    for (let j = 1; j < p; j++) uJobs.push({ op: OP_WINOGRAD_WEIGHTS, args: [...dims, sabBase(ww), sabBase(su), cc[j]!, cc[j + 1]!], bufs: [ww, su] });
+    runParts("conv2d", uJobs, () => winogradWeightsRange(d, w, 0, su, 0, cc[1]!));
   }
   const gyBase = inHeap(gy) ? sabBase(gy) : sabBase(sgy) - mine * yImg;
   const gxBase = inHeap(gx) ? sabBase(gx) : sabBase(sgx) - mine * xImg;
-  const dims = dimArgs(d);
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) {
     const args = [...dims, gyBase, sabBase(ww), gxBase, cuts[j]!, cuts[j + 1]!, wino ? sabBase(su) : -1];

@@ -1,6 +1,6 @@
 /**
  * The WebAssembly SIMD twins of the Winograd F(2x2, 3x3) transforms of
- * ./winograd.ts: four tiles of one tile row in the four f32x4 lanes, each lane
+ * ./f23.ts: four tiles of one tile row in the four f32x4 lanes, each lane
  * doing the reference's float32 operations in its order, so the same bits.
  * Bytes emitted from TypeScript at first use in each thread (see emit.ts).
  *
@@ -17,32 +17,12 @@
  */
 import { Code, emitModule, frame, I32, V128, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
+import { countRun, eachTileGroup, f32Lanes } from "./wasm-common.js";
 
-/** Byte lanes of an i8x16.shuffle taking float32 lanes `f` (0-3 from the first vector, 4-7 from the second). */
-const f32Lanes = (f: readonly number[]): number[] => f.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
 
 /** B^T's rows as (a, op, b): row 0 = d0 - d2, 1 = d1 + d2, 2 = d2 - d1, 3 = d1 - d3 (the reference's order). */
 const BT: readonly (readonly [number, "+" | "-", number])[] = [[0, "-", 2], [1, "+", 2], [2, "-", 1], [1, "-", 3]];
 
-/**
- * The loops both transforms share: channel ch = 0 .. count-1, tile row ty < th, and four tiles tx, tx + 1,
- * tx + 2, tx + 3 of that row at a time (tx < twr); `body` runs once per group of four.
- */
-function eachTileGroup(c: Code, L: Record<string, number>, ch: number, count: number, body: () => void): void {
-  c.i32Const(0).set(ch);
-  c.whileLtU(ch, count, () => {
-    c.i32Const(0).set(L.ty!);
-    c.whileLtU(L.ty!, L.th!, () => {
-      c.i32Const(0).set(L.tx!);
-      c.whileLtU(L.tx!, L.twr!, () => {
-        body();
-        c.get(L.tx!).i32Const(4).i32Add().set(L.tx!);
-      });
-      c.get(L.ty!).i32Const(1).i32Add().set(L.ty!);
-    });
-    c.get(ch).i32Const(1).i32Add().set(ch);
-  });
-}
 
 function inputFunc(): FuncDef {
   const f = frame(
@@ -138,31 +118,26 @@ function outputFunc(): FuncDef {
   return { name: "output", params: f.params, results: [], locals: f.locals, body: c };
 }
 
-/** The Winograd transform module's bytes (emitted from TypeScript, deterministic). */
-export function winogradModule(): Uint8Array {
+/** The F(2x2, 3x3) transform module's bytes (emitted from TypeScript, deterministic). */
+export function winograd23Module(): Uint8Array {
   return emitModule({ minPages: 1, shared: true, funcs: [inputFunc(), outputFunc()] });
 }
 
-const kernel = new HeapKernel(winogradModule);
-let runs = 0;
+const kernel = new HeapKernel(winograd23Module);
 
 /** Runs `input` (byte offsets; see the file comment). */
-export function winogradInputWasmCall(
+export function input23Wasm(
   pad: number, o: number, hp: number, wp: number, th: number, twr: number, v: number, n: number, ms: number, col0: number,
 ): void {
-  runs++;
+  countRun();
   (kernel.exports().input as (...a: number[]) => void)(pad, o, hp, wp, th, twr, v, n, ms, col0);
 }
 
 /** Runs `output` (byte offsets; see the file comment). */
-export function winogradOutputWasmCall(
+export function output23Wasm(
   m: number, c: number, n: number, ms: number, col0: number, th: number, twr: number, out: number, wq: number,
 ): void {
-  runs++;
+  countRun();
   (kernel.exports().output as (...a: number[]) => void)(m, c, n, ms, col0, th, twr, out, wq);
 }
 
-/** How many times this thread has run a Winograd WASM kernel (lets tests see which backend ran). */
-export function winogradWasmRuns(): number {
-  return runs;
-}
