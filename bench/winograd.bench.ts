@@ -1,13 +1,12 @@
 /**
- * The convolution input gradient by Winograd, both variants (F(2x2, 3x3) and
- * F(4x4, 3x3)), against the direct im2col path (gemm + col2im), one thread, on
- * the stem shapes of the peer workloads (MNIST Spikformer-2-128 and CIFAR
- * Spikformer-4-384 at T 4) and a few small ones around the choice's
- * thresholds: ratios direct / variant in the same run (medians of 5), and the
- * variant the shape picks. `npx tsx bench/winograd.bench.ts`.
+ * The convolution input gradient by Winograd F(4x4, 3x3) against the direct
+ * im2col path (gemm + col2im), one thread, on the stem shapes of the peer
+ * workloads (MNIST Spikformer-2-128 and CIFAR Spikformer-4-384 at T 4) and a
+ * few small ones around the choice's thresholds: ratio direct / Winograd in the
+ * same run (medians of 5). `npm run bench -- winograd`.
  */
 import { convDataDirectRange, type ConvDims } from "../src/kernels/conv/ranges.js";
-import { F23, F43, winogradDataRange, winogradFits, winogradVariant } from "../src/kernels/winograd/winograd.js";
+import { winogradDataRange, winogradFits } from "../src/kernels/winograd/winograd.js";
 import { allocFloat } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
 
@@ -33,17 +32,14 @@ const SHAPES: [string, number, number, number, number][] = [
   ["8 channels", 64, 8, 8, 16], ["16 channels", 64, 16, 16, 16], ["16 channels 8x8", 64, 16, 16, 8],
 ];
 
-console.log("conv input gradient, 3x3 stride 1 pad 1, float32, one thread: direct (im2col) vs Winograd F(2x2, 3x3) and F(4x4, 3x3)");
+console.log("conv input gradient, 3x3 stride 1 pad 1, float32, one thread: direct (im2col) vs Winograd F(4x4, 3x3)");
 for (const [label, n, c, o, h] of SHAPES) {
   const d: ConvDims = { n, cIn: c, o, groups: 1, g: { h, w: h, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: h, ow: h } };
   const gy = allocFloat("float32", n * o * h * h, true), w = allocFloat("float32", o * c * 9, true), gx = allocFloat("float32", n * c * h * h, true);
   for (let i = 0; i < gy.length; i++) gy[i] = rng.uniform() - 0.5;
   for (let i = 0; i < w.length; i++) w[i] = rng.uniform() - 0.5;
   const direct = time(() => convDataDirectRange(d, gy, 0, w, 0, gx, 0, 0, n, noTick));
-  const [w23, w43] = [F23, F43].map((v) => time(() => winogradDataRange(d, gy, 0, w, 0, gx, 0, 0, n, noTick, null, v))) as [number, number];
-  const pick = winogradFits(d, true) ? winogradVariant(d).name : "direct";
-  console.log(
-    `${label.padEnd(16)} ${n}x${c}->${o} ${h}x${h}: direct ${direct.toFixed(1)} ms, F(2x2) ${w23.toFixed(1)} ms (${(direct / w23).toFixed(2)}x), ` +
-      `F(4x4) ${w43.toFixed(1)} ms (${(direct / w43).toFixed(2)}x); chosen: ${pick}`,
-  );
+  const wino = time(() => winogradDataRange(d, gy, 0, w, 0, gx, 0, 0, n, noTick));
+  const pick = winogradFits(d, true) ? "winograd" : "direct";
+  console.log(`${label.padEnd(16)} ${n}x${c}->${o} ${h}x${h}: direct ${direct.toFixed(1)} ms, winograd ${wino.toFixed(1)} ms, ${(direct / wino).toFixed(2)}x (chosen: ${pick})`);
 }

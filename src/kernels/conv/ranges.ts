@@ -88,24 +88,18 @@ export function convForwardRange(
 /**
  * Input gradient of images i0..i1-1 into gx: zeroes those images, then per
  * group Wᵀ gy followed by col2im, as in src/ops/conv.ts; a float32 3x3
- * stride-1 pad-1 convolution goes by Winograd instead (src/kernels/winograd/,
- * F(2x2, 3x3) or F(4x4, 3x3), chosen by shape and dtype only), from
- * `winogradU` when the caller transformed the weight already.
+ * stride-1 pad-1 convolution goes by Winograd F(2x2, 3x3) instead
+ * (src/kernels/winograd/, chosen by shape and dtype only).
  */
 export function convDataRange(
   d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number,
-  i0: number, i1: number, tick: () => void, winogradU: Float32Array | null = null,
+  i0: number, i1: number, tick: () => void,
 ): void {
-  if (winogradDataFits(d, gy, w, gx)) {
-    winogradDataRange(d, gy, gyOff, w, wOff, gx, gxOff, i0, i1, tick, winogradU);
+  if (winogradFits(d, gy instanceof Float32Array && w instanceof Float32Array && gx instanceof Float32Array)) {
+    winogradDataRange(d, gy, gyOff, w, wOff, gx, gxOff, i0, i1, tick);
   } else {
     convDataDirectRange(d, gy, gyOff, w, wOff, gx, gxOff, i0, i1, tick);
   }
-}
-
-/** True when {@link convDataRange} takes the Winograd path for these operands. */
-export function winogradDataFits(d: ConvDims, gy: FloatArray, w: FloatArray, gx: FloatArray): boolean {
-  return winogradFits(d, gy instanceof Float32Array && w instanceof Float32Array && gx instanceof Float32Array);
 }
 
 /** {@link convDataRange} by im2col's transpose whatever the shape: Wᵀ gy per image and group, then col2im. */

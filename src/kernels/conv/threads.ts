@@ -8,10 +8,9 @@
  */
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
-import { defineTask, from } from "../../parallel/registry.js";
+import { defineTask } from "../../parallel/registry.js";
 import { partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
-import { convDataRange, convForwardRange, convWeightRange, decodeConv, encodeConv, winogradDataFits, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
-import { winogradWeightsLength, winogradWeightsRange } from "../winograd/winograd.js";
+import { convDataRange, convForwardRange, convWeightRange, decodeConv, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
 
 export type { ConvDims } from "./ranges.js";
 
@@ -23,16 +22,8 @@ const o = CONV_DIM_ARGS;
 const OP_CONV_FORWARD = defineTask("conv.forward", import.meta.url, (_raw, a, b, tick) =>
   convForwardRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
 );
-// The input gradient's arguments end with the transformed Winograd weight's offset (buffer 3), or -1.
 const OP_CONV_DATA = defineTask("conv.data", import.meta.url, (_raw, a, b, tick) =>
-  convDataRange(
-    decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick,
-    a[o + 5]! < 0 ? null : (from(b[3]!, a[o + 5]!) as Float32Array),
-  ),
-);
-// Input channels ci0..ci1-1 of the Winograd weight transform: arguments the dims, the weight's and U's offsets, ci0, ci1.
-const OP_WINOGRAD_WEIGHTS = defineTask("conv.winogradWeights", import.meta.url, (_raw, a, b) =>
-  winogradWeightsRange(decodeConv(a), b[0]!, a[o]!, from(b[1]!, a[o + 1]!), a[o + 2]!, a[o + 3]!),
+  convDataRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
 );
 const OP_CONV_WEIGHT = defineTask("conv.weight", import.meta.url, (_raw, a, b, tick) =>
   convWeightRange(decodeConv(a), b[0]!, a[o]!, b[1]!, a[o + 1]!, b[2]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, tick),
@@ -113,32 +104,22 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
   const mine = cuts[1]!;
   const xImg = d.cIn * d.g.h * d.g.w, yImg = d.o * d.g.oh * d.g.ow;
   const rest = d.n - mine;
-  // Winograd: the weight transformed once, its input channels split over the threads, into the pool's scratch.
-  const wino = winogradDataFits(d, gy, w, gx);
-  const [sgy, sw, sgx, su] = scratchViews([
+  const [sgy, sw, sgx] = scratchViews([
     [gy instanceof Float64Array, inHeap(gy) ? 0 : rest * yImg],
     [w instanceof Float64Array, inHeap(w) ? 0 : w.length],
     [gx instanceof Float64Array, inHeap(gx) ? 0 : rest * xImg],
-    [false, wino ? winogradWeightsLength(d) : 0, true],
-  ]) as [FloatArray, FloatArray, FloatArray, Float32Array];
+  ]) as [FloatArray, FloatArray, FloatArray];
   if (!inHeap(gy)) sgy.set(gy.subarray(mine * yImg, d.n * yImg));
   if (!inHeap(w)) sw.set(w);
   const wgy = pick(gy, sgy), ww = pick(w, sw), wgx = pick(gx, sgx);
-  const dims = dimArgs(d);
-  if (wino) {
-    const cc = split(d.cIn, p);
-    const uJobs: Part[] = [];
-    for (let j = 1; j < p; j++) uJobs.push({ op: OP_WINOGRAD_WEIGHTS, args: [...dims, sabBase(ww), sabBase(su), cc[j]!, cc[j + 1]!], bufs: [ww, su] });
-    runParts("conv2d", uJobs, () => winogradWeightsRange(d, w, 0, su, 0, cc[1]!));
-  }
   const gyBase = inHeap(gy) ? sabBase(gy) : sabBase(sgy) - mine * yImg;
   const gxBase = inHeap(gx) ? sabBase(gx) : sabBase(sgx) - mine * xImg;
+  const dims = dimArgs(d);
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) {
-    const args = [...dims, gyBase, sabBase(ww), gxBase, cuts[j]!, cuts[j + 1]!, wino ? sabBase(su) : -1];
-    jobs.push({ op: OP_CONV_DATA, args, bufs: [wgy, ww, wgx, su] });
+    jobs.push({ op: OP_CONV_DATA, args: [...dims, gyBase, sabBase(ww), gxBase, cuts[j]!, cuts[j + 1]!], bufs: [wgy, ww, wgx] });
   }
-  runParts("conv2d", jobs, () => convDataRange(d, gy, 0, w, 0, gx, 0, 0, mine, noTick, wino ? su : null));
+  runParts("conv2d", jobs, () => convDataRange(d, gy, 0, w, 0, gx, 0, 0, mine, noTick));
   if (!inHeap(gx)) gx.set(sgx.subarray(0, rest * xImg), mine * xImg);
 }
 

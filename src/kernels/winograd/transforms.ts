@@ -1,137 +1,162 @@
 /**
- * The 1-D transforms of Winograd's F(4, 3) (Lavin & Gray 2016, points 0, ±1,
- * ±2, ∞) as straight-line programs of float32 operations, written once: the
- * TypeScript reference evaluates them with a rounding per operation, the WASM
- * twins emit the same operations on f32x4 lanes, so both give the same bits.
- * A 2-D transform applies a program to every row, then to every column of
- * the result (that order, in both twins).
+ * The transforms of Winograd's F(4x4, 3x3) (Lavin & Gray 2016, interpolation
+ * points 0, 1, -1, 2, -2 and infinity), 1D and 2D, written once over an
+ * abstract float32 arithmetic: the TypeScript reference (./winograd.ts) runs
+ * them on numbers, Math.fround after every operation, and the WASM twins
+ * (./wasm.ts) run them to emit the f32x4 instructions, so both do the same
+ * operations in the same order: the same bits.
  *
- *   B^T (input, 6 -> 6)   rows [4 0 -5 0 1 0] [0 -4 -4 1 1 0] [0 4 -4 -1 1 0]
- *                              [0 -2 -1 2 1 0] [0 2 -1 -2 1 0] [0 4 0 -5 0 1]
- *   A^T (output, 6 -> 4)  rows [1 1 1 1 1 0] [0 1 -1 2 -2 0] [0 1 1 4 4 0] [0 1 -1 8 -8 1]
- *   G   (weight, 3 -> 6)  rows [1/4 0 0] [-1/6 -1/6 -1/6] [-1/6 1/6 -1/6]
- *                              [1/24 1/12 1/6] [1/24 -1/12 1/6] [0 0 1]
+ *   B^T = [4  0 -5  0  1  0]   G = [ 1/4     0    0 ]   A^T = [1  1  1  1  1  0]
+ *         [0 -4 -4  1  1  0]       [-1/6 -1/6 -1/6 ]         [0  1 -1  2 -2  0]
+ *         [0  4 -4 -1  1  0]       [-1/6  1/6 -1/6 ]         [0  1  1  4  4  0]
+ *         [0 -2 -1  2  1  0]       [1/24 1/12  1/6 ]         [0  1 -1  8 -8  1]
+ *         [0  2 -1 -2  1  0]       [1/24 -1/12 1/6 ]
+ *         [0  4  0 -5  0  1]       [   0    0    1 ]
  *
- * Common subexpressions are shared (x4 - x2 and x3 - x1 in B^T, m1 ± m2 and
- * m3 ± m4 in A^T); multiplications by 2, 4 and 8 are exact.
+ * The factorings share subexpressions (d4 - d2 in three rows of B^T, m1 - m2
+ * and m3 - m4 in two of A^T) and multiply only by 2, 4 and 8, which is exact:
+ * every rounding is of a sum or difference, bounded by the matching row of
+ * |B^T| or |A^T| applied to the magnitudes, and no path takes more than 2
+ * (B^T) or 3 (A^T) roundings. G's 1/6, 1/12 and 1/24 are not float32 numbers,
+ * so the kernel goes through G' = diag(GSCALE) G, whose entries are small
+ * integers (2 roundings a pass), and each element of G' F G'^T is divided once
+ * by its exact integer scale: one correctly rounded division instead of
+ * rounded constants times sums. tests/kernels/winograd.test.ts checks all
+ * three against the printed matrices and derives the error bound from these
+ * counts.
  */
 
-/** One operation: dest = a op b, where a is a variable and b a variable or a constant. */
-export type Step = readonly [dest: string, a: string, op: "+" | "-" | "*", b: string | number];
-
-/** A 1-D transform: its input and output variable names and its operations in order. */
-export interface Program {
-  inputs: readonly string[];
-  outputs: readonly string[];
-  steps: readonly Step[];
-}
-
-const fr = Math.fround;
-
-/** B^T on x0..x5 (also d B on a row: B^T's rows are B's columns). */
-export const INPUT: Program = {
-  inputs: ["x0", "x1", "x2", "x3", "x4", "x5"],
-  outputs: ["b0", "b1", "b2", "b3", "b4", "b5"],
-  steps: [
-    ["t0", "x0", "*", 4], ["t1", "x2", "*", 5], ["t2", "t0", "-", "t1"], ["b0", "t2", "+", "x4"],
-    ["t3", "x3", "+", "x4"], ["t4", "x1", "+", "x2"], ["t5", "t4", "*", 4], ["b1", "t3", "-", "t5"],
-    ["t6", "x4", "-", "x3"], ["t7", "x1", "-", "x2"], ["t8", "t7", "*", 4], ["b2", "t6", "+", "t8"],
-    ["t9", "x4", "-", "x2"], ["t10", "x3", "-", "x1"], ["t11", "t10", "*", 2], ["b3", "t9", "+", "t11"], ["b4", "t9", "-", "t11"],
-    ["t12", "x1", "*", 4], ["t13", "x3", "*", 5], ["t14", "t12", "-", "t13"], ["b5", "t14", "+", "x5"],
-  ],
-};
-
-/** A^T on m0..m5. */
-export const OUTPUT: Program = {
-  inputs: ["m0", "m1", "m2", "m3", "m4", "m5"],
-  outputs: ["a0", "a1", "a2", "a3"],
-  steps: [
-    ["p", "m1", "+", "m2"], ["q", "m1", "-", "m2"], ["r", "m3", "+", "m4"], ["s", "m3", "-", "m4"],
-    ["t0", "m0", "+", "p"], ["a0", "t0", "+", "r"],
-    ["t1", "s", "*", 2], ["a1", "q", "+", "t1"],
-    ["t2", "r", "*", 4], ["a2", "p", "+", "t2"],
-    ["t3", "s", "*", 8], ["t4", "q", "+", "t3"], ["a3", "t4", "+", "m5"],
-  ],
-};
-
-/** G on a kernel row f0..f2 (the constants rounded to float32). */
-export const WEIGHT: Program = {
-  inputs: ["f0", "f1", "f2"],
-  outputs: ["g0", "g1", "g2", "g3", "g4", "g5"],
-  steps: [
-    ["g0", "f0", "*", 0.25],
-    ["t0", "f0", "+", "f1"], ["t1", "t0", "+", "f2"], ["g1", "t1", "*", fr(-1 / 6)],
-    ["t2", "f0", "-", "f1"], ["t3", "t2", "+", "f2"], ["g2", "t3", "*", fr(-1 / 6)],
-    ["t4", "f1", "*", 2], ["t5", "f2", "*", 4], ["t6", "f0", "+", "t4"], ["t7", "t6", "+", "t5"], ["g3", "t7", "*", fr(1 / 24)],
-    ["t8", "f0", "-", "t4"], ["t9", "t8", "+", "t5"], ["g4", "t9", "*", fr(1 / 24)],
-    ["g5", "f2", "*", 1],
-  ],
-};
-
-/** A program with its variables numbered: slot i of a Float64Array holds variable i. */
-interface Compiled {
-  slots: number;
-  inputs: Int32Array;
-  outputs: Int32Array;
-  /** Per step: dest, a, op (0 +, 1 -, 2 *), b (a slot, or -1 for the constant). */
-  code: Int32Array;
-  consts: Float64Array;
-}
-
-const compiled = new Map<Program, Compiled>();
-
-function compile(p: Program): Compiled {
-  let c = compiled.get(p);
-  if (c !== undefined) return c;
-  const slot = new Map<string, number>();
-  const at = (name: string): number => {
-    if (!slot.has(name)) slot.set(name, slot.size);
-    return slot.get(name)!;
-  };
-  const inputs = Int32Array.from(p.inputs, at);
-  const code = new Int32Array(4 * p.steps.length), consts = new Float64Array(p.steps.length);
-  p.steps.forEach(([dest, a, op, b], i) => {
-    code.set([at(dest), at(a), op === "+" ? 0 : op === "-" ? 1 : 2, typeof b === "number" ? -1 : at(b)], 4 * i);
-    consts[i] = typeof b === "number" ? b : 0;
-  });
-  c = { slots: slot.size, inputs, outputs: Int32Array.from(p.outputs, at), code, consts };
-  compiled.set(p, c);
-  return c;
+/** The float32 operations the transforms use, over values of type T (numbers, or the WASM locals holding f32x4 lanes). */
+export interface F32Ops<T> {
+  add(a: T, b: T): T;
+  sub(a: T, b: T): T;
+  /** a times 2, 4 or 8: exact (barring overflow), so no rounding is spent. */
+  mul(a: T, k: 2 | 4 | 8): T;
+  /** a divided by an integer k exact in float32: one correctly rounded division. */
+  div(a: T, k: number): T;
 }
 
 /**
- * Runs a program on float32 numbers (a rounding per operation): inputs from x[xOff + i xStride], outputs
- * to y[yOff + i yStride].
+ * Float32 arithmetic on numbers: each result rounded to float32 (for + - * / of two float32 the double result,
+ * rounded again, gives the float32 one: 53 >= 2 * 24 + 2).
  */
-export function runProgram(
-  p: Program, x: ArrayLike<number>, xOff: number, xStride: number, y: { [i: number]: number }, yOff: number, yStride: number,
-): void {
-  const c = compile(p);
-  const v = scratchSlots(c.slots);
-  for (let i = 0; i < c.inputs.length; i++) v[c.inputs[i]!] = x[xOff + i * xStride]!;
-  const code = c.code;
-  for (let i = 0, n = c.consts.length; i < n; i++) {
-    const a = v[code[4 * i + 1]!]!, bi = code[4 * i + 3]!, b = bi < 0 ? c.consts[i]! : v[bi]!, op = code[4 * i + 2]!;
-    v[code[4 * i]!] = fr(op === 0 ? a + b : op === 1 ? a - b : a * b);
+export const f32: F32Ops<number> = {
+  add: (a, b) => Math.fround(a + b),
+  sub: (a, b) => Math.fround(a - b),
+  mul: (a, k) => Math.fround(a * k),
+  div: (a, k) => Math.fround(a / k),
+};
+
+/** Values of a 6-point transform (tile side of the input and of the transformed kernel). */
+export const ALPHA = 6;
+
+/** Outputs of a tile side. */
+export const TILE = 4;
+
+/**
+ * B^T d for six values d0..d5 (a tile row or column of the gradient):
+ * 4 (d0 - d2) + (d4 - d2), (d4 - 4 d2) +- (d3 - 4 d1), (d4 - d2) -+ 2 (d1 - d3), 4 (d1 - d3) + (d5 - d3).
+ */
+export function applyBt<T>(f: F32Ops<T>, d: readonly T[]): T[] {
+  const [d0, d1, d2, d3, d4, d5] = d as [T, T, T, T, T, T];
+  const s42 = f.sub(d4, d2), s13 = f.sub(d1, d3);
+  const t = f.sub(d4, f.mul(d2, 4)), u = f.sub(d3, f.mul(d1, 4));
+  const s13x2 = f.mul(s13, 2);
+  return [
+    f.add(f.mul(f.sub(d0, d2), 4), s42),
+    f.add(t, u),
+    f.sub(t, u),
+    f.sub(s42, s13x2),
+    f.add(s42, s13x2),
+    f.add(f.mul(s13, 4), f.sub(d5, d3)),
+  ];
+}
+
+/**
+ * A^T m for six values m0..m5 (a row or column of a transformed tile):
+ * (m0 + a) + c, b + 2 e, a + 4 c, (b + 8 e) + m5 with a, b = m1 +- m2 and c, e = m3 +- m4.
+ */
+export function applyAt<T>(f: F32Ops<T>, m: readonly T[]): T[] {
+  const [m0, m1, m2, m3, m4, m5] = m as [T, T, T, T, T, T];
+  const a = f.add(m1, m2), b = f.sub(m1, m2), c = f.add(m3, m4), e = f.sub(m3, m4);
+  return [f.add(f.add(m0, a), c), f.add(b, f.mul(e, 2)), f.add(a, f.mul(c, 4)), f.add(f.add(b, f.mul(e, 8)), m5)];
+}
+
+/** G' = diag(GSCALE) G: G's rows times 4, -6, -6, 24, 24, 1 are [1 0 0], [1 1 1], [1 -1 1], [1 2 4], [1 -2 4], [0 0 1]. */
+export const GSCALE: readonly number[] = [4, -6, -6, 24, 24, 1];
+
+/** U's divisors: element e = 6 xi + nu of G' F G'^T is GSCALE[xi] GSCALE[nu] times that of G F G^T (integers to 576). */
+export const U_SCALE: readonly number[] = Array.from({ length: ALPHA * ALPHA }, (_, e) => GSCALE[Math.floor(e / ALPHA)]! * GSCALE[e % ALPHA]!);
+
+/** G' x for three values x0..x2 (a kernel row or column): x0, (x0 + x2) +- x1, (x0 + 4 x2) +- 2 x1, x2. */
+export function applyGScaled<T>(f: F32Ops<T>, x0: T, x1: T, x2: T): T[] {
+  const p = f.add(x0, x2), q = f.add(x0, f.mul(x2, 4)), x1x2 = f.mul(x1, 2);
+  return [x0, f.add(p, x1), f.sub(p, x1), f.add(q, x1x2), f.sub(q, x1x2), x2];
+}
+
+/**
+ * Where a 2D transform keeps the results of its first pass until its second
+ * takes them: the reference in an array, the WASM twins in memory (36 vectors
+ * do not fit in 16 registers, and V8's spills of so many values cost more).
+ */
+export interface Stage<T> {
+  put(i: number, j: number, x: T): void;
+  take(i: number, j: number): T;
+}
+
+/** A stage in an array (the reference's). */
+export function arrayStage<T>(): Stage<T> {
+  const a: T[] = [];
+  return { put: (i, j, x) => void (a[ALPHA * i + j] = x), take: (i, j) => a[ALPHA * i + j]! };
+}
+
+/**
+ * V = B^T d B of a 6x6 tile whose row r is row(r): B^T along each row (over
+ * the column index), then along each column of that; out(e, V[xi][nu]) with
+ * e = 6 xi + nu, in the order computed.
+ */
+export function transformInput<T>(f: F32Ops<T>, row: (r: number) => readonly T[], stage: Stage<T>, out: (e: number, x: T) => void): void {
+  for (let r = 0; r < ALPHA; r++) {
+    const h = applyBt(f, row(r));
+    for (let nu = 0; nu < ALPHA; nu++) stage.put(r, nu, h[nu]!);
   }
-  for (let i = 0; i < c.outputs.length; i++) y[yOff + i * yStride] = v[c.outputs[i]!]!;
-}
-
-let slotsBuf = new Float64Array(64);
-function scratchSlots(n: number): Float64Array {
-  if (slotsBuf.length < n) slotsBuf = new Float64Array(n);
-  return slotsBuf;
+  const col: T[] = [];
+  for (let nu = 0; nu < ALPHA; nu++) {
+    for (let r = 0; r < ALPHA; r++) col[r] = stage.take(r, nu);
+    const v = applyBt(f, col);
+    for (let xi = 0; xi < ALPHA; xi++) out(ALPHA * xi + nu, v[xi]!);
+  }
 }
 
 /**
- * A 2-D transform of an n x n block: the program on every row, then on every column of that (n = the
- * program's inputs, k its outputs). x row-major from xOff (row stride xRow); the k x k result into y from
- * yOff with element (i, j) at yOff + i yRow + j yCol. `tmp` holds n k values.
+ * Y = A^T M A of a tile whose element e = 6 xi + nu is m(e): A^T along each
+ * row of M (over nu), then along each column of that; out(i, j, Y[i][j]),
+ * a column j at a time.
  */
-export function transform2d(
-  p: Program, x: ArrayLike<number>, xOff: number, xRow: number, y: { [i: number]: number }, yOff: number, yRow: number, yCol: number, tmp: Float64Array,
-): void {
-  const n = p.inputs.length, k = p.outputs.length;
-  for (let r = 0; r < n; r++) runProgram(p, x, xOff + r * xRow, 1, tmp, r * k, 1);
-  for (let j = 0; j < k; j++) runProgram(p, tmp, j, k, y, yOff + j * yCol, yRow);
+export function transformOutput<T>(f: F32Ops<T>, m: (e: number) => T, stage: Stage<T>, out: (i: number, j: number, x: T) => void): void {
+  const x: T[] = [];
+  for (let xi = 0; xi < ALPHA; xi++) {
+    for (let nu = 0; nu < ALPHA; nu++) x[nu] = m(ALPHA * xi + nu);
+    const r = applyAt(f, x);
+    for (let j = 0; j < TILE; j++) stage.put(xi, j, r[j]!);
+  }
+  for (let j = 0; j < TILE; j++) {
+    for (let xi = 0; xi < ALPHA; xi++) x[xi] = stage.take(xi, j);
+    const y = applyAt(f, x);
+    for (let i = 0; i < TILE; i++) out(i, j, y[i]!);
+  }
+}
+
+/**
+ * U = G F G^T of one 3x3 kernel w0..w8 (row-major) flipped, F[a][b] =
+ * W[2 - a][2 - b]: G' down each column of F, then along each row of that,
+ * each element divided by its scale; out(e, U[xi][nu]), e = 6 xi + nu, in order.
+ */
+export function transformKernel<T>(f: F32Ops<T>, w: readonly T[], out: (e: number, x: T) => void): void {
+  // Column b of F is (W[2][2 - b], W[1][2 - b], W[0][2 - b]).
+  const c0 = applyGScaled(f, w[8]!, w[5]!, w[2]!), c1 = applyGScaled(f, w[7]!, w[4]!, w[1]!), c2 = applyGScaled(f, w[6]!, w[3]!, w[0]!);
+  for (let xi = 0; xi < ALPHA; xi++) {
+    const row = applyGScaled(f, c0[xi]!, c1[xi]!, c2[xi]!);
+    for (let nu = 0; nu < ALPHA; nu++) out(ALPHA * xi + nu, f.div(row[nu]!, U_SCALE[ALPHA * xi + nu]!));
+  }
 }

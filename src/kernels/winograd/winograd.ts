@@ -1,133 +1,175 @@
 /**
  * The input gradient of a 3x3, stride-1, pad-1 convolution by Winograd's
- * minimal filtering (Lavin & Gray, "Fast Algorithms for Convolutional Neural
- * Networks", 2016): gx = the correlation of the padded gy with the flipped,
- * channel-swapped kernel, computed per output tile of m x m pixels as
+ * minimal filtering F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms for
+ * Convolutional Neural Networks", 2016): 36 multiplications per 4x4 output
+ * tile instead of 144, so the dense work of the backward (gx = the
+ * correlation of the padded gy with the flipped, channel-swapped kernel) falls
+ * 4x (F(2x2, 3x3), used before, saved 2.25x). The price is a few additions per
+ * tile in transforms before and after 36 gemms, and rounding: the transforms
+ * weigh values by up to 8 (A^T) and 5 (B^T), so the error bound grows with
+ * those weights (tests/kernels/winograd.test.ts derives it).
  *
  *   dX[c][y][x] = sum_o sum_{a,b} F[c][o][a][b] gyPad[o][y + a][x + b],
  *   F[c][o][a][b] = W[o][c][2 - a][2 - b],  gyPad[o][r][s] = gy[o][r - 1][s - 1] (0 outside)
  *
- * For output tile (ty, tx) (rows m ty .. m ty + m - 1, columns likewise) and
- * d = gyPad[o][m ty .. m ty + m + 1][m tx .. m tx + m + 1]:
- *   U = G F G^T (per c, o), V = B^T d B (per o, tile), M = sum_o U V (one gemm
- *   per element e of the (m + 2) x (m + 2) transforms), tile = A^T M A.
+ * For output tile (ty, tx) (rows 4 ty .. 4 ty + 3, columns likewise) and
+ * d = gyPad[o][4 ty .. 4 ty + 5][4 tx .. 4 tx + 5]:
+ *   U = G F G^T (per c, o), V = B^T d B (per o, tile), M = sum_o U V (36 gemms,
+ *   one per element e = 6 xi + nu of the 6x6 transforms), tile = A^T M A,
+ * the matrices and the transforms in ./transforms.ts.
  *
- * Two variants, picked by shape only (so the bits never depend on the thread
- * count): F(2x2, 3x3) (./f23.ts, 2.25x fewer multiplications than direct) and
- * F(4x4, 3x3) (./f43.ts, 4x fewer, larger transforms and a few times the
- * rounding). Float32 only (the caller checks); every transform operation a
- * float32 operation in its variant's order, the gemms gemm's float32 family
- * (each M element a float32 sum over o in order). The WASM twins of the input
- * and output transforms do the same operations lane by lane, so both backends
- * give the same bits; tests/kernels/winograd.test.ts checks that for both
- * variants, and the result against the direct (im2col) input gradient. Tile
- * columns are laid out per tile row padded to a multiple of 4 (twr), so the
- * lanes never straddle rows; the padded tiles' results are dropped.
+ * Float32 only (the caller checks), every operation a float32 operation in the
+ * order of ./transforms.ts; the gemms are gemm's float32 family (each M
+ * element a float32 sum over o in order). The WASM twins of the three
+ * transforms (./wasm.ts) run the same code lane by lane, so both backends give
+ * the same bits. Tiles are columns of V and M in row-major order, one image's
+ * rounded up to a multiple of 4 by tiles continuing its last tile row (see
+ * {@link tileAt}): a lane group of four may span tile rows, so a small image
+ * (7x7, 8x8: 2x2 tiles) wastes no gemm columns on padding; tiles reaching past
+ * the image are computed on zeros and cropped.
  */
 import type { FloatArray } from "../../tensor/tensor.js";
-import { BitspikeError } from "../../tensor/errors.js";
-import { heapF32, inHeap, Scratch } from "../../tensor/heap.js";
+import { heapF32, heapU32, inHeap, Scratch } from "../../tensor/heap.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { gemm } from "../gemm/gemm.js";
 import { copyStrided } from "../copy/copy.js";
 import type { ConvDims } from "../conv/ranges.js";
-import { input23Js, output23Js, weights23 } from "./f23.js";
-import { input23Wasm, output23Wasm } from "./f23-wasm.js";
-import { input43Js, output43Js, weights43 } from "./f43.js";
-import { input43Wasm, output43Wasm } from "./f43-wasm.js";
+import { ALPHA, arrayStage, f32, TILE, transformInput, transformKernel, transformOutput } from "./transforms.js";
+import { WINOGRAD_STAGE, winogradInputWasmCall, winogradOutputWasmCall, winogradWeightsWasmCall } from "./wasm.js";
+
+/** Transformed matrices: one gemm each. */
+const MATS = ALPHA * ALPHA;
 
 /**
  * True when the input gradient of this convolution takes the Winograd path:
  * float32 data, groups 1, a 3x3 kernel with stride 1, padding 1 and
- * dilation 1 (output size = input size), enough channels for the 16 gemms to
- * pay for the transforms (both at least 16: at 8 the two were within noise,
- * 0.6-1.3x; at 16 and up Winograd 1.0-2.7x, 1.6-2.7x from 32 channels;
- * bench/winograd.bench.ts), and an image big enough to matter
- * (c o h w >= 2^16, about a millisecond a batch below that): tiny convolutions
- * keep the direct path, whose rounding is the plain sum's. A function of the
- * shape only, so the choice (and the bits) never depend on the thread count.
+ * dilation 1 (output size = input size), enough channels for the gemms to pay
+ * for the transforms (both at least 16: measured for F(2x2, 3x3), and kept;
+ * F(4x4, 3x3) beats the direct path on the bench's 8- and 16-channel shapes
+ * too, bench/winograd.bench.ts), and an image big enough to matter (c o h w >= 2^16, about a millisecond a batch
+ * below that): tiny convolutions keep the direct path, whose rounding is the
+ * plain sum's. A function of the shape only, so the choice (and the bits)
+ * never depend on the thread count.
  */
-export function winogradFits(d: ConvDims, f32: boolean): boolean {
+export function winogradFits(d: ConvDims, f32data: boolean): boolean {
   const { g } = d;
-  return f32 && d.groups === 1 && g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1 && g.ph === 1 && g.pw === 1 &&
+  return f32data && d.groups === 1 && g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1 && g.ph === 1 && g.pw === 1 &&
     g.dh === 1 && g.dw === 1 && g.oh === g.h && g.ow === g.w && d.cIn >= 16 && d.o >= 16 && d.cIn * d.o * g.h * g.w >= 65536;
 }
 
-/** Tile counts: th tile rows, tw tiles a row, twr = tw rounded up to 4 (the layout's row length). */
+/** Tile counts of one image: th tile rows of tw tiles, tp = th tw rounded up to 4 (the image's columns in V and M). */
 export interface WinogradTiles {
   th: number;
   tw: number;
-  twr: number;
+  tp: number;
 }
 
-export function winogradTiles(h: number, w: number, m: number): WinogradTiles {
-  const th = Math.ceil(h / m), tw = Math.ceil(w / m);
-  return { th, tw, twr: Math.ceil(tw / 4) * 4 };
-}
-
-/** One Winograd variant: its tile size and transforms (the TypeScript references and their WASM twins). */
-export interface WinogradVariant {
-  name: "F(2x2, 3x3)" | "F(4x4, 3x3)";
-  /** Output tile side; the transforms are (m + 2) x (m + 2). */
-  m: number;
-  /** U's entries for input channels ci0..ci1-1. */
-  weights(w: FloatArray, wOff: number, o: number, c: number, u: FloatArray, ci0: number, ci1: number): void;
-  inputJs(gy: FloatArray, gyOff: number, o: number, h: number, w: number, t: WinogradTiles, v: FloatArray, n: number, ms: number, col0: number): void;
-  outputJs(m: FloatArray, c: number, n: number, ms: number, col0: number, t: WinogradTiles, h: number, w: number, gx: FloatArray, gxOff: number): void;
-  inputWasm(pad: number, o: number, hp: number, wp: number, th: number, twr: number, v: number, n: number, ms: number, col0: number): void;
-  outputWasm(m: number, c: number, n: number, ms: number, col0: number, th: number, twr: number, out: number, wq: number): void;
-}
-
-export const F23: WinogradVariant = {
-  name: "F(2x2, 3x3)", m: 2, weights: weights23, inputJs: input23Js, outputJs: output23Js, inputWasm: input23Wasm, outputWasm: output23Wasm,
-};
-export const F43: WinogradVariant = {
-  name: "F(4x4, 3x3)", m: 4, weights: weights43, inputJs: input43Js, outputJs: output43Js, inputWasm: input43Wasm, outputWasm: output43Wasm,
-};
-
-/** Elements of a variant's transformed tile: the number of U, V and M matrices. */
-export function tileElems(v: WinogradVariant): number {
-  return (v.m + 2) * (v.m + 2);
+/** The tile counts of an h x w image (4x4 tiles, the last row and column of tiles reaching past it where h, w are not multiples of 4). */
+export function winogradTiles(h: number, w: number): WinogradTiles {
+  const th = Math.ceil(h / TILE), tw = Math.ceil(w / TILE);
+  return { th, tw, tp: Math.ceil((th * tw) / 4) * 4 };
 }
 
 /**
- * The variant of a convolution that fits ({@link winogradFits}): F(4x4, 3x3) for images of at least
- * 24 x 24, else F(2x2, 3x3). Measured, one thread (bench/winograd.bench.ts, F(2x2) / F(4x4) ms, the stem
- * shapes at T 4): 16 -> 32 at 28 x 28 (64 images) 10.5-11.5 / 8.6-8.7, 32 -> 64 at 28 x 28 32.4 / 25.2,
- * 48 -> 96 at 32 x 32 38.7 / 29.2, 96 -> 192 at 32 x 32 137.4 / 110.2; but 192 -> 384 at 16 x 16
- * 131-140 / 148-163, and 8 x 8 or 7 x 7 images 2x slower (tile rows padded to four tiles of 4 x 4 are
- * mostly padding there).
+ * The tile (ty, tx) of column k of an image: row-major, the columns past
+ * th tw continuing the last tile row (tx >= tw, up to tw + 2: all cropped).
  */
-export function winogradVariant(d: ConvDims): WinogradVariant {
-  return d.g.h >= 24 && d.g.w >= 24 ? F43 : F23;
-}
-
-/** Values of U (the transformed weight) for this convolution's variant. */
-export function winogradWeightsLength(d: ConvDims, v: WinogradVariant = winogradVariant(d)): number {
-  return tileElems(v) * d.cIn * d.o;
-}
-
-/** U for all input channels ([tile elements][c][o]); see {@link winogradWeightsRange}. */
-export function winogradWeights(d: ConvDims, w: FloatArray, wOff: number, u: FloatArray, v: WinogradVariant = winogradVariant(d)): void {
-  v.weights(w, wOff, d.o, d.cIn, u, 0, d.cIn);
+export function tileAt(t: WinogradTiles, k: number): [number, number] {
+  const ty = Math.min(Math.floor(k / t.tw), t.th - 1);
+  return [ty, k - ty * t.tw];
 }
 
 /**
- * U's entries of input channels ci0..ci1-1 only (the rest of u untouched): the threads of one input
- * gradient split the weight transform instead of each doing all of it.
+ * U[e][ci][oi] (matrices [c, o], e = 6 xi + nu, matrix e at value e ms) = (G F G^T)[xi][nu] of the flipped
+ * kernel F = W[oi][ci] rotated by 180 degrees (transformKernel), plain TypeScript; w [o, c, 3, 3] from wOff.
  */
-export function winogradWeightsRange(
-  d: ConvDims, w: FloatArray, wOff: number, u: FloatArray, ci0: number, ci1: number, v: WinogradVariant = winogradVariant(d),
+export function winogradWeightsJs(w: FloatArray, wOff: number, o: number, c: number, u: FloatArray, ms: number): void {
+  const kernel = new Array<number>(9);
+  for (let ci = 0; ci < c; ci++) {
+    for (let oi = 0; oi < o; oi++) {
+      const k = wOff + (oi * c + ci) * 9;
+      for (let j = 0; j < 9; j++) kernel[j] = w[k + j]!;
+      transformKernel(f32, kernel, (e, x) => (u[e * ms + ci * o + oi] = x));
+    }
+  }
+}
+
+/**
+ * The input transform, plain TypeScript: V[e][oi][col0 + k] for one image's
+ * gradient gy [o, h, w] at gyOff and every column k < tp (V's rows of n
+ * values, matrix e at value e ms).
+ */
+export function winogradInputJs(
+  gy: FloatArray, gyOff: number, o: number, h: number, w: number, t: WinogradTiles, v: FloatArray, n: number, ms: number, col0: number,
 ): void {
-  v.weights(w, wOff, d.o, d.cIn, u, ci0, ci1);
+  const stage = arrayStage<number>(), d = new Array<number>(ALPHA);
+  for (let oi = 0; oi < o; oi++) {
+    for (let k = 0; k < t.tp; k++) {
+      const [ty, tx] = tileAt(t, k);
+      // Row r of the tile: gy[y][x] at y = 4 ty + r - 1, x = 4 tx + s - 1 (the padding's zeros outside).
+      const row = (r: number): number[] => {
+        const y = TILE * ty + r - 1;
+        for (let s = 0; s < ALPHA; s++) {
+          const x = TILE * tx + s - 1;
+          d[s] = y >= 0 && y < h && x >= 0 && x < w ? gy[gyOff + (oi * h + y) * w + x]! : 0;
+        }
+        return d;
+      };
+      transformInput(f32, row, stage, (e, x) => (v[e * ms + oi * n + col0 + k] = x));
+    }
+  }
+}
+
+/**
+ * The output transform, plain TypeScript: the 4x4 tile A^T M A of every tile
+ * of one image, from M[e][ci][col0 + k] (rows of n values, matrix e at value
+ * e ms), into gx [c, h, w] at gxOff, cropped to h, w.
+ */
+export function winogradOutputJs(
+  m: FloatArray, c: number, n: number, ms: number, col0: number, t: WinogradTiles, h: number, w: number, gx: FloatArray, gxOff: number,
+): void {
+  const stage = arrayStage<number>();
+  for (let ci = 0; ci < c; ci++) {
+    for (let k = 0; k < t.th * t.tw; k++) {
+      const [ty, tx] = tileAt(t, k);
+      transformOutput(f32, (e) => m[e * ms + ci * n + col0 + k]!, stage, (i, j, x) => {
+        const y = TILE * ty + i, xx = TILE * tx + j;
+        if (y < h && xx < w) gx[gxOff + (ci * h + y) * w + xx] = x;
+      });
+    }
+  }
 }
 
 // Per-thread working memory in the heap (the gemms and the WASM transforms use it in place).
 const scratch = new Scratch();
 
-/** Columns of one gemm: whole images of tiles, at least about 256 (thin gemms run below the kernel's rate). */
+/**
+ * Columns of one gemm: whole images of tiles, at least about 128. Thinner gemms run below the kernel's rate;
+ * wider ones make V and M (36 (o + c) values a column) outgrow the caches between the transforms and the
+ * gemms: 128 columns took 0.65-1.1x the time of 256 on the bench's stem and RPE shapes (three alternating
+ * runs; 1.0-1.1x only on MNIST's second stem conv), at half the scratch.
+ */
 function imagesPerChunk(t: WinogradTiles, images: number): number {
-  return Math.max(1, Math.min(images, Math.ceil(256 / (t.th * t.twr))));
+  return Math.max(1, Math.min(images, Math.ceil(128 / t.tp)));
+}
+
+/** Float32 views of consecutive scratch regions of the given lengths, each starting on a 64-byte line. */
+function scratchViews(sizes: readonly number[]): Float32Array[] {
+  const padded = sizes.map((s) => Math.ceil(s / 16) * 16);
+  let at = scratch.take(padded.reduce((a, b) => a + b, 0) * 4) / 4;
+  return padded.map((s, i) => {
+    const view = heapF32().subarray(at, at + sizes[i]!);
+    at += s;
+    return view;
+  });
+}
+
+/** Byte offsets within a plane of row stride `stride` of each column's tile corner (the WASM twins' lane addresses). */
+function tileOffsets(t: WinogradTiles, stride: number, out: Uint32Array): void {
+  for (let k = 0; k < t.tp; k++) {
+    const [ty, tx] = tileAt(t, k);
+    out[k] = (TILE * ty * stride + TILE * tx) * 4;
+  }
 }
 
 /**
@@ -135,68 +177,61 @@ function imagesPerChunk(t: WinogradTiles, images: number): number {
  * must hold): gx [N, cIn, h, w] from gy [N, o, h, w] and w [o, cIn, 3, 3], at
  * their offsets. Every gx element of those images is written. The transforms
  * run as WASM twins where the kernel backend enables them and the arrays are
- * in the heap, else in TypeScript: the same bits. `uDone`: w's U already
- * transformed ({@link winogradWeights}; the threaded caller splits that
- * between its threads), else this call transforms it. `variant`: the shape's
- * (tests pass either).
+ * in the heap, else in TypeScript: the same bits.
  */
 export function winogradDataRange(
   d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number, i0: number, i1: number,
-  tick: () => void, uDone: Float32Array | null = null, variant: WinogradVariant = winogradVariant(d),
+  tick: () => void,
 ): void {
   if (i1 <= i0) return;
   const { cIn: c, o, g } = d;
   const { h, w: wd } = g;
-  const mt = variant.m, E = tileElems(variant);
-  const t = winogradTiles(h, wd, mt);
+  const t = winogradTiles(h, wd);
   const nc = imagesPerChunk(t, i1 - i0);
-  const nMax = nc * t.th * t.twr;
+  const nMax = nc * t.tp;
   const wasm = wasmKernelsEnabled() && inHeap(gy) && inHeap(gx);
-  // Padded planes: rows m ty .. m ty + m + 1 of every tile row, and the columns the WASM input reads from m tx.
-  const hp = mt * t.th + 2, wp = mt * t.twr + 4, wq = mt * t.twr;
-  // Scratch (floats): U [E c o], V [E o n], M [E c n], the padded gradient planes and the output tiles of one image.
-  // Matrix strides of V and M padded by 16 values: a multiple of 4 KiB would put the E stores (or loads) of
-  // one tile in few L1 sets.
-  const msV = o * nMax + 16, msM = c * nMax + 16;
-  const uLen = winogradWeightsLength(d, variant);
-  if (uDone !== null && uDone.length < uLen) {
-    throw new BitspikeError("winogradDataRange", `a transformed weight needs ${uLen} values, got ${uDone.length}`);
+  // The WASM twins' planes: the padded gradient (a zero border; rows and columns enough for the tiles past the
+  // image, whose lanes read 8 columns from their corner) and the uncropped output tiles.
+  const hp = TILE * t.th + 2, wp = TILE * t.tw + 16, hq = TILE * t.th, wq = TILE * t.tw + 12;
+  // Scratch (floats): U [36 c o], V [36 o n], M [36 c n], the padded gradient planes, the output tiles of one
+  // image, the two lane-address tables and the WASM tile transforms' stage. Matrix strides of U, V and M padded
+  // by 16 values: a multiple of 4 KiB would put the 36 stores (or loads) of one lane group in one L1 set (and
+  // the WASM kernel transform writes up to 3 values past a matrix).
+  const msU = c * o + 16, msV = o * nMax + 16, msM = c * nMax + 16;
+  const [u, v, m, pad, out, offs, stage] = scratchViews([
+    MATS * msU, MATS * msV, MATS * msM, wasm ? o * hp * wp : 0, wasm ? c * hq * wq : 0, wasm ? 2 * t.tp : 0, wasm ? WINOGRAD_STAGE : 0,
+  ]) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+  if (wasmKernelsEnabled() && inHeap(w)) winogradWeightsWasmCall(w.byteOffset + 4 * wOff, o, c, u.byteOffset, msU);
+  else winogradWeightsJs(w, wOff, o, c, u, msU);
+  const inOffs = offs.byteOffset, outOffs = inOffs + 4 * t.tp;
+  if (wasm) {
+    pad.fill(0); // the border; the copies below write only the interior
+    tileOffsets(t, wp, heapU32().subarray(inOffs / 4, inOffs / 4 + t.tp));
+    tileOffsets(t, wq, heapU32().subarray(outOffs / 4, outOffs / 4 + t.tp));
   }
-  const sizes = [uDone === null ? uLen : 0, E * msV, E * msM, wasm ? o * hp * wp : 0, wasm ? c * mt * t.th * wq : 0];
-  const base = scratch.take(sizes.reduce((a, b) => a + Math.ceil(b / 16) * 16, 0) * 4) / 4;
-  const views: Float32Array[] = [];
-  let at = base;
-  for (const s of sizes) {
-    views.push(heapF32().subarray(at, at + s));
-    at += Math.ceil(s / 16) * 16;
-  }
-  const [uMine, v, m, pad, out] = views as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-  const u = uDone ?? uMine;
-  if (uDone === null) winogradWeights(d, w, wOff, u, variant);
-  if (wasm) pad.fill(0); // the border; the copies below write only the interior
   const plane = h * wd;
   for (let i = i0; i < i1; i += nc) {
     const k = Math.min(nc, i1 - i);
-    const n = k * t.th * t.twr; // this chunk's columns (the row stride of V and M)
+    const n = k * t.tp; // this chunk's columns (the row stride of V and M)
     for (let j = 0; j < k; j++) {
-      const col0 = j * t.th * t.twr;
+      const col0 = j * t.tp;
       const src = gyOff + (i + j) * o * plane;
       if (wasm) {
         copyStrided(gy, src, [plane, wd, 1], pad, wp + 1, [hp * wp, wp, 1], [o, h, wd]);
-        variant.inputWasm(pad.byteOffset, o, hp, wp, t.th, t.twr, v.byteOffset, n, msV, col0);
+        winogradInputWasmCall(pad.byteOffset, o, hp * wp, wp, inOffs, t.tp, v.byteOffset, n, msV, col0, stage.byteOffset);
       } else {
-        variant.inputJs(gy, src, o, h, wd, t, v, n, msV, col0);
+        winogradInputJs(gy, src, o, h, wd, t, v, n, msV, col0);
       }
     }
-    for (let e = 0; e < E; e++) gemm(u, e * c * o, false, v, e * msV, false, m, e * msM, c, n, o, false);
+    for (let e = 0; e < MATS; e++) gemm(u, e * msU, false, v, e * msV, false, m, e * msM, c, n, o, false);
     for (let j = 0; j < k; j++) {
-      const col0 = j * t.th * t.twr;
+      const col0 = j * t.tp;
       const dst = gxOff + (i + j) * c * plane;
       if (wasm) {
-        variant.outputWasm(m.byteOffset, c, n, msM, col0, t.th, t.twr, out.byteOffset, wq);
-        copyStrided(out, 0, [mt * t.th * wq, wq, 1], gx, dst, [plane, wd, 1], [c, h, wd]);
+        winogradOutputWasmCall(m.byteOffset, c, n, msM, col0, outOffs, t.tp, out.byteOffset, hq * wq, wq, stage.byteOffset);
+        copyStrided(out, 0, [hq * wq, wq, 1], gx, dst, [plane, wd, 1], [c, h, wd]);
       } else {
-        variant.outputJs(m, c, n, msM, col0, t, h, wd, gx, dst);
+        winogradOutputJs(m, c, n, msM, col0, t, h, wd, gx, dst);
       }
       tick();
     }
