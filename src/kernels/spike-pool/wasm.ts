@@ -42,6 +42,31 @@ function gradFunc(name: string, es: number, add: (c: Code, addr: number, g: numb
   return { name, params: f.params, results: [], locals: f.locals, body: c };
 }
 
+/** The window bounds both forwards compute, on their locals of these names. */
+interface WindowLocals { oy: number; ox: number; sh: number; sw: number; ph: number; pw: number; kh: number; kw: number; h: number; w: number;
+  y0: number; yA: number; yB: number; x0: number; xA: number; len: number; t: number }
+
+/** Pushes max(local a, 0) (signed). */
+const max0 = (c: Code, a: number): Code => c.get(a).i32Const(0).get(a).i32Const(0).i32GtS().select();
+/** Pushes min(local a, local b) (signed). */
+const min = (c: Code, a: number, b: number): Code => c.get(b).get(a).get(a).get(b).i32GtS().select();
+
+/** Output row oy's window rows [yA, yB) (y0 = oy sh - ph, clipped to the image). */
+function windowRows(c: Code, L: WindowLocals): void {
+  c.get(L.oy).get(L.sh).i32Mul().get(L.ph).i32Sub().set(L.y0);
+  max0(c, L.y0).set(L.yA);
+  c.get(L.y0).get(L.kh).i32Add().set(L.t);
+  min(c, L.t, L.h).set(L.yB);
+}
+
+/** Output column ox's window columns: the first, xA (x0 = ox sw - pw, clipped), and their count, len. */
+function windowCols(c: Code, L: WindowLocals): void {
+  c.get(L.ox).get(L.sw).i32Mul().get(L.pw).i32Sub().set(L.x0);
+  max0(c, L.x0).set(L.xA);
+  c.get(L.x0).get(L.kw).i32Add().set(L.t);
+  min(c, L.t, L.w).get(L.xA).i32Sub().set(L.len);
+}
+
 function forwardFunc(): FuncDef {
   const f = frame(
     [["src", I32], ["dst", I32], ["am", I32], ["hasAm", I32], ["h", I32], ["w", I32], ["kh", I32], ["kw", I32], ["sh", I32], ["sw", I32],
@@ -52,29 +77,19 @@ function forwardFunc(): FuncDef {
   );
   const L = f.idx;
   const c = new Code();
-  /** Pushes max(local a, 0) (signed). */
-  const max0 = (a: number) => c.get(a).i32Const(0).get(a).i32Const(0).i32GtS().select();
-  /** Pushes min(local a, local b) (signed). */
-  const min = (a: number, b: number) => c.get(b).get(a).get(a).get(b).i32GtS().select();
   c.get(L.w).i32Const(31).i32Add().i32Const(5).i32ShrU().set(L.siw);
   c.get(L.ow).i32Const(31).i32Add().i32Const(5).i32ShrU().set(L.dow);
   c.i32Const(0).set(L.p);
   c.whileLtU(L.p, L.planes, () => {
     c.i32Const(0).set(L.oy);
     c.whileLtU(L.oy, L.oh, () => {
-      c.get(L.oy).get(L.sh).i32Mul().get(L.ph).i32Sub().set(L.y0);
-      max0(L.y0); c.set(L.yA);
-      c.get(L.y0).get(L.kh).i32Add().set(L.t);
-      min(L.t, L.h); c.set(L.yB);
+      windowRows(c, L);
       // dp / ap: this output row's words and argmax entries
       c.get(L.dst).get(L.p).get(L.oh).i32Mul().get(L.oy).i32Add().get(L.dow).i32Mul().i32Const(2).i32Shl().i32Add().set(L.dp);
       c.get(L.am).get(L.p).get(L.oh).i32Mul().get(L.oy).i32Add().get(L.ow).i32Mul().i32Const(2).i32Shl().i32Add().set(L.ap);
       c.i32Const(0).set(L.ox);
       c.whileLtU(L.ox, L.ow, () => {
-        c.get(L.ox).get(L.sw).i32Mul().get(L.pw).i32Sub().set(L.x0);
-        max0(L.x0); c.set(L.xA);
-        c.get(L.x0).get(L.kw).i32Add().set(L.t);
-        min(L.t, L.w); c.get(L.xA).i32Sub().set(L.len);
+        windowCols(c, L);
         c.i32Const(-1).set(L.hit);
         c.i32Const(0).get(L.len).i32LtS().if();
         c.get(L.xA).i32Const(31).i32And().set(L.off);
@@ -140,10 +155,6 @@ function oneWordFunc(): FuncDef {
   );
   const L = f.idx;
   const c = new Code();
-  /** Pushes max(local a, 0) (signed). */
-  const max0 = (a: number) => c.get(a).i32Const(0).get(a).i32Const(0).i32GtS().select();
-  /** Pushes min(local a, local b) (signed). */
-  const min = (a: number, b: number) => c.get(b).get(a).get(a).get(b).i32GtS().select();
   /** local = (1 << n) - 1, or all ones when n = 32. */
   const lowMask = (n: number, local: number) => {
     c.i32Const(-1).i32Const(1).get(n).i32Shl().i32Const(1).i32Sub().get(n).i32Const(32).i32Eq().select().set(local);
@@ -157,10 +168,7 @@ function oneWordFunc(): FuncDef {
     c.get(L.src).get(L.p).get(L.h).i32Mul().i32Const(2).i32Shl().i32Add().set(L.sp); // the plane's first row word
     c.i32Const(0).set(L.oy);
     c.whileLtU(L.oy, L.oh, () => {
-      c.get(L.oy).get(L.sh).i32Mul().get(L.ph).i32Sub().set(L.y0);
-      max0(L.y0); c.set(L.yA);
-      c.get(L.y0).get(L.kh).i32Add().set(L.t);
-      min(L.t, L.h); c.set(L.yB);
+      windowRows(c, L);
       // r: the OR of the window rows
       c.i32Const(0).set(L.r).get(L.yA).set(L.y);
       c.block().loop();
@@ -198,10 +206,7 @@ function oneWordFunc(): FuncDef {
       c.get(L.am).get(L.p).get(L.oh).i32Mul().get(L.oy).i32Add().get(L.ow).i32Mul().i32Const(2).i32Shl().i32Add().set(L.ap);
       c.i32Const(0).set(L.ox);
       c.whileLtU(L.ox, L.ow, () => {
-        c.get(L.ox).get(L.sw).i32Mul().get(L.pw).i32Sub().set(L.x0);
-        max0(L.x0); c.set(L.xA);
-        c.get(L.x0).get(L.kw).i32Add().set(L.t);
-        min(L.t, L.w); c.get(L.xA).i32Sub().set(L.len);
+        windowCols(c, L);
         // hit: the window's first element, or -1 for an empty window
         c.get(L.yA).get(L.w).i32Mul().get(L.xA).i32Add().i32Const(-1);
         c.get(L.yA).get(L.yB).i32LtS().i32Const(0).get(L.len).i32LtS().i32And().select().set(L.hit);
