@@ -40,7 +40,7 @@ export function weightedCuts(cost: ArrayLike<number>, parts: number): number[] {
  * Set bits in words[from .. to); with a `stride` above 1, estimated from every stride-th word (times
  * stride): a cost for a split at a fraction of the count (counting every word, the spike conv's and
  * attention's balancing took 8.7 ms of a MNIST b64 two-thread step's calling thread: this function's self
- * time in bench/thread-cost.ts).
+ * time in bench/thread-cost.ts; the attention has since sampled whole heads instead, sampledRowBits).
  */
 export function popcountRange(words: Uint32Array, from: number, to: number, stride = 1): number {
   let n = 0;

@@ -7,7 +7,7 @@ import { wordsFor } from "../../tensor/bits.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { inHeap } from "../../tensor/heap.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
-import { maxPoolForwardWasmCall, maxPoolGradWasmCall, maxPoolOneWordWasmCall } from "./wasm.js";
+import { maxPoolForwardWasmCall, maxPoolGradWasmCall } from "./wasm.js";
 
 /** Geometry of a 2-D pooling window. */
 export interface PoolGeometry {
@@ -169,9 +169,15 @@ export function oneWordRows(src: Uint32Array, dst: Uint32Array, argmax: Int32Arr
 export function oneWordRowsWasm(src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
   if (!oneWordFits(g)) throw new Error("oneWordRowsWasm: needs rows of one word, window starts within one and windows at most 31 wide");
   if (!inHeap(src) || !inHeap(dst) || (argmax !== null && !inHeap(argmax))) throw new Error("oneWordRowsWasm: needs heap arrays");
+  forwardWasm(true, src, dst, argmax, g, p0, p1);
+}
+
+/** Planes p0..p1-1 by a WASM forward (`oneWord`: the one-word-rows one), the arrays' plane p0 located in the heap. */
+function forwardWasm(oneWord: boolean, src: Uint32Array, dst: Uint32Array, argmax: Int32Array | null, g: PoolGeometry, p0: number, p1: number): void {
   if (p1 <= p0) return;
-  maxPoolOneWordWasmCall(
-    src.byteOffset + p0 * g.h * 4, dst.byteOffset + p0 * g.oh * 4, argmax === null ? 0 : argmax.byteOffset + p0 * g.oh * g.ow * 4,
+  const siw = wordsFor(g.w), dow = wordsFor(g.ow);
+  maxPoolForwardWasmCall(
+    oneWord, src.byteOffset + p0 * g.h * siw * 4, dst.byteOffset + p0 * g.oh * dow * 4, argmax === null ? 0 : argmax.byteOffset + p0 * g.oh * g.ow * 4,
     argmax !== null, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow, p1 - p0,
   );
 }
@@ -184,12 +190,7 @@ export function maxPoolBitsRangeWasm(src: Uint32Array, dst: Uint32Array, argmax:
   if (g.kw > 31 || !inHeap(src) || !inHeap(dst) || (argmax !== null && !inHeap(argmax))) {
     throw new Error("maxPoolBitsRangeWasm: needs heap arrays and a window at most 31 wide");
   }
-  if (p1 <= p0) return;
-  const siw = wordsFor(g.w), dow = wordsFor(g.ow);
-  maxPoolForwardWasmCall(
-    src.byteOffset + p0 * g.h * siw * 4, dst.byteOffset + p0 * g.oh * dow * 4, argmax === null ? 0 : argmax.byteOffset + p0 * g.oh * g.ow * 4,
-    argmax !== null, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow, p1 - p0,
-  );
+  forwardWasm(false, src, dst, argmax, g, p0, p1);
 }
 
 /**

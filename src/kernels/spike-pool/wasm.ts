@@ -42,6 +42,10 @@ function gradFunc(name: string, es: number, add: (c: Code, addr: number, g: numb
   return { name, params: f.params, results: [], locals: f.locals, body: c };
 }
 
+/** Both forwards' parameters (see the file comment). */
+const FORWARD_PARAMS = [["src", I32], ["dst", I32], ["am", I32], ["hasAm", I32], ["h", I32], ["w", I32], ["kh", I32], ["kw", I32],
+  ["sh", I32], ["sw", I32], ["ph", I32], ["pw", I32], ["oh", I32], ["ow", I32], ["planes", I32]] as const;
+
 /** The window bounds both forwards compute, on their locals of these names. */
 interface WindowLocals { oy: number; ox: number; sh: number; sw: number; ph: number; pw: number; kh: number; kw: number; h: number; w: number;
   y0: number; yA: number; yB: number; x0: number; xA: number; len: number; t: number }
@@ -67,10 +71,15 @@ function windowCols(c: Code, L: WindowLocals): void {
   min(c, L.t, L.w).get(L.xA).i32Sub().set(L.len);
 }
 
+/** Pushes the window's first element (row yA, column xA, as a plane index), or -1 for an empty window: a silent output's argmax. */
+function windowFirst(c: Code, L: WindowLocals): Code {
+  c.get(L.yA).get(L.w).i32Mul().get(L.xA).i32Add().i32Const(-1);
+  return c.get(L.yA).get(L.yB).i32LtS().i32Const(0).get(L.len).i32LtS().i32And().select();
+}
+
 function forwardFunc(): FuncDef {
   const f = frame(
-    [["src", I32], ["dst", I32], ["am", I32], ["hasAm", I32], ["h", I32], ["w", I32], ["kh", I32], ["kw", I32], ["sh", I32], ["sw", I32],
-      ["ph", I32], ["pw", I32], ["oh", I32], ["ow", I32], ["planes", I32]] as const,
+    FORWARD_PARAMS,
     [["p", I32], ["oy", I32], ["ox", I32], ["y0", I32], ["yA", I32], ["yB", I32], ["x0", I32], ["xA", I32], ["len", I32], ["off", I32],
       ["mask", I32], ["cross", I32], ["y", I32], ["rp", I32], ["bits", I32], ["hit", I32], ["siw", I32], ["dow", I32], ["sp", I32],
       ["dp", I32], ["ap", I32], ["t", I32]] as const,
@@ -123,8 +132,7 @@ function forwardFunc(): FuncDef {
         c.get(L.hasAm).if();
         c.get(L.ap).get(L.ox).i32Const(2).i32Shl().i32Add();
         c.get(L.hit);
-        c.get(L.yA).get(L.w).i32Mul().get(L.xA).i32Add().i32Const(-1);
-        c.get(L.yA).get(L.yB).i32LtS().i32Const(0).get(L.len).i32LtS().i32And().select();
+        windowFirst(c, L);
         c.i32Const(-1).get(L.hit).i32LtS().select();
         c.i32Store(0);
         c.end();
@@ -147,8 +155,7 @@ function forwardFunc(): FuncDef {
  */
 function oneWordFunc(): FuncDef {
   const f = frame(
-    [["src", I32], ["dst", I32], ["am", I32], ["hasAm", I32], ["h", I32], ["w", I32], ["kh", I32], ["kw", I32], ["sh", I32], ["sw", I32],
-      ["ph", I32], ["pw", I32], ["oh", I32], ["ow", I32], ["planes", I32]] as const,
+    FORWARD_PARAMS,
     [["p", I32], ["oy", I32], ["y0", I32], ["yA", I32], ["yB", I32], ["y", I32], ["r", I32], ["t", I32], ["j", I32], ["out", I32],
       ["ox", I32], ["x0", I32], ["xA", I32], ["len", I32], ["hit", I32], ["mask", I32], ["bits", I32], ["sp", I32], ["ap", I32],
       ["inMask", I32], ["outMask", I32]] as const,
@@ -207,9 +214,7 @@ function oneWordFunc(): FuncDef {
       c.i32Const(0).set(L.ox);
       c.whileLtU(L.ox, L.ow, () => {
         windowCols(c, L);
-        // hit: the window's first element, or -1 for an empty window
-        c.get(L.yA).get(L.w).i32Mul().get(L.xA).i32Add().i32Const(-1);
-        c.get(L.yA).get(L.yB).i32LtS().i32Const(0).get(L.len).i32LtS().i32And().select().set(L.hit);
+        windowFirst(c, L).set(L.hit);
         // The window rows from the last up: a row with a spike in the window replaces hit with its first
         // one, so the first such row's stays (no branch: which windows spike is a coin toss at these rates).
         // (An empty window, len <= 0, has no columns: mask 0.)
@@ -252,18 +257,13 @@ export function maxPoolGradWasmCall(f64: boolean, g: number, argmax: number, gx:
   (spikePoolKernel.exports()[f64 ? "grad64" : "grad32"] as (...a: number[]) => void)(g, argmax, gx, inPlane, outPlane, planes);
 }
 
-/** Runs the one-word-rows forward on `planes` planes at heap byte offsets (am ignored unless hasAm). */
-export function maxPoolOneWordWasmCall(
-  src: number, dst: number, am: number, hasAm: boolean, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
-  ph: number, pw: number, oh: number, ow: number, planes: number,
-): void {
-  (spikePoolKernel.exports().oneWord as (...a: number[]) => void)(src, dst, am, hasAm ? 1 : 0, h, w, kh, kw, sh, sw, ph, pw, oh, ow, planes);
-}
-
-/** Runs the forward on `planes` planes at heap byte offsets (am ignored unless hasAm). */
+/**
+ * Runs a forward on `planes` planes at heap byte offsets (am ignored unless hasAm): `forward`, or with
+ * `oneWord` (rows of one word) `oneWord`.
+ */
 export function maxPoolForwardWasmCall(
-  src: number, dst: number, am: number, hasAm: boolean, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
+  oneWord: boolean, src: number, dst: number, am: number, hasAm: boolean, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
   ph: number, pw: number, oh: number, ow: number, planes: number,
 ): void {
-  (spikePoolKernel.exports().forward as (...a: number[]) => void)(src, dst, am, hasAm ? 1 : 0, h, w, kh, kw, sh, sw, ph, pw, oh, ow, planes);
+  (spikePoolKernel.exports()[oneWord ? "oneWord" : "forward"] as (...a: number[]) => void)(src, dst, am, hasAm ? 1 : 0, h, w, kh, kw, sh, sw, ph, pw, oh, ow, planes);
 }

@@ -201,10 +201,11 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
   };
 
   /**
-   * Panels: row r's entries of the block [kb, kEnd) of source rows, from its cursor (the bucket's
-   * start in the first block) up to the first entry at or past kEnd, into the cursors. Entries are
-   * row numbers in increasing order, so the blocks cut each bucket into consecutive runs and every
-   * destination element still adds its terms in bucket order; a block's panel rows stay in L1.
+   * Panels: row r's entries of the block [kb, kEnd) of source rows into its cursors: from where the
+   * previous block's run ended (the bucket's start in the first block) up to the first entry at or
+   * past kEnd. Entries are row numbers in increasing order, so the blocks cut each bucket into
+   * consecutive runs and every destination element still adds its terms in bucket order; a block's
+   * panel rows stay in L1.
    */
   const blockEntries = (): void => {
     c.get(r0).set(r);
@@ -212,7 +213,7 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
       bucketBounds();
       c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(tEnd); // the bucket's end
       c.get(kb).i32Eqz().if().get(b).set(t).else();
-      cursor(0); c.i32Load().set(t);
+      cursor(1); c.i32Load().set(t);
       c.end();
       cursor(0); c.get(t).i32Store();
       c.get(kEnd).get(kRows).i32GeU().if().get(tEnd).set(t).else();
@@ -226,14 +227,6 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
       c.get(r).i32Const(1).i32Add().set(r);
     });
   };
-  /** Panels: each row's cursor moves past the block just summed. */
-  const nextBlock = (): void => {
-    c.get(r0).set(r);
-    c.whileLtU(r, r1, () => {
-      cursor(0); cursor(1); c.i32Load().i32Store();
-      c.get(r).i32Const(1).i32Add().set(r);
-    });
-  };
 
   /** while (j + cols <= o) tileChunk(lanes) */
   const chunks = (lanes: number): void => {
@@ -244,8 +237,6 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
     c.br(0).end().end();
   };
 
-  // Tiles of ROW_TILE rows (panels: tileRows), each swept chunk by chunk: a chunk's columns of the source
-  // rows are reused by the tile's rows while they are in cache (row by row, every row swept the whole source).
   /** Every column chunk of the tile's rows. */
   const allChunks = (): void => {
     c.i32Const(0).set(j);
@@ -260,6 +251,8 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
     chunks(0);
   };
 
+  // Tiles of ROW_TILE rows (panels: tileRows), each swept chunk by chunk: a chunk's columns of the source
+  // rows are reused by the tile's rows while they are in cache (row by row, every row swept the whole source).
   c.get(zero).set(zf);
   c.i32Const(0).set(r0);
   c.whileLtU(r0, nb, () => {
@@ -275,7 +268,6 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
       c.get(kb).get(kBlock).i32Add().set(kEnd);
       blockEntries();
       allChunks();
-      nextBlock();
       c.i32Const(0).set(zf);
       c.get(kEnd).set(kb);
       c.br(0).end().end();
@@ -448,7 +440,7 @@ type SumFn = (nb: number, cap: number, src: number, o: number, dst: number, cnt:
 
 const kernel = new HeapKernel(spikeSumModule);
 let runs = 0;
-// The panel sums' row cursors (2 ROW_TILE i32; their own region: callers hand over the bucket-sum scratch).
+// The panel sums' row cursors (2 tile i32; their own region: callers hand over the bucket-sum scratch).
 const cursors = new Scratch();
 
 /**
