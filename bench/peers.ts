@@ -6,6 +6,10 @@
  *     python3-torch), with the tuned environment of its run_bench.sh (OpenBLAS,
  *     OMP_WAIT_POLICY=PASSIVE, ...) when run_bench.sh has unpacked OpenBLAS into
  *     torch_ref/.openblas, else as installed (reference BLAS: much slower Linear layers);
+ *     and, when a virtual environment is named (--torch-venv DIR or BITSPIKE_TORCH_VENV),
+ *     the same bench.py under DIR/bin/python as installed there (pip's PyTorch 2.x CPU
+ *     build: MKL, oneDNN). Ratios are taken against the faster PyTorch of the run, as
+ *     issue 13's targets are;
  *   - TensorFlow.js wasm: ../shared/peers/tfjs/bench.js, inference only (its training
  *     step does not fit the 4 GiB wasm heap at these batches), when its node_modules exist.
  *
@@ -14,7 +18,7 @@
  * marked as recorded (another run, other load on the machine), for orientation.
  *
  *   npm run bench:peers -- [--configs cifar-b8,mnist-b64] [--iters 3] [--warmup 1]
- *                          [--threads 2] [--json]
+ *                          [--threads 2] [--torch-venv DIR] [--json]
  *
  * The same warm-up / timed iteration counts go to every peer. PyTorch runs with 2 threads
  * (bench.py's default), tfjs-wasm with 1 (it cannot use more in Node).
@@ -49,7 +53,8 @@ function openblasDir(): string | null {
 interface PeerTiming { median: number; min: number; max: number }
 interface PeerRow { name: string; params: number; infer: PeerTiming | null; train: PeerTiming | null; inferNote?: string; trainNote?: string }
 interface PeerRun {
-  peer: "torch" | "tfjs-wasm";
+  /** torch: Debian's python3-torch; torch-venv: the named virtual environment's (pip's 2.x build). */
+  peer: "torch" | "torch-venv" | "tfjs-wasm";
   /** How it ran (environment), or why not. */
   setting: string;
   skipped: string | null;
@@ -73,6 +78,8 @@ export function describeFailure(r: SpawnSyncReturns<string>, what: string): stri
 export interface TorchPeer {
   /** Why it cannot run, or null. */
   skipped: string | null;
+  /** The interpreter that imports torch: {@link PY}, or a virtual environment's bin/python. */
+  python: string;
   /** torch.__version__. */
   version: string;
   /** The environment to run the peer's scripts in. */
@@ -83,26 +90,42 @@ export interface TorchPeer {
   setting: string;
 }
 
+/** The environment variable that names pip's PyTorch virtual environment when --torch-venv does not. */
+export const TORCH_VENV_VAR = "BITSPIKE_TORCH_VENV";
+
 /**
- * Checks that `script` exists and that {@link PY} imports torch (and every module in
- * `modules`), and gives the environment to run it in: run_bench.sh's tuned one (its
- * OpenBLAS from torch_ref/.openblas, OMP_WAIT_POLICY=PASSIVE, OPENBLAS_THREAD_TIMEOUT=4,
- * glibc malloc thresholds) when that OpenBLAS has been unpacked (see {@link unpackOpenblas}),
- * else torch as installed (reference BLAS), which the setting says in capitals.
+ * Checks that `script` exists and that the interpreter imports torch (and every module in
+ * `modules`), and gives the environment to run it in. Debian's {@link PY} (venv null) runs in
+ * run_bench.sh's tuned environment (its OpenBLAS from torch_ref/.openblas,
+ * OMP_WAIT_POLICY=PASSIVE, OPENBLAS_THREAD_TIMEOUT=4, glibc malloc thresholds) when that OpenBLAS
+ * has been unpacked (see {@link unpackOpenblas}), else torch as installed (reference BLAS), which
+ * the setting says in capitals. A virtual environment's bin/python (pip's build, with its own
+ * BLAS) runs as installed there.
  */
-export function torchPeer(script: string, modules: readonly string[] = []): TorchPeer {
-  const peer: TorchPeer = { skipped: null, version: "", env: {}, tuned: false, setting: "" };
+export function torchPeer(script: string, modules: readonly string[] = [], venv: string | null = null): TorchPeer {
+  const python = venv === null ? PY : join(resolve(venv), "bin", "python");
+  const peer: TorchPeer = { skipped: null, python, version: "", env: {}, tuned: false, setting: "" };
   const skip = (why: string): TorchPeer => ({ ...peer, skipped: why });
   if (!existsSync(script)) return skip(`${script} not found (the peers checkout is expected at ../shared/peers beside the repo)`);
-  if (!existsSync(PY)) return skip(`${PY} not found (the torch peer needs Debian's python3 with python3-torch)`);
+  if (!existsSync(python)) {
+    return skip(venv === null
+      ? `${PY} not found (the torch peer needs Debian's python3 with python3-torch)`
+      : `${python} not found: the torch virtual environment (--torch-venv / ${TORCH_VENV_VAR}) must be one made by python3 -m venv, with torch installed in it`);
+  }
   const imports = [...modules, "torch"].join(", ");
-  const probe = spawnSync(PY, ["-c", `import ${imports}; print(torch.__version__)`], { encoding: "utf8" });
+  const probe = spawnSync(python, ["-c", `import ${imports}; print(torch.__version__)`], { encoding: "utf8" });
   if (probe.status !== 0) {
     const why = (probe.stderr || probe.error?.message || "").trim().split("\n").pop() ?? "";
-    return skip(`${PY} cannot import ${imports} (${why}); install Debian's python3-torch (apt-get install python3-torch) to run this peer`);
+    return skip(venv === null
+      ? `${PY} cannot import ${imports} (${why}); install Debian's python3-torch (apt-get install python3-torch) to run this peer`
+      : `${python} cannot import ${imports} (${why}); install it there (${join(resolve(venv), "bin", "pip")} install torch)`);
   }
   peer.version = probe.stdout.trim();
   peer.env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
+  if (venv !== null) {
+    peer.setting = `torch ${peer.version} from the virtual environment ${resolve(venv)}, as installed there`;
+    return peer;
+  }
   const blas = openblasDir();
   peer.tuned = blas !== null;
   if (blas !== null) {
@@ -215,29 +238,31 @@ function recordedRows(file: string, configs: readonly string[], tfjs: boolean): 
   return rows.length ? { source: `${file.replace(peersDir, "../shared/peers")}, "${title}", ${date}`, rows } : null;
 }
 
-function runTorch(a: E2EArgs): PeerRun {
-  const run: PeerRun = { peer: "torch", setting: "", skipped: null, rows: [], recorded: null, output: "" };
+/** bench.py under Debian's python3 (venv null: tuned when the OpenBLAS can be unpacked) or a virtual environment's. */
+function runTorch(a: E2EArgs, venv: string | null = null): PeerRun {
+  const tag = venv === null ? "torch" : "torch-venv";
+  const run: PeerRun = { peer: tag, setting: "", skipped: null, rows: [], recorded: null, output: "" };
   const skip = (why: string): PeerRun => {
-    log(`[torch] skipped: ${why}`);
+    log(`[${tag}] skipped: ${why}`);
     run.skipped = why;
-    run.recorded = recordedRows(join(peersDir, "results-torch.md"), a.configs, false);
+    // The recorded numbers are Debian's build's; a virtual environment's column stays empty.
+    if (venv === null) run.recorded = recordedRows(join(peersDir, "results-torch.md"), a.configs, false);
     return run;
   };
   const bench = join(torchDir, "bench.py");
-  let peer = torchPeer(bench);
+  let peer = torchPeer(bench, [], venv);
   if (peer.skipped) return skip(peer.skipped);
-  if (!peer.tuned) {
+  if (venv === null && !peer.tuned) {
     const why = unpackOpenblas(log);
     if (why) log(`[torch] could not unpack run_bench.sh's tuned OpenBLAS (${why}); the peer runs with torch as installed`);
     else peer = torchPeer(bench);
   }
   run.setting = `${peer.setting}, 2 threads`;
-  const env = peer.env;
   const argv = [bench, "--configs", a.configs.join(","), "--no-micro", "--iters", String(a.iters), "--warmup", String(a.warmup)];
-  log(`\n[torch] ${PY} ${argv.map((s) => s.replace(repo + "/", "")).join(" ")}  (${run.setting}; a few minutes)`);
-  const r = spawnSync(PY, argv, { encoding: "utf8", env, cwd: repo, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20, timeout: 60 * 60_000 });
+  log(`\n[${tag}] ${peer.python} ${argv.map((s) => s.replace(repo + "/", "")).join(" ")}  (${run.setting}; a few minutes)`);
+  const r = spawnSync(peer.python, argv, { encoding: "utf8", env: peer.env, cwd: repo, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20, timeout: 60 * 60_000 });
   run.output = (r.stdout ?? "") + (r.stderr ? `\n[stderr]\n${r.stderr}` : "");
-  for (const l of (r.stdout ?? "").trim().split("\n")) if (l) log(`[torch] ${l}`);
+  for (const l of (r.stdout ?? "").trim().split("\n")) if (l) log(`[${tag}] ${l}`);
   if (r.status !== 0 || r.error || r.signal) return skip(describeFailure(r, "bench.py"));
   run.rows = parseTorch(r.stdout);
   const missing = a.configs.filter((c) => !run.rows.some((row) => row.name === c));
@@ -274,33 +299,80 @@ function runTfjs(a: E2EArgs): PeerRun {
 const fmtPeer = (t: PeerTiming | null | undefined): string => (t ? `${t.median.toFixed(t.median >= 100 ? 0 : 1)} (${t.min.toFixed(0)}-${t.max.toFixed(0)})` : "-");
 const ratio = (ours: number, theirs: PeerTiming | null | undefined): string => (theirs ? `${(ours / theirs.median).toFixed(2)}x` : "-");
 
-function table(ours: readonly E2EResult[], torch: PeerRun, tfjs: PeerRun): string {
-  const torchRows = torch.skipped ? torch.recorded?.rows ?? [] : torch.rows;
-  const tfjsRows = tfjs.skipped ? tfjs.recorded?.rows ?? [] : tfjs.rows;
-  const tTag = torch.skipped ? (torch.recorded ? " (recorded)" : " (skipped)") : "";
-  const fTag = tfjs.skipped ? (tfjs.recorded ? " (recorded)" : " (skipped)") : "";
+/**
+ * The fastest of the PyTorch timings of one cell (a run that did not time it counts as absent): the
+ * timing and its index, or null when none timed it. Issue 13's targets hold against the faster build.
+ */
+export function fastestPeer(timings: readonly (PeerTiming | null | undefined)[]): { t: PeerTiming; index: number } | null {
+  let best: { t: PeerTiming; index: number } | null = null;
+  timings.forEach((t, index) => {
+    if (t && (best === null || t.median < best.t.median)) best = { t, index };
+  });
+  return best;
+}
+
+/** A peer's rows for the table: its own, or the recorded ones when it was skipped; and the column's tag. */
+function shownRows(p: PeerRun): { rows: PeerRow[]; tag: string } {
+  if (!p.skipped) return { rows: p.rows, tag: "" };
+  return { rows: p.recorded?.rows ?? [], tag: p.recorded ? " (recorded)" : " (skipped)" };
+}
+
+function table(ours: readonly E2EResult[], torchRuns: readonly PeerRun[], tfjs: PeerRun): string {
+  const torch = torchRuns.map(shownRows);
+  const names = torchRuns.map((p) => (p.peer === "torch" ? "torch" : "torch venv"));
+  const two = torchRuns.length > 1;
+  const f = shownRows(tfjs);
   const lines = [
-    `| workload | phase | bitspike threads | bitspike ms | torch ms${tTag} | bitspike / torch | tfjs-wasm ms${fTag} | bitspike / tfjs-wasm |`,
-    "|---|---|---:|---:|---:|---:|---:|---:|",
+    `| workload | phase | bitspike threads | bitspike ms | ${torch.map((t, j) => `${names[j]} ms${t.tag}`).join(" | ")} | ` +
+      `bitspike / torch${two ? " (the faster)" : ""} | tfjs-wasm ms${f.tag} | bitspike / tfjs-wasm |`,
+    `|---|---|---:|---:|${torch.map(() => "---:|").join("")}---:|---:|---:|`,
   ];
   for (const r of ours) {
-    const t = torchRows.find((x) => x.name === r.name);
-    const f = tfjsRows.find((x) => x.name === r.name);
+    const t = torch.map((x) => x.rows.find((row) => row.name === r.name));
+    const fr = f.rows.find((x) => x.name === r.name);
     for (const [phase, mine, th, fj, fjNote] of [
-      ["inference", r.infer, t?.infer, f?.infer, f?.inferNote],
-      ["train step", r.train, t?.train, f?.train, tfjs.skipped ? "not run" : f?.trainNote ?? "not run"],
+      ["inference", r.infer, t.map((x) => x?.infer), fr?.infer, fr?.inferNote],
+      ["train step", r.train, t.map((x) => x?.train), fr?.train, tfjs.skipped ? "not run" : fr?.trainNote ?? "not run"],
     ] as const) {
+      const best = fastestPeer(th);
+      const vs = best ? `${ratio(mine.median, best.t)}${two ? ` (${names[best.index]})` : ""}` : "-";
       const tfCell = fj ? fmtPeer(fj) : fjNote && phase === "train step" ? "not run (4 GiB wasm heap)" : fjNote ?? "-";
-      lines.push(`| ${r.name} | ${phase} | ${r.threads} | ${fmtTiming(mine)} | ${fmtPeer(th)} | ${ratio(mine.median, th)} | ${tfCell} | ${ratio(mine.median, fj)} |`);
+      lines.push(`| ${r.name} | ${phase} | ${r.threads} | ${fmtTiming(mine)} | ${th.map(fmtPeer).join(" | ")} | ${vs} | ${tfCell} | ${ratio(mine.median, fj)} |`);
     }
   }
   return lines.join("\n");
 }
 
+/**
+ * Takes `--torch-venv DIR` (or `--torch-venv=DIR`) out of argv; the virtual environment it names, else
+ * {@link TORCH_VENV_VAR}'s, else null. A named folder that does not exist is an error (a typo should not
+ * cost a whole run).
+ */
+export function takeTorchVenv(argv: string[], env: NodeJS.ProcessEnv = process.env): string | null {
+  let venv: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i]!;
+    if (f !== "--torch-venv" && !f.startsWith("--torch-venv=")) continue;
+    const v = f.includes("=") ? f.slice(f.indexOf("=") + 1) : argv[i + 1];
+    if (!v || v.startsWith("--")) throw new Error("--torch-venv needs the folder of a Python virtual environment");
+    venv = v;
+    argv.splice(i, f.includes("=") ? 1 : 2);
+    i--;
+  }
+  venv ??= env[TORCH_VENV_VAR] || null;
+  if (venv !== null && !existsSync(venv)) {
+    throw new Error(`the torch virtual environment ${resolve(venv)} (--torch-venv / ${TORCH_VENV_VAR}) does not exist`);
+  }
+  return venv;
+}
+
 async function main(): Promise<void> {
   let args: E2EArgs;
+  let venv: string | null;
   try {
-    args = parseArgs(process.argv.slice(2), { threads: [availableParallelism()] });
+    const argv = process.argv.slice(2);
+    venv = takeTorchVenv(argv);
+    args = parseArgs(argv, { threads: [availableParallelism()] });
   } catch (e) {
     console.error(`bench/peers.ts: ${(e as Error).message}`);
     process.exit(2);
@@ -316,18 +388,21 @@ async function main(): Promise<void> {
   }
   await shutdownPool(); // no idle worker threads while the peers run
   const torch = runTorch(args);
+  const torchVenv = venv === null ? null : runTorch(args, venv);
+  const torchRuns = torchVenv ? [torch, torchVenv] : [torch];
   const tfjs = runTfjs(args);
 
   if (args.json) {
-    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), args, bitspike: ours, torch, tfjs }, null, 2));
+    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), args, bitspike: ours, torch, torchVenv, tfjs }, null, 2));
     return;
   }
   const out: string[] = [];
   out.push(`\nbitspike vs peers (node ${process.version}, ${availableParallelism()} cores, ${((Date.now() - t0) / 1000).toFixed(0)} s in all; ` +
     `${args.warmup} warm-up + ${args.iters} timed iterations per phase; ms per iteration, median (min-max); ratio < 1 = bitspike faster)\n`);
-  out.push(table(ours, torch, tfjs));
+  out.push(table(ours, torchRuns, tfjs));
   out.push("");
-  for (const p of [torch, tfjs]) {
+  if (!torchVenv) out.push(`- torch venv: none named (--torch-venv DIR or ${TORCH_VENV_VAR}=DIR runs pip's PyTorch 2.x from that virtual environment beside Debian's).`);
+  for (const p of [...torchRuns, tfjs]) {
     if (!p.skipped) out.push(`- ${p.peer}: ${p.setting}.`);
     else {
       out.push(`- ${p.peer} skipped: ${p.skipped}.`);
@@ -340,10 +415,11 @@ async function main(): Promise<void> {
   out.push("");
   out.push("bitspike details:\n");
   out.push(formatResults(ours));
-  const peerParams = [...(torch.skipped ? torch.recorded?.rows ?? [] : torch.rows)];
-  for (const r of ours) {
-    const pp = peerParams.find((x) => x.name === r.name)?.params;
-    if (pp !== undefined && pp !== r.peerParams) out.push(`- ${r.name}: the torch peer reports ${pp.toLocaleString("en-US")} params, not the expected ${r.peerParams.toLocaleString("en-US")}.`);
+  for (const p of torchRuns) {
+    for (const r of ours) {
+      const pp = shownRows(p).rows.find((x) => x.name === r.name)?.params;
+      if (pp !== undefined && pp !== r.peerParams) out.push(`- ${r.name}: the ${p.peer} peer reports ${pp.toLocaleString("en-US")} params, not the expected ${r.peerParams.toLocaleString("en-US")}.`);
+    }
   }
   console.log(out.join("\n"));
 }

@@ -331,7 +331,7 @@ async function runBitspike(a: RecipeArgs, split: { train: string; test: string }
  * importable, and run_bench.sh's tuned OpenBLAS unpacked (done here when missing).
  */
 function prepareTorch(a: RecipeArgs): TorchPeer {
-  if (a.skipTorch) return { skipped: "--skip-torch", version: "", env: {}, tuned: false, setting: "" };
+  if (a.skipTorch) return { skipped: "--skip-torch", python: PY, version: "", env: {}, tuned: false, setting: "" };
   const script = join(torchDir, "train_mnist.py");
   const peer = torchPeer(script, ["numpy"]);
   if (peer.skipped || peer.tuned) return peer;
