@@ -74,12 +74,13 @@ export function applyBt<T>(f: F32Ops<T>, d: readonly T[]): T[] {
 
 /**
  * A^T m for six values m0..m5 (a row or column of a transformed tile):
- * (m0 + a) + c, b + 2 e, a + 4 c, (b + 8 e) + m5 with a, b = m1 +- m2 and c, e = m3 +- m4.
+ * (m0 + a) + c, b + 2 e, a + 4 c, (b + m5) + 8 e with a, b = m1 +- m2 and c, e = m3 +- m4 (m5 joins
+ * b before 8 e: of the orders tried, the one whose rounding is smallest, max and rms).
  */
 export function applyAt<T>(f: F32Ops<T>, m: readonly T[]): T[] {
   const [m0, m1, m2, m3, m4, m5] = m as [T, T, T, T, T, T];
   const a = f.add(m1, m2), b = f.sub(m1, m2), c = f.add(m3, m4), e = f.sub(m3, m4);
-  return [f.add(f.add(m0, a), c), f.add(b, f.mul(e, 2)), f.add(a, f.mul(c, 4)), f.add(f.add(b, f.mul(e, 8)), m5)];
+  return [f.add(f.add(m0, a), c), f.add(b, f.mul(e, 2)), f.add(a, f.mul(c, 4)), f.add(f.add(b, m5), f.mul(e, 8))];
 }
 
 /** G' = diag(GSCALE) G: G's rows times 4, -6, -6, 24, 24, 1 are [1 0 0], [1 1 1], [1 -1 1], [1 2 4], [1 -2 4], [0 0 1]. */
