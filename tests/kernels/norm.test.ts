@@ -1,4 +1,4 @@
-import { afterEach } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
   channelAffine, channelAffineWasm, channelGradInput, channelGradInputWasm, channelGradSums, channelGradSumsReference,
@@ -112,3 +112,38 @@ describeTwins("batch-norm passes", arbNorm, {
     );
   },
 }, 80);
+
+describe("batch-norm statistics from shifted sums (one pass)", () => {
+  /** The two-pass float64 mean and biased variance of one channel: the textbook oracle. */
+  const twoPass = (v: number[]): [number, number] => {
+    const m = v.reduce((a, b) => a + b, 0) / v.length;
+    return [m, v.reduce((a, b) => a + (b - m) * (b - m), 0) / v.length];
+  };
+
+  it("agree with the two-pass mean and variance far below float32's precision, offsets and outliers first included", () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 2, max: 40 }), c: fc.integer({ min: 1, max: 5 }), s: fc.constantFrom(1, 7, 64),
+      offset: fc.constantFrom(0, 1, -300, 1e4, 1e6), spread: fc.constantFrom(1e-3, 1, 50), outlier: fc.constantFrom(0, 1e3, -1e5),
+      constant: fc.boolean(), seed: fc.integer(),
+    });
+    fc.assert(fc.property(arb, ({ n, c, s, offset, spread, outlier, constant, seed }) => {
+      const rng = new Rng(seed);
+      const x = new Float32Array(n * c * s).map(() => (constant ? offset : offset + spread * (rng.uniform() - 0.5)));
+      for (let ch = 0; ch < c; ch++) x[ch * s] += outlier; // the shift k is each channel's first value
+      const mean = new Float64Array(c), varB = new Float64Array(c);
+      channelMeanVarReference(x, n, c, s, mean, varB);
+      for (let ch = 0; ch < c; ch++) {
+        const v: number[] = [];
+        for (let i = 0; i < n; i++) for (let q = 0; q < s; q++) v.push(x[(i * c + ch) * s + q]!);
+        const [m2, v2] = twoPass(v);
+        expect(varB[ch]).toBeGreaterThanOrEqual(0);
+        if (v.every((e) => e === v[0])) {
+          expect([mean[ch], varB[ch]]).toEqual([v[0], 0]);
+          continue;
+        }
+        expect(Math.abs(varB[ch]! - v2)).toBeLessThanOrEqual(1e-9 * v2);
+        expect(Math.abs(mean[ch]! - m2)).toBeLessThanOrEqual(1e-12 * (Math.abs(m2) + Math.sqrt(v2)));
+      }
+    }), { numRuns: 300 });
+  });
+});

@@ -14,7 +14,7 @@
  * vectors (c each) are read and the accumulators added into, never cleared:
  *
  *   sums(x, rows, c, acc)                      acc[ch] += x[r, ch]
- *   sqDev(x, rows, c, mean, acc)               d = x[r, ch] - mean[ch]; acc[ch] += d d
+ *   shiftedSums(x, rows, c, k, s1, s2)         d = x[r, ch] - k[ch]; s1[ch] += d; s2[ch] += d d
  *   gradSums(g, x, rows, c, mean, accG, accGX) accG[ch] += g; accGX[ch] += g (x - mean[ch])
  *   affine(x, out, rows, c, scale, shift)      out = f32(x scale[ch] + shift[ch])
  *   gradInput(g, x, dx, rows, c, mean, invStd, k, a, b)
@@ -60,11 +60,11 @@ const PASSES: readonly PassDef[] = [
     body: (e) => e.storeVec("acc", () => { e.vec("acc"); e.row("x"); e.c.f64x2Add(); }),
   },
   {
-    name: "sqDev", accs: ["acc"], rowArrays: ["x"], vectors: ["mean", "acc"],
-    body: (e) => e.storeVec("acc", () => {
-      e.vec("acc"); e.row("x"); e.vec("mean"); e.c.f64x2Sub();
-      e.row("x"); e.vec("mean"); e.c.f64x2Sub().f64x2Mul().f64x2Add();
-    }),
+    name: "shiftedSums", accs: ["s1", "s2"], rowArrays: ["x"], vectors: ["k", "s1", "s2"],
+    body: (e) => {
+      e.storeVec("s1", () => { e.vec("s1"); e.row("x"); e.vec("k"); e.c.f64x2Sub().f64x2Add(); });
+      e.storeVec("s2", () => { e.vec("s2"); e.row("x"); e.vec("k"); e.c.f64x2Sub(); e.row("x"); e.vec("k"); e.c.f64x2Sub().f64x2Mul().f64x2Add(); });
+    },
   },
   {
     name: "gradSums", accs: ["accG", "accGX"], rowArrays: ["g", "x"], vectors: ["mean", "accG", "accGX"],
@@ -338,7 +338,7 @@ export const normKernel = new HeapKernel(normKernelModule);
 let runs = 0;
 
 /** The passes by name. */
-export type NormPass = "sums" | "sqDev" | "gradSums" | "affine" | "gradInput";
+export type NormPass = "sums" | "shiftedSums" | "gradSums" | "affine" | "gradInput";
 
 /** Runs pass `name` (or its [N, C, S] form `<name>Runs`) with byte offsets, counts and stride as the header lists them. */
 export function normPassWasm(name: NormPass | `${NormPass}Runs`, ...args: number[]): void {
