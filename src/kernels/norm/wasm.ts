@@ -36,6 +36,8 @@ interface PassDef {
   rowArrays: readonly string[];
   /** float64 [c] vectors. */
   vectors: readonly string[];
+  /** v128 locals the body keeps a value in ({@link LaneEmitter.temp}). */
+  temps?: readonly string[];
   /**
    * Emits the lanes' work for channels at the current position: `row(name)`
    * pushes a float32 array's two (or one) values widened to f64x2, `vec(name)`
@@ -52,7 +54,12 @@ interface LaneEmitter {
   storeRow(name: string, value: () => void): void;
   /** Stores an f64x2 into a vector. */
   storeVec(name: string, value: () => void): void;
+  /** The local index of one of the pass's temps. */
+  temp(name: string): number;
 }
+
+/** A pass's temps as v128 locals. */
+const tempLocals = (def: PassDef) => (def.temps ?? []).map((n) => [`t_${n}`, V128] as const);
 
 const PASSES: readonly PassDef[] = [
   {
@@ -61,16 +68,22 @@ const PASSES: readonly PassDef[] = [
   },
   {
     name: "shiftedSums", accs: ["s1", "s2"], rowArrays: ["x"], vectors: ["k", "s1", "s2"],
+    temps: ["d"],
     body: (e) => {
-      e.storeVec("s1", () => { e.vec("s1"); e.row("x"); e.vec("k"); e.c.f64x2Sub().f64x2Add(); });
-      e.storeVec("s2", () => { e.vec("s2"); e.row("x"); e.vec("k"); e.c.f64x2Sub(); e.row("x"); e.vec("k"); e.c.f64x2Sub().f64x2Mul().f64x2Add(); });
+      const d = e.temp("d");
+      e.row("x"); e.vec("k"); e.c.f64x2Sub().set(d);
+      e.storeVec("s1", () => { e.vec("s1"); e.c.get(d).f64x2Add(); });
+      e.storeVec("s2", () => { e.vec("s2"); e.c.get(d).get(d).f64x2Mul().f64x2Add(); });
     },
   },
   {
     name: "gradSums", accs: ["accG", "accGX"], rowArrays: ["g", "x"], vectors: ["mean", "accG", "accGX"],
+    temps: ["g"],
     body: (e) => {
-      e.storeVec("accG", () => { e.vec("accG"); e.row("g"); e.c.f64x2Add(); });
-      e.storeVec("accGX", () => { e.vec("accGX"); e.row("g"); e.row("x"); e.vec("mean"); e.c.f64x2Sub().f64x2Mul().f64x2Add(); });
+      const g = e.temp("g");
+      e.row("g"); e.c.set(g);
+      e.storeVec("accG", () => { e.vec("accG"); e.c.get(g).f64x2Add(); });
+      e.storeVec("accGX", () => { e.vec("accGX"); e.c.get(g); e.row("x"); e.vec("mean"); e.c.f64x2Sub().f64x2Mul().f64x2Add(); });
     },
   },
   {
@@ -106,7 +119,7 @@ function passFunc(def: PassDef): FuncDef {
     [
       ["r", I32], ["j", I32], ["skip", I32], ["rowB", I32], ...[...def.rowArrays, ...def.vectors].map((n) => [ptr(n), I32] as const), ["tmp", V128],
       ...(sums ? def.rowArrays.flatMap((n) => Array.from({ length: ROW_BLOCK - 1 }, (_, i) => [blockPtr(n, i + 1), I32] as const)) : []),
-      ...(sums ? def.accs.map((n) => [reg(n), V128] as const) : []),
+      ...(sums ? def.accs.map((n) => [reg(n), V128] as const) : []), ...tempLocals(def),
     ],
   );
   const L = f.idx as Record<string, number>;
@@ -127,6 +140,7 @@ function passFunc(def: PassDef): FuncDef {
         c.set(L.tmp!).get(L[ptr(n)]!).get(L.tmp!);
         if (two) c.v128Store(0); else c.v128Store64Lane(0);
       },
+      temp: (n) => L[`t_${n}`]!,
     };
     def.body(e);
     const step = two ? 2 : 1;
@@ -186,6 +200,7 @@ function rowBlocks(
         },
         storeRow: () => { throw new Error(`${def.name}: sums store no rows`); },
         storeVec: (n, value) => { value(); c.set(L[reg(n)]!); },
+        temp: (n) => L[`t_${n}`]!,
       };
       def.body(e);
     }
@@ -212,19 +227,22 @@ function rowBlocks(
  * sample and channel) as `<name>Runs(rowArrays..., n, c, s, stride, vectors...)`,
  * samples `stride` values apart (c s for a whole tensor, C s for a channel range).
  * Element-wise passes run each run with f64x2 lanes (pairs, then one) and the
- * channel's constants splatted. Sums keep two channels' accumulators in the
+ * channel's constants splatted into registers once a run. Sums keep two channels' accumulators in the
  * two lanes of a register (lane 1 reads the next channel's run, S values on),
  * adding along the runs in sample order: each channel's terms in the JS order.
  */
 function runsFunc(def: PassDef): FuncDef {
   const ptr = (n: string) => `p_${n}`;
   const reg = (n: string) => `r_${n}`;
+  /** An element-wise pass's channel constant, splatted once a run. */
+  const splat = (n: string) => `h_${n}`;
   const f = frame(
     [...def.rowArrays.map((n) => [n, I32] as const), ["n", I32], ["c", I32], ["s", I32], ["stride", I32], ...def.vectors.map((n) => [n, I32] as const)],
     [
       ["i", I32], ["ch", I32], ["q", I32], ["s4", I32], ["skip", I32],
       ...[...def.rowArrays, ...def.vectors].map((n) => [ptr(n), I32] as const),
-      ...def.accs.map((n) => [reg(n), V128] as const), ["tmp", V128],
+      ...def.accs.map((n) => [reg(n), V128] as const), ["tmp", V128], ...tempLocals(def),
+      ...(def.accs.length === 0 ? def.vectors.map((n) => [splat(n), V128] as const) : []),
     ],
   );
   const L = f.idx as Record<string, number>;
@@ -261,18 +279,20 @@ function runsFunc(def: PassDef): FuncDef {
   /** One channel (or a pair, for sums with `twoCh`): its constants or accumulators, then its run(s). */
   const channel = (twoCh: boolean) => {
     if (!elementwise) for (const a of def.accs) { c.get(P(a)); if (twoCh) c.v128Load(0); else c.v128Load64Zero(); c.set(L[reg(a)]!); }
+    else for (const n of def.vectors) c.get(P(n)).v128Load64Splat().set(L[splat(n)]!);
     overRun((two) => {
       const e: LaneEmitter = elementwise
         ? {
           c,
           row: (n) => { c.get(P(n)); if (two) c.v128Load64Zero(); else c.v128Load32Zero(); c.f64x2PromoteLowF32x4(); },
-          vec: (n) => { c.get(P(n)).v128Load64Splat(); },
+          vec: (n) => { c.get(L[splat(n)]!); },
           storeRow: (n, value) => {
             value();
             c.f32x4DemoteF64x2Zero().set(L.tmp!).get(P(n)).get(L.tmp!);
             if (two) c.v128Store64Lane(0); else c.v128Store32Lane(0);
           },
           storeVec: () => { throw new Error(`${def.name}: element-wise passes store no vectors`); },
+          temp: (n) => L[`t_${n}`]!,
         }
         : {
           c,
@@ -288,6 +308,7 @@ function runsFunc(def: PassDef): FuncDef {
           },
           storeRow: () => { throw new Error(`${def.name}: sums store no rows`); },
           storeVec: (n, value) => { value(); c.set(L[reg(n)]!); },
+          temp: (n) => L[`t_${n}`]!,
         };
       def.body(e);
       advance(def.rowArrays, two ? 8 : 4);
