@@ -340,6 +340,9 @@ export function freeBlock(b: Block, why = "released"): void {
   if (!b.live) return;
   b.live = false;
   b.freedBy = why;
+  // Its holders' registrations go now: their cells would otherwise wait for a finalization task, which a
+  // synchronous training loop never lets run (each kept its block record alive: 76 KB a step of the main job).
+  collected.unregister(b);
   liveBlocks.delete(b.offset);
   liveBytes -= b.bytes;
   (freeLists[b.cls] ??= []).push(b.offset);
@@ -480,5 +483,5 @@ export function holdBlock(holder: object, b: Block): void {
   const h = holders.get(b);
   if (h === undefined) holders.set(b, { n: 1 });
   else h.n++;
-  collected.register(holder, b);
+  collected.register(holder, b, b); // the block is its own unregister token (see freeBlock)
 }
