@@ -98,7 +98,7 @@ function familyOf(key: string): string {
   const [fn, where = ""] = key.split(" ");
   const wasm: [RegExp, string][] = [
     [/^(gemmTiles|gemmTilesF32|rowsToPanels|stripsToPanels|interleave4|copy32)/, "gemm"], [/^(lifForward|sigmoidBackward|exp)/, "neuron"],
-    [/^(sums|sqDev|gradSums|affine|gradInput)/, "norm"], [/^col2im/, "conv"], [/^pop(1|W)$/, "popcount"], [/^w?sum(32|64)f?$/, "spike-sum"],
+    [/^(sums|shiftedSums|gradSums|affine|gradInput)/, "norm"], [/^col2im/, "conv"], [/^pop(1|W)$/, "popcount"], [/^w?sum(32|64)f?$/, "spike-sum"],
   ];
   if (where.startsWith("wasm://") || where === "") for (const [re, f] of wasm) if (re.test(fn!.replace(/^\$/, ""))) return `${f} (kernels)`;
   const m = /^src\/kernels\/([\w-]+)\//.exec(where);

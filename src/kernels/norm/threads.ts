@@ -56,7 +56,7 @@ function channelTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
 
 // One thread's range of channels of a pass.
 const OP_CHANNEL_NORM = defineTask("norm.channels", import.meta.url, (_raw, a, b) => channelTask(a, b));
-/** Work per element of a pass, in the pool's multiply-add units (a streaming pass ~ 1; mean-var reads x twice). */
+/** Work per element of a pass, in the pool's multiply-add units (a streaming pass ~ 1; mean-var keeps two sums an element). */
 const COST = [2, 1, 1, 1];
 
 /**
