@@ -58,8 +58,9 @@ interface LaneEmitter {
   temp(name: string): number;
 }
 
-/** A pass's temps as v128 locals. */
+/** A pass's temps as v128 locals, and the emitters' lookup of them. */
 const tempLocals = (def: PassDef) => (def.temps ?? []).map((n) => [`t_${n}`, V128] as const);
+const tempIn = (L: Record<string, number>) => (n: string): number => L[`t_${n}`]!;
 
 const PASSES: readonly PassDef[] = [
   {
@@ -140,7 +141,7 @@ function passFunc(def: PassDef): FuncDef {
         c.set(L.tmp!).get(L[ptr(n)]!).get(L.tmp!);
         if (two) c.v128Store(0); else c.v128Store64Lane(0);
       },
-      temp: (n) => L[`t_${n}`]!,
+      temp: tempIn(L),
     };
     def.body(e);
     const step = two ? 2 : 1;
@@ -200,7 +201,7 @@ function rowBlocks(
         },
         storeRow: () => { throw new Error(`${def.name}: sums store no rows`); },
         storeVec: (n, value) => { value(); c.set(L[reg(n)]!); },
-        temp: (n) => L[`t_${n}`]!,
+        temp: tempIn(L),
       };
       def.body(e);
     }
@@ -292,7 +293,7 @@ function runsFunc(def: PassDef): FuncDef {
             if (two) c.v128Store64Lane(0); else c.v128Store32Lane(0);
           },
           storeVec: () => { throw new Error(`${def.name}: element-wise passes store no vectors`); },
-          temp: (n) => L[`t_${n}`]!,
+          temp: tempIn(L),
         }
         : {
           c,
@@ -308,7 +309,7 @@ function runsFunc(def: PassDef): FuncDef {
           },
           storeRow: () => { throw new Error(`${def.name}: sums store no rows`); },
           storeVec: (n, value) => { value(); c.set(L[reg(n)]!); },
-          temp: (n) => L[`t_${n}`]!,
+          temp: tempIn(L),
         };
       def.body(e);
       advance(def.rowArrays, two ? 8 : 4);
