@@ -29,7 +29,7 @@ import { FINETUNE_FLAGS, PRETRAIN_FLAGS, RECONSTRUCT_FLAGS, runFinetune, runPret
 export const TRAIN_FLAGS = {
   model: { type: "string", default: "spikformer-cifar-1-96", help: "model name, spikformer-{cifar|imagenet|dvs|v2}-L-D, spikeformer-{dvscifar10|dvsgesture|imagenet} or spikeformer-L-E" },
   data: { type: "string", default: "mnist", help: "mnist | cifar10:DIR | cifar100:DIR | file:TRAIN[,TEST].safetensors | idx:DIR | nmnist:DIR | dvsgesture:DIR | cifar10dvs:DIR | events:DIR[,WxH]" },
-  // 12 rather than 8: on a validation split of the training digits (7,000 / 1,000, seeds 0-2) 12 epochs
+  // 12 rather than 8: on a validation split of the training digits (examples/main-job-validation.ts) 12 epochs
   // beat 8 by 0.2-0.5 pp, and the main job still takes about 200 s of its 300 on 2 cores.
   epochs: { type: "int", default: 12, ...R.epochs, help: "epochs" },
   batch: { type: "int", default: 32, ...R.batch, help: "batch size" },
