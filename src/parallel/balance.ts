@@ -62,14 +62,22 @@ export function sampledRowNonzeros(x: ArrayLike<number>, off: number, rows: numb
   return sampledRowCosts(rows, samples, (r) => rowNonzeros(x, off + r * rowLen, rowLen) + 1);
 }
 
+/**
+ * Calls `f(row, from, to)` for one row of each of up to `samples` equal blocks [from, to) of `rows` rows,
+ * in order: the rows the estimates below (and the spike scatter's column costs) count.
+ */
+export function eachSampledRow(rows: number, samples: number, f: (row: number, from: number, to: number) => void): void {
+  const step = Math.max(1, Math.floor(rows / samples));
+  for (let i = 0, j = 0; i < rows; i += step, j++) {
+    const end = Math.min(rows, i + step);
+    f(spreadRow(i, end, j), i, end);
+  }
+}
+
 /** Each of `rows` rows gets the cost `of` its block's sampled row, one row in each of up to `samples` equal blocks. */
 function sampledRowCosts(rows: number, samples: number, of: (row: number) => number): Float64Array {
   const cost = new Float64Array(rows);
-  const step = Math.max(1, Math.floor(rows / samples));
-  for (let i = 0; i < rows; i += step) {
-    const end = Math.min(rows, i + step);
-    cost.fill(of(spreadRow(i, end, i / step)), i, end);
-  }
+  eachSampledRow(rows, samples, (row, from, to) => cost.fill(of(row), from, to));
   return cost;
 }
 
@@ -85,9 +93,11 @@ export function sampledRowBits(words: Uint32Array, off: number, rows: number, wp
 /** The share of nonzeros among `rows` float rows of `rowLen` values, counted on up to `samples` rows, one in each of as many equal blocks. */
 export function sampledDensity(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 256): number {
   if (rows === 0 || rowLen === 0) return 0;
-  const step = Math.max(1, Math.floor(rows / samples));
   let nz = 0, seen = 0;
-  for (let i = 0; i < rows; i += step, seen++) nz += rowNonzeros(x, off + spreadRow(i, Math.min(rows, i + step), seen) * rowLen, rowLen);
+  eachSampledRow(rows, samples, (row) => {
+    nz += rowNonzeros(x, off + row * rowLen, rowLen);
+    seen++;
+  });
   return nz / (seen * rowLen);
 }
 

@@ -15,7 +15,7 @@ import { popcnt32 } from "../../tensor/bits.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, spikeScatterRowsWords, countsScatterRowsCols } from "./spike-sum.js";
 import { defineTask, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { evenCuts, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
+import { eachSampledRow, evenCuts, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
 
 
 /** Spike / counts linear pieces a linear task can run (see {@link linearPart}). */
@@ -146,8 +146,9 @@ function scatter(
     // counted on up to 512 rows spread over all m (every row's took 2.5 ms of the calling thread a MNIST step).
     const cost = new Float64Array(units);
     const s = a as Uint32Array;
-    const step = Math.max(1, Math.floor(m / 512));
-    for (let i = 0; i < m; i += step) for (let q = 0; q < wpr; q++) cost[q] += popcnt32(s[aOff + i * wpr + q]!) + 0.1;
+    eachSampledRow(m, 512, (i) => {
+      for (let q = 0; q < wpr; q++) cost[q] += popcnt32(s[aOff + i * wpr + q]!) + 0.1;
+    });
     cuts = weightedCuts(cost, parts);
   } else {
     cuts = evenCuts(units, parts);
