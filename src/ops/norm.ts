@@ -91,9 +91,12 @@ export function batchNormState(
   }
   const scale = new Float64Array(c);
   const shift = new Float64Array(c);
+  // Float32: scale and shift rounded to float32 and the map applied in float32 (see affineF32), as PyTorch's
+  // CPU batch norm does (alpha = invstd w, beta = b - mean alpha, out = x alpha + beta, two roundings).
+  const round = dtype === "float32" ? Math.fround : (v: number): number => v;
   for (let ch = 0; ch < c; ch++) {
-    scale[ch] = (weight ? weight.data[ch]! : 1) * invStd[ch]!;
-    shift[ch] = (bias ? bias.data[ch]! : 0) - mean[ch]! * scale[ch]!;
+    scale[ch] = round((weight ? weight.data[ch]! : 1) * invStd[ch]!);
+    shift[ch] = round((bias ? bias.data[ch]! : 0) - mean[ch]! * scale[ch]!);
   }
   return { c, dtype, training, count, mean, invStd, scale, shift };
 }

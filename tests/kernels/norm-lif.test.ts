@@ -38,8 +38,9 @@ const arbCase: fc.Arbitrary<Case> = fc
     const rng = new Rng(c.seed);
     const x = heapArray(Float32Array, c.steps * rows * cols);
     for (let i = 0; i < x.length; i++) x[i] = (rng.uniform() - 0.3) * 3;
-    const scale = Float64Array.from({ length: chans }, () => rng.uniform() * 2 - 0.5);
-    const shift = Float64Array.from({ length: chans }, () => rng.uniform() - 0.5);
+    // Float32 values, as batchNormState gives a float32 batch norm.
+    const scale = Float64Array.from({ length: chans }, () => Math.fround(rng.uniform() * 2 - 0.5));
+    const shift = Float64Array.from({ length: chans }, () => Math.fround(rng.uniform() - 0.5));
     // A unit where the WASM twin's second call starts (mid-row and mid-channel ranges).
     const units = rows * wordsFor(cols);
     return { x, a, scale, shift, p, keepH: c.keepH, cut: Math.floor(c.cut * units) };
@@ -64,9 +65,9 @@ function normDims(c: Case): [number, number, number] {
   return [c.x.length / (c.a.chans * s), c.a.chans, s];
 }
 
-function padded(c: Case): Float64Array {
+function padded(c: Case): Float32Array {
   const len = affineVectorLength(c.a.chans);
-  const vec = heapArray(Float64Array, 2 * len).fill(Number.NaN); // the padding is read, never used
+  const vec = heapArray(Float32Array, 2 * len).fill(Number.NaN); // the padding is read, never used
   vec.set(c.scale, 0);
   vec.set(c.shift, len);
   return vec;
@@ -115,6 +116,10 @@ it("the fused forward applies to float32 LIF on heap arrays with a layout that m
   expect(normLifWasmFits(x, { chans: 4, rpc: 1, columns: true }, p, h, w, v)).toBe(false); // 5 columns, 4 channels
   expect(normLifWasmFits(new Float32Array(120), { chans: 3, rpc: 2, columns: false }, p, h, w, v)).toBe(false); // x not in the heap
   expect(normLifWasmFits(x, { chans: 3, rpc: 2, columns: false }, { ...p, tau: 2.1 }, h, w, v)).toBe(false); // tau not a float32 value
-  expect(() => normLifForwardRangeWasm(x, { chans: 5, rpc: 2, columns: false }, heapArray(Float64Array, 18), p, h, w, v, 0, 12))
+  expect(() => normLifForwardRangeWasm(x, { chans: 5, rpc: 2, columns: false }, heapArray(Float32Array, 17), p, h, w, v, 0, 12))
     .toThrow(/normLifForwardRangeWasm: needs a float32 LIF with decay_input on heap arrays, a matching layout and a heap vector of 18 values/);
+  // The kernel's lanes are float32: a scale or shift that is not a float32 value is refused, not rounded.
+  const scale = Float64Array.of(1, 0.1, 2), shift = new Float64Array(3);
+  expect(() => normNeuronForwardThreads(x, { chans: 3, rpc: 2, columns: false }, scale, shift, p, h, w, v))
+    .toThrow(/normNeuronForwardThreads: scale\[1\] must be a float32 value \(batchNormState rounds it for float32\), got 0.1/);
 });

@@ -252,8 +252,9 @@ describe("sampled nonzero counts", () => {
       }),
       { numRuns: 30 },
     );
-    // 256 samples of 12,544 rows (one every 49, as T B N token rows with N = 49), where only token 0 of each
-    // image is all zeros and the others all ones: density 48/49, not the 0 that sampling token 0 would read.
+    // 64 samples of 12,544 rows (one block every 196 = 4 x 49 rows, as T B N token rows with N = 49), where
+    // only token 0 of each image is all zeros and the others all ones: density 48/49, not the 0 that
+    // sampling token 0 would read.
     const rows = 12544, len = 4;
     const x = new Float32Array(rows * len);
     for (let i = 0; i < rows; i++) if (i % 49 !== 0) x.fill(1, i * len, (i + 1) * len);

@@ -1,7 +1,7 @@
 /**
  * A batch norm's affine map fused into the LIF forward (Spikformer's
  * conv / linear -> BN -> LIF): the neuron charges from
- * y = f32(f64(x) scale[ch] + shift[ch]) computed as it reads x, so the
+ * y = f32(f32(x scale[ch]) + shift[ch]) computed as it reads x, so the
  * normalised values never go to memory (a write and a read of every value
  * less, and one pass instead of two). The same operations in the same order
  * as the batch norm's affine pass (src/kernels/norm/) followed by the LIF
@@ -15,6 +15,7 @@ import { wordsFor } from "../../tensor/bits.js";
 import { wasmSimdAvailable } from "../../wasm/backend.js";
 import { lifWasmFits, neuronForwardRangeReference, unitElem, LEAK_DIV, type NeuronKernelParams } from "./neuron.js";
 import { normLifForwardWasmCall } from "./wasm.js";
+import { affineValue } from "../norm/norm.js";
 
 /**
  * Where the neuron's elements find their channel's scale and shift: `columns`,
@@ -28,7 +29,7 @@ export interface AffineLayout {
   columns: boolean;
 }
 
-/** Float64 slots a channel vector of the fused kernel takes: the columns form reads up to 3 channels past a row's last. */
+/** Float32 slots a channel vector of the fused kernel takes: the columns form reads up to 3 channels past a row's last. */
 export function affineVectorLength(chans: number): number {
   return chans + 4;
 }
@@ -39,8 +40,8 @@ function channelOf(a: AffineLayout, cols: number, i: number): number {
 }
 
 /**
- * The definition: y = x scale + shift (float64, rounded once to x's type, as
- * the batch norm's affine pass) for the elements of spike units u0..u1-1 in
+ * The definition: y = x scale + shift ({@link affineValue}: in float32 for
+ * float32 x, as the batch norm's affine pass) for the elements of spike units u0..u1-1 in
  * every step, then {@link neuronForwardRangeReference} over y.
  */
 export function normLifForwardRangeReference(
@@ -48,12 +49,13 @@ export function normLifForwardRangeReference(
   p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray, u0: number, u1: number,
 ): void {
   const n = p.rows * p.cols, wpr = wordsFor(p.cols);
-  const y = x instanceof Float32Array ? new Float32Array(x.length) : new Float64Array(x.length);
+  const f32 = x instanceof Float32Array;
+  const y = f32 ? new Float32Array(x.length) : new Float64Array(x.length);
   const e0 = unitElem(u0, p.cols, wpr), e1 = unitElem(u1, p.cols, wpr);
   for (let t = 0; t < p.steps; t++) {
     for (let i = e0; i < e1; i++) {
       const ch = channelOf(a, p.cols, i);
-      y[t * n + i] = x[t * n + i]! * scale[ch]! + shift[ch]!;
+      y[t * n + i] = affineValue(x[t * n + i]!, scale[ch]!, shift[ch]!, f32);
     }
   }
   neuronForwardRangeReference(y, p, h, words, v, u0, u1);
@@ -71,12 +73,12 @@ export function normLifWasmFits(x: FloatArray, a: AffineLayout, p: NeuronKernelP
 
 /**
  * The WebAssembly SIMD twin of {@link normLifForwardRangeReference} on spike
- * units u0..u1-1, in place: `vec` is a heap Float64Array holding scale then
+ * units u0..u1-1, in place: `vec` is a heap Float32Array holding scale then
  * shift, each in {@link affineVectorLength} slots (the padding is read, never
  * used). V is set to vReset first, as the LIF twin does.
  */
 export function normLifForwardRangeWasm(
-  x: Float32Array, a: AffineLayout, vec: Float64Array, p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array,
+  x: Float32Array, a: AffineLayout, vec: Float32Array, p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array,
   u0: number, u1: number,
 ): void {
   if (!wasmSimdAvailable()) throw new BitspikeError("normLifForwardRangeWasm", "this runtime has no WebAssembly SIMD");

@@ -10,6 +10,7 @@
  */
 import { freeArray, heapArray, inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
+import { BitspikeError } from "../../tensor/errors.js";
 import { wordsFor } from "../../tensor/bits.js";
 import {
   hardDetachedBackwardRange, neuronBackward, neuronForward, neuronForwardRange, plifBackwardTail, plifFastBackward,
@@ -156,7 +157,7 @@ function normForwardTask(raw: ArrayLike<number>, ints: ArrayLike<number>, b: rea
   const o = NEURON_ARGS;
   const [hasH, u0, u1, xB, hB, wB, vB, columns, rpc, chans, vecB] = Array.from({ length: 11 }, (_, i) => ints[o + i]!);
   normLifForwardRangeWasm(
-    from(b[0]!, xB) as Float32Array, { columns: columns === 1, rpc, chans }, from(b[4]!, vecB) as Float64Array, p,
+    from(b[0]!, xB) as Float32Array, { columns: columns === 1, rpc, chans }, from(b[4]!, vecB) as Float32Array, p,
     hasH === 1 ? from(b[1]!, hB) as Float32Array : null, wordsView(b[2]!, wB), from(b[3]!, vB) as Float32Array, u0, u1,
   );
 }
@@ -175,8 +176,15 @@ export function normNeuronForwardThreads(
   p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array, threads?: number,
 ): void {
   if (!normLifWasmFits(x, a, p, h, words, v)) throw new Error("normNeuronForwardThreads: internal: the fused forward does not apply");
+  // The kernel's lanes are float32: other values would be rounded there but not in the reference.
+  for (const [what, vals] of [["scale", scale], ["shift", shift]] as const) {
+    for (let ch = 0; ch < a.chans; ch++) {
+      const t = vals[ch]!;
+      if (Math.fround(t) !== t && t === t) throw new BitspikeError("normNeuronForwardThreads", `${what}[${ch}] must be a float32 value (batchNormState rounds it for float32), got ${t}`);
+    }
+  }
   const len = affineVectorLength(a.chans);
-  const [vec] = scratchViews([[true, 2 * len, true]]) as [Float64Array];
+  const [vec] = scratchViews([[false, 2 * len, true]]) as [Float32Array];
   vec.fill(0);
   vec.set(scale.subarray(0, a.chans), 0);
   vec.set(shift.subarray(0, a.chans), len);

@@ -242,7 +242,7 @@ type Affine = "rows" | "columns" | null;
 /**
  * lifForward (the leak divides by tau), plifForward (`mul`: it multiplies by k = sigmoid(w)), or with
  * `affine` normLifForward (each row one channel's) / normLifForwardColumns (the columns are the
- * channels): LIF over y = f32(f64(x) scale[ch] + shift[ch]), a batch norm's affine map in float64 lanes
+ * channels): LIF over y = f32(f32(x scale[ch]) + shift[ch]), a batch norm's affine map in float32 lanes
  * (the norm passes' operations, src/kernels/norm/wasm.ts), so y never goes to memory.
  */
 function lifForwardFunc(mul: boolean, affine: Affine = null): FuncDef {
@@ -266,33 +266,25 @@ function lifForwardFunc(mul: boolean, affine: Affine = null): FuncDef {
 }
 
 /**
- * The affine map's parameters: per-channel float64 scale and shift (byte offsets; the columns form reads
+ * The affine map's parameters: per-channel float32 scale and shift (byte offsets; the columns form reads
  * up to 3 channels past a row's last, so the caller pads them), and for the rows form where a row's
  * channel comes from: `rpc` rows a channel in turn over `chans` channels (x [N, C, S], S = rpc cols), the
  * range's first row of channel ch0 with left0 of that channel's rows left (that row included), in every step.
  */
 const AFFINE_PARAMS = [["scale", I32], ["shift", I32], ["rpc", I32], ["chans", I32], ["ch0", I32], ["left0", I32]] as const;
-const AFFINE_LOCALS = [["ch", I32], ["left", I32], ["ps", I32], ["pt", I32], ["sc2", V128], ["sh2", V128], ["xv", V128], ["y", V128]] as const;
+const AFFINE_LOCALS = [["ch", I32], ["left", I32], ["ps", I32], ["pt", I32], ["sc4", V128], ["sh4", V128], ["y", V128]] as const;
 
 /**
- * Sets y = f32(f64(x) scale + shift) for the 4 lanes of x at px (`lanes` of them real), as the norm
- * passes compute it: each float32 widened exactly, one float64 multiply and add, rounded once. Scale and
- * shift: the row's channel splatted (sc2, sh2), or the columns' own from ps and pt.
+ * Sets y = f32(f32(x scale) + shift) for the 4 lanes of x at px (`lanes` of them real), as the norm
+ * passes compute it (affineValue in src/kernels/norm/norm.ts): a float32 multiply, then a float32 add.
+ * Scale and shift: the row's channel splatted (sc4, sh4), or the columns' own from ps and pt.
  */
 function emitAffine(c: Code, L: Record<string, number>, lanes: number, affine: "rows" | "columns"): void {
-  loadLanes(c, L.px!, lanes); c.set(L.xv!);
-  const half = (hi: boolean): void => {
-    c.get(L.xv!);
-    if (hi) c.get(L.xv!).i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
-    c.f64x2PromoteLowF32x4();
-    if (affine === "rows") c.get(L.sc2!); else c.get(L.ps!).v128Load(hi ? 16 : 0);
-    c.f64x2Mul();
-    if (affine === "rows") c.get(L.sh2!); else c.get(L.pt!).v128Load(hi ? 16 : 0);
-    c.f64x2Add().f32x4DemoteF64x2Zero();
-  };
-  half(false);
-  half(true);
-  c.i8x16Shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).set(L.y!);
+  loadLanes(c, L.px!, lanes);
+  if (affine === "rows") c.get(L.sc4!); else c.get(L.ps!).v128Load(0);
+  c.f32x4Mul();
+  if (affine === "rows") c.get(L.sh4!); else c.get(L.pt!).v128Load(0);
+  c.f32x4Add().set(L.y!);
 }
 
 /**
@@ -302,7 +294,7 @@ function emitAffine(c: Code, L: Record<string, number>, lanes: number, affine: "
  */
 function emitUnitAffine(c: Code, L: Record<string, number>, affine: "rows" | "columns"): void {
   if (affine === "columns") {
-    for (const [p, base] of [[L.ps!, L.scale!], [L.pt!, L.shift!]] as const) c.get(base).get(L.q!).i32Const(8).i32Shl().i32Add().set(p);
+    for (const [p, base] of [[L.ps!, L.scale!], [L.pt!, L.shift!]] as const) c.get(base).get(L.q!).i32Const(7).i32Shl().i32Add().set(p);
     return;
   }
   c.get(L.u!).i32Const(0).i32GtS().get(L.q!).i32Eqz().i32And().if();
@@ -311,8 +303,8 @@ function emitUnitAffine(c: Code, L: Record<string, number>, affine: "rows" | "co
   c.get(L.ch!).i32Const(1).i32Add().tee(L.ch!).get(L.chans!).i32Eq().if().i32Const(0).set(L.ch!).end();
   c.end();
   c.end();
-  c.get(L.scale!).get(L.ch!).i32Const(3).i32Shl().i32Add().v128Load64Splat().set(L.sc2!);
-  c.get(L.shift!).get(L.ch!).i32Const(3).i32Shl().i32Add().v128Load64Splat().set(L.sh2!);
+  c.get(L.scale!).get(L.ch!).i32Const(2).i32Shl().i32Add().v128Load32Splat().set(L.sc4!);
+  c.get(L.shift!).get(L.ch!).i32Const(2).i32Shl().i32Add().v128Load32Splat().set(L.sh4!);
 }
 
 function lifForwardBody(c: Code, L: Record<string, number>, mul: boolean, affine: Affine): void {
@@ -350,7 +342,7 @@ function lifForwardBody(c: Code, L: Record<string, number>, mul: boolean, affine
   /** Moves the element pointers `n` elements on (and the columns form's scale and shift pointers). */
   const advance = (n: number): void => {
     for (const p of [L.px!, L.ph!, L.pv!]) c.get(p).i32Const(4 * n).i32Add().set(p);
-    if (affine === "columns") for (const p of [L.ps!, L.pt!]) c.get(p).i32Const(8 * n).i32Add().set(p);
+    if (affine === "columns") for (const p of [L.ps!, L.pt!]) c.get(p).i32Const(4 * n).i32Add().set(p);
   };
 
   c.i32Const(0).set(L.step!);

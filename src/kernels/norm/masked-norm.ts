@@ -5,6 +5,7 @@
  * accumulators, fixed (source) order, two passes for the variance.
  */
 import type { FloatArray } from "../../tensor/tensor.js";
+import { affineValue } from "./norm.js";
 
 /** Number of visible positions of a mask (per channel count of the statistics). */
 export function maskCount(mask: Uint8Array): number {
@@ -40,17 +41,18 @@ export function maskedChannelMeanVar(
   }
 }
 
-/** out = x * scale[c] + shift[c] at visible positions, 0 at masked ones. */
+/** out = x * scale[c] + shift[c] ({@link affineValue}) at visible positions, 0 at masked ones. */
 export function maskedChannelAffine(
   x: FloatArray, mask: Uint8Array, out: FloatArray, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array,
 ): void {
+  const f32 = out instanceof Float32Array;
   for (let i = 0; i < n; i++) {
     const mo = i * s;
     for (let ch = 0; ch < c; ch++) {
       const a = scale[ch]!;
       const b = shift[ch]!;
       const o = (i * c + ch) * s;
-      for (let q = 0; q < s; q++) out[o + q] = mask[mo + q] !== 0 ? x[o + q]! * a + b : 0;
+      for (let q = 0; q < s; q++) out[o + q] = mask[mo + q] !== 0 ? affineValue(x[o + q]!, a, b, f32) : 0;
     }
   }
 }

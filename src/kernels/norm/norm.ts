@@ -239,7 +239,17 @@ export function channelGradInputWasm(
   runPassWasm("gradInput", [g, x], dx, n, c, s, c0, c1, [mean, invStd, k, a, b], null);
 }
 
-/** out[n, c, s] = x[n, c, s] * scale[c] + shift[c]. */
+/**
+ * One value of a batch norm's affine map x scale + shift. Float32 outputs (`f32`): f32(f32(x scale) +
+ * shift), scale and shift being float32 values (batchNormState rounds them): PyTorch's CPU batch norm
+ * (out = x alpha + beta in float32, two roundings), and two f32x4 operations in the fused LIF kernel
+ * (src/kernels/neuron/wasm.ts) where float64 lanes took three times as many. Float64 otherwise.
+ */
+export function affineValue(x: number, scale: number, shift: number, f32: boolean): number {
+  return f32 ? Math.fround(Math.fround(x * scale) + shift) : x * scale + shift;
+}
+
+/** out[n, c, s] = x[n, c, s] * scale[c] + shift[c] ({@link affineValue}). */
 export function channelAffine(x: FloatArray, out: FloatArray, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array): void {
   channelAffineRange(x, out, n, c, s, 0, c, scale, shift);
 }
@@ -253,13 +263,14 @@ export function channelAffineRange(
     return;
   }
   const skip = (c - (c1 - c0)) * s;
+  const f32 = out instanceof Float32Array;
   let o = c0 * s;
   for (let i = 0; i < n; i++, o += skip) {
     for (let ch = c0; ch < c1; ch++) {
       const a = scale[ch]!;
       const b = shift[ch]!;
       const end = o + s;
-      for (; o < end; o++) out[o] = x[o]! * a + b;
+      for (; o < end; o++) out[o] = affineValue(x[o]!, a, b, f32);
     }
   }
 }

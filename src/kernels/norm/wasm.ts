@@ -16,7 +16,7 @@
  *   sums(x, rows, c, acc)                      acc[ch] += x[r, ch]
  *   shiftedSums(x, rows, c, k, s1, s2)         d = x[r, ch] - k[ch]; s1[ch] += d; s2[ch] += d d
  *   gradSums(g, x, rows, c, mean, accG, accGX) accG[ch] += g; accGX[ch] += g (x - mean[ch])
- *   affine(x, out, rows, c, scale, shift)      out = f32(x scale[ch] + shift[ch])
+ *   affine(x, out, rows, c, scale, shift)      out = f32(f32(x scale[ch]) + shift[ch]) (float32 scale and shift)
  *   gradInput(g, x, dx, rows, c, mean, invStd, k, a, b)
  *                                              dx = f32(k[ch] (g - a[ch] - (x - mean[ch]) invStd[ch] b[ch]))
  *
@@ -89,7 +89,12 @@ const PASSES: readonly PassDef[] = [
   },
   {
     name: "affine", accs: [], rowArrays: ["x", "out"], vectors: ["scale", "shift"],
-    body: (e) => e.storeRow("out", () => { e.row("x"); e.vec("scale"); e.c.f64x2Mul(); e.vec("shift"); e.c.f64x2Add(); }),
+    // f32(f32(x scale) + shift) (affineValue): the float64 product of two float32 values is exact, so
+    // demoting it is the float32 product; the float64 sum rounded to float32 is the float32 sum (53 >= 2 24 + 2
+    // bits: double rounding is innocuous for +).
+    body: (e) => e.storeRow("out", () => {
+      e.row("x"); e.vec("scale"); e.c.f64x2Mul().f32x4DemoteF64x2Zero().f64x2PromoteLowF32x4(); e.vec("shift"); e.c.f64x2Add();
+    }),
   },
   {
     name: "gradInput", accs: [], rowArrays: ["g", "x", "dx"], vectors: ["mean", "invStd", "k", "a", "b"],
