@@ -161,6 +161,19 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
         expectSameBits(aw, aj, "accW");
         // The forward from wT packed in panels (the float32 family's path for a large wT, forced here).
         for (const rows of PANEL_BLOCKS) expectSameBits(withPanels(rows, () => run("wasm")[0]), oj, `out (panels, blocks and tiles of ${rows} rows)`);
+        // And from the weight as the conv stores it, [O, C kh kw] (outIn): both backends, rows and panels.
+        const wt = cfg.f32 ? new Float32Array(kk * o) : new Float64Array(kk * o);
+        for (let p = 0; p < kk; p++) for (let j = 0; j < o; j++) wt[j * kk + p] = wT[p * o + j]!;
+        const w = placed(wt, heap);
+        const fromW = (be: "js" | "wasm"): FloatArray => {
+          setKernelBackend(be);
+          const out = placed(cfg.f32 ? new Float32Array(n * o * ohw) : new Float64Array(n * o * ohw), heap);
+          spikeConvForwardRange(s, wpr, c, g, w, o, out, imgWords, 0, n, counts, true);
+          return out;
+        };
+        expectSameBits(fromW("js"), oj, "out from W (js)");
+        expectSameBits(fromW("wasm"), oj, "out from W (wasm)");
+        for (const rows of PANEL_BLOCKS) expectSameBits(withPanels(rows, () => fromW("wasm")), oj, `out from W (panels, blocks and tiles of ${rows} rows)`);
       }),
       { numRuns: 150 },
     );
@@ -200,6 +213,24 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
               expectSameBits(cp, cj, `spikeGatherAdd (panels, blocks and tiles of ${rows} rows)`);
               expectSameBits(dp, dj, `countsGatherAdd (panels, blocks and tiles of ${rows} rows)`);
             });
+          }
+          // The same sums from the weight as Linear stores it, W [n, k] (transposed or packed into panels as read).
+          const wt = w instanceof Float32Array ? new Float32Array(off + n * k) : new Float64Array(off + n * k);
+          for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) wt[off + j * k + p] = w[off + p * n + j]!;
+          const wOutIn = placed(wt, inHeapBit(1));
+          for (const rows of [null, ...PANEL_BLOCKS]) {
+            const fromOutIn = (): void => {
+              const c1 = c0.slice(), c2 = out(c0), d1 = c0.slice(), d2 = out(c0);
+              spikeGatherAddJs(s, off * wpr, wpr, wOutIn, off, c1, off, m, n, accumulate, k);
+              spikeGatherAddWasm(s, off * wpr, wpr, wOutIn, off, c2, off, m, n, accumulate, k);
+              countsGatherAddJs(x, off, wOutIn, off, d1, off, m, k, n, accumulate, true);
+              countsGatherAddWasm(x, off, wOutIn, off, d2, off, m, k, n, accumulate, true);
+              for (const [got, want, what] of [[c1, cj, "spikeGatherAddJs"], [c2, cj, "spikeGatherAddWasm"], [d1, dj, "countsGatherAddJs"], [d2, dj, "countsGatherAddWasm"]] as const) {
+                expectSameBits(got, want, `${what} from W [n, k]${rows !== null ? ` (panels, blocks and tiles of ${rows} rows)` : ""}`);
+              }
+            };
+            if (rows === null) fromOutIn();
+            else withPanels(rows, fromOutIn);
           }
           if (!accumulate) {
             // From +0, skipping the zero terms changes nothing: the dense gemm of the

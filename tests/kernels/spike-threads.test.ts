@@ -213,6 +213,14 @@ describe("threaded spike / counts linear", () => {
             spikeScatterRowsThreads(s, off, wpr, g, off, a1, off, m, k, n, t);
             countsScatterRowsThreads(x, off, g, off, a2, off, m, k, n, t);
             if (!sameBits(c1, cs) || !sameBits(c2, cc) || !sameBits(a1, as) || !sameBits(a2, ac)) return false;
+            // The gathers from the weight as Linear stores it, W [n, k] (outIn).
+            const wOutIn = allocFloat(f64 ? "float64" : "float32", off + n * k, shared);
+            for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) wOutIn[off + j * k + p] = w[off + p * n + j]!;
+            c1.set(c0);
+            c2.set(c0);
+            spikeGatherAddThreads(s, off, wpr, wOutIn, off, c1, off, m, k, n, accumulate, t, true);
+            countsGatherAddThreads(x, off, wOutIn, off, c2, off, m, k, n, accumulate, t, true);
+            if (!sameBits(c1, cs) || !sameBits(c2, cc)) return false;
           }
           return true;
         },

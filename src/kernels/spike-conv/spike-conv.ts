@@ -26,7 +26,7 @@
 import type { FloatArray } from "../../tensor/tensor.js";
 import { ctz32 } from "../../tensor/bits.js";
 import type { ConvGeom } from "../conv/conv.js";
-import { transpose } from "../transpose/transpose.js";
+import { transpose, transposedCopy } from "../transpose/transpose.js";
 import { float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
@@ -604,12 +604,18 @@ export function sumBucketsWasm(
  */
 export function spikeConvForwardRange(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
-  counts: FloatArray | null = null,
+  counts: FloatArray | null = null, outIn = false,
 ): void {
   const ohw = g.oh * g.ow;
   const xImg = c * g.h * g.w;
-  if (i1 > i0 && wasmKernelsEnabled() && o * ohw >= SPIKE_SUM_MIN_OUT) forwardWasm(s, wpr, c, g, wT, o, out, imgWords, i0, i1, counts);
-  else if (counts !== null) for (let i = i0; i < i1; i++) countsConvForwardImage(s, i * imgWords, wpr, c, g, counts, i * xImg, wT, o, out, i * o * ohw);
+  if (i1 > i0 && wasmKernelsEnabled() && o * ohw >= SPIKE_SUM_MIN_OUT) {
+    forwardWasm(s, wpr, c, g, wT, o, out, imgWords, i0, i1, counts, outIn);
+    return;
+  }
+  if (i1 <= i0) return;
+  // The weight as the conv stores it, [O, C kh kw]: the JS loops read it transposed.
+  if (outIn) wT = transposedCopy(wT, 0, o, c * g.kh * g.kw);
+  if (counts !== null) for (let i = i0; i < i1; i++) countsConvForwardImage(s, i * imgWords, wpr, c, g, counts, i * xImg, wT, o, out, i * o * ohw);
   else for (let i = i0; i < i1; i++) spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out, i * o * ohw);
 }
 
@@ -625,7 +631,7 @@ function wasmWeights(counts: FloatArray | null, fam32: boolean): Weights {
 
 function forwardWasm(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
-  counts: FloatArray | null,
+  counts: FloatArray | null, outIn: boolean,
 ): void {
   const ohw = g.oh * g.ow;
   const { nb, cap } = bucketShape(c, g, true, 0, c);
@@ -643,8 +649,8 @@ function forwardWasm(
   // wT in panels (see usePanels) when large: its rows for one output position are scattered over all of it.
   const panels = usePanels(fam32, (i1 - i0) * ohw, kk * o);
   const panelS = align16(counts === null ? valS : valS + nb * cap * es);
-  const base = spikeSumScratch(panels ? panelS + kk * o * 4 : panelS);
-  const wB = panelsOr(panels, heapPtr(wT, 0, kk * o, base + wS, true), kk, o, base + panelS);
+  const base = spikeSumScratch(panels || outIn ? panelS + kk * o * wT.BYTES_PER_ELEMENT : panelS);
+  const wB = panelsOr(panels, heapPtr(wT, 0, kk * o, base + wS, true), kk, o, base + panelS, outIn, !f32);
   const entry = panels ? 1 : o; // entries: element offsets of wT's rows, or (panels) the row numbers
   const i32 = heapI32();
   const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);

@@ -36,11 +36,13 @@ function countsOf(b: readonly FloatArray[], xB: number): FloatArray | null {
   return xB < 0 ? null : from(b[3]!, xB);
 }
 
-/** Worker part of the spike-conv forward: buffers s (as Float32), wT, out, counts. */
+/** Worker part of the spike-conv forward: buffers s (as Float32), wT (or W when outIn), out, counts. */
 function spikeConvForwardTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
   const o = SPIKE_CONV_ARGS;
-  const [imgWords, sB, wB, outB, i0, i1, xB] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!];
-  spikeConvForwardRange(wordsView(b[0]!, sB), a[1]!, a[0]!, decodeGeom(a), from(b[1]!, wB), a[2]!, from(b[2]!, outB), imgWords, i0, i1, countsOf(b, xB));
+  const [imgWords, sB, wB, outB, i0, i1, xB, outIn] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!];
+  spikeConvForwardRange(
+    wordsView(b[0]!, sB), a[1]!, a[0]!, decodeGeom(a), from(b[1]!, wB), a[2]!, from(b[2]!, outB), imgWords, i0, i1, countsOf(b, xB), outIn === 1,
+  );
 }
 
 /** Worker part of the spike-conv weight gradient: buffers s (as Float32), gT, accW, counts. */
@@ -84,19 +86,21 @@ function partsOf(d: SpikeConvDims, units: number, threads: number | undefined): 
 
 /**
  * out [n, o, OH, OW] = the spike convolution of `words` with wT [C kh kw, O]
- * (the transposed weight), one image per spikeConvForwardImage call, the
+ * (the transposed weight; with `outIn`, the weight as the conv stores it,
+ * [O, C kh kw], which each thread packs or transposes as its sums read it),
+ * one image per spikeConvForwardImage call, the
  * batch split over threads (default: by size and the pool). With `counts`
  * (values [n, C, H, W] whose nonzeros are the bits of `words`): the counts
  * convolution.
  */
 export function spikeConvForwardThreads(
-  d: SpikeConvDims, words: Uint32Array, wT: FloatArray, out: FloatArray, threads?: number, counts: FloatArray | null = null,
+  d: SpikeConvDims, words: Uint32Array, wT: FloatArray, out: FloatArray, threads?: number, counts: FloatArray | null = null, outIn = false,
 ): void {
   const { n, c, o, wpr, g } = d;
   const imgWords = c * g.h * wpr;
   const p = partsOf(d, n, threads);
   if (p <= 1) {
-    spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, n, counts);
+    spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, n, counts, outIn);
     return;
   }
   // Balanced by work: an image costs its set bits times the taps, plus writing its output.
@@ -123,10 +127,10 @@ export function spikeConvForwardThreads(
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) {
     jobs.push({
-      op: OP_SPIKE_CONV_FORWARD, args: [...dims, imgWords, sabBase(ws), sabBase(ww), sabBase(wo), cuts[j]!, cuts[j + 1]!, xB], bufs: [ws, ww, wo, wx],
+      op: OP_SPIKE_CONV_FORWARD, args: [...dims, imgWords, sabBase(ws), sabBase(ww), sabBase(wo), cuts[j]!, cuts[j + 1]!, xB, outIn ? 1 : 0], bufs: [ws, ww, wo, wx],
     });
   }
-  runParts("spikeConv2d", jobs, () => spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, mine, counts));
+  runParts("spikeConv2d", jobs, () => spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, mine, counts, outIn));
   if (stO) out.set(so.subarray(mine * outImg, n * outImg), mine * outImg);
 }
 

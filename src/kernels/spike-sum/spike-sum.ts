@@ -33,6 +33,7 @@ import {
   spikeSumScratch, stageBytes, usePanels,
 } from "./wasm.js";
 import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
+import { transposedCopy } from "../transpose/transpose.js";
 
 // One float64 row accumulator, grown on demand and reused (no allocation per call).
 let rowAcc = new Float64Array(0);
@@ -68,18 +69,20 @@ function valRow(n: number): Float64Array {
  * row i of W[p, :]. `s` holds m rows of `wpr` words from `sOff`. Equals
  * gemm(S, W) on the 0/1 values bit for bit (in either family, see the file
  * comment); cost m·nnz-per-row·n adds.
- * (For linear, pass Wᵀ = weight transposed to [in, out].)
+ * (For linear, pass Wᵀ = weight transposed to [in, out], or the weight itself
+ * with `outInK` = in: `w` then holds [n, outInK], Linear's [out, in] layout.)
  */
 export function spikeGatherAdd(
   s: Uint32Array, sOff: number, wpr: number,
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, n: number,
-  accumulate: boolean,
+  accumulate: boolean, outInK = 0,
 ): void {
-  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate);
-  else spikeGatherAddJs(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate);
+  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outInK);
+  else spikeGatherAddJs(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outInK);
 }
+
 
 /** The plain-TypeScript twin of {@link spikeGatherAdd}, whatever the kernel backend. */
 export function spikeGatherAddJs(
@@ -87,8 +90,12 @@ export function spikeGatherAddJs(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, n: number,
-  accumulate: boolean,
+  accumulate: boolean, outInK = 0,
 ): void {
+  if (outInK > 0) {
+    spikeGatherAddJs(s, sOff, wpr, transposedCopy(w, wOff, n, outInK), 0, c, cOff, m, n, accumulate);
+    return;
+  }
   const f32 = float32Family(w, c);
   const acc = f32 ? accRow32(n) : accRow(n);
   const idx = idxRow(wpr * 32);
@@ -131,17 +138,18 @@ export function spikeGatherAddJs(
  * Dense counts X [m, k] times W [k, n], skipping zeros of X: C[i, :] (+)=
  * sum over p with X[i, p] != 0 of X[i, p] W[p, :]. For the Spikformer residual
  * stream (small integers, mostly 0). Equals gemm bit for bit (in either
- * family, see the file comment).
+ * family, see the file comment). `outIn`: `w` holds the weight as Linear
+ * stores it, [n, k] (see {@link spikeGatherAdd}).
  */
 export function countsGatherAdd(
   x: FloatArray, xOff: number,
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, k: number, n: number,
-  accumulate: boolean,
+  accumulate: boolean, outIn = false,
 ): void {
-  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate);
-  else countsGatherAddJs(x, xOff, w, wOff, c, cOff, m, k, n, accumulate);
+  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn);
+  else countsGatherAddJs(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn);
 }
 
 /** The plain-TypeScript twin of {@link countsGatherAdd}, whatever the kernel backend. */
@@ -150,8 +158,12 @@ export function countsGatherAddJs(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, k: number, n: number,
-  accumulate: boolean,
+  accumulate: boolean, outIn = false,
 ): void {
+  if (outIn) {
+    countsGatherAddJs(x, xOff, transposedCopy(w, wOff, n, k), 0, c, cOff, m, k, n, accumulate);
+    return;
+  }
   const f32 = float32Family(x, w, c);
   const acc = f32 ? accRow32(n) : accRow(n);
   const idx = idxRow(k);
@@ -679,20 +691,22 @@ function gatherRows(m: number, tableBytes: number, dstRowBytes: number): number 
  * {@link spikeGatherAdd} by the WASM SIMD twin: W and C in place (staged when
  * foreign; C summed in a float64 scratch row block when it is float32 in the
  * float64 family), blocks of rows whose set-bit buckets are filled straight
- * into the kernel's scratch. Bit-equal to {@link spikeGatherAddJs}.
+ * into the kernel's scratch. W given as [n, outInK] is packed into panels
+ * (or transposed) in one pass from there. Bit-equal to {@link spikeGatherAddJs}.
  */
 export function spikeGatherAddWasm(
   s: Uint32Array, sOff: number, wpr: number,
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, n: number,
-  accumulate: boolean,
+  accumulate: boolean, outInK = 0,
 ): void {
   if (m === 0 || n === 0) return;
   const f32 = w instanceof Float32Array;
   const fam32 = float32Family(w, c);
-  // Rows of W that bits can reach: pad bits are zero, so never past W's end.
-  const kw = Math.min(wpr * 32, Math.floor((w.length - wOff) / n));
+  // Rows of Wᵀ that bits can reach: pad bits are zero, so never past W's end.
+  const kw = outInK > 0 ? outInK : Math.min(wpr * 32, Math.floor((w.length - wOff) / n));
+  if (kw > wpr * 32) throw new Error(`spikeGatherAddWasm: W has ${kw} input columns but the spike rows only ${wpr * 32} bits`);
   const cap = wpr * 32;
   const rows = gatherRows(m, (cap + 1) * 4, dstBytes(c, n, fam32));
   const panels = usePanels(fam32, m, kw * n);
@@ -701,8 +715,9 @@ export function spikeGatherAddWasm(
   const cntS = dstS + dstBytes(c, rows * n, fam32);
   const idxS = cntS + align16(rows * 4);
   const panelS = idxS + align16(rows * cap * 4);
-  const base = spikeSumScratch(panels ? panelS + kw * n * 4 : panelS);
-  const wB = panelsOr(panels, heapPtr(w, wOff, kw * n, base + wS, true), kw, n, base + panelS);
+  const built = panels || outInK > 0; // Wᵀ or its panels made in the scratch
+  const base = spikeSumScratch(built ? panelS + kw * n * w.BYTES_PER_ELEMENT : panelS);
+  const wB = panelsOr(panels, heapPtr(w, wOff, kw * n, base + wS, true), kw, n, base + panelS, outInK > 0, !f32);
   // Entries are element offsets of W's rows, or (panels) the row numbers.
   const entry = panels ? 1 : n;
   const i32 = heapI32();
@@ -739,7 +754,7 @@ export function countsGatherAddWasm(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, k: number, n: number,
-  accumulate: boolean,
+  accumulate: boolean, outIn = false,
 ): void {
   if (emptyProductDone(c, cOff, m, n, k, accumulate)) return;
   const f32 = w instanceof Float32Array;
@@ -753,8 +768,8 @@ export function countsGatherAddWasm(
   const idxS = cntS + align16(rows * 4);
   const valS = idxS + align16(rows * k * 4);
   const panelS = valS + align16(rows * k * es);
-  const base = spikeSumScratch(panels ? panelS + k * n * 4 : panelS);
-  const wB = panelsOr(panels, heapPtr(w, wOff, k * n, base + wS, true), k, n, base + panelS);
+  const base = spikeSumScratch(panels || outIn ? panelS + k * n * w.BYTES_PER_ELEMENT : panelS);
+  const wB = panelsOr(panels, heapPtr(w, wOff, k * n, base + wS, true), k, n, base + panelS, outIn, !f32);
   const entry = panels ? 1 : n; // as in spikeGatherAddWasm
   const i32 = heapI32(), vv = fam32 ? heapF32() : heapF64();
   const cnt0 = (base + cntS) / 4, idx0 = (base + idxS) / 4, val0 = (base + valS) / es;

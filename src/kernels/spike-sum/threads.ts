@@ -27,23 +27,23 @@ export const LIN_COUNTS_SCATTER = 3;
 /**
  * One piece of an event-driven linear. Gathers (forward) run rows r0..r1-1 of
  * C [m, n] = A Wᵀ (A spikes [m, wpr words] or counts [m, k], W given as
- * Wᵀ [k, n]); scatters (weight gradient) run the accumulator rows of spike
+ * Wᵀ [k, n], or as W [n, k] when `outIn`); scatters (weight gradient) run the accumulator rows of spike
  * words r0..r1-1 (spikes) or of columns r0..r1-1 (counts) of acc [k, n] += Aᵀ G.
  * Offsets locate row 0 of each array.
  */
 export function linearPart(
   kind: number, a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number,
-  m: number, k: number, n: number, wpr: number, r0: number, r1: number, accumulate: boolean,
+  m: number, k: number, n: number, wpr: number, r0: number, r1: number, accumulate: boolean, outIn = false,
 ): void {
-  if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(wordsView(a, 0), aOff + r0 * wpr, wpr, b, bOff, c, cOff + r0 * n, r1 - r0, n, accumulate);
-  else if (kind === LIN_COUNTS_GATHER) countsGatherAdd(a, aOff + r0 * k, b, bOff, c, cOff + r0 * n, r1 - r0, k, n, accumulate);
+  if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(wordsView(a, 0), aOff + r0 * wpr, wpr, b, bOff, c, cOff + r0 * n, r1 - r0, n, accumulate, outIn ? k : 0);
+  else if (kind === LIN_COUNTS_GATHER) countsGatherAdd(a, aOff + r0 * k, b, bOff, c, cOff + r0 * n, r1 - r0, k, n, accumulate, outIn);
   else if (kind === LIN_SPIKE_SCATTER) spikeScatterRowsWords(wordsView(a, 0), aOff, wpr, r0, r1, b, bOff, c, cOff, m, n);
   else countsScatterRowsCols(a, aOff, b, bOff, c, cOff, m, k, r0, r1, n);
 }
 
-/** Worker part of a linear piece: args kind, aOff, bOff, cOff, m, k, n, wpr, r0, r1, accumulate; buffers a, b, c. */
+/** Worker part of a linear piece: args kind, aOff, bOff, cOff, m, k, n, wpr, r0, r1, accumulate, outIn; buffers a, b, c. */
 function linearTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
-  linearPart(a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10] === 1);
+  linearPart(a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10] === 1, a[11] === 1);
 }
 
 
@@ -79,11 +79,11 @@ function stage(a: Operand, off: number, from: number, to: number, view: FloatArr
 
 /**
  * Shared gather driver: rows r0..r1-1 of C [m, n] from A rows of `aRow`
- * elements (words or floats) and Wᵀ [k, n].
+ * elements (words or floats) and Wᵀ [k, n] (W [n, k] when `outIn`).
  */
 function gather(
   kind: number, a: Operand, aOff: number, aRow: number, w: FloatArray, wOff: number, wLen: number, c: FloatArray, cOff: number,
-  m: number, k: number, n: number, wpr: number, accumulate: boolean, parts: number,
+  m: number, k: number, n: number, wpr: number, accumulate: boolean, parts: number, outIn: boolean,
 ): void {
   let cuts: number[];
   if (kind === LIN_SPIKE_GATHER) {
@@ -103,33 +103,36 @@ function gather(
   const aB = stA ? sabBase(sa) : sabBase(wa) + aOff, wB = stW ? sabBase(sw) : sabBase(w) + wOff, cB = stC ? sabBase(sc) : sabBase(c) + cOff;
   const jobs: Part[] = [];
   for (let j = 1; j < parts; j++) {
-    jobs.push({ op: OP_SPIKE_LINEAR, args: [kind, aB, wB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, accumulate ? 1 : 0], bufs: [wa, ww, wc] });
+    jobs.push({ op: OP_SPIKE_LINEAR, args: [kind, aB, wB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, accumulate ? 1 : 0, outIn ? 1 : 0], bufs: [wa, ww, wc] });
   }
   runParts(kind === LIN_SPIKE_GATHER ? "spikeLinear" : "countsLinear", jobs, () => {
-    if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(a as Uint32Array, aOff, wpr, w, wOff, c, cOff, mine, n, accumulate);
-    else countsGatherAdd(a as FloatArray, aOff, w, wOff, c, cOff, mine, k, n, accumulate);
+    if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(a as Uint32Array, aOff, wpr, w, wOff, c, cOff, mine, n, accumulate, outIn ? k : 0);
+    else countsGatherAdd(a as FloatArray, aOff, w, wOff, c, cOff, mine, k, n, accumulate, outIn);
   });
   if (stC) c.set(sc.subarray(mine * n, m * n), cOff + mine * n);
 }
 
-/** {@link spikeGatherAdd} (same contract and bits), rows split over threads when big enough. */
+/**
+ * {@link spikeGatherAdd} (same contract and bits), rows split over threads when big enough. `outIn`: w is
+ * the weight as Linear stores it, [n, k], which each thread packs (or transposes) as its sums read it.
+ */
 export function spikeGatherAddThreads(
   s: Uint32Array, sOff: number, wpr: number, w: FloatArray, wOff: number, c: FloatArray, cOff: number,
-  m: number, k: number, n: number, accumulate: boolean, threads?: number,
+  m: number, k: number, n: number, accumulate: boolean, threads?: number, outIn = false,
 ): void {
   const p = partsOf(m * k * n, m, threads);
-  if (p <= 1) spikeGatherAdd(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate);
-  else gather(LIN_SPIKE_GATHER, s, sOff, wpr, w, wOff, k * n, c, cOff, m, k, n, wpr, accumulate, p);
+  if (p <= 1) spikeGatherAdd(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outIn ? k : 0);
+  else gather(LIN_SPIKE_GATHER, s, sOff, wpr, w, wOff, k * n, c, cOff, m, k, n, wpr, accumulate, p, outIn);
 }
 
-/** {@link countsGatherAdd} (same contract and bits), rows split over threads when big enough. */
+/** {@link countsGatherAdd} (same contract and bits), rows split over threads when big enough; `outIn` as {@link spikeGatherAddThreads}. */
 export function countsGatherAddThreads(
   x: FloatArray, xOff: number, w: FloatArray, wOff: number, c: FloatArray, cOff: number,
-  m: number, k: number, n: number, accumulate: boolean, threads?: number,
+  m: number, k: number, n: number, accumulate: boolean, threads?: number, outIn = false,
 ): void {
   const p = partsOf(m * k * n, m, threads);
-  if (p <= 1) countsGatherAdd(x, xOff, w, wOff, c, cOff, m, k, n, accumulate);
-  else gather(LIN_COUNTS_GATHER, x, xOff, k, w, wOff, k * n, c, cOff, m, k, n, 0, accumulate, p);
+  if (p <= 1) countsGatherAdd(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn);
+  else gather(LIN_COUNTS_GATHER, x, xOff, k, w, wOff, k * n, c, cOff, m, k, n, 0, accumulate, p, outIn);
 }
 
 /**

@@ -41,6 +41,7 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import { countStaged, heapF32, heapF64, heapU32, inHeap, Scratch } from "../../tensor/heap.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 import { copyWasmCall } from "../copy/wasm.js";
+import { transposeWasmCall } from "../transpose/wasm.js";
 
 /**
  * Accumulators held in registers over a bucket: 7 v128 (14 columns of float64,
@@ -621,10 +622,30 @@ export function packPanelsF32(src: number, k: number, o: number, dst: number): v
   for (const [j, cols] of sumChunks(o)) copyWasmCall(false, src + j * 4, dst + j * k * 4, k, cols, o, cols, 1, 1);
 }
 
-/** The source a sum reads: `src` itself, or (panels) its panels packed at `dst` ({@link packPanelsF32}). */
-export function panelsOr(panels: boolean, src: number, k: number, o: number, dst: number): number {
-  if (!panels) return src;
-  packPanelsF32(src, k, o, dst);
+/**
+ * {@link packPanelsF32} of Wᵀ read from W [o, k] itself (row stride k, a linear's [out, in] weight): a
+ * chunk's panel, k rows of `cols` values, is the transpose of W's rows j..j+cols-1, one contiguous block.
+ * One pass instead of a transpose into Wᵀ and then the packing copy (a weight read cold from memory
+ * once, not written and read again).
+ */
+export function packPanelsF32FromRows(src: number, k: number, o: number, dst: number): void {
+  for (const [j, cols] of sumChunks(o)) transposeWasmCall("t32", src + j * k * 4, dst + j * k * 4, cols, k, 0, cols);
+}
+
+/**
+ * The source a sum reads, Wᵀ [k, o] as rows or (`panels`, float32) as panels: `src` itself, or built at `dst`
+ * (k o values of scratch): its panels ({@link packPanelsF32}), or from W [o, k] when `outIn`
+ * ({@link packPanelsF32FromRows}; without panels, W transposed there). `f64`: float64 elements (no panels).
+ */
+export function panelsOr(panels: boolean, src: number, k: number, o: number, dst: number, outIn = false, f64 = false): number {
+  if (panels && f64) throw new Error("panelsOr: panels are float32 only");
+  if (panels) {
+    if (outIn) packPanelsF32FromRows(src, k, o, dst);
+    else packPanelsF32(src, k, o, dst);
+    return dst;
+  }
+  if (!outIn) return src;
+  transposeWasmCall(f64 ? "t64" : "t32", src, dst, o, k, 0, o);
   return dst;
 }
 

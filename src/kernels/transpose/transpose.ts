@@ -110,3 +110,14 @@ export function transpose(
 ): void {
   transposeRange(src, sOff, rows, cols, dst, dOff, 0, batch * rows);
 }
+
+/**
+ * A [rows, cols] (from off) transposed into a fresh array of a's type, by the TypeScript twin: the JS
+ * event-driven kernels' reading of a weight stored [out, in] (their work is cols x rows per output row,
+ * so the copy is small beside it).
+ */
+export function transposedCopy(a: FloatArray, off: number, rows: number, cols: number): FloatArray {
+  const t = a instanceof Float32Array ? new Float32Array(rows * cols) : new Float64Array(rows * cols);
+  transposeRangeJs(a, off, rows, cols, t, 0, 0, rows);
+  return t;
+}

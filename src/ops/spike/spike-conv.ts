@@ -99,11 +99,9 @@ function spikeConvCore(
     // Dense enough that im2col + gemm is faster: the same products added in the same order, so the same bits.
     convForwardThreads(denseDims, counts!, weight.data, out.data);
   } else {
-    // Weight [O, C kh kw] -> [C kh kw, O]: each tap's O weights contiguous.
-    const wT = unzeroed([kk * o], dtype).data;
-    transposeThreads(weight.data, 0, o, kk, wT, 0);
+    // The kernels read the weight [O, C kh kw] as [C kh kw, O] (each tap's O weights contiguous), packed from it.
     const fwdWords = bits();
-    spikeConvForwardThreads(dims, fwdWords, wT, out.data, undefined, counts);
+    spikeConvForwardThreads(dims, fwdWords, weight.data, out.data, undefined, counts, true);
     done(fwdWords);
   }
   if (bias) addChannelBiasThreads(out.data, bias.data, n, o, ohw);

@@ -35,13 +35,6 @@ const COUNTS_DENSE_FORWARD = 0.4;
  */
 const COUNTS_DENSE_GRAD = 0.45;
 
-/** Weight [out, in] as Wᵀ [in, out], so each input feature's weights are one contiguous row. */
-function transposedWeight(weight: Tensor, nOut: number, nIn: number): FloatArray {
-  const wt = unzeroed([nIn, nOut], weight.dtype).data;
-  transposeThreads(weight.data, 0, nOut, nIn, wt, 0);
-  return wt;
-}
-
 /** A zeroed accumulator of dWᵀ [in, out] in the kernels' family: float32 for float32 data, float64 (rounded once later) else. */
 function weightAcc(dtype: DType, nIn: number, nOut: number): FloatArray {
   return heapArray(dtype === "float32" ? Float32Array : Float64Array, nIn * nOut);
@@ -58,8 +51,9 @@ function weightGrad(accT: FloatArray, weight: Tensor, nOut: number, nIn: number)
 /**
  * Linear on spikes `[..., in]` with weight `[out, in]`, optional bias `[out]`
  * -> float `[..., out]`: y[m, :] = b + sum of the weight columns of the set
- * bits of row m. Cost ~ rows · firing rate · in · out adds (plus one weight
- * transpose per call). Backward: dW[o, k] = sum over rows with bit k set of
+ * bits of row m. Cost ~ rows · firing rate · in · out adds (plus one pass over
+ * the weight per thread: the kernels read it as Wᵀ, each input feature's weights one contiguous row, packed
+ * from the weight as it is). Backward: dW[o, k] = sum over rows with bit k set of
  * g[m, o] (sparse, per spike); d spikes = g W (dense, it feeds the surrogate);
  * db = sum of g over rows.
  */
@@ -70,7 +64,7 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
   const [nOut, nIn] = checkLinear(op, s.shape, weight, b);
   const rows = s.rows;
   const out = unzeroed([...s.shape.slice(0, -1), nOut], dtype);
-  spikeGatherAddThreads(s.words, 0, s.wordsPerRow, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
+  spikeGatherAddThreads(s.words, 0, s.wordsPerRow, weight.data, 0, out.data, 0, rows, nIn, nOut, false, undefined, true);
   if (b) addChannelBiasThreads(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [s, weight, b] : [s, weight];
   return record(op, out, inputs, (g) => {
@@ -113,7 +107,7 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
     // Dense enough that the gemm is faster; the same products in the same order, so the same bits (finite W).
     gemmThreads(x.data, 0, false, weight.data, 0, true, out.data, 0, rows, nOut, nIn, false);
   } else {
-    countsGatherAddThreads(x.data, 0, transposedWeight(weight, nOut, nIn), 0, out.data, 0, rows, nIn, nOut, false);
+    countsGatherAddThreads(x.data, 0, weight.data, 0, out.data, 0, rows, nIn, nOut, false, undefined, true);
   }
   if (b) addChannelBiasThreads(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [x, weight, b] : [x, weight];
