@@ -127,17 +127,26 @@ describe("threaded spike conv", () => {
           if (x) countsConvForwardImage(s, i * imgWords, wpr, c, g, x, i * xImg, wT, o, out0, i * o * ohw);
           else spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out0, i * o * ohw);
         }
-        const accRef = acc0.slice();
+        // From acc0 (accumulating) and from zeros (a fresh accumulator).
+        const accRef = acc0.slice(), freshRef = allocFloat(acc64 ? "float64" : "float32", kk * o);
         const gT = allocFloat(cs.f64 ? "float64" : "float32", ohw * o);
         for (let i = 0; i < n; i++) {
           transpose(gy, i * o * ohw, o, ohw, gT, 0);
-          if (x) countsConvWeightGradChannels(s, i * imgWords, wpr, c, 0, c, g, x, i * xImg, gT, o, accRef);
-          else spikeConvWeightGrad(s, i * imgWords, wpr, c, g, gT, o, accRef);
+          for (const a of [accRef, freshRef]) {
+            if (x) countsConvWeightGradChannels(s, i * imgWords, wpr, c, 0, c, g, x, i * xImg, gT, o, a);
+            else spikeConvWeightGrad(s, i * imgWords, wpr, c, g, gT, o, a);
+          }
         }
+        // The weight as the conv stores it, [O, C kh kw], for the forward from it (outIn).
+        const w = allocFloat(cs.f64 ? "float64" : "float32", kk * o, cs.shared);
+        for (let p = 0; p < kk; p++) for (let j = 0; j < o; j++) w[j * kk + p] = wT[p * o + j]!;
         const d = { n, c, o, wpr, g };
         for (const t of [1, 2, 3]) {
           const out = allocFloat(cs.f64 ? "float64" : "float32", n * o * ohw, cs.shared);
           spikeConvForwardThreads(d, s, wT, out, t, x);
+          if (!sameBits(out, out0)) return false;
+          out.fill(Number.NaN);
+          spikeConvForwardThreads(d, s, w, out, t, x, true);
           if (!sameBits(out, out0)) return false;
           // The gradient staged whole, and an image (1 byte: the least) or two at a time.
           for (const chunk of [undefined, 1, 2 * ohw * o * (cs.f64 ? 8 : 4)]) {
@@ -145,6 +154,10 @@ describe("threaded spike conv", () => {
             acc.set(acc0);
             spikeConvWeightThreads(d, s, gy, acc, t, x, chunk);
             if (!sameBits(acc, accRef)) return false;
+            // Fresh: whatever the accumulator held.
+            acc.fill(Number.NaN);
+            spikeConvWeightThreads(d, s, gy, acc, t, x, chunk, true);
+            if (!sameBits(acc, freshRef)) return false;
           }
         }
         return true;
@@ -201,6 +214,12 @@ describe("threaded spike / counts linear", () => {
           countsGatherAdd(x, off, w, off, cc, off, m, k, n, accumulate);
           spikeScatterRows(s, off, wpr, g, off, as, off, m, n);
           countsScatterRows(x, off, g, off, ac, off, m, k, n);
+          // Into zeros (the fresh scatters' result), the offset part as in acc0.
+          const fs = acc0.slice(), fc0 = acc0.slice();
+          fs.fill(0, off);
+          fc0.fill(0, off);
+          spikeScatterRows(s, off, wpr, g, off, fs, off, m, n);
+          countsScatterRows(x, off, g, off, fc0, off, m, k, n);
           for (const t of [1, 2, 3]) {
             const c1 = allocFloat(f64 ? "float64" : "float32", c0.length, shared), c2 = allocFloat(f64 ? "float64" : "float32", c0.length, shared);
             c1.set(c0);
@@ -213,6 +232,12 @@ describe("threaded spike / counts linear", () => {
             spikeScatterRowsThreads(s, off, wpr, g, off, a1, off, m, k, n, t);
             countsScatterRowsThreads(x, off, g, off, a2, off, m, k, n, t);
             if (!sameBits(c1, cs) || !sameBits(c2, cc) || !sameBits(a1, as) || !sameBits(a2, ac)) return false;
+            // Fresh scatters: the accumulator's values (NaN here, offset part aside) replaced, as scatters into zeros.
+            a1.fill(Number.NaN, off);
+            a2.fill(Number.NaN, off);
+            spikeScatterRowsThreads(s, off, wpr, g, off, a1, off, m, k, n, t, true);
+            countsScatterRowsThreads(x, off, g, off, a2, off, m, k, n, t, true);
+            if (!sameBits(a1, fs) || !sameBits(a2, fc0)) return false;
             // The gathers from the weight as Linear stores it, W [n, k] (outIn).
             const wOutIn = allocFloat(f64 ? "float64" : "float32", off + n * k, shared);
             for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) wOutIn[off + j * k + p] = w[off + p * n + j]!;

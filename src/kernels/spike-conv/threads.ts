@@ -45,13 +45,19 @@ function spikeConvForwardTask(a: ArrayLike<number>, b: readonly FloatArray[]): v
   );
 }
 
-/** Worker part of the spike-conv weight gradient: buffers s (as Float32), gT, accW, counts. */
+/** Worker part of the spike-conv weight gradient: buffers s (as Float32), gT, accW, counts; `fresh`: its accW rows zeroed first. */
 function spikeConvWeightTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
   const o = SPIKE_CONV_ARGS;
-  const [imgWords, n, sB, gB, accB, c0, c1, xB] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!];
-  spikeConvWeightRange(
-    wordsView(b[0]!, sB), imgWords, n, a[1]!, a[0]!, c0, c1, decodeGeom(a), from(b[1]!, gB), false, a[2]!, from(b[2]!, accB), countsOf(b, xB),
-  );
+  const [imgWords, n, sB, gB, accB, c0, c1, xB, fresh] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!, a[o + 8]!];
+  const g = decodeGeom(a), acc = from(b[2]!, accB);
+  if (fresh === 1) zeroChannelRows(acc, c0, c1, g, a[2]!);
+  spikeConvWeightRange(wordsView(b[0]!, sB), imgWords, n, a[1]!, a[0]!, c0, c1, g, from(b[1]!, gB), false, a[2]!, acc, countsOf(b, xB));
+}
+
+/** Zeroes accW's rows of input channels c0..c1-1 (each kh kw rows of o values). */
+function zeroChannelRows(accW: FloatArray, c0: number, c1: number, g: ConvGeom, o: number): void {
+  const rows = g.kh * g.kw * o;
+  accW.fill(0, c0 * rows, c1 * rows);
 }
 
 // One thread's range of images (forward) or of input channels (weight gradient).
@@ -136,7 +142,8 @@ export function spikeConvForwardThreads(
 
 /**
  * accW [C kh kw, O] += the weight gradient for output gradient gy [n, o, OH, OW]
- * (channels-first), summed over the batch in order, the input channels split
+ * (channels-first; `fresh`: accW = it, whatever accW held, each thread zeroing
+ * its channels' rows before it sums into them), summed over the batch in order, the input channels split
  * over threads. On one thread this is the op's original loop (transpose one
  * image's gradient, scatter); threaded, a chunk of images is transposed (by
  * all threads), then scattered, chunk after chunk.
@@ -145,7 +152,7 @@ export function spikeConvForwardThreads(
  */
 export function spikeConvWeightThreads(
   d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: FloatArray, threads?: number, counts: FloatArray | null = null,
-  chunkBytes = WEIGHT_CHUNK_BYTES,
+  chunkBytes = WEIGHT_CHUNK_BYTES, fresh = false,
 ): void {
   const { n, c, o, wpr, g } = d;
   const imgWords = c * g.h * wpr;
@@ -154,6 +161,7 @@ export function spikeConvWeightThreads(
   const p = partsOf(d, c, threads);
   if (p <= 1) {
     // The op's original loop (transpose one image's gradient, scatter), per image in batch order.
+    if (fresh) accW.fill(0);
     spikeConvWeightRange(words, imgWords, n, wpr, c, 0, c, g, gy, true, o, accW, counts);
     return;
   }
@@ -180,7 +188,7 @@ export function spikeConvWeightThreads(
   if (stS) new Uint32Array(ss.buffer, ss.byteOffset, ss.length).set(words);
   if (stX) sx.set(counts!);
   const rowLo = mine * khw * o;
-  if (stA) sa.set(accW.subarray(rowLo), rowLo);
+  if (stA && !fresh) sa.set(accW.subarray(rowLo), rowLo);
   const ws = stS ? ss : new Float32Array(words.buffer, words.byteOffset, words.length);
   const wa = stA ? sa : accW;
   const wx = counts === null ? null : stX ? sx : counts;
@@ -195,11 +203,16 @@ export function spikeConvWeightThreads(
     const jobs: Part[] = [];
     for (let j = 1; j < p; j++) {
       jobs.push({
-        op: OP_SPIKE_CONV_WEIGHT, args: [...dims, imgWords, k, sabBase(wsK), sabBase(sg), sabBase(wa), cuts[j]!, cuts[j + 1]!, xB], bufs: [wsK, sg, wa, wxK],
+        op: OP_SPIKE_CONV_WEIGHT,
+        args: [...dims, imgWords, k, sabBase(wsK), sabBase(sg), sabBase(wa), cuts[j]!, cuts[j + 1]!, xB, fresh && i0 === 0 ? 1 : 0],
+        bufs: [wsK, sg, wa, wxK],
       });
     }
     const countsK = counts === null ? null : counts.subarray(i0 * xImg, (i0 + k) * xImg);
-    runParts("spikeConv2d", jobs, () => spikeConvWeightRange(words.subarray(i0 * imgWords, (i0 + k) * imgWords), imgWords, k, wpr, c, 0, mine, g, sg, false, o, accW, countsK));
+    runParts("spikeConv2d", jobs, () => {
+      if (fresh && i0 === 0) zeroChannelRows(accW, 0, mine, g, o);
+      spikeConvWeightRange(words.subarray(i0 * imgWords, (i0 + k) * imgWords), imgWords, k, wpr, c, 0, mine, g, sg, false, o, accW, countsK);
+    });
   }
   if (stA) accW.set(sa.subarray(rowLo, accW.length), rowLo);
 }

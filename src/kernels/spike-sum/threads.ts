@@ -33,17 +33,20 @@ export const LIN_COUNTS_SCATTER = 3;
  */
 export function linearPart(
   kind: number, a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number,
-  m: number, k: number, n: number, wpr: number, r0: number, r1: number, accumulate: boolean, outIn = false,
+  m: number, k: number, n: number, wpr: number, r0: number, r1: number, accumulate: boolean, outIn = false, fresh = false,
 ): void {
+  // A fresh scatter's accumulator rows start at +0, zeroed here by the thread that sums into them.
+  if (fresh && kind === LIN_SPIKE_SCATTER) c.fill(0, cOff + Math.min(k, r0 * 32) * n, cOff + Math.min(k, r1 * 32) * n);
+  else if (fresh && kind === LIN_COUNTS_SCATTER) c.fill(0, cOff + r0 * n, cOff + r1 * n);
   if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(wordsView(a, 0), aOff + r0 * wpr, wpr, b, bOff, c, cOff + r0 * n, r1 - r0, n, accumulate, outIn ? k : 0);
   else if (kind === LIN_COUNTS_GATHER) countsGatherAdd(a, aOff + r0 * k, b, bOff, c, cOff + r0 * n, r1 - r0, k, n, accumulate, outIn);
   else if (kind === LIN_SPIKE_SCATTER) spikeScatterRowsWords(wordsView(a, 0), aOff, wpr, r0, r1, b, bOff, c, cOff, m, n);
   else countsScatterRowsCols(a, aOff, b, bOff, c, cOff, m, k, r0, r1, n);
 }
 
-/** Worker part of a linear piece: args kind, aOff, bOff, cOff, m, k, n, wpr, r0, r1, accumulate, outIn; buffers a, b, c. */
+/** Worker part of a linear piece: args kind, aOff, bOff, cOff, m, k, n, wpr, r0, r1, accumulate, outIn, fresh; buffers a, b, c. */
 function linearTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
-  linearPart(a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10] === 1, a[11] === 1);
+  linearPart(a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10] === 1, a[11] === 1, a[12] === 1);
 }
 
 
@@ -141,7 +144,7 @@ export function countsGatherAddThreads(
  */
 function scatter(
   kind: number, a: Operand, aOff: number, aLen: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
-  m: number, k: number, n: number, wpr: number, units: number, per: number, parts: number,
+  m: number, k: number, n: number, wpr: number, units: number, per: number, parts: number, fresh: boolean,
 ): void {
   let cuts: number[];
   if (kind === LIN_SPIKE_SCATTER) {
@@ -162,15 +165,15 @@ function scatter(
   if (stA) stage(a, aOff, 0, aLen, sa);
   if (stG) stage(g, gOff, 0, m * n, sg);
   const lo = Math.min(k, mine * per) * n;
-  if (stC) stage(acc, accOff, lo, k * n, sc);
+  if (stC && !fresh) stage(acc, accOff, lo, k * n, sc);
   const wa = stA ? sa : asFloat(a), wg = stG ? sg : g, wc = stC ? sc : acc;
   const aB = stA ? sabBase(sa) : sabBase(wa) + aOff, gB = stG ? sabBase(sg) : sabBase(g) + gOff, cB = stC ? sabBase(sc) : sabBase(acc) + accOff;
   const jobs: Part[] = [];
   for (let j = 1; j < parts; j++) {
-    jobs.push({ op: OP_SPIKE_LINEAR, args: [kind, aB, gB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, 0], bufs: [wa, wg, wc] });
+    jobs.push({ op: OP_SPIKE_LINEAR, args: [kind, aB, gB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, 0, 0, fresh ? 1 : 0], bufs: [wa, wg, wc] });
   }
   runParts(kind === LIN_SPIKE_SCATTER ? "spikeLinear" : "countsLinear", jobs, () => {
-    linearPart(kind, asFloat(a), aOff, g, gOff, acc, accOff, m, k, n, wpr, 0, mine, false);
+    linearPart(kind, asFloat(a), aOff, g, gOff, acc, accOff, m, k, n, wpr, 0, mine, false, false, fresh);
   });
   if (stC) acc.set(sc.subarray(lo, k * n), accOff + lo);
 }
@@ -178,22 +181,30 @@ function scatter(
 /**
  * {@link spikeScatterRows} (same contract and bits) for spikes [m, k] (wpr
  * words per row) into acc [k, n], the spike words split over threads.
+ * `fresh`: acc's k n values start at +0 whatever they hold (acc = Aᵀ G), each
+ * thread zeroing the rows it then sums into, so acc needs no zero fill.
  */
 export function spikeScatterRowsThreads(
   s: Uint32Array, sOff: number, wpr: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
-  m: number, k: number, n: number, threads?: number,
+  m: number, k: number, n: number, threads?: number, fresh = false,
 ): void {
   const p = partsOf(m * k * n, wpr, threads);
-  if (p <= 1) spikeScatterRows(s, sOff, wpr, g, gOff, acc, accOff, m, n);
-  else scatter(LIN_SPIKE_SCATTER, s, sOff, m * wpr, g, gOff, acc, accOff, m, k, n, wpr, wpr, 32, p);
+  if (p > 1) scatter(LIN_SPIKE_SCATTER, s, sOff, m * wpr, g, gOff, acc, accOff, m, k, n, wpr, wpr, 32, p, fresh);
+  else {
+    if (fresh) acc.fill(0, accOff, accOff + k * n);
+    spikeScatterRows(s, sOff, wpr, g, gOff, acc, accOff, m, n);
+  }
 }
 
-/** {@link countsScatterRows} (same contract and bits), the columns of x split over threads. */
+/** {@link countsScatterRows} (same contract and bits), the columns of x split over threads; `fresh` as {@link spikeScatterRowsThreads}. */
 export function countsScatterRowsThreads(
   x: FloatArray, xOff: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
-  m: number, k: number, n: number, threads?: number,
+  m: number, k: number, n: number, threads?: number, fresh = false,
 ): void {
   const p = partsOf(m * k * n, k, threads);
-  if (p <= 1) countsScatterRows(x, xOff, g, gOff, acc, accOff, m, k, n);
-  else scatter(LIN_COUNTS_SCATTER, x, xOff, m * k, g, gOff, acc, accOff, m, k, n, 0, k, 1, p);
+  if (p > 1) scatter(LIN_COUNTS_SCATTER, x, xOff, m * k, g, gOff, acc, accOff, m, k, n, 0, k, 1, p, fresh);
+  else {
+    if (fresh) acc.fill(0, accOff, accOff + k * n);
+    countsScatterRows(x, xOff, g, gOff, acc, accOff, m, k, n);
+  }
 }

@@ -124,9 +124,10 @@ function spikeConvCore(
       gw.data.set(acc);
       freeArray(acc, `released by the ${op} backward (its accumulator)`);
     } else if (weight.requiresGrad) {
-      const accW = heapArray(dtype === "float32" ? Float32Array : Float64Array, kk * o);
+      // Not zeroed: the scatter runs fresh, each thread zeroing the rows it sums into.
+      const accW = heapArray(dtype === "float32" ? Float32Array : Float64Array, kk * o, false);
       const words = bits();
-      spikeConvWeightThreads(dims, words, gy.data, accW, undefined, counts);
+      spikeConvWeightThreads(dims, words, gy.data, accW, undefined, counts, undefined, true);
       done(words);
       gw = unzeroed(weight.shape, dtype);
       transposeThreads(accW, 0, kk, o, gw.data, 0);

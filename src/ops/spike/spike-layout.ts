@@ -65,7 +65,7 @@ export function maxPool2dSpikes(s: Spikes, opts: SpikePoolOptions): Spikes {
   if (oh < 1 || ow < 1) fail(op, `input ${fmtShape(s.shape)} is smaller than the kernel ${k} with padding ${pad}`);
   const geo: PoolGeometry = { planes: N * C, h: H, w: W, kh: k, kw: k, sh: st, sw: st, ph: pad, pw: pad, oh, ow };
   const out = Spikes.zeros([N, C, oh, ow], s.dtype);
-  const argmax = s.requiresGrad ? heapArray(Int32Array, N * C * oh * ow) : null;
+  const argmax = s.requiresGrad ? heapArray(Int32Array, N * C * oh * ow, false) : null; // the kernels write every entry
   maxPoolBitsThreads(s.words, out.words, argmax, geo);
   return record(op, out, [s], (g) => {
     const gx = unzeroed(s.shape, g.dtype); // written whole: each thread zeroes its planes, then scatters onto them

@@ -35,9 +35,13 @@ const COUNTS_DENSE_FORWARD = 0.4;
  */
 const COUNTS_DENSE_GRAD = 0.45;
 
-/** A zeroed accumulator of dWᵀ [in, out] in the kernels' family: float32 for float32 data, float64 (rounded once later) else. */
+/**
+ * An accumulator of dWᵀ [in, out] in the kernels' family: float32 for float32 data, float64 (rounded once
+ * later) else. Not zeroed: the scatters run `fresh`, each thread zeroing the rows it sums into (a zero fill
+ * here was 28 MB of a CIFAR b8 step, serial, on lines the other core had written).
+ */
 function weightAcc(dtype: DType, nIn: number, nOut: number): FloatArray {
-  return heapArray(dtype === "float32" ? Float32Array : Float64Array, nIn * nOut);
+  return heapArray(dtype === "float32" ? Float32Array : Float64Array, nIn * nOut, false);
 }
 
 /** dW [out, in] from the accumulator of dWᵀ [in, out] (rounded to the weight's type). */
@@ -77,7 +81,7 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
     }
     if (weight.requiresGrad) {
       const accT = weightAcc(dtype, nIn, nOut);
-      spikeScatterRowsThreads(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nIn, nOut);
+      spikeScatterRowsThreads(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nIn, nOut, undefined, true);
       gw = weightGrad(accT, weight, nOut, nIn);
     }
     if (b && b.requiresGrad) {
@@ -127,7 +131,7 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
         gemmThreads(g.data, 0, true, x.data, 0, false, gw.data, 0, nOut, nIn, rows, false);
       } else {
         const accT = weightAcc(dtype, nIn, nOut);
-        countsScatterRowsThreads(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut);
+        countsScatterRowsThreads(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut, undefined, true);
         gw = weightGrad(accT, weight, nOut, nIn);
       }
     }
