@@ -91,8 +91,9 @@ export function batchNormState(
   }
   const scale = new Float64Array(c);
   const shift = new Float64Array(c);
-  // Float32: scale and shift rounded to float32 and the map applied in float32 (see affineF32), as PyTorch's
-  // CPU batch norm does (alpha = invstd w, beta = b - mean alpha, out = x alpha + beta, two roundings).
+  // Float32: scale and shift rounded to float32 and the map applied in float32 (affineValue in
+  // src/kernels/norm/norm.ts), as PyTorch's CPU batch norm does (alpha = invstd w, beta = b - mean alpha,
+  // out = x alpha + beta, two roundings).
   const round = dtype === "float32" ? Math.fround : (v: number): number => v;
   for (let ch = 0; ch < c; ch++) {
     scale[ch] = round((weight ? weight.data[ch]! : 1) * invStd[ch]!);

@@ -242,8 +242,8 @@ export function channelGradInputWasm(
 /**
  * One value of a batch norm's affine map x scale + shift. Float32 outputs (`f32`): f32(f32(x scale) +
  * shift), scale and shift being float32 values (batchNormState rounds them): PyTorch's CPU batch norm
- * (out = x alpha + beta in float32, two roundings), and two f32x4 operations in the fused LIF kernel
- * (src/kernels/neuron/wasm.ts) where float64 lanes took three times as many. Float64 otherwise.
+ * (out = x alpha + beta in float32, two roundings), and two f32x4 operations for four values in the fused
+ * LIF kernel (src/kernels/neuron/wasm.ts), where float64 lanes took about ten. Float64 otherwise.
  */
 export function affineValue(x: number, scale: number, shift: number, f32: boolean): number {
   return f32 ? Math.fround(Math.fround(x * scale) + shift) : x * scale + shift;

@@ -56,8 +56,8 @@ function spikeConvWeightTask(a: ArrayLike<number>, b: readonly FloatArray[]): vo
 
 /** Zeroes accW's rows of input channels c0..c1-1 (each kh kw rows of o values). */
 function zeroChannelRows(accW: FloatArray, c0: number, c1: number, g: ConvGeom, o: number): void {
-  const rows = g.kh * g.kw * o;
-  accW.fill(0, c0 * rows, c1 * rows);
+  const perChannel = g.kh * g.kw * o;
+  accW.fill(0, c0 * perChannel, c1 * perChannel);
 }
 
 // One thread's range of images (forward) or of input channels (weight gradient).
