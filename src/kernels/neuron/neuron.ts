@@ -503,7 +503,8 @@ function unitRange(p: NeuronKernelParams, u0: number, u1: number): {
  * The WebAssembly SIMD twin of {@link lifForwardRangeJs} (f32x4 lanes,
  * src/kernels/neuron/wasm.ts), and for PLIF of the general loop's charge
  * (the leak a multiplication by k), run in place over all steps: reads X and
- * writes H, the spike words and V where they are (V set to vReset first).
+ * writes H, the spike words and V where they are (step 0 charges from vReset; V's
+ * entry values are not read).
  * Foreign arrays are staged in the kernel's scratch and copied back (counted).
  * Same bits; tau (k), vTh and vReset must be float32 values.
  */
@@ -517,11 +518,11 @@ export function lifForwardRangeWasm(
   if (u1 <= u0) return;
   const { steps, cols, tau, vTh, vReset, hardReset } = p;
   const r = unitRange(p, u0, u1);
-  v.fill(vReset, r.ea, r.ea + r.elems);
+  if (steps === 0) v.fill(vReset, r.ea, r.ea + r.elems); // no step writes V: it is the start
   const X = r.el(x), H = h === null ? null : r.el(h), W = r.wd(words), V: Stepped = { a: v, steps: 1, from: r.ea, stride: 0, len: r.elems, stage: 0 };
   takeScratch(0, [X, H, W, V]);
   const [px, xs] = stepPtr(X, true), [ph, hs] = H === null ? [0, 0] : stepPtr(H, false);
-  const [pw, ws] = stepPtr(W, false), [pv] = stepPtr(V, true);
+  const [pw, ws] = stepPtr(W, false), [pv] = stepPtr(V, steps === 0);
   const mul = p.leak === LEAK_MUL;
   lifForwardWasmCall(px, xs, ph, hs, pv, pw, ws, steps, r.units, u0 % r.wpr, cols, r.wpr, h !== null, vReset, mul ? p.k : tau, vTh, hardReset, mul);
   if (H !== null) stepUnstage(H);

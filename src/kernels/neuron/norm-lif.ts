@@ -75,7 +75,7 @@ export function normLifWasmFits(x: FloatArray, a: AffineLayout, p: NeuronKernelP
  * The WebAssembly SIMD twin of {@link normLifForwardRangeReference} on spike
  * units u0..u1-1, in place: `vec` is a heap Float32Array holding scale then
  * shift, each in {@link affineVectorLength} slots (the padding is read, never
- * used). V is set to vReset first, as the LIF twin does.
+ * used). V ends as the LIF twin leaves it (V[T-1], vReset for T = 0); its entry values are not read.
  */
 export function normLifForwardRangeWasm(
   x: Float32Array, a: AffineLayout, vec: Float32Array, p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array,
@@ -89,7 +89,7 @@ export function normLifForwardRangeWasm(
   const { steps, rows, cols, tau, vTh, vReset, hardReset } = p;
   const wpr = wordsFor(cols), n = rows * cols;
   const e0 = unitElem(u0, cols, wpr), e1 = unitElem(u1, cols, wpr);
-  v.fill(vReset, e0, e1);
+  if (steps === 0) v.fill(vReset, e0, e1); // else step 0 starts from vReset in the kernel: no fill pass
   const r0 = Math.floor(u0 / wpr);
   const ch0 = Math.floor(r0 / a.rpc) % a.chans, left0 = a.rpc - (r0 % a.rpc);
   const at = (arr: FloatArray | Uint32Array, i: number): number => arr.byteOffset + i * arr.BYTES_PER_ELEMENT;

@@ -26,8 +26,8 @@
  *     written).
  *   lifForward(x, xStep, h, hStep, v, words, wStep, steps, units, q0, cols, wpr, writeH, vReset, tau, vTh, hardReset)
  *     the same unit-range layout, t = 0 .. steps-1: x float32 (h, written
- *     when writeH != 0, may be x), v float32 [elems] holding vReset on entry
- *     and V[T-1] on exit, words written whole.
+ *     when writeH != 0, may be x), v float32 [elems]: not read at step 0,
+ *     which starts from vReset, and V[T-1] on exit; words written whole.
  *   plifForward(the same, k in tau's place)  PLIF's charge: the leak multiplies by k.
  *
  * The step strides (bytes) let the functions run in place on whole [T, n]
@@ -317,7 +317,10 @@ function lifForwardBody(c: Code, L: Record<string, number>, mul: boolean, affine
   const group = (lanes: number): void => {
     // hh = vp + (x - (vp - vReset)) / tau (PLIF: * k); z = hh - vTh (every op a float32 op); x is y with an affine map
     if (affine !== null) emitAffine(c, L, lanes, affine);
+    // vp: vReset at step 0 (v's entry values are not read: no fill pass before the kernel), else V[t - 1].
+    c.get(L.step!).i32Eqz().if().get(L.vR4!).set(L.vp!).else();
     load(L.pv!, lanes); c.set(L.vp!);
+    c.end();
     c.get(L.vp!);
     if (affine !== null) c.get(L.y!); else load(L.px!, lanes);
     c.get(L.vp!).get(L.vR4!).f32x4Sub().f32x4Sub().get(L.tau4!);
