@@ -93,8 +93,9 @@ export function sampledRowBits(words: Uint32Array, off: number, rows: number, wp
 /**
  * The share of nonzeros among `rows` float rows of `rowLen` values, counted on up to `samples` rows, one in
  * each of as many equal blocks. 64 by default: enough for the dense-or-sparse choices it serves (64 rows of
- * 384 values at density 0.27: a standard error of 0.003), where 256 took 3.4 ms of a CIFAR b8 training
- * step's calling thread (16 counts linears, rows of 384-1536 values), serial time.
+ * 384 values at density 0.27: a standard error of 0.003), where 256 took 3.3 ms of a one-thread CIFAR b8
+ * training step (16 counts linears, rows of 384-1536 values; the sampler's self time in bench/thread-cost.ts,
+ * 1.0 ms with 64), serial time.
  */
 export function sampledDensity(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 64): number {
   if (rows === 0 || rowLen === 0) return 0;

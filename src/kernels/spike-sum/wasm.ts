@@ -584,7 +584,7 @@ export function spikeSumRun(
  * 128 -> 128 (64 KB) 0.98x, 128 -> 512 (256 KB) 1.0-1.05x; the counts weight gradient 384 -> 1536
  * 1.2x (blocks of 128 x 1536), 384 -> 384 1.0x. From 256 KB (65,536 floats): the MNIST b64 model's
  * 64 -> 128 spike conv (wT 576 x 128, 295 KB) and its 128 <-> 512 linears then sum from panels too, a
- * one-thread inference pass 2.0-4.7% faster than from 512 KB in five alternating runs (only the conv: 1.3-2.3%).
+ * one-thread inference pass 2.8-4.7% faster than from 512 KB (three runs of eight alternations; the conv alone 2.0-2.3%).
  * The packing is one copy of the source, which fewer rows would not pay for.
  */
 const PANEL = { rows: 128, weights: 1 << 16 };

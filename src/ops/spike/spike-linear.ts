@@ -38,7 +38,7 @@ const COUNTS_DENSE_GRAD = 0.45;
 /**
  * An accumulator of dWᵀ [in, out] in the kernels' family: float32 for float32 data, float64 (rounded once
  * later) else. Not zeroed: the scatters run `fresh`, each thread zeroing the rows it sums into (a zero fill
- * here was 28 MB of a CIFAR b8 step, serial, on lines the other core had written).
+ * here was 28 MB of a CIFAR b8 step on the calling thread alone).
  */
 function weightAcc(dtype: DType, nIn: number, nOut: number): FloatArray {
   return heapArray(dtype === "float32" ? Float32Array : Float64Array, nIn * nOut, false);
