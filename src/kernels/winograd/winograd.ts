@@ -190,16 +190,19 @@ export function winogradDataRange(
   const nc = imagesPerChunk(t, i1 - i0);
   const nMax = nc * t.tp;
   const wasm = wasmKernelsEnabled() && inHeap(gy) && inHeap(gx);
+  // Whole tiles and no lanes past them (32x32, 16x16, 8x8 planes): the output transform writes gx in place, else
+  // into a plane of uncropped tiles copied out cropped (a third of the transforms' copies on a CIFAR step).
+  const inPlace = wasm && h % TILE === 0 && wd % TILE === 0 && t.th * t.tw === t.tp;
   // The WASM twins' planes: the padded gradient (a zero border; rows and columns enough for the tiles past the
   // image, whose lanes read 8 columns from their corner) and the uncropped output tiles.
-  const hp = TILE * t.th + 2, wp = TILE * t.tw + 16, hq = TILE * t.th, wq = TILE * t.tw + 12;
+  const hp = TILE * t.th + 2, wp = TILE * t.tw + 16, hq = TILE * t.th, wq = inPlace ? wd : TILE * t.tw + 12;
   // Scratch (floats): U [36 c o], V [36 o n], M [36 c n], the padded gradient planes, the output tiles of one
   // image, the two lane-address tables and the WASM tile transforms' stage. Matrix strides of U, V and M padded
   // by 16 values: a multiple of 4 KiB would put the 36 stores (or loads) of one lane group in one L1 set (and
   // the WASM kernel transform writes up to 3 values past a matrix).
   const msU = c * o + 16, msV = o * nMax + 16, msM = c * nMax + 16;
   const [u, v, m, pad, out, offs, stage] = scratchViews([
-    MATS * msU, MATS * msV, MATS * msM, wasm ? o * hp * wp : 0, wasm ? c * hq * wq : 0, wasm ? 2 * t.tp : 0, wasm ? WINOGRAD_STAGE : 0,
+    MATS * msU, MATS * msV, MATS * msM, wasm ? o * hp * wp : 0, wasm && !inPlace ? c * hq * wq : 0, wasm ? 2 * t.tp : 0, wasm ? WINOGRAD_STAGE : 0,
   ]) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
   if (wasmKernelsEnabled() && inHeap(w)) winogradWeightsWasmCall(w.byteOffset + 4 * wOff, o, c, u.byteOffset, msU);
   else winogradWeightsJs(w, wOff, o, c, u, msU);
@@ -228,8 +231,12 @@ export function winogradDataRange(
       const col0 = j * t.tp;
       const dst = gxOff + (i + j) * c * plane;
       if (wasm) {
-        winogradOutputWasmCall(m.byteOffset, c, n, msM, col0, outOffs, t.tp, out.byteOffset, hq * wq, wq, stage.byteOffset);
-        copyStrided(out, 0, [hq * wq, wq, 1], gx, dst, [plane, wd, 1], [c, h, wd]);
+        if (inPlace) {
+          winogradOutputWasmCall(m.byteOffset, c, n, msM, col0, outOffs, t.tp, gx.byteOffset + 4 * dst, plane, wd, stage.byteOffset);
+        } else {
+          winogradOutputWasmCall(m.byteOffset, c, n, msM, col0, outOffs, t.tp, out.byteOffset, hq * wq, wq, stage.byteOffset);
+          copyStrided(out, 0, [hq * wq, wq, 1], gx, dst, [plane, wd, 1], [c, h, wd]);
+        }
       } else {
         winogradOutputJs(m, c, n, msM, col0, t, h, wd, gx, dst);
       }
