@@ -142,6 +142,17 @@ class GradRefs {
     if (b !== null) this.refs.set(b, (this.refs.get(b) ?? 0) + 1);
   }
 
+  /**
+   * Whether `t` may become a leaf's `.grad` as it is: it starts a block this backward made that no other
+   * pending gradient views (dropping its one reference would free it). The reference is then forgotten.
+   */
+  adopt(t: Tensor): boolean {
+    const b = blockOf(t.data);
+    if (b === null || b.serial < this.firstSerial || this.refs.get(b) !== 1) return false;
+    this.refs.delete(b);
+    return true;
+  }
+
   /** Drops one reference; frees the block when it was made by this backward and nothing else views it. */
   drop(t: Tensor): void {
     const b = blockOf(t.data);
@@ -197,9 +208,14 @@ function runNodes(
         fail("backward", `op '${n.op}' returned a gradient of shape ${fmtShape(gx.shape)} for input ${i} of shape ${fmtShape(x.shape)}`);
       }
       if (x.node === null) {
-        accumulateLeaf(x, gx);
+        // A first gradient this backward made for the leaf alone becomes its .grad (no copy of every
+        // parameter's gradient on the calling thread); heapScope keeps what `touched` holds.
+        if (x.grad === null && gx.dtype === x.dtype && refs.adopt(gx)) x.grad = gx;
+        else {
+          accumulateLeaf(x, gx);
+          refs.drop(gx);
+        }
         touched.push(x);
-        refs.drop(gx);
       } else {
         owners.set(x.node, x);
         const prev = pending.get(x.node);

@@ -86,6 +86,22 @@ describe("autograd tape", () => {
     backward(sum(add(x, x)));
     expect(x.grad!.data[0]).toBe(6);
   });
+  it("a leaf's gradient is its own memory: never shared with another leaf's, nor with the gradient passed in", () => {
+    const x = Tensor.full([3], 2).requireGrad(), w = Tensor.full([3], 3).requireGrad();
+    // add's backward hands the same incoming gradient to both inputs
+    backward(sum(add(x, w)));
+    x.grad!.data[0] = 100;
+    expect(Array.from(w.grad!.data)).toEqual([1, 1, 1]);
+    const g = Tensor.full([3], 5);
+    const v = Tensor.full([3], 1).requireGrad();
+    backward(add(v, 0), g);
+    g.data[1] = 7;
+    expect(Array.from(v.grad!.data)).toEqual([5, 5, 5]);
+    // a second backward adds into the gradients the first left
+    backward(sum(mul(x, w)));
+    expect(Array.from(x.grad!.data)).toEqual([103, 4, 4]);
+    expect(Array.from(w.grad!.data)).toEqual([3, 3, 3]);
+  });
   it("releases saved tensors: a second backward through the same graph is a clear error", () => {
     const x = Tensor.from([2], [1], "float64").requireGrad();
     const y = sum(mul(x, x));
