@@ -252,6 +252,9 @@ export class Code {
   f32x4DemoteF64x2Zero(): this { return this.simd(0x5e); }
   /** (a & mask) | (b & ~mask), with a, b, mask pushed in that order. */
   v128Bitselect(): this { return this.simd(0x52); }
+  v128Or(): this { return this.simd(0x50); }
+  /** 1 when any bit of the vector is set, else 0 (an i32). */
+  v128AnyTrue(): this { return this.simd(0x53); }
   /** a & ~b. */
   v128Andnot(): this { return this.simd(0x4f); }
   i32x4Eq(): this { return this.simd(0x37); }

@@ -114,7 +114,8 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
       fc.record({
         steps: fc.integer({ min: 1, max: 4 }), rows: fc.integer({ min: 1, max: 5 }), cols: fc.integer({ min: 1, max: 70 }),
         leak: fc.constantFrom(LEAK_NONE, LEAK_DIV, LEAK_MUL), decayInput: fc.boolean(),
-        vTh: fc.constantFrom(1, 0.5, Math.fround(0.3)), alpha: fc.constantFrom(4, 1, 2.5), rate: fc.constantFrom(0, 0.2, 0.7),
+        vTh: fc.constantFrom(1, 0.5, Math.fround(0.3)), alpha: fc.constantFrom(4, 1, 2.5, 4, 0, -0, -1.5, Infinity),
+        rate: fc.constantFrom(0, 0.2, 0.7), zeroRuns: fc.boolean(), specials: fc.boolean(),
         scale: fc.constantFrom(3, 400), seed: fc.integer(), a: fc.nat(), b: fc.nat(),
         place: fc.constantFrom(...PLACES), alias: fc.boolean(),
       }),
@@ -126,10 +127,16 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
           decayInput: o.decayInput, vTh: o.vTh, vReset: 0, hardReset: true, detachReset: true, f32: true,
         };
         const gS = new Float32Array(o.steps * n), h = new Float32Array(o.steps * n);
+        // zeroRuns: gS +-0 over runs of up to 40 (the kernel's exp-free path for groups of 16 zeros); specials:
+        // H at NaN and +-Infinity now and then (a NaN alpha (h - vTh) must take the exp's way)
+        let zeros = 0;
         for (let i = 0; i < gS.length; i++) {
           const u = rng.uniform();
-          gS[i] = u < 0.05 ? 0 : u < 0.1 ? -0 : rng.uniform() - 0.5; // -0: gH's zero takes gV (1 - S)'s sign
+          if (o.zeroRuns && zeros === 0 && u < 0.1) zeros = 1 + Math.floor(rng.uniform() * 40);
+          gS[i] = zeros > 0 ? (rng.uniform() < 0.5 ? 0 : -0) : u < 0.15 ? 0 : u < 0.2 ? -0 : rng.uniform() - 0.5; // -0: gH's zero takes gV (1 - S)'s sign
+          if (zeros > 0) zeros--;
           h[i] = (rng.uniform() - 0.6) * o.scale; // scale 400: alpha (h - vTh) far below -87, the exp's clamp
+          if (o.specials && rng.uniform() < 0.02) h[i] = [NaN, Infinity, -Infinity][Math.floor(rng.uniform() * 3)]!;
         }
         const words = new Uint32Array(o.steps * units);
         for (let i = 0; i < words.length; i++) for (let bit = 0; bit < 32; bit++) if (rng.uniform() < o.rate) words[i]! |= 1 << bit;
@@ -145,7 +152,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
         expectSameBits(hW, h, "H unchanged");
         expectSameBits(wordsW, words, "words unchanged");
       },
-    ), { numRuns: 250 });
+    ), { numRuns: 400 });
   });
 
   it("long rows run in place in one call with the same bits; the dispatcher follows the backend", () => {
