@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ssaBackwardRange, ssaForwardRange, type SsaDims } from "../../src/kernels/ssa/ssa.js";
 import { ssaBackwardThreads, ssaForwardThreads } from "../../src/kernels/ssa/threads.js";
+import { ssaWasmRuns } from "../../src/kernels/ssa/wasm.js";
 import { setKernelBackend, type KernelBackend } from "../../src/wasm/backend.js";
 import { Spikes } from "../../src/tensor/spikes.js";
 import { Rng } from "../../src/tensor/random.js";
@@ -17,15 +18,57 @@ const arbSsa: fc.Arbitrary<SsaCase> = fc
   .record({
     heads: fc.integer({ min: 1, max: 6 }), n: fc.integer({ min: 1, max: 40 }), d: fc.integer({ min: 1, max: 40 }),
     order: fc.constantFrom("qk_v" as const, "q_kv" as const), f64: fc.boolean(), rate: fc.double({ min: 0, max: 1, noNaN: true }), seed: fc.integer(),
+    s: fc.constantFrom(0.125, 0.3),
   })
-  .map(({ heads, n, d, order, f64, rate, seed }) => {
+  .map(({ heads, n, d, order, f64, rate, seed, s }) => {
     const rng = new Rng(seed);
     const bits = () => Spikes.fromValues(Array.from({ length: heads * n * d }, () => (rng.uniform() < rate ? 1 : 0)), [heads, n, d]);
     const g = allocFloat(f64 ? "float64" : "float32", heads * n * d);
     for (let i = 0; i < g.length; i++) g[i] = rng.uniform() * 2 - 1;
-    const scale = f64 ? 0.125 : Math.fround(0.125);
+    const scale = f64 ? s : Math.fround(s);
     return { heads, dims: { n, d, order, scale }, f64, q: bits(), k: bits(), v: bits(), g };
   });
+
+/** Order q_kv heads of N x d at a firing rate, an output gradient in (-1, 1) and the scale `s` (rounded to the type). */
+function attentionCase(heads: number, n: number, d: number, f64: boolean, s: number, rate: number, seed: number): SsaCase {
+  const rng = new Rng(seed);
+  const bits = () => Spikes.fromValues(Array.from({ length: heads * n * d }, () => (rng.uniform() < rate ? 1 : 0)), [heads, n, d]);
+  const g = allocFloat(f64 ? "float64" : "float32", heads * n * d);
+  for (let i = 0; i < g.length; i++) g[i] = rng.uniform() * 2 - 1;
+  return { heads, dims: { n, d, order: "q_kv", scale: f64 ? s : Math.fround(s) }, f64, q: bits(), k: bits(), v: bits(), g };
+}
+
+/** The backward's three gradients on the JS and WASM kernels: the same bits; dQ of order q_kv against its definition. */
+function checkBackward(c: SsaCase): void {
+  const run = (backend: KernelBackend): FloatArray[] => {
+    setKernelBackend(backend);
+    try {
+      const out = [outLike(c), outLike(c), outLike(c)];
+      ssaBackwardRange(c.q.words, c.k.words, c.v.words, c.g, out[0]!, out[1]!, out[2]!, c.dims, 0, c.heads);
+      return out;
+    } finally {
+      setKernelBackend("auto");
+    }
+  };
+  const js = run("js"), wasm = run("wasm");
+  js.forEach((a, i) => expectSameBits(wasm[i]!, a, `gradient ${i}`));
+  if (c.dims.order !== "q_kv") return;
+  const { n, d, scale } = c.dims, dq = outLike(c);
+  for (let h = 0; h < c.heads; h++) {
+    for (let i = 0; i < n; i++) {
+      for (let a = 0; a < d; a++) {
+        let acc = 0;
+        for (let p = 0; p < d; p++) {
+          let vk = 0;
+          for (let t = 0; t < n; t++) vk += c.v.get(h, t, p) & c.k.get(h, t, a);
+          acc += c.g[(h * n + i) * d + p]! * vk;
+        }
+        dq[(h * n + i) * d + a] = acc * scale;
+      }
+    }
+  }
+  expectSameBits(js[0]!, dq, "dQ against its definition");
+}
 
 /** An output filled with NaN: the kernels write theirs whole (the op allocates them unzeroed), so none may be left. */
 const outLike = (c: SsaCase): FloatArray => allocFloat(c.f64 ? "float64" : "float32", c.heads * c.dims.n * c.dims.d).fill(Number.NaN);
@@ -74,6 +117,15 @@ describeTwins("spiking self-attention heads", arbSsa, {
 
 describe("spiking self-attention heads, backward", () => {
   useSplittingPool(3);
+  it("the kernel backends give the same bits, and dQ (order q_kv) is f(s Σ_p g[i][p] (Vᵀ K)[p][a]) summed in float64 in p order", () => {
+    const before = ssaWasmRuns();
+    fc.assert(fc.property(arbSsa, checkBackward), { numRuns: 60, seed: 5 });
+    // and the attention shapes of the peer workloads (N 64 / 49, d 32), a scale that is not a power of two
+    for (const [n, d] of [[64, 32], [49, 32], [9, 19]] as const) {
+      for (const f64 of [false, true]) checkBackward(attentionCase(3, n, d, f64, 0.3, 0.2, n + d));
+    }
+    expect(ssaWasmRuns()).toBeGreaterThan(before); // the WASM twin ran (float32 cases, order q_kv)
+  });
   it("the threaded backward writes the single-thread bits (both orders, any subset of gradients) on 2 and 3 threads", () => {
     fc.assert(
       fc.property(arbSsa, fc.integer({ min: 1, max: 7 }), (c, which) => {

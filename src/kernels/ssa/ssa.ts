@@ -9,7 +9,8 @@
  * twins use them in place.
  */
 import type { FloatArray } from "../../tensor/tensor.js";
-import { heapF64, heapU32, Scratch } from "../../tensor/heap.js";
+import { heapF64, heapU32, inHeap, Scratch } from "../../tensor/heap.js";
+import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { transposeBits, wordsFor } from "../../tensor/bits.js";
 import { gemm } from "../gemm/gemm.js";
 import { andPopcountGemm } from "../popcount/popcount.js";
@@ -17,6 +18,7 @@ import {
   countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows,
 } from "../spike-sum/spike-sum.js";
 import { transpose } from "../transpose/transpose.js";
+import { rowsTimesF64Wasm } from "./wasm.js";
 
 /** One attention problem: N tokens, head size d (wpr words a row), the association order and the scale (in the output's type). */
 export interface SsaDims {
@@ -87,15 +89,20 @@ export function ssaBackwardRange(
   const wpr = wordsFor(d), wpn = wordsFor(n), matWords = n * wpr, matFloats = n * d;
   if (order === "q_kv") {
     const { f: [tmp, kv, p, pt], u: [kt, vt] } = carve([matFloats, d * d, d * d, d * d], [d * wpn, d * wpn]);
+    // dQ's product by the WASM twin (./wasm.ts) on float32 heap arrays: the same bits as gemm + scaleInto.
+    const dqWasm = wasmKernelsEnabled() && g instanceof Float32Array && gq instanceof Float32Array && inHeap(g) && inHeap(gq);
     for (let b = b0; b < b1; b++) {
       const mo = b * matWords, fo = b * matFloats;
       if (gq) {
-        // dQ = s g (Kᵀ V)ᵀ
+        // dQ = s g (Kᵀ V)ᵀ = s g (Vᵀ K)
         transposeBits(k.subarray(mo, mo + matWords), 1, n, d, kt!);
         transposeBits(v.subarray(mo, mo + matWords), 1, n, d, vt!);
-        andPopcountGemm(kt!, 0, vt!, 0, kv!, 0, d, d, wpn);
-        gemm(g, fo, false, kv!, 0, true, tmp!, 0, n, d, d, false);
-        scaleInto(tmp!, scale, gq, fo);
+        andPopcountGemm(vt!, 0, kt!, 0, kv!, 0, d, d, wpn);
+        if (dqWasm) rowsTimesF64Wasm(g as Float32Array, fo, kv!, 0, gq as Float32Array, fo, n, d, d, scale);
+        else {
+          gemm(g, fo, false, kv!, 0, false, tmp!, 0, n, d, d, false);
+          scaleInto(tmp!, scale, gq, fo);
+        }
       }
       if (gk || gv) {
         // P = Qᵀ g (d x d); dV = s K P, dK = s V Pᵀ

@@ -1,0 +1,113 @@
+/**
+ * The WebAssembly SIMD twin of the attention backward's dense product
+ * dQ = s g (Vᵀ K) (./ssa.ts, order q_kv): float32 rows g [m][k] times a
+ * float64 matrix B [k][n] (the integer Vᵀ K), each output
+ * `acc = +0; for p = 0..k-1 in order: acc += f64(g[i][p]) B[p][j]` in float64,
+ * then f32(s acc): the float64 gemm's sums (src/kernels/gemm/gemm.ts) and
+ * the scaling's one rounding, so the same bits as gemm + scale. Per head the
+ * product is small (64 x 32 x 32 on CIFAR), where the gemm's packing in
+ * TypeScript cost more than the sums; here eight columns at a time ride in
+ * four f64x2 accumulators, then two, then one.
+ *
+ *   rowsTimesF64(a, b, c, m, k, n, s)  a: f32 [m][k], b: f64 [k][n], c: f32 [m][n] (byte offsets in the heap)
+ */
+import { Code, emitModule, F64, I32, V128 } from "../../wasm/emit.js";
+import { HeapKernel } from "../../wasm/runtime.js";
+
+const P = { a: 0, b: 1, c: 2, m: 3, k: 4, n: 5, s: 6 } as const;
+/** Accumulators of the widest column block (two columns each). */
+const WIDE = 4;
+const L = { rowA: 7, endA: 8, rowC: 9, j: 10, pa: 11, pb: 12, endP: 13, nb: 14, s2: 15, av: 16, acc0: 17, acc: 17 + WIDE } as const;
+const ZERO = new Array<number>(16).fill(0);
+
+function whileLt(c: Code, x: number, end: number, body: () => void): void {
+  c.block().loop();
+  c.get(x).get(end).i32LtU().i32Eqz().brIf(1);
+  body();
+  c.br(0).end().end();
+}
+
+/** while (j + w <= n): the `w`-column block at column j of this row (w = 2 accs, or 1 for the scalar last column). */
+function columnBlocks(c: Code, accs: number): void {
+  const w = accs === 0 ? 1 : 2 * accs;
+  c.block().loop();
+  c.get(P.n).get(L.j).i32Const(w).i32Add().i32LtU().brIf(1); // n < j + w
+  // pb = b + 8 j; pa = rowA; the accumulators at +0
+  c.get(P.b).get(L.j).i32Const(3).i32Shl().i32Add().set(L.pb);
+  c.get(L.rowA).set(L.pa);
+  if (accs === 0) c.f64Const(0).set(L.acc);
+  else for (let q = 0; q < accs; q++) c.v128Const(ZERO).set(L.acc0 + q);
+  whileLt(c, L.pa, L.endP, () => {
+    if (accs === 0) {
+      c.get(L.acc).get(L.pa).f32Load().f64PromoteF32().get(L.pb).f64Load().f64Mul().f64Add().set(L.acc);
+    } else {
+      c.get(L.pa).f32Load().f64PromoteF32().f64x2Splat().set(L.av);
+      for (let q = 0; q < accs; q++) c.get(L.acc0 + q).get(L.av).get(L.pb).v128Load(16 * q).f64x2Mul().f64x2Add().set(L.acc0 + q);
+    }
+    c.get(L.pa).i32Const(4).i32Add().set(L.pa);
+    c.get(L.pb).get(L.nb).i32Add().set(L.pb);
+  });
+  // c[i][j ..] = f32(s acc)
+  if (accs === 0) {
+    c.get(L.rowC).get(L.j).i32Const(2).i32Shl().i32Add().get(L.acc).get(P.s).f64Mul().f32DemoteF64().f32Store();
+  } else {
+    for (let q = 0; q < accs; q++) {
+      c.get(L.rowC).get(L.j).i32Const(2).i32Shl().i32Add().get(L.acc0 + q).get(L.s2).f64x2Mul().f32x4DemoteF64x2Zero().v128Store64Lane(0, 8 * q);
+    }
+  }
+  c.get(L.j).i32Const(w).i32Add().set(L.j);
+  c.br(0).end().end();
+}
+
+function rowsTimesF64(): Code {
+  const c = new Code();
+  c.get(P.s).f64x2Splat().set(L.s2);
+  c.get(P.n).i32Const(3).i32Shl().set(L.nb);
+  c.get(P.a).get(P.m).get(P.k).i32Mul().i32Const(2).i32Shl().i32Add().set(L.endA);
+  c.get(P.a).set(L.rowA).get(P.c).set(L.rowC);
+  whileLt(c, L.rowA, L.endA, () => {
+    c.get(L.rowA).get(P.k).i32Const(2).i32Shl().i32Add().set(L.endP);
+    c.i32Const(0).set(L.j);
+    columnBlocks(c, WIDE);
+    columnBlocks(c, 1);
+    columnBlocks(c, 0);
+    c.get(L.endP).set(L.rowA);
+    c.get(L.rowC).get(P.n).i32Const(2).i32Shl().i32Add().set(L.rowC);
+  });
+  return c;
+}
+
+/** The module's bytes (emitted from TypeScript, deterministic). */
+export function ssaModule(): Uint8Array {
+  return emitModule({
+    minPages: 1,
+    shared: true,
+    funcs: [{
+      name: "rowsTimesF64",
+      params: [I32, I32, I32, I32, I32, I32, F64],
+      results: [],
+      // rowA endA rowC j pa pb endP nb, s2 av, the vector accumulators, the last column's
+      locals: [I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, ...new Array<typeof V128>(WIDE).fill(V128), F64],
+      body: rowsTimesF64(),
+    }],
+  });
+}
+
+const kernel = new HeapKernel(ssaModule);
+let runs = 0;
+
+/**
+ * c[i][j] = f32(s Σ_p f64(a[i][p]) b[p][j]) (float64 sums from +0 in p order) for float32 a [m][k] and
+ * c [m][n] and float64 b [k][n], all heap arrays, at element offsets.
+ */
+export function rowsTimesF64Wasm(
+  a: Float32Array, aOff: number, b: Float64Array, bOff: number, c: Float32Array, cOff: number, m: number, k: number, n: number, s: number,
+): void {
+  runs++;
+  (kernel.exports().rowsTimesF64 as (...x: number[]) => void)(a.byteOffset + 4 * aOff, b.byteOffset + 8 * bOff, c.byteOffset + 4 * cOff, m, k, n, s);
+}
+
+/** How many times this thread has run the SSA WASM kernel (lets tests see which backend ran). */
+export function ssaWasmRuns(): number {
+  return runs;
+}
