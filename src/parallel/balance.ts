@@ -50,7 +50,7 @@ export function popcountRange(words: Uint32Array, from: number, to: number, stri
 
 /**
  * Estimated cost of each of `rows` float rows of `rowLen` values (row i at
- * x[off + i rowLen]): its nonzeros plus one. Up to `samples` rows are
+ * x[off + i rowLen]): its nonzeros plus `rowCost` (what the row costs besides them, in nonzeros). Up to `samples` rows are
  * counted, one in each of as many equal blocks, and each block takes its count:
  * the estimate stays a small part of the product it balances, and rows of
  * one time step (whose rates differ from the next step's) stay together.
@@ -58,8 +58,8 @@ export function popcountRange(words: Uint32Array, from: number, to: number, stri
  * gathers (rows of 384-1536 values) took 22 ms of the calling thread on two
  * threads (bench/thread-cost.ts), serial time before every split.
  */
-export function sampledRowNonzeros(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 64): Float64Array {
-  return sampledRowCosts(rows, samples, (r) => rowNonzeros(x, off + r * rowLen, rowLen) + 1);
+export function sampledRowNonzeros(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 64, rowCost = 1): Float64Array {
+  return sampledRowCosts(rows, samples, (r) => rowNonzeros(x, off + r * rowLen, rowLen) + rowCost);
 }
 
 /**
@@ -83,11 +83,11 @@ function sampledRowCosts(rows: number, samples: number, of: (row: number) => num
 
 /**
  * {@link sampledRowNonzeros} for rows of spike words (row i at words[off + i wpr]): each block of rows
- * takes the set bits of one of its rows, plus one. Counting every row, the threaded spike gather's
+ * takes the set bits of one of its rows, plus `rowCost`. Counting every row, the threaded spike gather's
  * balancing took 7.2 ms of a MNIST b64 two-thread step's calling thread (its self time, bench/thread-cost.ts).
  */
-export function sampledRowBits(words: Uint32Array, off: number, rows: number, wpr: number, samples = 256): Float64Array {
-  return sampledRowCosts(rows, samples, (r) => popcountRange(words, off + r * wpr, off + (r + 1) * wpr) + 1);
+export function sampledRowBits(words: Uint32Array, off: number, rows: number, wpr: number, samples = 256, rowCost = 1): Float64Array {
+  return sampledRowCosts(rows, samples, (r) => popcountRange(words, off + r * wpr, off + (r + 1) * wpr) + rowCost);
 }
 
 /**

@@ -280,7 +280,11 @@ describe("sampled nonzero counts", () => {
         const x = Float32Array.from({ length: rows * len }, () => (rng.uniform() < 0.3 ? 1 : 0));
         const nz = x.reduce((a, v) => a + (v !== 0 ? 1 : 0), 0);
         const cost = sampledRowNonzeros(x, 0, rows, len);
-        for (let i = 0; i < rows; i++) expect(cost[i]).toBe(x.subarray(i * len, (i + 1) * len).reduce((a, v) => a + (v !== 0 ? 1 : 0), 1));
+        const withRowCost = sampledRowNonzeros(x, 0, rows, len, 64, 7);
+        for (let i = 0; i < rows; i++) {
+          expect(cost[i]).toBe(x.subarray(i * len, (i + 1) * len).reduce((a, v) => a + (v !== 0 ? 1 : 0), 1));
+          expect(withRowCost[i]).toBe(cost[i]! + 6); // a row's own cost in place of 1
+        }
         expect(sampledDensity(x, 0, rows, len)).toBeCloseTo(nz / (rows * len), 12);
       }),
       { numRuns: 30 },
@@ -315,5 +319,10 @@ describe("sampled nonzero counts", () => {
     const cost = sampledRowBits(words, 0, 1000, 1, 10);
     expect([...cost.subarray(0, 500)].every((v) => v === 1)).toBe(true);
     expect([...cost.subarray(500)].every((v) => v === 33)).toBe(true);
+    // with a row cost of 16: a silent row is not free (the cut of a half-silent batch moves towards it)
+    const costed = sampledRowBits(words, 0, 1000, 1, 10, 16);
+    expect([...costed.subarray(0, 500)].every((v) => v === 16)).toBe(true);
+    expect([...costed.subarray(500)].every((v) => v === 48)).toBe(true);
+    expect(weightedCuts(cost, 2)[1]).toBeGreaterThan(weightedCuts(costed, 2)[1]!);
   });
 });

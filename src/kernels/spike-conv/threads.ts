@@ -75,6 +75,15 @@ export interface SpikeConvDims {
 /** The balancing costs count the set bits of every COST_STRIDE-th spike word (an estimate: the split, not the bits, depends on it). */
 const COST_STRIDE = 4;
 
+/**
+ * What a forward output position costs, in set-bit taps (one weight row added each): its window's buckets
+ * and its output row. At 1 the calling thread's images took 1.15x / 1.19x the worker's time (CIFAR b8 /
+ * MNIST b64 training steps, whose first time step is nearly silent; each part timed after the other on one
+ * thread, bench/pool-split.ts, which favours the second by about 4%); at 24, 1.04x / 0.94x (16: 1.05x /
+ * 1.0x, 32: 0.98x / 0.93x).
+ */
+const OUTPUT_COST = 24;
+
 /** Bytes of transposed gradient the threaded weight gradient stages at a time (whole images; at least one). */
 const WEIGHT_CHUNK_BYTES = 8 << 20;
 
@@ -109,10 +118,10 @@ export function spikeConvForwardThreads(
     spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, n, counts, outIn);
     return;
   }
-  // Balanced by work: an image costs its set bits times the taps, plus writing its output.
+  // Balanced by work: an image costs its set bits times the taps, plus its output positions (their buckets and rows).
   const khw = g.kh * g.kw, ohw = g.oh * g.ow;
   const cost = new Float64Array(n);
-  for (let i = 0; i < n; i++) cost[i] = popcountRange(words, i * imgWords, (i + 1) * imgWords, COST_STRIDE) * khw + ohw;
+  for (let i = 0; i < n; i++) cost[i] = popcountRange(words, i * imgWords, (i + 1) * imgWords, COST_STRIDE) * khw + ohw * OUTPUT_COST;
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
   const outImg = o * ohw;

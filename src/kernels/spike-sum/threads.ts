@@ -52,6 +52,16 @@ function linearTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
 
 // One thread's rows of a gather or of a scatter's accumulator.
 const OP_SPIKE_LINEAR = defineTask("spikeSum.rows", import.meta.url, (_raw, a, b) => linearTask(a, b));
+/**
+ * What a gather row costs besides its terms, in terms (weight rows added): its bucket scan and its output
+ * row. A counts row costs k / 8 nonzeros, a spike row 16 set bits. Fitted on a CIFAR b8 / MNIST b64 step's
+ * gathers (whose first time step is almost all zeros, so the cut fell at 72-78% of the rows): rows of
+ * 384 / 128 values cost the time of 16-30 / 8-25 nonzeros each, and with one cost per row, the calling
+ * thread's part took 1.29x / 1.38x the worker's (counts / spikes, CIFAR), 0.95-1.05x with these (the parts
+ * timed one after the other on one thread, which favours the second by about 4%).
+ */
+const COUNTS_ROW_COST_DIV = 8;
+const SPIKE_ROW_COST = 16;
 /** Dense multiply-adds over this, as the work estimate (only set bits / nonzeros cost anything). */
 const SPARSITY = 8;
 
@@ -90,11 +100,11 @@ function gather(
 ): void {
   let cuts: number[];
   if (kind === LIN_SPIKE_GATHER) {
-    // Balanced by work: a row costs its set bits (one weight row added each) plus its output row, sampled.
-    cuts = weightedCuts(sampledRowBits(a as Uint32Array, aOff, m, wpr), parts);
+    // Balanced by work: a row costs its set bits (one weight row added each) plus its own share, sampled.
+    cuts = weightedCuts(sampledRowBits(a as Uint32Array, aOff, m, wpr, 256, SPIKE_ROW_COST), parts);
   } else {
     // Counts rows differ by time step (the first steps fire less): balanced by their nonzeros, sampled.
-    cuts = weightedCuts(sampledRowNonzeros(a as FloatArray, aOff, m, aRow), parts);
+    cuts = weightedCuts(sampledRowNonzeros(a as FloatArray, aOff, m, aRow, 64, Math.max(1, k / COUNTS_ROW_COST_DIV)), parts);
   }
   const mine = cuts[1]!;
   const [sa, sw, sc] = scratchViews([req(a, m * aRow), req(w, wLen), req(c, m * n)]) as [FloatArray, FloatArray, FloatArray];
