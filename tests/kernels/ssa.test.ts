@@ -20,22 +20,15 @@ const arbSsa: fc.Arbitrary<SsaCase> = fc
     order: fc.constantFrom("qk_v" as const, "q_kv" as const), f64: fc.boolean(), rate: fc.double({ min: 0, max: 1, noNaN: true }), seed: fc.integer(),
     s: fc.constantFrom(0.125, 0.3),
   })
-  .map(({ heads, n, d, order, f64, rate, seed, s }) => {
-    const rng = new Rng(seed);
-    const bits = () => Spikes.fromValues(Array.from({ length: heads * n * d }, () => (rng.uniform() < rate ? 1 : 0)), [heads, n, d]);
-    const g = allocFloat(f64 ? "float64" : "float32", heads * n * d);
-    for (let i = 0; i < g.length; i++) g[i] = rng.uniform() * 2 - 1;
-    const scale = f64 ? s : Math.fround(s);
-    return { heads, dims: { n, d, order, scale }, f64, q: bits(), k: bits(), v: bits(), g };
-  });
+  .map(({ heads, n, d, order, f64, rate, seed, s }) => attentionCase(heads, n, d, order, f64, s, rate, seed));
 
-/** Order q_kv heads of N x d at a firing rate, an output gradient in (-1, 1) and the scale `s` (rounded to the type). */
-function attentionCase(heads: number, n: number, d: number, f64: boolean, s: number, rate: number, seed: number): SsaCase {
+/** Heads of N x d spikes at a firing rate, an output gradient in (-1, 1) and the scale `s` (rounded to the type). */
+function attentionCase(heads: number, n: number, d: number, order: SsaDims["order"], f64: boolean, s: number, rate: number, seed: number): SsaCase {
   const rng = new Rng(seed);
   const bits = () => Spikes.fromValues(Array.from({ length: heads * n * d }, () => (rng.uniform() < rate ? 1 : 0)), [heads, n, d]);
   const g = allocFloat(f64 ? "float64" : "float32", heads * n * d);
   for (let i = 0; i < g.length; i++) g[i] = rng.uniform() * 2 - 1;
-  return { heads, dims: { n, d, order: "q_kv", scale: f64 ? s : Math.fround(s) }, f64, q: bits(), k: bits(), v: bits(), g };
+  return { heads, dims: { n, d, order, scale: f64 ? s : Math.fround(s) }, f64, q: bits(), k: bits(), v: bits(), g };
 }
 
 /** The backward's three gradients on the JS and WASM kernels: the same bits; dQ of order q_kv against its definition. */
@@ -122,7 +115,7 @@ describe("spiking self-attention heads, backward", () => {
     fc.assert(fc.property(arbSsa, checkBackward), { numRuns: 60, seed: 5 });
     // and the attention shapes of the peer workloads (N 64 / 49, d 32), a scale that is not a power of two
     for (const [n, d] of [[64, 32], [49, 32], [9, 19]] as const) {
-      for (const f64 of [false, true]) checkBackward(attentionCase(3, n, d, f64, 0.3, 0.2, n + d));
+      for (const f64 of [false, true]) checkBackward(attentionCase(3, n, d, "q_kv", f64, 0.3, 0.2, n + d));
     }
     expect(ssaWasmRuns()).toBeGreaterThan(before); // the WASM twin ran (float32 cases, order q_kv)
   });
