@@ -12,6 +12,20 @@ import { ctz32, wordsFor } from "../tensor/bits.js";
 export function splitHeadsBits(src: Uint32Array, dst: Uint32Array, outer: number, n: number, heads: number, d: number): void {
   const sw = wordsFor(heads * d);
   const dw = wordsFor(d);
+  if (d % 32 === 0) {
+    // Heads of whole words (Spikformer's d = 32, 64): each head's row is dw words of the token's row, copied
+    // as they are (bit by bit, 3.1-3.2 ms of a one-thread CIFAR b8 / MNIST b64 step on the calling thread).
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < n; i++) {
+        const so = (o * n + i) * sw;
+        for (let h = 0; h < heads; h++) {
+          const to = ((o * heads + h) * n + i) * dw, from = so + h * dw;
+          for (let w = 0; w < dw; w++) dst[to + w] = src[from + w]!;
+        }
+      }
+    }
+    return;
+  }
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < n; i++) {
       const so = (o * n + i) * sw;

@@ -27,7 +27,9 @@ function gradThrough(s: Spikes, f: (s: Spikes) => Spikes, rng: Rng): { out: Spik
 
 describe("splitHeads", () => {
   it("moves channel c of token i to head c div d, and its gradient back", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 40 }), fc.integer(), (outer, n, heads, d, seed) => {
+    // d of whole words (32, 64) often: those heads are copied a word at a time
+    const d = fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constantFrom(32, 64));
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), d, fc.integer(), (outer, n, heads, d, seed) => {
       const rng = new Rng(seed);
       const s = randomSpikes([outer, n, heads * d], 0.4, rng);
       const { out, w, grad } = gradThrough(s, (x) => splitHeads(x, heads), rng);

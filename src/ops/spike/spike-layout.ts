@@ -20,7 +20,8 @@ export function reshapeSpikes(s: Spikes, shape: readonly number[]): Spikes {
 
 /**
  * [..., N, heads*d] -> [..., heads, N, d]: channel c goes to head floor(c / d),
- * as in Spikformer's reshape + permute. Bits are moved one set bit at a time.
+ * as in Spikformer's reshape + permute. Bits are moved one set bit at a time, or a word at a time
+ * where d is a multiple of 32.
  */
 export function splitHeads(s: Spikes, heads: number): Spikes {
   const op = "splitHeads";
