@@ -276,6 +276,52 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
     );
   });
 
+  it("a gather's bias: the float32 WASM sums add it to each row once its terms end (panels in one block or many, rows with no terms), the same bits as the JS twin and a bias pass; other families add it after", () => {
+    const before = spikeSumWasmRuns();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 8, max: 45 }),
+        fc.double({ min: 0, max: 0.6, noNaN: true }), fc.boolean(), fc.boolean(), fc.integer(),
+        (m, k, n, rate, f32, biasInHeap, seed) => {
+          const rng = new Rng(seed);
+          const wpr = wordsFor(k);
+          const s = placed(bitRows(m, k, rate, rng), true);
+          s.fill(0, 0, wpr); // row 0 without terms: its output is the bias
+          const w = placed(values(k * n, rng, f32), true);
+          const x = placed((f32 ? Float32Array : Float64Array).from(randCounts(m * k, rate, rng)), true);
+          x.fill(0, 0, k);
+          const bias = placed(values(n, rng, f32), biasInHeap);
+          const c0 = values(m * n, rng, f32);
+          const plusBias = (c: FloatArray): FloatArray => {
+            for (let i = 0; i < m * n; i++) c[i] = c[i]! + bias[i % n]!;
+            return c;
+          };
+          const sj = c0.slice(), cj = c0.slice();
+          spikeGatherAddJs(s, 0, wpr, w, 0, sj, 0, m, n, false);
+          countsGatherAddJs(x, 0, w, 0, cj, 0, m, k, n, false);
+          plusBias(sj);
+          plusBias(cj);
+          for (const rows of [null, ...PANEL_BLOCKS]) {
+            const run = (): void => {
+              const sw = placed(c0.slice(), true), cw = placed(c0.slice(), true);
+              spikeGatherAddWasm(s, 0, wpr, w, 0, sw, 0, m, n, false, 0, bias);
+              countsGatherAddWasm(x, 0, w, 0, cw, 0, m, k, n, false, false, bias);
+              const how = rows === null ? "" : ` (panels, blocks and tiles of ${rows} rows)`;
+              expectSameBits(sw, sj, `spikeGatherAdd with bias${how}`);
+              expectSameBits(cw, cj, `countsGatherAdd with bias${how}`);
+            };
+            if (rows === null) run();
+            else withPanels(rows, run);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(spikeSumWasmRuns()).toBeGreaterThan(before);
+    expect(() => spikeGatherAddWasm(new Uint32Array(4), 0, 1, new Float32Array(32), 0, new Float32Array(32), 0, 4, 8, true, 0, new Float32Array(8)))
+      .toThrow(/spikeGatherAddWasm: a bias needs accumulate = false/);
+  });
+
   it("the float32 counts gather's WASM table scan lists the nonzeros of every row in order (-0 a zero, tails of 1-3 columns)", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 23 }), fc.integer({ min: 1, max: 19 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer(), (m, k, n, rate, seed) => {

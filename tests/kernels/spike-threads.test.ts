@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { allocFloat } from "../../src/tensor/tensor.js";
+import { allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, neuronBackward, neuronForward, type NeuronKernelParams } from "../../src/kernels/neuron/neuron.js";
@@ -212,6 +212,14 @@ describe("threaded spike / counts linear", () => {
           const cs = c0.slice(), cc = c0.slice(), as = acc0.slice(), ac = acc0.slice();
           spikeGatherAdd(s, off, wpr, w, off, cs, off, m, n, accumulate);
           countsGatherAdd(x, off, w, off, cc, off, m, k, n, accumulate);
+          // A fresh gather's bias: each row's sums, then + bias in C's type.
+          const bias = randArray(f64, n, rng, shared);
+          const withBias = (c: FloatArray): FloatArray => {
+            const b = c.slice();
+            for (let i = 0; i < m * n; i++) b[off + i] = b[off + i]! + bias[i % n]!;
+            return b;
+          };
+          const csb = withBias(cs), ccb = withBias(cc);
           spikeScatterRows(s, off, wpr, g, off, as, off, m, n);
           countsScatterRows(x, off, g, off, ac, off, m, k, n);
           // Into zeros (the fresh scatters' result), the offset part as in acc0.
@@ -246,6 +254,11 @@ describe("threaded spike / counts linear", () => {
             spikeGatherAddThreads(s, off, wpr, wOutIn, off, c1, off, m, k, n, accumulate, t, true);
             countsGatherAddThreads(x, off, wOutIn, off, c2, off, m, k, n, accumulate, t, true);
             if (!sameBits(c1, cs) || !sameBits(c2, cc)) return false;
+            if (!accumulate) {
+              spikeGatherAddThreads(s, off, wpr, wOutIn, off, c1, off, m, k, n, false, t, true, bias);
+              countsGatherAddThreads(x, off, wOutIn, off, c2, off, m, k, n, false, t, true, bias);
+              if (!sameBits(c1, csb) || !sameBits(c2, ccb)) return false;
+            }
           }
           return true;
         },

@@ -34,6 +34,7 @@ import {
 } from "./wasm.js";
 import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
 import { transposedCopy } from "../transpose/transpose.js";
+import { addChannelBiasRange } from "../bias/bias.js";
 
 // One float64 row accumulator, grown on demand and reused (no allocation per call).
 let rowAcc = new Float64Array(0);
@@ -71,16 +72,40 @@ function valRow(n: number): Float64Array {
  * comment); cost m·nnz-per-row·n adds.
  * (For linear, pass Wᵀ = weight transposed to [in, out], or the weight itself
  * with `outInK` = in: `w` then holds [n, outInK], Linear's [out, in] layout.)
+ * `bias` [n] (not with `accumulate`): C[i, :] = that sum + bias, the bias
+ * added to each row in C's type once its terms are summed (the float32 WASM
+ * sums add it in their last pass over a row, the others after them).
  */
 export function spikeGatherAdd(
   s: Uint32Array, sOff: number, wpr: number,
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, n: number,
-  accumulate: boolean, outInK = 0,
+  accumulate: boolean, outInK = 0, bias: FloatArray | null = null,
 ): void {
-  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outInK);
-  else spikeGatherAddJs(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outInK);
+  checkBias("spikeGatherAdd", bias, n, accumulate);
+  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outInK, bias);
+  else {
+    spikeGatherAddJs(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outInK);
+    addBiasRows(c, cOff, m, n, bias);
+  }
+}
+
+/** A gather's bias must be n long and cannot go with an accumulated C (it is a fresh output's). */
+function checkBias(op: string, bias: FloatArray | null, n: number, accumulate: boolean): void {
+  if (bias === null) return;
+  if (accumulate) throw new Error(`${op}: a bias needs accumulate = false`);
+  if (bias.length < n) throw new Error(`${op}: the bias has ${bias.length} values for ${n} output columns`);
+}
+
+/** C's m rows of n from cOff += bias, in C's type (a gather's bias where its sums did not add it). */
+function addBiasRows(c: FloatArray, cOff: number, m: number, n: number, bias: FloatArray | null): void {
+  if (bias !== null && m > 0 && n > 0) addChannelBiasRange(c.subarray(cOff, cOff + m * n), bias, m, n, 1, 0, m);
+}
+
+/** Whether a WASM gather's float32 sums add `bias` themselves: C of the float32 family, a float32 heap bias. */
+function fusedBias(bias: FloatArray | null, fam32: boolean): bias is Float32Array {
+  return bias !== null && fam32 && bias instanceof Float32Array && inHeap(bias);
 }
 
 
@@ -146,10 +171,14 @@ export function countsGatherAdd(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, k: number, n: number,
-  accumulate: boolean, outIn = false,
+  accumulate: boolean, outIn = false, bias: FloatArray | null = null,
 ): void {
-  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn);
-  else countsGatherAddJs(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn);
+  checkBias("countsGatherAdd", bias, n, accumulate);
+  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn, bias);
+  else {
+    countsGatherAddJs(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn);
+    addBiasRows(c, cOff, m, n, bias);
+  }
 }
 
 /** The plain-TypeScript twin of {@link countsGatherAdd}, whatever the kernel backend. */
@@ -699,11 +728,13 @@ export function spikeGatherAddWasm(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, n: number,
-  accumulate: boolean, outInK = 0,
+  accumulate: boolean, outInK = 0, bias: FloatArray | null = null,
 ): void {
   if (m === 0 || n === 0) return;
+  checkBias("spikeGatherAddWasm", bias, n, accumulate);
   const f32 = w instanceof Float32Array;
   const fam32 = float32Family(w, c);
+  const fused = fusedBias(bias, fam32);
   // Rows of Wᵀ that bits can reach: pad bits are zero, so never past W's end.
   const kw = outInK > 0 ? outInK : Math.min(wpr * 32, Math.floor((w.length - wOff) / n));
   if (kw > wpr * 32) throw new Error(`spikeGatherAddWasm: W has ${kw} input columns but the spike rows only ${wpr * 32} bits`);
@@ -739,9 +770,10 @@ export function spikeGatherAddWasm(
     }
     const ci = cOff + r0 * n;
     const dstB = dstPtr(c, ci, nb * n, fam32, base + dstS, accumulate);
-    spikeSumRun(f32, false, nb, cap, wB, n, dstB, base + cntS, base + idxS, 0, !accumulate, fam32, panels ? kw : 0);
+    spikeSumRun(f32, false, nb, cap, wB, n, dstB, base + cntS, base + idxS, 0, !accumulate, fam32, panels ? kw : 0, undefined, fused ? bias.byteOffset : 0);
     dstDone(c, ci, nb * n, fam32, dstB);
   }
+  if (!fused) addBiasRows(c, cOff, m, n, bias);
 }
 
 /**
@@ -754,11 +786,16 @@ export function countsGatherAddWasm(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, k: number, n: number,
-  accumulate: boolean, outIn = false,
+  accumulate: boolean, outIn = false, bias: FloatArray | null = null,
 ): void {
-  if (emptyProductDone(c, cOff, m, n, k, accumulate)) return;
+  checkBias("countsGatherAddWasm", bias, n, accumulate);
+  if (emptyProductDone(c, cOff, m, n, k, accumulate)) {
+    addBiasRows(c, cOff, m, n, bias);
+    return;
+  }
   const f32 = w instanceof Float32Array;
   const fam32 = float32Family(x, w, c);
+  const fused = fusedBias(bias, fam32);
   const es = fam32 ? 4 : 8; // bytes per dst / val element
   const rows = gatherRows(m, 4 + k * (4 + es), dstBytes(c, n, fam32));
   const panels = usePanels(fam32, m, k * n);
@@ -792,7 +829,8 @@ export function countsGatherAddWasm(
     }
     const ci = cOff + r0 * n;
     const dstB = dstPtr(c, ci, nb * n, fam32, base + dstS, accumulate);
-    spikeSumRun(f32, true, nb, k, wB, n, dstB, base + cntS, base + idxS, base + valS, !accumulate, fam32, panels ? k : 0);
+    spikeSumRun(f32, true, nb, k, wB, n, dstB, base + cntS, base + idxS, base + valS, !accumulate, fam32, panels ? k : 0, undefined, fused ? bias.byteOffset : 0);
     dstDone(c, ci, nb * n, fam32, dstB);
   }
+  if (!fused) addBiasRows(c, cOff, m, n, bias);
 }

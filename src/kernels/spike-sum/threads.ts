@@ -34,19 +34,26 @@ export const LIN_COUNTS_SCATTER = 3;
 export function linearPart(
   kind: number, a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number,
   m: number, k: number, n: number, wpr: number, r0: number, r1: number, accumulate: boolean, outIn = false, fresh = false,
+  bias: FloatArray | null = null,
 ): void {
   // A fresh scatter's accumulator rows start at +0, zeroed here by the thread that sums into them.
   if (fresh && kind === LIN_SPIKE_SCATTER) c.fill(0, cOff + Math.min(k, r0 * 32) * n, cOff + Math.min(k, r1 * 32) * n);
   else if (fresh && kind === LIN_COUNTS_SCATTER) c.fill(0, cOff + r0 * n, cOff + r1 * n);
-  if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(wordsView(a, 0), aOff + r0 * wpr, wpr, b, bOff, c, cOff + r0 * n, r1 - r0, n, accumulate, outIn ? k : 0);
-  else if (kind === LIN_COUNTS_GATHER) countsGatherAdd(a, aOff + r0 * k, b, bOff, c, cOff + r0 * n, r1 - r0, k, n, accumulate, outIn);
+  if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(wordsView(a, 0), aOff + r0 * wpr, wpr, b, bOff, c, cOff + r0 * n, r1 - r0, n, accumulate, outIn ? k : 0, bias);
+  else if (kind === LIN_COUNTS_GATHER) countsGatherAdd(a, aOff + r0 * k, b, bOff, c, cOff + r0 * n, r1 - r0, k, n, accumulate, outIn, bias);
   else if (kind === LIN_SPIKE_SCATTER) spikeScatterRowsWords(wordsView(a, 0), aOff, wpr, r0, r1, b, bOff, c, cOff, m, n);
   else countsScatterRowsCols(a, aOff, b, bOff, c, cOff, m, k, r0, r1, n);
 }
 
-/** Worker part of a linear piece: args kind, aOff, bOff, cOff, m, k, n, wpr, r0, r1, accumulate, outIn, fresh; buffers a, b, c. */
+/**
+ * Worker part of a linear piece: args kind, aOff, bOff, cOff, m, k, n, wpr, r0, r1, accumulate, outIn, fresh,
+ * biasOff (-1: none); buffers a, b, c and (with a bias) the bias's.
+ */
 function linearTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
-  linearPart(a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10] === 1, a[11] === 1, a[12] === 1);
+  // Every job passes all 14 (the message's unused arguments keep an earlier job's values).
+  const biasOff = a[13]!;
+  const bias = biasOff >= 0 ? b[3]!.subarray(biasOff, biasOff + a[6]!) : null;
+  linearPart(a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10] === 1, a[11] === 1, a[12] === 1, bias);
 }
 
 
@@ -96,7 +103,7 @@ function stage(a: Operand, off: number, from: number, to: number, view: FloatArr
  */
 function gather(
   kind: number, a: Operand, aOff: number, aRow: number, w: FloatArray, wOff: number, wLen: number, c: FloatArray, cOff: number,
-  m: number, k: number, n: number, wpr: number, accumulate: boolean, parts: number, outIn: boolean,
+  m: number, k: number, n: number, wpr: number, accumulate: boolean, parts: number, outIn: boolean, bias: FloatArray | null,
 ): void {
   let cuts: number[];
   if (kind === LIN_SPIKE_GATHER) {
@@ -107,45 +114,51 @@ function gather(
     cuts = weightedCuts(sampledRowNonzeros(a as FloatArray, aOff, m, aRow, 64, Math.max(1, k / COUNTS_ROW_COST_DIV)), parts);
   }
   const mine = cuts[1]!;
-  const [sa, sw, sc] = scratchViews([req(a, m * aRow), req(w, wLen), req(c, m * n)]) as [FloatArray, FloatArray, FloatArray];
-  const stA = !inHeap(a), stW = !inHeap(w), stC = !inHeap(c);
-  if (stA) stage(a, aOff, mine * aRow, m * aRow, sa);
-  if (stW) stage(w, wOff, 0, wLen, sw);
-  if (stC && accumulate) stage(c, cOff, mine * n, m * n, sc);
-  const wa = stA ? sa : asFloat(a), ww = stW ? sw : w, wc = stC ? sc : c;
-  const aB = stA ? sabBase(sa) : sabBase(wa) + aOff, wB = stW ? sabBase(sw) : sabBase(w) + wOff, cB = stC ? sabBase(sc) : sabBase(c) + cOff;
+  const [sa, sw, sc, sb] = scratchViews([req(a, m * aRow), req(w, wLen), req(c, m * n), bias ? req(bias, n) : [false, 0]]) as FloatArray[];
+  const stA = !inHeap(a), stW = !inHeap(w), stC = !inHeap(c), stB = bias !== null && !inHeap(bias);
+  if (stA) stage(a, aOff, mine * aRow, m * aRow, sa!);
+  if (stW) stage(w, wOff, 0, wLen, sw!);
+  if (stC && accumulate) stage(c, cOff, mine * n, m * n, sc!);
+  if (stB) sb!.set(bias!.subarray(0, n));
+  const wa = stA ? sa! : asFloat(a), ww = stW ? sw! : w, wc = stC ? sc! : c, wb = stB ? sb! : bias;
+  const aB = stA ? sabBase(sa!) : sabBase(wa) + aOff, wB = stW ? sabBase(sw!) : sabBase(w) + wOff, cB = stC ? sabBase(sc!) : sabBase(c) + cOff;
   const jobs: Part[] = [];
   for (let j = 1; j < parts; j++) {
-    jobs.push({ op: OP_SPIKE_LINEAR, args: [kind, aB, wB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, accumulate ? 1 : 0, outIn ? 1 : 0], bufs: [wa, ww, wc] });
+    jobs.push({
+      op: OP_SPIKE_LINEAR,
+      args: [kind, aB, wB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, accumulate ? 1 : 0, outIn ? 1 : 0, 0, wb ? sabBase(wb) : -1],
+      bufs: wb ? [wa, ww, wc, wb] : [wa, ww, wc],
+    });
   }
   runParts(kind === LIN_SPIKE_GATHER ? "spikeLinear" : "countsLinear", jobs, () => {
-    if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(a as Uint32Array, aOff, wpr, w, wOff, c, cOff, mine, n, accumulate, outIn ? k : 0);
-    else countsGatherAdd(a as FloatArray, aOff, w, wOff, c, cOff, mine, k, n, accumulate, outIn);
+    if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(a as Uint32Array, aOff, wpr, w, wOff, c, cOff, mine, n, accumulate, outIn ? k : 0, bias);
+    else countsGatherAdd(a as FloatArray, aOff, w, wOff, c, cOff, mine, k, n, accumulate, outIn, bias);
   });
   if (stC) c.set(sc.subarray(mine * n, m * n), cOff + mine * n);
 }
 
 /**
  * {@link spikeGatherAdd} (same contract and bits), rows split over threads when big enough. `outIn`: w is
- * the weight as Linear stores it, [n, k], which each thread packs (or transposes) as its sums read it.
+ * the weight as Linear stores it, [n, k], which each thread packs (or transposes) as its sums read it;
+ * `bias` [n]: added to every row (see spikeGatherAdd).
  */
 export function spikeGatherAddThreads(
   s: Uint32Array, sOff: number, wpr: number, w: FloatArray, wOff: number, c: FloatArray, cOff: number,
-  m: number, k: number, n: number, accumulate: boolean, threads?: number, outIn = false,
+  m: number, k: number, n: number, accumulate: boolean, threads?: number, outIn = false, bias: FloatArray | null = null,
 ): void {
   const p = partsOf(m * k * n, m, threads);
-  if (p <= 1) spikeGatherAdd(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outIn ? k : 0);
-  else gather(LIN_SPIKE_GATHER, s, sOff, wpr, w, wOff, k * n, c, cOff, m, k, n, wpr, accumulate, p, outIn);
+  if (p <= 1) spikeGatherAdd(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outIn ? k : 0, bias);
+  else gather(LIN_SPIKE_GATHER, s, sOff, wpr, w, wOff, k * n, c, cOff, m, k, n, wpr, accumulate, p, outIn, bias);
 }
 
-/** {@link countsGatherAdd} (same contract and bits), rows split over threads when big enough; `outIn` as {@link spikeGatherAddThreads}. */
+/** {@link countsGatherAdd} (same contract and bits), rows split over threads when big enough; `outIn` and `bias` as {@link spikeGatherAddThreads}. */
 export function countsGatherAddThreads(
   x: FloatArray, xOff: number, w: FloatArray, wOff: number, c: FloatArray, cOff: number,
-  m: number, k: number, n: number, accumulate: boolean, threads?: number, outIn = false,
+  m: number, k: number, n: number, accumulate: boolean, threads?: number, outIn = false, bias: FloatArray | null = null,
 ): void {
   const p = partsOf(m * k * n, m, threads);
-  if (p <= 1) countsGatherAdd(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn);
-  else gather(LIN_COUNTS_GATHER, x, xOff, k, w, wOff, k * n, c, cOff, m, k, n, 0, accumulate, p, outIn);
+  if (p <= 1) countsGatherAdd(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn, bias);
+  else gather(LIN_COUNTS_GATHER, x, xOff, k, w, wOff, k * n, c, cOff, m, k, n, 0, accumulate, p, outIn, bias);
 }
 
 /**
@@ -180,7 +193,7 @@ function scatter(
   const aB = stA ? sabBase(sa) : sabBase(wa) + aOff, gB = stG ? sabBase(sg) : sabBase(g) + gOff, cB = stC ? sabBase(sc) : sabBase(acc) + accOff;
   const jobs: Part[] = [];
   for (let j = 1; j < parts; j++) {
-    jobs.push({ op: OP_SPIKE_LINEAR, args: [kind, aB, gB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, 0, 0, fresh ? 1 : 0], bufs: [wa, wg, wc] });
+    jobs.push({ op: OP_SPIKE_LINEAR, args: [kind, aB, gB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, 0, 0, fresh ? 1 : 0, -1], bufs: [wa, wg, wc] });
   }
   runParts(kind === LIN_SPIKE_SCATTER ? "spikeLinear" : "countsLinear", jobs, () => {
     linearPart(kind, asFloat(a), aOff, g, gOff, acc, accOff, m, k, n, wpr, 0, mine, false, false, fresh);

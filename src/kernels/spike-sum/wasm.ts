@@ -20,8 +20,8 @@
  * JS's `d = d + a + b + c` is ((d + a) + b) + c, the same sequence; so the
  * twin is bit-identical to the JS kernels whatever their unrolling.
  *
- * All take (nb, cap, src, o, dst, cnt, idx, val, zero). sum32fPanels / wsum32fPanels
- * (…, zero, k, kBlock, tile, cur) are sum32f / wsum32f reading a source of k rows packed by
+ * All take (nb, cap, src, o, dst, cnt, idx, val, zero, bias). sum32fPanels / wsum32fPanels
+ * (…, zero, k, kBlock, tile, cur, bias) are sum32f / wsum32f reading a source of k rows packed by
  * {@link packPanelsF32}: per column chunk (the kernel's order, {@link sumChunks})
  * its k rows of `cols` values from element j k; idx then holds row numbers, increasing
  * within a bucket. They run tiles of `tile` buckets, each in blocks of kBlock source rows
@@ -34,7 +34,9 @@
  * entries; cap = 0: cnt is a prefix array, bucket r is idx[cnt[r] .. cnt[r+1]).
  * val (weighted only) holds one value per idx slot (same index). zero != 0:
  * every row starts at +0 and is written even when its bucket is empty; zero =
- * 0: empty buckets leave their rows untouched.
+ * 0: empty buckets leave their rows untouched. bias != 0 (the float32 family
+ * with zero only): each row then gets f32(acc + bias[j]) once its terms are
+ * summed, as adding the bias to C afterwards would (the float64 family ignores it).
  */
 import { Code, emitModule, F32, F64, I32, V128, type ValType } from "../../wasm/emit.js";
 import type { FloatArray } from "../../tensor/tensor.js";
@@ -73,7 +75,9 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
   // Panels only: the source's rows (the height of every panel), the rows of a block of them, the
   // rows of a tile, and 2 tile i32 of scratch for the tile's cursors (see blocks below).
   const [kRows, kBlock, tileRows, cur] = [9, 10, 11, 12];
-  const l0 = panels ? 13 : 9; // the first local
+  // The last parameter: the float32 family's bias (byte offset; 0: none), added to each row once its sums end.
+  const bias = panels ? 13 : 9;
+  const l0 = panels ? 14 : 10; // the first local
   const [r, n, b, d, j, srcJ, t, tEnd, p, tv, dj] = Array.from({ length: 11 }, (_, i) => l0 + i) as [number, number, number, number, number, number, number, number, number, number, number];
   const acc = Array.from({ length: 8 }, (_, i) => l0 + 11 + i);
   const vv = l0 + 19;
@@ -81,6 +85,8 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
   const [r0, r1] = [l0 + 21, l0 + 22];
   // zf: rows start at +0 (and are written when empty): `zero`, and with blocks only in the first.
   const [zf, kb, kEnd] = [l0 + 23, l0 + 24, l0 + 25];
+  // fb: this pass ends the rows' sums and adds the bias (the last block of source rows); bj: the chunk's bias.
+  const [fb, bj] = [l0 + 26, l0 + 27];
   const per = f32 ? 4 : 2; // values per v128
   const es = f32 ? 2 : 3; // log2 bytes per dst (and val) element
   const srcShift = srcF32 ? 2 : 3;
@@ -156,6 +162,14 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
     c.get(t).i32Const(4).i32Add().set(t);
     if (weighted) c.get(tv).i32Const(1 << es).i32Add().set(tv);
     c.br(0).end().end();
+    // The bias, after every term (the float32 family: acc = f32(acc + b), what adding it to C afterwards does).
+    if (f32) {
+      c.get(fb).if();
+      c.get(bias).get(j).i32Const(2).i32Shl().i32Add().set(bj);
+      if (lanes === 0) c.get(s).get(bj).f32Load().f32Add().set(s);
+      else for (let k = 0; k < lanes; k++) c.get(acc[k]!).get(bj).v128Load(16 * k).f32x4Add().set(acc[k]!);
+      c.end();
+    }
     // Store.
     if (lanes === 0) { c.get(dj).get(s); if (f32) c.f32Store(0); else c.f64Store(0); }
     else for (let k = 0; k < lanes; k++) c.get(dj).get(acc[k]!).v128Store(16 * k);
@@ -190,8 +204,8 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
       } else {
         bucketBounds();
       }
-      c.block(); // skip: empty bucket when accumulating
-      c.get(n).get(zf).i32Or().i32Eqz().brIf(0);
+      c.block(); // skip: empty bucket when accumulating, unless the bias is due
+      c.get(n).get(zf).i32Or().get(fb).i32Or().i32Eqz().brIf(0);
       if (!panels) c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(tEnd);
       c.get(dst).get(r).get(o).i32Mul().i32Const(es).i32Shl().i32Add().set(d);
       chunk(lanes);
@@ -255,6 +269,8 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
   // Tiles of ROW_TILE rows (panels: tileRows), each swept chunk by chunk: a chunk's columns of the source
   // rows are reused by the tile's rows while they are in cache (row by row, every row swept the whole source).
   c.get(zero).set(zf);
+  c.i32Const(0).set(fb);
+  if (f32 && !panels) c.get(bias).i32Eqz().i32Eqz().set(fb);
   c.i32Const(0).set(r0);
   c.whileLtU(r0, nb, () => {
     if (panels) c.get(r0).get(tileRows).i32Add().set(r1);
@@ -267,6 +283,7 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
       c.block().loop();
       c.get(kb).get(kRows).i32LtU().i32Eqz().brIf(1);
       c.get(kb).get(kBlock).i32Add().set(kEnd);
+      if (f32) c.get(bias).i32Eqz().i32Eqz().get(kEnd).get(kRows).i32GeU().i32And().set(fb);
       blockEntries();
       allChunks();
       c.i32Const(0).set(zf);
@@ -420,8 +437,8 @@ function countsColumnBucketsBody(): Code {
 export function spikeSumModule(): Uint8Array {
   const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
   const fn = (name: string, f32: boolean, srcF32: boolean, w: boolean, panels = false) => ({
-    name, params: i32s(panels ? 13 : 9), results: [],
-    locals: [...i32s(11), ...new Array<ValType>(9).fill(V128), f32 ? F32 : F64, ...i32s(5)] as ValType[],
+    name, params: i32s(panels ? 14 : 10), results: [],
+    locals: [...i32s(11), ...new Array<ValType>(9).fill(V128), f32 ? F32 : F64, ...i32s(7)] as ValType[],
     body: sumBody(f32, srcF32, w, panels),
   });
   return emitModule({
@@ -558,21 +575,22 @@ export function countsColumnBucketsRun(x: number, k: number, rows: number, p0: n
 export function spikeSumRun(
   srcF32: boolean, weighted: boolean,
   nb: number, cap: number, src: number, o: number, dst: number, cnt: number, idx: number, val: number, zero: boolean,
-  family32 = false, panelRows = 0, panelTile = PANEL_TILES.tileRows,
+  family32 = false, panelRows = 0, panelTile = PANEL_TILES.tileRows, bias = 0,
 ): void {
   if (nb === 0 || o === 0) return;
   if (family32 && !srcF32) throw new Error("spikeSumRun: the float32 family needs a float32 source");
+  if (bias !== 0 && !(family32 && zero)) throw new Error("spikeSumRun: a bias is added by float32-family sums that start at +0 only");
   if (panelRows > 0 && !family32) throw new Error("spikeSumRun: panels are float32-family only");
   if (panelRows > 0 && !(Number.isInteger(panelTile) && panelTile >= 1)) throw new Error(`spikeSumRun: panelTile must be an integer >= 1, got ${panelTile}`);
   runs++;
   const ex = kernel.exports();
   if (panelRows > 0) {
     const cur = cursors.take(8 * panelTile);
-    ((weighted ? ex.wsum32fPanels : ex.sum32fPanels) as SumFn)(nb, cap, src, o, dst, cnt, idx, val, zero ? 1 : 0, panelRows, PANEL_TILES.blockRows, panelTile, cur);
+    ((weighted ? ex.wsum32fPanels : ex.sum32fPanels) as SumFn)(nb, cap, src, o, dst, cnt, idx, val, zero ? 1 : 0, panelRows, PANEL_TILES.blockRows, panelTile, cur, bias);
     return;
   }
   const f = (family32 ? (weighted ? ex.wsum32f : ex.sum32f) : weighted ? (srcF32 ? ex.wsum32 : ex.wsum64) : srcF32 ? ex.sum32 : ex.sum64) as SumFn;
-  f(nb, cap, src, o, dst, cnt, idx, val, zero ? 1 : 0);
+  f(nb, cap, src, o, dst, cnt, idx, val, zero ? 1 : 0, bias);
 }
 
 /**

@@ -68,8 +68,8 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
   const [nOut, nIn] = checkLinear(op, s.shape, weight, b);
   const rows = s.rows;
   const out = unzeroed([...s.shape.slice(0, -1), nOut], dtype);
-  spikeGatherAddThreads(s.words, 0, s.wordsPerRow, weight.data, 0, out.data, 0, rows, nIn, nOut, false, undefined, true);
-  if (b) addChannelBiasThreads(out.data, b.data, rows, nOut, 1);
+  // The bias is added by the gather, to each row once its sums end (one pass over the output less).
+  spikeGatherAddThreads(s.words, 0, s.wordsPerRow, weight.data, 0, out.data, 0, rows, nIn, nOut, false, undefined, true, b?.data ?? null);
   const inputs = b ? [s, weight, b] : [s, weight];
   return record(op, out, inputs, (g) => {
     let gs: Tensor | null = null;
@@ -110,10 +110,10 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
   if (density >= COUNTS_DENSE_FORWARD) {
     // Dense enough that the gemm is faster; the same products in the same order, so the same bits (finite W).
     gemmThreads(x.data, 0, false, weight.data, 0, true, out.data, 0, rows, nOut, nIn, false);
+    if (b) addChannelBiasThreads(out.data, b.data, rows, nOut, 1);
   } else {
-    countsGatherAddThreads(x.data, 0, weight.data, 0, out.data, 0, rows, nIn, nOut, false, undefined, true);
+    countsGatherAddThreads(x.data, 0, weight.data, 0, out.data, 0, rows, nIn, nOut, false, undefined, true, b?.data ?? null);
   }
-  if (b) addChannelBiasThreads(out.data, b.data, rows, nOut, 1);
   const inputs = b ? [x, weight, b] : [x, weight];
   return record(op, out, inputs, (g) => {
     let gx: Tensor | null = null;
