@@ -5,7 +5,9 @@
  * hits both alike. Per op: the serial time of all its parts, the calling thread's own part on two threads
  * and its wait for the worker after it; per step: the threaded ops' parts, the waits and the rest (serial
  * code: the graph, allocation, unsplit passes). With perfect threads the calling thread's part would be
- * the serial time over the thread count and the waits zero.
+ * the serial time over the thread count and the waits zero. The last column is the split's balance in work: the
+ * calling thread's part against a worker's, both timed on one thread (its own part first, which favours the
+ * others' by a few percent of warm caches: dense gemms, evenly split, read 1.04x).
  *
  *   npx tsx bench/pool-split.ts [--config mnist-b64|cifar-b8] [--phase train|infer] [--threads 2] [--steps 6] [--top 16]
  */
@@ -40,8 +42,8 @@ for (let i = 0; i < steps; i++) {
     stepScope(step, model);
     wall[m]! += performance.now() - t0;
     for (const [op, t] of poolProfile("off")) {
-      const s = ops[m]!.get(op) ?? { calls: 0, localMs: 0, waitMs: 0 };
-      ops[m]!.set(op, { calls: s.calls + t.calls, localMs: s.localMs + t.localMs, waitMs: s.waitMs + t.waitMs });
+      const s = ops[m]!.get(op) ?? { calls: 0, localMs: 0, waitMs: 0, ownMs: 0 };
+      ops[m]!.set(op, { calls: s.calls + t.calls, localMs: s.localMs + t.localMs, waitMs: s.waitMs + t.waitMs, ownMs: s.ownMs + t.ownMs });
     }
   }
 }
@@ -51,12 +53,14 @@ const [par, ser] = ops as [Map<string, PoolOpTimes>, Map<string, PoolOpTimes>];
 const f = (v: number): string => (v / steps).toFixed(1);
 const sum = (m: Map<string, PoolOpTimes>, k: "localMs" | "waitMs"): number => [...m.values()].reduce((a, t) => a + t[k], 0);
 console.log(`${name} ${phase}, ${threads} threads against the same parts on one thread, ${steps} steps each (ms a step)\n`);
-console.log("| op | calls | one thread, all parts | calling thread's part | its wait | part / (all / threads) |");
-console.log("|---|---:|---:|---:|---:|---:|");
+console.log("| op | calls | one thread, all parts | calling thread's part | its wait | part / (all / threads) | one thread: own part / a worker's |");
+console.log("|---|---:|---:|---:|---:|---:|---:|");
 const rows = [...ser].sort((a, b) => b[1].localMs - a[1].localMs).slice(0, top);
 for (const [op, s] of rows) {
-  const p = par.get(op) ?? { calls: 0, localMs: 0, waitMs: 0 };
-  console.log(`| ${op} | ${(s.calls / steps).toFixed(0)} | ${f(s.localMs)} | ${f(p.localMs)} | ${f(p.waitMs)} | ${(p.localMs / (s.localMs / threads)).toFixed(2)}x |`);
+  const p = par.get(op) ?? { calls: 0, localMs: 0, waitMs: 0, ownMs: 0 };
+  // The split's balance in work: the calling thread's part against the mean of the others, all timed on one thread.
+  const balance = s.ownMs / ((s.localMs - s.ownMs) / (threads - 1));
+  console.log(`| ${op} | ${(s.calls / steps).toFixed(0)} | ${f(s.localMs)} | ${f(p.localMs)} | ${f(p.waitMs)} | ${(p.localMs / (s.localMs / threads)).toFixed(2)}x | ${balance.toFixed(2)}x |`);
 }
 const serialThreaded = sum(ser, "localMs"), parLocal = sum(par, "localMs"), parWait = sum(par, "waitMs");
 console.log(`\nstep on one thread ${f(wall[1]!)}: threaded ops ${f(serialThreaded)}, the rest ${f(wall[1]! - serialThreaded)}`);

@@ -217,12 +217,16 @@ describe("pool", () => {
       expect(poolInfo().workerParts - before).toBe(2);
       const threaded = poolProfile("serial").get("gemm")!;
       expect(threaded.calls).toBe(1);
+      expect(threaded.ownMs).toBe(threaded.localMs); // with threads the own part is all the calling thread ran
       before = poolInfo().workerParts;
       expect(sameBits(run(), want)).toBe(true);
       expect(poolInfo().workerParts).toBe(before); // no worker ran a part
       const serial = poolProfile("off").get("gemm")!;
       expect(serial.calls).toBe(1);
       expect(serial.waitMs).toBe(0);
+      // serial: the calling thread's own third of the rows timed apart from the others' (all three ran here)
+      expect(serial.ownMs).toBeGreaterThan(0);
+      expect(serial.ownMs).toBeLessThan(serial.localMs);
       run();
       expect(poolProfile("off").size).toBe(0); // off: nothing recorded
     } finally {
