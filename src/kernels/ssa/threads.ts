@@ -44,11 +44,13 @@ function headWork(dm: SsaDims): number {
  * the n x d output). Heads are time-major and the first time steps fire less. The weights are
  * measured, not derived: with a bit worth d / 4 against n d (2 + d / 32) a head, the calling thread's
  * part of the MNIST b64 and CIFAR b8 steps took 1.0-1.26x the worker's; with the fixed part counted as
- * n alone, 2.1-2.5x (it has the early steps); with no spike term, 0.84-0.87x.
+ * n alone, 2.1-2.5x (it has the early steps); with no spike term, 0.84-0.87x. Since dQ's dense product
+ * has its WASM twin, the fixed part weighs 1.5x that: own part / worker's (bench/pool-split.ts) 1.10-1.13x
+ * -> 1.01x (2x: 0.96-0.97x).
  */
 function headCuts(q: Uint32Array, k: Uint32Array, v: Uint32Array, dm: SsaDims, heads: number, p: number): number[] {
   const matWords = dm.n * wordsFor(dm.d);
-  const fixed = dm.n * dm.d * (2 + dm.d / 32);
+  const fixed = 1.5 * dm.n * dm.d * (2 + dm.d / 32);
   // Bits of up to 256 sampled heads, each standing for its block of neighbours (same time step): counting
   // every head's took 9 ms of the calling thread a MNIST b64 step (2,048 heads of 49 words, 4 calls).
   const [bq, bk, bv] = [q, k, v].map((x) => sampledRowBits(x, 0, heads, matWords)) as [Float64Array, Float64Array, Float64Array];
