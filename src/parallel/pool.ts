@@ -383,6 +383,8 @@ function dispatch(s: Slot, p: Part): number {
   // Workers run the caller's kernel backend (the bits are the same either way; the choice is the user's).
   s.ctrl[KERNELS] = KERNEL_BACKENDS.indexOf(getKernelBackend());
   for (let j = 0; j < p.args.length; j++) s.args[j] = p.args[j]!;
+  // The arguments a part does not pass read 0, not what the slot's last task left there.
+  s.args.fill(0, p.args.length);
   const seq = ++s.seq;
   workerParts++;
   Atomics.store(s.ctrl, CMD, seq);

@@ -8,7 +8,7 @@ import { gemm, gemmReference } from "../../src/kernels/gemm/gemm.js";
 import { gemmThreads } from "../../src/kernels/gemm/threads.js";
 import {
   getThreads, minWorkPerThread, poolInfo, poolProfile, poolReady, runParts, setMinWorkPerThread, setPoolSpin, setThreadHost, setThreads,
-  shutdownPool, usableThreads,
+  sabBase, shutdownPool, usableThreads, type Part,
 } from "../../src/parallel/pool.js";
 import { OP_TEST_EXIT, OP_TEST_THROW } from "../../src/parallel/protocol.js";
 import { nodeThreadHost } from "../../src/parallel/host.js";
@@ -19,6 +19,7 @@ import { sum } from "../../src/ops/reduce.js";
 import { mul } from "../../src/ops/elementwise.js";
 import { backward } from "../../src/autograd/tape.js";
 import { useSplittingPool } from "../helpers/pool.js";
+import { OP_ECHO_ARGS } from "../helpers/echo-task.js";
 import { randArray, sameBits } from "../helpers/arrays.js";
 
 /** Same bits (NaN payloads aside, none arise here). */
@@ -232,6 +233,18 @@ describe("pool", () => {
     } finally {
       poolProfile("off");
     }
+  });
+
+  it("a part's arguments past those it passes read 0 in the worker, not what the slot's last task left", async () => {
+    setThreads(3);
+    await poolReady();
+    const out = allocFloat("float64", 32, true) as Float64Array;
+    const base = sabBase(out);
+    const parts = (n: number, at: number): Part[] => [0, 1].map((w) => ({ op: OP_ECHO_ARGS, args: [base + at + 8 * w, 1, 2, 3, 4, 5, 6, 7].slice(0, n), bufs: [out] }));
+    runParts("echo", parts(8, 0), () => {});
+    runParts("echo", parts(2, 16), () => {});
+    expect(Array.from(out.subarray(0, 8))).toEqual([base, 1, 2, 3, 4, 5, 6, 7]);
+    expect(Array.from(out.subarray(16, 32))).toEqual([base + 16, 1, 0, 0, 0, 0, 0, 0, base + 24, 1, 0, 0, 0, 0, 0, 0]);
   });
 
   it("setPoolSpin validates; sleeping workers (spin 0) and spinning ones (spin 20) both run every part, same bits", async () => {

@@ -108,7 +108,6 @@ function fusedBias(bias: FloatArray | null, fam32: boolean): bias is Float32Arra
   return bias !== null && fam32 && bias instanceof Float32Array && inHeap(bias);
 }
 
-
 /** The plain-TypeScript twin of {@link spikeGatherAdd}, whatever the kernel backend. */
 export function spikeGatherAddJs(
   s: Uint32Array, sOff: number, wpr: number,

@@ -50,7 +50,7 @@ export function linearPart(
  * biasOff (-1: none); buffers a, b, c and (with a bias) the bias's.
  */
 function linearTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
-  // Every job passes all 14 (the message's unused arguments keep an earlier job's values).
+  // -1: no bias (0 is an offset; arguments a job does not pass read 0, so the jobs pass -1).
   const biasOff = a[13]!;
   const bias = biasOff >= 0 ? b[3]!.subarray(biasOff, biasOff + a[6]!) : null;
   linearPart(a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10] === 1, a[11] === 1, a[12] === 1, bias);
