@@ -99,6 +99,16 @@ export class Spikes implements Differentiable {
     return this.shape.length;
   }
 
+  /**
+   * Spikes over words a kernel wrote in full, pad bits zero (the neuron kernels: each row's bits past its
+   * last column are written as 0, which their tests check on words filled with ones first). Skips the
+   * constructor's pad-bit scan: a serial pass over every row, 3.8 ms of the calling thread's time a MNIST b64
+   * inference pass on two threads (28-column rows; bench/thread-cost.ts).
+   */
+  static fromKernelWords(words: Uint32Array, shape: Shape, dtype: DType = "float32"): Spikes {
+    return trustedSpikes(words, shape, dtype);
+  }
+
   /** All-zero spikes. */
   static zeros(shape: Shape, dtype: DType = "float32"): Spikes {
     checkShape("Spikes.zeros", shape);

@@ -150,7 +150,7 @@ function run(x: Tensor, opts: NeuronOptions, keepH: boolean): { spikes: Spikes; 
   const inputs = w ? [x, w] : [x];
   const grad = needsGrad(...inputs);
   const { h, v, words } = charge(x, p, grad || keepH);
-  const spikes = new Spikes(words, x.shape, dtype);
+  const spikes = Spikes.fromKernelWords(words, x.shape, dtype);
   // H is the closure's own (unless traced): it goes back to the heap once the backward has run.
   record(OP, spikes, inputs, (g) => backwardOf(g, x, w, h!, words, p, k, surrogate), h !== null && !keepH ? [h] : undefined);
   if (!keepH) freeArray(v, "released by the neuron (its final membrane is not returned)");

@@ -63,7 +63,7 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   const words = Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols), false); // the neuron kernels write every word
   fire(x, st, passes, p, null, words);
-  const spikes = new Spikes(words, shape, st.dtype);
+  const spikes = Spikes.fromKernelWords(words, shape, st.dtype);
   if (!needsGrad(...inputs)) return spikes;
   return record(OP, spikes, inputs, (g) => {
     if (!sameShape(g.shape, shape)) fail(OP, `gradient ${fmtShape(g.shape)} does not match the spikes ${fmtShape(shape)}`);
