@@ -51,7 +51,7 @@ export function popcountRange(words: Uint32Array, from: number, to: number, stri
 /**
  * Estimated cost of each of `rows` float rows of `rowLen` values (row i at
  * x[off + i rowLen]): its nonzeros plus `rowCost` (what the row costs besides them, in nonzeros). Up to `samples` rows are
- * counted, one in each of as many equal blocks, and each block takes its count:
+ * counted (long ones estimated from a quarter of their values, see STRIDED_ROW), one in each of as many equal blocks, and each block takes its count:
  * the estimate stays a small part of the product it balances, and rows of
  * one time step (whose rates differ from the next step's) stay together.
  * 64 by default: at 256 the estimates of a CIFAR b8 training step's counts
@@ -59,7 +59,8 @@ export function popcountRange(words: Uint32Array, from: number, to: number, stri
  * threads (bench/thread-cost.ts), serial time before every split.
  */
 export function sampledRowNonzeros(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 64, rowCost = 1): Float64Array {
-  return sampledRowCosts(rows, samples, (r) => rowNonzeros(x, off + r * rowLen, rowLen) + rowCost);
+  let j = 0;
+  return sampledRowCosts(rows, samples, (r) => rowNonzeros(x, off + r * rowLen, rowLen, j++) + rowCost);
 }
 
 /**
@@ -92,8 +93,9 @@ export function sampledRowBits(words: Uint32Array, off: number, rows: number, wp
 
 /**
  * The share of nonzeros among `rows` float rows of `rowLen` values, counted on up to `samples` rows, one in
- * each of as many equal blocks. 64 by default: enough for the dense-or-sparse choices it serves (64 rows of
- * 384 values at density 0.27: a standard error of 0.003), where 256 took 3.3 ms of a one-thread CIFAR b8
+ * each of as many equal blocks (long rows on a quarter of their values, see STRIDED_ROW). 64 by default: enough
+ * for the dense-or-sparse choices it serves (64 rows of 384 values at density 0.27, a quarter of each: a
+ * standard error of 0.006 against thresholds of 0.4 and more), where 256 full rows took 3.3 ms of a one-thread CIFAR b8
  * training step (16 counts linears, rows of 384-1536 values; the sampler's self time in bench/thread-cost.ts,
  * 1.0 ms with 64), serial time.
  */
@@ -101,7 +103,7 @@ export function sampledDensity(x: ArrayLike<number>, off: number, rows: number, 
   if (rows === 0 || rowLen === 0) return 0;
   let nz = 0, seen = 0;
   eachSampledRow(rows, samples, (row) => {
-    nz += rowNonzeros(x, off + row * rowLen, rowLen);
+    nz += rowNonzeros(x, off + row * rowLen, rowLen, seen);
     seen++;
   });
   return nz / (seen * rowLen);
@@ -118,9 +120,20 @@ function spreadRow(from: number, to: number, j: number): number {
   return from + Math.floor(frac * (to - from));
 }
 
-function rowNonzeros(x: ArrayLike<number>, base: number, len: number): number {
-  let nz = 0;
+/**
+ * Rows of at least this many values are counted on every VALUE_STRIDE-th value (from a phase that moves
+ * with the sample, so the samples together see every column) and the count scaled up: an estimate is all
+ * a split or a dense-or-sparse choice needs, and the full counts of a CIFAR b8 inference pass's counts
+ * linears took 3-4 ms of the calling thread on two threads (bench/thread-cost.ts), serial time.
+ */
+const STRIDED_ROW = 256;
+const VALUE_STRIDE = 4;
+
+/** Nonzeros of x[base .. base + len): exact below STRIDED_ROW values, else estimated from every VALUE_STRIDE-th from phase `sample` mod VALUE_STRIDE. */
+function rowNonzeros(x: ArrayLike<number>, base: number, len: number, sample: number): number {
+  const stride = len >= STRIDED_ROW ? VALUE_STRIDE : 1;
+  let nz = 0, seen = 0;
   // Branch-free: a branch on random zeros mispredicts (256 rows x 1536 at density 0.3: 1.78 ms with it, 0.42 without).
-  for (let j = 0; j < len; j++) nz += Number(x[base + j] !== 0);
-  return nz;
+  for (let j = sample % stride; j < len; j += stride, seen++) nz += Number(x[base + j] !== 0);
+  return stride === 1 ? nz : (nz * len) / seen;
 }
