@@ -127,7 +127,7 @@ describe.skipIf(!simd)(`WASM SIMD neuron kernels${simd ? "" : " (skipped: WebAss
           decayInput: o.decayInput, vTh: o.vTh, vReset: 0, hardReset: true, detachReset: true, f32: true,
         };
         const gS = new Float32Array(o.steps * n), h = new Float32Array(o.steps * n);
-        // zeroRuns: gS +-0 over runs of up to 40 (the kernel's exp-free path for groups of 16 zeros); specials:
+        // zeroRuns: gS +-0 over runs of up to 40 (the kernel's exp-free path: a unit's 16-value halves, a row's last groups); specials:
         // H at NaN and +-Infinity now and then (a NaN alpha (h - vTh) must take the exp's way)
         let zeros = 0;
         for (let i = 0; i < gS.length; i++) {

@@ -137,8 +137,16 @@ function eachUnit(c: Code, L: Record<string, number>, body: () => void): void {
 
 /** The v128 locals one chain of the sigmoid backward needs, besides the exp's. */
 const CHAIN_TEMPS = ["x", "e", "sg", "gH"] as const;
-/** Independent chains the sigmoid backward runs side by side, four elements each. */
-const CHAINS = 4;
+/**
+ * Independent chains the sigmoid backward runs side by side, four elements each: a unit's 32. The exp's
+ * Horner chain makes the kernel wait on latency, not ports, so more chains in flight pay though some of
+ * their temporaries spill. 4 -> 8 (and a row's last unit in one interleave of its 1-7 groups, not one group
+ * at a time), the kernel's time in a one-thread training step (two alternations): CIFAR b8 115-118 -> 87-90
+ * ms, MNIST b64 (28-column conv rows) 159-163 -> 129-130 ms; on 393k in-cache values 1.95 -> 1.69 ns each.
+ */
+const CHAINS = 8;
+/** The chains of one all-zero-gS check in a full unit (the group loop's first half): 16 elements. */
+const ZERO_CHECK = CHAINS / 2;
 
 function sigmoidBackwardFunc(): FuncDef {
   const perChain = [...CHAIN_TEMPS, ...EXP_TEMPS];
@@ -152,6 +160,7 @@ function sigmoidBackwardFunc(): FuncDef {
     [
       ["step", I32], ["u", I32], ["q", I32], ["cnt", I32], ["bits", I32], ["j", I32], ["rem", I32],
       ["ph", I32], ["pg", I32], ["po", I32], ["pv", I32], ["wp", I32],
+      ["live0", I32], ["live1", I32],
       ["alpha4", V128], ["vTh4", V128], ["dHdX4", V128], ["dHdV4", V128], ["nan", V128],
       ...Array.from({ length: CHAINS }, (_, i) => perChain.map((n) => [`${n}${i}`, V128] as const)).flat(),
     ],
@@ -221,27 +230,57 @@ function sigmoidBackwardBody(c: Code, L: Record<string, number>, kc: ConstLocal)
   eachUnit(c, L, () => {
     c.get(L.wp!).i32Load(0).set(L.bits!);
     c.i32Const(0).set(L.j!);
-    // 4 CHAINS elements at a time as interleaved chains, then 4, then the 1-3 of a row's end. A group whose gS
-    // are all zero skips the exp (12-17% of a Spikformer training step's LIF gradients, up to three quarters of
-    // an attention q / k / v neuron's; positions a max-pool did not pick): the same bits unless an x is NaN,
-    // which goes the full way.
-    loopWhile(4 * CHAINS, () => {
-      for (let i = 0; i < CHAINS; i++) {
-        c.get(L.pg!).v128Load(16 * i).get(kc(f32x4(0))).f32x4Ne();
-        if (i > 0) c.v128Or();
-        c.get(L.ph!).v128Load(16 * i).get(L.vTh4!).f32x4Sub().get(L.alpha4!).f32x4Mul().tee(L.nan!).get(L.nan!).f32x4Ne().v128Or();
-      }
-      c.v128AnyTrue().if();
-      c.interleave(Array.from({ length: CHAINS }, (_, i) => {
+    // A unit's whole groups of 4 as interleaved chains (all CHAINS for a full unit, else one interleave of as
+    // many as there are), then the 1-3 of a row's end. A run of chains whose gS are all zero skips the exp
+    // (12-17% of a Spikformer training step's LIF gradients, up to three quarters of an attention q / k / v
+    // neuron's; positions a max-pool did not pick): the same bits unless an x is NaN, which goes the full way.
+    /** Chains [from, to) interleaved, the full way. */
+    const interleaved = (from: number, to: number): void => {
+      c.interleave(Array.from({ length: to - from }, (_, i) => {
         const part = new Code().statements();
-        body(part, i, 4);
+        body(part, from + i, 4);
         return part;
       }));
+    };
+    /** Sets `live` to whether chains [from, to) have a nonzero gS or a NaN x. */
+    const liveCheck = (from: number, to: number, live: number): void => {
+      for (let i = from; i < to; i++) {
+        c.get(L.pg!).v128Load(16 * i).get(kc(f32x4(0))).f32x4Ne();
+        if (i > from) c.v128Or();
+        c.get(L.ph!).v128Load(16 * i).get(L.vTh4!).f32x4Sub().get(L.alpha4!).f32x4Mul().tee(L.nan!).get(L.nan!).f32x4Ne().v128Or();
+      }
+      c.v128AnyTrue().set(live);
+    };
+    /** Chains [from, to) the full way when `live`, else as gS alpha. */
+    const checked = (from: number, to: number, live: number): void => {
+      c.get(live).if();
+      interleaved(from, to);
       c.else();
-      for (let i = 0; i < CHAINS; i++) body(c, i, 4, true);
+      for (let i = from; i < to; i++) body(c, i, 4, true);
+      c.end();
+    };
+    const [live0, live1] = [L.live0!, L.live1!];
+    // A full unit: two checks of ZERO_CHECK chains (the skips' grain), all CHAINS side by side when both live.
+    loopWhile(4 * CHAINS, () => {
+      liveCheck(0, ZERO_CHECK, live0);
+      liveCheck(ZERO_CHECK, CHAINS, live1);
+      c.get(live0).get(live1).i32And().if();
+      interleaved(0, CHAINS);
+      c.else();
+      checked(0, ZERO_CHECK, live0);
+      checked(ZERO_CHECK, CHAINS, live1);
       c.end();
     });
-    loopWhile(4, () => body(c, 0, 4));
+    // A row's last unit: its 1-7 whole groups in one interleave (a 28-column row: 7, where one chain at a time
+    // would wait on each group's latency).
+    c.get(L.cnt!).get(L.j!).i32Sub().i32Const(2).i32ShrU().set(L.rem!);
+    for (let g = 1; g < CHAINS; g++) {
+      c.get(L.rem!).i32Const(g).i32Eq().if();
+      liveCheck(0, g, live0);
+      checked(0, g, live0);
+      advance(4 * g);
+      c.end();
+    }
     c.get(L.cnt!).get(L.j!).i32Sub().set(L.rem!);
     for (const lanes of [1, 2, 3]) {
       c.get(L.rem!).i32Const(lanes).i32Eq().if();
