@@ -159,8 +159,13 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
         if (o * ohw >= 256) expect(spikeSumWasmRuns()).toBeGreaterThan(before);
         expectSameBits(ow, oj, "out");
         expectSameBits(aw, aj, "accW");
-        // The forward from wT packed in panels (the float32 family's path for a large wT, forced here).
-        for (const rows of PANEL_BLOCKS) expectSameBits(withPanels(rows, () => run("wasm")[0]), oj, `out (panels, blocks and tiles of ${rows} rows)`);
+        // The forward from wT and the weight gradient from gy packed in panels (the float32 family's path for a
+        // large wT / gradient image, forced here).
+        for (const rows of PANEL_BLOCKS) {
+          const [op, ap] = withPanels(rows, () => run("wasm"));
+          expectSameBits(op, oj, `out (panels, blocks and tiles of ${rows} rows)`);
+          expectSameBits(ap, aj, `accW (panels, blocks and tiles of ${rows} rows)`);
+        }
         // And from the weight as the conv stores it, [O, C kh kw] (outIn): both backends, rows and panels.
         const wt = cfg.f32 ? new Float32Array(kk * o) : new Float64Array(kk * o);
         for (let p = 0; p < kk; p++) for (let j = 0; j < o; j++) wt[j * kk + p] = wT[p * o + j]!;

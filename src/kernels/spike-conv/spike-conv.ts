@@ -726,13 +726,18 @@ function weightWasm(
   const xImg = c * g.h * g.w;
   const rows = (c1 - c0) * khw * o;
   const a0 = c0 * khw * o;
-  // One image's channels-last gradient: gy's slice itself, or its transpose in scratch (channels-first gy, or a foreign one staged).
+  // One image's channels-last gradient: gy's slice itself, or its transpose in scratch (channels-first gy, or a foreign one staged);
+  // with panels (see usePanels) its panels, packed from gy's slice as it is (a foreign one staged first). A CIFAR b8
+  // step's three stem convs with panels, one thread: their sums 106 -> 92 ms, the packing 6 ms (two runs); the RPE
+  // conv (64 positions) and MNIST's stem (25k-50k values an image) stay below the threshold, where panels ran slower.
+  const panels = usePanels(fam32, nb, img);
   const accS = 0;
   const gS = dstBytes(accW, rows, fam32);
-  const cntS = gS + (channelsFirst ? align16(img * (f32 ? 4 : 8)) : stageBytes(gy, img));
+  const cntS = gS + (channelsFirst && !panels ? align16(img * (f32 ? 4 : 8)) : stageBytes(gy, img));
   const idxS = align16(cntS + nb * 4);
   const valS = align16(idxS + nb * cap * 4); // counts: a value (of the family's type) per idx slot
-  const base = spikeSumScratch(counts === null ? valS : valS + nb * cap * es);
+  const panelS = align16(counts === null ? valS : valS + nb * cap * es);
+  const base = spikeSumScratch(panels ? panelS + img * 4 : panelS);
   const accB = dstPtr(accW, a0, rows, fam32, base + accS, true);
   const i32 = heapI32();
   const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
@@ -741,19 +746,21 @@ function weightWasm(
   const weights = wasmWeights(counts, fam32);
   const wasmFill = fillsInWasm(s, g) && (counts === null || weights !== null);
   const val = counts === null ? null : (fam32 ? heapF32() : heapF64()).subarray((base + valS) / es, (base + valS) / es + nb * cap);
+  const entry = panels ? 1 : o; // entries: element offsets of the gradient's rows, or (panels) the output positions
   for (let i = 0; i < n; i++) {
     let gB = base + gS;
-    if (channelsFirst) transpose(gy, i * img, o, ohw, gv, 0);
+    if (panels) gB = panelsOr(true, heapPtr(gy, i * img, img, gB, true), ohw, o, base + panelS, channelsFirst);
+    else if (channelsFirst) transpose(gy, i * img, o, ohw, gv, 0);
     else gB = heapPtr(gy, i * img, img, gB, true);
     if (wasmFill) {
       fillBucketsWasm(
-        false, s.byteOffset + i * imgWords * 4, wpr, c0, c1, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, o, cap, nb, base + cntS, base + idxS,
+        false, s.byteOffset + i * imgWords * 4, wpr, c0, c1, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, entry, cap, nb, base + cntS, base + idxS,
         weights, counts === null ? 0 : counts.byteOffset + i * xImg * es, g.w, base + valS,
       );
     } else {
-      fillBuckets(s, i * imgWords, wpr, c, g, o, false, c0, c1, cnt, idx, counts === null ? null : { x: counts, off: i * xImg, val: val! });
+      fillBuckets(s, i * imgWords, wpr, c, g, entry, false, c0, c1, cnt, idx, counts === null ? null : { x: counts, off: i * xImg, val: val! });
     }
-    spikeSumRun(f32, counts !== null, nb, cap, gB, o, accB, base + cntS, base + idxS, base + valS, false, fam32);
+    spikeSumRun(f32, counts !== null, nb, cap, gB, o, accB, base + cntS, base + idxS, base + valS, false, fam32, panels ? ohw : 0);
   }
   dstDone(accW, a0, rows, fam32, accB);
 }
