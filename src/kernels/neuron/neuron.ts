@@ -11,7 +11,7 @@ import { BitspikeError } from "../../tensor/errors.js";
 import { wasmKernelsEnabled, wasmSimdAvailable } from "../../wasm/backend.js";
 import { lifForwardWasmCall, neuronKernel, sigmoidBackwardWasmCall } from "./wasm.js";
 import { heapPtr, unstage } from "../../wasm/runtime.js";
-import { heapF32, inHeap } from "../../tensor/heap.js";
+import { inHeap } from "../../tensor/heap.js";
 import { wordsFor } from "../../tensor/bits.js";
 import { sigmoidGradF32, sigmoidGradF64 } from "./exp.js";
 
@@ -551,8 +551,7 @@ export function hardDetachedSigmoidBackwardRangeWasm(
   const { dHdV, dHdX } = chargeGrads(p);
   const r = unitRange(p, u0, u1);
   const G = r.el(gS), H = r.el(h), W = r.wd(words), GX = r.el(gx);
-  const gv = takeScratch(r.elems * 4, [G, H, W, GX]);
-  heapF32().fill(0, gv / 4, gv / 4 + r.elems);
+  const gv = takeScratch(r.elems * 4, [G, H, W, GX]); // read as +0 in the kernel's first step: no fill
   const [pg, gs] = stepPtr(G, true), [ph, hs] = stepPtr(H, true), [pw, ws] = stepPtr(W, true);
   const [po, os] = stepPtr(GX, false);
   sigmoidBackwardWasmCall(pg, gs, ph, hs, pw, ws, po, os, gv, steps, r.units, u0 % r.wpr, cols, r.wpr, alpha, vTh, dHdX, dHdV);
