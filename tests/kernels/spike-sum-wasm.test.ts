@@ -184,6 +184,24 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
     );
   });
 
+  it("the spike scatter's WASM buckets: blocks of rows and panels give the JS twin's bits", () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 37 }), fc.double({ min: 0, max: 0.6, noNaN: true }), fc.integer(), (m, k, n, rate, seed) => {
+      const rng = new Rng(seed);
+      const wpr = wordsFor(k);
+      const s = placed(bitRows(m, k, rate, rng), true), g = placed(values(m * n, rng, true), true);
+      const q0 = rng.int(wpr), q1 = q0 + 1 + rng.int(wpr - q0);
+      const a0 = values(k * n + 3, rng, true);
+      const aj = a0.slice();
+      spikeScatterRowsWords(s, 0, wpr, q0, q1, g, 0, aj, 0, m, n, "js");
+      for (const rows of [null, ...PANEL_BLOCKS]) {
+        const aw = placed(a0.slice(), true);
+        const run = () => spikeScatterRowsWords(s, 0, wpr, q0, q1, g, 0, aw, 0, m, n, "wasm");
+        if (rows === null) run(); else withPanels(rows, run);
+        expectSameBits(aw, aj, `words ${q0}..${q1} of ${wpr}, ${m} rows${rows === null ? "" : `, panels in blocks and tiles of ${rows} rows`}`);
+      }
+    }), { numRuns: 60 });
+  });
+
   it("gather-add twins (spike and counts rows, column-bucket scatters) equal their JS twins, both families", () => {
     fc.assert(
       fc.property(

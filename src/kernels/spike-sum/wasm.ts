@@ -433,6 +433,45 @@ function countsColumnBucketsBody(): Code {
   return c;
 }
 
+/**
+ * spikeColumnBuckets32(s, wpr, q0, q1, rows, n, cnt, idx): the column buckets of `rows` rows of spike words
+ * (s: byte offset of the first row, wpr words a row), the columns of words q0..q1-1 only: for each set bit
+ * (row r, column p), rows in order, entry r n appended to bucket p - 32 q0 (capacity `rows`, the sums' cap
+ * form, as countsColumnBuckets32). The spike linear's weight gradient Sᵀ G.
+ */
+function spikeColumnBucketsBody(): Code {
+  const [s, wpr, q0, q1, rows, n, cnt, idx] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [kc, r, rowP, e, q, m, p, cp, words] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const c = new Code();
+  c.get(q1).get(q0).i32Sub().tee(words).i32Const(5).i32Shl().set(kc);
+  c.i32Const(0).set(p);
+  c.whileLtU(p, kc, () => {
+    c.get(cnt).get(p).i32Const(2).i32Shl().i32Add().i32Const(0).i32Store(0);
+    c.get(p).i32Const(1).i32Add().set(p);
+  });
+  c.i32Const(0).set(r);
+  c.whileLtU(r, rows, () => {
+    c.get(s).get(r).get(wpr).i32Mul().get(q0).i32Add().i32Const(2).i32Shl().i32Add().set(rowP);
+    c.get(r).get(n).i32Mul().set(e);
+    c.i32Const(0).set(q);
+    c.whileLtU(q, words, () => {
+      c.get(rowP).get(q).i32Const(2).i32Shl().i32Add().i32Load(0).set(m);
+      c.block().loop();
+      c.get(m).i32Eqz().brIf(1);
+      c.get(q).i32Const(5).i32Shl().get(m).i32Ctz().i32Add().set(p);
+      c.get(m).get(m).i32Const(1).i32Sub().i32And().set(m);
+      // idx[p rows + cnt[p]] = e; cnt[p]++
+      c.get(cnt).get(p).i32Const(2).i32Shl().i32Add().set(cp);
+      c.get(idx).get(p).get(rows).i32Mul().get(cp).i32Load(0).i32Add().i32Const(2).i32Shl().i32Add().get(e).i32Store(0);
+      c.get(cp).get(cp).i32Load(0).i32Const(1).i32Add().i32Store(0);
+      c.br(0).end().end();
+      c.get(q).i32Const(1).i32Add().set(q);
+    });
+    c.get(r).i32Const(1).i32Add().set(r);
+  });
+  return c;
+}
+
 /** The gather-add module's bytes (emitted from TypeScript, deterministic). */
 export function spikeSumModule(): Uint8Array {
   const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
@@ -450,6 +489,7 @@ export function spikeSumModule(): Uint8Array {
       fn("sum32fPanels", true, true, false, true), fn("wsum32fPanels", true, true, true, true),
       { name: "countsBuckets32", params: i32s(8), results: [], locals: [...i32s(7), V128, V128, V128], body: countsBucketsBody() },
       { name: "countsColumnBuckets32", params: i32s(9), results: [], locals: i32s(10), body: countsColumnBucketsBody() },
+      { name: "spikeColumnBuckets32", params: i32s(8), results: [], locals: i32s(9), body: spikeColumnBucketsBody() },
     ],
   });
 }
@@ -562,6 +602,11 @@ export function countsBucketsRun(x: number, k: number, rows: number, n: number, 
 /** Fills the column buckets of rows of a float32 counts matrix (see countsColumnBucketsBody; byte offsets in the heap). */
 export function countsColumnBucketsRun(x: number, k: number, rows: number, p0: number, p1: number, n: number, cnt: number, idx: number, val: number): void {
   (kernel.exports().countsColumnBuckets32 as (...a: number[]) => void)(x, k, rows, p0, p1, n, cnt, idx, val);
+}
+
+/** Fills the column buckets of rows of spike words (see spikeColumnBucketsBody; byte offsets in the heap). */
+export function spikeColumnBucketsRun(s: number, wpr: number, q0: number, q1: number, rows: number, n: number, cnt: number, idx: number): void {
+  (kernel.exports().spikeColumnBuckets32 as (...a: number[]) => void)(s, wpr, q0, q1, rows, n, cnt, idx);
 }
 
 /**
