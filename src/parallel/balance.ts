@@ -59,26 +59,25 @@ export function popcountRange(words: Uint32Array, from: number, to: number, stri
  * threads (bench/thread-cost.ts), serial time before every split.
  */
 export function sampledRowNonzeros(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 64, rowCost = 1): Float64Array {
-  let j = 0;
-  return sampledRowCosts(rows, samples, (r) => rowNonzeros(x, off + r * rowLen, rowLen, j++) + rowCost);
+  return sampledRowCosts(rows, samples, (r, j) => rowNonzeros(x, off + r * rowLen, rowLen, j) + rowCost);
 }
 
 /**
- * Calls `f(row, from, to)` for one row of each of up to `samples` equal blocks [from, to) of `rows` rows,
- * in order: the rows the estimates below (and the spike scatter's column costs) count.
+ * Calls `f(row, from, to, j)` for one row of each of up to `samples` equal blocks [from, to) of `rows` rows,
+ * in order (j: the sample's number): the rows the estimates below (and the spike scatter's column costs) count.
  */
-export function eachSampledRow(rows: number, samples: number, f: (row: number, from: number, to: number) => void): void {
+export function eachSampledRow(rows: number, samples: number, f: (row: number, from: number, to: number, j: number) => void): void {
   const step = Math.max(1, Math.floor(rows / samples));
   for (let i = 0, j = 0; i < rows; i += step, j++) {
     const end = Math.min(rows, i + step);
-    f(spreadRow(i, end, j), i, end);
+    f(spreadRow(i, end, j), i, end, j);
   }
 }
 
 /** Each of `rows` rows gets the cost `of` its block's sampled row, one row in each of up to `samples` equal blocks. */
-function sampledRowCosts(rows: number, samples: number, of: (row: number) => number): Float64Array {
+function sampledRowCosts(rows: number, samples: number, of: (row: number, j: number) => number): Float64Array {
   const cost = new Float64Array(rows);
-  eachSampledRow(rows, samples, (row, from, to) => cost.fill(of(row), from, to));
+  eachSampledRow(rows, samples, (row, from, to, j) => cost.fill(of(row, j), from, to));
   return cost;
 }
 
@@ -102,8 +101,8 @@ export function sampledRowBits(words: Uint32Array, off: number, rows: number, wp
 export function sampledDensity(x: ArrayLike<number>, off: number, rows: number, rowLen: number, samples = 64): number {
   if (rows === 0 || rowLen === 0) return 0;
   let nz = 0, seen = 0;
-  eachSampledRow(rows, samples, (row) => {
-    nz += rowNonzeros(x, off + row * rowLen, rowLen, seen);
+  eachSampledRow(rows, samples, (row, _from, _to, j) => {
+    nz += rowNonzeros(x, off + row * rowLen, rowLen, j);
     seen++;
   });
   return nz / (seen * rowLen);

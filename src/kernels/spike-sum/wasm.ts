@@ -392,11 +392,7 @@ function countsColumnBucketsBody(): Code {
   const [kc, r, rowP, e, j, kc4, m, p, slot, cp] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
   const c = new Code();
   c.get(p1).get(p0).i32Sub().set(kc);
-  c.i32Const(0).set(j);
-  c.whileLtU(j, kc, () => {
-    c.get(cnt).get(j).i32Const(2).i32Shl().i32Add().i32Const(0).i32Store(0);
-    c.get(j).i32Const(1).i32Add().set(j);
-  });
+  c.get(cnt).i32Const(0).get(kc).i32Const(2).i32Shl().memoryFill(); // the counts start at 0
   /** Appends column p's entry of the current row to its bucket. */
   const append = (): void => {
     c.get(cnt).get(p).i32Const(2).i32Shl().i32Add().set(cp);
@@ -444,11 +440,7 @@ function spikeColumnBucketsBody(): Code {
   const [kc, r, rowP, e, q, m, p, cp, words] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
   const c = new Code();
   c.get(q1).get(q0).i32Sub().tee(words).i32Const(5).i32Shl().set(kc);
-  c.i32Const(0).set(p);
-  c.whileLtU(p, kc, () => {
-    c.get(cnt).get(p).i32Const(2).i32Shl().i32Add().i32Const(0).i32Store(0);
-    c.get(p).i32Const(1).i32Add().set(p);
-  });
+  c.get(cnt).i32Const(0).get(kc).i32Const(2).i32Shl().memoryFill(); // the counts start at 0
   c.i32Const(0).set(r);
   c.whileLtU(r, rows, () => {
     c.get(s).get(r).get(wpr).i32Mul().get(q0).i32Add().i32Const(2).i32Shl().i32Add().set(rowP);
