@@ -86,6 +86,7 @@ let adopted = false;
 let f32: Float32Array = new Float32Array(0);
 let f64: Float64Array = new Float64Array(0);
 let u32: Uint32Array = new Uint32Array(0);
+let i32: Int32Array = new Int32Array(0);
 let u8: Uint8Array = new Uint8Array(0);
 
 /**
@@ -145,6 +146,7 @@ function refresh(): void {
   f32 = new Float32Array(b, 0, b.byteLength >>> 2);
   f64 = new Float64Array(b, 0, b.byteLength >>> 3);
   u32 = new Uint32Array(b, 0, b.byteLength >>> 2);
+  i32 = new Int32Array(b, 0, b.byteLength >>> 2);
   u8 = new Uint8Array(b, 0, b.byteLength);
   top32 = new Int32Array(b, 0, 16);
 }
@@ -210,6 +212,12 @@ export function heapU32(): Uint32Array {
   init();
   refresh();
   return u32;
+}
+/** The whole heap as int32 (bucket tables, the threads' claim counters: Atomics need an Int32Array). */
+export function heapI32(): Int32Array {
+  init();
+  refresh();
+  return i32;
 }
 export function heapU8(): Uint8Array {
   init();

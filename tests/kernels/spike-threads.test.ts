@@ -13,6 +13,8 @@ import { neuronBackwardThreads } from "../../src/kernels/neuron/threads.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../src/kernels/spike-conv/threads.js";
 import { poolInfo } from "../../src/parallel/pool.js";
 import { popcountRange, sampledDensity, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../src/parallel/balance.js";
+import { claimCuts, claimedRanges, postClaims } from "../../src/parallel/claims.js";
+import { setKernelBackend } from "../../src/wasm/backend.js";
 import { sigmoidSurrogate, surrogateDerivative } from "../../src/ops/spike/surrogate.js";
 import { channelMeanVar } from "../../src/kernels/norm/norm.js";
 import { channelMeanVarThreads } from "../../src/kernels/norm/threads.js";
@@ -266,6 +268,80 @@ describe("threaded spike / counts linear", () => {
       { numRuns: 80 },
     );
     expect(poolInfo().workerParts).toBeGreaterThan(before);
+  });
+});
+
+describe("threaded gathers of many rows (claimed in chunks)", () => {
+  it("equal the kernels bit for bit for 2 and 3 threads, WASM and JS kernels", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ m: fc.integer({ min: 60, max: 300 }), k: fc.integer({ min: 1, max: 70 }), n: fc.integer({ min: 2, max: 12 }), accumulate: fc.boolean(), bias: fc.boolean(), js: fc.boolean(), seed: fc.integer() }),
+        ({ m, k, n, accumulate, bias: withBias, js, seed }) => {
+          const rng = new Rng(seed);
+          const wpr = wordsFor(k);
+          // Rates that grow down the rows, as the time steps' do: an even split by rows would not balance.
+          const rate = (r: number): number => 0.05 + (0.5 * r) / m;
+          const s = words(m * wpr, true);
+          const x = allocFloat("float32", m * k, true);
+          for (let r = 0; r < m; r++) {
+            for (let p = 0; p < k; p++) {
+              if (rng.uniform() >= rate(r)) continue;
+              s[r * wpr + (p >>> 5)]! |= 1 << (p & 31);
+              x[r * k + p] = 1 + rng.int(3);
+            }
+          }
+          const w = randArray(false, n * k, rng, true); // W [n, k], as Linear stores it
+          const c0 = randArray(false, m * n, rng, true);
+          const bias = !accumulate && withBias ? randArray(false, n, rng, true) : null;
+          setKernelBackend(js ? "js" : "auto");
+          try {
+            const cs = c0.slice(), cc = c0.slice();
+            spikeGatherAdd(s, 0, wpr, w, 0, cs, 0, m, n, accumulate, k, bias);
+            countsGatherAdd(x, 0, w, 0, cc, 0, m, k, n, accumulate, true, bias);
+            for (const t of [2, 3]) {
+              const c1 = allocFloat("float32", m * n, true), c2 = allocFloat("float32", m * n, true);
+              c1.set(c0);
+              c2.set(c0);
+              spikeGatherAddThreads(s, 0, wpr, w, 0, c1, 0, m, k, n, accumulate, t, true, bias);
+              countsGatherAddThreads(x, 0, w, 0, c2, 0, m, k, n, accumulate, t, true, bias);
+              if (!sameBits(c1, cs) || !sameBits(c2, cc)) return false;
+            }
+          } finally {
+            setKernelBackend("auto");
+          }
+          return true;
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe("claimed chunks", () => {
+  it("cut the units from 0 to the end, no smaller than the least chunk, the first ones per thread", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 2, max: 4 }), fc.option(fc.integer({ min: 1, max: 64 })), (units, parts, minUnits) => {
+        const cuts = claimCuts(units, parts, minUnits ?? undefined);
+        const least = Math.min(units, minUnits ?? Math.ceil(units / 64));
+        if (cuts[0] !== 0 || cuts[cuts.length - 1] !== units || cuts.length - 1 > 60) return false;
+        for (let j = 1; j < cuts.length; j++) if (cuts[j]! - cuts[j - 1]! < least) return false;
+        return true;
+      }),
+    );
+    // The first chunk per thread holds 3/4 of an even share, then chunks of half the rest over the threads.
+    expect(claimCuts(2048, 2, 32).slice(0, 4)).toEqual([0, 768, 1536, 1664]);
+    expect(claimCuts(3, 2, 1)).toEqual([0, 1, 2, 3]);
+    expect(claimCuts(1, 2, 1)).toEqual([0, 1]);
+  });
+
+  it("are each claimed once, in order, until none is left", () => {
+    const cuts = claimCuts(1000, 2, 10);
+    const at = postClaims(cuts);
+    const seen: number[][] = [];
+    claimedRanges(at)((u0, u1) => seen.push([u0, u1]));
+    expect(seen).toEqual(cuts.slice(1).map((u1, j) => [cuts[j], u1]));
+    claimedRanges(at)(() => { throw new Error("claimed twice"); });
+    expect(() => postClaims([0])).toThrow(/postClaims: 0 chunks/);
   });
 });
 

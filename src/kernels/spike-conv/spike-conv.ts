@@ -31,9 +31,9 @@ import { float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import {
-  align16, dstBytes, dstDone, dstPtr, heapI32, panelsOr, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes, usePanels,
+  align16, dstBytes, dstDone, dstPtr, panelsOr, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes, usePanels,
 } from "../spike-sum/wasm.js";
-import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
+import { heapF32, heapF64, heapI32, inHeap } from "../../tensor/heap.js";
 import { fillBucketsWasm, type Weights } from "./wasm.js";
 
 const fr = Math.fround;

@@ -29,10 +29,11 @@ import { emptyProductDone, float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import {
-  align16, countsBucketsRun, countsColumnBucketsRun, spikeColumnBucketsRun, dstBytes, dstDone, dstPtr, heapI32, panelsOr, ROW_TILE, SPIKE_SUM_MIN_OUT, spikeSumRun,
+  align16, countsBucketsRun, countsColumnBucketsRun, spikeColumnBucketsRun, dstBytes, dstDone, dstPtr, panelsOr, ROW_TILE, SPIKE_SUM_MIN_OUT, spikeSumRun,
   spikeSumScratch, stageBytes, usePanels,
 } from "./wasm.js";
-import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
+import { heapF32, heapF64, heapI32, inHeap } from "../../tensor/heap.js";
+import { allUnits, type UnitRanges } from "../../parallel/claims.js";
 import { transposedCopy } from "../transpose/transpose.js";
 import { addChannelBiasRange } from "../bias/bias.js";
 
@@ -75,19 +76,22 @@ function valRow(n: number): Float64Array {
  * `bias` [n] (not with `accumulate`): C[i, :] = that sum + bias, the bias
  * added to each row in C's type once its terms are summed (the float32 WASM
  * sums add it in their last pass over a row, the others after them).
+ * `rows`: the ranges of C's m rows this call computes (a thread's claims; all by default).
  */
 export function spikeGatherAdd(
   s: Uint32Array, sOff: number, wpr: number,
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, n: number,
-  accumulate: boolean, outInK = 0, bias: FloatArray | null = null,
+  accumulate: boolean, outInK = 0, bias: FloatArray | null = null, rows: UnitRanges = allUnits(m),
 ): void {
   checkBias("spikeGatherAdd", bias, n, accumulate);
-  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outInK, bias);
+  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outInK, bias, rows);
   else {
-    spikeGatherAddJs(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outInK);
-    addBiasRows(c, cOff, m, n, bias);
+    rows((r0, r1) => {
+      spikeGatherAddJs(s, sOff + r0 * wpr, wpr, w, wOff, c, cOff + r0 * n, r1 - r0, n, accumulate, outInK);
+      addBiasRows(c, cOff + r0 * n, r1 - r0, n, bias);
+    });
   }
 }
 
@@ -163,20 +167,22 @@ export function spikeGatherAddJs(
  * sum over p with X[i, p] != 0 of X[i, p] W[p, :]. For the Spikformer residual
  * stream (small integers, mostly 0). Equals gemm bit for bit (in either
  * family, see the file comment). `outIn`: `w` holds the weight as Linear
- * stores it, [n, k] (see {@link spikeGatherAdd}).
+ * stores it, [n, k] (see {@link spikeGatherAdd}, also for `bias` and `rows`).
  */
 export function countsGatherAdd(
   x: FloatArray, xOff: number,
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, k: number, n: number,
-  accumulate: boolean, outIn = false, bias: FloatArray | null = null,
+  accumulate: boolean, outIn = false, bias: FloatArray | null = null, rows: UnitRanges = allUnits(m),
 ): void {
   checkBias("countsGatherAdd", bias, n, accumulate);
-  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn, bias);
+  if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn, bias, rows);
   else {
-    countsGatherAddJs(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn);
-    addBiasRows(c, cOff, m, n, bias);
+    rows((r0, r1) => {
+      countsGatherAddJs(x, xOff + r0 * k, w, wOff, c, cOff + r0 * n, r1 - r0, k, n, accumulate, outIn);
+      addBiasRows(c, cOff + r0 * n, r1 - r0, n, bias);
+    });
   }
 }
 
@@ -765,7 +771,7 @@ export function spikeGatherAddWasm(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, n: number,
-  accumulate: boolean, outInK = 0, bias: FloatArray | null = null,
+  accumulate: boolean, outInK = 0, bias: FloatArray | null = null, rowRanges: UnitRanges = allUnits(m),
 ): void {
   if (m === 0 || n === 0) return;
   checkBias("spikeGatherAddWasm", bias, n, accumulate);
@@ -790,27 +796,29 @@ export function spikeGatherAddWasm(
   const entry = panels ? 1 : n;
   const i32 = heapI32();
   const cnt0 = (base + cntS) / 4, idx0 = (base + idxS) / 4;
-  for (let r0 = 0; r0 < m; r0 += rows) {
-    const nb = Math.min(rows, m - r0);
-    for (let r = 0; r < nb; r++) {
-      const si = sOff + (r0 + r) * wpr;
-      const b = idx0 + r * cap;
-      let cnt = 0;
-      for (let q = 0; q < wpr; q++) {
-        let x = s[si + q]!;
-        while (x !== 0) {
-          i32[b + cnt++] = ((q << 5) + ctz32(x)) * entry;
-          x &= x - 1;
+  rowRanges((u0, u1) => {
+    for (let r0 = u0; r0 < u1; r0 += rows) {
+      const nb = Math.min(rows, u1 - r0);
+      for (let r = 0; r < nb; r++) {
+        const si = sOff + (r0 + r) * wpr;
+        const b = idx0 + r * cap;
+        let cnt = 0;
+        for (let q = 0; q < wpr; q++) {
+          let x = s[si + q]!;
+          while (x !== 0) {
+            i32[b + cnt++] = ((q << 5) + ctz32(x)) * entry;
+            x &= x - 1;
+          }
         }
+        i32[cnt0 + r] = cnt;
       }
-      i32[cnt0 + r] = cnt;
+      const ci = cOff + r0 * n;
+      const dstB = dstPtr(c, ci, nb * n, fam32, base + dstS, accumulate);
+      spikeSumRun(f32, false, nb, cap, wB, n, dstB, base + cntS, base + idxS, 0, !accumulate, fam32, panels ? kw : 0, undefined, fused ? bias.byteOffset : 0);
+      dstDone(c, ci, nb * n, fam32, dstB);
     }
-    const ci = cOff + r0 * n;
-    const dstB = dstPtr(c, ci, nb * n, fam32, base + dstS, accumulate);
-    spikeSumRun(f32, false, nb, cap, wB, n, dstB, base + cntS, base + idxS, 0, !accumulate, fam32, panels ? kw : 0, undefined, fused ? bias.byteOffset : 0);
-    dstDone(c, ci, nb * n, fam32, dstB);
-  }
-  if (!fused) addBiasRows(c, cOff, m, n, bias);
+    if (!fused) addBiasRows(c, cOff + u0 * n, u1 - u0, n, bias);
+  });
 }
 
 /**
@@ -823,11 +831,13 @@ export function countsGatherAddWasm(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, k: number, n: number,
-  accumulate: boolean, outIn = false, bias: FloatArray | null = null,
+  accumulate: boolean, outIn = false, bias: FloatArray | null = null, rowRanges: UnitRanges = allUnits(m),
 ): void {
   checkBias("countsGatherAddWasm", bias, n, accumulate);
-  if (emptyProductDone(c, cOff, m, n, k, accumulate)) {
-    addBiasRows(c, cOff, m, n, bias);
+  if (k === 0 || m === 0 || n === 0) {
+    rowRanges((u0, u1) => {
+      if (emptyProductDone(c, cOff + u0 * n, u1 - u0, n, k, accumulate)) addBiasRows(c, cOff + u0 * n, u1 - u0, n, bias);
+    });
     return;
   }
   const f32 = w instanceof Float32Array;
@@ -849,25 +859,27 @@ export function countsGatherAddWasm(
   const cnt0 = (base + cntS) / 4, idx0 = (base + idxS) / 4, val0 = (base + valS) / es;
   // Float32 counts in the heap: the tables by the WASM scan (the same entries in the same order).
   const wasmTables = fam32 && inHeap(x);
-  for (let r0 = 0; r0 < m; r0 += rows) {
-    const nb = Math.min(rows, m - r0);
-    if (wasmTables) countsBucketsRun(x.byteOffset + (xOff + r0 * k) * 4, k, nb, entry, base + cntS, base + idxS, base + valS);
-    for (let r = 0; r < nb && !wasmTables; r++) {
-      const xi = xOff + (r0 + r) * k;
-      const b = r * k;
-      let cnt = 0;
-      for (let p = 0; p < k; p++) {
-        const val = x[xi + p]!;
-        if (val === 0) continue;
-        i32[idx0 + b + cnt] = p * entry;
-        vv[val0 + b + cnt++] = val;
+  rowRanges((u0, u1) => {
+    for (let r0 = u0; r0 < u1; r0 += rows) {
+      const nb = Math.min(rows, u1 - r0);
+      if (wasmTables) countsBucketsRun(x.byteOffset + (xOff + r0 * k) * 4, k, nb, entry, base + cntS, base + idxS, base + valS);
+      for (let r = 0; r < nb && !wasmTables; r++) {
+        const xi = xOff + (r0 + r) * k;
+        const b = r * k;
+        let cnt = 0;
+        for (let p = 0; p < k; p++) {
+          const val = x[xi + p]!;
+          if (val === 0) continue;
+          i32[idx0 + b + cnt] = p * entry;
+          vv[val0 + b + cnt++] = val;
+        }
+        i32[cnt0 + r] = cnt;
       }
-      i32[cnt0 + r] = cnt;
+      const ci = cOff + r0 * n;
+      const dstB = dstPtr(c, ci, nb * n, fam32, base + dstS, accumulate);
+      spikeSumRun(f32, true, nb, k, wB, n, dstB, base + cntS, base + idxS, base + valS, !accumulate, fam32, panels ? k : 0, undefined, fused ? bias.byteOffset : 0);
+      dstDone(c, ci, nb * n, fam32, dstB);
     }
-    const ci = cOff + r0 * n;
-    const dstB = dstPtr(c, ci, nb * n, fam32, base + dstS, accumulate);
-    spikeSumRun(f32, true, nb, k, wB, n, dstB, base + cntS, base + idxS, base + valS, !accumulate, fam32, panels ? k : 0, undefined, fused ? bias.byteOffset : 0);
-    dstDone(c, ci, nb * n, fam32, dstB);
-  }
-  if (!fused) addBiasRows(c, cOff, m, n, bias);
+    if (!fused) addBiasRows(c, cOff + u0 * n, u1 - u0, n, bias);
+  });
 }

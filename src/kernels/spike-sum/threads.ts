@@ -15,6 +15,7 @@ import { popcnt32 } from "../../tensor/bits.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, spikeScatterRowsWords, countsScatterRowsCols } from "./spike-sum.js";
 import { defineTask, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { claimCuts, claimedRanges, postClaims, type UnitRanges } from "../../parallel/claims.js";
 import { eachSampledRow, evenCuts, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
 
 
@@ -34,12 +35,15 @@ export const LIN_COUNTS_SCATTER = 3;
 export function linearPart(
   kind: number, a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number,
   m: number, k: number, n: number, wpr: number, r0: number, r1: number, accumulate: boolean, outIn = false, fresh = false,
-  bias: FloatArray | null = null,
+  bias: FloatArray | null = null, rows: UnitRanges | null = null,
 ): void {
   // A fresh scatter's accumulator rows start at +0, zeroed here by the thread that sums into them.
   if (fresh && kind === LIN_SPIKE_SCATTER) c.fill(0, cOff + Math.min(k, r0 * 32) * n, cOff + Math.min(k, r1 * 32) * n);
   else if (fresh && kind === LIN_COUNTS_SCATTER) c.fill(0, cOff + r0 * n, cOff + r1 * n);
-  if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(wordsView(a, 0), aOff + r0 * wpr, wpr, b, bOff, c, cOff + r0 * n, r1 - r0, n, accumulate, outIn ? k : 0, bias);
+  // Gathers: rows r0..r1-1, or (claimed) the ranges of C's m rows `rows` hands out.
+  if (kind === LIN_SPIKE_GATHER && rows) spikeGatherAdd(wordsView(a, 0), aOff, wpr, b, bOff, c, cOff, m, n, accumulate, outIn ? k : 0, bias, rows);
+  else if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(wordsView(a, 0), aOff + r0 * wpr, wpr, b, bOff, c, cOff + r0 * n, r1 - r0, n, accumulate, outIn ? k : 0, bias);
+  else if (kind === LIN_COUNTS_GATHER && rows) countsGatherAdd(a, aOff, b, bOff, c, cOff, m, k, n, accumulate, outIn, bias, rows);
   else if (kind === LIN_COUNTS_GATHER) countsGatherAdd(a, aOff + r0 * k, b, bOff, c, cOff + r0 * n, r1 - r0, k, n, accumulate, outIn, bias);
   else if (kind === LIN_SPIKE_SCATTER) spikeScatterRowsWords(wordsView(a, 0), aOff, wpr, r0, r1, b, bOff, c, cOff, m, n);
   else countsScatterRowsCols(a, aOff, b, bOff, c, cOff, m, k, r0, r1, n);
@@ -47,13 +51,16 @@ export function linearPart(
 
 /**
  * Worker part of a linear piece: args kind, aOff, bOff, cOff, m, k, n, wpr, r0, r1, accumulate, outIn, fresh,
- * biasOff (-1: none); buffers a, b, c and (with a bias) the bias's.
+ * biasOff (-1: none), claims (the heap offset of a gather's posted schedule, see src/parallel/claims.ts, never 0;
+ * 0, which jobs that do not pass it read: rows r0..r1-1);
+ * buffers a, b, c and (with a bias) the bias's.
  */
 function linearTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
   // -1: no bias (0 is an offset; arguments a job does not pass read 0, so the jobs pass -1).
   const biasOff = a[13]!;
   const bias = biasOff >= 0 ? b[3]!.subarray(biasOff, biasOff + a[6]!) : null;
-  linearPart(a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10] === 1, a[11] === 1, a[12] === 1, bias);
+  const rows = a[14]! > 0 ? claimedRanges(a[14]!) : null;
+  linearPart(a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10] === 1, a[11] === 1, a[12] === 1, bias, rows);
 }
 
 
@@ -69,6 +76,11 @@ const OP_SPIKE_LINEAR = defineTask("spikeSum.rows", import.meta.url, (_raw, a, b
  */
 const COUNTS_ROW_COST_DIV = 8;
 const SPIKE_ROW_COST = 16;
+/**
+ * The smallest chunk of rows a gather's threads claim: how far apart they can end, against what a chunk
+ * costs besides its sums (its tables, shorter tiles of rows over each block of weights).
+ */
+const CLAIM_ROWS = 16;
 /** Dense multiply-adds over this, as the work estimate (only set bits / nonzeros cost anything). */
 const SPARSITY = 8;
 
@@ -105,14 +117,22 @@ function gather(
   kind: number, a: Operand, aOff: number, aRow: number, w: FloatArray, wOff: number, wLen: number, c: FloatArray, cOff: number,
   m: number, k: number, n: number, wpr: number, accumulate: boolean, parts: number, outIn: boolean, bias: FloatArray | null,
 ): void {
-  let cuts: number[];
-  if (kind === LIN_SPIKE_GATHER) {
-    // Balanced by work: a row costs its set bits (one weight row added each) plus its own share, sampled.
-    cuts = weightedCuts(sampledRowBits(a as Uint32Array, aOff, m, wpr, 256, SPIKE_ROW_COST), parts);
-  } else {
-    // Counts rows differ by time step (the first steps fire less): balanced by their nonzeros, sampled.
-    cuts = weightedCuts(sampledRowNonzeros(a as FloatArray, aOff, m, aRow, 64, Math.max(1, k / COUNTS_ROW_COST_DIV)), parts);
+  if (inHeap(a) && inHeap(w) && inHeap(c) && (bias === null || inHeap(bias))) {
+    // Every operand where the workers see it: the threads claim chunks of rows as they go, which absorbs
+    // the rows' differing costs (the time steps fire at different rates) and the threads' differing speeds.
+    const at = postClaims(claimCuts(m, parts, CLAIM_ROWS));
+    const args = [kind, sabBase(asFloat(a)) + aOff, sabBase(w) + wOff, sabBase(c) + cOff, m, k, n, wpr, 0, 0, accumulate ? 1 : 0, outIn ? 1 : 0, 0, bias ? sabBase(bias) : -1, at];
+    const job: Part = { op: OP_SPIKE_LINEAR, args, bufs: bias ? [asFloat(a), w, c, bias] : [asFloat(a), w, c] };
+    runParts(kind === LIN_SPIKE_GATHER ? "spikeLinear" : "countsLinear", new Array<Part>(parts - 1).fill(job), () => {
+      linearPart(kind, asFloat(a), aOff, w, wOff, c, cOff, m, k, n, wpr, 0, 0, accumulate, outIn, false, bias, claimedRanges(at));
+    });
+    return;
   }
+  // Balanced by work: a row costs its set bits / nonzeros (one weight row added each) plus its own share, sampled.
+  const cost = kind === LIN_SPIKE_GATHER
+    ? sampledRowBits(a as Uint32Array, aOff, m, wpr, 256, SPIKE_ROW_COST)
+    : sampledRowNonzeros(a as FloatArray, aOff, m, aRow, 64, Math.max(1, k / COUNTS_ROW_COST_DIV));
+  const cuts = weightedCuts(cost, parts);
   const mine = cuts[1]!;
   const [sa, sw, sc, sb] = scratchViews([req(a, m * aRow), req(w, wLen), req(c, m * n), bias ? req(bias, n) : [false, 0]]) as FloatArray[];
   const stA = !inHeap(a), stW = !inHeap(w), stC = !inHeap(c), stB = bias !== null && !inHeap(bias);

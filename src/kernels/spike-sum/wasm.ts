@@ -529,13 +529,6 @@ export function spikeSumScratch(bytes: number): number {
   return kernel.scratch.take(bytes);
 }
 
-let i32: Int32Array = new Int32Array(0);
-/** The whole heap as int32 (for the bucket tables), re-taken when the heap has grown. */
-export function heapI32(): Int32Array {
-  const u = heapU32();
-  if (i32.buffer !== u.buffer || i32.length !== u.length) i32 = new Int32Array(u.buffer, 0, u.length);
-  return i32;
-}
 
 /** Scratch bytes to stage `len` elements of `a` (16-byte steps): 0 for a heap array, which is used in place. */
 export function stageBytes(a: FloatArray | Uint32Array, len: number): number {
