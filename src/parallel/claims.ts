@@ -81,9 +81,9 @@ export function claimedRanges(at: number): UnitRanges {
   };
 }
 
-/** All of [0, units) in one range: a call that runs on one thread. */
-export function allUnits(units: number): UnitRanges {
+/** The units [u0, u1) in one range: a call that runs on one thread. */
+export function unitRange(u0: number, u1: number): UnitRanges {
   return (f) => {
-    if (units > 0) f(0, units);
+    if (u1 > u0) f(u0, u1);
   };
 }

@@ -318,7 +318,7 @@ function lifForwardFunc(mul: boolean, affine: Affine = null): FuncDef {
     ],
     [
       ["step", I32], ["u", I32], ["q", I32], ["cnt", I32], ["bits", I32], ["j", I32], ["rem", I32],
-      ["px", I32], ["ph", I32], ["pv", I32], ["wp", I32],
+      ["px", I32], ["ph", I32], ["pv", I32], ["wp", I32], ["xu", I32], ["hu", I32], ["vu", I32],
       ["vR4", V128], ["tau4", V128], ["vTh4", V128], ["soft", V128], ["vp", V128], ["hh", V128], ["z", V128], ["m", V128],
       ...(affine !== null ? AFFINE_LOCALS : []),
     ],
@@ -409,14 +409,19 @@ function lifForwardBody(c: Code, L: Record<string, number>, mul: boolean, affine
     if (affine === "columns") for (const p of [L.ps!, L.pt!]) c.get(p).i32Const(4 * n).i32Add().set(p);
   };
 
-  c.i32Const(0).set(L.step!);
-  c.block().loop(); // t = 0 .. steps-1
-  c.get(L.step!).get(L.steps!).i32LtU().i32Eqz().brIf(1);
-  atStep(c, L, [["x", "xStep", "px"], ["h", "hStep", "ph"], ["words", "wStep", "wp"]]);
-  c.get(L.v!).set(L.pv!);
+  // Unit by unit, all steps of a unit before the next: its V (32 values) stays in L1 from step to step. Step
+  // by step over the whole range, V went to memory and back every step, as much traffic as x itself.
+  c.get(L.x!).set(L.xu!).get(L.h!).set(L.hu!).get(L.v!).set(L.vu!).get(L.words!).set(L.wp!);
   if (affine === "rows") c.get(L.ch0!).set(L.ch!).get(L.left0!).set(L.left!);
   eachUnit(c, L, () => {
-    if (affine !== null) emitUnitAffine(c, L, affine);
+    if (affine === "rows") emitUnitAffine(c, L, affine); // the unit's channel, for all its steps
+    c.i32Const(0).set(L.step!);
+    c.block().loop(); // t = 0 .. steps-1
+    c.get(L.step!).get(L.steps!).i32LtU().i32Eqz().brIf(1);
+    c.get(L.xu!).get(L.step!).get(L.xStep!).i32Mul().i32Add().set(L.px!);
+    c.get(L.hu!).get(L.step!).get(L.hStep!).i32Mul().i32Add().set(L.ph!);
+    c.get(L.vu!).set(L.pv!);
+    if (affine === "columns") emitUnitAffine(c, L, affine); // the columns' scale and shift, moved on by the groups
     c.i32Const(0).set(L.bits!).i32Const(0).set(L.j!);
     c.block().loop(); // groups of 4
     c.get(L.j!).i32Const(3).i32Add().get(L.cnt!).i32GeU().brIf(1);
@@ -431,10 +436,11 @@ function lifForwardBody(c: Code, L: Record<string, number>, mul: boolean, affine
       advance(lanes);
       c.end();
     }
-    c.get(L.wp!).get(L.bits!).i32Store(0);
+    c.get(L.wp!).get(L.step!).get(L.wStep!).i32Mul().i32Add().get(L.bits!).i32Store(0);
+    c.get(L.step!).i32Const(1).i32Add().set(L.step!);
+    c.br(0).end().end();
+    for (const p of [L.xu!, L.hu!, L.vu!]) c.get(p).get(L.cnt!).i32Const(2).i32Shl().i32Add().set(p);
   });
-  c.get(L.step!).i32Const(1).i32Add().set(L.step!);
-  c.br(0).end().end();
 }
 
 /** The neuron kernel module's bytes (emitted from TypeScript, deterministic). */

@@ -33,7 +33,7 @@ import {
   spikeSumScratch, stageBytes, usePanels,
 } from "./wasm.js";
 import { heapF32, heapF64, heapI32, inHeap } from "../../tensor/heap.js";
-import { allUnits, type UnitRanges } from "../../parallel/claims.js";
+import { unitRange, type UnitRanges } from "../../parallel/claims.js";
 import { transposedCopy } from "../transpose/transpose.js";
 import { addChannelBiasRange } from "../bias/bias.js";
 
@@ -83,7 +83,7 @@ export function spikeGatherAdd(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, n: number,
-  accumulate: boolean, outInK = 0, bias: FloatArray | null = null, rows: UnitRanges = allUnits(m),
+  accumulate: boolean, outInK = 0, bias: FloatArray | null = null, rows: UnitRanges = unitRange(0, m),
 ): void {
   checkBias("spikeGatherAdd", bias, n, accumulate);
   if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outInK, bias, rows);
@@ -174,7 +174,7 @@ export function countsGatherAdd(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, k: number, n: number,
-  accumulate: boolean, outIn = false, bias: FloatArray | null = null, rows: UnitRanges = allUnits(m),
+  accumulate: boolean, outIn = false, bias: FloatArray | null = null, rows: UnitRanges = unitRange(0, m),
 ): void {
   checkBias("countsGatherAdd", bias, n, accumulate);
   if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn, bias, rows);
@@ -771,7 +771,7 @@ export function spikeGatherAddWasm(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, n: number,
-  accumulate: boolean, outInK = 0, bias: FloatArray | null = null, rowRanges: UnitRanges = allUnits(m),
+  accumulate: boolean, outInK = 0, bias: FloatArray | null = null, rowRanges: UnitRanges = unitRange(0, m),
 ): void {
   if (m === 0 || n === 0) return;
   checkBias("spikeGatherAddWasm", bias, n, accumulate);
@@ -831,7 +831,7 @@ export function countsGatherAddWasm(
   w: FloatArray, wOff: number,
   c: FloatArray, cOff: number,
   m: number, k: number, n: number,
-  accumulate: boolean, outIn = false, bias: FloatArray | null = null, rowRanges: UnitRanges = allUnits(m),
+  accumulate: boolean, outIn = false, bias: FloatArray | null = null, rowRanges: UnitRanges = unitRange(0, m),
 ): void {
   checkBias("countsGatherAddWasm", bias, n, accumulate);
   if (k === 0 || m === 0 || n === 0) {
