@@ -9,7 +9,7 @@
  * suffix F: float base, B: spike base, none: no base (base ignored). Byte
  * offsets in the heap of row 0 of each array.
  */
-import { Code, emitModule, frame, I32, type FuncDef } from "../../wasm/emit.js";
+import { Code, emitModule, frame, I32, V128, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 
 type Base = "" | "F" | "B";
@@ -18,16 +18,40 @@ function unpackFunc(f64: boolean, base: Base): FuncDef {
   const es = f64 ? 8 : 4;
   const f = frame(
     [["base", I32], ["s", I32], ["out", I32], ["cols", I32], ["wpr", I32], ["rows", I32]] as const,
-    [["r", I32], ["col", I32], ["bit", I32]] as const,
+    [["r", I32], ["col", I32], ["bit", I32], ["end4", I32], ["laneBits", V128], ["zero", V128], ["one", V128], ["m", V128]] as const,
   );
   const L = f.idx;
   const c = new Code();
+  /** Little-endian bytes of four 32-bit lanes. */
+  const lanes32 = (v: readonly number[]): number[] => v.flatMap((x) => [x & 255, (x >>> 8) & 255, (x >>> 16) & 255, x >>> 24]);
+  c.v128Const(lanes32([1, 2, 4, 8])).set(L.laneBits).v128Const(lanes32([0, 0, 0, 0])).set(L.zero);
+  c.v128Const(lanes32(new Array<number>(4).fill(0x3f800000))).set(L.one); // float32 1
+  /** Pushes columns col..col+3 of the row at `words` as float32 0 / 1 lanes (col a multiple of 4: one nibble of a word). */
+  const nibble = (words: number): void => {
+    c.get(words).get(L.col).i32Const(5).i32ShrU().i32Const(2).i32Shl().i32Add().i32Load(0).get(L.col).i32ShrU().i32x4Splat();
+    c.get(L.laneBits).v128And().get(L.zero).i32x4Eq().set(L.m);
+    c.get(L.zero).get(L.one).get(L.m).v128Bitselect(); // 0 where the bit is clear, 1 where set
+  };
   /** Pushes bit `col` of the row at `words` (i32.shr_u takes the shift mod 32). */
   const bitOf = (words: number) => c.get(words).get(L.col).i32Const(5).i32ShrU().i32Const(2).i32Shl().i32Add().i32Load(0).get(L.col).i32ShrU().i32Const(1).i32And();
   const toFloat = (): Code => (f64 ? c.f64ConvertI32S() : c.f32ConvertI32S());
   c.i32Const(0).set(L.r);
+  c.get(L.cols).i32Const(-4).i32And().set(L.end4);
   c.whileLtU(L.r, L.rows, () => {
     c.i32Const(0).set(L.col);
+    if (!f64) {
+      // Float32: four columns at a time (the same 0 / 1 values and the same float32 adds), then the rest one by one.
+      c.whileLtU(L.col, L.end4, () => {
+        c.get(L.out);
+        nibble(L.s);
+        if (base === "F") c.get(L.base).v128Load(0).f32x4Add();
+        if (base === "B") { nibble(L.base); c.f32x4Add(); }
+        c.v128Store(0);
+        c.get(L.out).i32Const(16).i32Add().set(L.out);
+        if (base === "F") c.get(L.base).i32Const(16).i32Add().set(L.base);
+        c.get(L.col).i32Const(4).i32Add().set(L.col);
+      });
+    }
     c.whileLtU(L.col, L.cols, () => {
       c.get(L.out);
       if (base === "F") {
