@@ -17,7 +17,7 @@ import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
 import { transposeThreads } from "../transpose/threads.js";
 import { defineTask, from, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { popcountRange, weightedCuts } from "../../parallel/balance.js";
+import { eachSampledRow, popcountRange, weightedCuts } from "../../parallel/balance.js";
 
 
 /** Slots of a spike-conv task's arguments holding c, wpr, o and the geometry; task arguments follow. */
@@ -74,6 +74,8 @@ export interface SpikeConvDims {
 
 /** The balancing costs count the set bits of every COST_STRIDE-th spike word (an estimate: the split, not the bits, depends on it). */
 const COST_STRIDE = 4;
+/** The weight gradient's channel costs are counted on this many images at most (spread over the batch). */
+const COST_IMAGES = 32;
 
 /**
  * What a forward output position costs, in set-bit taps (one weight row added each): its window's buckets
@@ -174,13 +176,14 @@ export function spikeConvWeightThreads(
     spikeConvWeightRange(words, imgWords, n, wpr, c, 0, c, g, gy, true, o, accW, counts);
     return;
   }
-  // Balanced by work: a channel costs its set bits (over the batch) times the taps, plus scanning its words.
+  // Balanced by work: a channel costs its set bits (over the batch) times the taps, plus scanning its words;
+  // counted on up to COST_IMAGES images spread over the batch (every image's: 61k calls a MNIST b64 step).
   const khw = g.kh * g.kw;
   const plane = g.h * wpr;
   const cost = new Float64Array(c);
-  for (let i = 0; i < n; i++) {
+  eachSampledRow(n, COST_IMAGES, (i) => {
     for (let ci = 0; ci < c; ci++) cost[ci] += popcountRange(words, i * imgWords + ci * plane, i * imgWords + (ci + 1) * plane, COST_STRIDE) * khw + plane;
-  }
+  });
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
   // The gradient is transposed (channels last) for a chunk of images at a time, so the staging area stays
