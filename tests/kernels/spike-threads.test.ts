@@ -4,7 +4,9 @@ import { allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, neuronBackward, neuronForward, type NeuronKernelParams } from "../../src/kernels/neuron/neuron.js";
-import { countsConvForwardImage, countsConvWeightGradChannels, spikeConvForwardImage, spikeConvWeightGrad } from "../../src/kernels/spike-conv/spike-conv.js";
+import { countsConvForwardImage, countsConvWeightGradChannels, fillBuckets, spikeConvForwardImage, spikeConvWeightGrad } from "../../src/kernels/spike-conv/spike-conv.js";
+import { fillBucketsWasm } from "../../src/kernels/spike-conv/wasm.js";
+import { heapArray } from "../../src/tensor/heap.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows } from "../../src/kernels/spike-sum/spike-sum.js";
 import { transpose } from "../../src/kernels/transpose/transpose.js";
 import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../../src/kernels/spike-sum/threads.js";
@@ -23,8 +25,9 @@ import { randArray, sameBits } from "../helpers/arrays.js";
 
 /** Same bits (NaN payloads aside, none arise here). */
 
+/** Spike words in the heap (which the workers share, and the WASM kernels read in place), or not. */
 function words(n: number, shared: boolean): Uint32Array {
-  return shared ? new Uint32Array(new SharedArrayBuffer(n * 4)) : new Uint32Array(n);
+  return shared ? heapArray(Uint32Array, n) : new Uint32Array(n);
 }
 
 /** Random spikes: `rows` rows of `cols` bits (pad bits zero), each bit set with probability `rate`. */
@@ -428,5 +431,47 @@ describe("sampled nonzero counts", () => {
     expect([...costed.subarray(0, 500)].every((v) => v === 16)).toBe(true);
     expect([...costed.subarray(500)].every((v) => v === 48)).toBe(true);
     expect(weightedCuts(cost, 2)[1]).toBeGreaterThan(weightedCuts(costed, 2)[1]!);
+  });
+});
+
+describe("the WASM bucket fill of a spike conv (stride 1)", () => {
+  it("equals the JS fill: every bucket's entries and values in order (a 3 x 3 kernel's inside taps written out)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          c: fc.integer({ min: 1, max: 4 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 40 }),
+          k3: fc.boolean(), kh: fc.integer({ min: 1, max: 3 }), kw: fc.integer({ min: 1, max: 3 }), ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }),
+          byOutput: fc.boolean(), counts: fc.boolean(), o: fc.integer({ min: 1, max: 5 }), rate: fc.constantFrom(0.2, 0.6, 1), seed: fc.integer(),
+        }),
+        (cs) => {
+          const kh = cs.k3 ? 3 : cs.kh, kw = cs.k3 ? 3 : cs.kw;
+          const g = geom({ h: cs.h, w: cs.w, kh, kw, sh: 1, sw: 1, ph: cs.ph, pw: cs.pw, dh: 1, dw: 1 });
+          if (g === null) return true;
+          const rng = new Rng(cs.seed);
+          const wpr = wordsFor(g.w);
+          const s = randSpikes(cs.c * g.h, g.w, cs.rate, rng, true);
+          const x = allocFloat("float32", cs.c * g.h * g.w, true);
+          for (let r = 0; r < cs.c * g.h; r++) for (let j = 0; j < g.w; j++) if ((s[r * wpr + (j >>> 5)]! >>> (j & 31)) & 1) x[r * g.w + j] = 1 + rng.int(3);
+          // By weight row: a sub-range of the channels, as the threaded weight gradient's parts take.
+          const c0 = cs.byOutput ? 0 : rng.int(cs.c), c1 = cs.byOutput ? cs.c : c0 + 1 + rng.int(cs.c - c0);
+          const ohw = g.oh * g.ow;
+          const nb = cs.byOutput ? ohw : (c1 - c0) * kh * kw, cap = cs.byOutput ? cs.c * kh * kw : ohw;
+          const jsCnt = new Int32Array(nb), jsIdx = new Int32Array(nb * cap), jsVal = new Float32Array(nb * cap);
+          fillBuckets(s, 0, wpr, cs.c, g, cs.o, cs.byOutput, c0, c1, jsCnt, jsIdx, cs.counts ? { x, off: 0, val: jsVal } : null);
+          const cnt = heapArray(Int32Array, nb), idx = heapArray(Int32Array, nb * cap), val = heapArray(Float32Array, nb * cap);
+          cnt.fill(-1);
+          fillBucketsWasm(cs.byOutput, s.byteOffset, wpr, c0, c1, g.h, kh, kw, g.ph, g.pw, g.oh, g.ow, cs.o, cap, nb, cnt.byteOffset, idx.byteOffset, cs.counts ? "f32" : null, x.byteOffset, g.w, val.byteOffset);
+          for (let b = 0; b < nb; b++) {
+            if (cnt[b] !== jsCnt[b]) return false;
+            for (let e = 0; e < cnt[b]!; e++) {
+              if (idx[b * cap + e] !== jsIdx[b * cap + e]) return false;
+              if (cs.counts && val[b * cap + e] !== jsVal[b * cap + e]) return false;
+            }
+          }
+          return true;
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

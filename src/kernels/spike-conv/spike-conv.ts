@@ -182,7 +182,7 @@ function bucketVals(n: number): Float64Array {
  * `off` (the fill's words are their nonzeros), and the table `val` that gets
  * each bucket entry's value at the entry's slot.
  */
-interface CountsImage {
+export interface CountsImage {
   x: FloatArray;
   off: number;
   val: FloatArray;
@@ -208,7 +208,7 @@ function fillsInWasm(s: Uint32Array, g: ConvGeom): boolean {
  * `counts`, `s` holds the nonzeros of a counts image and each entry's value
  * goes to counts.val at the entry's slot (the weighted sums' table).
  */
-function fillBuckets(
+export function fillBuckets(
   s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom, o: number, byOutput: boolean, c0 = 0, c1 = c,
   cnt?: Int32Array, idx?: Int32Array, counts: CountsImage | null = null,
 ): number {

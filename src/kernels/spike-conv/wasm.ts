@@ -31,7 +31,7 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
       ["oh", I32], ["ow", I32], ["o", I32], ["cap", I32], ["nb", I32], ["cnt", I32], ["idx", I32], ["x", I32], ["w", I32], ["val", I32]] as const,
     [["ci", I32], ["y", I32], ["q", I32], ["wp", I32], ["bits", I32], ["ty", I32], ["tx", I32], ["kiLo", I32], ["kiHi", I32],
       ["kjLo", I32], ["kjHi", I32], ["ki", I32], ["kj", I32], ["rowPos", I32], ["pRow", I32], ["pos", I32], ["cp", I32], ["n", I32],
-      ["bucket", I32], ["entry", I32], ["rowX", I32], ["slot", I32], ["v32", F32], ["v64", F64]] as const,
+      ["bucket", I32], ["entry", I32], ["rowX", I32], ["slot", I32], ["v32", F32], ["v64", F64], ["full", I32], ["pBase", I32]] as const,
   );
   const es = weights === "f64" ? 3 : 2; // log2 bytes of a value
   const L = f.idx;
@@ -46,6 +46,18 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
     c.get(hi).i32Const(1).i32Sub().get(local).get(local).get(hi).i32Const(1).i32Sub().i32GtS().select().set(local);
   };
   const inc = (local: number): void => void c.get(local).i32Const(1).i32Add().set(local);
+  /** Appends the entry in local `entry` to the bucket in local `bucket` (its count moves on; the value rides along). */
+  const append = (): void => {
+    c.get(L.cnt).get(L.bucket).i32Const(2).i32Shl().i32Add().tee(L.cp).i32Load(0).set(L.n);
+    c.get(L.cp).get(L.n).i32Const(1).i32Add().i32Store(0);
+    c.get(L.bucket).get(L.cap).i32Mul().get(L.n).i32Add().set(L.slot);
+    c.get(L.idx).get(L.slot).i32Const(2).i32Shl().i32Add().get(L.entry).i32Store(0);
+    if (weights === "f32") c.get(L.val).get(L.slot).i32Const(2).i32Shl().i32Add().get(L.v32).f32Store(0);
+    if (weights === "f64") c.get(L.val).get(L.slot).i32Const(3).i32Shl().i32Add().get(L.v64).f64Store(0);
+  };
+  // A 3 x 3 kernel's bit whose nine taps all land in the output (most bits: all but the image's border) takes
+  // them written out, in the same (ki, kj) order, without the two tap loops and their bounds.
+  c.get(L.kh).i32Const(3).i32Eq().get(L.kw).i32Const(3).i32Eq().i32And().set(L.full);
   // Every bucket starts empty.
   c.get(L.cnt).i32Const(0).get(L.nb).i32Const(2).i32Shl().memoryFill();
   c.get(L.s).get(L.c0).get(L.h).i32Mul().get(L.wpr).i32Mul().i32Const(2).i32Shl().i32Add().set(L.wp);
@@ -74,6 +86,26 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
         maxZero(() => c.get(L.tx).get(L.ow).i32Sub().i32Const(1).i32Add(), L.kjLo);
         c.get(L.tx).set(L.kjHi);
         minBelow(L.kw, L.kjHi);
+        c.get(L.full).get(L.kiLo).i32Eqz().i32And().get(L.kiHi).i32Const(2).i32Eq().i32And()
+          .get(L.kjLo).i32Eqz().i32And().get(L.kjHi).i32Const(2).i32Eq().i32And().if();
+        // p of (ci, 0, 0), less c0 kh kw when bucketing by weight row
+        c.get(L.ci);
+        if (!byOutput) c.get(L.c0).i32Sub();
+        c.i32Const(9).i32Mul().set(L.pBase);
+        for (let ki = 0; ki < 3; ki++) {
+          c.get(L.ty).i32Const(ki).i32Sub().get(L.ow).i32Mul().get(L.tx).i32Add().set(L.rowPos);
+          for (let kj = 0; kj < 3; kj++) {
+            if (byOutput) {
+              c.get(L.rowPos).i32Const(kj).i32Sub().set(L.bucket);
+              c.get(L.pBase).i32Const(3 * ki + kj).i32Add().get(L.o).i32Mul().set(L.entry);
+            } else {
+              c.get(L.pBase).i32Const(3 * ki + kj).i32Add().set(L.bucket);
+              c.get(L.rowPos).i32Const(kj).i32Sub().get(L.o).i32Mul().set(L.entry);
+            }
+            append();
+          }
+        }
+        c.else();
         c.get(L.kiLo).set(L.ki);
         c.block().loop(); // ki = kiLo .. kiHi
         c.get(L.kiHi).get(L.ki).i32LtS().brIf(1);
@@ -93,16 +125,12 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
           c.get(L.pRow).get(L.kj).i32Add().set(L.bucket);
           c.get(L.pos).get(L.o).i32Mul().set(L.entry);
         }
-        c.get(L.cnt).get(L.bucket).i32Const(2).i32Shl().i32Add().tee(L.cp).i32Load(0).set(L.n);
-        c.get(L.cp).get(L.n).i32Const(1).i32Add().i32Store(0);
-        c.get(L.bucket).get(L.cap).i32Mul().get(L.n).i32Add().set(L.slot);
-        c.get(L.idx).get(L.slot).i32Const(2).i32Shl().i32Add().get(L.entry).i32Store(0);
-        if (weights === "f32") c.get(L.val).get(L.slot).i32Const(2).i32Shl().i32Add().get(L.v32).f32Store(0);
-        if (weights === "f64") c.get(L.val).get(L.slot).i32Const(3).i32Shl().i32Add().get(L.v64).f64Store(0);
+        append();
         inc(L.kj);
         c.br(0).end().end();
         inc(L.ki);
         c.br(0).end().end();
+        c.end();
         c.br(0).end().end();
         c.get(L.wp).i32Const(4).i32Add().set(L.wp);
         inc(L.q);
