@@ -5,8 +5,9 @@
  * the chunks the other has not reached, so only the last small chunk can leave a thread idle. Each unit is
  * still computed whole by one thread, whichever it is, so the results do not depend on who claimed what.
  *
- * The schedule lives in the heap, which every worker shares (an op passes its byte offset as a task
- * argument): [next chunk, chunk count, cut 0, cut 1, ..., cut count].
+ * The schedule lives in the heap, which every worker shares (an op passes its int32 index as a task
+ * argument: an element index stays below 2^31, as task arguments must): [next chunk, chunk count, cut 0, cut 1,
+ * ..., cut count].
  */
 import { heapI32, Scratch } from "../tensor/heap.js";
 
@@ -15,8 +16,6 @@ export type UnitRanges = (f: (u0: number, u1: number) => void) => void;
 
 /** Most chunks a schedule holds (the board's size). */
 const MAX_CHUNKS = 60;
-/** The smallest chunk by default is this fraction of the units: a chunk's call costs a few microseconds. */
-const DEFAULT_CHUNKS = 64;
 
 /**
  * The share of the units in the first `parts` chunks (one a thread); the rest goes in chunks of half the
@@ -29,11 +28,10 @@ const FIRST_SHARE = 0.75;
 /**
  * Chunk boundaries 0 = c[0] < c[1] < ... < c[last] = units for `parts` threads: the first `parts` chunks
  * hold FIRST_SHARE of the units between them, then each chunk half of what is left over the threads,
- * until chunks would be smaller than `minUnits` units (by default 1 / DEFAULT_CHUNKS of them). At most
- * MAX_CHUNKS chunks.
+ * until chunks would be smaller than `minUnits` units. At most MAX_CHUNKS chunks.
  */
-export function claimCuts(units: number, parts: number, minUnits?: number): number[] {
-  const least = Math.max(1, minUnits ?? Math.ceil(units / DEFAULT_CHUNKS));
+export function claimCuts(units: number, parts: number, minUnits: number): number[] {
+  const least = Math.max(1, minUnits);
   const ends: number[] = [];
   for (let j = 1; j <= parts; j++) ends.push((j * FIRST_SHARE * units) / parts);
   for (let left = units - ends[parts - 1]!; left > least && ends.length < MAX_CHUNKS - 1;) {
@@ -52,25 +50,25 @@ export function claimCuts(units: number, parts: number, minUnits?: number): numb
 const board = new Scratch();
 
 /**
- * Posts the schedule `cuts` (from {@link claimCuts}) for the threads of the next call: returns its heap
- * byte offset, which the workers' tasks receive (see {@link claimedRanges}). The calling thread posts it
- * before it dispatches the parts; the board is reused by the next call, after these parts have finished.
+ * Posts the schedule `cuts` (from {@link claimCuts}) for the threads of the next call: returns its int32
+ * index in the heap (never 0), which the workers' tasks receive (see {@link claimedRanges}). The calling
+ * thread posts it before it dispatches the parts; the board is reused by the next call, after these parts
+ * have finished.
  */
 export function postClaims(cuts: readonly number[]): number {
   const chunks = cuts.length - 1;
   if (chunks < 1 || chunks > MAX_CHUNKS) throw new Error(`postClaims: ${chunks} chunks, expected 1 to ${MAX_CHUNKS}`);
-  const at = board.take(4 * (MAX_CHUNKS + 3));
-  const i32 = heapI32(), b = at / 4;
+  const b = board.take(4 * (MAX_CHUNKS + 3)) / 4;
+  const i32 = heapI32();
   i32[b + 1] = chunks;
   for (let j = 0; j <= chunks; j++) i32[b + 2 + j] = cuts[j]!;
   Atomics.store(i32, b, 0);
-  return at;
+  return b;
 }
 
-/** The ranges this thread claims from the schedule posted at heap byte offset `at`, in claim order. */
-export function claimedRanges(at: number): UnitRanges {
+/** The ranges this thread claims from the schedule posted at int32 index `b` of the heap, in claim order. */
+export function claimedRanges(b: number): UnitRanges {
   return (f) => {
-    const b = at / 4;
     for (;;) {
       // The heap may grow while a chunk runs: take the view again each time.
       const i32 = heapI32();

@@ -323,9 +323,9 @@ describe("threaded gathers of many rows (claimed in chunks)", () => {
 describe("claimed chunks", () => {
   it("cut the units from 0 to the end, no smaller than the least chunk, the first ones per thread", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 2, max: 4 }), fc.option(fc.integer({ min: 1, max: 64 })), (units, parts, minUnits) => {
-        const cuts = claimCuts(units, parts, minUnits ?? undefined);
-        const least = Math.min(units, minUnits ?? Math.ceil(units / 64));
+      fc.property(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 2, max: 4 }), fc.integer({ min: 1, max: 64 }), (units, parts, minUnits) => {
+        const cuts = claimCuts(units, parts, minUnits);
+        const least = Math.min(units, minUnits);
         if (cuts[0] !== 0 || cuts[cuts.length - 1] !== units || cuts.length - 1 > 60) return false;
         for (let j = 1; j < cuts.length; j++) if (cuts[j]! - cuts[j - 1]! < least) return false;
         return true;

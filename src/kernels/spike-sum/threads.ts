@@ -51,7 +51,7 @@ export function linearPart(
 
 /**
  * Worker part of a linear piece: args kind, aOff, bOff, cOff, m, k, n, wpr, r0, r1, accumulate, outIn, fresh,
- * biasOff (-1: none), claims (the heap offset of a gather's posted schedule, see src/parallel/claims.ts, never 0;
+ * biasOff (-1: none), claims (the heap index of a gather's posted schedule, see src/parallel/claims.ts, never 0;
  * 0, which jobs that do not pass it read: rows r0..r1-1);
  * buffers a, b, c and (with a bias) the bias's.
  */
