@@ -158,23 +158,27 @@ describe.skipIf(!simd)(`WASM SIMD gemm twin${simd ? "" : ` (skipped: ${noSimd})`
 
   it("grows its heap scratch on demand and stays right across big, small and big products", () => {
     const rng = new Rng(5);
-    const run = (m: number, n: number, k: number, f64 = false, heap = true) => {
+    const run = (m: number, n: number, k: number, f64 = false, heap = true, ta = false) => {
       const a = randArray(f64, m * k, rng, heap), b = randArray(f64, k * n, rng, heap);
       const cw = new Float32Array(m * n), cj = new Float32Array(m * n);
-      gemmWasm(a, 0, false, b, 0, false, cw, 0, m, n, k, false);
-      gemmJs(a, 0, false, b, 0, false, cj, 0, m, n, k, false);
+      gemmWasm(a, 0, ta, b, 0, false, cw, 0, m, n, k, false);
+      gemmJs(a, 0, ta, b, 0, false, cj, 0, m, n, k, false);
       expect(sameBits(cw, cj)).toBe(true);
     };
     run(8, 8, 8);
     const before = gemmScratchBytes();
-    // Heap operands: the scratch holds packed A (600 * 700 * 4 bytes = 1.7 MB) and a block of B, not A or B themselves.
+    // Heap operands, A [m, k] as it is: its tiles read it in place, so the scratch holds a block of B and no copy of A.
     run(600, 300, 700);
+    expect(gemmScratchBytes()).toBeLessThan(600 * 700 * 4);
+    // Transposed A: the scratch holds packed A (600 * 700 * 4 bytes = 1.7 MB) and a block of B, not A or B themselves.
+    run(600, 300, 700, false, true, true);
     const grown = gemmScratchBytes();
     expect(grown).toBeGreaterThan(before);
     expect(grown).toBeGreaterThanOrEqual(600 * 700 * 4);
     run(5, 3, 2);
-    run(900, 200, 800, false, false); // foreign: staged A and B too; grows again (old views would be stale)
+    run(900, 200, 800, false, false, true); // foreign: staged A and B too, and packed A; grows again (old views would be stale)
     expect(gemmScratchBytes()).toBeGreaterThanOrEqual(2 * 900 * 800 * 4);
+    run(900, 200, 800, false, false); // foreign, A as it is: its staged copy is read in place
     run(7, 9, 11);
     run(1000, 300, 1000, true); // float64: packed A alone is 1000 * 1000 * 8 bytes
     expect(gemmScratchBytes()).toBeGreaterThanOrEqual(1000 * 1000 * 8);

@@ -34,7 +34,7 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import { BitspikeError } from "../../tensor/errors.js";
 import { wasmKernelsEnabled, wasmSimdAvailable } from "../../wasm/backend.js";
 import {
-  gemmScratch, gemmWasmCopy32, gemmWasmInterleave4, gemmWasmStripsToPanels, gemmWasmRowsToPanels, gemmWasmTiles, gemmWasmTilesF32,
+  gemmScratch, gemmWasmCopy32, gemmWasmInterleave4, gemmWasmStripsToPanels, gemmWasmRowsToPanels, gemmWasmTiles, gemmWasmTilesF32, gemmWasmTilesF32Rows,
 } from "./wasm.js";
 import { heapF32, heapF64, inHeap } from "../../tensor/heap.js";
 import { heapPtr, unstage } from "../../wasm/runtime.js";
@@ -555,10 +555,11 @@ function line(bytes: number): number {
 }
 
 /**
- * The float32 WASM path (m, n, k >= 1). WASM helpers pack op(A) and each
- * column block of op(B) straight from where A and B are in the heap into the
- * panels of {@link packA32} and {@link packB32} (a foreign A or B is first
- * copied into the kernel's scratch, counted as staged); the tiles write the
+ * The float32 WASM path (m, n, k >= 1). WASM helpers pack each column block
+ * of op(B), and a transposed A, straight from where they are in the heap into
+ * the panels of {@link packB32} and {@link packA32} (a foreign A or B is first
+ * copied into the kernel's scratch, counted as staged); an A not transposed is
+ * read where it is, 4 rows a tile (only a ragged last panel packed); the tiles write the
  * whole 4 x 8 tiles of C in place (row stride n). Only C's ragged edges, when
  * n is not a multiple of 8 or m not one of 4, go through small scratches: the
  * right edge [mFull][8] and the bottom edge [4][n padded to 8], filled from C
@@ -584,8 +585,11 @@ function wasmPacked32(
     end += line(bytes);
     return at;
   };
+  // A [m, k] (not transposed) is read where it is by the tiles of its whole 4-row panels: only a ragged last
+  // panel is packed (packing all of A was a copy of it per call: 17-20 ms of a one-thread training step).
+  const rowsA = !transA;
   const stA = region(inHeap(a) ? 0 : 4 * m * k), stB = region(inHeap(b) ? 0 : 4 * k * n), stC = region(inHeap(c) ? 0 : 4 * m * n);
-  const paAt = region(4 * mPanels * MR32 * k), pbAt = region(4 * nc * k);
+  const paAt = region(4 * (rowsA ? 1 : mPanels) * MR32 * k), pbAt = region(4 * nc * k);
   const rightAt = region(nFull < n ? 4 * mFull * NR32 : 0), bottomAt = region(mFull < m ? 4 * MR32 * nPad : 0);
   const base = scratchAt(end);
   if (base < 0) return false;
@@ -594,15 +598,22 @@ function wasmPacked32(
   const bp = heapPtr(b, bOff, k * n, base + stB, true) / 4;
   const cp = heapPtr(c, cOff, m * n, base + stC, accumulate) / 4;
   const pa = (base + paAt) / 4, pb = (base + pbAt) / 4, right = (base + rightAt) / 4, bottom = (base + bottomAt) / 4;
-  wasmPackA32(ap, transA, m, k, pa);
+  if (rowsA) packRaggedA32(ap, false, m, k, pa);
+  else wasmPackA32(ap, transA, m, k, pa);
+  const paRagged = rowsA ? pa : pa + mFull * k; // the ragged panel's place
+  /** Tiles of the whole A panels against `panelsB` B panels at pbj, into C at cj (`ldcj` floats a row). */
+  const fullTiles = (pbj: number, cj: number, ldcj: number, panelsB: number): void => {
+    if (rowsA) gemmWasmTilesF32Rows(ap, k, pbj, cj, ldcj, k, mFull / MR32, panelsB, accumulate);
+    else gemmWasmTilesF32(pa, pbj, cj, ldcj, k, mFull / MR32, panelsB, accumulate);
+  };
   if (accumulate) edges(true, cp, m, n, right, bottom);
   for (let j0 = 0; j0 < n; j0 += nc) {
     const nb = Math.min(nc, n - j0);
     const panels = Math.ceil(nb / NR32), whole = Math.floor(nb / NR32);
     wasmPackB32(bp, transB, n, k, j0, nb, pb);
-    if (mFull > 0 && whole > 0) gemmWasmTilesF32(pa, pb, cp + j0, n, k, mFull / MR32, whole, accumulate);
-    if (mFull > 0 && whole < panels) gemmWasmTilesF32(pa, pb + whole * NR32 * k, right, NR32, k, mFull / MR32, 1, accumulate);
-    if (mFull < m) gemmWasmTilesF32(pa + mFull * k, pb, bottom + j0, nPad, k, 1, panels, accumulate);
+    if (mFull > 0 && whole > 0) fullTiles(pb, cp + j0, n, whole);
+    if (mFull > 0 && whole < panels) fullTiles(pb + whole * NR32 * k, right, NR32, 1);
+    if (mFull < m) gemmWasmTilesF32(paRagged, pb, bottom + j0, nPad, k, 1, panels, accumulate);
   }
   edges(false, cp, m, n, right, bottom);
   if (!inHeap(c)) unstage(c, cOff, m * n, cp * 4);
@@ -673,13 +684,17 @@ function wasmPackA32(a: number, transA: boolean, m: number, k: number, pa: numbe
       if (tail < k) for (let r = 0; r < MR32; r++) gemmWasmCopy32(src + r * k + tail, 1, d + tail * MR32 + r, MR32, k - tail);
     }
   }
-  if (full * MR32 < m) {
-    const i0 = full * MR32, rows = m - i0, d = pa + i0 * k;
-    heapF32().fill(0, d, d + MR32 * k);
-    for (let r = 0; r < rows; r++) {
-      if (transA) gemmWasmCopy32(a + i0 + r, m, d + r, MR32, k);
-      else gemmWasmCopy32(a + (i0 + r) * k, 1, d + r, MR32, k);
-    }
+  packRaggedA32(a, transA, m, k, pa + full * MR32 * k);
+}
+
+/** The last m mod 4 rows of op(A) (none when m is a multiple of 4) into one zero-padded panel at d (float32 index). */
+function packRaggedA32(a: number, transA: boolean, m: number, k: number, d: number): void {
+  const i0 = m - (m % MR32), rows = m - i0;
+  if (rows === 0) return;
+  heapF32().fill(0, d, d + MR32 * k);
+  for (let r = 0; r < rows; r++) {
+    if (transA) gemmWasmCopy32(a + i0 + r, m, d + r, MR32, k);
+    else gemmWasmCopy32(a + (i0 + r) * k, 1, d + r, MR32, k);
   }
 }
 

@@ -9,6 +9,7 @@
  *
  *   gemmTiles(pa, pb, cs, k, mPanels, nPanels, accumulate)          float64
  *   gemmTilesF32(pa, pb, cs, ldc, k, mPanels, nPanels, accumulate)  float32
+ *   gemmTilesF32Rows(a, pb, cs, ldc, k, mPanels, nPanels, accumulate, lda)  float32, A row-major in place
  *
  * and, for the float32 family, the packing helpers copy32, interleave4,
  * rowsToPanels4/8 and stripsToPanels4/8 (gemm.ts packs A and B with them
@@ -136,6 +137,7 @@ export function gemmKernelModule(): Uint8Array {
     funcs: [
       { name: "gemmTiles", params, results: [], locals: types, body: c },
       tilesF32(MR32, NR32),
+      tilesF32(MR32, NR32, true),
       copy32(),
       rowsToPanels("rowsToPanels4", 1),
       rowsToPanels("rowsToPanels8", 2),
@@ -270,13 +272,15 @@ function stripsToPanels(name: string, w: number): FuncDef {
  * f32x4 accumulators, nr/4 B vectors and one A splat held in locals (V8's
  * TurboFan unrolls the p loop itself; unrolling it here measured slower).
  */
-function tilesF32(mr: number, nr: number): FuncDef {
+function tilesF32(mr: number, nr: number, rowsA = false): FuncDef {
   const nv = nr / 4;
   const accNames = Array.from({ length: mr * nv }, (_, i) => `c${i}`);
   const bNames = Array.from({ length: nv }, (_, i) => `b${i}`);
+  // rowsA: A read where it is, row-major with `lda` bytes a row, mr rows a tile row: one pointer a row.
+  const rowPtrs = Array.from({ length: mr }, (_, i) => `x${i}`);
   const { idx: L, types, params } = locals(
-    ["pa", "pb", "cs", "ldc", "k", "mPanels", "nPanels", "accumulate"] as const,
-    ["strideA", "strideB", "ip", "aBase", "cRow", "jp", "bBase", "ct", "x", "y", "end", "t"] as const,
+    ["pa", "pb", "cs", "ldc", "k", "mPanels", "nPanels", "accumulate", ...(rowsA ? ["lda"] : [])] as const,
+    ["strideA", "strideB", "ip", "aBase", "cRow", "jp", "bBase", "ct", "x", "y", "end", "t", ...(rowsA ? rowPtrs : [])] as const,
     [...accNames, ...bNames, "a"],
   );
   const V = L as Record<string, number>;
@@ -286,8 +290,9 @@ function tilesF32(mr: number, nr: number): FuncDef {
   const c = new Code();
   const addTo = (local: number, v: number) => c.get(local).get(v).i32Add().set(local);
 
-  // strideA / strideB: bytes per packed panel.
-  c.get(L.k).i32Const(rowA).i32Mul().set(L.strideA);
+  // strideA / strideB: bytes per packed panel (rowsA: per mr rows of A).
+  if (rowsA) c.get(V.lda!).i32Const(mr).i32Mul().set(L.strideA);
+  else c.get(L.k).i32Const(rowA).i32Mul().set(L.strideA);
   c.get(L.k).i32Const(rowB).i32Mul().set(L.strideB);
   c.i32Const(0).set(L.ip).get(L.pa).set(L.aBase).get(L.cs).set(L.cRow);
   c.block().loop(); // over A panels (rows of tiles)
@@ -310,17 +315,25 @@ function tilesF32(mr: number, nr: number): FuncDef {
   // The p loop: k >= 1 (the caller never passes k = 0), so test at the bottom.
   // Each accumulator lane is one output element: f32x4.mul, then f32x4.add.
   c.get(L.aBase).set(L.x).get(L.bBase).set(L.y);
-  c.get(L.aBase).get(L.strideA).i32Add().set(L.end);
+  if (rowsA) {
+    // Row r of the tile at aBase + r lda; the loop ends when row 0 has gone k floats on.
+    for (let r = 1; r < mr; r++) c.get(L.aBase).get(V.lda!).i32Const(r).i32Mul().i32Add().set(V[rowPtrs[r]!]!);
+    c.get(L.aBase).get(L.k).i32Const(2).i32Shl().i32Add().set(L.end);
+  } else {
+    c.get(L.aBase).get(L.strideA).i32Add().set(L.end);
+  }
+  const rowPtr = (r: number): number => (rowsA && r > 0 ? V[rowPtrs[r]!]! : L.x);
   c.loop();
   for (let v = 0; v < nv; v++) c.get(L.y).v128Load(16 * v).set(bv[v]!);
   for (let r = 0; r < mr; r++) {
-    c.get(L.x).v128Load32Splat(4 * r).set(L.a);
+    c.get(rowPtr(r)).v128Load32Splat(rowsA ? 0 : 4 * r).set(L.a);
     for (let v = 0; v < nv; v++) {
       const q = acc[r * nv + v]!;
       c.get(q).get(L.a).get(bv[v]!).f32x4Mul().f32x4Add().set(q);
     }
   }
-  c.get(L.x).i32Const(rowA).i32Add().set(L.x);
+  if (rowsA) for (let r = 0; r < mr; r++) c.get(rowPtr(r)).i32Const(4).i32Add().set(rowPtr(r));
+  else c.get(L.x).i32Const(rowA).i32Add().set(L.x);
   c.get(L.y).i32Const(rowB).i32Add().set(L.y);
   c.get(L.x).get(L.end).i32LtU().brIf(0);
   c.end();
@@ -341,7 +354,7 @@ function tilesF32(mr: number, nr: number): FuncDef {
   c.get(L.cRow).get(L.ldc).i32Const(mr).i32Mul().i32Add().set(L.cRow); // mr scratch rows down
   c.br(0).end().end(); // next A panel
 
-  return { name: "gemmTilesF32", params, results: [], locals: types, body: c };
+  return { name: rowsA ? "gemmTilesF32Rows" : "gemmTilesF32", params, results: [], locals: types, body: c };
 }
 
 type GemmTiles = (pa: number, pb: number, cs: number, k: number, mPanels: number, nPanels: number, accumulate: number) => void;
@@ -398,6 +411,15 @@ export function gemmWasmStripsToPanels(width: 4 | 8, src: number, ld: number, ds
 export function gemmWasmTilesF32(pa: number, pb: number, cs: number, ldc: number, k: number, mPanels: number, nPanels: number, accumulate: boolean): void {
   runs++;
   (kernel.exports().gemmTilesF32 as GemmTilesF32)(pa * 4, pb * 4, cs * 4, ldc * 4, k, mPanels, nPanels, accumulate ? 1 : 0);
+}
+
+/**
+ * {@link gemmWasmTilesF32} reading A where it is: rows 4 ip .. 4 ip + 3 of a row-major A of `lda` floats a
+ * row from float32 index a, the same products and sums in the same order as from its packed panels.
+ */
+export function gemmWasmTilesF32Rows(a: number, lda: number, pb: number, cs: number, ldc: number, k: number, mPanels: number, nPanels: number, accumulate: boolean): void {
+  runs++;
+  (kernel.exports().gemmTilesF32Rows as (...x: number[]) => void)(a * 4, pb * 4, cs * 4, ldc * 4, k, mPanels, nPanels, accumulate ? 1 : 0, lda * 4);
 }
 
 /** copy32: the 4-byte value at src + i srcStride to dst + i dstStride, for i < count. */
