@@ -88,8 +88,10 @@ export function spikeGatherAdd(
   checkBias("spikeGatherAdd", bias, n, accumulate);
   if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) spikeGatherAddWasm(s, sOff, wpr, w, wOff, c, cOff, m, n, accumulate, outInK, bias, rows);
   else {
+    // The JS twin reads Wᵀ: transposed here once, not once a claimed range.
+    const wt = outInK > 0 ? transposedCopy(w, wOff, n, outInK) : w, wtOff = outInK > 0 ? 0 : wOff;
     rows((r0, r1) => {
-      spikeGatherAddJs(s, sOff + r0 * wpr, wpr, w, wOff, c, cOff + r0 * n, r1 - r0, n, accumulate, outInK);
+      spikeGatherAddJs(s, sOff + r0 * wpr, wpr, wt, wtOff, c, cOff + r0 * n, r1 - r0, n, accumulate);
       addBiasRows(c, cOff + r0 * n, r1 - r0, n, bias);
     });
   }
@@ -179,8 +181,9 @@ export function countsGatherAdd(
   checkBias("countsGatherAdd", bias, n, accumulate);
   if (m * n >= SPIKE_SUM_MIN_OUT && wasmKernelsEnabled()) countsGatherAddWasm(x, xOff, w, wOff, c, cOff, m, k, n, accumulate, outIn, bias, rows);
   else {
+    const wt = outIn ? transposedCopy(w, wOff, n, k) : w, wtOff = outIn ? 0 : wOff; // as in spikeGatherAdd
     rows((r0, r1) => {
-      countsGatherAddJs(x, xOff + r0 * k, w, wOff, c, cOff + r0 * n, r1 - r0, k, n, accumulate, outIn);
+      countsGatherAddJs(x, xOff + r0 * k, wt, wtOff, c, cOff + r0 * n, r1 - r0, k, n, accumulate);
       addBiasRows(c, cOff + r0 * n, r1 - r0, n, bias);
     });
   }
