@@ -599,7 +599,7 @@ function wasmPacked32(
   const cp = heapPtr(c, cOff, m * n, base + stC, accumulate) / 4;
   const pa = (base + paAt) / 4, pb = (base + pbAt) / 4, right = (base + rightAt) / 4, bottom = (base + bottomAt) / 4;
   if (rowsA) packRaggedA32(ap, false, m, k, pa);
-  else wasmPackA32(ap, transA, m, k, pa);
+  else wasmPackTransposedA32(ap, m, k, pa);
   const paRagged = rowsA ? pa : pa + mFull * k; // the ragged panel's place
   /** Tiles of the whole A panels against `panelsB` B panels at pbj, into C at cj (`ldcj` floats a row). */
   const fullTiles = (pbj: number, cj: number, ldcj: number, panelsB: number): void => {
@@ -661,30 +661,17 @@ function copyRow(src: Float32Array, s: number, dst: Float32Array, d: number, len
 }
 
 /**
- * {@link packA32} with WASM helpers, in the heap (float32 indices): op(A)
- * at a into panels at pa. Rows of A [k, m] (transA) already hold panel rows,
- * 16 bytes a panel; full panels of A [m, k] are 4 rows transposed 4 x 4 at a
- * time; a ragged last panel is zeroed, then filled a row at a time.
- * (Measured at 1024^2, in the WASM memory: 0.1-0.2 ns a float, against 0.45
- * for the scalar strided copy and 1.2-1.6 for a row-by-row pass over A [k, m]
- * that writes all the panels at once.)
+ * {@link packA32} with WASM helpers for a transposed A (an A [m, k] is read where it is, see
+ * {@link wasmPacked32}), in the heap (float32 indices): Aᵀ at a into panels at pa. Rows of A [k, m] already
+ * hold panel rows, 16 bytes a panel; a ragged last panel is zeroed, then filled a row at a time.
  */
-function wasmPackA32(a: number, transA: boolean, m: number, k: number, pa: number): void {
+function wasmPackTransposedA32(a: number, m: number, k: number, pa: number): void {
   const full = Math.floor(m / MR32);
-  if (transA) {
-    // 4 panels (a 64-byte strip of each row) at a time, then the rest.
-    const strips = full >> 2;
-    gemmWasmStripsToPanels(MR32, a, m, pa, k, strips);
-    gemmWasmRowsToPanels(MR32, a + 4 * strips * MR32, m, pa + 4 * strips * MR32 * k, k, full & 3);
-  } else {
-    const groups = Math.floor(k / 4), tail = groups * 4;
-    for (let i0 = 0; i0 < full * MR32; i0 += MR32) {
-      const src = a + i0 * k, d = pa + i0 * k;
-      gemmWasmInterleave4(src, k, d, MR32, groups);
-      if (tail < k) for (let r = 0; r < MR32; r++) gemmWasmCopy32(src + r * k + tail, 1, d + tail * MR32 + r, MR32, k - tail);
-    }
-  }
-  packRaggedA32(a, transA, m, k, pa + full * MR32 * k);
+  // 4 panels (a 64-byte strip of each row) at a time, then the rest.
+  const strips = full >> 2;
+  gemmWasmStripsToPanels(MR32, a, m, pa, k, strips);
+  gemmWasmRowsToPanels(MR32, a + 4 * strips * MR32, m, pa + 4 * strips * MR32 * k, k, full & 3);
+  packRaggedA32(a, true, m, k, pa + full * MR32 * k);
 }
 
 /** The last m mod 4 rows of op(A) (none when m is a multiple of 4) into one zero-padded panel at d (float32 index). */

@@ -30,7 +30,7 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
     [["s", I32], ["wpr", I32], ["c0", I32], ["c1", I32], ["h", I32], ["kh", I32], ["kw", I32], ["ph", I32], ["pw", I32],
       ["oh", I32], ["ow", I32], ["o", I32], ["cap", I32], ["nb", I32], ["cnt", I32], ["idx", I32], ["x", I32], ["w", I32], ["val", I32]] as const,
     [["ci", I32], ["y", I32], ["q", I32], ["wp", I32], ["bits", I32], ["ty", I32], ["tx", I32], ["kiLo", I32], ["kiHi", I32],
-      ["kjLo", I32], ["kjHi", I32], ["ki", I32], ["kj", I32], ["rowPos", I32], ["pRow", I32], ["pos", I32], ["cp", I32], ["n", I32],
+      ["kjLo", I32], ["kjHi", I32], ["ki", I32], ["kj", I32], ["rowPos", I32], ["pRow", I32], ["cp", I32], ["n", I32],
       ["bucket", I32], ["entry", I32], ["rowX", I32], ["slot", I32], ["v32", F32], ["v64", F64], ["full", I32], ["pBase", I32]] as const,
   );
   const es = weights === "f64" ? 3 : 2; // log2 bytes of a value
@@ -46,8 +46,15 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
     c.get(hi).i32Const(1).i32Sub().get(local).get(local).get(hi).i32Const(1).i32Sub().i32GtS().select().set(local);
   };
   const inc = (local: number): void => void c.get(local).i32Const(1).i32Add().set(local);
-  /** Appends the entry in local `entry` to the bucket in local `bucket` (its count moves on; the value rides along). */
-  const append = (): void => {
+  /**
+   * Appends the tap at output position `pos` and weight row `p` (each pushed by its emitter) to its bucket:
+   * by output, bucket pos gets p O; by weight row, bucket p gets pos O. Its count moves on; the value rides along.
+   */
+  const append = (pos: () => void, p: () => void): void => {
+    (byOutput ? pos : p)();
+    c.set(L.bucket);
+    (byOutput ? p : pos)();
+    c.get(L.o).i32Mul().set(L.entry);
     c.get(L.cnt).get(L.bucket).i32Const(2).i32Shl().i32Add().tee(L.cp).i32Load(0).set(L.n);
     c.get(L.cp).get(L.n).i32Const(1).i32Add().i32Store(0);
     c.get(L.bucket).get(L.cap).i32Mul().get(L.n).i32Add().set(L.slot);
@@ -94,16 +101,7 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
         c.i32Const(9).i32Mul().set(L.pBase);
         for (let ki = 0; ki < 3; ki++) {
           c.get(L.ty).i32Const(ki).i32Sub().get(L.ow).i32Mul().get(L.tx).i32Add().set(L.rowPos);
-          for (let kj = 0; kj < 3; kj++) {
-            if (byOutput) {
-              c.get(L.rowPos).i32Const(kj).i32Sub().set(L.bucket);
-              c.get(L.pBase).i32Const(3 * ki + kj).i32Add().get(L.o).i32Mul().set(L.entry);
-            } else {
-              c.get(L.pBase).i32Const(3 * ki + kj).i32Add().set(L.bucket);
-              c.get(L.rowPos).i32Const(kj).i32Sub().get(L.o).i32Mul().set(L.entry);
-            }
-            append();
-          }
+          for (let kj = 0; kj < 3; kj++) append(() => c.get(L.rowPos).i32Const(kj).i32Sub(), () => c.get(L.pBase).i32Const(3 * ki + kj).i32Add());
         }
         c.else();
         c.get(L.kiLo).set(L.ki);
@@ -117,15 +115,7 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
         c.get(L.kjLo).set(L.kj);
         c.block().loop(); // kj = kjLo .. kjHi
         c.get(L.kjHi).get(L.kj).i32LtS().brIf(1);
-        c.get(L.rowPos).get(L.kj).i32Sub().set(L.pos);
-        if (byOutput) {
-          c.get(L.pos).set(L.bucket);
-          c.get(L.pRow).get(L.kj).i32Add().get(L.o).i32Mul().set(L.entry);
-        } else {
-          c.get(L.pRow).get(L.kj).i32Add().set(L.bucket);
-          c.get(L.pos).get(L.o).i32Mul().set(L.entry);
-        }
-        append();
+        append(() => c.get(L.rowPos).get(L.kj).i32Sub(), () => c.get(L.pRow).get(L.kj).i32Add());
         inc(L.kj);
         c.br(0).end().end();
         inc(L.ki);

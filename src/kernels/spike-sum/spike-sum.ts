@@ -839,7 +839,8 @@ export function countsGatherAddWasm(
   checkBias("countsGatherAddWasm", bias, n, accumulate);
   if (k === 0 || m === 0 || n === 0) {
     rowRanges((u0, u1) => {
-      if (emptyProductDone(c, cOff + u0 * n, u1 - u0, n, k, accumulate)) addBiasRows(c, cOff + u0 * n, u1 - u0, n, bias);
+      emptyProductDone(c, cOff + u0 * n, u1 - u0, n, k, accumulate); // C = 0 unless accumulating (k = 0)
+      addBiasRows(c, cOff + u0 * n, u1 - u0, n, bias);
     });
     return;
   }

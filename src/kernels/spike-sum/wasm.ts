@@ -529,7 +529,6 @@ export function spikeSumScratch(bytes: number): number {
   return kernel.scratch.take(bytes);
 }
 
-
 /** Scratch bytes to stage `len` elements of `a` (16-byte steps): 0 for a heap array, which is used in place. */
 export function stageBytes(a: FloatArray | Uint32Array, len: number): number {
   return inHeap(a) ? 0 : align16(len * a.BYTES_PER_ELEMENT);
