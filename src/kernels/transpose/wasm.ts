@@ -2,12 +2,12 @@
  * The WebAssembly twin of the transposes (./transpose.ts): one matrix's source
  * rows r0..r1-1 copied to their destination columns, the columns taken in
  * tiles of {@link TILE} so the tile's destination lines stay in cache while
- * the rows sweep past. Three element paths, each a bit-exact copy of what the
- * JS store does: 4-byte elements (float32 or int32, moved as i32), float64,
- * and float64 into float32 (f32.demote_f64 rounds to nearest even, as a JS
- * store into a Float32Array does).
+ * the rows sweep past (fewer when their stride aliases in L1, {@link TILE_ALIASED}).
+ * Three element paths, each a bit-exact copy of what the JS store does: 4-byte
+ * elements (float32 or int32, moved as i32), float64, and float64 into float32
+ * (f32.demote_f64 rounds to nearest even, as a JS store into a Float32Array does).
  *
- *   t32 / t64 / t64to32(src, dst, rows, cols, r0, r1)
+ *   t32 / t64 / t64to32(src, dst, rows, cols, r0, r1, tile)
  *
  * src, dst: byte offsets of the matrix's first element in the heap.
  */
@@ -16,6 +16,13 @@ import { HeapKernel } from "../../wasm/runtime.js";
 
 /** Columns per tile: 16 destination runs stay cached even when a power-of-two stride maps them to few cache sets (64 and 32 thrashed at rows = 512: measured 10x and 6x slower there; 16 was also fastest at 64 x 784). */
 const TILE = 16;
+/**
+ * Columns per tile when the destination rows lie a multiple of 4 KB apart: then all of a tile's runs fall in
+ * the same L1 set (48 KB of 12 ways of 4 KB: 16 runs thrash it). 1024 x 96 (a CIFAR spike conv's 32 x 32
+ * output, channels last to first) 0.94 -> 0.31 ns a value, 2048 x 64 0.91 -> 0.30, 2048 x 384 0.97 -> 0.63;
+ * at other strides 8 is slower than 16 (512 x 128 0.24 -> 0.31, 784 x 64 0.24 -> 0.27).
+ */
+const TILE_ALIASED = 8;
 
 /** i32 lane indices of a two-vector shuffle as its 16 byte indices. */
 const lanes32 = (l: readonly number[]): number[] => l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]);
@@ -28,7 +35,7 @@ const lanes32 = (l: readonly number[]): number[] => l.flatMap((x) => [4 * x, 4 *
  */
 function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: number, d: number) => void, block4 = false): FuncDef {
   const f = frame(
-    [["src", I32], ["dst", I32], ["rows", I32], ["cols", I32], ["r0", I32], ["r1", I32]] as const,
+    [["src", I32], ["dst", I32], ["rows", I32], ["cols", I32], ["r0", I32], ["r1", I32], ["tile", I32]] as const,
     [
       ["ct", I32], ["ce", I32], ["r", I32], ["s", I32], ["d", I32], ["end", I32], ["step", I32], ["ce4", I32], ["cb", I32], ["rowBytes", I32],
       ["a0", V128], ["a1", V128], ["a2", V128], ["a3", V128], ["t0", V128], ["t1", V128], ["t2", V128], ["t3", V128],
@@ -51,8 +58,8 @@ function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: 
   c.get(L.cols).i32Const(es).i32Mul().set(L.rowBytes);
   c.i32Const(0).set(L.ct);
   c.whileLtU(L.ct, L.cols, () => {
-    // ce = min(ct + TILE, cols)
-    c.get(L.ct).i32Const(TILE).i32Add().get(L.cols).get(L.ct).i32Const(TILE).i32Add().get(L.cols).i32LtU().select().set(L.ce);
+    // ce = min(ct + tile, cols)
+    c.get(L.ct).get(L.tile).i32Add().get(L.cols).get(L.ct).get(L.tile).i32Add().get(L.cols).i32LtU().select().set(L.ce);
     c.get(L.r0).set(L.r);
     if (block4) {
       c.get(L.ce).get(L.ct).i32Sub().i32Const(-4).i32And().get(L.ct).i32Add().set(L.ce4);
@@ -92,7 +99,7 @@ function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: 
       scalarRow(L.r, L.ct, L.ce);
       c.get(L.r).i32Const(1).i32Add().set(L.r);
     });
-    c.get(L.ct).i32Const(TILE).i32Add().set(L.ct);
+    c.get(L.ct).get(L.tile).i32Add().set(L.ct);
   });
   return { name, params: f.params, results: [], locals: f.locals, body: c };
 }
@@ -122,5 +129,6 @@ export function transposePath(src: ArrayBufferView, dst: ArrayBufferView): "t32"
 
 /** Runs one matrix's rows r0..r1-1 (byte offsets of the matrix in the heap). */
 export function transposeWasmCall(path: "t32" | "t64" | "t64to32", src: number, dst: number, rows: number, cols: number, r0: number, r1: number): void {
-  (transposeKernel.exports()[path] as (...a: number[]) => void)(src, dst, rows, cols, r0, r1);
+  const dstRowBytes = rows * (path === "t64" ? 8 : 4);
+  (transposeKernel.exports()[path] as (...a: number[]) => void)(src, dst, rows, cols, r0, r1, dstRowBytes % 4096 === 0 ? TILE_ALIASED : TILE);
 }
