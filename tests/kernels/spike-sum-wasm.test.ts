@@ -360,7 +360,7 @@ describe.skipIf(!simd)(`WASM SIMD gather-add twins${simd ? "" : " (skipped: WebA
     );
   });
 
-  it("the float32 counts scatter's WASM row blocks and column scan equal the JS loops (several blocks, column sub-ranges, -0 and NaN)", () => {
+  it("the float32 counts scatter's WASM row blocks and column buckets equal the JS loops (several blocks, column sub-ranges, -0 and NaN)", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 3 * SCATTER_BLOCK_ROWS + 5 }), fc.integer({ min: 1, max: 23 }), fc.integer({ min: 1, max: 37 }),

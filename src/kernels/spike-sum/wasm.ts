@@ -378,62 +378,10 @@ export function compactSwizzles(): Uint8Array {
 }
 
 /**
- * countsColumnBuckets32(x, k, rows, p0, p1, n, cnt, idx, val): the column
- * buckets of `rows` rows of a float32 counts matrix X [rows, k] (x: byte
- * offset of its first row), columns p0..p1-1 only: for each nonzero X[r, p],
- * rows in order, entry (r n, X[r, p]) appended to bucket p - p0 (capacity
- * `rows`: idx / val slot (p - p0) rows + cnt[p - p0], as the sums' cap form
- * reads them). -0 is a zero, NaN a nonzero, as in the JS fill (`x !== 0`).
- * The tables of the weight gradient Xᵀ G, built in one pass over the rows
- * (in JS, two passes: count, then fill).
- */
-function countsColumnBucketsBody(): Code {
-  const [x, k, rows, p0, p1, n, cnt, idx, val] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [kc, r, rowP, e, j, kc4, m, p, slot, cp] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
-  const c = new Code();
-  c.get(p1).get(p0).i32Sub().set(kc);
-  c.get(cnt).i32Const(0).get(kc).i32Const(2).i32Shl().memoryFill(); // the counts start at 0
-  /** Appends column p's entry of the current row to its bucket. */
-  const append = (): void => {
-    c.get(cnt).get(p).i32Const(2).i32Shl().i32Add().set(cp);
-    c.get(p).get(rows).i32Mul().get(cp).i32Load(0).i32Add().i32Const(2).i32Shl().set(slot);
-    c.get(idx).get(slot).i32Add().get(e).i32Store(0);
-    c.get(val).get(slot).i32Add().get(rowP).get(p).i32Const(2).i32Shl().i32Add().f32Load().f32Store(0);
-    c.get(cp).get(cp).i32Load(0).i32Const(1).i32Add().i32Store(0);
-  };
-  c.get(kc).i32Const(-4).i32And().set(kc4);
-  c.i32Const(0).set(r);
-  c.whileLtU(r, rows, () => {
-    c.get(x).get(r).get(k).i32Mul().get(p0).i32Add().i32Const(2).i32Shl().i32Add().set(rowP);
-    c.get(r).get(n).i32Mul().set(e);
-    c.i32Const(0).set(j);
-    c.whileLtU(j, kc4, () => {
-      c.get(rowP).get(j).i32Const(2).i32Shl().i32Add().v128Load(0).v128Const(new Array<number>(16).fill(0)).f32x4Ne().i32x4Bitmask().set(m);
-      c.block().loop();
-      c.get(m).i32Eqz().brIf(1);
-      c.get(j).get(m).i32Ctz().i32Add().set(p);
-      c.get(m).get(m).i32Const(1).i32Sub().i32And().set(m);
-      append();
-      c.br(0).end().end();
-      c.get(j).i32Const(4).i32Add().set(j);
-    });
-    c.whileLtU(j, kc, () => {
-      c.get(j).set(p);
-      c.get(rowP).get(p).i32Const(2).i32Shl().i32Add().f32Load().f32Const(0).f32Ne().if();
-      append();
-      c.end();
-      c.get(j).i32Const(1).i32Add().set(j);
-    });
-    c.get(r).i32Const(1).i32Add().set(r);
-  });
-  return c;
-}
-
-/**
  * spikeColumnBuckets32(s, wpr, q0, q1, rows, n, cnt, idx): the column buckets of `rows` rows of spike words
  * (s: byte offset of the first row, wpr words a row), the columns of words q0..q1-1 only: for each set bit
  * (row r, column p), rows in order, entry r n appended to bucket p - 32 q0 (capacity `rows`, the sums' cap
- * form, as countsColumnBuckets32). The spike linear's weight gradient Sᵀ G.
+ * form). The spike linear's weight gradient Sᵀ G.
  */
 function spikeColumnBucketsBody(): Code {
   const [s, wpr, q0, q1, rows, n, cnt, idx] = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -480,7 +428,6 @@ export function spikeSumModule(): Uint8Array {
       fn("sum32f", true, true, false), fn("wsum32f", true, true, true),
       fn("sum32fPanels", true, true, false, true), fn("wsum32fPanels", true, true, true, true),
       { name: "countsBuckets32", params: i32s(8), results: [], locals: [...i32s(7), V128, V128, V128], body: countsBucketsBody() },
-      { name: "countsColumnBuckets32", params: i32s(9), results: [], locals: i32s(10), body: countsColumnBucketsBody() },
       { name: "spikeColumnBuckets32", params: i32s(8), results: [], locals: i32s(9), body: spikeColumnBucketsBody() },
     ],
   });
@@ -581,11 +528,6 @@ export function countsBucketsRun(x: number, k: number, rows: number, n: number, 
     swizzlesAt = at;
   }
   (kernel.exports().countsBuckets32 as (...a: number[]) => void)(x, k, rows, n, cnt, idx, val, swizzlesAt);
-}
-
-/** Fills the column buckets of rows of a float32 counts matrix (see countsColumnBucketsBody; byte offsets in the heap). */
-export function countsColumnBucketsRun(x: number, k: number, rows: number, p0: number, p1: number, n: number, cnt: number, idx: number, val: number): void {
-  (kernel.exports().countsColumnBuckets32 as (...a: number[]) => void)(x, k, rows, p0, p1, n, cnt, idx, val);
 }
 
 /** Fills the column buckets of rows of spike words (see spikeColumnBucketsBody; byte offsets in the heap). */

@@ -7,9 +7,11 @@
  * elements (float32 or int32, moved as i32), float64, and float64 into float32
  * (f32.demote_f64 rounds to nearest even, as a JS store into a Float32Array does).
  *
- *   t32 / t64 / t64to32(src, dst, rows, cols, r0, r1, tile)
+ *   t32 / t64 / t64to32(src, dst, rows, cols, r0, r1, tile, ss)
  *
- * src, dst: byte offsets of the matrix's first element in the heap.
+ * src, dst: byte offsets of the matrix's first element in the heap; ss: the
+ * elements from one source row to the next (cols, or more for a window of
+ * columns of a wider matrix).
  */
 import { Code, emitModule, frame, I32, V128, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
@@ -35,7 +37,7 @@ const lanes32 = (l: readonly number[]): number[] => l.flatMap((x) => [4 * x, 4 *
  */
 function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: number, d: number) => void, block4 = false): FuncDef {
   const f = frame(
-    [["src", I32], ["dst", I32], ["rows", I32], ["cols", I32], ["r0", I32], ["r1", I32], ["tile", I32]] as const,
+    [["src", I32], ["dst", I32], ["rows", I32], ["cols", I32], ["r0", I32], ["r1", I32], ["tile", I32], ["ss", I32]] as const,
     [
       ["ct", I32], ["ce", I32], ["r", I32], ["s", I32], ["d", I32], ["end", I32], ["step", I32], ["ce4", I32], ["cb", I32], ["rowBytes", I32],
       ["a0", V128], ["a1", V128], ["a2", V128], ["a3", V128], ["t0", V128], ["t1", V128], ["t2", V128], ["t3", V128],
@@ -45,8 +47,8 @@ function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: 
   const c = new Code();
   /** Source row `r` (a local), columns [from, to) (locals), element by element into its destination column run. */
   const scalarRow = (r: number, from: number, to: number): void => {
-    c.get(L.src).get(r).get(L.cols).i32Mul().get(from).i32Add().i32Const(es).i32Mul().i32Add().set(L.s);
-    c.get(L.src).get(r).get(L.cols).i32Mul().get(to).i32Add().i32Const(es).i32Mul().i32Add().set(L.end);
+    c.get(L.src).get(r).get(L.ss).i32Mul().get(from).i32Add().i32Const(es).i32Mul().i32Add().set(L.s);
+    c.get(L.src).get(r).get(L.ss).i32Mul().get(to).i32Add().i32Const(es).i32Mul().i32Add().set(L.end);
     c.get(L.dst).get(from).get(L.rows).i32Mul().get(r).i32Add().i32Const(ed).i32Mul().i32Add().set(L.d);
     c.whileLtU(L.s, L.end, () => {
       move(c, L.s, L.d);
@@ -55,7 +57,7 @@ function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: 
     });
   };
   c.get(L.rows).i32Const(ed).i32Mul().set(L.step);
-  c.get(L.cols).i32Const(es).i32Mul().set(L.rowBytes);
+  c.get(L.ss).i32Const(es).i32Mul().set(L.rowBytes);
   c.i32Const(0).set(L.ct);
   c.whileLtU(L.ct, L.cols, () => {
     // ce = min(ct + tile, cols)
@@ -68,7 +70,7 @@ function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: 
       c.get(L.r1).get(L.r).i32Const(4).i32Add().i32LtU().brIf(1);
       c.get(L.ct).set(L.cb);
       c.whileLtU(L.cb, L.ce4, () => {
-        c.get(L.src).get(L.r).get(L.cols).i32Mul().get(L.cb).i32Add().i32Const(4).i32Mul().i32Add().set(L.s);
+        c.get(L.src).get(L.r).get(L.ss).i32Mul().get(L.cb).i32Add().i32Const(4).i32Mul().i32Add().set(L.s);
         const rows4 = [L.a0, L.a1, L.a2, L.a3];
         rows4.forEach((a, i) => {
           c.get(L.s);
@@ -127,8 +129,13 @@ export function transposePath(src: ArrayBufferView, dst: ArrayBufferView): "t32"
   return null;
 }
 
-/** Runs one matrix's rows r0..r1-1 (byte offsets of the matrix in the heap). */
-export function transposeWasmCall(path: "t32" | "t64" | "t64to32", src: number, dst: number, rows: number, cols: number, r0: number, r1: number): void {
+/**
+ * Runs one matrix's rows r0..r1-1 (byte offsets of the matrix in the heap); `srcStride`: elements from one
+ * source row to the next (a window of `cols` columns of a wider matrix).
+ */
+export function transposeWasmCall(
+  path: "t32" | "t64" | "t64to32", src: number, dst: number, rows: number, cols: number, r0: number, r1: number, srcStride = cols,
+): void {
   const dstRowBytes = rows * (path === "t64" ? 8 : 4);
-  (transposeKernel.exports()[path] as (...a: number[]) => void)(src, dst, rows, cols, r0, r1, dstRowBytes % 4096 === 0 ? TILE_ALIASED : TILE);
+  (transposeKernel.exports()[path] as (...a: number[]) => void)(src, dst, rows, cols, r0, r1, dstRowBytes % 4096 === 0 ? TILE_ALIASED : TILE, srcStride);
 }
