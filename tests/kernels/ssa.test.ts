@@ -135,4 +135,25 @@ describe("spiking self-attention heads, backward", () => {
       { numRuns: 60, seed: 12 },
     );
   });
+  it("heads claimed in many chunks (96 heads) give the one-thread bits, forward and backward, on 2 and 3 threads", () => {
+    for (const order of ["qk_v", "q_kv"] as const) {
+      for (const f64 of [false, true]) {
+        const c = attentionCase(96, 16, 24, order, f64, 0.3, 0.3, order.length + (f64 ? 1 : 0));
+        const [out1] = forwardWith("auto")(c);
+        const [q1, k1, v1] = [outLike(c), outLike(c), outLike(c)];
+        ssaBackwardRange(c.q.words, c.k.words, c.v.words, c.g, q1, k1, v1, c.dims, 0, c.heads);
+        // Repeated: which thread claims which chunk varies from run to run; every run must give the same bits.
+        for (let rep = 0; rep < 3; rep++) {
+          for (const t of [2, 3]) {
+            const out = outLike(c);
+            ssaForwardThreads(c.q.words, c.k.words, c.v.words, out, c.dims, c.heads, t);
+            expectSameBits(out, out1!, `forward, ${order}, ${t} threads`);
+            const [q2, k2, v2] = [outLike(c), outLike(c), outLike(c)];
+            ssaBackwardThreads(c.q.words, c.k.words, c.v.words, c.g, q2, k2, v2, c.dims, c.heads, t);
+            [[q1, q2], [k1, k2], [v1, v2]].forEach(([a, b], i) => expectSameBits(b!, a!, `gradient ${i}, ${order}, ${t} threads`));
+          }
+        }
+      }
+    }
+  });
 });
