@@ -172,6 +172,42 @@ describe("threaded spike conv", () => {
     expect(ran).toBeGreaterThan(30);
     expect(poolInfo().workerParts).toBeGreaterThan(before);
   });
+
+  it("forward of many images (claimed in chunks) equals the per-image kernels bit for bit on 2 and 3 threads, WASM and JS kernels", () => {
+    const g: ConvGeom = { h: 6, w: 10, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 6, ow: 10 };
+    const [n, c, o] = [100, 3, 5];
+    const wpr = wordsFor(g.w), imgWords = c * g.h * wpr, xImg = c * g.h * g.w, ohw = g.oh * g.ow;
+    for (const [f64, withCounts, js] of [[false, false, false], [false, true, false], [true, false, false], [true, true, true], [false, false, true]] as const) {
+      const rng = new Rng(n + (f64 ? 1 : 0) + (withCounts ? 2 : 0));
+      // Rates that grow over the images, as the time steps' do.
+      const s = randSpikes(n * c * g.h, g.w, 0.3, rng, true);
+      for (let i = 0; i < n / 2; i++) s.fill(0, i * imgWords, i * imgWords + Math.floor(imgWords / 2));
+      let x: FloatArray | null = null;
+      if (withCounts) {
+        x = allocFloat(f64 ? "float64" : "float32", n * xImg, true);
+        for (let r = 0; r < n * c * g.h; r++) for (let j = 0; j < g.w; j++) if ((s[r * wpr + (j >>> 5)]! >>> (j & 31)) & 1) x[r * g.w + j] = 1 + rng.int(2);
+      }
+      const wT = randArray(f64, c * g.kh * g.kw * o, rng, true);
+      const out0 = allocFloat(f64 ? "float64" : "float32", n * o * ohw);
+      for (let i = 0; i < n; i++) {
+        if (x) countsConvForwardImage(s, i * imgWords, wpr, c, g, x, i * xImg, wT, o, out0, i * o * ohw);
+        else spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out0, i * o * ohw);
+      }
+      setKernelBackend(js ? "js" : "auto");
+      try {
+        // Repeated: which thread claims which images varies from run to run; every run must give the same bits.
+        for (let rep = 0; rep < 3; rep++) {
+          for (const t of [2, 3]) {
+            const out = allocFloat(f64 ? "float64" : "float32", n * o * ohw, true).fill(Number.NaN);
+            spikeConvForwardThreads({ n, c, o, wpr, g }, s, wT, out, t, x);
+            expect(sameBits(out, out0), `${f64 ? "float64" : "float32"}${withCounts ? " counts" : ""}${js ? " js" : ""}, ${t} threads`).toBe(true);
+          }
+        }
+      } finally {
+        setKernelBackend("auto");
+      }
+    }
+  });
 });
 
 describe("batch-norm passes by default", () => {

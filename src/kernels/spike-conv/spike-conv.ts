@@ -34,6 +34,7 @@ import {
   align16, dstBytes, dstDone, dstPtr, panelsOr, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes, usePanels,
 } from "../spike-sum/wasm.js";
 import { heapF32, heapF64, heapI32, inHeap } from "../../tensor/heap.js";
+import { unitRange, type UnitRanges } from "../../parallel/claims.js";
 import { fillBucketsWasm, type Weights } from "./wasm.js";
 
 const fr = Math.fround;
@@ -604,19 +605,21 @@ export function sumBucketsWasm(
  */
 export function spikeConvForwardRange(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
-  counts: FloatArray | null = null, outIn = false,
+  counts: FloatArray | null = null, outIn = false, images: UnitRanges = unitRange(i0, i1),
 ): void {
   const ohw = g.oh * g.ow;
   const xImg = c * g.h * g.w;
-  if (i1 > i0 && wasmKernelsEnabled() && o * ohw >= SPIKE_SUM_MIN_OUT) {
-    forwardWasm(s, wpr, c, g, wT, o, out, imgWords, i0, i1, counts, outIn);
+  if (wasmKernelsEnabled() && o * ohw >= SPIKE_SUM_MIN_OUT) {
+    forwardWasm(s, wpr, c, g, wT, o, out, imgWords, images, counts, outIn);
     return;
   }
-  if (i1 <= i0) return;
-  // The weight as the conv stores it, [O, C kh kw]: the JS loops read it transposed.
-  if (outIn) wT = transposedCopy(wT, 0, o, c * g.kh * g.kw);
-  if (counts !== null) for (let i = i0; i < i1; i++) countsConvForwardImage(s, i * imgWords, wpr, c, g, counts, i * xImg, wT, o, out, i * o * ohw);
-  else for (let i = i0; i < i1; i++) spikeConvForwardImage(s, i * imgWords, wpr, c, g, wT, o, out, i * o * ohw);
+  // The weight as the conv stores it, [O, C kh kw]: the JS loops read it transposed (once, whatever the ranges).
+  let wt: FloatArray | null = null;
+  images((u0, u1) => {
+    wt ??= outIn ? transposedCopy(wT, 0, o, c * g.kh * g.kw) : wT;
+    if (counts !== null) for (let i = u0; i < u1; i++) countsConvForwardImage(s, i * imgWords, wpr, c, g, counts, i * xImg, wt, o, out, i * o * ohw);
+    else for (let i = u0; i < u1; i++) spikeConvForwardImage(s, i * imgWords, wpr, c, g, wt, o, out, i * o * ohw);
+  });
 }
 
 /**
@@ -630,7 +633,7 @@ function wasmWeights(counts: FloatArray | null, fam32: boolean): Weights {
 }
 
 function forwardWasm(
-  s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, i0: number, i1: number,
+  s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number, images: UnitRanges,
   counts: FloatArray | null, outIn: boolean,
 ): void {
   const ohw = g.oh * g.ow;
@@ -646,33 +649,41 @@ function forwardWasm(
   const cntS = align16(accS + ohw * o * es);
   const idxS = align16(cntS + nb * 4);
   const valS = align16(idxS + nb * cap * 4); // counts: a value (of the family's type) per idx slot
-  // wT in panels (see usePanels) when large: its rows for one output position are scattered over all of it.
-  const panels = usePanels(fam32, (i1 - i0) * ohw, kk * o);
-  const panelS = align16(counts === null ? valS : valS + nb * cap * es);
-  const base = spikeSumScratch(panels || outIn ? panelS + kk * o * wT.BYTES_PER_ELEMENT : panelS);
-  const wB = panelsOr(panels, heapPtr(wT, 0, kk * o, base + wS, true), kk, o, base + panelS, outIn, !f32);
-  const entry = panels ? 1 : o; // entries: element offsets of wT's rows, or (panels) the row numbers
-  const i32 = heapI32();
-  const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
-  const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
-  const acc = fam32 ? heapF32() : heapF64();
-  const a0 = (base + accS) / es;
   const wasmFill = fillsInWasm(s, g) && (counts === null || wasmWeights(counts, fam32) !== null);
   const weights = wasmWeights(counts, fam32);
-  const val = counts === null ? null : acc.subarray((base + valS) / es, (base + valS) / es + nb * cap);
-  for (let i = i0; i < i1; i++) {
-    if (wasmFill) {
-      fillBucketsWasm(
-        true, s.byteOffset + i * imgWords * 4, wpr, 0, c, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, entry, cap, nb, base + cntS, base + idxS,
-        weights, counts === null ? 0 : counts.byteOffset + i * xImg * es, g.w, base + valS,
-      );
-    } else {
-      fillBuckets(s, i * imgWords, wpr, c, g, entry, true, 0, c, cnt, idx, counts === null ? null : { x: counts, off: i * xImg, val: val! });
+  /** The call's tables and source, set up once (at the first range: the panels pay from its rows on). */
+  const prepare = (firstImages: number) => {
+    // wT in panels (see usePanels) when large: its rows for one output position are scattered over all of it.
+    const panels = usePanels(fam32, firstImages * ohw, kk * o);
+    const panelS = align16(counts === null ? valS : valS + nb * cap * es);
+    const base = spikeSumScratch(panels || outIn ? panelS + kk * o * wT.BYTES_PER_ELEMENT : panelS);
+    const wB = panelsOr(panels, heapPtr(wT, 0, kk * o, base + wS, true), kk, o, base + panelS, outIn, !f32);
+    const entry = panels ? 1 : o; // entries: element offsets of wT's rows, or (panels) the row numbers
+    const i32 = heapI32();
+    const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
+    const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
+    const acc = fam32 ? heapF32() : heapF64();
+    const val = counts === null ? null : acc.subarray((base + valS) / es, (base + valS) / es + nb * cap);
+    return { panels, base, wB, entry, cnt, idx, acc, val };
+  };
+  let t: ReturnType<typeof prepare> | null = null;
+  images((u0, u1) => {
+    t ??= prepare(u1 - u0);
+    const { panels, base, wB, entry, cnt, idx, acc, val } = t;
+    for (let i = u0; i < u1; i++) {
+      if (wasmFill) {
+        fillBucketsWasm(
+          true, s.byteOffset + i * imgWords * 4, wpr, 0, c, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, entry, cap, nb, base + cntS, base + idxS,
+          weights, counts === null ? 0 : counts.byteOffset + i * xImg * es, g.w, base + valS,
+        );
+      } else {
+        fillBuckets(s, i * imgWords, wpr, c, g, entry, true, 0, c, cnt, idx, counts === null ? null : { x: counts, off: i * xImg, val: val! });
+      }
+      spikeSumRun(f32, counts !== null, nb, cap, wB, o, base + accS, base + cntS, base + idxS, base + valS, true, fam32, panels ? kk : 0);
+      // Channels-first store by the transpose family (float64 sums rounded once, as spikeConvForwardImage's last loop).
+      transpose(acc, (base + accS) / es, ohw, o, out, i * o * ohw);
     }
-    spikeSumRun(f32, counts !== null, nb, cap, wB, o, base + accS, base + cntS, base + idxS, base + valS, true, fam32, panels ? kk : 0);
-    // Channels-first store by the transpose family (float64 sums rounded once, as spikeConvForwardImage's last loop).
-    transpose(acc, a0, ohw, o, out, i * o * ohw);
-  }
+  });
 }
 
 /**
