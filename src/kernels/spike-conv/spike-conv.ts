@@ -597,7 +597,8 @@ export function sumBucketsWasm(
 
 /**
  * out [N, o, OH, OW] (channels-first) for images i0..i1-1 of `s` (image i at
- * word i imgWords): one {@link spikeConvForwardImage} each, or, when the
+ * word i imgWords), or for the ranges `images` hands out (a thread's claims, the
+ * weight packed once for all of them): one {@link spikeConvForwardImage} each, or, when the
  * kernel backend enables WASM, the same buckets summed by the SIMD twin
  * (wT read in place). Same bits. With `counts` [N, C, H, W] (whose nonzeros
  * are the bits of `s`), the counts convolution: one
