@@ -84,20 +84,29 @@ export function batchNormState(
       rv[ch] = (1 - momentum) * rv[ch]! + momentum * (varB[ch]! * count / (count - 1));
     }
   } else {
+    const rm = runningMean.data, rv = runningVar.data;
     for (let ch = 0; ch < c; ch++) {
-      mean[ch] = runningMean.data[ch]!;
-      invStd[ch] = 1 / Math.sqrt(runningVar.data[ch]! + eps);
+      mean[ch] = rm[ch]!;
+      invStd[ch] = 1 / Math.sqrt(rv[ch]! + eps);
     }
   }
   const scale = new Float64Array(c);
   const shift = new Float64Array(c);
   // Float32: scale and shift rounded to float32 and the map applied in float32 (affineValue in
   // src/kernels/norm/norm.ts), as PyTorch's CPU batch norm does (alpha = invstd w, beta = b - mean alpha,
-  // out = x alpha + beta, two roundings).
-  const round = dtype === "float32" ? Math.fround : (v: number): number => v;
-  for (let ch = 0; ch < c; ch++) {
-    scale[ch] = round((weight ? weight.data[ch]! : 1) * invStd[ch]!);
-    shift[ch] = round((bias ? bias.data[ch]! : 0) - mean[ch]! * scale[ch]!);
+  // out = x alpha + beta, two roundings). The arrays are taken once and each dtype has its loop: with the
+  // getters and a rounding closure in the loop a call took 2.2x as long (1536 channels: 47.5 -> 21 us, warm).
+  const w = weight?.data ?? null, b = bias?.data ?? null;
+  if (dtype === "float32") {
+    for (let ch = 0; ch < c; ch++) {
+      scale[ch] = Math.fround((w ? w[ch]! : 1) * invStd[ch]!);
+      shift[ch] = Math.fround((b ? b[ch]! : 0) - mean[ch]! * scale[ch]!);
+    }
+  } else {
+    for (let ch = 0; ch < c; ch++) {
+      scale[ch] = (w ? w[ch]! : 1) * invStd[ch]!;
+      shift[ch] = (b ? b[ch]! : 0) - mean[ch]! * scale[ch]!;
+    }
   }
   return { c, dtype, training, count, mean, invStd, scale, shift };
 }
