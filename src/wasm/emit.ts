@@ -216,6 +216,11 @@ export class Code {
   i8x16Popcnt(): this { return this.simd(0x62); }
   /** Adds adjacent unsigned byte pairs into 16-bit lanes. */
   i16x8ExtaddPairwiseI8x16U(): this { return this.simd(0x7d); }
+  /** The low 8 bytes widened to u16 lanes. */
+  i16x8ExtendLowI8x16U(): this { return this.simd(0x89); }
+  /** The low / high 4 u16 lanes widened to u32 lanes. */
+  i32x4ExtendLowI16x8U(): this { return this.simd(0xa9); }
+  i32x4ExtendHighI16x8U(): this { return this.simd(0xaa); }
   /** Adds adjacent unsigned 16-bit pairs into 32-bit lanes. */
   i32x4ExtaddPairwiseI16x8U(): this { return this.simd(0x7f); }
   i32x4Add(): this { return this.simd(0xae); }

@@ -29,7 +29,7 @@ import { emptyProductDone, float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import {
-  align16, countsBucketsRun, spikeColumnBucketsRun, dstBytes, dstDone, dstPtr, panelsOr, ROW_TILE, SPIKE_SUM_MIN_OUT, spikeSumRun,
+  align16, countsBucketsRun, spikeBucketsRun, spikeColumnBucketsRun, dstBytes, dstDone, dstPtr, panelsOr, ROW_TILE, SPIKE_SUM_MIN_OUT, spikeSumRun,
   spikeSumScratch, stageBytes, usePanels,
 } from "./wasm.js";
 import { heapF32, heapF64, heapI32, inHeap } from "../../tensor/heap.js";
@@ -805,10 +805,13 @@ export function spikeGatherAddWasm(
   const entry = panels ? 1 : n;
   const i32 = heapI32();
   const cnt0 = (base + cntS) / 4, idx0 = (base + idxS) / 4;
+  // Spike words in the heap: the tables by the WASM scan (the same entries in the same order).
+  const wasmTables = inHeap(s);
   rowRanges((u0, u1) => {
     for (let r0 = u0; r0 < u1; r0 += rows) {
       const nb = Math.min(rows, u1 - r0);
-      for (let r = 0; r < nb; r++) {
+      if (wasmTables) spikeBucketsRun(s.byteOffset + (sOff + r0 * wpr) * 4, wpr, nb, entry, base + cntS, base + idxS, cap);
+      for (let r = 0; r < nb && !wasmTables; r++) {
         const si = sOff + (r0 + r) * wpr;
         const b = idx0 + r * cap;
         let cnt = 0;
