@@ -18,7 +18,7 @@ import {
   countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows,
 } from "../spike-sum/spike-sum.js";
 import { transpose } from "../transpose/transpose.js";
-import { rowsTimesF64Wasm } from "./wasm.js";
+import { rowsTimesF64Wasm, scaleF64Wasm } from "./wasm.js";
 
 /** One attention problem: N tokens, head size d (wpr words a row), the association order and the scale (in the output's type). */
 export interface SsaDims {
@@ -47,8 +47,15 @@ function carve(f64Lens: readonly number[], u32Lens: readonly number[]): { f: Flo
   };
 }
 
-/** dst[off + i] = src[i] · scale, rounded once to dst's type. */
+/**
+ * dst[off + i] = src[i] · scale, rounded once to dst's type; by the WASM twin for a heap dst (src is this
+ * thread's scratch): the JS loop took about 1 ns a value, 6,144 heads of 2,048 values a CIFAR b8 step.
+ */
 function scaleInto(src: Float64Array, scale: number, dst: FloatArray, off: number): void {
+  if (wasmKernelsEnabled() && inHeap(dst)) {
+    scaleF64Wasm(src, 0, dst, off, src.length, scale);
+    return;
+  }
   for (let i = 0; i < src.length; i++) dst[off + i] = src[i]! * scale;
 }
 

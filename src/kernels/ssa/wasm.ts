@@ -10,9 +10,15 @@
  * four f64x2 accumulators, then two, then one.
  *
  *   rowsTimesF64(a, b, c, m, k, n, s)  a: f32 [m][k], b: f64 [k][n], c: f32 [m][n] (byte offsets in the heap)
+ *
+ * And the heads' last step, the scaling of a float64 product into the output:
+ *
+ *   scaleF64(src, dst, n, s, f32)  dst[i] = src[i] s (f64.mul), rounded to float32 when f32 != 0 (f32x4.demote,
+ *                                  as a JS store into a Float32Array); src float64, dst float32 or float64
  */
 import { Code, emitModule, F64, I32, V128 } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
+import type { FloatArray } from "../../tensor/tensor.js";
 
 const P = { a: 0, b: 1, c: 2, m: 3, k: 4, n: 5, s: 6 } as const;
 /** Accumulators of the widest column block (two columns each). */
@@ -77,6 +83,36 @@ function rowsTimesF64(): Code {
   return c;
 }
 
+/** scaleF64's body: two values a step, then the odd last one. */
+function scaleF64(): Code {
+  const [src, dst, n, s, f32] = [0, 1, 2, 3, 4];
+  const [i, n2, s2] = [5, 6, 7];
+  const c = new Code();
+  c.get(s).f64x2Splat().set(s2);
+  c.get(n).i32Const(-2).i32And().set(n2);
+  c.i32Const(0).set(i);
+  c.whileLtU(i, n2, () => {
+    c.get(f32).if();
+    c.get(dst).get(i).i32Const(2).i32Shl().i32Add();
+    c.get(src).get(i).i32Const(3).i32Shl().i32Add().v128Load(0).get(s2).f64x2Mul().f32x4DemoteF64x2Zero().v128Store64Lane(0);
+    c.else();
+    c.get(dst).get(i).i32Const(3).i32Shl().i32Add();
+    c.get(src).get(i).i32Const(3).i32Shl().i32Add().v128Load(0).get(s2).f64x2Mul().v128Store(0);
+    c.end();
+    c.get(i).i32Const(2).i32Add().set(i);
+  });
+  c.get(n2).get(n).i32LtU().if();
+  c.get(f32).if();
+  c.get(dst).get(n2).i32Const(2).i32Shl().i32Add();
+  c.get(src).get(n2).i32Const(3).i32Shl().i32Add().f64Load(0).get(s).f64Mul().f32DemoteF64().f32Store(0);
+  c.else();
+  c.get(dst).get(n2).i32Const(3).i32Shl().i32Add();
+  c.get(src).get(n2).i32Const(3).i32Shl().i32Add().f64Load(0).get(s).f64Mul().f64Store(0);
+  c.end();
+  c.end();
+  return c;
+}
+
 /** The module's bytes (emitted from TypeScript, deterministic). */
 export function ssaModule(): Uint8Array {
   return emitModule({
@@ -89,6 +125,8 @@ export function ssaModule(): Uint8Array {
       // rowA endA rowC j pa pb endP nb, s2 av, the vector accumulators, the last column's
       locals: [I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, ...new Array<typeof V128>(WIDE).fill(V128), F64],
       body: rowsTimesF64(),
+    }, {
+      name: "scaleF64", params: [I32, I32, I32, F64, I32], results: [], locals: [I32, I32, V128], body: scaleF64(),
     }],
   });
 }
@@ -105,6 +143,16 @@ export function rowsTimesF64Wasm(
 ): void {
   runs++;
   (kernel.exports().rowsTimesF64 as (...x: number[]) => void)(a.byteOffset + 4 * aOff, b.byteOffset + 8 * bOff, c.byteOffset + 4 * cOff, m, k, n, s);
+}
+
+/**
+ * dst[dOff + i] = src[sOff + i] s for i < n, rounded once to dst's type (float64 src, float32 or float64 dst,
+ * heap arrays): a head's scaling, the JS loop's operations (a double product, stored).
+ */
+export function scaleF64Wasm(src: Float64Array, sOff: number, dst: FloatArray, dOff: number, n: number, s: number): void {
+  runs++;
+  const f32 = dst instanceof Float32Array;
+  (kernel.exports().scaleF64 as (...x: number[]) => void)(src.byteOffset + 8 * sOff, dst.byteOffset + (f32 ? 4 : 8) * dOff, n, s, f32 ? 1 : 0);
 }
 
 /** How many times this thread has run the SSA WASM kernel (lets tests see which backend ran). */
