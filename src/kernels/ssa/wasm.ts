@@ -88,27 +88,27 @@ function scaleF64(): Code {
   const [src, dst, n, s, f32] = [0, 1, 2, 3, 4];
   const [i, n2, s2] = [5, 6, 7];
   const c = new Code();
+  /** dst[at] = src[at] s (and the next value too when `pair`), rounded to float32 when f32. */
+  const scaled = (at: number, pair: boolean): void => {
+    for (const narrow of [true, false]) {
+      if (narrow) c.get(f32).if(); else c.else();
+      c.get(dst).get(at).i32Const(narrow ? 2 : 3).i32Shl().i32Add();
+      c.get(src).get(at).i32Const(3).i32Shl().i32Add();
+      if (pair) c.v128Load(0).get(s2).f64x2Mul(); else c.f64Load(0).get(s).f64Mul();
+      if (narrow) (pair ? c.f32x4DemoteF64x2Zero().v128Store64Lane(0) : c.f32DemoteF64().f32Store(0));
+      else (pair ? c.v128Store(0) : c.f64Store(0));
+    }
+    c.end();
+  };
   c.get(s).f64x2Splat().set(s2);
   c.get(n).i32Const(-2).i32And().set(n2);
   c.i32Const(0).set(i);
   c.whileLtU(i, n2, () => {
-    c.get(f32).if();
-    c.get(dst).get(i).i32Const(2).i32Shl().i32Add();
-    c.get(src).get(i).i32Const(3).i32Shl().i32Add().v128Load(0).get(s2).f64x2Mul().f32x4DemoteF64x2Zero().v128Store64Lane(0);
-    c.else();
-    c.get(dst).get(i).i32Const(3).i32Shl().i32Add();
-    c.get(src).get(i).i32Const(3).i32Shl().i32Add().v128Load(0).get(s2).f64x2Mul().v128Store(0);
-    c.end();
+    scaled(i, true);
     c.get(i).i32Const(2).i32Add().set(i);
   });
   c.get(n2).get(n).i32LtU().if();
-  c.get(f32).if();
-  c.get(dst).get(n2).i32Const(2).i32Shl().i32Add();
-  c.get(src).get(n2).i32Const(3).i32Shl().i32Add().f64Load(0).get(s).f64Mul().f32DemoteF64().f32Store(0);
-  c.else();
-  c.get(dst).get(n2).i32Const(3).i32Shl().i32Add();
-  c.get(src).get(n2).i32Const(3).i32Shl().i32Add().f64Load(0).get(s).f64Mul().f64Store(0);
-  c.end();
+  scaled(n2, false);
   c.end();
   return c;
 }
