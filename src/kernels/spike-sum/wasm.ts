@@ -366,7 +366,7 @@ function countsBucketsBody(): Code {
  * positions, first to last, which are widened to i32 lanes, scaled and offset, and stored 8 at a time at the
  * bucket's end, which moves on by the byte's popcount (the slots past it are written over by the next byte,
  * and stay within the row's cap: a row's entries before a byte are at most the bits before it). A loop over
- * the set bits took 7.8 ns a bit in JS, 3.4 in WASM (its exit mispredicts most words); this 1.0-1.5 (a CIFAR
+ * the set bits took 7.8 ns a bit in JS, 3.4 in WASM (its exit mispredicts most words); this 2.5 (a CIFAR
  * b8 block's projection and fc2 gathers, 370k bits, warm). Zero words are skipped.
  */
 function spikeBucketsBody(): Code {

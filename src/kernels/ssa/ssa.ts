@@ -49,7 +49,8 @@ function carve(f64Lens: readonly number[], u32Lens: readonly number[]): { f: Flo
 
 /**
  * dst[off + i] = src[i] · scale, rounded once to dst's type; by the WASM twin for a heap dst (src is this
- * thread's scratch): the JS loop took about 1 ns a value, 6,144 heads of 2,048 values a CIFAR b8 step.
+ * thread's scratch): the JS loop took about 1.4 ns a value, 17.5 ms of a one-thread CIFAR b8 step (6,144 heads
+ * of 2,048 values), the twin 4.1 ms.
  */
 function scaleInto(src: Float64Array, scale: number, dst: FloatArray, off: number): void {
   if (wasmKernelsEnabled() && inHeap(dst)) {
