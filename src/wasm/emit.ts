@@ -167,6 +167,8 @@ export class Code {
   i32LtU(): this { return this.op(0x49); }
   i32LtS(): this { return this.op(0x48); }
   i32GtS(): this { return this.op(0x4a); }
+  i32DivS(): this { return this.op(0x6d); }
+  i32DivU(): this { return this.op(0x6e); }
   i32Add(): this { return this.op(0x6a); }
   i32Sub(): this { return this.op(0x6b); }
   i32Mul(): this { return this.op(0x6c); }
