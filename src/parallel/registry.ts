@@ -56,6 +56,11 @@ export function wordsView(buf: FloatArray, base: number): Uint32Array {
   return new Uint32Array(buf.buffer, buf.byteOffset + base * 4, buf.length - base);
 }
 
+/** A Float32 view of 32-bit words (spike words, argmax indices) on the same memory: what a Part carries for them. */
+export function asFloats(w: Uint32Array | Int32Array): Float32Array {
+  return new Float32Array(w.buffer, w.byteOffset, w.length);
+}
+
 /** A whole-heap view from element `base` on. */
 export function from(a: FloatArray, base: number): FloatArray {
   return base === 0 ? a : a.subarray(base);

@@ -36,6 +36,11 @@ export function uleb(n: number): number[] {
  * Signed LEB128 of an integer in [-2^31, 2^31) (i32.const immediates): stops
  * once the remaining value is all sign bits and the last byte's bit 6 agrees.
  */
+/** The 16 little-endian bytes of four i32 lanes (a v128.const). */
+export function i32x4Bytes(v: readonly [number, number, number, number]): number[] {
+  return [...new Uint8Array(new Int32Array(v).buffer)];
+}
+
 export function sleb(n: number): number[] {
   if (!Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff) throw new RangeError(`sleb: ${n} is not an i32`);
   const out: number[] = [];

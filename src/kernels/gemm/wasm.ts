@@ -276,8 +276,9 @@ function tilesF32(mr: number, nr: number, rowsA = false): FuncDef {
   const nv = nr / 4;
   const accNames = Array.from({ length: mr * nv }, (_, i) => `c${i}`);
   const bNames = Array.from({ length: nv }, (_, i) => `b${i}`);
-  // rowsA: A read where it is, row-major with `lda` bytes a row, mr rows a tile row: one pointer a row.
-  const rowPtrs = Array.from({ length: mr }, (_, i) => `x${i}`);
+  // rowsA: A read where it is, row-major with `lda` bytes a row, mr rows a tile row: one pointer a row
+  // (row 0's is x, the packed panel's pointer; rows 1.. have their own).
+  const rowPtrs = Array.from({ length: mr - 1 }, (_, i) => `x${i + 1}`);
   const { idx: L, types, params } = locals(
     ["pa", "pb", "cs", "ldc", "k", "mPanels", "nPanels", "accumulate", ...(rowsA ? ["lda"] : [])] as const,
     ["strideA", "strideB", "ip", "aBase", "cRow", "jp", "bBase", "ct", "x", "y", "end", "t", ...(rowsA ? rowPtrs : [])] as const,
@@ -317,12 +318,12 @@ function tilesF32(mr: number, nr: number, rowsA = false): FuncDef {
   c.get(L.aBase).set(L.x).get(L.bBase).set(L.y);
   if (rowsA) {
     // Row r of the tile at aBase + r lda; the loop ends when row 0 has gone k floats on.
-    for (let r = 1; r < mr; r++) c.get(L.aBase).get(V.lda!).i32Const(r).i32Mul().i32Add().set(V[rowPtrs[r]!]!);
+    for (let r = 1; r < mr; r++) c.get(L.aBase).get(V.lda!).i32Const(r).i32Mul().i32Add().set(V[rowPtrs[r - 1]!]!);
     c.get(L.aBase).get(L.k).i32Const(2).i32Shl().i32Add().set(L.end);
   } else {
     c.get(L.aBase).get(L.strideA).i32Add().set(L.end);
   }
-  const rowPtr = (r: number): number => (rowsA && r > 0 ? V[rowPtrs[r]!]! : L.x);
+  const rowPtr = (r: number): number => (rowsA && r > 0 ? V[rowPtrs[r - 1]!]! : L.x);
   c.loop();
   for (let v = 0; v < nv; v++) c.get(L.y).v128Load(16 * v).set(bv[v]!);
   for (let r = 0; r < mr; r++) {

@@ -18,7 +18,7 @@ import {
   type NeuronKernelParams,
 } from "./neuron.js";
 import { affineVectorLength, normLifForwardRangeWasm, normLifWasmFits, type AffineLayout } from "./norm-lif.js";
-import { defineTask, from, wordsView } from "../../parallel/registry.js";
+import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
@@ -71,10 +71,6 @@ const FORWARD_COST = 2;
 const BACKWARD_COST = 4;
 const ANALOG_BACKWARD_COST = 2;
 
-/** A Float32 view of words on the same memory (what a Part carries for a Uint32 array). */
-function asF32(w: Uint32Array): Float32Array {
-  return new Float32Array(w.buffer, w.byteOffset, w.length);
-}
 
 /** Copies elements [t stride + a, t stride + b) of every step t from src to dst (same layout, same element type). */
 function copySteps<A extends FloatArray | Uint32Array>(src: A, dst: A, steps: number, stride: number, a: number, b: number): void {
@@ -139,7 +135,7 @@ export function neuronForwardThreads(
   ]) as [FloatArray, FloatArray, Float32Array, FloatArray];
   if (stX) copySteps(x, sx, steps, n, e0, n);
   const wx = stX ? sx : x, wh = h === null ? wx : stH ? sh : h, wv = stV ? sv : v;
-  const ww = stW ? sw : asF32(words);
+  const ww = stW ? sw : asFloats(words);
   const base = encodeNeuron(p);
   const jobs = unitParts(OP_NEURON_FORWARD, cuts, (u0, u1) => forwardArgs(base, h !== null, u0, u1, wx, wh, ww, wv), [wx, wh, ww, wv]);
   runParts("multiStepNeuron", jobs, () => neuronForwardRange(x, p, h, words, v, 0, mine));
@@ -190,7 +186,7 @@ export function normNeuronForwardThreads(
   vec.set(shift.subarray(0, a.chans), len);
   const parts = partsOf(p, FORWARD_COST + 1, threads); // the affine map's multiply and add: one unit more a value
   const { units, cuts, mine } = splitUnits(p, parts);
-  const base = encodeNeuron(p), ww = asF32(words);
+  const base = encodeNeuron(p), ww = asFloats(words);
   const jobs = unitParts(
     OP_NORM_FORWARD, cuts, (u0, u1) => [...forwardArgs(base, h !== null, u0, u1, x, h ?? x, ww, v), a.columns ? 1 : 0, a.rpc, a.chans, sabBase(vec)],
     [x, h ?? x, ww, v, vec],
@@ -236,7 +232,7 @@ export function neuronBackwardThreads(
   if (stG) copySteps(gS, sg, steps, n, e0, n);
   if (stH) copySteps(h, sh, steps, n, e0, n);
   if (stW) copySteps(words, new Uint32Array(sw.buffer, sw.byteOffset, sw.length), steps, units, mine, units);
-  const wg = stG ? sg : gS, wh = stH ? sh : h, ww = stW ? sw : asF32(words), wx = stX ? sx : gx;
+  const wg = stG ? sg : gS, wh = stH ? sh : h, ww = stW ? sw : asFloats(words), wx = stX ? sx : gx;
   const base = encodeNeuron(p);
   const jobs = unitParts(OP_NEURON_BACKWARD, cuts, (u0, u1) => [...base, alpha, u0, u1, sabBase(wg), sabBase(wh), sabBase(ww), sabBase(wx)], [wg, wh, ww, wx]);
   runParts("multiStepNeuron", jobs, () => hardDetachedBackwardRange(gS, h, words, p, alpha, gx, gv, 0, mine));

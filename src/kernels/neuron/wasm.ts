@@ -36,13 +36,13 @@
  * written outside the range's elements and words (a unit's last 1-3 columns
  * are loaded into zeroed lanes and stored lane by lane).
  */
-import { Code, emitModule, F32, I32, V128, withConstLocals, type ConstLocal, type FuncDef } from "../../wasm/emit.js";
+import { Code, emitModule, F32, I32, i32x4Bytes, V128, withConstLocals, type ConstLocal, type FuncDef } from "../../wasm/emit.js";
 import { EXPF } from "./exp.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 import { heapF32 } from "../../tensor/heap.js";
 
 export const f32x4 = (v: number): number[] => [...new Uint8Array(new Float32Array([v, v, v, v]).buffer)];
-const i32x4 = (a: number, b: number, c: number, d: number): number[] => [...new Uint8Array(new Int32Array([a, b, c, d]).buffer)];
+const i32x4 = (a: number, b: number, c: number, d: number): number[] => i32x4Bytes([a, b, c, d]);
 
 /** The v128 scratch locals of the exp. */
 export const EXP_TEMPS = ["k", "r", "p"] as const;

@@ -7,7 +7,7 @@
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { unpackAddRange, type UnpackBase } from "./spike-cast.js";
-import { defineTask, from, wordsView } from "../../parallel/registry.js";
+import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
 import { runSplit, sabBase } from "../../parallel/pool.js";
 
 const BASE_NONE = 0;
@@ -20,7 +20,6 @@ const OP_UNPACK_ADD = defineTask("spikeCast.rows", import.meta.url, (_raw, a, b)
   unpackAddRange(base, wordsView(b[1]!, a[2]!), from(b[2]!, a[3]!), a[4]!, a[5]!, a[6]!);
 });
 
-const asF32 = (w: Uint32Array): Float32Array => new Float32Array(w.buffer, w.byteOffset, w.length);
 
 /**
  * out [rows, cols] = base + the spikes s (or the spikes alone, base null),
@@ -28,9 +27,9 @@ const asF32 = (w: Uint32Array): Float32Array => new Float32Array(w.buffer, w.byt
  */
 export function unpackAddThreads(base: UnpackBase, s: Uint32Array, out: FloatArray, rows: number, cols: number, threads?: number): void {
   const kind = base === null ? BASE_NONE : base instanceof Uint32Array ? BASE_BITS : BASE_FLOAT;
-  const bb = base === null ? out : base instanceof Uint32Array ? asF32(base) : base;
+  const bb = base === null ? out : base instanceof Uint32Array ? asFloats(base) : base;
   runSplit(
-    "spikesToFloat", rows, rows * cols, threads, inHeap(s) && inHeap(out) && inHeap(bb), OP_UNPACK_ADD, [bb, asF32(s), out],
+    "spikesToFloat", rows, rows * cols, threads, inHeap(s) && inHeap(out) && inHeap(bb), OP_UNPACK_ADD, [bb, asFloats(s), out],
     (r0, r1) => [kind, sabBase(bb), s.byteOffset / 4, sabBase(out), cols, r0, r1],
     (r0, r1) => unpackAddRange(base, s, out, cols, r0, r1),
   );

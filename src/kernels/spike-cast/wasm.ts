@@ -9,7 +9,7 @@
  * suffix F: float base, B: spike base, none: no base (base ignored). Byte
  * offsets in the heap of row 0 of each array.
  */
-import { Code, emitModule, frame, I32, V128, type FuncDef } from "../../wasm/emit.js";
+import { Code, emitModule, frame, I32, i32x4Bytes, V128, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 
 type Base = "" | "F" | "B";
@@ -22,10 +22,8 @@ function unpackFunc(f64: boolean, base: Base): FuncDef {
   );
   const L = f.idx;
   const c = new Code();
-  /** Little-endian bytes of four 32-bit lanes. */
-  const lanes32 = (v: readonly number[]): number[] => v.flatMap((x) => [x & 255, (x >>> 8) & 255, (x >>> 16) & 255, x >>> 24]);
-  c.v128Const(lanes32([1, 2, 4, 8])).set(L.laneBits).v128Const(lanes32([0, 0, 0, 0])).set(L.zero);
-  c.v128Const(lanes32(new Array<number>(4).fill(0x3f800000))).set(L.one); // float32 1
+  c.v128Const(i32x4Bytes([1, 2, 4, 8])).set(L.laneBits).v128Const(i32x4Bytes([0, 0, 0, 0])).set(L.zero);
+  c.v128Const(i32x4Bytes([0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000])).set(L.one); // float32 1
   /** Pushes columns col..col+3 of the row at `words` as float32 0 / 1 lanes (col a multiple of 4: one nibble of a word). */
   const nibble = (words: number): void => {
     c.get(words).get(L.col).i32Const(5).i32ShrU().i32Const(2).i32Shl().i32Add().i32Load(0).get(L.col).i32ShrU().i32x4Splat();

@@ -15,12 +15,10 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import type { ConvGeom } from "../conv/conv.js";
 import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
 import { transposeThreads } from "../transpose/threads.js";
-import { defineTask, from, wordsView } from "../../parallel/registry.js";
+import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { eachSampledRow, popcountRange, weightedCuts } from "../../parallel/balance.js";
-import { claimCuts, claimedRanges, postClaims, unitRange } from "../../parallel/claims.js";
-
-const f32View = (w: Uint32Array): Float32Array => new Float32Array(w.buffer, w.byteOffset, w.length);
+import { claimedRanges, runClaimed, unitRange } from "../../parallel/claims.js";
 
 
 /** Slots of a spike-conv task's arguments holding c, wpr, o and the geometry; task arguments follow. */
@@ -136,13 +134,10 @@ export function spikeConvForwardThreads(
   if (n >= CLAIM_IMAGES_PER_THREAD * p && inHeap(words) && inHeap(wT) && inHeap(out) && (counts === null || inHeap(counts))) {
     // Many images and every operand where the workers see it: the threads claim chunks of images as they go
     // (see the spike gathers), which absorbs a wrong estimate and a worker that starts late.
-    const at = postClaims(claimCuts(n, p, 1));
-    const xB = counts === null ? -1 : sabBase(counts);
-    const args = [...dims, imgWords, sabBase(f32View(words)), sabBase(wT), sabBase(out), 0, 0, xB, outIn ? 1 : 0, at];
-    const job: Part = { op: OP_SPIKE_CONV_FORWARD, args, bufs: [f32View(words), wT, out, counts ?? wT] };
-    runParts("spikeConv2d", new Array<Part>(p - 1).fill(job), () => {
-      spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, 0, counts, outIn, claimedRanges(at));
-    });
+    const fw = asFloats(words), xB = counts === null ? -1 : sabBase(counts);
+    runClaimed("spikeConv2d", n, p, 1, (at) => ({
+      op: OP_SPIKE_CONV_FORWARD, args: [...dims, imgWords, sabBase(fw), sabBase(wT), sabBase(out), 0, 0, xB, outIn ? 1 : 0, at], bufs: [fw, wT, out, counts ?? wT],
+    }), (images) => spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, 0, counts, outIn, images));
     return;
   }
   // Balanced by work: an image costs its set bits times the taps, plus its output positions (their buckets and rows).
@@ -161,7 +156,7 @@ export function spikeConvForwardThreads(
   if (stS) new Uint32Array(ss.buffer, ss.byteOffset, ss.length).set(words.subarray(mine * imgWords, n * imgWords), mine * imgWords);
   if (stW) sw.set(wT);
   if (stX) sx.set(counts!);
-  const ws = stS ? ss : f32View(words);
+  const ws = stS ? ss : asFloats(words);
   const ww = stW ? sw : wT, wo = stO ? so : out;
   const wx = counts === null ? ww : stX ? sx : counts;
   const xB = counts === null ? -1 : sabBase(wx);
@@ -225,7 +220,7 @@ export function spikeConvWeightThreads(
   if (stX) sx.set(counts!);
   const rowLo = mine * khw * o;
   if (stA && !fresh) sa.set(accW.subarray(rowLo), rowLo);
-  const ws = stS ? ss : f32View(words);
+  const ws = stS ? ss : asFloats(words);
   const wa = stA ? sa : accW;
   const wx = counts === null ? null : stX ? sx : counts;
   const xImg = c * g.h * g.w;

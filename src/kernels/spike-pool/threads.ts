@@ -8,7 +8,7 @@ import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { wordsFor } from "../../tensor/bits.js";
 import { maxPoolBits, maxPoolBitsRange, maxPoolGradRange, type PoolGeometry } from "./spike-pool.js";
-import { defineTask, from, wordsView } from "../../parallel/registry.js";
+import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
 import { partsFor, runParts, runSplit, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
@@ -27,11 +27,6 @@ function maxPoolTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
   const am = a[o] === 1 ? new Int32Array(b[2]!.buffer, b[2]!.byteOffset + a[o + 3]! * 4, b[2]!.length - a[o + 3]!) : null;
   maxPoolBitsRange(wordsView(b[0]!, a[o + 1]!), wordsView(b[1]!, a[o + 2]!), am, g, a[o + 4]!, a[o + 5]!);
 }
-
-function f32(a: Uint32Array | Int32Array): Float32Array {
-  return new Float32Array(a.buffer, a.byteOffset, a.length);
-}
-
 
 // One thread's range of planes.
 const OP_MAX_POOL_BITS = defineTask("spikePool.max", import.meta.url, (_raw, a, b) => maxPoolTask(a, b));
@@ -52,7 +47,7 @@ export function maxPoolBitsThreads(src: Uint32Array, dst: Uint32Array, argmax: I
   const us = new Uint32Array(ss!.buffer, ss!.byteOffset, ss!.length), ud = new Uint32Array(sd!.buffer, sd!.byteOffset, sd!.length);
   if (stS) us.set(src.subarray(mine * sPlane, g.planes * sPlane), mine * sPlane);
   if (stD) ud.fill(0, mine * dPlane, g.planes * dPlane);
-  const ws = stS ? ss! : f32(src), wd = stD ? sd! : f32(dst), wa = argmax === null ? ws : stA ? sa! : f32(argmax);
+  const ws = stS ? ss! : asFloats(src), wd = stD ? sd! : asFloats(dst), wa = argmax === null ? ws : stA ? sa! : asFloats(argmax);
   const geo = encodePool(g);
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) {
@@ -94,7 +89,7 @@ export function maxPoolGradThreads(
   g: FloatArray, argmax: Int32Array, gx: FloatArray, planes: number, inPlane: number, outPlane: number, threads?: number,
 ): void {
   runSplit(
-    "maxPool2dSpikes", planes, planes * outPlane, threads, inHeap(g) && inHeap(argmax) && inHeap(gx), OP_MAX_POOL_GRAD, [g, f32(argmax), gx],
+    "maxPool2dSpikes", planes, planes * outPlane, threads, inHeap(g) && inHeap(argmax) && inHeap(gx), OP_MAX_POOL_GRAD, [g, asFloats(argmax), gx],
     (p0, p1) => [sabBase(g), argmax.byteOffset / 4, sabBase(gx), inPlane, outPlane, p0, p1],
     (p0, p1) => gradPlanes(g, argmax, gx, inPlane, outPlane, p0, p1),
   );

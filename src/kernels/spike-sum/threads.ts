@@ -13,9 +13,9 @@ import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { popcnt32 } from "../../tensor/bits.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, spikeScatterRowsWords, countsScatterRowsCols } from "./spike-sum.js";
-import { defineTask, wordsView } from "../../parallel/registry.js";
+import { asFloats, defineTask, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { claimCuts, claimedRanges, postClaims, type UnitRanges } from "../../parallel/claims.js";
+import { claimedRanges, runClaimed, type UnitRanges } from "../../parallel/claims.js";
 import { eachSampledRow, evenCuts, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
 
 
@@ -95,7 +95,7 @@ function partsOf(work: number, units: number, threads: number | undefined): numb
 type Operand = FloatArray | Uint32Array;
 
 function asFloat(a: Operand): FloatArray {
-  return a instanceof Uint32Array ? new Float32Array(a.buffer, a.byteOffset, a.length) : a;
+  return a instanceof Uint32Array ? asFloats(a) : a;
 }
 
 /** Scratch request for an operand of `len` elements (spike words as Float32). */
@@ -120,12 +120,12 @@ function gather(
   if (inHeap(a) && inHeap(w) && inHeap(c) && (bias === null || inHeap(bias))) {
     // Every operand where the workers see it: the threads claim chunks of rows as they go, which absorbs
     // the rows' differing costs (the time steps fire at different rates) and the threads' differing speeds.
-    const at = postClaims(claimCuts(m, parts, CLAIM_ROWS));
-    const args = [kind, sabBase(asFloat(a)) + aOff, sabBase(w) + wOff, sabBase(c) + cOff, m, k, n, wpr, 0, 0, accumulate ? 1 : 0, outIn ? 1 : 0, 0, bias ? sabBase(bias) : -1, at];
-    const job: Part = { op: OP_SPIKE_LINEAR, args, bufs: bias ? [asFloat(a), w, c, bias] : [asFloat(a), w, c] };
-    runParts(kind === LIN_SPIKE_GATHER ? "spikeLinear" : "countsLinear", new Array<Part>(parts - 1).fill(job), () => {
-      linearPart(kind, asFloat(a), aOff, w, wOff, c, cOff, m, k, n, wpr, 0, 0, accumulate, outIn, false, bias, claimedRanges(at));
-    });
+    const fa = asFloat(a);
+    runClaimed(kind === LIN_SPIKE_GATHER ? "spikeLinear" : "countsLinear", m, parts, CLAIM_ROWS, (at) => ({
+      op: OP_SPIKE_LINEAR,
+      args: [kind, sabBase(fa) + aOff, sabBase(w) + wOff, sabBase(c) + cOff, m, k, n, wpr, 0, 0, accumulate ? 1 : 0, outIn ? 1 : 0, 0, bias ? sabBase(bias) : -1, at],
+      bufs: bias ? [fa, w, c, bias] : [fa, w, c],
+    }), (rows) => linearPart(kind, fa, aOff, w, wOff, c, cOff, m, k, n, wpr, 0, 0, accumulate, outIn, false, bias, rows));
     return;
   }
   // Balanced by work: a row costs its set bits / nonzeros (one weight row added each) plus its own share, sampled.

@@ -38,7 +38,7 @@
  * with zero only): each row then gets f32(acc + bias[j]) once its terms are
  * summed, as adding the bias to C afterwards would (the float64 family ignores it).
  */
-import { Code, emitModule, F32, F64, I32, V128, type ValType } from "../../wasm/emit.js";
+import { Code, emitModule, F32, F64, I32, i32x4Bytes, V128, type ValType } from "../../wasm/emit.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { countStaged, heapF32, heapF64, heapU32, inHeap, Scratch } from "../../tensor/heap.js";
 import { HeapKernel } from "../../wasm/runtime.js";
@@ -329,7 +329,7 @@ function countsBucketsBody(): Code {
   };
   c.get(k).i32Const(-4).i32And().set(k4);
   // lanes = [0, n, 2 n, 3 n]: a group's entries are j n + lanes.
-  c.get(n).i32x4Splat().v128Const(i32Lanes([0, 1, 2, 3])).i32x4Mul().set(lanes);
+  c.get(n).i32x4Splat().v128Const(i32x4Bytes([0, 1, 2, 3])).i32x4Mul().set(lanes);
   c.i32Const(0).set(r);
   c.whileLtU(r, rows, () => {
     c.get(r).get(k).i32Mul().set(row);
@@ -411,11 +411,6 @@ export function bytePositions(): Uint8Array {
     for (let p = 0; p < 8; p++) if ((v >> p) & 1) out[8 * v + k++] = p;
   }
   return out;
-}
-
-/** Little-endian bytes of four i32 lanes. */
-function i32Lanes(v: readonly number[]): number[] {
-  return v.flatMap((x) => [x & 255, (x >>> 8) & 255, (x >>> 16) & 255, (x >>> 24) & 255]);
 }
 
 /**
@@ -572,34 +567,32 @@ export function dstDone(a: FloatArray, from: number, len: number, f32: boolean, 
   if (!inHeap(a)) countStaged(len * a.BYTES_PER_ELEMENT);
 }
 
-// This thread's copy of compactSwizzles() in the heap, written at first use.
-const swizzles = new Scratch();
-let swizzlesAt = -1;
+/** A constant table the bucket scans read from the heap: its byte offset, this thread's copy written at first use. */
+function heapTable(make: () => Uint8Array): () => number {
+  const scratch = new Scratch();
+  let at = -1;
+  return () => {
+    if (at < 0) {
+      const t = make();
+      at = scratch.take(t.length);
+      new Uint8Array(heapU32().buffer, at, t.length).set(t);
+    }
+    return at;
+  };
+}
+const swizzlesAt = heapTable(compactSwizzles);
+const positionsAt = heapTable(bytePositions);
 
 /** Fills the weighted buckets of a float32 counts gather (see countsBucketsBody; byte offsets in the heap). */
 export function countsBucketsRun(x: number, k: number, rows: number, n: number, cnt: number, idx: number, val: number): void {
-  if (swizzlesAt < 0) {
-    const at = swizzles.take(256);
-    new Uint8Array(heapU32().buffer, at, 256).set(compactSwizzles());
-    swizzlesAt = at;
-  }
-  (kernel.exports().countsBuckets32 as (...a: number[]) => void)(x, k, rows, n, cnt, idx, val, swizzlesAt);
+  (kernel.exports().countsBuckets32 as (...a: number[]) => void)(x, k, rows, n, cnt, idx, val, swizzlesAt());
 }
 
 /** Fills the buckets of rows of spike words for a gather (see spikeBucketsBody; byte offsets in the heap). */
 export function spikeBucketsRun(s: number, wpr: number, rows: number, n: number, cnt: number, idx: number, cap: number): void {
   if (cap < 32 * wpr) throw new Error(`spikeBucketsRun: a bucket of ${cap} slots for rows of ${wpr} words`);
-  if (positionsAt < 0) {
-    const at = positions.take(256 * 8);
-    new Uint8Array(heapU32().buffer, at, 256 * 8).set(bytePositions());
-    positionsAt = at;
-  }
-  (kernel.exports().spikeBuckets32 as (...a: number[]) => void)(s, wpr, rows, n, cnt, idx, cap, positionsAt);
+  (kernel.exports().spikeBuckets32 as (...a: number[]) => void)(s, wpr, rows, n, cnt, idx, cap, positionsAt());
 }
-
-// This thread's copy of bytePositions() in the heap, written at first use.
-const positions = new Scratch();
-let positionsAt = -1;
 
 /** Fills the column buckets of rows of spike words (see spikeColumnBucketsBody; byte offsets in the heap). */
 export function spikeColumnBucketsRun(s: number, wpr: number, q0: number, q1: number, rows: number, n: number, cnt: number, idx: number): void {

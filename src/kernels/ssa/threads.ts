@@ -7,12 +7,10 @@
  */
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
-import { partsFor, runParts, sabBase, usableThreads, type Part } from "../../parallel/pool.js";
-import { defineTask, from, wordsView as words } from "../../parallel/registry.js";
-import { claimCuts, claimedRanges, postClaims } from "../../parallel/claims.js";
+import { partsFor, sabBase, usableThreads } from "../../parallel/pool.js";
+import { asFloats, defineTask, from, wordsView as words } from "../../parallel/registry.js";
+import { claimedRanges, runClaimed } from "../../parallel/claims.js";
 import { ssaBackwardRange, ssaForwardRange, type SsaDims } from "./ssa.js";
-
-const f32 = (w: Uint32Array): Float32Array => new Float32Array(w.buffer, w.byteOffset, w.length);
 
 // Arguments: n, d, order (1 = q_kv), scale (a float: read raw), the heads' claim schedule (its heap index),
 // then element offsets.
@@ -60,10 +58,10 @@ export function ssaForwardThreads(q: Uint32Array, k: Uint32Array, v: Uint32Array
     ssaForwardRange(q, k, v, out, dm, 0, heads);
     return;
   }
-  const at = postClaims(claimCuts(heads, p, CLAIM_HEADS));
-  const [fq, fk, fv] = [f32(q), f32(k), f32(v)];
-  const job: Part = { op: SSA_FORWARD, args: [...encode(dm), at, sabBase(fq), sabBase(fk), sabBase(fv), sabBase(out)], bufs: [fq, fk, fv, out] };
-  runParts("spikingSelfAttention", new Array<Part>(p - 1).fill(job), () => claimedRanges(at)((h0, h1) => ssaForwardRange(q, k, v, out, dm, h0, h1)));
+  const [fq, fk, fv] = [asFloats(q), asFloats(k), asFloats(v)];
+  runClaimed("spikingSelfAttention", heads, p, CLAIM_HEADS, (at) => ({
+    op: SSA_FORWARD, args: [...encode(dm), at, sabBase(fq), sabBase(fk), sabBase(fv), sabBase(out)], bufs: [fq, fk, fv, out],
+  }), (heads) => heads((h0, h1) => ssaForwardRange(q, k, v, out, dm, h0, h1)));
 }
 
 /** {@link ssaBackwardRange} over all `heads`, split over threads when it pays (or over `threads`). */
@@ -76,14 +74,12 @@ export function ssaBackwardThreads(
     ssaBackwardRange(q, k, v, g, gq, gk, gv, dm, 0, heads);
     return;
   }
-  const at = postClaims(claimCuts(heads, p, CLAIM_HEADS));
-  const [fq, fk, fv] = [f32(q), f32(k), f32(v)];
+  const [fq, fk, fv] = [asFloats(q), asFloats(k), asFloats(v)];
   const has = (gq ? 1 : 0) | (gk ? 2 : 0) | (gv ? 4 : 0);
   const [wq, wk, wv] = [gq ?? g, gk ?? g, gv ?? g];
-  const job: Part = {
+  runClaimed("spikingSelfAttention", heads, p, CLAIM_HEADS, (at) => ({
     op: SSA_BACKWARD,
     args: [...encode(dm), at, sabBase(fq), sabBase(fk), sabBase(fv), sabBase(g), sabBase(wq), sabBase(wk), sabBase(wv), has],
     bufs: [fq, fk, fv, g, wq, wk, wv],
-  };
-  runParts("spikingSelfAttention", new Array<Part>(p - 1).fill(job), () => claimedRanges(at)((h0, h1) => ssaBackwardRange(q, k, v, g, gq, gk, gv, dm, h0, h1)));
+  }), (heads) => heads((h0, h1) => ssaBackwardRange(q, k, v, g, gq, gk, gv, dm, h0, h1)));
 }
