@@ -38,6 +38,8 @@ interface PassDef {
   vectors: readonly string[];
   /** v128 locals the body keeps a value in ({@link LaneEmitter.temp}). */
   temps?: readonly string[];
+  /** Rows the token-layout form takes at once (see passFunc). */
+  rowBlock: number;
   /**
    * Emits the lanes' work for channels at the current position: `row(name)`
    * pushes a float32 array's two (or one) values widened to f64x2, `vec(name)`
@@ -64,11 +66,11 @@ const tempIn = (L: Record<string, number>) => (n: string): number => L[`t_${n}`]
 
 const PASSES: readonly PassDef[] = [
   {
-    name: "sums", accs: ["acc"], rowArrays: ["x"], vectors: ["acc"],
+    name: "sums", accs: ["acc"], rowArrays: ["x"], vectors: ["acc"], rowBlock: 4,
     body: (e) => e.storeVec("acc", () => { e.vec("acc"); e.row("x"); e.c.f64x2Add(); }),
   },
   {
-    name: "shiftedSums", accs: ["s1", "s2"], rowArrays: ["x"], vectors: ["k", "s1", "s2"],
+    name: "shiftedSums", accs: ["s1", "s2"], rowArrays: ["x"], vectors: ["k", "s1", "s2"], rowBlock: 4,
     temps: ["d"],
     body: (e) => {
       const d = e.temp("d");
@@ -78,7 +80,7 @@ const PASSES: readonly PassDef[] = [
     },
   },
   {
-    name: "gradSums", accs: ["accG", "accGX"], rowArrays: ["g", "x"], vectors: ["mean", "accG", "accGX"],
+    name: "gradSums", accs: ["accG", "accGX"], rowArrays: ["g", "x"], vectors: ["mean", "accG", "accGX"], rowBlock: 2,
     temps: ["g"],
     body: (e) => {
       const g = e.temp("g");
@@ -88,7 +90,7 @@ const PASSES: readonly PassDef[] = [
     },
   },
   {
-    name: "affine", accs: [], rowArrays: ["x", "out"], vectors: ["scale", "shift"],
+    name: "affine", accs: [], rowArrays: ["x", "out"], vectors: ["scale", "shift"], rowBlock: 2,
     // f32(f32(x scale) + shift) (affineValue): the float64 product of two float32 values is exact, so
     // demoting it is the float32 product; the float64 sum rounded to float32 is the float32 sum (53 >= 2 24 + 2
     // bits: double rounding is innocuous for +).
@@ -97,7 +99,7 @@ const PASSES: readonly PassDef[] = [
     }),
   },
   {
-    name: "gradInput", accs: [], rowArrays: ["g", "x", "dx"], vectors: ["mean", "invStd", "k", "a", "b"],
+    name: "gradInput", accs: [], rowArrays: ["g", "x", "dx"], vectors: ["mean", "invStd", "k", "a", "b"], rowBlock: 2,
     body: (e) => e.storeRow("dx", () => {
       e.vec("k");
       e.row("g"); e.vec("a"); e.c.f64x2Sub();
@@ -108,132 +110,97 @@ const PASSES: readonly PassDef[] = [
 ];
 
 /**
- * One pass as a function (rowArrays..., rows, c, stride, vectors...): for each
- * row, channel pairs with f64x2 lanes, then one lane for an odd c. Pointers
- * walk the row arrays (4 bytes a value, then on to the next row's start,
- * stride values after this one's) and the vectors (8 bytes, back to the start
- * every row).
+ * One pass as a function (rowArrays..., rows, c, stride, vectors...): blocks of `rowBlock` rows, then the
+ * rows left one at a time; across each, channel pairs with f64x2 lanes, then one lane for an odd c. Sums
+ * load a pair's accumulators once a block and add the block's rows into them in row order in registers,
+ * then store them: the same additions in the same order as a row at a time (a float64 stored and loaded
+ * back is the same value). Element-wise passes load the pair's vectors once for the block's rows.
+ *
+ * Few pointers move: one per row of a block into the first row array (the others sit a fixed distance
+ * from it), and one channel offset into the vectors. With a pointer per array and row and per vector
+ * (17 for the input gradient's blocks of 4 rows, more than x64's registers) half of the loop's
+ * instructions spilled and reloaded them. Blocks of 2 rows for the passes with two or three row arrays
+ * (TurboFan keeps every row's address live), 4 for one. ns a value, one thread, [2048, 384] / [2048,
+ * 1536] / [12544, 128]: input gradient 1.18 / 1.25 / 1.18 -> 0.78-0.81 / 0.96-1.07 / 0.77-0.81,
+ * gradient sums 0.72 / 0.64 / 0.72 -> 0.60-0.63 / 0.52-0.53 / 0.55-0.57, shifted sums unchanged.
+ * The same operations on every element: the same bits.
  */
 function passFunc(def: PassDef): FuncDef {
-  const ptr = (n: string) => `p_${n}`;
+  const [first, ...others] = def.rowArrays;
   const sums = def.accs.length > 0;
-  /** The row arrays' pointers into rows 1..ROW_BLOCK-1 of a block, and the accumulators' registers (sums only). */
-  const blockPtr = (n: string, i: number) => (i === 0 ? ptr(n) : `p_${n}_${i}`);
+  const rowPtr = (i: number) => `q${i}`;
+  const dist = (n: string) => `d_${n}`;
   const reg = (n: string) => `r_${n}`;
   const f = frame(
     [...def.rowArrays.map((n) => [n, I32] as const), ["rows", I32], ["c", I32], ["stride", I32], ...def.vectors.map((n) => [n, I32] as const)],
     [
-      ["r", I32], ["j", I32], ["skip", I32], ["rowB", I32], ...[...def.rowArrays, ...def.vectors].map((n) => [ptr(n), I32] as const), ["tmp", V128],
-      ...def.rowArrays.flatMap((n) => Array.from({ length: ROW_BLOCK - 1 }, (_, i) => [blockPtr(n, i + 1), I32] as const)),
-      // Sums: the accumulators; element-wise passes: the channel pair's vectors, loaded once for a block's rows.
-      ...(sums ? def.accs : def.vectors).map((n) => [reg(n), V128] as const), ...tempLocals(def),
+      ["r", I32], ["ch", I32], ["rowB", I32], ["bs", I32], ["jv", I32],
+      ...Array.from({ length: def.rowBlock }, (_, i) => [rowPtr(i), I32] as const),
+      ...others.map((n) => [dist(n), I32] as const),
+      ["tmp", V128], ...def.vectors.map((n) => [reg(n), V128] as const), ...tempLocals(def),
     ],
   );
   const L = f.idx as Record<string, number>;
   const c = new Code();
-  rowBlocks(c, L, def, ptr, blockPtr, reg);
-  const lanes = (two: boolean): void => {
-    const e: LaneEmitter = {
-      c,
-      row: (n) => { c.get(L[ptr(n)]!); if (two) c.v128Load64Zero(); else c.v128Load32Zero(); c.f64x2PromoteLowF32x4(); },
-      vec: (n) => { c.get(L[ptr(n)]!); if (two) c.v128Load(0); else c.v128Load64Zero(); },
-      storeRow: (n, value) => storeRowAt(c, L, L[ptr(n)]!, two, value),
-      storeVec: (n, value) => {
-        value();
-        c.set(L.tmp!).get(L[ptr(n)]!).get(L.tmp!);
-        if (two) c.v128Store(0); else c.v128Store64Lane(0);
-      },
-      temp: tempIn(L),
-    };
-    def.body(e);
-    const step = two ? 2 : 1;
-    for (const n of def.rowArrays) c.get(L[ptr(n)]!).i32Const(4 * step).i32Add().set(L[ptr(n)]!);
-    for (const n of def.vectors) c.get(L[ptr(n)]!).i32Const(8 * step).i32Add().set(L[ptr(n)]!);
+  /** Pushes the address of row array `n` in row `i` of the block (its row pointer, plus its distance from the first array). */
+  const rowAt = (n: string, i: number): void => {
+    c.get(L[rowPtr(i)]!);
+    if (n !== first) c.get(L[dist(n)]!).i32Add();
   };
-  c.get(L.stride!).get(L.c!).i32Sub().i32Const(2).i32Shl().set(L.skip!); // bytes from a row's end to the next row's start
-  c.block().loop(); // rows (after the blocks)
-  c.get(L.r!).get(L.rows!).i32LtU().i32Eqz().brIf(1);
-  channelPairs(c, L, def, ptr, lanes);
-  for (const n of def.rowArrays) c.get(L[ptr(n)]!).get(L.skip!).i32Add().set(L[ptr(n)]!);
-  c.get(L.r!).i32Const(1).i32Add().set(L.r!);
-  c.br(0).end().end();
-  return { name: def.name, params: f.params, results: [], locals: f.locals, body: c };
-}
-
-/** Stores the f64x2 `value` pushes, rounded to float32, at the row pointer local `p` (two lanes, or one). */
-function storeRowAt(c: Code, L: Record<string, number>, p: number, two: boolean, value: () => void): void {
-  value();
-  c.f32x4DemoteF64x2Zero().set(L.tmp!).get(p).get(L.tmp!);
-  if (two) c.v128Store64Lane(0); else c.v128Store32Lane(0);
-}
-
-/** One row (or block of rows) across the channels: the vectors' pointers back to their start, then `lanes` on channel pairs, then on an odd last channel. */
-function channelPairs(c: Code, L: Record<string, number>, def: PassDef, ptr: (n: string) => string, lanes: (two: boolean) => void): void {
-  for (const n of def.vectors) c.get(L[n]!).set(L[ptr(n)]!);
-  c.i32Const(0).set(L.j!);
-  c.block().loop(); // channel pairs
-  c.get(L.j!).i32Const(1).i32Add().get(L.c!).i32GeU().brIf(1);
-  lanes(true);
-  c.get(L.j!).i32Const(2).i32Add().set(L.j!);
-  c.br(0).end().end();
-  c.get(L.j!).get(L.c!).i32LtU().if();
-  lanes(false);
-  c.end();
-}
-
-/** Rows a pass takes at once in the token layout (see rowBlocks). */
-const ROW_BLOCK = 4;
-
-/**
- * The passes' first loop in the token layout: blocks of ROW_BLOCK rows. Sums load each channel pair's
- * accumulators once, add the block's rows into them in row order in registers, then store them: the same
- * additions in the same order as a row at a time (a float64 stored and loaded back is the same value),
- * without a load and a store of the accumulators for every row. Element-wise passes load the pair's
- * vectors once for the block's rows (the input gradient reads five: a CIFAR b8 training step's, one
- * thread, 35.5 -> 28.5 ms; MNIST b64's 12,544-row ones wait on memory either way, 42-43 ms). Leaves p_*
- * at the first row not taken and r at its number; the row-at-a-time loop after it does the rest.
- */
-function rowBlocks(
-  c: Code, L: Record<string, number>, def: PassDef, ptr: (n: string) => string, blockPtr: (n: string, i: number) => string, reg: (n: string) => string,
-): void {
-  const sums = def.accs.length > 0;
-  // Registers: a sum's accumulators, or every vector of an element-wise pass.
-  const inRegs = sums ? def.accs : def.vectors;
-  const lanes = (two: boolean): void => {
-    for (const a of inRegs) { c.get(L[ptr(a)]!); if (two) c.v128Load(0); else c.v128Load64Zero(); c.set(L[reg(a)]!); }
-    for (let i = 0; i < ROW_BLOCK; i++) {
-      const e: LaneEmitter = {
+  /** Pushes the address of vector `n` at the current channel. */
+  const vecAt = (n: string): void => void c.get(L[n]!).get(L.jv!).i32Add();
+  /** A channel pair (`two`) or the last channel, over `rows` rows from the row pointers. */
+  const lanes = (two: boolean, rows: number): void => {
+    for (const n of def.vectors) { vecAt(n); if (two) c.v128Load(0); else c.v128Load64Zero(); c.set(L[reg(n)]!); }
+    for (let i = 0; i < rows; i++) {
+      def.body({
         c,
-        row: (n) => { c.get(L[blockPtr(n, i)]!); if (two) c.v128Load64Zero(); else c.v128Load32Zero(); c.f64x2PromoteLowF32x4(); },
-        vec: (n) => {
-          if (inRegs.includes(n)) { c.get(L[reg(n)]!); return; }
-          c.get(L[ptr(n)]!); if (two) c.v128Load(0); else c.v128Load64Zero();
-        },
+        row: (n) => { rowAt(n, i); if (two) c.v128Load64Zero(); else c.v128Load32Zero(); c.f64x2PromoteLowF32x4(); },
+        vec: (n) => void c.get(L[reg(n)]!),
         storeRow: (n, value) => {
           if (sums) throw new Error(`${def.name}: sums store no rows`);
-          storeRowAt(c, L, L[blockPtr(n, i)]!, two, value);
+          value();
+          c.f32x4DemoteF64x2Zero().set(L.tmp!);
+          rowAt(n, i); c.get(L.tmp!);
+          if (two) c.v128Store64Lane(0); else c.v128Store32Lane(0);
         },
         storeVec: (n, value) => { value(); c.set(L[reg(n)]!); },
         temp: tempIn(L),
-      };
-      def.body(e);
+      });
     }
-    for (const a of def.accs) { c.get(L[ptr(a)]!).get(L[reg(a)]!); if (two) c.v128Store(0); else c.v128Store64Lane(0); }
-    const step = two ? 2 : 1;
-    for (const n of def.rowArrays) for (let i = 0; i < ROW_BLOCK; i++) c.get(L[blockPtr(n, i)]!).i32Const(4 * step).i32Add().set(L[blockPtr(n, i)]!);
-    for (const n of def.vectors) c.get(L[ptr(n)]!).i32Const(8 * step).i32Add().set(L[ptr(n)]!);
+    for (const a of def.accs) { vecAt(a); c.get(L[reg(a)]!); if (two) c.v128Store(0); else c.v128Store64Lane(0); }
+  };
+  /** Every channel of `rows` rows from the row start bs. */
+  const acrossRows = (rows: number): void => {
+    c.get(L.bs!).set(L[rowPtr(0)]!);
+    for (let i = 1; i < rows; i++) c.get(L[rowPtr(i - 1)]!).get(L.rowB!).i32Add().set(L[rowPtr(i)]!);
+    c.i32Const(0).set(L.jv!).i32Const(0).set(L.ch!);
+    c.block().loop(); // channel pairs
+    c.get(L.ch!).i32Const(1).i32Add().get(L.c!).i32GeU().brIf(1);
+    lanes(true, rows);
+    for (let i = 0; i < rows; i++) c.get(L[rowPtr(i)]!).i32Const(8).i32Add().set(L[rowPtr(i)]!);
+    c.get(L.jv!).i32Const(16).i32Add().set(L.jv!);
+    c.get(L.ch!).i32Const(2).i32Add().set(L.ch!);
+    c.br(0).end().end();
+    c.get(L.ch!).get(L.c!).i32LtU().if();
+    lanes(false, rows);
+    c.end();
+    c.get(L.bs!).get(L.rowB!).i32Const(rows).i32Mul().i32Add().set(L.bs!);
+    c.get(L.r!).i32Const(rows).i32Add().set(L.r!);
   };
   c.get(L.stride!).i32Const(2).i32Shl().set(L.rowB!);
-  for (const n of def.rowArrays) c.get(L[n]!).set(L[ptr(n)]!);
+  for (const n of others) c.get(L[n]!).get(L[first!]!).i32Sub().set(L[dist(n)]!);
+  c.get(L[first!]!).set(L.bs!);
   c.i32Const(0).set(L.r!);
   c.block().loop(); // blocks of rows
-  c.get(L.r!).i32Const(ROW_BLOCK).i32Add().get(L.rows!).i32GtS().brIf(1);
-  for (const n of def.rowArrays) for (let i = 1; i < ROW_BLOCK; i++) c.get(L[blockPtr(n, i - 1)]!).get(L.rowB!).i32Add().set(L[blockPtr(n, i)]!);
-  channelPairs(c, L, def, ptr, lanes);
-  // p_x walked the block's first row to its end: on to the next block's first row.
-  for (const n of def.rowArrays) c.get(L[ptr(n)]!).get(L.stride!).i32Const(ROW_BLOCK).i32Mul().get(L.c!).i32Sub().i32Const(2).i32Shl().i32Add().set(L[ptr(n)]!);
-  c.get(L.r!).i32Const(ROW_BLOCK).i32Add().set(L.r!);
+  c.get(L.r!).i32Const(def.rowBlock).i32Add().get(L.rows!).i32GtS().brIf(1);
+  acrossRows(def.rowBlock);
   c.br(0).end().end();
+  c.block().loop(); // the rows left, one at a time
+  c.get(L.r!).get(L.rows!).i32LtU().i32Eqz().brIf(1);
+  acrossRows(1);
+  c.br(0).end().end();
+  return { name: def.name, params: f.params, results: [], locals: f.locals, body: c };
 }
 
 /**
