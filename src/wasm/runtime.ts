@@ -5,7 +5,7 @@
  * clash with a DOM lib someone adds later.
  */
 import { countStaged, heapIsWasm, heapMemory, heapU8, inHeap, Scratch, setZeroFill } from "../tensor/heap.js";
-import { Code, emitModule, I32 } from "./emit.js";
+import { Code, emitModule, I32, type ConstTable } from "./emit.js";
 
 /** A linear memory: `buffer` is replaced (the old one detached) by every grow. */
 export interface WasmMemory {
@@ -50,8 +50,11 @@ export class HeapKernel {
   private ex: Record<string, unknown> | null = null;
   /** This thread's scratch for this module. */
   readonly scratch = new Scratch();
+  private constAt = -1;
+  private readonly constScratch = new Scratch();
 
-  constructor(private readonly emit: () => Uint8Array) {}
+  /** `consts`: the table of v128 constants the module's functions load (see ConstTable), filled as it is emitted. */
+  constructor(private readonly emit: () => Uint8Array, private readonly consts: ConstTable | null = null) {}
 
   /** The instance's exports, compiling the module on first call. */
   exports(): Record<string, unknown> {
@@ -60,6 +63,19 @@ export class HeapKernel {
       this.ex = instantiate(this.emit(), heapMemory() as WasmMemory);
     }
     return this.ex;
+  }
+
+  /** Byte offset in the heap of this thread's copy of the module's constant table (written at first call): the functions' `consts` argument. */
+  constants(): number {
+    if (this.constAt < 0) {
+      if (this.consts === null) throw new Error("HeapKernel.constants: this module has no constant table");
+      this.exports(); // emitting the module fills the table
+      const t = this.consts.bytes();
+      const at = this.constScratch.take(Math.max(16, t.length));
+      heapU8().set(t, at);
+      this.constAt = at;
+    }
+    return this.constAt;
   }
 }
 

@@ -4,14 +4,17 @@
  * lane doing the TypeScript twin's float32 operations in its order (the exp
  * is the neurons' lane-wise float32 exp), so the same bits.
  *
- *   gelu(x, g, out, quads, backward)  x, g, out: byte offsets of float32
+ *   gelu(x, g, out, quads, backward, consts)  x, g, out: byte offsets of float32
  *   arrays in the heap; 4 quads elements; forward out = x Phi(x) (g unused),
- *   backward out = g (Phi(x) + x phi(x)).
+ *   backward out = g (Phi(x) + x phi(x)); consts: the thread's constant table (see ConstTable).
  */
-import { Code, emitModule, I32, V128, withConstLocals, type FuncDef } from "../../wasm/emit.js";
+import { Code, ConstTable, emitModule, I32, V128, withConstLocals, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 import { EXP_TEMPS, emitExpF32, f32x4 } from "../neuron/wasm.js";
 import { NORMAL_CDF_F32 } from "../unary.js";
+
+/** The v128 constants of the GELU module (see ConstTable), filled as the module is emitted. */
+const GELU_CONSTS = new ConstTable();
 
 function geluFunc(): FuncDef {
   return withConstLocals(
@@ -19,6 +22,7 @@ function geluFunc(): FuncDef {
     [["x", I32], ["g", I32], ["out", I32], ["quads", I32], ["backward", I32]],
     [["end", I32], ["v", V128], ["z", V128], ["a", V128], ["t", V128], ["poly", V128], ["e", V128], ["cdf", V128],
       ...EXP_TEMPS.map((n) => [n, V128] as const)],
+    GELU_CONSTS,
     (c: Code, L, kc) => {
       const k = (v: number) => c.get(kc(f32x4(v)));
       c.get(L.x!).get(L.quads!).i32Const(4).i32Shl().i32Add().set(L.end!);
@@ -57,13 +61,13 @@ export function geluModule(): Uint8Array {
   return emitModule({ minPages: 1, shared: true, funcs: [geluFunc()] });
 }
 
-const kernel = new HeapKernel(geluModule);
+const kernel = new HeapKernel(geluModule, GELU_CONSTS);
 let runs = 0;
 
 /** Runs the float32 GELU on n elements at heap byte offsets: 4-element groups in WASM, the last n % 4 by the caller. */
 export function geluWasmCall(backward: boolean, x: number, g: number, out: number, quads: number): void {
   runs++;
-  (kernel.exports().gelu as (...a: number[]) => void)(x, g, out, quads, backward ? 1 : 0);
+  (kernel.exports().gelu as (...a: number[]) => void)(x, g, out, quads, backward ? 1 : 0, kernel.constants());
 }
 
 /** How many times this thread has run the WASM GELU (lets tests see which backend ran). */

@@ -15,7 +15,8 @@
  * The callers check that the constants are float32 values, as the lanes use
  * them rounded.
  *
- * Exports:
+ * Exports (each takes, last, `consts`: the byte offset of the thread's copy of the module's constant
+ * table, neuronKernel.constants(); see ConstTable in src/wasm/emit.ts):
  *   expF32(src, dst, quads)  dst[i] = expNonPositiveF32(src[i]) for 4 quads float32 (for tests)
  *   sigmoidBackward(gs, gsStep, h, hStep, words, wStep, gx, gxStep, gv, steps, units, q0, cols, wpr, alpha, vTh, dHdX, dHdV)
  *     one range of spike units (see unitElem in neuron.ts) over all steps,
@@ -36,10 +37,13 @@
  * written outside the range's elements and words (a unit's last 1-3 columns
  * are loaded into zeroed lanes and stored lane by lane).
  */
-import { Code, emitModule, F32, I32, i32x4Bytes, V128, withConstLocals, type ConstLocal, type FuncDef } from "../../wasm/emit.js";
+import { Code, ConstTable, emitModule, F32, I32, i32x4Bytes, V128, withConstLocals, type ConstLocal, type FuncDef } from "../../wasm/emit.js";
 import { EXPF } from "./exp.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 import { heapF32 } from "../../tensor/heap.js";
+
+/** The v128 constants of the neuron module's functions (see ConstTable), filled as the module is emitted. */
+const NEURON_CONSTS = new ConstTable();
 
 export const f32x4 = (v: number): number[] => [...new Uint8Array(new Float32Array([v, v, v, v]).buffer)];
 const i32x4 = (a: number, b: number, c: number, d: number): number[] => i32x4Bytes([a, b, c, d]);
@@ -54,7 +58,8 @@ export const EXP_TEMPS = ["k", "r", "p"] as const;
  */
 export function emitExpF32(c: Code, L: Record<string, number>, kc: ConstLocal, x: number, res: number): void {
   const k = (v: number) => c.get(kc(f32x4(v)));
-  c.get(x); k(EXPF.FLOOR); c.f32x4Max().set(x);
+  // The clamp: pmax is max here (FLOOR is neither NaN nor zero; a NaN x comes through) in one instruction, not seven.
+  c.get(x); k(EXPF.FLOOR); c.f32x4Pmax().set(x);
   c.get(x); k(EXPF.LOG2E); c.f32x4Mul(); k(EXPF.MAGIC); c.f32x4Add(); k(EXPF.MAGIC); c.f32x4Sub().set(L.k!);
   c.get(x).get(L.k!); k(EXPF.C1); c.f32x4Mul().f32x4Sub().get(L.k!); k(EXPF.C2); c.f32x4Mul().f32x4Sub().set(L.r!);
   const [p0, ...ps] = EXPF.P;
@@ -76,6 +81,7 @@ function expFunc(): FuncDef {
     "expF32",
     [["src", I32], ["dst", I32], ["quads", I32]],
     [["end", I32], ["x", V128], ["res", V128], ...EXP_TEMPS.map((n) => [n, V128] as const)],
+    NEURON_CONSTS,
     (c, L, kc) => {
       c.get(L.src!).get(L.quads!).i32Const(4).i32Shl().i32Add().set(L.end!);
       c.block().loop();
@@ -164,6 +170,7 @@ function sigmoidBackwardFunc(): FuncDef {
       ["alpha4", V128], ["vTh4", V128], ["dHdX4", V128], ["dHdV4", V128], ["nan", V128], ["keep", V128],
       ...Array.from({ length: CHAINS }, (_, i) => perChain.map((n) => [`${n}${i}`, V128] as const)).flat(),
     ],
+    NEURON_CONSTS,
     (c, L, kc) => sigmoidBackwardBody(c, L as Record<string, number>, kc),
   );
 }
@@ -322,6 +329,7 @@ function lifForwardFunc(mul: boolean, affine: Affine = null): FuncDef {
       ["vR4", V128], ["tau4", V128], ["vTh4", V128], ["soft", V128], ["vp", V128], ["hh", V128], ["z", V128], ["m", V128],
       ...(affine !== null ? AFFINE_LOCALS : []),
     ],
+    NEURON_CONSTS,
     (c, L) => lifForwardBody(c, L as Record<string, number>, mul, affine),
   );
 }
@@ -514,10 +522,11 @@ export function neuronKernelModule(): Uint8Array {
 type SigmoidBackward = (
   gs: number, gsStep: number, h: number, hStep: number, words: number, wStep: number, gx: number, gxStep: number,
   gv: number, steps: number, units: number, q0: number, cols: number, wpr: number, alpha: number, vTh: number, dHdX: number, dHdV: number,
+  consts: number,
 ) => void;
 
 /** This thread's instance, over the heap; its scratch holds gv and the stagings of foreign arrays. */
-export const neuronKernel = new HeapKernel(neuronKernelModule);
+export const neuronKernel = new HeapKernel(neuronKernelModule, NEURON_CONSTS);
 let runs = 0;
 
 /** Runs sigmoidBackward (byte offsets into the heap and step strides in bytes, as the header says). */
@@ -526,12 +535,12 @@ export function sigmoidBackwardWasmCall(
   gv: number, steps: number, units: number, q0: number, cols: number, wpr: number, alpha: number, vTh: number, dHdX: number, dHdV: number,
 ): void {
   runs++;
-  (neuronKernel.exports().sigmoidBackward as SigmoidBackward)(gs, gsStep, h, hStep, words, wStep, gx, gxStep, gv, steps, units, q0, cols, wpr, alpha, vTh, dHdX, dHdV);
+  (neuronKernel.exports().sigmoidBackward as SigmoidBackward)(gs, gsStep, h, hStep, words, wStep, gx, gxStep, gv, steps, units, q0, cols, wpr, alpha, vTh, dHdX, dHdV, neuronKernel.constants());
 }
 
 type LifForward = (
   x: number, xStep: number, h: number, hStep: number, v: number, words: number, wStep: number, steps: number, units: number,
-  q0: number, cols: number, wpr: number, writeH: number, vReset: number, tau: number, vTh: number, hardReset: number,
+  q0: number, cols: number, wpr: number, writeH: number, vReset: number, tau: number, vTh: number, hardReset: number, consts: number,
 ) => void;
 
 /** Runs lifForward, or plifForward with `mul` (then `tau` is k); byte offsets into the heap and step strides in bytes, as the header says. */
@@ -540,13 +549,15 @@ export function lifForwardWasmCall(
   q0: number, cols: number, wpr: number, writeH: boolean, vReset: number, tau: number, vTh: number, hardReset: boolean, mul = false,
 ): void {
   runs++;
-  (neuronKernel.exports()[mul ? "plifForward" : "lifForward"] as LifForward)(x, xStep, h, hStep, v, words, wStep, steps, units, q0, cols, wpr, writeH ? 1 : 0, vReset, tau, vTh, hardReset ? 1 : 0);
+  (neuronKernel.exports()[mul ? "plifForward" : "lifForward"] as LifForward)(
+    x, xStep, h, hStep, v, words, wStep, steps, units, q0, cols, wpr, writeH ? 1 : 0, vReset, tau, vTh, hardReset ? 1 : 0, neuronKernel.constants(),
+  );
 }
 
 type NormLifForward = (
   x: number, xStep: number, h: number, hStep: number, v: number, words: number, wStep: number, steps: number, units: number,
   q0: number, cols: number, wpr: number, writeH: number, vReset: number, tau: number, vTh: number, hardReset: number,
-  scale: number, shift: number, rpc: number, chans: number, ch0: number, left0: number,
+  scale: number, shift: number, rpc: number, chans: number, ch0: number, left0: number, consts: number,
 ) => void;
 
 /**
@@ -562,7 +573,7 @@ export function normLifForwardWasmCall(
   runs++;
   (neuronKernel.exports()[columns ? "normLifForwardColumns" : "normLifForward"] as NormLifForward)(
     x, xStep, h, hStep, v, words, wStep, steps, units, q0, cols, wpr, writeH ? 1 : 0, vReset, tau, vTh, hardReset ? 1 : 0,
-    scale, shift, rpc, chans, ch0, left0,
+    scale, shift, rpc, chans, ch0, left0, neuronKernel.constants(),
   );
 }
 
@@ -581,6 +592,6 @@ export function expF32Wasm(src: Float32Array): Float32Array {
   const mem = heapF32();
   mem.fill(0, at / 4, at / 4 + 4 * quads);
   mem.set(src, at / 4);
-  (neuronKernel.exports().expF32 as (s: number, d: number, q: number) => void)(at, at + quads * 16, quads);
+  (neuronKernel.exports().expF32 as (s: number, d: number, q: number, consts: number) => void)(at, at + quads * 16, quads, neuronKernel.constants());
   return heapF32().slice(at / 4 + 4 * quads, at / 4 + 4 * quads + src.length);
 }
