@@ -4,26 +4,30 @@
  * (a float32 or float64 add of the same two numbers JS adds), or added to
  * another spike tensor's 0/1 (an exact small integer either way).
  *
- *   unpack{32,64}{,F,B}(base, s, out, cols, wpr, rows)
+ *   unpack{32,64}{,F,B}(base, s, out, cols, wpr, rows, consts)
  *
  * suffix F: float base, B: spike base, none: no base (base ignored). Byte
- * offsets in the heap of row 0 of each array.
+ * offsets in the heap of row 0 of each array; consts: the thread's copy of
+ * the module's constant table (spikeCastKernel.constants()).
  */
-import { Code, emitModule, frame, I32, i32x4Bytes, V128, type FuncDef } from "../../wasm/emit.js";
+import { Code, ConstTable, emitModule, frame, I32, i32x4Bytes, V128, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 
 type Base = "" | "F" | "B";
 
+/** The module's v128 constants (see ConstTable: a v128.const would be rebuilt at every use in the loop). */
+const SPIKE_CAST_CONSTS = new ConstTable();
+
 function unpackFunc(f64: boolean, base: Base): FuncDef {
   const es = f64 ? 8 : 4;
   const f = frame(
-    [["base", I32], ["s", I32], ["out", I32], ["cols", I32], ["wpr", I32], ["rows", I32]] as const,
+    [["base", I32], ["s", I32], ["out", I32], ["cols", I32], ["wpr", I32], ["rows", I32], ["consts", I32]] as const,
     [["r", I32], ["col", I32], ["bit", I32], ["end4", I32], ["laneBits", V128], ["zero", V128], ["one", V128], ["m", V128]] as const,
   );
   const L = f.idx;
   const c = new Code();
-  c.v128Const(i32x4Bytes([1, 2, 4, 8])).set(L.laneBits).v128Const(i32x4Bytes([0, 0, 0, 0])).set(L.zero);
-  c.v128Const(i32x4Bytes([0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000])).set(L.one); // float32 1
+  c.get(L.consts).v128Load(SPIKE_CAST_CONSTS.offset(i32x4Bytes([1, 2, 4, 8]))).set(L.laneBits).v128Const(i32x4Bytes([0, 0, 0, 0])).set(L.zero);
+  c.get(L.consts).v128Load(SPIKE_CAST_CONSTS.offset(i32x4Bytes([0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000]))).set(L.one); // float32 1
   /** Pushes columns col..col+3 of the row at `words` as float32 0 / 1 lanes (col a multiple of 4: one nibble of a word). */
   const nibble = (words: number): void => {
     c.get(words).get(L.col).i32Const(5).i32ShrU().i32Const(2).i32Shl().i32Add().i32Load(0).get(L.col).i32ShrU().i32x4Splat();
@@ -86,9 +90,9 @@ export function spikeCastKernelModule(): Uint8Array {
 }
 
 /** This thread's instance, over the heap. */
-export const spikeCastKernel = new HeapKernel(spikeCastKernelModule);
+export const spikeCastKernel = new HeapKernel(spikeCastKernelModule, SPIKE_CAST_CONSTS);
 
 /** Runs rows of the unpack-add at heap byte offsets (base ignored when `kind` is ""). */
 export function unpackWasmCall(f64: boolean, kind: Base, base: number, s: number, out: number, cols: number, wpr: number, rows: number): void {
-  (spikeCastKernel.exports()[`unpack${f64 ? 64 : 32}${kind}`] as (...a: number[]) => void)(base, s, out, cols, wpr, rows);
+  (spikeCastKernel.exports()[`unpack${f64 ? 64 : 32}${kind}`] as (...a: number[]) => void)(base, s, out, cols, wpr, rows, spikeCastKernel.constants());
 }
