@@ -196,7 +196,10 @@ function sigmoidBackwardBody(c: Code, L: Record<string, number>, kc: ConstLocal)
     const o = 16 * chain;
     if (!zeroGS) {
       // x = -|alpha (h - vTh)|; e = exp(x); sg = (alpha e) / ((1 + e) (1 + e))
-      loadLanes(c, L.ph!, lanes, o); c.get(L.vTh4!).f32x4Sub().get(L.alpha4!).f32x4Mul().f32x4Abs().f32x4Neg().set(Lc.x!);
+      // -|v| as v with its sign bit set: the same bits as abs then neg (NaN and zeros included), one or with a
+      // constant in a register where V8 builds abs's and neg's masks in the loop (all ones, a shift: three
+      // instructions each). The sigmoid backward in cache 1.49-1.50 -> 1.47 ns a value.
+      loadLanes(c, L.ph!, lanes, o); c.get(L.vTh4!).f32x4Sub().get(L.alpha4!).f32x4Mul().get(kc(f32x4(-0))).v128Or().set(Lc.x!);
       emitExpF32(c, Lc, kc, Lc.x!, Lc.e!);
       c.get(L.alpha4!).get(Lc.e!).f32x4Mul().get(kc(f32x4(1))).get(Lc.e!).f32x4Add().tee(Lc.sg!).get(Lc.sg!).f32x4Mul().f32x4Div().set(Lc.sg!);
     }
