@@ -36,11 +36,6 @@ export function uleb(n: number): number[] {
  * Signed LEB128 of an integer in [-2^31, 2^31) (i32.const immediates): stops
  * once the remaining value is all sign bits and the last byte's bit 6 agrees.
  */
-/** The 16 little-endian bytes of four i32 lanes (a v128.const). */
-export function i32x4Bytes(v: readonly [number, number, number, number]): number[] {
-  return [...new Uint8Array(new Int32Array(v).buffer)];
-}
-
 export function sleb(n: number): number[] {
   if (!Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff) throw new RangeError(`sleb: ${n} is not an i32`);
   const out: number[] = [];
@@ -51,6 +46,11 @@ export function sleb(n: number): number[] {
     out.push(done ? byte : byte | 0x80);
     if (done) return out;
   }
+}
+
+/** The 16 little-endian bytes of four i32 lanes (a v128.const). */
+export function i32x4Bytes(v: readonly [number, number, number, number]): number[] {
+  return [...new Uint8Array(new Int32Array(v).buffer)];
 }
 
 /** A name as the binary format wants it: byte length, then UTF-8. */

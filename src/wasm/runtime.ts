@@ -50,11 +50,16 @@ export class HeapKernel {
   private ex: Record<string, unknown> | null = null;
   /** This thread's scratch for this module. */
   readonly scratch = new Scratch();
-  private constAt = -1;
-  private readonly constScratch = new Scratch();
+  private readonly constTable: () => number;
 
   /** `consts`: the table of v128 constants the module's functions load (see ConstTable), filled as it is emitted. */
-  constructor(private readonly emit: () => Uint8Array, private readonly consts: ConstTable | null = null) {}
+  constructor(private readonly emit: () => Uint8Array, consts: ConstTable | null = null) {
+    this.constTable = heapTable(() => {
+      if (consts === null) throw new Error("HeapKernel.constants: this module has no constant table");
+      this.exports(); // emitting the module fills the table
+      return consts.bytes();
+    });
+  }
 
   /** The instance's exports, compiling the module on first call. */
   exports(): Record<string, unknown> {
@@ -67,16 +72,26 @@ export class HeapKernel {
 
   /** Byte offset in the heap of this thread's copy of the module's constant table (written at first call): the functions' `consts` argument. */
   constants(): number {
-    if (this.constAt < 0) {
-      if (this.consts === null) throw new Error("HeapKernel.constants: this module has no constant table");
-      this.exports(); // emitting the module fills the table
-      const t = this.consts.bytes();
-      const at = this.constScratch.take(Math.max(16, t.length));
-      heapU8().set(t, at);
-      this.constAt = at;
-    }
-    return this.constAt;
+    return this.constTable();
   }
+}
+
+/**
+ * A constant byte table kernels read from the heap (shuffle masks, v128 constants): a function giving its
+ * byte offset, this thread's copy written from `make()` at the first call.
+ */
+export function heapTable(make: () => Uint8Array): () => number {
+  const scratch = new Scratch();
+  let at = -1;
+  return () => {
+    if (at < 0) {
+      const t = make();
+      const o = scratch.take(Math.max(16, t.length));
+      heapU8().set(t, o);
+      at = o;
+    }
+    return at;
+  };
 }
 
 /** A typed array of any element type (its constructor makes views of the same type). */

@@ -69,7 +69,7 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
    * at a fixed offset from cntB, its slots capB bytes before the previous tap's) and its entry pBase o plus
    * (3 ki + kj) o (a running sum); by weight row, bucket pBase + 3 ki + kj (counts at fixed offsets from
    * cntB, slots capB bytes on from the previous tap's) and entry (rowPos - kj) o. The same entries in the same
-   * slots, about 8 instructions a tap instead of 13 (two multiplies fewer). The fills of a one-thread inference
+   * slots, with two multiplies and the bound checks fewer a tap. The fills of a one-thread inference
    * pass's real inputs: MNIST b64 23.3 -> 21.5 ms (its sparse 28 x 28 layers 15-17% faster, the denser ones
    * within 4%), CIFAR b8 10.6 -> 9.8 ms: what is left is the count updates' chains (neighbouring bits share
    * buckets) and the scan of words with few bits.

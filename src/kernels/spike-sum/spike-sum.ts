@@ -811,7 +811,7 @@ export function spikeGatherAddWasm(
     for (let r0 = u0; r0 < u1; r0 += rows) {
       const nb = Math.min(rows, u1 - r0);
       if (wasmTables) spikeBucketsRun(s.byteOffset + (sOff + r0 * wpr) * 4, wpr, nb, entry, base + cntS, base + idxS, cap);
-      for (let r = 0; r < nb && !wasmTables; r++) {
+      else for (let r = 0; r < nb; r++) {
         const si = sOff + (r0 + r) * wpr;
         const b = idx0 + r * cap;
         let cnt = 0;

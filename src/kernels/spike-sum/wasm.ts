@@ -40,8 +40,8 @@
  */
 import { Code, emitModule, F32, F64, I32, i32x4Bytes, V128, type ValType } from "../../wasm/emit.js";
 import type { FloatArray } from "../../tensor/tensor.js";
-import { countStaged, heapF32, heapF64, heapU32, inHeap, Scratch } from "../../tensor/heap.js";
-import { HeapKernel } from "../../wasm/runtime.js";
+import { countStaged, heapF32, heapF64, inHeap, Scratch } from "../../tensor/heap.js";
+import { HeapKernel, heapTable } from "../../wasm/runtime.js";
 import { copyWasmCall } from "../copy/wasm.js";
 import { transposeWasmCall } from "../transpose/wasm.js";
 
@@ -567,19 +567,6 @@ export function dstDone(a: FloatArray, from: number, len: number, f32: boolean, 
   if (!inHeap(a)) countStaged(len * a.BYTES_PER_ELEMENT);
 }
 
-/** A constant table the bucket scans read from the heap: its byte offset, this thread's copy written at first use. */
-function heapTable(make: () => Uint8Array): () => number {
-  const scratch = new Scratch();
-  let at = -1;
-  return () => {
-    if (at < 0) {
-      const t = make();
-      at = scratch.take(t.length);
-      new Uint8Array(heapU32().buffer, at, t.length).set(t);
-    }
-    return at;
-  };
-}
 const swizzlesAt = heapTable(compactSwizzles);
 const positionsAt = heapTable(bytePositions);
 
