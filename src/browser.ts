@@ -39,11 +39,15 @@ import * as spikeLayout from "./ops/spike/spike-layout.js";
 import * as iand from "./ops/spike/iand.js";
 import * as heaviside from "./ops/spike/heaviside.js";
 import * as maskedNorm from "./ops/masked-norm.js";
+import * as normNeuron from "./ops/spike/norm-neuron.js";
+import * as convNormNeuron from "./ops/spike/conv-norm-neuron.js";
 
 /** Every differentiable op, flat: `ops.add`, `ops.conv2d`, `ops.multiStepNeuron`, `ops.spikingSelfAttention`, ... */
 export const ops = {
   ...elementwise, ...reduce, ...shape, ...matmulOps, ...linearOps, ...conv, ...pool, ...norm, ...activation, ...dropoutOps, ...loss,
   ...cast, ...neuron, ...surrogate, ...ssa, ...attention, ...spikeLinear, ...spikeConv, ...spikeLayout, ...iand, ...heaviside, ...maskedNorm,
+  // Spikformer's fused conv / linear -> BN -> LIF (the same spikes and gradients as the ops in sequence).
+  ...normNeuron, ...convNormNeuron,
 };
 
 export { Module, ModuleList, Sequential, Int64Buffer } from "./nn/module.js";

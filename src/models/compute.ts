@@ -18,6 +18,9 @@ import { maxPool2dSpikes } from "../ops/spike/spike-layout.js";
 import { countsLinear, spikeLinear } from "../ops/spike/spike-linear.js";
 import { countsConv2d, spikeConv2d } from "../ops/spike/spike-conv.js";
 import { spikingSelfAttention } from "../ops/spike/ssa.js";
+import { batchNormNeuron, type NormOfNeuron } from "../ops/spike/norm-neuron.js";
+import { spikeConvNormNeuron } from "../ops/spike/conv-norm-neuron.js";
+import type { NeuronOptions } from "../ops/spike/neuron.js";
 
 /** What flows between layers: spikes, or float values (small-integer spike counts, or real inputs). */
 export type Activation = Spikes | Tensor;
@@ -65,14 +68,36 @@ export class SpikeCompute {
    * convolves event-driven ({@link countsConv2d}, the dense conv's bits).
    */
   conv2d(name: string, x: Activation, weight: Tensor, stride: number, padding: number, counts = false): Tensor {
-    const [N, , H, W] = x.shape as [number, number, number, number];
-    const [O, , kh, kw] = weight.shape as [number, number, number, number];
-    const outShape = [N, O, Math.floor((H + 2 * padding - kh) / stride) + 1, Math.floor((W + 2 * padding - kw) / stride) + 1];
-    this.probe?.onLayer({ kind: "conv2d", name, input: x, weightShape: weight.shape, stride, padding, outShape });
+    this.convEvent(name, x, weight, stride, padding);
     if (x instanceof Spikes) {
       return this.mode === "bits" ? spikeConv2d(x, weight, null, { stride, padding }) : conv2d(spikesToFloat(x), weight, null, { stride, padding });
     }
     return counts && this.mode === "bits" ? countsConv2d(x, weight, null, { stride, padding }) : conv2d(x, weight, null, { stride, padding });
+  }
+
+  /**
+   * conv2d of spikes, then a batch norm with running statistics `bn` and a LIF or IF `neuron` over
+   * [T, N / T, ...] (Spikformer's conv-BN-LIF at inference): with bits, one op that never writes the conv
+   * output ({@link spikeConvNormNeuron}, the same spikes); the float kernels run the three steps.
+   */
+  convNormFire(
+    name: string, x: Spikes, weight: Tensor, stride: number, padding: number, T: number, bn: NormOfNeuron, neuron: Omit<NeuronOptions, "plifW">,
+  ): Spikes {
+    if (this.mode === "float") {
+      const y = this.conv2d(name, x, weight, stride, padding);
+      return batchNormNeuron(y, [T, y.shape[0]! / T, ...y.shape.slice(1)], bn, neuron);
+    }
+    this.convEvent(name, x, weight, stride, padding);
+    return spikeConvNormNeuron(x, weight, { stride, padding }, T, bn, neuron);
+  }
+
+  /** Tells the probe about a conv2d layer. */
+  private convEvent(name: string, x: Activation, weight: Tensor, stride: number, padding: number): void {
+    if (this.probe === null) return;
+    const [N, , H, W] = x.shape as [number, number, number, number];
+    const [O, , kh, kw] = weight.shape as [number, number, number, number];
+    const outShape = [N, O, Math.floor((H + 2 * padding - kh) / stride) + 1, Math.floor((W + 2 * padding - kw) / stride) + 1];
+    this.probe.onLayer({ kind: "conv2d", name, input: x, weightShape: weight.shape, stride, padding, outShape });
   }
 
   /** Max-pool of spikes: an OR over the window with bits, a float max-pool otherwise. */

@@ -23,7 +23,7 @@ import { Module, ModuleList } from "../nn/module.js";
 import { Conv1d, Conv2d, Linear } from "../nn/layers.js";
 import { BatchNorm1d, BatchNorm2d, LayerNorm } from "../nn/norm.js";
 import { constant_, truncNormal_ } from "../nn/init.js";
-import { SpikingNeuron, normFire, spikformerLIF } from "../nn/neuron.js";
+import { SpikingNeuron, normFire, runningNormFire, spikformerLIF } from "../nn/neuron.js";
 import { stemStages, validateConfig, type SpikformerConfig } from "./config.js";
 import { SpikeCompute, type Activation } from "./compute.js";
 
@@ -88,6 +88,9 @@ abstract class SpikformerPart extends Module {
   /** conv - BN2d - neuron on spikes or floats [T*B, C, H, W] -> spikes [T, B, C', H', W'] (BN and neuron fused). */
   convFire(name: string, x: Activation, T: number, conv: Conv2d, bn: BatchNorm2d, lif: SpikingNeuron): Spikes {
     return inferenceScope(() => {
+      // At inference on spikes the conv output need never be written (the BN's running statistics known).
+      const running = x instanceof Spikes ? runningNormFire(bn, lif) : null;
+      if (running !== null) return this.compute.convNormFire(name, x as Spikes, conv.weight, conv.stride[0], conv.padding[0], T, running.bn, running.neuron);
       const y = this.compute.conv2d(name, x, conv.weight, conv.stride[0], conv.padding[0]);
       return normFire(bn, lif, y, [T, y.shape[0]! / T, ...y.shape.slice(1)]);
     }, this);

@@ -6,7 +6,7 @@
 import { Tensor } from "../tensor/tensor.js";
 import type { Spikes } from "../tensor/spikes.js";
 import { multiStepAnalogNeuron, multiStepNeuron, type NeuronOptions } from "../ops/spike/neuron.js";
-import { batchNormNeuron } from "../ops/spike/norm-neuron.js";
+import { batchNormNeuron, type NormOfNeuron } from "../ops/spike/norm-neuron.js";
 import { reshape } from "../ops/shape.js";
 import { Module } from "./module.js";
 import type { BatchNorm1d, BatchNorm2d } from "./norm.js";
@@ -40,8 +40,14 @@ export class SpikingNeuron extends Module {
   }
 
   private opOptions(): NeuronOptions {
-    const { initTau: _unused, ...opts } = this.options;
+    const opts = this.fusedOptions();
     return this.w ? { ...opts, plifW: this.w } : opts;
+  }
+
+  /** The options a fused op takes for this neuron (batchNormNeuron, spikeConvNormNeuron): the layer's, less initTau. */
+  fusedOptions(): Omit<NeuronOptions, "plifW"> {
+    const { initTau: _unused, ...opts } = this.options;
+    return opts;
   }
 }
 
@@ -69,6 +75,14 @@ export function spikformerLIF(vThreshold = 1): SpikingNeuron {
  */
 export function normFire(bn: BatchNorm1d | BatchNorm2d, lif: SpikingNeuron, x: Tensor, shape: readonly number[]): Spikes {
   if (lif.w !== null) return lif.forward(reshape(bn.forward(x), shape));
-  const { initTau: _unused, ...opts } = lif.options;
-  return batchNormNeuron(x, shape, bn.normArgs(x), opts);
+  return batchNormNeuron(x, shape, bn.normArgs(x), lif.fusedOptions());
+}
+
+/**
+ * bn's running statistics and lif's options where bn -> lif can run inside the conv before it
+ * (spikeConvNormNeuron): bn in eval mode with running statistics and a LIF or IF neuron; else null.
+ */
+export function runningNormFire(bn: BatchNorm1d | BatchNorm2d, lif: SpikingNeuron): { bn: NormOfNeuron; neuron: Omit<NeuronOptions, "plifW"> } | null {
+  const args = lif.w === null ? bn.runningArgs() : null;
+  return args === null ? null : { bn: args, neuron: lif.fusedOptions() };
 }

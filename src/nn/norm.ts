@@ -73,6 +73,17 @@ abstract class BatchNormBase extends Module implements TensorModule {
   }
 
   /**
+   * What an eval-mode forward passes to the batch-norm op (the running statistics, no input needed: for a
+   * fused op that never makes its input, such as spikeConvNormNeuron); null in training or without
+   * running statistics, where the statistics come from the input.
+   */
+  runningArgs(): NormOfNeuron | null {
+    if (this.training || this.runningMean === null || this.runningVar === null) return null;
+    const { weight, bias, runningMean, runningVar } = this;
+    return { runningMean, runningVar, weight, bias, opts: { training: false, momentum: this.momentum ?? 0, eps: this.eps } };
+  }
+
+  /**
    * What a forward on x passes to the batch-norm op (x checked; in training
    * this counts the batch, as a forward does): for a fused op that
    * normalises x itself, such as batchNormNeuron.
@@ -80,18 +91,18 @@ abstract class BatchNormBase extends Module implements TensorModule {
   normArgs(x: Tensor): NormOfNeuron {
     this.checkInput(x);
     const { weight, bias } = this;
+    const running = this.runningArgs();
+    if (running !== null) return running;
     if (this.runningMean === null || this.runningVar === null) {
       // No running statistics: always batch statistics; the op's running-stat update goes to scratch.
       const c = this.numFeatures;
       return { runningMean: Tensor.zeros([c], x.dtype), runningVar: Tensor.ones([c], x.dtype), weight, bias, opts: { training: true, momentum: 0, eps: this.eps } };
     }
-    let momentum = this.momentum ?? 0;
-    if (this.training) {
-      const nbt = this.numBatchesTracked!;
-      nbt.data[0] = nbt.data[0]! + 1n;
-      if (this.momentum === null) momentum = 1 / Number(nbt.data[0]);
-    }
-    return { runningMean: this.runningMean, runningVar: this.runningVar, weight, bias, opts: { training: this.training, momentum, eps: this.eps } };
+    // Training: the batch is counted (the cumulative average's momentum follows the count).
+    const nbt = this.numBatchesTracked!;
+    nbt.data[0] = nbt.data[0]! + 1n;
+    const momentum = this.momentum ?? 1 / Number(nbt.data[0]);
+    return { runningMean: this.runningMean, runningVar: this.runningVar, weight, bias, opts: { training: true, momentum, eps: this.eps } };
   }
 
   protected checkChannels(op: string, x: Tensor): void {

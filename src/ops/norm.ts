@@ -56,7 +56,7 @@ export interface BatchNormState {
  * ones (eval), and returns the affine map; the caller applies it.
  */
 export function batchNormState(
-  op: string, x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null,
+  op: string, x: Pick<Tensor, "shape" | "dtype">, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null,
   opts: BatchNormOptions, passes: Pick<ChannelPasses, "count" | "what" | "meanVar">,
 ): BatchNormState {
   const dtype = commonDtype(op, ...[x, weight, bias].filter((t): t is Tensor => t !== null));

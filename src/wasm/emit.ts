@@ -182,6 +182,7 @@ export class Code {
   i32Ctz(): this { return this.op(0x68); }
   i32And(): this { return this.op(0x71); }
   i32Or(): this { return this.op(0x72); }
+  i32Xor(): this { return this.op(0x73); }
   i32Shl(): this { return this.op(0x74); }
 
   // f64 arithmetic.
@@ -265,6 +266,7 @@ export class Code {
   /** (a & mask) | (b & ~mask), with a, b, mask pushed in that order. */
   v128Bitselect(): this { return this.simd(0x52); }
   v128Or(): this { return this.simd(0x50); }
+  v128Xor(): this { return this.simd(0x51); }
   /** 1 when any bit of the vector is set, else 0 (an i32). */
   v128AnyTrue(): this { return this.simd(0x53); }
   /** a & ~b. */
@@ -298,6 +300,7 @@ export class Code {
   i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
   /** Shifts each i32 lane left by an i32 count (mod 32). */
   i32x4Shl(): this { return this.simd(0xab); }
+  i32x4ShrU(): this { return this.simd(0xad); }
   /** The sign bits of the four i32 lanes as an i32 (lane 0 in bit 0): a compare mask to spike bits. */
   i32x4Bitmask(): this { return this.simd(0xa4); }
   f32x4Ne(): this { return this.simd(0x42); }

@@ -5,7 +5,8 @@ import { Rng } from "../../src/tensor/random.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, neuronBackward, neuronForward, type NeuronKernelParams } from "../../src/kernels/neuron/neuron.js";
 import { countsConvForwardImage, countsConvWeightGradChannels, fillBuckets, spikeConvForwardImage, spikeConvWeightGrad } from "../../src/kernels/spike-conv/spike-conv.js";
-import { fillBucketsWasm } from "../../src/kernels/spike-conv/wasm.js";
+import { channelsFirstBitsWasm, fillBucketsWasm } from "../../src/kernels/spike-conv/wasm.js";
+import { channelsFirstBitsReference } from "../../src/kernels/spike-conv/norm-lif.js";
 import { heapArray } from "../../src/tensor/heap.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows } from "../../src/kernels/spike-sum/spike-sum.js";
 import { transpose } from "../../src/kernels/transpose/transpose.js";
@@ -505,6 +506,31 @@ describe("the WASM bucket fill of a spike conv (stride 1)", () => {
             }
           }
           return true;
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe("the WASM channels-first layout of a fused conv's spike words", () => {
+  it("equals its definition bit by bit: widths and channels on both sides of 32, silent and dense blocks, every word written", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ oh: fc.integer({ min: 1, max: 5 }), ow: fc.integer({ min: 1, max: 70 }), o: fc.integer({ min: 1, max: 100 }), rate: fc.constantFrom(0, 0.02, 0.3, 1), seed: fc.integer() }),
+        ({ oh, ow, o, rate, seed }) => {
+          const rng = new Rng(seed);
+          const wo = wordsFor(o), wprOut = wordsFor(ow);
+          // Channel bits past o are zero, as the LIF writes them.
+          const src = heapArray(Uint32Array, oh * ow * wo);
+          for (let p = 0; p < oh * ow; p++) for (let ch = 0; ch < o; ch++) if (rng.uniform() < rate) src[p * wo + (ch >>> 5)]! |= 1 << (ch & 31);
+          const want = new Uint32Array(o * oh * wprOut + 2);
+          channelsFirstBitsReference(src, 0, want, 1, oh, ow, o);
+          const out = heapArray(Uint32Array, o * oh * wprOut + 2), stage = heapArray(Uint32Array, 32);
+          out.fill(0xdeadbeef); // every word of the image written, none outside it
+          want[0] = want[want.length - 1] = 0xdeadbeef;
+          channelsFirstBitsWasm(src.byteOffset, out.byteOffset + 4, oh, ow, o, wprOut, stage.byteOffset);
+          return sameBits(out, want);
         },
       ),
       { numRuns: 150 },

@@ -172,18 +172,7 @@ export function normNeuronForwardThreads(
   p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array, threads?: number,
 ): void {
   if (!normLifWasmFits(x, a, p, h, words, v)) throw new Error("normNeuronForwardThreads: internal: the fused forward does not apply");
-  // The kernel's lanes are float32: other values would be rounded there but not in the reference.
-  for (const [what, vals] of [["scale", scale], ["shift", shift]] as const) {
-    for (let ch = 0; ch < a.chans; ch++) {
-      const t = vals[ch]!;
-      if (Math.fround(t) !== t && t === t) throw new BitspikeError("normNeuronForwardThreads", `${what}[${ch}] must be a float32 value (batchNormState rounds it for float32), got ${t}`);
-    }
-  }
-  const len = affineVectorLength(a.chans);
-  const [vec] = scratchViews([[false, 2 * len, true]]) as [Float32Array];
-  vec.fill(0);
-  vec.set(scale.subarray(0, a.chans), 0);
-  vec.set(shift.subarray(0, a.chans), len);
+  const vec = affineVector("normNeuronForwardThreads", scale, shift, a.chans);
   const parts = partsOf(p, FORWARD_COST + 1, threads); // the affine map's multiply and add: one unit more a value
   const { units, cuts, mine } = splitUnits(p, parts);
   const base = encodeNeuron(p), ww = asFloats(words);
@@ -194,6 +183,26 @@ export function normNeuronForwardThreads(
   const local = (): void => normLifForwardRangeWasm(x, a, vec, p, h, words, v, 0, parts > 1 ? mine : units);
   if (parts > 1) runParts("multiStepNeuron", jobs, local);
   else local();
+}
+
+/**
+ * The fused BN-LIF kernel's channel vector (scale then shift, {@link affineVectorLength} slots each, the
+ * padding zero) in this thread's pool scratch, valid until its next use. The kernel's lanes are float32:
+ * other values would be rounded there but not in the reference, so they are refused (`op` names the caller).
+ */
+export function affineVector(op: string, scale: Float64Array, shift: Float64Array, chans: number): Float32Array {
+  for (const [what, vals] of [["scale", scale], ["shift", shift]] as const) {
+    for (let ch = 0; ch < chans; ch++) {
+      const t = vals[ch]!;
+      if (Math.fround(t) !== t && t === t) throw new BitspikeError(op, `${what}[${ch}] must be a float32 value (batchNormState rounds it for float32), got ${t}`);
+    }
+  }
+  const len = affineVectorLength(chans);
+  const [vec] = scratchViews([[false, 2 * len, true]]) as [Float32Array];
+  vec.fill(0);
+  vec.set(scale.subarray(0, chans), 0);
+  vec.set(shift.subarray(0, chans), len);
+  return vec;
 }
 
 /**

@@ -638,53 +638,95 @@ function forwardWasm(
   counts: FloatArray | null, outIn: boolean,
 ): void {
   const ohw = g.oh * g.ow;
+  // The accumulator is channels-last [OH OW, o] (the sum's row layout), out channels-first: it stays in scratch.
+  const sums = forwardSums(s, wpr, c, g, wT, o, out, imgWords, counts, outIn, 1, 0);
+  images((u0, u1) => {
+    for (let i = u0; i < u1; i++) {
+      const acc = sums.sum(i, 0, u1 - u0);
+      // Channels-first store by the transpose family (float64 sums rounded once, as spikeConvForwardImage's last loop).
+      transpose(sums.fam32 ? heapF32() : heapF64(), acc / sums.es, ohw, o, out, i * o * ohw);
+    }
+  });
+}
+
+/** The image-by-image sums of a WASM forward on one thread (see {@link forwardSums}). */
+export interface ForwardSums {
+  /** Float32 sums (the float32 family), else float64. */
+  fam32: boolean;
+  /** Bytes an accumulator element takes (4 or 8). */
+  es: number;
+  /**
+   * Sums image i into accumulator `slot` ([OH OW, o], channels-last; slot k starts k OH OW o elements after
+   * slot 0) and returns its heap byte offset.
+   * `rangeImages`: the images the thread's range will sum (at the first call it decides the panels).
+   */
+  sum(i: number, slot: number, rangeImages: number): number;
+  /** Heap byte offset of the caller's `extraBytes` of scratch (16-byte aligned; after the first sum). */
+  extra(): number;
+}
+
+/**
+ * A thread's WASM forward sums: its bucket tables, wT's panels (see usePanels: wT's rows for one output
+ * position are scattered over all of it) and `slots` channels-last accumulators [OH OW, o] in its
+ * bucket-sum scratch, plus `extraBytes` for the caller, set up at the first image summed. The family is
+ * that of wT, `counts` and `out` (the array the sums end in), as gemm's.
+ */
+export function forwardSums(
+  s: Uint32Array, wpr: number, c: number, g: ConvGeom, wT: FloatArray, o: number, out: FloatArray, imgWords: number,
+  counts: FloatArray | null, outIn: boolean, slots: number, extraBytes: number,
+): ForwardSums {
+  const ohw = g.oh * g.ow;
   const { nb, cap } = bucketShape(c, g, true, 0, c);
   const kk = c * g.kh * g.kw;
   const f32 = wT instanceof Float32Array;
   const fam32 = counts === null ? float32Family(wT, out) : float32Family(counts, wT, out);
   const es = fam32 ? 4 : 8;
   const xImg = c * g.h * g.w;
-  // The accumulator is channels-last [OH OW, o] (the sum's row layout), out channels-first: it stays in scratch.
   const wS = 0;
   const accS = stageBytes(wT, kk * o);
-  const cntS = align16(accS + ohw * o * es);
+  const accBytes = ohw * o * es; // consecutive, no padding: a fused caller reads the slots as one [slots, OH OW, o] array
+  const extraS = align16(accS + slots * accBytes);
+  const cntS = align16(extraS + extraBytes);
   const idxS = align16(cntS + nb * 4);
   const valS = align16(idxS + nb * cap * 4); // counts: a value (of the family's type) per idx slot
   const wasmFill = fillsInWasm(s, g) && (counts === null || wasmWeights(counts, fam32) !== null);
   const weights = wasmWeights(counts, fam32);
-  /** The call's tables and source, set up once (at the first range: the panels pay from its rows on). */
   const prepare = (firstImages: number) => {
-    // wT in panels (see usePanels) when large: its rows for one output position are scattered over all of it.
     const panels = usePanels(fam32, firstImages * ohw, kk * o);
     const panelS = align16(counts === null ? valS : valS + nb * cap * es);
     const base = spikeSumScratch(panels || outIn ? panelS + kk * o * wT.BYTES_PER_ELEMENT : panelS);
     const wB = panelsOr(panels, heapPtr(wT, 0, kk * o, base + wS, true), kk, o, base + panelS, outIn, !f32);
     const entry = panels ? 1 : o; // entries: element offsets of wT's rows, or (panels) the row numbers
-    const i32 = heapI32();
-    const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
-    const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
-    const acc = fam32 ? heapF32() : heapF64();
-    const val = counts === null ? null : acc.subarray((base + valS) / es, (base + valS) / es + nb * cap);
-    return { panels, base, wB, entry, cnt, idx, acc, val };
+    return { panels, base, wB, entry };
   };
   let t: ReturnType<typeof prepare> | null = null;
-  images((u0, u1) => {
-    t ??= prepare(u1 - u0);
-    const { panels, base, wB, entry, cnt, idx, acc, val } = t;
-    for (let i = u0; i < u1; i++) {
+  return {
+    fam32, es,
+    sum(i, slot, rangeImages) {
+      t ??= prepare(rangeImages);
+      const { panels, base, wB, entry } = t;
+      const acc = base + accS + slot * accBytes;
       if (wasmFill) {
         fillBucketsWasm(
           true, s.byteOffset + i * imgWords * 4, wpr, 0, c, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, entry, cap, nb, base + cntS, base + idxS,
           weights, counts === null ? 0 : counts.byteOffset + i * xImg * es, g.w, base + valS,
         );
       } else {
+        const i32 = heapI32();
+        const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
+        const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
+        const vals = fam32 ? heapF32() : heapF64();
+        const val = counts === null ? null : vals.subarray((base + valS) / es, (base + valS) / es + nb * cap);
         fillBuckets(s, i * imgWords, wpr, c, g, entry, true, 0, c, cnt, idx, counts === null ? null : { x: counts, off: i * xImg, val: val! });
       }
-      spikeSumRun(f32, counts !== null, nb, cap, wB, o, base + accS, base + cntS, base + idxS, base + valS, true, fam32, panels ? kk : 0);
-      // Channels-first store by the transpose family (float64 sums rounded once, as spikeConvForwardImage's last loop).
-      transpose(acc, (base + accS) / es, ohw, o, out, i * o * ohw);
-    }
-  });
+      spikeSumRun(f32, counts !== null, nb, cap, wB, o, acc, base + cntS, base + idxS, base + valS, true, fam32, panels ? kk : 0);
+      return acc;
+    },
+    extra() {
+      if (t === null) throw new Error("forwardSums: internal: extra() before the first sum");
+      return t.base + extraS;
+    },
+  };
 }
 
 /**

@@ -14,11 +14,13 @@ import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import type { ConvGeom } from "../conv/conv.js";
 import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
+import { spikeConvNormLifRange } from "./norm-lif.js";
+import { LEAK_DIV, type NeuronKernelParams } from "../neuron/neuron.js";
 import { transposeThreads } from "../transpose/threads.js";
 import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { eachSampledRow, popcountRange, weightedCuts } from "../../parallel/balance.js";
-import { claimedRanges, runClaimed, unitRange } from "../../parallel/claims.js";
+import { claimedRanges, runClaimed, unitRange, type UnitRanges } from "../../parallel/claims.js";
 
 
 /** Slots of a spike-conv task's arguments holding c, wpr, o and the geometry; task arguments follow. */
@@ -56,6 +58,26 @@ function spikeConvWeightTask(a: ArrayLike<number>, b: readonly FloatArray[]): vo
   spikeConvWeightRange(wordsView(b[0]!, sB), imgWords, n, a[1]!, a[0]!, c0, c1, g, from(b[1]!, gB), false, a[2]!, acc, countsOf(b, xB));
 }
 
+/**
+ * Worker part of the fused conv -> BN -> LIF forward: buffers s (as Float32), w, out words (as Float32),
+ * vec; the LIF's float constants in the raw arguments.
+ */
+function spikeConvNormLifTask(raw: ArrayLike<number>, a: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const o = SPIKE_CONV_ARGS;
+  const [imgWords, sB, wB, outB, b0, b1, claims, batch, vecB, T] = Array.from({ length: 10 }, (_, i) => a[o + i]!);
+  const [tau, vTh, vReset, hard] = [raw[o + 10]!, raw[o + 11]!, raw[o + 12]!, raw[o + 13]!];
+  const g = decodeGeom(a);
+  spikeConvNormLifRange(
+    wordsView(b[0]!, sB!), a[1]!, a[0]!, g, from(b[1]!, wB!) as Float32Array, a[2]!, imgWords!, batch!, from(b[3]!, vecB!) as Float32Array,
+    lifOfPositions(T!, g.oh * g.ow, a[2]!, tau, vTh, vReset, hard === 1), wordsView(b[2]!, outB!), claims! > 0 ? claimedRanges(claims!) : unitRange(b0!, b1!),
+  );
+}
+
+/** The fused forward's LIF over one batch element: T steps of the OH OW x O channels-last accumulators. */
+function lifOfPositions(T: number, ohw: number, o: number, tau: number, vTh: number, vReset: number, hardReset: boolean): NeuronKernelParams {
+  return { steps: T, rows: ohw, cols: o, leak: LEAK_DIV, tau, k: 1 / tau, decayInput: true, vTh, vReset, hardReset, detachReset: true, f32: true };
+}
+
 /** Zeroes accW's rows of input channels c0..c1-1 (each kh kw rows of o values). */
 function zeroChannelRows(accW: FloatArray, c0: number, c1: number, g: ConvGeom, o: number): void {
   const perChannel = g.kh * g.kw * o;
@@ -65,6 +87,7 @@ function zeroChannelRows(accW: FloatArray, c0: number, c1: number, g: ConvGeom, 
 // One thread's range of images (forward) or of input channels (weight gradient).
 const OP_SPIKE_CONV_FORWARD = defineTask("spikeConv.forward", import.meta.url, (_raw, a, b) => spikeConvForwardTask(a, b));
 const OP_SPIKE_CONV_WEIGHT = defineTask("spikeConv.weight", import.meta.url, (_raw, a, b) => spikeConvWeightTask(a, b));
+const OP_SPIKE_CONV_NORM_LIF = defineTask("spikeConv.normLif", import.meta.url, (raw, a, b) => spikeConvNormLifTask(raw, a, b));
 /** A spike convolution as the twins see it: spikes [n, c, h, w] packed along w (wpr words per row), weight [o, c, kh, kw]. */
 export interface SpikeConvDims {
   n: number;
@@ -246,4 +269,49 @@ export function spikeConvWeightThreads(
     });
   }
   if (stA) accW.set(sa.subarray(rowLo, accW.length), rowLo);
+}
+
+/**
+ * The fused inference forward spike conv -> batch norm -> LIF ({@link spikeConvNormLifRange}): `words`
+ * holds d.n = T `batch` images [C, H, W] (image t batch + b: step t of batch element b), w the conv's
+ * weight [O, C kh kw], vec the batch norm's scale and shift (affineVector), `lif` the neuron as it sees
+ * one element's T steps (its tau, vTh, vReset and reset kind are used); `out` gets the spikes [T batch,
+ * O, OH, OW]. The batch elements split over threads (default: by size and the pool), claimed as they go
+ * when there are many, else cut by their set bits. Needs what spikeConvNormLifFits says (the op checks).
+ */
+export function spikeConvNormLifThreads(
+  d: SpikeConvDims, words: Uint32Array, w: Float32Array, batch: number, vec: Float32Array, lif: NeuronKernelParams, out: Uint32Array, threads?: number,
+): void {
+  const { c, o, wpr, g } = d;
+  const T = lif.steps, ohw = g.oh * g.ow;
+  const imgWords = c * g.h * wpr;
+  const p = lifOfPositions(T, ohw, o, lif.tau, lif.vTh, lif.vReset, lif.hardReset);
+  const parts = partsOf(d, batch, threads);
+  const range = (elements: UnitRanges): void => spikeConvNormLifRange(words, wpr, c, g, w, o, imgWords, batch, vec, p, out, elements);
+  if (parts <= 1) {
+    range(unitRange(0, batch));
+    return;
+  }
+  const args = (b0: number, b1: number, claims: number): number[] => [
+    ...encodeSpikeConv(c, wpr, o, g), imgWords, sabBase(asFloats(words)), sabBase(w), sabBase(asFloats(out)), b0, b1, claims, batch, sabBase(vec), T,
+    p.tau, p.vTh, p.vReset, p.hardReset ? 1 : 0,
+  ];
+  const bufs = [asFloats(words), w, asFloats(out), vec];
+  if (batch * T >= CLAIM_IMAGES_PER_THREAD * parts) {
+    // Many elements: claimed as the threads go (see the forward above).
+    runClaimed("spikeConvNormLif", batch, parts, 1, (at) => ({ op: OP_SPIKE_CONV_NORM_LIF, args: args(0, 0, at), bufs }), range);
+    return;
+  }
+  // An element costs its T images' set bits times the taps, plus their output positions (see OUTPUT_COST).
+  const cost = new Float64Array(batch);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < T; t++) {
+      const i = t * batch + b;
+      cost[b] += popcountRange(words, i * imgWords, (i + 1) * imgWords, COST_STRIDE) * g.kh * g.kw + ohw * OUTPUT_COST;
+    }
+  }
+  const cuts = weightedCuts(cost, parts);
+  const jobs: Part[] = [];
+  for (let j = 1; j < parts; j++) jobs.push({ op: OP_SPIKE_CONV_NORM_LIF, args: args(cuts[j]!, cuts[j + 1]!, 0), bufs });
+  runParts("spikeConvNormLif", jobs, () => range(unitRange(0, cuts[1]!)));
 }

@@ -19,7 +19,7 @@
  * the table val: the weighted bucket sums' values. The spike variants ignore
  * x, w and val.
  */
-import { Code, emitModule, F32, F64, frame, I32, type FuncDef } from "../../wasm/emit.js";
+import { Code, emitModule, F32, F64, frame, I32, i32x4Bytes, V128, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 
 /** The value type of a weighted fill's counts and table: none (spikes), float32 or float64. */
@@ -179,6 +179,114 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
   return { name: fillName(byOutput, weights), params: f.params, results: [], locals: f.locals, body: c };
 }
 
+/**
+ * channelsFirstBits(src, dst, oh, ow, wo, o, wprOut, stage): one image's spike words from the
+ * channels-last layout [OH OW, wo] (bit k of word cw: channel 32 cw + k of a position) to the conv's
+ * channels-first rows [o, OH, wprOut] (bit j of word xw: column 32 xw + j), every destination word
+ * written (channelsFirstBitsReference in ./norm-lif.ts defines it). Per output row y, 32 columns and
+ * 32 channels at a time: the 32 x 32 bit block (staged, zero-padded) is transposed in 8 v128 registers
+ * by five rounds of half-block swaps (rows k and k + j swap k's high j-bit columns with (k + j)'s
+ * low ones; rows 4 apart and more are whole vectors, rows 2 and 1 apart lanes of one), ~200
+ * operations for 1024 bits; a silent block is written as zeros without them. `stage`: 128 bytes of
+ * scratch. (On 32 i32 locals the same rounds spilled every value: 4x slower.)
+ */
+function channelsFirstFunc(): FuncDef {
+  const f = frame(
+    [["src", I32], ["dst", I32], ["oh", I32], ["ow", I32], ["wo", I32], ["o", I32], ["wprOut", I32], ["stage", I32]] as const,
+    [["y", I32], ["xw", I32], ["cw", I32], ["x0", I32], ["xs", I32], ["ks", I32], ["j", I32], ["any", I32], ["p", I32], ["q", I32],
+      ["chanStride", I32], ["posStride", I32], ["w", I32],
+      ["v0", V128], ["v1", V128], ["v2", V128], ["v3", V128], ["v4", V128], ["v5", V128], ["v6", V128], ["v7", V128], ["t", V128]] as const,
+  );
+  const L = f.idx;
+  const v = [L.v0, L.v1, L.v2, L.v3, L.v4, L.v5, L.v6, L.v7];
+  const c = new Code();
+  const inc = (local: number): void => void c.get(local).i32Const(1).i32Add().set(local);
+  /** local = min(32, push() value) */
+  const min32 = (push: () => void, local: number): void => {
+    push(); c.set(local);
+    c.get(local).i32Const(32).get(local).i32Const(32).i32LtS().select().set(local);
+  };
+  type Lanes = readonly [number, number, number, number];
+  /** Pushes the i32x4 lanes of local `x` reordered: lane i takes lane partner[i]. */
+  const partnerLanes = (x: number, partner: Lanes): void => void c.get(x).get(x).i8x16Shuffle(partner.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
+  /** Rows of vectors a and b (4 apart or more, j bits): t = ((a >>> j) ^ b) & m; a ^= t << j; b ^= t. */
+  const vectorSwap = (a: number, b: number, j: number, m: number): void => {
+    c.get(a).i32Const(j).i32x4ShrU().get(b).v128Xor().v128Const(i32x4Bytes([m, m, m, m])).v128And().set(L.t);
+    c.get(a).get(L.t).i32Const(j).i32x4Shl().v128Xor().set(a);
+    c.get(b).get(L.t).v128Xor().set(b);
+  };
+  /**
+   * Rows j = 2 or 1 apart, lanes of one vector a (lane i pairs with partner[i]; `mask` nonzero on the
+   * lower row of each pair): t = ((a >>> j) ^ partner lanes of a) & mask; a ^= (t << j) ^ partner lanes of t.
+   */
+  const laneSwap = (a: number, j: number, partner: Lanes, mask: Lanes): void => {
+    c.get(a).i32Const(j).i32x4ShrU();
+    partnerLanes(a, partner);
+    c.v128Xor().v128Const(i32x4Bytes(mask)).v128And().set(L.t);
+    c.get(a).get(L.t).i32Const(j).i32x4Shl().v128Xor();
+    partnerLanes(L.t, partner);
+    c.v128Xor().set(a);
+  };
+  c.get(L.oh).get(L.wprOut).i32Mul().i32Const(2).i32Shl().set(L.chanStride);
+  c.get(L.wo).i32Const(2).i32Shl().set(L.posStride);
+  c.i32Const(0).set(L.y);
+  c.whileLtU(L.y, L.oh, () => {
+    c.i32Const(0).set(L.xw);
+    c.whileLtU(L.xw, L.wprOut, () => {
+      c.get(L.xw).i32Const(5).i32Shl().set(L.x0);
+      min32(() => c.get(L.ow).get(L.x0).i32Sub(), L.xs);
+      c.i32Const(0).set(L.cw);
+      c.whileLtU(L.cw, L.wo, () => {
+        min32(() => c.get(L.o).get(L.cw).i32Const(5).i32Shl().i32Sub(), L.ks);
+        // The block's positions into stage (zero past the row's end), noting whether any bit is set.
+        c.i32Const(0).set(L.any);
+        c.get(L.src).get(L.y).get(L.ow).i32Mul().get(L.x0).i32Add().get(L.wo).i32Mul().get(L.cw).i32Add().i32Const(2).i32Shl().i32Add().set(L.p);
+        c.i32Const(0).set(L.j);
+        c.whileLtU(L.j, L.xs, () => {
+          c.get(L.p).i32Load().set(L.w);
+          c.get(L.stage).get(L.j).i32Const(2).i32Shl().i32Add().get(L.w).i32Store();
+          c.get(L.any).get(L.w).i32Or().set(L.any);
+          c.get(L.p).get(L.posStride).i32Add().set(L.p);
+          inc(L.j);
+        });
+        c.block().loop();
+        c.get(L.j).i32Const(32).i32GeU().brIf(1);
+        c.get(L.stage).get(L.j).i32Const(2).i32Shl().i32Add().i32Const(0).i32Store();
+        inc(L.j);
+        c.br(0).end().end();
+        // q: the destination word of channel 32 cw, row y, column word xw; channel k's is k rows further.
+        c.get(L.dst).get(L.cw).i32Const(5).i32Shl().get(L.oh).i32Mul().get(L.y).i32Add().get(L.wprOut).i32Mul().get(L.xw).i32Add().i32Const(2).i32Shl().i32Add().set(L.q);
+        c.get(L.any).i32Eqz().if();
+        c.i32Const(0).set(L.j);
+        c.whileLtU(L.j, L.ks, () => {
+          c.get(L.q).get(L.j).get(L.chanStride).i32Mul().i32Add().i32Const(0).i32Store();
+          inc(L.j);
+        });
+        c.else();
+        for (let g = 0; g < 8; g++) c.get(L.stage).v128Load(16 * g).set(v[g]!);
+        for (const [j, m] of [[16, 0x0000ffff], [8, 0x00ff00ff], [4, 0x0f0f0f0f]] as const) {
+          const span = j / 4; // vectors apart
+          for (let g = 0; g < 8; g++) if ((g & span) === 0) vectorSwap(v[g]!, v[g + span]!, j, m);
+        }
+        for (let g = 0; g < 8; g++) laneSwap(v[g]!, 2, [2, 3, 0, 1], [0x33333333, 0x33333333, 0, 0]);
+        for (let g = 0; g < 8; g++) laneSwap(v[g]!, 1, [1, 0, 3, 2], [0x55555555, 0, 0x55555555, 0]);
+        for (let g = 0; g < 8; g++) c.get(L.stage).get(v[g]!).v128Store(16 * g);
+        c.i32Const(0).set(L.j);
+        c.whileLtU(L.j, L.ks, () => {
+          c.get(L.q).get(L.stage).get(L.j).i32Const(2).i32Shl().i32Add().i32Load().i32Store();
+          c.get(L.q).get(L.chanStride).i32Add().set(L.q);
+          inc(L.j);
+        });
+        c.end();
+        inc(L.cw);
+      });
+      inc(L.xw);
+    });
+    inc(L.y);
+  });
+  return { name: "channelsFirstBits", params: f.params, results: [], locals: f.locals, body: c };
+}
+
 function fillName(byOutput: boolean, weights: Weights): string {
   return (byOutput ? "fillByOutput" : "fillByWeight") + (weights === null ? "" : weights === "f32" ? "F32" : "F64");
 }
@@ -187,6 +295,7 @@ function fillName(byOutput: boolean, weights: Weights): string {
 export function spikeConvBucketModule(): Uint8Array {
   const funcs: FuncDef[] = [];
   for (const weights of [null, "f32", "f64"] as const) funcs.push(fillFunc(true, weights), fillFunc(false, weights));
+  funcs.push(channelsFirstFunc());
   return emitModule({ minPages: 1, shared: true, funcs });
 }
 
@@ -205,4 +314,12 @@ export function fillBucketsWasm(
   weights: Weights = null, x = 0, w = 0, val = 0,
 ): void {
   (kernel.exports()[fillName(byOutput, weights)] as (...a: number[]) => void)(s, wpr, c0, c1, h, kh, kw, ph, pw, oh, ow, o, cap, nb, cnt, idx, x, w, val);
+}
+
+/**
+ * Runs channelsFirstBits (byte offsets in the heap; see channelsFirstFunc): one image's spike words
+ * [OH OW, wordsFor(o)] at src to the rows [o, OH, wprOut] at dst, with 128 bytes of scratch at stage.
+ */
+export function channelsFirstBitsWasm(src: number, dst: number, oh: number, ow: number, o: number, wprOut: number, stage: number): void {
+  (kernel.exports().channelsFirstBits as (...a: number[]) => void)(src, dst, oh, ow, (o + 31) >>> 5, o, wprOut, stage);
 }
