@@ -77,8 +77,8 @@ export class SpikeCompute {
 
   /**
    * conv2d of spikes, then a batch norm with running statistics `bn` and a LIF or IF `neuron` over
-   * [T, N / T, ...] (Spikformer's conv-BN-LIF at inference): with bits, one op that never writes the conv
-   * output ({@link spikeConvNormNeuron}, the same spikes); the float kernels run the three steps.
+   * [T, N / T, ...] (Spikformer's conv-BN-LIF at inference): with bits, {@link spikeConvNormNeuron}
+   * (for a LIF, one pass that never writes the conv output; the same spikes); the float kernels run the steps.
    */
   convNormFire(
     name: string, x: Spikes, weight: Tensor, stride: number, padding: number, T: number, bn: NormOfNeuron, neuron: Omit<NeuronOptions, "plifW">,

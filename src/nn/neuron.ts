@@ -80,7 +80,8 @@ export function normFire(bn: BatchNorm1d | BatchNorm2d, lif: SpikingNeuron, x: T
 
 /**
  * bn's running statistics and lif's options where bn -> lif can run inside the conv before it
- * (spikeConvNormNeuron): bn in eval mode with running statistics and a LIF or IF neuron; else null.
+ * (spikeConvNormNeuron, which fuses a LIF and runs an IF as the two ops): bn in eval mode with running
+ * statistics and a neuron other than PLIF; else null.
  */
 export function runningNormFire(bn: BatchNorm1d | BatchNorm2d, lif: SpikingNeuron): { bn: NormOfNeuron; neuron: Omit<NeuronOptions, "plifW"> } | null {
   const args = lif.w === null ? bn.runningArgs() : null;

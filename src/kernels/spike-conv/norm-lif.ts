@@ -6,7 +6,8 @@
  * images (image t B + b at time step t) are summed into T channels-last accumulators that stay in
  * cache, the BN-LIF runs over them in its columns form (each channel's scale and shift per column),
  * and its spike words [T, OH OW, O] go to the output's channels-first layout [T B, O, OH, OW] by
- * 32 x 32 bit transposes (channelsFirstBits in ./wasm.ts; {@link channelsFirstBitsReference} defines it). Every element sees the same sums and the same affine and LIF operations as
+ * 32 x 32 bit transposes (channelsFirstBits in ./wasm.ts; {@link channelsFirstBitsReference} defines
+ * it). Every element sees the same sums and the same affine and LIF operations as
  * spikeConvForwardRange followed by normLifForward: the same spikes (tested against that composition).
  * Float32 WASM only; the op (src/ops/spike/conv-norm-neuron.ts) runs the composition otherwise.
  */
@@ -27,7 +28,7 @@ import { channelsFirstBitsWasm } from "./wasm.js";
  * are float32 values (what the fused BN-LIF kernel takes; `p` as the neuron sees one element's T steps).
  */
 export function spikeConvNormLifFits(words: Uint32Array, w: Float32Array | Float64Array, o: number, g: ConvGeom, p: NeuronKernelParams): boolean {
-  const probe = new Float32Array(0);
+  const probe = new Float32Array(0); // lifWasmFits also checks its arrays' types: here the kernel's own float32 scratch
   return wasmKernelsEnabled() && w instanceof Float32Array && inHeap(w) && inHeap(words) && o * g.oh * g.ow >= SPIKE_SUM_MIN_OUT &&
     p.leak === LEAK_DIV && lifWasmFits(probe, null, probe, p);
 }

@@ -63,13 +63,13 @@ function spikeConvWeightTask(a: ArrayLike<number>, b: readonly FloatArray[]): vo
  * vec; the LIF's float constants in the raw arguments.
  */
 function spikeConvNormLifTask(raw: ArrayLike<number>, a: ArrayLike<number>, b: readonly FloatArray[]): void {
-  const o = SPIKE_CONV_ARGS;
-  const [imgWords, sB, wB, outB, b0, b1, claims, batch, vecB, T] = Array.from({ length: 10 }, (_, i) => a[o + i]!);
-  const [tau, vTh, vReset, hard] = [raw[o + 10]!, raw[o + 11]!, raw[o + 12]!, raw[o + 13]!];
-  const g = decodeGeom(a);
+  const at = (i: number): number => a[SPIKE_CONV_ARGS + i]!;
+  const [imgWords, sB, wB, outB, b0, b1, claims, batch, vecB, T] = [at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9)];
+  const [tau, vTh, vReset, hard] = [10, 11, 12, 13].map((i) => raw[SPIKE_CONV_ARGS + i]!) as [number, number, number, number];
+  const g = decodeGeom(a), o = a[2]!;
   spikeConvNormLifRange(
-    wordsView(b[0]!, sB!), a[1]!, a[0]!, g, from(b[1]!, wB!) as Float32Array, a[2]!, imgWords!, batch!, from(b[3]!, vecB!) as Float32Array,
-    lifOfPositions(T!, g.oh * g.ow, a[2]!, tau, vTh, vReset, hard === 1), wordsView(b[2]!, outB!), claims! > 0 ? claimedRanges(claims!) : unitRange(b0!, b1!),
+    wordsView(b[0]!, sB), a[1]!, a[0]!, g, from(b[1]!, wB) as Float32Array, o, imgWords, batch, from(b[3]!, vecB) as Float32Array,
+    lifOfPositions(T, g.oh * g.ow, o, tau, vTh, vReset, hard === 1), wordsView(b[2]!, outB), claims > 0 ? claimedRanges(claims) : unitRange(b0, b1),
   );
 }
 

@@ -255,9 +255,9 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
   /**
    * Every column chunk of the tile's rows: wide chunks while more than two are left, then the vectors
    * left (8 to 14) in two chunks as even as can be, or (7 or fewer) in one. A chunk of one or two
-   * accumulators waits on each add's latency: with the wide ones first, 32 columns (8 vectors) ran as
-   * 7 + 1 (a 16 -> 32 spike conv, MNIST 28 x 28, 20.1 ms one thread), as 4 + 4 in 17.9 ms; 64 columns
-   * as 7 + 7 + 2 49.3 ms, 6 + 6 + 4 46.4 ms. The same adds per column in the same order: the same bits.
+   * accumulators waits on each add's latency: 32 columns (8 vectors) as 7 + 1 took a 16 -> 32 spike
+   * conv (MNIST 28 x 28, one thread) 19.7-20.1 ms, as 4 + 4 16.4 ms; 64 columns as 7 + 7 + 2 49.3-49.7 ms,
+   * as 7 + 5 + 4 45.8 ms. The same adds per column in the same order: the same bits.
    */
   const allChunks = (): void => {
     c.i32Const(0).set(j);

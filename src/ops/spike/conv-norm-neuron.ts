@@ -39,8 +39,8 @@ export function spikeConvNormNeuron(
     const y = spikeConv2d(x, weight, null, conv);
     return batchNormNeuron(y, [T, n / T, ...y.shape.slice(1)], bn, neuron);
   };
-  const kind = (neuron as NeuronOptions).kind;
-  if (bn.opts.training || kind !== "lif" || (neuron as NeuronOptions).plifW !== undefined || x.dtype !== "float32" || weight.dtype !== "float32") return unfused();
+  // (batchNormNeuron refuses a PLIF, whose parameter a JS caller could still pass.)
+  if (bn.opts.training || neuron.kind !== "lif" || (neuron as NeuronOptions).plifW !== undefined || x.dtype !== "float32" || weight.dtype !== "float32") return unfused();
   if (needsGrad(x, weight, bn.weight, bn.bias)) return unfused();
   if ((conv.groups ?? 1) !== 1 || weight.shape[1] !== c) return unfused(); // the two ops say what is wrong
   const [o, , kh, kw] = weight.shape as [number, number, number, number];
