@@ -194,9 +194,9 @@ describe("Winograd F(4x4, 3x3) input gradient", () => {
     }), { numRuns: 100 });
   });
 
-  it("threaded over images (1, 2 and 3 threads) gives the one-thread bits", () => {
+  it("threaded over images (1, 2 and 3 threads; cut, or claimed in chunks of a gemm's images: 25 of 32 x 32) gives the one-thread bits", () => {
     const rng = new Rng(7);
-    for (const [n, h, w] of [[5, 9, 11], [3, 16, 16], [7, 7, 7]] as const) {
+    for (const [n, h, w] of [[5, 9, 11], [3, 16, 16], [7, 7, 7], [25, 32, 32]] as const) {
       const d = dims(n, 32, 48, h, w);
       expect(winogradFits(d, true)).toBe(true);
       const { gy, w: wt } = operands(d, rng);
@@ -206,6 +206,26 @@ describe("Winograd F(4x4, 3x3) input gradient", () => {
         gx.fill(NaN);
         convDataThreads(d, gy, wt, gx, t);
         expectSameBits(gx, one, `${n}x${h}x${w}, ${t} threads`);
+      }
+    }
+  });
+
+  it("the direct path (float64, or a 5 x 5 kernel) claimed over threads gives the one-thread bits", () => {
+    const rng = new Rng(8);
+    for (const [f64, k] of [[true, 3], [false, 5]] as const) {
+      const d: ConvDims = { n: 14, cIn: 3, o: 5, groups: 1, g: { h: 9, w: 10, kh: k, kw: k, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 11 - k, ow: 12 - k } };
+      expect(winogradFits(d, !f64)).toBe(false);
+      const dtype = f64 ? "float64" : "float32";
+      const gy = allocFloat(dtype, d.n * d.o * d.g.oh * d.g.ow, true), wt = allocFloat(dtype, d.o * d.cIn * k * k, true);
+      for (let i = 0; i < gy.length; i++) gy[i] = rng.uniform() * 2 - 1;
+      for (let i = 0; i < wt.length; i++) wt[i] = rng.uniform() - 0.5;
+      const one = allocFloat(dtype, d.n * d.cIn * d.g.h * d.g.w, true);
+      convDataRange(d, gy, 0, wt, 0, one, 0, 0, d.n, noTick);
+      for (const t of [2, 3]) {
+        const gx = allocFloat(dtype, one.length, true);
+        gx.fill(NaN);
+        convDataThreads(d, gy, wt, gx, t);
+        expectSameBits(gx, one, `${dtype} ${k}x${k}, ${t} threads`);
       }
     }
   });

@@ -11,6 +11,7 @@ import { heapF32, heapF64, Scratch } from "../../tensor/heap.js";
 import { gemm } from "../gemm/gemm.js";
 import { col2im, im2col, type ConvGeom } from "./conv.js";
 import { winogradDataRange, winogradFits } from "../winograd/winograd.js";
+import { unitRange, type UnitRanges } from "../../parallel/claims.js";
 
 /** A convolution as the tasks see it: x [N, cIn, h, w], weight [o, cIn/groups, kh, kw]. */
 export interface ConvDims {
@@ -89,16 +90,17 @@ export function convForwardRange(
  * Input gradient of images i0..i1-1 into gx: zeroes those images, then per
  * group Wᵀ gy followed by col2im, as in src/ops/conv.ts; a float32 3x3
  * stride-1 pad-1 convolution goes by Winograd F(2x2, 3x3) instead
- * (src/kernels/winograd/, chosen by shape and dtype only).
+ * (src/kernels/winograd/, chosen by shape and dtype only). `images`: the
+ * ranges a thread claims instead (each image whole on one thread).
  */
 export function convDataRange(
   d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number,
-  i0: number, i1: number, tick: () => void,
+  i0: number, i1: number, tick: () => void, images: UnitRanges = unitRange(i0, i1),
 ): void {
   if (winogradFits(d, gy instanceof Float32Array && w instanceof Float32Array && gx instanceof Float32Array)) {
-    winogradDataRange(d, gy, gyOff, w, wOff, gx, gxOff, i0, i1, tick);
+    winogradDataRange(d, gy, gyOff, w, wOff, gx, gxOff, i0, i1, tick, images);
   } else {
-    convDataDirectRange(d, gy, gyOff, w, wOff, gx, gxOff, i0, i1, tick);
+    images((r0, r1) => convDataDirectRange(d, gy, gyOff, w, wOff, gx, gxOff, r0, r1, tick));
   }
 }
 

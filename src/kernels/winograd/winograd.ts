@@ -30,6 +30,7 @@
  */
 import type { FloatArray } from "../../tensor/tensor.js";
 import { heapF32, heapU32, inHeap, Scratch } from "../../tensor/heap.js";
+import { unitRange, type UnitRanges } from "../../parallel/claims.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { gemm } from "../gemm/gemm.js";
 import { copyStrided } from "../copy/copy.js";
@@ -153,6 +154,11 @@ function imagesPerChunk(t: WinogradTiles, images: number): number {
   return Math.max(1, Math.min(images, Math.ceil(128 / t.tp)));
 }
 
+/** The images one gemm of {@link winogradDataRange} takes at most for d's plane: fewer in a range run slower. */
+export function winogradImagesPerGemm(d: ConvDims): number {
+  return imagesPerChunk(winogradTiles(d.g.h, d.g.w), d.n);
+}
+
 /** Float32 views of consecutive scratch regions of the given lengths, each starting on a 64-byte line. */
 function scratchViews(sizes: readonly number[]): Float32Array[] {
   const padded = sizes.map((s) => Math.ceil(s / 16) * 16);
@@ -173,21 +179,36 @@ function tileOffsets(t: WinogradTiles, stride: number, out: Uint32Array): void {
 }
 
 /**
- * The input gradient of images i0..i1-1 (see the file comment; winogradFits
- * must hold): gx [N, cIn, h, w] from gy [N, o, h, w] and w [o, cIn, 3, 3], at
- * their offsets. Every gx element of those images is written. The transforms
- * run as WASM twins where the kernel backend enables them and the arrays are
- * in the heap, else in TypeScript: the same bits.
+ * The input gradient of images i0..i1-1, or of the ranges `images` hands out
+ * (a thread's claims; the weights transformed once for all of them), see the
+ * file comment (winogradFits must hold): gx [N, cIn, h, w] from gy [N, o, h, w]
+ * and w [o, cIn, 3, 3], at their offsets. Every gx element of those images is
+ * written. The transforms run as WASM twins where the kernel backend enables
+ * them and the arrays are in the heap, else in TypeScript: the same bits (each
+ * image's columns are summed alike whatever the images beside them).
  */
 export function winogradDataRange(
   d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number, i0: number, i1: number,
-  tick: () => void,
+  tick: () => void, images: UnitRanges = unitRange(i0, i1),
 ): void {
-  if (i1 <= i0) return;
+  let run: ((r0: number, r1: number) => void) | null = null;
+  images((r0, r1) => {
+    run ??= winogradDataSetup(d, gy, gyOff, w, wOff, gx, gxOff, r1 - r0, tick);
+    run(r0, r1);
+  });
+}
+
+/**
+ * A thread's set-up of {@link winogradDataRange} (scratch, the transformed weights, lane tables) for
+ * ranges of about `images` images; returns the loop over one range.
+ */
+function winogradDataSetup(
+  d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number, images: number, tick: () => void,
+): (i0: number, i1: number) => void {
   const { cIn: c, o, g } = d;
   const { h, w: wd } = g;
   const t = winogradTiles(h, wd);
-  const nc = imagesPerChunk(t, i1 - i0);
+  const nc = imagesPerChunk(t, images);
   const nMax = nc * t.tp;
   const wasm = wasmKernelsEnabled() && inHeap(gy) && inHeap(gx);
   // Whole tiles and no lanes past them (32x32, 16x16, 8x8 planes): the output transform writes gx in place, else
@@ -214,34 +235,36 @@ export function winogradDataRange(
     tileOffsets(t, wq, heapU32().subarray(outOffs / 4, outOffs / 4 + t.tp));
   }
   const plane = h * wd;
-  for (let i = i0; i < i1; i += nc) {
-    const k = Math.min(nc, i1 - i);
-    const n = k * t.tp; // this chunk's columns (the row stride of V and M)
-    for (let j = 0; j < k; j++) {
-      const col0 = j * t.tp;
-      const src = gyOff + (i + j) * o * plane;
-      if (wasm) {
-        copyStrided(gy, src, [plane, wd, 1], pad, wp + 1, [hp * wp, wp, 1], [o, h, wd]);
-        winogradInputWasmCall(pad.byteOffset, o, hp * wp, wp, inOffs, t.tp, v.byteOffset, n, msV, col0, stage.byteOffset);
-      } else {
-        winogradInputJs(gy, src, o, h, wd, t, v, n, msV, col0);
-      }
-    }
-    for (let e = 0; e < MATS; e++) gemm(u, e * msU, false, v, e * msV, false, m, e * msM, c, n, o, false);
-    for (let j = 0; j < k; j++) {
-      const col0 = j * t.tp;
-      const dst = gxOff + (i + j) * c * plane;
-      if (wasm) {
-        if (inPlace) {
-          winogradOutputWasmCall(m.byteOffset, c, n, msM, col0, outOffs, t.tp, gx.byteOffset + 4 * dst, plane, wd, stage.byteOffset);
+  return (i0, i1) => {
+    for (let i = i0; i < i1; i += nc) {
+      const k = Math.min(nc, i1 - i);
+      const n = k * t.tp; // this chunk's columns (the row stride of V and M)
+      for (let j = 0; j < k; j++) {
+        const col0 = j * t.tp;
+        const src = gyOff + (i + j) * o * plane;
+        if (wasm) {
+          copyStrided(gy, src, [plane, wd, 1], pad, wp + 1, [hp * wp, wp, 1], [o, h, wd]);
+          winogradInputWasmCall(pad.byteOffset, o, hp * wp, wp, inOffs, t.tp, v.byteOffset, n, msV, col0, stage.byteOffset);
         } else {
-          winogradOutputWasmCall(m.byteOffset, c, n, msM, col0, outOffs, t.tp, out.byteOffset, hq * wq, wq, stage.byteOffset);
-          copyStrided(out, 0, [hq * wq, wq, 1], gx, dst, [plane, wd, 1], [c, h, wd]);
+          winogradInputJs(gy, src, o, h, wd, t, v, n, msV, col0);
         }
-      } else {
-        winogradOutputJs(m, c, n, msM, col0, t, h, wd, gx, dst);
       }
-      tick();
+      for (let e = 0; e < MATS; e++) gemm(u, e * msU, false, v, e * msV, false, m, e * msM, c, n, o, false);
+      for (let j = 0; j < k; j++) {
+        const col0 = j * t.tp;
+        const dst = gxOff + (i + j) * c * plane;
+        if (wasm) {
+          if (inPlace) {
+            winogradOutputWasmCall(m.byteOffset, c, n, msM, col0, outOffs, t.tp, gx.byteOffset + 4 * dst, plane, wd, stage.byteOffset);
+          } else {
+            winogradOutputWasmCall(m.byteOffset, c, n, msM, col0, outOffs, t.tp, out.byteOffset, hq * wq, wq, stage.byteOffset);
+            copyStrided(out, 0, [hq * wq, wq, 1], gx, dst, [plane, wd, 1], [c, h, wd]);
+          }
+        } else {
+          winogradOutputJs(m, c, n, msM, col0, t, h, wd, gx, dst);
+        }
+        tick();
+      }
     }
-  }
+  };
 }
