@@ -2,7 +2,7 @@
 import { fail, fmtShape } from "../tensor/errors.js";
 import { broadcastStrides, sameShape, sizeOf, stridesOf, type Shape } from "../tensor/shape.js";
 import { allocFloat, Tensor, type DType } from "../tensor/tensor.js";
-import { sumTo } from "../kernels/reduce.js";
+import { sumTo } from "../kernels/reduce/reduce.js";
 import { sumPerChannelThreads } from "../kernels/bias/threads.js";
 
 /** The dtype shared by all inputs; mixing float32 and float64 is an error. */

@@ -5,8 +5,9 @@ import { Rng } from "../../src/tensor/random.js";
 import { max, mean, sum, variance, var as varAlias } from "../../src/ops/reduce.js";
 import { backward } from "../../src/autograd/tape.js";
 import { unbroadcast } from "../../src/ops/util.js";
-import { sumTo } from "../../src/kernels/reduce.js";
+import { sumTo } from "../../src/kernels/reduce/reduce.js";
 import { broadcastStrides } from "../../src/tensor/shape.js";
+import { setKernelBackend } from "../../src/wasm/backend.js";
 import { arbShape, gradcheck, GRAD_RUNS } from "../helpers/gradcheck.js";
 
 /** A float64 leaf with pairwise distinct values (gaps >= 0.05), so max has no ties or near-ties. */
@@ -124,5 +125,35 @@ describe("unbroadcast", () => {
         for (let i = 0; i < want.size; i++) expect(Object.is(got.data[i], want.data[i]), `element ${i}`).toBe(true);
       },
     ), { numRuns: 100 });
+  });
+});
+
+describe("sumTo's WASM row adds (last axis kept, the one before it reduced)", () => {
+  it("equal the JS loop bit for bit: float32 rows into float64 sums in source order, ragged widths, other axes kept or reduced", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 2 }), fc.array(fc.boolean(), { minLength: 2, maxLength: 2 }),
+        fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 21 }), fc.integer(),
+        (outer, keepOuter, rows, inner, seed) => {
+          const rng = new Rng(seed);
+          const shape = [...outer, rows, inner];
+          const kept = [...outer.map((n, i) => (keepOuter[i] ? n : 1)), 1, inner];
+          // Values of every scale (so the order of the float64 adds shows), and signed zeros.
+          const x = Tensor.zeros(shape);
+          for (let i = 0; i < x.size; i++) x.data[i] = rng.uniform() < 0.1 ? -0 : (rng.uniform() - 0.5) * 2 ** (rng.int(40) - 20);
+          const strides = broadcastStrides(kept, shape);
+          const wasm = new Float32Array(kept.reduce((a, b) => a * b, 1)), js = wasm.slice();
+          sumTo(x.data, shape, wasm, strides);
+          const old = setKernelBackend("js");
+          try {
+            sumTo(x.data, shape, js, strides);
+          } finally {
+            setKernelBackend(old);
+          }
+          expect(Array.from(wasm, (v) => Object.is(v, -0) ? "-0" : v)).toEqual(Array.from(js, (v) => Object.is(v, -0) ? "-0" : v));
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
