@@ -29,13 +29,7 @@ export function sumTo(src: FloatArray, srcShape: readonly number[], dst: FloatAr
         } else {
           for (let j = 0; j < inner; j++) acc[o + j * si]! += src[s + j]!;
         }
-        for (let d = rank - 2; d >= 0; d--) {
-          idx[d]!++;
-          o += dstStrides[d]!;
-          if (idx[d]! < srcShape[d]!) break;
-          o -= dstStrides[d]! * srcShape[d]!;
-          idx[d] = 0;
-        }
+        o = nextRow(idx, o, srcShape, dstStrides, rank - 2);
       }
     }
   }
@@ -59,16 +53,24 @@ function sumRowsWasm(src: FloatArray, srcShape: readonly number[], dst: FloatArr
   let o = 0;
   for (let u = 0; u < outer; u++) {
     addRowsF64Wasm(acc.byteOffset + 8 * o, src.byteOffset + 4 * u * rows * inner, rows, inner);
-    // The outer axes' odometer, the last fastest (source order).
-    for (let d = rank - 3; d >= 0; d--) {
-      idx[d]!++;
-      o += dstStrides[d]!;
-      if (idx[d]! < srcShape[d]!) break;
-      o -= dstStrides[d]! * srcShape[d]!;
-      idx[d] = 0;
-    }
+    o = nextRow(idx, o, srcShape, dstStrides, rank - 3); // the outer axes, the last fastest (source order)
   }
   for (let i = 0; i < dst.length; i++) dst[i] = acc[i]!;
   freeArray(acc, "released by sumTo (its float64 sums)");
   return true;
+}
+
+/**
+ * Steps the index `idx` over axes 0..last of `shape` (the last fastest: source order) and returns the
+ * destination offset `o` moved along by `strides`.
+ */
+function nextRow(idx: number[], o: number, shape: readonly number[], strides: readonly number[], last: number): number {
+  for (let d = last; d >= 0; d--) {
+    idx[d]!++;
+    o += strides[d]!;
+    if (idx[d]! < shape[d]!) return o;
+    o -= strides[d]! * shape[d]!;
+    idx[d] = 0;
+  }
+  return o;
 }
