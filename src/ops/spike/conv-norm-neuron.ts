@@ -24,9 +24,9 @@ const OP = "spikeConvNormNeuron";
 /**
  * batchNormNeuron(spikeConv2d(x, weight, null, conv), [T, N / T, O, OH, OW], bn, neuron): spikes x
  * [N, C, H, W] whose N = T B images are time step t of sample b at t B + b (Spikformer's merged [T B]
- * axis), weight [O, C, kh, kw] (no bias), then the batch norm and the neuron (LIF or IF; PLIF is not
- * fused, as in batchNormNeuron) -> spikes [T, B, O, OH, OW]. The same spikes, and the same graph when a
- * gradient is needed (then it is the two ops).
+ * axis), weight [O, C, kh, kw] (no bias), then the batch norm and the neuron (LIF or IF, as
+ * batchNormNeuron takes them) -> spikes [T, B, O, OH, OW]. One pass for a float32 LIF at inference; the
+ * two ops otherwise (the same spikes, and the same graph when a gradient is needed).
  */
 export function spikeConvNormNeuron(
   x: Spikes, weight: Tensor, conv: SpikeConv2dOptions, T: number, bn: NormOfNeuron, neuron: Omit<NeuronOptions, "plifW">,
