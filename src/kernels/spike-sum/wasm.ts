@@ -327,7 +327,7 @@ export const SPIKE_SUM_MIN_OUT = 256;
 function countsBucketsBody(): Code {
   const [x, k, rows, n, cnt, idx, val, tbl] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [r, p, m, e, row, k4, j] = [8, 9, 10, 11, 12, 13, 14];
-  const [xv, sw, lanes] = [15, 16, 17];
+  const [xv, sw, lanes, jv, step] = [15, 16, 17, 18, 19];
   const c = new Code();
   /** Appends entry p (value at byte offset `at`) to bucket r; e counts its entries. */
   const append = (at: () => void): void => {
@@ -340,16 +340,21 @@ function countsBucketsBody(): Code {
   c.get(k).i32Const(-4).i32And().set(k4);
   // lanes = [0, n, 2 n, 3 n]: a group's entries are j n + lanes.
   c.get(n).i32x4Splat().v128Const(i32x4Bytes([0, 1, 2, 3])).i32x4Mul().set(lanes);
+  c.get(n).i32Const(2).i32Shl().i32x4Splat().set(step);
   c.i32Const(0).set(r);
   c.whileLtU(r, rows, () => {
     c.get(r).get(k).i32Mul().set(row);
     c.i32Const(0).set(e).i32Const(0).set(j);
+    // jv = j n + lanes, carried through the loop (built from j in it, TurboFan rebuilt lanes' constant and
+    // multiply there: eight instructions a group).
+    c.get(lanes).set(jv);
     c.whileLtU(j, k4, () => {
       c.get(x).get(row).get(j).i32Add().i32Const(2).i32Shl().i32Add().v128Load(0).tee(xv);
       c.v128Const(new Array<number>(16).fill(0)).f32x4Ne().i32x4Bitmask().set(m);
       c.get(tbl).get(m).i32Const(4).i32Shl().i32Add().v128Load(0).set(sw);
       c.get(idx).get(row).get(e).i32Add().i32Const(2).i32Shl().i32Add();
-      c.get(j).get(n).i32Mul().i32x4Splat().get(lanes).i32x4Add().get(sw).i8x16Swizzle().v128Store(0);
+      c.get(jv).get(sw).i8x16Swizzle().v128Store(0);
+      c.get(jv).get(step).i32x4Add().set(jv);
       c.get(val).get(row).get(e).i32Add().i32Const(2).i32Shl().i32Add();
       c.get(xv).get(sw).i8x16Swizzle().v128Store(0);
       c.get(e).get(m).i32Popcnt().i32Add().set(e);
@@ -487,7 +492,7 @@ export function spikeSumModule(): Uint8Array {
       fn("sum32", false, true, false), fn("sum64", false, false, false), fn("wsum32", false, true, true), fn("wsum64", false, false, true),
       fn("sum32f", true, true, false), fn("wsum32f", true, true, true),
       fn("sum32fPanels", true, true, false, true), fn("wsum32fPanels", true, true, true, true),
-      { name: "countsBuckets32", params: i32s(8), results: [], locals: [...i32s(7), V128, V128, V128], body: countsBucketsBody() },
+      { name: "countsBuckets32", params: i32s(8), results: [], locals: [...i32s(7), ...new Array<ValType>(5).fill(V128)], body: countsBucketsBody() },
       { name: "spikeBuckets32", params: i32s(8), results: [], locals: [...i32s(7), V128, V128, V128], body: spikeBucketsBody() },
       { name: "spikeColumnBuckets32", params: i32s(8), results: [], locals: i32s(9), body: spikeColumnBucketsBody() },
     ],
