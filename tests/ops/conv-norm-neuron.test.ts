@@ -17,40 +17,42 @@ import { randSpikes } from "../helpers/random-spikes.js";
 import { useSplittingPool } from "../helpers/pool.js";
 
 interface Case {
-  x: Spikes; weight: Tensor; bn: NormOfNeuron; T: number; stride: number; padding: number; neuron: Omit<NeuronOptions, "plifW">;
+  x: Spikes; weight: Tensor; bn: NormOfNeuron; T: number; stride: number; padding: number; dilation?: number; neuron: Omit<NeuronOptions, "plifW">;
   /** The fused kernels apply (output positions enough for the WASM sums). */
   fusable: boolean;
 }
 
 /**
  * Ragged convs: channels and output widths on both sides of 32 (one and several words of the
- * transposed blocks), strides 1 and 2, kernels 1 and 3; BN running statistics and a LIF whose
- * threshold makes some outputs fire; hard and soft resets.
+ * transposed blocks), strides 1 and 2, dilations 1 and 2 (the JS bucket fill), kernels 1 and 3;
+ * BN running statistics and a LIF whose threshold makes some outputs fire; hard and soft resets.
  */
 const arbCase: fc.Arbitrary<Case> = fc
   .record({
     T: fc.integer({ min: 1, max: 3 }), b: fc.integer({ min: 1, max: 3 }), c: fc.integer({ min: 1, max: 40 }), o: fc.integer({ min: 1, max: 70 }),
-    h: fc.integer({ min: 1, max: 12 }), w: fc.integer({ min: 1, max: 40 }), k: fc.constantFrom(1, 3), stride: fc.constantFrom(1, 1, 2),
+    h: fc.integer({ min: 3, max: 12 }), w: fc.integer({ min: 3, max: 40 }), k: fc.constantFrom(1, 3), stride: fc.constantFrom(1, 1, 2),
+    dilation: fc.constantFrom(1, 1, 1, 2),
     rate: fc.constantFrom(0.05, 0.2, 0.5), soft: fc.boolean(), seed: fc.integer(),
   })
-  .map(({ T, b, c, o, h, w, k, stride, rate, soft, seed }) => {
+  .map(({ T, b, c, o, h, w, k, stride, dilation, rate, soft, seed }) => {
     const rng = new Rng(seed);
     const padding = k === 3 ? 1 : 0;
     const x = randSpikes([T * b, c, h, w], rate, rng);
     const weight = Tensor.normal([o, c, k, k], rng, 0, 1 / Math.sqrt(c * k * k));
     const vec = (lo: number, span: number) => Tensor.from(Float32Array.from({ length: o }, () => lo + span * rng.uniform()), [o]);
     const bn: NormOfNeuron = { runningMean: vec(-0.2, 0.4), runningVar: vec(0.2, 1), weight: vec(0.5, 2), bias: vec(-0.5, 1.5), opts: { training: false, eps: 1e-5 } };
-    const oh = Math.floor((h + 2 * padding - k) / stride) + 1, ow = Math.floor((w + 2 * padding - k) / stride) + 1;
-    return { x, weight, bn, T, stride, padding, neuron: { kind: "lif", tau: 2, vThreshold: 0.6, vReset: soft ? null : 0, detachReset: true }, fusable: o * oh * ow >= 256 };
+    const span = dilation * (k - 1) + 1;
+    const oh = Math.floor((h + 2 * padding - span) / stride) + 1, ow = Math.floor((w + 2 * padding - span) / stride) + 1;
+    return { x, weight, bn, T, stride, padding, dilation, neuron: { kind: "lif", tau: 2, vThreshold: 0.6, vReset: soft ? null : 0, detachReset: true }, fusable: o * oh * ow >= 256 };
   });
 
-const fused = (p: Case): Spikes => spikeConvNormNeuron(p.x, p.weight, { stride: p.stride, padding: p.padding }, p.T, p.bn, p.neuron);
+const fused = (p: Case): Spikes => spikeConvNormNeuron(p.x, p.weight, { stride: p.stride, padding: p.padding, dilation: p.dilation ?? 1 }, p.T, p.bn, p.neuron);
 
 /** The definition: the two ops (spikeConv2d, then the batch norm and the neuron), on the TypeScript kernels. */
 function reference(p: Case): Spikes {
   const old = setKernelBackend("js");
   try {
-    const y = spikeConv2d(p.x, p.weight, null, { stride: p.stride, padding: p.padding });
+    const y = spikeConv2d(p.x, p.weight, null, { stride: p.stride, padding: p.padding, dilation: p.dilation ?? 1 });
     return batchNormNeuron(y, [p.T, p.x.shape[0]! / p.T, ...y.shape.slice(1)], p.bn, p.neuron);
   } finally {
     setKernelBackend(old);
