@@ -13,7 +13,7 @@ import { Rng } from "../tensor/random.js";
 import { Spikes } from "../tensor/spikes.js";
 import { Tensor } from "../tensor/tensor.js";
 import { mean } from "../ops/reduce.js";
-import { expand, permute, reshape, transpose } from "../ops/shape.js";
+import { permute, reshape, transpose } from "../ops/shape.js";
 import { linear } from "../ops/linear.js";
 import { addSpikes, floatToSpikes, spikesToFloat } from "../ops/spike/cast.js";
 import { iand } from "../ops/spike/iand.js";
@@ -23,7 +23,7 @@ import { Module, ModuleList } from "../nn/module.js";
 import { Conv1d, Conv2d, Linear } from "../nn/layers.js";
 import { BatchNorm1d, BatchNorm2d, LayerNorm } from "../nn/norm.js";
 import { constant_, truncNormal_ } from "../nn/init.js";
-import { SpikingNeuron, normFire, runningNormFire, spikformerLIF } from "../nn/neuron.js";
+import { SpikingNeuron, normFire, normFireRepeated, runningNormFire, spikformerLIF } from "../nn/neuron.js";
 import { stemStages, validateConfig, type SpikformerConfig } from "./config.js";
 import { SpikeCompute, type Activation } from "./compute.js";
 
@@ -163,7 +163,8 @@ export class SPS extends SpikformerPart {
 /**
  * The first conv on real values. A static image is the same at every time
  * step, so the conv runs once on [B, ...] and its output is repeated over T
- * before BN (whose statistics then match the repeated input's exactly).
+ * before BN (whose statistics then match the repeated input's exactly; at
+ * inference the neuron reads the one copy at every step: normFireRepeated).
  */
 function firstConvFire(part: SPS | SCS, input: Tensor, T: number, conv: Conv2d, bn: BatchNorm2d, lif: SpikingNeuron): Spikes {
   const name = part instanceof SPS ? "patch_embed.proj_conv" : "patch_embed.stages.0.down_conv";
@@ -171,11 +172,7 @@ function firstConvFire(part: SPS | SCS, input: Tensor, T: number, conv: Conv2d, 
     if (input.shape[0] !== T) fail("Spikformer", `frames ${fmtShape(input.shape)} have T = ${input.shape[0]}, the model was built with T = ${T}`);
     return part.convFire(name, reshape(input, [T * input.shape[1]!, ...input.shape.slice(2)]), T, conv, bn, lif);
   }
-  return inferenceScope(() => {
-    const once = part.compute.conv2d(name, input, conv.weight, conv.stride[0], conv.padding[0]);
-    const rep = reshape(expand(reshape(once, [1, ...once.shape]), [T, ...once.shape]), [T * once.shape[0]!, ...once.shape.slice(1)]);
-    return normFire(bn, lif, rep, [T, ...once.shape]);
-  }, part);
+  return inferenceScope(() => normFireRepeated(bn, lif, part.compute.conv2d(name, input, conv.weight, conv.stride[0], conv.padding[0]), T), part);
 }
 
 /** [T, B, D, H, W] -> tokens [T, B, H*W, D] (spikes stay spikes). */

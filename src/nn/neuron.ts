@@ -6,8 +6,8 @@
 import { Tensor } from "../tensor/tensor.js";
 import type { Spikes } from "../tensor/spikes.js";
 import { multiStepAnalogNeuron, multiStepNeuron, type NeuronOptions } from "../ops/spike/neuron.js";
-import { batchNormNeuron, type NormOfNeuron } from "../ops/spike/norm-neuron.js";
-import { reshape } from "../ops/shape.js";
+import { batchNormNeuron, batchNormNeuronRepeated, type NormOfNeuron } from "../ops/spike/norm-neuron.js";
+import { expand, reshape } from "../ops/shape.js";
 import { Module } from "./module.js";
 import type { BatchNorm1d, BatchNorm2d } from "./norm.js";
 
@@ -76,6 +76,17 @@ export function spikformerLIF(vThreshold = 1): SpikingNeuron {
 export function normFire(bn: BatchNorm1d | BatchNorm2d, lif: SpikingNeuron, x: Tensor, shape: readonly number[]): Spikes {
   if (lif.w !== null) return lif.forward(reshape(bn.forward(x), shape));
   return batchNormNeuron(x, shape, bn.normArgs(x), lif.fusedOptions());
+}
+
+/**
+ * {@link normFire} of `once` [B, ...] repeated over T time steps ([T, B, ...]: a static image's first conv
+ * output): at inference the neuron reads the one copy at every step (batchNormNeuronRepeated), else the
+ * repeated copy is made; PLIF always makes it.
+ */
+export function normFireRepeated(bn: BatchNorm1d | BatchNorm2d, lif: SpikingNeuron, once: Tensor, T: number): Spikes {
+  if (lif.w === null) return batchNormNeuronRepeated(once, T, bn.normArgs(once), lif.fusedOptions());
+  const rep = reshape(expand(reshape(once, [1, ...once.shape]), [T, ...once.shape]), [T * once.shape[0]!, ...once.shape.slice(1)]);
+  return normFire(bn, lif, rep, [T, ...once.shape]);
 }
 
 /**

@@ -7,11 +7,12 @@ import { BitspikeError } from "../../src/tensor/errors.js";
 import { backward } from "../../src/autograd/tape.js";
 import { mul } from "../../src/ops/elementwise.js";
 import { sum } from "../../src/ops/reduce.js";
-import { reshape } from "../../src/ops/shape.js";
+import { expand, reshape } from "../../src/ops/shape.js";
 import { spikesToFloat } from "../../src/ops/spike/cast.js";
 import { batchNorm } from "../../src/ops/norm.js";
 import { multiStepNeuron, type NeuronOptions } from "../../src/ops/spike/neuron.js";
-import { batchNormNeuron } from "../../src/ops/spike/norm-neuron.js";
+import { batchNormNeuron, batchNormNeuronRepeated, type NormOfNeuron } from "../../src/ops/spike/norm-neuron.js";
+import { setKernelBackend } from "../../src/wasm/backend.js";
 import { expectSameBits } from "../helpers/arrays.js";
 import { useSplittingPool } from "../helpers/pool.js";
 
@@ -85,5 +86,60 @@ describe("batchNormNeuron", () => {
     err(() => batchNormNeuron(x, [2, 3, 3], bn, { kind: "lif" }), /batchNormNeuron.*12 values/);
     err(() => batchNormNeuron(Tensor.zeros([4]), [4], bn, { kind: "lif" }), /batchNormNeuron.*\[N, C\]/);
     err(() => batchNormNeuron(x, [2, 2, 3], { ...bn, runningMean: Tensor.zeros([2]) }, { kind: "lif" }), /batchNormNeuron.*runningMean must be \[3\]/);
+  });
+});
+
+describe("batchNormNeuronRepeated", () => {
+  useSplittingPool(3);
+  /** The definition: the copy expanded over T, then batchNormNeuron, on the TypeScript kernels. */
+  const expanded = (once: Tensor, T: number, bn: NormOfNeuron, neuron: Omit<NeuronOptions, "plifW">): Spikes => {
+    const old = setKernelBackend("js");
+    try {
+      const rep = reshape(expand(reshape(once, [1, ...once.shape]), [T, ...once.shape]), [T * once.shape[0]!, ...once.shape.slice(1)]);
+      return batchNormNeuron(rep, [T, ...once.shape], bn, neuron);
+    } finally {
+      setKernelBackend(old);
+    }
+  };
+
+  it("at inference (one copy read at every step) gives the expanded copy's spikes: token and conv layouts, LIF hard and soft, IF", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          T: fc.integer({ min: 1, max: 4 }), b: fc.integer({ min: 1, max: 3 }), c: fc.integer({ min: 1, max: 37 }),
+          spatial: fc.constantFrom<number[]>([], [5], [3, 7], [2, 33]), kind: fc.constantFrom<"lif" | "if">("lif", "lif", "if"), soft: fc.boolean(), seed: fc.integer(),
+        }),
+        ({ T, b, c, spatial, kind, soft, seed }) => {
+          const rng = new Rng(seed);
+          const once = Tensor.normal([b, c, ...spatial], rng, 0, 1.5);
+          const vec = (lo: number, w: number) => Tensor.from(Float32Array.from({ length: c }, () => lo + w * rng.uniform()), [c]);
+          const bn: NormOfNeuron = { runningMean: vec(-0.2, 0.4), runningVar: vec(0.5, 1), weight: vec(0.5, 1.5), bias: vec(-0.5, 1.5), opts: { training: false } };
+          const neuron: Omit<NeuronOptions, "plifW"> = { kind, tau: 2, vThreshold: 0.7, vReset: soft ? null : 0 };
+          const got = batchNormNeuronRepeated(once, T, bn, neuron), want = expanded(once, T, bn, neuron);
+          expect(got.shape).toEqual(want.shape);
+          expectSameBits(got.words, want.words, `T ${T} [${b}, ${c}, ${spatial.join(", ")}] ${kind}`);
+        },
+      ),
+      { numRuns: 100, seed: 5 },
+    );
+  });
+
+  it("in training it is the expanded copy's batch norm (running statistics updated the same, gradients through)", () => {
+    const rng = new Rng(2);
+    const once = Tensor.normal([3, 4, 5, 5], rng, 0, 1).requireGrad();
+    const mk = (): NormOfNeuron => ({ runningMean: Tensor.zeros([4]), runningVar: Tensor.ones([4]), weight: null, bias: null, opts: { training: true, momentum: 0.1 } });
+    const a = mk(), b = mk();
+    const got = batchNormNeuronRepeated(once, 2, a, { kind: "lif", tau: 2 });
+    const want = expanded(once, 2, b, { kind: "lif", tau: 2 });
+    expectSameBits(got.words, want.words, "spikes");
+    expectSameBits(a.runningMean.data, b.runningMean.data, "running mean");
+    backward(sum(spikesToFloat(got)));
+    expect(once.grad).not.toBeNull();
+  });
+
+  it("refuses a bad T or input, naming the op", () => {
+    const bn: NormOfNeuron = { runningMean: Tensor.zeros([3]), runningVar: Tensor.ones([3]), weight: null, bias: null, opts: { training: false } };
+    expect(() => batchNormNeuronRepeated(Tensor.zeros([2, 3]), 0, bn, { kind: "lif" })).toThrow(/batchNormNeuronRepeated: T must be a positive integer, got 0/);
+    expect(() => batchNormNeuronRepeated(Tensor.zeros([6]), 2, bn, { kind: "lif" })).toThrow(/batchNormNeuronRepeated: input must be a float Tensor \[B, C, \.\.\.\]/);
   });
 });

@@ -151,10 +151,10 @@ export function neuronForwardThreads(
 function normForwardTask(raw: ArrayLike<number>, ints: ArrayLike<number>, b: readonly FloatArray[]): void {
   const p = decodeNeuron(raw);
   const o = NEURON_ARGS;
-  const [hasH, u0, u1, xB, hB, wB, vB, columns, rpc, chans, vecB] = Array.from({ length: 11 }, (_, i) => ints[o + i]!);
+  const [hasH, u0, u1, xB, hB, wB, vB, columns, rpc, chans, vecB, xRepeats] = Array.from({ length: 12 }, (_, i) => ints[o + i]!);
   normLifForwardRangeWasm(
     from(b[0]!, xB) as Float32Array, { columns: columns === 1, rpc, chans }, from(b[4]!, vecB) as Float32Array, p,
-    hasH === 1 ? from(b[1]!, hB) as Float32Array : null, wordsView(b[2]!, wB), from(b[3]!, vB) as Float32Array, u0, u1,
+    hasH === 1 ? from(b[1]!, hB) as Float32Array : null, wordsView(b[2]!, wB), from(b[3]!, vB) as Float32Array, u0, u1, xRepeats === 1,
   );
 }
 
@@ -165,11 +165,12 @@ const OP_NORM_FORWARD = defineTask("neuron.normForward", import.meta.url, (raw, 
  * channel, see src/kernels/neuron/norm-lif.ts) in one pass, split over
  * `threads` threads (default: by size and the pool) by spike units, as
  * {@link neuronForwardThreads}: the bits of the affine pass followed by the
- * neuron forward. Needs what {@link normLifWasmFits} says (the callers check).
+ * neuron forward. Needs what {@link normLifWasmFits} says (the callers check). `xRepeats`: x holds
+ * one step, read at every step (see normLifForwardRangeWasm).
  */
 export function normNeuronForwardThreads(
   x: Float32Array, a: AffineLayout, scale: Float64Array, shift: Float64Array,
-  p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array, threads?: number,
+  p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array, threads?: number, xRepeats = false,
 ): void {
   if (!normLifWasmFits(x, a, p, h, words, v)) throw new Error("normNeuronForwardThreads: internal: the fused forward does not apply");
   const vec = affineVector("normNeuronForwardThreads", scale, shift, a.chans);
@@ -177,10 +178,11 @@ export function normNeuronForwardThreads(
   const { units, cuts, mine } = splitUnits(p, parts);
   const base = encodeNeuron(p), ww = asFloats(words);
   const jobs = unitParts(
-    OP_NORM_FORWARD, cuts, (u0, u1) => [...forwardArgs(base, h !== null, u0, u1, x, h ?? x, ww, v), a.columns ? 1 : 0, a.rpc, a.chans, sabBase(vec)],
+    OP_NORM_FORWARD, cuts,
+    (u0, u1) => [...forwardArgs(base, h !== null, u0, u1, x, h ?? x, ww, v), a.columns ? 1 : 0, a.rpc, a.chans, sabBase(vec), xRepeats ? 1 : 0],
     [x, h ?? x, ww, v, vec],
   );
-  const local = (): void => normLifForwardRangeWasm(x, a, vec, p, h, words, v, 0, parts > 1 ? mine : units);
+  const local = (): void => normLifForwardRangeWasm(x, a, vec, p, h, words, v, 0, parts > 1 ? mine : units, xRepeats);
   if (parts > 1) runParts("multiStepNeuron", jobs, local);
   else local();
 }

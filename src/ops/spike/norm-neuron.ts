@@ -22,6 +22,7 @@ import { normLifWasmFits, type AffineLayout } from "../../kernels/neuron/norm-li
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import type { NeuronKernelParams } from "../../kernels/neuron/neuron.js";
 import { needsGrad, record } from "../../autograd/tape.js";
+import { expand, reshape } from "../shape.js";
 import { batchNormBackward, batchNormState, plainChannelPasses, type BatchNormOptions, type BatchNormState, type ChannelPasses } from "../norm.js";
 import { checkNeuronOptions, neuronBackwardInto, neuronPlan, type NeuronOptions } from "./neuron.js";
 
@@ -83,6 +84,43 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
     freeArray(gy.data, `released by ${OP}'s backward (the gradient of its normalised values)`);
     return grads;
   });
+}
+
+/**
+ * batchNormNeuron of `once` [B, C, ...] repeated over T time steps (a static image's first conv output,
+ * which Spikformer repeats before its batch norm) -> spikes [T, B, C, ...]. At inference (the running
+ * statistics, nothing needing a gradient, the WASM BN-LIF) the neuron reads the one copy at every step;
+ * otherwise the copy is expanded over T and batchNormNeuron runs on it. The same spikes either way.
+ */
+export function batchNormNeuronRepeated(once: Tensor, T: number, bn: NormOfNeuron, neuron: Omit<NeuronOptions, "plifW">): Spikes {
+  const op = "batchNormNeuronRepeated";
+  if (!(once instanceof Tensor) || once.rank < 2 || once.rank > 4) fail(op, `input must be a float Tensor [B, C, ...] (rank 2 to 4), got ${once instanceof Tensor ? fmtShape(once.shape) : typeof once}`);
+  if (!Number.isInteger(T) || T < 1) fail(op, `T must be a positive integer, got ${T}`);
+  const shape = [T, ...once.shape];
+  const expanded = (): Spikes => {
+    const rep = reshape(expand(reshape(once, [1, ...once.shape]), shape), [T * once.shape[0]!, ...once.shape.slice(1)]);
+    return batchNormNeuron(rep, shape, bn, neuron);
+  };
+  const { runningMean, runningVar, weight, bias } = bn;
+  if (bn.opts.training || (neuron as NeuronOptions).plifW !== undefined || needsGrad(once, weight, bias) || !wasmKernelsEnabled()) return expanded();
+  checkNeuronOptions(op, shape, neuron);
+  // The repeated tensor's view: [T B, C, ...] has once's channels and layout, T times the batch.
+  const x = { shape: [T * once.shape[0]!, ...once.shape.slice(1)], dtype: once.dtype };
+  const st = batchNormState(op, x, runningMean, runningVar, weight, bias, bn.opts, {
+    count: sizeOf(x.shape) / once.shape[1]!, what: "value", meanVar: () => fail(op, "internal: batch statistics at inference"),
+  });
+  const { p } = neuronPlan(shape, st.dtype, neuron);
+  const a = affineLayout(once);
+  const words = Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols), false); // the neuron kernels write every word
+  const v = allocFloat(st.dtype, p.rows * p.cols, true, false);
+  const fits = normLifWasmFits(once.data, a, p, null, words, v);
+  if (fits) normNeuronForwardThreads(once.data as Float32Array, a, st.scale, st.shift, p, null, words, v as Float32Array, undefined, true);
+  freeArray(v, `released by ${op} (the final membrane is not returned)`);
+  if (!fits) {
+    freeArray(words, `released by ${op} (the WASM BN-LIF does not apply)`);
+    return expanded();
+  }
+  return Spikes.fromKernelWords(words, shape, st.dtype);
 }
 
 /**
