@@ -6,8 +6,8 @@
 import { Tensor } from "../tensor/tensor.js";
 import type { Spikes } from "../tensor/spikes.js";
 import { multiStepAnalogNeuron, multiStepNeuron, type NeuronOptions } from "../ops/spike/neuron.js";
-import { batchNormNeuron, batchNormNeuronRepeated, type NormOfNeuron } from "../ops/spike/norm-neuron.js";
-import { expand, reshape } from "../ops/shape.js";
+import { batchNormNeuron, batchNormNeuronRepeated, repeatSteps, type NormOfNeuron } from "../ops/spike/norm-neuron.js";
+import { reshape } from "../ops/shape.js";
 import { Module } from "./module.js";
 import type { BatchNorm1d, BatchNorm2d } from "./norm.js";
 
@@ -85,8 +85,7 @@ export function normFire(bn: BatchNorm1d | BatchNorm2d, lif: SpikingNeuron, x: T
  */
 export function normFireRepeated(bn: BatchNorm1d | BatchNorm2d, lif: SpikingNeuron, once: Tensor, T: number): Spikes {
   if (lif.w === null) return batchNormNeuronRepeated(once, T, bn.normArgs(once), lif.fusedOptions());
-  const rep = reshape(expand(reshape(once, [1, ...once.shape]), [T, ...once.shape]), [T * once.shape[0]!, ...once.shape.slice(1)]);
-  return normFire(bn, lif, rep, [T, ...once.shape]);
+  return normFire(bn, lif, repeatSteps(once, T), [T, ...once.shape]);
 }
 
 /**

@@ -86,6 +86,11 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
   });
 }
 
+/** `once` [B, ...] repeated over T time steps, merged: [T B, ...] (a copy; its gradient sums over the steps). */
+export function repeatSteps(once: Tensor, T: number): Tensor {
+  return reshape(expand(reshape(once, [1, ...once.shape]), [T, ...once.shape]), [T * once.shape[0]!, ...once.shape.slice(1)]);
+}
+
 /**
  * batchNormNeuron of `once` [B, C, ...] repeated over T time steps (a static image's first conv output,
  * which Spikformer repeats before its batch norm) -> spikes [T, B, C, ...]. At inference (the running
@@ -97,10 +102,7 @@ export function batchNormNeuronRepeated(once: Tensor, T: number, bn: NormOfNeuro
   if (!(once instanceof Tensor) || once.rank < 2 || once.rank > 4) fail(op, `input must be a float Tensor [B, C, ...] (rank 2 to 4), got ${once instanceof Tensor ? fmtShape(once.shape) : typeof once}`);
   if (!Number.isInteger(T) || T < 1) fail(op, `T must be a positive integer, got ${T}`);
   const shape = [T, ...once.shape];
-  const expanded = (): Spikes => {
-    const rep = reshape(expand(reshape(once, [1, ...once.shape]), shape), [T * once.shape[0]!, ...once.shape.slice(1)]);
-    return batchNormNeuron(rep, shape, bn, neuron);
-  };
+  const expanded = (): Spikes => batchNormNeuron(repeatSteps(once, T), shape, bn, neuron);
   const { runningMean, runningVar, weight, bias } = bn;
   if (bn.opts.training || (neuron as NeuronOptions).plifW !== undefined || needsGrad(once, weight, bias) || !wasmKernelsEnabled()) return expanded();
   checkNeuronOptions(op, shape, neuron);
