@@ -10,7 +10,7 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import { heapF32, heapF64, Scratch } from "../../tensor/heap.js";
 import { gemm } from "../gemm/gemm.js";
 import { col2im, im2col, type ConvGeom } from "./conv.js";
-import { winogradDataRange, winogradFits } from "../winograd/winograd.js";
+import { winogradDataRange, winogradFits, winogradImagesPerGemm } from "../winograd/winograd.js";
 import { unitRange, type UnitRanges } from "../../parallel/claims.js";
 
 /** A convolution as the tasks see it: x [N, cIn, h, w], weight [o, cIn/groups, kh, kw]. */
@@ -97,11 +97,21 @@ export function convDataRange(
   d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number,
   i0: number, i1: number, tick: () => void, images: UnitRanges = unitRange(i0, i1),
 ): void {
-  if (winogradFits(d, gy instanceof Float32Array && w instanceof Float32Array && gx instanceof Float32Array)) {
+  if (dataByWinograd(d, gy, w, gx)) {
     winogradDataRange(d, gy, gyOff, w, wOff, gx, gxOff, i0, i1, tick, images);
   } else {
     images((r0, r1) => convDataDirectRange(d, gy, gyOff, w, wOff, gx, gxOff, r0, r1, tick));
   }
+}
+
+/** True when {@link convDataRange} takes these operands by Winograd (float32 data, a shape winogradFits). */
+function dataByWinograd(d: ConvDims, gy: FloatArray, w: FloatArray, gx: FloatArray): boolean {
+  return winogradFits(d, gy instanceof Float32Array && w instanceof Float32Array && gx instanceof Float32Array);
+}
+
+/** The fewest images {@link convDataRange} should take at once: one Winograd gemm's (fewer run it thinner), else 1. */
+export function dataImagesPerChunk(d: ConvDims, gy: FloatArray, w: FloatArray, gx: FloatArray): number {
+  return dataByWinograd(d, gy, w, gx) ? winogradImagesPerGemm(d) : 1;
 }
 
 /** {@link convDataRange} by im2col's transpose whatever the shape: Wᵀ gy per image and group, then col2im. */

@@ -11,8 +11,7 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import { defineTask } from "../../parallel/registry.js";
 import { partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
 import { claimedRanges, runClaimed } from "../../parallel/claims.js";
-import { winogradFits, winogradImagesPerGemm } from "../winograd/winograd.js";
-import { convDataRange, convForwardRange, convWeightRange, decodeConv, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
+import { convDataRange, convForwardRange, dataImagesPerChunk, convWeightRange, decodeConv, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
 
 export type { ConvDims } from "./ranges.js";
 
@@ -114,7 +113,7 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
     convDataRange(d, gy, 0, w, 0, gx, 0, 0, d.n, noTick);
     return;
   }
-  const chunk = winogradFits(d, gy instanceof Float32Array && w instanceof Float32Array && gx instanceof Float32Array) ? winogradImagesPerGemm(d) : 1;
+  const chunk = dataImagesPerChunk(d, gy, w, gx);
   if (d.n >= CLAIM_DATA_CHUNKS_PER_THREAD * chunk * p && inHeap(gy) && inHeap(w) && inHeap(gx)) {
     const args = [...dimArgs(d), sabBase(gy), sabBase(w), sabBase(gx), 0, 0];
     runClaimed("conv2d", d.n, p, chunk, (at) => ({ op: OP_CONV_DATA, args: [...args, at], bufs: [gy, w, gx] }), (images) =>

@@ -424,11 +424,14 @@ function sigmoidWasmFits(gS: FloatArray, h: FloatArray, gx: FloatArray, p: Neuro
  * constants that are float32 values (the lanes use them rounded).
  */
 export function lifWasmFits(x: FloatArray, h: FloatArray | null, v: FloatArray, p: NeuronKernelParams): boolean {
+  return lifParamsFit(p) && x instanceof Float32Array && (h === null || h instanceof Float32Array) && v instanceof Float32Array;
+}
+
+/** The neuron half of {@link lifWasmFits}: a float32 LIF / PLIF with decay_input whose constants are float32 values. */
+export function lifParamsFit(p: NeuronKernelParams): boolean {
   const f = Math.fround;
   const leak = p.leak === LEAK_MUL ? p.k : p.tau;
-  return p.f32 && p.decayInput && (p.leak === LEAK_DIV || p.leak === LEAK_MUL) &&
-    x instanceof Float32Array && (h === null || h instanceof Float32Array) && v instanceof Float32Array &&
-    f(leak) === leak && f(p.vTh) === p.vTh && f(p.vReset) === p.vReset;
+  return p.f32 && p.decayInput && (p.leak === LEAK_DIV || p.leak === LEAK_MUL) && f(leak) === leak && f(p.vTh) === p.vTh && f(p.vReset) === p.vReset;
 }
 
 /** A typed array a kernel can take in place or staged (see {@link heapPtr}). */

@@ -17,7 +17,7 @@ import type { ConvGeom } from "../conv/conv.js";
 import type { UnitRanges } from "../../parallel/claims.js";
 import { align16, SPIKE_SUM_MIN_OUT } from "../spike-sum/wasm.js";
 import { normLifForwardRangeWasm, type AffineLayout } from "../neuron/norm-lif.js";
-import { lifWasmFits, LEAK_DIV, type NeuronKernelParams } from "../neuron/neuron.js";
+import { lifParamsFit, LEAK_DIV, type NeuronKernelParams } from "../neuron/neuron.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { forwardSums } from "./spike-conv.js";
 import { channelsFirstBitsWasm } from "./wasm.js";
@@ -28,9 +28,8 @@ import { channelsFirstBitsWasm } from "./wasm.js";
  * are float32 values (what the fused BN-LIF kernel takes; `p` as the neuron sees one element's T steps).
  */
 export function spikeConvNormLifFits(words: Uint32Array, w: Float32Array | Float64Array, o: number, g: ConvGeom, p: NeuronKernelParams): boolean {
-  const probe = new Float32Array(0); // lifWasmFits also checks its arrays' types: here the kernel's own float32 scratch
   return wasmKernelsEnabled() && w instanceof Float32Array && inHeap(w) && inHeap(words) && o * g.oh * g.ow >= SPIKE_SUM_MIN_OUT &&
-    p.leak === LEAK_DIV && lifWasmFits(probe, null, probe, p);
+    p.leak === LEAK_DIV && lifParamsFit(p); // the BN-LIF's arrays are this kernel's own float32 scratch
 }
 
 /**
