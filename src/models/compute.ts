@@ -20,6 +20,7 @@ import { countsConv2d, spikeConv2d } from "../ops/spike/spike-conv.js";
 import { spikingSelfAttention } from "../ops/spike/ssa.js";
 import { batchNormNeuron, type NormOfNeuron } from "../ops/spike/norm-neuron.js";
 import { spikeConvNormNeuron } from "../ops/spike/conv-norm-neuron.js";
+import { linearNormNeuron } from "../ops/spike/linear-norm-neuron.js";
 import type { NeuronOptions } from "../ops/spike/neuron.js";
 
 /** What flows between layers: spikes, or float values (small-integer spike counts, or real inputs). */
@@ -60,6 +61,25 @@ export class SpikeCompute {
     this.probe?.onLayer({ kind: "linear", name, input: x, inFeatures: inF, outFeatures: outF });
     if (x instanceof Spikes) return this.mode === "bits" ? spikeLinear(x, weight, bias) : linear(spikesToFloat(x), weight, bias);
     return this.mode === "bits" ? countsLinear(x, weight, bias) : linear(x, weight, bias);
+  }
+
+  /**
+   * Linears of one input x [T M, in] (spikes or floats), each then a batch norm with running statistics
+   * and a LIF or IF neuron over [T, M, out] (Spikformer's projections at inference; q, k and v share x):
+   * with bits, {@link linearNormNeuron} (for LIFs, one pass over blocks of tokens that never writes the
+   * linears' outputs; the same spikes); the float kernels run the steps.
+   */
+  linearNormFire(
+    names: readonly string[], x: Activation, T: number, layers: readonly { weight: Tensor; bias: Tensor | null; bn: NormOfNeuron; neuron: Omit<NeuronOptions, "plifW"> }[],
+  ): Spikes[] {
+    if (this.mode === "float") {
+      return layers.map((l, j) => {
+        const y = this.linear(names[j]!, x, l.weight, l.bias);
+        return batchNormNeuron(y, [T, y.shape[0]! / T, y.shape[1]!], l.bn, l.neuron);
+      });
+    }
+    layers.forEach((l, j) => this.probe?.onLayer({ kind: "linear", name: names[j]!, input: x, inFeatures: l.weight.shape[1]!, outFeatures: l.weight.shape[0]! }));
+    return linearNormNeuron(x, T, layers);
   }
 
   /**

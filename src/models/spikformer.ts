@@ -64,10 +64,26 @@ abstract class SpikformerPart extends Module {
 
   /** Linear-or-1x1 on tokens [T, B, N, C] (flattened to rows), BN1d over all rows, neuron over time (BN and neuron fused). */
   protected projectFire(name: string, x: Activation, proj: TokenProjection, bn: BatchNorm1d, lif: SpikingNeuron): Spikes {
+    return this.projectFires([name], x, [proj], [bn], [lif])[0]!;
+  }
+
+  /**
+   * {@link projectFire} of several projections of the same x. At inference (running statistics, no PLIF)
+   * they run as one op that never writes the linears' outputs and reads x's events once for all of them.
+   */
+  protected projectFires(names: readonly string[], x: Activation, projs: readonly TokenProjection[], bns: readonly BatchNorm1d[], lifs: readonly SpikingNeuron[]): Spikes[] {
     return inferenceScope(() => {
-      const [T, B, N] = x.shape as [number, number, number, number];
-      const y = this.project(name, x, proj);
-      return normFire(bn, lif, y, [T, B, N, y.shape[1]!]);
+      const [T, B, N, C] = x.shape as [number, number, number, number];
+      const running = bns.map((bn, j) => runningNormFire(bn, lifs[j]!));
+      if (running.every((r) => r !== null)) {
+        const rows = x instanceof Spikes ? reshapeSpikes(x, [T * B * N, C]) : reshape(x, [T * B * N, C]);
+        const layers = projs.map((p, j) => ({ weight: p.weight2d(), bias: p.bias, bn: running[j]!.bn, neuron: running[j]!.neuron }));
+        return this.compute.linearNormFire(names, rows, T, layers).map((s) => reshapeSpikes(s, [T, B, N, s.shape[2]!]));
+      }
+      return projs.map((p, j) => {
+        const y = this.project(names[j]!, x, p);
+        return normFire(bns[j]!, lifs[j]!, y, [T, B, N, y.shape[1]!]);
+      });
     }, this);
   }
 
@@ -282,7 +298,8 @@ export class SSA extends SpikformerPart {
     const fire = (n: "q" | "k" | "v"): Spikes => this.projectFire(`${pre}.${n}`, x, this.projs[n], this.bns[n], this.lifs[n]);
     let y: Tensor;
     if (this.cfg.attention === "ssa") {
-      const [q, k, v] = [fire("q"), fire("k"), fire("v")];
+      const qkv = ["q", "k", "v"] as const;
+      const [q, k, v] = this.projectFires(qkv.map((n) => `${pre}.${n}`), x, qkv.map((n) => this.projs[n]), qkv.map((n) => this.bns[n]), qkv.map((n) => this.lifs[n])) as [Spikes, Spikes, Spikes];
       y = this.compute.attention(`${pre}.ssa`, splitHeads(q, h), splitHeads(k, h), splitHeads(v, h), this.cfg.scale);
     } else {
       // Their q / k neurons' spikes are not used, so not made.

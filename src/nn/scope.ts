@@ -13,15 +13,15 @@ import type { Tensor } from "../tensor/tensor.js";
 
 /**
  * Runs `fn` (one stage of a forward pass) and, when no gradient is being
- * recorded, frees everything it allocated except its result and what `owners`
+ * recorded, frees everything it allocated except its result (or results) and what `owners`
  * (the modules involved: their parameters, buffers and caches) reach.
  */
-export function inferenceScope<T extends Tensor | Spikes>(fn: () => T, ...owners: unknown[]): T {
+export function inferenceScope<T extends Tensor | Spikes | readonly (Tensor | Spikes)[]>(fn: () => T, ...owners: unknown[]): T {
   if (isGradEnabled()) return fn();
   let out: T | null = null;
   return heapScope(
     () => (out = fn()),
-    () => [out === null ? null : dataOf(out), ...reachableArrays(owners)],
+    () => [...(out === null ? [] : Array.isArray(out) ? out : [out as Tensor | Spikes]).map(dataOf), ...reachableArrays(owners)],
     "released after its layer in an inference pass (see inferenceScope)",
   );
 }

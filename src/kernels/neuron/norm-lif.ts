@@ -77,11 +77,12 @@ export function normLifWasmFits(x: FloatArray, a: AffineLayout, p: NeuronKernelP
  * shift, each in {@link affineVectorLength} slots (the padding is read, never
  * used). V ends as the LIF twin leaves it (V[T-1], vReset for T = 0); its entry values are not read.
  * `xRepeats`: x holds one step, read at every step (a static image's first conv output at inference, the
- * same values as its copy repeated over T).
+ * same values as its copy repeated over T). `wordRows`: the rows of a step of `words` (default p.rows), when
+ * the spikes go to a few rows of a taller output (a block of tokens, src/kernels/spike-sum/norm-lif.ts).
  */
 export function normLifForwardRangeWasm(
   x: Float32Array, a: AffineLayout, vec: Float32Array, p: NeuronKernelParams, h: Float32Array | null, words: Uint32Array, v: Float32Array,
-  u0: number, u1: number, xRepeats = false,
+  u0: number, u1: number, xRepeats = false, wordRows = p.rows,
 ): void {
   if (!wasmSimdAvailable()) throw new BitspikeError("normLifForwardRangeWasm", "this runtime has no WebAssembly SIMD");
   if (!normLifWasmFits(x, a, p, h, words, v) || !inHeap(vec) || vec.length < 2 * affineVectorLength(a.chans)) {
@@ -96,7 +97,7 @@ export function normLifForwardRangeWasm(
   const ch0 = Math.floor(r0 / a.rpc) % a.chans, left0 = a.rpc - (r0 % a.rpc);
   const at = (arr: FloatArray | Uint32Array, i: number): number => arr.byteOffset + i * arr.BYTES_PER_ELEMENT;
   normLifForwardWasmCall(
-    at(x, e0), xRepeats ? 0 : n * 4, h === null ? 0 : at(h, e0), n * 4, at(v, e0), at(words, u0), rows * wpr * 4, steps, u1 - u0, u0 % wpr, cols, wpr,
+    at(x, e0), xRepeats ? 0 : n * 4, h === null ? 0 : at(h, e0), n * 4, at(v, e0), at(words, u0), wordRows * wpr * 4, steps, u1 - u0, u0 % wpr, cols, wpr,
     h !== null, vReset, tau, vTh, hardReset,
     at(vec, 0), at(vec, affineVectorLength(a.chans)), a.columns, a.rpc, a.chans, ch0, left0,
   );

@@ -187,24 +187,42 @@ export function normNeuronForwardThreads(
   else local();
 }
 
+/** One batch norm's affine map as {@link affineVectors} takes it: per-channel scale and shift. */
+export interface AffineMap {
+  scale: Float64Array;
+  shift: Float64Array;
+  chans: number;
+}
+
 /**
- * The fused BN-LIF kernel's channel vector (scale then shift, {@link affineVectorLength} slots each, the
- * padding zero) in this thread's pool scratch, valid until its next use. The kernel's lanes are float32:
- * other values would be rounded there but not in the reference, so they are refused (`op` names the caller).
+ * The fused BN-LIF kernel's channel vectors, one a map (scale then shift, {@link affineVectorLength}
+ * slots each, the padding zero), in this thread's pool scratch, valid until its next use. The kernel's
+ * lanes are float32: other values would be rounded there but not in the reference, so they are refused
+ * (`op` names the caller).
  */
-export function affineVector(op: string, scale: Float64Array, shift: Float64Array, chans: number): Float32Array {
-  for (const [what, vals] of [["scale", scale], ["shift", shift]] as const) {
-    for (let ch = 0; ch < chans; ch++) {
-      const t = vals[ch]!;
-      if (Math.fround(t) !== t && t === t) throw new BitspikeError(op, `${what}[${ch}] must be a float32 value (batchNormState rounds it for float32), got ${t}`);
+export function affineVectors(op: string, maps: readonly AffineMap[]): Float32Array[] {
+  for (const { scale, shift, chans } of maps) {
+    for (const [what, vals] of [["scale", scale], ["shift", shift]] as const) {
+      for (let ch = 0; ch < chans; ch++) {
+        const t = vals[ch]!;
+        if (Math.fround(t) !== t && t === t) throw new BitspikeError(op, `${what}[${ch}] must be a float32 value (batchNormState rounds it for float32), got ${t}`);
+      }
     }
   }
-  const len = affineVectorLength(chans);
-  const [vec] = scratchViews([[false, 2 * len, true]]) as [Float32Array];
-  vec.fill(0);
-  vec.set(scale.subarray(0, chans), 0);
-  vec.set(shift.subarray(0, chans), len);
-  return vec;
+  // One request for all: each scratchViews call reuses the same scratch.
+  const vecs = scratchViews(maps.map((m) => [false, 2 * affineVectorLength(m.chans), true] as const)) as Float32Array[];
+  maps.forEach(({ scale, shift, chans }, i) => {
+    const vec = vecs[i]!, len = affineVectorLength(chans);
+    vec.fill(0);
+    vec.set(scale.subarray(0, chans), 0);
+    vec.set(shift.subarray(0, chans), len);
+  });
+  return vecs;
+}
+
+/** {@link affineVectors} of one map. */
+export function affineVector(op: string, scale: Float64Array, shift: Float64Array, chans: number): Float32Array {
+  return affineVectors(op, [{ scale, shift, chans }])[0]!;
 }
 
 /**

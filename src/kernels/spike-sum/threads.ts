@@ -9,14 +9,15 @@
  * are bit-identical for any thread count. Operands not in the heap
  * are staged in the pool's shared scratch.
  */
-import { inHeap } from "../../tensor/heap.js";
+import { heapF64, inHeap, Scratch } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { popcnt32 } from "../../tensor/bits.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, spikeScatterRowsWords, countsScatterRowsCols } from "./spike-sum.js";
-import { asFloats, defineTask, wordsView } from "../../parallel/registry.js";
+import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { claimedRanges, runClaimed, type UnitRanges } from "../../parallel/claims.js";
+import { claimedRanges, runClaimed, unitRange, type UnitRanges } from "../../parallel/claims.js";
 import { eachSampledRow, evenCuts, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
+import { linearNormLifRange, tokenBlock, type NormLifProjection, type TokenRows } from "./norm-lif.js";
 
 
 /** Spike / counts linear pieces a linear task can run (see {@link linearPart}). */
@@ -64,8 +65,35 @@ function linearTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
 }
 
 
+/** Float64 slots a projection takes in the fused linear's table: w, n, bias (-1: none), vec, out, tau, vTh, vReset, hardReset. */
+const PROJECTION_SLOTS = 9;
+/** The fused linear's projection table, in the heap where the workers read it (reused by the next call). */
+const projectionTable = new Scratch();
+
+/**
+ * Worker part of the fused linear -> BN -> LIF: args counts (1) or spikes (0), the input's base, k, wpr,
+ * M, T, projections, the table's float64 index, the claims; buffers the heap as float32 and as float64.
+ */
+function linearNormLifTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const [counts, srcB, k, wpr, M, T, count, tb, claims] = [a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!];
+  const f32 = b[0]!, f64 = b[1]!;
+  const layers: NormLifProjection[] = [];
+  for (let j = 0; j < count; j++) {
+    const o = tb + j * PROJECTION_SLOTS;
+    const [w, n, bias, vec, out, tau, vTh, vReset, hard] = Array.from({ length: PROJECTION_SLOTS }, (_, i) => f64[o + i]!) as number[];
+    layers.push({
+      w: from(f32, w!) as Float32Array, n: n!, bias: bias! >= 0 ? (from(f32, bias!) as Float32Array) : null, vec: from(f32, vec!) as Float32Array,
+      lif: { tau: tau!, vTh: vTh!, vReset: vReset!, hardReset: hard === 1 }, out: wordsView(f32, out!),
+    });
+  }
+  const input: TokenRows = counts === 1 ? { kind: "counts", x: from(f32, srcB) as Float32Array } : { kind: "spikes", words: wordsView(f32, srcB), wpr };
+  linearNormLifRange(input, k, M, T, layers, claimedRanges(claims));
+}
+
 // One thread's rows of a gather or of a scatter's accumulator.
 const OP_SPIKE_LINEAR = defineTask("spikeSum.rows", import.meta.url, (_raw, a, b) => linearTask(a, b));
+// One thread's token blocks of a fused linear -> BN -> LIF.
+const OP_LINEAR_NORM_LIF = defineTask("spikeSum.normLif", import.meta.url, (_raw, a, b) => linearNormLifTask(a, b));
 /**
  * What a gather row costs besides its terms, in terms (weight rows added): its bucket scan and its output
  * row. A counts row costs k / 8 nonzeros, a spike row 16 set bits. Fitted on a CIFAR b8 / MNIST b64 step's
@@ -250,4 +278,37 @@ export function countsScatterRowsThreads(
     if (fresh) acc.fill(0, accOff, accOff + k * n);
     countsScatterRows(x, xOff, g, gOff, acc, accOff, m, k, n);
   }
+}
+
+let fusedCalls = 0;
+
+/** How many fused linear -> BN -> LIF forwards this thread has started (lets tests see that the fused path ran). */
+export function linearNormLifCalls(): number {
+  return fusedCalls;
+}
+
+/**
+ * The fused inference forward linear -> batch norm -> LIF of one or more projections of `input` [T M, k]
+ * ({@link linearNormLifRange}): the token blocks split over threads (default: by size and the pool),
+ * claimed as they go. Needs what linearNormLifFits says (the op checks).
+ */
+export function linearNormLifThreads(input: TokenRows, k: number, M: number, T: number, layers: readonly NormLifProjection[], threads?: number): void {
+  fusedCalls++;
+  const blocks = Math.ceil(M / tokenBlock(T));
+  const outs = layers.reduce((a, l) => a + l.n, 0);
+  const parts = partsOf(T * M * k * outs, blocks, threads);
+  if (parts <= 1) {
+    linearNormLifRange(input, k, M, T, layers, unitRange(0, blocks));
+    return;
+  }
+  const tb = projectionTable.take(8 * PROJECTION_SLOTS * layers.length) / 8;
+  const f64 = heapF64();
+  layers.forEach((l, j) => {
+    const o = tb + j * PROJECTION_SLOTS, { tau, vTh, vReset, hardReset } = l.lif;
+    f64.set([sabBase(l.w), l.n, l.bias === null ? -1 : sabBase(l.bias), sabBase(l.vec), sabBase(asFloats(l.out)), tau, vTh, vReset, hardReset ? 1 : 0], o);
+  });
+  const src = input.kind === "counts" ? input.x : asFloats(input.words);
+  const args = (at: number): number[] => [input.kind === "counts" ? 1 : 0, sabBase(src), k, input.kind === "counts" ? 0 : input.wpr, M, T, layers.length, tb, at];
+  runClaimed("linearNormLif", blocks, parts, 1, (at) => ({ op: OP_LINEAR_NORM_LIF, args: args(at), bufs: [src, f64.subarray(tb)] }), (ranges) =>
+    linearNormLifRange(input, k, M, T, layers, ranges));
 }

@@ -26,7 +26,7 @@ import { checkLinear } from "../linear.js";
  * 12544 x 128 -> 128 / 512): 0.25-0.57x the gemm's time at density 0.1, 0.61-0.87x at 0.3, 0.77-0.99x at
  * 0.4 (1.09x on two threads for 128 -> 128).
  */
-const COUNTS_DENSE_FORWARD = 0.4;
+export const COUNTS_DENSE_FORWARD = 0.4;
 
 /**
  * Nonzero share of a counts input from which its weight gradient runs as a dense gemm. The column
