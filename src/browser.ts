@@ -41,13 +41,14 @@ import * as heaviside from "./ops/spike/heaviside.js";
 import * as maskedNorm from "./ops/masked-norm.js";
 import * as normNeuron from "./ops/spike/norm-neuron.js";
 import * as convNormNeuron from "./ops/spike/conv-norm-neuron.js";
+import * as linearNormNeuron from "./ops/spike/linear-norm-neuron.js";
 
 /** Every differentiable op, flat: `ops.add`, `ops.conv2d`, `ops.multiStepNeuron`, `ops.spikingSelfAttention`, ... */
 export const ops = {
   ...elementwise, ...reduce, ...shape, ...matmulOps, ...linearOps, ...conv, ...pool, ...norm, ...activation, ...dropoutOps, ...loss,
   ...cast, ...neuron, ...surrogate, ...ssa, ...attention, ...spikeLinear, ...spikeConv, ...spikeLayout, ...iand, ...heaviside, ...maskedNorm,
   // Spikformer's fused conv / linear -> BN -> LIF (the same spikes and gradients as the ops in sequence).
-  ...normNeuron, ...convNormNeuron,
+  ...normNeuron, ...convNormNeuron, ...linearNormNeuron,
 };
 
 export { Module, ModuleList, Sequential, Int64Buffer } from "./nn/module.js";

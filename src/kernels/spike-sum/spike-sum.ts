@@ -166,6 +166,21 @@ export function spikeGatherAddJs(
 }
 
 /**
+ * Nonzero share of a counts input from which its forward runs as a dense gemm (the same bits for
+ * finite W). Bucket gathers against the gemm, one thread, Spikformer shapes (2048 x 384 -> 384 / 1536,
+ * 12544 x 128 -> 128 / 512): 0.25-0.57x the gemm's time at density 0.1, 0.61-0.87x at 0.3, 0.77-0.99x at
+ * 0.4 (1.09x on two threads for 128 -> 128).
+ */
+export const COUNTS_DENSE_FORWARD = 0.4;
+
+/**
+ * Nonzero share of a counts input from which its weight gradient runs as a dense gemm. The column
+ * scatter in row blocks with the WASM column scan, same shapes, one thread: 0.26-0.48x the gemm's time
+ * at density 0.1, 0.52-0.79x at 0.27, 0.80-1.03x at 0.45, 0.95-1.18x at 0.55.
+ */
+export const COUNTS_DENSE_GRAD = 0.45;
+
+/**
  * Dense counts X [m, k] times W [k, n], skipping zeros of X: C[i, :] (+)=
  * sum over p with X[i, p] != 0 of X[i, p] W[p, :]. For the Spikformer residual
  * stream (small integers, mostly 0). Equals gemm bit for bit (in either

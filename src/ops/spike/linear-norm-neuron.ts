@@ -16,11 +16,12 @@ import { freeArray } from "../../tensor/heap.js";
 import { needsGrad } from "../../autograd/tape.js";
 import { sampledDensity } from "../../parallel/balance.js";
 import { linearNormLifFits, type NormLifProjection, type TokenRows } from "../../kernels/spike-sum/norm-lif.js";
+import { COUNTS_DENSE_FORWARD } from "../../kernels/spike-sum/spike-sum.js";
 import { linearNormLifThreads } from "../../kernels/spike-sum/threads.js";
 import { affineVectors } from "../../kernels/neuron/threads.js";
 import { checkLinear } from "../linear.js";
 import { batchNormState } from "../norm.js";
-import { countsLinear, spikeLinear, COUNTS_DENSE_FORWARD } from "./spike-linear.js";
+import { countsLinear, spikeLinear } from "./spike-linear.js";
 import { batchNormNeuron, type NormOfNeuron } from "./norm-neuron.js";
 import { checkNeuronOptions, neuronPlan, type NeuronOptions } from "./neuron.js";
 
