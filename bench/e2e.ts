@@ -17,7 +17,7 @@
  * iteration (a lower bound) and says so. process.resourceUsage().maxRSS (the
  * process's lifetime peak) is printed as well.
  *
- *   npx tsx bench/e2e.ts [--configs cifar-b8,mnist-b64] [--iters 3] [--warmup 1]
+ *   npx tsx bench/e2e.ts [--configs cifar-b8,mnist-b64] [--iters 5] [--warmup 5]
  *                        [--threads 2 | --threads 1,2] [--json]
  *
  * Each (workload, thread count) pair runs in its own Node process (this file
@@ -350,12 +350,22 @@ export interface E2EArgs {
   inProcess: boolean;
 }
 
+/**
+ * Warm-up iterations by default: a step's time settles by the fourth to sixth step of a fresh process,
+ * while V8 optimises the JavaScript (the graph, the kernels' set-up) and compiles it in the background
+ * on the same two cores. Two threads, fresh processes, per-step ms: MNIST b64 inference 163-186 in steps
+ * 2-4 against 116-128 from step 5; with 1 warm-up + 3 timed steps its median was 160 ms, with 5 + 5
+ * 124 ms (CIFAR b8 inference 220 / 206, training steps 1150 / 1101 and 837 / 795). PyTorch's
+ * steps, timed the same way, do not change. `--warmup 1 --iters 3` times the cold steps.
+ */
+const WARMUP = 5;
+
 /** Parses the CLI flags shared by bench/e2e.ts and bench/peers.ts. */
 export function parseArgs(argv: readonly string[], defaults: Partial<E2EArgs> = {}): E2EArgs {
   const a: E2EArgs = {
     configs: defaults.configs ?? DEFAULT_CONFIGS,
-    iters: defaults.iters ?? 3,
-    warmup: defaults.warmup ?? 1,
+    iters: defaults.iters ?? 5,
+    warmup: defaults.warmup ?? WARMUP,
     threads: defaults.threads ?? [availableParallelism()],
     json: defaults.json ?? false,
     inProcess: defaults.inProcess ?? false,

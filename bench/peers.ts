@@ -17,7 +17,7 @@
  * case the table also shows the peer's recorded numbers from ../shared/peers/results-*.md,
  * marked as recorded (another run, other load on the machine), for orientation.
  *
- *   npm run bench:peers -- [--configs cifar-b8,mnist-b64] [--iters 3] [--warmup 1]
+ *   npm run bench:peers -- [--configs cifar-b8,mnist-b64] [--iters 5] [--warmup 5]
  *                          [--threads 2] [--torch-venv DIR] [--json]
  *
  * The same warm-up / timed iteration counts go to every peer. PyTorch runs with 2 threads
