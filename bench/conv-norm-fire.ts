@@ -11,11 +11,10 @@ import { poolReady, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { Spikes } from "../src/tensor/spikes.js";
 import { Rng } from "../src/tensor/random.js";
-import { noGrad } from "../src/autograd/tape.js";
 import { spikeConv2d } from "../src/ops/spike/spike-conv.js";
 import { batchNormNeuron, type NormOfNeuron } from "../src/ops/spike/norm-neuron.js";
 import { spikeConvNormNeuron } from "../src/ops/spike/conv-norm-neuron.js";
-import { stepScope } from "../src/tensor/retain.js";
+import { fusedAgainstOps } from "./fused-vs-ops.js";
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,7 +33,6 @@ setThreads(threads);
 await poolReady();
 const T = 4;
 const rng = new Rng(1);
-const median = (a: number[]): number => [...a].sort((p, q) => p - q)[a.length >> 1]!;
 console.log(`${config}, T ${T}, firing rate ${rate}, ${threads} thread(s): ms a call, median of ${rounds}`);
 for (const [c, o, h, w] of shapes.convs) {
   const n = T * shapes.batch;
@@ -50,17 +48,6 @@ for (const [c, o, h, w] of shapes.convs) {
     const y = spikeConv2d(x, weight, null, { padding: 1 });
     return batchNormNeuron(y, [T, shapes.batch, o, h, w], bn, neuron);
   };
-  const time = (f: () => unknown): number => {
-    const t0 = performance.now();
-    stepScope(() => noGrad(f));
-    return performance.now() - t0;
-  };
-  for (let i = 0; i < 2; i++) { time(fused); time(twoOps); }
-  const tf: number[] = [], tt: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) { tf.push(time(fused)); tt.push(time(twoOps)); } else { tt.push(time(twoOps)); tf.push(time(fused)); }
-  }
-  const ratio = median(tf.map((v, i) => v / tt[i]!));
-  console.log(`${c} -> ${o}, ${h} x ${w}: fused ${median(tf).toFixed(1)}, two ops ${median(tt).toFixed(1)}, fused / two ops ${ratio.toFixed(2)}x (paired median)`);
+  console.log(`${c} -> ${o}, ${h} x ${w}: ${fusedAgainstOps(fused, twoOps, rounds)}`);
 }
 await shutdownPool();

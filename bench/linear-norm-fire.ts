@@ -13,11 +13,10 @@ import { poolReady, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { Spikes } from "../src/tensor/spikes.js";
 import { Rng } from "../src/tensor/random.js";
-import { noGrad } from "../src/autograd/tape.js";
 import { countsLinear, spikeLinear } from "../src/ops/spike/spike-linear.js";
 import { batchNormNeuron, type NormOfNeuron } from "../src/ops/spike/norm-neuron.js";
 import { linearNormNeuron, type NormFiredProjection } from "../src/ops/spike/linear-norm-neuron.js";
-import { stepScope } from "../src/tensor/retain.js";
+import { fusedAgainstOps } from "./fused-vs-ops.js";
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,7 +34,6 @@ setThreads(threads);
 await poolReady();
 const T = 4, N = T * shape.tokens;
 const rng = new Rng(1);
-const median = (a: number[]): number => [...a].sort((p, q) => p - q)[a.length >> 1]!;
 
 function counts(k: number, density: number): Tensor {
   return Tensor.from(Float32Array.from({ length: N * k }, () => (rng.uniform() < density ? (rng.uniform() < 0.85 ? 1 : 2) : 0)), [N, k]);
@@ -65,17 +63,6 @@ for (const [what, x, projections] of cases) {
     const y = x instanceof Spikes ? spikeLinear(x, weight, bias) : countsLinear(x, weight, bias);
     return batchNormNeuron(y, [T, shape.tokens, weight.shape[0]!], bn, neuron);
   });
-  const time = (f: () => unknown): number => {
-    const t0 = performance.now();
-    stepScope(() => noGrad(f));
-    return performance.now() - t0;
-  };
-  for (let i = 0; i < 2; i++) { time(fused); time(twoOps); }
-  const tf: number[] = [], tt: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) { tf.push(time(fused)); tt.push(time(twoOps)); } else { tt.push(time(twoOps)); tf.push(time(fused)); }
-  }
-  const ratio = median(tf.map((v, i) => v / tt[i]!));
-  console.log(`${what}: fused ${median(tf).toFixed(1)}, two ops ${median(tt).toFixed(1)}, fused / two ops ${ratio.toFixed(2)}x (paired median)`);
+  console.log(`${what}: ${fusedAgainstOps(fused, twoOps, rounds)}`);
 }
 await shutdownPool();

@@ -427,6 +427,14 @@ export function lifWasmFits(x: FloatArray, h: FloatArray | null, v: FloatArray, 
   return lifParamsFit(p) && x instanceof Float32Array && (h === null || h instanceof Float32Array) && v instanceof Float32Array;
 }
 
+/** What a fused forward needs of a LIF besides its shape: tau, threshold, reset value and kind. */
+export type LifConstants = Pick<NeuronKernelParams, "tau" | "vTh" | "vReset" | "hardReset">;
+
+/** The float32 LIF (decay_input, leak divided by tau, detached reset) with constants `l` over `steps` steps of rows x cols. */
+export function lifKernelParams(steps: number, rows: number, cols: number, l: LifConstants): NeuronKernelParams {
+  return { steps, rows, cols, leak: LEAK_DIV, tau: l.tau, k: 1 / l.tau, decayInput: true, vTh: l.vTh, vReset: l.vReset, hardReset: l.hardReset, detachReset: true, f32: true };
+}
+
 /** The neuron half of {@link lifWasmFits}: a float32 LIF / PLIF with decay_input whose constants are float32 values. */
 export function lifParamsFit(p: NeuronKernelParams): boolean {
   const f = Math.fround;

@@ -15,7 +15,7 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import type { ConvGeom } from "../conv/conv.js";
 import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
 import { spikeConvNormLifRange } from "./norm-lif.js";
-import { LEAK_DIV, type NeuronKernelParams } from "../neuron/neuron.js";
+import { lifKernelParams, type NeuronKernelParams } from "../neuron/neuron.js";
 import { transposeThreads } from "../transpose/threads.js";
 import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
@@ -69,13 +69,8 @@ function spikeConvNormLifTask(raw: ArrayLike<number>, a: ArrayLike<number>, b: r
   const g = decodeGeom(a), o = a[2]!;
   spikeConvNormLifRange(
     wordsView(b[0]!, sB), a[1]!, a[0]!, g, from(b[1]!, wB) as Float32Array, o, imgWords, batch, from(b[3]!, vecB) as Float32Array,
-    lifOfPositions(T, g.oh * g.ow, o, tau, vTh, vReset, hard === 1), wordsView(b[2]!, outB), claims > 0 ? claimedRanges(claims) : unitRange(b0, b1),
+    lifKernelParams(T, g.oh * g.ow, o, { tau, vTh, vReset, hardReset: hard === 1 }), wordsView(b[2]!, outB), claims > 0 ? claimedRanges(claims) : unitRange(b0, b1),
   );
-}
-
-/** The fused forward's LIF over one batch element: T steps of the OH OW x O channels-last accumulators. */
-function lifOfPositions(T: number, ohw: number, o: number, tau: number, vTh: number, vReset: number, hardReset: boolean): NeuronKernelParams {
-  return { steps: T, rows: ohw, cols: o, leak: LEAK_DIV, tau, k: 1 / tau, decayInput: true, vTh, vReset, hardReset, detachReset: true, f32: true };
 }
 
 /** Zeroes accW's rows of input channels c0..c1-1 (each kh kw rows of o values). */
@@ -285,7 +280,8 @@ export function spikeConvNormLifThreads(
   const { c, o, wpr, g } = d;
   const T = lif.steps, ohw = g.oh * g.ow;
   const imgWords = c * g.h * wpr;
-  const p = lifOfPositions(T, ohw, o, lif.tau, lif.vTh, lif.vReset, lif.hardReset);
+  // The fused forward's LIF over one batch element: T steps of the OH OW x O channels-last accumulators.
+  const p = lifKernelParams(T, ohw, o, lif);
   const parts = partsOf(d, batch, threads);
   const range = (elements: UnitRanges): void => spikeConvNormLifRange(words, wpr, c, g, w, o, imgWords, batch, vec, p, out, elements);
   if (parts <= 1) {

@@ -16,7 +16,7 @@ import { wordsFor } from "../../tensor/bits.js";
 import type { UnitRanges } from "../../parallel/claims.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { normLifForwardRangeWasm, affineVectorLength, type AffineLayout } from "../neuron/norm-lif.js";
-import { lifParamsFit, LEAK_DIV, type NeuronKernelParams } from "../neuron/neuron.js";
+import { lifKernelParams, lifParamsFit, type LifConstants } from "../neuron/neuron.js";
 import { align16, countsBucketsRun, packPanelsF32FromRows, spikeBucketsRun, spikeSumRun, spikeSumScratch, SPIKE_SUM_MIN_OUT } from "./wasm.js";
 
 /** The input rows [T M, k] of a fused projection: spike words (wpr a row) or float32 counts. */
@@ -30,7 +30,7 @@ export interface NormLifProjection {
   /** Scale then shift, affineVectorLength(n) slots each (affineVector in src/kernels/neuron/threads.ts). */
   vec: Float32Array;
   /** The LIF's tau, vTh, vReset and reset kind (steps, rows and cols are the call's). */
-  lif: Pick<NeuronKernelParams, "tau" | "vTh" | "vReset" | "hardReset">;
+  lif: LifConstants;
   /** Spike words [T M, wordsFor(n)], every word of the tokens the call runs written. */
   out: Uint32Array;
 }
@@ -48,11 +48,6 @@ export function tokenBlock(T: number): number {
   return Math.max(1, Math.floor(BLOCK_ROWS / T));
 }
 
-/** The LIF of a block: T steps of `rows` tokens, n columns (the channels). */
-function blockLif(l: NormLifProjection["lif"], T: number, rows: number, n: number): NeuronKernelParams {
-  return { steps: T, rows, cols: n, leak: LEAK_DIV, tau: l.tau, k: 1 / l.tau, decayInput: true, vTh: l.vTh, vReset: l.vReset, hardReset: l.hardReset, detachReset: true, f32: true };
-}
-
 /**
  * True when the fused forward applies: WASM kernels, every array in the heap, float32 weights, outputs
  * enough for the WASM sums, and float32 LIFs with decay_input whose constants are float32 values.
@@ -61,7 +56,7 @@ export function linearNormLifFits(input: TokenRows, m: number, layers: readonly 
   if (!wasmKernelsEnabled() || !inHeap(input.kind === "spikes" ? input.words : input.x)) return false;
   return layers.every((l) =>
     inHeap(l.w) && (l.bias === null || inHeap(l.bias)) && inHeap(l.vec) && inHeap(l.out) && l.vec.length >= 2 * affineVectorLength(l.n) &&
-    m * l.n >= SPIKE_SUM_MIN_OUT && lifParamsFit(blockLif(l.lif, 1, 1, l.n)));
+    m * l.n >= SPIKE_SUM_MIN_OUT && lifParamsFit(lifKernelParams(1, 1, l.n, l.lif)));
 }
 
 /**
@@ -100,7 +95,7 @@ export function linearNormLifRange(input: TokenRows, k: number, M: number, T: nu
         spikeSumRun(true, counts, T * r, cap, base + panelAt[j]!, n, base + sumS, base + cntS, base + idxS, base + valS, true, true, k, undefined, l.bias?.byteOffset ?? 0);
         const f32 = heapF32(), s = (base + sumS) / 4, v = (base + vS) / 4;
         normLifForwardRangeWasm(
-          f32.subarray(s, s + T * r * n), layout(n), l.vec, blockLif(l.lif, T, r, n), null, l.out.subarray(i0 * wpr), f32.subarray(v, v + r * n),
+          f32.subarray(s, s + T * r * n), layout(n), l.vec, lifKernelParams(T, r, n, l.lif), null, l.out.subarray(i0 * wpr), f32.subarray(v, v + r * n),
           0, r * wpr, false, M,
         );
       });
