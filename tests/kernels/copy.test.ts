@@ -1,3 +1,4 @@
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { copyRows, copyStrided, copyStridedRangeJs, copyStridedRangeReference, copyStridedRangeWasm } from "../../src/kernels/copy/copy.js";
 import { copyStridedThreads } from "../../src/kernels/copy/threads.js";
@@ -64,3 +65,25 @@ describeTwins("strided copy", arbCopy, {
     return [d];
   },
 }, 150);
+
+describe("strided copy ranges", () => {
+  // A thread's range must write its rows and nothing else (two threads' ranges meet mid-block).
+  it("write the rows of their range only, whatever block they start and end in", () => {
+    fc.assert(fc.property(arbCopy, fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 1000 }), (c, a, b) => {
+      if (c.shape.length < 2 || c.shape.includes(0)) return;
+      const rows = copyRows(c.shape), inner = c.shape[c.shape.length - 1]!;
+      const [u0, u1] = [a % (rows + 1), b % (rows + 1)].sort((x, y) => x - y) as [number, number];
+      const want = dstOf(c);
+      copyStridedRangeReference(c.src, c.srcOff, c.srcStrides, want, c.dstOff, stridesOf(c.shape), c.shape, 0, rows);
+      for (const f of c.heap ? [copyStridedRangeJs, copyStridedRangeWasm] : [copyStridedRangeJs]) {
+        const d = dstOf(c);
+        f(c.src, c.srcOff, c.srcStrides, d, c.dstOff, stridesOf(c.shape), c.shape, u0, u1);
+        for (let i = 0; i < d.length; i++) {
+          const row = Math.floor((i - c.dstOff) / inner);
+          const inRange = i >= c.dstOff && row >= u0 && row < u1;
+          expect(Object.is(d[i], inRange ? want[i] : -4)).toBe(true);
+        }
+      }
+    }), { numRuns: 150 });
+  });
+});

@@ -8,7 +8,7 @@
 import type { FloatArray } from "../../tensor/tensor.js";
 import { inHeap } from "../../tensor/heap.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
-import { copyWasmCall } from "./wasm.js";
+import { copyWasmCall, copyWasmCall3 } from "./wasm.js";
 
 /** Rows of a copy of `shape`: the product of all axes but the last (1 for rank 0 and 1). */
 export function copyRows(shape: readonly number[]): number {
@@ -114,7 +114,7 @@ export function copyStridedRangeJs(
 }
 
 /**
- * {@link copyStridedRangeReference} by the WASM twin (./wasm.ts): the two
+ * {@link copyStridedRangeReference} by the WASM twin (./wasm.ts): up to the three
  * innermost axes per call (rank 1 as one run), the outer axes walked here.
  * src and dst must be heap arrays of one float type.
  */
@@ -133,9 +133,18 @@ export function copyStridedRangeWasm(
   if (u1 <= u0 || inner === 0) return;
   const es = dst.BYTES_PER_ELEMENT, f64 = es === 8;
   const n1 = shape[rank - 2]!, ss1 = srcStrides[rank - 2]!, ds1 = dstStrides[rank - 2]!, ss = srcStrides[rank - 1]!, ds = dstStrides[rank - 1]!;
-  // From row u0 a block of rows per call: the rest of axis rank-2, then the outer odometer steps.
+  const n2 = rank >= 3 ? shape[rank - 3]! : 1, ss2 = rank >= 3 ? srcStrides[rank - 3]! : 0, ds2 = rank >= 3 ? dstStrides[rank - 3]! : 0;
+  // From row u0: at the start of an axis rank-2 block, as many whole blocks of axis rank-3 as the range
+  // holds in one call; else the rest of the block along axis rank-2. Then the outer odometer steps.
   const at = new Odometer(shape, srcStrides, dstStrides, srcOff, dstOff, u0, rank - 1);
   for (let u = u0; u < u1;) {
+    const blocks = at.idx[rank - 2] === 0 ? Math.min(n2 - (rank >= 3 ? at.idx[rank - 3]! : 0), Math.floor((u1 - u) / n1)) : 0;
+    if (blocks >= 1) {
+      copyWasmCall3(f64, src.byteOffset + at.s * es, dst.byteOffset + at.o * es, blocks, n1, inner, ss2, ds2, ss1, ds1, ss, ds);
+      u += blocks * n1;
+      for (let b = 0; b < blocks; b++) at.step(rank - 3);
+      continue;
+    }
     const k = Math.min(n1 - at.idx[rank - 2]!, u1 - u);
     copyWasmCall(f64, src.byteOffset + at.s * es, dst.byteOffset + at.o * es, k, inner, ss1, ds1, ss, ds);
     u += k;
