@@ -182,7 +182,6 @@ export class Code {
   i32Ctz(): this { return this.op(0x68); }
   i32And(): this { return this.op(0x71); }
   i32Or(): this { return this.op(0x72); }
-  i32Xor(): this { return this.op(0x73); }
   i32Shl(): this { return this.op(0x74); }
 
   // f64 arithmetic.

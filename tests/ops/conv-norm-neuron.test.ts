@@ -3,7 +3,10 @@ import fc from "fast-check";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { BitspikeError } from "../../src/tensor/errors.js";
-import { setKernelBackend, wasmSimdAvailable } from "../../src/wasm/backend.js";
+import { wasmSimdAvailable } from "../../src/wasm/backend.js";
+import { onJsKernels } from "../helpers/backend.js";
+import { spikeConvNormLifCalls } from "../../src/kernels/spike-conv/threads.js";
+import { runningNorm } from "../helpers/running-norm.js";
 import { backward } from "../../src/autograd/tape.js";
 import { sum } from "../../src/ops/reduce.js";
 import { spikesToFloat } from "../../src/ops/spike/cast.js";
@@ -39,8 +42,7 @@ const arbCase: fc.Arbitrary<Case> = fc
     const padding = k === 3 ? 1 : 0;
     const x = randSpikes([T * b, c, h, w], rate, rng);
     const weight = Tensor.normal([o, c, k, k], rng, 0, 1 / Math.sqrt(c * k * k));
-    const vec = (lo: number, span: number) => Tensor.from(Float32Array.from({ length: o }, () => lo + span * rng.uniform()), [o]);
-    const bn: NormOfNeuron = { runningMean: vec(-0.2, 0.4), runningVar: vec(0.2, 1), weight: vec(0.5, 2), bias: vec(-0.5, 1.5), opts: { training: false, eps: 1e-5 } };
+    const bn = runningNorm(o, rng);
     const span = dilation * (k - 1) + 1;
     const oh = Math.floor((h + 2 * padding - span) / stride) + 1, ow = Math.floor((w + 2 * padding - span) / stride) + 1;
     return { x, weight, bn, T, stride, padding, dilation, neuron: { kind: "lif", tau: 2, vThreshold: 0.6, vReset: soft ? null : 0, detachReset: true }, fusable: o * oh * ow >= 256 };
@@ -50,13 +52,10 @@ const fused = (p: Case): Spikes => spikeConvNormNeuron(p.x, p.weight, { stride: 
 
 /** The definition: the two ops (spikeConv2d, then the batch norm and the neuron), on the TypeScript kernels. */
 function reference(p: Case): Spikes {
-  const old = setKernelBackend("js");
-  try {
+  return onJsKernels(() => {
     const y = spikeConv2d(p.x, p.weight, null, { stride: p.stride, padding: p.padding, dilation: p.dilation ?? 1 });
     return batchNormNeuron(y, [p.T, p.x.shape[0]! / p.T, ...y.shape.slice(1)], p.bn, p.neuron);
-  } finally {
-    setKernelBackend(old);
-  }
+  });
 }
 
 describe("spikeConvNormNeuron: the fused conv -> BN -> LIF forward gives the two ops' spikes", () => {
@@ -66,7 +65,9 @@ describe("spikeConvNormNeuron: the fused conv -> BN -> LIF forward gives the two
     let fusedCases = 0;
     fc.assert(
       fc.property(arbCase, (p) => {
+        const calls = spikeConvNormLifCalls();
         const want = reference(p), got = fused(p);
+        expect(spikeConvNormLifCalls() - calls).toBe(p.fusable ? 1 : 0);
         expect(got.shape).toEqual(want.shape);
         expectSameBits(got.words, want.words, "spike words");
         if (p.fusable) fusedCases++;
@@ -80,8 +81,7 @@ describe("spikeConvNormNeuron: the fused conv -> BN -> LIF forward gives the two
     const rng = new Rng(9);
     const x = randSpikes([2 * 60, 3, 6, 7], 0.3, rng);
     const weight = Tensor.normal([45, 3, 3, 3], rng, 0, 0.6);
-    const vec = (lo: number, span: number) => Tensor.from(Float32Array.from({ length: 45 }, () => lo + span * rng.uniform()), [45]);
-    const bn: NormOfNeuron = { runningMean: vec(-0.2, 0.4), runningVar: vec(0.2, 1), weight: vec(0.5, 2), bias: vec(-0.5, 1.5), opts: { training: false } };
+    const bn = runningNorm(45, rng);
     const p: Case = { x, weight, bn, T: 2, stride: 1, padding: 1, neuron: { kind: "lif", tau: 2, vThreshold: 0.6 }, fusable: true };
     expectSameBits(fused(p).words, reference(p).words, "claimed");
   });

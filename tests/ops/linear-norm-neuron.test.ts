@@ -3,13 +3,15 @@ import fc from "fast-check";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { BitspikeError } from "../../src/tensor/errors.js";
-import { setKernelBackend, wasmSimdAvailable } from "../../src/wasm/backend.js";
+import { wasmSimdAvailable } from "../../src/wasm/backend.js";
+import { onJsKernels } from "../helpers/backend.js";
+import { runningNorm } from "../helpers/running-norm.js";
 import { backward } from "../../src/autograd/tape.js";
 import { sum } from "../../src/ops/reduce.js";
 import { add } from "../../src/ops/elementwise.js";
 import { spikesToFloat } from "../../src/ops/spike/cast.js";
 import { countsLinear, spikeLinear } from "../../src/ops/spike/spike-linear.js";
-import { batchNormNeuron, type NormOfNeuron } from "../../src/ops/spike/norm-neuron.js";
+import { batchNormNeuron } from "../../src/ops/spike/norm-neuron.js";
 import { linearNormNeuron, type NormFiredProjection } from "../../src/ops/spike/linear-norm-neuron.js";
 import { linearNormLifCalls } from "../../src/kernels/spike-sum/threads.js";
 import { Spikes } from "../../src/tensor/spikes.js";
@@ -23,14 +25,6 @@ interface Case {
   projections: NormFiredProjection[];
   /** The fused kernels apply (outputs enough for the WASM sums in every projection, counts sparse enough). */
   fusable: boolean;
-}
-
-function runningNorm(n: number, rng: Rng, affine = true): NormOfNeuron {
-  const vec = (lo: number, span: number) => Tensor.from(Float32Array.from({ length: n }, () => lo + span * rng.uniform()), [n]);
-  return {
-    runningMean: vec(-0.2, 0.4), runningVar: vec(0.2, 1), weight: affine ? vec(0.5, 2) : null, bias: affine ? vec(-0.5, 1.5) : null,
-    opts: { training: false, eps: 1e-5 },
-  };
 }
 
 function projection(k: number, n: number, rng: Rng, soft: boolean, bias: boolean): NormFiredProjection {
@@ -62,15 +56,10 @@ const arbCase: fc.Arbitrary<Case> = fc
 
 /** The definition: per projection the two ops (the spike or counts linear, then the batch norm and the neuron), on the TypeScript kernels. */
 function reference(p: Case): Spikes[] {
-  const old = setKernelBackend("js");
-  try {
-    return p.projections.map(({ weight, bias, bn, neuron }) => {
-      const y = p.x instanceof Spikes ? spikeLinear(p.x, weight, bias) : countsLinear(p.x, weight, bias);
-      return batchNormNeuron(y, [p.T, p.x.shape[0]! / p.T, weight.shape[0]!], bn, neuron);
-    });
-  } finally {
-    setKernelBackend(old);
-  }
+  return onJsKernels(() => p.projections.map(({ weight, bias, bn, neuron }) => {
+    const y = p.x instanceof Spikes ? spikeLinear(p.x, weight, bias) : countsLinear(p.x, weight, bias);
+    return batchNormNeuron(y, [p.T, p.x.shape[0]! / p.T, weight.shape[0]!], bn, neuron);
+  }));
 }
 
 function expectSameSpikes(got: Spikes[], want: Spikes[]): void {

@@ -12,7 +12,7 @@ import { spikesToFloat } from "../../src/ops/spike/cast.js";
 import { batchNorm } from "../../src/ops/norm.js";
 import { multiStepNeuron, type NeuronOptions } from "../../src/ops/spike/neuron.js";
 import { batchNormNeuron, batchNormNeuronRepeated, type NormOfNeuron } from "../../src/ops/spike/norm-neuron.js";
-import { setKernelBackend } from "../../src/wasm/backend.js";
+import { onJsKernels } from "../helpers/backend.js";
 import { expectSameBits } from "../helpers/arrays.js";
 import { useSplittingPool } from "../helpers/pool.js";
 
@@ -93,13 +93,10 @@ describe("batchNormNeuronRepeated", () => {
   useSplittingPool(3);
   /** The definition: the copy expanded over T, then batchNormNeuron, on the TypeScript kernels. */
   const expanded = (once: Tensor, T: number, bn: NormOfNeuron, neuron: Omit<NeuronOptions, "plifW">): Spikes => {
-    const old = setKernelBackend("js");
-    try {
+    return onJsKernels(() => {
       const rep = reshape(expand(reshape(once, [1, ...once.shape]), [T, ...once.shape]), [T * once.shape[0]!, ...once.shape.slice(1)]);
       return batchNormNeuron(rep, [T, ...once.shape], bn, neuron);
-    } finally {
-      setKernelBackend(old);
-    }
+    });
   };
 
   it("at inference (one copy read at every step) gives the expanded copy's spikes: token and conv layouts, LIF hard and soft, IF", () => {

@@ -7,7 +7,7 @@ import { backward } from "../../src/autograd/tape.js";
 import { unbroadcast } from "../../src/ops/util.js";
 import { sumTo } from "../../src/kernels/reduce/reduce.js";
 import { broadcastStrides } from "../../src/tensor/shape.js";
-import { setKernelBackend } from "../../src/wasm/backend.js";
+import { onJsKernels } from "../helpers/backend.js";
 import { arbShape, gradcheck, GRAD_RUNS } from "../helpers/gradcheck.js";
 
 /** A float64 leaf with pairwise distinct values (gaps >= 0.05), so max has no ties or near-ties. */
@@ -144,12 +144,7 @@ describe("sumTo's WASM row adds (last axis kept, the one before it reduced)", ()
           const strides = broadcastStrides(kept, shape);
           const wasm = new Float32Array(kept.reduce((a, b) => a * b, 1)), js = wasm.slice();
           sumTo(x.data, shape, wasm, strides);
-          const old = setKernelBackend("js");
-          try {
-            sumTo(x.data, shape, js, strides);
-          } finally {
-            setKernelBackend(old);
-          }
+          onJsKernels(() => sumTo(x.data, shape, js, strides));
           expect(Array.from(wasm, (v) => Object.is(v, -0) ? "-0" : v)).toEqual(Array.from(js, (v) => Object.is(v, -0) ? "-0" : v));
         },
       ),

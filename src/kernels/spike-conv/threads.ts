@@ -266,6 +266,13 @@ export function spikeConvWeightThreads(
   if (stA) accW.set(sa.subarray(rowLo, accW.length), rowLo);
 }
 
+let fusedCalls = 0;
+
+/** How many fused conv -> BN -> LIF forwards this thread has started (lets tests see that the fused path ran). */
+export function spikeConvNormLifCalls(): number {
+  return fusedCalls;
+}
+
 /**
  * The fused inference forward spike conv -> batch norm -> LIF ({@link spikeConvNormLifRange}): `words`
  * holds d.n = T `batch` images [C, H, W] (image t batch + b: step t of batch element b), w the conv's
@@ -277,6 +284,7 @@ export function spikeConvWeightThreads(
 export function spikeConvNormLifThreads(
   d: SpikeConvDims, words: Uint32Array, w: Float32Array, batch: number, vec: Float32Array, lif: NeuronKernelParams, out: Uint32Array, threads?: number,
 ): void {
+  fusedCalls++;
   const { c, o, wpr, g } = d;
   const T = lif.steps, ohw = g.oh * g.ow;
   const imgWords = c * g.h * wpr;

@@ -20,10 +20,10 @@
  * x, w and val.
  */
 import { Code, ConstTable, emitModule, F32, F64, frame, I32, i32x4Bytes, V128, withConstLocals, type ConstLocal, type FuncDef } from "../../wasm/emit.js";
+import { HeapKernel } from "../../wasm/runtime.js";
 
 /** The module's v128 constants (see ConstTable: the bit transposes' masks, loaded once, not rebuilt in the loop). */
 const SPIKE_CONV_CONSTS = new ConstTable();
-import { HeapKernel } from "../../wasm/runtime.js";
 
 /** The value type of a weighted fill's counts and table: none (spikes), float32 or float64. */
 export type Weights = null | "f32" | "f64";

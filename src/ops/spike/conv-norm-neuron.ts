@@ -14,9 +14,8 @@ import { spikeConvNormLifFits } from "../../kernels/spike-conv/norm-lif.js";
 import { spikeConvNormLifThreads } from "../../kernels/spike-conv/threads.js";
 import { affineVector } from "../../kernels/neuron/threads.js";
 import { convGeometry, pair } from "../conv.js";
-import { batchNormState } from "../norm.js";
 import { spikeConv2d, type SpikeConv2dOptions } from "./spike-conv.js";
-import { batchNormNeuron, type NormOfNeuron } from "./norm-neuron.js";
+import { batchNormNeuron, runningNormState, type NormOfNeuron } from "./norm-neuron.js";
 import { checkNeuronOptions, neuronPlan, type NeuronOptions } from "./neuron.js";
 
 const OP = "spikeConvNormNeuron";
@@ -53,9 +52,7 @@ export function spikeConvNormNeuron(
   const { p } = neuronPlan(shape, "float32", neuron);
   if (!spikeConvNormLifFits(x.words, weight.data, o, g, p)) return unfused();
   // Eval only: the running statistics (no pass over the output, which is never made).
-  const st = batchNormState(OP, { shape: [n, o, g.oh, g.ow], dtype: "float32" }, bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.opts, {
-    count: n * g.oh * g.ow, what: "value", meanVar: () => fail(OP, "internal: batch statistics in the fused eval path"),
-  });
+  const st = runningNormState(OP, [n, o, g.oh, g.ow], "float32", bn);
   const words = Spikes.allocWords(n * o * g.oh * wordsFor(g.ow), false); // every word is written
   spikeConvNormLifThreads(
     { n, c, o, wpr: wordsFor(w), g }, x.words, weight.data as Float32Array, n / T, affineVector(OP, st.scale, st.shift, o), p, words,

@@ -20,9 +20,8 @@ import { COUNTS_DENSE_FORWARD } from "../../kernels/spike-sum/spike-sum.js";
 import { linearNormLifThreads } from "../../kernels/spike-sum/threads.js";
 import { affineVectors } from "../../kernels/neuron/threads.js";
 import { checkLinear } from "../linear.js";
-import { batchNormState } from "../norm.js";
 import { countsLinear, spikeLinear } from "./spike-linear.js";
-import { batchNormNeuron, type NormOfNeuron } from "./norm-neuron.js";
+import { batchNormNeuron, runningNormState, type NormOfNeuron } from "./norm-neuron.js";
 import { checkNeuronOptions, neuronPlan, type NeuronOptions } from "./neuron.js";
 
 const OP = "linearNormNeuron";
@@ -68,9 +67,7 @@ export function linearNormNeuron(x: Spikes | Tensor, T: number, projections: rea
   const maps = projections.map(({ bn }, j) => {
     const n = shapes[j]![2]!;
     // Eval only: the running statistics (no pass over the output, which is never made).
-    const st = batchNormState(OP, { shape: [N, n], dtype: "float32" }, bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.opts, {
-      count: N, what: "value", meanVar: () => fail(OP, "internal: batch statistics in the fused eval path"),
-    });
+    const st = runningNormState(OP, [N, n], "float32", bn);
     return { scale: st.scale, shift: st.shift, chans: n };
   });
   const vecs = affineVectors(OP, maps);

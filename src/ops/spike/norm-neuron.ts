@@ -14,7 +14,7 @@
 import { fail, fmtShape } from "../../tensor/errors.js";
 import { sameShape, sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
-import { allocFloat, Tensor, type FloatArray } from "../../tensor/tensor.js";
+import { allocFloat, Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
 import { freeArray } from "../../tensor/heap.js";
 import { wordsFor } from "../../tensor/bits.js";
 import { neuronForwardThreads, normNeuronForwardThreads } from "../../kernels/neuron/threads.js";
@@ -86,6 +86,16 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
   });
 }
 
+/**
+ * The batch norm's state at inference for an input of `shape` [N, C, ...] (running statistics: no pass over
+ * the input, which a fused op never makes): what batchNormState returns, without the input.
+ */
+export function runningNormState(op: string, shape: readonly number[], dtype: DType, bn: NormOfNeuron): BatchNormState {
+  return batchNormState(op, { shape, dtype }, bn.runningMean, bn.runningVar, bn.weight, bn.bias, bn.opts, {
+    count: sizeOf(shape) / shape[1]!, what: "value", meanVar: () => fail(op, "internal: batch statistics at inference"),
+  });
+}
+
 /** `once` [B, ...] repeated over T time steps, merged: [T B, ...] (a copy; its gradient sums over the steps). */
 export function repeatSteps(once: Tensor, T: number): Tensor {
   return reshape(expand(reshape(once, [1, ...once.shape]), [T, ...once.shape]), [T * once.shape[0]!, ...once.shape.slice(1)]);
@@ -103,14 +113,10 @@ export function batchNormNeuronRepeated(once: Tensor, T: number, bn: NormOfNeuro
   if (!Number.isInteger(T) || T < 1) fail(op, `T must be a positive integer, got ${T}`);
   const shape = [T, ...once.shape];
   const expanded = (): Spikes => batchNormNeuron(repeatSteps(once, T), shape, bn, neuron);
-  const { runningMean, runningVar, weight, bias } = bn;
-  if (bn.opts.training || (neuron as NeuronOptions).plifW !== undefined || needsGrad(once, weight, bias) || !wasmKernelsEnabled()) return expanded();
+  if (bn.opts.training || (neuron as NeuronOptions).plifW !== undefined || needsGrad(once, bn.weight, bn.bias) || !wasmKernelsEnabled()) return expanded();
   checkNeuronOptions(op, shape, neuron);
   // The repeated tensor's view: [T B, C, ...] has once's channels and layout, T times the batch.
-  const x = { shape: [T * once.shape[0]!, ...once.shape.slice(1)], dtype: once.dtype };
-  const st = batchNormState(op, x, runningMean, runningVar, weight, bias, bn.opts, {
-    count: sizeOf(x.shape) / once.shape[1]!, what: "value", meanVar: () => fail(op, "internal: batch statistics at inference"),
-  });
+  const st = runningNormState(op, [T * once.shape[0]!, ...once.shape.slice(1)], once.dtype, bn);
   const { p } = neuronPlan(shape, st.dtype, neuron);
   const a = affineLayout(once);
   const words = Spikes.allocWords(p.steps * p.rows * wordsFor(p.cols), false); // the neuron kernels write every word
