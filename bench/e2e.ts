@@ -352,8 +352,8 @@ export interface E2EArgs {
 
 /**
  * Warm-up iterations by default: a step's time settles by the fourth to sixth step of a fresh process,
- * while V8 optimises the JavaScript (the graph, the kernels' set-up) and compiles it in the background
- * on the same two cores. Two threads, fresh processes, per-step ms: MNIST b64 inference 163-186 in steps
+ * as V8 finishes optimising the JavaScript (`node --trace-opt`: functions still completing through step
+ * six). Two threads, fresh processes, per-step ms: MNIST b64 inference 163-186 in steps
  * 2-4 against 116-128 from step 5; with 1 warm-up + 3 timed steps its median was 160 ms, with 5 + 5
  * 124 ms (CIFAR b8 inference 220 / 206, training steps 1150 / 1101 and 837 / 795). PyTorch's
  * steps, timed the same way, do not change. `--warmup 1 --iters 3` times the cold steps.
