@@ -13,8 +13,9 @@ import { maxPool2d } from "../ops/pool.js";
 import { matmul } from "../ops/matmul.js";
 import { mul } from "../ops/elementwise.js";
 import { transpose } from "../ops/shape.js";
+import { headsOf, mergeHeads } from "./heads.js";
 import { floatToSpikes, spikesToFloat } from "../ops/spike/cast.js";
-import { maxPool2dSpikes } from "../ops/spike/spike-layout.js";
+import { maxPool2dSpikes, splitHeads } from "../ops/spike/spike-layout.js";
 import { countsLinear, spikeLinear } from "../ops/spike/spike-linear.js";
 import { countsConv2d, spikeConv2d } from "../ops/spike/spike-conv.js";
 import { spikingSelfAttention } from "../ops/spike/ssa.js";
@@ -126,13 +127,17 @@ export class SpikeCompute {
     return floatToSpikes(maxPool2d(spikesToFloat(x), { kernel, stride, padding }));
   }
 
-  /** Spiking self-attention Q Kᵀ V * scale on spikes [..., heads, N, d]. */
-  attention(name: string, q: Spikes, k: Spikes, v: Spikes, scale: number): Tensor {
-    this.probe?.onLayer({ kind: "attention", name, q, k, v, scale });
-    if (this.mode === "bits") return spikingSelfAttention(q, k, v, { scale });
-    const qf = spikesToFloat(q);
-    const kf = spikesToFloat(k);
-    const vf = spikesToFloat(v);
-    return mul(matmul(matmul(qf, transpose(kf, -1, -2)), vf), scale);
+  /**
+   * Spiking self-attention Q Kᵀ V * scale of `heads` heads on spikes [..., N, heads·d] (Spikformer's split
+   * into heads, the attention per head and the merge back), a float tensor [..., N, heads·d]. With bits the
+   * heads' splits and merge happen in the kernels' addressing ({@link spikingSelfAttention}'s `heads`); the
+   * float reference splits, multiplies and merges. A probe sees the heads [..., heads, N, d].
+   */
+  attention(name: string, q: Spikes, k: Spikes, v: Spikes, scale: number, heads: number): Tensor {
+    if (this.probe !== null) this.probe.onLayer({ kind: "attention", name, q: splitHeads(q, heads), k: splitHeads(k, heads), v: splitHeads(v, heads), scale });
+    if (this.mode === "bits") return spikingSelfAttention(q, k, v, { scale, heads });
+    const [qf, kf, vf] = [q, k, v].map((s) => headsOf(spikesToFloat(s), heads)) as [Tensor, Tensor, Tensor];
+    return mergeHeads(mul(matmul(matmul(qf, transpose(kf, -1, -2)), vf), scale));
   }
+
 }

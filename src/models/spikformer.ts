@@ -13,7 +13,7 @@ import { Rng } from "../tensor/random.js";
 import { Spikes } from "../tensor/spikes.js";
 import { Tensor } from "../tensor/tensor.js";
 import { mean } from "../ops/reduce.js";
-import { permute, reshape, transpose } from "../ops/shape.js";
+import { reshape, transpose } from "../ops/shape.js";
 import { linear } from "../ops/linear.js";
 import { addSpikes, floatToSpikes, spikesToFloat } from "../ops/spike/cast.js";
 import { iand } from "../ops/spike/iand.js";
@@ -26,6 +26,7 @@ import { constant_, truncNormal_ } from "../nn/init.js";
 import { SpikingNeuron, normFire, normFireRepeated, runningNormFire, spikformerLIF } from "../nn/neuron.js";
 import { stemStages, validateConfig, type SpikformerConfig } from "./config.js";
 import { SpikeCompute, type Activation } from "./compute.js";
+import { headsOf, mergeHeads } from "./heads.js";
 
 /** Linear (CIFAR) or 1x1 convolution (ImageNet, DVS, V2) under its official name; used as a token projection. */
 class TokenProjection {
@@ -292,15 +293,15 @@ export class SSA extends SpikformerPart {
   }
 
   forward(x: Activation): Spikes {
-    const [T, B, N, D] = x.shape as [number, number, number, number];
     const h = this.cfg.numHeads;
     const pre = `${this.prefix}.attn`;
     const fire = (n: "q" | "k" | "v"): Spikes => this.projectFire(`${pre}.${n}`, x, this.projs[n], this.bns[n], this.lifs[n]);
-    let y: Tensor;
+    // The attention's output in the tokens' layout [T, B, N, D] (its heads merged).
+    let merged: Tensor;
     if (this.cfg.attention === "ssa") {
       const qkv = ["q", "k", "v"] as const;
       const [q, k, v] = this.projectFires(qkv.map((n) => `${pre}.${n}`), x, qkv.map((n) => this.projs[n]), qkv.map((n) => this.bns[n]), qkv.map((n) => this.lifs[n])) as [Spikes, Spikes, Spikes];
-      y = this.compute.attention(`${pre}.ssa`, splitHeads(q, h), splitHeads(k, h), splitHeads(v, h), this.cfg.scale);
+      merged = this.compute.attention(`${pre}.ssa`, q, k, v, this.cfg.scale, h);
     } else {
       // Their q / k neurons' spikes are not used, so not made.
       const qf = this.projectNorm(`${pre}.q`, x, this.projs.q, this.bns.q);
@@ -308,21 +309,14 @@ export class SSA extends SpikformerPart {
       const v = fire("v");
       // Table I ablation: the map is built from the float Q, K (BN outputs before the neuron), V stays spikes.
       const a = this.cfg.attention;
-      y = attentionVariant(a, headsFloat(qf, h), headsFloat(kf, h), splitHeads(v, h), a === "softmax" ? {} : { scale: this.cfg.scale });
+      const y = attentionVariant(a, headsOf(qf, h), headsOf(kf, h), splitHeads(v, h), a === "softmax" ? {} : { scale: this.cfg.scale });
+      merged = mergeHeads(y);
+      releaseDead(merged, y); // the permute's backward reads only its gradient
     }
-    // [T, B, h, N, d] -> [T, B, N, h*d]
-    const merged = reshape(permute(y, [0, 1, 3, 2, 4]), [T, B, N, D]);
-    releaseDead(merged, y); // the permute's backward reads only its gradient
     const a = this.attn_lif.forward(merged);
     if (this.attn_lif.w === null) releaseDead(a, merged); // a LIF's backward reads its saved H, not its input
     return this.projectFire(`${pre}.proj`, a, this.projs.proj, this.bns.proj, this.lifs.proj);
   }
-}
-
-/** Float [T, B, N, h*d] -> [T, B, h, N, d]. */
-function headsFloat(x: Tensor, h: number): Tensor {
-  const [T, B, N, D] = x.shape as [number, number, number, number];
-  return permute(reshape(x, [T, B, N, h, D / h]), [0, 1, 3, 2, 4]);
 }
 
 /** The spiking MLP: 1x1 C -> rC - BN - LIF - 1x1 rC -> C - BN - LIF. */

@@ -10,6 +10,7 @@ import { allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
 import { describeTwins } from "../helpers/twins.js";
 import { useSplittingPool } from "../helpers/pool.js";
 import { expectSameBits } from "../helpers/arrays.js";
+import { placed } from "../helpers/placed.js";
 
 /** Spike Q, K, V [heads, N, d] at a random firing rate (ragged N and d, both orders), and an output gradient. */
 interface SsaCase { heads: number; dims: SsaDims; f64: boolean; q: Spikes; k: Spikes; v: Spikes; g: FloatArray }
@@ -155,5 +156,50 @@ describe("spiking self-attention heads, backward", () => {
         }
       }
     }
+  });
+
+  it("heads side by side in the float rows (rowHeads H) give the head layout's bits in their columns, forward and backward", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          outer: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 2, max: 4 }), n: fc.integer({ min: 1, max: 24 }), d: fc.integer({ min: 1, max: 40 }),
+          order: fc.constantFrom("qk_v" as const, "q_kv" as const), f64: fc.boolean(), rate: fc.double({ min: 0, max: 1, noNaN: true }),
+          seed: fc.integer(), heap: fc.boolean(), which: fc.integer({ min: 1, max: 7 }),
+        }),
+        ({ outer, H, n, d, order, f64, rate, seed, heap, which }) => {
+          const c = attentionCase(outer * H, n, d, order, f64, 0.3, rate, seed);
+          // [outer, H, n, d] <-> [outer, n, H, d]
+          const tokens = (a: FloatArray): FloatArray => {
+            const t = outLike(c);
+            for (let o = 0; o < outer; o++) for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) {
+              for (let j = 0; j < d; j++) t[((o * n + i) * H + h) * d + j] = a[((o * H + h) * n + i) * d + j]!;
+            }
+            return t;
+          };
+          const rows: SsaDims = { ...c.dims, rowHeads: H };
+          const [out1] = forwardWith("auto")(c);
+          const grads = () => [1, 2, 4].map((bit) => (which & bit ? outLike(c) : null));
+          const [q1, k1, v1] = grads();
+          ssaBackwardRange(c.q.words, c.k.words, c.v.words, c.g, q1!, k1!, v1!, c.dims, 0, c.heads);
+          const gRows = placed(tokens(c.g), heap);
+          for (const backend of ["js", "wasm"] as const) {
+            setKernelBackend(backend);
+            try {
+              for (const t of [1, 2, 3]) {
+                const out = placed(outLike(c), heap);
+                ssaForwardThreads(c.q.words, c.k.words, c.v.words, out, rows, c.heads, t);
+                expectSameBits(out, tokens(out1!), `forward, ${backend}, ${t} threads`);
+                const [q2, k2, v2] = grads().map((a) => (a ? placed(a, heap) : null));
+                ssaBackwardThreads(c.q.words, c.k.words, c.v.words, gRows, q2!, k2!, v2!, rows, c.heads, t);
+                [[q1, q2], [k1, k2], [v1, v2]].forEach(([a, b], i) => { if (a) expectSameBits(b!, tokens(a), `gradient ${i}, ${backend}, ${t} threads`); });
+              }
+            } finally {
+              setKernelBackend("auto");
+            }
+          }
+        },
+      ),
+      { numRuns: 40, seed: 21 },
+    );
   });
 });

@@ -12,6 +12,8 @@ import { transpose } from "../../src/ops/shape.js";
 import { andPopcountGemm } from "../../src/kernels/popcount/popcount.js";
 import { resolveSsaOrder, spikingSelfAttention, ssaCost } from "../../src/ops/spike/ssa.js";
 import { attentionVariant } from "../../src/ops/spike/attention-variants.js";
+import { splitHeads } from "../../src/ops/spike/spike-layout.js";
+import { mergeHeads } from "../../src/models/heads.js";
 import { gradcheck, GRAD_RUNS, rand64 } from "../helpers/gradcheck.js";
 import { expectBitEqual, expectClose, leaf, randSpikes } from "../helpers/random-spikes.js";
 
@@ -124,6 +126,29 @@ describe("spikingSelfAttention", () => {
     for (let i = 0; i < 3; i++) expectClose(grads[0]![i]!, grads[1]![i]!, 1e-6, 1e-6, `grad ${i}`);
   });
 
+  it("heads: on the tokens' layout it equals splitHeads, attention per head and the merge, values and gradients", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 40 }),
+        fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom<"qk_v" | "q_kv">("qk_v", "q_kv"), fc.constantFrom<"float32" | "float64">("float32", "float64"), fc.integer(),
+        (outer, H, n, d, p, order, dtype, seed) => {
+          const rng = new Rng(seed);
+          const shape = [outer, n, H * d];
+          const sp = [0, 1, 2].map(() => leaf(randSpikes(shape, p, rng, dtype)));
+          const ref = sp.map((s) => leaf(Spikes.fromValues(Array.from(s.toFloat().data), shape, dtype)));
+          const g = Tensor.uniform(shape, rng, -1, 1, dtype);
+          const y = spikingSelfAttention(sp[0]!, sp[1]!, sp[2]!, { scale: 0.3, order, heads: H });
+          const yRef = mergeHeads(spikingSelfAttention(splitHeads(ref[0]!, H), splitHeads(ref[1]!, H), splitHeads(ref[2]!, H), { scale: 0.3, order }));
+          expectBitEqual(y, yRef, "forward");
+          backward(y, g);
+          backward(yRef, g);
+          for (let i = 0; i < 3; i++) expectBitEqual(sp[i]!.grad!, ref[i]!.grad!, `grad ${"qkv"[i]}`);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it("errors name the op and the shapes", () => {
     const a = Spikes.zeros([2, 4, 8]);
     expect(() => spikingSelfAttention(a, Spikes.zeros([2, 4, 9]), a, { scale: 1 })).toThrow(BitspikeError);
@@ -132,6 +157,8 @@ describe("spikingSelfAttention", () => {
     expect(() => spikingSelfAttention(a, a, a, { scale: NaN })).toThrow(/spikingSelfAttention: scale must be a finite number, got NaN/);
     expect(() => spikingSelfAttention(a, a, a, { scale: 1, order: "kv" as never })).toThrow(/spikingSelfAttention: order must be/);
     expect(() => spikingSelfAttention(a, Spikes.zeros([2, 4, 8], "float64"), a, { scale: 1 })).toThrow(/spikingSelfAttention: inputs mix dtypes/);
+    expect(() => spikingSelfAttention(a, a, a, { scale: 1, heads: 3 })).toThrow(/spikingSelfAttention: heads must be a positive integer dividing the 8 channels, got 3/);
+    expect(() => spikingSelfAttention(a, a, a, { scale: 1, heads: 0 })).toThrow(/spikingSelfAttention: heads must be a positive integer dividing the 8 channels, got 0/);
   });
 });
 

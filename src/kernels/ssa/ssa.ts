@@ -7,6 +7,13 @@
  * event-driven gather / scatter sums (popcount/, spike-sum/); the float64
  * matrices between them live in this thread's heap scratch, where the WASM
  * twins use them in place.
+ *
+ * Float layouts (the output, its gradient and the input gradients): `rowHeads` heads side by side in each
+ * row, head b = o rowHeads + h holding columns h d .. h d + d - 1 of rows o N .. o N + N - 1. With
+ * rowHeads = 1 each head is its own [N, d] block ([heads, N, d]); with rowHeads = H the floats are the
+ * tokens' [outer, N, H d], the layout before Spikformer splits the heads and after it merges them, so the
+ * split's and the merge's float copies are never made (each head's rows are read and written in place).
+ * The spike words are always [heads, N, d].
  */
 import type { FloatArray } from "../../tensor/tensor.js";
 import { heapF64, heapU32, inHeap, Scratch } from "../../tensor/heap.js";
@@ -18,6 +25,7 @@ import {
   countsGatherAdd, countsTimesSpikes, floatTimesSpikesT, spikeGatherAdd, spikeScatterRows,
 } from "../spike-sum/spike-sum.js";
 import { transpose } from "../transpose/transpose.js";
+import { copyWasmCall } from "../copy/wasm.js";
 import { rowsTimesF64Wasm, scaleF64Wasm } from "./wasm.js";
 
 /** One attention problem: N tokens, head size d (wpr words a row), the association order and the scale (in the output's type). */
@@ -26,6 +34,16 @@ export interface SsaDims {
   d: number;
   order: "qk_v" | "q_kv";
   scale: number;
+  /** Heads side by side in a row of the float arrays (see the file comment); 1 when absent. */
+  rowHeads?: number;
+}
+
+/** Where head b's N x d float block starts and its row stride, in elements (see the file comment). */
+function floatBlock(dims: SsaDims, b: number): { at: number; stride: number } {
+  const { n, d } = dims;
+  const H = dims.rowHeads ?? 1;
+  const o = Math.floor(b / H);
+  return { at: o * n * H * d + (b - o * H) * d, stride: H * d };
 }
 
 const scratch = new Scratch();
@@ -52,12 +70,31 @@ function carve(f64Lens: readonly number[], u32Lens: readonly number[]): { f: Flo
  * thread's scratch): the JS loop took about 1.4 ns a value, 17.5 ms of a one-thread CIFAR b8 step (6,144 heads
  * of 2,048 values), the twin 4.1 ms.
  */
-function scaleInto(src: Float64Array, scale: number, dst: FloatArray, off: number): void {
+function scaleInto(src: Float64Array, scale: number, dst: FloatArray, block: { at: number; stride: number }, rows: number, cols: number): void {
+  const { at, stride } = block;
   if (wasmKernelsEnabled() && inHeap(dst)) {
-    scaleF64Wasm(src, 0, dst, off, src.length, scale);
+    scaleF64Wasm(src, 0, dst, at, rows, cols, stride, scale);
     return;
   }
-  for (let i = 0; i < src.length; i++) dst[off + i] = src[i]! * scale;
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0, o = at + r * stride, i = r * cols; j < cols; j++) dst[o + j] = src[i + j]! * scale;
+  }
+}
+
+/**
+ * Head b's gradient rows as one contiguous N x d block: g itself where the heads are blocks (at their
+ * offset), else copied (in the values' type, so the same values) into this thread's `stage`.
+ */
+function gradBlock(g: FloatArray, dims: SsaDims, b: number, stage: FloatArray): [FloatArray, number] {
+  const { n, d } = dims;
+  const { at, stride } = floatBlock(dims, b);
+  if (stride === d) return [g, at];
+  if (wasmKernelsEnabled() && inHeap(g) && inHeap(stage)) {
+    copyWasmCall(g instanceof Float64Array, g.byteOffset + at * g.BYTES_PER_ELEMENT, stage.byteOffset, n, d, stride, d, 1, 1);
+  } else {
+    for (let r = 0; r < n; r++) stage.set(g.subarray(at + r * stride, at + r * stride + d), r * d);
+  }
+  return [stage, 0];
 }
 
 /** Forward of heads b0..b1-1: out[b] = Q_b K_bᵀ V_b · scale. Words and out index from head 0. */
@@ -70,7 +107,7 @@ export function ssaForwardRange(q: Uint32Array, k: Uint32Array, v: Uint32Array, 
       const mo = b * matWords;
       andPopcountGemm(q, mo, k, mo, a!, 0, n, n, wpr);
       countsTimesSpikes(a!, 0, v, mo, wpr, tmp!, 0, n, n, d, false);
-      scaleInto(tmp!, scale, out, b * matFloats);
+      scaleInto(tmp!, scale, out, floatBlock(dims, b), n, d);
     }
   } else {
     const { f: [tmp, kv], u: [kt, vt] } = carve([matFloats, d * d], [d * wpn, d * wpn]);
@@ -80,7 +117,7 @@ export function ssaForwardRange(q: Uint32Array, k: Uint32Array, v: Uint32Array, 
       transposeBits(v.subarray(mo, mo + matWords), 1, n, d, vt!);
       andPopcountGemm(kt!, 0, vt!, 0, kv!, 0, d, d, wpn);
       spikeGatherAdd(q, mo, wpr, kv!, 0, tmp!, 0, n, d, false);
-      scaleInto(tmp!, scale, out, b * matFloats);
+      scaleInto(tmp!, scale, out, floatBlock(dims, b), n, d);
     }
   }
 }
@@ -95,60 +132,68 @@ export function ssaBackwardRange(
 ): void {
   const { n, d, order, scale } = dims;
   const wpr = wordsFor(d), wpn = wordsFor(n), matWords = n * wpr, matFloats = n * d;
+  // A head's gradient block is staged (see gradBlock) only when heads share rows.
+  const staged = (dims.rowHeads ?? 1) > 1 ? matFloats * (g instanceof Float64Array ? 2 : 1) : 0;
+  const stageOf = (u: Uint32Array): FloatArray =>
+    g instanceof Float64Array ? new Float64Array(u.buffer, u.byteOffset, staged / 2) : new Float32Array(u.buffer, u.byteOffset, staged);
   if (order === "q_kv") {
-    const { f: [tmp, kv, p, pt], u: [kt, vt] } = carve([matFloats, d * d, d * d, d * d], [d * wpn, d * wpn]);
+    const { f: [tmp, kv, p, pt], u: [kt, vt, su] } = carve([matFloats, d * d, d * d, d * d], [d * wpn, d * wpn, staged]);
+    const stage = stageOf(su!);
     // dQ's product by the WASM twin (./wasm.ts) on float32 heap arrays: the same bits as gemm + scaleInto.
     const dqWasm = wasmKernelsEnabled() && g instanceof Float32Array && gq instanceof Float32Array && inHeap(g) && inHeap(gq);
     for (let b = b0; b < b1; b++) {
-      const mo = b * matWords, fo = b * matFloats;
+      const mo = b * matWords, out = floatBlock(dims, b);
+      const [gb, go] = gradBlock(g, dims, b, stage);
       if (gq) {
         // dQ = s g (Kᵀ V)ᵀ = s g (Vᵀ K)
         transposeBits(k.subarray(mo, mo + matWords), 1, n, d, kt!);
         transposeBits(v.subarray(mo, mo + matWords), 1, n, d, vt!);
         andPopcountGemm(vt!, 0, kt!, 0, kv!, 0, d, d, wpn);
-        if (dqWasm) rowsTimesF64Wasm(g as Float32Array, fo, kv!, 0, gq as Float32Array, fo, n, d, d, scale);
+        if (dqWasm) rowsTimesF64Wasm(gb as Float32Array, go, kv!, 0, gq as Float32Array, out.at, out.stride, n, d, d, scale);
         else {
-          gemm(g, fo, false, kv!, 0, false, tmp!, 0, n, d, d, false);
-          scaleInto(tmp!, scale, gq, fo);
+          gemm(gb, go, false, kv!, 0, false, tmp!, 0, n, d, d, false);
+          scaleInto(tmp!, scale, gq, out, n, d);
         }
       }
       if (gk || gv) {
         // P = Qᵀ g (d x d); dV = s K P, dK = s V Pᵀ
         p!.fill(0);
-        spikeScatterRows(q, mo, wpr, g, fo, p!, 0, n, d);
+        spikeScatterRows(q, mo, wpr, gb, go, p!, 0, n, d);
         if (gv) {
           spikeGatherAdd(k, mo, wpr, p!, 0, tmp!, 0, n, d, false);
-          scaleInto(tmp!, scale, gv, fo);
+          scaleInto(tmp!, scale, gv, out, n, d);
         }
         if (gk) {
           transpose(p!, 0, d, d, pt!, 0);
           spikeGatherAdd(v, mo, wpr, pt!, 0, tmp!, 0, n, d, false);
-          scaleInto(tmp!, scale, gk, fo);
+          scaleInto(tmp!, scale, gk, out, n, d);
         }
       }
     }
   } else {
-    const { f: [tmp, a, at, mm, mt] } = carve([matFloats, n * n, n * n, n * n, n * n], []);
+    const { f: [tmp, a, at, mm, mt], u: [su] } = carve([matFloats, n * n, n * n, n * n, n * n], [staged]);
+    const stage = stageOf(su!);
     for (let b = b0; b < b1; b++) {
-      const mo = b * matWords, fo = b * matFloats;
+      const mo = b * matWords, out = floatBlock(dims, b);
+      const [gb, go] = gradBlock(g, dims, b, stage);
       if (gv) {
         // dV = s (Q Kᵀ)ᵀ g, skipping the zeros of the integer map
         andPopcountGemm(q, mo, k, mo, a!, 0, n, n, wpr);
         transpose(a!, 0, n, n, at!, 0);
-        countsGatherAdd(at!, 0, g, fo, tmp!, 0, n, n, d, false);
-        scaleInto(tmp!, scale, gv, fo);
+        countsGatherAdd(at!, 0, gb, go, tmp!, 0, n, n, d, false);
+        scaleInto(tmp!, scale, gv, out, n, d);
       }
       if (gq || gk) {
         // M = g Vᵀ (N x N); dQ = s M K, dK = s Mᵀ Q
-        floatTimesSpikesT(g, fo, v, mo, wpr, mm!, 0, n, d, n);
+        floatTimesSpikesT(gb, go, v, mo, wpr, mm!, 0, n, d, n);
         if (gq) {
           countsTimesSpikes(mm!, 0, k, mo, wpr, tmp!, 0, n, n, d, false);
-          scaleInto(tmp!, scale, gq, fo);
+          scaleInto(tmp!, scale, gq, out, n, d);
         }
         if (gk) {
           transpose(mm!, 0, n, n, mt!, 0);
           countsTimesSpikes(mt!, 0, q, mo, wpr, tmp!, 0, n, n, d, false);
-          scaleInto(tmp!, scale, gk, fo);
+          scaleInto(tmp!, scale, gk, out, n, d);
         }
       }
     }

@@ -12,24 +12,24 @@ import { asFloats, defineTask, from, wordsView as words } from "../../parallel/r
 import { claimedRanges, runClaimed } from "../../parallel/claims.js";
 import { ssaBackwardRange, ssaForwardRange, type SsaDims } from "./ssa.js";
 
-// Arguments: n, d, order (1 = q_kv), scale (a float: read raw), the heads' claim schedule (its heap index),
-// then element offsets.
-const decode = (raw: Float64Array, a: readonly number[]): SsaDims => ({ n: a[0]!, d: a[1]!, order: a[2] === 1 ? "q_kv" : "qk_v", scale: raw[3]! });
-const encode = (dm: SsaDims): number[] => [dm.n, dm.d, dm.order === "q_kv" ? 1 : 0, dm.scale];
+// Arguments: n, d, order (1 = q_kv), scale (a float: read raw), heads a float row, the heads' claim schedule
+// (its heap index), then element offsets.
+const decode = (raw: Float64Array, a: readonly number[]): SsaDims => ({ n: a[0]!, d: a[1]!, order: a[2] === 1 ? "q_kv" : "qk_v", scale: raw[3]!, rowHeads: a[4]! });
+const encode = (dm: SsaDims): number[] => [dm.n, dm.d, dm.order === "q_kv" ? 1 : 0, dm.scale, dm.rowHeads ?? 1];
 
 /** One thread's claimed heads of the forward: buffers q, k, v (words as float32), out. */
 const SSA_FORWARD = defineTask("ssa.forward", import.meta.url, (raw, a, b) => {
-  const [q, k, v, out, dm] = [words(b[0]!, a[5]!), words(b[1]!, a[6]!), words(b[2]!, a[7]!), from(b[3]!, a[8]!), decode(raw, a)];
-  claimedRanges(a[4]!)((h0, h1) => ssaForwardRange(q, k, v, out, dm, h0, h1));
+  const [q, k, v, out, dm] = [words(b[0]!, a[6]!), words(b[1]!, a[7]!), words(b[2]!, a[8]!), from(b[3]!, a[9]!), decode(raw, a)];
+  claimedRanges(a[5]!)((h0, h1) => ssaForwardRange(q, k, v, out, dm, h0, h1));
 });
 
 /** One thread's claimed heads of the backward: buffers q, k, v, g, gq, gk, gv (a flag says which gradients exist). */
 const SSA_BACKWARD = defineTask("ssa.backward", import.meta.url, (raw, a, b) => {
-  const has = a[12]!;
-  const [q, k, v, g] = [words(b[0]!, a[5]!), words(b[1]!, a[6]!), words(b[2]!, a[7]!), from(b[3]!, a[8]!)];
-  const [gq, gk, gv] = [has & 1 ? from(b[4]!, a[9]!) : null, has & 2 ? from(b[5]!, a[10]!) : null, has & 4 ? from(b[6]!, a[11]!) : null];
+  const has = a[13]!;
+  const [q, k, v, g] = [words(b[0]!, a[6]!), words(b[1]!, a[7]!), words(b[2]!, a[8]!), from(b[3]!, a[9]!)];
+  const [gq, gk, gv] = [has & 1 ? from(b[4]!, a[10]!) : null, has & 2 ? from(b[5]!, a[11]!) : null, has & 4 ? from(b[6]!, a[12]!) : null];
   const dm = decode(raw, a);
-  claimedRanges(a[4]!)((h0, h1) => ssaBackwardRange(q, k, v, g, gq, gk, gv, dm, h0, h1));
+  claimedRanges(a[5]!)((h0, h1) => ssaBackwardRange(q, k, v, g, gq, gk, gv, dm, h0, h1));
 });
 
 /**

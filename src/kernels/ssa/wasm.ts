@@ -9,21 +9,22 @@
  * TypeScript cost more than the sums; here eight columns at a time ride in
  * four f64x2 accumulators, then two, then one.
  *
- *   rowsTimesF64(a, b, c, m, k, n, s)  a: f32 [m][k], b: f64 [k][n], c: f32 [m][n] (byte offsets in the heap)
+ *   rowsTimesF64(a, b, c, m, k, n, s, cs)  a: f32 [m][k], b: f64 [k][n], c: f32 rows of n, cs apart (byte offsets in the heap)
  *
  * And the heads' last step, the scaling of a float64 product into the output:
  *
- *   scaleF64(src, dst, n, s, f32)  dst[i] = src[i] s (f64.mul), rounded to float32 when f32 != 0 (f32x4.demote,
- *                                  as a JS store into a Float32Array); src float64, dst float32 or float64
+ *   scaleF64(src, dst, rows, cols, s, f32, ds)  dst[r ds + j] = src[r cols + j] s (f64.mul), rounded to float32 when
+ *                                  f32 != 0 (f32x4.demote, as a JS store into a Float32Array); src float64, dst
+ *                                  float32 or float64, its rows ds elements apart (a head's rows among other heads')
  */
 import { Code, emitModule, F64, I32, V128 } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 
-const P = { a: 0, b: 1, c: 2, m: 3, k: 4, n: 5, s: 6 } as const;
+const P = { a: 0, b: 1, c: 2, m: 3, k: 4, n: 5, s: 6, cs: 7 } as const;
 /** Accumulators of the widest column block (two columns each). */
 const WIDE = 4;
-const L = { rowA: 7, endA: 8, rowC: 9, j: 10, pa: 11, pb: 12, endP: 13, nb: 14, s2: 15, av: 16, acc0: 17, acc: 17 + WIDE } as const;
+const L = { rowA: 8, endA: 9, rowC: 10, j: 11, pa: 12, pb: 13, endP: 14, nb: 15, s2: 16, av: 17, acc0: 18, acc: 18 + WIDE } as const;
 const ZERO = new Array<number>(16).fill(0);
 
 function whileLt(c: Code, x: number, end: number, body: () => void): void {
@@ -78,21 +79,21 @@ function rowsTimesF64(): Code {
     columnBlocks(c, 1);
     columnBlocks(c, 0);
     c.get(L.endP).set(L.rowA);
-    c.get(L.rowC).get(P.n).i32Const(2).i32Shl().i32Add().set(L.rowC);
+    c.get(L.rowC).get(P.cs).i32Const(2).i32Shl().i32Add().set(L.rowC);
   });
   return c;
 }
 
-/** scaleF64's body: two values a step, then the odd last one. */
+/** scaleF64's body: per row, two values a step, then the odd last one. */
 function scaleF64(): Code {
-  const [src, dst, n, s, f32] = [0, 1, 2, 3, 4];
-  const [i, n2, s2] = [5, 6, 7];
+  const [src, dst, rows, cols, s, f32, ds] = [0, 1, 2, 3, 4, 5, 6];
+  const [i, n2, s2, r, dRow, dBytes] = [7, 8, 9, 10, 11, 12];
   const c = new Code();
-  /** dst[at] = src[at] s (and the next value too when `pair`), rounded to float32 when f32. */
+  /** dst row [at] = src[at] s (and the next value too when `pair`), rounded to float32 when f32. */
   const scaled = (at: number, pair: boolean): void => {
     for (const narrow of [true, false]) {
       if (narrow) c.get(f32).if(); else c.else();
-      c.get(dst).get(at).i32Const(narrow ? 2 : 3).i32Shl().i32Add();
+      c.get(dRow).get(at).i32Const(narrow ? 2 : 3).i32Shl().i32Add();
       c.get(src).get(at).i32Const(3).i32Shl().i32Add();
       if (pair) c.v128Load(0).get(s2).f64x2Mul(); else c.f64Load(0).get(s).f64Mul();
       if (narrow) (pair ? c.f32x4DemoteF64x2Zero().v128Store64Lane(0) : c.f32DemoteF64().f32Store(0));
@@ -101,15 +102,24 @@ function scaleF64(): Code {
     c.end();
   };
   c.get(s).f64x2Splat().set(s2);
-  c.get(n).i32Const(-2).i32And().set(n2);
-  c.i32Const(0).set(i);
-  c.whileLtU(i, n2, () => {
-    scaled(i, true);
-    c.get(i).i32Const(2).i32Add().set(i);
+  c.get(cols).i32Const(-2).i32And().set(n2);
+  // dBytes: a destination row's stride in bytes
+  c.get(ds).i32Const(2).i32Const(3).get(f32).select().i32Shl().set(dBytes);
+  c.get(dst).set(dRow);
+  c.i32Const(0).set(r);
+  c.whileLtU(r, rows, () => {
+    c.i32Const(0).set(i);
+    c.whileLtU(i, n2, () => {
+      scaled(i, true);
+      c.get(i).i32Const(2).i32Add().set(i);
+    });
+    c.get(n2).get(cols).i32LtU().if();
+    scaled(n2, false);
+    c.end();
+    c.get(src).get(cols).i32Const(3).i32Shl().i32Add().set(src);
+    c.get(dRow).get(dBytes).i32Add().set(dRow);
+    c.get(r).i32Const(1).i32Add().set(r);
   });
-  c.get(n2).get(n).i32LtU().if();
-  scaled(n2, false);
-  c.end();
   return c;
 }
 
@@ -120,13 +130,13 @@ export function ssaModule(): Uint8Array {
     shared: true,
     funcs: [{
       name: "rowsTimesF64",
-      params: [I32, I32, I32, I32, I32, I32, F64],
+      params: [I32, I32, I32, I32, I32, I32, F64, I32],
       results: [],
       // rowA endA rowC j pa pb endP nb, s2 av, the vector accumulators, the last column's
       locals: [I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, ...new Array<typeof V128>(WIDE).fill(V128), F64],
       body: rowsTimesF64(),
     }, {
-      name: "scaleF64", params: [I32, I32, I32, F64, I32], results: [], locals: [I32, I32, V128], body: scaleF64(),
+      name: "scaleF64", params: [I32, I32, I32, I32, F64, I32, I32], results: [], locals: [I32, I32, V128, I32, I32, I32], body: scaleF64(),
     }],
   });
 }
@@ -135,24 +145,25 @@ const kernel = new HeapKernel(ssaModule);
 let runs = 0;
 
 /**
- * c[i][j] = f32(s Σ_p f64(a[i][p]) b[p][j]) (float64 sums from +0 in p order) for float32 a [m][k] and
- * c [m][n] and float64 b [k][n], all heap arrays, at element offsets.
+ * c[i][j] = f32(s Σ_p f64(a[i][p]) b[p][j]) (float64 sums from +0 in p order) for float32 a [m][k],
+ * float64 b [k][n] and float32 c (rows of n, `cStride` elements apart), all heap arrays, at element offsets.
  */
 export function rowsTimesF64Wasm(
-  a: Float32Array, aOff: number, b: Float64Array, bOff: number, c: Float32Array, cOff: number, m: number, k: number, n: number, s: number,
+  a: Float32Array, aOff: number, b: Float64Array, bOff: number, c: Float32Array, cOff: number, cStride: number, m: number, k: number, n: number, s: number,
 ): void {
   runs++;
-  (kernel.exports().rowsTimesF64 as (...x: number[]) => void)(a.byteOffset + 4 * aOff, b.byteOffset + 8 * bOff, c.byteOffset + 4 * cOff, m, k, n, s);
+  (kernel.exports().rowsTimesF64 as (...x: number[]) => void)(a.byteOffset + 4 * aOff, b.byteOffset + 8 * bOff, c.byteOffset + 4 * cOff, m, k, n, s, cStride);
 }
 
 /**
- * dst[dOff + i] = src[sOff + i] s for i < n, rounded once to dst's type (float64 src, float32 or float64 dst,
- * heap arrays): a head's scaling, the JS loop's operations (a double product, stored).
+ * dst[dOff + r stride + j] = src[sOff + r cols + j] s for r < rows, j < cols, rounded once to dst's type
+ * (float64 src, float32 or float64 dst, heap arrays): a head's scaling, the JS loop's operations (a double
+ * product, stored), its rows among other heads' when stride > cols.
  */
-export function scaleF64Wasm(src: Float64Array, sOff: number, dst: FloatArray, dOff: number, n: number, s: number): void {
+export function scaleF64Wasm(src: Float64Array, sOff: number, dst: FloatArray, dOff: number, rows: number, cols: number, stride: number, s: number): void {
   runs++;
   const f32 = dst instanceof Float32Array;
-  (kernel.exports().scaleF64 as (...x: number[]) => void)(src.byteOffset + 8 * sOff, dst.byteOffset + (f32 ? 4 : 8) * dOff, n, s, f32 ? 1 : 0);
+  (kernel.exports().scaleF64 as (...x: number[]) => void)(src.byteOffset + 8 * sOff, dst.byteOffset + (f32 ? 4 : 8) * dOff, rows, cols, s, f32 ? 1 : 0, stride);
 }
 
 /** How many times this thread has run the SSA WASM kernel (lets tests see which backend ran). */

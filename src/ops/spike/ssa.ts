@@ -22,6 +22,7 @@ import type { SsaDims } from "../../kernels/ssa/ssa.js";
 import { ssaBackwardThreads, ssaForwardThreads } from "../../kernels/ssa/threads.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, unzeroed } from "../util.js";
+import { splitHeadsBits } from "../../kernels/spike-layout.js";
 
 /** Association order: (Q Kᵀ) V costs O(N² d), Q (Kᵀ V) costs O(N d²). */
 export type SsaOrder = "auto" | "qk_v" | "q_kv";
@@ -32,6 +33,13 @@ export interface SsaOptions {
   scale: number;
   /** Association order; "auto" (default) picks the cheaper one for N and d. */
   order?: SsaOrder;
+  /**
+   * Multi-head attention on the tokens' layout: q, k, v and the output are `[..., N, heads·d]`, and the
+   * result is Spikformer's split into heads (channel c to head floor(c / d)), the attention per head and
+   * the merge back, with the same values, where the heads' float copies (the output's merge, the
+   * gradients' split) are never made: each head reads and writes its columns in place. Default 1.
+   */
+  heads?: number;
 }
 
 /**
@@ -70,22 +78,34 @@ export function spikingSelfAttention(q: Spikes, k: Spikes, v: Spikes, opts: SsaO
     fail(op, `q, k and v must have one shape [..., N, d], got ${fmtShape(q.shape)}, ${fmtShape(k.shape)} and ${fmtShape(v.shape)}`);
   }
   if (typeof opts.scale !== "number" || !Number.isFinite(opts.scale)) fail(op, `scale must be a finite number, got ${String(opts.scale)}`);
+  const H = opts.heads ?? 1;
+  if (!Number.isInteger(H) || H < 1 || q.cols % H !== 0) fail(op, `heads must be a positive integer dividing the ${q.cols} channels, got ${String(opts.heads)}`);
   // The scale in the output dtype, as a float32 tensor times a number computes it (and PyTorch does).
   const scale = dtype === "float32" ? Math.fround(opts.scale) : opts.scale;
   const order0 = opts.order ?? "auto";
   if (order0 !== "auto" && order0 !== "qk_v" && order0 !== "q_kv") fail(op, `order must be "auto", "qk_v" or "q_kv", got ${JSON.stringify(order0)}`);
   const n = q.shape[q.rank - 2]!;
-  const d = q.cols;
-  const heads = n === 0 ? 0 : q.rows / n;
-  const dims: SsaDims = { n, d, order: resolveSsaOrder(order0, n, d), scale };
+  const d = q.cols / H;
+  const heads = n === 0 ? 0 : (q.rows / n) * H;
+  const dims: SsaDims = { n, d, order: resolveSsaOrder(order0, n, d), scale, rowHeads: H };
+  // The kernels read each head's spikes as an N x d matrix: with several heads a row, their bits are split first.
+  const [qw, kw, vw] = H === 1 ? [q.words, k.words, v.words] : [q, k, v].map((s) => headWords(s, n, H, d));
   // The head loops, and their split over threads, are the ssa kernel family's (src/kernels/ssa/).
   const out = unzeroed(q.shape, dtype); // every head's matrix written whole (scaleInto)
-  ssaForwardThreads(q.words, k.words, v.words, out.data, dims, heads);
+  ssaForwardThreads(qw!, kw!, vw!, out.data, dims, heads);
   return record(op, out, [q, k, v], (g) => {
     const gq = q.requiresGrad ? unzeroed(q.shape, dtype) : null; // each written whole, head by head
     const gk = k.requiresGrad ? unzeroed(k.shape, dtype) : null;
     const gv = v.requiresGrad ? unzeroed(v.shape, dtype) : null;
-    ssaBackwardThreads(q.words, k.words, v.words, g.data, gq && gq.data, gk && gk.data, gv && gv.data, dims, heads);
+    ssaBackwardThreads(qw!, kw!, vw!, g.data, gq && gq.data, gk && gk.data, gv && gv.data, dims, heads);
     return [gq, gk, gv];
   });
+}
+
+/** The words of spikes [..., N, H d] as H heads' N x d matrices a token group, [..., H, N, d] (splitHeads' bits). */
+function headWords(s: Spikes, n: number, H: number, d: number): Uint32Array {
+  const outer = n === 0 ? 0 : s.rows / n;
+  const words = Spikes.zeros([outer, H, n, d], s.dtype).words;
+  splitHeadsBits(s.words, words, outer, n, H, d);
+  return words;
 }
