@@ -2,14 +2,15 @@
  * Is a second thread's shortfall in the split, the waits or the code that stays serial? Steps of an e2e
  * workload alternate in one process between the pool's threads and `poolProfile("serial")` (every part of
  * every threaded call run on the calling thread, the same split, the same bits), so the machine's drift
- * hits both alike. Per op: the serial time of all its parts, the calling thread's own part on two threads
- * and its wait for the worker after it; per step: the threaded ops' parts, the waits and the rest (serial
+ * hits both alike. Per op (per pass where an op has several: batchNorm.meanVar, conv2d.data,
+ * multiStepNeuron.backward, ...): the serial time of all its parts, the calling thread's own part on two
+ * threads and its wait for the worker after it; per step: the threaded ops' parts, the waits and the rest (serial
  * code: the graph, allocation, unsplit passes). With perfect threads the calling thread's part would be
  * the serial time over the thread count and the waits zero. The last column is the split's balance in work: the
  * calling thread's part against a worker's, both timed on one thread (its own part first, which favours the
  * others' by a few percent of warm caches: dense gemms, evenly split, read 1.04x).
  *
- *   npx tsx bench/pool-split.ts [--config mnist-b64|cifar-b8] [--phase train|infer] [--threads 2] [--steps 6] [--top 16]
+ *   npx tsx bench/pool-split.ts [--config mnist-b64|cifar-b8] [--phase train|infer] [--threads 2] [--steps 6] [--top 24]
  */
 import { poolProfile, poolReady, setThreads, shutdownPool, usableThreads, type PoolOpTimes } from "../src/parallel/pool.js";
 import { stepScope } from "../src/tensor/retain.js";
@@ -20,7 +21,7 @@ function flag(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
 const name = flag("config", "mnist-b64"), phase = flag("phase", "train"), threads = Number(flag("threads", "2"));
-const steps = Number(flag("steps", "6")), top = Number(flag("top", "16"));
+const steps = Number(flag("steps", "6")), top = Number(flag("top", "24"));
 if (phase !== "train" && phase !== "infer") throw new Error(`bench/pool-split.ts: --phase takes train or infer, got ${phase}`);
 if (!(Number.isInteger(threads) && threads >= 2)) throw new Error(`bench/pool-split.ts: --threads takes an integer >= 2, got ${threads}`);
 if (!(Number.isInteger(steps) && steps >= 1)) throw new Error(`bench/pool-split.ts: --steps takes an integer >= 1, got ${steps}`);

@@ -88,7 +88,7 @@ export function convForwardThreads(d: ConvDims, x: FloatArray, w: FloatArray, y:
   for (let j = 1; j < p; j++) {
     jobs.push({ op: OP_CONV_FORWARD, args: [...dims, xBase, sabBase(ww), yBase, cuts[j]!, cuts[j + 1]!], bufs: [wx, ww, wy] });
   }
-  runParts("conv2d", jobs, () => convForwardRange(d, x, 0, w, 0, y, 0, 0, mine, noTick));
+  runParts("conv2d.forward", jobs, () => convForwardRange(d, x, 0, w, 0, y, 0, 0, mine, noTick));
   if (!inHeap(y)) y.set(sy.subarray(0, rest * yImg), mine * yImg);
 }
 
@@ -116,7 +116,7 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
   const chunk = dataImagesPerChunk(d, gy, w, gx);
   if (d.n >= CLAIM_DATA_CHUNKS_PER_THREAD * chunk * p && inHeap(gy) && inHeap(w) && inHeap(gx)) {
     const args = [...dimArgs(d), sabBase(gy), sabBase(w), sabBase(gx), 0, 0];
-    runClaimed("conv2d", d.n, p, chunk, (at) => ({ op: OP_CONV_DATA, args: [...args, at], bufs: [gy, w, gx] }), (images) =>
+    runClaimed("conv2d.data", d.n, p, chunk, (at) => ({ op: OP_CONV_DATA, args: [...args, at], bufs: [gy, w, gx] }), (images) =>
       convDataRange(d, gy, 0, w, 0, gx, 0, 0, 0, noTick, images));
     return;
   }
@@ -139,7 +139,7 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
   for (let j = 1; j < p; j++) {
     jobs.push({ op: OP_CONV_DATA, args: [...dims, gyBase, sabBase(ww), gxBase, cuts[j]!, cuts[j + 1]!, 0], bufs: [wgy, ww, wgx] });
   }
-  runParts("conv2d", jobs, () => convDataRange(d, gy, 0, w, 0, gx, 0, 0, mine, noTick));
+  runParts("conv2d.data", jobs, () => convDataRange(d, gy, 0, w, 0, gx, 0, 0, mine, noTick));
   if (!inHeap(gx)) gx.set(sgx.subarray(0, rest * xImg), mine * xImg);
 }
 
@@ -174,6 +174,6 @@ export function convWeightThreads(d: ConvDims, gy: FloatArray, x: FloatArray, ac
   for (let j = 1; j < p; j++) {
     jobs.push({ op: OP_CONV_WEIGHT, args: [...dims, sabBase(wgy), sabBase(wx), accBase, cuts[j]!, cuts[j + 1]!], bufs: [wgy, wx, wacc] });
   }
-  runParts("conv2d", jobs, () => convWeightRange(d, gy, 0, x, 0, acc, 0, 0, mine, noTick));
+  runParts("conv2d.weight", jobs, () => convWeightRange(d, gy, 0, x, 0, acc, 0, 0, mine, noTick));
   if (!inHeap(acc)) acc.set(sacc.subarray(0, (d.o - mine) * kk), mine * kk);
 }

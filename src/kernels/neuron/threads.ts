@@ -138,7 +138,7 @@ export function neuronForwardThreads(
   const ww = stW ? sw : asFloats(words);
   const base = encodeNeuron(p);
   const jobs = unitParts(OP_NEURON_FORWARD, cuts, (u0, u1) => forwardArgs(base, h !== null, u0, u1, wx, wh, ww, wv), [wx, wh, ww, wv]);
-  runParts("multiStepNeuron", jobs, () => neuronForwardRange(x, p, h, words, v, 0, mine));
+  runParts("multiStepNeuron.forward", jobs, () => neuronForwardRange(x, p, h, words, v, 0, mine));
   if (stH) copySteps(sh, h!, steps, n, e0, n);
   if (stW) copySteps(new Uint32Array(sw.buffer, sw.byteOffset, sw.length), words, steps, units, mine, units);
   if (stV) v.set(sv.subarray(e0, n), e0);
@@ -183,7 +183,7 @@ export function normNeuronForwardThreads(
     [x, h ?? x, ww, v, vec],
   );
   const local = (): void => normLifForwardRangeWasm(x, a, vec, p, h, words, v, 0, parts > 1 ? mine : units, xRepeats);
-  if (parts > 1) runParts("multiStepNeuron", jobs, local);
+  if (parts > 1) runParts("multiStepNeuron.normForward", jobs, local);
   else local();
 }
 
@@ -264,7 +264,7 @@ export function neuronBackwardThreads(
   const wg = stG ? sg : gS, wh = stH ? sh : h, ww = stW ? sw : asFloats(words), wx = stX ? sx : gx;
   const base = encodeNeuron(p);
   const jobs = unitParts(OP_NEURON_BACKWARD, cuts, (u0, u1) => [...base, alpha, u0, u1, sabBase(wg), sabBase(wh), sabBase(ww), sabBase(wx)], [wg, wh, ww, wx]);
-  runParts("multiStepNeuron", jobs, () => hardDetachedBackwardRange(gS, h, words, p, alpha, gx, gv, 0, mine));
+  runParts("multiStepNeuron.backward", jobs, () => hardDetachedBackwardRange(gS, h, words, p, alpha, gx, gv, 0, mine));
   if (stX) copySteps(sx, gx, steps, n, e0, n);
   return 0;
 }

@@ -58,6 +58,8 @@ function channelTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
 const OP_CHANNEL_NORM = defineTask("norm.channels", import.meta.url, (_raw, a, b) => channelTask(a, b));
 /** Work per element of a pass, in the pool's multiply-add units (a streaming pass ~ 1; mean-var keeps two sums an element). */
 const COST = [2, 1, 1, 1];
+/** Each pass's name in the pool's profile (bench/pool-split.ts) and errors. */
+const PASS_NAMES = ["batchNorm.meanVar", "batchNorm.affine", "batchNorm.gradSums", "batchNorm.gradInput"];
 
 /**
  * Runs pass `kind` on `parts` threads. ins: the per-channel input vectors (in
@@ -94,7 +96,7 @@ function threaded(
   // The calling thread works on the originals, with its own copy of the vectors laid out as the workers' segments.
   const local = new Float64Array(5 * c);
   local.set(vec.subarray(0, ins.length * c));
-  runParts("batchNorm", jobs, () => channelPass(kind, x, g ?? x, out ?? x, local, n, c, s, 0, mine));
+  runParts(PASS_NAMES[kind]!, jobs, () => channelPass(kind, x, g ?? x, out ?? x, local, n, c, s, 0, mine));
   for (let j = 0; j < outs.length; j++) {
     const seg = (ins.length + j) * c;
     const o = outs[j]!;
@@ -148,7 +150,7 @@ function threadedRows(
   }
   const local = new Float64Array(5 * c);
   local.set(vec.subarray(0, ins.length * c));
-  runParts("batchNorm", jobs, () => {
+  runParts(PASS_NAMES[kind]!, jobs, () => {
     for (let k = 0, o = 0; k < blocks; k++, o += run * per) channelPass(kind, from(x, o), from(wg, o), from(wo, o), local, cuts[1]!, c, s, 0, c);
   });
 }

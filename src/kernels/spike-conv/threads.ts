@@ -153,7 +153,7 @@ export function spikeConvForwardThreads(
     // Many images and every operand where the workers see it: the threads claim chunks of images as they go
     // (see the spike gathers), which absorbs a wrong estimate and a worker that starts late.
     const fw = asFloats(words), xB = counts === null ? -1 : sabBase(counts);
-    runClaimed("spikeConv2d", n, p, 1, (at) => ({
+    runClaimed("spikeConv2d.forward", n, p, 1, (at) => ({
       op: OP_SPIKE_CONV_FORWARD, args: [...dims, imgWords, sabBase(fw), sabBase(wT), sabBase(out), 0, 0, xB, outIn ? 1 : 0, at], bufs: [fw, wT, out, counts ?? wT],
     }), (images) => spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, 0, counts, outIn, images));
     return;
@@ -184,7 +184,7 @@ export function spikeConvForwardThreads(
       op: OP_SPIKE_CONV_FORWARD, args: [...dims, imgWords, sabBase(ws), sabBase(ww), sabBase(wo), cuts[j]!, cuts[j + 1]!, xB, outIn ? 1 : 0], bufs: [ws, ww, wo, wx],
     });
   }
-  runParts("spikeConv2d", jobs, () => spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, mine, counts, outIn));
+  runParts("spikeConv2d.forward", jobs, () => spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, mine, counts, outIn));
   if (stO) out.set(so.subarray(mine * outImg, n * outImg), mine * outImg);
 }
 
@@ -258,7 +258,7 @@ export function spikeConvWeightThreads(
       });
     }
     const countsK = counts === null ? null : counts.subarray(i0 * xImg, (i0 + k) * xImg);
-    runParts("spikeConv2d", jobs, () => {
+    runParts("spikeConv2d.weight", jobs, () => {
       if (fresh && i0 === 0) zeroChannelRows(accW, 0, mine, g, o);
       spikeConvWeightRange(words.subarray(i0 * imgWords, (i0 + k) * imgWords), imgWords, k, wpr, c, 0, mine, g, sg, false, o, accW, countsK);
     });
