@@ -139,5 +139,4 @@ export class SpikeCompute {
     const [qf, kf, vf] = [q, k, v].map((s) => headsOf(spikesToFloat(s), heads)) as [Tensor, Tensor, Tensor];
     return mergeHeads(mul(matmul(matmul(qf, transpose(kf, -1, -2)), vf), scale));
   }
-
 }

@@ -131,16 +131,25 @@ describe("linearNormNeuron: the fused linear -> BN -> LIF forward gives the two 
     expect(linearNormLifCalls() - calls).toBe(1);
   });
 
-  it("with a gradient needed it is the two ops' graph (the weights and the input get their gradients)", () => {
+  it("with a gradient needed it is the two ops' graph (the weight's and the input's gradients are theirs, bit for bit)", () => {
     const rng = new Rng(5);
-    const x = Tensor.from(Float32Array.from(randCounts(2 * 40 * 16, 0.3, rng)), [80, 16]);
-    x.requiresGrad = true;
+    const counts = Float32Array.from(randCounts(2 * 40 * 16, 0.3, rng));
     const ps = [projection(16, 33, rng, false, true), projection(16, 20, rng, true, false)];
-    ps[0]!.weight.requiresGrad = true;
-    const [a, b] = linearNormNeuron(x, 2, ps) as [Spikes, Spikes];
-    backward(add(sum(spikesToFloat(a)), sum(spikesToFloat(b))));
-    expect(ps[0]!.weight.grad!.shape).toEqual([33, 16]);
-    expect(x.grad!.shape).toEqual([80, 16]);
+    // The op and the two ops per projection, each on its own leaves of the same values.
+    const grads = (fused: boolean): [Tensor, Tensor] => {
+      const x = Tensor.from(counts.slice(), [80, 16]);
+      x.requiresGrad = true;
+      const w = Tensor.from((ps[0]!.weight.data as Float32Array).slice(), ps[0]!.weight.shape);
+      w.requiresGrad = true;
+      const own = [{ ...ps[0]!, weight: w }, ps[1]!];
+      const [a, b] = fused ? linearNormNeuron(x, 2, own) : reference({ x, T: 2, projections: own, fusable: false });
+      backward(add(sum(spikesToFloat(a!)), sum(spikesToFloat(b!))));
+      return [w.grad!, x.grad!];
+    };
+    const [gw, gx] = grads(true), [rw, rx] = onJsKernels(() => grads(false));
+    expect(gw.shape).toEqual([33, 16]);
+    expectSameBits(gw.data, rw.data, "weight gradient");
+    expectSameBits(gx.data, rx.data, "input gradient");
   });
 
   it("refuses bad input, naming the op", () => {

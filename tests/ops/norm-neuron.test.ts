@@ -13,6 +13,7 @@ import { batchNorm } from "../../src/ops/norm.js";
 import { multiStepNeuron, type NeuronOptions } from "../../src/ops/spike/neuron.js";
 import { batchNormNeuron, batchNormNeuronRepeated, type NormOfNeuron } from "../../src/ops/spike/norm-neuron.js";
 import { onJsKernels } from "../helpers/backend.js";
+import { runningNorm } from "../helpers/running-norm.js";
 import { expectSameBits } from "../helpers/arrays.js";
 import { useSplittingPool } from "../helpers/pool.js";
 
@@ -109,8 +110,7 @@ describe("batchNormNeuronRepeated", () => {
         ({ T, b, c, spatial, kind, soft, seed }) => {
           const rng = new Rng(seed);
           const once = Tensor.normal([b, c, ...spatial], rng, 0, 1.5);
-          const vec = (lo: number, w: number) => Tensor.from(Float32Array.from({ length: c }, () => lo + w * rng.uniform()), [c]);
-          const bn: NormOfNeuron = { runningMean: vec(-0.2, 0.4), runningVar: vec(0.5, 1), weight: vec(0.5, 1.5), bias: vec(-0.5, 1.5), opts: { training: false } };
+          const bn = runningNorm(c, rng);
           const neuron: Omit<NeuronOptions, "plifW"> = { kind, tau: 2, vThreshold: 0.7, vReset: soft ? null : 0 };
           const got = batchNormNeuronRepeated(once, T, bn, neuron), want = expanded(once, T, bn, neuron);
           expect(got.shape).toEqual(want.shape);
@@ -130,6 +130,7 @@ describe("batchNormNeuronRepeated", () => {
     const want = expanded(once, 2, b, { kind: "lif", tau: 2 });
     expectSameBits(got.words, want.words, "spikes");
     expectSameBits(a.runningMean.data, b.runningMean.data, "running mean");
+    expectSameBits(a.runningVar.data, b.runningVar.data, "running variance");
     backward(sum(spikesToFloat(got)));
     expect(once.grad).not.toBeNull();
   });

@@ -89,7 +89,7 @@ export function convForwardRange(
 /**
  * Input gradient of images i0..i1-1 into gx: zeroes those images, then per
  * group Wᵀ gy followed by col2im, as in src/ops/conv.ts; a float32 3x3
- * stride-1 pad-1 convolution goes by Winograd F(2x2, 3x3) instead
+ * stride-1 pad-1 convolution goes by Winograd F(4x4, 3x3) instead
  * (src/kernels/winograd/, chosen by shape and dtype only). `images`: the
  * ranges a thread claims instead (each image whole on one thread).
  */
