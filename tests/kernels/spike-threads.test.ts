@@ -214,7 +214,7 @@ describe("threaded spike conv", () => {
 describe("batch-norm passes by default", () => {
   it("stay on the calling thread for unshared arrays and split shared ones, with the same bits", () => {
     const rng = new Rng(3);
-    const [n, c, s] = [3, 5, 40];
+    const [n, c, s] = [40, 5, 40]; // 4 blocks of the sums (sumBlocks: 12 samples each)
     for (const shared of [false, true]) {
       const x = randArray(false, n * c * s, rng, shared, 2);
       const m0 = new Float64Array(c), v0 = new Float64Array(c), m = new Float64Array(c), v = new Float64Array(c);

@@ -2,8 +2,9 @@
  * Normalisation kernels. Batch norm sees x as [N, C, S] and reduces per
  * channel over (n, s); layer norm sees x as [R, D] and reduces per row. All
  * statistics use float64 accumulators in a fixed (source) order: batch norm's
- * in one pass of sums shifted by a channel's first value, layer norm's in two
- * (mean, then squared deviations).
+ * in one pass of sums shifted by a channel's first value, summed in blocks of
+ * samples fixed by the shape ({@link sumBlocks}), layer norm's in two (mean,
+ * then squared deviations).
  */
 import type { FloatArray } from "../../tensor/tensor.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
@@ -30,129 +31,245 @@ function channelShift(x: FloatArray, n: number, s: number, ch: number): number {
 }
 
 /**
- * Per-channel mean and biased variance of x [N, C, S] (plain: one channel at a time): the sums of
- * d = x - k and d² in (n, s) order, k the channel's first value ({@link shiftedMoments}).
+ * Values of one channel that a block of the batch-norm sums covers (about; whole samples, at least one):
+ * see {@link sumBlocks}.
+ */
+const SUM_BLOCK_VALUES = 512;
+
+/**
+ * The blocks of the batch-norm sums of x [N, C, S]: `per` consecutive samples each (the last may hold
+ * fewer), `count` of them. Every channel's sums run block by block: each block adds its terms in (n, s)
+ * order from +0, and the channel's sum adds the blocks' sums in block order from +0 (all float64). The
+ * blocks depend on the shape only, so any split of whole blocks between threads gives the same bits, and
+ * each thread streams whole rows (a split by channels read half of every token row and ran 1.3x slower).
+ */
+export function sumBlocks(n: number, s: number): { per: number; count: number } {
+  const per = Math.max(1, Math.floor(SUM_BLOCK_VALUES / Math.max(1, s)));
+  return { per, count: Math.ceil(n / per) };
+}
+
+/** The two sums passes of a batch norm: mean-var (Σ d, Σ d² with d = x - k) and the gradient's (Σ g, Σ g (x - mean)). */
+export type SumsPass = "meanVar" | "gradSums";
+
+/**
+ * Per-channel mean and biased variance of x [N, C, S] (plain: one channel at a time): the block sums
+ * ({@link sumBlocks}) of d = x - k and d², k the channel's first value ({@link shiftedMoments}).
  */
 export function channelMeanVarReference(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
+  const { per, count } = sumBlocks(n, s);
   for (let ch = 0; ch < c; ch++) {
     const k = channelShift(x, n, s, ch);
     let s1 = 0;
     let s2 = 0;
-    for (let i = 0; i < n; i++) {
-      const o = (i * c + ch) * s;
-      for (let q = 0; q < s; q++) {
-        const d = x[o + q]! - k;
-        s1 += d;
-        s2 += d * d;
+    for (let b = 0; b < count; b++) {
+      let b1 = 0;
+      let b2 = 0;
+      for (let i = b * per; i < Math.min(n, (b + 1) * per); i++) {
+        const o = (i * c + ch) * s;
+        for (let q = 0; q < s; q++) {
+          const d = x[o + q]! - k;
+          b1 += d;
+          b2 += d * d;
+        }
       }
+      s1 += b1;
+      s2 += b2;
     }
     shiftedMoments(k, s1, s2, n * s, mean, varB, ch);
   }
 }
 
 /**
- * Per-channel mean and biased variance of x [N, C, S]. Reads x once in
- * memory order (accumulators per channel, each run of S in locals), so
- * [rows, C] inputs (S = 1) are not walked with stride C; every channel's sums
- * still add in (n, s) order: bit-equal to {@link channelMeanVarReference}.
+ * Per-channel sums for the batch-norm backward: sumG[c] = Σ g and sumGX[c] = Σ g (x - mean[c]) invStd[c]
+ * (= Σ g x̂), block by block as {@link sumBlocks} says. Plain: one channel at a time.
+ */
+export function channelGradSumsReference(
+  g: FloatArray, x: FloatArray, n: number, c: number, s: number,
+  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
+): void {
+  const { per, count } = sumBlocks(n, s);
+  for (let ch = 0; ch < c; ch++) {
+    const m = mean[ch]!;
+    let tg = 0;
+    let tgx = 0;
+    for (let b = 0; b < count; b++) {
+      let bg = 0;
+      let bgx = 0;
+      for (let i = b * per; i < Math.min(n, (b + 1) * per); i++) {
+        const o = (i * c + ch) * s;
+        for (let q = 0; q < s; q++) {
+          const gv = g[o + q]!;
+          bg += gv;
+          bgx += gv * (x[o + q]! - m);
+        }
+      }
+      tg += bg;
+      tgx += bgx;
+    }
+    sumG[ch] = tg;
+    sumGX[ch] = tgx * invStd[ch]!;
+  }
+}
+
+/**
+ * Per-channel mean and biased variance of x [N, C, S]: the blocks' sums ({@link sumsPartials}) in memory
+ * order, then combined; bit-equal to {@link channelMeanVarReference}.
  */
 export function channelMeanVar(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
-  channelMeanVarRange(x, n, c, s, 0, c, mean, varB);
+  const k = channelShifts(x, n, c, s);
+  const { count } = sumBlocks(n, s);
+  const part = new Float64Array(2 * c * count);
+  sumsPartials("meanVar", x, x, n, c, s, k, 0, count, part);
+  meanVarFromPartials(part, count, n, c, s, k, mean, varB);
+}
+
+/** Every channel's shift k (its first value) for the mean-var sums. */
+export function channelShifts(x: FloatArray, n: number, c: number, s: number): Float64Array {
+  const k = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) k[ch] = channelShift(x, n, s, ch);
+  return k;
+}
+
+/** Mean and biased variance from the mean-var pass's block sums `part` ({@link sumsPartials}) of all `count` blocks. */
+export function meanVarFromPartials(
+  part: Float64Array, count: number, n: number, c: number, s: number, k: Float64Array, mean: Float64Array, varB: Float64Array,
+): void {
+  for (let ch = 0; ch < c; ch++) {
+    const [s1, s2] = combinedPartials(part, count, c, ch);
+    shiftedMoments(k[ch]!, s1, s2, n * s, mean, varB, ch);
+  }
 }
 
 /**
- * {@link channelMeanVar} of channels c0..c1-1 only (mean and varB written at
- * those channels): each channel's sums are the same additions in the same
- * order, so disjoint channel ranges on any threads give the whole result.
- */
-export function channelMeanVarRange(x: FloatArray, n: number, c: number, s: number, c0: number, c1: number, mean: Float64Array, varB: Float64Array): void {
-  if (passWasm(x, n, s, c0, c1)) {
-    channelMeanVarWasm(x, n, c, s, mean, varB, c0, c1);
-    return;
-  }
-  // The shifts in mean, the sums in varB and a local, until the moments replace them.
-  const k = mean, s1 = new Float64Array(c1 - c0), s2 = varB;
-  for (let ch = c0; ch < c1; ch++) k[ch] = channelShift(x, n, s, ch);
-  s2.fill(0, c0, c1);
-  const skip = (c - (c1 - c0)) * s;
-  let o = c0 * s;
-  if (s === 1) {
-    for (let i = 0; i < n; i++, o += skip) {
-      for (let ch = c0; ch < c1; ch++) {
-        const d = x[o++]! - k[ch]!;
-        s1[ch - c0] += d;
-        s2[ch] += d * d;
-      }
-    }
-  } else {
-    for (let i = 0; i < n; i++, o += skip) {
-      for (let ch = c0; ch < c1; ch++) {
-        const kc = k[ch]!;
-        let a1 = s1[ch - c0]!;
-        let a2 = s2[ch]!;
-        for (const end = o + s; o < end; o++) {
-          const d = x[o]! - kc;
-          a1 += d;
-          a2 += d * d;
-        }
-        s1[ch - c0] = a1;
-        s2[ch] = a2;
-      }
-    }
-  }
-  for (let ch = c0; ch < c1; ch++) shiftedMoments(k[ch]!, s1[ch - c0]!, s2[ch]!, n * s, mean, varB, ch);
-}
-
-/**
- * Per-channel sums for the batch-norm backward: sumG[c] = Σ g and
- * sumGX[c] = Σ g (x - mean[c]) invStd[c] (= Σ g x̂). Memory-order sweep as in
- * {@link channelMeanVar}; bit-equal to {@link channelGradSumsReference}.
+ * Per-channel sums for the batch-norm backward (see {@link channelGradSumsReference}): the blocks' sums in
+ * memory order, then combined; bit-equal to the reference.
  */
 export function channelGradSums(
   g: FloatArray, x: FloatArray, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
-  channelGradSumsRange(g, x, n, c, s, 0, c, mean, invStd, sumG, sumGX);
+  const { count } = sumBlocks(n, s);
+  const part = new Float64Array(2 * c * count);
+  sumsPartials("gradSums", g, x, n, c, s, mean, 0, count, part);
+  gradSumsFromPartials(part, count, c, invStd, sumG, sumGX);
 }
 
-/** {@link channelGradSums} of channels c0..c1-1 only (same additions, same order per channel). */
-export function channelGradSumsRange(
-  g: FloatArray, x: FloatArray, n: number, c: number, s: number, c0: number, c1: number,
-  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
+/** sumG and sumGX from the gradient pass's block sums `part` ({@link sumsPartials}) of all `count` blocks. */
+export function gradSumsFromPartials(
+  part: Float64Array, count: number, c: number, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
-  if (passWasm(x, n, s, c0, c1) && g instanceof Float32Array) {
-    channelGradSumsWasm(g, x, n, c, s, mean, invStd, sumG, sumGX, c0, c1);
+  for (let ch = 0; ch < c; ch++) {
+    const [tg, tgx] = combinedPartials(part, count, c, ch);
+    sumG[ch] = tg;
+    sumGX[ch] = tgx * invStd[ch]!;
+  }
+}
+
+/** Channel ch's two sums: its blocks' sums added in block order from +0. */
+function combinedPartials(part: Float64Array, count: number, c: number, ch: number): [number, number] {
+  let a = 0;
+  let b = 0;
+  for (let blk = 0, o = ch; blk < count; blk++, o += 2 * c) {
+    a += part[o]!;
+    b += part[o + c]!;
+  }
+  return [a, b];
+}
+
+/**
+ * The sums of blocks b0..b1-1 ({@link sumBlocks}) of pass `pass` over x [n, c, s] (g: the output
+ * gradient, for "gradSums"; any array for "meanVar"): block b's two sums of channel ch, each from +0, go to
+ * part[2 c b + ch] and part[2 c b + c + ch] (meanVar: Σ d and Σ d², d = x - vec[ch]; gradSums: Σ g and
+ * Σ g (x - vec[ch])). Reads x (and g) once in memory order; the WASM twin where {@link passWasm} says.
+ */
+export function sumsPartials(
+  pass: SumsPass, g: FloatArray, x: FloatArray, n: number, c: number, s: number, vec: Float64Array, b0: number, b1: number, part: Float64Array,
+): void {
+  if (b1 <= b0) return;
+  const { per } = sumBlocks(n, s);
+  if (passWasm(x, n, s, 0, c) && (pass === "meanVar" || g instanceof Float32Array)) {
+    sumsPartialsWasm(pass, g as Float32Array, x, n, c, s, per, vec, b0, b1, part);
     return;
   }
-  const skip = (c - (c1 - c0)) * s;
-  sumG.fill(0, c0, c1);
-  sumGX.fill(0, c0, c1);
-  let o = c0 * s;
-  if (s === 1) {
-    for (let i = 0; i < n; i++, o += skip) {
-      for (let ch = c0; ch < c1; ch++) {
-        const gv = g[o]!;
-        sumG[ch] += gv;
-        sumGX[ch] += gv * (x[o++]! - mean[ch]!);
-      }
-    }
-  } else {
-    for (let i = 0; i < n; i++, o += skip) {
-      for (let ch = c0; ch < c1; ch++) {
-        const m = mean[ch]!;
-        let tg = sumG[ch]!;
-        let tgx = sumGX[ch]!;
-        for (const end = o + s; o < end; o++) {
-          const gv = g[o]!;
-          tg += gv;
-          tgx += gv * (x[o]! - m);
+  for (let b = b0; b < b1; b++) {
+    const pa = 2 * c * b, pb = pa + c;
+    part.fill(0, pa, pb + c);
+    const i1 = Math.min(n, (b + 1) * per);
+    let o = b * per * c * s;
+    if (s === 1) {
+      for (let i = b * per; i < i1; i++) {
+        for (let ch = 0; ch < c; ch++, o++) {
+          if (pass === "meanVar") {
+            const d = x[o]! - vec[ch]!;
+            part[pa + ch] += d;
+            part[pb + ch] += d * d;
+          } else {
+            const gv = g[o]!;
+            part[pa + ch] += gv;
+            part[pb + ch] += gv * (x[o]! - vec[ch]!);
+          }
         }
-        sumG[ch] = tg;
-        sumGX[ch] = tgx;
+      }
+      continue;
+    }
+    for (let i = b * per; i < i1; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const v = vec[ch]!;
+        let ta = part[pa + ch]!;
+        let tb = part[pb + ch]!;
+        const end = o + s;
+        if (pass === "meanVar") {
+          for (; o < end; o++) {
+            const d = x[o]! - v;
+            ta += d;
+            tb += d * d;
+          }
+        } else {
+          for (; o < end; o++) {
+            const gv = g[o]!;
+            ta += gv;
+            tb += gv * (x[o]! - v);
+          }
+        }
+        part[pa + ch] = ta;
+        part[pb + ch] = tb;
       }
     }
   }
-  for (let ch = c0; ch < c1; ch++) sumGX[ch] = sumGX[ch]! * invStd[ch]!;
+}
+
+/**
+ * WASM twin of {@link sumsPartials}: the kernel's pass (shiftedSums / gradSums, row or run form) once a
+ * block, into zeroed accumulators; x and g where they are in the heap (foreign ones staged), `vec` and
+ * `part` through the kernel's scratch unless `part` is in the heap (a thread's share of a shared one).
+ */
+function sumsPartialsWasm(
+  pass: SumsPass, g: Float32Array, x: Float32Array, n: number, c: number, s: number, per: number,
+  vec: Float64Array, b0: number, b1: number, part: Float64Array,
+): void {
+  const len = n * c * s, arrayB = Math.ceil((len * 4) / 16) * 16;
+  const ins = pass === "meanVar" ? [x] : [g, x];
+  const direct = inHeap(part);
+  const vecB = Math.ceil((c * 8) / 16) * 16, partB = direct ? 0 : 2 * c * (b1 - b0) * 8;
+  const at = normKernel.scratch.take(vecB + partB + ins.filter((a) => !inHeap(a)).length * arrayB);
+  heapF64().set(vec.subarray(0, c), at / 8);
+  // The partial sums of block b: byte address pAt + 2 c (b - pFirst) 8.
+  const pAt = direct ? part.byteOffset : at + vecB, pFirst = direct ? 0 : b0;
+  heapF64().fill(0, pAt / 8 + 2 * c * (b0 - pFirst), pAt / 8 + 2 * c * (b1 - pFirst));
+  let stage = at + vecB + partB;
+  const ptrs = ins.map((a) => {
+    const p = heapPtr(a, 0, len, stage, true);
+    if (!inHeap(a)) stage += arrayB;
+    return p;
+  });
+  const name = pass === "meanVar" ? "shiftedSums" : "gradSums";
+  for (let b = b0; b < b1; b++) {
+    const rows = Math.min(per, n - b * per), first = ptrs.map((p) => p + b * per * c * s * 4);
+    const pa = pAt + 2 * c * (b - pFirst) * 8, pb = pa + c * 8;
+    if (s === 1) normPassWasm(name, ...first, rows, c, c, at, pa, pb);
+    else normPassWasm(`${name}Runs`, ...first, rows, c, s, c * s, at, pa, pb);
+  }
+  if (!direct) part.set(heapF64().subarray(pAt / 8, pAt / 8 + 2 * c * (b1 - b0)), 2 * c * b0);
 }
 
 /**
@@ -168,21 +285,20 @@ function passWasm(x: FloatArray, n: number, s: number, c0: number, c1: number): 
 const WASM_MIN = 1024;
 
 /**
- * Runs a WASM norm pass over channels c0..c1-1 of x [n, c, s] in place: the
- * arrays `ins` are read and `out` (if any) written where they are in the heap
+ * Runs an element-wise WASM norm pass over channels c0..c1-1 of x [n, c, s] in
+ * place: the arrays `ins` are read and `out` written where they are in the heap
  * (a foreign one is staged in the kernel's scratch, counted, and `out` copied
  * back). The per-channel float64 vectors' values at c0..c1-1 are copied into
- * the scratch (the pass adds into its accumulators there), and `done` gets
- * them (c1 - c0 values each) as they stand after the pass. The token layout
+ * the scratch. The token layout
  * (s = 1) takes the kernel's row form, others its run form; rows (samples)
  * are c values (c s) apart, the pass covering c1 - c0 (runs) of each.
  */
 function runPassWasm(
-  pass: NormPass, ins: readonly Float32Array[], out: Float32Array | null,
-  n: number, c: number, s: number, c0: number, c1: number, vectors: readonly Float64Array[], done: ((v: Float64Array[]) => void) | null,
+  pass: "affine" | "gradInput", ins: readonly Float32Array[], out: Float32Array,
+  n: number, c: number, s: number, c0: number, c1: number, vectors: readonly Float64Array[],
 ): void {
   const w = c1 - c0, len = n * c * s, arrayB = Math.ceil((len * 4) / 16) * 16, vecB = Math.ceil((vectors.length * w * 8) / 16) * 16;
-  const arrays = out ? [...ins, out] : ins;
+  const arrays = [...ins, out];
   const at = normKernel.scratch.take(vecB + arrays.filter((a) => !inHeap(a)).length * arrayB);
   const f64 = heapF64();
   vectors.forEach((v, i) => f64.set(v.subarray(c0, c1), at / 8 + i * w));
@@ -198,37 +314,34 @@ function runPassWasm(
   const vecArgs = vectors.map((_, i) => at + i * w * 8);
   if (s === 1) normPassWasm(pass, ...first, n, w, c, ...vecArgs);
   else normPassWasm(`${pass}Runs`, ...first, n, w, s, c * s, ...vecArgs);
-  if (out && !inHeap(out)) unstage(out, 0, len, ptrs[ins.length]!);
-  if (done) done(vectors.map((_, i) => heapF64().slice(at / 8 + i * w, at / 8 + (i + 1) * w)));
+  if (!inHeap(out)) unstage(out, 0, len, ptrs[ins.length]!);
 }
 
-/** WASM twin of {@link channelMeanVarRange} (x [n, c, s]; all channels by default), any size. */
-export function channelMeanVarWasm(x: Float32Array, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array, c0 = 0, c1 = c): void {
-  const k = new Float64Array(c), zero = new Float64Array(c);
-  for (let ch = c0; ch < c1; ch++) k[ch] = channelShift(x, n, s, ch);
-  runPassWasm("shiftedSums", [x], null, n, c, s, c0, c1, [k, zero, zero], (v) => {
-    for (let ch = c0; ch < c1; ch++) shiftedMoments(k[ch]!, v[1]![ch - c0]!, v[2]![ch - c0]!, n * s, mean, varB, ch);
-  });
+/** WASM twin of {@link channelMeanVar} (float32 x [n, c, s]), any size (foreign x staged). */
+export function channelMeanVarWasm(x: Float32Array, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
+  const k = channelShifts(x, n, c, s);
+  const { per, count } = sumBlocks(n, s);
+  const part = new Float64Array(2 * c * count);
+  sumsPartialsWasm("meanVar", x, x, n, c, s, per, k, 0, count, part);
+  meanVarFromPartials(part, count, n, c, s, k, mean, varB);
 }
 
-/** WASM twin of {@link channelGradSumsRange} ([n, c, s]; all channels by default), any size. */
+/** WASM twin of {@link channelGradSums} (float32 g, x [n, c, s]), any size (foreign arrays staged). */
 export function channelGradSumsWasm(
   g: Float32Array, x: Float32Array, n: number, c: number, s: number,
-  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, c0 = 0, c1 = c,
+  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
-  runPassWasm("gradSums", [g, x], null, n, c, s, c0, c1, [mean, new Float64Array(c), new Float64Array(c)], (v) => {
-    for (let ch = c0; ch < c1; ch++) {
-      sumG[ch] = v[1]![ch - c0]!;
-      sumGX[ch] = v[2]![ch - c0]! * invStd[ch]!;
-    }
-  });
+  const { per, count } = sumBlocks(n, s);
+  const part = new Float64Array(2 * c * count);
+  sumsPartialsWasm("gradSums", g, x, n, c, s, per, mean, 0, count, part);
+  gradSumsFromPartials(part, count, c, invStd, sumG, sumGX);
 }
 
 /** WASM twin of {@link channelAffineRange} ([n, c, s]; all channels by default), any size. */
 export function channelAffineWasm(
   x: Float32Array, out: Float32Array, n: number, c: number, s: number, scale: Float64Array, shift: Float64Array, c0 = 0, c1 = c,
 ): void {
-  runPassWasm("affine", [x], out, n, c, s, c0, c1, [scale, shift], null);
+  runPassWasm("affine", [x], out, n, c, s, c0, c1, [scale, shift]);
 }
 
 /** WASM twin of {@link channelGradInputRange} ([n, c, s]; all channels by default), any size. */
@@ -236,7 +349,7 @@ export function channelGradInputWasm(
   g: Float32Array, x: Float32Array, dx: Float32Array, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, k: Float64Array, a: Float64Array, b: Float64Array, c0 = 0, c1 = c,
 ): void {
-  runPassWasm("gradInput", [g, x], dx, n, c, s, c0, c1, [mean, invStd, k, a, b], null);
+  runPassWasm("gradInput", [g, x], dx, n, c, s, c0, c1, [mean, invStd, k, a, b]);
 }
 
 /**
@@ -272,31 +385,6 @@ export function channelAffineRange(
       const end = o + s;
       for (; o < end; o++) out[o] = affineValue(x[o]!, a, b, f32);
     }
-  }
-}
-
-/**
- * Per-channel sums for the batch-norm backward: sumG[c] = Σ g and
- * sumGX[c] = Σ g (x - mean[c]) invStd[c] (= Σ g x̂). Plain: one channel at a time.
- */
-export function channelGradSumsReference(
-  g: FloatArray, x: FloatArray, n: number, c: number, s: number,
-  mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
-): void {
-  for (let ch = 0; ch < c; ch++) {
-    const m = mean[ch]!;
-    let tg = 0;
-    let tgx = 0;
-    for (let i = 0; i < n; i++) {
-      const o = (i * c + ch) * s;
-      for (let q = 0; q < s; q++) {
-        const gv = g[o + q]!;
-        tg += gv;
-        tgx += gv * (x[o + q]! - m);
-      }
-    }
-    sumG[ch] = tg;
-    sumGX[ch] = tgx * invStd[ch]!;
   }
 }
 

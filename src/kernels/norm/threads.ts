@@ -1,8 +1,11 @@
 /**
- * Threaded twins of the batch-norm channel passes (src/kernels/norm/norm.ts):
- * the channels are split between threads, each thread running the unchanged
- * pass on its channels, so each channel's sums keep their additions and their
- * order: results are bit-identical for any thread count.
+ * Threaded twins of the batch-norm channel passes (src/kernels/norm/norm.ts).
+ * The sums passes (mean-var, gradient sums) split the sums' blocks of samples
+ * (sumBlocks: fixed by the shape) between threads, each block's sums computed
+ * whole by one thread and combined in block order by the calling thread; the
+ * element-wise passes split samples (or, with few samples, channels). Every
+ * value is the same operation whichever thread runs it: results are
+ * bit-identical for any thread count.
  *
  * The passes are memory-bound (one or two sweeps of x and g). Staging a
  * worker's share in and out of the pool's shared scratch costs about as much
@@ -14,9 +17,13 @@
  */
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
-import { channelAffine, channelGradInput, channelGradSums, channelMeanVar, channelMeanVarRange, channelAffineRange, channelGradSumsRange, channelGradInputRange } from "./norm.js";
+import {
+  channelAffine, channelGradInput, channelGradSums, channelMeanVar, channelAffineRange, channelGradInputRange, channelShifts,
+  gradSumsFromPartials, meanVarFromPartials, sumBlocks, sumsPartials, type SumsPass,
+} from "./norm.js";
 import { defineTask, from } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
+import { claimedRanges, runClaimed } from "../../parallel/claims.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
 
@@ -27,19 +34,17 @@ export const BN_GRAD_SUMS = 2;
 export const BN_GRAD_INPUT = 3;
 
 /**
- * One batch-norm pass over channels c0..c1-1 of x [n, c, s]. `vec` packs the
- * per-channel float64 vectors as five segments of length c:
- * mean-var: mean, varB (out); affine: scale, shift; grad sums: mean, invStd,
- * sumG, sumGX (out); grad input: mean, invStd, k, a, b.
+ * One element-wise batch-norm pass (affine or input gradient) over channels c0..c1-1 of x [n, c, s]. `vec`
+ * packs the per-channel float64 vectors as segments of length c: affine: scale, shift; grad input: mean,
+ * invStd, k, a, b.
  */
 export function channelPass(
   kind: number, x: FloatArray, g: FloatArray, out: FloatArray, vec: Float64Array, n: number, c: number, s: number, c0: number, c1: number,
 ): void {
   const v = (j: number): Float64Array => vec.subarray(j * c, (j + 1) * c);
-  if (kind === BN_MEAN_VAR) channelMeanVarRange(x, n, c, s, c0, c1, v(0), v(1));
-  else if (kind === BN_AFFINE) channelAffineRange(x, out, n, c, s, c0, c1, v(0), v(1));
-  else if (kind === BN_GRAD_SUMS) channelGradSumsRange(g, x, n, c, s, c0, c1, v(0), v(1), v(2), v(3));
-  else channelGradInputRange(g, x, out, n, c, s, c0, c1, v(0), v(1), v(2), v(3), v(4));
+  if (kind === BN_AFFINE) channelAffineRange(x, out, n, c, s, c0, c1, v(0), v(1));
+  else if (kind === BN_GRAD_INPUT) channelGradInputRange(g, x, out, n, c, s, c0, c1, v(0), v(1), v(2), v(3), v(4));
+  else throw new Error(`channelPass: internal: pass ${kind} is not element-wise`);
 }
 
 /**
@@ -62,21 +67,21 @@ const COST = [2, 1, 1, 1];
 const PASS_NAMES = ["batchNorm.meanVar", "batchNorm.affine", "batchNorm.gradSums", "batchNorm.gradInput"];
 
 /**
- * Runs pass `kind` on `parts` threads. ins: the per-channel input vectors (in
- * segment order), outs: the output vectors (the segments after them).
+ * Runs element-wise pass `kind` on `parts` threads; ins: the per-channel vectors (in segment order). By
+ * samples (see threadedRows) where its arrays are shared and the samples many, else by channels.
  */
 function threaded(
-  kind: number, parts: number, x: FloatArray, g: FloatArray | null, out: FloatArray | null, n: number, c: number, s: number,
-  ins: readonly Float64Array[], outs: readonly Float64Array[], blocks = 1,
+  kind: number, parts: number, x: FloatArray, g: FloatArray | null, out: FloatArray, n: number, c: number, s: number,
+  ins: readonly Float64Array[], blocks = 1,
 ): void {
-  if (outs.length === 0 && n >= ROW_SPLIT_MIN * parts && inHeap(x) && (g === null || inHeap(g)) && (out === null || inHeap(out))) {
+  if (n >= ROW_SPLIT_MIN * parts && inHeap(x) && (g === null || inHeap(g)) && inHeap(out)) {
     threadedRows(kind, parts, x, g, out, n, c, s, ins, n % blocks === 0 && n / blocks >= ROW_SPLIT_MIN * parts ? blocks : 1);
     return;
   }
   const cuts = evenCuts(c, parts);
   const mine = cuts[1]!;
   const len = n * c * s;
-  const stX = !inHeap(x), stG = g !== null && !inHeap(g), stO = out !== null && !inHeap(out);
+  const stX = !inHeap(x), stG = g !== null && !inHeap(g), stO = !inHeap(out);
   const [sx, sg, so, vec] = scratchViews([
     [x instanceof Float64Array, stX ? len : 0], [g instanceof Float64Array, stG ? len : 0],
     [out instanceof Float64Array, stO ? len : 0], [true, 5 * c, true],
@@ -84,7 +89,7 @@ function threaded(
   if (stX) stageChannels(x, sx, n, c, s, mine);
   if (stG) stageChannels(g!, sg, n, c, s, mine);
   for (let j = 0; j < ins.length; j++) vec.set(ins[j]!.subarray(0, c), j * c);
-  const wx = stX ? sx : x, wg = g === null ? wx : stG ? sg : g, wo = out === null ? wx : stO ? so : out;
+  const wx = stX ? sx : x, wg = g === null ? wx : stG ? sg : g, wo = stO ? so : out;
   const jobs: Part[] = [];
   for (let j = 1; j < parts; j++) {
     jobs.push({
@@ -93,26 +98,57 @@ function threaded(
       bufs: [wx, wg, wo, vec],
     });
   }
-  // The calling thread works on the originals, with its own copy of the vectors laid out as the workers' segments.
-  const local = new Float64Array(5 * c);
-  local.set(vec.subarray(0, ins.length * c));
-  runParts(PASS_NAMES[kind]!, jobs, () => channelPass(kind, x, g ?? x, out ?? x, local, n, c, s, 0, mine));
-  for (let j = 0; j < outs.length; j++) {
-    const seg = (ins.length + j) * c;
-    const o = outs[j]!;
-    o.set(local.subarray(seg, seg + mine), 0);
-    o.set(vec.subarray(seg + mine, seg + c), mine);
-  }
+  runParts(PASS_NAMES[kind]!, jobs, () => channelPass(kind, x, g ?? x, out, vec, n, c, s, 0, mine));
   if (stO) {
     // Only the workers' channels: every sample's run of channels mine..c-1 (element by element when the runs are short).
     const sm = mine * s, row = c * s;
     if (row - sm < 256) {
-      const o = out!;
-      for (let i = 0; i < n; i++) for (let e = i * row + sm, end = (i + 1) * row; e < end; e++) o[e] = so[e]!;
+      for (let i = 0; i < n; i++) for (let e = i * row + sm, end = (i + 1) * row; e < end; e++) out[e] = so[e]!;
     } else {
-      for (let i = 0; i < n; i++) out!.set(so.subarray(i * row + sm, (i + 1) * row), i * row + sm);
+      for (let i = 0; i < n; i++) out.set(so.subarray(i * row + sm, (i + 1) * row), i * row + sm);
     }
   }
+}
+
+/**
+ * Worker part of a sums pass: args pass (0 mean-var, 1 gradient sums), n, c, s, bases of g, x, vec, part,
+ * the claims' board; buffers g, x, vec, part (float64). Claims blocks of samples ({@link sumBlocks}) and
+ * writes their sums into part.
+ */
+function sumsTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const pass: SumsPass = a[0] === 0 ? "meanVar" : "gradSums";
+  const [n, c, s] = [a[1]!, a[2]!, a[3]!];
+  const g = from(b[0]!, a[4]!), x = from(b[1]!, a[5]!);
+  const vec = from(b[2]!, a[6]!) as Float64Array, part = from(b[3]!, a[7]!) as Float64Array;
+  claimedRanges(a[8]!)((b0, b1) => sumsPartials(pass, g, x, n, c, s, vec, b0, b1, part));
+}
+
+const OP_SUMS = defineTask("norm.sums", import.meta.url, (_raw, a, b) => sumsTask(a, b));
+
+/**
+ * The blocks' sums of pass `pass` over x (and g) [n, c, s] on `parts` threads, which claim blocks as they
+ * go (whole blocks: the same sums whoever computes them); returns them as {@link sumsPartials} lays them
+ * out. Arrays not in the heap (an explicit thread count) are staged.
+ */
+function threadedSums(
+  pass: SumsPass, parts: number, g: FloatArray, x: FloatArray, n: number, c: number, s: number, vec: Float64Array,
+): { part: Float64Array; count: number } {
+  const { count } = sumBlocks(n, s);
+  const len = n * c * s;
+  const stX = !inHeap(x), stG = pass === "gradSums" && !inHeap(g);
+  const [sx, sg, sv, part] = scratchViews([
+    [x instanceof Float64Array, stX ? len : 0], [g instanceof Float64Array, stG ? len : 0], [true, c, true], [true, 2 * c * count, true],
+  ]) as [FloatArray, FloatArray, Float64Array, Float64Array];
+  if (stX) sx.set(x);
+  if (stG) sg.set(g);
+  sv.set(vec.subarray(0, c));
+  const wx = stX ? sx : x, wg = pass === "meanVar" ? wx : stG ? sg : g;
+  runClaimed(
+    PASS_NAMES[pass === "meanVar" ? BN_MEAN_VAR : BN_GRAD_SUMS]!, count, parts, 1,
+    (at) => ({ op: OP_SUMS, args: [pass === "meanVar" ? 0 : 1, n, c, s, sabBase(wg), sabBase(wx), sabBase(sv), sabBase(part), at], bufs: [wg, wx, sv, part] }),
+    (ranges) => ranges((b0, b1) => sumsPartials(pass, wg, wx, n, c, s, sv, b0, b1, part)),
+  );
+  return { part, count };
 }
 
 /**
@@ -170,18 +206,25 @@ function stageChannels(src: FloatArray, dst: FloatArray, n: number, c: number, s
  * worker's share staged in and out costs about as much as computing it, so by
  * default a pass is split only when its big arrays are already shared.
  */
-function partsOf(kind: number, n: number, c: number, s: number, threads: number | undefined, big: readonly (FloatArray | null)[]): number {
+function partsOf(
+  kind: number, n: number, c: number, s: number, threads: number | undefined, big: readonly (FloatArray | null)[], units = c,
+): number {
   if (threads === undefined && big.some((a) => a !== null && !inHeap(a))) return 1;
-  let p = Math.min(threads ?? partsFor(n * c * s * COST[kind]!, c), c);
+  let p = Math.min(threads ?? partsFor(n * c * s * COST[kind]!, units), units);
   if (p > 1) p = Math.min(p, usableThreads());
   return p;
 }
 
-/** {@link channelMeanVar}, channels split over `threads` threads (default: by size and the pool, when x is shared). */
+/** {@link channelMeanVar}, its blocks of samples split over `threads` threads (default: by size and the pool, when x is shared). */
 export function channelMeanVarThreads(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array, threads?: number): void {
-  const p = partsOf(BN_MEAN_VAR, n, c, s, threads, [x]);
-  if (p <= 1) channelMeanVar(x, n, c, s, mean, varB);
-  else threaded(BN_MEAN_VAR, p, x, null, null, n, c, s, [], [mean, varB]);
+  const p = partsOf(BN_MEAN_VAR, n, c, s, threads, [x], sumBlocks(n, s).count);
+  if (p <= 1) {
+    channelMeanVar(x, n, c, s, mean, varB);
+    return;
+  }
+  const k = channelShifts(x, n, c, s);
+  const { part, count } = threadedSums("meanVar", p, x, x, n, c, s, k);
+  meanVarFromPartials(part, count, n, c, s, k, mean, varB);
 }
 
 /**
@@ -193,17 +236,21 @@ export function channelAffineThreads(
 ): void {
   const p = partsOf(BN_AFFINE, n, c, s, threads, [x, out]);
   if (p <= 1) channelAffine(x, out, n, c, s, scale, shift);
-  else threaded(BN_AFFINE, p, x, null, out, n, c, s, [scale, shift], [], blocks);
+  else threaded(BN_AFFINE, p, x, null, out, n, c, s, [scale, shift], blocks);
 }
 
-/** {@link channelGradSums}, channels split over threads when big enough and its arrays are shared. */
+/** {@link channelGradSums}, its blocks of samples split over threads when big enough and its arrays are shared. */
 export function channelGradSumsThreads(
   g: FloatArray, x: FloatArray, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, threads?: number,
 ): void {
-  const p = partsOf(BN_GRAD_SUMS, n, c, s, threads, [g, x]);
-  if (p <= 1) channelGradSums(g, x, n, c, s, mean, invStd, sumG, sumGX);
-  else threaded(BN_GRAD_SUMS, p, x, g, null, n, c, s, [mean, invStd], [sumG, sumGX]);
+  const p = partsOf(BN_GRAD_SUMS, n, c, s, threads, [g, x], sumBlocks(n, s).count);
+  if (p <= 1) {
+    channelGradSums(g, x, n, c, s, mean, invStd, sumG, sumGX);
+    return;
+  }
+  const { part, count } = threadedSums("gradSums", p, g, x, n, c, s, mean);
+  gradSumsFromPartials(part, count, c, invStd, sumG, sumGX);
 }
 
 /** {@link channelGradInput}, split over threads as {@link channelAffineThreads} is. */
@@ -213,5 +260,5 @@ export function channelGradInputThreads(
 ): void {
   const p = partsOf(BN_GRAD_INPUT, n, c, s, threads, [g, x, dx]);
   if (p <= 1) channelGradInput(g, x, dx, n, c, s, mean, invStd, k, a, b);
-  else threaded(BN_GRAD_INPUT, p, x, g, dx, n, c, s, [mean, invStd, k, a, b], [], blocks);
+  else threaded(BN_GRAD_INPUT, p, x, g, dx, n, c, s, [mean, invStd, k, a, b], blocks);
 }
