@@ -56,26 +56,34 @@ export type SumsPass = "meanVar" | "gradSums";
  * ({@link sumBlocks}) of d = x - k and d², k the channel's first value ({@link shiftedMoments}).
  */
 export function channelMeanVarReference(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
-  const { per, count } = sumBlocks(n, s);
   for (let ch = 0; ch < c; ch++) {
     const k = channelShift(x, n, s, ch);
-    let s1 = 0;
-    let s2 = 0;
-    for (let b = 0; b < count; b++) {
-      let b1 = 0;
-      let b2 = 0;
-      for (let i = b * per; i < Math.min(n, (b + 1) * per); i++) {
-        const o = (i * c + ch) * s;
-        for (let q = 0; q < s; q++) {
-          const d = x[o + q]! - k;
-          b1 += d;
-          b2 += d * d;
-        }
-      }
+    let [s1, s2, b1, b2] = [0, 0, 0, 0];
+    eachChannelBlock(n, c, s, ch, (o) => {
+      const d = x[o]! - k;
+      b1 += d;
+      b2 += d * d;
+    }, () => {
       s1 += b1;
       s2 += b2;
-    }
+      b1 = b2 = 0;
+    });
     shiftedMoments(k, s1, s2, n * s, mean, varB, ch);
+  }
+}
+
+/**
+ * The references' walk of channel ch of x [N, C, S]: visit(o) for each of its values' indices in (n, s)
+ * order, and endBlock() after each of its blocks ({@link sumBlocks}).
+ */
+function eachChannelBlock(n: number, c: number, s: number, ch: number, visit: (o: number) => void, endBlock: () => void): void {
+  const { per, count } = sumBlocks(n, s);
+  for (let b = 0; b < count; b++) {
+    for (let i = b * per; i < Math.min(n, (b + 1) * per); i++) {
+      const o = (i * c + ch) * s;
+      for (let q = 0; q < s; q++) visit(o + q);
+    }
+    endBlock();
   }
 }
 
@@ -87,25 +95,18 @@ export function channelGradSumsReference(
   g: FloatArray, x: FloatArray, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
-  const { per, count } = sumBlocks(n, s);
   for (let ch = 0; ch < c; ch++) {
     const m = mean[ch]!;
-    let tg = 0;
-    let tgx = 0;
-    for (let b = 0; b < count; b++) {
-      let bg = 0;
-      let bgx = 0;
-      for (let i = b * per; i < Math.min(n, (b + 1) * per); i++) {
-        const o = (i * c + ch) * s;
-        for (let q = 0; q < s; q++) {
-          const gv = g[o + q]!;
-          bg += gv;
-          bgx += gv * (x[o + q]! - m);
-        }
-      }
+    let [tg, tgx, bg, bgx] = [0, 0, 0, 0];
+    eachChannelBlock(n, c, s, ch, (o) => {
+      const gv = g[o]!;
+      bg += gv;
+      bgx += gv * (x[o]! - m);
+    }, () => {
       tg += bg;
       tgx += bgx;
-    }
+      bg = bgx = 0;
+    });
     sumG[ch] = tg;
     sumGX[ch] = tgx * invStd[ch]!;
   }
