@@ -10,8 +10,10 @@
  * Functions over `rows` rows of c float32 values, consecutive rows `stride`
  * values apart (stride = c for a whole tensor; a channel range c0..c1 of a
  * [rows, C] tensor passes pointers at channel c0, c = c1 - c0 and stride C, so
- * threads can split the channels and still run here); the per-channel float64
- * vectors (c each) are read and the accumulators added into, never cleared:
+ * threads can split the channels of an element-wise pass and still run here);
+ * the per-channel float64 vectors (c each) are read and the accumulators added
+ * into, never cleared (norm.ts runs the sums once a block of samples, from
+ * zeroed accumulators: sumBlocks):
  *
  *   sums(x, rows, c, acc)                      acc[ch] += x[r, ch]
  *   shiftedSums(x, rows, c, k, s1, s2)         d = x[r, ch] - k[ch]; s1[ch] += d; s2[ch] += d d
