@@ -117,24 +117,19 @@ export function channelGradSumsReference(
  * order, then combined; bit-equal to {@link channelMeanVarReference}.
  */
 export function channelMeanVar(x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
-  const k = channelShifts(x, n, c, s);
-  const { count } = sumBlocks(n, s);
-  const part = new Float64Array(2 * c * count);
-  sumsPartials("meanVar", x, x, n, c, s, k, 0, count, part);
-  meanVarFromPartials(part, count, n, c, s, k, mean, varB);
+  meanVarBy(x, n, c, s, mean, varB, (k) => ownPartials("meanVar", x, x, n, c, s, k, false));
 }
 
-/** Every channel's shift k (its first value) for the mean-var sums. */
-export function channelShifts(x: FloatArray, n: number, c: number, s: number): Float64Array {
+/**
+ * Mean and biased variance of x [N, C, S] from its blocks' sums, which `partials` returns (every block, laid
+ * out as {@link sumsPartials} writes them) given the channels' shifts k (their first values).
+ */
+export function meanVarBy(
+  x: FloatArray, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array, partials: (k: Float64Array) => Float64Array,
+): void {
   const k = new Float64Array(c);
   for (let ch = 0; ch < c; ch++) k[ch] = channelShift(x, n, s, ch);
-  return k;
-}
-
-/** Mean and biased variance from the mean-var pass's block sums `part` ({@link sumsPartials}) of all `count` blocks. */
-export function meanVarFromPartials(
-  part: Float64Array, count: number, n: number, c: number, s: number, k: Float64Array, mean: Float64Array, varB: Float64Array,
-): void {
+  const part = partials(k), { count } = sumBlocks(n, s);
   for (let ch = 0; ch < c; ch++) {
     const [s1, s2] = combinedPartials(part, count, c, ch);
     shiftedMoments(k[ch]!, s1, s2, n * s, mean, varB, ch);
@@ -149,21 +144,28 @@ export function channelGradSums(
   g: FloatArray, x: FloatArray, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
-  const { count } = sumBlocks(n, s);
-  const part = new Float64Array(2 * c * count);
-  sumsPartials("gradSums", g, x, n, c, s, mean, 0, count, part);
-  gradSumsFromPartials(part, count, c, invStd, sumG, sumGX);
+  gradSumsBy(n, c, s, invStd, sumG, sumGX, () => ownPartials("gradSums", g, x, n, c, s, mean, false));
 }
 
-/** sumG and sumGX from the gradient pass's block sums `part` ({@link sumsPartials}) of all `count` blocks. */
-export function gradSumsFromPartials(
-  part: Float64Array, count: number, c: number, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
+/** sumG and sumGX of an [N, C, S] input from its blocks' sums, which `partials` returns (as {@link meanVarBy}'s). */
+export function gradSumsBy(
+  n: number, c: number, s: number, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, partials: () => Float64Array,
 ): void {
+  const part = partials(), { count } = sumBlocks(n, s);
   for (let ch = 0; ch < c; ch++) {
     const [tg, tgx] = combinedPartials(part, count, c, ch);
     sumG[ch] = tg;
     sumGX[ch] = tgx * invStd[ch]!;
   }
+}
+
+/** Every block's sums of `pass` on this thread, into a new array (`wasm`: the WASM twin, whatever the dispatch says). */
+function ownPartials(pass: SumsPass, g: FloatArray, x: FloatArray, n: number, c: number, s: number, vec: Float64Array, wasm: boolean): Float64Array {
+  const { per, count } = sumBlocks(n, s);
+  const part = new Float64Array(2 * c * count);
+  if (wasm) sumsPartialsWasm(pass, g as Float32Array, x as Float32Array, n, c, s, per, vec, 0, count, part);
+  else sumsPartials(pass, g, x, n, c, s, vec, 0, count, part);
+  return part;
 }
 
 /** Channel ch's two sums: its blocks' sums added in block order from +0. */
@@ -320,11 +322,7 @@ function runPassWasm(
 
 /** WASM twin of {@link channelMeanVar} (float32 x [n, c, s]), any size (foreign x staged). */
 export function channelMeanVarWasm(x: Float32Array, n: number, c: number, s: number, mean: Float64Array, varB: Float64Array): void {
-  const k = channelShifts(x, n, c, s);
-  const { per, count } = sumBlocks(n, s);
-  const part = new Float64Array(2 * c * count);
-  sumsPartialsWasm("meanVar", x, x, n, c, s, per, k, 0, count, part);
-  meanVarFromPartials(part, count, n, c, s, k, mean, varB);
+  meanVarBy(x, n, c, s, mean, varB, (k) => ownPartials("meanVar", x, x, n, c, s, k, true));
 }
 
 /** WASM twin of {@link channelGradSums} (float32 g, x [n, c, s]), any size (foreign arrays staged). */
@@ -332,10 +330,7 @@ export function channelGradSumsWasm(
   g: Float32Array, x: Float32Array, n: number, c: number, s: number,
   mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array,
 ): void {
-  const { per, count } = sumBlocks(n, s);
-  const part = new Float64Array(2 * c * count);
-  sumsPartialsWasm("gradSums", g, x, n, c, s, per, mean, 0, count, part);
-  gradSumsFromPartials(part, count, c, invStd, sumG, sumGX);
+  gradSumsBy(n, c, s, invStd, sumG, sumGX, () => ownPartials("gradSums", g, x, n, c, s, mean, true));
 }
 
 /** WASM twin of {@link channelAffineRange} ([n, c, s]; all channels by default), any size. */

@@ -18,8 +18,8 @@
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import {
-  channelAffine, channelGradInput, channelGradSums, channelMeanVar, channelAffineRange, channelGradInputRange, channelShifts,
-  gradSumsFromPartials, meanVarFromPartials, sumBlocks, sumsPartials, type SumsPass,
+  channelAffine, channelGradInput, channelGradSums, channelMeanVar, channelAffineRange, channelGradInputRange,
+  gradSumsBy, meanVarBy, sumBlocks, sumsPartials, type SumsPass,
 } from "./norm.js";
 import { defineTask, from } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
@@ -128,11 +128,11 @@ const OP_SUMS = defineTask("norm.sums", import.meta.url, (_raw, a, b) => sumsTas
 /**
  * The blocks' sums of pass `pass` over x (and g) [n, c, s] on `parts` threads, which claim blocks as they
  * go (whole blocks: the same sums whoever computes them); returns them as {@link sumsPartials} lays them
- * out. Arrays not in the heap (an explicit thread count) are staged.
+ * out (in the pool's scratch, valid until its next use). Arrays not in the heap (an explicit thread count) are staged.
  */
 function threadedSums(
   pass: SumsPass, parts: number, g: FloatArray, x: FloatArray, n: number, c: number, s: number, vec: Float64Array,
-): { part: Float64Array; count: number } {
+): Float64Array {
   const { count } = sumBlocks(n, s);
   const len = n * c * s;
   const stX = !inHeap(x), stG = pass === "gradSums" && !inHeap(g);
@@ -148,7 +148,7 @@ function threadedSums(
     (at) => ({ op: OP_SUMS, args: [pass === "meanVar" ? 0 : 1, n, c, s, sabBase(wg), sabBase(wx), sabBase(sv), sabBase(part), at], bufs: [wg, wx, sv, part] }),
     (ranges) => ranges((b0, b1) => sumsPartials(pass, wg, wx, n, c, s, sv, b0, b1, part)),
   );
-  return { part, count };
+  return part;
 }
 
 /**
@@ -222,9 +222,7 @@ export function channelMeanVarThreads(x: FloatArray, n: number, c: number, s: nu
     channelMeanVar(x, n, c, s, mean, varB);
     return;
   }
-  const k = channelShifts(x, n, c, s);
-  const { part, count } = threadedSums("meanVar", p, x, x, n, c, s, k);
-  meanVarFromPartials(part, count, n, c, s, k, mean, varB);
+  meanVarBy(x, n, c, s, mean, varB, (k) => threadedSums("meanVar", p, x, x, n, c, s, k));
 }
 
 /**
@@ -249,8 +247,7 @@ export function channelGradSumsThreads(
     channelGradSums(g, x, n, c, s, mean, invStd, sumG, sumGX);
     return;
   }
-  const { part, count } = threadedSums("gradSums", p, g, x, n, c, s, mean);
-  gradSumsFromPartials(part, count, c, invStd, sumG, sumGX);
+  gradSumsBy(n, c, s, invStd, sumG, sumGX, () => threadedSums("gradSums", p, g, x, n, c, s, mean));
 }
 
 /** {@link channelGradInput}, split over threads as {@link channelAffineThreads} is. */
