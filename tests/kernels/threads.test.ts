@@ -43,6 +43,24 @@ async function threeWayGemm(seed: number): Promise<{ want: Float32Array; run: ()
 }
 
 describe("threaded gemm", () => {
+  it("claimed rows (heap float32 operands, whole tiles): the same bits as gemm on any thread count, offsets and accumulate included", () => {
+    const rng = new Rng(17);
+    // m a multiple of 4 and n of 8 (the claimed path); k odd; n past one column block of B (k 200: 40 columns a block).
+    for (const [m, n, k, acc] of [[4, 8, 3, false], [64, 48, 200, false], [132, 88, 200, true], [36, 16, 7, true]] as const) {
+      const off = 5;
+      const a = randArray(false, off + m * k, rng, true), b = randArray(false, off + k * n, rng, true);
+      const c0 = randArray(false, off + m * n, rng, true);
+      const want = c0.slice();
+      gemm(a, off, false, b, off, false, want, off, m, n, k, acc);
+      for (const threads of [1, 2, 3]) {
+        const got = allocFloat("float32", off + m * n, true);
+        got.set(c0);
+        gemmThreads(a, off, false, b, off, false, got, off, m, n, k, acc, threads);
+        expect(sameBits(got, want)).toBe(true);
+      }
+    }
+  });
+
   it("gemmThreads keeps small products on the calling thread and splits big ones, with the same bits", () => {
     const old = setMinWorkPerThread(1 << 17);
     try {

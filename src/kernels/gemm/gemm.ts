@@ -621,6 +621,41 @@ function wasmPacked32(
 }
 
 /**
+ * True when {@link packB32Blocks} and {@link gemmRows32} can run C = A B: the float32 family on the WASM
+ * kernels, every operand in the heap, A and B not transposed, and only whole 4 x 8 tiles (m a multiple
+ * of 4, n of 8), so no edge scratch is needed.
+ */
+export function rowsOf32Fit(a: FloatArray, transA: boolean, b: FloatArray, transB: boolean, c: FloatArray, m: number, n: number, k: number): boolean {
+  return wasmKernelsEnabled() && float32Family(a, b, c) && !transA && !transB && inHeap(a) && inHeap(b) && inHeap(c) &&
+    m > 0 && k > 0 && m % MR32 === 0 && n > 0 && n % NR32 === 0;
+}
+
+/**
+ * Packs all of B [k, n] (float32, heap index bp) into the panels of its column blocks (the blocks of
+ * {@link wasmPacked32}, block j0 at pb + j0 k), for {@link gemmRows32}; returns pb, the heap index of
+ * `k n` floats of the gemm scratch (the caller's thread's: valid until its next gemm).
+ */
+export function packB32Blocks(bp: number, n: number, k: number): number {
+  const pb = gemmScratch(4 * k * n) / 4;
+  const nc = blockCols32(n, k);
+  for (let j0 = 0; j0 < n; j0 += nc) wasmPackB32(bp, false, n, k, j0, Math.min(nc, n - j0), pb + j0 * k);
+  return pb;
+}
+
+/**
+ * Rows r0..r1-1 (multiples of 4) of C [m, n] (+)= A B, from A [m, k] read where it is (heap index ap) and
+ * B packed by {@link packB32Blocks} at pb, into C at heap index cp: the tiles of {@link wasmPacked32} for
+ * those rows, block by block, so every element gets the same products and sums in the same order.
+ */
+export function gemmRows32(ap: number, pb: number, cp: number, n: number, k: number, r0: number, r1: number, accumulate: boolean): void {
+  const nc = blockCols32(n, k);
+  for (let j0 = 0; j0 < n; j0 += nc) {
+    const panels = Math.min(nc, n - j0) / NR32;
+    gemmWasmTilesF32Rows(ap + r0 * k, k, pb + j0 * k, cp + r0 * n + j0, n, k, (r1 - r0) / MR32, panels, accumulate);
+  }
+}
+
+/**
  * Moves C's ragged edges (float32 C [m, n] at heap index cp) between C and
  * the edge scratches of {@link wasmPacked32}: into them (`fill`, with zero
  * padding: never read back, but kept finite and normal) or back out. The

@@ -49,6 +49,13 @@ export function tokenBlock(T: number): number {
 }
 
 /**
+ * Tokens a unit of the ranges: threads claim units, and a claimed range runs in blocks of
+ * {@link tokenBlock} tokens (the last one short). Whole blocks as units left the threads up to one block
+ * apart at the end: CIFAR b8 has 512 tokens, 8 blocks at T = 4.
+ */
+export const UNIT_TOKENS = 16;
+
+/**
  * True when the fused forward applies: WASM kernels, every array in the heap, float32 weights, outputs
  * enough for the WASM sums, and float32 LIFs with decay_input whose constants are float32 values.
  */
@@ -60,11 +67,12 @@ export function linearNormLifFits(input: TokenRows, m: number, layers: readonly 
 }
 
 /**
- * The token blocks the ranges hand out ({@link tokenBlock} tokens each, the last one short, of M; row
- * t M + i of the input is token i at step t, k values or bits a row), through every projection: sums (the
- * bias added as the gather adds it), affine map, LIF over the T steps, spike words into each projection's `out`.
+ * The tokens of the units the ranges hand out ({@link UNIT_TOKENS} each, the last one short, of M; row
+ * t M + i of the input is token i at step t, k values or bits a row), in blocks of {@link tokenBlock}
+ * tokens, through every projection: sums (the bias added as the gather adds it), affine map, LIF over the
+ * T steps, spike words into each projection's `out`. Each token's outputs do not depend on its block.
  */
-export function linearNormLifRange(input: TokenRows, k: number, M: number, T: number, layers: readonly NormLifProjection[], blocks: UnitRanges): void {
+export function linearNormLifRange(input: TokenRows, k: number, M: number, T: number, layers: readonly NormLifProjection[], units: UnitRanges): void {
   const counts = input.kind === "counts";
   const cap = counts ? k : input.wpr * 32; // bucket slots a row: one per input column
   const R = tokenBlock(T);
@@ -81,8 +89,8 @@ export function linearNormLifRange(input: TokenRows, k: number, M: number, T: nu
   const base = spikeSumScratch(vS + align16(R * nMax * 4));
   layers.forEach((l, j) => packPanelsF32FromRows(l.w.byteOffset, k, l.n, base + panelAt[j]!));
   const layout = (n: number): AffineLayout => ({ chans: n, rpc: 1, columns: true });
-  blocks((b0, b1) => {
-    for (let i0 = b0 * R, end = Math.min(M, b1 * R); i0 < end; i0 += R) {
+  units((u0, u1) => {
+    for (let i0 = u0 * UNIT_TOKENS, end = Math.min(M, u1 * UNIT_TOKENS); i0 < end; i0 += R) {
       const r = Math.min(R, end - i0);
       // The tables of rows t M + i0 .. t M + i0 + r - 1, step after step: bucket t r + i (entries: row numbers).
       for (let t = 0; t < T; t++) {

@@ -17,7 +17,7 @@ import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.j
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { claimedRanges, runClaimed, unitRange, type UnitRanges } from "../../parallel/claims.js";
 import { eachSampledRow, evenCuts, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
-import { linearNormLifRange, tokenBlock, type NormLifProjection, type TokenRows } from "./norm-lif.js";
+import { linearNormLifRange, UNIT_TOKENS, type NormLifProjection, type TokenRows } from "./norm-lif.js";
 
 
 /** Spike / counts linear pieces a linear task can run (see {@link linearPart}). */
@@ -289,16 +289,16 @@ export function linearNormLifCalls(): number {
 
 /**
  * The fused inference forward linear -> batch norm -> LIF of one or more projections of `input` [T M, k]
- * ({@link linearNormLifRange}): the token blocks split over threads (default: by size and the pool),
- * claimed as they go. Needs what linearNormLifFits says (the op checks).
+ * ({@link linearNormLifRange}): units of UNIT_TOKENS tokens split over threads (default: by size and the
+ * pool), claimed as they go. Needs what linearNormLifFits says (the op checks).
  */
 export function linearNormLifThreads(input: TokenRows, k: number, M: number, T: number, layers: readonly NormLifProjection[], threads?: number): void {
   fusedCalls++;
-  const blocks = Math.ceil(M / tokenBlock(T));
+  const units = Math.ceil(M / UNIT_TOKENS);
   const outs = layers.reduce((a, l) => a + l.n, 0);
-  const parts = partsOf(T * M * k * outs, blocks, threads);
+  const parts = partsOf(T * M * k * outs, units, threads);
   if (parts <= 1) {
-    linearNormLifRange(input, k, M, T, layers, unitRange(0, blocks));
+    linearNormLifRange(input, k, M, T, layers, unitRange(0, units));
     return;
   }
   const tb = projectionTable.take(8 * PROJECTION_SLOTS * layers.length) / 8;
@@ -309,6 +309,6 @@ export function linearNormLifThreads(input: TokenRows, k: number, M: number, T: 
   });
   const src = input.kind === "counts" ? input.x : asFloats(input.words);
   const args = (at: number): number[] => [input.kind === "counts" ? 1 : 0, sabBase(src), k, input.kind === "counts" ? 0 : input.wpr, M, T, layers.length, tb, at];
-  runClaimed("linearNormLif", blocks, parts, 1, (at) => ({ op: OP_LINEAR_NORM_LIF, args: args(at), bufs: [src, f64.subarray(tb)] }), (ranges) =>
+  runClaimed("linearNormLif", units, parts, 1, (at) => ({ op: OP_LINEAR_NORM_LIF, args: args(at), bufs: [src, f64.subarray(tb)] }), (ranges) =>
     linearNormLifRange(input, k, M, T, layers, ranges));
 }
