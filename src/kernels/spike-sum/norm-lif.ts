@@ -36,8 +36,8 @@ export interface NormLifProjection {
 }
 
 /**
- * Rows of a token block, T R: the panel sums' tile (PANEL_TILES in ./wasm.ts), over which a chunk's
- * weights are reused from cache. This loop against the two passes, one projection, one thread, counts
+ * Rows of a token block, T R: the panel sums' tiles (PANEL_TILES in ./wasm.ts, two of 128 rows), over which a
+ * chunk's weights are reused from cache. This loop against the two passes, one projection, one thread, counts
  * at 0.27 over 512 tokens, T = 4: blocks of 64 tokens 0.90x at 384 -> 1536 (of 32: 0.93x), 0.99x at
  * 384 -> 384 (where the sums' output fits in cache either way; sharing the tables is the gain there).
  */

@@ -515,8 +515,14 @@ const cursors = new Scratch();
  * 256: 1536 -> 384 13.5 -> 19.1 Gadd/s, 384 -> 1536 16.0 -> 19.3, 384 -> 384 21 both; the conv's
  * wT (3456 x 384, 512 rows, density 0.15) 11.5 -> 18.5. (Tiles of 256 and one block: 15.2 at
  * 1536 -> 384; blocks of 128 rows: 1-2 Gadd/s less.)
+ * Blocks of 256 -> 512 rows, tiles of 256 -> 128 (2026-12-06, a Zen 5 VM with 48 KB of L1 and 1 MB of
+ * L2 a core): a sparse source's buckets have few entries a block, and each block reloads and stores the
+ * tile's accumulators; every sum of the e2e workloads on one thread, alternating in one process, three
+ * rounds twice: CIFAR b8 inference 317 / 330 -> 308 / 316 ms a pass, training step 602 / 587 -> 582 / 586;
+ * MNIST b64 147 / 147 -> 143 / 143, 295 / 291 -> 289 / 290 (the 384 -> 384 sums of sparse spikes
+ * 10.0 -> 13.3 Gadd/s, the dense-ish counts 16.4 -> 17.1). Blocks do not change any sum's order.
  */
-const PANEL_TILES = { blockRows: 256, tileRows: 256 };
+const PANEL_TILES = { blockRows: 512, tileRows: 128 };
 
 /**
  * Sets the panel sums' block and tile heights (tests: small, to cut buckets into many runs and rows
