@@ -625,7 +625,7 @@ function wasmPacked32(
  * kernels, every operand in the heap, A and B not transposed, and only whole 4 x 8 tiles (m a multiple
  * of 4, n of 8), so no edge scratch is needed.
  */
-export function rowsOf32Fit(a: FloatArray, transA: boolean, b: FloatArray, transB: boolean, c: FloatArray, m: number, n: number, k: number): boolean {
+export function gemmRows32Fits(a: FloatArray, transA: boolean, b: FloatArray, transB: boolean, c: FloatArray, m: number, n: number, k: number): boolean {
   return wasmKernelsEnabled() && float32Family(a, b, c) && !transA && !transB && inHeap(a) && inHeap(b) && inHeap(c) &&
     m > 0 && k > 0 && m % MR32 === 0 && n > 0 && n % NR32 === 0;
 }

@@ -7,7 +7,7 @@
  */
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
-import { gemm, gemmRows32, packB32Blocks, rowsOf32Fit } from "./gemm.js";
+import { gemm, gemmRows32, packB32Blocks, gemmRows32Fits } from "./gemm.js";
 import { transposeThreads } from "../transpose/threads.js";
 import { defineTask } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
@@ -46,7 +46,7 @@ function claimedRowsRun(ap: number, pb: number, cp: number, n: number, k: number
 const CLAIM_PANELS = 4;
 
 /**
- * C = A B (or += with `accumulate`) where {@link rowsOf32Fit} says so: the calling thread packs B once, then
+ * C = A B (or += with `accumulate`) where {@link gemmRows32Fits} says so: the calling thread packs B once, then
  * the threads claim chunks of C's rows as they go, each summing its rows from A in place and the packed B.
  */
 function claimedRows(a: Float32Array, aOff: number, b: Float32Array, bOff: number, c: Float32Array, cOff: number, m: number, n: number, k: number, accumulate: boolean, parts: number): void {
@@ -87,7 +87,7 @@ export function gemmThreads(
     gemm(a, aOff, transA, b, bOff, transB, c, cOff, m, n, k, accumulate);
     return;
   }
-  if (rowsOf32Fit(a, transA, b, transB, c, m, n, k)) {
+  if (gemmRows32Fits(a, transA, b, transB, c, m, n, k)) {
     claimedRows(a as Float32Array, aOff, b as Float32Array, bOff, c as Float32Array, cOff, m, n, k, accumulate, parts);
     return;
   }
