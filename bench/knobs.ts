@@ -1,0 +1,69 @@
+/**
+ * A tuning knob's settings compared on one e2e workload, alternating pass by pass in one process so the
+ * machine's drift hits every setting alike (on a shared VM whose speed swings by 1.5x within minutes,
+ * separate runs cannot tell a 3% change from the machine): each round runs every setting once, an untimed
+ * pass then a timed one. Prints each setting's median and its paired median ratio to the first setting.
+ * Every knob leaves the bits alone (only the time changes).
+ *
+ *   npx tsx bench/knobs.ts --knob spin|panel-tiles|panel-thresholds|min-work --arms A,B,... \
+ *     [--config cifar-b8|mnist-b64] [--phase train|infer] [--threads 2] [--rounds 8]
+ *
+ * Knobs and their arms: spin (ms, setPoolSpin); panel-tiles (blockRows:tileRows, setPanelTiles);
+ * panel-thresholds (rows:weights, setPanelThresholds); min-work (multiply-adds a thread, setMinWorkPerThread).
+ * A knob set here applies to the calling thread's kernels; the workers keep their defaults (run with
+ * --threads 1 to compare a kernel knob alone).
+ */
+import { poolReady, setMinWorkPerThread, setPoolSpin, setThreads, shutdownPool } from "../src/parallel/pool.js";
+import { setPanelThresholds, setPanelTiles } from "../src/kernels/spike-sum/wasm.js";
+import { stepScope } from "../src/tensor/retain.js";
+import { workloadSteps } from "./e2e.js";
+
+const KNOBS: Record<string, { parse: (arm: string) => number[]; set: (v: number[]) => void }> = {
+  "spin": { parse: (s) => [Number(s)], set: ([ms]) => void setPoolSpin(ms!) },
+  "panel-tiles": { parse: (s) => s.split(":").map(Number), set: ([b, t]) => void setPanelTiles(b!, t!) },
+  "panel-thresholds": { parse: (s) => s.split(":").map(Number), set: ([r, w]) => void setPanelThresholds(r!, w!) },
+  "min-work": { parse: (s) => [Number(s)], set: ([m]) => void setMinWorkPerThread(m!) },
+};
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+const knobName = flag("knob", "spin");
+const knob = KNOBS[knobName];
+if (knob === undefined) throw new Error(`bench/knobs.ts: --knob takes ${Object.keys(KNOBS).join(", ")}; got ${knobName}`);
+const armText = flag("arms", "").split(",").filter((s) => s !== "");
+if (armText.length < 2) throw new Error(`bench/knobs.ts: --arms needs two settings or more, comma-separated; got '${flag("arms", "")}'`);
+const arms = armText.map((s) => {
+  const v = knob.parse(s);
+  if (v.some((x) => !Number.isFinite(x))) throw new Error(`bench/knobs.ts: arm '${s}' of --knob ${knobName} is not a number (or number:number)`);
+  return v;
+});
+const name = flag("config", "cifar-b8"), phase = flag("phase", "train");
+const threads = Number(flag("threads", "2")), rounds = Number(flag("rounds", "8"));
+if (phase !== "train" && phase !== "infer") throw new Error(`bench/knobs.ts: --phase takes train or infer, got ${phase}`);
+if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`bench/knobs.ts: --rounds takes an integer >= 1, got ${rounds}`);
+
+setThreads(threads);
+await poolReady();
+const s = workloadSteps(name);
+const pass = phase === "train" ? s.train : s.infer;
+for (let i = 0; i < 2; i++) stepScope(pass, s.model);
+const times = arms.map(() => [] as number[]);
+for (let r = 0; r < rounds; r++) {
+  arms.forEach((arm, j) => {
+    knob.set(arm);
+    stepScope(pass, s.model);
+    const t0 = performance.now();
+    stepScope(pass, s.model);
+    times[j]!.push(performance.now() - t0);
+  });
+}
+knob.set(arms[0]!);
+await shutdownPool();
+const median = (a: number[]): number => [...a].sort((p, q) => p - q)[a.length >> 1]!;
+console.log(`${name} ${phase}, ${threads} thread(s), ${rounds} rounds, --knob ${knobName}`);
+armText.forEach((text, j) => {
+  const ratio = median(times[j]!.map((v, i) => v / times[0]![i]!));
+  console.log(`${text}: ${median(times[j]!).toFixed(1)} ms (min ${Math.min(...times[j]!).toFixed(1)}), ${ratio.toFixed(3)}x ${armText[0]} (paired median)`);
+});
