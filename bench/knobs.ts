@@ -10,8 +10,8 @@
  *
  * Knobs and their arms: spin (ms, setPoolSpin); panel-tiles (blockRows:tileRows, setPanelTiles);
  * panel-thresholds (rows:weights, setPanelThresholds); min-work (multiply-adds a thread, setMinWorkPerThread).
- * A knob set here applies to the calling thread's kernels; the workers keep their defaults (run with
- * --threads 1 to compare a kernel knob alone).
+ * spin and min-work act on the whole pool; the panel knobs on the calling thread's kernels only (the workers
+ * keep their defaults: run with --threads 1 to compare a panel knob alone).
  */
 import { poolReady, setMinWorkPerThread, setPoolSpin, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import { setPanelThresholds, setPanelTiles } from "../src/kernels/spike-sum/wasm.js";
