@@ -16,7 +16,6 @@ import type { ConvGeom } from "../conv/conv.js";
 import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
 import { spikeConvNormLifRange } from "./norm-lif.js";
 import { lifKernelParams, type NeuronKernelParams } from "../neuron/neuron.js";
-import { transposeThreads } from "../transpose/threads.js";
 import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
 import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { eachSampledRow, popcountRange, weightedCuts } from "../../parallel/balance.js";
@@ -49,13 +48,13 @@ function spikeConvForwardTask(a: ArrayLike<number>, b: readonly FloatArray[]): v
   );
 }
 
-/** Worker part of the spike-conv weight gradient: buffers s (as Float32), gT, accW, counts; `fresh`: its accW rows zeroed first. */
+/** Worker part of the spike-conv weight gradient: buffers s (as Float32), gy (channels-first), accW, counts; `fresh`: its accW rows zeroed first. */
 function spikeConvWeightTask(a: ArrayLike<number>, b: readonly FloatArray[]): void {
   const o = SPIKE_CONV_ARGS;
   const [imgWords, n, sB, gB, accB, c0, c1, xB, fresh] = [a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!, a[o + 8]!];
   const g = decodeGeom(a), acc = from(b[2]!, accB);
   if (fresh === 1) zeroChannelRows(acc, c0, c1, g, a[2]!);
-  spikeConvWeightRange(wordsView(b[0]!, sB), imgWords, n, a[1]!, a[0]!, c0, c1, g, from(b[1]!, gB), false, a[2]!, acc, countsOf(b, xB));
+  spikeConvWeightRange(wordsView(b[0]!, sB), imgWords, n, a[1]!, a[0]!, c0, c1, g, from(b[1]!, gB), true, a[2]!, acc, countsOf(b, xB));
 }
 
 /**
@@ -113,9 +112,6 @@ const OUTPUT_COST = 24;
  * work) claimed, 1.2 -> 2.8-5.7 ms, so it keeps the cuts (bench/pool-split.ts).
  */
 const CLAIM_IMAGES_PER_THREAD = 32;
-
-/** Bytes of transposed gradient the threaded weight gradient stages at a time (whole images; at least one). */
-const WEIGHT_CHUNK_BYTES = 8 << 20;
 
 /** Work estimate: dense multiply-adds over 8 (the scatter only runs for set bits; firing rates are ~10-20%). */
 function work(d: SpikeConvDims): number {
@@ -192,23 +188,22 @@ export function spikeConvForwardThreads(
  * accW [C kh kw, O] += the weight gradient for output gradient gy [n, o, OH, OW]
  * (channels-first; `fresh`: accW = it, whatever accW held, each thread zeroing
  * its channels' rows before it sums into them), summed over the batch in order, the input channels split
- * over threads. On one thread this is the op's original loop (transpose one
- * image's gradient, scatter); threaded, a chunk of images is transposed (by
- * all threads), then scattered, chunk after chunk.
- * With `counts`: the counts convolution's weight gradient. `chunkBytes`: the
- * transposed gradient staged at a time (whole images, at least one).
+ * over threads. Every thread runs the op's one-thread loop on its channels: per image, the gradient
+ * transposed (channels last) into its own scratch, then scattered. Each thread transposes every image,
+ * but reads it while it is in its cache: with chunks of images transposed first by all threads and then
+ * read by each, the parts summed to 1.0-1.6x the one-thread loop's work (now 1.0-1.2x,
+ * bench/spike-conv-weight.ts), and the op took 104 -> 90 ms a MNIST b64 and 103 -> 86 ms a CIFAR b8
+ * two-thread training step (medians of eight, the two alternating in one process).
+ * With `counts`: the counts convolution's weight gradient.
  */
 export function spikeConvWeightThreads(
-  d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: FloatArray, threads?: number, counts: FloatArray | null = null,
-  chunkBytes = WEIGHT_CHUNK_BYTES, fresh = false,
+  d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: FloatArray, threads?: number, counts: FloatArray | null = null, fresh = false,
 ): void {
   const { n, c, o, wpr, g } = d;
   const imgWords = c * g.h * wpr;
-  const ohw = g.oh * g.ow;
   const f64 = gy instanceof Float64Array;
   const p = partsOf(d, c, threads);
   if (p <= 1) {
-    // The op's original loop (transpose one image's gradient, scatter), per image in batch order.
     if (fresh) accW.fill(0);
     spikeConvWeightRange(words, imgWords, n, wpr, c, 0, c, g, gy, true, o, accW, counts);
     return;
@@ -223,46 +218,31 @@ export function spikeConvWeightThreads(
   });
   const cuts = weightedCuts(cost, p);
   const mine = cuts[1]!;
-  // The gradient is transposed (channels last) for a chunk of images at a time, so the staging area stays
-  // near WEIGHT_CHUNK_BYTES (whole batches of the stem's convolutions took 48 MB, kept as long as the pool).
-  // Only where the sums accumulate in accW itself: a float32 accW of a float64 sum is converted once at the end.
-  const img = ohw * o;
-  const inPlace = gy.constructor === accW.constructor && (counts === null || counts.constructor === gy.constructor);
-  const per = inPlace ? Math.max(1, Math.min(n, Math.floor(chunkBytes / (img * gy.BYTES_PER_ELEMENT)))) : n;
-  const stS = !inHeap(words), stA = !inHeap(accW), stX = counts !== null && !inHeap(counts);
+  const stS = !inHeap(words), stG = !inHeap(gy), stA = !inHeap(accW), stX = counts !== null && !inHeap(counts);
   const [ss, sg, sa, sx] = scratchViews([
-    [false, stS ? n * imgWords : 0], [f64, per * img, true], [accW instanceof Float64Array, stA ? accW.length : 0],
+    [false, stS ? n * imgWords : 0], [f64, stG ? gy.length : 0], [accW instanceof Float64Array, stA ? accW.length : 0],
     [counts instanceof Float64Array, stX ? counts!.length : 0],
   ]) as [Float32Array, FloatArray, FloatArray, FloatArray];
   if (stS) new Uint32Array(ss.buffer, ss.byteOffset, ss.length).set(words);
+  if (stG) sg.set(gy);
   if (stX) sx.set(counts!);
   const rowLo = mine * khw * o;
   if (stA && !fresh) sa.set(accW.subarray(rowLo), rowLo);
-  const ws = stS ? ss : asFloats(words);
-  const wa = stA ? sa : accW;
+  const ws = stS ? ss : asFloats(words), wg = stG ? sg : gy, wa = stA ? sa : accW;
   const wx = counts === null ? null : stX ? sx : counts;
-  const xImg = c * g.h * g.w;
   const dims = encodeSpikeConv(c, wpr, o, g);
-  for (let i0 = 0; i0 < n; i0 += per) {
-    const k = Math.min(per, n - i0);
-    transposeThreads(gy, i0 * img, o, ohw, sg, 0, k);
-    const wsK = ws.subarray(i0 * imgWords, (i0 + k) * imgWords);
-    const wxK = wx === null ? wa : wx.subarray(i0 * xImg, (i0 + k) * xImg);
-    const xB = wx === null ? -1 : sabBase(wxK);
-    const jobs: Part[] = [];
-    for (let j = 1; j < p; j++) {
-      jobs.push({
-        op: OP_SPIKE_CONV_WEIGHT,
-        args: [...dims, imgWords, k, sabBase(wsK), sabBase(sg), sabBase(wa), cuts[j]!, cuts[j + 1]!, xB, fresh && i0 === 0 ? 1 : 0],
-        bufs: [wsK, sg, wa, wxK],
-      });
-    }
-    const countsK = counts === null ? null : counts.subarray(i0 * xImg, (i0 + k) * xImg);
-    runParts("spikeConv2d.weight", jobs, () => {
-      if (fresh && i0 === 0) zeroChannelRows(accW, 0, mine, g, o);
-      spikeConvWeightRange(words.subarray(i0 * imgWords, (i0 + k) * imgWords), imgWords, k, wpr, c, 0, mine, g, sg, false, o, accW, countsK);
+  const jobs: Part[] = [];
+  for (let j = 1; j < p; j++) {
+    jobs.push({
+      op: OP_SPIKE_CONV_WEIGHT,
+      args: [...dims, imgWords, n, sabBase(ws), sabBase(wg), sabBase(wa), cuts[j]!, cuts[j + 1]!, wx === null ? -1 : sabBase(wx), fresh ? 1 : 0],
+      bufs: [ws, wg, wa, wx ?? wa],
     });
   }
+  runParts("spikeConv2d.weight", jobs, () => {
+    if (fresh) zeroChannelRows(accW, 0, mine, g, o);
+    spikeConvWeightRange(words, imgWords, n, wpr, c, 0, mine, g, gy, true, o, accW, counts);
+  });
   if (stA) accW.set(sa.subarray(rowLo, accW.length), rowLo);
 }
 

@@ -149,7 +149,7 @@ function gather(
     // Every operand where the workers see it: the threads claim chunks of rows as they go, which absorbs
     // the rows' differing costs (the time steps fire at different rates) and the threads' differing speeds.
     const fa = asFloat(a);
-    runClaimed(kind === LIN_SPIKE_GATHER ? "spikeLinear" : "countsLinear", m, parts, CLAIM_ROWS, (at) => ({
+    runClaimed(kind === LIN_SPIKE_GATHER ? "spikeLinear.forward" : "countsLinear.forward", m, parts, CLAIM_ROWS, (at) => ({
       op: OP_SPIKE_LINEAR,
       args: [kind, sabBase(fa) + aOff, sabBase(w) + wOff, sabBase(c) + cOff, m, k, n, wpr, 0, 0, accumulate ? 1 : 0, outIn ? 1 : 0, 0, bias ? sabBase(bias) : -1, at],
       bufs: bias ? [fa, w, c, bias] : [fa, w, c],
@@ -178,7 +178,7 @@ function gather(
       bufs: wb ? [wa, ww, wc, wb] : [wa, ww, wc],
     });
   }
-  runParts(kind === LIN_SPIKE_GATHER ? "spikeLinear" : "countsLinear", jobs, () => {
+  runParts(kind === LIN_SPIKE_GATHER ? "spikeLinear.forward" : "countsLinear.forward", jobs, () => {
     if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(a as Uint32Array, aOff, wpr, w, wOff, c, cOff, mine, n, accumulate, outIn ? k : 0, bias);
     else countsGatherAdd(a as FloatArray, aOff, w, wOff, c, cOff, mine, k, n, accumulate, outIn, bias);
   });
@@ -243,7 +243,7 @@ function scatter(
   for (let j = 1; j < parts; j++) {
     jobs.push({ op: OP_SPIKE_LINEAR, args: [kind, aB, gB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, 0, 0, fresh ? 1 : 0, -1], bufs: [wa, wg, wc] });
   }
-  runParts(kind === LIN_SPIKE_SCATTER ? "spikeLinear" : "countsLinear", jobs, () => {
+  runParts(kind === LIN_SPIKE_SCATTER ? "spikeLinear.weight" : "countsLinear.weight", jobs, () => {
     linearPart(kind, asFloat(a), aOff, g, gOff, acc, accOff, m, k, n, wpr, 0, mine, false, false, fresh);
   });
   if (stC) acc.set(sc.subarray(lo, k * n), accOff + lo);

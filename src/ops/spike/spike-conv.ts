@@ -127,7 +127,7 @@ function spikeConvCore(
       // Not zeroed: the scatter runs fresh, each thread zeroing the rows it sums into.
       const accW = heapArray(dtype === "float32" ? Float32Array : Float64Array, kk * o, false);
       const words = bits();
-      spikeConvWeightThreads(dims, words, gy.data, accW, undefined, counts, undefined, true);
+      spikeConvWeightThreads(dims, words, gy.data, accW, undefined, counts, true);
       done(words);
       gw = unzeroed(weight.shape, dtype);
       transposeThreads(accW, 0, kk, o, gw.data, 0);
