@@ -106,12 +106,20 @@ const COST_IMAGES = 32;
 const OUTPUT_COST = 24;
 
 /**
- * The forward's threads claim images as they go from this many images a thread on: a thread can end up to
- * one image after the other, against the cost model's error. MNIST b64 (256 images) inference on two threads:
- * the calling thread's wait for the worker 6.2 -> 0.3-0.7 ms a pass; CIFAR b8 (32 images, each 3% of the
- * work) claimed, 1.2 -> 2.8-5.7 ms, so it keeps the cuts (bench/pool-split.ts).
+ * The fused inference forward's threads claim batch elements as they go from this many images (T of them an
+ * element) a thread on: a thread can end up to one element after the other, against the cost model's error.
+ * MNIST b64 (256 images) inference on two threads: the calling thread's wait for the worker 6.2 -> 0.3-0.7 ms
+ * a pass; CIFAR b8 (32 images, 8 elements, each 12% of the work) claimed, 1.2 -> 2.8-5.7 ms, so it keeps
+ * the cuts (bench/pool-split.ts).
  */
 const CLAIM_IMAGES_PER_THREAD = 32;
+
+/**
+ * The training forward's threads claim images (each one a unit) from this many images a thread on. CIFAR b8's
+ * 32 images (3% of the work each) claimed instead of cut by their cost: the op's time in a two-thread training
+ * step 103.5 -> 91.7 ms (from 8 images a thread: 94.1; medians of eight steps, alternating in one process).
+ */
+const FORWARD_CLAIM_IMAGES_PER_THREAD = 4;
 
 /** Work estimate: dense multiply-adds over 8 (the scatter only runs for set bits; firing rates are ~10-20%). */
 function work(d: SpikeConvDims): number {
@@ -145,7 +153,7 @@ export function spikeConvForwardThreads(
     return;
   }
   const dims = encodeSpikeConv(c, wpr, o, g);
-  if (n >= CLAIM_IMAGES_PER_THREAD * p && inHeap(words) && inHeap(wT) && inHeap(out) && (counts === null || inHeap(counts))) {
+  if (n >= FORWARD_CLAIM_IMAGES_PER_THREAD * p && inHeap(words) && inHeap(wT) && inHeap(out) && (counts === null || inHeap(counts))) {
     // Many images and every operand where the workers see it: the threads claim chunks of images as they go
     // (see the spike gathers), which absorbs a wrong estimate and a worker that starts late.
     const fw = asFloats(words), xB = counts === null ? -1 : sabBase(counts);
