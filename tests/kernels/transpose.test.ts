@@ -1,4 +1,8 @@
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { transposeWasmCall } from "../../src/kernels/transpose/wasm.js";
+import { heapArray } from "../../src/tensor/heap.js";
+import { wasmSimdAvailable } from "../../src/wasm/backend.js";
 import { transpose, transposeRangeJs, transposeRangeReference, transposeRangeWasm } from "../../src/kernels/transpose/transpose.js";
 import { transposeThreads } from "../../src/kernels/transpose/threads.js";
 import { Rng } from "../../src/tensor/random.js";
@@ -59,3 +63,24 @@ describeTwins("transpose", arbTranspose, {
     return [d];
   },
 }, 150);
+
+describe("transposeWasmCall: destination rows a stride apart", () => {
+  it.skipIf(!wasmSimdAvailable())("writes each destination row at its stride and leaves the gap after it", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 9 }), fc.integer(), (rows, cols, gap, seed) => {
+        const rng = new Rng(seed);
+        const src = heapArray(Float32Array, rows * cols);
+        for (let i = 0; i < src.length; i++) src[i] = rng.normal();
+        const ds = rows + gap;
+        const dst = heapArray(Float32Array, cols * ds).fill(-7);
+        transposeWasmCall("t32", src.byteOffset, dst.byteOffset, rows, cols, 0, rows, cols, ds);
+        for (let j = 0; j < cols; j++) {
+          for (let i = 0; i < ds; i++) if (!Object.is(dst[j * ds + i], i < rows ? src[i * cols + j] : -7)) return false;
+        }
+        return true;
+      }),
+      { numRuns: 60 },
+    );
+    expect(() => transposeWasmCall("t32", 0, 0, 4, 3, 0, 4, 3, 3)).toThrow(/destination rows 3 elements apart, expected at least 4/);
+  });
+});

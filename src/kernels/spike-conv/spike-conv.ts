@@ -31,7 +31,7 @@ import { float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import {
-  align16, dstBytes, dstDone, dstPtr, panelsOr, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes, usePanels,
+  align16, builtSourceBytes, dstBytes, dstDone, dstPtr, panelsOr, PANEL_ENTRY, SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes, usePanels,
 } from "../spike-sum/wasm.js";
 import { heapF32, heapF64, heapI32, inHeap } from "../../tensor/heap.js";
 import { unitRange, type UnitRanges } from "../../parallel/claims.js";
@@ -694,9 +694,9 @@ export function forwardSums(
   const prepare = (firstImages: number) => {
     const panels = usePanels(fam32, firstImages * ohw, kk * o);
     const panelS = align16(counts === null ? valS : valS + nb * cap * es);
-    const base = spikeSumScratch(panels || outIn ? panelS + kk * o * wT.BYTES_PER_ELEMENT : panelS);
+    const base = spikeSumScratch(panelS + builtSourceBytes(panels, outIn, kk, o, wT.BYTES_PER_ELEMENT));
     const wB = panelsOr(panels, heapPtr(wT, 0, kk * o, base + wS, true), kk, o, base + panelS, outIn, !f32);
-    const entry = panels ? 1 : o; // entries: element offsets of wT's rows, or (panels) the row numbers
+    const entry = panels ? PANEL_ENTRY : o; // entries: element offsets of wT's rows, or (panels) the row numbers times PANEL_ENTRY
     return { panels, base, wB, entry };
   };
   let t: ReturnType<typeof prepare> | null = null;
@@ -791,7 +791,7 @@ function weightWasm(
   const idxS = align16(cntS + nb * 4);
   const valS = align16(idxS + nb * cap * 4); // counts: a value (of the family's type) per idx slot
   const panelS = align16(counts === null ? valS : valS + nb * cap * es);
-  const base = spikeSumScratch(panels ? panelS + img * 4 : panelS);
+  const base = spikeSumScratch(panelS + builtSourceBytes(panels, false, ohw, o, 4));
   const accB = dstPtr(accW, a0, rows, fam32, base + accS, true);
   const i32 = heapI32();
   const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
@@ -800,7 +800,7 @@ function weightWasm(
   const weights = wasmWeights(counts, fam32);
   const wasmFill = fillsInWasm(s, g) && (counts === null || weights !== null);
   const val = counts === null ? null : (fam32 ? heapF32() : heapF64()).subarray((base + valS) / es, (base + valS) / es + nb * cap);
-  const entry = panels ? 1 : o; // entries: element offsets of the gradient's rows, or (panels) the output positions
+  const entry = panels ? PANEL_ENTRY : o; // entries: element offsets of the gradient's rows, or (panels) the output positions times PANEL_ENTRY
   for (let i = 0; i < n; i++) {
     let gB = base + gS;
     if (panels) gB = panelsOr(true, heapPtr(gy, i * img, img, gB, true), ohw, o, base + panelS, channelsFirst);

@@ -17,7 +17,9 @@ import type { UnitRanges } from "../../parallel/claims.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { normLifForwardRangeWasm, affineVectorLength, type AffineLayout } from "../neuron/norm-lif.js";
 import { lifKernelParams, lifParamsFit, type LifConstants } from "../neuron/neuron.js";
-import { align16, countsBucketsRun, packPanelsF32FromRows, spikeBucketsRun, spikeSumRun, spikeSumScratch, SPIKE_SUM_MIN_OUT } from "./wasm.js";
+import {
+  align16, countsBucketsRun, packPanelsF32FromRows, PANEL_ENTRY, panelBytes, spikeBucketsRun, spikeSumRun, spikeSumScratch, SPIKE_SUM_MIN_OUT,
+} from "./wasm.js";
 
 /** The input rows [T M, k] of a fused projection: spike words (wpr a row) or float32 counts. */
 export type TokenRows = { kind: "spikes"; words: Uint32Array; wpr: number } | { kind: "counts"; x: Float32Array };
@@ -82,7 +84,7 @@ export function linearNormLifRange(input: TokenRows, k: number, M: number, T: nu
   let bytes = 0;
   for (const l of layers) {
     panelAt.push(bytes);
-    bytes += align16(k * l.n * 4);
+    bytes += align16(panelBytes(k, l.n));
   }
   const cntS = bytes, idxS = cntS + align16(T * R * 4), valS = idxS + align16(T * R * cap * 4);
   const sumS = valS + (counts ? align16(T * R * cap * 4) : 0), vS = sumS + align16(T * R * nMax * 4);
@@ -92,11 +94,11 @@ export function linearNormLifRange(input: TokenRows, k: number, M: number, T: nu
   units((u0, u1) => {
     for (let i0 = u0 * UNIT_TOKENS, end = Math.min(M, u1 * UNIT_TOKENS); i0 < end; i0 += R) {
       const r = Math.min(R, end - i0);
-      // The tables of rows t M + i0 .. t M + i0 + r - 1, step after step: bucket t r + i (entries: row numbers).
+      // The tables of rows t M + i0 .. t M + i0 + r - 1, step after step: bucket t r + i (entries: row numbers times PANEL_ENTRY).
       for (let t = 0; t < T; t++) {
         const row = t * M + i0, cnt = base + cntS + t * r * 4, idx = base + idxS + t * r * cap * 4;
-        if (input.kind === "counts") countsBucketsRun(input.x.byteOffset + row * k * 4, k, r, 1, cnt, idx, base + valS + t * r * cap * 4);
-        else spikeBucketsRun(input.words.byteOffset + row * input.wpr * 4, input.wpr, r, 1, cnt, idx, cap);
+        if (input.kind === "counts") countsBucketsRun(input.x.byteOffset + row * k * 4, k, r, PANEL_ENTRY, cnt, idx, base + valS + t * r * cap * 4);
+        else spikeBucketsRun(input.words.byteOffset + row * input.wpr * 4, input.wpr, r, PANEL_ENTRY, cnt, idx, cap);
       }
       layers.forEach((l, j) => {
         const n = l.n, wpr = wordsFor(n);

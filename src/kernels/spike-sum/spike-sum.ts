@@ -29,8 +29,8 @@ import { emptyProductDone, float32Family } from "../gemm/gemm.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import { heapPtr } from "../../wasm/runtime.js";
 import {
-  align16, countsBucketsRun, spikeBucketsRun, spikeColumnBucketsRun, dstBytes, dstDone, dstPtr, panelsOr, ROW_TILE, SPIKE_SUM_MIN_OUT, spikeSumRun,
-  spikeSumScratch, stageBytes, usePanels,
+  align16, builtSourceBytes, countsBucketsRun, spikeBucketsRun, spikeColumnBucketsRun, dstBytes, dstDone, dstPtr, panelsOr, PANEL_ENTRY, ROW_TILE,
+  SPIKE_SUM_MIN_OUT, spikeSumRun, spikeSumScratch, stageBytes, usePanels,
 } from "./wasm.js";
 import { heapF32, heapF64, heapI32, inHeap } from "../../tensor/heap.js";
 import { unitRange, type UnitRanges } from "../../parallel/claims.js";
@@ -721,21 +721,21 @@ function countsScatterRowsColsWasm(
   const cntS = accS + dstBytes(acc, kc * n, true);
   const idxS = cntS + align16(kc * 4);
   const valS = idxS + align16(kc * mb * 4);
-  // A block's rows of G in panels (see usePanels) when they are wide: its entries are then row numbers.
+  // A block's rows of G in panels (see usePanels) when they are wide: its entries are then row numbers (times PANEL_ENTRY).
   // Decided on all k columns, whatever share p0..p1 a thread runs: split in two, MNIST b64's 128 -> 512
   // weight gradient fell below the rows threshold, and its 2 / 4 column ranges, timed one after the other
   // on one thread, took 23.7 / 30.3 ms without panels, 21.7 / 27.2 with them (one range: 19.0).
   const panels = usePanels(true, k, mb * n);
   const xtS = valS + align16(kc * mb * 4); // the block's columns p0..p1-1 transposed, [kc, nb]
   const panelS = xtS + align16(kc * mb * 4);
-  const base = spikeSumScratch(panels ? panelS + mb * n * 4 : panelS);
+  const base = spikeSumScratch(panelS + builtSourceBytes(panels, false, mb, n, 4));
   const gB = heapPtr(g, gOff, m * n, base + gS, true);
   const accB = dstPtr(acc, accOff + p0 * n, kc * n, true, base + accS, true);
   const xB = x.byteOffset + xOff * 4;
   for (let r0 = 0; r0 < m; r0 += mb) {
     const nb = Math.min(mb, m - r0);
     transposeWasmCall("t32", xB + (r0 * k + p0) * 4, base + xtS, nb, kc, 0, nb, k);
-    countsBucketsRun(base + xtS, nb, kc, panels ? 1 : n, base + cntS, base + idxS, base + valS);
+    countsBucketsRun(base + xtS, nb, kc, panels ? PANEL_ENTRY : n, base + cntS, base + idxS, base + valS);
     const src = panelsOr(panels, gB + r0 * n * 4, nb, n, base + panelS);
     // A block's panels (nb <= 128 rows) already sit in L1; tiles of 256 acc rows ran 1.1x slower than 32 here.
     spikeSumRun(true, true, kc, nb, src, n, accB, base + cntS, base + idxS, base + valS, false, true, panels ? nb : 0, ROW_TILE);
@@ -765,12 +765,12 @@ function spikeScatterRowsWordsWasm(
   const idxS = cntS + align16((q1 - q0) * 32 * 4);
   const panels = usePanels(true, kc, mb * n);
   const panelS = idxS + align16((q1 - q0) * 32 * mb * 4);
-  const base = spikeSumScratch(panels ? panelS + mb * n * 4 : panelS);
+  const base = spikeSumScratch(panelS + builtSourceBytes(panels, false, mb, n, 4));
   const gB = heapPtr(g, gOff, m * n, base + gS, true);
   const accB = dstPtr(acc, accOff + q0 * 32 * n, kc * n, true, base + accS, true);
   for (let r0 = 0; r0 < m; r0 += mb) {
     const nb = Math.min(mb, m - r0);
-    spikeColumnBucketsRun(s.byteOffset + (sOff + r0 * wpr) * 4, wpr, q0, q1, nb, panels ? 1 : n, base + cntS, base + idxS);
+    spikeColumnBucketsRun(s.byteOffset + (sOff + r0 * wpr) * 4, wpr, q0, q1, nb, panels ? PANEL_ENTRY : n, base + cntS, base + idxS);
     const src = panelsOr(panels, gB + r0 * n * 4, nb, n, base + panelS);
     spikeSumRun(true, false, kc, nb, src, n, accB, base + cntS, base + idxS, 0, false, true, panels ? nb : 0, ROW_TILE);
   }
@@ -816,11 +816,10 @@ export function spikeGatherAddWasm(
   const cntS = dstS + dstBytes(c, rows * n, fam32);
   const idxS = cntS + align16(rows * 4);
   const panelS = idxS + align16(rows * cap * 4);
-  const built = panels || outInK > 0; // Wᵀ or its panels made in the scratch
-  const base = spikeSumScratch(built ? panelS + kw * n * w.BYTES_PER_ELEMENT : panelS);
+  const base = spikeSumScratch(panelS + builtSourceBytes(panels, outInK > 0, kw, n, w.BYTES_PER_ELEMENT)); // Wᵀ or its panels made there
   const wB = panelsOr(panels, heapPtr(w, wOff, kw * n, base + wS, true), kw, n, base + panelS, outInK > 0, !f32);
-  // Entries are element offsets of W's rows, or (panels) the row numbers.
-  const entry = panels ? 1 : n;
+  // Entries are element offsets of W's rows, or (panels) the row numbers times PANEL_ENTRY.
+  const entry = panels ? PANEL_ENTRY : n;
   const i32 = heapI32();
   const cnt0 = (base + cntS) / 4, idx0 = (base + idxS) / 4;
   // Spike words in the heap: the tables by the WASM scan (the same entries in the same order).
@@ -883,9 +882,9 @@ export function countsGatherAddWasm(
   const idxS = cntS + align16(rows * 4);
   const valS = idxS + align16(rows * k * 4);
   const panelS = valS + align16(rows * k * es);
-  const base = spikeSumScratch(panels || outIn ? panelS + k * n * w.BYTES_PER_ELEMENT : panelS);
+  const base = spikeSumScratch(panelS + builtSourceBytes(panels, outIn, k, n, w.BYTES_PER_ELEMENT));
   const wB = panelsOr(panels, heapPtr(w, wOff, k * n, base + wS, true), k, n, base + panelS, outIn, !f32);
-  const entry = panels ? 1 : n; // as in spikeGatherAddWasm
+  const entry = panels ? PANEL_ENTRY : n; // as in spikeGatherAddWasm
   const i32 = heapI32(), vv = fam32 ? heapF32() : heapF64();
   const cnt0 = (base + cntS) / 4, idx0 = (base + idxS) / 4, val0 = (base + valS) / es;
   // Float32 counts in the heap: the tables by the WASM scan (the same entries in the same order).

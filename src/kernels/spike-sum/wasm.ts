@@ -23,8 +23,8 @@
  * All take (nb, cap, src, o, dst, cnt, idx, val, zero, bias). sum32fPanels / wsum32fPanels
  * (…, zero, k, kBlock, tile, cur, bias) are sum32f / wsum32f reading a source of k rows packed by
  * {@link packPanelsF32}: per column chunk (the kernel's order, {@link sumChunks})
- * its k rows of `cols` values from element j k; idx then holds row numbers, increasing
- * within a bucket. They run tiles of `tile` buckets, each in blocks of kBlock source rows
+ * its k rows of `cols` values, PANEL_ENTRY bytes apart; idx then holds row numbers times
+ * PANEL_ENTRY, increasing within a bucket. They run tiles of `tile` buckets, each in blocks of kBlock source rows
  * (a bucket's entries of one block are a consecutive run of it; `cur` is 2 tile i32 of
  * scratch for the runs' bounds). The same entries, the same adds in the same order: the same bits.
  * src, dst, cnt, idx, val: byte offsets in the heap (src/tensor/heap.ts), which
@@ -55,6 +55,16 @@ import { transposeWasmCall } from "../transpose/wasm.js";
  * weighted (counts) 6.1 -> 8.7, 7.5 -> 9.3; 6 accumulators no better than 7.
  */
 const WIDE_ACCS = 7;
+
+/**
+ * A panel row's bytes in every column chunk (a wide chunk's 28 float32 columns; a narrower chunk's rows are
+ * padded to it), and so the unit of a panel sum's entries: an entry is its source row times this, the
+ * row's byte offset in the chunk's panel, which the sum adds to the panel's start. A row number multiplied by
+ * the chunk's row bytes in the inner loop (an `imul` an entry beside its adds) cost the panel sums of a
+ * one-thread CIFAR b8 inference pass about a fifth (their self time 370 -> 296 ms, profiled; the pass 405 ->
+ * 347 ms; 3-5% on bench/sum-forms.ts's single sums, 2026-12-06, Intel Xeon VM). Same entries, same bits.
+ */
+export const PANEL_ENTRY = WIDE_ACCS * 16;
 
 /**
  * Buckets swept together chunk by chunk: a tile's rows reuse a chunk's columns of the source rows
@@ -88,6 +98,8 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
   // fb: this pass ends the rows' sums and adds the bias (the last block of source rows); bj: the chunk's bias.
   const [fb, bj] = [l0 + 26, l0 + 27];
   const lanesLeft = l0 + 28; // the accumulators of the chunk after the wide ones (see allChunks)
+  // Panels only: the chunk's panel (byte offset), the bytes from one panel to the next, the block's end as an entry.
+  const [panelAt, panelStep, kEndEntry] = [l0 + 29, l0 + 30, l0 + 31];
   const per = f32 ? 4 : 2; // values per v128
   const es = f32 ? 2 : 3; // log2 bytes per dst (and val) element
   const srcShift = srcF32 ? 2 : 3;
@@ -122,9 +134,9 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
     if (lanes === 0) { c.get(dj); sLoad(); c.set(s); }
     else for (let k = 0; k < lanes; k++) c.get(dj).v128Load(16 * k).set(acc[k]!);
     c.end();
-    // The chunk's source: columns from j of its rows, or (panels) its panel, k rows of `cols` values from element j k.
+    // The chunk's source: columns from j of its rows, or (panels) its panel, k rows of `cols` values PANEL_ENTRY bytes apart.
     const cols = lanes === 0 ? 1 : lanes * per;
-    if (panels) c.get(src).get(j).get(kRows).i32Mul().i32Const(srcShift).i32Shl().i32Add().set(srcJ);
+    if (panels) c.get(panelAt).set(srcJ);
     else c.get(src).get(j).i32Const(srcShift).i32Shl().i32Add().set(srcJ);
     c.get(b).set(t);
     // val holds one dst-typed value per idx slot (4 bytes): tv = val + (b - idx) es / 4 bytes.
@@ -136,7 +148,7 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
     // The entries of the bucket, in order: acc = acc + (v *) src.
     c.block().loop();
     c.get(t).get(tEnd).i32LtU().i32Eqz().brIf(1);
-    if (panels) c.get(srcJ).get(t).i32Load().i32Const(cols << srcShift).i32Mul().i32Add().set(p);
+    if (panels) c.get(srcJ).get(t).i32Load().i32Add().set(p); // the entry is its row's byte offset in the panel
     else c.get(srcJ).get(t).i32Load().i32Const(srcShift).i32Shl().i32Add().set(p);
     if (lanes === 0) {
       c.get(s);
@@ -214,12 +226,13 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
       c.get(r).i32Const(1).i32Add().set(r);
     });
     c.get(j).i32Const(cols).i32Add().set(j);
+    if (panels) c.get(panelAt).get(panelStep).i32Add().set(panelAt);
   };
 
   /**
    * Panels: row r's entries of the block [kb, kEnd) of source rows into its cursors: from where the
    * previous block's run ended (the bucket's start in the first block) up to the first entry at or
-   * past kEnd. Entries are row numbers in increasing order, so the blocks cut each bucket into
+   * past kEnd. Entries are (scaled) row numbers in increasing order, so the blocks cut each bucket into
    * consecutive runs and every destination element still adds its terms in bucket order; a block's
    * panel rows stay in L1.
    */
@@ -235,7 +248,7 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
       c.get(kEnd).get(kRows).i32GeU().if().get(tEnd).set(t).else();
       c.block().loop();
       c.get(t).get(tEnd).i32GeU().brIf(1);
-      c.get(t).i32Load().get(kEnd).i32GeU().brIf(1);
+      c.get(t).i32Load().get(kEndEntry).i32GeU().brIf(1);
       c.get(t).i32Const(4).i32Add().set(t);
       c.br(0).end().end();
       c.end();
@@ -261,6 +274,7 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
    */
   const allChunks = (): void => {
     c.i32Const(0).set(j);
+    if (panels) c.get(src).set(panelAt);
     chunks(WIDE_ACCS, (2 * WIDE_ACCS + 1) * per);
     c.block().loop();
     // lanesLeft = the vectors left, halved (rounding up) when more than a wide chunk's.
@@ -281,6 +295,7 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
   c.get(zero).set(zf);
   c.i32Const(0).set(fb);
   if (f32 && !panels) c.get(bias).i32Eqz().i32Eqz().set(fb);
+  if (panels) c.get(kRows).i32Const(PANEL_ENTRY).i32Mul().set(panelStep);
   c.i32Const(0).set(r0);
   c.whileLtU(r0, nb, () => {
     if (panels) c.get(r0).get(tileRows).i32Add().set(r1);
@@ -293,6 +308,7 @@ function sumBody(f32: boolean, srcF32: boolean, weighted: boolean, panels = fals
       c.block().loop();
       c.get(kb).get(kRows).i32LtU().i32Eqz().brIf(1);
       c.get(kb).get(kBlock).i32Add().set(kEnd);
+      c.get(kEnd).i32Const(PANEL_ENTRY).i32Mul().set(kEndEntry);
       if (f32) c.get(bias).i32Eqz().i32Eqz().get(kEnd).get(kRows).i32GeU().i32And().set(fb);
       blockEntries();
       allChunks();
@@ -482,7 +498,7 @@ export function spikeSumModule(): Uint8Array {
   const i32s = (k: number): ValType[] => new Array<ValType>(k).fill(I32);
   const fn = (name: string, f32: boolean, srcF32: boolean, w: boolean, panels = false) => ({
     name, params: i32s(panels ? 14 : 10), results: [],
-    locals: [...i32s(11), ...new Array<ValType>(9).fill(V128), f32 ? F32 : F64, ...i32s(8)] as ValType[],
+    locals: [...i32s(11), ...new Array<ValType>(9).fill(V128), f32 ? F32 : F64, ...i32s(11)] as ValType[],
     body: sumBody(f32, srcF32, w, panels),
   });
   return emitModule({
@@ -612,7 +628,7 @@ export function spikeColumnBucketsRun(s: number, wpr: number, q0: number, q1: nu
  * the heap (operands in place or staged, tables in {@link spikeSumScratch}).
  * `family32`: the float32 family (dst and val float32; srcF32 must be true).
  * `panelRows` > 0: the source is in panels of that many rows (entries are row
- * numbers, in increasing order within a bucket), summed in tiles of
+ * numbers times PANEL_ENTRY, in increasing order within a bucket), summed in tiles of
  * `panelTile` destination rows and blocks of source rows (see PANEL_TILES).
  */
 export function spikeSumRun(
@@ -683,25 +699,31 @@ export function sumChunks(o: number): [number, number][] {
 
 /**
  * Packs float32 source rows src [k, o] (heap byte offsets; row stride o) into the panels the
- * *Panels sums read at dst: per column chunk (sumChunks), its k rows of `cols` values, from element j k.
+ * *Panels sums read at dst ({@link panelBytes} of it): per column chunk (sumChunks), its k rows of `cols`
+ * values PANEL_ENTRY bytes apart, chunk after chunk.
  */
 export function packPanelsF32(src: number, k: number, o: number, dst: number): void {
-  for (const [j, cols] of sumChunks(o)) copyWasmCall(false, src + j * 4, dst + j * k * 4, k, cols, o, cols, 1, 1);
+  sumChunks(o).forEach(([j, cols], ci) => copyWasmCall(false, src + j * 4, dst + ci * k * PANEL_ENTRY, k, cols, o, PANEL_ENTRY / 4, 1, 1));
+}
+
+/** Bytes of the panels of a source of k rows of o float32 columns (see {@link packPanelsF32}). */
+export function panelBytes(k: number, o: number): number {
+  return sumChunks(o).length * k * PANEL_ENTRY;
 }
 
 /**
  * {@link packPanelsF32} of Wᵀ read from W [o, k] itself (row stride k, a linear's [out, in] weight): a
- * chunk's panel, k rows of `cols` values, is the transpose of W's rows j..j+cols-1, one contiguous block.
+ * chunk's panel, k rows of `cols` values, is the transpose of W's rows j..j+cols-1 (rows padded).
  * One pass instead of a transpose into Wᵀ and then the packing copy (a weight read cold from memory
  * once, not written and read again).
  */
 export function packPanelsF32FromRows(src: number, k: number, o: number, dst: number): void {
-  for (const [j, cols] of sumChunks(o)) transposeWasmCall("t32", src + j * k * 4, dst + j * k * 4, cols, k, 0, cols);
+  sumChunks(o).forEach(([j, cols], ci) => transposeWasmCall("t32", src + j * k * 4, dst + ci * k * PANEL_ENTRY, cols, k, 0, cols, k, PANEL_ENTRY / 4));
 }
 
 /**
  * The source a sum reads, Wᵀ [k, o] as rows or (`panels`, float32) as panels: `src` itself, or built at `dst`
- * (k o values of scratch): its panels ({@link packPanelsF32}), or from W [o, k] when `outIn`
+ * ({@link builtSourceBytes} of scratch): its panels ({@link packPanelsF32}), or from W [o, k] when `outIn`
  * ({@link packPanelsF32FromRows}; without panels, W transposed there). `f64`: float64 elements (no panels).
  */
 export function panelsOr(panels: boolean, src: number, k: number, o: number, dst: number, outIn = false, f64 = false): number {
@@ -714,6 +736,11 @@ export function panelsOr(panels: boolean, src: number, k: number, o: number, dst
   if (!outIn) return src;
   transposeWasmCall(f64 ? "t64" : "t32", src, dst, o, k, 0, o);
   return dst;
+}
+
+/** Scratch bytes {@link panelsOr} builds its source in: the panels, W transposed (`outIn`, `bytesPer` an element), or none. */
+export function builtSourceBytes(panels: boolean, outIn: boolean, k: number, o: number, bytesPer: number): number {
+  return panels ? panelBytes(k, o) : outIn ? k * o * bytesPer : 0;
 }
 
 /** How many times this thread has run a WASM bucket sum (lets tests see which backend ran). */

@@ -7,11 +7,12 @@
  * elements (float32 or int32, moved as i32), float64, and float64 into float32
  * (f32.demote_f64 rounds to nearest even, as a JS store into a Float32Array does).
  *
- *   t32 / t64 / t64to32(src, dst, rows, cols, r0, r1, tile, ss)
+ *   t32 / t64 / t64to32(src, dst, rows, cols, r0, r1, tile, ss, ds)
  *
  * src, dst: byte offsets of the matrix's first element in the heap; ss: the
  * elements from one source row to the next (cols, or more for a window of
- * columns of a wider matrix).
+ * columns of a wider matrix); ds: from one destination row to the next (rows,
+ * or more to leave a gap after each).
  */
 import { Code, emitModule, frame, I32, V128, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
@@ -37,7 +38,7 @@ const lanes32 = (l: readonly number[]): number[] => l.flatMap((x) => [4 * x, 4 *
  */
 function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: number, d: number) => void, block4 = false): FuncDef {
   const f = frame(
-    [["src", I32], ["dst", I32], ["rows", I32], ["cols", I32], ["r0", I32], ["r1", I32], ["tile", I32], ["ss", I32]] as const,
+    [["src", I32], ["dst", I32], ["rows", I32], ["cols", I32], ["r0", I32], ["r1", I32], ["tile", I32], ["ss", I32], ["ds", I32]] as const,
     [
       ["ct", I32], ["ce", I32], ["r", I32], ["s", I32], ["d", I32], ["end", I32], ["step", I32], ["ce4", I32], ["cb", I32], ["rowBytes", I32],
       ["a0", V128], ["a1", V128], ["a2", V128], ["a3", V128], ["t0", V128], ["t1", V128], ["t2", V128], ["t3", V128],
@@ -49,14 +50,14 @@ function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: 
   const scalarRow = (r: number, from: number, to: number): void => {
     c.get(L.src).get(r).get(L.ss).i32Mul().get(from).i32Add().i32Const(es).i32Mul().i32Add().set(L.s);
     c.get(L.src).get(r).get(L.ss).i32Mul().get(to).i32Add().i32Const(es).i32Mul().i32Add().set(L.end);
-    c.get(L.dst).get(from).get(L.rows).i32Mul().get(r).i32Add().i32Const(ed).i32Mul().i32Add().set(L.d);
+    c.get(L.dst).get(from).get(L.ds).i32Mul().get(r).i32Add().i32Const(ed).i32Mul().i32Add().set(L.d);
     c.whileLtU(L.s, L.end, () => {
       move(c, L.s, L.d);
       c.get(L.s).i32Const(es).i32Add().set(L.s);
       c.get(L.d).get(L.step).i32Add().set(L.d);
     });
   };
-  c.get(L.rows).i32Const(ed).i32Mul().set(L.step);
+  c.get(L.ds).i32Const(ed).i32Mul().set(L.step);
   c.get(L.ss).i32Const(es).i32Mul().set(L.rowBytes);
   c.i32Const(0).set(L.ct);
   c.whileLtU(L.ct, L.cols, () => {
@@ -82,7 +83,7 @@ function transposeFunc(name: string, es: number, ed: number, move: (c: Code, s: 
         c.get(L.a0).get(L.a1).i8x16Shuffle(lanes32([2, 6, 3, 7])).set(L.t1);
         c.get(L.a2).get(L.a3).i8x16Shuffle(lanes32([0, 4, 1, 5])).set(L.t2);
         c.get(L.a2).get(L.a3).i8x16Shuffle(lanes32([2, 6, 3, 7])).set(L.t3);
-        c.get(L.dst).get(L.cb).get(L.rows).i32Mul().get(L.r).i32Add().i32Const(4).i32Mul().i32Add().set(L.d);
+        c.get(L.dst).get(L.cb).get(L.ds).i32Mul().get(L.r).i32Add().i32Const(4).i32Mul().i32Add().set(L.d);
         const outs: [number, number, number[]][] = [[L.t0, L.t2, [0, 1, 4, 5]], [L.t0, L.t2, [2, 3, 6, 7]], [L.t1, L.t3, [0, 1, 4, 5]], [L.t1, L.t3, [2, 3, 6, 7]]];
         outs.forEach(([x, y, l], j) => {
           c.get(L.d);
@@ -131,11 +132,13 @@ export function transposePath(src: ArrayBufferView, dst: ArrayBufferView): "t32"
 
 /**
  * Runs one matrix's rows r0..r1-1 (byte offsets of the matrix in the heap); `srcStride`: elements from one
- * source row to the next (a window of `cols` columns of a wider matrix).
+ * source row to the next (a window of `cols` columns of a wider matrix); `dstStride`: from one destination
+ * row to the next (rows, or more: each destination row padded).
  */
 export function transposeWasmCall(
-  path: "t32" | "t64" | "t64to32", src: number, dst: number, rows: number, cols: number, r0: number, r1: number, srcStride = cols,
+  path: "t32" | "t64" | "t64to32", src: number, dst: number, rows: number, cols: number, r0: number, r1: number, srcStride = cols, dstStride = rows,
 ): void {
-  const dstRowBytes = rows * (path === "t64" ? 8 : 4);
-  (transposeKernel.exports()[path] as (...a: number[]) => void)(src, dst, rows, cols, r0, r1, dstRowBytes % 4096 === 0 ? TILE_ALIASED : TILE, srcStride);
+  if (dstStride < rows) throw new Error(`transposeWasmCall: destination rows ${dstStride} elements apart, expected at least ${rows}`);
+  const dstRowBytes = dstStride * (path === "t64" ? 8 : 4);
+  (transposeKernel.exports()[path] as (...a: number[]) => void)(src, dst, rows, cols, r0, r1, dstRowBytes % 4096 === 0 ? TILE_ALIASED : TILE, srcStride, dstStride);
 }
