@@ -16,7 +16,7 @@
  *   npx tsx bench/sum-forms.ts
  */
 import { heapArray, heapF32, heapI32 } from "../src/tensor/heap.js";
-import { align16, countsBucketsRun, packPanelsF32, setPanelTiles, spikeSumRun, spikeSumScratch } from "../src/kernels/spike-sum/wasm.js";
+import { align16, countsBucketsRun, packPanelsF32, PANEL_ENTRY, panelBytes, setPanelTiles, spikeSumRun, spikeSumScratch } from "../src/kernels/spike-sum/wasm.js";
 import { Rng } from "../src/tensor/random.js";
 
 const ROWS = 256;
@@ -64,8 +64,8 @@ function countsForms(k: number, n: number): string {
   const w = source(k, n);
   const mult = heapArray(Float32Array, V * k * n);
   for (let p = 0; p < k; p++) for (let v = 1; v <= V; v++) for (let j = 0; j < n; j++) mult[(p * V + v - 1) * n + j] = Math.fround(v * w[p * n + j]!);
-  const at = { panels: 0, multPanels: align16(k * n * 4), cnt: 0, idx: 0, idxV: 0, val: 0, sum: 0, sumV: 0 };
-  at.cnt = at.multPanels + align16(V * k * n * 4);
+  const at = { panels: 0, multPanels: align16(panelBytes(k, n)), cnt: 0, idx: 0, idxV: 0, val: 0, sum: 0, sumV: 0 };
+  at.cnt = at.multPanels + align16(panelBytes(V * k, n));
   at.idx = at.cnt + align16(ROWS * 4);
   at.idxV = at.idx + align16(ROWS * k * 4);
   at.val = at.idxV + align16(ROWS * k * 4);
@@ -74,13 +74,15 @@ function countsForms(k: number, n: number): string {
   const base = spikeSumScratch(at.sumV + align16(ROWS * n * 4));
   packPanelsF32(w.byteOffset, k, n, base + at.panels);
   packPanelsF32(mult.byteOffset, V * k, n, base + at.multPanels);
-  countsBucketsRun(x.byteOffset, k, ROWS, 1, base + at.cnt, base + at.idx, base + at.val);
+  countsBucketsRun(x.byteOffset, k, ROWS, PANEL_ENTRY, base + at.cnt, base + at.idx, base + at.val);
   const i32 = heapI32(), f32 = heapF32();
   let entries = 0;
   for (let r = 0; r < ROWS; r++) {
     const c = i32[(base + at.cnt) / 4 + r]!;
     entries += c;
-    for (let e = r * k; e < r * k + c; e++) i32[(base + at.idxV) / 4 + e] = i32[(base + at.idx) / 4 + e]! * V + f32[(base + at.val) / 4 + e]! - 1;
+    for (let e = r * k; e < r * k + c; e++) {
+      i32[(base + at.idxV) / 4 + e] = ((i32[(base + at.idx) / 4 + e]! / PANEL_ENTRY) * V + f32[(base + at.val) / 4 + e]! - 1) * PANEL_ENTRY;
+    }
   }
   const sum = (weighted: boolean, idx: number, src: number, rows: number, dst: number) => () =>
     spikeSumRun(true, weighted, ROWS, k, base + src, n, base + dst, base + at.cnt, base + idx, base + at.val, true, true, rows);
@@ -111,8 +113,8 @@ function groupedForms(k: number, n: number, rate: number, G: number): string {
       for (let j = 0; j < n; j++) table[dst + j] = m === low ? w[p * n + j]! : Math.fround(table[rest + j]! + w[p * n + j]!);
     }
   }
-  const at = { panels: 0, tablePanels: align16(k * n * 4), cnt: 0, cntG: 0, idx: 0, idxG: 0, sum: 0 };
-  at.cnt = at.tablePanels + align16(groups * subsets * n * 4);
+  const at = { panels: 0, tablePanels: align16(panelBytes(k, n)), cnt: 0, cntG: 0, idx: 0, idxG: 0, sum: 0 };
+  at.cnt = at.tablePanels + align16(panelBytes(groups * subsets, n));
   at.cntG = at.cnt + align16(ROWS * 4);
   at.idx = at.cntG + align16(ROWS * 4);
   at.idxG = at.idx + align16(ROWS * k * 4);
@@ -124,11 +126,11 @@ function groupedForms(k: number, n: number, rate: number, G: number): string {
   let entries = 0, entriesG = 0;
   for (let r = 0; r < ROWS; r++) {
     let c = 0, cg = 0;
-    for (let p = 0; p < k; p++) if (bits[r * k + p]) i32[(base + at.idx) / 4 + r * k + c++] = p;
+    for (let p = 0; p < k; p++) if (bits[r * k + p]) i32[(base + at.idx) / 4 + r * k + c++] = p * PANEL_ENTRY;
     for (let g = 0; g < groups; g++) {
       let m = 0;
       for (let q = 0; q < G && g * G + q < k; q++) m |= bits[r * k + g * G + q]! << q;
-      if (m !== 0) i32[(base + at.idxG) / 4 + r * k + cg++] = g * subsets + m;
+      if (m !== 0) i32[(base + at.idxG) / 4 + r * k + cg++] = (g * subsets + m) * PANEL_ENTRY;
     }
     i32[(base + at.cnt) / 4 + r] = c;
     i32[(base + at.cntG) / 4 + r] = cg;

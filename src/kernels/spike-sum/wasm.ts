@@ -662,9 +662,13 @@ export function spikeSumRun(
  * 1.2x (blocks of 128 x 1536), 384 -> 384 1.0x. From 256 KB (65,536 floats): the MNIST b64 model's
  * 64 -> 128 spike conv (wT 576 x 128, 295 KB) and its 128 <-> 512 linears then sum from panels too, a
  * one-thread inference pass 2.8-4.7% faster than from 512 KB (three runs of eight alternations; the conv alone 2.0-2.3%).
- * The packing is one copy of the source, which fewer rows would not pay for.
+ * The packing is one copy of the source, which fewer rows would not pay for. Since the panel sums' entries
+ * are byte offsets (PANEL_ENTRY), from 64 rows and 64 KB (16,384 floats; before: 128 rows, 256 KB), one-thread
+ * steps alternating in one process (`bench/knobs.ts --knob panel-thresholds`, 2026-12-06, Intel Xeon VM): MNIST
+ * b64 training 0.987x / 0.992x (two runs of six), inference 0.997x, CIFAR b8 training 0.993x; 64 rows alone
+ * 1.003x, 64 KB alone 0.996x.
  */
-const PANEL = { rows: 128, weights: 1 << 16 };
+const PANEL = { rows: 64, weights: 1 << 14 };
 
 /** True when a float32 WASM sum into m rows (buckets) from kn source values sums from panels (see PANEL). */
 export function usePanels(fam32: boolean, m: number, kn: number): boolean {
