@@ -18,7 +18,12 @@
  * marked as recorded (another run, other load on the machine), for orientation.
  *
  *   npm run bench:peers -- [--configs cifar-b8,mnist-b64] [--iters 5] [--warmup 5]
- *                          [--threads 2] [--torch-venv DIR] [--json]
+ *                          [--threads 2] [--torch-venv DIR] [--rounds 1] [--json]
+ *
+ * `--rounds N` runs bitspike and PyTorch N times, alternating (bitspike, PyTorch, bitspike, ...): on a
+ * shared VM whose speed swings by 1.5x within minutes, a ratio of two runs minutes apart says more about
+ * the machine than about the code. Each cell then shows the median of the rounds' medians, and the
+ * ratio is the median of the rounds' own ratios (each against that round's PyTorch), listed beneath.
  *
  * The same warm-up / timed iteration counts go to every peer. PyTorch runs with 2 threads
  * (bench.py's default), tfjs-wasm with 1 (it cannot use more in Node).
@@ -29,7 +34,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { shutdownPool } from "../src/parallel/pool.js";
-import { fmtTiming, formatResults, parseArgs, runAll, type E2EArgs, type E2EResult } from "./e2e.js";
+import { fmtTiming, formatResults, parseArgs, runAll, type E2EArgs, type E2EResult, type Timing } from "./e2e.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The peers' checkout, ../shared/peers beside the repo. */
@@ -50,9 +55,9 @@ function openblasDir(): string | null {
 }
 
 /** A peer's median (min-max) for one phase, ms. */
-interface PeerTiming { median: number; min: number; max: number }
-interface PeerRow { name: string; params: number; infer: PeerTiming | null; train: PeerTiming | null; inferNote?: string; trainNote?: string }
-interface PeerRun {
+export interface PeerTiming { median: number; min: number; max: number }
+export interface PeerRow { name: string; params: number; infer: PeerTiming | null; train: PeerTiming | null; inferNote?: string; trainNote?: string }
+export interface PeerRun {
   /** torch: Debian's python3-torch; torch-venv: the named virtual environment's (pip's 2.x build). */
   peer: "torch" | "torch-venv" | "tfjs-wasm";
   /** How it ran (environment), or why not. */
@@ -317,7 +322,84 @@ function shownRows(p: PeerRun): { rows: PeerRow[]; tag: string } {
   return { rows: p.recorded?.rows ?? [], tag: p.recorded ? " (recorded)" : " (skipped)" };
 }
 
-function table(ours: readonly E2EResult[], torchRuns: readonly PeerRun[], tfjs: PeerRun): string {
+/** The median of a non-empty list. */
+export function medianOf(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error("medianOf: no values");
+  const s = [...xs].sort((a, b) => a - b), h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+/** Rounds' timings of one cell as one: the median of their medians, the least min and the largest max. */
+export function mergeTimings(ts: readonly PeerTiming[]): PeerTiming {
+  return { median: medianOf(ts.map((t) => t.median)), min: Math.min(...ts.map((t) => t.min)), max: Math.max(...ts.map((t) => t.max)) };
+}
+
+/**
+ * Takes `--rounds N` (or `--rounds=N`) out of argv: how many times bitspike and PyTorch run, alternating;
+ * 1 when absent. Anything but an integer >= 1 is an error before anything runs.
+ */
+export function takeRounds(argv: string[]): number {
+  let rounds = 1;
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i]!;
+    if (f !== "--rounds" && !f.startsWith("--rounds=")) continue;
+    const v = f.includes("=") ? f.slice(f.indexOf("=") + 1) : argv[i + 1];
+    const n = Number(v);
+    if (v === undefined || v === "" || !Number.isInteger(n) || n < 1) throw new Error(`--rounds needs an integer >= 1, got '${v ?? ""}'`);
+    rounds = n;
+    argv.splice(i, f.includes("=") ? 1 : 2);
+    i--;
+  }
+  return rounds;
+}
+
+/** One round: bitspike's results and the PyTorch runs (Debian's, then the venv's when named) right after. */
+export interface PeerRound { ours: E2EResult[]; torch: PeerRun[] }
+
+/**
+ * Per workload and phase (`name/inference`, `name/train step`), each round's bitspike median over the faster
+ * PyTorch median of the same round: the paired ratios. A round where no PyTorch timed the cell adds none.
+ */
+export function pairedRatios(rounds: readonly PeerRound[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const { ours, torch } of rounds) {
+    for (const r of ours) {
+      const rows = torch.map((p) => (p.skipped ? undefined : p.rows.find((row) => row.name === r.name)));
+      for (const [phase, mine, th] of [["inference", r.infer, rows.map((x) => x?.infer)], ["train step", r.train, rows.map((x) => x?.train)]] as const) {
+        const best = fastestPeer(th);
+        if (best === null) continue;
+        const key = `${r.name}/${phase}`;
+        out.set(key, [...(out.get(key) ?? []), mine.median / best.t.median]);
+      }
+    }
+  }
+  return out;
+}
+
+/** The rounds' results as one run's: each timing merged ({@link mergeTimings}); the rest is the last round's. */
+function mergeRounds(rounds: readonly PeerRound[]): { ours: E2EResult[]; torch: PeerRun[] } {
+  const last = rounds[rounds.length - 1]!;
+  const timing = (ts: readonly Timing[]): Timing => ({ ...mergeTimings(ts), warmup: ts[0]!.warmup, times: ts.flatMap((t) => t.times) });
+  const ours = last.ours.map((r, i) => ({ ...r, infer: timing(rounds.map((x) => x.ours[i]!.infer)), train: timing(rounds.map((x) => x.ours[i]!.train)) }));
+  const torch = last.torch.map((p, j) => {
+    const runs = rounds.map((x) => x.torch[j]!);
+    // A build that was skipped in any round shows as skipped (with that round's reason): no mixed medians.
+    const skipped = runs.find((x) => x.skipped);
+    if (skipped) return skipped;
+    const rows = p.rows.map((row) => {
+      const cells = runs.map((x) => x.rows.find((y) => y.name === row.name)!);
+      const merge = (pick: (y: PeerRow) => PeerTiming | null): PeerTiming | null => {
+        const ts = cells.map(pick);
+        return ts.every((t) => t !== null) ? mergeTimings(ts as PeerTiming[]) : null;
+      };
+      return { ...row, infer: merge((y) => y.infer), train: merge((y) => y.train) };
+    });
+    return { ...p, rows };
+  });
+  return { ours, torch };
+}
+
+function table(ours: readonly E2EResult[], torchRuns: readonly PeerRun[], tfjs: PeerRun, paired: Map<string, number[]> | null = null): string {
   const torch = torchRuns.map(shownRows);
   const names = torchRuns.map((p) => (p.peer === "torch" ? "torch" : "torch venv"));
   const two = torchRuns.length > 1;
@@ -335,7 +417,10 @@ function table(ours: readonly E2EResult[], torchRuns: readonly PeerRun[], tfjs: 
       ["train step", r.train, t.map((x) => x?.train), fr?.train, tfjs.skipped ? "not run" : fr?.trainNote ?? "not run"],
     ] as const) {
       const best = fastestPeer(th);
-      const vs = best ? `${ratio(mine.median, best.t)}${two ? ` (${names[best.index]})` : ""}` : "-";
+      const rs = paired?.get(`${r.name}/${phase}`);
+      const vs = rs && rs.length > 0
+        ? `${medianOf(rs).toFixed(2)}x (paired)`
+        : best ? `${ratio(mine.median, best.t)}${two ? ` (${names[best.index]})` : ""}` : "-";
       const tfCell = fj ? fmtPeer(fj) : fjNote && phase === "train step" ? "not run (4 GiB wasm heap)" : fjNote ?? "-";
       lines.push(`| ${r.name} | ${phase} | ${r.threads} | ${fmtTiming(mine)} | ${th.map(fmtPeer).join(" | ")} | ${vs} | ${tfCell} | ${ratio(mine.median, fj)} |`);
     }
@@ -369,38 +454,52 @@ export function takeTorchVenv(argv: string[], env: NodeJS.ProcessEnv = process.e
 async function main(): Promise<void> {
   let args: E2EArgs;
   let venv: string | null;
+  let roundCount: number;
   try {
     const argv = process.argv.slice(2);
     venv = takeTorchVenv(argv);
+    roundCount = takeRounds(argv);
     args = parseArgs(argv, { threads: [availableParallelism()] });
   } catch (e) {
     console.error(`bench/peers.ts: ${(e as Error).message}`);
     process.exit(2);
   }
   const t0 = Date.now();
-  log(`[bitspike] ${args.configs.join(", ")}: ${args.warmup} warm-up + ${args.iters} timed iterations per phase, threads ${args.threads.join(",")}`);
-  let ours: E2EResult[];
-  try {
-    ours = await runAll(args, (l) => log(`[bitspike] ${l}`));
-  } catch (e) {
-    console.error(`bench/peers.ts: the bitspike run failed: ${(e as Error).message}`);
-    process.exit(1);
+  const rounds: PeerRound[] = [];
+  for (let k = 1; k <= roundCount; k++) {
+    const tag = roundCount > 1 ? ` round ${k} of ${roundCount}:` : "";
+    log(`[bitspike]${tag} ${args.configs.join(", ")}: ${args.warmup} warm-up + ${args.iters} timed iterations per phase, threads ${args.threads.join(",")}`);
+    let ours: E2EResult[];
+    try {
+      ours = await runAll(args, (l) => log(`[bitspike] ${l}`));
+    } catch (e) {
+      console.error(`bench/peers.ts: the bitspike run failed: ${(e as Error).message}`);
+      process.exit(1);
+    }
+    await shutdownPool(); // no idle worker threads while the peers run
+    const torch = runTorch(args);
+    const torchVenv = venv === null ? null : runTorch(args, venv);
+    rounds.push({ ours, torch: torchVenv ? [torch, torchVenv] : [torch] });
   }
-  await shutdownPool(); // no idle worker threads while the peers run
-  const torch = runTorch(args);
-  const torchVenv = venv === null ? null : runTorch(args, venv);
-  const torchRuns = torchVenv ? [torch, torchVenv] : [torch];
   const tfjs = runTfjs(args);
+  const { ours, torch: torchRuns } = roundCount > 1 ? mergeRounds(rounds) : rounds[0]!;
+  const torchVenv = torchRuns[1] ?? null;
+  const paired = roundCount > 1 ? pairedRatios(rounds) : null;
 
   if (args.json) {
-    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), args, bitspike: ours, torch, torchVenv, tfjs }, null, 2));
+    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), args, rounds: roundCount, bitspike: ours, torch: torchRuns[0], torchVenv, tfjs, perRound: roundCount > 1 ? rounds : undefined, pairedRatios: paired ? Object.fromEntries(paired) : undefined }, null, 2));
     return;
   }
   const out: string[] = [];
-  out.push(`\nbitspike vs peers (node ${process.version}, ${availableParallelism()} cores, ${((Date.now() - t0) / 1000).toFixed(0)} s in all; ` +
-    `${args.warmup} warm-up + ${args.iters} timed iterations per phase; ms per iteration, median (min-max); ratio < 1 = bitspike faster)\n`);
-  out.push(table(ours, torchRuns, tfjs));
+  const timing = roundCount > 1
+    ? `${roundCount} rounds, bitspike then PyTorch in each; ${args.warmup} warm-up + ${args.iters} timed iterations per phase a round; ms per iteration, median of the rounds' medians (least min-largest max); ratio: median of the rounds' own ratios`
+    : `${args.warmup} warm-up + ${args.iters} timed iterations per phase; ms per iteration, median (min-max)`;
+  out.push(`\nbitspike vs peers (node ${process.version}, ${availableParallelism()} cores, ${((Date.now() - t0) / 1000).toFixed(0)} s in all; ${timing}; ratio < 1 = bitspike faster)\n`);
+  out.push(table(ours, torchRuns, tfjs, paired));
   out.push("");
+  if (paired) {
+    for (const [key, rs] of paired) out.push(`- ${key}, bitspike / torch (the faster) round by round: ${rs.map((x) => `${x.toFixed(2)}x`).join(", ")}.`);
+  }
   if (!torchVenv) out.push(`- torch venv: none named (--torch-venv DIR or ${TORCH_VENV_VAR}=DIR runs pip's PyTorch 2.x from that virtual environment beside Debian's).`);
   for (const p of [...torchRuns, tfjs]) {
     if (!p.skipped) out.push(`- ${p.peer}: ${p.setting}.`);
@@ -413,7 +512,7 @@ async function main(): Promise<void> {
   }
   out.push("- tfjs-wasm is timed for inference only: its training step runs out of the 4 GiB wasm32 heap at these batches (peers README).");
   out.push("");
-  out.push("bitspike details:\n");
+  out.push(roundCount > 1 ? `bitspike details (timings merged over the ${roundCount} rounds; memory and the rest from the last round):\n` : "bitspike details:\n");
   out.push(formatResults(ours));
   for (const p of torchRuns) {
     for (const r of ours) {

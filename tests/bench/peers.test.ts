@@ -3,7 +3,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TORCH_VENV_VAR, fastestPeer, parseTorch, takeTorchVenv, torchPeer } from "../../bench/peers.js";
+import {
+  TORCH_VENV_VAR, fastestPeer, medianOf, mergeTimings, pairedRatios, parseTorch, takeRounds, takeTorchVenv, torchPeer,
+  type PeerRound, type PeerRun,
+} from "../../bench/peers.js";
+import type { E2EResult } from "../../bench/e2e.js";
 
 // bench/peers.ts: the pure parts (`npm run bench:peers` runs the peers).
 
@@ -67,5 +71,47 @@ describe("parseTorch: bench.py's result lines", () => {
       infer: { median: 444, min: 400.4, max: 475.5 }, train: { median: 1212.2, min: 1153.1, max: 1295 },
     }]);
     expect(parseTorch("no result here")).toEqual([]);
+  });
+});
+
+describe("--rounds: bitspike and PyTorch alternate, the ratio is the median of each round's own", () => {
+  it("takeRounds takes the flag (both spellings) out of argv; absent is 1; a bad count is an error", () => {
+    const argv = ["--configs", "mnist-b64", "--rounds", "3", "--iters", "2"];
+    expect(takeRounds(argv)).toBe(3);
+    expect(argv).toEqual(["--configs", "mnist-b64", "--iters", "2"]);
+    const inline = ["--rounds=2", "--json"];
+    expect(takeRounds(inline)).toBe(2);
+    expect(inline).toEqual(["--json"]);
+    expect(takeRounds(["--json"])).toBe(1);
+    for (const bad of [["--rounds"], ["--rounds", "0"], ["--rounds", "1.5"], ["--rounds=x"], ["--rounds="]]) {
+      expect(() => takeRounds(bad)).toThrow(/--rounds needs an integer >= 1/);
+    }
+  });
+
+  it("medianOf and mergeTimings: the middle value (mean of the middle two), the least min, the largest max", () => {
+    expect(medianOf([3, 1, 2])).toBe(2);
+    expect(medianOf([4, 1, 3, 2])).toBe(2.5);
+    expect(() => medianOf([])).toThrow(/no values/);
+    expect(mergeTimings([{ median: 10, min: 9, max: 12 }, { median: 30, min: 20, max: 31 }, { median: 20, min: 15, max: 25 }]))
+      .toEqual({ median: 20, min: 9, max: 31 });
+  });
+
+  it("pairedRatios divides each round's bitspike median by the faster PyTorch of that same round", () => {
+    const timing = (median: number) => ({ median, min: median, max: median, warmup: 1, times: [median] });
+    const ours = (infer: number, train: number) => [{ name: "w", infer: timing(infer), train: timing(train) } as unknown as E2EResult];
+    const torch = (infer: number, train: number | null, skipped: string | null = null): PeerRun => ({
+      peer: "torch", setting: "", skipped, recorded: null, output: "",
+      rows: [{ name: "w", params: 1, infer: { median: infer, min: infer, max: infer }, train: train === null ? null : { median: train, min: train, max: train } }],
+    });
+    const rounds: PeerRound[] = [
+      { ours: ours(50, 90), torch: [torch(100, 100), torch(200, 120)] }, // ratios 0.5 and 0.9 (Debian's the faster)
+      { ours: ours(80, 60), torch: [torch(400, null), torch(160, 100)] }, // 0.5 (the venv's the faster), 0.6 (only the venv timed it)
+      { ours: ours(70, 70), torch: [torch(100, 100, "failed"), torch(100, 100, "failed")] }, // no PyTorch: no ratio
+    ];
+    const r = pairedRatios(rounds);
+    expect(r.get("w/inference")).toEqual([0.5, 0.5]);
+    expect(r.get("w/train step")).toEqual([0.9, 0.6]);
+    // Not the ratio of the merged medians: the pairing is the point.
+    expect(medianOf(r.get("w/train step")!)).toBeCloseTo(0.75, 12);
   });
 });
