@@ -335,22 +335,33 @@ export function mergeTimings(ts: readonly PeerTiming[]): PeerTiming {
 }
 
 /**
+ * Takes every `flag V` and `flag=V` out of argv: the last V, undefined when the flag is absent, "" when it
+ * has none (at the end, or followed by another flag).
+ */
+function takeFlag(argv: string[], flag: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i]!;
+    if (f !== flag && !f.startsWith(`${flag}=`)) continue;
+    const inline = f.includes("=");
+    const v = inline ? f.slice(f.indexOf("=") + 1) : argv[i + 1];
+    value = v === undefined || v.startsWith("--") ? "" : v;
+    argv.splice(i, inline || value === "" ? 1 : 2);
+    i--;
+  }
+  return value;
+}
+
+/**
  * Takes `--rounds N` (or `--rounds=N`) out of argv: how many times bitspike and PyTorch run, alternating;
  * 1 when absent. Anything but an integer >= 1 is an error before anything runs.
  */
 export function takeRounds(argv: string[]): number {
-  let rounds = 1;
-  for (let i = 0; i < argv.length; i++) {
-    const f = argv[i]!;
-    if (f !== "--rounds" && !f.startsWith("--rounds=")) continue;
-    const v = f.includes("=") ? f.slice(f.indexOf("=") + 1) : argv[i + 1];
-    const n = Number(v);
-    if (v === undefined || v === "" || !Number.isInteger(n) || n < 1) throw new Error(`--rounds needs an integer >= 1, got '${v ?? ""}'`);
-    rounds = n;
-    argv.splice(i, f.includes("=") ? 1 : 2);
-    i--;
-  }
-  return rounds;
+  const v = takeFlag(argv, "--rounds");
+  if (v === undefined) return 1;
+  const n = Number(v);
+  if (v === "" || !Number.isInteger(n) || n < 1) throw new Error(`--rounds needs an integer >= 1, got '${v}'`);
+  return n;
 }
 
 /** One round: bitspike's results and the PyTorch runs (Debian's, then the venv's when named) right after. */
@@ -434,17 +445,9 @@ function table(ours: readonly E2EResult[], torchRuns: readonly PeerRun[], tfjs: 
  * cost a whole run).
  */
 export function takeTorchVenv(argv: string[], env: NodeJS.ProcessEnv = process.env): string | null {
-  let venv: string | null = null;
-  for (let i = 0; i < argv.length; i++) {
-    const f = argv[i]!;
-    if (f !== "--torch-venv" && !f.startsWith("--torch-venv=")) continue;
-    const v = f.includes("=") ? f.slice(f.indexOf("=") + 1) : argv[i + 1];
-    if (!v || v.startsWith("--")) throw new Error("--torch-venv needs the folder of a Python virtual environment");
-    venv = v;
-    argv.splice(i, f.includes("=") ? 1 : 2);
-    i--;
-  }
-  venv ??= env[TORCH_VENV_VAR] || null;
+  const flag = takeFlag(argv, "--torch-venv");
+  if (flag === "") throw new Error("--torch-venv needs the folder of a Python virtual environment");
+  const venv = flag ?? (env[TORCH_VENV_VAR] || null);
   if (venv !== null && !existsSync(venv)) {
     throw new Error(`the torch virtual environment ${resolve(venv)} (--torch-venv / ${TORCH_VENV_VAR}) does not exist`);
   }
