@@ -387,8 +387,11 @@ export function pairedRatios(rounds: readonly PeerRound[]): Map<string, number[]
   return out;
 }
 
-/** The rounds' results as one run's: each timing merged ({@link mergeTimings}); the rest is the last round's. */
-function mergeRounds(rounds: readonly PeerRound[]): { ours: E2EResult[]; torch: PeerRun[] } {
+/**
+ * The rounds' results as one run's: each timing merged ({@link mergeTimings}); the rest is the last round's. A
+ * PyTorch build skipped in any round is shown as skipped, with that round's reason.
+ */
+export function mergeRounds(rounds: readonly PeerRound[]): { ours: E2EResult[]; torch: PeerRun[] } {
   const last = rounds[rounds.length - 1]!;
   const timing = (ts: readonly Timing[]): Timing => ({ ...mergeTimings(ts), warmup: ts[0]!.warmup, times: ts.flatMap((t) => t.times) });
   const ours = last.ours.map((r, i) => ({ ...r, infer: timing(rounds.map((x) => x.ours[i]!.infer)), train: timing(rounds.map((x) => x.ours[i]!.train)) }));

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  TORCH_VENV_VAR, fastestPeer, medianOf, mergeTimings, pairedRatios, parseTorch, takeRounds, takeTorchVenv, torchPeer,
+  TORCH_VENV_VAR, fastestPeer, medianOf, mergeRounds, mergeTimings, pairedRatios, parseTorch, takeRounds, takeTorchVenv, torchPeer,
   type PeerRound, type PeerRun,
 } from "../../bench/peers.js";
 import type { E2EResult } from "../../bench/e2e.js";
@@ -113,5 +113,25 @@ describe("--rounds: bitspike and PyTorch alternate, the ratio is the median of e
     expect(r.get("w/train step")).toEqual([0.9, 0.6]);
     // Not the ratio of the merged medians: the pairing is the point.
     expect(medianOf(r.get("w/train step")!)).toBeCloseTo(0.75, 12);
+  });
+
+  it("mergeRounds: every cell the median of its rounds; a build skipped in any round stays skipped", () => {
+    const timing = (median: number) => ({ median, min: median - 1, max: median + 1, warmup: 1, times: [median] });
+    const ours = (infer: number) => [{ name: "w", infer: timing(infer), train: timing(2 * infer) } as unknown as E2EResult];
+    const torch = (infer: number, skipped: string | null = null): PeerRun => ({
+      peer: "torch", setting: "s", skipped, recorded: null, output: "",
+      rows: skipped ? [] : [{ name: "w", params: 1, infer: { median: infer, min: infer, max: infer }, train: null }],
+    });
+    const merged = mergeRounds([
+      { ours: ours(30), torch: [torch(300), torch(90)] },
+      { ours: ours(10), torch: [torch(100), torch(80, "bench.py failed")] },
+      { ours: ours(20), torch: [torch(200), torch(70)] },
+    ]);
+    expect(merged.ours[0]!.infer).toMatchObject({ median: 20, min: 9, max: 31 });
+    expect(merged.ours[0]!.train).toMatchObject({ median: 40, min: 19, max: 61 });
+    expect(merged.ours[0]!.infer.times).toEqual([30, 10, 20]);
+    expect(merged.torch[0]!.rows[0]!.infer).toEqual({ median: 200, min: 100, max: 300 });
+    expect(merged.torch[0]!.rows[0]!.train).toBeNull(); // timed in no round
+    expect(merged.torch[1]!.skipped).toBe("bench.py failed");
   });
 });
