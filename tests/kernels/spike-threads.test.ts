@@ -4,7 +4,9 @@ import { allocFloat, type FloatArray } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { wordsFor } from "../../src/tensor/bits.js";
 import { LEAK_DIV, LEAK_MUL, LEAK_NONE, neuronBackward, neuronForward, type NeuronKernelParams } from "../../src/kernels/neuron/neuron.js";
-import { countsConvForwardImage, countsConvWeightGradChannels, fillBuckets, spikeConvForwardImage, spikeConvWeightGrad } from "../../src/kernels/spike-conv/spike-conv.js";
+import {
+  countsConvForwardImage, countsConvWeightGradChannels, fillBuckets, outputBand, spikeConvForwardImage, spikeConvWeightGrad,
+} from "../../src/kernels/spike-conv/spike-conv.js";
 import { channelsFirstBitsWasm, fillBucketsWasm } from "../../src/kernels/spike-conv/wasm.js";
 import { channelsFirstBitsReference } from "../../src/kernels/spike-conv/norm-lif.js";
 import { heapArray } from "../../src/tensor/heap.js";
@@ -468,20 +470,65 @@ describe("sampled nonzero counts", () => {
   });
 });
 
+/** The buckets of a fill: each bucket's entries (and values, where given) in order. */
+function bucketLists(nb: number, cap: number, cnt: Int32Array, idx: Int32Array, val?: Float32Array): number[][] {
+  return Array.from({ length: nb }, (_, b) => {
+    const e = [...idx.subarray(b * cap, b * cap + cnt[b]!)];
+    return val === undefined ? e : [...e, ...val.subarray(b * cap, b * cap + cnt[b]!)];
+  });
+}
+
+describe("a band of a spike conv's output rows (outputBand)", () => {
+  it("fills, by output, the whole image's buckets of those rows: strides, dilations and paddings, reading only its input rows", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          c: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 12 }), w: fc.integer({ min: 1, max: 20 }), kh: fc.integer({ min: 1, max: 3 }),
+          kw: fc.integer({ min: 1, max: 3 }), sh: fc.integer({ min: 1, max: 2 }), dh: fc.integer({ min: 1, max: 2 }), ph: fc.integer({ min: 0, max: 2 }),
+          pw: fc.integer({ min: 0, max: 2 }), a: fc.nat(), b: fc.nat(), rate: fc.constantFrom(0.2, 0.6, 1), seed: fc.integer(),
+        }),
+        (cs) => {
+          const g = geom({ h: cs.h, w: cs.w, kh: cs.kh, kw: cs.kw, sh: cs.sh, sw: 1, ph: cs.ph, pw: cs.pw, dh: cs.dh, dw: 1 });
+          if (g === null) return true;
+          const y0 = cs.a % g.oh, rows = 1 + (cs.b % (g.oh - y0));
+          const s = randSpikes(cs.c * g.h, g.w, cs.rate, new Rng(cs.seed), false);
+          const wpr = wordsFor(g.w), cap = cs.c * g.kh * g.kw, ohw = g.oh * g.ow, nb = rows * g.ow;
+          const cnt = new Int32Array(ohw), idx = new Int32Array(ohw * cap);
+          fillBuckets(s, 0, wpr, cs.c, g, 1, true, 0, cs.c, cnt, idx);
+          const whole = bucketLists(ohw, cap, cnt, idx).slice(y0 * g.ow, (y0 + rows) * g.ow);
+          const band = outputBand(g, y0, rows);
+          expect(band.g.oh).toBe(rows);
+          // Its input rows only, and every input row (the band's geometry alone): the same buckets.
+          for (const [lo, hi] of [[band.yLo, band.yHi], [0, g.h]] as const) {
+            const bc = new Int32Array(nb), bi = new Int32Array(nb * cap);
+            fillBuckets(s, 0, wpr, cs.c, band.g, 1, true, 0, cs.c, bc, bi, null, lo, hi);
+            expect(bucketLists(nb, cap, bc, bi)).toEqual(whole);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe("the WASM bucket fill of a spike conv (stride 1)", () => {
-  it("equals the JS fill: every bucket's entries and values in order (a 3 x 3 kernel's inside taps written out)", () => {
+  it("equals the JS fill: every bucket's entries and values in order (a 3 x 3 kernel's inside taps written out; bands of output rows)", () => {
     fc.assert(
       fc.property(
         fc.record({
           c: fc.integer({ min: 1, max: 4 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 40 }),
           k3: fc.boolean(), kh: fc.integer({ min: 1, max: 3 }), kw: fc.integer({ min: 1, max: 3 }), ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }),
           byOutput: fc.boolean(), counts: fc.boolean(), o: fc.integer({ min: 1, max: 5 }), rate: fc.constantFrom(0.2, 0.6, 1), seed: fc.integer(),
+          band: fc.boolean(),
         }),
         (cs) => {
           const kh = cs.k3 ? 3 : cs.kh, kw = cs.k3 ? 3 : cs.kw;
-          const g = geom({ h: cs.h, w: cs.w, kh, kw, sh: 1, sw: 1, ph: cs.ph, pw: cs.pw, dh: 1, dw: 1 });
-          if (g === null) return true;
+          const whole = geom({ h: cs.h, w: cs.w, kh, kw, sh: 1, sw: 1, ph: cs.ph, pw: cs.pw, dh: 1, dw: 1 });
+          if (whole === null) return true;
           const rng = new Rng(cs.seed);
+          // By output, maybe a band of the output rows (its padding shifted, possibly negative, and its input rows).
+          const y0 = cs.band && cs.byOutput ? rng.int(whole.oh) : 0;
+          const { g, yLo, yHi } = outputBand(whole, y0, cs.band && cs.byOutput ? 1 + rng.int(whole.oh - y0) : whole.oh);
           const wpr = wordsFor(g.w);
           const s = randSpikes(cs.c * g.h, g.w, cs.rate, rng, true);
           const x = allocFloat("float32", cs.c * g.h * g.w, true);
@@ -491,10 +538,13 @@ describe("the WASM bucket fill of a spike conv (stride 1)", () => {
           const ohw = g.oh * g.ow;
           const nb = cs.byOutput ? ohw : (c1 - c0) * kh * kw, cap = cs.byOutput ? cs.c * kh * kw : ohw;
           const jsCnt = new Int32Array(nb), jsIdx = new Int32Array(nb * cap), jsVal = new Float32Array(nb * cap);
-          fillBuckets(s, 0, wpr, cs.c, g, cs.o, cs.byOutput, c0, c1, jsCnt, jsIdx, cs.counts ? { x, off: 0, val: jsVal } : null);
+          fillBuckets(s, 0, wpr, cs.c, g, cs.o, cs.byOutput, c0, c1, jsCnt, jsIdx, cs.counts ? { x, off: 0, val: jsVal } : null, yLo, yHi);
           const cnt = heapArray(Int32Array, nb), idx = heapArray(Int32Array, nb * cap), val = heapArray(Float32Array, nb * cap);
           cnt.fill(-1);
-          fillBucketsWasm(cs.byOutput, s.byteOffset, wpr, c0, c1, g.h, kh, kw, g.ph, g.pw, g.oh, g.ow, cs.o, cap, nb, cnt.byteOffset, idx.byteOffset, cs.counts ? "f32" : null, x.byteOffset, g.w, val.byteOffset);
+          fillBucketsWasm(
+            cs.byOutput, s.byteOffset, wpr, c0, c1, g.h, kh, kw, g.ph, g.pw, g.oh, g.ow, cs.o, cap, nb, cnt.byteOffset, idx.byteOffset, cs.counts ? "f32" : null,
+            x.byteOffset, g.w, val.byteOffset, yLo, yHi,
+          );
           for (let b = 0; b < nb; b++) {
             if (cnt[b] !== jsCnt[b]) return false;
             for (let e = 0; e < cnt[b]!; e++) {
@@ -511,22 +561,27 @@ describe("the WASM bucket fill of a spike conv (stride 1)", () => {
 });
 
 describe("the WASM channels-first layout of a fused conv's spike words", () => {
-  it("equals its definition bit by bit: widths and channels on both sides of 32, silent and dense blocks, every word written", () => {
+  it("equals its definition bit by bit: widths and channels on both sides of 32, silent and dense blocks, bands of rows, every word written", () => {
     fc.assert(
       fc.property(
-        fc.record({ oh: fc.integer({ min: 1, max: 5 }), ow: fc.integer({ min: 1, max: 70 }), o: fc.integer({ min: 1, max: 100 }), rate: fc.constantFrom(0, 0.02, 0.3, 1), seed: fc.integer() }),
-        ({ oh, ow, o, rate, seed }) => {
+        fc.record({
+          oh: fc.integer({ min: 1, max: 5 }), ow: fc.integer({ min: 1, max: 70 }), o: fc.integer({ min: 1, max: 100 }), rate: fc.constantFrom(0, 0.02, 0.3, 1),
+          below: fc.integer({ min: 0, max: 2 }), above: fc.integer({ min: 0, max: 2 }), seed: fc.integer(),
+        }),
+        ({ oh, ow, o, rate, below, above, seed }) => {
           const rng = new Rng(seed);
           const wo = wordsFor(o), wprOut = wordsFor(ow);
+          // The rows are a band (from row `above`) of planes of planeRows rows, or (0, 0) the whole image.
+          const planeRows = above + oh + below, dst = 1 + above * wprOut;
           // Channel bits past o are zero, as the LIF writes them.
           const src = heapArray(Uint32Array, oh * ow * wo);
           for (let p = 0; p < oh * ow; p++) for (let ch = 0; ch < o; ch++) if (rng.uniform() < rate) src[p * wo + (ch >>> 5)]! |= 1 << (ch & 31);
-          const want = new Uint32Array(o * oh * wprOut + 2);
-          channelsFirstBitsReference(src, 0, want, 1, oh, ow, o);
-          const out = heapArray(Uint32Array, o * oh * wprOut + 2), stage = heapArray(Uint32Array, 32);
-          out.fill(0xdeadbeef); // every word of the image written, none outside it
-          want[0] = want[want.length - 1] = 0xdeadbeef;
-          channelsFirstBitsWasm(src.byteOffset, out.byteOffset + 4, oh, ow, o, wprOut, stage.byteOffset);
+          // Every word of the band's rows written, none outside them.
+          const want = new Uint32Array(o * planeRows * wprOut + 2).fill(0xdeadbeef);
+          channelsFirstBitsReference(src, 0, want, dst, oh, ow, o, planeRows);
+          const out = heapArray(Uint32Array, o * planeRows * wprOut + 2), stage = heapArray(Uint32Array, 32);
+          out.fill(0xdeadbeef);
+          channelsFirstBitsWasm(src.byteOffset, out.byteOffset + 4 * dst, oh, ow, o, wprOut, stage.byteOffset, planeRows);
           return sameBits(out, want);
         },
       ),

@@ -59,7 +59,7 @@ function reference(p: Case): Spikes {
 }
 
 describe("spikeConvNormNeuron: the fused conv -> BN -> LIF forward gives the two ops' spikes", () => {
-  // Three threads that split even tiny problems: each case's batch elements go 1, 2 or 3 ways.
+  // Three threads that split even tiny problems: each case's batch elements (a small batch's cut into bands of output rows) go 1, 2 or 3 ways.
   useSplittingPool(3);
   it.skipIf(!wasmSimdAvailable())("on the WASM kernels, the batch split over threads", () => {
     let fusedCases = 0;

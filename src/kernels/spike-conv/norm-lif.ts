@@ -33,56 +33,74 @@ export function spikeConvNormLifFits(words: Uint32Array, w: Float32Array | Float
 }
 
 /**
- * For each batch element b the ranges hand out (units of `elements`): the spikes of the conv of
- * images t `batch` + b (t < p.steps) of `s` (wpr words a row, imgWords an image) with w [O, C kh kw]
- * (the conv's own layout), normalised by `vec` (scale then shift, as normLifForwardRangeWasm takes
- * them) and fired by the LIF `p` (steps T, rows OH OW, cols O), into `out` [T batch, O, OH,
- * wordsFor(OW)] (every word of those images written).
+ * Output rows a unit of {@link spikeConvNormLifRange} takes when a batch element is cut into `bands`
+ * bands of rows: ceil(OH / bands).
+ */
+export function bandRows(oh: number, bands: number): number {
+  return Math.ceil(oh / Math.max(1, Math.min(oh, bands)));
+}
+
+/**
+ * For each unit u the ranges hand out, batch element b = floor(u / bands) and its output rows band j =
+ * u mod bands (rows j R .. j R + R - 1 of OH, R = {@link bandRows}; bands = 1: the whole element; the
+ * last band may be shorter, or empty): the spikes of the conv of images t `batch` + b (t < p.steps) of
+ * `s` (wpr words a row, imgWords an image) with w [O, C kh kw] (the conv's own layout), normalised by
+ * `vec` (scale then shift, as normLifForwardRangeWasm takes them) and fired by the LIF `p` (steps T,
+ * cols O; its rows are the band's positions), into `out` [T batch, O, OH, wordsFor(OW)] (every word of
+ * those rows written). A position's sums, affine map and LIF do not depend on its band: bands only let
+ * the threads of a small batch split it finer.
  */
 export function spikeConvNormLifRange(
   s: Uint32Array, wpr: number, c: number, g: ConvGeom, w: Float32Array, o: number, imgWords: number,
-  batch: number, vec: Float32Array, p: NeuronKernelParams, out: Uint32Array, elements: UnitRanges,
+  batch: number, vec: Float32Array, p: NeuronKernelParams, out: Uint32Array, units: UnitRanges, bands = 1,
 ): void {
-  const T = p.steps, ohw = g.oh * g.ow, n = ohw * o;
+  const T = p.steps, R = bandRows(g.oh, bands), rn = R * g.ow * o;
   const wo = wordsFor(o), wprOut = wordsFor(g.ow);
-  // Scratch after the accumulators: the LIF's spike words [T, OH OW, wo], its membrane [OH OW, o], 128 bytes of stage.
-  const lifBytes = align16(T * ohw * wo * 4), vBytes = align16(n * 4);
+  // Scratch after the accumulators: the LIF's spike words [T, R OW, wo], its membrane [R OW, o], 128 bytes of stage.
+  const lifBytes = align16(T * R * g.ow * wo * 4), vBytes = align16(rn * 4);
   const sums = forwardSums(s, wpr, c, g, w, o, w, imgWords, null, true, T, lifBytes + vBytes + 128);
   const layout: AffineLayout = { chans: o, rpc: 1, columns: true };
-  elements((b0, b1) => {
-    for (let b = b0; b < b1; b++) {
+  units((u0, u1) => {
+    for (let u = u0; u < u1; u++) {
+      const b = Math.floor(u / bands), y0 = (u % bands) * R, rows = Math.min(R, g.oh - y0);
+      if (rows <= 0) continue;
+      const pos = rows * g.ow, n = pos * o;
       // The T accumulators are consecutive, n values apart: the BN-LIF's steps.
       let acc = 0;
       for (let t = 0; t < T; t++) {
-        const at = sums.sum(t * batch + b, t, (b1 - b0) * T);
+        const at = sums.sum(t * batch + b, t, Math.ceil(((u1 - u) * T * rows) / g.oh), y0, rows);
         if (t === 0) acc = at;
       }
       const extra = sums.extra(), lif = extra / 4, stage = extra + lifBytes + vBytes, f32 = heapF32();
       normLifForwardRangeWasm(
-        f32.subarray(acc / 4, acc / 4 + T * n), layout, vec, p, null, heapU32().subarray(lif, lif + T * ohw * wo),
-        f32.subarray(lif + lifBytes / 4, lif + lifBytes / 4 + n), 0, ohw * wo,
+        f32.subarray(acc / 4, acc / 4 + T * n), layout, vec, { ...p, rows: pos }, null, heapU32().subarray(lif, lif + T * pos * wo),
+        f32.subarray(lif + lifBytes / 4, lif + lifBytes / 4 + n), 0, pos * wo,
       );
       // Channels-last words (bit k: channel 32 cw + k of a position) to the output's channels-first rows.
       for (let t = 0; t < T; t++) {
-        channelsFirstBitsWasm(extra + t * ohw * wo * 4, out.byteOffset + (t * batch + b) * o * g.oh * wprOut * 4, g.oh, g.ow, o, wprOut, stage);
+        const dst = out.byteOffset + ((t * batch + b) * o * g.oh + y0) * wprOut * 4;
+        channelsFirstBitsWasm(extra + t * pos * wo * 4, dst, rows, g.ow, o, wprOut, stage, g.oh);
       }
     }
   });
 }
 
 /**
- * The definition of channelsFirstBits (./wasm.ts), bit by bit: one image's spike words [OH OW,
- * wordsFor(o)] from element `src` of `words` (bit k of word cw: channel 32 cw + k of a position) to rows
- * [o, OH, wordsFor(OW)] from element `dst` of `out` (bit j of word xw: column 32 xw + j), every
- * destination word written.
+ * The definition of channelsFirstBits (./wasm.ts), bit by bit: the spike words [oh OW, wordsFor(o)] of oh
+ * rows of an image from element `src` of `words` (bit k of word cw: channel 32 cw + k of a position) to
+ * rows [o, planeRows, wordsFor(OW)] from element `dst` of `out` (bit j of word xw: column 32 xw + j; the
+ * image's planes have planeRows rows, of which these are oh from dst's), every destination word of those
+ * rows written.
  */
-export function channelsFirstBitsReference(words: Uint32Array, src: number, out: Uint32Array, dst: number, oh: number, ow: number, o: number): void {
+export function channelsFirstBitsReference(
+  words: Uint32Array, src: number, out: Uint32Array, dst: number, oh: number, ow: number, o: number, planeRows = oh,
+): void {
   const wo = wordsFor(o), wprOut = wordsFor(ow);
-  out.fill(0, dst, dst + o * oh * wprOut);
+  for (let ch = 0; ch < o; ch++) out.fill(0, dst + ch * planeRows * wprOut, dst + (ch * planeRows + oh) * wprOut);
   for (let y = 0; y < oh; y++) {
     for (let x = 0; x < ow; x++) {
       for (let ch = 0; ch < o; ch++) {
-        if ((words[src + (y * ow + x) * wo + (ch >>> 5)]! >>> (ch & 31)) & 1) out[dst + (ch * oh + y) * wprOut + (x >>> 5)]! |= 1 << (x & 31);
+        if ((words[src + (y * ow + x) * wo + (ch >>> 5)]! >>> (ch & 31)) & 1) out[dst + (ch * planeRows + y) * wprOut + (x >>> 5)]! |= 1 << (x & 31);
       }
     }
   }

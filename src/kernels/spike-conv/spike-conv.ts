@@ -201,17 +201,30 @@ function fillsInWasm(s: Uint32Array, g: ConvGeom): boolean {
 }
 
 /**
+ * Output rows y0..y0+rows-1 of a convolution as a convolution of their own: the geometry whose output
+ * is those rows (the padding shifted by y0 output rows, so it may be negative), and the input rows
+ * yLo..yHi-1 that reach them (what a fill of the band needs to read). A bucket fill by output over g with
+ * those rows fills the band's buckets (row oy - y0 of it for output row oy) with the entries, in the
+ * order, that the whole image's fill gives that row: the same sums.
+ */
+export function outputBand(g: ConvGeom, y0: number, rows: number): { g: ConvGeom; yLo: number; yHi: number } {
+  const first = y0 * g.sh - g.ph, last = (y0 + rows - 1) * g.sh - g.ph + (g.kh - 1) * g.dh;
+  return { g: { ...g, oh: rows, ph: g.ph - y0 * g.sh }, yLo: Math.max(0, first), yHi: Math.min(g.h, last + 1) };
+}
+
+/**
  * Sorts the (bit, tap) pairs of one image into buckets. byOutput: bucket
  * `pos = oy OW + ox` gets the weight-row offset `p O` (p = (c kh + ki) kw + kj);
  * else bucket `p` gets the output-row offset `pos O`. Bits are visited in
  * (c, y, x) order, so every bucket lists its entries in the order the
  * reference kernels add them. Returns the capacity of one bucket. With
  * `counts`, `s` holds the nonzeros of a counts image and each entry's value
- * goes to counts.val at the entry's slot (the weighted sums' table).
+ * goes to counts.val at the entry's slot (the weighted sums' table). Input rows
+ * yLo..yHi-1 are read (all by default; a band of output rows needs fewer, see {@link outputBand}).
  */
 export function fillBuckets(
   s: Uint32Array, sOff: number, wpr: number, c: number, g: ConvGeom, o: number, byOutput: boolean, c0 = 0, c1 = c,
-  cnt?: Int32Array, idx?: Int32Array, counts: CountsImage | null = null,
+  cnt?: Int32Array, idx?: Int32Array, counts: CountsImage | null = null, yLo = 0, yHi = g.h,
 ): number {
   const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
   const val = counts === null ? null : counts.val;
@@ -226,7 +239,7 @@ export function fillBuckets(
   }
   cnt.fill(0, 0, nb);
   for (let ci = c0; ci < c1; ci++) {
-    for (let y = 0; y < h; y++) {
+    for (let y = yLo; y < yHi; y++) {
       const ro = sOff + (ci * h + y) * wpr;
       for (let q = 0; q < wpr; q++) {
         let bits = s[ro + q]!;
@@ -656,11 +669,11 @@ export interface ForwardSums {
   /** Bytes an accumulator element takes (4 or 8). */
   es: number;
   /**
-   * Sums image i into accumulator `slot` ([OH OW, o], channels-last; slot k starts k OH OW o elements after
-   * slot 0) and returns its heap byte offset.
+   * Sums output rows y0..y0+rows-1 of image i (all by default) into accumulator `slot` ([rows OW, o],
+   * channels-last; slot k starts k rows OW o elements after slot 0) and returns its heap byte offset.
    * `rangeImages`: the images the thread's range will sum (at the first call it decides the panels).
    */
-  sum(i: number, slot: number, rangeImages: number): number;
+  sum(i: number, slot: number, rangeImages: number, y0?: number, rows?: number): number;
   /** Heap byte offset of the caller's `extraBytes` of scratch (16-byte aligned; after the first sum). */
   extra(): number;
 }
@@ -702,24 +715,26 @@ export function forwardSums(
   let t: ReturnType<typeof prepare> | null = null;
   return {
     fam32, es,
-    sum(i, slot, rangeImages) {
+    sum(i, slot, rangeImages, y0 = 0, rows = g.oh) {
       t ??= prepare(rangeImages);
       const { panels, base, wB, entry } = t;
-      const acc = base + accS + slot * accBytes;
+      const band = outputBand(g, y0, rows);
+      const bg = band.g, bnb = rows * g.ow;
+      const acc = base + accS + slot * bnb * o * es;
       if (wasmFill) {
         fillBucketsWasm(
-          true, s.byteOffset + i * imgWords * 4, wpr, 0, c, g.h, g.kh, g.kw, g.ph, g.pw, g.oh, g.ow, entry, cap, nb, base + cntS, base + idxS,
-          weights, counts === null ? 0 : counts.byteOffset + i * xImg * es, g.w, base + valS,
+          true, s.byteOffset + i * imgWords * 4, wpr, 0, c, g.h, g.kh, g.kw, bg.ph, g.pw, rows, g.ow, entry, cap, bnb, base + cntS, base + idxS,
+          weights, counts === null ? 0 : counts.byteOffset + i * xImg * es, g.w, base + valS, band.yLo, band.yHi,
         );
       } else {
         const i32 = heapI32();
-        const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + nb);
-        const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + nb * cap);
+        const cnt = i32.subarray((base + cntS) / 4, (base + cntS) / 4 + bnb);
+        const idx = i32.subarray((base + idxS) / 4, (base + idxS) / 4 + bnb * cap);
         const vals = fam32 ? heapF32() : heapF64();
-        const val = counts === null ? null : vals.subarray((base + valS) / es, (base + valS) / es + nb * cap);
-        fillBuckets(s, i * imgWords, wpr, c, g, entry, true, 0, c, cnt, idx, counts === null ? null : { x: counts, off: i * xImg, val: val! });
+        const val = counts === null ? null : vals.subarray((base + valS) / es, (base + valS) / es + bnb * cap);
+        fillBuckets(s, i * imgWords, wpr, c, bg, entry, true, 0, c, cnt, idx, counts === null ? null : { x: counts, off: i * xImg, val: val! }, band.yLo, band.yHi);
       }
-      spikeSumRun(f32, counts !== null, nb, cap, wB, o, acc, base + cntS, base + idxS, base + valS, true, fam32, panels ? kk : 0);
+      spikeSumRun(f32, counts !== null, bnb, cap, wB, o, acc, base + cntS, base + idxS, base + valS, true, fam32, panels ? kk : 0);
       return acc;
     },
     extra() {

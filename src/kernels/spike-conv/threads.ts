@@ -69,6 +69,7 @@ function spikeConvNormLifTask(raw: ArrayLike<number>, a: ArrayLike<number>, b: r
   spikeConvNormLifRange(
     wordsView(b[0]!, sB), a[1]!, a[0]!, g, from(b[1]!, wB) as Float32Array, o, imgWords, batch, from(b[3]!, vecB) as Float32Array,
     lifKernelParams(T, g.oh * g.ow, o, { tau, vTh, vReset, hardReset: hard === 1 }), wordsView(b[2]!, outB), claims > 0 ? claimedRanges(claims) : unitRange(b0, b1),
+    at(14),
   );
 }
 
@@ -106,13 +107,22 @@ const COST_IMAGES = 32;
 const OUTPUT_COST = 24;
 
 /**
- * The fused inference forward's threads claim batch elements as they go from this many images (T of them an
- * element) a thread on: a thread can end up to one element after the other, against the cost model's error.
- * MNIST b64 (256 images) inference on two threads: the calling thread's wait for the worker 6.2 -> 0.3-0.7 ms
- * a pass; CIFAR b8 (32 images, 8 elements, each 12% of the work) claimed, 1.2 -> 2.8-5.7 ms, so it keeps
- * the cuts (bench/pool-split.ts).
+ * The fused inference forward's threads claim units as they go from this many a thread on (a thread can end
+ * up to one unit after the other, against the cost model's error), else cut the batch elements by their cost.
+ * MNIST b64 (64 elements) inference on two threads: the calling thread's wait for the worker 6.2 -> 0.3-0.7 ms
+ * a pass; CIFAR b8's 8 elements (each 12% of the work) claimed whole, 1.2 -> 2.8-5.7 ms, so a small batch's
+ * elements are cut into bands of output rows first (see FUSED_BAND_POSITIONS).
  */
-const CLAIM_IMAGES_PER_THREAD = 32;
+const FUSED_CLAIM_UNITS_PER_THREAD = 8;
+
+/**
+ * A small batch's elements are cut into bands of output rows of at least this many positions, until there
+ * are FUSED_CLAIM_UNITS_PER_THREAD units a thread: CIFAR b8 inference on two threads, its four stem and RPE
+ * convs (8 elements; 2 bands each) claimed instead of cut, 116.3 -> 103.0 ms a pass (paired median of 24
+ * alternations in one process; from 128 positions, which leaves the 8 x 8 RPE whole, 0.91-0.94x of the cuts,
+ * from 16 0.89x: within the noise of 32).
+ */
+const FUSED_BAND_POSITIONS = 32;
 
 /**
  * The training forward's threads claim images (each one a unit) from this many images a thread on. CIFAR b8's
@@ -267,7 +277,7 @@ export function spikeConvNormLifCalls(): number {
  * weight [O, C kh kw], vec the batch norm's scale and shift (affineVector), `lif` the neuron as it sees
  * one element's T steps (its tau, vTh, vReset and reset kind are used); `out` gets the spikes [T batch,
  * O, OH, OW]. The batch elements split over threads (default: by size and the pool), claimed as they go
- * when there are many, else cut by their set bits. Needs what spikeConvNormLifFits says (the op checks).
+ * when there are many (a small batch's cut into bands of output rows first), else cut by their set bits. Needs what spikeConvNormLifFits says (the op checks).
  */
 export function spikeConvNormLifThreads(
   d: SpikeConvDims, words: Uint32Array, w: Float32Array, batch: number, vec: Float32Array, lif: NeuronKernelParams, out: Uint32Array, threads?: number,
@@ -284,14 +294,17 @@ export function spikeConvNormLifThreads(
     range(unitRange(0, batch));
     return;
   }
-  const args = (b0: number, b1: number, claims: number): number[] => [
+  const args = (b0: number, b1: number, claims: number, bands: number): number[] => [
     ...encodeSpikeConv(c, wpr, o, g), imgWords, sabBase(asFloats(words)), sabBase(w), sabBase(asFloats(out)), b0, b1, claims, batch, sabBase(vec), T,
-    p.tau, p.vTh, p.vReset, p.hardReset ? 1 : 0,
+    p.tau, p.vTh, p.vReset, p.hardReset ? 1 : 0, bands,
   ];
   const bufs = [asFloats(words), w, asFloats(out), vec];
-  if (batch * T >= CLAIM_IMAGES_PER_THREAD * parts) {
-    // Many elements: claimed as the threads go (see the forward above).
-    runClaimed("spikeConvNormLif", batch, parts, 1, (at) => ({ op: OP_SPIKE_CONV_NORM_LIF, args: args(0, 0, at), bufs }), range);
+  const want = FUSED_CLAIM_UNITS_PER_THREAD * parts;
+  const bands = Math.max(1, Math.min(Math.ceil(want / batch), Math.floor(ohw / FUSED_BAND_POSITIONS)));
+  if (batch * bands >= want) {
+    // Units enough: claimed as the threads go (see the forward above).
+    runClaimed("spikeConvNormLif", batch * bands, parts, 1, (at) => ({ op: OP_SPIKE_CONV_NORM_LIF, args: args(0, 0, at, bands), bufs }), (units) =>
+      spikeConvNormLifRange(words, wpr, c, g, w, o, imgWords, batch, vec, p, out, units, bands));
     return;
   }
   // An element costs its T images' set bits times the taps, plus their output positions (see OUTPUT_COST).
@@ -304,6 +317,6 @@ export function spikeConvNormLifThreads(
   }
   const cuts = weightedCuts(cost, parts);
   const jobs: Part[] = [];
-  for (let j = 1; j < parts; j++) jobs.push({ op: OP_SPIKE_CONV_NORM_LIF, args: args(cuts[j]!, cuts[j + 1]!, 0), bufs });
+  for (let j = 1; j < parts; j++) jobs.push({ op: OP_SPIKE_CONV_NORM_LIF, args: args(cuts[j]!, cuts[j + 1]!, 0, 1), bufs });
   runParts("spikeConvNormLif", jobs, () => range(unitRange(0, cuts[1]!)));
 }

@@ -11,7 +11,9 @@
  * The same pairs in the same order as the JS loop, so the buckets (and the sums
  * over them) are identical; the JS loop's per-bit work was a tenth of a MNIST
  * training step. Both take (s, wpr, c0, c1, h, kh, kw, ph, pw, oh, ow, o, cap,
- * nb, cnt, idx, x, w, val): s the byte offset of the image's words [C, h, wpr];
+ * nb, cnt, idx, x, w, val, yLo, yHi): s the byte offset of the image's words [C, h, wpr],
+ * of which input rows yLo..yHi-1 are read (a band of output rows, see outputBand in ./spike-conv.ts,
+ * needs only some; ph may then be negative);
  * cnt of nb int32 bucket lengths (zeroed here); idx of nb cap int32 entries,
  * bucket b at idx + 4 b cap. The counts variants (...F32, ...F64) read the
  * value of each set bit from the image's values x [C, h, w] (the bits are its
@@ -31,7 +33,8 @@ export type Weights = null | "f32" | "f64";
 function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
   const f = frame(
     [["s", I32], ["wpr", I32], ["c0", I32], ["c1", I32], ["h", I32], ["kh", I32], ["kw", I32], ["ph", I32], ["pw", I32],
-      ["oh", I32], ["ow", I32], ["o", I32], ["cap", I32], ["nb", I32], ["cnt", I32], ["idx", I32], ["x", I32], ["w", I32], ["val", I32]] as const,
+      ["oh", I32], ["ow", I32], ["o", I32], ["cap", I32], ["nb", I32], ["cnt", I32], ["idx", I32], ["x", I32], ["w", I32], ["val", I32],
+      ["yLo", I32], ["yHi", I32]] as const,
     [["ci", I32], ["y", I32], ["q", I32], ["wp", I32], ["bits", I32], ["ty", I32], ["tx", I32], ["kiLo", I32], ["kiHi", I32],
       ["kjLo", I32], ["kjHi", I32], ["ki", I32], ["kj", I32], ["rowPos", I32], ["pRow", I32], ["cp", I32], ["n", I32],
       ["bucket", I32], ["entry", I32], ["rowX", I32], ["slot", I32], ["v32", F32], ["v64", F64], ["full", I32], ["pBase", I32],
@@ -114,12 +117,12 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
   c.get(L.kh).i32Const(3).i32Eq().get(L.kw).i32Const(3).i32Eq().i32And().set(L.full);
   // Every bucket starts empty.
   c.get(L.cnt).i32Const(0).get(L.nb).i32Const(2).i32Shl().memoryFill();
-  c.get(L.s).get(L.c0).get(L.h).i32Mul().get(L.wpr).i32Mul().i32Const(2).i32Shl().i32Add().set(L.wp);
   c.get(L.c0).set(L.ci);
   c.whileLtU(L.ci, L.c1, () => {
-    c.i32Const(0).set(L.y);
-    c.whileLtU(L.y, L.h, () => {
-      // The taps of this input row that land in the output: ki in [max(0, ty - oh + 1), min(kh - 1, ty)].
+    c.get(L.yLo).set(L.y);
+    c.whileLtU(L.y, L.yHi, () => {
+      c.get(L.s).get(L.ci).get(L.h).i32Mul().get(L.y).i32Add().get(L.wpr).i32Mul().i32Const(2).i32Shl().i32Add().set(L.wp);
+      // The taps of this input row that land in the output: ki in [max(0, ty - oh + 1), min(kh - 1, ty)] (none when ty < 0).
       c.get(L.y).get(L.ph).i32Add().set(L.ty);
       // The counts row (ci, y): its values sit at rowX + (x << es).
       if (weights) c.get(L.x).get(L.ci).get(L.h).i32Mul().get(L.y).i32Add().get(L.w).i32Mul().i32Const(es).i32Shl().i32Add().set(L.rowX);
@@ -183,10 +186,11 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
 }
 
 /**
- * channelsFirstBits(src, dst, oh, ow, wo, o, wprOut, stage): one image's spike words from the
- * channels-last layout [OH OW, wo] (bit k of word cw: channel 32 cw + k of a position) to the conv's
- * channels-first rows [o, OH, wprOut] (bit j of word xw: column 32 xw + j), every destination word
- * written (channelsFirstBitsReference in ./norm-lif.ts defines it). Per output row y, 32 columns and
+ * channelsFirstBits(src, dst, oh, ow, wo, o, wprOut, planeRows, stage): the spike words of oh rows of
+ * one image from the channels-last layout [oh OW, wo] (bit k of word cw: channel 32 cw + k of a position)
+ * to the conv's channels-first rows [o, planeRows, wprOut] from dst (bit j of word xw: column 32 xw + j;
+ * a band of oh rows of planes of planeRows), every destination word of those rows written
+ * (channelsFirstBitsReference in ./norm-lif.ts defines it). Per output row y, 32 columns and
  * 32 channels at a time: the 32 x 32 bit block (staged, zero-padded) is transposed in 8 v128 registers
  * by five rounds of half-block swaps (rows k and k + j swap k's high j-bit columns with (k + j)'s
  * low ones; rows 4 apart and more are whole vectors, rows 2 and 1 apart lanes of one): 12 vector
@@ -197,7 +201,7 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
 function channelsFirstFunc(): FuncDef {
   return withConstLocals(
     "channelsFirstBits",
-    [["src", I32], ["dst", I32], ["oh", I32], ["ow", I32], ["wo", I32], ["o", I32], ["wprOut", I32], ["stage", I32]],
+    [["src", I32], ["dst", I32], ["oh", I32], ["ow", I32], ["wo", I32], ["o", I32], ["wprOut", I32], ["planeRows", I32], ["stage", I32]],
     [["y", I32], ["xw", I32], ["cw", I32], ["x0", I32], ["xs", I32], ["ks", I32], ["j", I32], ["any", I32], ["p", I32], ["q", I32],
       ["chanStride", I32], ["posStride", I32], ["w", I32],
       ["v0", V128], ["v1", V128], ["v2", V128], ["v3", V128], ["v4", V128], ["v5", V128], ["v6", V128], ["v7", V128], ["t", V128]],
@@ -207,7 +211,7 @@ function channelsFirstFunc(): FuncDef {
 }
 
 type ChannelsFirstName =
-  | "src" | "dst" | "oh" | "ow" | "wo" | "o" | "wprOut" | "stage" | "y" | "xw" | "cw" | "x0" | "xs" | "ks" | "j" | "any" | "p" | "q"
+  | "src" | "dst" | "oh" | "ow" | "wo" | "o" | "wprOut" | "planeRows" | "stage" | "y" | "xw" | "cw" | "x0" | "xs" | "ks" | "j" | "any" | "p" | "q"
   | "chanStride" | "posStride" | "w" | "v0" | "v1" | "v2" | "v3" | "v4" | "v5" | "v6" | "v7" | "t";
 
 function channelsFirstBody(c: Code, L: Record<ChannelsFirstName, number>, kc: ConstLocal): void {
@@ -239,7 +243,7 @@ function channelsFirstBody(c: Code, L: Record<ChannelsFirstName, number>, kc: Co
     partnerLanes(L.t, partner);
     c.v128Xor().set(a);
   };
-  c.get(L.oh).get(L.wprOut).i32Mul().i32Const(2).i32Shl().set(L.chanStride);
+  c.get(L.planeRows).get(L.wprOut).i32Mul().i32Const(2).i32Shl().set(L.chanStride);
   c.get(L.wo).i32Const(2).i32Shl().set(L.posStride);
   c.i32Const(0).set(L.y);
   c.whileLtU(L.y, L.oh, () => {
@@ -267,7 +271,7 @@ function channelsFirstBody(c: Code, L: Record<ChannelsFirstName, number>, kc: Co
         inc(L.j);
         c.br(0).end().end();
         // q: the destination word of channel 32 cw, row y, column word xw; channel k's is k rows further.
-        c.get(L.dst).get(L.cw).i32Const(5).i32Shl().get(L.oh).i32Mul().get(L.y).i32Add().get(L.wprOut).i32Mul().get(L.xw).i32Add().i32Const(2).i32Shl().i32Add().set(L.q);
+        c.get(L.dst).get(L.cw).i32Const(5).i32Shl().get(L.planeRows).i32Mul().get(L.y).i32Add().get(L.wprOut).i32Mul().get(L.xw).i32Add().i32Const(2).i32Shl().i32Add().set(L.q);
         c.get(L.any).i32Eqz().if();
         c.i32Const(0).set(L.j);
         c.whileLtU(L.j, L.ks, () => {
@@ -314,7 +318,7 @@ const kernel = new HeapKernel(spikeConvBucketModule, SPIKE_CONV_CONSTS);
 
 /**
  * Runs fillByOutput or fillByWeight (byte offsets in the heap; see the file
- * comment); with `weights`, the counts variant: x the byte offset of the
+ * comment) over input rows yLo..yHi-1 (all by default); with `weights`, the counts variant: x the byte offset of the
  * image's values [C, h, w] (float32 or float64 as `weights` says; the words
  * `s` are their nonzeros), and each entry's value stored at val + slot bytes
  * of a value (the slot of its idx entry).
@@ -322,15 +326,16 @@ const kernel = new HeapKernel(spikeConvBucketModule, SPIKE_CONV_CONSTS);
 export function fillBucketsWasm(
   byOutput: boolean, s: number, wpr: number, c0: number, c1: number, h: number, kh: number, kw: number, ph: number, pw: number,
   oh: number, ow: number, o: number, cap: number, nb: number, cnt: number, idx: number,
-  weights: Weights = null, x = 0, w = 0, val = 0,
+  weights: Weights = null, x = 0, w = 0, val = 0, yLo = 0, yHi = h,
 ): void {
-  (kernel.exports()[fillName(byOutput, weights)] as (...a: number[]) => void)(s, wpr, c0, c1, h, kh, kw, ph, pw, oh, ow, o, cap, nb, cnt, idx, x, w, val);
+  (kernel.exports()[fillName(byOutput, weights)] as (...a: number[]) => void)(s, wpr, c0, c1, h, kh, kw, ph, pw, oh, ow, o, cap, nb, cnt, idx, x, w, val, yLo, yHi);
 }
 
 /**
- * Runs channelsFirstBits (byte offsets in the heap; see channelsFirstFunc): one image's spike words
- * [OH OW, wordsFor(o)] at src to the rows [o, OH, wprOut] at dst, with 128 bytes of scratch at stage.
+ * Runs channelsFirstBits (byte offsets in the heap; see channelsFirstFunc): the spike words [oh OW,
+ * wordsFor(o)] of oh rows of an image at src to the rows [o, planeRows, wprOut] at dst (the band's first
+ * row of channel 0; planeRows = oh for a whole image), with 128 bytes of scratch at stage.
  */
-export function channelsFirstBitsWasm(src: number, dst: number, oh: number, ow: number, o: number, wprOut: number, stage: number): void {
-  (kernel.exports().channelsFirstBits as (...a: number[]) => void)(src, dst, oh, ow, (o + 31) >>> 5, o, wprOut, stage, kernel.constants());
+export function channelsFirstBitsWasm(src: number, dst: number, oh: number, ow: number, o: number, wprOut: number, stage: number, planeRows = oh): void {
+  (kernel.exports().channelsFirstBits as (...a: number[]) => void)(src, dst, oh, ow, (o + 31) >>> 5, o, wprOut, planeRows, stage, kernel.constants());
 }
