@@ -1,8 +1,12 @@
 import { expect, it } from "vitest";
 import fc from "fast-check";
-import { LEAK_DIV, neuronForward, type NeuronKernelParams } from "../../src/kernels/neuron/neuron.js";
-import { affineVectorLength, normLifForwardRangeReference, normLifForwardRangeWasm, normLifWasmFits, type AffineLayout } from "../../src/kernels/neuron/norm-lif.js";
-import { normNeuronForwardThreads } from "../../src/kernels/neuron/threads.js";
+import { hardDetachedBackwardRangeJs, LEAK_DIV, neuronBackward, neuronForward, type NeuronKernelParams } from "../../src/kernels/neuron/neuron.js";
+import {
+  affineVectorLength, normLifBackwardFits, normLifBackwardRangeWasm, normLifForwardRangeReference, normLifForwardRangeWasm, normLifWasmFits,
+  type AffineLayout,
+} from "../../src/kernels/neuron/norm-lif.js";
+import { normNeuronBackwardThreads, normNeuronForwardThreads } from "../../src/kernels/neuron/threads.js";
+import { sigmoidSurrogate, surrogateDerivative } from "../../src/ops/spike/surrogate.js";
 import { channelAffine } from "../../src/kernels/norm/norm.js";
 import { setKernelBackend } from "../../src/wasm/backend.js";
 import { heapArray } from "../../src/tensor/heap.js";
@@ -122,4 +126,76 @@ it("the fused forward applies to float32 LIF on heap arrays with a layout that m
   const scale = Float64Array.of(1, 0.1, 2), shift = new Float64Array(3);
   expect(() => normNeuronForwardThreads(x, { chans: 3, rpc: 2, columns: false }, scale, shift, p, h, w, v))
     .toThrow(/normNeuronForwardThreads: scale\[1\] must be a float32 value \(batchNormState rounds it for float32\), got 0.1/);
+});
+
+/** The backward's case: a forward case with Spikformer's reset (hard, detached), dL/dS, the sigmoid's slope and a block size. */
+interface BackwardCase extends Case { gS: Float32Array; alpha: number; block: number }
+
+const arbBackward: fc.Arbitrary<BackwardCase> = fc
+  .tuple(arbCase, fc.constantFrom(4, 2, 0.5), fc.integer({ min: 1, max: 5 }), fc.integer())
+  .map(([c, alpha, block, seed]) => {
+    const rng = new Rng(seed);
+    const gS = heapArray(Float32Array, c.x.length);
+    for (let i = 0; i < gS.length; i++) gS[i] = rng.uniform() * 2 - 1;
+    return { ...c, p: { ...c.p, hardReset: true, vReset: Math.fround(0.1) }, gS, alpha, block };
+  });
+
+/** The forward's spike words (the backward reads them) and its membrane H, by the reference. */
+function forwardOf(c: BackwardCase): { words: Uint32Array; h: Float32Array } {
+  const o = { ...outputs({ ...c, keepH: true }) };
+  normLifForwardRangeReference(c.x, c.a, c.scale, c.shift, c.p, o.h, o.words, o.v, 0, unitsOf(c));
+  return { words: o.words, h: o.h! };
+}
+
+/** dL/dy, every element stale until the backward writes it. */
+const staleGy = (c: BackwardCase): Float32Array => heapArray(Float32Array, c.x.length).fill(9);
+
+describeTwins("batch-norm affine + LIF backward (H made again in cache)", arbBackward, {
+  reference: (c) => {
+    const { words, h } = forwardOf(c), gy = staleGy(c);
+    hardDetachedBackwardRangeJs(c.gS, h, words, c.p, c.alpha, gy, new Float64Array(c.p.rows * c.p.cols), 0, unitsOf(c));
+    return [gy];
+  },
+  // The unfused passes the op ran before, on the TypeScript kernels: affine, neuron forward writing H, the general backward.
+  js: (c) => {
+    setKernelBackend("js");
+    try {
+      const { words } = forwardOf(c), gy = staleGy(c), o = outputs({ ...c, keepH: true });
+      const y = new Float32Array(c.x.length);
+      const [n, ch, s] = normDims(c);
+      channelAffine(c.x, y, n, ch, s, c.scale, c.shift);
+      neuronForward(y, c.p, o.h, o.words, o.v);
+      neuronBackward(c.gS, o.h!, words, null, c.p, surrogateDerivative(sigmoidSurrogate(c.alpha), true), gy, new Float64Array(c.p.rows * c.p.cols));
+      return [gy];
+    } finally {
+      setKernelBackend("auto");
+    }
+  },
+  // Two calls, the second from c.cut, in blocks of c.block units: blocks start mid-row and mid-channel.
+  wasm: (c) => {
+    const { words } = forwardOf(c), gy = staleGy(c), vec = padded(c);
+    normLifBackwardRangeWasm(c.x, c.a, vec, c.p, c.gS, words, c.alpha, gy, 0, c.cut, c.block);
+    normLifBackwardRangeWasm(c.x, c.a, vec, c.p, c.gS, words, c.alpha, gy, c.cut, unitsOf(c), c.block);
+    return [gy];
+  },
+  threads: (c, t) => {
+    const { words } = forwardOf(c), gy = staleGy(c);
+    normNeuronBackwardThreads(c.x, c.a, c.scale, c.shift, c.p, c.gS, words, c.alpha, gy, t);
+    return [gy];
+  },
+}, 120);
+
+it("the fused backward applies to the fused forward's float32 LIF with a hard detached reset and the sigmoid surrogate, and says so otherwise", () => {
+  const p: NeuronKernelParams = { steps: 2, rows: 12, cols: 5, leak: LEAK_DIV, tau: 2, k: 0.5, decayInput: true, vTh: 1, vReset: 0, hardReset: true, detachReset: true, f32: true };
+  const x = heapArray(Float32Array, 120), g = heapArray(Float32Array, 120), gy = heapArray(Float32Array, 120), w = Spikes.allocWords(24);
+  const a: AffineLayout = { chans: 3, rpc: 2, columns: false };
+  expect(normLifBackwardFits(x, a, p, g, w, gy, 4)).toBe(true);
+  expect(normLifBackwardFits(x, a, p, g, w, gy, undefined)).toBe(false); // no sigmoid surrogate
+  expect(normLifBackwardFits(x, a, p, g, w, gy, 0.1)).toBe(false); // a slope that is not a float32 value
+  expect(normLifBackwardFits(x, a, { ...p, hardReset: false }, g, w, gy, 4)).toBe(false); // a soft reset
+  expect(normLifBackwardFits(x, a, { ...p, detachReset: false }, g, w, gy, 4)).toBe(false); // an attached reset
+  expect(normLifBackwardFits(x, { chans: 5, rpc: 2, columns: false }, p, g, w, gy, 4)).toBe(false); // 12 rows are not whole channels
+  expect(normLifBackwardFits(x, a, p, new Float32Array(120), w, gy, 4)).toBe(false); // dL/dS not in the heap
+  expect(() => normLifBackwardRangeWasm(x, a, heapArray(Float32Array, 13), p, g, w, 4, gy, 0, 12))
+    .toThrow(/normLifBackwardRangeWasm: needs a float32 LIF with decay_input, hard detached reset and the sigmoid surrogate on heap arrays, a matching layout and a heap vector of 14 values/);
 });

@@ -73,6 +73,11 @@ describe("batchNormNeuron", () => {
   describe("on split threads", () => {
     useSplittingPool();
     it("the same bits", () => fc.assert(fc.property(arbCase, same), { numRuns: 15 }));
+    // Float32, a LIF with Spikformer's reset (hard, detached): the backward that makes H again in cache.
+    const spikformerLif = arbCase
+      .filter((p) => p.x.dtype === "float32")
+      .map((p) => ({ ...p, neuron: { kind: "lif" as const, tau: 2, vThreshold: 0.7, vReset: 0, detachReset: true } }));
+    it("the same bits with Spikformer's LIF (its backward's membrane made again in cache)", () => fc.assert(fc.property(spikformerLif, same), { numRuns: 20 }));
   });
 
   it("refuses PLIF, a view of another size or last axis, and a bad input", () => {

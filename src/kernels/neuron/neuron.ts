@@ -351,7 +351,7 @@ export function plifBackwardTail(gH: FloatArray, h: FloatArray, words: Uint32Arr
  * dH/dV[t-1] and dH/dX of the charge equation: k = 1/tau for LIF, sigmoid(w)
  * for PLIF, none for IF; float32 values (k and 1 - k rounded) for a float32 neuron.
  */
-function chargeGrads(p: NeuronKernelParams): { dHdV: number; dHdX: number } {
+export function chargeGrads(p: NeuronKernelParams): { dHdV: number; dHdX: number } {
   const r = p.f32 ? Math.fround : id;
   const k = p.leak === LEAK_NONE ? 0 : r(p.k);
   return { dHdV: r(1 - k), dHdX: p.leak !== LEAK_NONE && p.decayInput ? k : 1 };
@@ -413,7 +413,7 @@ export function hardDetachedBackwardRangeJs(
  * arrays, and alpha and vTh float32 values (the lanes use them rounded; dH/dX
  * and dH/dV are float32 values for a float32 neuron).
  */
-function sigmoidWasmFits(gS: FloatArray, h: FloatArray, gx: FloatArray, p: NeuronKernelParams, alpha: number): boolean {
+export function sigmoidWasmFits(gS: FloatArray, h: FloatArray, gx: FloatArray, p: NeuronKernelParams, alpha: number): boolean {
   const f = Math.fround;
   return p.analog !== true && p.f32 && gS instanceof Float32Array && h instanceof Float32Array && gx instanceof Float32Array && f(alpha) === alpha && f(p.vTh) === p.vTh;
 }

@@ -13,8 +13,10 @@ import { BitspikeError } from "../../tensor/errors.js";
 import { inHeap } from "../../tensor/heap.js";
 import { wordsFor } from "../../tensor/bits.js";
 import { wasmSimdAvailable } from "../../wasm/backend.js";
-import { lifWasmFits, neuronForwardRangeReference, unitElem, LEAK_DIV, type NeuronKernelParams } from "./neuron.js";
-import { normLifForwardWasmCall } from "./wasm.js";
+import {
+  chargeGrads, lifParamsFit, lifWasmFits, neuronForwardRangeReference, sigmoidWasmFits, splittableBackward, unitElem, LEAK_DIV, type NeuronKernelParams,
+} from "./neuron.js";
+import { neuronKernel, normLifForwardWasmCall, sigmoidBackwardWasmCall } from "./wasm.js";
 import { affineValue } from "../norm/norm.js";
 
 /**
@@ -101,4 +103,66 @@ export function normLifForwardRangeWasm(
     h !== null, vReset, tau, vTh, hardReset,
     at(vec, 0), at(vec, affineVectorLength(a.chans)), a.columns, a.rpc, a.chans, ch0, left0,
   );
+}
+
+/**
+ * Bytes of membrane H a block of {@link normLifBackwardRangeWasm} remakes (T steps of its units' neurons),
+ * read back by the backward while they are in cache (with V, gV and the spike words beside them).
+ */
+const BACKWARD_BLOCK_BYTES = 128 * 1024;
+
+/**
+ * True when {@link normLifBackwardRangeWasm} applies: the fused forward's layout and LIF (a float32 LIF
+ * with decay_input, float32 constants), Spikformer's reset (hard, detached), the sigmoid surrogate's WASM
+ * backward (float32 alpha), and float32 heap arrays.
+ */
+export function normLifBackwardFits(
+  x: FloatArray, a: AffineLayout, p: NeuronKernelParams, gS: FloatArray, words: Uint32Array, gy: FloatArray, alpha: number | undefined,
+): boolean {
+  const layout = a.columns ? a.chans === p.cols : a.rpc >= 1 && p.rows % (a.rpc * a.chans) === 0;
+  return layout && alpha !== undefined && p.leak === LEAK_DIV && lifParamsFit(p) && splittableBackward(p, false) && x instanceof Float32Array &&
+    sigmoidWasmFits(gS, x, gy, p, alpha) && inHeap(x) && inHeap(gS) && inHeap(words) && inHeap(gy);
+}
+
+/**
+ * The backward of the fused BN-LIF forward for spike units u0..u1-1: gy = dL/dy (y = x scale + shift, the
+ * LIF's input) from gS = dL/dS, for Spikformer's LIF (hard reset, detach_reset, the sigmoid surrogate of
+ * slope `alpha`). The forward's membrane H is made again from x, as the op's backward does, but a block of
+ * units at a time into this thread's scratch, where the backward reads it at once: H never goes to memory
+ * (a write and a read of every value less). The bits of {@link normLifForwardRangeWasm} writing H, then
+ * the WASM sigmoid backward (hardDetachedSigmoidBackwardRangeWasm) over it; `words` are the forward's spikes,
+ * which the remade ones equal. `blockUnits`: the units a block (tests: a few, to cut ranges into many).
+ * Needs what {@link normLifBackwardFits} says.
+ */
+export function normLifBackwardRangeWasm(
+  x: Float32Array, a: AffineLayout, vec: Float32Array, p: NeuronKernelParams, gS: Float32Array, words: Uint32Array, alpha: number,
+  gy: Float32Array, u0: number, u1: number, blockUnits = Math.max(1, Math.floor(BACKWARD_BLOCK_BYTES / (p.steps * 32 * 4))),
+): void {
+  if (!wasmSimdAvailable()) throw new BitspikeError("normLifBackwardRangeWasm", "this runtime has no WebAssembly SIMD");
+  if (!normLifBackwardFits(x, a, p, gS, words, gy, alpha) || !inHeap(vec) || vec.length < 2 * affineVectorLength(a.chans)) {
+    throw new BitspikeError("normLifBackwardRangeWasm", `needs a float32 LIF with decay_input, hard detached reset and the sigmoid surrogate on heap arrays, a matching layout and a heap vector of ${2 * affineVectorLength(a.chans)} values`);
+  }
+  if (u1 <= u0 || p.steps === 0) return;
+  const { steps, rows, cols, tau, vTh, vReset, hardReset } = p;
+  const wpr = wordsFor(cols), n = rows * cols;
+  const { dHdV, dHdX } = chargeGrads(p);
+  const per = blockUnits; // units a block (32 neurons each at most)
+  const most = Math.min(per, u1 - u0) * 32;
+  // Scratch: H [steps, block], V, gV [block], the remade spike words [steps, block units] (taken once: a take may move the heap).
+  const hAt = neuronKernel.scratch.take((steps + 2) * most * 4 + steps * Math.min(per, u1 - u0) * 4);
+  const vAt = hAt + steps * most * 4, gvAt = vAt + most * 4, wAt = gvAt + most * 4;
+  const at = (arr: FloatArray | Uint32Array, i: number): number => arr.byteOffset + i * arr.BYTES_PER_ELEMENT;
+  const scale = at(vec, 0), shift = at(vec, affineVectorLength(a.chans));
+  for (let b0 = u0; b0 < u1; b0 += per) {
+    const b1 = Math.min(u1, b0 + per), units = b1 - b0;
+    const e0 = unitElem(b0, cols, wpr), elems = unitElem(b1, cols, wpr) - e0;
+    const r0 = Math.floor(b0 / wpr);
+    const ch0 = Math.floor(r0 / a.rpc) % a.chans, left0 = a.rpc - (r0 % a.rpc);
+    normLifForwardWasmCall(
+      at(x, e0), n * 4, hAt, elems * 4, vAt, wAt, units * 4, steps, units, b0 % wpr, cols, wpr, true, vReset, tau, vTh, hardReset,
+      scale, shift, a.columns, a.rpc, a.chans, ch0, left0,
+    );
+    // gV is read as +0 in the backward's first step (its last time step): no fill.
+    sigmoidBackwardWasmCall(at(gS, e0), n * 4, hAt, elems * 4, at(words, b0), rows * wpr * 4, at(gy, e0), n * 4, gvAt, steps, units, b0 % wpr, cols, wpr, alpha, vTh, dHdX, dHdV);
+  }
 }

@@ -19,7 +19,7 @@ import {
   plifMembraneGradParams, splittableBackward, unitElem,
   type NeuronKernelParams,
 } from "./neuron.js";
-import { affineVectorLength, normLifForwardRangeWasm, normLifWasmFits, type AffineLayout } from "./norm-lif.js";
+import { affineVectorLength, normLifBackwardFits, normLifBackwardRangeWasm, normLifForwardRangeWasm, normLifWasmFits, type AffineLayout } from "./norm-lif.js";
 import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
 import { evenCuts } from "../../parallel/balance.js";
 import { claimedRanges, runClaimed } from "../../parallel/claims.js";
@@ -214,6 +214,48 @@ export function normNeuronForwardThreads(
   const args = [...forwardArgs(encodeNeuron(p), h !== null, 0, 0, x, hh, ww, v), a.columns ? 1 : 0, a.rpc, a.chans, sabBase(vec), xRepeats ? 1 : 0];
   runClaimed("multiStepNeuron.normForward", units, parts, claimUnits(threads), (at) => ({ op: OP_NORM_FORWARD, args: [...args, at], bufs: [x, hh, ww, v, vec] }),
     (ranges) => ranges((u0, u1) => normLifForwardRangeWasm(x, a, vec, p, h, words, v, u0, u1, xRepeats)));
+}
+
+/**
+ * The fused BN-LIF backward of the spike units a worker part claims: the kernel parameters, alpha, the bases
+ * of x, gS, words, gy, the layout, the vector's base and the claims' board; buffers x, gS, words, gy, vec.
+ */
+function normBackwardTask(raw: ArrayLike<number>, ints: ArrayLike<number>, b: readonly FloatArray[]): void {
+  const p = decodeNeuron(raw);
+  const o = NEURON_ARGS;
+  const alpha = raw[o]!;
+  const [xB, gB, wB, yB, columns, rpc, chans, vecB, board] = Array.from({ length: 9 }, (_, i) => ints[o + 1 + i]!);
+  claimedRanges(board)((r0, r1) => normLifBackwardRangeWasm(
+    from(b[0]!, xB) as Float32Array, { columns: columns === 1, rpc, chans }, from(b[4]!, vecB) as Float32Array, p, from(b[1]!, gB) as Float32Array,
+    wordsView(b[2]!, wB), alpha, from(b[3]!, yB) as Float32Array, r0, r1,
+  ));
+}
+
+const OP_NORM_BACKWARD = defineTask("neuron.normBackward", import.meta.url, (raw, a, b) => normBackwardTask(raw, a, b));
+
+/**
+ * gy = dL/dy of the fused BN-LIF forward (y = x scale + shift per channel, Spikformer's LIF with the sigmoid
+ * surrogate of slope `alpha`) from gS = dL/dS and the forward's spikes `words`, the membrane made again
+ * block by block in cache ({@link normLifBackwardRangeWasm}), split over `threads` threads (default: by
+ * size and the pool) by spike units claimed as they go: the bits of the forward writing H followed by the
+ * neuron backward over it. Needs what {@link normLifBackwardFits} says (the callers check).
+ */
+export function normNeuronBackwardThreads(
+  x: Float32Array, a: AffineLayout, scale: Float64Array, shift: Float64Array, p: NeuronKernelParams, gS: Float32Array, words: Uint32Array,
+  alpha: number, gy: Float32Array, threads?: number,
+): void {
+  if (!normLifBackwardFits(x, a, p, gS, words, gy, alpha)) throw new Error("normNeuronBackwardThreads: internal: the fused backward does not apply");
+  const vec = affineVector("normNeuronBackwardThreads", scale, shift, a.chans);
+  const parts = partsOf(p, FORWARD_COST + 1 + BACKWARD_COST, threads);
+  const units = p.rows * wordsFor(p.cols);
+  if (parts <= 1) {
+    normLifBackwardRangeWasm(x, a, vec, p, gS, words, alpha, gy, 0, units);
+    return;
+  }
+  const ww = asFloats(words);
+  const args = [...encodeNeuron(p), alpha, sabBase(x), sabBase(gS), sabBase(ww), sabBase(gy), a.columns ? 1 : 0, a.rpc, a.chans, sabBase(vec)];
+  runClaimed("multiStepNeuron.normBackward", units, parts, claimUnits(threads), (at) => ({ op: OP_NORM_BACKWARD, args: [...args, at], bufs: [x, gS, ww, gy, vec] }),
+    (ranges) => ranges((u0, u1) => normLifBackwardRangeWasm(x, a, vec, p, gS, words, alpha, gy, u0, u1)));
 }
 
 /** One batch norm's affine map as {@link affineVectors} takes it: per-channel scale and shift. */

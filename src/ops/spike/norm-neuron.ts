@@ -17,8 +17,8 @@ import { Spikes } from "../../tensor/spikes.js";
 import { allocFloat, Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
 import { freeArray } from "../../tensor/heap.js";
 import { wordsFor } from "../../tensor/bits.js";
-import { neuronForwardThreads, normNeuronForwardThreads } from "../../kernels/neuron/threads.js";
-import { normLifWasmFits, type AffineLayout } from "../../kernels/neuron/norm-lif.js";
+import { neuronForwardThreads, normNeuronBackwardThreads, normNeuronForwardThreads } from "../../kernels/neuron/threads.js";
+import { normLifBackwardFits, normLifWasmFits, type AffineLayout } from "../../kernels/neuron/norm-lif.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
 import type { NeuronKernelParams } from "../../kernels/neuron/neuron.js";
 import { needsGrad, record } from "../../autograd/tape.js";
@@ -68,17 +68,23 @@ export function batchNormNeuron(x: Tensor, shape: readonly number[], bn: NormOfN
   if (!needsGrad(...inputs)) return spikes;
   return record(OP, spikes, inputs, (g) => {
     if (!sameShape(g.shape, shape)) fail(OP, `gradient ${fmtShape(g.shape)} does not match the spikes ${fmtShape(shape)}`);
-    // H again from x (the batch norm's backward keeps x anyway): the same passes on the same values give the same bits.
-    const h = allocFloat(st.dtype, x.size, true, false);
-    fire(x, st, passes, p, h, null);
     // dL/dy from the neuron, then the batch norm's input gradient from it into a fresh array: the
     // gradient sums have just read gy split by channels, so on two threads its lines are held by both
     // cores and writing over them costs a transfer each (in place, the input gradient's CPU time summed
     // over two threads was 4.4x one thread's; MNIST b64 step on two threads 1116 -> 1045 ms, the mean
     // of four alternating runs).
     const gy = new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape); // written in full by the neuron backward
-    neuronBackwardInto(g, h, words, null, p, surrogate, gy.data);
-    freeArray(h, `released by ${OP}'s backward (the membrane it recomputed)`);
+    const a = affineLayout(x);
+    if (wasmKernelsEnabled() && normLifBackwardFits(x.data, a, p, g.data, words, gy.data, surrogate.sigmoidAlpha)) {
+      // H made again block by block in cache and read there by the neuron's backward (the same bits as below).
+      normNeuronBackwardThreads(x.data as Float32Array, a, st.scale, st.shift, p, g.data as Float32Array, words, surrogate.sigmoidAlpha!, gy.data as Float32Array);
+    } else {
+      // H again from x (the batch norm's backward keeps x anyway): the same passes on the same values give the same bits.
+      const h = allocFloat(st.dtype, x.size, true, false);
+      fire(x, st, passes, p, h, null);
+      neuronBackwardInto(g, h, words, null, p, surrogate, gy.data);
+      freeArray(h, `released by ${OP}'s backward (the membrane it recomputed)`);
+    }
     const gx = x.requiresGrad ? new Tensor(allocFloat(st.dtype, x.size, true, false), x.shape) : null; // written in full
     const grads = batchNormBackward(st, passes, gy, gx, weight, bias);
     freeArray(gy.data, `released by ${OP}'s backward (the gradient of its normalised values)`);
