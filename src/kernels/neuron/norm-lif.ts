@@ -63,14 +63,29 @@ export function normLifForwardRangeReference(
   neuronForwardRangeReference(y, p, h, words, v, u0, u1);
 }
 
+/** Heap byte address of element i of a heap array. */
+function byteAt(arr: FloatArray | Uint32Array, i: number): number {
+  return arr.byteOffset + i * arr.BYTES_PER_ELEMENT;
+}
+
+/** Where the WASM kernel's channel walk starts at spike unit u0 (rows form): the channel of its row, and that channel's rows left from it. */
+function channelWalk(a: AffineLayout, u0: number, wpr: number): [number, number] {
+  const r0 = Math.floor(u0 / wpr);
+  return [Math.floor(r0 / a.rpc) % a.chans, a.rpc - (r0 % a.rpc)];
+}
+
+/** True when the layout matches the neuron's view: its columns are the channels, or each step's rows whole channels' rows. */
+function layoutFits(a: AffineLayout, p: NeuronKernelParams): boolean {
+  return a.columns ? a.chans === p.cols : a.rpc >= 1 && p.rows % (a.rpc * a.chans) === 0;
+}
+
 /**
  * True when the fused WASM forward applies: the LIF forward's WASM twin fits
  * (a float32 LIF with decay_input and float32 constants; PLIF is not fused)
  * and every array is in the heap. The layout must match the neuron's view.
  */
 export function normLifWasmFits(x: FloatArray, a: AffineLayout, p: NeuronKernelParams, h: FloatArray | null, words: Uint32Array, v: FloatArray): boolean {
-  const layout = a.columns ? a.chans === p.cols : a.rpc >= 1 && p.rows % (a.rpc * a.chans) === 0;
-  return layout && p.leak === LEAK_DIV && lifWasmFits(x, h, v, p) && inHeap(x) && (h === null || inHeap(h)) && inHeap(words) && inHeap(v);
+  return layoutFits(a, p) && p.leak === LEAK_DIV && lifWasmFits(x, h, v, p) && inHeap(x) && (h === null || inHeap(h)) && inHeap(words) && inHeap(v);
 }
 
 /**
@@ -95,9 +110,7 @@ export function normLifForwardRangeWasm(
   const wpr = wordsFor(cols), n = rows * cols;
   const e0 = unitElem(u0, cols, wpr), e1 = unitElem(u1, cols, wpr);
   if (steps === 0) v.fill(vReset, e0, e1); // else step 0 starts from vReset in the kernel: no fill pass
-  const r0 = Math.floor(u0 / wpr);
-  const ch0 = Math.floor(r0 / a.rpc) % a.chans, left0 = a.rpc - (r0 % a.rpc);
-  const at = (arr: FloatArray | Uint32Array, i: number): number => arr.byteOffset + i * arr.BYTES_PER_ELEMENT;
+  const [ch0, left0] = channelWalk(a, u0, wpr), at = byteAt;
   normLifForwardWasmCall(
     at(x, e0), xRepeats ? 0 : n * 4, h === null ? 0 : at(h, e0), n * 4, at(v, e0), at(words, u0), wordRows * wpr * 4, steps, u1 - u0, u0 % wpr, cols, wpr,
     h !== null, vReset, tau, vTh, hardReset,
@@ -119,8 +132,7 @@ const BACKWARD_BLOCK_BYTES = 128 * 1024;
 export function normLifBackwardFits(
   x: FloatArray, a: AffineLayout, p: NeuronKernelParams, gS: FloatArray, words: Uint32Array, gy: FloatArray, alpha: number | undefined,
 ): boolean {
-  const layout = a.columns ? a.chans === p.cols : a.rpc >= 1 && p.rows % (a.rpc * a.chans) === 0;
-  return layout && alpha !== undefined && p.leak === LEAK_DIV && lifParamsFit(p) && splittableBackward(p, false) && x instanceof Float32Array &&
+  return layoutFits(a, p) && alpha !== undefined && p.leak === LEAK_DIV && lifParamsFit(p) && splittableBackward(p, false) && x instanceof Float32Array &&
     sigmoidWasmFits(gS, x, gy, p, alpha) && inHeap(x) && inHeap(gS) && inHeap(words) && inHeap(gy);
 }
 
@@ -151,13 +163,12 @@ export function normLifBackwardRangeWasm(
   // Scratch: H [steps, block], V, gV [block], the remade spike words [steps, block units] (taken once: a take may move the heap).
   const hAt = neuronKernel.scratch.take((steps + 2) * most * 4 + steps * Math.min(per, u1 - u0) * 4);
   const vAt = hAt + steps * most * 4, gvAt = vAt + most * 4, wAt = gvAt + most * 4;
-  const at = (arr: FloatArray | Uint32Array, i: number): number => arr.byteOffset + i * arr.BYTES_PER_ELEMENT;
+  const at = byteAt;
   const scale = at(vec, 0), shift = at(vec, affineVectorLength(a.chans));
   for (let b0 = u0; b0 < u1; b0 += per) {
     const b1 = Math.min(u1, b0 + per), units = b1 - b0;
     const e0 = unitElem(b0, cols, wpr), elems = unitElem(b1, cols, wpr) - e0;
-    const r0 = Math.floor(b0 / wpr);
-    const ch0 = Math.floor(r0 / a.rpc) % a.chans, left0 = a.rpc - (r0 % a.rpc);
+    const [ch0, left0] = channelWalk(a, b0, wpr);
     normLifForwardWasmCall(
       at(x, e0), n * 4, hAt, elems * 4, vAt, wAt, units * 4, steps, units, b0 % wpr, cols, wpr, true, vReset, tau, vTh, hardReset,
       scale, shift, a.columns, a.rpc, a.chans, ch0, left0,
