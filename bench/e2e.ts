@@ -18,13 +18,16 @@
  * process's lifetime peak) is printed as well.
  *
  *   npx tsx bench/e2e.ts [--configs cifar-b8,mnist-b64] [--iters 5] [--warmup 5]
- *                        [--threads 2 | --threads 1,2] [--json]
+ *                        [--threads 2 | --threads 1,2] [--rounds N] [--json]
  *
  * Each (workload, thread count) pair runs in its own Node process (this file
  * with --in-process), so memory kept by an earlier workload or JIT state never
  * colours the next one; --in-process runs them all in this process instead.
  * Progress goes to stderr; results (a table, or JSON with --json) to stdout.
- * bench/peers.ts imports {@link runAll}, {@link WORKLOADS} and the formatters.
+ * With several thread counts, one thread's median over more threads' is printed per workload and phase. `--rounds N`
+ * runs everything N times (a workload's thread counts one after the other each round): on a machine whose speed
+ * drifts within minutes, each round's own ratio is the fair one, and their median is printed with the rounds'.
+ * bench/peers.ts imports {@link runAll}, {@link WORKLOADS}, the formatters and the rounds' helpers.
  */
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -340,6 +343,78 @@ export function formatResults(results: readonly E2EResult[]): string {
   return [...lines, "", ...notes.map((n) => `- ${n}`)].join("\n");
 }
 
+/** The median of a non-empty list. */
+export function medianOf(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error("medianOf: no values");
+  const s = [...xs].sort((a, b) => a - b), h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+/** A timing's spread: its median, min and max. */
+export interface Spread { median: number; min: number; max: number }
+
+/** Rounds' timings of one cell as one: the median of their medians, the least min and the largest max. */
+export function mergeTimings(ts: readonly Spread[]): Spread {
+  return { median: medianOf(ts.map((t) => t.median)), min: Math.min(...ts.map((t) => t.min)), max: Math.max(...ts.map((t) => t.max)) };
+}
+
+/**
+ * Takes every `flag V` and `flag=V` out of argv: the last V, undefined when the flag is absent, "" when it
+ * has none (at the end, or followed by another flag).
+ */
+export function takeFlag(argv: string[], flag: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i]!;
+    if (f !== flag && !f.startsWith(`${flag}=`)) continue;
+    const inline = f.includes("=");
+    const v = inline ? f.slice(f.indexOf("=") + 1) : argv[i + 1];
+    value = v === undefined || v.startsWith("--") ? "" : v;
+    argv.splice(i, inline || value === "" ? 1 : 2);
+    i--;
+  }
+  return value;
+}
+
+/**
+ * Takes `--rounds N` (or `--rounds=N`) out of argv: how many rounds a bench runs (bench/peers.ts: bitspike then
+ * PyTorch; this file: each workload at each thread count, one after the other); 1 when absent. Anything but an
+ * integer >= 1 is an error before anything runs.
+ */
+export function takeRounds(argv: string[]): number {
+  const v = takeFlag(argv, "--rounds");
+  if (v === undefined) return 1;
+  const n = Number(v);
+  if (v === "" || !Number.isInteger(n) || n < 1) throw new Error(`--rounds needs an integer >= 1, got '${v}'`);
+  return n;
+}
+
+/** Rounds' results (the same workloads in the same order each round) as one round's: each timing merged ({@link mergeTimings}), the rest the last round's. */
+export function mergeResults(rounds: readonly (readonly E2EResult[])[]): E2EResult[] {
+  const timing = (ts: readonly Timing[]): Timing => ({ ...mergeTimings(ts), warmup: ts[0]!.warmup, times: ts.flatMap((t) => t.times) });
+  return rounds[rounds.length - 1]!.map((r, i) => ({ ...r, infer: timing(rounds.map((x) => x[i]!.infer)), train: timing(rounds.map((x) => x[i]!.train)) }));
+}
+
+/**
+ * Per workload and phase (`name/inference`, `name/train step`) and thread count t > 1 (`.../t threads`), each
+ * round's one-thread median over its t-thread median: the speed-up of the same round, paired. Rounds without
+ * both counts add none.
+ */
+export function threadSpeedups(rounds: readonly (readonly E2EResult[])[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const round of rounds) {
+    for (const r of round) {
+      const one = round.find((x) => x.name === r.name && x.threads === 1);
+      if (r.threads <= 1 || one === undefined) continue;
+      for (const [phase, t1, tn] of [["inference", one.infer, r.infer], ["train step", one.train, r.train]] as const) {
+        const key = `${r.name}/${phase}/${r.threads} threads`;
+        out.set(key, [...(out.get(key) ?? []), t1.median / tn.median]);
+      }
+    }
+  }
+  return out;
+}
+
 export interface E2EArgs {
   configs: string[];
   iters: number;
@@ -439,36 +514,54 @@ export function runWorkloadIsolated(name: string, opts: RunOptions): Promise<E2E
   });
 }
 
-/** Runs every (config, thread count) pair in sequence, each in its own process unless args.inProcess. */
+/**
+ * Runs every (config, thread count) pair in sequence, each in its own process unless args.inProcess: a
+ * config's thread counts one after the other (the closer in time, the less a drifting machine colours
+ * their ratio).
+ */
 export async function runAll(args: E2EArgs, log?: (line: string) => void): Promise<E2EResult[]> {
   const out: E2EResult[] = [];
   const run = args.inProcess ? runWorkload : runWorkloadIsolated;
-  for (const t of args.threads) for (const c of args.configs) out.push(await run(c, { iters: args.iters, warmup: args.warmup, threads: t, log }));
+  for (const c of args.configs) for (const t of args.threads) out.push(await run(c, { iters: args.iters, warmup: args.warmup, threads: t, log }));
   return out;
 }
 
 async function main(): Promise<void> {
   let args: E2EArgs;
+  let roundCount: number;
   try {
-    args = parseArgs(process.argv.slice(2));
+    const argv = process.argv.slice(2);
+    roundCount = takeRounds(argv);
+    args = parseArgs(argv);
   } catch (e) {
     console.error(`bench/e2e.ts: ${(e as Error).message}`);
     process.exit(2);
   }
   const t0 = Date.now();
-  let results: E2EResult[];
+  const rounds: E2EResult[][] = [];
   try {
-    results = await runAll(args);
+    for (let k = 1; k <= roundCount; k++) {
+      if (roundCount > 1) process.stderr.write(`round ${k} of ${roundCount}\n`);
+      rounds.push(await runAll(args));
+    }
   } catch (e) {
     console.error(`bench/e2e.ts: ${(e as Error).message}`);
     process.exit(1);
   }
   await shutdownPool();
+  const results = roundCount > 1 ? mergeResults(rounds) : rounds[0]!;
+  const speedups = threadSpeedups(rounds);
   if (args.json) {
-    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), results }, null, 2));
-  } else {
-    console.log(`\nbitspike end-to-end (node ${process.version}, ${availableParallelism()} cores, ${((Date.now() - t0) / 1000).toFixed(0)} s in all)\n`);
-    console.log(formatResults(results));
+    const perRound = roundCount > 1 ? { rounds: roundCount, perRound: rounds } : {};
+    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), results, ...perRound, threadSpeedups: Object.fromEntries(speedups) }, null, 2));
+    return;
+  }
+  const inAll = `${((Date.now() - t0) / 1000).toFixed(0)} s in all${roundCount > 1 ? `; ${roundCount} rounds, timings the median of the rounds' medians (least min-largest max)` : ""}`;
+  console.log(`\nbitspike end-to-end (node ${process.version}, ${availableParallelism()} cores, ${inAll})\n`);
+  console.log(formatResults(results));
+  if (speedups.size > 0) {
+    console.log("\nOne thread's median over more threads', each round's own (a workload's thread counts run one after the other):");
+    for (const [key, rs] of speedups) console.log(`- ${key}: ${medianOf(rs).toFixed(2)}x${rs.length > 1 ? ` (median of ${rs.map((x) => x.toFixed(2)).join(", ")})` : ""}`);
   }
 }
 

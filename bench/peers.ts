@@ -34,7 +34,12 @@ import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { shutdownPool } from "../src/parallel/pool.js";
-import { fmtTiming, formatResults, parseArgs, runAll, type E2EArgs, type E2EResult, type Timing } from "./e2e.js";
+import {
+  fmtTiming, formatResults, medianOf, mergeResults, mergeTimings, parseArgs, runAll, takeFlag, takeRounds, type E2EArgs, type E2EResult,
+} from "./e2e.js";
+
+// The rounds' helpers live in bench/e2e.ts (its --rounds uses them too); the tests take them from here as well.
+export { medianOf, mergeTimings, takeRounds };
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The peers' checkout, ../shared/peers beside the repo. */
@@ -322,48 +327,6 @@ function shownRows(p: PeerRun): { rows: PeerRow[]; tag: string } {
   return { rows: p.recorded?.rows ?? [], tag: p.recorded ? " (recorded)" : " (skipped)" };
 }
 
-/** The median of a non-empty list. */
-export function medianOf(xs: readonly number[]): number {
-  if (xs.length === 0) throw new Error("medianOf: no values");
-  const s = [...xs].sort((a, b) => a - b), h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-}
-
-/** Rounds' timings of one cell as one: the median of their medians, the least min and the largest max. */
-export function mergeTimings(ts: readonly PeerTiming[]): PeerTiming {
-  return { median: medianOf(ts.map((t) => t.median)), min: Math.min(...ts.map((t) => t.min)), max: Math.max(...ts.map((t) => t.max)) };
-}
-
-/**
- * Takes every `flag V` and `flag=V` out of argv: the last V, undefined when the flag is absent, "" when it
- * has none (at the end, or followed by another flag).
- */
-function takeFlag(argv: string[], flag: string): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const f = argv[i]!;
-    if (f !== flag && !f.startsWith(`${flag}=`)) continue;
-    const inline = f.includes("=");
-    const v = inline ? f.slice(f.indexOf("=") + 1) : argv[i + 1];
-    value = v === undefined || v.startsWith("--") ? "" : v;
-    argv.splice(i, inline || value === "" ? 1 : 2);
-    i--;
-  }
-  return value;
-}
-
-/**
- * Takes `--rounds N` (or `--rounds=N`) out of argv: how many times bitspike and PyTorch run, alternating;
- * 1 when absent. Anything but an integer >= 1 is an error before anything runs.
- */
-export function takeRounds(argv: string[]): number {
-  const v = takeFlag(argv, "--rounds");
-  if (v === undefined) return 1;
-  const n = Number(v);
-  if (v === "" || !Number.isInteger(n) || n < 1) throw new Error(`--rounds needs an integer >= 1, got '${v}'`);
-  return n;
-}
-
 /** One round: bitspike's results and the PyTorch runs (Debian's, then the venv's when named) right after. */
 export interface PeerRound { ours: E2EResult[]; torch: PeerRun[] }
 
@@ -393,8 +356,7 @@ export function pairedRatios(rounds: readonly PeerRound[]): Map<string, number[]
  */
 export function mergeRounds(rounds: readonly PeerRound[]): { ours: E2EResult[]; torch: PeerRun[] } {
   const last = rounds[rounds.length - 1]!;
-  const timing = (ts: readonly Timing[]): Timing => ({ ...mergeTimings(ts), warmup: ts[0]!.warmup, times: ts.flatMap((t) => t.times) });
-  const ours = last.ours.map((r, i) => ({ ...r, infer: timing(rounds.map((x) => x.ours[i]!.infer)), train: timing(rounds.map((x) => x.ours[i]!.train)) }));
+  const ours = mergeResults(rounds.map((x) => x.ours));
   const torch = last.torch.map((p, j) => {
     const runs = rounds.map((x) => x.torch[j]!);
     // A build that was skipped in any round shows as skipped (with that round's reason): no mixed medians.

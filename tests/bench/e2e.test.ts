@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { mergeResults, threadSpeedups, type E2EResult } from "../../bench/e2e.js";
+
+// bench/e2e.ts: the pure parts of --rounds (`npx tsx bench/e2e.ts` runs the workloads).
+
+const timing = (median: number) => ({ median, min: median - 1, max: median + 1, warmup: 1, times: [median] });
+const result = (name: string, threads: number, infer: number, train: number) =>
+  ({ name, threads, infer: timing(infer), train: timing(train) }) as unknown as E2EResult;
+
+describe("--rounds: a workload's thread counts run one after the other, the speed-up is each round's own", () => {
+  it("threadSpeedups divides each round's one-thread median by the same round's t-thread median", () => {
+    const rounds = [
+      [result("w", 1, 300, 2000), result("w", 2, 200, 1000), result("v", 2, 50, 80)], // 1.5x, 2.0x; v has no one-thread run
+      [result("w", 1, 600, 1800), result("w", 2, 300, 1000)], // a slow round: 2.0x, 1.8x
+    ];
+    const s = threadSpeedups(rounds);
+    expect([...s.keys()]).toEqual(["w/inference/2 threads", "w/train step/2 threads"]);
+    expect(s.get("w/inference/2 threads")).toEqual([1.5, 2]);
+    expect(s.get("w/train step/2 threads")).toEqual([2, 1.8]);
+    // Not the ratio of the merged medians (450 / 250 = 1.8): the pairing is the point.
+    const merged = mergeResults(rounds.map((r) => r.filter((x) => x.name === "w")));
+    expect(merged[0]!.infer.median / merged[1]!.infer.median).toBeCloseTo(1.8, 12);
+    expect(threadSpeedups([[result("w", 2, 1, 1)]]).size).toBe(0);
+  });
+
+  it("mergeResults: every timing the median of its rounds, the least min, the largest max, all the times", () => {
+    const merged = mergeResults([[result("w", 2, 30, 60)], [result("w", 2, 10, 20)], [result("w", 2, 20, 40)]]);
+    expect(merged[0]!.infer).toEqual({ median: 20, min: 9, max: 31, warmup: 1, times: [30, 10, 20] });
+    expect(merged[0]!.train).toMatchObject({ median: 40, min: 19, max: 61 });
+  });
+});
