@@ -38,9 +38,6 @@ import {
   fmtTiming, formatResults, medianOf, mergeResults, mergeTimings, parseArgs, runAll, takeFlag, takeRounds, type E2EArgs, type E2EResult,
 } from "./e2e.js";
 
-// The rounds' helpers live in bench/e2e.ts (its --rounds uses them too); the tests take them from here as well.
-export { medianOf, mergeTimings, takeRounds };
-
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The peers' checkout, ../shared/peers beside the repo. */
 export const peersDir = resolve(repo, "../shared/peers");

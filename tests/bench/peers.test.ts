@@ -4,10 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  TORCH_VENV_VAR, fastestPeer, medianOf, mergeRounds, mergeTimings, pairedRatios, parseTorch, takeRounds, takeTorchVenv, torchPeer,
-  type PeerRound, type PeerRun,
+  TORCH_VENV_VAR, fastestPeer, mergeRounds, pairedRatios, parseTorch, takeTorchVenv, torchPeer, type PeerRound, type PeerRun,
 } from "../../bench/peers.js";
-import type { E2EResult } from "../../bench/e2e.js";
+import { medianOf, mergeTimings, takeRounds, type E2EResult } from "../../bench/e2e.js";
 
 // bench/peers.ts: the pure parts (`npm run bench:peers` runs the peers).
 

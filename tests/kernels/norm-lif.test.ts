@@ -142,7 +142,7 @@ const arbBackward: fc.Arbitrary<BackwardCase> = fc
 
 /** The forward's spike words (the backward reads them) and its membrane H, by the reference. */
 function forwardOf(c: BackwardCase): { words: Uint32Array; h: Float32Array } {
-  const o = { ...outputs({ ...c, keepH: true }) };
+  const o = outputs({ ...c, keepH: true });
   normLifForwardRangeReference(c.x, c.a, c.scale, c.shift, c.p, o.h, o.words, o.v, 0, unitsOf(c));
   return { words: o.words, h: o.h! };
 }

@@ -110,11 +110,11 @@ export function normLifForwardRangeWasm(
   const wpr = wordsFor(cols), n = rows * cols;
   const e0 = unitElem(u0, cols, wpr), e1 = unitElem(u1, cols, wpr);
   if (steps === 0) v.fill(vReset, e0, e1); // else step 0 starts from vReset in the kernel: no fill pass
-  const [ch0, left0] = channelWalk(a, u0, wpr), at = byteAt;
+  const [ch0, left0] = channelWalk(a, u0, wpr);
   normLifForwardWasmCall(
-    at(x, e0), xRepeats ? 0 : n * 4, h === null ? 0 : at(h, e0), n * 4, at(v, e0), at(words, u0), wordRows * wpr * 4, steps, u1 - u0, u0 % wpr, cols, wpr,
-    h !== null, vReset, tau, vTh, hardReset,
-    at(vec, 0), at(vec, affineVectorLength(a.chans)), a.columns, a.rpc, a.chans, ch0, left0,
+    byteAt(x, e0), xRepeats ? 0 : n * 4, h === null ? 0 : byteAt(h, e0), n * 4, byteAt(v, e0), byteAt(words, u0), wordRows * wpr * 4, steps, u1 - u0,
+    u0 % wpr, cols, wpr, h !== null, vReset, tau, vTh, hardReset,
+    byteAt(vec, 0), byteAt(vec, affineVectorLength(a.chans)), a.columns, a.rpc, a.chans, ch0, left0,
   );
 }
 
@@ -158,22 +158,24 @@ export function normLifBackwardRangeWasm(
   const { steps, rows, cols, tau, vTh, vReset, hardReset } = p;
   const wpr = wordsFor(cols), n = rows * cols;
   const { dHdV, dHdX } = chargeGrads(p);
-  const per = blockUnits; // units a block (32 neurons each at most)
-  const most = Math.min(per, u1 - u0) * 32;
-  // Scratch: H [steps, block], V, gV [block], the remade spike words [steps, block units] (taken once: a take may move the heap).
-  const hAt = neuronKernel.scratch.take((steps + 2) * most * 4 + steps * Math.min(per, u1 - u0) * 4);
-  const vAt = hAt + steps * most * 4, gvAt = vAt + most * 4, wAt = gvAt + most * 4;
-  const at = byteAt;
-  const scale = at(vec, 0), shift = at(vec, affineVectorLength(a.chans));
-  for (let b0 = u0; b0 < u1; b0 += per) {
-    const b1 = Math.min(u1, b0 + per), units = b1 - b0;
+  // Scratch for a block of at most `most` units (32 neurons each): H [steps, block], V, gV [block], the remade spike
+  // words [steps, block units] (taken once: a take may move the heap).
+  const most = Math.min(blockUnits, u1 - u0), elemsMost = most * 32;
+  const hAt = neuronKernel.scratch.take((steps + 2) * elemsMost * 4 + steps * most * 4);
+  const vAt = hAt + steps * elemsMost * 4, gvAt = vAt + elemsMost * 4, wAt = gvAt + elemsMost * 4;
+  const scale = byteAt(vec, 0), shift = byteAt(vec, affineVectorLength(a.chans));
+  for (let b0 = u0; b0 < u1; b0 += blockUnits) {
+    const b1 = Math.min(u1, b0 + blockUnits), units = b1 - b0;
     const e0 = unitElem(b0, cols, wpr), elems = unitElem(b1, cols, wpr) - e0;
     const [ch0, left0] = channelWalk(a, b0, wpr);
     normLifForwardWasmCall(
-      at(x, e0), n * 4, hAt, elems * 4, vAt, wAt, units * 4, steps, units, b0 % wpr, cols, wpr, true, vReset, tau, vTh, hardReset,
+      byteAt(x, e0), n * 4, hAt, elems * 4, vAt, wAt, units * 4, steps, units, b0 % wpr, cols, wpr, true, vReset, tau, vTh, hardReset,
       scale, shift, a.columns, a.rpc, a.chans, ch0, left0,
     );
     // gV is read as +0 in the backward's first step (its last time step): no fill.
-    sigmoidBackwardWasmCall(at(gS, e0), n * 4, hAt, elems * 4, at(words, b0), rows * wpr * 4, at(gy, e0), n * 4, gvAt, steps, units, b0 % wpr, cols, wpr, alpha, vTh, dHdX, dHdV);
+    sigmoidBackwardWasmCall(
+      byteAt(gS, e0), n * 4, hAt, elems * 4, byteAt(words, b0), rows * wpr * 4, byteAt(gy, e0), n * 4, gvAt, steps, units, b0 % wpr, cols, wpr,
+      alpha, vTh, dHdX, dHdV,
+    );
   }
 }

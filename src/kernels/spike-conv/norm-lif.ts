@@ -36,7 +36,7 @@ export function spikeConvNormLifFits(words: Uint32Array, w: Float32Array | Float
  * Output rows a unit of {@link spikeConvNormLifRange} takes when a batch element is cut into `bands`
  * bands of rows: ceil(OH / bands).
  */
-export function bandRows(oh: number, bands: number): number {
+function bandRows(oh: number, bands: number): number {
   return Math.ceil(oh / Math.max(1, Math.min(oh, bands)));
 }
 

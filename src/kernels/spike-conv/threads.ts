@@ -119,8 +119,8 @@ const FUSED_CLAIM_UNITS_PER_THREAD = 8;
  * A small batch's elements are cut into bands of output rows of at least this many positions, until there
  * are FUSED_CLAIM_UNITS_PER_THREAD units a thread: CIFAR b8 inference on two threads, its four stem and RPE
  * convs (8 elements; 2 bands each) claimed instead of cut, 116.3 -> 103.0 ms a pass (paired median of 24
- * alternations in one process; from 128 positions, which leaves the 8 x 8 RPE whole, 0.91-0.94x of the cuts,
- * from 16 0.89x: within the noise of 32).
+ * alternations in one process; shorter runs: from 128 positions, which leaves the 8 x 8 RPE whole, 0.91-0.94x
+ * of the cuts; 16 positions and 16 units a thread 0.89x, within the noise of 32 and 8).
  */
 const FUSED_BAND_POSITIONS = 32;
 
@@ -277,7 +277,8 @@ export function spikeConvNormLifCalls(): number {
  * weight [O, C kh kw], vec the batch norm's scale and shift (affineVector), `lif` the neuron as it sees
  * one element's T steps (its tau, vTh, vReset and reset kind are used); `out` gets the spikes [T batch,
  * O, OH, OW]. The batch elements split over threads (default: by size and the pool), claimed as they go
- * when there are many (a small batch's cut into bands of output rows first), else cut by their set bits. Needs what spikeConvNormLifFits says (the op checks).
+ * when there are many (a small batch's cut into bands of output rows first), else cut by their set bits.
+ * Needs what spikeConvNormLifFits says (the op checks).
  */
 export function spikeConvNormLifThreads(
   d: SpikeConvDims, words: Uint32Array, w: Float32Array, batch: number, vec: Float32Array, lif: NeuronKernelParams, out: Uint32Array, threads?: number,
@@ -289,7 +290,7 @@ export function spikeConvNormLifThreads(
   // The fused forward's LIF over one batch element: T steps of the OH OW x O channels-last accumulators.
   const p = lifKernelParams(T, ohw, o, lif);
   const parts = partsOf(d, batch, threads);
-  const range = (elements: UnitRanges): void => spikeConvNormLifRange(words, wpr, c, g, w, o, imgWords, batch, vec, p, out, elements);
+  const range = (units: UnitRanges, bands = 1): void => spikeConvNormLifRange(words, wpr, c, g, w, o, imgWords, batch, vec, p, out, units, bands);
   if (parts <= 1) {
     range(unitRange(0, batch));
     return;
@@ -304,7 +305,7 @@ export function spikeConvNormLifThreads(
   if (batch * bands >= want) {
     // Units enough: claimed as the threads go (see the forward above).
     runClaimed("spikeConvNormLif", batch * bands, parts, 1, (at) => ({ op: OP_SPIKE_CONV_NORM_LIF, args: args(0, 0, at, bands), bufs }), (units) =>
-      spikeConvNormLifRange(words, wpr, c, g, w, o, imgWords, batch, vec, p, out, units, bands));
+      range(units, bands));
     return;
   }
   // An element costs its T images' set bits times the taps, plus their output positions (see OUTPUT_COST).
