@@ -17,6 +17,9 @@
  * iteration (a lower bound) and says so. process.resourceUsage().maxRSS (the
  * process's lifetime peak) is printed as well.
  *
+ * Besides the peer's workloads, main-b32 is the step of the main job (npm start: Spikformer-1-96, T = 1,
+ * batch 32 of MNIST; no peer runs it), for the other benches (pool-split.ts, knobs.ts, kernel-families.ts).
+ *
  *   npx tsx bench/e2e.ts [--configs cifar-b8,mnist-b64] [--iters 5] [--warmup 5]
  *                        [--threads 2 | --threads 1,2] [--rounds N] [--json]
  *
@@ -55,8 +58,8 @@ export interface Workload {
   batch: number;
   /** Image shape [C, H, W]. */
   input: readonly [number, number, number];
-  /** Parameter count the PyTorch peer prints for it (results-torch.md). */
-  peerParams: number;
+  /** Parameter count the PyTorch peer prints for it (results-torch.md); null: no peer runs it. */
+  peerParams: number | null;
 }
 
 const CIFAR_B8: Workload = {
@@ -81,6 +84,15 @@ export const WORKLOADS: Record<string, Workload> = {
     batch: 64,
     input: [1, 28, 28],
     peerParams: 646_522,
+  },
+  "main-b32": {
+    name: "main-b32",
+    desc: "Spikformer-1-96 V1, MNIST 28x28x1, patch 4 (49 tokens), T=1, 3 heads: the main job's step (npm start)",
+    model: "spikformer-cifar-1-96",
+    overrides: { imgSize: 28, inChannels: 1, patchSize: 4, T: 1, numHeads: 3, numClasses: 10, mlpRatio: 4 },
+    batch: 32,
+    input: [1, 28, 28],
+    peerParams: null,
   },
 };
 
@@ -117,7 +129,7 @@ export interface E2EResult {
   /** Of those, in the LayerNorms norm1 / norm2 the official code builds but never uses. */
   unusedParams: number;
   /** What the PyTorch peer prints (its model has no unused LayerNorms). */
-  peerParams: number;
+  peerParams: number | null;
   threads: number;
   /** Threads actually usable (1 + ready workers) after poolReady(). */
   usableThreads: number;
@@ -316,7 +328,7 @@ export function formatResults(results: readonly E2EResult[]): string {
   for (const r of results) {
     const ips = (t: Timing): string => ((r.batch * 1000) / t.median).toFixed(1);
     lines.push(`| ${r.name} (B=${r.batch}) | ${r.threads}${r.usableThreads !== r.threads ? ` (usable ${r.usableThreads})` : ""} | ` +
-      `${r.params.toLocaleString("en-US")} (${r.peerParams.toLocaleString("en-US")}) | ${fmtTiming(r.infer)} | ${fmtTiming(r.train)} | ` +
+      `${r.params.toLocaleString("en-US")} (${r.peerParams?.toLocaleString("en-US") ?? "no peer"}) | ${fmtTiming(r.infer)} | ${fmtTiming(r.train)} | ` +
       `${ips(r.infer)} / ${ips(r.train)} | ${fmtMem(r.inferMem)} / ${fmtMem(r.trainMem)} (${r.baselineMB.toFixed(0)}) | ` +
       `${r.inferMem.heapPeakMB.toFixed(0)} / ${r.trainMem.heapPeakMB.toFixed(0)} | ${r.inferMem.stagedBytes} / ${r.trainMem.stagedBytes} |`);
   }
@@ -332,10 +344,10 @@ export function formatResults(results: readonly E2EResult[]): string {
   notes.push(`process.resourceUsage().maxRSS, lifetime peak of the process that ran the workload: ` +
     results.map((r) => `${r.name} ${r.threads}t ${r.processMaxRssMB.toFixed(0)} MB`).join(", ") +
     (results.some((r) => r.isolated === false) ? " (one process ran several workloads: later rows include earlier ones' retained memory)." : "."));
-  const unused = results.filter((r, i) => r.params !== r.peerParams && results.findIndex((q) => q.name === r.name) === i);
+  const unused = results.filter((r, i) => r.peerParams !== null && r.params !== r.peerParams && results.findIndex((q) => q.name === r.name) === i);
   for (const r of unused) {
-    const diff = r.params - r.peerParams;
-    notes.push(`${r.name}: ${r.params.toLocaleString("en-US")} params vs the peer's ${r.peerParams.toLocaleString("en-US")} (+${diff.toLocaleString("en-US")}); ` +
+    const diff = r.params - r.peerParams!;
+    notes.push(`${r.name}: ${r.params.toLocaleString("en-US")} params vs the peer's ${r.peerParams!.toLocaleString("en-US")} (+${diff.toLocaleString("en-US")}); ` +
       `${r.unusedParams.toLocaleString("en-US")} are in the LayerNorms norm1/norm2 that the official model builds but never calls (kept for its state dict; the peer omits them)` +
       `${diff === r.unusedParams ? ", so the models used are the same size" : ""}.`);
   }

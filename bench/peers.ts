@@ -482,7 +482,7 @@ async function main(): Promise<void> {
   for (const p of torchRuns) {
     for (const r of ours) {
       const pp = shownRows(p).rows.find((x) => x.name === r.name)?.params;
-      if (pp !== undefined && pp !== r.peerParams) out.push(`- ${r.name}: the ${p.peer} peer reports ${pp.toLocaleString("en-US")} params, not the expected ${r.peerParams.toLocaleString("en-US")}.`);
+      if (pp !== undefined && r.peerParams !== null && pp !== r.peerParams) out.push(`- ${r.name}: the ${p.peer} peer reports ${pp.toLocaleString("en-US")} params, not the expected ${r.peerParams.toLocaleString("en-US")}.`);
     }
   }
   console.log(out.join("\n"));

@@ -14,7 +14,7 @@ import { fail } from "../tensor/errors.js";
 import type { FloatArray } from "../tensor/tensor.js";
 import { countStaged, heapF32, heapF64, heapHandle, inHeap, Scratch } from "../tensor/heap.js";
 import {
-  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, LINE, MAX_ARGS, MAX_BUFS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PROGRESS, SLEEPING, SPIN_US, STATE, STATUS,
+  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, LINE, MAX_ARGS, MAX_BUFS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PROGRESS, SLEEPING, SPIN_US, spinFor, STATE, STATUS,
   type WorkerInit,
 } from "./protocol.js";
 import { getKernelBackend } from "../wasm/backend.js";
@@ -397,8 +397,7 @@ function dispatch(s: Slot, p: Part): number {
 function awaitSlot(s: Slot, seq: number): { message: string; dead: boolean } | null {
   const c = s.ctrl;
   // Spin first: the parts are balanced, so the worker is usually about done, and a wake-up is slow.
-  const spinEnd = performance.now() + spinMs;
-  while (Atomics.load(c, DONE) !== seq && performance.now() < spinEnd);
+  spinFor(c, DONE, seq, false, spinMs);
   let progress = Atomics.load(c, PROGRESS);
   let lastMove = Date.now();
   for (;;) {

@@ -10,7 +10,7 @@ import {
   getThreads, minWorkPerThread, poolInfo, poolProfile, poolReady, runParts, setMinWorkPerThread, setPoolSpin, setThreadHost, setThreads,
   sabBase, shutdownPool, usableThreads, type Part,
 } from "../../src/parallel/pool.js";
-import { OP_TEST_EXIT, OP_TEST_THROW } from "../../src/parallel/protocol.js";
+import { OP_TEST_EXIT, OP_TEST_THROW, spinFor } from "../../src/parallel/protocol.js";
 import { nodeThreadHost } from "../../src/parallel/host.js";
 import { conv2d } from "../../src/ops/conv.js";
 import { linear } from "../../src/ops/linear.js";
@@ -284,6 +284,19 @@ describe("pool", () => {
     } finally {
       expect(setPoolSpin(old)).toBe(0);
     }
+  });
+
+  it("spinFor returns true when the slot holds (or, differs, leaves) the value, false only after its time", () => {
+    const i32 = new Int32Array(new SharedArrayBuffer(16));
+    i32[2] = 7;
+    expect(spinFor(i32, 2, 7, false, 1000)).toBe(true);
+    expect(spinFor(i32, 2, 5, true, 1000)).toBe(true);
+    for (const [value, differs] of [[5, false], [7, true]] as const) {
+      const t0 = performance.now();
+      expect(spinFor(i32, 2, value, differs, 3)).toBe(false);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(3);
+    }
+    expect(spinFor(i32, 2, 5, false, 0)).toBe(false);
   });
 
   it("shutdown stops every worker; the next threaded call restarts them", async () => {
