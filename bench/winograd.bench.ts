@@ -28,6 +28,7 @@ function time(f: () => void): number {
 const SHAPES: [string, number, number, number, number][] = [
   // [label, images, cIn, o, h = w]
   ["mnist stem 1", 64, 16, 32, 28], ["mnist stem 2", 64, 32, 64, 28], ["mnist stem 3", 64, 64, 128, 14], ["mnist rpe", 64, 128, 128, 7],
+  ["main stem 1", 32, 12, 24, 28], ["main stem 2", 32, 24, 48, 28], ["main stem 3", 32, 48, 96, 14], ["main rpe", 32, 96, 96, 7],
   ["cifar stem 1", 32, 48, 96, 32], ["cifar stem 2", 32, 96, 192, 32], ["cifar stem 3", 32, 192, 384, 16], ["cifar rpe", 32, 384, 384, 8],
   ["8 channels", 64, 8, 8, 16], ["16 channels", 64, 16, 16, 16], ["16 channels 8x8", 64, 16, 16, 8],
 ];

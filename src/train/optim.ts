@@ -12,6 +12,7 @@ import { fail } from "../tensor/errors.js";
 import { allocFloat, type FloatArray, type Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../autograd/tape.js";
 import { releaseGrad } from "../nn/module.js";
+import { adamwThreads } from "../kernels/optim/threads.js";
 
 /** A set of parameters sharing a learning rate and a weight decay. */
 export interface ParamGroup {
@@ -312,19 +313,10 @@ export class AdamW extends Optimizer {
     const [b1, b2] = this.betas;
     const m = this.buffer(st, "exp_avg", p).buf;
     const v = this.buffer(st, "exp_avg_sq", p).buf;
-    const decay = 1 - lr * wd;
-    const stepSize = lr / (1 - Math.pow(b1, st.step));
-    const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, st.step));
-    const eps = this.eps;
-    const n = p.length;
-    for (let i = 0; i < n; i++) {
-      const gi = g[i]!;
-      // Round the moments to the buffer's precision before use, as PyTorch does.
-      m[i] = b1 * m[i]! + (1 - b1) * gi;
-      v[i] = b2 * v[i]! + (1 - b2) * gi * gi;
-      const pd = p[i]! * decay;
-      p[i] = pd - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / sqrtBc2 + eps);
-    }
+    // The moments are rounded to the buffer's precision before use, as PyTorch does (src/kernels/optim/adamw.ts).
+    adamwThreads(p, g, m, v, {
+      b1, b2, decay: 1 - lr * wd, stepSize: lr / (1 - Math.pow(b1, st.step)), sqrtBc2: Math.sqrt(1 - Math.pow(b2, st.step)), eps: this.eps,
+    });
   }
 
   protected hyper(): Record<string, number | boolean | number[]> {

@@ -188,7 +188,11 @@ export class Code {
   /** An f64 constant (the 8 bytes of its IEEE encoding, little-endian). */
   f64Const(v: number): this { return this.op(0x44, ...new Uint8Array(new Float64Array([v]).buffer)); }
   f64Add(): this { return this.op(0xa0); }
+  f64Sub(): this { return this.op(0xa1); }
   f64Mul(): this { return this.op(0xa2); }
+  f64Div(): this { return this.op(0xa3); }
+  /** f64.sqrt: correctly rounded, as Math.sqrt. */
+  f64Sqrt(): this { return this.op(0x9f); }
   f64PromoteF32(): this { return this.op(0xbb); }
   /** f32.demote_f64: round to nearest even, as a JS store of a double into a Float32Array. */
   f32DemoteF64(): this { return this.op(0xb6); }
@@ -283,6 +287,8 @@ export class Code {
   f64x2Neg(): this { return this.simd(0xed); }
   f64x2Sub(): this { return this.simd(0xf1); }
   f64x2Div(): this { return this.simd(0xf3); }
+  /** f64x2.sqrt: correctly rounded in each lane, as Math.sqrt. */
+  f64x2Sqrt(): this { return this.simd(0xef); }
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Ge(): this { return this.simd(0x46); }
