@@ -17,9 +17,11 @@ setThreads(2);
 await poolReady();
 const rng = new Rng(1);
 const s: AdamWStep = { b1: 0.9, b2: 0.999, decay: 1 - 5e-3 * 0.01, stepSize: 5e-3 / (1 - 0.9 ** 100), sqrtBc2: Math.sqrt(1 - 0.999 ** 100), eps: 1e-8 };
-const forms: [string, (p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array) => void][] = [
+type Form = [string, (p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array) => void];
+const wasmForm: Form[] = wasmSimdAvailable() ? [["WASM twin", (p, g, m, v) => adamwRangeWasm(p, g, m, v, s, 0, p.length)]] : [];
+const forms: Form[] = [
   ["plain loop", (p, g, m, v) => adamwRangeReference(p, g, m, v, s, 0, p.length)],
-  ...(wasmSimdAvailable() ? [["WASM twin", (p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array) => adamwRangeWasm(p, g, m, v, s, 0, p.length)] as const] : []),
+  ...wasmForm,
   ["threads 1", (p, g, m, v) => adamwThreads(p, g, m, v, s, 1)],
   ["threads 2", (p, g, m, v) => adamwThreads(p, g, m, v, s, 2)],
   ["the pool's choice", (p, g, m, v) => adamwThreads(p, g, m, v, s)],
