@@ -5,8 +5,8 @@
  * system refusing a path) never print a stack trace; anything else is a bug,
  * reported on one line too, with its stack only under BITSPIKE_DEBUG=1.
  */
-import { BitspikeError } from "../tensor/errors.js";
-import { oneLine } from "../io/validate.js";
+// Only the lowest layer here: what this imports loads before the error handling below.
+import { BitspikeError, oneLine } from "../tensor/errors.js";
 
 /** Exit codes: 1 bad input, 2 bad command line (unknown command), 70 internal error (BSD's EX_SOFTWARE). */
 export const EXIT = { ok: 0, input: 1, usage: 2, internal: 70 } as const;

@@ -5,8 +5,7 @@
  */
 import { accessSync, appendFileSync, constants, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fail } from "../tensor/errors.js";
-import { oneLine } from "./validate.js";
+import { fail, oneLine } from "../tensor/errors.js";
 
 /** The reason of a Node file-system error, without the stack. */
 function reason(e: unknown): string {

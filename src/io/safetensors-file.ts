@@ -1,9 +1,8 @@
 /** safetensors files on disk: whole-file reads and crash-safe (atomic) writes. */
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { fail } from "../tensor/errors.js";
+import { fail, oneLine } from "../tensor/errors.js";
 import { readFileChecked, removeStaleTemps } from "./files.js";
-import { oneLine } from "./validate.js";
 import { parseSafetensors, serializeSafetensors, type SafeFile, type SafeInput } from "./safetensors.js";
 
 /** Reads and parses a safetensors file; errors name the path. */

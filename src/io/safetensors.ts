@@ -8,8 +8,8 @@
  * every malformed file raises a BitspikeError naming the file and the fault,
  * and nothing is ever read outside the given bytes.
  */
-import { fail } from "../tensor/errors.js";
-import { checkJsonDepth, oneLine, preview } from "./validate.js";
+import { fail, oneLine } from "../tensor/errors.js";
+import { checkJsonDepth, preview } from "./validate.js";
 
 /** The dtypes this module reads. F16 and BF16 are widened to float32 on read. */
 export type SafeDType = "F32" | "F64" | "F16" | "BF16" | "I64" | "U8" | "I32";

@@ -6,7 +6,8 @@
  * the stack, and size limits follow from this machine's memory so a bad number
  * is refused before anything is allocated.
  */
-import { fail } from "../tensor/errors.js";
+import { fail, oneLine } from "../tensor/errors.js";
+import { firstNonFinite } from "../kernels/reduce/reduce.js";
 
 /** Deepest JSON nesting a bitspike file may hold (its own files need 3 levels). */
 export const MAX_JSON_DEPTH = 64;
@@ -127,15 +128,8 @@ export function parseJson(op: string, what: string, text: string): unknown {
   return v;
 }
 
-/** Index of the first NaN or infinity in `data`, or -1. */
-export function firstNonFinite(data: ArrayLike<number>): number {
-  for (let i = 0; i < data.length; i++) {
-    const x = data[i]!;
-    // x - x is 0 for finite x and NaN for NaN and +-Infinity: one test for both.
-    if (x - x !== 0) return i;
-  }
-  return -1;
-}
+/** Index of the first NaN or infinity in `data`, or -1 (the reduce family's kernel, WASM for float32 heap arrays). */
+export { firstNonFinite };
 
 /** Refuses NaN or infinite values, naming `what` (a tensor, a parameter) and the first bad index. */
 export function checkFinite(op: string, what: string, data: ArrayLike<number>): void {
@@ -143,7 +137,3 @@ export function checkFinite(op: string, what: string, data: ArrayLike<number>): 
   if (i >= 0) fail(op, `${what} holds a non-finite value (${data[i]} at index ${i}); expected finite numbers`);
 }
 
-/** A message on one line (errors from the platform sometimes span several). */
-export function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, " ").trim();
-}

@@ -22,3 +22,8 @@ export function fail(op: string, message: string): never {
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
 }
+
+/** A message on one line (errors from the platform sometimes span several). */
+export function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, " ").trim();
+}

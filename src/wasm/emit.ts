@@ -161,6 +161,7 @@ export class Code {
   /** memory.fill (bulk memory): pops the address, the byte value and the count. */
   memoryFill(): this { return this.op(0xfc, ...uleb(11), 0x00).stmtEnd(); }
   f32Add(): this { return this.op(0x92); }
+  f32Sub(): this { return this.op(0x93); }
   f32Mul(): this { return this.op(0x94); }
   f64Load(offset = 0): this { return this.op(0x2b, ...this.mem(3, offset)); }
   i32Store(offset = 0): this { return this.op(0x36, ...this.mem(2, offset)).stmtEnd(); }

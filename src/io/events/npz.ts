@@ -6,8 +6,7 @@
  * offset.
  */
 import { crc32, inflateRawSync } from "node:zlib";
-import { fail } from "../../tensor/errors.js";
-import { oneLine } from "../validate.js";
+import { fail, oneLine } from "../../tensor/errors.js";
 import { allocEvents, checkOnSensor, sortByTime, type Events, type Sensor } from "./events.js";
 
 const OPZ = "npz";

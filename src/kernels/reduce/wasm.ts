@@ -7,8 +7,14 @@
  *   addRowsF64(acc, src, rows, inner): acc[j] += src[r inner + j] for r = 0..rows-1 in turn, j < inner
  *
  * acc (float64) and src (float32): byte offsets in the heap.
+ *
+ * And the finite check of firstNonFinite (./reduce.ts): x - x is 0 for a finite x and NaN for NaN and
+ * the infinities, in float32 as in float64, so a lane whose difference differs from itself is not finite.
+ *
+ *   firstNonFinite32(src, n) -> the index of src's first non-finite float32 (-1 when none): blocks of 16
+ *   in f32x4 lanes until one holds one, then one value at a time from that block's start
  */
-import { Code, emitModule, frame, I32, V128, F64, type FuncDef } from "../../wasm/emit.js";
+import { Code, emitModule, frame, F32, F64, I32, V128, type FuncDef } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
 
 /** Columns held in registers over the rows: 4 f64x2 accumulators. */
@@ -56,9 +62,43 @@ function addRowsFunc(): FuncDef {
   return { name: "addRowsF64", params: f.params, results: [], locals: f.locals, body: c };
 }
 
+function firstNonFiniteFunc(): FuncDef {
+  const f = frame(
+    [["src", I32], ["n", I32]] as const,
+    [["i", I32], ["nV", I32], ["p", I32], ["r", I32], ["x", V128], ["d", V128], ["xs", F32], ["ds", F32]] as const,
+  );
+  const L = f.idx;
+  const c = new Code();
+  c.i32Const(-1).set(L.r);
+  c.get(L.src).set(L.p);
+  c.get(L.n).i32Const(-16).i32And().set(L.nV);
+  // Whole blocks of 16 while every value is finite (the loop exits at a block holding a non-finite one).
+  c.whileLtU(L.i, L.nV, () => {
+    for (let k = 0; k < 4; k++) {
+      c.get(L.p).v128Load(16 * k).set(L.x);
+      c.get(L.x).get(L.x).f32x4Sub().tee(L.d).get(L.d).f32x4Ne();
+      if (k > 0) c.v128Or();
+    }
+    c.v128AnyTrue().brIf(1);
+    c.get(L.i).i32Const(16).i32Add().set(L.i);
+    c.get(L.p).i32Const(64).i32Add().set(L.p);
+  });
+  // From there one at a time: the first non-finite value, or the tail's.
+  c.whileLtU(L.i, L.n, () => {
+    c.get(L.p).f32Load(0).set(L.xs);
+    c.get(L.xs).get(L.xs).f32Sub().tee(L.ds).get(L.ds).f32Ne().if();
+    c.get(L.i).set(L.r);
+    c.br(2).end();
+    c.get(L.i).i32Const(1).i32Add().set(L.i);
+    c.get(L.p).i32Const(4).i32Add().set(L.p);
+  });
+  c.get(L.r);
+  return { name: "firstNonFinite32", params: f.params, results: [I32], locals: f.locals, body: c };
+}
+
 /** The module's bytes (emitted from TypeScript, deterministic). */
 export function reduceKernelModule(): Uint8Array {
-  return emitModule({ minPages: 1, shared: true, funcs: [addRowsFunc()] });
+  return emitModule({ minPages: 1, shared: true, funcs: [addRowsFunc(), firstNonFiniteFunc()] });
 }
 
 const kernel = new HeapKernel(reduceKernelModule);
@@ -66,4 +106,9 @@ const kernel = new HeapKernel(reduceKernelModule);
 /** Runs addRowsF64 (byte offsets in the heap; see the file comment). */
 export function addRowsF64Wasm(acc: number, src: number, rows: number, inner: number): void {
   (kernel.exports().addRowsF64 as (...a: number[]) => void)(acc, src, rows, inner);
+}
+
+/** Runs firstNonFinite32 on `n` float32 values at heap byte offset src: the first non-finite one's index, or -1. */
+export function firstNonFinite32Wasm(src: number, n: number): number {
+  return (kernel.exports().firstNonFinite32 as (a: number, b: number) => number)(src, n);
 }

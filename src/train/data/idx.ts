@@ -9,9 +9,8 @@
  */
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
-import { fail } from "../../tensor/errors.js";
+import { fail, oneLine } from "../../tensor/errors.js";
 import { listDirChecked, readFileChecked } from "../../io/files.js";
-import { oneLine } from "../../io/validate.js";
 import { fromBytes, type Dataset } from "./dataset.js";
 
 const OP = "idx";
