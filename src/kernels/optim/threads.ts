@@ -32,7 +32,7 @@ export function adamwThreads(p: FloatArray, g: FloatArray, m: FloatArray, v: Flo
   const n = p.length;
   const at = (u: number): number => Math.min(n, u * LINE);
   runSplit(
-    "adamw", Math.ceil(n / LINE), n * ELEMENT_WORK, threads, [p, g, m, v].every(inHeap), OP_ADAMW, [p, g, m, v],
+    "adamw", Math.ceil(n / LINE), n * ELEMENT_WORK, threads, [p, g, m, v].every((a) => inHeap(a)), OP_ADAMW, [p, g, m, v],
     (u0, u1) => [sabBase(p), sabBase(g), sabBase(m), sabBase(v), at(u0), at(u1), s.b1, s.b2, s.decay, s.stepSize, s.sqrtBc2, s.eps],
     (u0, u1) => adamwRange(p, g, m, v, s, at(u0), at(u1)),
   );

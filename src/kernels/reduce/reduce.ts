@@ -1,4 +1,4 @@
-/** Reference reduction kernels. Fixed summation order (source order), float64 accumulators. */
+/** Reduction kernels: sums in a fixed (source) order with float64 accumulators, and the finite check; WASM twins in ./wasm.ts. */
 import type { FloatArray } from "../../tensor/tensor.js";
 import { freeArray, heapArray, inHeap } from "../../tensor/heap.js";
 import { wasmKernelsEnabled } from "../../wasm/backend.js";
