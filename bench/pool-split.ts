@@ -6,9 +6,11 @@
  * multiStepNeuron.backward, ...): the serial time of all its parts, the calling thread's own part on two
  * threads and its wait for the worker after it; per step: the threaded ops' parts, the waits and the rest (serial
  * code: the graph, allocation, unsplit passes). With perfect threads the calling thread's part would be
- * the serial time over the thread count and the waits zero. The last column is the split's balance in work: the
- * calling thread's part against a worker's, both timed on one thread (its own part first, which favours the
- * others' by a few percent of warm caches: dense gemms, evenly split, read 1.04x).
+ * the serial time over the thread count and the waits zero. Then the split's balance in work: the calling
+ * thread's part against a worker's, both timed on one thread (its own part first, which favours the others' by a
+ * few percent of warm caches: dense gemms, evenly split, read 1.04x); how long after its dispatch began a worker
+ * started its part (ms a step; the workers' stamps, `poolProfile`'s startMs), and how many parts found their
+ * worker asleep (past its spin time), each a wake-up to pay.
  *
  *   npx tsx bench/pool-split.ts [--config mnist-b64|cifar-b8] [--phase train|infer] [--threads 2] [--steps 6] [--top 24]
  */
@@ -33,6 +35,7 @@ const { model, infer, train } = workloadSteps(name);
 const step = phase === "train" ? train : infer;
 for (let i = 0; i < 2; i++) stepScope(step, model);
 
+const NONE: PoolOpTimes = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0 };
 const modes = ["threads", "serial"] as const;
 const ops = modes.map(() => new Map<string, PoolOpTimes>());
 const wall = [0, 0];
@@ -43,8 +46,11 @@ for (let i = 0; i < steps; i++) {
     stepScope(step, model);
     wall[m]! += performance.now() - t0;
     for (const [op, t] of poolProfile("off")) {
-      const s = ops[m]!.get(op) ?? { calls: 0, localMs: 0, waitMs: 0, ownMs: 0 };
-      ops[m]!.set(op, { calls: s.calls + t.calls, localMs: s.localMs + t.localMs, waitMs: s.waitMs + t.waitMs, ownMs: s.ownMs + t.ownMs });
+      const s = ops[m]!.get(op) ?? NONE;
+      ops[m]!.set(op, {
+        calls: s.calls + t.calls, localMs: s.localMs + t.localMs, waitMs: s.waitMs + t.waitMs, ownMs: s.ownMs + t.ownMs,
+        startMs: s.startMs + t.startMs, wokenParts: s.wokenParts + t.wokenParts,
+      });
     }
   }
 }
@@ -52,19 +58,21 @@ await shutdownPool();
 
 const [par, ser] = ops as [Map<string, PoolOpTimes>, Map<string, PoolOpTimes>];
 const f = (v: number): string => (v / steps).toFixed(1);
-const sum = (m: Map<string, PoolOpTimes>, k: "localMs" | "waitMs"): number => [...m.values()].reduce((a, t) => a + t[k], 0);
+const sum = (m: Map<string, PoolOpTimes>, k: "localMs" | "waitMs" | "startMs"): number => [...m.values()].reduce((a, t) => a + t[k], 0);
 console.log(`${name} ${phase}, ${threads} threads against the same parts on one thread, ${steps} steps each (ms a step)\n`);
-console.log("| op | calls | one thread, all parts | calling thread's part | its wait | part / (all / threads) | one thread: own part / a worker's |");
-console.log("|---|---:|---:|---:|---:|---:|---:|");
+console.log("| op | calls | one thread, all parts | calling thread's part | its wait | part / (all / threads) | one thread: own part / a worker's | workers' start | woken parts |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
 const rows = [...ser].sort((a, b) => b[1].localMs - a[1].localMs).slice(0, top);
 for (const [op, s] of rows) {
-  const p = par.get(op) ?? { calls: 0, localMs: 0, waitMs: 0, ownMs: 0 };
+  const p = par.get(op) ?? NONE;
   // The split's balance in work: the calling thread's part against the mean of the others, all timed on one thread.
   const balance = s.ownMs / ((s.localMs - s.ownMs) / (threads - 1));
-  console.log(`| ${op} | ${(s.calls / steps).toFixed(0)} | ${f(s.localMs)} | ${f(p.localMs)} | ${f(p.waitMs)} | ${(p.localMs / (s.localMs / threads)).toFixed(2)}x | ${balance.toFixed(2)}x |`);
+  console.log(`| ${op} | ${(s.calls / steps).toFixed(0)} | ${f(s.localMs)} | ${f(p.localMs)} | ${f(p.waitMs)} | ${(p.localMs / (s.localMs / threads)).toFixed(2)}x | ${balance.toFixed(2)}x | ${f(p.startMs)} | ${(p.wokenParts / steps).toFixed(1)} |`);
 }
 const serialThreaded = sum(ser, "localMs"), parLocal = sum(par, "localMs"), parWait = sum(par, "waitMs");
+const woken = [...par.values()].reduce((a, t) => a + t.wokenParts, 0), parts = [...par.values()].reduce((a, t) => a + t.calls, 0);
 console.log(`\nstep on one thread ${f(wall[1]!)}: threaded ops ${f(serialThreaded)}, the rest ${f(wall[1]! - serialThreaded)}`);
-console.log(`step on ${threads} threads ${f(wall[0]!)}: calling thread's parts ${f(parLocal)}, waits ${f(parWait)}, the rest ${f(wall[0]! - parLocal - parWait)}`);
+console.log(`step on ${threads} threads ${f(wall[0]!)}: calling thread's parts ${f(parLocal)}, waits ${f(parWait)}, the rest ${f(wall[0]! - parLocal - parWait)}; ` +
+  `workers' starts ${f(sum(par, "startMs"))} after their dispatches, ${(woken / steps).toFixed(0)} parts a step found their worker asleep (of ${(parts / steps).toFixed(0)} threaded calls)`);
 console.log(`speed-up ${(wall[1]! / wall[0]!).toFixed(2)}x; with the parts split perfectly and no waits it would be ` +
   `${(wall[1]! / (wall[0]! - parLocal - parWait + serialThreaded / threads)).toFixed(2)}x`);

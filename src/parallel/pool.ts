@@ -14,7 +14,8 @@ import { fail } from "../tensor/errors.js";
 import type { FloatArray } from "../tensor/tensor.js";
 import { countStaged, heapF32, heapF64, heapHandle, inHeap, Scratch } from "../tensor/heap.js";
 import {
-  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, LINE, MAX_ARGS, MAX_BUFS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PROGRESS, SLEEPING, SPIN_US, spinFor, STATE, STATUS,
+  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, LINE, MAX_ARGS, MAX_BUFS, msBetween, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PROFILED, PROGRESS, SLEEPING,
+  SPIN_US, spinFor, stampUs, STARTED_US, STATE, STATUS, WOKEN,
   type WorkerInit,
 } from "./protocol.js";
 import { getKernelBackend } from "../wasm/backend.js";
@@ -175,6 +176,7 @@ export function runParts(op: string, parts: readonly Part[], local: () => void):
   }
   const ready = readySlots();
   if (parts.length > ready.length) fail(op, `internal: ${parts.length} parts for ${ready.length} ready workers`);
+  const sent = profile !== null ? stampUs() : 0;
   const used: Slot[] = [];
   const seqs: number[] = [];
   let localError: unknown = null;
@@ -205,7 +207,14 @@ export function runParts(op: string, parts: readonly Part[], local: () => void):
       dead ||= r.dead;
     }
   }
-  if (profile !== null) record(op, t1 - t0, performance.now() - t1);
+  if (profile !== null) {
+    let start = 0, woken = 0;
+    for (const s of used) {
+      start += msBetween(sent, s.ctrl[STARTED_US]!);
+      woken += s.ctrl[WOKEN]!;
+    }
+    record(op, t1 - t0, performance.now() - t1, t1 - t0, used.length > 0 ? start / used.length : 0, woken);
+  }
   if (dead) void shutdownPool();
   if (dispatchError !== null) throw dispatchError;
   if (localError !== null) throw localError;
@@ -224,17 +233,23 @@ export interface PoolOpTimes {
    * favours theirs by a few percent of warm caches), so a split's balance shows; else `localMs`.
    */
   ownMs: number;
+  /** How long after the dispatch began the workers started their parts, ms (a call's mean over its workers, summed over calls). */
+  startMs: number;
+  /** Parts whose worker had gone to sleep (spun out its spin time), so the pool had to wake it. */
+  wokenParts: number;
 }
 
 let profile: { serial: boolean; ops: Map<string, PoolOpTimes> } | null = null;
 
-function record(op: string, localMs: number, waitMs: number, ownMs = localMs): void {
+function record(op: string, localMs: number, waitMs: number, ownMs = localMs, startMs = 0, wokenParts = 0): void {
   let t = profile!.ops.get(op);
-  if (t === undefined) profile!.ops.set(op, (t = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0 }));
+  if (t === undefined) profile!.ops.set(op, (t = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0 }));
   t.calls++;
   t.localMs += localMs;
   t.waitMs += waitMs;
   t.ownMs += ownMs;
+  t.startMs += startMs;
+  t.wokenParts += wokenParts;
 }
 
 /** Runs a worker's part on the calling thread, as the worker would (the same task body, arguments and heap views). */
@@ -379,6 +394,7 @@ function dispatch(s: Slot, p: Part): number {
     s.ctrl[BUF + j] = p.bufs[j] instanceof Float64Array ? 1 : 0;
   }
   s.ctrl[NBUF] = p.bufs.length;
+  s.ctrl[PROFILED] = profile !== null ? 1 : 0;
   s.ctrl[OPCODE] = p.op;
   // Workers run the caller's kernel backend (the bits are the same either way; the choice is the user's).
   s.ctrl[KERNELS] = KERNEL_BACKENDS.indexOf(getKernelBackend());

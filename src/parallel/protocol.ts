@@ -34,8 +34,14 @@ export const KERNELS = 8;
 export const SLEEPING = 9;
 /** How long the worker spins for its next task before it sleeps, in microseconds (the pool sets it). */
 export const SPIN_US = 10;
+/** 1 while the pool times its calls (poolProfile): the worker then stamps each task's start (STARTED_US, WOKEN). */
+export const PROFILED = 11;
+/** When the worker started its latest task, as {@link stampUs} (written only while PROFILED). */
+export const STARTED_US = 12;
+/** 1 when the worker had gone to sleep before its latest task, so the pool had to wake it (only while PROFILED). */
+export const WOKEN = 13;
 /** First buffer slot: 1 for a float64 view of the heap, 0 for float32; slots BUF .. BUF + MAX_BUFS - 1. */
-export const BUF = 11;
+export const BUF = 14;
 export const MAX_BUFS = LINE - BUF;
 /** Codes of the KERNELS slot. */
 export const KERNEL_BACKENDS = ["auto", "js", "wasm"] as const;
@@ -65,6 +71,16 @@ export function spinFor(i32: Int32Array, index: number, value: number, differs: 
     if ((Atomics.load(i32, index) === value) !== differs) return true;
     if (i % POLLS_PER_CLOCK === 0 && performance.now() >= end) return false;
   }
+}
+
+/** Microseconds of the wall clock (performance.timeOrigin + now(), which every thread shares) modulo 2^30: an int32 slot's stamp. */
+export function stampUs(): number {
+  return Math.round(((performance.timeOrigin + performance.now()) * 1000) % 2 ** 30);
+}
+
+/** Milliseconds from stamp `from` to stamp `to` ({@link stampUs}; either order, less than 2^29 us apart). */
+export function msBetween(from: number, to: number): number {
+  return ((((to - from) % 2 ** 30) + 2 ** 30 + 2 ** 29) % 2 ** 30 - 2 ** 29) / 1000;
 }
 
 /** Diagnostics for tests: throw inside the task / end the worker thread. */

@@ -9,7 +9,7 @@ import type { FloatArray } from "../tensor/tensor.js";
 import { adoptHeap, heapF32, heapF64 } from "../tensor/heap.js";
 import {
   BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, MAX_ARGS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, OP_TEST_EXIT, OP_TEST_THROW,
-  PROGRESS, SLEEPING, SPIN_US, spinFor, STATE, STATUS, type WorkerInit,
+  PROFILED, PROGRESS, SLEEPING, SPIN_US, spinFor, stampUs, STARTED_US, STATE, STATUS, WOKEN, type WorkerInit,
 } from "./protocol.js";
 import { taskBody } from "./registry.js";
 import { getKernelBackend, setKernelBackend } from "../wasm/backend.js";
@@ -78,9 +78,10 @@ function serve(ctrl: Int32Array, args: Float64Array, msg: Uint8Array, platform: 
   for (;;) {
     // Spin for the pool's spin time (setPoolSpin) before sleeping, so a part that follows soon needs no
     // wake-up (a futex wake costs the caller 0.04-0.7 ms on a VM, and this thread its scheduling delay).
+    let slept = false;
     if (!spinFor(ctrl, CMD, seen, true, Atomics.load(ctrl, SPIN_US) / 1000)) {
       Atomics.store(ctrl, SLEEPING, 1);
-      Atomics.wait(ctrl, CMD, seen); // returns at once if CMD moved after the check: no wake-up is lost
+      slept = Atomics.wait(ctrl, CMD, seen) !== "not-equal"; // returns at once if CMD moved after the check: no wake-up is lost
       Atomics.store(ctrl, SLEEPING, 0);
     }
     const seq = Atomics.load(ctrl, CMD);
@@ -89,6 +90,10 @@ function serve(ctrl: Int32Array, args: Float64Array, msg: Uint8Array, platform: 
     const op = ctrl[OPCODE]!;
     if (op === OP_QUIT) break;
     ctrl[STATUS] = 0;
+    if (ctrl[PROFILED] === 1) {
+      ctrl[STARTED_US] = stampUs();
+      ctrl[WOKEN] = slept ? 1 : 0;
+    }
     try {
       run(op, ctrl, args, platform);
     } catch (e) {

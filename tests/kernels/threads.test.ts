@@ -253,6 +253,31 @@ describe("pool", () => {
     }
   });
 
+  it("poolProfile counts the parts whose worker had gone to sleep, and when the workers started", async () => {
+    const { want, run } = await threeWayGemm(13);
+    const old = setPoolSpin(0);
+    try {
+      // Spin 0 and a pause: both workers are asleep when their parts come, and each is woken.
+      await new Promise((res) => setTimeout(res, 5));
+      poolProfile("threads");
+      expect(sameBits(run(), want)).toBe(true);
+      const asleep = poolProfile("off").get("gemm")!;
+      expect(asleep.wokenParts).toBe(2);
+      expect(Number.isFinite(asleep.startMs)).toBe(true); // (two threads' clocks: a start a few microseconds "early" is possible)
+      // Spinning workers (20 ms) take the next call's parts without a wake-up.
+      setPoolSpin(20);
+      run();
+      poolProfile("threads");
+      expect(sameBits(run(), want)).toBe(true);
+      const spinning = poolProfile("off").get("gemm")!;
+      expect(spinning.wokenParts).toBe(0);
+      expect(Number.isFinite(spinning.startMs)).toBe(true);
+    } finally {
+      poolProfile("off");
+      setPoolSpin(old);
+    }
+  });
+
   it("a part's arguments past those it passes read 0 in the worker, not what the slot's last task left", async () => {
     setThreads(3);
     await poolReady();
