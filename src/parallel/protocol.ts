@@ -53,11 +53,12 @@ export const MSG_BYTES = 2048;
 
 /**
  * Polls of a spin between two reads of the clock. performance.now() allocates in Node (an hrtime array a
- * call: a loop of it alone runs 315 scavenges a second), and the pool's spins read it at every poll: 2.5 of
- * a worker's 3.3 MB of garbage per step of the main job (bench/e2e.ts main-b32), 0.5 of the calling
- * thread's 2.4. Read every 256 polls (about a microsecond), the worker made 1.3 MB a step and a
- * 100-step run 88-92 scavenges instead of 120-127 (their parallel phases wake V8's helper threads, which
- * then share the cores with the pool's); the step time did not move measurably.
+ * call: a loop of it alone runs 315 scavenges a second). Read at every poll (heap-sampling profiles of both
+ * threads, 50 main-job steps, bench/e2e.ts main-b32), the spins made 2.6 of a worker's 3.5 MB of garbage a
+ * step and 0.3 of the calling thread's 2.2; read every 256 polls (1.5 us of 5.9 ns polls), the worker makes
+ * 1.0 MB a step (the spin 0.07), the calling thread 1.9, and 100 steps run 93-94 scavenges instead of 128-129
+ * (their parallel phases wake V8's helper threads, which then share the cores with the pool's). The step
+ * time did not move measurably.
  */
 const POLLS_PER_CLOCK = 256;
 

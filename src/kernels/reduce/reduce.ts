@@ -97,6 +97,7 @@ export function firstNonFiniteWasm(data: Float32Array): number {
  * gradient: the plain loop took 0.93 ns a value, 8.7 ms a Spikformer-4-384 step), else the plain loop.
  */
 export function firstNonFinite(data: ArrayLike<number>): number {
+  // (A few values: the loop, without a call into the module.)
   if (data instanceof Float32Array && data.length >= 64 && inHeap(data) && wasmKernelsEnabled()) return firstNonFiniteWasm(data);
   return firstNonFiniteReference(data);
 }
