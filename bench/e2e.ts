@@ -33,6 +33,7 @@
  * bench/peers.ts imports {@link runAll}, {@link WORKLOADS}, the formatters and the rounds' helpers.
  */
 import { spawn } from "node:child_process";
+import { measureBalance, medianRatio } from "./vcpu-balance.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
@@ -551,11 +552,19 @@ async function main(): Promise<void> {
   }
   const t0 = Date.now();
   const rounds: E2EResult[][] = [];
+  // With several thread counts: how evenly the two vCPUs ran the same L2-sized sweeps before each round and
+  // after the last (bench/vcpu-speed.ts), so a two-thread speed-up can be read against the host's state.
+  const balance: number[] = [];
+  const noteBalance = async (): Promise<void> => {
+    if (args.threads.length > 1) balance.push(medianRatio(await measureBalance(1, 3)));
+  };
   try {
     for (let k = 1; k <= roundCount; k++) {
       if (roundCount > 1) process.stderr.write(`round ${k} of ${roundCount}\n`);
+      await noteBalance();
       rounds.push(await runAll(args));
     }
+    await noteBalance();
   } catch (e) {
     console.error(`bench/e2e.ts: ${(e as Error).message}`);
     process.exit(1);
@@ -565,7 +574,8 @@ async function main(): Promise<void> {
   const speedups = threadSpeedups(rounds);
   if (args.json) {
     const perRound = roundCount > 1 ? { rounds: roundCount, perRound: rounds } : {};
-    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), results, ...perRound, threadSpeedups: Object.fromEntries(speedups) }, null, 2));
+    const vcpu = balance.length > 0 ? { vcpuBalance: balance } : {};
+    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), results, ...perRound, threadSpeedups: Object.fromEntries(speedups), ...vcpu }, null, 2));
     return;
   }
   const inAll = `${((Date.now() - t0) / 1000).toFixed(0)} s in all${roundCount > 1 ? `; ${roundCount} rounds, timings the median of the rounds' medians (least min-largest max)` : ""}`;
@@ -574,6 +584,9 @@ async function main(): Promise<void> {
   if (speedups.size > 0) {
     console.log("\nOne thread's median over more threads', each round's own (a workload's thread counts run one after the other):");
     for (const [key, rs] of speedups) console.log(`- ${key}: ${medianOf(rs).toFixed(2)}x${rs.length > 1 ? ` (median of ${rs.map((x) => x.toFixed(2)).join(", ")})` : ""}`);
+  }
+  if (balance.length > 0) {
+    console.log(`- the host: a worker's time over the calling thread's on the same L2-sized sweeps at once (bench/vcpu-speed.ts), before each round and after: ${balance.map((x) => `${x.toFixed(2)}x`).join(", ")}`);
   }
 }
 
