@@ -2,10 +2,11 @@
  * Are the pool's cores equally fast? The calling thread and one worker run the same loop on the same amount
  * of work at the same time (each on its own array): in registers, over an L2-sized array, over a large one
  * (bench/vcpu-balance.ts). Prints each round's two times and their ratio. On the benchmarks' 2-vCPU cloud VM
- * the two threads ran the sweeps equally fast in some minutes and one 1.5x slower than the other in others,
- * either of them, the registers loop alike throughout (2026-12-07): something beside our threads shares one
- * vCPU's caches at times. That bounds what a second thread gives whatever the split: claimed splits hand the
- * slower thread less, static ones wait for it.
+ * (2026-12-07) the registers loop ran alike throughout, while the sweeps ran alike in some minutes and
+ * 1.44-1.58x slower on one thread in others, on arrays from 16 KB (in L1) to 800 KB alike, on either thread, the
+ * slow one changing within a minute: something beside our threads shares one vCPU's core (its loads) at times.
+ * That bounds what a second thread gives whatever the split: claimed splits hand the slower thread less,
+ * static ones wait for it.
  *
  *   npx tsx bench/vcpu-speed.ts [--rounds 6]
  */
