@@ -11,6 +11,7 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import { defineTask } from "../../parallel/registry.js";
 import { partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
 import { claimedRanges, runClaimed } from "../../parallel/claims.js";
+import { evenCuts } from "../../parallel/balance.js";
 import { convDataRange, convForwardRange, dataImagesPerChunk, convWeightRange, decodeConv, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
 
 export type { ConvDims } from "./ranges.js";
@@ -38,13 +39,6 @@ function work(d: ConvDims): number {
   return d.n * d.o * (d.cIn / d.groups) * d.g.kh * d.g.kw * d.g.oh * d.g.ow;
 }
 
-/** Even split of `units` into `parts` ranges: boundaries 0 = b[0] < ... < b[parts] = units. */
-function split(units: number, parts: number): number[] {
-  const cuts: number[] = [];
-  for (let j = 0; j <= parts; j++) cuts.push(Math.round((j * units) / parts));
-  return cuts;
-}
-
 function dimArgs(d: ConvDims): number[] {
   const a = new Float64Array(CONV_DIM_ARGS);
   encodeConv(d, a);
@@ -68,7 +62,7 @@ export function convForwardThreads(d: ConvDims, x: FloatArray, w: FloatArray, y:
     convForwardRange(d, x, 0, w, 0, y, 0, 0, d.n, noTick);
     return;
   }
-  const cuts = split(d.n, p);
+  const cuts = evenCuts(d.n, p);
   const mine = cuts[1]!;
   const xImg = d.cIn * d.g.h * d.g.w, yImg = d.o * d.g.oh * d.g.ow;
   const rest = d.n - mine;
@@ -120,7 +114,7 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
       convDataRange(d, gy, 0, w, 0, gx, 0, 0, 0, noTick, images));
     return;
   }
-  const cuts = split(d.n, p);
+  const cuts = evenCuts(d.n, p);
   const mine = cuts[1]!;
   const xImg = d.cIn * d.g.h * d.g.w, yImg = d.o * d.g.oh * d.g.ow;
   const rest = d.n - mine;
@@ -156,7 +150,7 @@ export function convWeightThreads(d: ConvDims, gy: FloatArray, x: FloatArray, ac
     convWeightRange(d, gy, 0, x, 0, acc, 0, 0, d.o, noTick);
     return;
   }
-  const cuts = split(d.o, p);
+  const cuts = evenCuts(d.o, p);
   const mine = cuts[1]!;
   const kk = (d.cIn / d.groups) * d.g.kh * d.g.kw;
   const [sgy, sx, sacc] = scratchViews([
