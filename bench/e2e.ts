@@ -33,7 +33,6 @@
  * bench/peers.ts imports {@link runAll}, {@link WORKLOADS}, the formatters and the rounds' helpers.
  */
 import { spawn } from "node:child_process";
-import { measureBalance, medianRatio } from "./vcpu-balance.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
@@ -48,6 +47,7 @@ import { backward, noGrad } from "../src/autograd/tape.js";
 import { poolInfo, poolReady, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import { heapStats, resetHeapCounters } from "../src/tensor/heap.js";
 import { stepScope } from "../src/tensor/retain.js";
+import { measureBalance, medianRatio } from "./vcpu-balance.js";
 
 /** One workload of the peer's bench.py. */
 export interface Workload {

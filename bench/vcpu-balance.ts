@@ -40,7 +40,8 @@ const OP_TIMED_LOOP = defineTask("bench.vcpuBalance.loop", import.meta.url, (_ra
   b[1]![a[0]!] = timedLoop(a[1]!, a[2]!, b[0] as Float32Array, a[3]!, a[4]!);
 });
 
-let arrays: { time: Float64Array; data: Float32Array } | null = null;
+/** A loop's arrays (both threads' halves of `data`), made at its first measurement: e2e's process holds only the L2 loop's 1.6 MB. */
+const arrays = new Map<number, { time: Float64Array; data: Float32Array }>();
 
 /**
  * Loop `kind` of {@link LOOPS} run `rounds` times by the calling thread and a worker at once: each round's
@@ -50,9 +51,13 @@ export async function measureBalance(kind: number, rounds: number): Promise<[num
   setThreads(2);
   await poolReady();
   if (usableThreads() < 2) throw new Error("vcpu-balance: no worker thread could start");
-  arrays ??= { time: heapArray(Float64Array, 1, true) as Float64Array, data: (heapArray(Float32Array, 2 * LOOPS[2].floats, true) as Float32Array).fill(1) };
-  const { time, data } = arrays;
   const { rounds: n, floats: len } = LOOPS[kind]!;
+  let made = arrays.get(kind);
+  if (made === undefined) {
+    made = { time: heapArray(Float64Array, 1, true) as Float64Array, data: (heapArray(Float32Array, Math.max(2, 2 * len), true) as Float32Array).fill(1) };
+    arrays.set(kind, made);
+  }
+  const { time, data } = made;
   const base = data.byteOffset / 4;
   const out: [number, number][] = [];
   for (let r = 0; r < rounds; r++) {
