@@ -73,26 +73,28 @@ const CIFAR_B8: Workload = {
   peerParams: 9_324_730,
 };
 
-/** The peer's configurations (bench.py CONFIGS), mapped onto our model names and overrides. */
+const MNIST_B64: Workload = {
+  name: "mnist-b64",
+  desc: "Spikformer-2-128 V1, MNIST 28x28x1, patch 4 (49 tokens), T=4, 4 heads",
+  model: "spikformer-cifar-2-128",
+  overrides: { imgSize: 28, inChannels: 1, patchSize: 4, T: 4, numHeads: 4, numClasses: 10, mlpRatio: 4 },
+  batch: 64,
+  input: [1, 28, 28],
+  peerParams: 646_522,
+};
+
+/** The peer's configurations (bench.py CONFIGS), mapped onto our model names and overrides; and the main job's step. */
 export const WORKLOADS: Record<string, Workload> = {
   "cifar-b8": CIFAR_B8,
   "cifar-b32": { ...CIFAR_B8, name: "cifar-b32", batch: 32 },
-  "mnist-b64": {
-    name: "mnist-b64",
-    desc: "Spikformer-2-128 V1, MNIST 28x28x1, patch 4 (49 tokens), T=4, 4 heads",
-    model: "spikformer-cifar-2-128",
-    overrides: { imgSize: 28, inChannels: 1, patchSize: 4, T: 4, numHeads: 4, numClasses: 10, mlpRatio: 4 },
-    batch: 64,
-    input: [1, 28, 28],
-    peerParams: 646_522,
-  },
+  "mnist-b64": MNIST_B64,
   "main-b32": {
+    ...MNIST_B64,
     name: "main-b32",
     desc: "Spikformer-1-96 V1, MNIST 28x28x1, patch 4 (49 tokens), T=1, 3 heads: the main job's step (npm start)",
     model: "spikformer-cifar-1-96",
-    overrides: { imgSize: 28, inChannels: 1, patchSize: 4, T: 1, numHeads: 3, numClasses: 10, mlpRatio: 4 },
+    overrides: { ...MNIST_B64.overrides, T: 1, numHeads: 3 },
     batch: 32,
-    input: [1, 28, 28],
     peerParams: null,
   },
 };

@@ -58,7 +58,7 @@ await shutdownPool();
 
 const [par, ser] = ops as [Map<string, PoolOpTimes>, Map<string, PoolOpTimes>];
 const f = (v: number): string => (v / steps).toFixed(1);
-const sum = (m: Map<string, PoolOpTimes>, k: "localMs" | "waitMs" | "startMs"): number => [...m.values()].reduce((a, t) => a + t[k], 0);
+const sum = (m: Map<string, PoolOpTimes>, k: keyof PoolOpTimes): number => [...m.values()].reduce((a, t) => a + t[k], 0);
 console.log(`${name} ${phase}, ${threads} threads against the same parts on one thread, ${steps} steps each (ms a step)\n`);
 console.log("| op | calls | one thread, all parts | calling thread's part | its wait | part / (all / threads) | one thread: own part / a worker's | workers' start | woken parts |");
 console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -70,7 +70,7 @@ for (const [op, s] of rows) {
   console.log(`| ${op} | ${(s.calls / steps).toFixed(0)} | ${f(s.localMs)} | ${f(p.localMs)} | ${f(p.waitMs)} | ${(p.localMs / (s.localMs / threads)).toFixed(2)}x | ${balance.toFixed(2)}x | ${f(p.startMs)} | ${(p.wokenParts / steps).toFixed(1)} |`);
 }
 const serialThreaded = sum(ser, "localMs"), parLocal = sum(par, "localMs"), parWait = sum(par, "waitMs");
-const woken = [...par.values()].reduce((a, t) => a + t.wokenParts, 0), parts = [...par.values()].reduce((a, t) => a + t.calls, 0);
+const woken = sum(par, "wokenParts"), parts = sum(par, "calls");
 console.log(`\nstep on one thread ${f(wall[1]!)}: threaded ops ${f(serialThreaded)}, the rest ${f(wall[1]! - serialThreaded)}`);
 console.log(`step on ${threads} threads ${f(wall[0]!)}: calling thread's parts ${f(parLocal)}, waits ${f(parWait)}, the rest ${f(wall[0]! - parLocal - parWait)}; ` +
   `workers' starts ${f(sum(par, "startMs"))} after their dispatches, ${(woken / steps).toFixed(0)} parts a step found their worker asleep (of ${(parts / steps).toFixed(0)} threaded calls)`);

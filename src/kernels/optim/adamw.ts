@@ -55,6 +55,7 @@ export function adamwRangeWasm(p: FloatArray, g: FloatArray, m: FloatArray, v: F
 
 /** One thread's dispatch: the WASM twin where the backend allows and the arrays fit, else the plain loop. */
 export function adamwRange(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, s: AdamWStep, i0: number, i1: number): void {
+  // (A few elements, a bias or a norm's scale: the loop, without a call into the module.)
   if (i1 - i0 >= 8 && wasmKernelsEnabled() && adamwWasmFits(p, g, m, v)) adamwRangeWasm(p, g, m, v, s, i0, i1);
   else adamwRangeReference(p, g, m, v, s, i0, i1);
 }
