@@ -5,24 +5,30 @@
  * pass then a timed one. Prints each setting's median and its paired median ratio to the first setting.
  * Every knob leaves the bits alone (only the time changes).
  *
- *   npx tsx bench/knobs.ts --knob spin|panel-tiles|panel-thresholds|min-work --arms A,B,... \
+ *   npx tsx bench/knobs.ts --knob spin|panel-tiles|panel-thresholds|min-work|threads --arms A,B,... \
  *     [--config cifar-b8|mnist-b64] [--phase train|infer] [--threads 2] [--rounds 8]
  *
  * Knobs and their arms: spin (ms, setPoolSpin); panel-tiles (blockRows:tileRows, setPanelTiles);
- * panel-thresholds (rows:weights, setPanelThresholds); min-work (multiply-adds a thread, setMinWorkPerThread).
- * spin and min-work act on the whole pool; the panel knobs on the calling thread's kernels only (the workers
+ * panel-thresholds (rows:weights, setPanelThresholds); min-work (multiply-adds a thread, setMinWorkPerThread);
+ * threads (1: every op on the calling thread, the pool's worker idle, as a one-thread run splits nothing; the
+ * --threads count: the pool's splits), the two-thread speed-up read pass by pass in one process, where
+ * bench/e2e.ts --threads 1,2 times each thread count in its own process, minutes apart on a drifting host.
+ * spin, min-work and threads act on the whole pool; the panel knobs on the calling thread's kernels only (the workers
  * keep their defaults: run with --threads 1 to compare a panel knob alone).
  */
-import { poolReady, setMinWorkPerThread, setPoolSpin, setThreads, shutdownPool } from "../src/parallel/pool.js";
+import { minWorkPerThread, poolReady, setMinWorkPerThread, setPoolSpin, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import { setPanelThresholds, setPanelTiles } from "../src/kernels/spike-sum/wasm.js";
 import { stepScope } from "../src/tensor/retain.js";
 import { workloadSteps } from "./e2e.js";
 
+const POOL_MIN_WORK = minWorkPerThread();
 const KNOBS: Record<string, { parse: (arm: string) => number[]; set: (v: number[]) => void }> = {
   "spin": { parse: (s) => [Number(s)], set: ([ms]) => void setPoolSpin(ms!) },
   "panel-tiles": { parse: (s) => s.split(":").map(Number), set: ([b, t]) => void setPanelTiles(b!, t!) },
   "panel-thresholds": { parse: (s) => s.split(":").map(Number), set: ([r, w]) => void setPanelThresholds(r!, w!) },
   "min-work": { parse: (s) => [Number(s)], set: ([m]) => void setMinWorkPerThread(m!) },
+  // No op splits when no part is worth a thread: the one-thread run's code path, the worker asleep.
+  "threads": { parse: (s) => [Number(s)], set: ([n]) => void setMinWorkPerThread(n === 1 ? Infinity : POOL_MIN_WORK) },
 };
 
 function flag(name: string, fallback: string): string {
@@ -42,6 +48,9 @@ const arms = armText.map((s) => {
 const name = flag("config", "cifar-b8"), phase = flag("phase", "train");
 const threads = Number(flag("threads", "2")), rounds = Number(flag("rounds", "8"));
 if (phase !== "train" && phase !== "infer") throw new Error(`bench/knobs.ts: --phase takes train or infer, got ${phase}`);
+if (knobName === "threads" && arms.some(([n]) => n !== 1 && n !== threads)) {
+  throw new Error(`bench/knobs.ts: --knob threads takes arms 1 and the --threads count (${threads}); got ${armText.join(",")}`);
+}
 if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`bench/knobs.ts: --rounds takes an integer >= 1, got ${rounds}`);
 
 setThreads(threads);
@@ -66,4 +75,8 @@ console.log(`${name} ${phase}, ${threads} thread(s), ${rounds} rounds, --knob ${
 armText.forEach((text, j) => {
   const ratio = median(times[j]!.map((v, i) => v / times[0]![i]!));
   console.log(`${text}: ${median(times[j]!).toFixed(1)} ms (min ${Math.min(...times[j]!).toFixed(1)}), ${ratio.toFixed(3)}x ${armText[0]} (paired median)`);
+  if (knobName === "threads" && j > 0) {
+    const speedUp = median(times[0]!.map((v, i) => v / times[j]![i]!));
+    console.log(`  speed-up of ${text} thread(s) over ${armText[0]}: ${speedUp.toFixed(2)}x (paired median)`);
+  }
 });
