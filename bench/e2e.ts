@@ -21,7 +21,7 @@
  * batch 32 of MNIST; no peer runs it), for the other benches (pool-split.ts, knobs.ts, kernel-families.ts).
  *
  *   npx tsx bench/e2e.ts [--configs cifar-b8,mnist-b64] [--iters 5] [--warmup 5]
- *                        [--threads 2 | --threads 1,2] [--rounds N] [--json]
+ *                        [--threads 2 | --threads 1,2] [--rounds N] [--paired N] [--json]
  *
  * Each (workload, thread count) pair runs in its own Node process (this file
  * with --in-process), so memory kept by an earlier workload or JIT state never
@@ -30,6 +30,8 @@
  * With several thread counts, one thread's median over more threads' is printed per workload and phase. `--rounds N`
  * runs everything N times (a workload's thread counts one after the other each round): on a machine whose speed
  * drifts within minutes, each round's own ratio is the fair one, and their median is printed with the rounds'.
+ * `--paired N` then also reads the speed-up of the largest thread count pass by pass in this process
+ * ({@link pairedThreadSpeedups}): on a host whose vCPUs change speed within a minute, the fairer reading.
  * bench/peers.ts imports {@link runAll}, {@link WORKLOADS}, the formatters and the rounds' helpers.
  */
 import { spawn } from "node:child_process";
@@ -48,6 +50,9 @@ import { poolInfo, poolReady, setThreads, shutdownPool } from "../src/parallel/p
 import { heapStats, resetHeapCounters } from "../src/tensor/heap.js";
 import { stepScope } from "../src/tensor/retain.js";
 import { measureBalance, medianRatio } from "./vcpu-balance.js";
+import { alternatePasses, medianOf, pairedMedian, setSplits } from "./paired.js";
+
+export { medianOf };
 
 /** One workload of the peer's bench.py. */
 export interface Workload {
@@ -358,12 +363,6 @@ export function formatResults(results: readonly E2EResult[]): string {
   return [...lines, "", ...notes.map((n) => `- ${n}`)].join("\n");
 }
 
-/** The median of a non-empty list. */
-export function medianOf(xs: readonly number[]): number {
-  if (xs.length === 0) throw new Error("medianOf: no values");
-  const s = [...xs].sort((a, b) => a - b), h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-}
 
 /** A timing's spread: its median, min and max. */
 export interface Spread { median: number; min: number; max: number }
@@ -397,11 +396,53 @@ export function takeFlag(argv: string[], flag: string): string | undefined {
  * integer >= 1 is an error before anything runs.
  */
 export function takeRounds(argv: string[]): number {
-  const v = takeFlag(argv, "--rounds");
-  if (v === undefined) return 1;
+  return takeCount(argv, "--rounds", 1);
+}
+
+/**
+ * Takes `--paired N` out of argv: the rounds of {@link pairedThreadSpeedups} this file runs after its own; 0
+ * (none) when absent. Anything but an integer >= 1 is an error before anything runs.
+ */
+export function takePaired(argv: string[]): number {
+  return takeCount(argv, "--paired", 0);
+}
+
+/** Takes `flag N` out of argv: N, an integer >= 1, or `absent` when the flag is not there. */
+function takeCount(argv: string[], flag: string, absent: number): number {
+  const v = takeFlag(argv, flag);
+  if (v === undefined) return absent;
   const n = Number(v);
-  if (v === "" || !Number.isInteger(n) || n < 1) throw new Error(`--rounds needs an integer >= 1, got '${v}'`);
+  if (v === "" || !Number.isInteger(n) || n < 1) throw new Error(`${flag} needs an integer >= 1, got '${v}'`);
   return n;
+}
+
+/** One workload phase's two-thread speed-up read pass by pass: the paired median, and each arm's median ms. */
+export interface PairedSpeedup { speedUp: number; oneMs: number; manyMs: number }
+
+/**
+ * More threads over one, pass by pass in this process (bench/paired.ts): per workload and phase, `rounds`
+ * alternations of a pass with the pool's splits off (a one-thread run's code path, the workers asleep) and on
+ * at `threads` threads, after two warm-up passes. Keys as {@link threadSpeedups}'. Where each thread count runs in
+ * its own process minutes apart, a host whose vCPUs change speed within a minute puts its drift into the ratio.
+ */
+export async function pairedThreadSpeedups(
+  configs: readonly string[], threads: number, rounds: number, log: (line: string) => void,
+): Promise<Map<string, PairedSpeedup>> {
+  setThreads(threads);
+  const usable = await poolReady();
+  if (usable < threads) log(`  note: --paired: ${threads} threads requested, ${usable} usable`);
+  const out = new Map<string, PairedSpeedup>();
+  for (const name of configs) {
+    const s = workloadSteps(name);
+    for (const [phase, pass] of [["inference", s.infer], ["train step", s.train]] as const) {
+      log(`${name} ${phase}: ${rounds} rounds of one thread's pass against ${threads} threads'`);
+      for (let i = 0; i < 2; i++) stepScope(pass, s.model);
+      const [one, many] = alternatePasses(pass, s.model, [() => setSplits(false), () => setSplits(true)], rounds) as [number[], number[]];
+      setSplits(true);
+      out.set(`${name}/${phase}/${threads} threads`, { speedUp: pairedMedian(one, many), oneMs: medianOf(one), manyMs: medianOf(many) });
+    }
+  }
+  return out;
 }
 
 /** Rounds' results (the same workloads in the same order each round) as one round's: each timing merged ({@link mergeTimings}), the rest the last round's. */
@@ -544,10 +585,13 @@ export async function runAll(args: E2EArgs, log?: (line: string) => void): Promi
 async function main(): Promise<void> {
   let args: E2EArgs;
   let roundCount: number;
+  let paired: number;
   try {
     const argv = process.argv.slice(2);
     roundCount = takeRounds(argv);
+    paired = takePaired(argv);
     args = parseArgs(argv);
+    if (paired > 0 && Math.max(...args.threads) < 2) throw new Error("--paired needs a thread count above 1 in --threads");
   } catch (e) {
     console.error(`bench/e2e.ts: ${(e as Error).message}`);
     process.exit(2);
@@ -557,6 +601,7 @@ async function main(): Promise<void> {
   // With several thread counts: how evenly the two vCPUs ran the same L2-sized sweeps before each round and
   // after the last (bench/vcpu-speed.ts), so a two-thread speed-up can be read against the host's state.
   const balance: number[] = [];
+  let pairedSpeedups = new Map<string, PairedSpeedup>();
   const noteBalance = async (): Promise<void> => {
     if (args.threads.length > 1) balance.push(medianRatio(await measureBalance(1, 3)));
   };
@@ -566,6 +611,7 @@ async function main(): Promise<void> {
       await noteBalance();
       rounds.push(await runAll(args));
     }
+    if (paired > 0) pairedSpeedups = await pairedThreadSpeedups(args.configs, Math.max(...args.threads), paired, (l) => process.stderr.write(l + "\n"));
     await noteBalance();
   } catch (e) {
     console.error(`bench/e2e.ts: ${(e as Error).message}`);
@@ -577,7 +623,8 @@ async function main(): Promise<void> {
   if (args.json) {
     const perRound = roundCount > 1 ? { rounds: roundCount, perRound: rounds } : {};
     const vcpu = balance.length > 0 ? { vcpuBalance: balance } : {};
-    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), results, ...perRound, threadSpeedups: Object.fromEntries(speedups), ...vcpu }, null, 2));
+    const pairs = paired > 0 ? { pairedSpeedups: Object.fromEntries(pairedSpeedups) } : {};
+    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), results, ...perRound, threadSpeedups: Object.fromEntries(speedups), ...pairs, ...vcpu }, null, 2));
     return;
   }
   const inAll = `${((Date.now() - t0) / 1000).toFixed(0)} s in all${roundCount > 1 ? `; ${roundCount} rounds, timings the median of the rounds' medians (least min-largest max)` : ""}`;
@@ -586,6 +633,10 @@ async function main(): Promise<void> {
   if (speedups.size > 0) {
     console.log("\nOne thread's median over more threads', each round's own (a workload's thread counts run one after the other):");
     for (const [key, rs] of speedups) console.log(`- ${key}: ${medianOf(rs).toFixed(2)}x${rs.length > 1 ? ` (median of ${rs.map((x) => x.toFixed(2)).join(", ")})` : ""}`);
+  }
+  if (pairedSpeedups.size > 0) {
+    console.log(`\nMore threads over one, pass by pass in this process (--paired ${paired}: rounds of a one-thread pass and a threaded one, paired medians; bench/paired.ts):`);
+    for (const [key, p] of pairedSpeedups) console.log(`- ${key}: ${p.speedUp.toFixed(2)}x (one thread ${p.oneMs.toFixed(1)} ms, more ${p.manyMs.toFixed(1)} ms, medians)`);
   }
   if (balance.length > 0) {
     console.log(`- the host: a worker's time over the calling thread's on the same L2-sized sweeps at once (bench/vcpu-speed.ts), before each round and after: ${balance.map((x) => `${x.toFixed(2)}x`).join(", ")}`);

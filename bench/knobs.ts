@@ -16,19 +16,18 @@
  * spin, min-work and threads act on the whole pool; the panel knobs on the calling thread's kernels only (the workers
  * keep their defaults: run with --threads 1 to compare a panel knob alone).
  */
-import { minWorkPerThread, poolReady, setMinWorkPerThread, setPoolSpin, setThreads, shutdownPool } from "../src/parallel/pool.js";
+import { poolReady, setMinWorkPerThread, setPoolSpin, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import { setPanelThresholds, setPanelTiles } from "../src/kernels/spike-sum/wasm.js";
 import { stepScope } from "../src/tensor/retain.js";
 import { workloadSteps } from "./e2e.js";
+import { alternatePasses, medianOf, pairedMedian, setSplits } from "./paired.js";
 
-const POOL_MIN_WORK = minWorkPerThread();
 const KNOBS: Record<string, { parse: (arm: string) => number[]; set: (v: number[]) => void }> = {
   "spin": { parse: (s) => [Number(s)], set: ([ms]) => void setPoolSpin(ms!) },
   "panel-tiles": { parse: (s) => s.split(":").map(Number), set: ([b, t]) => void setPanelTiles(b!, t!) },
   "panel-thresholds": { parse: (s) => s.split(":").map(Number), set: ([r, w]) => void setPanelThresholds(r!, w!) },
   "min-work": { parse: (s) => [Number(s)], set: ([m]) => void setMinWorkPerThread(m!) },
-  // No op splits when no part is worth a thread: the one-thread run's code path, the worker asleep.
-  "threads": { parse: (s) => [Number(s)], set: ([n]) => void setMinWorkPerThread(n === 1 ? Infinity : POOL_MIN_WORK) },
+  "threads": { parse: (s) => [Number(s)], set: ([n]) => setSplits(n !== 1) },
 };
 
 function flag(name: string, fallback: string): string {
@@ -58,25 +57,15 @@ await poolReady();
 const s = workloadSteps(name);
 const pass = phase === "train" ? s.train : s.infer;
 for (let i = 0; i < 2; i++) stepScope(pass, s.model);
-const times = arms.map(() => [] as number[]);
-for (let r = 0; r < rounds; r++) {
-  arms.forEach((arm, j) => {
-    knob.set(arm);
-    stepScope(pass, s.model);
-    const t0 = performance.now();
-    stepScope(pass, s.model);
-    times[j]!.push(performance.now() - t0);
-  });
-}
+const times = alternatePasses(pass, s.model, arms.map((arm) => () => knob.set(arm)), rounds);
 knob.set(arms[0]!);
 await shutdownPool();
-const median = (a: number[]): number => [...a].sort((p, q) => p - q)[a.length >> 1]!;
 console.log(`${name} ${phase}, ${threads} thread(s), ${rounds} rounds, --knob ${knobName}`);
 armText.forEach((text, j) => {
-  const ratio = median(times[j]!.map((v, i) => v / times[0]![i]!));
-  console.log(`${text}: ${median(times[j]!).toFixed(1)} ms (min ${Math.min(...times[j]!).toFixed(1)}), ${ratio.toFixed(3)}x ${armText[0]} (paired median)`);
+  const ratio = pairedMedian(times[j]!, times[0]!);
+  console.log(`${text}: ${medianOf(times[j]!).toFixed(1)} ms (min ${Math.min(...times[j]!).toFixed(1)}), ${ratio.toFixed(3)}x ${armText[0]} (paired median)`);
   if (knobName === "threads" && j > 0) {
-    const speedUp = median(times[0]!.map((v, i) => v / times[j]![i]!));
+    const speedUp = pairedMedian(times[0]!, times[j]!);
     console.log(`  speed-up of ${text} thread(s) over ${armText[0]}: ${speedUp.toFixed(2)}x (paired median)`);
   }
 });

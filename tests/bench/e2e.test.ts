@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { mergeResults, threadSpeedups, type E2EResult } from "../../bench/e2e.js";
+import { mergeResults, takePaired, threadSpeedups, type E2EResult } from "../../bench/e2e.js";
+import { alternatePasses, pairedMedian } from "../../bench/paired.js";
 
 // bench/e2e.ts: the pure parts of --rounds (`npx tsx bench/e2e.ts` runs the workloads).
 
@@ -27,5 +28,33 @@ describe("--rounds: a workload's thread counts run one after the other, the spee
     const merged = mergeResults([[result("w", 2, 30, 60)], [result("w", 2, 10, 20)], [result("w", 2, 20, 40)]]);
     expect(merged[0]!.infer).toEqual({ median: 20, min: 9, max: 31, warmup: 1, times: [30, 10, 20] });
     expect(merged[0]!.train).toMatchObject({ median: 40, min: 19, max: 61 });
+  });
+});
+
+describe("--paired: one thread against more, pass by pass in one process", () => {
+  it("takePaired takes the flag out of argv; absent is 0 (off); a bad count is an error", () => {
+    const argv = ["--threads", "1,2", "--paired", "4", "--json"];
+    expect(takePaired(argv)).toBe(4);
+    expect(argv).toEqual(["--threads", "1,2", "--json"]);
+    expect(takePaired(["--paired=2"])).toBe(2);
+    expect(takePaired(["--json"])).toBe(0);
+    for (const bad of [["--paired"], ["--paired", "0"], ["--paired", "2.5"], ["--paired=x"]]) expect(() => takePaired(bad)).toThrow(/--paired needs an integer >= 1/);
+  });
+
+  it("pairedMedian is the median of the rounds' own ratios, not the ratio of the medians", () => {
+    // Round 2 is a slow stretch for both arms: its ratio is 2 like the others'.
+    const one = [200, 600, 210], many = [100, 300, 140];
+    expect(pairedMedian(one, many)).toBe(2);
+    expect(pairedMedian(many, one)).toBeCloseTo(0.5, 12);
+    expect(() => pairedMedian([1, 2], [1])).toThrow(/2 against 1 rounds/);
+  });
+
+  it("alternatePasses runs every setting once a round, an untimed pass then a timed one, in order", () => {
+    const seen: string[] = [];
+    let arm = "";
+    const times = alternatePasses(() => void seen.push(arm), null, [() => void (arm = "a"), () => void (arm = "b")], 3);
+    expect(seen.join("")).toBe("aabbaabbaabb");
+    expect(times.map((t) => t.length)).toEqual([3, 3]);
+    for (const t of times.flat()) expect(t).toBeGreaterThanOrEqual(0);
   });
 });

@@ -1,0 +1,50 @@
+/**
+ * Settings compared pass by pass in one process (bench/knobs.ts, bench/e2e.ts --paired): on a shared VM
+ * whose speed swings by 1.5x within minutes, separate runs cannot tell a 3% change (or a thread's
+ * speed-up) from the machine, while passes that alternate meet the same drift. Each round runs every
+ * setting once, an untimed pass then a timed one; a comparison is the median of the rounds' own ratios.
+ */
+import { minWorkPerThread, setMinWorkPerThread } from "../src/parallel/pool.js";
+import { stepScope } from "../src/tensor/retain.js";
+
+/**
+ * Runs `pass` (in a step scope keeping `model`) under each of `settings` in turn, `rounds` times; returns
+ * each setting's timed passes, ms, in round order.
+ */
+export function alternatePasses(pass: () => void, model: unknown, settings: readonly (() => void)[], rounds: number): number[][] {
+  const times = settings.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    settings.forEach((set, j) => {
+      set();
+      stepScope(pass, model);
+      const t0 = performance.now();
+      stepScope(pass, model);
+      times[j]!.push(performance.now() - t0);
+    });
+  }
+  return times;
+}
+
+/** The median of a list (the mean of the middle two for an even count). */
+export function medianOf(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error("medianOf: no values");
+  const s = [...xs].sort((a, b) => a - b), h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+/** The median of the rounds' own ratios num[i] / den[i] (two lists of the same rounds). */
+export function pairedMedian(num: readonly number[], den: readonly number[]): number {
+  if (num.length !== den.length) throw new Error(`pairedMedian: ${num.length} against ${den.length} rounds`);
+  return medianOf(num.map((v, i) => v / den[i]!));
+}
+
+// The pool's own threshold, read before anything changes it.
+const POOL_MIN_WORK = minWorkPerThread();
+
+/**
+ * The pool's splits on (its own threshold) or off: with none worth a thread no op splits, which is a
+ * one-thread run's code path with the worker asleep, so a two-thread pool times "one thread" in the same process.
+ */
+export function setSplits(on: boolean): void {
+  setMinWorkPerThread(on ? POOL_MIN_WORK : Infinity);
+}
