@@ -363,7 +363,6 @@ export function formatResults(results: readonly E2EResult[]): string {
   return [...lines, "", ...notes.map((n) => `- ${n}`)].join("\n");
 }
 
-
 /** A timing's spread: its median, min and max. */
 export interface Spread { median: number; min: number; max: number }
 

@@ -1,8 +1,7 @@
 /**
  * A tuning knob's settings compared on one e2e workload, alternating pass by pass in one process so the
- * machine's drift hits every setting alike (on a shared VM whose speed swings by 1.5x within minutes,
- * separate runs cannot tell a 3% change from the machine): each round runs every setting once, an untimed
- * pass then a timed one. Prints each setting's median and its paired median ratio to the first setting.
+ * machine's drift hits every setting alike (bench/paired.ts). Prints each setting's median and its paired
+ * median ratio to the first setting.
  * Every knob leaves the bits alone (only the time changes).
  *
  *   npx tsx bench/knobs.ts --knob spin|panel-tiles|panel-thresholds|min-work|threads --arms A,B,... \
