@@ -47,10 +47,8 @@ for (let i = 0; i < steps; i++) {
     wall[m]! += performance.now() - t0;
     for (const [op, t] of poolProfile("off")) {
       const s = ops[m]!.get(op) ?? NONE;
-      ops[m]!.set(op, {
-        calls: s.calls + t.calls, localMs: s.localMs + t.localMs, waitMs: s.waitMs + t.waitMs, ownMs: s.ownMs + t.ownMs,
-        startMs: s.startMs + t.startMs, wokenParts: s.wokenParts + t.wokenParts,
-      });
+      // Every counter summed over the steps, whatever counters PoolOpTimes holds.
+      ops[m]!.set(op, Object.fromEntries(Object.keys(NONE).map((k) => [k, s[k as keyof PoolOpTimes] + t[k as keyof PoolOpTimes]])) as unknown as PoolOpTimes);
     }
   }
 }

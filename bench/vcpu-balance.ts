@@ -8,6 +8,7 @@
 import { defineTask } from "../src/parallel/registry.js";
 import { poolReady, runParts, setThreads, usableThreads } from "../src/parallel/pool.js";
 import { heapArray, heapF32, heapF64 } from "../src/tensor/heap.js";
+import { pairedMedian } from "./paired.js";
 
 /** The loops, and per loop its rounds and the floats each thread sweeps (about 30-60 ms a run here). */
 export const LOOPS = [
@@ -70,8 +71,7 @@ export async function measureBalance(kind: number, rounds: number): Promise<[num
   return out;
 }
 
-/** The median of the worker's time over the calling thread's. */
+/** The median of the rounds' worker time over calling thread time. */
 export function medianRatio(runs: readonly [number, number][]): number {
-  const r = runs.map(([own, worker]) => worker / own).sort((a, b) => a - b);
-  return r[r.length >> 1]!;
+  return pairedMedian(runs.map(([, worker]) => worker), runs.map(([own]) => own));
 }
