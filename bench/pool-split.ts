@@ -35,7 +35,7 @@ const { model, infer, train } = workloadSteps(name);
 const step = phase === "train" ? train : infer;
 for (let i = 0; i < 2; i++) stepScope(step, model);
 
-const NONE: PoolOpTimes = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0 };
+const NONE: PoolOpTimes = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0, workerMs: 0 };
 const modes = ["threads", "serial"] as const;
 const ops = modes.map(() => new Map<string, PoolOpTimes>());
 const wall = [0, 0];
@@ -58,14 +58,14 @@ const [par, ser] = ops as [Map<string, PoolOpTimes>, Map<string, PoolOpTimes>];
 const f = (v: number): string => (v / steps).toFixed(1);
 const sum = (m: Map<string, PoolOpTimes>, k: keyof PoolOpTimes): number => [...m.values()].reduce((a, t) => a + t[k], 0);
 console.log(`${name} ${phase}, ${threads} threads against the same parts on one thread, ${steps} steps each (ms a step)\n`);
-console.log("| op | calls | one thread, all parts | calling thread's part | its wait | part / (all / threads) | one thread: own part / a worker's | workers' start | woken parts |");
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("| op | calls | one thread, all parts | calling thread's part | its wait | the slowest worker's part | part / (all / threads) | one thread: own part / a worker's | workers' start | woken parts |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 const rows = [...ser].sort((a, b) => b[1].localMs - a[1].localMs).slice(0, top);
 for (const [op, s] of rows) {
   const p = par.get(op) ?? NONE;
   // The split's balance in work: the calling thread's part against the mean of the others, all timed on one thread.
   const balance = s.ownMs / ((s.localMs - s.ownMs) / (threads - 1));
-  console.log(`| ${op} | ${(s.calls / steps).toFixed(0)} | ${f(s.localMs)} | ${f(p.localMs)} | ${f(p.waitMs)} | ${(p.localMs / (s.localMs / threads)).toFixed(2)}x | ${balance.toFixed(2)}x | ${f(p.startMs)} | ${(p.wokenParts / steps).toFixed(1)} |`);
+  console.log(`| ${op} | ${(s.calls / steps).toFixed(0)} | ${f(s.localMs)} | ${f(p.localMs)} | ${f(p.waitMs)} | ${f(p.workerMs)} | ${(p.localMs / (s.localMs / threads)).toFixed(2)}x | ${balance.toFixed(2)}x | ${f(p.startMs)} | ${(p.wokenParts / steps).toFixed(1)} |`);
 }
 const serialThreaded = sum(ser, "localMs"), parLocal = sum(par, "localMs"), parWait = sum(par, "waitMs");
 const woken = sum(par, "wokenParts"), parts = sum(par, "calls");

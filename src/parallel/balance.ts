@@ -6,34 +6,67 @@
  */
 import { popcnt32 } from "../tensor/bits.js";
 
-/** Even split of `units` into `parts` ranges: boundaries 0 = b[0] < ... < b[parts] = units. */
-export function evenCuts(units: number, parts: number): number[] {
-  const cuts: number[] = [];
-  for (let j = 0; j <= parts; j++) cuts.push(Math.round((j * units) / parts));
+/**
+ * Split of `units` into `parts` ranges: boundaries 0 = b[0] < ... < b[parts] = units, even, or with
+ * `shares` (one a part, see partShares in ./pool.ts) in proportion to them.
+ */
+export function evenCuts(units: number, parts: number, shares?: ArrayLike<number>): number[] {
+  if (shares === undefined) {
+    const cuts: number[] = [];
+    for (let j = 0; j <= parts; j++) cuts.push(Math.round((j * units) / parts));
+    return cuts;
+  }
+  let sum = 0;
+  for (let j = 0; j < parts; j++) sum += shares[j]!;
+  const cuts = [0];
+  let before = 0;
+  for (let j = 1; j < parts; j++) {
+    before += shares[j - 1]!;
+    // At least one unit per part (where there are units enough), as the even cuts give.
+    const lo = Math.min(cuts[j - 1]! + 1, units), hi = Math.max(lo, units - (parts - j));
+    cuts.push(Math.min(hi, Math.max(lo, Math.round((before * units) / sum))));
+  }
+  cuts.push(units);
   return cuts;
 }
 
 /**
  * Boundaries 0 = b[0] < b[1] < ... < b[parts] = cost.length (parts <= units)
  * that split the summed cost as evenly as whole units allow: cut j falls where
- * the running cost first reaches j / parts of the total.
+ * the running cost first reaches j / parts of the total, or with `shares` (one
+ * a part), the first j parts' shares of it.
  */
-export function weightedCuts(cost: ArrayLike<number>, parts: number): number[] {
+export function weightedCuts(cost: ArrayLike<number>, parts: number, shares?: ArrayLike<number>): number[] {
   const units = cost.length;
   let total = 0;
   for (let u = 0; u < units; u++) total += cost[u]!;
-  if (!(total > 0)) return evenCuts(units, parts);
+  if (!(total > 0)) return evenCuts(units, parts, shares);
+  let shareSum = 0;
+  if (shares !== undefined) for (let j = 0; j < parts; j++) shareSum += shares[j]!;
   const cuts = [0];
-  let acc = 0;
+  let acc = 0, before = 0;
   let u = 0;
   for (let j = 1; j < parts; j++) {
-    const target = (j * total) / parts;
+    before += shares === undefined ? 1 : shares[j - 1]!;
+    const target = (before * total) / (shares === undefined ? parts : shareSum);
     // At least one unit per part, and leave one for each part still to come.
     while (u < units - (parts - j) && (u < cuts[j - 1]! + 1 || acc + cost[u]! / 2 < target)) acc += cost[u++]!;
     cuts.push(u);
   }
   cuts.push(units);
   return cuts;
+}
+
+/** Each part's summed cost for `cuts` (of {@link weightedCuts}; `cost` null: its units' count). */
+export function partCosts(cost: ArrayLike<number> | null, cuts: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let j = 0; j + 1 < cuts.length; j++) {
+    let c = 0;
+    if (cost === null) c = cuts[j + 1]! - cuts[j]!;
+    else for (let u = cuts[j]!; u < cuts[j + 1]!; u++) c += cost[u]!;
+    out.push(c);
+  }
+  return out;
 }
 
 /**

@@ -14,13 +14,14 @@ import { fail } from "../tensor/errors.js";
 import type { FloatArray } from "../tensor/tensor.js";
 import { countStaged, heapF32, heapF64, heapHandle, inHeap, Scratch } from "../tensor/heap.js";
 import {
-  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, LINE, MAX_ARGS, MAX_BUFS, msBetween, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PROFILED, PROGRESS, SLEEPING,
+  BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, LINE, MAX_ARGS, MAX_BUFS, msBetween, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, PART_US, PROFILED, PROGRESS, SLEEPING,
   SPIN_US, spinFor, stampUs, STARTED_US, STATE, STATUS, WOKEN,
   type WorkerInit,
 } from "./protocol.js";
 import { getKernelBackend } from "../wasm/backend.js";
 import { taskBody, taskModules } from "./registry.js";
-import { evenCuts } from "./balance.js";
+import { evenCuts, partCosts } from "./balance.js";
+import { learnSpeeds, threadSpeed, type PartTime } from "./speeds.js";
 
 import { nodeThreadHost, type ThreadHost, type WorkerHandle } from "./host.js";
 
@@ -132,6 +133,18 @@ export function usableThreads(): number {
   return 1 + Math.min(threads - 1, readySlots().length);
 }
 
+/**
+ * What share of a static split each of `parts` parts should get (the calling thread's first, then the
+ * workers' that {@link runParts} will hand the others to, in order): their learned speeds (./speeds.ts), for
+ * `weightedCuts` and `evenCuts` (./balance.ts); pass the parts' costs on to runParts so it keeps learning.
+ */
+export function partShares(parts: number): number[] {
+  const ready = readySlots();
+  const out = [threadSpeed(0, -1)];
+  for (let j = 1; j < parts; j++) out.push(threadSpeed(j, ready[j - 1]?.index ?? -1));
+  return out;
+}
+
 /** Element index of a heap array's first element in the whole heap (workers view the whole heap). */
 export function sabBase(a: FloatArray): number {
   return a.byteOffset / a.BYTES_PER_ELEMENT;
@@ -163,9 +176,11 @@ export function scratchViews(requests: readonly (readonly [boolean, number, bool
  * and returns when all are done. Callers must pass at most usableThreads() - 1
  * parts. A part that throws, or a worker that dies or stalls, raises a
  * BitspikeError naming `op` (after every other part has finished); the pool is
- * then restarted on the next call.
+ * then restarted on the next call. `costs` (the calling thread's part first, then
+ * `parts`' in order, in any one unit): the split was cut by {@link partShares},
+ * and the parts' times teach the pool the threads' speeds for the next cuts.
  */
-export function runParts(op: string, parts: readonly Part[], local: () => void): void {
+export function runParts(op: string, parts: readonly Part[], local: () => void, costs?: readonly number[]): void {
   if (profile !== null && profile.serial) {
     const t0 = performance.now();
     local();
@@ -189,7 +204,8 @@ export function runParts(op: string, parts: readonly Part[], local: () => void):
   } catch (e) {
     dispatchError = e;
   }
-  const t0 = profile !== null ? performance.now() : 0;
+  const timed = profile !== null || costs !== undefined;
+  const t0 = timed ? performance.now() : 0;
   if (dispatchError === null) {
     try {
       local();
@@ -197,7 +213,7 @@ export function runParts(op: string, parts: readonly Part[], local: () => void):
       localError = e;
     }
   }
-  const t1 = profile !== null ? performance.now() : 0;
+  const t1 = timed ? performance.now() : 0;
   const problems: string[] = [];
   let dead = false;
   for (let j = 0; j < used.length; j++) {
@@ -208,12 +224,17 @@ export function runParts(op: string, parts: readonly Part[], local: () => void):
     }
   }
   if (profile !== null) {
-    let start = 0, woken = 0;
+    let start = 0, woken = 0, worker = 0;
     for (const s of used) {
       start += msBetween(sent, s.ctrl[STARTED_US]!);
       woken += s.ctrl[WOKEN]!;
+      worker = Math.max(worker, s.ctrl[PART_US]! / 1000);
     }
-    record(op, t1 - t0, performance.now() - t1, t1 - t0, used.length > 0 ? start / used.length : 0, woken);
+    record(op, t1 - t0, performance.now() - t1, t1 - t0, used.length > 0 ? start / used.length : 0, woken, worker);
+  }
+  if (costs !== undefined && problems.length === 0 && dispatchError === null && localError === null) {
+    const workers: PartTime[] = used.map((s, j) => ({ index: s.index, cost: costs[j + 1]!, ms: s.ctrl[PART_US]! / 1000 }));
+    learnSpeeds(costs[0]!, t1 - t0, workers);
   }
   if (dead) void shutdownPool();
   if (dispatchError !== null) throw dispatchError;
@@ -237,19 +258,22 @@ export interface PoolOpTimes {
   startMs: number;
   /** Parts whose worker had gone to sleep (spun out its spin time), so the pool had to wake it. */
   wokenParts: number;
+  /** The longest worker part of a call, ms (the workers' own clocks; 0 with `serial`), summed over calls. */
+  workerMs: number;
 }
 
 let profile: { serial: boolean; ops: Map<string, PoolOpTimes> } | null = null;
 
-function record(op: string, localMs: number, waitMs: number, ownMs = localMs, startMs = 0, wokenParts = 0): void {
+function record(op: string, localMs: number, waitMs: number, ownMs = localMs, startMs = 0, wokenParts = 0, workerMs = 0): void {
   let t = profile!.ops.get(op);
-  if (t === undefined) profile!.ops.set(op, (t = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0 }));
+  if (t === undefined) profile!.ops.set(op, (t = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0, workerMs: 0 }));
   t.calls++;
   t.localMs += localMs;
   t.waitMs += waitMs;
   t.ownMs += ownMs;
   t.startMs += startMs;
   t.wokenParts += wokenParts;
+  t.workerMs += workerMs;
 }
 
 /** Runs a worker's part on the calling thread, as the worker would (the same task body, arguments and heap views). */
@@ -441,9 +465,9 @@ function awaitSlot(s: Slot, seq: number): { message: string; dead: boolean } | n
 
 /**
  * The split of a pass over `units` independent units (rows, planes,
- * channels) in arrays every worker sees: as many even parts as `work`
+ * channels) in arrays every worker sees: as many parts as `work`
  * multiply-adds pay for ({@link partsFor}), or as `threads` asks, at most one
- * a unit and one a usable thread. The calling thread runs `local(0, cut)`;
+ * a unit and one a usable thread, cut at the threads' speeds ({@link partShares}). The calling thread runs `local(0, cut)`;
  * worker j runs task `op` with `args(u0, u1)` and `bufs`. One part, or
  * `shared` false (an operand not in the heap: a memory-bound pass would pay as
  * much to stage it as to run it), runs `local(0, units)` here.
@@ -458,8 +482,8 @@ export function runSplit(
     local(0, units);
     return;
   }
-  const cuts = evenCuts(units, p);
+  const cuts = evenCuts(units, p, partShares(p));
   const jobs: Part[] = [];
   for (let j = 1; j < p; j++) jobs.push({ op, args: args(cuts[j]!, cuts[j + 1]!), bufs });
-  runParts(name, jobs, () => local(0, cuts[1]!));
+  runParts(name, jobs, () => local(0, cuts[1]!), partCosts(null, cuts));
 }

@@ -40,8 +40,10 @@ export const PROFILED = 11;
 export const STARTED_US = 12;
 /** 1 when the worker had gone to sleep before its latest task, so the pool had to wake it (only while PROFILED). */
 export const WOKEN = 13;
+/** How long the worker's latest task ran, in microseconds (the pool learns the threads' speeds from it, ./speeds.ts). */
+export const PART_US = 14;
 /** First buffer slot: 1 for a float64 view of the heap, 0 for float32; slots BUF .. BUF + MAX_BUFS - 1. */
-export const BUF = 14;
+export const BUF = 15;
 export const MAX_BUFS = LINE - BUF;
 /** Codes of the KERNELS slot. */
 export const KERNEL_BACKENDS = ["auto", "js", "wasm"] as const;

@@ -9,7 +9,7 @@ import type { FloatArray } from "../tensor/tensor.js";
 import { adoptHeap, heapF32, heapF64 } from "../tensor/heap.js";
 import {
   BUF, CMD, DONE, KERNEL_BACKENDS, KERNELS, MAX_ARGS, MSG_BYTES, MSGLEN, NBUF, OPCODE, OP_QUIT, OP_TEST_EXIT, OP_TEST_THROW,
-  PROFILED, PROGRESS, SLEEPING, SPIN_US, spinFor, stampUs, STARTED_US, STATE, STATUS, WOKEN, type WorkerInit,
+  PART_US, PROFILED, PROGRESS, SLEEPING, SPIN_US, spinFor, stampUs, STARTED_US, STATE, STATUS, WOKEN, type WorkerInit,
 } from "./protocol.js";
 import { taskBody } from "./registry.js";
 import { getKernelBackend, setKernelBackend } from "../wasm/backend.js";
@@ -94,11 +94,13 @@ function serve(ctrl: Int32Array, args: Float64Array, msg: Uint8Array, platform: 
       ctrl[STARTED_US] = stampUs();
       ctrl[WOKEN] = slept ? 1 : 0;
     }
+    const t0 = performance.now();
     try {
       run(op, ctrl, args, platform);
     } catch (e) {
       report(e, ctrl, msg);
     }
+    ctrl[PART_US] = Math.round((performance.now() - t0) * 1000);
     Atomics.store(ctrl, DONE, seq);
     Atomics.notify(ctrl, DONE);
   }

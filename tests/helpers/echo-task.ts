@@ -8,3 +8,12 @@ export const OP_ECHO_ARGS = defineTask("test.echoArgs", import.meta.url, (_raw, 
   const base = a[0]!;
   for (let j = 0; j < 8; j++) b[0]![base + j] = a[j]!;
 });
+
+/** Spins for a[0] microseconds (a part of known length, for the pool's timing tests). */
+export const OP_SPIN_US = defineTask("test.spinUs", import.meta.url, (_raw, a) => spinUs(a[0]!));
+
+/** Busy-waits `us` microseconds on this thread. */
+export function spinUs(us: number): void {
+  const end = performance.now() + us / 1000;
+  while (performance.now() < end);
+}

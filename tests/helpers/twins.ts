@@ -9,7 +9,7 @@
 import { describe, it } from "vitest";
 import fc from "fast-check";
 import { wasmSimdAvailable } from "../../src/wasm/backend.js";
-import { useSplittingPool } from "./pool.js";
+import { SKEWED_SPEEDS, useSplittingPool, withSpeeds } from "./pool.js";
 import { expectSameBits } from "./arrays.js";
 
 /** A twin: runs one case and returns every array it wrote (whole arrays, so writes outside the range show too). */
@@ -48,6 +48,11 @@ export function describeTwins<C>(family: string, arb: fc.Arbitrary<C>, twins: Tw
       describe("the threaded twin, forced to split", () => {
         useSplittingPool(3);
         for (const t of [1, 2, 3]) it(`on ${t} thread${t > 1 ? "s" : ""}`, () => check(`${t} threads`, (c) => twins.threads!(c, t)));
+        for (const speeds of SKEWED_SPEEDS.filter((v) => v !== null)) {
+          it(`on 2 and 3 threads, cut at thread speeds ${speeds.join(":")}`, () => withSpeeds(speeds, () => {
+            for (const t of [2, 3]) check(`${t} threads at speeds ${speeds.join(":")}`, (c) => twins.threads!(c, t));
+          }));
+        }
       });
     }
   });

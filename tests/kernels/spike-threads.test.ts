@@ -17,13 +17,13 @@ import type { ConvGeom } from "../../src/kernels/conv/conv.js";
 import { neuronBackwardThreads } from "../../src/kernels/neuron/threads.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../src/kernels/spike-conv/threads.js";
 import { poolInfo } from "../../src/parallel/pool.js";
-import { popcountRange, sampledDensity, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../src/parallel/balance.js";
+import { evenCuts, partCosts, popcountRange, sampledDensity, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../src/parallel/balance.js";
 import { claimCuts, claimedRanges, postClaims } from "../../src/parallel/claims.js";
 import { setKernelBackend } from "../../src/wasm/backend.js";
 import { sigmoidSurrogate, surrogateDerivative } from "../../src/ops/spike/surrogate.js";
 import { channelMeanVar } from "../../src/kernels/norm/norm.js";
 import { channelMeanVarThreads } from "../../src/kernels/norm/threads.js";
-import { useSplittingPool } from "../helpers/pool.js";
+import { skewedSpeeds, useSplittingPool, withSpeeds } from "../helpers/pool.js";
 import { randArray, sameBits } from "../helpers/arrays.js";
 
 /** Same bits (NaN payloads aside, none arise here). */
@@ -104,11 +104,11 @@ function geom(c: { h: number; w: number; kh: number; kw: number; sh: number; sw:
 }
 
 describe("threaded spike conv", () => {
-  it("forward and weight gradient (spikes, and counts 1 / 2 at the set bits) equal the per-image kernels bit for bit for 1, 2 and 3 threads", () => {
+  it("forward and weight gradient (spikes, and counts 1 / 2 at the set bits) equal the per-image kernels bit for bit for 1, 2 and 3 threads, cut at any thread speeds", () => {
     const before = poolInfo().workerParts;
     let ran = 0;
     fc.assert(
-      fc.property(convCase, fc.boolean(), (cs, withCounts) => {
+      fc.property(convCase, fc.boolean(), skewedSpeeds, (cs, withCounts, speeds) => withSpeeds(speeds, () => {
         const g = geom(cs);
         if (g === null) return true;
         ran++;
@@ -166,7 +166,7 @@ describe("threaded spike conv", () => {
           if (!sameBits(acc, freshRef)) return false;
         }
         return true;
-      }),
+      })),
       { numRuns: 120 },
     );
     expect(ran).toBeGreaterThan(30);
@@ -227,16 +227,16 @@ describe("batch-norm passes by default", () => {
 });
 
 describe("threaded spike / counts linear", () => {
-  it("gathers and scatters equal the kernels bit for bit for 1, 2 and 3 threads (both families)", () => {
+  it("gathers and scatters equal the kernels bit for bit for 1, 2 and 3 threads (both families), cut at any thread speeds", () => {
     const before = poolInfo().workerParts;
     fc.assert(
       fc.property(
         fc.record({
           m: fc.integer({ min: 1, max: 13 }), k: fc.integer({ min: 1, max: 100 }), n: fc.integer({ min: 1, max: 9 }),
           rate: fc.constantFrom(0.1, 0.5), accumulate: fc.boolean(), f64: fc.boolean(), acc32: fc.boolean(), shared: fc.boolean(),
-          off: fc.integer({ min: 0, max: 3 }), seed: fc.integer(),
+          off: fc.integer({ min: 0, max: 3 }), seed: fc.integer(), speeds: skewedSpeeds,
         }),
-        ({ m, k, n, rate, accumulate, f64, acc32, shared, off, seed }) => {
+        ({ m, k, n, rate, accumulate, f64, acc32, shared, off, seed, speeds }) => withSpeeds(speeds, () => {
           // Scatter accumulators: float32 (the float32 family, with float32 data) or float64.
           const accType = !f64 && acc32 ? "float32" : "float64";
           const rng = new Rng(seed);
@@ -302,7 +302,7 @@ describe("threaded spike / counts linear", () => {
             }
           }
           return true;
-        },
+        }),
       ),
       { numRuns: 80 },
     );
@@ -384,6 +384,10 @@ describe("claimed chunks", () => {
   });
 });
 
+function sameCuts(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
 describe("work-balanced cuts", () => {
   it("are strictly increasing from 0 to the unit count and follow the cost", () => {
     fc.assert(
@@ -397,6 +401,32 @@ describe("work-balanced cuts", () => {
     );
     expect(weightedCuts([10, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 2)).toEqual([0, 1, 11]);
     expect(weightedCuts([0, 0, 0, 0], 2)).toEqual([0, 2, 4]);
+  });
+
+  it("with shares (the threads' speeds): still strictly increasing, each part's cost following its share", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat({ max: 50 }), { minLength: 1, maxLength: 60 }), fc.array(fc.double({ min: 0.1, max: 10, noNaN: true }), { minLength: 1, maxLength: 4 }),
+        fc.boolean(),
+        (cost, speeds, even) => {
+          const parts = Math.min(speeds.length, cost.length);
+          const cuts = even ? evenCuts(cost.length, parts, speeds) : weightedCuts(cost, parts, speeds);
+          if (cuts.length !== parts + 1 || cuts[0] !== 0 || cuts[parts] !== cost.length) return false;
+          for (let j = 1; j <= parts; j++) if (cuts[j]! <= cuts[j - 1]!) return false;
+          // Equal shares cut as no shares do.
+          const same = new Array<number>(parts).fill(2);
+          return even ? sameCuts(evenCuts(cost.length, parts, same), evenCuts(cost.length, parts)) : sameCuts(weightedCuts(cost, parts, same), weightedCuts(cost, parts));
+        },
+      ),
+    );
+    // A thread three times as fast gets three quarters of the units (of the cost).
+    expect(evenCuts(100, 2, [1, 3])).toEqual([0, 25, 100]);
+    expect(evenCuts(100, 3, [2, 1, 1])).toEqual([0, 50, 75, 100]);
+    expect(weightedCuts([...new Array<number>(40).fill(1), ...new Array<number>(40).fill(3)], 2, [3, 1])).toEqual([0, 67, 80]); // 40 + 27 x 3 = 121 of 160
+    expect(partCosts([1, 2, 3, 4, 5], [0, 2, 5])).toEqual([3, 12]);
+    expect(partCosts(null, [0, 2, 5])).toEqual([2, 3]);
+    // Units fewer than the shares would need: still one a part.
+    expect(evenCuts(3, 3, [100, 1, 1])).toEqual([0, 1, 2, 3]);
   });
 });
 

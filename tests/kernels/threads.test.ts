@@ -7,7 +7,7 @@ import { BitspikeError } from "../../src/tensor/errors.js";
 import { gemm, gemmReference } from "../../src/kernels/gemm/gemm.js";
 import { gemmThreads } from "../../src/kernels/gemm/threads.js";
 import {
-  getThreads, minWorkPerThread, poolInfo, poolProfile, poolReady, runParts, setMinWorkPerThread, setPoolSpin, setThreadHost, setThreads,
+  getThreads, minWorkPerThread, partShares, poolInfo, poolProfile, poolReady, runParts, setMinWorkPerThread, setPoolSpin, setThreadHost, setThreads,
   sabBase, shutdownPool, usableThreads, type Part,
 } from "../../src/parallel/pool.js";
 import { OP_TEST_EXIT, OP_TEST_THROW, spinFor } from "../../src/parallel/protocol.js";
@@ -18,8 +18,10 @@ import { matmul } from "../../src/ops/matmul.js";
 import { sum } from "../../src/ops/reduce.js";
 import { mul } from "../../src/ops/elementwise.js";
 import { backward } from "../../src/autograd/tape.js";
-import { useSplittingPool } from "../helpers/pool.js";
-import { OP_ECHO_ARGS } from "../helpers/echo-task.js";
+import { SKEWED_SPEEDS, useSplittingPool, withSpeeds } from "../helpers/pool.js";
+import { OP_ECHO_ARGS, OP_SPIN_US, spinUs } from "../helpers/echo-task.js";
+import { evenCuts } from "../../src/parallel/balance.js";
+import { learnSpeeds, setThreadSpeeds, threadSpeed } from "../../src/parallel/speeds.js";
 import { randArray, sameBits } from "../helpers/arrays.js";
 
 /** Same bits (NaN payloads aside, none arise here). */
@@ -103,9 +105,12 @@ function runWith(parts: number, work: number, f: (xs: Tensor[]) => Tensor, make:
 /** Runs with 1, 2 and 3 parts give the same bits. */
 function expectSameRuns(work: number, f: (xs: Tensor[]) => Tensor, make: () => Tensor[]): void {
   const one = runWith(1, work, f, make);
-  for (const parts of [2, 3]) {
-    const got = runWith(parts, work, f, make);
-    for (let i = 0; i < one.length; i++) expect(sameBits(got[i]!, one[i]!)).toBe(true);
+  // Every static split cut evenly-ish (learned) and far from even (fixed skews).
+  for (const speeds of SKEWED_SPEEDS) {
+    for (const parts of [2, 3]) {
+      const got = withSpeeds(speeds, () => runWith(parts, work, f, make));
+      for (let i = 0; i < one.length; i++) expect(sameBits(got[i]!, one[i]!)).toBe(true);
+    }
   }
 }
 
@@ -276,6 +281,56 @@ describe("pool", () => {
       poolProfile("off");
       setPoolSpin(old);
     }
+  });
+
+  it("a static split's part times teach the pool its threads' speeds, which the next cuts follow (and the profile shows)", async () => {
+    setThreads(2);
+    await poolReady();
+    try {
+      expect(partShares(2)).toEqual([1, 1]); // a fresh worker: as fast as the calling thread
+      // Equal costs, the worker's part 4x as long: it is learned 4x slower (a median of the last calls).
+      poolProfile("threads");
+      for (let i = 0; i < 3; i++) runParts("spin", [{ op: OP_SPIN_US, args: [8000], bufs: [] }], () => spinUs(2000), [1, 1]);
+      const times = poolProfile("off").get("spin")!;
+      expect(times.workerMs).toBeGreaterThanOrEqual(3 * 8);
+      const [caller, worker] = partShares(2) as [number, number];
+      expect(caller).toBe(1);
+      expect(worker).toBeLessThan(0.75); // 0.25 unless the host paused the calling thread for most of two calls
+      expect(evenCuts(100, 2, partShares(2))[1]).toBeGreaterThan(57);
+      // Fixed speeds override the learned ones; null goes back to them.
+      setThreadSpeeds([1, 3]);
+      expect(partShares(3)).toEqual([1, 3, 3]);
+      setThreadSpeeds(null);
+      expect(partShares(2)[1]).toBe(worker);
+      expect(() => setThreadSpeeds([1, 0])).toThrow(/setThreadSpeeds: speeds must be finite and > 0, got \[1, 0\]/);
+      expect(() => setThreadSpeeds([])).toThrow(BitspikeError);
+    } finally {
+      poolProfile("off");
+      setThreadSpeeds(null);
+      await shutdownPool(); // a fresh pool (fresh speeds) for the tests after
+      setThreads(3);
+      await poolReady();
+    }
+  });
+
+  it("learns a worker's speed as the median of its last three calls, skipping short calls and bounding the ratio", () => {
+    const w = 1_000_000; // a worker index no pool has: its own history
+    const speed = (): number => threadSpeed(1, w);
+    expect(speed()).toBe(1);
+    learnSpeeds(1, 2, [{ index: w, cost: 1, ms: 4 }]); // half as fast
+    expect(speed()).toBeCloseTo(0.5, 12);
+    learnSpeeds(1, 2, [{ index: w, cost: 1, ms: 40 }]); // a pause: the median of two is their geometric mean
+    learnSpeeds(1, 2, [{ index: w, cost: 1, ms: 4 }]);
+    expect(speed()).toBeCloseTo(0.5, 12); // one outlier among three moves nothing
+    learnSpeeds(1, 2, [{ index: w, cost: 2, ms: 2 }]);
+    learnSpeeds(1, 2, [{ index: w, cost: 2, ms: 2 }]);
+    expect(speed()).toBeCloseTo(2, 12); // the host's shares changed: followed within two calls
+    learnSpeeds(1, 0.5, [{ index: w, cost: 1, ms: 100 }]); // the calling thread's part under 1 ms: skipped
+    learnSpeeds(1, 2, [{ index: w, cost: 1, ms: 0.5 }]); // the worker's: skipped
+    learnSpeeds(0, 2, [{ index: w, cost: 1, ms: 2 }]); // no cost to learn from
+    expect(speed()).toBeCloseTo(2, 12);
+    for (let i = 0; i < 3; i++) learnSpeeds(1, 1, [{ index: w, cost: 1000, ms: 1 }]);
+    expect(speed()).toBeCloseTo(4, 12); // at most 4x either way
   });
 
   it("a part's arguments past those it passes read 0 in the worker, not what the slot's last task left", async () => {

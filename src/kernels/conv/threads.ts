@@ -9,9 +9,9 @@
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { defineTask } from "../../parallel/registry.js";
-import { partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
+import { partShares, partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
 import { claimedRanges, runClaimed } from "../../parallel/claims.js";
-import { evenCuts } from "../../parallel/balance.js";
+import { evenCuts, partCosts } from "../../parallel/balance.js";
 import { convDataRange, convForwardRange, dataImagesPerChunk, convWeightRange, decodeConv, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
 
 export type { ConvDims } from "./ranges.js";
@@ -62,7 +62,7 @@ export function convForwardThreads(d: ConvDims, x: FloatArray, w: FloatArray, y:
     convForwardRange(d, x, 0, w, 0, y, 0, 0, d.n, noTick);
     return;
   }
-  const cuts = evenCuts(d.n, p);
+  const cuts = evenCuts(d.n, p, partShares(p));
   const mine = cuts[1]!;
   const xImg = d.cIn * d.g.h * d.g.w, yImg = d.o * d.g.oh * d.g.ow;
   const rest = d.n - mine;
@@ -82,7 +82,7 @@ export function convForwardThreads(d: ConvDims, x: FloatArray, w: FloatArray, y:
   for (let j = 1; j < p; j++) {
     jobs.push({ op: OP_CONV_FORWARD, args: [...dims, xBase, sabBase(ww), yBase, cuts[j]!, cuts[j + 1]!], bufs: [wx, ww, wy] });
   }
-  runParts("conv2d.forward", jobs, () => convForwardRange(d, x, 0, w, 0, y, 0, 0, mine, noTick));
+  runParts("conv2d.forward", jobs, () => convForwardRange(d, x, 0, w, 0, y, 0, 0, mine, noTick), partCosts(null, cuts));
   if (!inHeap(y)) y.set(sy.subarray(0, rest * yImg), mine * yImg);
 }
 
@@ -114,7 +114,7 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
       convDataRange(d, gy, 0, w, 0, gx, 0, 0, 0, noTick, images));
     return;
   }
-  const cuts = evenCuts(d.n, p);
+  const cuts = evenCuts(d.n, p, partShares(p));
   const mine = cuts[1]!;
   const xImg = d.cIn * d.g.h * d.g.w, yImg = d.o * d.g.oh * d.g.ow;
   const rest = d.n - mine;
@@ -133,7 +133,7 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
   for (let j = 1; j < p; j++) {
     jobs.push({ op: OP_CONV_DATA, args: [...dims, gyBase, sabBase(ww), gxBase, cuts[j]!, cuts[j + 1]!, 0], bufs: [wgy, ww, wgx] });
   }
-  runParts("conv2d.data", jobs, () => convDataRange(d, gy, 0, w, 0, gx, 0, 0, mine, noTick));
+  runParts("conv2d.data", jobs, () => convDataRange(d, gy, 0, w, 0, gx, 0, 0, mine, noTick), partCosts(null, cuts));
   if (!inHeap(gx)) gx.set(sgx.subarray(0, rest * xImg), mine * xImg);
 }
 
@@ -150,7 +150,7 @@ export function convWeightThreads(d: ConvDims, gy: FloatArray, x: FloatArray, ac
     convWeightRange(d, gy, 0, x, 0, acc, 0, 0, d.o, noTick);
     return;
   }
-  const cuts = evenCuts(d.o, p);
+  const cuts = evenCuts(d.o, p, partShares(p));
   const mine = cuts[1]!;
   const kk = (d.cIn / d.groups) * d.g.kh * d.g.kw;
   const [sgy, sx, sacc] = scratchViews([
@@ -168,6 +168,6 @@ export function convWeightThreads(d: ConvDims, gy: FloatArray, x: FloatArray, ac
   for (let j = 1; j < p; j++) {
     jobs.push({ op: OP_CONV_WEIGHT, args: [...dims, sabBase(wgy), sabBase(wx), accBase, cuts[j]!, cuts[j + 1]!], bufs: [wgy, wx, wacc] });
   }
-  runParts("conv2d.weight", jobs, () => convWeightRange(d, gy, 0, x, 0, acc, 0, 0, mine, noTick));
+  runParts("conv2d.weight", jobs, () => convWeightRange(d, gy, 0, x, 0, acc, 0, 0, mine, noTick), partCosts(null, cuts));
   if (!inHeap(acc)) acc.set(sacc.subarray(0, (d.o - mine) * kk), mine * kk);
 }

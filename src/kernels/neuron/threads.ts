@@ -21,9 +21,9 @@ import {
 } from "./neuron.js";
 import { affineVectorLength, normLifBackwardFits, normLifBackwardRangeWasm, normLifForwardRangeWasm, normLifWasmFits, type AffineLayout } from "./norm-lif.js";
 import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
-import { evenCuts } from "../../parallel/balance.js";
+import { evenCuts, partCosts } from "../../parallel/balance.js";
 import { claimedRanges, runClaimed } from "../../parallel/claims.js";
-import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partShares, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
 
 /** Slots of a neuron task's arguments holding the kernel parameters; task arguments follow. */
@@ -131,7 +131,7 @@ function partsOf(p: NeuronKernelParams, cost: number, threads: number | undefine
 function splitUnits(p: NeuronKernelParams, parts: number) {
   const wpr = wordsFor(p.cols);
   const units = p.rows * wpr;
-  const cuts = evenCuts(units, parts);
+  const cuts = evenCuts(units, parts, partShares(parts));
   const mine = cuts[1]!;
   return { steps: p.steps, n: p.rows * p.cols, units, cuts, mine, e0: unitElem(mine, p.cols, wpr) };
 }
@@ -166,7 +166,7 @@ export function neuronForwardThreads(
   const wx = stX ? sx : x, wh = h === null ? wx : stH ? sh : h, wv = stV ? sv : v;
   const ww = stW ? sw : asFloats(words);
   const jobs = unitParts(OP_NEURON_FORWARD, cuts, (u0, u1) => [...forwardArgs(base, h !== null, u0, u1, wx, wh, ww, wv), 0], [wx, wh, ww, wv]);
-  runParts("multiStepNeuron.forward", jobs, () => neuronForwardRange(x, p, h, words, v, 0, mine));
+  runParts("multiStepNeuron.forward", jobs, () => neuronForwardRange(x, p, h, words, v, 0, mine), partCosts(null, cuts));
   if (stH) copySteps(sh, h!, steps, n, e0, n);
   if (stW) copySteps(new Uint32Array(sw.buffer, sw.byteOffset, sw.length), words, steps, units, mine, units);
   if (stV) v.set(sv.subarray(e0, n), e0);
@@ -342,7 +342,7 @@ export function neuronBackwardThreads(
   if (stW) copySteps(words, new Uint32Array(sw.buffer, sw.byteOffset, sw.length), steps, units, mine, units);
   const wg = stG ? sg : gS, wh = stH ? sh : h, ww = stW ? sw : asFloats(words), wx = stX ? sx : gx;
   const jobs = unitParts(OP_NEURON_BACKWARD, cuts, (u0, u1) => [...base, alpha, u0, u1, sabBase(wg), sabBase(wh), sabBase(ww), sabBase(wx), 0], [wg, wh, ww, wx]);
-  runParts("multiStepNeuron.backward", jobs, () => hardDetachedBackwardRange(gS, h, words, p, alpha, gx, gv, 0, mine));
+  runParts("multiStepNeuron.backward", jobs, () => hardDetachedBackwardRange(gS, h, words, p, alpha, gx, gv, 0, mine), partCosts(null, cuts));
   if (stX) copySteps(sx, gx, steps, n, e0, n);
   return 0;
 }

@@ -22,9 +22,9 @@ import {
   gradSumsBy, meanVarBy, sumBlocks, sumsPartials, type SumsPass,
 } from "./norm.js";
 import { defineTask, from } from "../../parallel/registry.js";
-import { evenCuts } from "../../parallel/balance.js";
+import { evenCuts, partCosts } from "../../parallel/balance.js";
 import { claimedRanges, runClaimed } from "../../parallel/claims.js";
-import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partShares, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
 
 /** Batch-norm passes a channel task can run (see {@link channelTask}). */
@@ -78,7 +78,7 @@ function threaded(
     threadedRows(kind, parts, x, g, out, n, c, s, ins, n % blocks === 0 && n / blocks >= ROW_SPLIT_MIN * parts ? blocks : 1);
     return;
   }
-  const cuts = evenCuts(c, parts);
+  const cuts = evenCuts(c, parts, partShares(parts));
   const mine = cuts[1]!;
   const len = n * c * s;
   const stX = !inHeap(x), stG = g !== null && !inHeap(g), stO = !inHeap(out);
@@ -98,7 +98,7 @@ function threaded(
       bufs: [wx, wg, wo, vec],
     });
   }
-  runParts(PASS_NAMES[kind]!, jobs, () => channelPass(kind, x, g ?? x, out, vec, n, c, s, 0, mine));
+  runParts(PASS_NAMES[kind]!, jobs, () => channelPass(kind, x, g ?? x, out, vec, n, c, s, 0, mine), partCosts(null, cuts));
   if (stO) {
     // Only the workers' channels: every sample's run of channels mine..c-1 (element by element when the runs are short).
     const sm = mine * s, row = c * s;
@@ -170,7 +170,7 @@ function threadedRows(
   ins: readonly Float64Array[], blocks: number,
 ): void {
   const run = n / blocks;
-  const cuts = evenCuts(run, parts);
+  const cuts = evenCuts(run, parts, partShares(parts));
   const per = c * s;
   const [vec] = scratchViews([[true, 5 * c, true]]) as [Float64Array];
   for (let j = 0; j < ins.length; j++) vec.set(ins[j]!.subarray(0, c), j * c);
@@ -188,7 +188,7 @@ function threadedRows(
   local.set(vec.subarray(0, ins.length * c));
   runParts(PASS_NAMES[kind]!, jobs, () => {
     for (let k = 0, o = 0; k < blocks; k++, o += run * per) channelPass(kind, from(x, o), from(wg, o), from(wo, o), local, cuts[1]!, c, s, 0, c);
-  });
+  }, partCosts(null, cuts));
 }
 
 /** Copies channels c0..c-1 of every sample of src [n, c, s] to dst (same layout); all of it when the runs are short. */

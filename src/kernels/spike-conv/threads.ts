@@ -17,8 +17,8 @@ import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
 import { spikeConvNormLifRange } from "./norm-lif.js";
 import { lifKernelParams, type NeuronKernelParams } from "../neuron/neuron.js";
 import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
-import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
-import { eachSampledRow, popcountRange, weightedCuts } from "../../parallel/balance.js";
+import { partShares, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { eachSampledRow, partCosts, popcountRange, weightedCuts } from "../../parallel/balance.js";
 import { claimedRanges, runClaimed, unitRange, type UnitRanges } from "../../parallel/claims.js";
 
 
@@ -176,7 +176,7 @@ export function spikeConvForwardThreads(
   const khw = g.kh * g.kw, ohw = g.oh * g.ow;
   const cost = new Float64Array(n);
   for (let i = 0; i < n; i++) cost[i] = popcountRange(words, i * imgWords, (i + 1) * imgWords, COST_STRIDE) * khw + ohw * OUTPUT_COST;
-  const cuts = weightedCuts(cost, p);
+  const cuts = weightedCuts(cost, p, partShares(p));
   const mine = cuts[1]!;
   const outImg = o * ohw;
   const stS = !inHeap(words), stW = !inHeap(wT), stO = !inHeap(out), stX = counts !== null && !inHeap(counts);
@@ -198,7 +198,7 @@ export function spikeConvForwardThreads(
       op: OP_SPIKE_CONV_FORWARD, args: [...dims, imgWords, sabBase(ws), sabBase(ww), sabBase(wo), cuts[j]!, cuts[j + 1]!, xB, outIn ? 1 : 0], bufs: [ws, ww, wo, wx],
     });
   }
-  runParts("spikeConv2d.forward", jobs, () => spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, mine, counts, outIn));
+  runParts("spikeConv2d.forward", jobs, () => spikeConvForwardRange(words, wpr, c, g, wT, o, out, imgWords, 0, mine, counts, outIn), partCosts(cost, cuts));
   if (stO) out.set(so.subarray(mine * outImg, n * outImg), mine * outImg);
 }
 
@@ -234,7 +234,7 @@ export function spikeConvWeightThreads(
   eachSampledRow(n, COST_IMAGES, (i) => {
     for (let ci = 0; ci < c; ci++) cost[ci] += popcountRange(words, i * imgWords + ci * plane, i * imgWords + (ci + 1) * plane, COST_STRIDE) * khw + plane;
   });
-  const cuts = weightedCuts(cost, p);
+  const cuts = weightedCuts(cost, p, partShares(p));
   const mine = cuts[1]!;
   const stS = !inHeap(words), stG = !inHeap(gy), stA = !inHeap(accW), stX = counts !== null && !inHeap(counts);
   const [ss, sg, sa, sx] = scratchViews([
@@ -260,7 +260,7 @@ export function spikeConvWeightThreads(
   runParts("spikeConv2d.weight", jobs, () => {
     if (fresh) zeroChannelRows(accW, 0, mine, g, o);
     spikeConvWeightRange(words, imgWords, n, wpr, c, 0, mine, g, gy, true, o, accW, counts);
-  });
+  }, partCosts(cost, cuts));
   if (stA) accW.set(sa.subarray(rowLo, accW.length), rowLo);
 }
 
@@ -316,8 +316,8 @@ export function spikeConvNormLifThreads(
       cost[b] += popcountRange(words, i * imgWords, (i + 1) * imgWords, COST_STRIDE) * g.kh * g.kw + ohw * OUTPUT_COST;
     }
   }
-  const cuts = weightedCuts(cost, parts);
+  const cuts = weightedCuts(cost, parts, partShares(parts));
   const jobs: Part[] = [];
   for (let j = 1; j < parts; j++) jobs.push({ op: OP_SPIKE_CONV_NORM_LIF, args: args(cuts[j]!, cuts[j + 1]!, 0, 1), bufs });
-  runParts("spikeConvNormLif", jobs, () => range(unitRange(0, cuts[1]!)));
+  runParts("spikeConvNormLif", jobs, () => range(unitRange(0, cuts[1]!)), partCosts(cost, cuts));
 }

@@ -9,8 +9,8 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import { wordsFor } from "../../tensor/bits.js";
 import { maxPoolBits, maxPoolBitsRange, maxPoolGradRange, type PoolGeometry } from "./spike-pool.js";
 import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
-import { evenCuts } from "../../parallel/balance.js";
-import { partsFor, runParts, runSplit, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { evenCuts, partCosts } from "../../parallel/balance.js";
+import { partShares, partsFor, runParts, runSplit, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 
 
 /** Slots of a max-pool task's arguments holding the geometry; task arguments follow. */
@@ -39,7 +39,7 @@ export function maxPoolBitsThreads(src: Uint32Array, dst: Uint32Array, argmax: I
     maxPoolBits(src, dst, argmax, g);
     return;
   }
-  const cuts = evenCuts(g.planes, p);
+  const cuts = evenCuts(g.planes, p, partShares(p));
   const mine = cuts[1]!;
   const sPlane = g.h * wordsFor(g.w), dPlane = g.oh * wordsFor(g.ow), aPlane = g.oh * g.ow;
   const stS = !inHeap(src), stD = !inHeap(dst), stA = argmax !== null && !inHeap(argmax);
@@ -57,7 +57,7 @@ export function maxPoolBitsThreads(src: Uint32Array, dst: Uint32Array, argmax: I
       bufs: [ws, wd, wa],
     });
   }
-  runParts("maxPool2dSpikes", jobs, () => maxPoolBitsRange(src, dst, argmax, g, 0, mine));
+  runParts("maxPool2dSpikes", jobs, () => maxPoolBitsRange(src, dst, argmax, g, 0, mine), partCosts(null, cuts));
   if (stD) dst.set(ud.subarray(mine * dPlane, g.planes * dPlane), mine * dPlane);
   if (stA) argmax!.set(new Int32Array(sa!.buffer, sa!.byteOffset, sa!.length).subarray(mine * aPlane, g.planes * aPlane), mine * aPlane);
 }

@@ -14,9 +14,9 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import { popcnt32 } from "../../tensor/bits.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, spikeScatterRowsWords, countsScatterRowsCols } from "./spike-sum.js";
 import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
-import { partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partShares, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { claimedRanges, runClaimed, unitRange, type UnitRanges } from "../../parallel/claims.js";
-import { eachSampledRow, evenCuts, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
+import { eachSampledRow, evenCuts, partCosts, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
 import { linearNormLifRange, UNIT_TOKENS, type NormLifProjection, type TokenRows } from "./norm-lif.js";
 
 
@@ -160,7 +160,7 @@ function gather(
   const cost = kind === LIN_SPIKE_GATHER
     ? sampledRowBits(a as Uint32Array, aOff, m, wpr, 256, SPIKE_ROW_COST)
     : sampledRowNonzeros(a as FloatArray, aOff, m, aRow, 64, Math.max(1, k / COUNTS_ROW_COST_DIV));
-  const cuts = weightedCuts(cost, parts);
+  const cuts = weightedCuts(cost, parts, partShares(parts));
   const mine = cuts[1]!;
   const [sa, sw, sc, sb] = scratchViews([req(a, m * aRow), req(w, wLen), req(c, m * n), bias ? req(bias, n) : [false, 0]]) as FloatArray[];
   const stA = !inHeap(a), stW = !inHeap(w), stC = !inHeap(c), stB = bias !== null && !inHeap(bias);
@@ -181,7 +181,7 @@ function gather(
   runParts(kind === LIN_SPIKE_GATHER ? "spikeLinear.forward" : "countsLinear.forward", jobs, () => {
     if (kind === LIN_SPIKE_GATHER) spikeGatherAdd(a as Uint32Array, aOff, wpr, w, wOff, c, cOff, mine, n, accumulate, outIn ? k : 0, bias);
     else countsGatherAdd(a as FloatArray, aOff, w, wOff, c, cOff, mine, k, n, accumulate, outIn, bias);
-  });
+  }, partCosts(cost, cuts));
   if (stC) c.set(sc.subarray(mine * n, m * n), cOff + mine * n);
 }
 
@@ -217,7 +217,7 @@ function scatter(
   kind: number, a: Operand, aOff: number, aLen: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
   m: number, k: number, n: number, wpr: number, units: number, per: number, parts: number, fresh: boolean,
 ): void {
-  let cuts: number[];
+  let costs: Float64Array | null = null;
   if (kind === LIN_SPIKE_SCATTER) {
     // Balanced by work: a spike word column costs its set bits (one gradient row added each) plus the scan,
     // counted on up to 512 rows spread over all m (every row's took 2.5 ms of the calling thread a MNIST step).
@@ -226,10 +226,10 @@ function scatter(
     eachSampledRow(m, 512, (i) => {
       for (let q = 0; q < wpr; q++) cost[q] += popcnt32(s[aOff + i * wpr + q]!) + 0.1;
     });
-    cuts = weightedCuts(cost, parts);
-  } else {
-    cuts = evenCuts(units, parts);
+    costs = cost;
   }
+  const shares = partShares(parts);
+  const cuts = costs === null ? evenCuts(units, parts, shares) : weightedCuts(costs, parts, shares);
   const mine = cuts[1]!;
   const [sa, sg, sc] = scratchViews([req(a, aLen), req(g, m * n), req(acc, k * n)]) as [FloatArray, FloatArray, FloatArray];
   const stA = !inHeap(a), stG = !inHeap(g), stC = !inHeap(acc);
@@ -245,7 +245,7 @@ function scatter(
   }
   runParts(kind === LIN_SPIKE_SCATTER ? "spikeLinear.weight" : "countsLinear.weight", jobs, () => {
     linearPart(kind, asFloat(a), aOff, g, gOff, acc, accOff, m, k, n, wpr, 0, mine, false, false, fresh);
-  });
+  }, partCosts(costs, cuts));
   if (stC) acc.set(sc.subarray(lo, k * n), accOff + lo);
 }
 
