@@ -126,7 +126,8 @@ export function sumPerChannelRangeWasm(g: FloatArray, dst: FloatArray, outer: nu
     sumPerChannelRangeJs(g, dst, outer, channels, inner, c0, c1);
     return;
   }
-  const n = c1 - c0, acc = accScratch.take(n * 8), es = g.BYTES_PER_ELEMENT;
+  // Sized for every channel, not this range's: a split's ranges move with the threads' speeds (src/parallel/speeds.ts).
+  const n = c1 - c0, acc = accScratch.take(channels * 8), es = g.BYTES_PER_ELEMENT;
   const h = heapF64();
   h.fill(0, acc / 8, acc / 8 + n);
   if (es === 4) {

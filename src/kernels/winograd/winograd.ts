@@ -193,7 +193,9 @@ export function winogradDataRange(
 ): void {
   let run: ((r0: number, r1: number) => void) | null = null;
   images((r0, r1) => {
-    run ??= winogradDataSetup(d, gy, gyOff, w, wOff, gx, gxOff, r1 - r0, tick);
+    // Scratch for a whole gemm's images whatever this range holds: a static split's ranges move with the threads'
+    // speeds (src/parallel/speeds.ts), and scratch sized by them regrew (CIFAR b8 step: 25 -> 51 MB).
+    run ??= winogradDataSetup(d, gy, gyOff, w, wOff, gx, gxOff, d.n, tick);
     run(r0, r1);
   });
 }
