@@ -7,22 +7,17 @@
 import { popcnt32 } from "../tensor/bits.js";
 
 /**
- * Split of `units` into `parts` ranges: boundaries 0 = b[0] < ... < b[parts] = units, even, or with
- * `shares` (one a part, see partShares in ./pool.ts) in proportion to them.
+ * Split of `units` (at least `parts`) into `parts` ranges: boundaries 0 = b[0] < ... < b[parts] = units,
+ * even, or with `shares` (one a part, see partShares in ./pool.ts) in proportion to them.
  */
 export function evenCuts(units: number, parts: number, shares?: ArrayLike<number>): number[] {
-  if (shares === undefined) {
-    const cuts: number[] = [];
-    for (let j = 0; j <= parts; j++) cuts.push(Math.round((j * units) / parts));
-    return cuts;
-  }
   let sum = 0;
-  for (let j = 0; j < parts; j++) sum += shares[j]!;
+  for (let j = 0; j < parts; j++) sum += shares?.[j] ?? 1;
   const cuts = [0];
   let before = 0;
   for (let j = 1; j < parts; j++) {
-    before += shares[j - 1]!;
-    // At least one unit per part (where there are units enough), as the even cuts give.
+    before += shares?.[j - 1] ?? 1;
+    // At least one unit per part (where there are units enough).
     const lo = Math.min(cuts[j - 1]! + 1, units), hi = Math.max(lo, units - (parts - j));
     cuts.push(Math.min(hi, Math.max(lo, Math.round((before * units) / sum))));
   }

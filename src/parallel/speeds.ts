@@ -2,8 +2,8 @@
  * How fast each pool worker runs its parts against the calling thread, learned from the part times of the
  * statically split calls. On a VM the host gives the two vCPUs unequal shares that change from second to
  * second (bench/vcpu-speed.ts): in one CIFAR b8 training step every counts weight gradient ran its half 1.5x
- * slower on the calling thread than on the worker (18.2 / 11.7 ms), the next step the other way round
- * (11.5 / 17.1), a later one even (11.3 / 11.5); an even split then waits on the slower thread for a third
+ * slower on the calling thread than on the worker (18.2 / 11.7 ms), in the next step after its first call the
+ * other way round (11.5 / 17.1), in a later one even (11.3 / 11.5); an even split then waits on the slower thread for a third
  * of its part. Cut in proportion to the learned speeds ({@link partShares} in ./pool.ts), the parts end
  * nearer together. Only where the cuts fall moves: each unit is still computed whole by one thread, in the
  * same order, so the bits do not.
@@ -73,9 +73,4 @@ export function setThreadSpeeds(speeds: readonly number[] | null): void {
     fail("setThreadSpeeds", `speeds must be finite and > 0, got [${speeds.join(", ")}]`);
   }
   fixed = speeds === null ? null : [...speeds];
-}
-
-/** The learned speeds by worker index (for benches and tests). */
-export function learnedSpeeds(): ReadonlyMap<number, number> {
-  return new Map([...seen].map(([k, v]) => [k, Math.exp(medianOf(v))]));
 }

@@ -413,7 +413,9 @@ describe("work-balanced cuts", () => {
           const cuts = even ? evenCuts(cost.length, parts, speeds) : weightedCuts(cost, parts, speeds);
           if (cuts.length !== parts + 1 || cuts[0] !== 0 || cuts[parts] !== cost.length) return false;
           for (let j = 1; j <= parts; j++) if (cuts[j]! <= cuts[j - 1]!) return false;
-          // Equal shares cut as no shares do.
+          // No shares: even cuts, j units / parts rounded; equal shares cut as no shares do.
+          const plain = evenCuts(cost.length, parts);
+          for (let j = 0; j <= parts; j++) if (plain[j] !== Math.round((j * cost.length) / parts)) return false;
           const same = new Array<number>(parts).fill(2);
           return even ? sameCuts(evenCuts(cost.length, parts, same), evenCuts(cost.length, parts)) : sameCuts(weightedCuts(cost, parts, same), weightedCuts(cost, parts));
         },

@@ -284,6 +284,7 @@ describe("pool", () => {
   });
 
   it("a static split's part times teach the pool its threads' speeds, which the next cuts follow (and the profile shows)", async () => {
+    await shutdownPool(); // fresh workers: no speeds learned from earlier tests
     setThreads(2);
     await poolReady();
     try {

@@ -193,24 +193,24 @@ export function winogradDataRange(
 ): void {
   let run: ((r0: number, r1: number) => void) | null = null;
   images((r0, r1) => {
-    // Scratch for a whole gemm's images whatever this range holds: a static split's ranges move with the threads'
-    // speeds (src/parallel/speeds.ts), and scratch sized by them regrew (CIFAR b8 step: 25 -> 51 MB).
-    run ??= winogradDataSetup(d, gy, gyOff, w, wOff, gx, gxOff, d.n, tick);
+    run ??= winogradDataSetup(d, gy, gyOff, w, wOff, gx, gxOff, tick);
     run(r0, r1);
   });
 }
 
 /**
  * A thread's set-up of {@link winogradDataRange} (scratch, the transformed weights, lane tables) for
- * ranges of about `images` images; returns the loop over one range.
+ * gemms of a whole gemm's images, whatever range the thread gets: a static split's ranges move with the
+ * threads' speeds (src/parallel/speeds.ts), and scratch sized by them regrew (CIFAR b8 step: asked 25 MB,
+ * then 29, taken as 51 by the grow-only region on the calling thread). Returns the loop over one range.
  */
 function winogradDataSetup(
-  d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number, images: number, tick: () => void,
+  d: ConvDims, gy: FloatArray, gyOff: number, w: FloatArray, wOff: number, gx: FloatArray, gxOff: number, tick: () => void,
 ): (i0: number, i1: number) => void {
   const { cIn: c, o, g } = d;
   const { h, w: wd } = g;
   const t = winogradTiles(h, wd);
-  const nc = imagesPerChunk(t, images);
+  const nc = winogradImagesPerGemm(d);
   const nMax = nc * t.tp;
   const wasm = wasmKernelsEnabled() && inHeap(gy) && inHeap(gx);
   // Whole tiles and no lanes past them (32x32, 16x16, 8x8 planes): the output transform writes gx in place, else
