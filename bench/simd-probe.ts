@@ -6,11 +6,18 @@
  * an add (spikes) or a load, a multiply and an add (counts) per step; the float32 gemm a multiply and an
  * add with its loads amortized over a register tile.
  *
+ * Then the panel sums' entry loop alone (src/kernels/spike-sum/wasm.ts: per entry, 7 v128 loads of its panel
+ * row and 7 f32x4 adds into registers), its row found three ways: read from a table of entries, as the kernel
+ * does; read from the table one entry ahead (the next address loaded while this entry adds); computed (no
+ * table: the ceiling). Rows of a 384-row panel (43 KB), increasing as a bucket's are. Prints ns an entry and
+ * G adds a second (28 an entry).
+ *
  *   npx tsx bench/simd-probe.ts
  */
 import { Code, emitModule, I32, V128 } from "../src/wasm/emit.js";
 import { HeapKernel } from "../src/wasm/runtime.js";
 import { heapArray } from "../src/tensor/heap.js";
+import { Rng } from "../src/tensor/random.js";
 
 /** Independent accumulator chains (the sums keep 7, the gemm's tile 12). */
 const CHAINS = 8;
@@ -61,3 +68,76 @@ for (const kind of KINDS) {
   }
   console.log(`${kind.padEnd(13)} ${((best * 1e6) / (rounds * CHAINS)).toFixed(3)} ns a step (${CHAINS} chains)`);
 }
+
+/** Accumulators of the entry loops: the panel sums' (WIDE_ACCS). */
+const ENTRY_ACCS = 7;
+const ENTRY_FORMS = ["table", "table, one ahead", "computed"] as const;
+type EntryForm = (typeof ENTRY_FORMS)[number];
+
+/**
+ * (n, tab, panel): n entries; entry e's row is the table's entry e mod 256 (a byte offset into the panel), or
+ * (computed) row e times the row's bytes, wrapped within 32 KB of the panel.
+ */
+function entryLoop(form: EntryForm): Code {
+  const c = new Code();
+  const [n, tab, panel, e, p, next] = [0, 1, 2, 3, 4, 5];
+  const acc = Array.from({ length: ENTRY_ACCS }, (_, k) => 6 + k);
+  const rowBytes = 16 * ENTRY_ACCS;
+  /** Pushes the panel address of the table's entry at index pushed by `index`. */
+  const tableEntry = (index: () => void): void => {
+    c.get(panel).get(tab);
+    index();
+    c.i32Const(255).i32And().i32Const(2).i32Shl().i32Add().i32Load().i32Add();
+  };
+  for (const a of acc) c.get(panel).v128Load(0).set(a);
+  c.i32Const(0).set(e);
+  if (form === "table, one ahead") {
+    tableEntry(() => c.i32Const(0));
+    c.set(next);
+  }
+  c.block().loop();
+  c.get(e).get(n).i32LtU().i32Eqz().brIf(1);
+  if (form === "table") {
+    tableEntry(() => c.get(e));
+    c.set(p);
+  } else if (form === "table, one ahead") {
+    c.get(next).set(p);
+    tableEntry(() => c.get(e).i32Const(1).i32Add());
+    c.set(next);
+  } else {
+    c.get(panel).get(e).i32Const(rowBytes).i32Mul().i32Const(32767 & ~15).i32And().i32Add().set(p);
+  }
+  for (let k = 0; k < ENTRY_ACCS; k++) c.get(acc[k]!).get(p).v128Load(16 * k).f32x4Add().set(acc[k]!);
+  c.get(e).i32Const(1).i32Add().set(e);
+  c.br(0).end().end();
+  for (let k = 1; k < ENTRY_ACCS; k++) c.get(acc[0]!).get(acc[k]!).f32x4Add().set(acc[0]!);
+  c.get(panel).get(acc[0]!).v128Store(0);
+  return c;
+}
+
+const entries = new HeapKernel(() => emitModule({
+  minPages: 1, shared: true,
+  funcs: ENTRY_FORMS.map((form, i) => ({
+    name: `entry${i}`, params: [I32, I32, I32], results: [], locals: [I32, I32, I32, ...new Array(ENTRY_ACCS).fill(V128)], body: entryLoop(form),
+  })),
+}));
+const PANEL_ROWS = 384;
+const panel = heapArray(Float32Array, PANEL_ROWS * 4 * ENTRY_ACCS, false) as Float32Array;
+const table = heapArray(Int32Array, 256, false) as Int32Array;
+// A bucket's rows: increasing, about one in six (the inference's rates), wrapping round the panel.
+const rng = new Rng(1);
+for (let i = 0, row = 0; i < 256; i++) table[i] = (row = (row + 1 + Math.floor(rng.uniform() * 11)) % PANEL_ROWS) * 16 * ENTRY_ACCS;
+const n = 1e7;
+ENTRY_FORMS.forEach((form, i) => {
+  const f = entries.exports()[`entry${i}`] as (n: number, tab: number, panel: number) => void;
+  f(n / 10, table.byteOffset, panel.byteOffset);
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    panel.fill(1.0000001);
+    const t0 = performance.now();
+    f(n, table.byteOffset, panel.byteOffset);
+    best = Math.min(best, performance.now() - t0);
+  }
+  const ns = (best * 1e6) / n;
+  console.log(`entry, row ${form.padEnd(17)} ${ns.toFixed(3)} ns an entry, ${((4 * ENTRY_ACCS) / ns).toFixed(1)} G adds a second`);
+});
