@@ -36,14 +36,14 @@ export function weightedCuts(cost: ArrayLike<number>, parts: number, shares?: Ar
   let total = 0;
   for (let u = 0; u < units; u++) total += cost[u]!;
   if (!(total > 0)) return evenCuts(units, parts, shares);
-  let shareSum = 0;
-  if (shares !== undefined) for (let j = 0; j < parts; j++) shareSum += shares[j]!;
+  let sum = 0;
+  for (let j = 0; j < parts; j++) sum += shares?.[j] ?? 1;
   const cuts = [0];
   let acc = 0, before = 0;
   let u = 0;
   for (let j = 1; j < parts; j++) {
-    before += shares === undefined ? 1 : shares[j - 1]!;
-    const target = (before * total) / (shares === undefined ? parts : shareSum);
+    before += shares?.[j - 1] ?? 1;
+    const target = (before * total) / sum;
     // At least one unit per part, and leave one for each part still to come.
     while (u < units - (parts - j) && (u < cuts[j - 1]! + 1 || acc + cost[u]! / 2 < target)) acc += cost[u++]!;
     cuts.push(u);

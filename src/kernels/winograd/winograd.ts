@@ -210,7 +210,7 @@ function winogradDataSetup(
   const { cIn: c, o, g } = d;
   const { h, w: wd } = g;
   const t = winogradTiles(h, wd);
-  const nc = winogradImagesPerGemm(d);
+  const nc = imagesPerChunk(t, d.n); // winogradImagesPerGemm(d), from the tiles at hand
   const nMax = nc * t.tp;
   const wasm = wasmKernelsEnabled() && inHeap(gy) && inHeap(gx);
   // Whole tiles and no lanes past them (32x32, 16x16, 8x8 planes): the output transform writes gx in place, else
