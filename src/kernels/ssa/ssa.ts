@@ -26,6 +26,7 @@ import {
 } from "../spike-sum/spike-sum.js";
 import { transpose } from "../transpose/transpose.js";
 import { copyWasmCall } from "../copy/wasm.js";
+import { channelsFirstBitsWasm } from "../spike-conv/wasm.js";
 import { rowsTimesF64Wasm, scaleF64Wasm } from "./wasm.js";
 
 /** One attention problem: N tokens, head size d (wpr words a row), the association order and the scale (in the output's type). */
@@ -63,6 +64,24 @@ function carve(f64Lens: readonly number[], u32Lens: readonly number[]): { f: Flo
     f: f64Lens.map((l, i) => f64.subarray((base + fo[i]!) / 8, (base + fo[i]!) / 8 + l)),
     u: u32Lens.map((l, i) => u32.subarray((base + uo[i]!) / 4, (base + uo[i]!) / 4 + l)),
   };
+}
+
+/** Words of heap scratch the WASM bit transposes of {@link transposeHead} take. */
+const TRANSPOSE_STAGE = 32;
+
+/**
+ * dst [d, wordsFor(n)] = the bit transpose of head matrix [n, d] at word `mo` of `src` (every word of dst
+ * written). Where the backend runs WASM and `src` is in the heap: the fused conv's 32 x 32 block transposes
+ * (channelsFirstBits: one row of n positions of d channels to d channel rows), else transposeBits; the same
+ * words either way. CIFAR b8's 1,536 heads of 64 x 32 at rates 0.1-0.25: 0.18 ms against the loop's 1.4-2.5
+ * (bench/ssa.bench.ts), its whole q_kv forward 2.4-2.5 -> 1.9-2.0 ms.
+ */
+function transposeHead(src: Uint32Array, mo: number, n: number, d: number, dst: Uint32Array, stage: Uint32Array): void {
+  if (wasmKernelsEnabled() && inHeap(src)) {
+    channelsFirstBitsWasm(src.byteOffset + 4 * mo, dst.byteOffset, 1, n, d, wordsFor(n), stage.byteOffset);
+  } else {
+    transposeBits(src.subarray(mo, mo + n * wordsFor(d)), 1, n, d, dst);
+  }
 }
 
 /**
@@ -110,11 +129,11 @@ export function ssaForwardRange(q: Uint32Array, k: Uint32Array, v: Uint32Array, 
       scaleInto(tmp!, scale, out, floatBlock(dims, b), n, d);
     }
   } else {
-    const { f: [tmp, kv], u: [kt, vt] } = carve([matFloats, d * d], [d * wpn, d * wpn]);
+    const { f: [tmp, kv], u: [kt, vt, ts] } = carve([matFloats, d * d], [d * wpn, d * wpn, TRANSPOSE_STAGE]);
     for (let b = b0; b < b1; b++) {
       const mo = b * matWords;
-      transposeBits(k.subarray(mo, mo + matWords), 1, n, d, kt!);
-      transposeBits(v.subarray(mo, mo + matWords), 1, n, d, vt!);
+      transposeHead(k, mo, n, d, kt!, ts!);
+      transposeHead(v, mo, n, d, vt!, ts!);
       andPopcountGemm(kt!, 0, vt!, 0, kv!, 0, d, d, wpn);
       spikeGatherAdd(q, mo, wpr, kv!, 0, tmp!, 0, n, d, false);
       scaleInto(tmp!, scale, out, floatBlock(dims, b), n, d);
@@ -137,7 +156,7 @@ export function ssaBackwardRange(
   const stageOf = (u: Uint32Array): FloatArray =>
     g instanceof Float64Array ? new Float64Array(u.buffer, u.byteOffset, staged / 2) : new Float32Array(u.buffer, u.byteOffset, staged);
   if (order === "q_kv") {
-    const { f: [tmp, kv, p, pt], u: [kt, vt, su] } = carve([matFloats, d * d, d * d, d * d], [d * wpn, d * wpn, staged]);
+    const { f: [tmp, kv, p, pt], u: [kt, vt, su, ts] } = carve([matFloats, d * d, d * d, d * d], [d * wpn, d * wpn, staged, TRANSPOSE_STAGE]);
     const stage = stageOf(su!);
     // dQ's product by the WASM twin (./wasm.ts) on float32 heap arrays: the same bits as gemm + scaleInto.
     const dqWasm = wasmKernelsEnabled() && g instanceof Float32Array && gq instanceof Float32Array && inHeap(g) && inHeap(gq);
@@ -146,8 +165,8 @@ export function ssaBackwardRange(
       const [gb, go] = gradBlock(g, dims, b, stage);
       if (gq) {
         // dQ = s g (Kᵀ V)ᵀ = s g (Vᵀ K)
-        transposeBits(k.subarray(mo, mo + matWords), 1, n, d, kt!);
-        transposeBits(v.subarray(mo, mo + matWords), 1, n, d, vt!);
+        transposeHead(k, mo, n, d, kt!, ts!);
+        transposeHead(v, mo, n, d, vt!, ts!);
         andPopcountGemm(vt!, 0, kt!, 0, kv!, 0, d, d, wpn);
         if (dqWasm) rowsTimesF64Wasm(gb as Float32Array, go, kv!, 0, gq as Float32Array, out.at, out.stride, n, d, d, scale);
         else {
