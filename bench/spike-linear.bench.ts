@@ -11,6 +11,7 @@ import { Tensor } from "../src/tensor/tensor.js";
 import { Rng } from "../src/tensor/random.js";
 import { linear } from "../src/ops/linear.js";
 import { countsLinear, spikeLinear } from "../src/ops/spike/spike-linear.js";
+import { heapScope } from "../src/tensor/heap.js";
 
 const rng = new Rng(3);
 const rows = 4 * 8 * 64;
@@ -27,9 +28,10 @@ for (const [nIn, nOut] of [[384, 384], [384, 1536]] as const) {
     const counts = new Tensor(vals.map((v) => (v === 0 ? 0 : 1 + rng.int(3))), [rows, nIn]);
     await b.suite(
       `Linear ${rows}x${nIn} -> ${nOut}, rate ${rate}`,
-      b.add("spikeLinear", () => { spikeLinear(s, w, bias); }, opts),
-      b.add("countsLinear", () => { countsLinear(counts, w, bias); }, opts),
-      b.add("dense linear", () => { linear(x, w, bias); }, opts),
+      // Each run's output freed at its end (heapScope): kept, the runs filled the 4 GiB heap.
+      b.add("spikeLinear", () => heapScope(() => { spikeLinear(s, w, bias); }), opts),
+      b.add("countsLinear", () => heapScope(() => { countsLinear(counts, w, bias); }), opts),
+      b.add("dense linear", () => heapScope(() => { linear(x, w, bias); }), opts),
       b.cycle(),
       b.complete((sum) => {
         // Speed = 1 / median seconds per run (benny rounds its ops/s display).
