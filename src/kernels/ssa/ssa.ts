@@ -5,8 +5,9 @@
  * are independent, so a thread runs a range (see threads.ts) and the bits do
  * not depend on the split. The products are the AND-popcount and the
  * event-driven gather / scatter sums (popcount/, spike-sum/); the float64
- * matrices between them live in this thread's heap scratch, where the WASM
- * twins use them in place.
+ * matrices between them (float32 in the q_kv forward, whose values are small
+ * integers) live in this thread's heap scratch, where the WASM twins use them
+ * in place.
  *
  * Float layouts (the output, its gradient and the input gradients): `rowHeads` heads side by side in each
  * row, head b = o rowHeads + h holding columns h d .. h d + d - 1 of rows o N .. o N + N - 1. With
@@ -74,7 +75,7 @@ const TRANSPOSE_STAGE = 32;
  * written). Where the backend runs WASM and `src` is in the heap: the fused conv's 32 x 32 block transposes
  * (channelsFirstBits: one row of n positions of d channels to d channel rows), else transposeBits; the same
  * words either way. CIFAR b8's 1,536 heads of 64 x 32 at rates 0.1-0.25: 0.18 ms against the loop's 1.4-2.5
- * (bench/ssa.bench.ts), its whole q_kv forward 2.4-2.5 -> 1.9-2.0 ms.
+ * (bench/ssa.bench.ts); the op at that shape, rate 0.15, 3.48-3.63 -> 2.77-3.00 ms a call.
  */
 function transposeHead(src: Uint32Array, mo: number, n: number, d: number, dst: Uint32Array, stage: Uint32Array): void {
   if (wasmKernelsEnabled() && inHeap(src)) {
@@ -86,10 +87,10 @@ function transposeHead(src: Uint32Array, mo: number, n: number, d: number, dst: 
 
 /**
  * dst[off + i] = src[i] · scale, rounded once to dst's type; by the WASM twin for a heap dst (src is this
- * thread's scratch): the JS loop took about 1.4 ns a value, 17.5 ms of a one-thread CIFAR b8 step (6,144 heads
- * of 2,048 values), the twin 4.1 ms.
+ * thread's scratch, float64 or float32): the JS loop took about 1.4 ns a value, 17.5 ms of a one-thread CIFAR b8
+ * step (6,144 heads of 2,048 values), the twin 4.1 ms.
  */
-function scaleInto(src: Float64Array, scale: number, dst: FloatArray, block: { at: number; stride: number }, rows: number, cols: number): void {
+function scaleInto(src: FloatArray, scale: number, dst: FloatArray, block: { at: number; stride: number }, rows: number, cols: number): void {
   const { at, stride } = block;
   if (wasmKernelsEnabled() && inHeap(dst)) {
     scaleF64Wasm(src, 0, dst, at, rows, cols, stride, scale);
@@ -129,14 +130,22 @@ export function ssaForwardRange(q: Uint32Array, k: Uint32Array, v: Uint32Array, 
       scaleInto(tmp!, scale, out, floatBlock(dims, b), n, d);
     }
   } else {
-    const { f: [tmp, kv], u: [kt, vt, ts] } = carve([matFloats, d * d], [d * wpn, d * wpn, TRANSPOSE_STAGE]);
+    const { f: [tmp64, kv64], u: [kt, vt, ts] } = carve([matFloats, d * d], [d * wpn, d * wpn, TRANSPOSE_STAGE]);
+    // Every value before the scaling is an integer of at most n d (Kᵀ V's counts are at most n, a row of Q adds at
+    // most d of them): up to 2^24 float32 holds them exactly, so the products and the gather run in float32 (four
+    // lanes a vector, not two) on the same values, and the scaling reads them exactly widened: the same bits. The
+    // op at CIFAR b8's shape (1,536 heads, rate 0.15, one thread): 2.77-3.00 -> 2.33-2.47 ms a call (five
+    // alternating runs of 200 calls each way).
+    const narrow = n * d <= 2 ** 24;
+    const kv = narrow ? new Float32Array(kv64!.buffer, kv64!.byteOffset, d * d) : kv64!;
+    const tmp = narrow ? new Float32Array(tmp64!.buffer, tmp64!.byteOffset, matFloats) : tmp64!;
     for (let b = b0; b < b1; b++) {
       const mo = b * matWords;
       transposeHead(k, mo, n, d, kt!, ts!);
       transposeHead(v, mo, n, d, vt!, ts!);
-      andPopcountGemm(kt!, 0, vt!, 0, kv!, 0, d, d, wpn);
-      spikeGatherAdd(q, mo, wpr, kv!, 0, tmp!, 0, n, d, false);
-      scaleInto(tmp!, scale, out, floatBlock(dims, b), n, d);
+      andPopcountGemm(kt!, 0, vt!, 0, kv, 0, d, d, wpn);
+      spikeGatherAdd(q, mo, wpr, kv, 0, tmp, 0, n, d, false);
+      scaleInto(tmp, scale, out, floatBlock(dims, b), n, d);
     }
   }
 }

@@ -13,9 +13,11 @@
  *
  * And the heads' last step, the scaling of a float64 product into the output:
  *
- *   scaleF64(src, dst, rows, cols, s, f32, ds)  dst[r ds + j] = src[r cols + j] s (f64.mul), rounded to float32 when
- *                                  f32 != 0 (f32x4.demote, as a JS store into a Float32Array); src float64, dst
- *                                  float32 or float64, its rows ds elements apart (a head's rows among other heads')
+ *   scaleF64(src, dst, rows, cols, s, f32, ds, srcF32)  dst[r ds + j] = src[r cols + j] s (f64.mul), rounded to
+ *                                  float32 when f32 != 0 (f32x4.demote, as a JS store into a Float32Array); src
+ *                                  float64, or float32 widened exactly when srcF32 != 0 (f64x2.promote_low, as JS
+ *                                  reads a Float32Array); dst float32 or float64, its rows ds elements apart (a head's
+ *                                  rows among other heads')
  */
 import { Code, emitModule, F64, I32, V128 } from "../../wasm/emit.js";
 import { HeapKernel } from "../../wasm/runtime.js";
@@ -84,42 +86,50 @@ function rowsTimesF64(): Code {
   return c;
 }
 
-/** scaleF64's body: per row, two values a step, then the odd last one. */
+/** scaleF64's body: per row, two values a step, then the odd last one; one loop per source type. */
 function scaleF64(): Code {
-  const [src, dst, rows, cols, s, f32, ds] = [0, 1, 2, 3, 4, 5, 6];
-  const [i, n2, s2, r, dRow, dBytes] = [7, 8, 9, 10, 11, 12];
+  const [src, dst, rows, cols, s, f32, ds, srcF32] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [i, n2, s2, r, dRow, dBytes] = [8, 9, 10, 11, 12, 13];
   const c = new Code();
-  /** dst row [at] = src[at] s (and the next value too when `pair`), rounded to float32 when f32. */
-  const scaled = (at: number, pair: boolean): void => {
+  /** dst row [at] = src[at] s (and the next value too when `pair`), rounded to float32 when f32; `wide`: a float64 source. */
+  const scaled = (at: number, pair: boolean, wide: boolean): void => {
     for (const narrow of [true, false]) {
       if (narrow) c.get(f32).if(); else c.else();
       c.get(dRow).get(at).i32Const(narrow ? 2 : 3).i32Shl().i32Add();
-      c.get(src).get(at).i32Const(3).i32Shl().i32Add();
-      if (pair) c.v128Load(0).get(s2).f64x2Mul(); else c.f64Load(0).get(s).f64Mul();
+      c.get(src).get(at).i32Const(wide ? 3 : 2).i32Shl().i32Add();
+      if (pair) (wide ? c.v128Load(0) : c.v128Load64Splat(0).f64x2PromoteLowF32x4()).get(s2).f64x2Mul();
+      else (wide ? c.f64Load(0) : c.f32Load(0).f64PromoteF32()).get(s).f64Mul();
       if (narrow) (pair ? c.f32x4DemoteF64x2Zero().v128Store64Lane(0) : c.f32DemoteF64().f32Store(0));
       else (pair ? c.v128Store(0) : c.f64Store(0));
     }
     c.end();
+  };
+  const rowsLoop = (wide: boolean): void => {
+    c.i32Const(0).set(r);
+    c.whileLtU(r, rows, () => {
+      c.i32Const(0).set(i);
+      c.whileLtU(i, n2, () => {
+        scaled(i, true, wide);
+        c.get(i).i32Const(2).i32Add().set(i);
+      });
+      c.get(n2).get(cols).i32LtU().if();
+      scaled(n2, false, wide);
+      c.end();
+      c.get(src).get(cols).i32Const(wide ? 3 : 2).i32Shl().i32Add().set(src);
+      c.get(dRow).get(dBytes).i32Add().set(dRow);
+      c.get(r).i32Const(1).i32Add().set(r);
+    });
   };
   c.get(s).f64x2Splat().set(s2);
   c.get(cols).i32Const(-2).i32And().set(n2);
   // dBytes: a destination row's stride in bytes
   c.get(ds).i32Const(2).i32Const(3).get(f32).select().i32Shl().set(dBytes);
   c.get(dst).set(dRow);
-  c.i32Const(0).set(r);
-  c.whileLtU(r, rows, () => {
-    c.i32Const(0).set(i);
-    c.whileLtU(i, n2, () => {
-      scaled(i, true);
-      c.get(i).i32Const(2).i32Add().set(i);
-    });
-    c.get(n2).get(cols).i32LtU().if();
-    scaled(n2, false);
-    c.end();
-    c.get(src).get(cols).i32Const(3).i32Shl().i32Add().set(src);
-    c.get(dRow).get(dBytes).i32Add().set(dRow);
-    c.get(r).i32Const(1).i32Add().set(r);
-  });
+  c.get(srcF32).if();
+  rowsLoop(false);
+  c.else();
+  rowsLoop(true);
+  c.end();
   return c;
 }
 
@@ -136,7 +146,7 @@ export function ssaModule(): Uint8Array {
       locals: [I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, ...new Array<typeof V128>(WIDE).fill(V128), F64],
       body: rowsTimesF64(),
     }, {
-      name: "scaleF64", params: [I32, I32, I32, I32, F64, I32, I32], results: [], locals: [I32, I32, V128, I32, I32, I32], body: scaleF64(),
+      name: "scaleF64", params: [I32, I32, I32, I32, F64, I32, I32, I32], results: [], locals: [I32, I32, V128, I32, I32, I32], body: scaleF64(),
     }],
   });
 }
@@ -157,13 +167,15 @@ export function rowsTimesF64Wasm(
 
 /**
  * dst[dOff + r stride + j] = src[sOff + r cols + j] s for r < rows, j < cols, rounded once to dst's type
- * (float64 src, float32 or float64 dst, heap arrays): a head's scaling, the JS loop's operations (a double
- * product, stored), its rows among other heads' when stride > cols.
+ * (float64 or float32 src, float32 or float64 dst, heap arrays): a head's scaling, the JS loop's operations (a
+ * double product, stored), its rows among other heads' when stride > cols.
  */
-export function scaleF64Wasm(src: Float64Array, sOff: number, dst: FloatArray, dOff: number, rows: number, cols: number, stride: number, s: number): void {
+export function scaleF64Wasm(src: FloatArray, sOff: number, dst: FloatArray, dOff: number, rows: number, cols: number, stride: number, s: number): void {
   runs++;
-  const f32 = dst instanceof Float32Array;
-  (kernel.exports().scaleF64 as (...x: number[]) => void)(src.byteOffset + 8 * sOff, dst.byteOffset + (f32 ? 4 : 8) * dOff, rows, cols, s, f32 ? 1 : 0, stride);
+  const f32 = dst instanceof Float32Array, srcF32 = src instanceof Float32Array;
+  (kernel.exports().scaleF64 as (...x: number[]) => void)(
+    src.byteOffset + (srcF32 ? 4 : 8) * sOff, dst.byteOffset + (f32 ? 4 : 8) * dOff, rows, cols, s, f32 ? 1 : 0, stride, srcF32 ? 1 : 0,
+  );
 }
 
 /** How many times this thread has run the SSA WASM kernel (lets tests see which backend ran). */
