@@ -3,12 +3,15 @@
  * thread: C[m, n] = popcount(A[i] & B[j]) over k-bit rows, which stands for
  * m n k multiply-adds of 0/1 values. The WASM SIMD twin (the default kernel)
  * and the plain-TypeScript twin on square products and on Spikformer's
- * attention shape (d = 32 bits, one word a row).
+ * attention shape (d = 32 bits, one word a row); then one head's Kᵀ V (d x d
+ * outputs over N-bit rows: two words for N 33..64) over heap arrays, as the
+ * attention runs it, head after head.
  *
  *   npx tsx bench/popcount.bench.ts
  */
 import { andPopcountGemm, andPopcountGemmJs } from "../src/kernels/popcount/popcount.js";
 import { Rng } from "../src/tensor/random.js";
+import { heapArray } from "../src/tensor/heap.js";
 
 const rng = new Rng(5);
 const words = (n: number) => new Uint32Array(n).map(() => (rng.uniform() * 2 ** 32) >>> 0);
@@ -35,4 +38,13 @@ for (const [m, n, kBits] of [[64, 64, 32], [512, 512, 1024], [1024, 1024, 4096],
   const tw = median(() => andPopcountGemm(a, 0, b, 0, c, 0, m, n, w), reps);
   const tj = median(() => andPopcountGemmJs(a, 0, b, 0, c, 0, m, n, w), reps);
   console.log(`  ${m} x ${n} x ${kBits} bits: WASM ${(macs / tw / 1e9).toFixed(1)}, TypeScript ${(macs / tj / 1e9).toFixed(1)} G bit-MAC/s (${(tj / tw).toFixed(1)}x)`);
+}
+// One head's Kᵀ V (d x d counts over N-bit rows, float32 as the attention's forward keeps them), 1,536 heads in a row.
+for (const [d, nBits, heads] of [[32, 64, 1536], [32, 49, 2048]] as const) {
+  const w = Math.ceil(nBits / 32);
+  const a = heapArray(Uint32Array, d * w), b = heapArray(Uint32Array, d * w), c = heapArray(Float32Array, d * d);
+  a.set(words(d * w)); b.set(words(d * w));
+  const tw = median(() => { for (let h = 0; h < heads; h++) andPopcountGemm(a, 0, b, 0, c, 0, d, d, w); }, 20);
+  const tj = median(() => { for (let h = 0; h < heads; h++) andPopcountGemmJs(a, 0, b, 0, c, 0, d, d, w); }, 20);
+  console.log(`  ${heads} heads' Kᵀ V, ${d} x ${d} x ${nBits} bits, heap: WASM ${(tw * 1000).toFixed(2)} ms, TypeScript ${(tj * 1000).toFixed(2)} ms (${(tj / tw).toFixed(1)}x)`);
 }

@@ -37,10 +37,12 @@ describe.skipIf(!simd)(`WASM SIMD AND-popcount twin${simd ? "" : " (skipped: Web
     }
   });
 
-  it("handles all-ones rows (the largest counts), zero words, Spikformer-sized products and rows past the 31-step byte sums", () => {
+  it("handles all-ones rows (the largest counts), zero words, Spikformer-sized products, two-word rows and rows past the 31-step byte sums", () => {
     const rng = new Rng(9);
     // 3968 bits = 31 steps of 128 exactly; 3969 and 9000 cross into a second byte sum (all ones would overflow a byte at 32 steps).
-    for (const [m, n, cols] of [[64, 64, 32], [196, 196, 64], [32, 32, 196], [7, 5, 31], [3, 9, 129], [3, 4, 3968], [2, 3, 3969], [3, 2, 9000]] as const) {
+    // Two words a row (pop2): B's rows four at a time, then a tail of one to three (n = 5, 7, 2).
+    const shapes = [[64, 64, 32], [196, 196, 64], [32, 32, 64], [3, 5, 50], [6, 7, 64], [5, 2, 33], [32, 32, 196], [7, 5, 31], [3, 9, 129], [3, 4, 3968], [2, 3, 3969], [3, 2, 9000]] as const;
+    for (const [m, n, cols] of shapes) {
       const words = wordsFor(cols);
       for (const rate of [0, 0.15, 1]) {
         const a = bitRows(m, cols, rate, rng), b = bitRows(n, cols, rate, rng);

@@ -13,6 +13,10 @@
  *   pop1(a, b, c, m, n)         one word a row (Spikformer's head size d = 32):
  *                               A[i] is splat to 4 lanes and ANDed with 4 rows
  *                               of B at once, so 4 outputs per step;
+ *   pop2(a, b, c, m, n)         two words a row (33 to 64 tokens: Kᵀ V of a
+ *                               CIFAR or MNIST head): A[i]'s two words splat
+ *                               to 4 lanes, two vectors of B (4 rows) a step,
+ *                               the lanes' counts added in pairs;
  *   popW(a, b, c, m, n, words)  any width: 4 words a step (v128.and,
  *                               i8x16.popcnt, summed in bytes for up to 31
  *                               steps, then pairwise widening adds to i32x4),
@@ -52,23 +56,38 @@ function storeCount(c: Code, out: Out): void {
   else c.f64ConvertI32S().f64Store();
 }
 
-function pop1(outType: Out): Code {
-  // params a b c m n; locals: endA, x, ai, y, endV, endAll, out; v128 va, cnt
+/**
+ * pop1 (`words` 1) and pop2 (`words` 2): A's row splat over a v128 (four copies of its word, or two of its two
+ * words) and ANDed with B's rows at once, four outputs a step; with two words a row the step's two vectors hold
+ * rows j, j + 1 and j + 2, j + 3, and their lanes' counts are added in pairs (word 0 and word 1 of each row).
+ */
+function popNarrow(outType: Out, words: 1 | 2): Code {
+  // params a b c m n; locals: endA, x, ai, y, endV, endAll, out, ai1; v128 va, cnt, cnt2
   const [a, b, cc, m, n] = [0, 1, 2, 3, 4];
-  const [endA, x, ai, y, endV, endAll, out, va, cnt] = [5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const [endA, x, ai, y, endV, endAll, out, ai1, va, cnt, cnt2] = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
   const es = outType === "f64" ? 8 : 4;
+  const rowShift = words === 1 ? 2 : 3; // log2 bytes a row
+  const lanes = (ls: readonly number[]): number[] => ls.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
   const c = new Code();
-  c.get(a).get(m).i32Const(2).i32Shl().i32Add().set(endA);
+  c.get(a).get(m).i32Const(rowShift).i32Shl().i32Add().set(endA);
   c.get(a).set(x).get(cc).set(out);
   whileLt(c, x, endA, () => {
-    c.get(x).i32Load().tee(ai).i32x4Splat().set(va);
+    if (words === 1) c.get(x).i32Load().tee(ai).i32x4Splat().set(va);
+    else c.get(x).i32Load().set(ai).get(x).i32Load(4).set(ai1).get(x).v128Load64Splat().set(va);
     c.get(b).set(y);
-    c.get(b).get(n).i32Const(-4).i32And().i32Const(2).i32Shl().i32Add().set(endV);
-    c.get(b).get(n).i32Const(2).i32Shl().i32Add().set(endAll);
+    c.get(b).get(n).i32Const(-4).i32And().i32Const(rowShift).i32Shl().i32Add().set(endV);
+    c.get(b).get(n).i32Const(rowShift).i32Shl().i32Add().set(endAll);
     whileLt(c, y, endV, () => {
       c.get(va).get(y).v128Load().v128And();
       popcnt32x4(c);
       c.set(cnt);
+      if (words === 2) {
+        c.get(va).get(y).v128Load(16).v128And();
+        popcnt32x4(c);
+        c.set(cnt2);
+        // Lanes [j w0, j w1, j+1 w0, j+1 w1] and the same for j + 2, j + 3: the even lanes plus the odd ones.
+        c.get(cnt).get(cnt2).i8x16Shuffle(lanes([0, 2, 4, 6])).get(cnt).get(cnt2).i8x16Shuffle(lanes([1, 3, 5, 7])).i32x4Add().set(cnt);
+      }
       if (outType === "f64") {
         // Two f64x2 stores: lanes 0-1, then lanes 2-3 moved down.
         c.get(out).get(cnt).f64x2ConvertLowI32x4S().v128Store(0);
@@ -78,16 +97,17 @@ function pop1(outType: Out): Code {
         if (outType === "f32") c.f32x4ConvertI32x4S();
         c.v128Store();
       }
-      addConst(c, y, 16);
+      addConst(c, y, 16 * words);
       addConst(c, out, 4 * es);
     });
     whileLt(c, y, endAll, () => {
       c.get(out).get(ai).get(y).i32Load().i32And().i32Popcnt();
+      if (words === 2) c.get(ai1).get(y).i32Load(4).i32And().i32Popcnt().i32Add();
       storeCount(c, outType);
-      addConst(c, y, 4);
+      addConst(c, y, 4 * words);
       addConst(c, out, es);
     });
-    addConst(c, x, 4);
+    addConst(c, x, 4 * words);
   });
   return c;
 }
@@ -147,13 +167,15 @@ export function spikeGemmModule(): Uint8Array {
     minPages: 1,
     shared: true,
     funcs: (["i32", "f32", "f64"] as const).flatMap((t) => [
-      { name: `pop1_${t}`, params: i32s(5), results: [], locals: [...i32s(7), V128, V128], body: pop1(t) },
+      { name: `pop1_${t}`, params: i32s(5), results: [], locals: [...i32s(8), V128, V128, V128], body: popNarrow(t, 1) },
+      { name: `pop2_${t}`, params: i32s(5), results: [], locals: [...i32s(8), V128, V128, V128], body: popNarrow(t, 2) },
       { name: `popW_${t}`, params: i32s(6), results: [], locals: [...i32s(13), V128, V128], body: popW(t) },
     ]),
   });
 }
 
-type Pop1 = (a: number, b: number, c: number, m: number, n: number) => void;
+/** pop1 / pop2 (see popNarrow). */
+type PopNarrow = (a: number, b: number, c: number, m: number, n: number) => void;
 type PopW = (a: number, b: number, c: number, m: number, n: number, words: number) => void;
 
 const kernel = new HeapKernel(spikeGemmModule);
@@ -192,15 +214,18 @@ export function andPopcountGemmWasm(
   const f = fns ??= funcsOf(kernel.exports());
   const t = c instanceof Float64Array ? 2 : c instanceof Float32Array ? 1 : 0;
   if (words === 1) f.pop1[t]!(aP, bP, cP, m, n);
+  else if (words === 2) f.pop2[t]!(aP, bP, cP, m, n);
   else f.popW[t]!(aP, bP, cP, m, n, words);
   if (sc > 0) unstage(c, cOff, mn, cP);
 }
 
 /** The exported functions by C type (0 int32, 1 float32, 2 float64), looked up once per thread. */
-let fns: { pop1: Pop1[]; popW: PopW[] } | null = null;
-function funcsOf(ex: Record<string, unknown>): { pop1: Pop1[]; popW: PopW[] } {
+let fns: { pop1: PopNarrow[]; pop2: PopNarrow[]; popW: PopW[] } | null = null;
+function funcsOf(ex: Record<string, unknown>): { pop1: PopNarrow[]; pop2: PopNarrow[]; popW: PopW[] } {
   const types = ["i32", "f32", "f64"];
-  return { pop1: types.map((t) => ex[`pop1_${t}`] as Pop1), popW: types.map((t) => ex[`popW_${t}`] as PopW) };
+  return {
+    pop1: types.map((t) => ex[`pop1_${t}`] as PopNarrow), pop2: types.map((t) => ex[`pop2_${t}`] as PopNarrow), popW: types.map((t) => ex[`popW_${t}`] as PopW),
+  };
 }
 
 /** How many times this thread has run the WASM AND-popcount kernel. */
