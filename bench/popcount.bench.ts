@@ -39,7 +39,8 @@ for (const [m, n, kBits] of [[64, 64, 32], [512, 512, 1024], [1024, 1024, 4096],
   const tj = median(() => andPopcountGemmJs(a, 0, b, 0, c, 0, m, n, w), reps);
   console.log(`  ${m} x ${n} x ${kBits} bits: WASM ${(macs / tw / 1e9).toFixed(1)}, TypeScript ${(macs / tj / 1e9).toFixed(1)} G bit-MAC/s (${(tj / tw).toFixed(1)}x)`);
 }
-// One head's Kᵀ V (d x d counts over N-bit rows, float32 as the attention's forward keeps them), 1,536 heads in a row.
+// One head's Kᵀ V (d x d counts over N-bit rows, float32 as the attention's forward keeps them), a pass's heads one after another
+// (CIFAR b8: 4 blocks of 384 heads; MNIST b64: 2 blocks of 1,024).
 for (const [d, nBits, heads] of [[32, 64, 1536], [32, 49, 2048]] as const) {
   const w = Math.ceil(nBits / 32);
   const a = heapArray(Uint32Array, d * w), b = heapArray(Uint32Array, d * w), c = heapArray(Float32Array, d * d);

@@ -53,7 +53,7 @@ for (const { name, shape } of shapes) {
   }
 }
 // One transpose a head, as the q_kv order makes two (K and V): CIFAR-4-384's 64 x 32 heads, MNIST-2-128's 49 x 32.
-for (const { name, n, d, heads } of [{ name: "CIFAR b8 heads 64 x 32", n: 64, d: 32, heads: 1536 }, { name: "MNIST b64 heads 49 x 32", n: 49, d: 32, heads: 2048 }]) {
+for (const { name, n, d, heads } of [{ name: "a CIFAR b8 pass's heads 64 x 32", n: 64, d: 32, heads: 1536 }, { name: "a MNIST b64 pass's heads 49 x 32", n: 49, d: 32, heads: 2048 }]) {
   for (const rate of [0.1, 0.25]) {
     const wpr = wordsFor(d), wpn = wordsFor(n);
     const src = randSpikes([heads, n, d], rate, rng).words;

@@ -74,8 +74,8 @@ const TRANSPOSE_STAGE = 32;
  * dst [d, wordsFor(n)] = the bit transpose of head matrix [n, d] at word `mo` of `src` (every word of dst
  * written). Where the backend runs WASM and `src` is in the heap: the fused conv's 32 x 32 block transposes
  * (channelsFirstBits: one row of n positions of d channels to d channel rows), else transposeBits; the same
- * words either way. CIFAR b8's 1,536 heads of 64 x 32 at rates 0.1-0.25: 0.18 ms against the loop's 1.4-2.5
- * (bench/ssa.bench.ts); the op at that shape, rate 0.15, 3.48-3.63 -> 2.77-3.00 ms a call.
+ * words either way. The 1,536 heads of 64 x 32 of a CIFAR b8 pass (4 blocks of 384) at rates 0.1-0.25: 0.18 ms
+ * against the loop's 1.4-2.5 (bench/ssa.bench.ts); the op on one block's 384, rate 0.15, 3.48-3.63 -> 2.77-3.00 ms a call.
  */
 function transposeHead(src: Uint32Array, mo: number, n: number, d: number, dst: Uint32Array, stage: Uint32Array): void {
   if (wasmKernelsEnabled() && inHeap(src)) {
@@ -134,7 +134,7 @@ export function ssaForwardRange(q: Uint32Array, k: Uint32Array, v: Uint32Array, 
     // Every value before the scaling is an integer of at most n d (Kᵀ V's counts are at most n, a row of Q adds at
     // most d of them): up to 2^24 float32 holds them exactly, so the products and the gather run in float32 (four
     // lanes a vector, not two) on the same values, and the scaling reads them exactly widened: the same bits. The
-    // op at CIFAR b8's shape (1,536 heads, rate 0.15, one thread): 2.77-3.00 -> 2.33-2.47 ms a call (five
+    // op on one CIFAR b8 block's 384 heads (rate 0.15, one thread): 2.77-3.00 -> 2.33-2.47 ms a call (five
     // alternating runs of 200 calls each way).
     const narrow = n * d <= 2 ** 24;
     const kv = narrow ? new Float32Array(kv64!.buffer, kv64!.byteOffset, d * d) : kv64!;
