@@ -4,7 +4,7 @@
  * median ratio to the first setting.
  * Every knob leaves the bits alone (only the time changes).
  *
- *   npx tsx bench/knobs.ts --knob spin|panel-tiles|panel-thresholds|min-work|threads|speeds --arms A,B,... \
+ *   npx tsx bench/knobs.ts --knob spin|panel-tiles|panel-thresholds|min-work|threads|speeds|beside --arms A,B,... \
  *     [--config cifar-b8|mnist-b64] [--phase train|infer] [--threads 2] [--rounds 8]
  *
  * Knobs and their arms: spin (ms, setPoolSpin); panel-tiles (blockRows:tileRows, setPanelTiles);
@@ -13,11 +13,12 @@
  * --threads count: the pool's splits), the two-thread speed-up read pass by pass in one process, where
  * bench/e2e.ts --threads 1,2 times each thread count in its own process, minutes apart on a drifting host;
  * speeds (the static splits' shares: `learned`, the pool's default, or a worker's speed over the calling
- * thread's, fixed: 1 cuts evenly, setThreadSpeeds).
- * spin, min-work, threads and speeds act on the whole pool; the panel knobs on the calling thread's kernels only (the workers
+ * thread's, fixed: 1 cuts evenly, setThreadSpeeds); beside (1: weight gradients whole on a worker beside the input
+ * gradients' claims, the default; 0: each split on its own, setPoolBeside).
+ * spin, min-work, threads, speeds and beside act on the whole pool; the panel knobs on the calling thread's kernels only (the workers
  * keep their defaults: run with --threads 1 to compare a panel knob alone).
  */
-import { poolReady, setMinWorkPerThread, setPoolSpin, setThreads, shutdownPool } from "../src/parallel/pool.js";
+import { poolReady, setMinWorkPerThread, setPoolBeside, setPoolSpin, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import { setThreadSpeeds } from "../src/parallel/speeds.js";
 import { setPanelThresholds, setPanelTiles } from "../src/kernels/spike-sum/wasm.js";
 import { stepScope } from "../src/tensor/retain.js";
@@ -30,6 +31,7 @@ const KNOBS: Record<string, { parse: (arm: string) => number[]; set: (v: number[
   "panel-thresholds": { parse: (s) => s.split(":").map(Number), set: ([r, w]) => void setPanelThresholds(r!, w!) },
   "min-work": { parse: (s) => [Number(s)], set: ([m]) => void setMinWorkPerThread(m!) },
   "threads": { parse: (s) => [Number(s)], set: ([n]) => setSplits(n !== 1) },
+  "beside": { parse: (s) => [Number(s)], set: ([v]) => void setPoolBeside(v !== 0) },
   "speeds": { parse: (s) => [s === "learned" ? 0 : Number(s)], set: ([v]) => setThreadSpeeds(v === 0 ? null : [1, v!]) },
 };
 

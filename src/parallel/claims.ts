@@ -10,7 +10,7 @@
  * ..., cut count].
  */
 import { heapI32, Scratch } from "../tensor/heap.js";
-import { runParts, type Part } from "./pool.js";
+import { runParts, sequencePart, takeBeside, type Part } from "./pool.js";
 
 /** The unit ranges a thread computes, as it claims them: calls `f(u0, u1)` for each. */
 export type UnitRanges = (f: (u0: number, u1: number) => void) => void;
@@ -83,13 +83,17 @@ export function claimedRanges(b: number): UnitRanges {
 /**
  * Runs `units` claimed in chunks (at least `minUnits` each) by `parts` threads: posts the schedule, hands
  * each of the parts - 1 workers the task `job(at)` (whose body claims from `at` with {@link claimedRanges})
- * and runs `local` on the calling thread's claims.
+ * and runs `local` on the calling thread's claims. A part offered by runBeside (./pool.ts) runs first on the
+ * first worker, which then claims what is left.
  */
 export function runClaimed(
   op: string, units: number, parts: number, minUnits: number, job: (at: number) => Part, local: (ranges: UnitRanges) => void,
 ): void {
   const at = postClaims(claimCuts(units, parts, minUnits));
-  runParts(op, new Array<Part>(parts - 1).fill(job(at)), () => local(claimedRanges(at)));
+  const jobs = new Array<Part>(parts - 1).fill(job(at));
+  const first = takeBeside();
+  if (first !== null) jobs[0] = sequencePart(first, jobs[0]!);
+  runParts(op, jobs, () => local(claimedRanges(at)));
 }
 
 /** The units [u0, u1) in one range: a call that runs on one thread. */

@@ -19,7 +19,7 @@ import {
   type WorkerInit,
 } from "./protocol.js";
 import { getKernelBackend } from "../wasm/backend.js";
-import { taskBody, taskModules } from "./registry.js";
+import { OP_SEQUENCE, SEQUENCE_HEADER, taskBody, taskModules } from "./registry.js";
 import { evenCuts, partCosts } from "./balance.js";
 import { learnSpeeds, threadSpeed, type PartTime } from "./speeds.js";
 
@@ -240,6 +240,68 @@ export function runParts(op: string, parts: readonly Part[], local: () => void, 
   if (dispatchError !== null) throw dispatchError;
   if (localError !== null) throw localError;
   if (problems.length > 0) fail(op, `thread pool: ${problems.join("; ")}`);
+}
+
+/** The part {@link runBeside} offers to the next claimed call, until one takes it. */
+let beside: Part | null = null;
+/** Whether {@link runBeside} offers its parts (see {@link setPoolBeside}). */
+let besideOn = true;
+
+/**
+ * Whether {@link runBeside} offers its parts to claimed calls (the default) or declines every one (so its
+ * callers split each pass on its own): bench/knobs.ts --knob beside times the two. Same bits either way.
+ * Returns the previous setting.
+ */
+export function setPoolBeside(on: boolean): boolean {
+  const old = besideOn;
+  besideOn = on;
+  return old;
+}
+
+/**
+ * Runs `f`, offering `part` (a whole task, e.g. a weight gradient) to the first call f makes whose threads
+ * claim their work as they go (src/parallel/claims.ts): that call's first worker runs `part` before it starts
+ * claiming, so the calling thread claims from the start and the worker joins when `part` is done. Two
+ * independent passes then run at once, each whole on one thread (no split, nothing packed twice), and the
+ * claims even out whatever `part` and the threads' speeds leave. True when a call took `part` (it has run
+ * when f returns); false when none did (one thread, or f made no claimed call): the caller then runs that
+ * work itself. `part` must not touch what f reads or writes.
+ */
+export function runBeside(part: Part, f: () => void): boolean {
+  if (beside !== null) fail("thread pool", "internal: runBeside inside runBeside");
+  if (!besideOn) {
+    f();
+    return false;
+  }
+  beside = part;
+  try {
+    f();
+    return beside === null;
+  } finally {
+    beside = null;
+  }
+}
+
+/**
+ * True while a {@link runBeside} part waits for a claimed call: a call that would cut its work statically
+ * (too few units to claim well) claims it then, since its worker starts late by the part's time anyway.
+ */
+export function besidePending(): boolean {
+  return beside !== null;
+}
+
+/** The part offered by {@link runBeside}, taken by the claimed call that runs it (null when none is offered). */
+export function takeBeside(): Part | null {
+  const p = beside;
+  beside = null;
+  return p;
+}
+
+/** One worker's part that runs `first`, then `then` (OP_SEQUENCE in ./registry.ts). */
+export function sequencePart(first: Part, then: Part): Part {
+  const head = [first.op, first.args.length, first.bufs.length, then.op, then.args.length, then.bufs.length];
+  if (head.length !== SEQUENCE_HEADER) fail("thread pool", "internal: sequence header");
+  return { op: OP_SEQUENCE, args: [...head, ...first.args, ...then.args], bufs: [...first.bufs, ...then.bufs] };
 }
 
 /** Timings of one op's threaded calls (see {@link poolProfile}). */

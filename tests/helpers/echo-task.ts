@@ -17,3 +17,8 @@ export function spinUs(us: number): void {
   const end = performance.now() + us / 1000;
   while (performance.now() < end);
 }
+
+/** Throws (a registered task that fails, where OP_TEST_THROW is the worker loop's own). */
+export const OP_THROWS = defineTask("test.throws", import.meta.url, () => {
+  throw new Error("the test task failed");
+});

@@ -16,7 +16,9 @@ import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads
 import type { ConvGeom } from "../../src/kernels/conv/conv.js";
 import { neuronBackwardThreads } from "../../src/kernels/neuron/threads.js";
 import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../src/kernels/spike-conv/threads.js";
-import { poolInfo } from "../../src/parallel/pool.js";
+import { besidePending, poolInfo } from "../../src/parallel/pool.js";
+import { gemm } from "../../src/kernels/gemm/gemm.js";
+import { gemmThreads } from "../../src/kernels/gemm/threads.js";
 import { evenCuts, partCosts, popcountRange, sampledDensity, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../src/parallel/balance.js";
 import { claimCuts, claimedRanges, postClaims } from "../../src/parallel/claims.js";
 import { setKernelBackend } from "../../src/wasm/backend.js";
@@ -42,6 +44,25 @@ function randSpikes(rows: number, cols: number, rate: number, rng: Rng, shared: 
 }
 
 useSplittingPool();
+
+/**
+ * A pass to run beside a weight gradient (runBeside in src/parallel/pool.ts): a claimed gemm (heap float32,
+ * 16 x 16 x 8) on `threads` threads, checked against its one-thread bits. Returns whether the gradient's part
+ * was offered and then taken by the gemm's claims.
+ */
+function besideGemm(threads: number): () => boolean {
+  const rng = new Rng(5);
+  const a = randArray(false, 16 * 8, rng, true), b = randArray(false, 8 * 16, rng, true);
+  const want = new Float32Array(16 * 16);
+  gemm(a, 0, false, b, 0, false, want, 0, 16, 16, 8, false);
+  return () => {
+    const offered = besidePending();
+    const c = allocFloat("float32", 16 * 16, true);
+    gemmThreads(a, 0, false, b, 0, false, c, 0, 16, 16, 8, false, threads);
+    if (!sameBits(c, want)) throw new Error("the gemm beside a weight gradient lost its bits");
+    return offered && !besidePending();
+  };
+}
 
 const neuronCase = fc.record({
   steps: fc.integer({ min: 1, max: 4 }), rows: fc.integer({ min: 1, max: 5 }), cols: fc.integer({ min: 1, max: 100 }),
@@ -104,9 +125,9 @@ function geom(c: { h: number; w: number; kh: number; kw: number; sh: number; sw:
 }
 
 describe("threaded spike conv", () => {
-  it("forward and weight gradient (spikes, and counts 1 / 2 at the set bits) equal the per-image kernels bit for bit for 1, 2 and 3 threads, cut at any thread speeds", () => {
+  it("forward and weight gradient (spikes, and counts 1 / 2 at the set bits) equal the per-image kernels bit for bit for 1, 2 and 3 threads, cut at any thread speeds, beside a pass or not", () => {
     const before = poolInfo().workerParts;
-    let ran = 0;
+    let ran = 0, taken = 0;
     fc.assert(
       fc.property(convCase, fc.boolean(), skewedSpeeds, (cs, withCounts, speeds) => withSpeeds(speeds, () => {
         const g = geom(cs);
@@ -164,6 +185,11 @@ describe("threaded spike conv", () => {
           acc.fill(Number.NaN);
           spikeConvWeightThreads(d, s, gy, acc, t, x, true);
           if (!sameBits(acc, freshRef)) return false;
+          // Beside a claimed gemm: taken whole by a worker (heap operands, 2 or 3 threads), else after it.
+          const pass = besideGemm(t);
+          acc.fill(Number.NaN);
+          spikeConvWeightThreads(d, s, gy, acc, t, x, true, () => void (taken += pass() ? 1 : 0));
+          if (!sameBits(acc, freshRef)) return false;
         }
         return true;
       })),
@@ -171,6 +197,7 @@ describe("threaded spike conv", () => {
     );
     expect(ran).toBeGreaterThan(30);
     expect(poolInfo().workerParts).toBeGreaterThan(before);
+    expect(taken).toBeGreaterThan(10);
   });
 
   it("forward of many images (claimed in chunks) equals the per-image kernels bit for bit on 2 and 3 threads, WASM and JS kernels", () => {
@@ -227,8 +254,9 @@ describe("batch-norm passes by default", () => {
 });
 
 describe("threaded spike / counts linear", () => {
-  it("gathers and scatters equal the kernels bit for bit for 1, 2 and 3 threads (both families), cut at any thread speeds", () => {
+  it("gathers and scatters equal the kernels bit for bit for 1, 2 and 3 threads (both families), cut at any thread speeds, beside a pass or not", () => {
     const before = poolInfo().workerParts;
+    let taken = 0;
     fc.assert(
       fc.property(
         fc.record({
@@ -287,6 +315,13 @@ describe("threaded spike / counts linear", () => {
             spikeScatterRowsThreads(s, off, wpr, g, off, a1, off, m, k, n, t, true);
             countsScatterRowsThreads(x, off, g, off, a2, off, m, k, n, t, true);
             if (!sameBits(a1, fs) || !sameBits(a2, fc0)) return false;
+            // Beside a claimed gemm: taken whole by a worker (heap operands, 2 or 3 threads), else after it; the same bits.
+            const pass = besideGemm(t);
+            a1.fill(Number.NaN, off);
+            a2.fill(Number.NaN, off);
+            spikeScatterRowsThreads(s, off, wpr, g, off, a1, off, m, k, n, t, true, () => void (taken += pass() ? 1 : 0));
+            countsScatterRowsThreads(x, off, g, off, a2, off, m, k, n, t, true, () => void (taken += pass() ? 1 : 0));
+            if (!sameBits(a1, fs) || !sameBits(a2, fc0)) return false;
             // The gathers from the weight as Linear stores it, W [n, k] (outIn).
             const wOutIn = allocFloat(f64 ? "float64" : "float32", off + n * k, shared);
             for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) wOutIn[off + j * k + p] = w[off + p * n + j]!;
@@ -307,6 +342,7 @@ describe("threaded spike / counts linear", () => {
       { numRuns: 80 },
     );
     expect(poolInfo().workerParts).toBeGreaterThan(before);
+    expect(taken).toBeGreaterThan(20);
   });
 });
 

@@ -7,8 +7,8 @@ import { BitspikeError } from "../../src/tensor/errors.js";
 import { gemm, gemmReference } from "../../src/kernels/gemm/gemm.js";
 import { gemmThreads } from "../../src/kernels/gemm/threads.js";
 import {
-  getThreads, minWorkPerThread, partShares, poolInfo, poolProfile, poolReady, runParts, setMinWorkPerThread, setPoolSpin, setThreadHost, setThreads,
-  sabBase, shutdownPool, usableThreads, type Part,
+  besidePending, getThreads, minWorkPerThread, partShares, poolInfo, poolProfile, poolReady, runBeside, runParts, sequencePart, setMinWorkPerThread,
+  setPoolBeside, setPoolSpin, setThreadHost, setThreads, sabBase, shutdownPool, usableThreads, type Part,
 } from "../../src/parallel/pool.js";
 import { OP_TEST_EXIT, OP_TEST_THROW, spinFor } from "../../src/parallel/protocol.js";
 import { nodeThreadHost } from "../../src/parallel/host.js";
@@ -19,7 +19,7 @@ import { sum } from "../../src/ops/reduce.js";
 import { mul } from "../../src/ops/elementwise.js";
 import { backward } from "../../src/autograd/tape.js";
 import { SKEWED_SPEEDS, useSplittingPool, withSpeeds } from "../helpers/pool.js";
-import { OP_ECHO_ARGS, OP_SPIN_US, spinUs } from "../helpers/echo-task.js";
+import { OP_ECHO_ARGS, OP_SPIN_US, OP_THROWS, spinUs } from "../helpers/echo-task.js";
 import { evenCuts } from "../../src/parallel/balance.js";
 import { learnSpeeds, setThreadSpeeds, threadSpeed } from "../../src/parallel/speeds.js";
 import { randArray, sameBits } from "../helpers/arrays.js";
@@ -344,6 +344,80 @@ describe("pool", () => {
     runParts("echo", parts(2, 16), () => {});
     expect(Array.from(out.subarray(0, 8))).toEqual([base, 1, 2, 3, 4, 5, 6, 7]);
     expect(Array.from(out.subarray(16, 32))).toEqual([base + 16, 1, 0, 0, 0, 0, 0, 0, base + 24, 1, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it("a sequence part runs its two parts in order on one worker, each seeing its own arguments and 0 past them", async () => {
+    setThreads(2);
+    await poolReady();
+    const out = allocFloat("float64", 24, true) as Float64Array;
+    out.fill(-1);
+    const base = sabBase(out);
+    const echo = (at: number, n: number): Part => ({ op: OP_ECHO_ARGS, args: [base + at, 11, 12, 13, 14, 15, 16, 17].slice(0, n), bufs: [out] });
+    // The second part writes over the first one's last slot: it ran after it.
+    runParts("echo", [sequencePart(echo(0, 3), echo(7, 8))], () => {});
+    expect(Array.from(out.subarray(0, 15))).toEqual([base, 11, 12, 0, 0, 0, 0, base + 7, 11, 12, 13, 14, 15, 16, 17]);
+    expect(out[15]).toBe(-1);
+  });
+
+  it("runBeside hands its part to the next claimed call's first worker, which runs it before it claims; false, the part not run, when no call claims", async () => {
+    // A claimed gemm: heap float32 operands, m a multiple of 4 and n of 8.
+    setThreads(3);
+    await poolReady();
+    const rng = new Rng(19);
+    const a = randArray(false, 64 * 48, rng, true), b = randArray(false, 48 * 40, rng, true);
+    const want = new Float32Array(64 * 40);
+    gemm(a, 0, false, b, 0, false, want, 0, 64, 40, 48, false);
+    const run = (): Float32Array => {
+      const c = allocFloat("float32", 64 * 40, true) as Float32Array;
+      gemmThreads(a, 0, false, b, 0, false, c, 0, 64, 40, 48, false, 3);
+      return c;
+    };
+    const out = allocFloat("float64", 8, true) as Float64Array;
+    const echo: Part = { op: OP_ECHO_ARGS, args: [sabBase(out), 21, 22, 23, 24, 25, 26, 27], bufs: [out] };
+    for (const mode of ["threads", "serial"] as const) {
+      out.fill(0);
+      let got: Float32Array | null = null;
+      poolProfile(mode);
+      try {
+        expect(runBeside(echo, () => {
+          expect(besidePending()).toBe(true);
+          got = run();
+          expect(besidePending()).toBe(false);
+        })).toBe(true);
+      } finally {
+        poolProfile("off");
+      }
+      expect(sameBits(got!, want)).toBe(true);
+      expect(Array.from(out)).toEqual([sabBase(out), 21, 22, 23, 24, 25, 26, 27]);
+    }
+    out.fill(0);
+    // No call, or one on a single thread (no claims): not taken, not run, and no longer offered after.
+    expect(runBeside(echo, () => {})).toBe(false);
+    const c = new Float32Array(64 * 40);
+    expect(runBeside(echo, () => gemmThreads(new Float32Array(64 * 48), 0, false, new Float32Array(48 * 40), 0, false, c, 0, 64, 40, 48, false, 1))).toBe(false);
+    expect(besidePending()).toBe(false);
+    expect(sameBits(run(), want)).toBe(true);
+    expect(out.every((v) => v === 0)).toBe(true);
+    // Declined (setPoolBeside(false), for benches): f runs, the part does not.
+    const was = setPoolBeside(false);
+    try {
+      expect(runBeside(echo, () => expect(sameBits(run(), want)).toBe(true))).toBe(false);
+    } finally {
+      expect(setPoolBeside(was)).toBe(false);
+    }
+    expect(out.every((v) => v === 0)).toBe(true);
+    expect(() => runBeside(echo, () => runBeside(echo, () => {}))).toThrow(/runBeside inside runBeside/);
+    expect(besidePending()).toBe(false);
+    // A part that throws fails the call that took it (named), after the claims are all done; the pool goes on.
+    let failed: unknown = null;
+    try {
+      runBeside({ op: OP_THROWS, args: [], bufs: [] }, () => void run());
+    } catch (e) {
+      failed = e;
+    }
+    expect(failed).toBeInstanceOf(BitspikeError);
+    expect((failed as Error).message).toMatch(/^gemm: thread pool: worker \d+ failed: Error: the test task failed$/);
+    expect(sameBits(run(), want)).toBe(true);
   });
 
   it("setPoolSpin validates; sleeping workers (spin 0) and spinning ones (spin 20) both run every part, same bits", async () => {

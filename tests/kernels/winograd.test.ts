@@ -11,6 +11,8 @@ import { allocFloat } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { expectSameBits } from "../helpers/arrays.js";
 import { useSplittingPool } from "../helpers/pool.js";
+import { OP_ECHO_ARGS } from "../helpers/echo-task.js";
+import { runBeside, sabBase, type Part } from "../../src/parallel/pool.js";
 
 const simd = wasmSimdAvailable();
 useSplittingPool(3);
@@ -194,8 +196,10 @@ describe("Winograd F(4x4, 3x3) input gradient", () => {
     }), { numRuns: 100 });
   });
 
-  it("threaded over images (1, 2 and 3 threads; cut, or claimed in chunks of a gemm's images: 25 of 32 x 32) gives the one-thread bits", () => {
+  it("threaded over images (1, 2 and 3 threads; cut, or claimed in chunks of a gemm's images: 25 of 32 x 32, or any beside a part) gives the one-thread bits", () => {
     const rng = new Rng(7);
+    const mark = allocFloat("float64", 8, true) as Float64Array;
+    const part: Part = { op: OP_ECHO_ARGS, args: [sabBase(mark), 1], bufs: [mark] };
     for (const [n, h, w] of [[5, 9, 11], [3, 16, 16], [7, 7, 7], [25, 32, 32]] as const) {
       const d = dims(n, 32, 48, h, w);
       expect(winogradFits(d, true)).toBe(true);
@@ -206,6 +210,12 @@ describe("Winograd F(4x4, 3x3) input gradient", () => {
         gx.fill(NaN);
         convDataThreads(d, gy, wt, gx, t);
         expectSameBits(gx, one, `${n}x${h}x${w}, ${t} threads`);
+        // With a part offered beside it (runBeside), even a few images are claimed, so the part is taken.
+        gx.fill(NaN);
+        mark.fill(0);
+        expect(runBeside(part, () => convDataThreads(d, gy, wt, gx, t))).toBe(t > 1);
+        expect(mark[1]).toBe(t > 1 ? 1 : 0);
+        expectSameBits(gx, one, `${n}x${h}x${w}, ${t} threads, beside a part`);
       }
     }
   });

@@ -17,7 +17,7 @@ import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
 import { spikeConvNormLifRange } from "./norm-lif.js";
 import { lifKernelParams, type NeuronKernelParams } from "../neuron/neuron.js";
 import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
-import { partShares, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partShares, partsFor, runBeside, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { eachSampledRow, partCosts, popcountRange, weightedCuts } from "../../parallel/balance.js";
 import { claimedRanges, runClaimed, unitRange, type UnitRanges } from "../../parallel/claims.js";
 
@@ -212,13 +212,29 @@ export function spikeConvForwardThreads(
  * read by each, the parts summed to 1.0-1.6x the one-thread loop's work (now 1.0-1.2x,
  * bench/spike-conv-weight.ts), and the op took 104 -> 90 ms a MNIST b64 and 103 -> 86 ms a CIFAR b8
  * two-thread training step (medians of eight, the two alternating in one process).
- * With `counts`: the counts convolution's weight gradient.
+ * With `counts`: the counts convolution's weight gradient. `beside`: an independent pass (the input gradient)
+ * to run at the same time, this gradient whole on a worker while the pass's claimed threads start without
+ * it (runBeside in src/parallel/pool.ts); where the pass claims nothing, it runs first, then the split above.
  */
 export function spikeConvWeightThreads(
   d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: FloatArray, threads?: number, counts: FloatArray | null = null, fresh = false,
+  beside?: () => void,
 ): void {
   const { n, c, o, wpr, g } = d;
   const imgWords = c * g.h * wpr;
+  if (beside !== undefined) {
+    if (usableThreads() > 1 && inHeap(words) && inHeap(gy) && inHeap(accW) && (counts === null || inHeap(counts))) {
+      const ws = asFloats(words);
+      const part: Part = {
+        op: OP_SPIKE_CONV_WEIGHT,
+        args: [...encodeSpikeConv(c, wpr, o, g), imgWords, n, sabBase(ws), sabBase(gy), sabBase(accW), 0, c, counts === null ? -1 : sabBase(counts), fresh ? 1 : 0],
+        bufs: [ws, gy, accW, counts ?? accW],
+      };
+      if (runBeside(part, beside)) return;
+    } else {
+      beside();
+    }
+  }
   const f64 = gy instanceof Float64Array;
   const p = partsOf(d, c, threads);
   if (p <= 1) {

@@ -111,11 +111,13 @@ function spikeConvCore(
     let gs: Tensor | null = null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
-    if (s.requiresGrad) {
+    const inputGrad = (): void => {
+      if (!s.requiresGrad) return;
       // Dense, the very computation of conv2d's input gradient (columns = Wᵀ g, then col2im), threaded over images.
       gs = unzeroed(s.shape, dtype);
       convDataThreads(denseDims, gy.data, weight.data, gs.data);
-    }
+    };
+    if (!weight.requiresGrad || density >= COUNTS_DENSE_GRAD) inputGrad();
     if (weight.requiresGrad && density >= COUNTS_DENSE_GRAD) {
       // conv2d's weight gradient: the same products in the same (batch, position) order, the same bits.
       const acc = heapArray(dtype === "float32" ? Float32Array : Float64Array, o * kk);
@@ -127,7 +129,8 @@ function spikeConvCore(
       // Not zeroed: the scatter runs fresh, each thread zeroing the rows it sums into.
       const accW = heapArray(dtype === "float32" ? Float32Array : Float64Array, kk * o, false);
       const words = bits();
-      spikeConvWeightThreads(dims, words, gy.data, accW, undefined, counts, true);
+      // The scatter whole on a worker while the input gradient's claimed images start on the calling thread.
+      spikeConvWeightThreads(dims, words, gy.data, accW, undefined, counts, true, inputGrad);
       done(words);
       gw = unzeroed(weight.shape, dtype);
       transposeThreads(accW, 0, kk, o, gw.data, 0);

@@ -61,14 +61,18 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
     let gs: Tensor | null = null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
-    if (s.requiresGrad) {
+    const inputGrad = (): void => {
+      if (!s.requiresGrad) return;
       gs = unzeroed(s.shape, dtype);
       gemmThreads(g.data, 0, false, weight.data, 0, false, gs.data, 0, rows, nIn, nOut, false);
-    }
+    };
     if (weight.requiresGrad) {
+      // The scatter whole on a worker while the input gradient's gemm starts on the calling thread.
       const accT = weightAcc(dtype, nIn, nOut);
-      spikeScatterRowsThreads(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nIn, nOut, undefined, true);
+      spikeScatterRowsThreads(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nIn, nOut, undefined, true, inputGrad);
       gw = weightGrad(accT, weight, nOut, nIn);
+    } else {
+      inputGrad();
     }
     if (b && b.requiresGrad) {
       gb = unzeroed(b.shape, dtype);
@@ -105,20 +109,23 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
     let gx: Tensor | null = null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
-    if (x.requiresGrad) {
+    const inputGrad = (): void => {
+      if (!x.requiresGrad) return;
       gx = unzeroed(x.shape, dtype);
       gemmThreads(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
-    }
-    if (weight.requiresGrad) {
-      if (density >= COUNTS_DENSE_GRAD) {
+    };
+    if (weight.requiresGrad && density < COUNTS_DENSE_GRAD) {
+      // The scatter whole on a worker while the input gradient's gemm starts on the calling thread.
+      const accT = weightAcc(dtype, nIn, nOut);
+      countsScatterRowsThreads(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut, undefined, true, inputGrad);
+      gw = weightGrad(accT, weight, nOut, nIn);
+    } else {
+      inputGrad();
+      if (weight.requiresGrad) {
         // dW = gᵀ x by gemm: each element the same products added in the same (row) order from +0, and a
         // zero term adds +-0, which leaves such a sum's bits alone: the sparse scatter's bits (finite g).
         gw = unzeroed(weight.shape, dtype);
         gemmThreads(g.data, 0, true, x.data, 0, false, gw.data, 0, nOut, nIn, rows, false);
-      } else {
-        const accT = weightAcc(dtype, nIn, nOut);
-        countsScatterRowsThreads(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut, undefined, true);
-        gw = weightGrad(accT, weight, nOut, nIn);
       }
     }
     if (b && b.requiresGrad) {
