@@ -282,10 +282,7 @@ export function runBeside(part: Part, f: () => void): boolean {
   }
 }
 
-/**
- * True while a {@link runBeside} part waits for a claimed call: a call that would cut its work statically
- * (too few units to claim well) claims it then, since its worker starts late by the part's time anyway.
- */
+/** True while a {@link runBeside} part waits for a claimed call to take it (for tests and diagnostics). */
 export function besidePending(): boolean {
   return beside !== null;
 }

@@ -9,7 +9,7 @@
 import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { defineTask } from "../../parallel/registry.js";
-import { besidePending, partShares, partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
+import { partShares, partsFor, usableThreads, runParts, sabBase, scratchViews, type Part } from "../../parallel/pool.js";
 import { claimedRanges, runClaimed } from "../../parallel/claims.js";
 import { evenCuts, partCosts } from "../../parallel/balance.js";
 import { convDataRange, convForwardRange, dataImagesPerChunk, convWeightRange, decodeConv, encodeConv, CONV_DIM_ARGS, type ConvDims } from "./ranges.js";
@@ -108,7 +108,7 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
     return;
   }
   const chunk = dataImagesPerChunk(d, gy, w, gx);
-  if ((d.n >= CLAIM_DATA_CHUNKS_PER_THREAD * chunk * p || besidePending()) && inHeap(gy) && inHeap(w) && inHeap(gx)) {
+  if ((d.n >= CLAIM_DATA_CHUNKS_PER_THREAD * chunk * p) && inHeap(gy) && inHeap(w) && inHeap(gx)) {
     const args = [...dimArgs(d), sabBase(gy), sabBase(w), sabBase(gx), 0, 0];
     runClaimed("conv2d.data", d.n, p, chunk, (at) => ({ op: OP_CONV_DATA, args: [...args, at], bufs: [gy, w, gx] }), (images) =>
       convDataRange(d, gy, 0, w, 0, gx, 0, 0, 0, noTick, images));
