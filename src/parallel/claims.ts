@@ -10,7 +10,7 @@
  * ..., cut count].
  */
 import { heapI32, Scratch } from "../tensor/heap.js";
-import { runParts, sequencePart, takeBeside, type Part } from "./pool.js";
+import { runParts, withBeside, type Part } from "./pool.js";
 
 /** The unit ranges a thread computes, as it claims them: calls `f(u0, u1)` for each. */
 export type UnitRanges = (f: (u0: number, u1: number) => void) => void;
@@ -91,8 +91,7 @@ export function runClaimed(
 ): void {
   const at = postClaims(claimCuts(units, parts, minUnits));
   const jobs = new Array<Part>(parts - 1).fill(job(at));
-  const first = takeBeside();
-  if (first !== null) jobs[0] = sequencePart(first, jobs[0]!);
+  jobs[0] = withBeside(jobs[0]!);
   runParts(op, jobs, () => local(claimedRanges(at)));
 }
 

@@ -19,7 +19,7 @@ import {
   type WorkerInit,
 } from "./protocol.js";
 import { getKernelBackend } from "../wasm/backend.js";
-import { OP_SEQUENCE, SEQUENCE_HEADER, taskBody, taskModules } from "./registry.js";
+import { OP_SEQUENCE, taskBody, taskModules } from "./registry.js";
 import { evenCuts, partCosts } from "./balance.js";
 import { learnSpeeds, threadSpeed, type PartTime } from "./speeds.js";
 
@@ -287,18 +287,45 @@ export function besidePending(): boolean {
   return beside !== null;
 }
 
-/** The part offered by {@link runBeside}, taken by the claimed call that runs it (null when none is offered). */
-export function takeBeside(): Part | null {
-  const p = beside;
+/**
+ * `then` (a claimed call's first worker part) preceded by the part {@link runBeside} offers, which it takes,
+ * where one is offered and the two fit one worker's task slots; else `then` alone (an offer left untaken:
+ * runBeside then returns false and its caller does that work itself).
+ */
+export function withBeside(then: Part): Part {
+  if (beside === null) return then;
+  const both = sequencePart(beside, then);
+  if (both.args.length > MAX_ARGS || both.bufs.length > MAX_BUFS) return then;
   beside = null;
-  return p;
+  return both;
 }
 
-/** One worker's part that runs `first`, then `then` (OP_SEQUENCE in ./registry.ts). */
-export function sequencePart(first: Part, then: Part): Part {
-  const head = [first.op, first.args.length, first.bufs.length, then.op, then.args.length, then.bufs.length];
-  if (head.length !== SEQUENCE_HEADER) fail("thread pool", "internal: sequence header");
-  return { op: OP_SEQUENCE, args: [...head, ...first.args, ...then.args], bufs: [...first.bufs, ...then.bufs] };
+/** One worker's part that runs `parts` one after the other (OP_SEQUENCE in ./registry.ts). */
+export function sequencePart(...parts: readonly Part[]): Part {
+  return {
+    op: OP_SEQUENCE,
+    args: [parts.length, ...parts.flatMap((p) => [p.op, p.args.length, p.bufs.length]), ...parts.flatMap((p) => p.args)],
+    bufs: parts.flatMap((p) => p.bufs),
+  };
+}
+
+/**
+ * Runs `f` with `parts` (in order, all on one worker) beside it where the pool can ({@link runBeside}: every
+ * part there, none null, two threads or more); else `f`, then `otherwise` (which does the parts' work itself).
+ */
+export function runBesideOr(parts: readonly (Part | null)[], f: () => void, otherwise: () => void): void {
+  const ready = usableThreads() > 1 && parts.length > 0 && parts.every((p) => p !== null);
+  if (ready && runBeside(parts.length === 1 ? parts[0]! : sequencePart(...(parts as Part[])), f)) return;
+  if (!ready) f();
+  otherwise();
+}
+
+/**
+ * The whole of a {@link runSplit} pass over `units` as one worker's part (for {@link runBesideOr}), from the
+ * same task and arguments; null where its arrays are not all in the heap.
+ */
+export function wholePart(units: number, shared: boolean, op: number, bufs: readonly FloatArray[], args: (u0: number, u1: number) => readonly number[]): Part | null {
+  return shared ? { op, args: args(0, units), bufs } : null;
 }
 
 /** Timings of one op's threaded calls (see {@link poolProfile}). */

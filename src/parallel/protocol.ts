@@ -48,8 +48,11 @@ export const MAX_BUFS = LINE - BUF;
 /** Codes of the KERNELS slot. */
 export const KERNEL_BACKENDS = ["auto", "js", "wasm"] as const;
 
-/** Float64 task arguments per worker (two parts in one sequence, ./registry.ts, take up to 52: a spike conv's weight gradient and a dense conv's input gradient). */
-export const MAX_ARGS = 64;
+/**
+ * Float64 task arguments per worker: a sequence of parts (./registry.ts) takes up to 73 (a spike conv's weight
+ * gradient, its transpose and bias gradient, then a dense conv's input gradient).
+ */
+export const MAX_ARGS = 96;
 /** Bytes of error message per worker. */
 export const MSG_BYTES = 2048;
 

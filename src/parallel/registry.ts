@@ -46,21 +46,19 @@ export function taskBody(op: number): TaskBody | undefined {
   return bodies.get(op)?.body;
 }
 
-/** Float64 slots of a sequence's header: op code, argument count and buffer count of each of its two parts. */
-export const SEQUENCE_HEADER = 6;
-
 /**
- * Two parts run one after the other on one worker (a part handed to a worker beside another call's, see
- * runBeside in ./pool.ts): arguments [op 1, its argument count, its buffer count, the same of part 2, part 1's
- * arguments, part 2's], buffers part 1's then part 2's. Each part sees its own arguments from index 0 and 0
- * past them, as it would sent alone.
+ * Parts run one after the other on one worker (parts handed to a worker beside another call's, see runBeside
+ * in ./pool.ts): arguments [count, then each part's op code, argument count and buffer count, then each part's
+ * arguments], buffers each part's in turn. Each part sees its own arguments from index 0 and 0 past them, as
+ * it would sent alone.
  */
 export const OP_SEQUENCE = defineTask("pool.sequence", import.meta.url, (raw, _ints, bufs, tick) => {
-  let at = SEQUENCE_HEADER, buf = 0;
-  for (let j = 0; j < 2; j++) {
-    const op = raw[3 * j]!, na = raw[3 * j + 1]!, nb = raw[3 * j + 2]!;
+  const count = raw[0]!;
+  let at = 1 + 3 * count, buf = 0;
+  for (let j = 0; j < count; j++) {
+    const op = raw[1 + 3 * j]!, na = raw[2 + 3 * j]!, nb = raw[3 + 3 * j]!;
     const body = taskBody(op);
-    if (body === undefined) throw new Error(`unknown op code ${op} in a sequence of two parts`);
+    if (body === undefined) throw new Error(`unknown op code ${op} in a sequence of ${count} parts`);
     const own = new Float64Array(MAX_ARGS);
     own.set(raw.subarray(at, at + na));
     body(own, Array.from(own, (v) => v | 0), bufs.slice(buf, buf + nb), tick);

@@ -12,11 +12,13 @@ import { channelsFirstBitsReference } from "../../src/kernels/spike-conv/norm-li
 import { heapArray } from "../../src/tensor/heap.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows } from "../../src/kernels/spike-sum/spike-sum.js";
 import { transpose } from "../../src/kernels/transpose/transpose.js";
-import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../../src/kernels/spike-sum/threads.js";
+import {
+  countsGatherAddThreads, countsScatterPart, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterPart, spikeScatterRowsThreads,
+} from "../../src/kernels/spike-sum/threads.js";
 import type { ConvGeom } from "../../src/kernels/conv/conv.js";
 import { neuronBackwardThreads } from "../../src/kernels/neuron/threads.js";
-import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../src/kernels/spike-conv/threads.js";
-import { besidePending, poolInfo } from "../../src/parallel/pool.js";
+import { spikeConvForwardThreads, spikeConvWeightPart, spikeConvWeightThreads } from "../../src/kernels/spike-conv/threads.js";
+import { besidePending, poolInfo, runBesideOr } from "../../src/parallel/pool.js";
 import { gemm } from "../../src/kernels/gemm/gemm.js";
 import { gemmThreads } from "../../src/kernels/gemm/threads.js";
 import { evenCuts, partCosts, popcountRange, sampledDensity, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../src/parallel/balance.js";
@@ -185,10 +187,10 @@ describe("threaded spike conv", () => {
           acc.fill(Number.NaN);
           spikeConvWeightThreads(d, s, gy, acc, t, x, true);
           if (!sameBits(acc, freshRef)) return false;
-          // Beside a claimed gemm: taken whole by a worker (heap operands, 2 or 3 threads), else after it.
+          // Whole on a worker beside a claimed gemm (heap operands, 2 or 3 threads), else split after it.
           const pass = besideGemm(t);
           acc.fill(Number.NaN);
-          spikeConvWeightThreads(d, s, gy, acc, t, x, true, () => void (taken += pass() ? 1 : 0));
+          runBesideOr([spikeConvWeightPart(d, s, gy, acc, x, true)], () => void (taken += pass() ? 1 : 0), () => spikeConvWeightThreads(d, s, gy, acc, t, x, true));
           if (!sameBits(acc, freshRef)) return false;
         }
         return true;
@@ -315,12 +317,14 @@ describe("threaded spike / counts linear", () => {
             spikeScatterRowsThreads(s, off, wpr, g, off, a1, off, m, k, n, t, true);
             countsScatterRowsThreads(x, off, g, off, a2, off, m, k, n, t, true);
             if (!sameBits(a1, fs) || !sameBits(a2, fc0)) return false;
-            // Beside a claimed gemm: taken whole by a worker (heap operands, 2 or 3 threads), else after it; the same bits.
+            // Whole on a worker beside a claimed gemm (heap operands, 2 or 3 threads), else split after it; the same bits.
             const pass = besideGemm(t);
             a1.fill(Number.NaN, off);
             a2.fill(Number.NaN, off);
-            spikeScatterRowsThreads(s, off, wpr, g, off, a1, off, m, k, n, t, true, () => void (taken += pass() ? 1 : 0));
-            countsScatterRowsThreads(x, off, g, off, a2, off, m, k, n, t, true, () => void (taken += pass() ? 1 : 0));
+            runBesideOr([spikeScatterPart(s, off, wpr, g, off, a1, off, m, k, n, true)], () => void (taken += pass() ? 1 : 0), () =>
+              spikeScatterRowsThreads(s, off, wpr, g, off, a1, off, m, k, n, t, true));
+            runBesideOr([countsScatterPart(x, off, g, off, a2, off, m, k, n, true)], () => void (taken += pass() ? 1 : 0), () =>
+              countsScatterRowsThreads(x, off, g, off, a2, off, m, k, n, t, true));
             if (!sameBits(a1, fs) || !sameBits(a2, fc0)) return false;
             // The gathers from the weight as Linear stores it, W [n, k] (outIn).
             const wOutIn = allocFloat(f64 ? "float64" : "float32", off + n * k, shared);

@@ -6,8 +6,10 @@ import { heapStats } from "../../src/tensor/heap.js";
 import { BitspikeError } from "../../src/tensor/errors.js";
 import { gemm, gemmReference } from "../../src/kernels/gemm/gemm.js";
 import { gemmThreads } from "../../src/kernels/gemm/threads.js";
+import { transposePart, transposeThreads } from "../../src/kernels/transpose/threads.js";
+import { sumPerChannelPart, sumPerChannelThreads } from "../../src/kernels/bias/threads.js";
 import {
-  besidePending, getThreads, minWorkPerThread, partShares, poolInfo, poolProfile, poolReady, runBeside, runParts, sequencePart, setMinWorkPerThread,
+  besidePending, getThreads, minWorkPerThread, partShares, poolInfo, poolProfile, poolReady, runBeside, runBesideOr, runParts, sequencePart, setMinWorkPerThread,
   setPoolBeside, setPoolSpin, setThreadHost, setThreads, sabBase, shutdownPool, usableThreads, type Part,
 } from "../../src/parallel/pool.js";
 import { OP_TEST_EXIT, OP_TEST_THROW, spinFor } from "../../src/parallel/protocol.js";
@@ -346,17 +348,54 @@ describe("pool", () => {
     expect(Array.from(out.subarray(16, 32))).toEqual([base + 16, 1, 0, 0, 0, 0, 0, 0, base + 24, 1, 0, 0, 0, 0, 0, 0]);
   });
 
-  it("a sequence part runs its two parts in order on one worker, each seeing its own arguments and 0 past them", async () => {
+  it("a sequence part runs its parts in order on one worker, each seeing its own arguments and 0 past them", async () => {
     setThreads(2);
     await poolReady();
-    const out = allocFloat("float64", 24, true) as Float64Array;
+    const out = allocFloat("float64", 32, true) as Float64Array;
     out.fill(-1);
     const base = sabBase(out);
     const echo = (at: number, n: number): Part => ({ op: OP_ECHO_ARGS, args: [base + at, 11, 12, 13, 14, 15, 16, 17].slice(0, n), bufs: [out] });
-    // The second part writes over the first one's last slot: it ran after it.
-    runParts("echo", [sequencePart(echo(0, 3), echo(7, 8))], () => {});
-    expect(Array.from(out.subarray(0, 15))).toEqual([base, 11, 12, 0, 0, 0, 0, base + 7, 11, 12, 13, 14, 15, 16, 17]);
-    expect(out[15]).toBe(-1);
+    // Each part writes over the one before's last slot: it ran after it.
+    runParts("echo", [sequencePart(echo(0, 3), echo(7, 8), echo(14, 2))], () => {});
+    expect(Array.from(out.subarray(0, 22))).toEqual([base, 11, 12, 0, 0, 0, 0, base + 7, 11, 12, 13, 14, 15, 16, base + 14, 11, 0, 0, 0, 0, 0, 0]);
+    expect(out[22]).toBe(-1);
+  });
+
+  it("runBesideOr: its parts beside f where every one is there and a call claims, else f and then `otherwise`; whole parts give the twins' bits", async () => {
+    setThreads(2);
+    await poolReady();
+    const rng = new Rng(23);
+    const rows = 37, cols = 45;
+    const src = randArray(false, rows * cols, rng, true);
+    const g = randArray(false, 6 * cols * 5, rng, true);
+    const wantT = allocFloat("float32", rows * cols, true), wantB = allocFloat("float32", cols, true);
+    transposeThreads(src, 0, rows, cols, wantT, 0, 1, 1);
+    sumPerChannelThreads(g, wantB, 6, cols, 5, 1);
+    const a = randArray(false, 16 * 8, rng, true), b = randArray(false, 8 * 16, rng, true);
+    const wantC = new Float32Array(16 * 16);
+    gemm(a, 0, false, b, 0, false, wantC, 0, 16, 16, 8, false);
+    for (const withNull of [false, true]) {
+      const t = allocFloat("float32", rows * cols, true).fill(Number.NaN), s = allocFloat("float32", cols, true).fill(Number.NaN);
+      const c = allocFloat("float32", 16 * 16, true);
+      const order: string[] = [];
+      runBesideOr([transposePart(src, 0, rows, cols, t, 0), withNull ? null : sumPerChannelPart(g, s, 6, cols, 5)], () => {
+        order.push(besidePending() ? "f beside" : "f");
+        gemmThreads(a, 0, false, b, 0, false, c, 0, 16, 16, 8, false, 2);
+      }, () => {
+        order.push("otherwise");
+        transposeThreads(src, 0, rows, cols, t, 0);
+        sumPerChannelThreads(g, s, 6, cols, 5);
+      });
+      expect(order).toEqual(withNull ? ["f", "otherwise"] : ["f beside"]);
+      expect(sameBits(t, wantT) && sameBits(s, wantB) && sameBits(c, wantC)).toBe(true);
+    }
+    // Every part there but no call claims: f once, then `otherwise`.
+    const order: string[] = [];
+    runBesideOr([transposePart(src, 0, rows, cols, wantT, 0)], () => order.push("f"), () => order.push("otherwise"));
+    expect(order).toEqual(["f", "otherwise"]);
+    // Off the heap: no whole part.
+    expect(transposePart(new Float32Array(rows * cols), 0, rows, cols, wantT, 0)).toBeNull();
+    expect(sumPerChannelPart(g, new Float32Array(cols), 6, cols, 5)).toBeNull();
   });
 
   it("runBeside hands its part to the next claimed call's first worker, which runs it before it claims; false, the part not run, when no call claims", async () => {
@@ -397,6 +436,10 @@ describe("pool", () => {
     expect(runBeside(echo, () => gemmThreads(new Float32Array(64 * 48), 0, false, new Float32Array(48 * 40), 0, false, c, 0, 64, 40, 48, false, 1))).toBe(false);
     expect(besidePending()).toBe(false);
     expect(sameBits(run(), want)).toBe(true);
+    expect(out.every((v) => v === 0)).toBe(true);
+    // Too large to go with the call's own part in one worker's task slots: left untaken, f as usual.
+    const big: Part = { ...echo, args: [...echo.args, ...new Array<number>(90).fill(1)] };
+    expect(runBeside(big, () => expect(sameBits(run(), want)).toBe(true))).toBe(false);
     expect(out.every((v) => v === 0)).toBe(true);
     // Declined (setPoolBeside(false), for benches): f runs, the part does not.
     const was = setPoolBeside(false);

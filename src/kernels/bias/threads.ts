@@ -11,7 +11,7 @@ import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { addChannelBiasRange, sumPerChannelRange } from "./bias.js";
 import { defineTask, from } from "../../parallel/registry.js";
-import { runSplit, sabBase } from "../../parallel/pool.js";
+import { runSplit, sabBase, wholePart, type Part } from "../../parallel/pool.js";
 
 const BIAS_ADD = 0;
 const BIAS_SUM = 1;
@@ -27,12 +27,18 @@ const OP_BIAS = defineTask("bias.range", import.meta.url, (_raw, a, b) =>
   biasPart(a[0]!, from(b[0]!, a[1]!), from(b[1]!, a[2]!), a[3]!, a[4]!, a[5]!, a[6]!, a[7]!),
 );
 
+/** A bias pass's units (outer rows to add, channels to sum) and its task's arguments for units u0..u1-1. */
+function split(kind: number, data: FloatArray, vec: FloatArray, outer: number, channels: number, inner: number) {
+  return {
+    units: kind === BIAS_ADD ? outer : channels,
+    shared: inHeap(data) && inHeap(vec),
+    args: (u0: number, u1: number) => [kind, sabBase(data), sabBase(vec), outer, channels, inner, u0, u1],
+  };
+}
+
 function run(kind: number, data: FloatArray, vec: FloatArray, outer: number, channels: number, inner: number, threads: number | undefined): void {
-  runSplit(
-    "bias", kind === BIAS_ADD ? outer : channels, outer * channels * inner, threads, inHeap(data) && inHeap(vec), OP_BIAS, [data, vec],
-    (u0, u1) => [kind, sabBase(data), sabBase(vec), outer, channels, inner, u0, u1],
-    (u0, u1) => biasPart(kind, data, vec, outer, channels, inner, u0, u1),
-  );
+  const { units, shared, args } = split(kind, data, vec, outer, channels, inner);
+  runSplit("bias", units, outer * channels * inner, threads, shared, OP_BIAS, [data, vec], args, (u0, u1) => biasPart(kind, data, vec, outer, channels, inner, u0, u1));
 }
 
 /** {@link addChannelBias} (same bits), the outer rows split over `threads` threads (default: by size and the pool). */
@@ -43,4 +49,10 @@ export function addChannelBiasThreads(out: FloatArray, bias: FloatArray, outer: 
 /** {@link sumPerChannel} (same bits), the channels split over `threads` threads (default: by size and the pool). */
 export function sumPerChannelThreads(g: FloatArray, dst: FloatArray, outer: number, channels: number, inner: number, threads?: number): void {
   run(BIAS_SUM, g, dst, outer, channels, inner, threads);
+}
+
+/** The whole of {@link sumPerChannelThreads} as one worker's part (runBesideOr in src/parallel/pool.ts); null where an array is not in the heap. */
+export function sumPerChannelPart(g: FloatArray, dst: FloatArray, outer: number, channels: number, inner: number): Part | null {
+  const { units, shared, args } = split(BIAS_SUM, g, dst, outer, channels, inner);
+  return wholePart(units, shared, OP_BIAS, [g, dst], args);
 }

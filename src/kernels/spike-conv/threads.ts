@@ -17,7 +17,7 @@ import { spikeConvForwardRange, spikeConvWeightRange } from "./spike-conv.js";
 import { spikeConvNormLifRange } from "./norm-lif.js";
 import { lifKernelParams, type NeuronKernelParams } from "../neuron/neuron.js";
 import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
-import { partShares, partsFor, runBeside, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partShares, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { eachSampledRow, partCosts, popcountRange, weightedCuts } from "../../parallel/balance.js";
 import { claimedRanges, runClaimed, unitRange, type UnitRanges } from "../../parallel/claims.js";
 
@@ -212,29 +212,13 @@ export function spikeConvForwardThreads(
  * read by each, the parts summed to 1.0-1.6x the one-thread loop's work (now 1.0-1.2x,
  * bench/spike-conv-weight.ts), and the op took 104 -> 90 ms a MNIST b64 and 103 -> 86 ms a CIFAR b8
  * two-thread training step (medians of eight, the two alternating in one process).
- * With `counts`: the counts convolution's weight gradient. `beside`: an independent pass (the input gradient)
- * to run at the same time, this gradient whole on a worker while the pass's claimed threads start without
- * it (runBeside in src/parallel/pool.ts); where the pass claims nothing, it runs first, then the split above.
+ * With `counts`: the counts convolution's weight gradient.
  */
 export function spikeConvWeightThreads(
   d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: FloatArray, threads?: number, counts: FloatArray | null = null, fresh = false,
-  beside?: () => void,
 ): void {
   const { n, c, o, wpr, g } = d;
   const imgWords = c * g.h * wpr;
-  if (beside !== undefined) {
-    if (usableThreads() > 1 && inHeap(words) && inHeap(gy) && inHeap(accW) && (counts === null || inHeap(counts))) {
-      const ws = asFloats(words);
-      const part: Part = {
-        op: OP_SPIKE_CONV_WEIGHT,
-        args: [...encodeSpikeConv(c, wpr, o, g), imgWords, n, sabBase(ws), sabBase(gy), sabBase(accW), 0, c, counts === null ? -1 : sabBase(counts), fresh ? 1 : 0],
-        bufs: [ws, gy, accW, counts ?? accW],
-      };
-      if (runBeside(part, beside)) return;
-    } else {
-      beside();
-    }
-  }
   const f64 = gy instanceof Float64Array;
   const p = partsOf(d, c, threads);
   if (p <= 1) {
@@ -278,6 +262,21 @@ export function spikeConvWeightThreads(
     spikeConvWeightRange(words, imgWords, n, wpr, c, 0, mine, g, gy, true, o, accW, counts);
   }, partCosts(cost, cuts));
   if (stA) accW.set(sa.subarray(rowLo, accW.length), rowLo);
+}
+
+/**
+ * The whole of {@link spikeConvWeightThreads} as one worker's part, to run beside the input gradient's claims
+ * (runBesideOr in src/parallel/pool.ts); null where an array is not in the heap.
+ */
+export function spikeConvWeightPart(d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: FloatArray, counts: FloatArray | null, fresh: boolean): Part | null {
+  if (!inHeap(words) || !inHeap(gy) || !inHeap(accW) || (counts !== null && !inHeap(counts))) return null;
+  const { n, c, o, wpr, g } = d;
+  const ws = asFloats(words);
+  return {
+    op: OP_SPIKE_CONV_WEIGHT,
+    args: [...encodeSpikeConv(c, wpr, o, g), c * g.h * wpr, n, sabBase(ws), sabBase(gy), sabBase(accW), 0, c, counts === null ? -1 : sabBase(counts), fresh ? 1 : 0],
+    bufs: [ws, gy, accW, counts ?? accW],
+  };
 }
 
 let fusedCalls = 0;

@@ -14,7 +14,7 @@ import type { FloatArray } from "../../tensor/tensor.js";
 import { popcnt32 } from "../../tensor/bits.js";
 import { countsGatherAdd, countsScatterRows, spikeGatherAdd, spikeScatterRows, spikeScatterRowsWords, countsScatterRowsCols } from "./spike-sum.js";
 import { asFloats, defineTask, from, wordsView } from "../../parallel/registry.js";
-import { partShares, partsFor, runBeside, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
+import { partShares, partsFor, runParts, sabBase, scratchViews, usableThreads, type Part } from "../../parallel/pool.js";
 import { claimedRanges, runClaimed, unitRange, type UnitRanges } from "../../parallel/claims.js";
 import { eachSampledRow, evenCuts, partCosts, sampledRowBits, sampledRowNonzeros, weightedCuts } from "../../parallel/balance.js";
 import { linearNormLifRange, UNIT_TOKENS, type NormLifProjection, type TokenRows } from "./norm-lif.js";
@@ -249,25 +249,31 @@ function scatter(
   if (stC) acc.set(sc.subarray(lo, k * n), accOff + lo);
 }
 
-/**
- * Runs `beside` and the whole scatter `kind` ([kind, a, g, acc, m, k, n, wpr] as {@link linearTask} takes
- * them, over all `units`) at the same time where the pool can (runBeside: a worker sums the scatter whole
- * while `beside`'s claimed threads start without it); else `beside`, then `split` (the scatter's own split).
- */
-function scatterBeside(
+/** The whole scatter `kind` (all its `units`, `fresh` or accumulating) as one worker's part; null where an array is not in the heap. */
+function scatterPart(
   kind: number, a: Operand, aOff: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
-  m: number, k: number, n: number, wpr: number, units: number, fresh: boolean, beside: () => void, split: () => void,
-): void {
-  if (usableThreads() > 1 && inHeap(a) && inHeap(g) && inHeap(acc)) {
-    const fa = asFloat(a);
-    const part: Part = {
-      op: OP_SPIKE_LINEAR, args: [kind, sabBase(fa) + aOff, sabBase(g) + gOff, sabBase(acc) + accOff, m, k, n, wpr, 0, units, 0, 0, fresh ? 1 : 0, -1], bufs: [fa, g, acc],
-    };
-    if (runBeside(part, beside)) return;
-  } else {
-    beside();
-  }
-  split();
+  m: number, k: number, n: number, wpr: number, units: number, fresh: boolean,
+): Part | null {
+  if (!inHeap(a) || !inHeap(g) || !inHeap(acc)) return null;
+  const fa = asFloat(a);
+  return { op: OP_SPIKE_LINEAR, args: [kind, sabBase(fa) + aOff, sabBase(g) + gOff, sabBase(acc) + accOff, m, k, n, wpr, 0, units, 0, 0, fresh ? 1 : 0, -1], bufs: [fa, g, acc] };
+}
+
+/**
+ * The whole of {@link spikeScatterRowsThreads} as one worker's part, to run beside the input gradient's claims
+ * (runBesideOr in src/parallel/pool.ts); null where an array is not in the heap.
+ */
+export function spikeScatterPart(
+  s: Uint32Array, sOff: number, wpr: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number, m: number, k: number, n: number, fresh: boolean,
+): Part | null {
+  return scatterPart(LIN_SPIKE_SCATTER, s, sOff, g, gOff, acc, accOff, m, k, n, wpr, wpr, fresh);
+}
+
+/** The whole of {@link countsScatterRowsThreads} as one worker's part, as {@link spikeScatterPart}. */
+export function countsScatterPart(
+  x: FloatArray, xOff: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number, m: number, k: number, n: number, fresh: boolean,
+): Part | null {
+  return scatterPart(LIN_COUNTS_SCATTER, x, xOff, g, gOff, acc, accOff, m, k, n, 0, k, fresh);
 }
 
 /**
@@ -275,18 +281,11 @@ function scatterBeside(
  * words per row) into acc [k, n], the spike words split over threads.
  * `fresh`: acc's k n values start at +0 whatever they hold (acc = Aᵀ G), each
  * thread zeroing the rows it then sums into, so acc needs no zero fill.
- * `beside`: an independent pass (the input gradient's gemm) to run at the same time, the scatter whole on
- * a worker while the pass's claimed threads start without it (see runBeside in src/parallel/pool.ts).
  */
 export function spikeScatterRowsThreads(
   s: Uint32Array, sOff: number, wpr: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
-  m: number, k: number, n: number, threads?: number, fresh = false, beside?: () => void,
+  m: number, k: number, n: number, threads?: number, fresh = false,
 ): void {
-  if (beside !== undefined) {
-    scatterBeside(LIN_SPIKE_SCATTER, s, sOff, g, gOff, acc, accOff, m, k, n, wpr, wpr, fresh, beside, () =>
-      spikeScatterRowsThreads(s, sOff, wpr, g, gOff, acc, accOff, m, k, n, threads, fresh));
-    return;
-  }
   const p = partsOf(m * k * n, wpr, threads);
   if (p > 1) scatter(LIN_SPIKE_SCATTER, s, sOff, m * wpr, g, gOff, acc, accOff, m, k, n, wpr, wpr, 32, p, fresh);
   else {
@@ -295,16 +294,11 @@ export function spikeScatterRowsThreads(
   }
 }
 
-/** {@link countsScatterRows} (same contract and bits), the columns of x split over threads; `fresh` and `beside` as {@link spikeScatterRowsThreads}. */
+/** {@link countsScatterRows} (same contract and bits), the columns of x split over threads; `fresh` as {@link spikeScatterRowsThreads}. */
 export function countsScatterRowsThreads(
   x: FloatArray, xOff: number, g: FloatArray, gOff: number, acc: FloatArray, accOff: number,
-  m: number, k: number, n: number, threads?: number, fresh = false, beside?: () => void,
+  m: number, k: number, n: number, threads?: number, fresh = false,
 ): void {
-  if (beside !== undefined) {
-    scatterBeside(LIN_COUNTS_SCATTER, x, xOff, g, gOff, acc, accOff, m, k, n, 0, k, fresh, beside, () =>
-      countsScatterRowsThreads(x, xOff, g, gOff, acc, accOff, m, k, n, threads, fresh));
-    return;
-  }
   const p = partsOf(m * k * n, k, threads);
   if (p > 1) scatter(LIN_COUNTS_SCATTER, x, xOff, m * k, g, gOff, acc, accOff, m, k, n, 0, k, 1, p, fresh);
   else {

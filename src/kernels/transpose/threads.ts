@@ -12,7 +12,7 @@ import { inHeap } from "../../tensor/heap.js";
 import type { FloatArray } from "../../tensor/tensor.js";
 import { transposeRange } from "./transpose.js";
 import { defineTask, from } from "../../parallel/registry.js";
-import { runSplit, sabBase } from "../../parallel/pool.js";
+import { runSplit, sabBase, wholePart, type Part } from "../../parallel/pool.js";
 
 // One thread's stacked rows: args sBase, dBase, rows, cols, u0, u1; buffers src, dst.
 const OP_TRANSPOSE = defineTask("transpose.rows", import.meta.url, (_raw, a, b) =>
@@ -29,8 +29,17 @@ export function transposeThreads(
 ): void {
   const units = batch * rows;
   runSplit(
-    "transpose", units, units * cols, threads, inHeap(src) && inHeap(dst), OP_TRANSPOSE, [src, dst],
-    (u0, u1) => [sabBase(src) + sOff, sabBase(dst) + dOff, rows, cols, u0, u1],
+    "transpose", units, units * cols, threads, inHeap(src) && inHeap(dst), OP_TRANSPOSE, [src, dst], transposeArgs(src, sOff, rows, cols, dst, dOff),
     (u0, u1) => transposeRange(src, sOff, rows, cols, dst, dOff, u0, u1),
   );
+}
+
+/** The transpose task's arguments for stacked rows u0..u1-1. */
+function transposeArgs(src: FloatArray, sOff: number, rows: number, cols: number, dst: FloatArray, dOff: number): (u0: number, u1: number) => number[] {
+  return (u0, u1) => [sabBase(src) + sOff, sabBase(dst) + dOff, rows, cols, u0, u1];
+}
+
+/** The whole of {@link transposeThreads} (one matrix) as one worker's part (runBesideOr in src/parallel/pool.ts); null where an array is not in the heap. */
+export function transposePart(src: FloatArray, sOff: number, rows: number, cols: number, dst: FloatArray, dOff: number): Part | null {
+  return wholePart(rows, inHeap(src) && inHeap(dst), OP_TRANSPOSE, [src, dst], transposeArgs(src, sOff, rows, cols, dst, dOff));
 }

@@ -24,9 +24,10 @@ import { fail, fmtShape } from "../../tensor/errors.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { convDataThreads, convForwardThreads, convWeightThreads } from "../../kernels/conv/threads.js";
-import { addChannelBiasThreads, sumPerChannelThreads } from "../../kernels/bias/threads.js";
-import { spikeConvForwardThreads, spikeConvWeightThreads } from "../../kernels/spike-conv/threads.js";
-import { transposeThreads } from "../../kernels/transpose/threads.js";
+import { addChannelBiasThreads, sumPerChannelPart, sumPerChannelThreads } from "../../kernels/bias/threads.js";
+import { spikeConvForwardThreads, spikeConvWeightPart, spikeConvWeightThreads } from "../../kernels/spike-conv/threads.js";
+import { transposePart, transposeThreads } from "../../kernels/transpose/threads.js";
+import { runBesideOr, type Part } from "../../parallel/pool.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, unzeroed } from "../util.js";
 import { convGeometry, pair, type Pair } from "../conv.js";
@@ -117,28 +118,34 @@ function spikeConvCore(
       gs = unzeroed(s.shape, dtype);
       convDataThreads(denseDims, gy.data, weight.data, gs.data);
     };
-    if (!weight.requiresGrad || density >= COUNTS_DENSE_GRAD) inputGrad();
-    if (weight.requiresGrad && density >= COUNTS_DENSE_GRAD) {
+    const sparse = weight.requiresGrad && density < COUNTS_DENSE_GRAD;
+    // Not zeroed: the scatter runs fresh, each thread zeroing the rows it sums into.
+    const accW = sparse ? heapArray(dtype === "float32" ? Float32Array : Float64Array, kk * o, false) : null;
+    const words = sparse ? bits() : null;
+    if (sparse) gw = unzeroed(weight.shape, dtype);
+    if (bias && bias.requiresGrad) gb = unzeroed(bias.shape, dtype);
+    // The weight gradient's scatter and transpose and the bias gradient whole on a worker while the input
+    // gradient's claimed images start on the calling thread (where it claims; else one after the other).
+    const parts: (Part | null)[] = [];
+    if (sparse) parts.push(spikeConvWeightPart(dims, words!, gy.data, accW!, counts, true), transposePart(accW!, 0, kk, o, gw!.data, 0));
+    if (gb !== null) parts.push(sumPerChannelPart(gy.data, gb.data, n, o, ohw));
+    runBesideOr(parts, inputGrad, () => {
+      if (sparse) {
+        spikeConvWeightThreads(dims, words!, gy.data, accW!, undefined, counts, true);
+        transposeThreads(accW!, 0, kk, o, gw!.data, 0);
+      }
+      if (gb !== null) sumPerChannelThreads(gy.data, gb.data, n, o, ohw);
+    });
+    if (sparse) {
+      done(words!);
+      freeArray(accW!, "released by the spike conv backward (its accumulator)");
+    } else if (weight.requiresGrad) {
       // conv2d's weight gradient: the same products in the same (batch, position) order, the same bits.
       const acc = heapArray(dtype === "float32" ? Float32Array : Float64Array, o * kk);
       convWeightThreads(denseDims, gy.data, counts!, acc);
       gw = unzeroed(weight.shape, dtype);
       gw.data.set(acc);
       freeArray(acc, `released by the ${op} backward (its accumulator)`);
-    } else if (weight.requiresGrad) {
-      // Not zeroed: the scatter runs fresh, each thread zeroing the rows it sums into.
-      const accW = heapArray(dtype === "float32" ? Float32Array : Float64Array, kk * o, false);
-      const words = bits();
-      // The scatter whole on a worker while the input gradient's claimed images start on the calling thread.
-      spikeConvWeightThreads(dims, words, gy.data, accW, undefined, counts, true, inputGrad);
-      done(words);
-      gw = unzeroed(weight.shape, dtype);
-      transposeThreads(accW, 0, kk, o, gw.data, 0);
-      freeArray(accW, "released by the spike conv backward (its accumulator)");
-    }
-    if (bias && bias.requiresGrad) {
-      gb = unzeroed(bias.shape, dtype);
-      sumPerChannelThreads(gy.data, gb.data, n, o, ohw);
     }
     return [gs, gw, gb];
   });

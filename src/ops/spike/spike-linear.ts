@@ -12,10 +12,13 @@ import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
 import { gemmThreads } from "../../kernels/gemm/threads.js";
-import { addChannelBiasThreads, sumPerChannelThreads } from "../../kernels/bias/threads.js";
-import { transposeThreads } from "../../kernels/transpose/threads.js";
+import { addChannelBiasThreads, sumPerChannelPart, sumPerChannelThreads } from "../../kernels/bias/threads.js";
+import { transposePart, transposeThreads } from "../../kernels/transpose/threads.js";
 import { sampledDensity } from "../../parallel/balance.js";
-import { countsGatherAddThreads, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterRowsThreads } from "../../kernels/spike-sum/threads.js";
+import {
+  countsGatherAddThreads, countsScatterPart, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterPart, spikeScatterRowsThreads,
+} from "../../kernels/spike-sum/threads.js";
+import { runBesideOr, type Part } from "../../parallel/pool.js";
 import { COUNTS_DENSE_FORWARD, COUNTS_DENSE_GRAD } from "../../kernels/spike-sum/spike-sum.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, unzeroed } from "../util.js";
@@ -30,12 +33,36 @@ function weightAcc(dtype: DType, nIn: number, nOut: number): FloatArray {
   return heapArray(dtype === "float32" ? Float32Array : Float64Array, nIn * nOut, false);
 }
 
-/** dW [out, in] from the accumulator of dWᵀ [in, out] (rounded to the weight's type). */
-function weightGrad(accT: FloatArray, weight: Tensor, nOut: number, nIn: number): Tensor {
-  const gw = unzeroed(weight.shape, weight.dtype);
-  transposeThreads(accT, 0, nIn, nOut, gw.data, 0);
-  freeArray(accT, "released by the spike linear backward (its accumulator)");
-  return gw;
+/** A sparse weight gradient into an accumulator of dWᵀ [in, out], `fresh`: whole as one worker's part (null: cannot), or split. */
+interface WeightScatter {
+  part(accT: FloatArray): Part | null;
+  run(accT: FloatArray): void;
+}
+
+/**
+ * The rest of a backward beside its input gradient (`inputGrad`, whose gemm's threads claim rows): the weight
+ * gradient's scatter (when `scatter` is given) and its transpose into dW [out, in] (rounded to the weight's
+ * type), and the bias gradient (when `b` wants one), all whole on a worker while the calling thread starts
+ * the gemm (runBesideOr); where the pool cannot, after it, each split. Returns dW and db.
+ */
+function besideInputGrad(
+  inputGrad: () => void, g: Tensor, rows: number, dtype: DType, weight: Tensor, b: Tensor | null, nOut: number, nIn: number, scatter: WeightScatter | null,
+): [Tensor | null, Tensor | null] {
+  const accT = scatter === null ? null : weightAcc(dtype, nIn, nOut);
+  const gw = accT === null ? null : unzeroed(weight.shape, weight.dtype);
+  const gb = b !== null && b.requiresGrad ? unzeroed(b.shape, dtype) : null;
+  const parts: (Part | null)[] = [];
+  if (accT !== null) parts.push(scatter!.part(accT), transposePart(accT, 0, nIn, nOut, gw!.data, 0));
+  if (gb !== null) parts.push(sumPerChannelPart(g.data, gb.data, rows, nOut, 1));
+  runBesideOr(parts, inputGrad, () => {
+    if (accT !== null) {
+      scatter!.run(accT);
+      transposeThreads(accT, 0, nIn, nOut, gw!.data, 0);
+    }
+    if (gb !== null) sumPerChannelThreads(g.data, gb.data, rows, nOut, 1);
+  });
+  if (accT !== null) freeArray(accT, "released by the spike linear backward (its accumulator)");
+  return [gw, gb];
 }
 
 /**
@@ -59,25 +86,16 @@ export function spikeLinear(s: Spikes, weight: Tensor, bias?: Tensor | null): Te
   const inputs = b ? [s, weight, b] : [s, weight];
   return record(op, out, inputs, (g) => {
     let gs: Tensor | null = null;
-    let gw: Tensor | null = null;
-    let gb: Tensor | null = null;
     const inputGrad = (): void => {
       if (!s.requiresGrad) return;
       gs = unzeroed(s.shape, dtype);
       gemmThreads(g.data, 0, false, weight.data, 0, false, gs.data, 0, rows, nIn, nOut, false);
     };
-    if (weight.requiresGrad) {
-      // The scatter whole on a worker while the input gradient's gemm starts on the calling thread.
-      const accT = weightAcc(dtype, nIn, nOut);
-      spikeScatterRowsThreads(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nIn, nOut, undefined, true, inputGrad);
-      gw = weightGrad(accT, weight, nOut, nIn);
-    } else {
-      inputGrad();
-    }
-    if (b && b.requiresGrad) {
-      gb = unzeroed(b.shape, dtype);
-      sumPerChannelThreads(g.data, gb.data, rows, nOut, 1);
-    }
+    const scatter: WeightScatter | null = !weight.requiresGrad ? null : {
+      part: (accT) => spikeScatterPart(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nIn, nOut, true),
+      run: (accT) => spikeScatterRowsThreads(s.words, 0, s.wordsPerRow, g.data, 0, accT, 0, rows, nIn, nOut, undefined, true),
+    };
+    const [gw, gb] = besideInputGrad(inputGrad, g, rows, dtype, weight, b, nOut, nIn, scatter);
     return [gs, gw, gb];
   });
 }
@@ -107,30 +125,22 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
   const inputs = b ? [x, weight, b] : [x, weight];
   return record(op, out, inputs, (g) => {
     let gx: Tensor | null = null;
-    let gw: Tensor | null = null;
-    let gb: Tensor | null = null;
     const inputGrad = (): void => {
       if (!x.requiresGrad) return;
       gx = unzeroed(x.shape, dtype);
       gemmThreads(g.data, 0, false, weight.data, 0, false, gx.data, 0, rows, nIn, nOut, false);
     };
-    if (weight.requiresGrad && density < COUNTS_DENSE_GRAD) {
-      // The scatter whole on a worker while the input gradient's gemm starts on the calling thread.
-      const accT = weightAcc(dtype, nIn, nOut);
-      countsScatterRowsThreads(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut, undefined, true, inputGrad);
-      gw = weightGrad(accT, weight, nOut, nIn);
-    } else {
-      inputGrad();
-      if (weight.requiresGrad) {
-        // dW = gᵀ x by gemm: each element the same products added in the same (row) order from +0, and a
-        // zero term adds +-0, which leaves such a sum's bits alone: the sparse scatter's bits (finite g).
-        gw = unzeroed(weight.shape, dtype);
-        gemmThreads(g.data, 0, true, x.data, 0, false, gw.data, 0, nOut, nIn, rows, false);
-      }
-    }
-    if (b && b.requiresGrad) {
-      gb = unzeroed(b.shape, dtype);
-      sumPerChannelThreads(g.data, gb.data, rows, nOut, 1);
+    const sparse = weight.requiresGrad && density < COUNTS_DENSE_GRAD;
+    const scatter: WeightScatter | null = !sparse ? null : {
+      part: (accT) => countsScatterPart(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut, true),
+      run: (accT) => countsScatterRowsThreads(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut, undefined, true),
+    };
+    let [gw, gb] = besideInputGrad(inputGrad, g, rows, dtype, weight, b, nOut, nIn, scatter);
+    if (weight.requiresGrad && !sparse) {
+      // dW = gᵀ x by gemm: each element the same products added in the same (row) order from +0, and a
+      // zero term adds +-0, which leaves such a sum's bits alone: the sparse scatter's bits (finite g).
+      gw = unzeroed(weight.shape, dtype);
+      gemmThreads(g.data, 0, true, x.data, 0, false, gw.data, 0, nOut, nIn, rows, false);
     }
     return [gx, gw, gb];
   });
