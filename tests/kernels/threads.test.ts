@@ -16,6 +16,9 @@ import { OP_TEST_EXIT, OP_TEST_THROW, spinFor } from "../../src/parallel/protoco
 import { nodeThreadHost } from "../../src/parallel/host.js";
 import { conv2d } from "../../src/ops/conv.js";
 import { linear } from "../../src/ops/linear.js";
+import { countsLinear, spikeLinear } from "../../src/ops/spike/spike-linear.js";
+import { spikeConv2d } from "../../src/ops/spike/spike-conv.js";
+import { floatToSpikes } from "../../src/ops/spike/cast.js";
 import { matmul } from "../../src/ops/matmul.js";
 import { sum } from "../../src/ops/reduce.js";
 import { mul } from "../../src/ops/elementwise.js";
@@ -175,6 +178,25 @@ describe("threaded ops give the single-thread bits", () => {
       setThreads(3);
       await poolReady();
     }
+  });
+
+  it("spike / counts linear and spike conv with bias: weight and bias gradients beside the input gradient, the one-thread bits", () => {
+    const rng = new Rng(31);
+    // Mostly-zero small counts (the residual stream's), or their 0/1 as spikes.
+    const counts = (shape: number[], ones: boolean): Tensor => {
+      const t = Tensor.zeros(shape);
+      for (let i = 0; i < t.data.length; i++) if (rng.uniform() < 0.25) t.data[i] = ones ? 1 : 1 + rng.int(3);
+      return t;
+    };
+    // 24 images of 32 x 32: the Winograd data gradient claims its images (2 a chunk), so the conv's parts go beside it.
+    const x = counts([4, 12, 40], false), s = counts([4, 12, 40], true), img = counts([24, 3, 32, 32], true);
+    const w = Tensor.uniform([24, 40], rng, -1, 1), b = Tensor.uniform([24], rng, -1, 1);
+    const wc = Tensor.uniform([8, 3, 3, 3], rng, -1, 1), bc = Tensor.uniform([8], rng, -1, 1);
+    const before = poolInfo().workerParts;
+    expectSameRuns(4 * 12 * 40 * 24, (xs) => countsLinear(xs[0]!, xs[1]!, xs[2]!), () => [x.clone(), w.clone(), b.clone()]);
+    expectSameRuns(4 * 12 * 40 * 24, (xs) => spikeLinear(floatToSpikes(xs[0]!), xs[1]!, xs[2]!), () => [s.clone(), w.clone(), b.clone()]);
+    expectSameRuns(24 * 3 * 1024 * 72, (xs) => spikeConv2d(floatToSpikes(xs[0]!), xs[1]!, xs[2]!, { padding: 1 }), () => [img.clone(), wc.clone(), bc.clone()]);
+    expect(poolInfo().workerParts).toBeGreaterThan(before);
   });
 
   it("linear and matmul forward and gradients", () => {

@@ -108,7 +108,7 @@ export function convDataThreads(d: ConvDims, gy: FloatArray, w: FloatArray, gx: 
     return;
   }
   const chunk = dataImagesPerChunk(d, gy, w, gx);
-  if ((d.n >= CLAIM_DATA_CHUNKS_PER_THREAD * chunk * p) && inHeap(gy) && inHeap(w) && inHeap(gx)) {
+  if (d.n >= CLAIM_DATA_CHUNKS_PER_THREAD * chunk * p && inHeap(gy) && inHeap(w) && inHeap(gx)) {
     const args = [...dimArgs(d), sabBase(gy), sabBase(w), sabBase(gx), 0, 0];
     runClaimed("conv2d.data", d.n, p, chunk, (at) => ({ op: OP_CONV_DATA, args: [...args, at], bufs: [gy, w, gx] }), (images) =>
       convDataRange(d, gy, 0, w, 0, gx, 0, 0, 0, noTick, images));

@@ -135,7 +135,8 @@ export function countsLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): T
       part: (accT) => countsScatterPart(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut, true),
       run: (accT) => countsScatterRowsThreads(x.data, 0, g.data, 0, accT, 0, rows, nIn, nOut, undefined, true),
     };
-    let [gw, gb] = besideInputGrad(inputGrad, g, rows, dtype, weight, b, nOut, nIn, scatter);
+    const [scattered, gb] = besideInputGrad(inputGrad, g, rows, dtype, weight, b, nOut, nIn, scatter);
+    let gw = scattered;
     if (weight.requiresGrad && !sparse) {
       // dW = gᵀ x by gemm: each element the same products added in the same (row) order from +0, and a
       // zero term adds +-0, which leaves such a sum's bits alone: the sparse scatter's bits (finite g).
