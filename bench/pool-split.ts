@@ -10,7 +10,9 @@
  * thread's part against a worker's, both timed on one thread (its own part first, which favours the others' by a
  * few percent of warm caches: dense gemms, evenly split, read 1.04x); how long after its dispatch began a worker
  * started its part (ms a step; the workers' stamps, `poolProfile`'s startMs), and how many parts found their
- * worker asleep (past its spin time), each a wake-up to pay.
+ * worker asleep (past its spin time), each a wake-up to pay. A claimed call that took a part beside it
+ * (runBesideOr in src/parallel/pool.ts) counts that part as its own: the sparse weight gradients of the linears
+ * and spike convs (scatter, transpose, bias sum) show under `gemm` and `conv2d.data` where they ran beside them.
  *
  *   npx tsx bench/pool-split.ts [--config mnist-b64|cifar-b8] [--phase train|infer] [--threads 2] [--steps 6] [--top 24]
  */
