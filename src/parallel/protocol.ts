@@ -49,9 +49,9 @@ export const MAX_BUFS = LINE - BUF;
 export const KERNEL_BACKENDS = ["auto", "js", "wasm"] as const;
 
 /**
- * Float64 task arguments per worker: a sequence of parts (./registry.ts) takes up to 78 (a spike conv's weight
- * gradient, its transpose and bias gradient, then the Winograd input gradient's claims; 67 in the Spikformer
- * stems, whose convs have no bias, counted over a CIFAR b8 and a MNIST b64 step).
+ * Float64 task arguments per worker: a sequence of parts (./registry.ts) takes up to 78 by its parts' argument
+ * counts (a spike conv's weight gradient, its transpose and bias gradient, then the Winograd input gradient's
+ * claims); the most seen over a CIFAR b8 and a MNIST b64 step was 67 (the stems' convs have no bias).
  */
 export const MAX_ARGS = 96;
 /** Bytes of error message per worker. */

@@ -248,15 +248,8 @@ export function spikeConvWeightThreads(
   if (stA && !fresh) sa.set(accW.subarray(rowLo), rowLo);
   const ws = stS ? ss : asFloats(words), wg = stG ? sg : gy, wa = stA ? sa : accW;
   const wx = counts === null ? null : stX ? sx : counts;
-  const dims = encodeSpikeConv(c, wpr, o, g);
   const jobs: Part[] = [];
-  for (let j = 1; j < p; j++) {
-    jobs.push({
-      op: OP_SPIKE_CONV_WEIGHT,
-      args: [...dims, imgWords, n, sabBase(ws), sabBase(wg), sabBase(wa), cuts[j]!, cuts[j + 1]!, wx === null ? -1 : sabBase(wx), fresh ? 1 : 0],
-      bufs: [ws, wg, wa, wx ?? wa],
-    });
-  }
+  for (let j = 1; j < p; j++) jobs.push(weightJob(d, ws, wg, wa, wx, cuts[j]!, cuts[j + 1]!, fresh));
   runParts("spikeConv2d.weight", jobs, () => {
     if (fresh) zeroChannelRows(accW, 0, mine, g, o);
     spikeConvWeightRange(words, imgWords, n, wpr, c, 0, mine, g, gy, true, o, accW, counts);
@@ -270,11 +263,15 @@ export function spikeConvWeightThreads(
  */
 export function spikeConvWeightPart(d: SpikeConvDims, words: Uint32Array, gy: FloatArray, accW: FloatArray, counts: FloatArray | null, fresh: boolean): Part | null {
   if (!inHeap(words) || !inHeap(gy) || !inHeap(accW) || (counts !== null && !inHeap(counts))) return null;
+  return weightJob(d, asFloats(words), gy, accW, counts, 0, d.c, fresh);
+}
+
+/** A worker's part of the weight gradient: input channels c0..c1-1, every array a heap one (spike words as Float32). */
+function weightJob(d: SpikeConvDims, ws: Float32Array, gy: FloatArray, accW: FloatArray, counts: FloatArray | null, c0: number, c1: number, fresh: boolean): Part {
   const { n, c, o, wpr, g } = d;
-  const ws = asFloats(words);
   return {
     op: OP_SPIKE_CONV_WEIGHT,
-    args: [...encodeSpikeConv(c, wpr, o, g), c * g.h * wpr, n, sabBase(ws), sabBase(gy), sabBase(accW), 0, c, counts === null ? -1 : sabBase(counts), fresh ? 1 : 0],
+    args: [...encodeSpikeConv(c, wpr, o, g), c * g.h * wpr, n, sabBase(ws), sabBase(gy), sabBase(accW), c0, c1, counts === null ? -1 : sabBase(counts), fresh ? 1 : 0],
     bufs: [ws, gy, accW, counts ?? accW],
   };
 }

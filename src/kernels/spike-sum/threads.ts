@@ -240,13 +240,19 @@ function scatter(
   const wa = stA ? sa : asFloat(a), wg = stG ? sg : g, wc = stC ? sc : acc;
   const aB = stA ? sabBase(sa) : sabBase(wa) + aOff, gB = stG ? sabBase(sg) : sabBase(g) + gOff, cB = stC ? sabBase(sc) : sabBase(acc) + accOff;
   const jobs: Part[] = [];
-  for (let j = 1; j < parts; j++) {
-    jobs.push({ op: OP_SPIKE_LINEAR, args: [kind, aB, gB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, 0, 0, fresh ? 1 : 0, -1], bufs: [wa, wg, wc] });
-  }
+  for (let j = 1; j < parts; j++) jobs.push(scatterJob(kind, [wa, wg, wc], aB, gB, cB, m, k, n, wpr, cuts[j]!, cuts[j + 1]!, fresh));
   runParts(kind === LIN_SPIKE_SCATTER ? "spikeLinear.weight" : "countsLinear.weight", jobs, () => {
     linearPart(kind, asFloat(a), aOff, g, gOff, acc, accOff, m, k, n, wpr, 0, mine, false, false, fresh);
   }, partCosts(costs, cuts));
   if (stC) acc.set(sc.subarray(lo, k * n), accOff + lo);
+}
+
+/** A worker's part of scatter `kind`: accumulator units r0..r1-1, the operands at heap element indices aB, gB, cB of `bufs`. */
+function scatterJob(
+  kind: number, bufs: readonly FloatArray[], aB: number, gB: number, cB: number, m: number, k: number, n: number, wpr: number,
+  r0: number, r1: number, fresh: boolean,
+): Part {
+  return { op: OP_SPIKE_LINEAR, args: [kind, aB, gB, cB, m, k, n, wpr, r0, r1, 0, 0, fresh ? 1 : 0, -1], bufs };
 }
 
 /** The whole scatter `kind` (all its `units`, `fresh` or accumulating) as one worker's part; null where an array is not in the heap. */
@@ -256,7 +262,7 @@ function scatterPart(
 ): Part | null {
   if (!inHeap(a) || !inHeap(g) || !inHeap(acc)) return null;
   const fa = asFloat(a);
-  return { op: OP_SPIKE_LINEAR, args: [kind, sabBase(fa) + aOff, sabBase(g) + gOff, sabBase(acc) + accOff, m, k, n, wpr, 0, units, 0, 0, fresh ? 1 : 0, -1], bufs: [fa, g, acc] };
+  return scatterJob(kind, [fa, g, acc], sabBase(fa) + aOff, sabBase(g) + gOff, sabBase(acc) + accOff, m, k, n, wpr, 0, units, fresh);
 }
 
 /**

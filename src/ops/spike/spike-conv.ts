@@ -24,10 +24,9 @@ import { fail, fmtShape } from "../../tensor/errors.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { convDataThreads, convForwardThreads, convWeightThreads } from "../../kernels/conv/threads.js";
-import { addChannelBiasThreads, sumPerChannelPart, sumPerChannelThreads } from "../../kernels/bias/threads.js";
+import { addChannelBiasThreads } from "../../kernels/bias/threads.js";
 import { spikeConvForwardThreads, spikeConvWeightPart, spikeConvWeightThreads } from "../../kernels/spike-conv/threads.js";
-import { transposePart, transposeThreads } from "../../kernels/transpose/threads.js";
-import { runBesideOr, type Part } from "../../parallel/pool.js";
+import { gradsBesideInputGrad } from "./grads-beside.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, unzeroed } from "../util.js";
 import { convGeometry, pair, type Pair } from "../conv.js";
@@ -126,16 +125,14 @@ function spikeConvCore(
     if (bias && bias.requiresGrad) gb = unzeroed(bias.shape, dtype);
     // The weight gradient's scatter and transpose and the bias gradient whole on a worker while the input
     // gradient's claimed images start on the calling thread (where it claims; else one after the other).
-    const parts: (Part | null)[] = [];
-    if (sparse) parts.push(spikeConvWeightPart(dims, words!, gy.data, accW!, counts, true), transposePart(accW!, 0, kk, o, gw!.data, 0));
-    if (gb !== null) parts.push(sumPerChannelPart(gy.data, gb.data, n, o, ohw));
-    runBesideOr(parts, inputGrad, () => {
-      if (sparse) {
-        spikeConvWeightThreads(dims, words!, gy.data, accW!, undefined, counts, true);
-        transposeThreads(accW!, 0, kk, o, gw!.data, 0);
-      }
-      if (gb !== null) sumPerChannelThreads(gy.data, gb.data, n, o, ohw);
-    });
+    gradsBesideInputGrad(
+      inputGrad,
+      !sparse ? null : {
+        acc: accW!, rows: kk, cols: o, gw: gw!, part: spikeConvWeightPart(dims, words!, gy.data, accW!, counts, true),
+        run: () => spikeConvWeightThreads(dims, words!, gy.data, accW!, undefined, counts, true),
+      },
+      gb === null ? null : { g: gy.data, gb, outer: n, channels: o, inner: ohw },
+    );
     if (sparse) {
       done(words!);
       freeArray(accW!, "released by the spike conv backward (its accumulator)");

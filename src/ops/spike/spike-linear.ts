@@ -12,13 +12,13 @@ import { sizeOf } from "../../tensor/shape.js";
 import { Spikes } from "../../tensor/spikes.js";
 import { Tensor, type DType, type FloatArray } from "../../tensor/tensor.js";
 import { gemmThreads } from "../../kernels/gemm/threads.js";
-import { addChannelBiasThreads, sumPerChannelPart, sumPerChannelThreads } from "../../kernels/bias/threads.js";
-import { transposePart, transposeThreads } from "../../kernels/transpose/threads.js";
+import { addChannelBiasThreads } from "../../kernels/bias/threads.js";
 import { sampledDensity } from "../../parallel/balance.js";
 import {
   countsGatherAddThreads, countsScatterPart, countsScatterRowsThreads, spikeGatherAddThreads, spikeScatterPart, spikeScatterRowsThreads,
 } from "../../kernels/spike-sum/threads.js";
-import { runBesideOr, type Part } from "../../parallel/pool.js";
+import type { Part } from "../../parallel/pool.js";
+import { gradsBesideInputGrad } from "./grads-beside.js";
 import { COUNTS_DENSE_FORWARD, COUNTS_DENSE_GRAD } from "../../kernels/spike-sum/spike-sum.js";
 import { record } from "../../autograd/tape.js";
 import { commonDtype, unzeroed } from "../util.js";
@@ -40,10 +40,9 @@ interface WeightScatter {
 }
 
 /**
- * The rest of a backward beside its input gradient (`inputGrad`, whose gemm's threads claim rows): the weight
- * gradient's scatter (when `scatter` is given) and its transpose into dW [out, in] (rounded to the weight's
- * type), and the bias gradient (when `b` wants one), all whole on a worker while the calling thread starts
- * the gemm (runBesideOr); where the pool cannot, after it, each split. Returns dW and db.
+ * The rest of a linear's backward beside its input gradient (`inputGrad`, whose gemm's threads claim rows;
+ * ./grads-beside.ts): the weight gradient's scatter (when `scatter` is given) and its transpose into dW [out,
+ * in] (rounded to the weight's type), and the bias gradient (when `b` wants one). Returns dW and db.
  */
 function besideInputGrad(
   inputGrad: () => void, g: Tensor, rows: number, dtype: DType, weight: Tensor, b: Tensor | null, nOut: number, nIn: number, scatter: WeightScatter | null,
@@ -51,16 +50,11 @@ function besideInputGrad(
   const accT = scatter === null ? null : weightAcc(dtype, nIn, nOut);
   const gw = accT === null ? null : unzeroed(weight.shape, weight.dtype);
   const gb = b !== null && b.requiresGrad ? unzeroed(b.shape, dtype) : null;
-  const parts: (Part | null)[] = [];
-  if (accT !== null) parts.push(scatter!.part(accT), transposePart(accT, 0, nIn, nOut, gw!.data, 0));
-  if (gb !== null) parts.push(sumPerChannelPart(g.data, gb.data, rows, nOut, 1));
-  runBesideOr(parts, inputGrad, () => {
-    if (accT !== null) {
-      scatter!.run(accT);
-      transposeThreads(accT, 0, nIn, nOut, gw!.data, 0);
-    }
-    if (gb !== null) sumPerChannelThreads(g.data, gb.data, rows, nOut, 1);
-  });
+  gradsBesideInputGrad(
+    inputGrad,
+    accT === null ? null : { acc: accT, rows: nIn, cols: nOut, gw: gw!, part: scatter!.part(accT), run: () => scatter!.run(accT) },
+    gb === null ? null : { g: g.data, gb, outer: rows, channels: nOut, inner: 1 },
+  );
   if (accT !== null) freeArray(accT, "released by the spike linear backward (its accumulator)");
   return [gw, gb];
 }
