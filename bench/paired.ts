@@ -2,7 +2,11 @@
  * Settings compared pass by pass in one process (bench/knobs.ts, bench/e2e.ts --paired): on a shared VM
  * whose speed swings by 1.5x within minutes, separate runs cannot tell a 3% change (or a thread's
  * speed-up) from the machine, while passes that alternate meet the same drift. Each round runs every
- * setting once, an untimed pass then a timed one; a comparison is the median of the rounds' own ratios.
+ * setting once, an untimed pass then a timed one, the settings' order turned by one each round, so a drift
+ * within a round or a cost that comes every few passes (a garbage collection) falls on every setting alike
+ * (four settings alike, CIFAR b8 inference on two threads: in a fixed order the last three read 0.975-0.985x
+ * the first in one run of 40 rounds, 0.987-1.015x in another of 30; turned, 0.994-1.023x); a comparison is
+ * the median of the rounds' own ratios.
  */
 import { minWorkPerThread, setMinWorkPerThread } from "../src/parallel/pool.js";
 import { stepScope } from "../src/tensor/retain.js";
@@ -14,7 +18,8 @@ import { stepScope } from "../src/tensor/retain.js";
 export function alternatePasses(pass: () => void, model: unknown, settings: readonly (() => void)[], rounds: number): number[][] {
   const times = settings.map(() => [] as number[]);
   for (let r = 0; r < rounds; r++) {
-    settings.forEach((set, j) => {
+    settings.forEach((_, i) => {
+      const j = (i + r) % settings.length, set = settings[j]!;
       set();
       stepScope(pass, model);
       const t0 = performance.now();

@@ -49,12 +49,25 @@ describe("--paired: one thread against more, pass by pass in one process", () =>
     expect(() => pairedMedian([1, 2], [1])).toThrow(/2 against 1 rounds/);
   });
 
-  it("alternatePasses runs every setting once a round, an untimed pass then a timed one, in order", () => {
+  it("alternatePasses runs every setting once a round, an untimed pass then a timed one, the order turned each round", () => {
     const seen: string[] = [];
     let arm = "";
-    const times = alternatePasses(() => void seen.push(arm), null, [() => void (arm = "a"), () => void (arm = "b")], 3);
-    expect(seen.join("")).toBe("aabbaabbaabb");
-    expect(times.map((t) => t.length)).toEqual([3, 3]);
+    const times = alternatePasses(() => void seen.push(arm), null, [() => void (arm = "a"), () => void (arm = "b"), () => void (arm = "c")], 4);
+    expect(seen.join("")).toBe("aabbcc" + "bbccaa" + "ccaabb" + "aabbcc");
+    expect(times.map((t) => t.length)).toEqual([4, 4, 4]);
     for (const t of times.flat()) expect(t).toBeGreaterThanOrEqual(0);
+  });
+
+  it("alternatePasses files each timed pass under its own setting, whatever the round's order", () => {
+    let arm = 0, clock = 0;
+    const now = performance.now;
+    // Each setting's timed pass takes (setting + 1) ms on a fake clock: its list must hold only that.
+    performance.now = () => clock;
+    try {
+      const times = alternatePasses(() => void (clock += arm + 1), null, [0, 1, 2].map((j) => () => void (arm = j)), 5);
+      expect(times).toEqual([[1, 1, 1, 1, 1], [2, 2, 2, 2, 2], [3, 3, 3, 3, 3]]);
+    } finally {
+      performance.now = now;
+    }
   });
 });
