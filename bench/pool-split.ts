@@ -9,8 +9,10 @@
  * the serial time over the thread count and the waits zero. Then the split's balance in work: the calling
  * thread's part against a worker's, both timed on one thread (its own part first, which favours the others' by a
  * few percent of warm caches: dense gemms, evenly split, read 1.04x); how long after its dispatch began a worker
- * started its part (ms a step; the workers' stamps, `poolProfile`'s startMs), and how many parts found their
- * worker asleep (past its spin time), each a wake-up to pay. A claimed call that took a part beside it
+ * started its part (ms a step; the workers' stamps, `poolProfile`'s startMs), how long the workers had been idle
+ * before the dispatch (from the end of their previous part: the gaps that the calling thread's serial code and
+ * its longer parts leave them; `idleMs`), and how many parts found their worker asleep (past its
+ * spin time), each a wake-up to pay. A claimed call that took a part beside it
  * (runBesideOr in src/parallel/pool.ts) counts that part as its own: the sparse weight gradients of the linears
  * and spike convs (scatter, transpose, bias sum) show under `gemm` and `conv2d.data` where they ran beside them.
  *
@@ -37,7 +39,7 @@ const { model, infer, train } = workloadSteps(name);
 const step = phase === "train" ? train : infer;
 for (let i = 0; i < 2; i++) stepScope(step, model);
 
-const NONE: PoolOpTimes = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0, workerMs: 0 };
+const NONE: PoolOpTimes = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0, workerMs: 0, idleMs: 0 };
 const modes = ["threads", "serial"] as const;
 const ops = modes.map(() => new Map<string, PoolOpTimes>());
 const wall = [0, 0];
@@ -60,19 +62,20 @@ const [par, ser] = ops as [Map<string, PoolOpTimes>, Map<string, PoolOpTimes>];
 const f = (v: number): string => (v / steps).toFixed(1);
 const sum = (m: Map<string, PoolOpTimes>, k: keyof PoolOpTimes): number => [...m.values()].reduce((a, t) => a + t[k], 0);
 console.log(`${name} ${phase}, ${threads} threads against the same parts on one thread, ${steps} steps each (ms a step)\n`);
-console.log("| op | calls | one thread, all parts | calling thread's part | its wait | the slowest worker's part | part / (all / threads) | one thread: own part / a worker's | workers' start | woken parts |");
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("| op | calls | one thread, all parts | calling thread's part | its wait | the slowest worker's part | part / (all / threads) | one thread: own part / a worker's | workers idle before | workers' start | woken parts |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 const rows = [...ser].sort((a, b) => b[1].localMs - a[1].localMs).slice(0, top);
 for (const [op, s] of rows) {
   const p = par.get(op) ?? NONE;
   // The split's balance in work: the calling thread's part against the mean of the others, all timed on one thread.
   const balance = s.ownMs / ((s.localMs - s.ownMs) / (threads - 1));
-  console.log(`| ${op} | ${(s.calls / steps).toFixed(0)} | ${f(s.localMs)} | ${f(p.localMs)} | ${f(p.waitMs)} | ${f(p.workerMs)} | ${(p.localMs / (s.localMs / threads)).toFixed(2)}x | ${balance.toFixed(2)}x | ${f(p.startMs)} | ${(p.wokenParts / steps).toFixed(1)} |`);
+  console.log(`| ${op} | ${(s.calls / steps).toFixed(0)} | ${f(s.localMs)} | ${f(p.localMs)} | ${f(p.waitMs)} | ${f(p.workerMs)} | ${(p.localMs / (s.localMs / threads)).toFixed(2)}x | ${balance.toFixed(2)}x | ${f(p.idleMs)} | ${f(p.startMs)} | ${(p.wokenParts / steps).toFixed(1)} |`);
 }
 const serialThreaded = sum(ser, "localMs"), parLocal = sum(par, "localMs"), parWait = sum(par, "waitMs");
 const woken = sum(par, "wokenParts"), parts = sum(par, "calls");
 console.log(`\nstep on one thread ${f(wall[1]!)}: threaded ops ${f(serialThreaded)}, the rest ${f(wall[1]! - serialThreaded)}`);
 console.log(`step on ${threads} threads ${f(wall[0]!)}: calling thread's parts ${f(parLocal)}, waits ${f(parWait)}, the rest ${f(wall[0]! - parLocal - parWait)}; ` +
-  `workers' starts ${f(sum(par, "startMs"))} after their dispatches, ${(woken / steps).toFixed(0)} parts a step found their worker asleep (of ${(parts / steps).toFixed(0)} threaded calls)`);
+  `workers idle ${f(sum(par, "idleMs"))} before their dispatches (from their previous parts' ends) and starting ${f(sum(par, "startMs"))} after them, ` +
+  `${(woken / steps).toFixed(0)} parts a step found their worker asleep (of ${(parts / steps).toFixed(0)} threaded calls)`);
 console.log(`speed-up ${(wall[1]! / wall[0]!).toFixed(2)}x; with the parts split perfectly and no waits it would be ` +
   `${(wall[1]! / (wall[0]! - parLocal - parWait + serialThreaded / threads)).toFixed(2)}x`);

@@ -46,6 +46,8 @@ interface Slot {
   /** How many task modules the worker was started with. */
   tasks: number;
   index: number;
+  /** When its latest profiled part ended ({@link stampUs}), or -1: the start of its idle time before the next (poolProfile). */
+  endUs: number;
 }
 
 let threads = host === null ? 1 : host.cores();
@@ -224,13 +226,17 @@ export function runParts(op: string, parts: readonly Part[], local: () => void, 
     }
   }
   if (profile !== null) {
-    let start = 0, woken = 0, worker = 0;
+    let start = 0, woken = 0, worker = 0, idle = 0;
     for (const s of used) {
       start += msBetween(sent, s.ctrl[STARTED_US]!);
       woken += s.ctrl[WOKEN]!;
       worker = Math.max(worker, s.ctrl[PART_US]! / 1000);
+      // From the end of its previous part to this dispatch (0 when it was still busy: a stamp a little past `sent`).
+      if (s.endUs >= 0) idle += Math.max(0, msBetween(s.endUs, sent));
+      s.endUs = (s.ctrl[STARTED_US]! + s.ctrl[PART_US]!) % 2 ** 30;
     }
-    record(op, t1 - t0, performance.now() - t1, t1 - t0, used.length > 0 ? start / used.length : 0, woken, worker);
+    const n = used.length > 0 ? used.length : 1;
+    record(op, t1 - t0, performance.now() - t1, t1 - t0, start / n, woken, worker, idle / n);
   }
   if (costs !== undefined && problems.length === 0 && dispatchError === null && localError === null) {
     const workers: PartTime[] = used.map((s, j) => ({ index: s.index, cost: costs[j + 1]!, ms: s.ctrl[PART_US]! / 1000 }));
@@ -346,13 +352,18 @@ export interface PoolOpTimes {
   wokenParts: number;
   /** The longest worker part of a call, ms (the workers' own clocks; 0 with `serial`), summed over calls. */
   workerMs: number;
+  /**
+   * How long the workers had been idle when the call dispatched their parts: from the end of each one's
+   * previous part in this profile (a call's mean over its workers, summed over calls; 0 with `serial`).
+   */
+  idleMs: number;
 }
 
 let profile: { serial: boolean; ops: Map<string, PoolOpTimes> } | null = null;
 
-function record(op: string, localMs: number, waitMs: number, ownMs = localMs, startMs = 0, wokenParts = 0, workerMs = 0): void {
+function record(op: string, localMs: number, waitMs: number, ownMs = localMs, startMs = 0, wokenParts = 0, workerMs = 0, idleMs = 0): void {
   let t = profile!.ops.get(op);
-  if (t === undefined) profile!.ops.set(op, (t = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0, workerMs: 0 }));
+  if (t === undefined) profile!.ops.set(op, (t = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0, workerMs: 0, idleMs: 0 }));
   t.calls++;
   t.localMs += localMs;
   t.waitMs += waitMs;
@@ -360,6 +371,7 @@ function record(op: string, localMs: number, waitMs: number, ownMs = localMs, st
   t.startMs += startMs;
   t.wokenParts += wokenParts;
   t.workerMs += workerMs;
+  t.idleMs += idleMs;
 }
 
 /** Runs a worker's part on the calling thread, as the worker would (the same task body, arguments and heap views). */
@@ -377,6 +389,7 @@ function runHere(p: Part): void {
  */
 export function poolProfile(mode: "threads" | "serial" | "off"): Map<string, PoolOpTimes> {
   const before = profile?.ops ?? new Map<string, PoolOpTimes>();
+  for (const s of slots) s.endUs = -1; // idle times count from parts this profile saw end
   profile = mode === "off" ? null : { serial: mode === "serial", ops: new Map() };
   return before;
 }
@@ -477,7 +490,7 @@ function startSlot(): Slot | null {
   }
   slot = {
     worker, ctrl, args: new Float64Array(argsSab), msg: new Uint8Array(msgSab),
-    seq: 0, exited: Atomics.load(ctrl, STATE) === -1, index, tasks: init.tasks.length,
+    seq: 0, exited: Atomics.load(ctrl, STATE) === -1, index, tasks: init.tasks.length, endUs: -1,
   };
   return slot;
 }

@@ -307,6 +307,26 @@ describe("pool", () => {
     }
   });
 
+  it("poolProfile times how long the workers had been idle before each dispatch, from the end of their previous part", async () => {
+    const { want, run } = await threeWayGemm(19);
+    try {
+      poolProfile("threads");
+      expect(sameBits(run(), want)).toBe(true); // its workers' previous parts are not this profile's: no idle time counted
+      const first = poolProfile("threads").get("gemm")!;
+      expect(first.idleMs).toBe(0);
+      run();
+      spinUs(10_000); // the calling thread busy 10 ms between two calls: the workers idle at least that long
+      expect(sameBits(run(), want)).toBe(true);
+      const two = poolProfile("serial").get("gemm")!;
+      expect(two.calls).toBe(2);
+      expect(two.idleMs).toBeGreaterThanOrEqual(9.5); // (two threads' clocks: a few microseconds either way)
+      run();
+      expect(poolProfile("off").get("gemm")!.idleMs).toBe(0); // serial: no worker ran a part
+    } finally {
+      poolProfile("off");
+    }
+  });
+
   it("a static split's part times teach the pool its threads' speeds, which the next cuts follow (and the profile shows)", async () => {
     await shutdownPool(); // fresh workers: no speeds learned from earlier tests
     setThreads(2);
