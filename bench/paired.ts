@@ -5,8 +5,8 @@
  * setting once, an untimed pass then a timed one, the settings' order turned by one each round, so a drift
  * within a round or a cost that comes every few passes (a garbage collection) falls on every setting alike
  * (four settings alike, CIFAR b8 inference on two threads: in a fixed order the last three read 0.975-0.985x
- * the first in one run of 40 rounds, 0.987-1.015x in another of 30; turned, 0.994-1.023x); a comparison is
- * the median of the rounds' own ratios.
+ * the first in one run of 40 rounds, 0.987-1.015x in two of 30; turned, 0.994-1.023x); a comparison is the
+ * median of the rounds' own ratios.
  */
 import { minWorkPerThread, setMinWorkPerThread } from "../src/parallel/pool.js";
 import { stepScope } from "../src/tensor/retain.js";
