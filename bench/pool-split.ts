@@ -18,7 +18,7 @@
  *
  *   npx tsx bench/pool-split.ts [--config mnist-b64|cifar-b8] [--phase train|infer] [--threads 2] [--steps 6] [--top 24]
  */
-import { poolProfile, poolReady, setThreads, shutdownPool, usableThreads, type PoolOpTimes } from "../src/parallel/pool.js";
+import { noOpTimes, poolProfile, poolReady, setThreads, shutdownPool, usableThreads, type PoolOpTimes } from "../src/parallel/pool.js";
 import { stepScope } from "../src/tensor/retain.js";
 import { workloadSteps } from "./e2e.js";
 
@@ -39,7 +39,7 @@ const { model, infer, train } = workloadSteps(name);
 const step = phase === "train" ? train : infer;
 for (let i = 0; i < 2; i++) stepScope(step, model);
 
-const NONE: PoolOpTimes = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0, workerMs: 0, idleMs: 0 };
+const NONE = noOpTimes();
 const modes = ["threads", "serial"] as const;
 const ops = modes.map(() => new Map<string, PoolOpTimes>());
 const wall = [0, 0];

@@ -359,11 +359,16 @@ export interface PoolOpTimes {
   idleMs: number;
 }
 
+/** Timings of no call: every counter 0 (a profile's start for an op, and what a bench shows for an op a mode never ran). */
+export function noOpTimes(): PoolOpTimes {
+  return { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0, workerMs: 0, idleMs: 0 };
+}
+
 let profile: { serial: boolean; ops: Map<string, PoolOpTimes> } | null = null;
 
 function record(op: string, localMs: number, waitMs: number, ownMs = localMs, startMs = 0, wokenParts = 0, workerMs = 0, idleMs = 0): void {
   let t = profile!.ops.get(op);
-  if (t === undefined) profile!.ops.set(op, (t = { calls: 0, localMs: 0, waitMs: 0, ownMs: 0, startMs: 0, wokenParts: 0, workerMs: 0, idleMs: 0 }));
+  if (t === undefined) profile!.ops.set(op, (t = noOpTimes()));
   t.calls++;
   t.localMs += localMs;
   t.waitMs += waitMs;
