@@ -50,7 +50,7 @@ import { poolInfo, poolReady, setThreads, shutdownPool } from "../src/parallel/p
 import { heapStats, resetHeapCounters } from "../src/tensor/heap.js";
 import { stepScope } from "../src/tensor/retain.js";
 import { measureBalance, medianRatio } from "./vcpu-balance.js";
-import { alternatePasses, medianOf, pairedMedian, setSplits } from "./paired.js";
+import { alternatePasses, fmtInterval, medianOf, pairedInterval, pairedMedian, setSplits } from "./paired.js";
 
 export { medianOf };
 
@@ -416,7 +416,8 @@ function takeCount(argv: string[], flag: string, absent: number): number {
 }
 
 /** One workload phase's two-thread speed-up read pass by pass: the paired median, and each arm's median ms. */
-export interface PairedSpeedup { speedUp: number; oneMs: number; manyMs: number }
+/** A paired speed-up, its 95% bootstrap interval over the rounds (bench/paired.ts pairedInterval) and the two medians, ms. */
+export interface PairedSpeedup { speedUp: number; interval: [number, number]; oneMs: number; manyMs: number }
 
 /**
  * More threads over one, pass by pass in this process (bench/paired.ts): per workload and phase, `rounds`
@@ -438,7 +439,7 @@ export async function pairedThreadSpeedups(
       for (let i = 0; i < 2; i++) stepScope(pass, s.model);
       const [one, many] = alternatePasses(pass, s.model, [() => setSplits(false), () => setSplits(true)], rounds) as [number[], number[]];
       setSplits(true);
-      out.set(`${name}/${phase}/${threads} threads`, { speedUp: pairedMedian(one, many), oneMs: medianOf(one), manyMs: medianOf(many) });
+      out.set(`${name}/${phase}/${threads} threads`, { speedUp: pairedMedian(one, many), interval: pairedInterval(one, many), oneMs: medianOf(one), manyMs: medianOf(many) });
     }
   }
   return out;
@@ -635,7 +636,7 @@ async function main(): Promise<void> {
   }
   if (pairedSpeedups.size > 0) {
     console.log(`\nMore threads over one, pass by pass in this process (--paired ${paired}: rounds of a one-thread pass and a threaded one, paired medians; bench/paired.ts):`);
-    for (const [key, p] of pairedSpeedups) console.log(`- ${key}: ${p.speedUp.toFixed(2)}x (one thread ${p.oneMs.toFixed(1)} ms, more ${p.manyMs.toFixed(1)} ms, medians)`);
+    for (const [key, p] of pairedSpeedups) console.log(`- ${key}: ${p.speedUp.toFixed(2)}x (95% of resamples ${fmtInterval(p.interval, 2)}; one thread ${p.oneMs.toFixed(1)} ms, more ${p.manyMs.toFixed(1)} ms, medians)`);
   }
   if (balance.length > 0) {
     console.log(`- the host: a worker's time over the calling thread's on the same L2-sized sweeps at once (bench/vcpu-speed.ts), before each round and after: ${balance.map((x) => `${x.toFixed(2)}x`).join(", ")}`);

@@ -1,7 +1,7 @@
 /**
  * A tuning knob's settings compared on one e2e workload, alternating pass by pass in one process so the
  * machine's drift hits every setting alike (bench/paired.ts). Prints each setting's median and its paired
- * median ratio to the first setting.
+ * median ratio to the first setting, with that ratio's spread over resampled rounds (pairedInterval).
  * Every knob leaves the bits alone (only the time changes).
  *
  *   npx tsx bench/knobs.ts --knob spin|panel-tiles|panel-thresholds|min-work|threads|speeds|beside --arms A,B,... \
@@ -23,7 +23,7 @@ import { setThreadSpeeds } from "../src/parallel/speeds.js";
 import { setPanelThresholds, setPanelTiles } from "../src/kernels/spike-sum/wasm.js";
 import { stepScope } from "../src/tensor/retain.js";
 import { workloadSteps } from "./e2e.js";
-import { alternatePasses, medianOf, pairedMedian, setSplits } from "./paired.js";
+import { alternatePasses, fmtInterval, medianOf, pairedInterval, pairedMedian, setSplits } from "./paired.js";
 
 const KNOBS: Record<string, { parse: (arm: string) => number[]; set: (v: number[]) => void }> = {
   "spin": { parse: (s) => [Number(s)], set: ([ms]) => void setPoolSpin(ms!) },
@@ -68,9 +68,9 @@ await shutdownPool();
 console.log(`${name} ${phase}, ${threads} thread(s), ${rounds} rounds, --knob ${knobName}`);
 armText.forEach((text, j) => {
   const ratio = pairedMedian(times[j]!, times[0]!);
-  console.log(`${text}: ${medianOf(times[j]!).toFixed(1)} ms (min ${Math.min(...times[j]!).toFixed(1)}), ${ratio.toFixed(3)}x ${armText[0]} (paired median)`);
+  console.log(`${text}: ${medianOf(times[j]!).toFixed(1)} ms (min ${Math.min(...times[j]!).toFixed(1)}), ${ratio.toFixed(3)}x ${armText[0]} (paired median; 95% of resamples ${fmtInterval(pairedInterval(times[j]!, times[0]!), 3)})`);
   if (knobName === "threads" && j > 0) {
     const speedUp = pairedMedian(times[0]!, times[j]!);
-    console.log(`  speed-up of ${text} thread(s) over ${armText[0]}: ${speedUp.toFixed(2)}x (paired median)`);
+    console.log(`  speed-up of ${text} thread(s) over ${armText[0]}: ${speedUp.toFixed(2)}x (paired median; 95% of resamples ${fmtInterval(pairedInterval(times[0]!, times[j]!), 2)})`);
   }
 });

@@ -9,6 +9,7 @@
  * median of the rounds' own ratios.
  */
 import { minWorkPerThread, setMinWorkPerThread } from "../src/parallel/pool.js";
+import { Rng } from "../src/tensor/random.js";
 import { stepScope } from "../src/tensor/retain.js";
 
 /**
@@ -41,6 +42,38 @@ export function medianOf(xs: readonly number[]): number {
 export function pairedMedian(num: readonly number[], den: readonly number[]): number {
   if (num.length !== den.length) throw new Error(`pairedMedian: ${num.length} against ${den.length} rounds`);
   return medianOf(num.map((v, i) => v / den[i]!));
+}
+
+/**
+ * How far {@link pairedMedian} could move on another run of as many rounds: the rounds resampled with
+ * replacement `resamples` times (a fixed seed, so the same rounds give the same interval), the paired median
+ * of each resample, and the central `level` share of those medians (percentile bootstrap). This host's
+ * speed drifts for minutes, so its rounds are not independent draws: read the interval as the spread the
+ * rounds themselves show, the least uncertainty there is. A ratio whose interval holds 1 (or a target) did
+ * not tell the two apart.
+ */
+export function pairedInterval(num: readonly number[], den: readonly number[], level = 0.95, resamples = 2000): [number, number] {
+  if (num.length !== den.length) throw new Error(`pairedInterval: ${num.length} against ${den.length} rounds`);
+  if (num.length === 0) throw new Error("pairedInterval: no rounds");
+  if (!(level > 0 && level < 1)) throw new Error(`pairedInterval: level must be between 0 and 1, got ${level}`);
+  if (!(Number.isInteger(resamples) && resamples >= 1)) throw new Error(`pairedInterval: resamples must be an integer >= 1, got ${resamples}`);
+  const ratios = num.map((v, i) => v / den[i]!);
+  const rng = new Rng(1);
+  const pick = new Array<number>(ratios.length);
+  const medians: number[] = [];
+  for (let b = 0; b < resamples; b++) {
+    for (let i = 0; i < ratios.length; i++) pick[i] = ratios[rng.int(ratios.length)]!;
+    medians.push(medianOf(pick));
+  }
+  medians.sort((a, b) => a - b);
+  const lo = Math.floor(((1 - level) / 2) * resamples);
+  const hi = Math.max(lo, Math.ceil(((1 + level) / 2) * resamples) - 1);
+  return [medians[lo]!, medians[hi]!];
+}
+
+/** An interval as the benches print it: "lo-hi", `digits` decimals. */
+export function fmtInterval([lo, hi]: readonly [number, number], digits: number): string {
+  return `${lo.toFixed(digits)}-${hi.toFixed(digits)}`;
 }
 
 // The pool's own threshold, read before anything changes it.

@@ -37,6 +37,7 @@ import { shutdownPool } from "../src/parallel/pool.js";
 import {
   fmtTiming, formatResults, medianOf, mergeResults, mergeTimings, parseArgs, runAll, takeFlag, takeRounds, type E2EArgs, type E2EResult,
 } from "./e2e.js";
+import { fmtInterval, pairedInterval } from "./paired.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The peers' checkout, ../shared/peers beside the repo. */
@@ -463,7 +464,11 @@ async function main(): Promise<void> {
   out.push(table(ours, torchRuns, tfjs, paired));
   out.push("");
   if (paired) {
-    for (const [key, rs] of paired) out.push(`- ${key}, bitspike / torch (the faster) round by round: ${rs.map((x) => `${x.toFixed(2)}x`).join(", ")}.`);
+    for (const [key, rs] of paired) {
+      // The spread of their median over resampled rounds (bench/paired.ts): a target inside it is not settled.
+      const spread = rs.length > 1 ? ` (their median's 95% of resamples: ${fmtInterval(pairedInterval(rs, rs.map(() => 1)), 2)})` : "";
+      out.push(`- ${key}, bitspike / torch (the faster) round by round: ${rs.map((x) => `${x.toFixed(2)}x`).join(", ")}${spread}.`);
+    }
   }
   if (!torchVenv) out.push(`- torch venv: none named (--torch-venv DIR or ${TORCH_VENV_VAR}=DIR runs pip's PyTorch 2.x from that virtual environment beside Debian's).`);
   for (const p of [...torchRuns, tfjs]) {

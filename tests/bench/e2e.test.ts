@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { mergeResults, takePaired, threadSpeedups, type E2EResult } from "../../bench/e2e.js";
-import { alternatePasses, pairedMedian } from "../../bench/paired.js";
+import { alternatePasses, fmtInterval, pairedInterval, pairedMedian } from "../../bench/paired.js";
+import { Rng } from "../../src/tensor/random.js";
 
 // bench/e2e.ts: the pure parts of --rounds (`npx tsx bench/e2e.ts` runs the workloads).
 
@@ -47,6 +48,43 @@ describe("--paired: one thread against more, pass by pass in one process", () =>
     expect(pairedMedian(one, many)).toBe(2);
     expect(pairedMedian(many, one)).toBeCloseTo(0.5, 12);
     expect(() => pairedMedian([1, 2], [1])).toThrow(/2 against 1 rounds/);
+  });
+
+  it("pairedInterval: rounds all alike give a point; the interval holds the paired median and is the same for the same rounds", () => {
+    expect(pairedInterval([300, 360, 420], [200, 240, 280])).toEqual([1.5, 1.5]);
+    const one = [200, 230, 190, 260, 215, 240, 205], many = [110, 120, 118, 125, 112, 140, 109];
+    const [lo, hi] = pairedInterval(one, many);
+    const m = pairedMedian(one, many);
+    expect(lo).toBeLessThanOrEqual(m);
+    expect(hi).toBeGreaterThanOrEqual(m);
+    expect(lo).toBeLessThan(hi);
+    expect(pairedInterval(one, many)).toEqual([lo, hi]);
+    expect(fmtInterval([lo, hi], 2)).toBe(`${lo.toFixed(2)}-${hi.toFixed(2)}`);
+    for (const [args, msg] of [
+      [[[1, 2], [1]], /2 against 1 rounds/], [[[], []], /no rounds/], [[[1], [1], 1], /level must be between 0 and 1, got 1/],
+      [[[1], [1], 0.9, 0], /resamples must be an integer >= 1, got 0/],
+    ] as const) expect(() => (pairedInterval as (...a: unknown[]) => unknown)(...args)).toThrow(msg);
+  });
+
+  it("pairedInterval: rounds drawn around a known median cover it in most runs at 95%, narrower than the rounds' range, wider as they spread", () => {
+    // 200 runs of 15 rounds, each round's ratio log-normal around 1.8 (a speed-up read on a drifting host).
+    const rng = new Rng(7);
+    const draw = (spread: number): number[] => Array.from({ length: 15 }, () => 1.8 * Math.exp(spread * rng.normal()));
+    let covered = 0, width = 0, range = 0;
+    for (let run = 0; run < 200; run++) {
+      const ratios = draw(0.1);
+      const [lo, hi] = pairedInterval(ratios, ratios.map(() => 1), 0.95, 400);
+      if (lo <= 1.8 && 1.8 <= hi) covered++;
+      width += hi - lo;
+      range += Math.max(...ratios) - Math.min(...ratios);
+    }
+    expect(covered / 200).toBeGreaterThan(0.85);
+    expect(width / range).toBeLessThan(0.6);
+    const spreadOf = (spread: number): number => {
+      const [lo, hi] = pairedInterval(draw(spread), new Array<number>(15).fill(1), 0.95, 400);
+      return hi - lo;
+    };
+    expect(spreadOf(0.02)).toBeLessThan(spreadOf(0.2));
   });
 
   it("alternatePasses runs every setting once a round, an untimed pass then a timed one, the order turned each round", () => {
