@@ -415,8 +415,10 @@ function takeCount(argv: string[], flag: string, absent: number): number {
   return n;
 }
 
-/** One workload phase's two-thread speed-up read pass by pass: the paired median, and each arm's median ms. */
-/** A paired speed-up, its 95% bootstrap interval over the rounds (bench/paired.ts pairedInterval) and the two medians, ms. */
+/**
+ * One workload phase's two-thread speed-up read pass by pass: the paired median, the central 95% of it over the
+ * rounds resampled (bench/paired.ts pairedInterval), and each arm's median ms.
+ */
 export interface PairedSpeedup { speedUp: number; interval: [number, number]; oneMs: number; manyMs: number }
 
 /**
