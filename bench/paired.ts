@@ -45,30 +45,36 @@ export function pairedMedian(num: readonly number[], den: readonly number[]): nu
 }
 
 /**
- * How far {@link pairedMedian} could move on another run of as many rounds: the rounds resampled with
- * replacement `resamples` times (a fixed seed, so the same rounds give the same interval), the paired median
- * of each resample, and the central `level` share of those medians (percentile bootstrap). This host's
- * speed drifts for minutes, so its rounds are not independent draws: read the interval as the spread the
- * rounds themselves show, the least uncertainty there is. A ratio whose interval holds 1 (or a target) did
- * not tell the two apart.
+ * How far {@link medianOf} `values` could move on another run of as many: the values resampled with
+ * replacement `resamples` times (a fixed seed, so the same values give the same interval), the median of each
+ * resample, and the central `level` share of those medians (percentile bootstrap). This host's speed drifts
+ * for minutes, so its rounds are not independent draws: read the interval as the spread the rounds
+ * themselves show, the least uncertainty there is. With four values it is their whole range.
  */
-export function pairedInterval(num: readonly number[], den: readonly number[], level = 0.95, resamples = 2000): [number, number] {
-  if (num.length !== den.length) throw new Error(`pairedInterval: ${num.length} against ${den.length} rounds`);
-  if (num.length === 0) throw new Error("pairedInterval: no rounds");
-  if (!(level > 0 && level < 1)) throw new Error(`pairedInterval: level must be between 0 and 1, got ${level}`);
-  if (!(Number.isInteger(resamples) && resamples >= 1)) throw new Error(`pairedInterval: resamples must be an integer >= 1, got ${resamples}`);
-  const ratios = num.map((v, i) => v / den[i]!);
+export function medianInterval(values: readonly number[], level = 0.95, resamples = 2000): [number, number] {
+  if (values.length === 0) throw new Error("medianInterval: no values");
+  if (!(level > 0 && level < 1)) throw new Error(`medianInterval: level must be between 0 and 1, got ${level}`);
+  if (!(Number.isInteger(resamples) && resamples >= 1)) throw new Error(`medianInterval: resamples must be an integer >= 1, got ${resamples}`);
   const rng = new Rng(1);
-  const pick = new Array<number>(ratios.length);
+  const pick = new Array<number>(values.length);
   const medians: number[] = [];
   for (let b = 0; b < resamples; b++) {
-    for (let i = 0; i < ratios.length; i++) pick[i] = ratios[rng.int(ratios.length)]!;
+    for (let i = 0; i < values.length; i++) pick[i] = values[rng.int(values.length)]!;
     medians.push(medianOf(pick));
   }
-  medians.sort((a, b) => a - b);
+  medians.sort((x, y) => x - y);
   const lo = Math.floor(((1 - level) / 2) * resamples);
   const hi = Math.max(lo, Math.ceil(((1 + level) / 2) * resamples) - 1);
   return [medians[lo]!, medians[hi]!];
+}
+
+/**
+ * {@link medianInterval} of the rounds' own ratios num[i] / den[i]: how far {@link pairedMedian} could move. A
+ * ratio whose interval holds 1 (or a target) did not tell the two apart.
+ */
+export function pairedInterval(num: readonly number[], den: readonly number[], level = 0.95, resamples = 2000): [number, number] {
+  if (num.length !== den.length) throw new Error(`pairedInterval: ${num.length} against ${den.length} rounds`);
+  return medianInterval(num.map((v, i) => v / den[i]!), level, resamples);
 }
 
 /** An interval as the benches print it: "lo-hi", `digits` decimals. */

@@ -37,7 +37,7 @@ import { shutdownPool } from "../src/parallel/pool.js";
 import {
   fmtTiming, formatResults, medianOf, mergeResults, mergeTimings, parseArgs, runAll, takeFlag, takeRounds, type E2EArgs, type E2EResult,
 } from "./e2e.js";
-import { fmtInterval, pairedInterval } from "./paired.js";
+import { fmtInterval, medianInterval } from "./paired.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The peers' checkout, ../shared/peers beside the repo. */
@@ -466,7 +466,7 @@ async function main(): Promise<void> {
   if (paired) {
     for (const [key, rs] of paired) {
       // The spread of their median over resampled rounds (bench/paired.ts): a target inside it is not settled.
-      const spread = rs.length > 1 ? ` (their median's 95% of resamples: ${fmtInterval(pairedInterval(rs, rs.map(() => 1)), 2)})` : "";
+      const spread = rs.length > 1 ? ` (their median's 95% of resamples: ${fmtInterval(medianInterval(rs), 2)})` : "";
       out.push(`- ${key}, bitspike / torch (the faster) round by round: ${rs.map((x) => `${x.toFixed(2)}x`).join(", ")}${spread}.`);
     }
   }
