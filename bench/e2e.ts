@@ -407,7 +407,7 @@ export function takePaired(argv: string[]): number {
 }
 
 /** Takes `flag N` out of argv: N, an integer >= 1, or `absent` when the flag is not there. */
-function takeCount(argv: string[], flag: string, absent: number): number {
+export function takeCount(argv: string[], flag: string, absent: number): number {
   const v = takeFlag(argv, flag);
   if (v === undefined) return absent;
   const n = Number(v);

@@ -18,12 +18,14 @@
  * marked as recorded (another run, other load on the machine), for orientation.
  *
  *   npm run bench:peers -- [--configs cifar-b8,mnist-b64] [--iters 5] [--warmup 5]
- *                          [--threads 2] [--torch-venv DIR] [--rounds 1] [--json]
+ *                          [--threads 2] [--torch-venv DIR] [--rounds 1] [--passes N] [--json]
  *
  * `--rounds N` runs bitspike and PyTorch N times, alternating (bitspike, PyTorch, bitspike, ...): on a
  * shared VM whose speed swings by 1.5x within minutes, a ratio of two runs minutes apart says more about
  * the machine than about the code. Each cell then shows the median of the rounds' medians, and the
  * ratio is the median of the rounds' own ratios (each against that round's PyTorch), listed beneath.
+ * `--passes N` then also pairs them pass by pass (bench/peer-passes.ts): both frameworks warm in their own
+ * processes, taking turns a pass at a time for N rounds, so each ratio meets the host's drift on both sides.
  *
  * The same warm-up / timed iteration counts go to every peer. PyTorch runs with 2 threads
  * (bench.py's default), tfjs-wasm with 1 (it cannot use more in Node).
@@ -33,11 +35,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { shutdownPool } from "../src/parallel/pool.js";
+import { poolReady, setThreads, shutdownPool } from "../src/parallel/pool.js";
 import {
-  fmtTiming, formatResults, medianOf, mergeResults, mergeTimings, parseArgs, runAll, takeFlag, takeRounds, type E2EArgs, type E2EResult,
+  fmtTiming, formatResults, medianOf, mergeResults, mergeTimings, parseArgs, runAll, takeCount, takeFlag, takeRounds, WORKLOADS, workloadSteps, type E2EArgs,
+  type E2EResult,
 } from "./e2e.js";
 import { fmtInterval, medianInterval } from "./paired.js";
+import { formatPassPairs, LinePeer, pairPasses, TorchPasses, type PassPairing } from "./peer-passes.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The peers' checkout, ../shared/peers beside the repo. */
@@ -246,6 +250,21 @@ function recordedRows(file: string, configs: readonly string[], tfjs: boolean): 
   return rows.length ? { source: `${file.replace(peersDir, "../shared/peers")}, "${title}", ${date}`, rows } : null;
 }
 
+/**
+ * {@link torchPeer} for `script`, with run_bench.sh's OpenBLAS unpacked first where Debian's build (venv null)
+ * would otherwise run as installed.
+ */
+export function tunedTorchPeer(script: string, venv: string | null, modules: readonly string[] = []): TorchPeer {
+  const peer = torchPeer(script, modules, venv);
+  if (peer.skipped || venv !== null || peer.tuned) return peer;
+  const why = unpackOpenblas(log);
+  if (why) {
+    log(`[torch] could not unpack run_bench.sh's tuned OpenBLAS (${why}); the peer runs with torch as installed`);
+    return peer;
+  }
+  return torchPeer(script, modules);
+}
+
 /** bench.py under Debian's python3 (venv null: tuned when the OpenBLAS can be unpacked) or a virtual environment's. */
 function runTorch(a: E2EArgs, venv: string | null = null): PeerRun {
   const tag = venv === null ? "torch" : "torch-venv";
@@ -258,13 +277,8 @@ function runTorch(a: E2EArgs, venv: string | null = null): PeerRun {
     return run;
   };
   const bench = join(torchDir, "bench.py");
-  let peer = torchPeer(bench, [], venv);
+  const peer = tunedTorchPeer(bench, venv);
   if (peer.skipped) return skip(peer.skipped);
-  if (venv === null && !peer.tuned) {
-    const why = unpackOpenblas(log);
-    if (why) log(`[torch] could not unpack run_bench.sh's tuned OpenBLAS (${why}); the peer runs with torch as installed`);
-    else peer = torchPeer(bench);
-  }
   run.setting = `${peer.setting}, 2 threads`;
   const argv = [bench, "--configs", a.configs.join(","), "--no-micro", "--iters", String(a.iters), "--warmup", String(a.warmup)];
   log(`\n[${tag}] ${peer.python} ${argv.map((s) => s.replace(repo + "/", "")).join(" ")}  (${run.setting}; a few minutes)`);
@@ -407,6 +421,44 @@ function table(ours: readonly E2EResult[], torchRuns: readonly PeerRun[], tfjs: 
  * {@link TORCH_VENV_VAR}'s, else null. A named folder that does not exist is an error (a typo should not
  * cost a whole run).
  */
+/** One PyTorch build's pass-by-pass pairing (bench/peer-passes.ts): its rows, or why it could not run. */
+export interface PassRun { peer: string; setting: string; skipped: string | null; rows: PassPairing[]; notes: string[] }
+
+/**
+ * `--passes N`: bitspike (this process, `threads` threads) and each PyTorch build (bench/torch-passes.py in the
+ * build's environment) take turns a pass at a time, N rounds per workload and phase after 3 unrecorded ones.
+ */
+async function runPassPairing(a: E2EArgs, venv: string | null, rounds: number): Promise<PassRun[]> {
+  const server = join(repo, "bench/torch-passes.py");
+  const runs: PassRun[] = [];
+  setThreads(a.threads[0]!);
+  await poolReady();
+  const workloads = a.configs.map((name) => ({ name, ...workloadSteps(name) }));
+  for (const v of venv === null ? [null] : [null, venv]) {
+    const tag = v === null ? "torch" : "torch-venv";
+    const peer = tunedTorchPeer(server, v);
+    const run: PassRun = { peer: tag, setting: `${peer.setting}, 2 threads`, skipped: peer.skipped, rows: [], notes: [] };
+    runs.push(run);
+    if (peer.skipped) {
+      log(`[${tag}] pass by pass: skipped: ${peer.skipped}`);
+      continue;
+    }
+    log(`\n[${tag}] pass by pass: ${rounds} rounds per workload and phase against ${peer.python} bench/torch-passes.py (${run.setting})`);
+    const torch = await TorchPasses.start(new LinePeer(`${tag} (bench/torch-passes.py)`, peer.python, [server, torchDir, ...a.configs], peer.env), a.configs);
+    try {
+      for (const w of workloads) {
+        const expected = WORKLOADS[w.name]?.peerParams ?? null, got = torch.params.get(w.name);
+        if (expected !== null && got !== expected) run.notes.push(`${w.name}: bench/torch-passes.py built ${got?.toLocaleString("en-US")} params, not the expected ${expected.toLocaleString("en-US")}`);
+      }
+      run.rows = await pairPasses(workloads, ["infer", "train"], torch, rounds, 3, (l) => log(`[${tag}] ${l}`));
+    } finally {
+      await torch.close();
+    }
+  }
+  await shutdownPool();
+  return runs;
+}
+
 export function takeTorchVenv(argv: string[], env: NodeJS.ProcessEnv = process.env): string | null {
   const flag = takeFlag(argv, "--torch-venv");
   if (flag === "") throw new Error("--torch-venv needs the folder of a Python virtual environment");
@@ -421,10 +473,12 @@ async function main(): Promise<void> {
   let args: E2EArgs;
   let venv: string | null;
   let roundCount: number;
+  let passRounds: number;
   try {
     const argv = process.argv.slice(2);
     venv = takeTorchVenv(argv);
     roundCount = takeRounds(argv);
+    passRounds = takeCount(argv, "--passes", 0);
     args = parseArgs(argv, { threads: [availableParallelism()] });
   } catch (e) {
     console.error(`bench/peers.ts: ${(e as Error).message}`);
@@ -451,9 +505,18 @@ async function main(): Promise<void> {
   const { ours, torch: torchRuns } = roundCount > 1 ? mergeRounds(rounds) : rounds[0]!;
   const torchVenv = torchRuns[1] ?? null;
   const paired = roundCount > 1 ? pairedRatios(rounds) : null;
+  let passRuns: PassRun[] = [];
+  if (passRounds > 0) {
+    try {
+      passRuns = await runPassPairing(args, venv, passRounds);
+    } catch (e) {
+      console.error(`bench/peers.ts: the pass-by-pass pairing failed: ${(e as Error).message}`);
+      process.exit(1);
+    }
+  }
 
   if (args.json) {
-    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), args, rounds: roundCount, bitspike: ours, torch: torchRuns[0], torchVenv, tfjs, perRound: roundCount > 1 ? rounds : undefined, pairedRatios: paired ? Object.fromEntries(paired) : undefined }, null, 2));
+    console.log(JSON.stringify({ node: process.version, cores: availableParallelism(), args, rounds: roundCount, bitspike: ours, torch: torchRuns[0], torchVenv, tfjs, perRound: roundCount > 1 ? rounds : undefined, pairedRatios: paired ? Object.fromEntries(paired) : undefined, passes: passRounds > 0 ? passRuns : undefined }, null, 2));
     return;
   }
   const out: string[] = [];
@@ -482,6 +545,16 @@ async function main(): Promise<void> {
   }
   out.push("- tfjs-wasm is timed for inference only: its training step runs out of the 4 GiB wasm32 heap at these batches (peers README).");
   out.push("");
+  for (const p of passRuns) {
+    if (p.skipped) {
+      out.push(`Pass by pass against ${p.peer}: skipped (${p.skipped}).\n`);
+      continue;
+    }
+    out.push(`Pass by pass against ${p.peer} (${p.setting}; bench/peer-passes.ts: both warm in their own processes, taking turns a pass at a time, ${passRounds} rounds after 3 unrecorded; ratio: the median of the rounds' own ratios, with its central 95% over the rounds resampled):\n`);
+    out.push(formatPassPairs(p.rows));
+    for (const n of p.notes) out.push(`- ${n}.`);
+    out.push("");
+  }
   out.push(roundCount > 1 ? `bitspike details (timings merged over the ${roundCount} rounds; memory and the rest from the last round):\n` : "bitspike details:\n");
   out.push(formatResults(ours));
   for (const p of torchRuns) {
