@@ -254,15 +254,15 @@ function recordedRows(file: string, configs: readonly string[], tfjs: boolean): 
  * {@link torchPeer} for `script`, with run_bench.sh's OpenBLAS unpacked first where Debian's build (venv null)
  * would otherwise run as installed.
  */
-export function tunedTorchPeer(script: string, venv: string | null, modules: readonly string[] = []): TorchPeer {
-  const peer = torchPeer(script, modules, venv);
+export function tunedTorchPeer(script: string, venv: string | null): TorchPeer {
+  const peer = torchPeer(script, [], venv);
   if (peer.skipped || venv !== null || peer.tuned) return peer;
   const why = unpackOpenblas(log);
   if (why) {
     log(`[torch] could not unpack run_bench.sh's tuned OpenBLAS (${why}); the peer runs with torch as installed`);
     return peer;
   }
-  return torchPeer(script, modules);
+  return torchPeer(script);
 }
 
 /** bench.py under Debian's python3 (venv null: tuned when the OpenBLAS can be unpacked) or a virtual environment's. */
@@ -416,11 +416,6 @@ function table(ours: readonly E2EResult[], torchRuns: readonly PeerRun[], tfjs: 
   return lines.join("\n");
 }
 
-/**
- * Takes `--torch-venv DIR` (or `--torch-venv=DIR`) out of argv; the virtual environment it names, else
- * {@link TORCH_VENV_VAR}'s, else null. A named folder that does not exist is an error (a typo should not
- * cost a whole run).
- */
 /** One PyTorch build's pass-by-pass pairing (bench/peer-passes.ts): its rows, or why it could not run. */
 export interface PassRun { peer: string; setting: string; skipped: string | null; rows: PassPairing[]; notes: string[] }
 
@@ -459,6 +454,11 @@ async function runPassPairing(a: E2EArgs, venv: string | null, rounds: number): 
   return runs;
 }
 
+/**
+ * Takes `--torch-venv DIR` (or `--torch-venv=DIR`) out of argv; the virtual environment it names, else
+ * {@link TORCH_VENV_VAR}'s, else null. A named folder that does not exist is an error (a typo should not
+ * cost a whole run).
+ */
 export function takeTorchVenv(argv: string[], env: NodeJS.ProcessEnv = process.env): string | null {
   const flag = takeFlag(argv, "--torch-venv");
   if (flag === "") throw new Error("--torch-venv needs the folder of a Python virtual environment");
