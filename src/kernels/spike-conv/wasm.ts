@@ -77,8 +77,9 @@ function fillFunc(byOutput: boolean, weights: Weights): FuncDef {
    * cntB, slots capB bytes on from the previous tap's) and entry (rowPos - kj) o. The same entries in the same
    * slots, with two multiplies and the bound checks fewer a tap. The fills of a one-thread inference
    * pass's real inputs: MNIST b64 23.3 -> 21.5 ms (its sparse 28 x 28 layers 15-17% faster, the denser ones
-   * within 4%), CIFAR b8 10.6 -> 9.8 ms: what is left is the count updates' chains (neighbouring bits share
-   * buckets) and the scan of words with few bits.
+   * within 4%), CIFAR b8 10.6 -> 9.8 ms. Not the count updates' chains (neighbouring bits share buckets): a
+   * fill walking the outputs, whose appends in a row never share a count, ran 1.4-1.7x slower (the speed log's
+   * thirty-first session); more likely the stores into the buckets' scattered lines, and the scan of words with few bits.
    */
   const fullTaps = (): void => {
     if (byOutput) c.get(L.pBase).get(L.o).i32Mul().set(L.run);
