@@ -12,6 +12,14 @@ import { minWorkPerThread, setMinWorkPerThread } from "../src/parallel/pool.js";
 import { Rng } from "../src/tensor/random.js";
 import { stepScope } from "../src/tensor/retain.js";
 
+/** One turn of a comparison: `pass` once untimed, then once timed (each in a step scope keeping `model`); ms. */
+export function warmTimedPass(pass: () => void, model: unknown): number {
+  stepScope(pass, model);
+  const t0 = performance.now();
+  stepScope(pass, model);
+  return performance.now() - t0;
+}
+
 /**
  * Runs `pass` (in a step scope keeping `model`) under each of `settings` in turn, `rounds` times; returns
  * each setting's timed passes, ms, in round order.
@@ -20,12 +28,9 @@ export function alternatePasses(pass: () => void, model: unknown, settings: read
   const times = settings.map(() => [] as number[]);
   for (let r = 0; r < rounds; r++) {
     settings.forEach((_, i) => {
-      const j = (i + r) % settings.length, set = settings[j]!;
-      set();
-      stepScope(pass, model);
-      const t0 = performance.now();
-      stepScope(pass, model);
-      times[j]!.push(performance.now() - t0);
+      const j = (i + r) % settings.length;
+      settings[j]!();
+      times[j]!.push(warmTimedPass(pass, model));
     });
   }
   return times;

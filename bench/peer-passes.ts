@@ -10,8 +10,7 @@
  * sleeps after its spin, PyTorch waits on its stdin with OMP_WAIT_POLICY=PASSIVE threads.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { stepScope } from "../src/tensor/retain.js";
-import { fmtInterval, medianOf, pairedInterval, pairedMedian } from "./paired.js";
+import { fmtInterval, medianOf, pairedInterval, pairedMedian, warmTimedPass } from "./paired.js";
 
 /** A pass of one framework: inference or a train step, as bench/e2e.ts and the peer's bench.py define them. */
 export type PassPhase = "infer" | "train";
@@ -156,12 +155,7 @@ export async function pairPasses(
   for (const w of workloads) {
     for (const phase of phases) {
       const run = phase === "infer" ? w.infer : w.train;
-      const ourTurn = (): number => {
-        stepScope(run, w.model);
-        const t0 = performance.now();
-        stepScope(run, w.model);
-        return performance.now() - t0;
-      };
+      const ourTurn = (): number => warmTimedPass(run, w.model);
       const ours: number[] = [], theirs: number[] = [];
       for (let r = -warmup; r < rounds; r++) {
         let a: number, b: number;

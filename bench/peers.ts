@@ -420,13 +420,13 @@ function table(ours: readonly E2EResult[], torchRuns: readonly PeerRun[], tfjs: 
 export interface PassRun { peer: string; setting: string; skipped: string | null; rows: PassPairing[]; notes: string[] }
 
 /**
- * `--passes N`: bitspike (this process, `threads` threads) and each PyTorch build (bench/torch-passes.py in the
+ * `--passes N`: bitspike (this process, the largest of `threads`) and each PyTorch build (bench/torch-passes.py in the
  * build's environment) take turns a pass at a time, N rounds per workload and phase after 3 unrecorded ones.
  */
 async function runPassPairing(a: E2EArgs, venv: string | null, rounds: number): Promise<PassRun[]> {
   const server = join(repo, "bench/torch-passes.py");
   const runs: PassRun[] = [];
-  setThreads(a.threads[0]!);
+  setThreads(Math.max(...a.threads)); // the largest thread count, as e2e's --paired reads it
   await poolReady();
   const workloads = a.configs.map((name) => ({ name, ...workloadSteps(name) }));
   for (const v of venv === null ? [null] : [null, venv]) {
